@@ -1,0 +1,115 @@
+// Adam, AdamW and AMSGrad (PyTorch 2.x torch.optim.Adam / AdamW), one fused pass per tensor:
+//   g = gscale * grad (+ wd * p for Adam's L2 decay);  p *= 1 - lr * wd (AdamW)
+//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  vmax = max(vmax, v) (AMSGrad)
+//   p -= stepSize * m / (sqrt(v) * invBc2Sqrt + eps),  stepSize = lr / (1 - b1^t)
+// State: state0 = exp_avg, state1 = exp_avg_sq, state2 = max_exp_avg_sq (AMSGrad only).
+
+import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+
+// Hyper block slots (f32 unless noted).
+export const ADAM_GSCALE = 0;      // gradient scale; negative for maximize
+export const ADAM_BETA1 = 1;
+export const ADAM_OMB1 = 2;        // 1 - beta1
+export const ADAM_BETA2 = 3;
+export const ADAM_OMB2 = 4;        // 1 - beta2
+export const ADAM_STEP_SIZE = 5;   // lr / (1 - beta1^t)
+export const ADAM_INV_BC2_SQRT = 6; // 1 / sqrt(1 - beta2^t)
+export const ADAM_EPS = 7;
+export const ADAM_L2 = 8;          // weight decay added to the gradient (Adam)
+export const ADAM_DECAY = 9;       // 1 - lr * weightDecay (AdamW), 1 otherwise
+export const ADAM_AMSGRAD = 10;    // i32 flag
+export const ADAM_USE_L2 = 11;     // i32 flag
+export const ADAM_USE_DECAY = 12;  // i32 flag
+
+@inline function adamVec(
+  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
+  gs: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
+  ams: bool, l2: bool, dec: bool,
+): void {
+  let p = v128.load(P + o);
+  let g = f32x4.mul(v128.load(G + o), gs);
+  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
+  if (dec) p = f32x4.mul(p, dc);
+  let m = v128.load(M + o);
+  m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
+  let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m);
+  v128.store(V + o, v);
+  if (ams) {
+    v = f32x4.max(v128.load(X + o), v);
+    v128.store(X + o, v);
+  }
+  const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(ss, f32x4.div(m, denom))));
+}
+
+@inline function adamOne(
+  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
+  gs: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
+  ams: bool, l2: bool, dec: bool,
+): void {
+  let p = load<f32>(P + o);
+  let g = load<f32>(G + o) * gs;
+  if (l2) g = g + wd * p;
+  if (dec) p = p * dc;
+  let m = load<f32>(M + o);
+  m = m + b1c * (g - m);
+  let v = load<f32>(V + o) * b2 + (b2c * g) * g;
+  store<f32>(M + o, m);
+  store<f32>(V + o, v);
+  if (ams) {
+    v = max(load<f32>(X + o), v);
+    store<f32>(X + o, v);
+  }
+  const denom = sqrt<f32>(v) * ib + eps;
+  store<f32>(P + o, p - ss * (m / denom));
+}
+
+@inline function adamTensor(d: usize, ams: bool, l2: bool, dec: bool): void {
+  const P = descParam(d), G = descGrad(d), M = descState0(d), V = descState1(d), X = descState2(d);
+  const n = descLength(d), h = descHyper(d);
+  const gs = hyperF32(h, ADAM_GSCALE), b1c = hyperF32(h, ADAM_OMB1);
+  const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
+  const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
+  const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
+    const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps);
+    const vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      adamVec(P, G, M, V, X, o, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 16, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 32, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 48, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) {
+      adamVec(P, G, M, V, X, i << 2, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+    }
+  }
+  for (; i < n; i++) {
+    adamOne(P, G, M, V, X, i << 2, gs, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
+  }
+}
+
+/** One Adam/AdamW/AMSGrad step over every tensor of the table. */
+export function adamStep(table: usize, count: i32): void {
+  for (let t = 0; t < count; t++) {
+    const d = table + <usize>t * DESC_BYTES;
+    const h = descHyper(d);
+    const ams = hyperFlag(h, ADAM_AMSGRAD), l2 = hyperFlag(h, ADAM_USE_L2), dec = hyperFlag(h, ADAM_USE_DECAY);
+    // Each variant gets its own loop so the inner loop carries no branches.
+    if (ams) {
+      if (l2) adamTensor(d, true, true, false);
+      else if (dec) adamTensor(d, true, false, true);
+      else adamTensor(d, true, false, false);
+    } else {
+      if (l2) adamTensor(d, false, true, false);
+      else if (dec) adamTensor(d, false, false, true);
+      else adamTensor(d, false, false, false);
+    }
+  }
+}

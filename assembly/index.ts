@@ -1,0 +1,7 @@
+// The engine's exports: one file per kernel family, re-exported here.
+export * from "./memory";
+export * from "./common";
+export * from "./adam";
+export * from "./sgd";
+export * from "./adagrad";
+export * from "./rmsprop";

@@ -1,0 +1,115 @@
+// RMSprop (PyTorch 2.x torch.optim.RMSprop), centered and momentum variants:
+//   g = gscale * grad + wd * p;  sq = alpha sq + (1 - alpha) g^2
+//   centered: ga += (1 - alpha) (g - ga);  avg = sqrt(sq - ga^2) + eps;  else avg = sqrt(sq) + eps
+//   momentum: buf = momentum buf + g / avg;  p -= lr buf;  else p -= lr g / avg
+// State: state0 = square_avg, state1 = momentum_buffer, state2 = grad_avg.
+
+import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+
+export const RMSPROP_GSCALE = 0;
+export const RMSPROP_LR = 1;
+export const RMSPROP_ALPHA = 2;
+export const RMSPROP_OMA = 3;      // 1 - alpha
+export const RMSPROP_EPS = 4;
+export const RMSPROP_WD = 5;
+export const RMSPROP_MOMENTUM = 6;
+export const RMSPROP_USE_WD = 7;       // i32 flag
+export const RMSPROP_CENTERED = 8;     // i32 flag
+export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
+
+@inline function rmsVec(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
+                        gs: v128, lr: v128, al: v128, oma: v128, eps: v128, wd: v128, mu: v128,
+                        useWd: bool, cen: bool, useMom: bool): void {
+  const p = v128.load(P + o);
+  let g = f32x4.mul(v128.load(G + o), gs);
+  if (useWd) g = f32x4.add(g, f32x4.mul(wd, p));
+  const sq = f32x4.add(f32x4.mul(v128.load(S + o), al), f32x4.mul(f32x4.mul(oma, g), g));
+  v128.store(S + o, sq);
+  let avg: v128;
+  if (cen) {
+    let ga = v128.load(A + o);
+    ga = f32x4.add(ga, f32x4.mul(oma, f32x4.sub(g, ga)));
+    v128.store(A + o, ga);
+    avg = f32x4.add(f32x4.sqrt(f32x4.sub(sq, f32x4.mul(ga, ga))), eps);
+  } else {
+    avg = f32x4.add(f32x4.sqrt(sq), eps);
+  }
+  if (useMom) {
+    const b = f32x4.add(f32x4.mul(v128.load(B + o), mu), f32x4.div(g, avg));
+    v128.store(B + o, b);
+    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, b)));
+  } else {
+    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, f32x4.div(g, avg))));
+  }
+}
+
+@inline function rmsOne(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
+                        gs: f32, lr: f32, al: f32, oma: f32, eps: f32, wd: f32, mu: f32,
+                        useWd: bool, cen: bool, useMom: bool): void {
+  const p = load<f32>(P + o);
+  let g = load<f32>(G + o) * gs;
+  if (useWd) g = g + wd * p;
+  const sq = load<f32>(S + o) * al + (oma * g) * g;
+  store<f32>(S + o, sq);
+  let avg: f32;
+  if (cen) {
+    let ga = load<f32>(A + o);
+    ga = ga + oma * (g - ga);
+    store<f32>(A + o, ga);
+    avg = sqrt<f32>(sq - ga * ga) + eps;
+  } else {
+    avg = sqrt<f32>(sq) + eps;
+  }
+  if (useMom) {
+    const b = load<f32>(B + o) * mu + g / avg;
+    store<f32>(B + o, b);
+    store<f32>(P + o, p - lr * b);
+  } else {
+    store<f32>(P + o, p - lr * (g / avg));
+  }
+}
+
+@inline function rmsTensor(d: usize, useWd: bool, cen: bool, useMom: bool): void {
+  const P = descParam(d), G = descGrad(d), S = descState0(d), B = descState1(d), A = descState2(d);
+  const n = descLength(d), h = descHyper(d);
+  const gs = hyperF32(h, RMSPROP_GSCALE), lr = hyperF32(h, RMSPROP_LR), al = hyperF32(h, RMSPROP_ALPHA);
+  const oma = hyperF32(h, RMSPROP_OMA), eps = hyperF32(h, RMSPROP_EPS), wd = hyperF32(h, RMSPROP_WD);
+  const mu = hyperF32(h, RMSPROP_MOMENTUM);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), val = f32x4.splat(al), voma = f32x4.splat(oma);
+    const veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vmu = f32x4.splat(mu);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      rmsVec(P, G, S, B, A, o, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+      rmsVec(P, G, S, B, A, o + 16, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+      rmsVec(P, G, S, B, A, o + 32, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+      rmsVec(P, G, S, B, A, o + 48, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) rmsVec(P, G, S, B, A, i << 2, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+  }
+  for (; i < n; i++) rmsOne(P, G, S, B, A, i << 2, gs, lr, al, oma, eps, wd, mu, useWd, cen, useMom);
+}
+
+@inline function rmsVariant(d: usize, useWd: bool, cen: bool, useMom: bool): void {
+  if (useWd) rmsTensor(d, true, cen, useMom);
+  else rmsTensor(d, false, cen, useMom);
+}
+
+/** One RMSprop step over every tensor of the table. */
+export function rmspropStep(table: usize, count: i32): void {
+  for (let t = 0; t < count; t++) {
+    const d = table + <usize>t * DESC_BYTES;
+    const h = descHyper(d);
+    const useWd = hyperFlag(h, RMSPROP_USE_WD), cen = hyperFlag(h, RMSPROP_CENTERED), useMom = hyperFlag(h, RMSPROP_USE_MOMENTUM);
+    if (cen) {
+      if (useMom) rmsVariant(d, useWd, true, true);
+      else rmsVariant(d, useWd, true, false);
+    } else {
+      if (useMom) rmsVariant(d, useWd, false, true);
+      else rmsVariant(d, useWd, false, false);
+    }
+  }
+}

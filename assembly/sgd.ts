@@ -1,0 +1,95 @@
+// SGD with momentum, dampening, Nesterov and L2 weight decay (PyTorch 2.x torch.optim.SGD):
+//   d = gscale * grad + wd * p
+//   buf = d (first step) | momentum * buf + (1 - dampening) * d
+//   d = d + momentum * buf (Nesterov) | buf
+//   p -= lr * d
+// State: state0 = momentum_buffer (when momentum != 0).
+
+import { DESC_BYTES, descParam, descGrad, descState0, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+
+export const SGD_GSCALE = 0;     // gradient scale; negative for maximize
+export const SGD_LR = 1;
+export const SGD_MOMENTUM = 2;
+export const SGD_OMD = 3;        // 1 - dampening
+export const SGD_WD = 4;
+export const SGD_USE_MOMENTUM = 5; // i32 flag
+export const SGD_FIRST = 6;      // i32 flag: the momentum buffer starts as the first gradient
+export const SGD_NESTEROV = 7;   // i32 flag
+export const SGD_USE_WD = 8;     // i32 flag
+
+@inline function sgdVec(P: usize, G: usize, B: usize, o: usize, gs: v128, lr: v128, mu: v128, omd: v128, wd: v128,
+                        useMom: bool, first: bool, nest: bool, useWd: bool): void {
+  const p = v128.load(P + o);
+  let d = f32x4.mul(v128.load(G + o), gs);
+  if (useWd) d = f32x4.add(d, f32x4.mul(wd, p));
+  if (useMom) {
+    let b: v128;
+    if (first) b = d;
+    else b = f32x4.add(f32x4.mul(v128.load(B + o), mu), f32x4.mul(omd, d));
+    v128.store(B + o, b);
+    if (nest) d = f32x4.add(d, f32x4.mul(mu, b));
+    else d = b;
+  }
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, d)));
+}
+
+@inline function sgdOne(P: usize, G: usize, B: usize, o: usize, gs: f32, lr: f32, mu: f32, omd: f32, wd: f32,
+                        useMom: bool, first: bool, nest: bool, useWd: bool): void {
+  const p = load<f32>(P + o);
+  let d = load<f32>(G + o) * gs;
+  if (useWd) d = d + wd * p;
+  if (useMom) {
+    let b: f32;
+    if (first) b = d;
+    else b = load<f32>(B + o) * mu + omd * d;
+    store<f32>(B + o, b);
+    if (nest) d = d + mu * b;
+    else d = b;
+  }
+  store<f32>(P + o, p - lr * d);
+}
+
+@inline function sgdTensor(d: usize, useMom: bool, first: bool, nest: bool, useWd: bool): void {
+  const P = descParam(d), G = descGrad(d), B = descState0(d), n = descLength(d), h = descHyper(d);
+  const gs = hyperF32(h, SGD_GSCALE), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
+  const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd), vwd = f32x4.splat(wd);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      sgdVec(P, G, B, o, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 16, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 32, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 48, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+  }
+  for (; i < n; i++) sgdOne(P, G, B, i << 2, gs, lr, mu, omd, wd, useMom, first, nest, useWd);
+}
+
+@inline function sgdMomentum(d: usize, first: bool, nest: bool, useWd: bool): void {
+  if (first) {
+    if (nest) sgdTensor(d, true, true, true, useWd);
+    else sgdTensor(d, true, true, false, useWd);
+  } else {
+    if (nest) sgdTensor(d, true, false, true, useWd);
+    else sgdTensor(d, true, false, false, useWd);
+  }
+}
+
+/** One SGD step over every tensor of the table. */
+export function sgdStep(table: usize, count: i32): void {
+  for (let t = 0; t < count; t++) {
+    const d = table + <usize>t * DESC_BYTES;
+    const h = descHyper(d);
+    const useWd = hyperFlag(h, SGD_USE_WD), first = hyperFlag(h, SGD_FIRST), nest = hyperFlag(h, SGD_NESTEROV);
+    if (!hyperFlag(h, SGD_USE_MOMENTUM)) {
+      if (useWd) sgdTensor(d, false, false, false, true);
+      else sgdTensor(d, false, false, false, false);
+    } else if (useWd) sgdMomentum(d, first, nest, true);
+    else sgdMomentum(d, first, nest, false);
+  }
+}

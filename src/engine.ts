@@ -1,0 +1,231 @@
+// The engine: one instantiated wasm module, its linear memory and its allocator. Optimizers and
+// tables keep byte offsets into this memory, never views; views are rebuilt from the current
+// buffer whenever memory growth has detached the old one.
+
+/** The raw exports of the wasm module (kernels take byte offsets and counts). */
+export interface EngineExports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  simdEnabled(): number;
+  firstNonFiniteGrad(table: number, count: number): number;
+  gradSumSquares(table: number, count: number): number;
+  [name: string]: unknown;
+}
+
+/** Where the engine's wasm comes from: a URL, a fetch `Response`, or the module's bytes. */
+export type WasmSource = URL | string | Response | BufferSource | WebAssembly.Module;
+
+/** Options for `init()`. */
+export interface InitOptions {
+  /** Override where the wasm is loaded from (default: the file next to this module). */
+  source?: WasmSource;
+  /** Force the SIMD (`true`) or the scalar (`false`) build; default: SIMD when supported. */
+  simd?: boolean;
+}
+
+const WASM_MAX_BYTES = 65536 * 65536; // wasm32: 4 GiB
+const BLOCK_MAX_BYTES = (1 << 30) - 64; // the allocator's largest block (TLSF), with margin
+
+/** One instance of the engine. Most code uses the default one that `init()` creates. */
+export class Engine {
+  /** The module's exports. */
+  readonly exports: EngineExports;
+  /** True when this instance runs the SIMD kernels. */
+  readonly simd: boolean;
+  private f32Cache: Float32Array;
+  private i32Cache: Int32Array;
+  private u32Cache: Uint32Array;
+  private liveBytes = 0;
+  private liveBlocks = new Map<number, number>();
+
+  constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as EngineExports;
+    const start = (this.exports as { _initialize?: () => void })._initialize;
+    if (typeof start === 'function') start();
+    this.simd = this.exports.simdEnabled() === 1;
+    const buf = this.exports.memory.buffer;
+    this.f32Cache = new Float32Array(buf);
+    this.i32Cache = new Int32Array(buf);
+    this.u32Cache = new Uint32Array(buf);
+  }
+
+  /** The engine's `WebAssembly.Memory`. */
+  get memory(): WebAssembly.Memory {
+    return this.exports.memory;
+  }
+
+  /** A Float32Array over the whole memory, current after any growth. */
+  get heapF32(): Float32Array {
+    if (this.f32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    return this.f32Cache;
+  }
+
+  /** An Int32Array over the whole memory, current after any growth. */
+  get heapI32(): Int32Array {
+    if (this.i32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    return this.i32Cache;
+  }
+
+  /** A Uint32Array over the whole memory, current after any growth. */
+  get heapU32(): Uint32Array {
+    if (this.u32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    return this.u32Cache;
+  }
+
+  private refresh(): void {
+    const buf = this.exports.memory.buffer;
+    this.f32Cache = new Float32Array(buf);
+    this.i32Cache = new Int32Array(buf);
+    this.u32Cache = new Uint32Array(buf);
+  }
+
+  /** A new Float32Array view of `length` floats at byte offset `ptr` (valid until memory grows). */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** True while `view` still looks at the engine's current buffer. */
+  isCurrent(view: ArrayBufferView): boolean {
+    return view.buffer === this.exports.memory.buffer;
+  }
+
+  /**
+   * Allocates `bytes` bytes (16-byte aligned), zero-filled. Throws a RangeError, allocating
+   * nothing, when the block is larger than one allocation can be or memory cannot grow.
+   */
+  alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`alloc: bytes must be a non-negative integer, got ${bytes}`);
+    const size = Math.max(16, bytes);
+    if (size > BLOCK_MAX_BYTES) {
+      throw new RangeError(`wasm-optim: a single tensor of ${bytes} bytes exceeds the engine's 1 GiB block limit; split it into several params (or shard the table)`);
+    }
+    if (this.liveBytes + size > WASM_MAX_BYTES - (64 << 20)) {
+      throw new RangeError(`wasm-optim: out of engine memory: ${this.liveBytes} bytes in use, ${size} more requested, wasm32 memory holds at most 4 GiB; dispose unused optimizers or use smaller tensors`);
+    }
+    let ptr: number;
+    try {
+      ptr = this.exports.alloc(size) >>> 0;
+    } catch (e) {
+      throw new RangeError(`wasm-optim: out of engine memory allocating ${size} bytes (${this.liveBytes} in use): ${(e as Error).message}`);
+    }
+    this.heapF32.fill(0, ptr >>> 2, (ptr + size) >>> 2);
+    this.liveBytes += size;
+    this.liveBlocks.set(ptr, size);
+    return ptr;
+  }
+
+  /** Frees a block returned by `alloc`. */
+  free(ptr: number): void {
+    const size = this.liveBlocks.get(ptr);
+    if (size === undefined) throw new Error(`wasm-optim: free of unknown block ${ptr}`);
+    this.liveBlocks.delete(ptr);
+    this.liveBytes -= size;
+    this.exports.free(ptr);
+  }
+
+  /** Bytes currently allocated and the size of the engine's memory. */
+  memoryStats(): { bytesInUse: number; blocksInUse: number; memoryBytes: number } {
+    return { bytesInUse: this.liveBytes, blocksInUse: this.liveBlocks.size, memoryBytes: this.exports.memory.buffer.byteLength };
+  }
+
+  /** The value of an exported i32 global (the kernels' hyper-block slot numbers). */
+  slot(name: string): number {
+    const g = this.exports[name] as WebAssembly.Global | undefined;
+    if (!g || typeof g !== 'object' || !('value' in g)) throw new Error(`wasm-optim: the engine has no export ${name}`);
+    return g.value as number;
+  }
+}
+
+function imports(): WebAssembly.Imports {
+  return {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number): never {
+        throw new Error(`wasm-optim: engine abort at ${line}:${col}`);
+      },
+    },
+  };
+}
+
+// The smallest module that uses a v128 instruction: validates only where SIMD is supported.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** True when this runtime supports WebAssembly 128-bit SIMD. */
+export function simdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+function defaultUrl(simd: boolean): URL {
+  // `../dist/` resolves to the same folder from src/ (tests) and from dist/ (the package).
+  return simd
+    ? new URL('../dist/wasm-optim.simd.wasm', import.meta.url)
+    : new URL('../dist/wasm-optim.scalar.wasm', import.meta.url);
+}
+
+async function readUrl(url: URL): Promise<BufferSource | Response> {
+  if (url.protocol === 'file:') {
+    const specifier = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ specifier)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+    return fs.readFile(url);
+  }
+  return fetch(url);
+}
+
+async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
+  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports());
+  let src: BufferSource | Response = source as BufferSource | Response;
+  if (typeof source === 'string' || source instanceof URL) src = await readUrl(new URL(source, import.meta.url));
+  if (typeof Response !== 'undefined' && src instanceof Response) {
+    if (!src.ok) throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}`);
+    if (typeof WebAssembly.instantiateStreaming === 'function' && (src.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+      return (await WebAssembly.instantiateStreaming(src, imports())).instance;
+    }
+    src = await src.arrayBuffer();
+  }
+  return (await WebAssembly.instantiate(src as BufferSource, imports())).instance;
+}
+
+/** Creates a new, independent engine (its own memory). Tests and sharded tables use several. */
+export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+  const simd = options.simd ?? simdSupported();
+  if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
+  return new Engine(await instantiate(options.source ?? defaultUrl(simd)));
+}
+
+/** Creates a new engine synchronously from the wasm bytes (or a compiled module). */
+export function createEngineSync(bytes: BufferSource | WebAssembly.Module): Engine {
+  const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
+  return new Engine(new WebAssembly.Instance(module, imports()));
+}
+
+let defaultEngine: Engine | undefined;
+let pending: Promise<Engine> | undefined;
+
+/**
+ * Compiles and instantiates the engine once; later calls are no-ops that return the same engine.
+ * In Node it reads the `.wasm` file next to the module; in browsers it fetches it.
+ */
+export async function init(options: InitOptions = {}): Promise<Engine> {
+  if (defaultEngine) return defaultEngine;
+  pending ??= createEngine(options).then((e) => (defaultEngine = e)).finally(() => { pending = undefined; });
+  return pending;
+}
+
+/** The synchronous form of `init()` for callers that already hold the wasm bytes. No-op if initialized. */
+export function initSync(bytes: BufferSource | WebAssembly.Module): Engine {
+  if (defaultEngine) return defaultEngine;
+  defaultEngine = createEngineSync(bytes);
+  return defaultEngine;
+}
+
+/** The engine `init()` created; throws a clear error if `init()` has not completed. */
+export function getEngine(): Engine {
+  if (!defaultEngine) throw new Error('wasm-optim: call `await init()` (or `initSync(bytes)`) before creating optimizers or tables');
+  return defaultEngine;
+}

@@ -1,0 +1,21 @@
+/**
+ * wasm-optim: gradient-descent optimizers as fused WebAssembly SIMD kernels behind a zero-copy
+ * TypeScript API. `await init()`, create an optimizer, add params, write gradients into
+ * `param.grad`, call `step()`.
+ * @packageDocumentation
+ */
+export { init, initSync, getEngine, createEngine, createEngineSync, simdSupported, Engine } from './engine.js';
+export type { InitOptions, WasmSource, EngineExports } from './engine.js';
+export { Param } from './param.js';
+export { Optimizer } from './optimizer.js';
+export type { BaseOptions, OptimizerStateDict, ParamStateDict } from './optimizer.js';
+export type { NonFinitePolicy } from './options.js';
+export { NonFiniteGradientError, DisposedError } from './errors.js';
+export { Adam, AdamW } from './adam.js';
+export type { AdamOptions } from './adam.js';
+export { SGD } from './sgd.js';
+export type { SGDOptions } from './sgd.js';
+export { Adagrad } from './adagrad.js';
+export type { AdagradOptions } from './adagrad.js';
+export { RMSprop } from './rmsprop.js';
+export type { RMSpropOptions } from './rmsprop.js';
