@@ -5,3 +5,4 @@ export * from "./adam";
 export * from "./sgd";
 export * from "./adagrad";
 export * from "./rmsprop";
+export * from "./roofline";
