@@ -177,10 +177,40 @@ async function readUrl(url: URL): Promise<BufferSource | Response> {
   return fetch(url);
 }
 
+/** True when `x` is something `init()` can load the wasm from (rather than an options object). */
+function isWasmSource(x: unknown): x is WasmSource {
+  return typeof x === 'string' || x instanceof URL || x instanceof WebAssembly.Module || x instanceof ArrayBuffer ||
+    ArrayBuffer.isView(x) || (typeof Response !== 'undefined' && x instanceof Response);
+}
+
+/**
+ * @internal `init(source)` and `init({ source, ... })` both mean the options object; checks the
+ * argument's type and returns the options.
+ */
+export function toOptions(arg: WasmSource | InitOptions | undefined, what: string): InitOptions {
+  if (arg === undefined) return {};
+  if (isWasmSource(arg)) return { source: arg };
+  if (arg === null || typeof arg !== 'object' || Array.isArray(arg)) {
+    throw new TypeError(`wasm-optim: ${what}() expects a URL, a Response, the wasm bytes, a WebAssembly.Module or an options object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`);
+  }
+  const o = arg as InitOptions;
+  if (o.source !== undefined && !isWasmSource(o.source)) {
+    throw new TypeError(`wasm-optim: ${what}(): option 'source' must be a URL, a string, a Response, an ArrayBuffer or typed array of the wasm bytes, or a WebAssembly.Module, got ${o.source === null ? 'null' : typeof o.source}`);
+  }
+  if (o.simd !== undefined && typeof o.simd !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'simd' must be a boolean, got ${typeof o.simd}`);
+  return o;
+}
+
+/** Where a relative string source resolves: the page (or worker) in browsers, this module in Node. */
+function baseUrl(): string {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  return g.document?.baseURI ?? g.location?.href ?? import.meta.url;
+}
+
 async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
   if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports());
   let src: BufferSource | Response = source as BufferSource | Response;
-  if (typeof source === 'string' || source instanceof URL) src = await readUrl(new URL(source, import.meta.url));
+  if (typeof source === 'string' || source instanceof URL) src = await readUrl(new URL(source, baseUrl()));
   if (typeof Response !== 'undefined' && src instanceof Response) {
     if (!src.ok) throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}`);
     if (typeof WebAssembly.instantiateStreaming === 'function' && (src.headers.get('content-type') ?? '').startsWith('application/wasm')) {
@@ -191,8 +221,12 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
   return (await WebAssembly.instantiate(src as BufferSource, imports())).instance;
 }
 
-/** Creates a new, independent engine (its own memory). Tests and sharded tables use several. */
-export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+/**
+ * Creates a new, independent engine (its own memory). Tests and sharded tables use several.
+ * Accepts the same argument as `init()`: options, or directly a source to load the wasm from.
+ */
+export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
+  const options = toOptions(arg, 'createEngine');
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
   return new Engine(await instantiate(options.source ?? defaultUrl(simd)));
@@ -209,9 +243,15 @@ let pending: Promise<Engine> | undefined;
 
 /**
  * Compiles and instantiates the engine once; later calls are no-ops that return the same engine.
- * In Node it reads the `.wasm` file next to the module; in browsers it fetches it.
+ * In Node it reads the `.wasm` file next to the module; in browsers (and Web Workers) it fetches
+ * it from `new URL('./wasm-optim.simd.wasm', import.meta.url)`, compiling while it downloads when
+ * the server sends `application/wasm`. To load it from elsewhere pass a source, directly or as
+ * `{ source }`: a URL or string (relative strings resolve against the page in browsers), a fetch
+ * `Response`, the wasm bytes, or a compiled `WebAssembly.Module`.
+ * @example await init(new URL('/assets/wasm-optim.simd.wasm', location.href));
  */
-export async function init(options: InitOptions = {}): Promise<Engine> {
+export async function init(arg?: WasmSource | InitOptions): Promise<Engine> {
+  const options = toOptions(arg, 'init');
   if (defaultEngine) return defaultEngine;
   pending ??= createEngine(options).then((e) => (defaultEngine = e)).finally(() => { pending = undefined; });
   return pending;
