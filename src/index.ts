@@ -19,3 +19,7 @@ export { Adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
 export { RMSprop } from './rmsprop.js';
 export type { RMSpropOptions } from './rmsprop.js';
+export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './checkpoint.js';
+export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './checkpoint.js';
+export { memoryStats } from './memory-stats.js';
+export type { MemoryStats } from './memory-stats.js';

@@ -7,6 +7,7 @@ import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { Param } from './param.js';
+import { loadOptimizer, saveOptimizer } from './checkpoint.js';
 
 /** Options every dense optimizer accepts. */
 export interface BaseOptions {
@@ -306,7 +307,7 @@ export abstract class Optimizer<O extends BaseOptions> {
     const opts = this.resolve(given as unknown as O);
     const names = this.stateNames(opts);
     const mine = this.stateNames(this.opts);
-    if (names.join() !== mine.join()) {
+    if (this.params.length > 0 && names.join() !== mine.join()) {
       throw new RangeError(`${what}: the state dict's options need state [${names.join(', ')}] but this optimizer holds [${mine.join(', ')}]; create it with the same ${this.kind} options`);
     }
     dict.params.forEach((ps, i) => {
@@ -330,6 +331,28 @@ export abstract class Optimizer<O extends BaseOptions> {
       for (const k of names) p.state(k).set(ps.state[k]);
     });
     this.dirty = true;
+  }
+
+  /**
+   * A binary checkpoint of this optimizer: hyperparameters, step counts, every param's values and
+   * state tensors, with a CRC-32 over the whole (format: src/checkpoint.ts). Restore it with
+   * `load()`, in this process or another, on either engine build.
+   */
+  save(): Uint8Array {
+    this.checkAlive('save');
+    return saveOptimizer(this as unknown as Optimizer<BaseOptions>);
+  }
+
+  /**
+   * Restores a checkpoint from `save()`: into an optimizer of the same kind that has no params
+   * (they are created, in order; read them from `params`), or that has params of the same lengths
+   * and state layout. Hyperparameters and step counts come from the checkpoint. A truncated,
+   * corrupt, other-version, other-kind or mismatched checkpoint throws a CheckpointError that
+   * says why, and nothing changes.
+   */
+  load(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('load');
+    loadOptimizer(this as unknown as Optimizer<BaseOptions>, bytes);
   }
 
   /** Frees every param and all optimizer memory; any later use throws a DisposedError. */
