@@ -38,6 +38,7 @@ export class Engine {
   private u32Cache: Uint32Array;
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
+  private readonly slotCache = new Map<string, number>();
 
   constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as EngineExports;
@@ -131,9 +132,14 @@ export class Engine {
 
   /** The value of an exported i32 global (the kernels' hyper-block slot numbers). */
   slot(name: string): number {
+    // Called for every hyper slot on every step: cache (a Global's value getter is slow).
+    const known = this.slotCache.get(name);
+    if (known !== undefined) return known;
     const g = this.exports[name] as WebAssembly.Global | undefined;
     if (!g || typeof g !== 'object' || !('value' in g)) throw new Error(`wasm-optim: the engine has no export ${name}`);
-    return g.value as number;
+    const value = g.value as number;
+    this.slotCache.set(name, value);
+    return value;
   }
 }
 
