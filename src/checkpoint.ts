@@ -401,7 +401,7 @@ export function saveOptimizer(opt: AnyOptimizer): Uint8Array {
   const dict = opt.stateDict();
   const payload: Record<string, unknown> = {
     ...dict,
-    params: dict.params.map((ps, i) => ({ length: ps.length, step: ps.step, data: opt.params[i].data, ...ps })),
+    params: dict.params.map(({ length, step, ...rest }, i) => ({ length, step, data: opt.params[i].data, ...rest })),
   };
   return encodeCheckpoint(opt.kind, payload);
 }
