@@ -1,6 +1,7 @@
 // Adam, AdamW and AMSGrad (PyTorch 2.x torch.optim.Adam / AdamW), one fused pass per tensor:
 //   g = gscale * grad (+ wd * p for Adam's L2 decay);  p *= 1 - lr * wd (AdamW)
-//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  vmax = max(vmax, v) (AMSGrad)
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  vmax = max(vmax, v) (AMSGrad)
+//   (not the lerp form m + (1-b1)(g-m): with a small b1 that one loses m's old magnitude in f32)
 //   p -= stepSize * m / (sqrt(v) * invBc2Sqrt + eps),  stepSize = lr / (1 - b1^t)
 // State: state0 = exp_avg, state1 = exp_avg_sq, state2 = max_exp_avg_sq (AMSGrad only).
 
@@ -23,7 +24,7 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 
 @inline function adamVec(
   P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
+  gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
   ams: bool, l2: bool, dec: bool,
 ): void {
   let p = v128.load(P + o);
@@ -31,7 +32,7 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
   if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
   if (dec) p = f32x4.mul(p, dc);
   let m = v128.load(M + o);
-  m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
+  m = f32x4.add(f32x4.mul(m, b1), f32x4.mul(b1c, g));
   let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
   v128.store(M + o, m);
   v128.store(V + o, v);
@@ -45,7 +46,7 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 
 @inline function adamOne(
   P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
+  gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
   ams: bool, l2: bool, dec: bool,
 ): void {
   let p = load<f32>(P + o);
@@ -53,7 +54,7 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
   if (l2) g = g + wd * p;
   if (dec) p = p * dc;
   let m = load<f32>(M + o);
-  m = m + b1c * (g - m);
+  m = m * b1 + b1c * g;
   let v = load<f32>(V + o) * b2 + (b2c * g) * g;
   store<f32>(M + o, m);
   store<f32>(V + o, v);
@@ -68,30 +69,30 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 @inline function adamTensor(d: usize, ams: bool, l2: bool, dec: bool): void {
   const P = descParam(d), G = descGrad(d), M = descState0(d), V = descState1(d), X = descState2(d);
   const n = descLength(d), h = descHyper(d);
-  const gs = hyperF32(h, ADAM_GSCALE), b1c = hyperF32(h, ADAM_OMB1);
+  const gs = hyperF32(h, ADAM_GSCALE), b1 = hyperF32(h, ADAM_BETA1), b1c = hyperF32(h, ADAM_OMB1);
   const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
+    const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
     const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps);
     const vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      adamVec(P, G, M, V, X, o, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 16, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 32, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 48, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 16, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 32, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 48, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
     }
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) {
-      adamVec(P, G, M, V, X, i << 2, vgs, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, i << 2, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
     }
   }
   for (; i < n; i++) {
-    adamOne(P, G, M, V, X, i << 2, gs, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
+    adamOne(P, G, M, V, X, i << 2, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
   }
 }
 

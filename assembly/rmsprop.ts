@@ -1,6 +1,6 @@
 // RMSprop (PyTorch 2.x torch.optim.RMSprop), centered and momentum variants:
 //   g = gscale * grad + wd * p;  sq = alpha sq + (1 - alpha) g^2
-//   centered: ga += (1 - alpha) (g - ga);  avg = sqrt(sq - ga^2) + eps;  else avg = sqrt(sq) + eps
+//   centered: ga = alpha ga + (1 - alpha) g;  avg = sqrt(sq - ga^2) + eps;  else avg = sqrt(sq) + eps
 //   momentum: buf = momentum buf + g / avg;  p -= lr buf;  else p -= lr g / avg
 // State: state0 = square_avg, state1 = momentum_buffer, state2 = grad_avg.
 
@@ -28,7 +28,7 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
   let avg: v128;
   if (cen) {
     let ga = v128.load(A + o);
-    ga = f32x4.add(ga, f32x4.mul(oma, f32x4.sub(g, ga)));
+    ga = f32x4.add(f32x4.mul(ga, al), f32x4.mul(oma, g));
     v128.store(A + o, ga);
     avg = f32x4.add(f32x4.sqrt(f32x4.sub(sq, f32x4.mul(ga, ga))), eps);
   } else {
@@ -54,7 +54,7 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
   let avg: f32;
   if (cen) {
     let ga = load<f32>(A + o);
-    ga = ga + oma * (g - ga);
+    ga = ga * al + oma * g;
     store<f32>(A + o, ga);
     avg = sqrt<f32>(sq - ga * ga) + eps;
   } else {
