@@ -1,0 +1,47 @@
+// Helpers of the reliability tests (checkpoints, resume, fuzzing, memory): optimizers by kind,
+// a seeded generator, and exact snapshots of an optimizer.
+import { Adagrad, Adam, AdamW, RMSprop, SGD, memoryStats, type Engine, type Optimizer } from '../src/index.js';
+
+/** The dense optimizers by kind. */
+export const DENSE = { Adam, AdamW, SGD, Adagrad, RMSprop } as const;
+/** A dense optimizer kind. */
+export type DenseKind = keyof typeof DENSE;
+/** Any dense optimizer. */
+export type AnyOptimizer = Optimizer<Record<string, unknown>>;
+
+/** A new `kind` optimizer in `engine` with `options`. */
+export function makeOptimizer(kind: DenseKind, options: Record<string, unknown>, engine: Engine): AnyOptimizer {
+  const Ctor = DENSE[kind] as unknown as new (o: object) => AnyOptimizer;
+  return new Ctor({ ...options, engine });
+}
+
+/** A seeded uniform generator on [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The bits of a float32 tensor as one string (NaNs compare by their bits). */
+export function bits(a: Float32Array): string {
+  return Array.from(new Uint32Array(a.slice().buffer)).join(',');
+}
+
+/**
+ * Everything observable about an optimizer as exact bits: kind, step count, options, every
+ * param's values and state; with `mem`, also the engine's memory in use.
+ */
+export function snapshot(opt: AnyOptimizer, mem = true): string {
+  return JSON.stringify({
+    kind: opt.kind,
+    steps: opt.stepCount,
+    options: opt.options,
+    params: opt.params.map((p) => ({ n: p.length, data: bits(p.data), state: p.stateKeys.map((k) => [k, bits(p.state(k))]) })),
+    mem: mem ? memoryStats(opt.engine) : null,
+  });
+}
