@@ -6,3 +6,4 @@ export * from "./sgd";
 export * from "./adagrad";
 export * from "./rmsprop";
 export * from "./roofline";
+export * from "./threads";
