@@ -1,0 +1,320 @@
+// The playground page: optimizers race on 2-D landscapes. The engine (wasm) does every update; this
+// file draws the contour plot, the trajectories and the loss chart, and wires the controls.
+import * as api from 'wasm-optim';
+import { LANDSCAPES } from './landscapes.js';
+import { createRace } from './race.js';
+
+const $ = (id) => document.getElementById(id);
+const plot = $('plot');
+const chart = $('chart');
+const statusLine = $('status');
+
+// Sliders: each maps its position to a value and back.
+const SLIDERS = {
+  lrAdaptive: { to: (v) => 10 ** v, from: (x) => Math.log10(x), show: (x) => x.toPrecision(2) },
+  lrSgd: { to: (v) => 10 ** v, from: (x) => Math.log10(x), show: (x) => x.toPrecision(2) },
+  beta1: { to: (v) => v, from: (x) => x, show: (x) => x.toFixed(3) },
+  beta2: { to: (v) => 1 - 10 ** -v, from: (x) => -Math.log10(1 - x), show: (x) => String(+x.toPrecision(6)) },
+  eps: { to: (v) => 10 ** v, from: (x) => Math.log10(x), show: (x) => x.toExponential(0) },
+};
+
+let engine;
+let landscape = LANDSCAPES[0];
+let race;
+let contour; // ImageData of the current landscape
+let running = false;
+const hidden = new Set();
+
+// The values in force: exact when set from code (a landscape's defaults), else the slider's.
+const current = {};
+
+function settings() {
+  return { ...current };
+}
+
+function setSlider(id, value) {
+  current[id] = value;
+  $(id).value = String(SLIDERS[id].from(value));
+  $(`${id}Out`).textContent = SLIDERS[id].show(value);
+}
+
+function readSlider(id) {
+  current[id] = SLIDERS[id].to(Number($(id).value));
+  $(`${id}Out`).textContent = SLIDERS[id].show(current[id]);
+}
+
+/** Starts a fresh race on the current landscape with the current settings. */
+function reset() {
+  race?.dispose();
+  race = createRace(api, engine, landscape, settings());
+  for (const s of race.skipped) console.warn(`playground: ${s.name} left out: ${s.reason}`);
+  render();
+}
+
+function selectLandscape(id) {
+  const found = LANDSCAPES.find((l) => l.id === id);
+  if (!found) throw new RangeError(`playground: no landscape '${id}'; there are ${LANDSCAPES.map((l) => l.id).join(', ')}`);
+  landscape = found;
+  $('landscape').value = id;
+  setSlider('lrAdaptive', landscape.lrAdaptive);
+  setSlider('lrSgd', landscape.lrSgd);
+  $('about').textContent = landscape.about;
+  contour = drawContour(landscape);
+  reset();
+}
+
+// ---- drawing ----------------------------------------------------------------------------------
+
+const PALETTE = [
+  [13, 8, 135], [84, 2, 163], [139, 10, 165], [185, 50, 137], [219, 92, 104], [244, 136, 73], [254, 188, 43], [240, 249, 33],
+];
+
+function colorAt(t) {
+  const u = Math.min(Math.max(t, 0), 1) * (PALETTE.length - 1);
+  const i = Math.min(Math.floor(u), PALETTE.length - 2);
+  const a = PALETTE[i];
+  const b = PALETTE[i + 1];
+  const k = u - i;
+  return [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k, a[2] + (b[2] - a[2]) * k];
+}
+
+function toCanvas(L, x, y, w, h) {
+  const [x0, x1, y0, y1] = L.box;
+  return [((x - x0) / (x1 - x0)) * w, ((y1 - y) / (y1 - y0)) * h];
+}
+
+/** Filled log-scale contour bands with iso-lines, computed once per landscape. */
+function drawContour(L) {
+  const w = plot.width;
+  const h = plot.height;
+  const [x0, x1, y0, y1] = L.box;
+  const v = new Float64Array(w * h);
+  let vmax = 0;
+  for (let j = 0; j < h; j++) {
+    const y = y1 - ((j + 0.5) / h) * (y1 - y0);
+    for (let i = 0; i < w; i++) {
+      const x = x0 + ((i + 0.5) / w) * (x1 - x0);
+      const d = Math.max(L.f(x, y) - L.fmin, 0);
+      v[j * w + i] = d;
+      if (d > vmax) vmax = d;
+    }
+  }
+  const floor = vmax * 1e-5;
+  const zlo = Math.log10(floor);
+  const zhi = Math.log10(vmax + floor);
+  const levels = 18;
+  const band = new Int32Array(w * h);
+  const img = new ImageData(w, h);
+  for (let k = 0; k < w * h; k++) {
+    const t = (Math.log10(v[k] + floor) - zlo) / (zhi - zlo);
+    band[k] = Math.floor(t * levels);
+    const [r, g, b] = colorAt(t);
+    img.data[4 * k] = r * 0.78;
+    img.data[4 * k + 1] = g * 0.78;
+    img.data[4 * k + 2] = b * 0.78;
+    img.data[4 * k + 3] = 255;
+  }
+  for (let j = 0; j < h - 1; j++) {
+    for (let i = 0; i < w - 1; i++) {
+      const k = j * w + i;
+      if (band[k] !== band[k + 1] || band[k] !== band[k + w]) {
+        img.data[4 * k] = img.data[4 * k] * 0.45 + 140;
+        img.data[4 * k + 1] = img.data[4 * k + 1] * 0.45 + 140;
+        img.data[4 * k + 2] = img.data[4 * k + 2] * 0.45 + 140;
+      }
+    }
+  }
+  return img;
+}
+
+function drawPlot() {
+  const ctx = plot.getContext('2d');
+  const w = plot.width;
+  const h = plot.height;
+  ctx.putImageData(contour, 0, 0);
+  // The minimum (a cross) and the start (a ring).
+  const [mx, my] = toCanvas(landscape, landscape.argmin[0], landscape.argmin[1], w, h);
+  ctx.strokeStyle = '#ffffff';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.moveTo(mx - 7, my - 7); ctx.lineTo(mx + 7, my + 7);
+  ctx.moveTo(mx + 7, my - 7); ctx.lineTo(mx - 7, my + 7);
+  ctx.stroke();
+  const [sx, sy] = toCanvas(landscape, landscape.start[0], landscape.start[1], w, h);
+  ctx.beginPath();
+  ctx.arc(sx, sy, 7, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, 0, w, h);
+  ctx.clip();
+  for (const r of race.runners) {
+    if (hidden.has(r.name)) continue;
+    ctx.strokeStyle = r.color;
+    ctx.lineWidth = 2.2;
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    r.path.forEach(([x, y], k) => {
+      const [cx, cy] = toCanvas(landscape, x, y, w, h);
+      if (k === 0) ctx.moveTo(cx, cy);
+      else ctx.lineTo(cx, cy);
+    });
+    ctx.stroke();
+    const [x, y] = r.path[r.path.length - 1];
+    const [cx, cy] = toCanvas(landscape, x, y, w, h);
+    ctx.fillStyle = r.color;
+    ctx.strokeStyle = '#000000';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.arc(cx, cy, 5, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
+function drawChart() {
+  const ctx = chart.getContext('2d');
+  const w = chart.width;
+  const h = chart.height;
+  const pad = { l: 52, r: 10, t: 18, b: 26 };
+  ctx.fillStyle = '#14161c';
+  ctx.fillRect(0, 0, w, h);
+  const gap = (loss) => Math.max(loss - landscape.fmin, 1e-12);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of race.runners) {
+    if (hidden.has(r.name)) continue;
+    for (const loss of r.losses) {
+      if (!Number.isFinite(loss)) continue;
+      const z = Math.log10(gap(loss));
+      if (z < lo) lo = z;
+      if (z > hi) hi = z;
+    }
+  }
+  if (!Number.isFinite(lo)) { lo = -1; hi = 1; }
+  lo = Math.floor(lo);
+  hi = Math.max(Math.ceil(hi), lo + 1);
+  const steps = Math.max(race.steps, 50);
+  const X = (s) => pad.l + (s / steps) * (w - pad.l - pad.r);
+  const Y = (z) => pad.t + ((hi - z) / (hi - lo)) * (h - pad.t - pad.b);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#8b93a5';
+  ctx.strokeStyle = '#2c313d';
+  ctx.lineWidth = 1;
+  const every = Math.ceil((hi - lo) / 6);
+  for (let z = lo; z <= hi; z += every) {
+    ctx.beginPath();
+    ctx.moveTo(pad.l, Y(z)); ctx.lineTo(w - pad.r, Y(z));
+    ctx.stroke();
+    ctx.fillText(`1e${z}`, 8, Y(z) + 4);
+  }
+  const tick = steps <= 100 ? 25 : steps <= 400 ? 50 : steps <= 1000 ? 200 : 500;
+  ctx.textAlign = 'center';
+  for (let s = 0; s <= steps; s += tick) ctx.fillText(String(s), Math.min(X(s), w - pad.r - 10), h - 8);
+  ctx.textAlign = 'left';
+  ctx.fillText(landscape.fmin === 0 ? 'loss per step' : `loss − (${landscape.fmin}) per step`, pad.l, 12);
+  for (const r of race.runners) {
+    if (hidden.has(r.name)) continue;
+    ctx.strokeStyle = r.color;
+    ctx.lineWidth = 1.6;
+    ctx.beginPath();
+    let pen = false;
+    r.losses.forEach((loss, s) => {
+      if (!Number.isFinite(loss)) { pen = false; return; }
+      const z = Math.min(Math.max(Math.log10(gap(loss)), lo), hi);
+      if (pen) ctx.lineTo(X(s), Y(z));
+      else ctx.moveTo(X(s), Y(z));
+      pen = true;
+    });
+    ctx.stroke();
+  }
+}
+
+function drawLegend() {
+  const rows = race.runners.map((r) => {
+    const last = r.path[r.path.length - 1];
+    const loss = r.losses[r.losses.length - 1];
+    const tr = document.createElement('tr');
+    if (hidden.has(r.name)) tr.className = 'off';
+    tr.title = r.diverged ? `stopped: ${r.diverged}` : 'click to hide or show this path';
+    tr.innerHTML = `<td><span class="swatch" style="background:${r.color}"></span></td><td></td>` +
+      `<td class="num${r.diverged ? ' diverged' : ''}"></td><td class="num"></td><td class="num"></td>`;
+    tr.cells[1].textContent = r.name;
+    tr.cells[2].textContent = r.diverged ? 'diverged' : loss.toPrecision(4);
+    tr.cells[3].textContent = last[0].toFixed(3);
+    tr.cells[4].textContent = last[1].toFixed(3);
+    tr.addEventListener('click', () => {
+      if (hidden.has(r.name)) hidden.delete(r.name);
+      else hidden.add(r.name);
+      render();
+    });
+    return tr;
+  });
+  $('legend').replaceChildren(...rows);
+  $('stepCount').textContent = `step ${race.steps}`;
+}
+
+function render() {
+  drawPlot();
+  drawChart();
+  drawLegend();
+}
+
+// ---- controls ---------------------------------------------------------------------------------
+
+const MAX_STEPS = 5000;
+
+function step(n) {
+  race.step(Math.min(n, MAX_STEPS - race.steps));
+  render();
+}
+
+function loop() {
+  if (!running) return;
+  step(2);
+  if (race.steps >= MAX_STEPS) setRunning(false);
+  else requestAnimationFrame(loop);
+}
+
+function setRunning(on) {
+  running = on;
+  $('run').textContent = on ? 'Pause' : 'Run';
+  if (on) requestAnimationFrame(loop);
+}
+
+async function main() {
+  try {
+    engine = await api.init();
+  } catch (e) {
+    statusLine.textContent = `could not load the engine: ${e.message} (run npm run build first)`;
+    statusLine.classList.add('diverged');
+    throw e;
+  }
+  statusLine.textContent = `engine: ${engine.simd ? 'SIMD' : 'scalar'} build · every update runs in wasm`;
+  for (const L of LANDSCAPES) $('landscape').add(new Option(L.name, L.id));
+  setSlider('beta1', 0.9);
+  setSlider('beta2', 0.999);
+  setSlider('eps', 1e-8);
+  $('landscape').addEventListener('change', (e) => selectLandscape(e.target.value));
+  for (const id of Object.keys(SLIDERS)) {
+    $(id).addEventListener('input', () => { readSlider(id); reset(); });
+  }
+  $('step').addEventListener('click', () => { setRunning(false); step(1); });
+  $('run').addEventListener('click', () => setRunning(!running));
+  $('reset').addEventListener('click', () => { setRunning(false); reset(); });
+  selectLandscape(LANDSCAPES[0].id);
+
+  /** For scripts and the browser test: drive the page without the mouse. */
+  window.playground = {
+    landscapes: LANDSCAPES.map((l) => l.id),
+    engineSimd: engine.simd,
+    step,
+    reset: () => { setRunning(false); reset(); },
+    setLandscape: (id) => { setRunning(false); selectLandscape(id); },
+    state: () => race.state(),
+  };
+  document.body.dataset.ready = 'true';
+}
+
+main();

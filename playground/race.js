@@ -1,0 +1,128 @@
+// The race without the page: one engine optimizer per contender, each with a 2-element param (x, y)
+// in engine memory. Every step computes the landscape's gradient at each contender's position,
+// writes it into param.grad and calls step(); the engine does the updates. No DOM: Node runs it too.
+import { gaussian } from './landscapes.js';
+
+/** Colors of the contenders, in roster order (more are generated for classes added later). */
+const COLORS = ['#e6194b', '#f58231', '#ffe119', '#3cb44b', '#42d4f4', '#4363d8', '#911eb4', '#f032e6', '#ffffff', '#a9a9a9', '#bfef45', '#fabed4'];
+
+/**
+ * The contenders: the optimizers of the package, configured from the sliders and built on
+ * `engine`. `s` holds lrAdaptive, lrSgd, beta1, beta2, eps.
+ */
+const ROSTER = [
+  { name: 'SGD', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, engine }) },
+  { name: 'Momentum', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, momentum: s.beta1, engine }) },
+  { name: 'Nesterov', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, momentum: s.beta1, nesterov: true, engine }) },
+  { name: 'Adagrad', make: (api, s, engine) => new api.Adagrad({ lr: s.lrAdaptive, eps: s.eps, engine }) },
+  { name: 'RMSprop', make: (api, s, engine) => new api.RMSprop({ lr: s.lrAdaptive, eps: s.eps, engine }) },
+  { name: 'Adam', make: (api, s, engine) => new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, engine }) },
+  { name: 'AdamW', make: (api, s, engine) => new api.AdamW({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, weightDecay: 0.01, engine }) },
+  { name: 'AMSGrad', make: (api, s, engine) => new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, amsgrad: true, engine }) },
+];
+const COVERED = new Set(['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW']);
+
+/**
+ * The roster for `api` (the package's module namespace): the fixed contenders, then every other
+ * exported subclass of Optimizer that can be built from { lr, betas, eps } (whichever it knows).
+ * @returns {{ name: string, color: string, make: (api: object, s: object, engine: object) => object }[]}
+ */
+export function roster(api) {
+  const list = [...ROSTER];
+  for (const [name, C] of Object.entries(api)) {
+    if (COVERED.has(name) || typeof C !== 'function' || C === api.Optimizer || !(C.prototype instanceof api.Optimizer)) continue;
+    list.push({
+      name,
+      make: (_api, s, engine) => {
+        const probe = new C({ lr: s.lrAdaptive, engine });
+        const known = probe.knownOptions ?? [];
+        probe.dispose();
+        const o = { lr: s.lrAdaptive };
+        if (known.includes('betas')) o.betas = [s.beta1, s.beta2];
+        if (known.includes('eps')) o.eps = s.eps;
+        return new C({ ...o, engine });
+      },
+    });
+  }
+  return list.map((c, i) => ({ ...c, color: COLORS[i % COLORS.length] }));
+}
+
+/**
+ * Starts a race on `landscape` with slider settings `s` ({ lrAdaptive, lrSgd, beta1, beta2, eps }).
+ * Contenders whose options are rejected are listed in `skipped` with the reason.
+ */
+export function createRace(api, engine, landscape, s) {
+  const noise = landscape.noise ? gaussian(12345) : null;
+  const skipped = [];
+  const runners = [];
+  for (const c of roster(api)) {
+    let opt;
+    try {
+      opt = c.make(api, s, engine);
+    } catch (e) {
+      skipped.push({ name: c.name, reason: e.message });
+      continue;
+    }
+    const p = opt.param(new Float32Array(landscape.start));
+    const start = landscape.f(landscape.start[0], landscape.start[1]);
+    runners.push({ name: c.name, color: c.color, opt, p, path: [[p.data[0], p.data[1]]], losses: [start], startLoss: start, diverged: null });
+  }
+  let steps = 0;
+
+  /** Takes `n` steps of every contender (the noisy landscape gives all of them the same noise). */
+  function step(n = 1) {
+    for (let k = 0; k < n; k++) {
+      const nx = noise ? noise() * landscape.noise : 0;
+      const ny = noise ? noise() * landscape.noise : 0;
+      for (const r of runners) {
+        if (r.diverged) continue;
+        const d = r.p.data;
+        const [gx, gy] = landscape.grad(d[0], d[1]);
+        r.p.grad[0] = gx + nx;
+        r.p.grad[1] = gy + ny;
+        try {
+          r.opt.step();
+        } catch (e) {
+          r.diverged = e.message;
+          continue;
+        }
+        const x = r.p.data[0];
+        const y = r.p.data[1];
+        const loss = landscape.f(x, y);
+        if (!Number.isFinite(loss)) r.diverged = `the loss became ${loss}`;
+        r.path.push([x, y]);
+        r.losses.push(loss);
+      }
+      steps++;
+    }
+  }
+
+  return {
+    landscape,
+    runners,
+    skipped,
+    step,
+    get steps() {
+      return steps;
+    },
+    /** A plain summary: per contender its position, current and starting loss, and status. */
+    state() {
+      return {
+        landscape: landscape.id,
+        steps,
+        optimizers: runners.map((r) => ({
+          name: r.name,
+          x: r.path[r.path.length - 1][0],
+          y: r.path[r.path.length - 1][1],
+          loss: r.losses[r.losses.length - 1],
+          startLoss: r.startLoss,
+          diverged: r.diverged,
+        })),
+        skipped,
+      };
+    },
+    dispose() {
+      for (const r of runners) r.opt.dispose();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// One fixed, deterministic workload run the same way in Node, in a browser page and in a Web
+// Worker; the browser tests compare the returned float bits. Plain JavaScript (no build step):
+// the browser loads this file as it is. Gradients come from an integer PRNG and + - * only, so
+// every JavaScript engine computes the same float32 inputs.
+
+/** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The dense configurations: every optimizer and the options that change its kernel's path. */
+export const DENSE_CONFIGS = [
+  ['Adam', { lr: 0.01 }],
+  ['Adam', { lr: 0.02, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.01, amsgrad: true }],
+  ['AdamW', { lr: 0.01, weightDecay: 0.05, maximize: true }],
+  ['SGD', { lr: 0.05 }],
+  ['SGD', { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }],
+  ['SGD', { lr: 0.05, momentum: 0.8, dampening: 0.1 }],
+  ['Adagrad', { lr: 0.1, lrDecay: 1e-3, initialAccumulatorValue: 0.1, weightDecay: 1e-3 }],
+  ['RMSprop', { lr: 0.01 }],
+  ['RMSprop', { lr: 0.01, centered: true, momentum: 0.5, weightDecay: 1e-3 }],
+];
+
+/** Tensor lengths: SIMD bodies, scalar tails and a tensor that is only a tail. */
+export const LENGTHS = [1, 3, 4, 17, 257, 1030];
+export const STEPS = 25;
+
+function bits(view) {
+  return Array.from(new Uint32Array(Float32Array.from(view).buffer));
+}
+
+/**
+ * Runs every dense configuration for STEPS steps on `engine` with the classes of `api` (the
+ * package's module namespace) and returns, per configuration, the float bits of every param and
+ * every state tensor. One param joins after 5 steps (its own step count), and lr changes halfway.
+ */
+export function runDense(api, engine) {
+  const out = {};
+  DENSE_CONFIGS.forEach(([kind, options], c) => {
+    const random = rng(1000 + c);
+    const opt = new api[kind]({ ...options, engine });
+    const params = LENGTHS.map((n) => opt.param(Float32Array.from({ length: n }, () => random() * 4 - 2)));
+    const targets = LENGTHS.map((n) => Float32Array.from({ length: n }, () => random() * 2 - 1));
+    for (let t = 0; t < STEPS; t++) {
+      if (t === 5) {
+        params.push(opt.param(Float32Array.from({ length: 33 }, () => random() - 0.5)));
+        targets.push(new Float32Array(33));
+      }
+      if (t === 12) opt.lr = opt.lr * 0.5;
+      params.forEach((p, i) => {
+        const data = p.data;
+        const grad = p.grad;
+        const target = targets[i];
+        for (let j = 0; j < data.length; j++) grad[j] = (data[j] - target[j]) * 0.5 + (random() - 0.5) * 0.1;
+      });
+      opt.step();
+    }
+    const state = opt.stateDict();
+    out[`${c}:${kind}`] = {
+      stepCount: opt.stepCount,
+      params: params.map((p) => bits(p.data)),
+      state: state.params.map((s) => Object.fromEntries(Object.entries(s.state).map(([k, v]) => [k, bits(v)]))),
+    };
+    opt.dispose();
+  });
+  return out;
+}
+
+/** The starting values runDense uses for configuration `c` (to check that the params moved). */
+export function initialParams(c) {
+  const random = rng(1000 + c);
+  return LENGTHS.map((n) => bits(Float32Array.from({ length: n }, () => random() * 4 - 2)));
+}
+
+/**
+ * Runs the workload on the default engine (`api.init(initArg)`) and on a fresh engine of each
+ * build, and reports which build the default engine is. Used by the page, the worker and Node.
+ */
+export async function runAll(api, initArg) {
+  const engine = await api.init(initArg);
+  const simd = await api.createEngine({ simd: true });
+  const scalar = await api.createEngine({ simd: false });
+  return {
+    defaultSimd: engine.simd,
+    default: runDense(api, engine),
+    simd: runDense(api, simd),
+    scalar: runDense(api, scalar),
+  };
+}
