@@ -22,6 +22,25 @@ export interface InitOptions {
   source?: WasmSource;
   /** Force the SIMD (`true`) or the scalar (`false`) build; default: SIMD when supported. */
   simd?: boolean;
+  /**
+   * Threads that run each step, the calling thread included (default 1: no workers). More than 1
+   * loads the threads build on a shared memory and starts a pool of workers (see src/threads.ts);
+   * where that is impossible it warns and runs on one thread (`engine.threadsFallbackReason`).
+   */
+  threads?: number;
+  /** With threads: steps touching fewer elements stay on the calling thread. Default 65536. */
+  minParallelElements?: number;
+  /** With threads: how long a step waits for a worker before it throws (ms). Default 60000. */
+  threadTimeoutMs?: number;
+}
+
+/** @internal what an engine with worker threads runs its kernels through (src/threads.ts). */
+export interface ParallelRunner {
+  readonly threads: number;
+  runTable(fn: string, table: number, count: number, elementwise: boolean): void;
+  firstNonFiniteGrad(table: number, count: number): number;
+  gradSumSquares(table: number, count: number): number;
+  shutdown(): Promise<void>;
 }
 
 const WASM_MAX_BYTES = 65536 * 65536; // wasm32: 4 GiB
@@ -39,6 +58,10 @@ export class Engine {
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
   private readonly slotCache = new Map<string, number>();
+  /** @internal the worker pool when this engine runs on several threads, else null. */
+  parallel: ParallelRunner | null = null;
+  /** Why this engine runs on one thread although threads were asked for (else null). */
+  threadsFallbackReason: string | null = null;
 
   constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as EngineExports;
@@ -54,6 +77,37 @@ export class Engine {
   /** The engine's `WebAssembly.Memory`. */
   get memory(): WebAssembly.Memory {
     return this.exports.memory;
+  }
+
+  /** Threads that run each step (1 without a pool of workers). */
+  get threads(): number {
+    return this.parallel?.threads ?? 1;
+  }
+
+  /**
+   * Runs the table kernel `fn(table, count)`: on the calling thread, or split across the pool's
+   * threads (by element ranges when the kernel is `elementwise`, else by whole tensors).
+   */
+  runTable(fn: string, table: number, count: number, elementwise = true): void {
+    if (this.parallel) this.parallel.runTable(fn, table, count, elementwise);
+    else (this.exports[fn] as (t: number, c: number) => void)(table, count);
+  }
+
+  /** Index + 1 of the first tensor of the table whose gradient holds NaN/±Infinity, else 0. */
+  firstNonFiniteGrad(table: number, count: number): number {
+    return this.parallel ? this.parallel.firstNonFiniteGrad(table, count) : this.exports.firstNonFiniteGrad(table, count);
+  }
+
+  /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
+  gradSumSquares(table: number, count: number): number {
+    return this.parallel ? this.parallel.gradSumSquares(table, count) : this.exports.gradSumSquares(table, count);
+  }
+
+  /** Stops this engine's worker threads; it then runs on one thread. No-op without a pool. */
+  async shutdownThreads(): Promise<void> {
+    const p = this.parallel;
+    this.parallel = null;
+    await p?.shutdown();
   }
 
   /** A Float32Array over the whole memory, current after any growth. */
@@ -233,6 +287,7 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
  */
 export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
   const options = toOptions(arg, 'createEngine');
+  if (options.threads !== undefined) return (await import('./threads.js')).createThreadedEngine(options);
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
   return new Engine(await instantiate(options.source ?? defaultUrl(simd)));
@@ -268,6 +323,11 @@ export function initSync(bytes: BufferSource | WebAssembly.Module): Engine {
   if (defaultEngine) return defaultEngine;
   defaultEngine = createEngineSync(bytes);
   return defaultEngine;
+}
+
+/** Stops the worker threads of the engine `init({ threads })` started (no-op without them). */
+export async function shutdownThreads(): Promise<void> {
+  await defaultEngine?.shutdownThreads();
 }
 
 /** The engine `init()` created; throws a clear error if `init()` has not completed. */

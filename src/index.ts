@@ -23,3 +23,6 @@ export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeChe
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './checkpoint.js';
 export { memoryStats } from './memory-stats.js';
 export type { MemoryStats } from './memory-stats.js';
+export { shutdownThreads } from './engine.js';
+export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads.js';
+export type { ThreadJob, ThreadOptions } from './threads.js';

@@ -93,6 +93,12 @@ export abstract class Optimizer<O extends BaseOptions> {
   protected abstract fillHyper(h: HyperWriter, o: Resolved<O>, t: number, gradScale: number): void;
   /** The kernel export that steps a table. */
   protected abstract readonly kernelName: string;
+  /**
+   * True when the kernel updates each element from that element alone, so that an engine with
+   * worker threads may cut tensors into per-thread ranges; kernels with per-tensor reductions
+   * (e.g. trust ratios) set false and get whole tensors per thread.
+   */
+  protected readonly elementwise: boolean = true;
   /** Initial values of state tensor `name` (default zeros). */
   protected initState(_name: string, _view: Float32Array, _o: Resolved<O>): void {}
 
@@ -190,7 +196,7 @@ export abstract class Optimizer<O extends BaseOptions> {
     this.checkAlive('firstNonFiniteGrad');
     if (this.params.length === 0) return -1;
     this.ensureTable();
-    return this.engine.exports.firstNonFiniteGrad(this.table, this.params.length) - 1;
+    return this.engine.firstNonFiniteGrad(this.table, this.params.length) - 1;
   }
 
   /**
@@ -204,7 +210,7 @@ export abstract class Optimizer<O extends BaseOptions> {
     if (n > 0) {
       this.ensureTable();
       if (this.opts.nonFinite !== 'ignore') {
-        const bad = this.engine.exports.firstNonFiniteGrad(this.table, n);
+        const bad = this.engine.firstNonFiniteGrad(this.table, n);
         if (bad !== 0) {
           if (this.opts.nonFinite === 'skip') return false;
           throw new NonFiniteGradientError(
@@ -213,7 +219,7 @@ export abstract class Optimizer<O extends BaseOptions> {
         }
       }
       this.writeHyper();
-      (this.engine.exports[this.kernelName] as (table: number, count: number) => void)(this.table, n);
+      this.engine.runTable(this.kernelName, this.table, n, this.elementwise);
     }
     this.steps++;
     return true;
