@@ -7,3 +7,4 @@ export * from "./adagrad";
 export * from "./rmsprop";
 export * from "./roofline";
 export * from "./threads";
+export * from "./embedding";

@@ -1,0 +1,49 @@
+// The embedding table's descriptor: a 256-byte block the TypeScript side fills once (and again
+// when scratch buffers grow). u32 words EMB_* from byte 0, f64 words EMBF_* from byte 128.
+// Slot numbers are exported so that TypeScript reads them with engine.slot(name).
+
+// Descriptor: u32 words.
+export const EMB_WEIGHTS = 0;   // f32 rows*dim
+export const EMB_STATE0 = 1;    // exp_avg | momentum_buffer | sum
+export const EMB_STATE1 = 2;    // exp_avg_sq
+export const EMB_STATE2 = 3;    // max_exp_avg_sq
+export const EMB_ROWS = 4;
+export const EMB_DIM = 5;
+export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (ADAM_*, SGD_*, ADAGRAD_*)
+export const EMB_KIND = 7;      // EMB_KIND_SGD | EMB_KIND_ADAGRAD | EMB_KIND_ADAM
+export const EMB_KEYS = 8;      // u64 per id: (id << 32) | position
+export const EMB_KEYS2 = 9;     // u64 per id (radix sort ping-pong)
+export const EMB_HIST = 10;     // u32 * EMB_HIST_WORDS
+export const EMB_UNIQ = 11;     // u32 per id: the unique rows, ascending
+export const EMB_GPTR = 12;     // u32 per id: byte offset of each unique row's gradient
+export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim: sums of duplicate ids' gradient rows
+export const EMB_BAD = 14;      // out: the id whose summed gradient is not finite
+export const EMB_LAST = 15;     // u32 per row: the step each row is up to date with (exact mode)
+export const EMB_RING = 16;     // per-step history, EMB_RING_BYTES per step (exact mode)
+export const EMB_RING_MASK = 17;
+export const EMB_WINDOW = 18;   // J: missed steps whose drift is summed (beyond it b1^j is negligible)
+export const EMB_POW = 19;      // f64 [J + 1] powers of the first-moment decay, then f64 [J + 1] of sqrt(b2)
+export const EMB_EXACT = 20;    // EMB_EXACT_NONE | EMB_EXACT_ADAM | EMB_EXACT_SGD
+export const EMB_EX_DECAY = 21; // i32 flag: missed steps shrink the weights (AdamW / SGD weight decay)
+export const EMB_EX_AMS = 22;   // i32 flag: AMSGrad (the denominator uses the constant vmax)
+export const EMB_EX_MOM = 23;   // i32 flag: SGD momentum buffers decay in missed steps
+export const EMB_BASE = 24;     // first step of the ring's history (0, or the step a state dict was loaded at)
+// Descriptor: f64 words from byte 128.
+export const EMBF_EPS = 0;      // eps (Adam)
+export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used
+export const EMBF_B1 = 2;       // per-step decay of the first moment (SGD: of the momentum buffer)
+export const EMBF_B2 = 3;       // per-step decay of the second moment
+
+export const EMB_KIND_SGD = 0;
+export const EMB_KIND_ADAGRAD = 1;
+export const EMB_KIND_ADAM = 2;
+export const EMB_EXACT_NONE = 0;
+export const EMB_EXACT_ADAM = 1;
+export const EMB_EXACT_SGD = 2;
+export const EMB_DESC_BYTES = 256;
+export const EMB_HIST_WORDS = 3 * 2048;
+export const EMB_RING_BYTES = 64;
+
+@inline export function embU32(d: usize, slot: i32): usize { return <usize>load<u32>(d + (<usize>slot << 2)); }
+@inline export function embF64(d: usize, slot: i32): f64 { return load<f64>(d + 128 + (<usize>slot << 3)); }
+
