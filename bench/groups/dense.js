@@ -1,0 +1,366 @@
+// Dense optimizer steps: every optimizer exported by the package, at each size, against a plain JS
+// loop of the same formula, tfjs-core (cpu and wasm backends), the same loop in C, and the memory
+// roofline (a wasm kernel that moves the same bytes with no arithmetic).
+import { grads, params } from '../lib/data.js';
+import { useBackend } from '../lib/tfjs.js';
+
+export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 16777216];
+export const DENSE_SIZES_QUICK = [1024, 65536];
+
+const LR = 1e-3;
+
+/**
+ * A plain JS step over Float32Arrays, written as a user would (float64 scalars, one loop).
+ * @typedef {(n: number) => () => void} JsFactory
+ */
+
+// Each known optimizer: engine constructor and options, state tensor count (for the roofline), the
+// plain JS loop, the tfjs optimizer, and the C loop (bench/c/dense.c).
+/** @type {Record<string, { title: string, className: string, options: object, states: number, js?: JsFactory, tfjs?: (tf: any) => any, tfjsNote?: string, c?: string, targets: boolean }>} */
+const SPECS = {
+  adam: {
+    title: 'Adam', className: 'Adam', options: { lr: LR }, states: 2, c: 'adam', targets: true,
+    tfjs: (tf) => tf.train.adam(LR, 0.9, 0.999, 1e-8),
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      let t = 0;
+      return () => {
+        t++;
+        const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
+          const vi = (v[i] = 0.999 * v[i] + 0.001 * gi * gi);
+          p[i] -= (ss * mi) / (Math.sqrt(vi) * ib + 1e-8);
+        }
+      };
+    },
+  },
+  adamw: {
+    title: 'AdamW', className: 'AdamW', options: { lr: LR, weightDecay: 0.01 }, states: 2, c: 'adamw', targets: true,
+    tfjsNote: 'tfjs-core has no AdamW',
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      let t = 0;
+      const decay = 1 - LR * 0.01;
+      return () => {
+        t++;
+        const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
+          const vi = (v[i] = 0.999 * v[i] + 0.001 * gi * gi);
+          p[i] = p[i] * decay - (ss * mi) / (Math.sqrt(vi) * ib + 1e-8);
+        }
+      };
+    },
+  },
+  'sgd-momentum': {
+    title: 'SGD with momentum 0.9', className: 'SGD', options: { lr: LR, momentum: 0.9 }, states: 1, c: 'sgd-momentum', targets: true,
+    tfjs: (tf) => tf.train.momentum(LR, 0.9),
+    js: (n) => {
+      const p = params(n), g = grads(n), b = new Float32Array(n);
+      let t = 0;
+      return () => {
+        t++;
+        if (t === 1) {
+          for (let i = 0; i < n; i++) { b[i] = g[i]; p[i] -= LR * g[i]; }
+        } else {
+          for (let i = 0; i < n; i++) {
+            const bi = (b[i] = 0.9 * b[i] + g[i]);
+            p[i] -= LR * bi;
+          }
+        }
+      };
+    },
+  },
+  adagrad: {
+    title: 'Adagrad', className: 'Adagrad', options: { lr: 0.01 }, states: 1, c: 'adagrad', targets: true,
+    tfjs: (tf) => tf.train.adagrad(0.01, 0),
+    js: (n) => {
+      const p = params(n), g = grads(n), s = new Float32Array(n);
+      return () => {
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const si = (s[i] += gi * gi);
+          p[i] -= (0.01 * gi) / (Math.sqrt(si) + 1e-10);
+        }
+      };
+    },
+  },
+  rmsprop: {
+    title: 'RMSprop', className: 'RMSprop', options: { lr: 0.01 }, states: 1, c: 'rmsprop', targets: true,
+    tfjs: (tf) => tf.train.rmsprop(0.01, 0.99, 0, 1e-8, false),
+    js: (n) => {
+      const p = params(n), g = grads(n), s = new Float32Array(n);
+      return () => {
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const si = (s[i] = 0.99 * s[i] + 0.01 * gi * gi);
+          p[i] -= (0.01 * gi) / (Math.sqrt(si) + 1e-8);
+        }
+      };
+    },
+  },
+  adamax: {
+    title: 'Adamax', className: 'Adamax', options: { lr: 2e-3 }, states: 2, c: 'adamax', targets: false,
+    tfjs: (tf) => tf.train.adamax(2e-3, 0.9, 0.999, 1e-8, 0),
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n), u = new Float32Array(n);
+      let t = 0;
+      return () => {
+        t++;
+        const clr = 2e-3 / (1 - 0.9 ** t);
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
+          const ui = (u[i] = Math.max(0.999 * u[i], Math.abs(gi) + 1e-8));
+          p[i] -= (clr * mi) / ui;
+        }
+      };
+    },
+  },
+  adadelta: {
+    title: 'Adadelta', className: 'Adadelta', options: { lr: 1 }, states: 2, c: 'adadelta', targets: false,
+    tfjs: (tf) => tf.train.adadelta(1, 0.9, 1e-6),
+    js: (n) => {
+      const p = params(n), g = grads(n), s = new Float32Array(n), a = new Float32Array(n);
+      return () => {
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const si = (s[i] = 0.9 * s[i] + 0.1 * gi * gi);
+          const d = (Math.sqrt(a[i] + 1e-6) / Math.sqrt(si + 1e-6)) * gi;
+          a[i] = 0.9 * a[i] + 0.1 * d * d;
+          p[i] -= d;
+        }
+      };
+    },
+  },
+  nadam: {
+    title: 'NAdam', className: 'NAdam', options: { lr: 2e-3 }, states: 2, c: 'nadam', targets: false,
+    tfjsNote: 'tfjs-core has no NAdam',
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      let t = 0;
+      let prod = 1;
+      return () => {
+        t++;
+        const mu = 0.9 * (1 - 0.5 * 0.96 ** (t * 0.004));
+        const mu1 = 0.9 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004));
+        prod *= mu;
+        const cg = (2e-3 * (1 - mu)) / (1 - prod), cm = (2e-3 * mu1) / (1 - prod * mu1);
+        const bc2 = 1 - 0.999 ** t;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
+          const vi = (v[i] = 0.999 * v[i] + 0.001 * gi * gi);
+          const d = Math.sqrt(vi / bc2) + 1e-8;
+          p[i] -= (cg * gi) / d + (cm * mi) / d;
+        }
+      };
+    },
+  },
+  radam: {
+    title: 'RAdam', className: 'RAdam', options: { lr: LR }, states: 2, c: 'radam', targets: false,
+    tfjsNote: 'tfjs-core has no RAdam',
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      let t = 0;
+      const rhoInf = 2 / (1 - 0.999) - 1;
+      return () => {
+        t++;
+        const b2t = 0.999 ** t, bc1 = 1 - 0.9 ** t, bc2 = 1 - b2t;
+        const rho = rhoInf - (2 * t * b2t) / bc2;
+        const rect = rho > 5 ? Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) : 0;
+        const cr = (LR / bc1) * rect * Math.sqrt(bc2), cp = LR / bc1;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
+          const vi = (v[i] = 0.999 * v[i] + 0.001 * gi * gi);
+          p[i] -= rho > 5 ? (cr * mi) / (Math.sqrt(vi) + 1e-8) : cp * mi;
+        }
+      };
+    },
+  },
+  lion: {
+    title: 'Lion', className: 'Lion', options: { lr: 1e-4 }, states: 1, c: 'lion', targets: false,
+    tfjsNote: 'tfjs-core has no Lion',
+    js: (n) => {
+      const p = params(n), g = grads(n), m = new Float32Array(n);
+      return () => {
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const c = 0.9 * m[i] + 0.1 * gi;
+          m[i] = 0.99 * m[i] + 0.01 * gi;
+          p[i] -= 1e-4 * Math.sign(c);
+        }
+      };
+    },
+  },
+};
+
+/** Contender ids, in table order, with their labels. */
+export const CONTENDERS = {
+  engine: 'wasm-optim',
+  'engine-scalar': 'scalar build',
+  'engine-checked': "nonFinite 'throw'",
+  js: 'plain JS',
+  'tfjs-cpu': 'tfjs-cpu',
+  'tfjs-wasm': 'tfjs-wasm',
+  'c-sse': 'C SSE',
+  roofline: 'roofline',
+};
+
+/** The dense targets of BENCHMARKS.md (engine throughput over the contender's). */
+export const DENSE_TARGETS = [
+  { contender: 'c-sse', min: 0.9, at: 'every', label: '≥ 0.9× C SSE at every size' },
+  { contender: 'tfjs-wasm', min: 8, at: 'every', label: '≥ 8× tfjs-wasm' },
+  { contender: 'js', min: 10, at: 'every', label: '≥ 10× plain JS' },
+  { contender: 'roofline', min: 0.85, at: 16777216, label: '≥ 85% of the roofline at 16M' },
+];
+
+/**
+ * The dense optimizer groups to run: the known specs whose class the package exports, then any
+ * other exported Optimizer subclass (engine and roofline only, with a note).
+ * @param {Record<string, any>} lib the package's exports
+ */
+export function denseSpecs(lib) {
+  const out = [];
+  const covered = new Set();
+  for (const [id, spec] of Object.entries(SPECS)) {
+    const cls = lib[spec.className];
+    if (typeof cls !== 'function') continue;
+    covered.add(spec.className);
+    out.push({ id, ...spec });
+  }
+  for (const [name, cls] of Object.entries(lib)) {
+    if (typeof cls !== 'function' || covered.has(name) || cls === lib.Optimizer) continue;
+    if (!(lib.Optimizer && cls.prototype instanceof lib.Optimizer)) continue;
+    covered.add(name);
+    out.push({ id: name.toLowerCase(), title: name, className: name, options: {}, states: -1, targets: false, unknown: true });
+  }
+  return out;
+}
+
+/**
+ * Plans the tasks of one dense group.
+ * @param {any} ctx the run's context (see bench/index.js)
+ * @param {ReturnType<typeof denseSpecs>[number]} spec
+ */
+export function denseGroup(ctx, spec) {
+  const { lib, engine } = ctx;
+  const sizes = ctx.sizes ?? (ctx.quick ? DENSE_SIZES_QUICK : DENSE_SIZES);
+  const notes = [];
+  let states = spec.states;
+  if (states < 0) {
+    // An optimizer this suite does not know yet: count its state tensors from a tiny instance.
+    const probe = new lib[spec.className]({ engine });
+    states = probe.param(4).stateKeys.length;
+    probe.dispose();
+    notes.push(`${spec.title}: no plain-JS, tfjs or C reference in bench/groups/dense.js yet; engine and roofline only`);
+  }
+  const contenders = ['engine'];
+  if (spec.id === 'adam') contenders.push('engine-scalar', 'engine-checked');
+  if (spec.js) contenders.push('js');
+  if (spec.tfjs) contenders.push('tfjs-cpu', 'tfjs-wasm');
+  else if (spec.tfjsNote) notes.push(spec.tfjsNote);
+  if (spec.c) contenders.push('c-sse');
+  if (states <= 2) contenders.push('roofline');
+  else notes.push(`no roofline for ${states} state tensors`);
+
+  const tasks = [];
+  for (const n of sizes) {
+    for (const c of contenders) {
+      tasks.push({ name: `${spec.id}/${c}/${n}`, contender: c, n, elems: n, run: () => runDense(ctx, spec, states, c, n) });
+    }
+  }
+  return {
+    id: spec.id,
+    title: `${spec.title}: one dense step`,
+    kind: 'dense',
+    unit: 'Melem/s',
+    xLabel: 'elements',
+    baseline: 'engine',
+    contenders: contenders.map((id) => ({ id, label: CONTENDERS[id] })),
+    targets: spec.targets ? DENSE_TARGETS : [],
+    notes,
+    tasks,
+  };
+}
+
+async function runDense(ctx, spec, states, contender, n) {
+  const { lib } = ctx;
+  switch (contender) {
+    case 'engine':
+    case 'engine-scalar':
+    case 'engine-checked': {
+      const engine = contender === 'engine-scalar' ? ctx.scalarEngine : ctx.engine;
+      const nonFinite = contender === 'engine-checked' ? 'throw' : 'ignore';
+      const opt = new lib[spec.className]({ ...spec.options, engine, nonFinite });
+      try {
+        const p = opt.param(params(n));
+        p.grad.set(grads(n));
+        return ctx.measure(() => opt.step());
+      } finally {
+        opt.dispose();
+      }
+    }
+    case 'js': {
+      const step = spec.js(n);
+      return ctx.measure(step);
+    }
+    case 'tfjs-cpu':
+    case 'tfjs-wasm': {
+      const { tf, skipped } = await ctx.tfjs();
+      if (!tf) return { skipped };
+      await useBackend(tf, contender.slice(5));
+      const before = tf.memory().numTensors;
+      let v, g, opt;
+      try {
+        const init = tf.tensor1d(params(n));
+        v = tf.variable(init);
+        init.dispose();
+        g = tf.tensor1d(grads(n));
+        opt = spec.tfjs(tf);
+        const map = { [v.name]: g };
+        return ctx.measure(() => opt.applyGradients(map));
+      } catch (e) {
+        return { error: tfjsError(e) };
+      } finally {
+        opt?.dispose();
+        v?.dispose();
+        g?.dispose();
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0) ctx.note(`tfjs ${contender}: ${leaked} tensors left after ${spec.id}/${n}`);
+      }
+    }
+    case 'c-sse': {
+      if (ctx.c.skipped) return { skipped: ctx.c.skipped };
+      const [out] = ctx.c.run('dense', [spec.c, String(ctx.timeMs), String(n)]);
+      return { samples: out.samples, reps: out.reps };
+    }
+    case 'roofline': {
+      const e = ctx.engine;
+      const bytes = n * 4;
+      const ptrs = [e.alloc(bytes), e.alloc(bytes), states >= 1 ? e.alloc(bytes) : 0, states >= 2 ? e.alloc(bytes) : 0];
+      try {
+        e.heapF32.set(params(n), ptrs[0] >>> 2);
+        e.heapF32.set(grads(n), ptrs[1] >>> 2);
+        const roof = e.exports.roofline;
+        const [p, g, s0, s1] = ptrs;
+        return ctx.measure(() => roof(p, g, s0, s1, n));
+      } finally {
+        for (const ptr of ptrs) if (ptr) e.free(ptr);
+      }
+    }
+    default:
+      throw new Error(`unknown contender ${contender}`);
+  }
+}
+
+/** tfjs's out-of-memory errors are expected at the largest sizes: say so plainly. */
+export function tfjsError(e) {
+  const msg = String(e?.message ?? e);
+  if (/memory|allocat|RangeError|Aborted/i.test(msg)) return `out of memory (${msg.split('\n')[0].slice(0, 120)})`;
+  return msg.split('\n')[0].slice(0, 200);
+}

@@ -1,0 +1,183 @@
+// Embedding tables with sparse updates: Adam on a rows x 64 table, 4096 ids per update drawn
+// Zipf-like (ids repeat, as words do). Time per update(): the engine's lazy and exact modes, a
+// plain JS lazy loop, the same lazy loop in C, and tfjs-wasm's dense whole-table Adam step (the
+// only way tfjs can do it).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { grads, params, ZipfIds } from '../lib/data.js';
+import { useBackend } from '../lib/tfjs.js';
+import { tfjsError } from './dense.js';
+
+const DIM = 64;
+const K = 4096;
+const BATCHES = 64; // distinct id batches, cycled through
+const LR = 1e-3;
+
+export const SPARSE_ROWS = [262144, 1048576];
+export const SPARSE_ROWS_QUICK = [16384];
+
+const CONTENDERS = [
+  { id: 'engine-lazy', label: 'wasm-optim lazy' },
+  { id: 'engine-exact', label: 'wasm-optim exact' },
+  { id: 'js-lazy', label: 'plain JS lazy' },
+  { id: 'c-lazy', label: 'C lazy' },
+  { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
+];
+
+/**
+ * Plans the embedding group, or returns null when the package has no `Embedding` yet.
+ * @param {any} ctx
+ */
+export function sparseGroup(ctx) {
+  if (typeof ctx.lib.Embedding !== 'function') return null;
+  const rowsList = ctx.quick ? SPARSE_ROWS_QUICK : SPARSE_ROWS;
+  const tasks = [];
+  for (const rows of rowsList) {
+    let data;
+    const get = () => (data ??= makeData(ctx, rows));
+    for (const c of CONTENDERS) {
+      tasks.push({ name: `sparse/${c.id}/${rows}`, contender: c.id, n: rows, elems: K * DIM, run: () => runSparse(ctx, c.id, rows, get()) });
+    }
+  }
+  return {
+    id: 'sparse',
+    title: `Embedding update: Adam, rows × ${DIM} table, ${K} Zipf ids per update`,
+    kind: 'sparse',
+    unit: 'Melem/s',
+    xLabel: 'table rows',
+    baseline: 'engine-lazy',
+    showMs: true,
+    contenders: CONTENDERS,
+    targets: [
+      { contender: 'tfjs-wasm-dense', min: 2000, at: 'every', label: '≥ 2000× the tfjs dense step' },
+      { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop' },
+    ],
+    notes: [`throughput counts the ${K}×${DIM} gradient elements of one update; ${BATCHES} id batches are cycled`],
+    tasks,
+  };
+}
+
+function makeData(ctx, rows) {
+  const zipf = new ZipfIds(rows);
+  const ids = [];
+  for (let b = 0; b < BATCHES; b++) ids.push(zipf.draw(K));
+  const unique = ids.reduce((s, a) => s + new Set(a).size, 0) / BATCHES;
+  ctx.note(`sparse ${rows} rows: ${unique.toFixed(0)} distinct ids per batch of ${K} on average`);
+  return { ids, grads: grads(K * DIM, 3) };
+}
+
+async function runSparse(ctx, contender, rows, data) {
+  const { lib } = ctx;
+  let b = 0;
+  const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
+  switch (contender) {
+    case 'engine-lazy':
+    case 'engine-exact': {
+      const mode = contender.slice(7);
+      let emb;
+      try {
+        emb = newEmbedding(ctx, rows, mode);
+      } catch (e) {
+        return { error: String(e.message ?? e).split('\n')[0] };
+      }
+      try {
+        return ctx.measure(() => emb.update(nextIds(), data.grads));
+      } finally {
+        emb.dispose();
+      }
+    }
+    case 'js-lazy': {
+      const step = jsLazyAdam(rows);
+      return ctx.measure(() => step(nextIds(), data.grads));
+    }
+    case 'c-lazy': {
+      if (ctx.c.skipped) return { skipped: ctx.c.skipped };
+      const file = join(ctx.c.dir, `ids-${rows}.bin`);
+      const all = new Int32Array(BATCHES * K);
+      data.ids.forEach((a, i) => all.set(a, i * K));
+      writeFileSync(file, new Uint8Array(all.buffer));
+      const [out] = ctx.c.run('sparse', [String(rows), String(DIM), String(K), file, String(BATCHES), String(ctx.timeMs)]);
+      return { samples: out.samples, reps: out.reps };
+    }
+    case 'tfjs-wasm-dense': {
+      const { tf, skipped } = await ctx.tfjs();
+      if (!tf) return { skipped };
+      await useBackend(tf, 'wasm');
+      const before = tf.memory().numTensors;
+      let v, g, opt;
+      try {
+        const init = tf.tensor2d(params(rows * DIM), [rows, DIM]);
+        v = tf.variable(init);
+        init.dispose();
+        // The dense gradient of one update: zero outside the batch's rows.
+        const dense = new Float32Array(rows * DIM);
+        const ids = data.ids[0];
+        for (let i = 0; i < K; i++) for (let d = 0; d < DIM; d++) dense[ids[i] * DIM + d] += data.grads[i * DIM + d];
+        g = tf.tensor2d(dense, [rows, DIM]);
+        opt = tf.train.adam(LR, 0.9, 0.999, 1e-8);
+        const map = { [v.name]: g };
+        return ctx.measure(() => opt.applyGradients(map));
+      } catch (e) {
+        return { error: tfjsError(e) };
+      } finally {
+        try {
+          opt?.dispose();
+          v?.dispose();
+          g?.dispose();
+        } catch {
+          // a backend that ran out of memory may refuse to dispose; nothing more to free
+        }
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0) ctx.note(`tfjs wasm: ${leaked} tensors left after the ${rows}-row table`);
+      }
+    }
+    default:
+      throw new Error(`unknown contender ${contender}`);
+  }
+}
+
+function newEmbedding(ctx, rows, mode) {
+  const opts = { optimizer: 'adam', lr: LR, mode, init: params(rows * DIM, 5) };
+  try {
+    return new ctx.lib.Embedding(rows, DIM, { ...opts, engine: ctx.sparseEngine });
+  } catch (e) {
+    // A table that does not take an `engine` option uses the default one.
+    if (/engine/.test(String(e?.message))) return new ctx.lib.Embedding(rows, DIM, opts);
+    throw e;
+  }
+}
+
+/**
+ * Lazy Adam in plain JS, written as a user would: sum duplicate ids' gradients with a Map, then
+ * update each distinct row, with the bias correction from the table's update count.
+ */
+function jsLazyAdam(rows) {
+  const w = params(rows * DIM, 5), m = new Float32Array(rows * DIM), v = new Float32Array(rows * DIM);
+  const acc = new Float32Array(K * DIM);
+  let t = 0;
+  return (ids, g) => {
+    t++;
+    const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+    const slot = new Map();
+    let used = 0;
+    for (let i = 0; i < ids.length; i++) {
+      let s = slot.get(ids[i]);
+      if (s === undefined) {
+        s = used++;
+        slot.set(ids[i], s);
+        for (let d = 0; d < DIM; d++) acc[s * DIM + d] = g[i * DIM + d];
+      } else {
+        for (let d = 0; d < DIM; d++) acc[s * DIM + d] += g[i * DIM + d];
+      }
+    }
+    for (const [row, s] of slot) {
+      const base = row * DIM;
+      for (let d = 0; d < DIM; d++) {
+        const gd = acc[s * DIM + d];
+        const md = (m[base + d] = 0.9 * m[base + d] + 0.1 * gd);
+        const vd = (v[base + d] = 0.999 * v[base + d] + 0.001 * gd * gd);
+        w[base + d] -= (ss * md) / (Math.sqrt(vd) * ib + 1e-8);
+      }
+    }
+  };
+}

@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// `npm run bench`: every optimizer of the package against its peers in one run (tinybench), as
+// ../shared/BENCHMARKS.md describes. Prints a markdown table per group, writes
+// bench/results/latest.json (machine, date, samples), latest.md and one SVG chart per group, and
+// regenerates the README's performance section from latest.json.
+//
+//   node bench/index.js [--quick] [--only adam,sparse] [--sizes 1024,65536] [--time ms]
+//                       [--out dir] [--readme | --no-readme] [--report] [--quiet]
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, arch } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CPrograms } from './lib/c.js';
+import { measure } from './lib/measure.js';
+import { Progress } from './lib/progress.js';
+import { groupSvg, markdownReport, readmeSection, updateReadme, groupMarkdown, machineLine } from './lib/report.js';
+import { melemPerSec, sig, summarize } from './lib/stats.js';
+import { loadTfjs } from './lib/tfjs.js';
+import { denseGroup, denseSpecs } from './groups/dense.js';
+import { manyGroup } from './groups/many.js';
+import { sparseGroup } from './groups/sparse.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_OUT = join(ROOT, 'bench', 'results');
+
+const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [options])
+  --quick            small sizes and short times (finishes in under a minute)
+  --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
+                     rmsprop, (other optimizers by lower-case name), dense (all optimizers), many,
+                     sparse; or prefixes such as adam/engine, adam/c-sse/4096
+  --sizes a,b        dense sizes instead of the defaults
+  --time ms          tinybench time budget per task (default 500, quick 40)
+  --out dir          where to write latest.json, latest.md and the SVG charts (default bench/results)
+  --readme           update README.md's performance section even for a quick or filtered run
+  --no-readme        do not touch README.md
+  --report           run nothing: regenerate the tables, charts and README from <out>/latest.json
+  --quiet            no progress output (the report is still printed)`;
+
+/** Parses the command line; throws a TypeError naming a bad option. */
+export function parseArgs(argv) {
+  const o = { quick: false, only: null, sizes: null, timeMs: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new TypeError(`bench: ${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--sizes') {
+      o.sizes = value().split(',').map((s) => Number(s));
+      if (o.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new TypeError(`bench: --sizes takes positive integers, got ${argv[i]}`);
+    } else if (a === '--time') {
+      o.timeMs = Number(value());
+      if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
+    } else if (a === '--out') o.out = resolve(value());
+    else if (a === '--readme') o.readme = true;
+    else if (a === '--no-readme') o.readme = false;
+    else if (a === '--report') o.report = true;
+    else if (a === '--quiet') o.quiet = true;
+    else if (a === '--help' || a === '-h') o.help = true;
+    else throw new TypeError(`bench: unknown option ${a}\n${HELP}`);
+  }
+  return o;
+}
+
+function selected(only, groupId, taskName) {
+  if (!only) return true;
+  return only.some((t) => t === groupId || (t === 'dense' && !['many', 'sparse'].includes(groupId)) || taskName === t || taskName.startsWith(`${t}/`));
+}
+
+function machine(extra) {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model?.trim() ?? 'unknown CPU',
+    cores: cpu.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    platform: platform(),
+    arch: arch(),
+    node: process.version,
+    v8: process.versions.v8,
+    loadavg: loadavg(),
+    ...extra,
+  };
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Merges a new run into the previous results of the same mode: groups and tasks that ran now
+ * replace their old versions, the others are kept (each group keeps the date it was measured).
+ */
+function merge(previous, current) {
+  if (!previous || previous.mode !== current.mode || !Array.isArray(previous.groups)) return current;
+  const groups = previous.groups.map((old) => {
+    const now = current.groups.find((g) => g.id === old.id);
+    if (!now) return old;
+    const names = new Set(now.tasks.map((t) => t.name));
+    const order = now.contenders.map((c) => c.id);
+    const tasks = [...old.tasks.filter((t) => !names.has(t.name) && order.includes(t.contender)), ...now.tasks];
+    tasks.sort((a, b) => a.n - b.n || order.indexOf(a.contender) - order.indexOf(b.contender));
+    return { ...now, tasks };
+  });
+  for (const g of current.groups) if (!groups.some((x) => x.id === g.id)) groups.push(g);
+  return { ...current, groups };
+}
+
+/** Writes latest.json, latest.md and the charts into `out`; returns the markdown report. */
+function writeOutputs(results, out) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), JSON.stringify(results, null, 1) + '\n');
+  for (const g of results.groups) writeFileSync(join(out, `${g.id}.svg`), groupSvg(g));
+  const md = markdownReport(results);
+  writeFileSync(join(out, 'latest.md'), md + '\n');
+  return md;
+}
+
+function writeReadme(results) {
+  const file = join(ROOT, 'README.md');
+  const readme = existsSync(file) ? readFileSync(file, 'utf8') : '# wasm-optim\n';
+  writeFileSync(file, updateReadme(readme, readmeSection(results)));
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(e.message);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(HELP);
+    return;
+  }
+  if (opts.report) {
+    const results = readJson(join(opts.out, 'latest.json'));
+    if (!results) throw new Error(`bench --report: no readable latest.json in ${opts.out}; run the benchmark first`);
+    console.log(writeOutputs(results, opts.out));
+    if (opts.readme !== false && opts.out === DEFAULT_OUT) writeReadme(results);
+    return;
+  }
+  const distIndex = join(ROOT, 'dist', 'index.js');
+  if (!existsSync(distIndex)) throw new Error('bench: dist/index.js is missing; run `npm run build` first (`npm run bench` does)');
+  const lib = await import(pathToFileURL(distIndex).href);
+  const simd = lib.simdSupported();
+  const engine = await lib.createEngine({ simd });
+  const scalarEngine = await lib.createEngine({ simd: false });
+  const timeMs = opts.timeMs ?? (opts.quick ? 40 : 500);
+
+  const notes = [];
+  if (!simd) notes.push('this runtime has no WebAssembly SIMD: the engine column is the scalar build');
+  let currentTask = '';
+  let progress;
+  const ctx = {
+    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs,
+    sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
+    c: new CPrograms(),
+    tfjs: loadTfjs,
+    measure: (fn) => measure(currentTask, fn, { timeMs }),
+    note: (text) => progress?.note(text),
+  };
+
+  // Plan every group, then keep the tasks the filter selects.
+  const groups = [];
+  for (const spec of denseSpecs(lib)) groups.push(denseGroup(ctx, spec));
+  groups.push(manyGroup(ctx));
+  const sparse = sparseGroup(ctx);
+  if (sparse) groups.push(sparse);
+  else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
+  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g.id, t.name));
+  const planned = groups.filter((g) => g.tasks.length > 0);
+  if (planned.length === 0) {
+    console.error(`bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`);
+    process.exit(2);
+  }
+
+  const needsC = planned.flatMap((g) => g.tasks).filter((t) => t.contender.startsWith('c-'));
+  if (needsC.length) {
+    const programs = [...new Set(planned.filter((g) => g.tasks.some((t) => t.contender.startsWith('c-'))).map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')))];
+    ctx.c.compile(programs);
+    if (ctx.c.skipped) notes.push(ctx.c.skipped);
+  }
+  if (planned.some((g) => g.id === 'sparse')) {
+    // Embedding tables get an engine of their own so that their memory does not add to the dense one.
+    ctx.sparseEngine = await lib.createEngine({ simd });
+  }
+
+  const total = planned.reduce((s, g) => s + g.tasks.length, 0);
+  progress = new Progress(total, { quiet: opts.quiet });
+  for (const n of notes) progress.note(`note: ${n}`);
+  const date = new Date().toISOString();
+  const startLoad = loadavg();
+  try {
+    for (const g of planned) {
+      g.date = new Date().toISOString();
+      for (const t of g.tasks) {
+        currentTask = t.name;
+        progress.running(t.name);
+        let r;
+        try {
+          r = await t.run();
+        } catch (e) {
+          r = { error: String(e?.message ?? e).split('\n')[0] };
+        }
+        if (r.samples?.length) {
+          const s = summarize(r.samples);
+          Object.assign(t, {
+            medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
+            spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
+            batch: r.reps, count: s.count, samples: r.samples.map((x) => sig(x, 4)),
+          });
+          progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
+        } else if (r.skipped) {
+          t.skipped = r.skipped;
+          progress.finished(`${t.name}: skipped (${r.skipped})`);
+        } else {
+          t.error = r.error ?? 'no samples';
+          progress.finished(`${t.name}: ${t.error}`);
+        }
+        delete t.run;
+      }
+    }
+  } finally {
+    progress.close();
+    ctx.c.cleanup();
+  }
+
+  const { version: tfjsVersion } = planned.some((g) => g.tasks.some((t) => t.contender.startsWith('tfjs'))) ? await loadTfjs() : {};
+  const tinybench = readJson(join(ROOT, 'node_modules', 'tinybench', 'package.json'))?.version;
+  const current = {
+    schema: 1,
+    mode: opts.quick ? 'quick' : 'full',
+    date,
+    command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion ?? null, simd }),
+    settings: { timeMs, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
+    notes,
+    groups: planned,
+  };
+  const previousFile = join(opts.out, 'latest.json');
+  const results = opts.only ? merge(readJson(previousFile), current) : current;
+  writeOutputs(results, opts.out);
+  // The README quotes full runs into the default results folder (or any run with --readme).
+  const readme = opts.readme ?? (!opts.quick && opts.out === DEFAULT_OUT);
+  if (readme && opts.readme !== false) writeReadme(results);
+
+  // Print this run's tables.
+  const lines = [`# wasm-optim benchmark (${current.mode})`, '', machineLine(current), ''];
+  for (const n of notes) lines.push(`- note: ${n}`);
+  for (const g of planned) lines.push(groupMarkdown(g));
+  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${planned.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated README.md' : ''}.`);
+  console.log(lines.join('\n'));
+}
+
+main().catch((e) => {
+  console.error(e?.stack ?? e);
+  process.exit(1);
+});

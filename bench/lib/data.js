@@ -1,0 +1,105 @@
+// Deterministic inputs for the benchmarks: the same values in every run and every contender.
+
+/**
+ * A small fast PRNG (mulberry32) returning floats in [0, 1).
+ * @param {number} seed
+ * @returns {() => number}
+ */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Fills `out` with values uniform in [-scale, scale).
+ * @param {Float32Array} out
+ * @param {number} scale
+ * @param {number} seed
+ */
+export function fillUniform(out, scale, seed) {
+  const r = rng(seed);
+  for (let i = 0; i < out.length; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+/** Parameters: uniform in [-1, 1). */
+export function params(n, seed = 1) {
+  return fillUniform(new Float32Array(n), 1, seed);
+}
+
+/** Gradients: uniform in [-0.01, 0.01). */
+export function grads(n, seed = 2) {
+  return fillUniform(new Float32Array(n), 0.01, seed);
+}
+
+/**
+ * `count` sizes that follow Zipf's law (size of rank r proportional to 1/r) and add up to exactly
+ * `total`, each at least 1, largest first.
+ * @param {number} count
+ * @param {number} total
+ * @returns {number[]}
+ */
+export function zipfSizes(count, total) {
+  let h = 0;
+  for (let r = 1; r <= count; r++) h += 1 / r;
+  const sizes = [];
+  for (let r = 1; r <= count; r++) sizes.push(Math.max(1, Math.round(total / h / r)));
+  const sum = sizes.reduce((a, b) => a + b, 0);
+  sizes[0] += total - sum;
+  return sizes;
+}
+
+/**
+ * `k` ids in [0, rows) drawn Zipf-like (probability of rank r proportional to 1/r^s), mapped to
+ * rows by a fixed permutation so that frequent ids are spread over the table as words are.
+ * Sampling is by binary search in the cumulative distribution.
+ */
+export class ZipfIds {
+  /**
+   * @param {number} rows
+   * @param {number} [s] exponent (default 1.05)
+   * @param {number} [seed]
+   */
+  constructor(rows, s = 1.05, seed = 7) {
+    this.rows = rows;
+    this.cdf = new Float64Array(rows);
+    let acc = 0;
+    for (let r = 0; r < rows; r++) {
+      acc += 1 / Math.pow(r + 1, s);
+      this.cdf[r] = acc;
+    }
+    for (let r = 0; r < rows; r++) this.cdf[r] /= acc;
+    // Multiplying by an odd constant modulo a power of two is a permutation; for other row counts
+    // fall back to the identity.
+    this.pow2 = (rows & (rows - 1)) === 0;
+    this.next = rng(seed);
+  }
+
+  /** Row of rank `r`. */
+  row(r) {
+    return this.pow2 ? Math.imul(r, 0x9e3779b1) & (this.rows - 1) : r;
+  }
+
+  /** A new Int32Array of `k` ids. */
+  draw(k) {
+    const out = new Int32Array(k);
+    for (let i = 0; i < k; i++) {
+      const u = this.next();
+      let lo = 0;
+      let hi = this.rows - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.cdf[mid] < u) lo = mid + 1;
+        else hi = mid;
+      }
+      out[i] = this.row(lo);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+// Timing one task with tinybench. A task's function does one operation (one optimizer step, one
+// embedding update); operations shorter than a millisecond are batched so that the clock's
+// resolution and tinybench's per-iteration overhead do not count, and every sample is reported as
+// milliseconds per operation.
+import { Bench } from 'tinybench';
+
+/**
+ * @typedef {object} MeasureOptions
+ * @property {number} timeMs tinybench's time budget for the task
+ * @property {number} [batchMs] the least time one sample should take (default 1 ms)
+ * @property {number} [minSamples] the least number of samples (default 5; 3 for operations over 1 s)
+ */
+
+/**
+ * Measures `fn` (synchronous, one operation per call). Returns milliseconds per operation.
+ * @param {string} name task name (for tinybench)
+ * @param {() => unknown} fn
+ * @param {MeasureOptions} options
+ * @returns {{ samples: number[], reps: number }}
+ */
+export function measure(name, fn, options) {
+  const batchMs = options.batchMs ?? 1;
+  // Warm up (JIT tiers, first-touch page faults) and calibrate the batch size.
+  fn();
+  let reps = 1;
+  let one = 0;
+  for (;;) {
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) fn();
+    const dt = performance.now() - t0;
+    one = dt / reps;
+    if (dt >= batchMs / 4 || reps >= 1 << 20) break;
+    reps *= 4;
+  }
+  reps = Math.max(1, Math.ceil(batchMs / Math.max(one, 1e-6)));
+  const minSamples = options.minSamples ?? (one > 1000 ? 3 : 5);
+  const bench = new Bench({
+    time: options.timeMs,
+    iterations: minSamples,
+    warmup: one * reps < 200,
+    warmupIterations: 2,
+    warmupTime: Math.min(50, options.timeMs / 4),
+    retainSamples: true,
+    throws: true,
+  });
+  const batch = reps === 1 ? fn : () => { for (let r = 0; r < reps; r++) fn(); };
+  bench.add(name, batch);
+  bench.runSync();
+  const result = bench.tasks[0].result;
+  if (result.state !== 'completed') {
+    throw result.error ?? new Error(`${name}: tinybench finished in state ${result.state}`);
+  }
+  const samples = Array.from(result.latency.samples ?? [], (ms) => ms / reps);
+  return { samples, reps };
+}

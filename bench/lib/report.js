@@ -1,0 +1,262 @@
+// Reports from a results object (bench/results/latest.json): markdown tables with ratios and
+// targets, hand-rolled SVG charts of throughput against size, and the README's generated section.
+
+/** Sizes as the tables print them: 1K, 64K, 16M (powers of 1024), else the number. */
+export function sizeLabel(n) {
+  if (n >= 1048576 && n % 1048576 === 0) return `${n / 1048576}M`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024}K`;
+  return String(n);
+}
+
+function fmtRate(x) {
+  if (!Number.isFinite(x)) return '–';
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toPrecision(2);
+}
+
+function fmtRatio(r) {
+  if (!Number.isFinite(r)) return '–';
+  if (r >= 100) return `${r.toFixed(0)}×`;
+  if (r >= 10) return `${r.toFixed(1)}×`;
+  return `${r.toFixed(2)}×`;
+}
+
+function fmtMs(ms) {
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 1) return `${ms.toFixed(2)} ms`;
+  if (ms >= 0.001) return `${(ms * 1000).toFixed(1)} µs`;
+  return `${(ms * 1e6).toFixed(0)} ns`;
+}
+
+/** The task of `group` for `contender` at size `n`, if it ran. */
+export function taskAt(group, contender, n) {
+  return group.tasks.find((t) => t.contender === contender && t.n === n);
+}
+
+/** Sizes of a group, ascending. */
+export function groupSizes(group) {
+  return [...new Set(group.tasks.map((t) => t.n))].sort((a, b) => a - b);
+}
+
+/**
+ * Baseline throughput over the contender's at size n (how many times faster the engine is), or
+ * NaN when either did not produce a result.
+ */
+export function ratioAt(group, contender, n) {
+  const a = taskAt(group, group.baseline, n);
+  const b = taskAt(group, contender, n);
+  if (!a?.melems || !b?.melems) return NaN;
+  return a.melems / b.melems;
+}
+
+/**
+ * Evaluates every target of a group: for each, the sizes it applies to, the ratio at each, and
+ * whether it was met everywhere.
+ * @returns {{ label: string, contender: string, status: 'met' | 'missed' | 'not measured', checks: { n: number, ratio: number, ok: boolean }[], text: string }[]}
+ */
+export function evaluateTargets(group) {
+  return (group.targets ?? []).map((tg) => {
+    const sizes = tg.at === 'every' ? groupSizes(group) : [tg.at];
+    const checks = [];
+    for (const n of sizes) {
+      const ratio = ratioAt(group, tg.contender, n);
+      if (Number.isFinite(ratio)) checks.push({ n, ratio, ok: ratio >= tg.min });
+    }
+    const missed = checks.filter((c) => !c.ok);
+    const status = checks.length === 0 ? 'not measured' : missed.length ? 'missed' : 'met';
+    const show = (c) => `${sizeLabel(c.n)}: ${targetValue(tg, c.ratio)}`;
+    let text;
+    if (status === 'not measured') text = 'not measured in this run';
+    else if (status === 'met') {
+      const worst = checks.reduce((w, c) => (c.ratio < w.ratio ? c : w));
+      text = `met (worst ${show(worst)})`;
+    } else text = `missed at ${missed.map(show).join(', ')}`;
+    return { label: tg.label, contender: tg.contender, status, checks, text };
+  });
+}
+
+/** How a ratio reads for a target: a share of the roofline, a time ratio, or a speed-up. */
+function targetValue(tg, ratio) {
+  if (tg.contender === 'roofline') return `${(ratio * 100).toFixed(0)}%`;
+  if (tg.display === 'time') return `${(1 / ratio).toFixed(2)}× the time`;
+  return fmtRatio(ratio);
+}
+
+/**
+ * The markdown table of one group: a row per size; the median throughput (or time) of each
+ * contender with its spread, then the baseline's ratio to every other contender, marked ✓/✗
+ * where a target applies.
+ */
+export function groupTable(group) {
+  const sizes = groupSizes(group);
+  const others = group.contenders.filter((c) => c.id !== group.baseline);
+  const head = [group.xLabel ?? 'n'];
+  for (const c of group.contenders) head.push(group.showMs ? `${c.label} (time)` : `${c.label} (${group.unit})`);
+  for (const c of others) head.push(c.id === 'roofline' ? 'of roofline' : `× ${c.label}`);
+  const rows = [head, head.map(() => '---')];
+  for (const n of sizes) {
+    const row = [sizeLabel(n)];
+    for (const c of group.contenders) {
+      const t = taskAt(group, c.id, n);
+      if (!t) row.push('–');
+      else if (t.skipped) row.push('skipped');
+      else if (t.error) row.push(/out of memory/.test(t.error) ? 'out of memory' : 'error');
+      else {
+        const spread = `±${(t.spread * 100).toFixed(t.spread < 0.1 ? 1 : 0)}%`;
+        row.push(group.showMs ? `${fmtMs(t.medianMs)} ${spread}` : `${fmtRate(t.melems)} ${spread}`);
+      }
+    }
+    for (const c of others) {
+      const r = ratioAt(group, c.id, n);
+      if (!Number.isFinite(r)) {
+        row.push('–');
+        continue;
+      }
+      const tg = (group.targets ?? []).find((x) => x.contender === c.id && (x.at === 'every' || x.at === n));
+      let cell = c.id === 'roofline' ? `${(r * 100).toFixed(0)}%` : tg?.display === 'time' ? `${(1 / r).toFixed(2)}× the time` : fmtRatio(r);
+      if (tg) cell += r >= tg.min ? ' ✓' : ' ✗';
+      row.push(cell);
+    }
+    rows.push(row);
+  }
+  return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** Markdown for one group: title, table, targets, notes. */
+export function groupMarkdown(group, options = {}) {
+  const lines = [`${options.level ?? '###'} ${group.title}`, ''];
+  lines.push(groupTable(group), '');
+  const targets = evaluateTargets(group);
+  if (targets.length) {
+    lines.push('Targets:');
+    for (const t of targets) lines.push(`- ${t.label}: **${t.status}** — ${t.text}`);
+    lines.push('');
+  }
+  const notes = [...(group.notes ?? [])];
+  for (const t of group.tasks) {
+    if (t.skipped) notes.push(`${t.name}: skipped (${t.skipped})`);
+    if (t.error) notes.push(`${t.name}: ${t.error}`);
+  }
+  if (notes.length) {
+    lines.push('Notes:');
+    for (const n of [...new Set(notes)]) lines.push(`- ${n}`);
+    lines.push('');
+  }
+  if (options.svg) lines.push(`![${group.title}](${options.svg})`, '');
+  return lines.join('\n');
+}
+
+/** One line about the machine and the run. */
+export function machineLine(results) {
+  const m = results.machine;
+  const load = m.loadavg ? `; load average ${m.loadavg.map((x) => x.toFixed(1)).join(' ')} at the start` : '';
+  return `${m.cpu} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${load}`;
+}
+
+const EXPLAIN = 'Each cell is the median over the samples (± half the interquartile range, relative). ' +
+  '"× X" columns are the first column\'s throughput over X\'s (how many times faster), "of roofline" its share of the ' +
+  'roofline kernel\'s rate; all measured in the same run. ✓/✗ mark the targets.';
+
+/** The whole markdown report of a run. */
+export function markdownReport(results, svgPath = (g) => `${g.id}.svg`) {
+  const out = [`# wasm-optim benchmark`, '', machineLine(results), ''];
+  out.push(EXPLAIN, '');
+  for (const g of results.groups) out.push(groupMarkdown(g, { svg: svgPath(g) }));
+  return out.join('\n');
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf', '#bcbd22'];
+
+function esc(s) {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * A log-log line chart of throughput against size, one line per contender, as an SVG string.
+ * @param {any} group
+ */
+export function groupSvg(group) {
+  const W = 760, H = 440, L = 70, R = 230, T = 40, B = 56;
+  const pw = W - L - R, ph = H - T - B;
+  const sizes = groupSizes(group);
+  const points = group.tasks.filter((t) => t.melems > 0);
+  const ys = points.map((t) => t.melems);
+  const yMin = Math.pow(10, Math.floor(Math.log10(Math.min(...ys, 1))));
+  const yMax = Math.pow(10, Math.ceil(Math.log10(Math.max(...ys, 10))));
+  const xMin = Math.log2(sizes[0]);
+  const xMax = Math.log2(sizes[sizes.length - 1]);
+  const x = (n) => L + (xMax === xMin ? pw / 2 : ((Math.log2(n) - xMin) / (xMax - xMin)) * pw);
+  const y = (v) => T + ph - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * ph;
+  const parts = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  parts.push(`<text x="${L}" y="22" font-size="14" font-weight="bold">${esc(group.title)}</text>`);
+  // Grid and axes.
+  for (let e = Math.log10(yMin); e <= Math.log10(yMax) + 1e-9; e++) {
+    for (const mult of [1, 2, 5]) {
+      const v = mult * Math.pow(10, e);
+      if (v > yMax * 1.0001) continue;
+      const yy = y(v).toFixed(1);
+      parts.push(`<line x1="${L}" x2="${L + pw}" y1="${yy}" y2="${yy}" stroke="${mult === 1 ? '#ccc' : '#eee'}"/>`);
+      if (mult === 1 || ph > 300) parts.push(`<text x="${L - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#444">${v >= 1 ? v : v.toPrecision(1)}</text>`);
+    }
+  }
+  for (const n of sizes) {
+    const xx = x(n).toFixed(1);
+    parts.push(`<line x1="${xx}" x2="${xx}" y1="${T}" y2="${T + ph}" stroke="#eee"/>`);
+    parts.push(`<text x="${xx}" y="${T + ph + 16}" text-anchor="middle" fill="#444">${sizeLabel(n)}</text>`);
+  }
+  parts.push(`<rect x="${L}" y="${T}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
+  parts.push(`<text x="${L + pw / 2}" y="${H - 14}" text-anchor="middle">${esc(group.xLabel ?? 'n')} (log scale)</text>`);
+  parts.push(`<text transform="translate(16 ${T + ph / 2}) rotate(-90)" text-anchor="middle">${esc(group.unit)} (log scale)</text>`);
+  // One line per contender.
+  group.contenders.forEach((c, i) => {
+    const color = COLORS[i % COLORS.length];
+    const pts = sizes.map((n) => taskAt(group, c.id, n)).filter((t) => t?.melems > 0);
+    if (pts.length > 1) {
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((t) => `${x(t.n).toFixed(1)},${y(t.melems).toFixed(1)}`).join(' ')}"/>`);
+    }
+    for (const t of pts) {
+      parts.push(`<circle cx="${x(t.n).toFixed(1)}" cy="${y(t.melems).toFixed(1)}" r="3.5" fill="${color}"><title>${esc(`${t.name}: ${fmtRate(t.melems)} ${group.unit}`)}</title></circle>`);
+    }
+    const ly = T + 10 + i * 20;
+    parts.push(`<line x1="${L + pw + 16}" x2="${L + pw + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${L + pw + 46}" y="${ly}" dominant-baseline="middle">${esc(c.label)}${pts.length ? '' : ' (no data)'}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+export const README_START = '<!-- bench:start -->';
+export const README_END = '<!-- bench:end -->';
+
+/**
+ * The README's generated performance section (between the markers) for `results`, with chart
+ * paths relative to the README.
+ */
+export function readmeSection(results, chartDir = 'bench/results') {
+  const out = [README_START, ''];
+  out.push(`_Generated from \`bench/results/latest.json\` by \`npm run bench\`; not edited by hand._`, '');
+  out.push(`Measured on: ${machineLine(results)}.`, '');
+  out.push('Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.', '', EXPLAIN, '');
+  out.push('| group | target | result |', '| --- | --- | --- |');
+  for (const g of results.groups) {
+    for (const t of evaluateTargets(g)) out.push(`| ${g.id} | ${t.label} | **${t.status}**: ${t.text} |`);
+  }
+  out.push('');
+  for (const g of results.groups) out.push(groupMarkdown(g, { level: '###', svg: `${chartDir}/${g.id}.svg` }));
+  out.push(README_END);
+  return out.join('\n');
+}
+
+/**
+ * Replaces the text between the markers in `readme` (or appends a `## Performance` section with
+ * them when they are missing).
+ */
+export function updateReadme(readme, section) {
+  const a = readme.indexOf(README_START);
+  const b = readme.indexOf(README_END);
+  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + README_END.length);
+  return `${readme.replace(/\s*$/, '')}\n\n## Performance\n\n${section}\n`;
+}

@@ -1,0 +1,162 @@
+// The benchmark suite as a product: its quick mode runs on a tiny filter into a temp dir and
+// produces the JSON, the markdown tables and the SVG charts; the report helpers compute ratios
+// and targets correctly. No timing assertions: the machines are shared and noisy.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JS module without type declarations
+import { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } from '../bench/lib/report.js';
+// @ts-expect-error: plain JS module without type declarations
+import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
+// @ts-expect-error: plain JS module without type declarations
+import { summarize } from '../bench/lib/stats.js';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function bench(args: string[]) {
+  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+}
+
+describe('npm run bench --quick (tiny filter)', () => {
+  let out: string;
+  let run: ReturnType<typeof bench>;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-smoke-'));
+    run = bench(['--quick', '--only', 'adam,many', '--sizes', '1024', '--time', '10', '--out', out, '--quiet']);
+  }, 180_000);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('exits 0 and prints the tables', () => {
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('### Adam: one dense step');
+    expect(run.stdout).not.toContain('updated README.md');
+  });
+
+  it('writes latest.json with the machine, the date and every task\'s samples', () => {
+    const r = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+    expect(r.mode).toBe('quick');
+    expect(r.machine.node).toBe(process.version);
+    expect(typeof r.machine.cpu).toBe('string');
+    expect(r.machine.cores).toBeGreaterThan(0);
+    expect(Number.isNaN(Date.parse(r.date))).toBe(false);
+    expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam', 'many']);
+    const adam = r.groups[0];
+    const contenders = adam.tasks.map((t: { contender: string }) => t.contender);
+    for (const c of ['engine', 'engine-scalar', 'engine-checked', 'js', 'tfjs-cpu', 'tfjs-wasm', 'c-sse', 'roofline']) expect(contenders).toContain(c);
+    for (const t of [...adam.tasks, ...r.groups[1].tasks]) {
+      expect(t.name).toMatch(/^(adam|many)\/[a-z0-9-]+\/\d+$/);
+      expect(t.error).toBeUndefined();
+      if (t.skipped) {
+        expect(t.contender).toBe('c-sse'); // only when gcc is missing
+        continue;
+      }
+      expect(t.samples.length).toBe(t.count);
+      expect(t.count).toBeGreaterThanOrEqual(3);
+      for (const s of t.samples) expect(s).toBeGreaterThan(0);
+      expect(t.melems).toBeCloseTo(t.elems / t.medianMs / 1e3, 0);
+    }
+    expect(adam.tasks.every((t: { n: number }) => t.n === 1024)).toBe(true);
+  });
+
+  it('writes the markdown report and an SVG chart per group', () => {
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    expect(md).toMatch(/\| elements \| wasm-optim \(Melem\/s\) \|/);
+    expect(md).toContain('× plain JS');
+    expect(md).toContain('≥ 0.9× C SSE at every size');
+    for (const id of ['adam', 'many']) {
+      const svg = readFileSync(join(out, `${id}.svg`), 'utf8');
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+      expect(svg.trim().endsWith('</svg>')).toBe(true);
+      expect(svg).toContain('<circle');
+    }
+    expect(existsSync(join(out, 'sparse.svg'))).toBe(false);
+  });
+
+  it('rejects an unknown option with a message and exit code 2', () => {
+    const r = bench(['--fast']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown option --fast');
+  });
+});
+
+// A synthetic group: the engine at 2000 Melem/s, C at 1000 and 2500, the roofline at 2200.
+function synthetic() {
+  const task = (contender: string, n: number, melems: number) => ({
+    name: `x/${contender}/${n}`, contender, n, elems: n, melems, medianMs: n / melems / 1e3, spread: 0.01,
+  });
+  return {
+    id: 'x', title: 'X', kind: 'dense', unit: 'Melem/s', xLabel: 'elements', baseline: 'engine',
+    contenders: [{ id: 'engine', label: 'wasm-optim' }, { id: 'c-sse', label: 'C SSE' }, { id: 'roofline', label: 'roofline' }],
+    targets: [
+      { contender: 'c-sse', min: 0.9, at: 'every', label: 'C' },
+      { contender: 'roofline', min: 0.85, at: 2048, label: 'roof' },
+    ],
+    notes: [],
+    tasks: [
+      task('engine', 1024, 2000), task('c-sse', 1024, 1000), task('roofline', 1024, 4000),
+      task('engine', 2048, 2000), task('c-sse', 2048, 2500), task('roofline', 2048, 2200),
+    ],
+  };
+}
+
+describe('bench report helpers', () => {
+  it('evaluates targets as ratios at the sizes they apply to', () => {
+    const [c, roof] = evaluateTargets(synthetic());
+    // 2000/1000 = 2 at 1K (met), 2000/2500 = 0.8 at 2K (missed)
+    expect(c.status).toBe('missed');
+    expect(c.checks.map((x: { ratio: number }) => x.ratio)).toEqual([2, 0.8]);
+    expect(c.text).toBe('missed at 2K: 0.80×');
+    // 2000/2200 = 91% >= 85%, only at 2K
+    expect(roof.status).toBe('met');
+    expect(roof.checks).toHaveLength(1);
+    expect(roof.text).toBe('met (worst 2K: 91%)');
+  });
+
+  it('marks met and missed targets in the table', () => {
+    const lines = groupTable(synthetic()).split('\n');
+    expect(lines[0]).toBe('| elements | wasm-optim (Melem/s) | C SSE (Melem/s) | roofline (Melem/s) | × C SSE | of roofline |');
+    expect(lines[2]).toBe('| 1K | 2000 ±1.0% | 1000 ±1.0% | 4000 ±1.0% | 2.00× ✓ | 50% |');
+    expect(lines[3]).toBe('| 2K | 2000 ±1.0% | 2500 ±1.0% | 2200 ±1.0% | 0.80× ✗ | 91% ✓ |');
+  });
+
+  it('draws one line per contender with data', () => {
+    const svg = groupSvg(synthetic());
+    expect(svg.match(/<polyline/g)).toHaveLength(3);
+    expect(svg.match(/<circle/g)).toHaveLength(6);
+  });
+
+  it('replaces only the text between the README markers', () => {
+    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()] };
+    const section = readmeSection(results);
+    expect(section.startsWith(README_START)).toBe(true);
+    expect(section.endsWith(README_END)).toBe(true);
+    const before = `# t\n\n## Performance\n\n${README_START}\nold\n${README_END}\n\n## Next\nkept\n`;
+    const after = updateReadme(before, section);
+    expect(after).toContain('| x | C | **missed**: missed at 2K: 0.80× |');
+    expect(after).not.toContain('\nold\n');
+    expect(after.endsWith('## Next\nkept\n')).toBe(true);
+    expect(updateReadme(after, section)).toBe(after);
+    // No markers yet: a section is appended.
+    expect(updateReadme('# t\n', section)).toBe(`# t\n\n## Performance\n\n${section}\n`);
+  });
+
+  it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {
+    const sizes = zipfSizes(500, 4194304);
+    expect(sizes.reduce((a: number, b: number) => a + b, 0)).toBe(4194304);
+    expect(sizes[0] / sizes[9]).toBeGreaterThan(8);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(1);
+    const ids = new ZipfIds(1024).draw(4096);
+    expect(Math.min(...ids)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...ids)).toBeLessThan(1024);
+    expect(new Set(ids).size).toBeLessThan(4096 / 2);
+  });
+
+  it('summarizes samples by median and interquartile spread', () => {
+    const s = summarize([4, 1, 3, 2, 5]);
+    expect(s).toMatchObject({ count: 5, medianMs: 3, p25Ms: 2, p75Ms: 4, minMs: 1 });
+    expect(s.spread).toBeCloseTo(1 / 3);
+  });
+});
