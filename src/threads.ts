@@ -554,6 +554,15 @@ export class ThreadPool implements ParallelRunner {
     this.i32()[(this.ctrl + k * SLOT_BYTES + S_FAULT) >> 2] = FAULTS[kind];
   }
 
+  /** @internal test hook: terminates worker `k` from outside, as a crash would end it. */
+  async terminateWorker(k: number): Promise<void> {
+    if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`terminateWorker: worker index must be in [1, ${this.threads - 1}], got ${k}`);
+    const w = this.workers[k - 1];
+    await w?.terminate();
+    // Let the worker's 'exit' event reach its listener before the caller goes on.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
   /** Stops every worker (each finishes its current job first). Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
