@@ -81,6 +81,8 @@ export interface CheckpointInfo {
 // ---------------------------------------------------------------------------------------------
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), slicing by 8.
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 const CRC_TABLES: Uint32Array[] = (() => {
   const t: Uint32Array[] = [];
   for (let k = 0; k < 8; k++) t.push(new Uint32Array(256));
@@ -101,14 +103,23 @@ const CRC_TABLES: Uint32Array[] = (() => {
 
 /** The CRC-32 (zlib's, IEEE) of `bytes`, or of its first `end` bytes. */
 export function crc32(bytes: Uint8Array, end = bytes.length): number {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('crc32: expected a Uint8Array');
+  if (!Number.isInteger(end) || end < 0 || end > bytes.length) throw new RangeError(`crc32: end must be an integer in [0, ${bytes.length}], got ${end}`);
   const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
   let c = 0xffffffff;
   let i = 0;
-  const n8 = end - (end & 7);
-  for (; i < n8; i += 8) {
-    const a = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
-    c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
-      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+  if (LITTLE_ENDIAN_HOST && end >= 16) {
+    // Whole 32-bit words, two at a time, once the address is aligned.
+    while (((bytes.byteOffset + i) & 3) !== 0) c = t0[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (end - i) >>> 2);
+    const nw = words.length & ~1;
+    for (let w = 0; w < nw; w += 2) {
+      const a = c ^ words[w];
+      const b = words[w + 1];
+      c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
+        t3[b & 0xff] ^ t2[(b >>> 8) & 0xff] ^ t1[(b >>> 16) & 0xff] ^ t0[b >>> 24];
+    }
+    i += nw * 4;
   }
   for (; i < end; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
@@ -135,7 +146,6 @@ function dtypeOf(v: unknown): number {
   return 0;
 }
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const pad4 = (n: number): number => (n + 3) & ~3;
@@ -217,7 +227,7 @@ export function encodeCheckpoint(kind: string, payload: Record<string, unknown>)
     dv.setUint32(at + 4, t.view.length, true);
     at = starts[i];
     const bytes = new Uint8Array(t.view.buffer, t.view.byteOffset, t.view.byteLength);
-    if (HOST_LITTLE_ENDIAN || t.dtype === 5) {
+    if (LITTLE_ENDIAN_HOST || t.dtype === 5) {
       out.set(bytes, at);
     } else {
       const size = DTYPES[t.dtype].ctor.BYTES_PER_ELEMENT;
@@ -323,11 +333,11 @@ function parse(input: unknown, what: string): Parsed & { bytes: Uint8Array } {
 function tensorOf(bytes: Uint8Array, t: Parsed['tensors'][number]): CheckpointTensor {
   const C = DTYPES[t.dtype].ctor;
   const offset = bytes.byteOffset + t.start;
-  if (HOST_LITTLE_ENDIAN && offset % C.BYTES_PER_ELEMENT === 0) return new C(bytes.buffer as ArrayBuffer, offset, t.length);
+  if (LITTLE_ENDIAN_HOST && offset % C.BYTES_PER_ELEMENT === 0) return new C(bytes.buffer as ArrayBuffer, offset, t.length);
   const copy = new C(new ArrayBuffer(t.length * C.BYTES_PER_ELEMENT), 0, t.length);
   const dst = new Uint8Array(copy.buffer);
   const src = bytes.subarray(t.start, t.start + dst.length);
-  if (HOST_LITTLE_ENDIAN || C.BYTES_PER_ELEMENT === 1) dst.set(src);
+  if (LITTLE_ENDIAN_HOST || C.BYTES_PER_ELEMENT === 1) dst.set(src);
   else {
     const s = C.BYTES_PER_ELEMENT;
     for (let j = 0; j < dst.length; j += s) for (let b = 0; b < s; b++) dst[j + b] = src[j + s - 1 - b];
