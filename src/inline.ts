@@ -1,5 +1,6 @@
-// The `wasm-optim/inline` entry: the same API as the main entry, with both wasm builds carried
-// inside the JavaScript (base64), for bundlers and hosts that cannot serve a `.wasm` asset.
+// The `wasm-optim/inline` entry: the same API as the main entry, with the wasm builds (SIMD,
+// scalar, and the threads builds) carried inside the JavaScript as base64, for bundlers and hosts
+// that cannot serve a `.wasm` asset.
 
 import {
   createEngine as createEngineFrom,
@@ -13,7 +14,7 @@ import {
   type WasmSource,
 } from './engine.js';
 // Written by scripts/inline-wasm.mjs during `npm run build`; `../dist/` is dist/ from src/ and dist/.
-import { scalarBase64, simdBase64 } from '../dist/inline-wasm.js';
+import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 
 export * from './index.js';
 
@@ -25,23 +26,32 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * The bytes of the inlined engine: the SIMD build (`simd: true`) or the scalar one; by default
- * the SIMD build where this runtime supports WebAssembly SIMD.
+ * The bytes of an inlined build: SIMD (`simd: true`) or scalar, single-thread or the threads build
+ * (shared memory); by default the single-thread SIMD build where this runtime supports SIMD.
  */
-export function wasmBytes(simd: boolean = simdSupported()): Uint8Array<ArrayBuffer> {
-  return decode(simd ? simdBase64 : scalarBase64);
+export function wasmBytes(simd: boolean = simdSupported(), threads = false): Uint8Array<ArrayBuffer> {
+  return decode(threads ? (simd ? threadsBase64 : threadsScalarBase64) : simd ? simdBase64 : scalarBase64);
 }
 
-function withInlined(options: InitOptions): InitOptions {
-  return options.source !== undefined ? options : { ...options, source: wasmBytes(options.simd ?? simdSupported()) };
+async function withInlined(options: InitOptions): Promise<InitOptions> {
+  if (options.source !== undefined) return options;
+  const simd = options.simd ?? simdSupported();
+  const threads = options.threads;
+  if (typeof threads === 'number' && threads > 1) {
+    // The threads build where workers can share memory; elsewhere the engine falls back to one
+    // thread (with its warning), which needs the single-thread build.
+    const { threadsUnavailableReason } = await import('./threads.js');
+    if (threadsUnavailableReason() === null) return { ...options, source: wasmBytes(simd, true) };
+  }
+  return { ...options, source: wasmBytes(simd) };
 }
 
 /**
  * `init()` of the main entry, loading the inlined wasm (no fetch, no file read) unless a source
  * is given. Later calls are no-ops that return the same engine.
  */
-export function init(arg?: WasmSource | InitOptions): Promise<Engine> {
-  return initFrom(withInlined(toOptions(arg, 'init')));
+export async function init(arg?: WasmSource | InitOptions): Promise<Engine> {
+  return initFrom(await withInlined(toOptions(arg, 'init')));
 }
 
 /** Synchronous `init()`: compiles the inlined wasm (or the given bytes or module) at once. */
@@ -50,8 +60,8 @@ export function initSync(bytes?: BufferSource | WebAssembly.Module): Engine {
 }
 
 /** `createEngine()` of the main entry, defaulting to the inlined wasm. */
-export function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
-  return createEngineFrom(withInlined(toOptions(arg, 'createEngine')));
+export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
+  return createEngineFrom(await withInlined(toOptions(arg, 'createEngine')));
 }
 
 /** `createEngineSync()` of the main entry, defaulting to the inlined wasm. */
