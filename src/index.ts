@@ -26,3 +26,5 @@ export type { MemoryStats } from './memory-stats.js';
 export { shutdownThreads } from './engine.js';
 export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads.js';
 export type { ThreadJob, ThreadOptions } from './threads.js';
+export { Embedding } from './embedding.js';
+export type { EmbeddingOptions, EmbeddingOptimizer, EmbeddingMode, EmbeddingInit, EmbeddingInitDistribution, EmbeddingStateDict } from './embedding.js';
