@@ -55,6 +55,11 @@ export interface HyperWriter {
 /** Resolved options of a dense optimizer (every field set). */
 export type Resolved<O> = { [K in keyof Omit<O, 'engine'>]-?: Exclude<O[K], undefined> };
 
+/** A copy of resolved options whose arrays (e.g. `betas`) are copies too, so callers cannot change them. */
+function copyOptions<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v.slice() : v])) as T;
+}
+
 /** The base of every dense optimizer. */
 export abstract class Optimizer<O extends BaseOptions> {
   /** The engine this optimizer lives in. */
@@ -129,7 +134,7 @@ export abstract class Optimizer<O extends BaseOptions> {
 
   /** The resolved hyperparameters (a copy). */
   get options(): Readonly<Resolved<O>> {
-    return { ...this.opts };
+    return copyOptions(this.opts);
   }
 
   /** Number of completed steps. */
@@ -170,7 +175,9 @@ export abstract class Optimizer<O extends BaseOptions> {
       length = init.length;
       for (let i = 0; i < length; i++) {
         const x = init[i];
-        if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}; values must be finite numbers`);
+        if (typeof x !== 'number') throw new TypeError(`${this.kind}.param: initial value [${i}] is ${describe(x)}; values must be finite numbers`);
+        if (!Number.isFinite(x)) throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}; values must be finite numbers`);
+        if (!Number.isFinite(Math.fround(x))) throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}, beyond float32's range (±3.4e38); scale the values down`);
       }
     } else {
       throw new TypeError(`${this.kind}.param: expected a Float32Array, an array of numbers or a size, got ${describe(init)}`);
@@ -282,7 +289,7 @@ export abstract class Optimizer<O extends BaseOptions> {
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
   stateDict(): OptimizerStateDict {
     this.checkAlive('stateDict');
-    const { ...options } = this.opts as Record<string, unknown>;
+    const options = copyOptions(this.opts) as Record<string, unknown>;
     return {
       kind: this.kind,
       stepCount: this.steps,
@@ -310,7 +317,16 @@ export abstract class Optimizer<O extends BaseOptions> {
       throw new RangeError(`${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`);
     }
     const { engine: _e, ...given } = (dict.options ?? {}) as Record<string, unknown>;
-    const opts = this.resolve(given as unknown as O);
+    let opts: Resolved<O>;
+    try {
+      opts = this.resolve(given as unknown as O);
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof TypeError) {
+        const E = e instanceof RangeError ? RangeError : TypeError;
+        throw new E(`${what}: the state dict's options are invalid: ${e.message}`);
+      }
+      throw e;
+    }
     const names = this.stateNames(opts);
     const mine = this.stateNames(this.opts);
     if (this.params.length > 0 && names.join() !== mine.join()) {

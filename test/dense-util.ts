@@ -12,10 +12,10 @@ export const KINDS = Object.keys(OPTIMIZERS) as Kind[];
 /** Any dense optimizer. */
 export type AnyOptimizer = Optimizer<Record<string, unknown>>;
 
-/** A new `kind` optimizer in `engine` with `options`. */
+/** A new `kind` optimizer in `engine` with `options` (an `engine` in `options` wins, for tests of bad engines). */
 export function makeOptimizer(kind: Kind, options: Record<string, unknown>, engine: Engine): AnyOptimizer {
   const Ctor = OPTIMIZERS[kind] as unknown as new (o: object) => AnyOptimizer;
-  return new Ctor({ ...options, engine });
+  return new Ctor({ engine, ...options });
 }
 
 /** A seeded uniform generator on [0, 1) (mulberry32). */
