@@ -58,12 +58,17 @@ export class Engine {
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
   private readonly slotCache = new Map<string, number>();
+  /** The compiled module this engine was instantiated from (null when not known). */
+  readonly module: WebAssembly.Module | null;
+  /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
+  createSibling: (() => Engine) | null = null;
   /** @internal the worker pool when this engine runs on several threads, else null. */
   parallel: ParallelRunner | null = null;
   /** Why this engine runs on one thread although threads were asked for (else null). */
   threadsFallbackReason: string | null = null;
 
-  constructor(instance: WebAssembly.Instance) {
+  constructor(instance: WebAssembly.Instance, module?: WebAssembly.Module) {
+    this.module = module ?? null;
     this.exports = instance.exports as unknown as EngineExports;
     const start = (this.exports as { _initialize?: () => void })._initialize;
     if (typeof start === 'function') start();
@@ -101,6 +106,16 @@ export class Engine {
   /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
   gradSumSquares(table: number, count: number): number {
     return this.parallel ? this.parallel.gradSumSquares(table, count) : this.exports.gradSumSquares(table, count);
+  }
+
+  /**
+   * A new, independent engine of the same build with its own memory (and no worker threads),
+   * created synchronously. Sharded embedding tables put each shard in one.
+   */
+  sibling(): Engine {
+    if (this.createSibling) return this.createSibling();
+    if (!this.module) throw new Error('wasm-optim: this engine was built from an instance alone; create engines with createEngine() or createEngineSync() to get siblings');
+    return new Engine(new WebAssembly.Instance(this.module, imports()), this.module);
   }
 
   /** Stops this engine's worker threads; it then runs on one thread. No-op without a pool. */
@@ -267,18 +282,18 @@ function baseUrl(): string {
   return g.document?.baseURI ?? g.location?.href ?? import.meta.url;
 }
 
-async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
-  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports());
+async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyInstantiatedSource> {
+  if (source instanceof WebAssembly.Module) return { module: source, instance: await WebAssembly.instantiate(source, imports()) };
   let src: BufferSource | Response = source as BufferSource | Response;
   if (typeof source === 'string' || source instanceof URL) src = await readUrl(new URL(source, baseUrl()));
   if (typeof Response !== 'undefined' && src instanceof Response) {
     if (!src.ok) throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}`);
     if (typeof WebAssembly.instantiateStreaming === 'function' && (src.headers.get('content-type') ?? '').startsWith('application/wasm')) {
-      return (await WebAssembly.instantiateStreaming(src, imports())).instance;
+      return WebAssembly.instantiateStreaming(src, imports());
     }
     src = await src.arrayBuffer();
   }
-  return (await WebAssembly.instantiate(src as BufferSource, imports())).instance;
+  return WebAssembly.instantiate(src as BufferSource, imports());
 }
 
 /**
@@ -290,13 +305,14 @@ export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engi
   if (options.threads !== undefined) return (await import('./threads.js')).createThreadedEngine(options);
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
-  return new Engine(await instantiate(options.source ?? defaultUrl(simd)));
+  const { instance, module } = await instantiate(options.source ?? defaultUrl(simd));
+  return new Engine(instance, module);
 }
 
 /** Creates a new engine synchronously from the wasm bytes (or a compiled module). */
 export function createEngineSync(bytes: BufferSource | WebAssembly.Module): Engine {
   const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
-  return new Engine(new WebAssembly.Instance(module, imports()));
+  return new Engine(new WebAssembly.Instance(module, imports()), module);
 }
 
 let defaultEngine: Engine | undefined;

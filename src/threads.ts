@@ -636,16 +636,22 @@ export async function createThreadedEngine(options: InitOptions): Promise<Engine
     initial = limits.initial;
     maximum = limits.maximum ?? WASM_MAX_PAGES;
   }
-  const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      memory,
-      abort(_msg: number, _file: number, line: number, col: number): never {
-        throw new Error(`wasm-optim: engine abort at ${line}:${col}`);
+  // An engine of this build over a fresh shared memory (synchronous: siblings use it too).
+  const make = (): Engine => {
+    const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort(_msg: number, _file: number, line: number, col: number): never {
+          throw new Error(`wasm-optim: engine abort at ${line}:${col}`);
+        },
       },
-    },
-  });
-  const engine = new Engine(instance);
+    });
+    const e = new Engine(instance, module);
+    e.createSibling = make;
+    return e;
+  };
+  const engine = make();
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
   const fnIds = new Map(names.map((n, i) => [n, i]));
   const ctrl = engine.alloc(threads * SLOT_BYTES);

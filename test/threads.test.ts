@@ -382,6 +382,26 @@ describe('threads: fallback and options', () => {
   });
 });
 
+describe('engine siblings (the engines of sharded tables)', () => {
+  it('a sibling is an independent engine of the same build, created synchronously', async () => {
+    for (const parent of [await createEngine({ simd: false }), await createEngine({ simd: true, threads: 2 })]) {
+      const child = parent.sibling();
+      expect(child).not.toBe(parent);
+      expect(child.simd).toBe(parent.simd);
+      expect(child.module).toBe(parent.module);
+      expect(child.memory).not.toBe(parent.memory);
+      expect(child.threads).toBe(1);
+      expect(child.memory.buffer instanceof SharedArrayBuffer).toBe(parent.memory.buffer instanceof SharedArrayBuffer);
+      const parentBlocks = parent.memoryStats().blocksInUse;
+      const a = child.alloc(64);
+      expect(child.memoryStats().blocksInUse).toBe(1);
+      expect(parent.memoryStats().blocksInUse).toBe(parentBlocks);
+      child.free(a);
+      await parent.shutdownThreads();
+    }
+  });
+});
+
 describe('threads: init({ threads }) and shutdownThreads()', () => {
   it('init starts the default engine on threads; optimizers use it; shutdownThreads stops it', async () => {
     const engine = await init({ threads: 2, minParallelElements: 1000 });
