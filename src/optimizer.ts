@@ -60,6 +60,19 @@ function copyOptions<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v.slice() : v])) as T;
 }
 
+/** Writes one cohort's hyper block: slot `i` at float index `base + i` of the current heap. */
+class BlockWriter implements HyperWriter {
+  base = 0;
+  f: Float32Array = new Float32Array(0);
+  i: Int32Array = new Int32Array(0);
+  f32(slot: number, value: number): void {
+    this.f[this.base + slot] = value;
+  }
+  flag(slot: number, on: boolean): void {
+    this.i[this.base + slot] = on ? 1 : 0;
+  }
+}
+
 /** The base of every dense optimizer. */
 export abstract class Optimizer<O extends BaseOptions> {
   /** The engine this optimizer lives in. */
@@ -74,6 +87,7 @@ export abstract class Optimizer<O extends BaseOptions> {
   private hyper = 0;
   private hyperCapacity = 0;
   private cohorts: { group: number; birth: number }[] = [];
+  private readonly hyperWriter = new BlockWriter();
   private dirty = true;
   /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
   protected gradScale = 1;
@@ -273,17 +287,16 @@ export abstract class Optimizer<O extends BaseOptions> {
   }
 
   private writeHyper(): void {
-    const f32 = this.engine.heapF32;
-    const i32 = this.engine.heapI32;
+    // One writer reused every step: no allocation on the step path (it shows on small tensors).
+    const w = this.hyperWriter;
+    w.f = this.engine.heapF32;
+    w.i = this.engine.heapI32;
     const scale = this.opts.maximize ? -this.gradScale : this.gradScale;
-    this.cohorts.forEach((c, k) => {
-      const base = (this.hyper >>> 2) + k * HYPER_SLOTS;
-      const writer: HyperWriter = {
-        f32: (slot, value) => { f32[base + slot] = value; },
-        flag: (slot, on) => { i32[base + slot] = on ? 1 : 0; },
-      };
-      this.fillHyper(writer, this.opts, this.steps + 1 - c.birth, scale);
-    });
+    const cohorts = this.cohorts;
+    for (let k = 0; k < cohorts.length; k++) {
+      w.base = (this.hyper >>> 2) + k * HYPER_SLOTS;
+      this.fillHyper(w, this.opts, this.steps + 1 - cohorts[k].birth, scale);
+    }
   }
 
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
