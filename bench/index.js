@@ -29,7 +29,8 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many,
                      sparse; or prefixes such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
-  --time ms          tinybench time budget per task (default 500, quick 40)
+  --time ms          time budget per task, shared by its rounds (default 600, quick 40)
+  --rounds r         run the contenders of each size in r interleaved rounds (default 3, quick 1)
   --out dir          where to write latest.json, latest.md and the SVG charts (default bench/results)
   --readme           update README.md's performance section even for a quick or filtered run
   --no-readme        do not touch README.md
@@ -38,7 +39,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +55,9 @@ export function parseArgs(argv) {
     } else if (a === '--time') {
       o.timeMs = Number(value());
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
+    } else if (a === '--rounds') {
+      o.rounds = Number(value());
+      if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new TypeError(`bench: --rounds takes a positive integer, got ${argv[i]}`);
     } else if (a === '--out') o.out = resolve(value());
     else if (a === '--readme') o.readme = true;
     else if (a === '--no-readme') o.readme = false;
@@ -153,18 +157,20 @@ async function main() {
   const simd = lib.simdSupported();
   const engine = await lib.createEngine({ simd });
   const scalarEngine = await lib.createEngine({ simd: false });
-  const timeMs = opts.timeMs ?? (opts.quick ? 40 : 500);
+  const timeMs = opts.timeMs ?? (opts.quick ? 40 : 600);
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const roundMs = timeMs / rounds;
 
   const notes = [];
   if (!simd) notes.push('this runtime has no WebAssembly SIMD: the engine column is the scalar build');
   let currentTask = '';
   let progress;
   const ctx = {
-    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs,
+    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs,
     sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
     c: new CPrograms(),
     tfjs: loadTfjs,
-    measure: (fn) => measure(currentTask, fn, { timeMs }),
+    measure: (fn) => measure(currentTask, fn, { timeMs: roundMs }),
     note: (text) => progress?.note(text),
   };
 
@@ -201,31 +207,52 @@ async function main() {
   try {
     for (const g of planned) {
       g.date = new Date().toISOString();
-      for (const t of g.tasks) {
-        currentTask = t.name;
-        progress.running(t.name);
-        let r;
-        try {
-          r = await t.run();
-        } catch (e) {
-          r = { error: String(e?.message ?? e).split('\n')[0] };
+      for (const n of [...new Set(g.tasks.map((t) => t.n))]) {
+        // The contenders of one size run in rounds (A B C, A B C, ...) so that a burst of load from
+        // elsewhere on the machine falls on all of them rather than on one.
+        const batch = g.tasks.filter((t) => t.n === n);
+        const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
+        for (let round = 0; round < rounds; round++) {
+          for (const t of batch) {
+            const a = acc.get(t);
+            if (a.skipped || a.error || (round > 0 && a.slow)) continue;
+            currentTask = t.name;
+            progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
+            let r;
+            try {
+              r = await t.run();
+            } catch (e) {
+              r = { error: String(e?.message ?? e).split('\n')[0] };
+            }
+            if (r.samples?.length) {
+              a.samples.push(...r.samples);
+              a.reps = Math.max(a.reps, r.reps ?? 1);
+              a.rounds++;
+              // Operations over a quarter second get one round: their few samples take long enough.
+              a.slow = summarize(r.samples).medianMs > 250;
+            } else if (r.skipped) a.skipped = r.skipped;
+            else a.error = r.error ?? 'no samples';
+          }
         }
-        if (r.samples?.length) {
-          const s = summarize(r.samples);
-          Object.assign(t, {
-            medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
-            spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
-            batch: r.reps, count: s.count, samples: r.samples.map((x) => sig(x, 4)),
-          });
-          progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
-        } else if (r.skipped) {
-          t.skipped = r.skipped;
-          progress.finished(`${t.name}: skipped (${r.skipped})`);
-        } else {
-          t.error = r.error ?? 'no samples';
-          progress.finished(`${t.name}: ${t.error}`);
+        for (const t of batch) {
+          const a = acc.get(t);
+          delete t.run;
+          if (a.samples.length) {
+            const s = summarize(a.samples);
+            Object.assign(t, {
+              medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
+              spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
+              batch: a.reps, rounds: a.rounds, count: s.count, samples: a.samples.map((x) => sig(x, 4)),
+            });
+            progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
+          } else if (a.skipped) {
+            t.skipped = a.skipped;
+            progress.finished(`${t.name}: skipped (${a.skipped})`);
+          } else {
+            t.error = a.error;
+            progress.finished(`${t.name}: ${t.error}`);
+          }
         }
-        delete t.run;
       }
     }
   } finally {
@@ -241,7 +268,7 @@ async function main() {
     date,
     command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion ?? null, simd }),
-    settings: { timeMs, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
+    settings: { timeMs, rounds, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
     notes,
     groups: planned,
   };
