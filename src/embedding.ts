@@ -6,6 +6,7 @@
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 
 /** The optimizers an `Embedding` table can use. */
 export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw';
@@ -552,6 +553,122 @@ export class Embedding {
     this.logDecay = 0;
     this.cursor = 0;
     this.flushedAt = this.steps;
+  }
+
+  /**
+   * A binary checkpoint of the table (format: src/checkpoint.ts): shape, optimizer, mode,
+   * hyperparameters, step count, weights and optimizer state, with a CRC-32 over the whole. In
+   * exact mode the rows that are behind stay behind, with the history they need to catch up
+   * (nothing is flushed), so a resumed run continues bit for bit as if never interrupted.
+   * Restore with `load()` or `Embedding.fromCheckpoint()`.
+   */
+  save(): Uint8Array {
+    this.checkAlive('save');
+    const n = this.rows * this.dim;
+    const e = this.engine;
+    const exact = this.exact.kind !== 0;
+    return encodeCheckpoint('Embedding', {
+      rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: this.steps,
+      options: hyperRecord(this.optimizer, this.opts),
+      weights: e.f32(this.weightsPtr, n),
+      state: Object.fromEntries(this.stateNames.map((name, i) => [name, e.f32(this.statePtrs[i], n)])),
+      lag: exact ? {
+        last: new Uint32Array(e.memory.buffer, this.lastPtr, this.rows),
+        ring: new Uint8Array(e.memory.buffer, this.ringPtr, this.exact.ringSize * this.slots.EMB_RING_BYTES),
+        base: e.heapU32[(this.desc >>> 2) + this.slots.EMB_BASE],
+        logDecay: this.logDecay, cursor: this.cursor, flushedAt: this.flushedAt,
+      } : null,
+    });
+  }
+
+  /**
+   * Restores a checkpoint from `save()` into this table: same rows, dim, optimizer and mode (the
+   * hyperparameters and step count come from the checkpoint). A truncated, corrupt,
+   * other-version, other-kind or mismatched checkpoint throws a CheckpointError that says why,
+   * and nothing changes.
+   */
+  load(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('load');
+    const what = 'Embedding.load';
+    const p = decodeCheckpoint(bytes, 'Embedding', what).payload as Record<string, unknown> & {
+      lag: { last: Uint32Array; ring: Uint8Array; base: number; logDecay: number; cursor: number; flushedAt: number } | null;
+    };
+    const malformed: (why: string) => never = (why) => {
+      throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (${why}) although its checksum holds`);
+    };
+    const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+    if (!isCount(p.rows) || !isCount(p.dim) || !isCount(p.stepCount) || typeof p.optimizer !== 'string' || typeof p.mode !== 'string') malformed('no shape, optimizer, mode or step count');
+    if (p.optimizer !== this.optimizer) {
+      throw new CheckpointError('kind', `${what}: the checkpoint holds an Embedding trained with optimizer '${String(p.optimizer)}', this table uses '${this.optimizer}'; create the table with optimizer '${String(p.optimizer)}' (or use Embedding.fromCheckpoint)`);
+    }
+    if (p.rows !== this.rows || p.dim !== this.dim || p.mode !== this.mode) {
+      throw new CheckpointError('layout', `${what}: the checkpoint holds a ${p.rows} x ${p.dim} table in mode '${String(p.mode)}', this one is ${this.rows} x ${this.dim} in mode '${this.mode}'; create the table with the same shape and mode (or use Embedding.fromCheckpoint)`);
+    }
+    let opts: Hyper;
+    let cfg: ExactConfig;
+    try {
+      const given = (p.options ?? {}) as Record<string, unknown>;
+      checkKnownKeys(what, given, HYPER_KEYS[this.optimizer]);
+      opts = resolveHyper(this.optimizer, given as EmbeddingOptions);
+      cfg = exactConfig(this.optimizer, this.mode, opts, this.rows);
+    } catch (e) {
+      return malformed(`its options are invalid: ${(e as Error).message}`);
+    }
+    const names = stateLayout(this.optimizer, opts);
+    const state = (p.state ?? {}) as Record<string, unknown>;
+    if (names.join() !== this.stateNames.join() || Object.keys(state).join() !== names.join()) {
+      throw new CheckpointError('layout', `${what}: the checkpoint holds state [${Object.keys(state).join(', ')}] but this table holds [${this.stateNames.join(', ')}]; create the table with the options it was saved with (see inspectCheckpoint)`);
+    }
+    const n = this.rows * this.dim;
+    for (const t of [p.weights, ...names.map((k) => state[k])]) if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
+    const lag = p.lag;
+    const steps = p.stepCount as number;
+    if (cfg.kind !== 0) {
+      if (lag === null || typeof lag !== 'object' || !(lag.last instanceof Uint32Array) || lag.last.length !== this.rows ||
+        !(lag.ring instanceof Uint8Array) || lag.ring.length !== cfg.ringSize * this.slots.EMB_RING_BYTES ||
+        !isCount(lag.base) || !Number.isFinite(lag.logDecay) || !isCount(lag.cursor) || lag.cursor >= this.rows ||
+        !isCount(lag.flushedAt) || lag.flushedAt > steps || lag.base > steps) malformed('its exact-mode history does not fit the table');
+      for (let r = 0; r < lag.last.length; r++) if (lag.last[r] > steps) malformed(`row ${r} is ahead of the table`);
+    }
+    try {
+      this.loadStateDict({ kind: 'Embedding', rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: steps,
+        options: p.options as Record<string, unknown>, weights: p.weights as Float32Array, state: state as Record<string, Float32Array> });
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('layout', `${what}: ${e.message}`);
+      throw e;
+    }
+    if (cfg.kind !== 0 && lag) {
+      const e = this.engine;
+      e.heapU32.set(lag.last, this.lastPtr >>> 2);
+      new Uint8Array(e.memory.buffer).set(lag.ring, this.ringPtr);
+      e.heapU32[(this.desc >>> 2) + this.slots.EMB_BASE] = lag.base;
+      this.logDecay = lag.logDecay;
+      this.cursor = lag.cursor;
+      this.flushedAt = lag.flushedAt;
+    }
+  }
+
+  /**
+   * A new table restored from a checkpoint from `save()`: the shape, optimizer, mode and
+   * hyperparameters come from the checkpoint. Throws a CheckpointError when it is refused.
+   */
+  static fromCheckpoint(bytes: Uint8Array | ArrayBuffer, options: { engine?: Engine } = {}): Embedding {
+    const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload;
+    const o = (p.options ?? {}) as Record<string, unknown>;
+    let table: Embedding;
+    try {
+      table = new Embedding(p.rows as number, p.dim as number, { ...o, optimizer: p.optimizer as EmbeddingOptimizer, mode: p.mode as EmbeddingMode, init: 'zeros', engine: options.engine });
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('malformed', `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`);
+      throw e;
+    }
+    try {
+      table.load(bytes);
+    } catch (e) {
+      table.dispose();
+      throw e;
+    }
+    return table;
   }
 
   /** Frees the table's engine memory; any later use throws a DisposedError. */
