@@ -8,7 +8,8 @@ import { Bench } from 'tinybench';
  * @typedef {object} MeasureOptions
  * @property {number} timeMs tinybench's time budget for the task
  * @property {number} [batchMs] the least time one sample should take (default 1 ms)
- * @property {number} [minSamples] the least number of samples (default 5; 3 for operations over 1 s)
+ * @property {number} [minSamples] the least number of samples (default 5; 3 for operations over
+ *   half a second, 2 over 2 s: those are contenders 100 times slower, where precision matters less)
  */
 
 /**
@@ -21,19 +22,22 @@ import { Bench } from 'tinybench';
 export function measure(name, fn, options) {
   const batchMs = options.batchMs ?? 1;
   // Warm up (JIT tiers, first-touch page faults) and calibrate the batch size.
+  const t0 = performance.now();
   fn();
+  const cold = performance.now() - t0;
   let reps = 1;
-  let one = 0;
-  for (;;) {
-    const t0 = performance.now();
+  let one = cold;
+  // An operation slower than half a second is its own batch, and the cold call was its warm-up.
+  while (cold < 500) {
+    const t1 = performance.now();
     for (let r = 0; r < reps; r++) fn();
-    const dt = performance.now() - t0;
+    const dt = performance.now() - t1;
     one = dt / reps;
     if (dt >= batchMs / 4 || reps >= 1 << 20) break;
     reps *= 4;
   }
   reps = Math.max(1, Math.ceil(batchMs / Math.max(one, 1e-6)));
-  const minSamples = options.minSamples ?? (one > 1000 ? 3 : 5);
+  const minSamples = options.minSamples ?? (one > 2000 ? 2 : one > 500 ? 3 : 5);
   const bench = new Bench({
     time: options.timeMs,
     iterations: minSamples,
