@@ -66,7 +66,7 @@ function selectLandscape(id) {
 // ---- drawing ----------------------------------------------------------------------------------
 
 const PALETTE = [
-  [13, 8, 135], [84, 2, 163], [139, 10, 165], [185, 50, 137], [219, 92, 104], [244, 136, 73], [254, 188, 43], [240, 249, 33],
+  [12, 14, 24], [24, 30, 52], [38, 50, 82], [56, 72, 108], [80, 96, 132], [108, 122, 154], [140, 150, 176], [176, 182, 200],
 ];
 
 function colorAt(t) {
@@ -109,18 +109,18 @@ function drawContour(L) {
     const t = (Math.log10(v[k] + floor) - zlo) / (zhi - zlo);
     band[k] = Math.floor(t * levels);
     const [r, g, b] = colorAt(t);
-    img.data[4 * k] = r * 0.78;
-    img.data[4 * k + 1] = g * 0.78;
-    img.data[4 * k + 2] = b * 0.78;
+    img.data[4 * k] = r;
+    img.data[4 * k + 1] = g;
+    img.data[4 * k + 2] = b;
     img.data[4 * k + 3] = 255;
   }
   for (let j = 0; j < h - 1; j++) {
     for (let i = 0; i < w - 1; i++) {
       const k = j * w + i;
       if (band[k] !== band[k + 1] || band[k] !== band[k + w]) {
-        img.data[4 * k] = img.data[4 * k] * 0.45 + 140;
-        img.data[4 * k + 1] = img.data[4 * k + 1] * 0.45 + 140;
-        img.data[4 * k + 2] = img.data[4 * k + 2] * 0.45 + 140;
+        img.data[4 * k] = img.data[4 * k] * 0.5 + 110;
+        img.data[4 * k + 1] = img.data[4 * k + 1] * 0.5 + 110;
+        img.data[4 * k + 2] = img.data[4 * k + 2] * 0.5 + 110;
       }
     }
   }

@@ -1,6 +1,7 @@
 // The package in a real browser: headless Chromium (Debian's package, installed by the set-up when
 // missing) loads the built entry with no bundler from a static server on 127.0.0.1, in a page and
-// in a module Web Worker, and its results must equal Node's to the bit. Also: init() sources,
+// in a module Web Worker, and its results (dense optimizers and embedding tables) must equal
+// Node's to the bit. Also: init() sources,
 // the inlined entry, and the playground (200 steps on every landscape, and its screenshot).
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,7 @@ import { launchChromium, type Browser } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript modules without type declarations
 import { startStaticServer } from '../scripts/static-server.mjs';
 // @ts-expect-error plain JavaScript modules without type declarations
-import { DENSE_CONFIGS, initialParams, runAll } from './browser/workload.js';
+import { DENSE_CONFIGS, EMBEDDING_CONFIGS, initialEmbedding, initialParams, runAll } from './browser/workload.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('../docs/playground.png', import.meta.url));
@@ -19,8 +20,16 @@ const SCREENSHOT = fileURLToPath(new URL('../docs/playground.png', import.meta.u
 /** Defined by test/browser/index.html: a dynamic import() from a page module (sees the import map). */
 declare function load(specifier: string): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-type DenseResult = Record<string, { stepCount: number; params: number[][]; state: Record<string, number[]>[] }>;
-interface AllResult { defaultSimd: boolean; default: DenseResult; simd: DenseResult; scalar: DenseResult }
+// Tensors travel as base64 of their float32 bytes: equal strings are equal bits.
+type DenseResult = Record<string, { stepCount: number; params: string[]; state: Record<string, string>[] }>;
+type EmbeddingResult = Record<string, { updates: number; lookup: string; weights: string; state: Record<string, string> }>;
+interface AllResult {
+  defaultSimd: boolean;
+  default: DenseResult;
+  simd: DenseResult;
+  scalar: DenseResult;
+  embedding: { default: EmbeddingResult; simd: EmbeddingResult; scalar: EmbeddingResult };
+}
 
 let browser: Browser;
 let server: { url: string; requests: string[]; close(): Promise<void> };
@@ -69,14 +78,26 @@ function expectMoved(result: DenseResult): void {
   });
 }
 
+function expectEmbeddingMoved(result: EmbeddingResult): void {
+  EMBEDDING_CONFIGS.forEach((options: { optimizer: string; mode: string; seed?: number }, c: number) => {
+    const r = result[`${c}:${options.optimizer}/${options.mode}`];
+    expect(r.updates).toBe(20);
+    if (options.seed === undefined) expect(r.weights).not.toEqual(initialEmbedding(c));
+    expect(Buffer.from(r.lookup, 'base64').length).toBe(6 * 19 * 4);
+  });
+}
+
 describe('the package in headless Chromium', () => {
-  it('Node itself: both builds agree to the bit, and every param moved', () => {
+  it('Node itself: both builds agree to the bit, and every param and table moved', () => {
     expect(node.simd).toEqual(node.scalar);
     expect(node.default).toEqual(node.simd);
     expectMoved(node.simd);
+    expect(node.embedding.simd).toEqual(node.embedding.scalar);
+    expect(node.embedding.default).toEqual(node.embedding.simd);
+    expectEmbeddingMoved(node.embedding.simd);
   });
 
-  it('a page importing the main entry by an import map runs dense steps bit-identical to Node (SIMD and scalar builds)', async () => {
+  it('a page importing the main entry by an import map runs dense steps and embedding updates bit-identical to Node (SIMD and scalar builds)', async () => {
     const { page, errors } = await openPage();
     const before = server.requests.length;
     const out = await page.evaluate(async () => {
@@ -92,6 +113,7 @@ describe('the package in headless Chromium', () => {
     expect(out.result.scalar).toEqual(node.scalar);
     expect(out.result.default).toEqual(node.simd);
     expectMoved(out.result.simd);
+    expect(out.result.embedding).toEqual(node.embedding);
     // init() found the wasm next to the module and compiled it while streaming (application/wasm).
     expect(fetched).toContain('/dist/wasm-optim.simd.wasm');
     expect(fetched).toContain('/dist/wasm-optim.scalar.wasm');
@@ -99,7 +121,7 @@ describe('the package in headless Chromium', () => {
     await page.close();
   });
 
-  it('a module Web Worker imports the package by a relative path and gets the same bits', async () => {
+  it('a module Web Worker imports the package by a relative path and gets the same bits (dense and embedding)', async () => {
     const { page, errors } = await openPage();
     const reply = await page.evaluate(() => new Promise<{ ok: boolean; error?: string; isWorker?: boolean; result?: unknown }>((resolve) => {
       const worker = new Worker('/test/browser/worker.js', { type: 'module' });
@@ -114,6 +136,7 @@ describe('the package in headless Chromium', () => {
     expect(result.defaultSimd).toBe(true);
     expect(result.default).toEqual(node.simd);
     expect(result.scalar).toEqual(node.scalar);
+    expect(result.embedding).toEqual(node.embedding);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -132,11 +155,13 @@ describe('the package in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(fetched.filter((r) => r.includes('.wasm'))).toEqual([]);
     expect(fetched).toContain('/dist/inline.js');
+    expect(fetched).toContain('/dist/inline-wasm.js');
     expect(out.syncIsDefault).toBe(true);
     expect(out.syncSimd).toBe(true);
     expect(out.result.default).toEqual(node.simd);
     expect(out.result.simd).toEqual(node.simd);
     expect(out.result.scalar).toEqual(node.scalar);
+    expect(out.result.embedding).toEqual(node.embedding);
     await page.close();
   });
 
@@ -251,6 +276,7 @@ describe('the playground', () => {
     expect(await page.locator('#legend tr').count()).toBeGreaterThanOrEqual(8);
     expect(errors).toEqual([]);
     await page.setViewportSize({ width: 1280, height: 900 });
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     mkdirSync(fileURLToPath(new URL('../docs/', import.meta.url)), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     await page.close();

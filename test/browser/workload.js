@@ -31,8 +31,12 @@ export const DENSE_CONFIGS = [
 export const LENGTHS = [1, 3, 4, 17, 257, 1030];
 export const STEPS = 25;
 
-function bits(view) {
-  return Array.from(new Uint32Array(Float32Array.from(view).buffer));
+/** The exact float32 bits of `view`, as base64 (compact to send from a browser, quick to compare). */
+export function bits(view) {
+  const bytes = new Uint8Array(Float32Array.from(view).buffer);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 /**
@@ -72,6 +76,61 @@ export function runDense(api, engine) {
   return out;
 }
 
+/** The embedding configurations: every optimizer in lazy and exact mode, and a seeded init. */
+export const EMBEDDING_CONFIGS = [
+  { optimizer: 'adam', mode: 'lazy', lr: 0.01, weightDecay: 0.01 },
+  { optimizer: 'adam', mode: 'exact', lr: 0.01 },
+  { optimizer: 'adamw', mode: 'exact', lr: 0.01, amsgrad: true },
+  { optimizer: 'adamw', mode: 'lazy', lr: 0.02, betas: [0.8, 0.95], eps: 1e-6 },
+  { optimizer: 'sgd', mode: 'lazy', lr: 0.05, momentum: 0.9, nesterov: true },
+  { optimizer: 'sgd', mode: 'exact', lr: 0.05, momentum: 0.8 },
+  { optimizer: 'adagrad', mode: 'lazy', lr: 0.1, lrDecay: 1e-3, initialAccumulatorValue: 0.1 },
+  { optimizer: 'adagrad', mode: 'exact', lr: 0.1 },
+  { optimizer: 'adam', mode: 'lazy', lr: 0.01, seed: 7 }, // the table's own seeded N(0, 1) init
+];
+export const EMBEDDING_ROWS = 300;
+export const EMBEDDING_DIM = 19;
+const EMBEDDING_UPDATES = 20;
+
+function embeddingInit(c) {
+  const random = rng(5000 + c);
+  return Float32Array.from({ length: EMBEDDING_ROWS * EMBEDDING_DIM }, () => random() * 2 - 1);
+}
+
+/**
+ * Runs every embedding configuration: EMBEDDING_UPDATES updates of 48 ids drawn with repeats
+ * (skewed towards low ids, as words are), then a lookup and a flush. Returns the float bits of the
+ * lookup, of the weights and of every state tensor.
+ */
+export function runEmbedding(api, engine) {
+  const out = {};
+  EMBEDDING_CONFIGS.forEach((options, c) => {
+    const random = rng(2000 + c);
+    const init = options.seed === undefined ? { init: embeddingInit(c) } : {};
+    const table = new api.Embedding(EMBEDDING_ROWS, EMBEDDING_DIM, { ...options, ...init, engine });
+    for (let u = 0; u < EMBEDDING_UPDATES; u++) {
+      const ids = Int32Array.from({ length: 48 }, () => Math.floor(random() * random() * EMBEDDING_ROWS));
+      const grads = Float32Array.from({ length: 48 * EMBEDDING_DIM }, () => random() - 0.5);
+      table.update(ids, grads);
+    }
+    const looked = table.lookup(Int32Array.from([0, 1, 2, 150, 299, 0]));
+    table.flush();
+    out[`${c}:${options.optimizer}/${options.mode}`] = {
+      updates: table.stepCount,
+      lookup: bits(looked),
+      weights: bits(table.weights),
+      state: Object.fromEntries(table.stateKeys.map((k) => [k, bits(table.state(k))])),
+    };
+    table.dispose();
+  });
+  return out;
+}
+
+/** The starting weights of embedding configuration `c` (when it is given values). */
+export function initialEmbedding(c) {
+  return bits(embeddingInit(c));
+}
+
 /** The starting values runDense uses for configuration `c` (to check that the params moved). */
 export function initialParams(c) {
   const random = rng(1000 + c);
@@ -79,8 +138,9 @@ export function initialParams(c) {
 }
 
 /**
- * Runs the workload on the default engine (`api.init(initArg)`) and on a fresh engine of each
- * build, and reports which build the default engine is. Used by the page, the worker and Node.
+ * Runs the dense and the embedding workloads on the default engine (`api.init(initArg)`) and on a
+ * fresh engine of each build, and reports which build the default engine is. Used by the page,
+ * the worker and Node.
  */
 export async function runAll(api, initArg) {
   const engine = await api.init(initArg);
@@ -91,5 +151,10 @@ export async function runAll(api, initArg) {
     default: runDense(api, engine),
     simd: runDense(api, simd),
     scalar: runDense(api, scalar),
+    embedding: {
+      default: runEmbedding(api, engine),
+      simd: runEmbedding(api, simd),
+      scalar: runEmbedding(api, scalar),
+    },
   };
 }
