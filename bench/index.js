@@ -30,6 +30,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
                      sparse; or prefixes such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
+  --tfjs-cpu-max n   measure tfjs's cpu backend up to n elements (default 1048576)
   --rounds r         run the contenders of each size in r interleaved rounds (default 3, quick 1)
   --out dir          where to write latest.json, latest.md and the SVG charts (default bench/results)
   --readme           update README.md's performance section even for a quick or filtered run
@@ -39,7 +40,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -55,6 +56,9 @@ export function parseArgs(argv) {
     } else if (a === '--time') {
       o.timeMs = Number(value());
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
+    } else if (a === '--tfjs-cpu-max') {
+      o.tfjsCpuMax = Number(value());
+      if (!Number.isInteger(o.tfjsCpuMax) || o.tfjsCpuMax < 0) throw new TypeError(`bench: --tfjs-cpu-max takes a non-negative integer, got ${argv[i]}`);
     } else if (a === '--rounds') {
       o.rounds = Number(value());
       if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new TypeError(`bench: --rounds takes a positive integer, got ${argv[i]}`);
@@ -166,7 +170,7 @@ async function main() {
   let currentTask = '';
   let progress;
   const ctx = {
-    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs,
+    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs, tfjsCpuMax: opts.tfjsCpuMax,
     sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
     c: new CPrograms(),
     tfjs: loadTfjs,

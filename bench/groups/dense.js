@@ -8,6 +8,8 @@ export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 1677721
 export const DENSE_SIZES_QUICK = [1024, 65536];
 
 const LR = 1e-3;
+/** tfjs's cpu backend is measured up to this size by default (it is flat and slow beyond). */
+export const TFJS_CPU_MAX = 1048576;
 
 /**
  * A plain JS step over Float32Arrays, written as a user would (float64 scalars, one loop).
@@ -268,9 +270,14 @@ export function denseGroup(ctx, spec) {
   if (states <= 2) contenders.push('roofline');
   else notes.push(`no roofline for ${states} state tensors`);
 
+  const cpuMax = ctx.tfjsCpuMax ?? TFJS_CPU_MAX;
+  if (spec.tfjs && sizes.some((n) => n > cpuMax)) {
+    notes.push(`tfjs-cpu runs up to ${cpuMax} elements (a few Melem/s at every size; a 16M step takes seconds); --tfjs-cpu-max N changes that`);
+  }
   const tasks = [];
   for (const n of sizes) {
     for (const c of contenders) {
+      if (c === 'tfjs-cpu' && n > cpuMax) continue;
       tasks.push({ name: `${spec.id}/${c}/${n}`, contender: c, n, elems: n, run: () => runDense(ctx, spec, states, c, n) });
     }
   }
