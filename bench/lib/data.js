@@ -28,14 +28,33 @@ export function fillUniform(out, scale, seed) {
   return out;
 }
 
-/** Parameters: uniform in [-1, 1). */
-export function params(n, seed = 1) {
-  return fillUniform(new Float32Array(n), 1, seed);
+// Generating 16M values takes longer than copying them: keep the last few arrays made and hand out
+// copies (callers may write into what they get).
+const made = new Map();
+function cached(key, n, make) {
+  let a = made.get(key);
+  if (!a) {
+    a = make();
+    made.set(key, a);
+    let bytes = 0;
+    for (const v of made.values()) bytes += v.byteLength;
+    for (const [k, v] of made) {
+      if (bytes <= 512 << 20 || k === key) continue;
+      made.delete(k);
+      bytes -= v.byteLength;
+    }
+  }
+  return a.slice();
 }
 
-/** Gradients: uniform in [-0.01, 0.01). */
+/** Parameters: uniform in [-1, 1) (a fresh copy). */
+export function params(n, seed = 1) {
+  return cached(`p${n}:${seed}`, n, () => fillUniform(new Float32Array(n), 1, seed));
+}
+
+/** Gradients: uniform in [-0.01, 0.01) (a fresh copy). */
 export function grads(n, seed = 2) {
-  return fillUniform(new Float32Array(n), 0.01, seed);
+  return cached(`g${n}:${seed}`, n, () => fillUniform(new Float32Array(n), 0.01, seed));
 }
 
 /**
