@@ -41,7 +41,13 @@ export function startStaticServer({ root, port = 0, host = '127.0.0.1', log }) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
       const url = new URL(req.url ?? '/', 'http://localhost');
       requests.push(url.pathname + url.search);
-      let path = normalize(join(base, decodeURIComponent(url.pathname)));
+      let decoded;
+      try {
+        decoded = decodeURIComponent(url.pathname);
+      } catch {
+        return send(400, 'bad request: malformed path\n');
+      }
+      let path = normalize(join(base, decoded));
       if (path !== base && !path.startsWith(base + sep)) return send(403, 'forbidden\n');
       let info = await stat(path).catch(() => null);
       if (info?.isDirectory()) {
