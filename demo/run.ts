@@ -1,0 +1,197 @@
+// The demo's flags and run: loads the corpus, builds the features, prints the baseline, trains
+// the tagger epoch by epoch with a progress bar, and ends with `held-out accuracy: NN.N%`.
+import { init } from '../src/index.js';
+import { loadBrown, sentencesOf, splitDocuments, tokenCount } from './brown.js';
+import { FeatureSpace } from './features.js';
+import { DEFAULT_LR, MODES, OPTIMIZERS, Tagger, mostFrequentTagAccuracy, type Mode, type OptimizerName, type Progress } from './tagger.js';
+
+/** The demo's command-line flags. */
+export interface DemoFlags {
+  optimizer: OptimizerName;
+  mode: Mode;
+  epochs: number;
+  seed: number;
+  dense: boolean;
+  lr: number | undefined;
+  batchSize: number;
+  /** Use only the first N corpus files (quick runs and tests; every 10th is still held out). */
+  files: number;
+  help: boolean;
+}
+
+/** Where the demo writes: `process.stdout` or anything with `write` (progress bars redraw on a TTY). */
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/** The demo's help text. */
+export const USAGE = `usage: npm run demo -- [flags]
+
+  --optimizer adam|adagrad|sgd|adamw   the optimizer of the tables (default adam)
+  --mode lazy|exact                    sparse update semantics (default lazy)
+  --epochs N                           passes over the training files (default 2)
+  --seed S                             shuffling seed (default 1)
+  --dense                              the same model as one dense param stepped whole
+                                       (what sparse updates save; slow)
+  --lr X                               learning rate (default per optimizer: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${k} ${v}`).join(', ')})
+  --batch N                            tokens per update (default 512)
+  --files N                            use only the first N of the 500 corpus files (default 500)
+  --help                               this text`;
+
+/** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
+export function parseFlags(argv: readonly string[]): DemoFlags {
+  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 512, files: 500, help: false };
+  const value = (i: number, name: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new RangeError(`demo: flag ${name} needs a value; see --help`);
+    return v;
+  };
+  const int = (v: string, name: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new RangeError(`demo: flag ${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    let inline: string | undefined = eq > 0 ? a.slice(eq + 1) : undefined;
+    const take = (): string => {
+      if (inline !== undefined) return inline;
+      const v = value(i, name);
+      i++;
+      return v;
+    };
+    switch (name) {
+      case '--optimizer': {
+        const v = take();
+        if (!(OPTIMIZERS as readonly string[]).includes(v)) throw new RangeError(`demo: flag --optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${v}'`);
+        flags.optimizer = v as OptimizerName;
+        break;
+      }
+      case '--mode': {
+        const v = take();
+        if (!(MODES as readonly string[]).includes(v)) throw new RangeError(`demo: flag --mode must be one of ${MODES.join(', ')}, got '${v}'`);
+        flags.mode = v as Mode;
+        break;
+      }
+      case '--epochs':
+        flags.epochs = int(take(), name, 1);
+        break;
+      case '--seed':
+        flags.seed = int(take(), name, 0);
+        break;
+      case '--batch':
+        flags.batchSize = int(take(), name, 1);
+        break;
+      case '--files':
+        flags.files = int(take(), name, 10);
+        break;
+      case '--lr': {
+        const v = take();
+        const n = Number(v);
+        if (!(Number.isFinite(n) && n > 0)) throw new RangeError(`demo: flag --lr must be a number > 0, got '${v}'`);
+        flags.lr = n;
+        break;
+      }
+      case '--dense':
+        if (inline !== undefined) throw new RangeError(`demo: flag --dense takes no value, got '${inline}'`);
+        flags.dense = true;
+        break;
+      case '--help':
+      case '-h':
+        flags.help = true;
+        break;
+      default:
+        throw new RangeError(`demo: unknown flag '${a}'; see --help`);
+    }
+    inline = undefined;
+  }
+  return flags;
+}
+
+function fmtCount(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+function pct(x: number, digits = 1): string {
+  return `${(x * 100).toFixed(digits)}%`;
+}
+
+/** A one-line progress bar: rewritten in place on a terminal, a line every 20% otherwise. */
+function progressPrinter(label: string, out: Output): (p: Progress) => void {
+  const tty = out.isTTY === true;
+  let nextMark = 0.2;
+  return (p) => {
+    const frac = p.total > 0 ? p.done / p.total : 1;
+    const width = 30;
+    const filled = Math.round(frac * width);
+    const rate = p.seconds > 0 ? p.done / p.seconds : 0;
+    const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${fmtCount(rate)} tok/s  loss ${p.loss.toFixed(4)}`;
+    if (tty) {
+      out.write(`\r${line}${frac >= 1 ? '\n' : ''}`);
+    } else if (frac >= nextMark - 1e-9) {
+      out.write(`${line}\n`);
+      while (nextMark <= frac + 1e-9) nextMark += 0.2;
+    }
+  };
+}
+
+/** Runs the demo with the given flags, writing to `out`. Returns the final held-out accuracy. */
+export async function runDemo(flags: DemoFlags, out: Output = process.stdout): Promise<number> {
+  const print = (s = '') => out.write(`${s}\n`);
+  const t0 = performance.now();
+  const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
+  const engine = await init();
+  const table = flags.dense ? `one dense param stepped whole (--dense)` : `an Embedding table, ${flags.mode} sparse updates`;
+  print(`wasm-optim demo: part-of-speech tagging of the Brown corpus`);
+  print(`model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`);
+  print(`engine: ${engine.simd ? 'SIMD' : 'scalar'} build`);
+
+  let t = performance.now();
+  const docs = loadBrown(undefined, flags.files);
+  const { train, test } = splitDocuments(docs);
+  const trainSentences = sentencesOf(train);
+  const testSentences = sentencesOf(test);
+  print(`corpus: ${docs.length} files, ${fmtCount(trainSentences.length + testSentences.length)} sentences, ${fmtCount(tokenCount(trainSentences) + tokenCount(testSentences))} tokens (tags without -tl/-hl/-nc) [${since(t)}]`);
+  print(`split: ${train.length} files (${fmtCount(tokenCount(trainSentences))} tokens) to train, every 10th file held out: ${test.length} files (${fmtCount(tokenCount(testSentences))} tokens)`);
+
+  t = performance.now();
+  const space = FeatureSpace.build(trainSentences);
+  const trainData = space.encode(trainSentences);
+  const testData = space.encode(testSentences);
+  const dim = Math.ceil(space.numTags / 4) * 4;
+  print(`features: ${space.width} per token, ${fmtCount(space.numFeatures)} rows x ${dim} tag scores (${space.numTags} tags) = ${((space.numFeatures * dim * 4) / 2 ** 20).toFixed(0)} MiB of weights [${since(t)}]`);
+  const baseline = mostFrequentTagAccuracy(trainSentences, testSentences);
+  print(`baseline (most frequent tag of each word, nn for unknown words): held-out accuracy ${pct(baseline)}`);
+
+  const tagger = new Tagger(space, {
+    optimizer: flags.optimizer,
+    mode: flags.mode,
+    dense: flags.dense,
+    seed: flags.seed,
+    batchSize: flags.batchSize,
+    ...(flags.lr === undefined ? {} : { lr: flags.lr }),
+  });
+  let accuracy = 0;
+  try {
+    for (let e = 1; e <= flags.epochs; e++) {
+      const label = `epoch ${e}/${flags.epochs}`;
+      const stats = tagger.trainEpoch(trainData, progressPrinter(label, out));
+      const te = performance.now();
+      accuracy = tagger.accuracy(testData);
+      const evalSeconds = (performance.now() - te) / 1000;
+      print(
+        `${label}: loss ${stats.loss.toFixed(4)}, held-out ${pct(accuracy, 2)} | ${stats.seconds.toFixed(1)} s, ${fmtCount(stats.tokens / stats.seconds)} tok/s, ` +
+          `${pct(stats.updateSeconds / stats.seconds, 0)} in optimizer updates (${stats.batches} updates, ${fmtCount(stats.rowsUpdated / stats.batches)} rows each) | eval ${evalSeconds.toFixed(1)} s`,
+      );
+    }
+  } finally {
+    tagger.dispose();
+  }
+  const cpu = process.cpuUsage();
+  print(`wall time: ${since(t0)} (${process.uptime().toFixed(1)} s since the process started; CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s)`);
+  print(`held-out accuracy: ${pct(accuracy)}`);
+  return accuracy;
+}
