@@ -174,6 +174,8 @@ interface ExactConfig {
  * ```
  */
 export class Embedding {
+  /** @internal builds a sharded table when rows * dim exceeds one block (set by sharded-embedding.ts). */
+  static sharding: ((rows: number, dim: number, options: EmbeddingOptions) => Embedding) | null = null;
   /** The engine the table lives in. */
   readonly engine: Engine;
   /** Number of rows. */
@@ -223,7 +225,7 @@ export class Embedding {
     const owner = 'Embedding';
     checkPositiveInt(owner, 'rows', rows, 0x7fffffff);
     checkPositiveInt(owner, 'dim', dim, MAX_ELEMENTS);
-    if (rows * dim > MAX_ELEMENTS) {
+    if (rows * dim > MAX_ELEMENTS && !Embedding.sharding) {
       throw new RangeError(`Embedding: rows * dim = ${rows * dim} is more than one table can hold (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`);
     }
     if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
@@ -258,6 +260,8 @@ export class Embedding {
       this.slots[name] = this.engine.slot(name);
     }
     this.f64 = new Float64Array(this.engine.memory.buffer);
+    // Past one engine block: a table of shards in engines of their own (src/sharded-embedding.ts).
+    if (rows * dim > MAX_ELEMENTS && Embedding.sharding) return Embedding.sharding(rows, dim, seed === null ? options : { ...options, seed });
 
     try {
       const n = rows * dim;

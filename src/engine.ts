@@ -174,12 +174,23 @@ export class Engine {
       throw new RangeError(`wasm-optim: out of engine memory: ${this.liveBytes} bytes in use, ${size} more requested, wasm32 memory holds at most 4 GiB; dispose unused optimizers or use smaller tensors`);
     }
     let ptr: number;
+    // Pages that this allocation's memory.grow adds are fresh zeros: only the part of the block
+    // below the old end needs clearing (touching gigabytes of fresh pages costs seconds).
+    const oldEnd = this.exports.memory.buffer.byteLength;
     try {
       ptr = this.exports.alloc(size) >>> 0;
     } catch (e) {
       throw new RangeError(`wasm-optim: out of engine memory allocating ${size} bytes (${this.liveBytes} in use): ${(e as Error).message}`);
     }
-    this.heapF32.fill(0, ptr >>> 2, (ptr + size) >>> 2);
+    const f32 = this.heapF32;
+    const end = ptr + Math.ceil(size / 4) * 4; // whole words (a block's payload is a multiple of 4 bytes)
+    if (end <= oldEnd) f32.fill(0, ptr >>> 2, end >>> 2);
+    else {
+      // The allocator keeps free-list links at the start and a back link at the end of a free
+      // block, also in fresh pages: clear those ends too.
+      f32.fill(0, ptr >>> 2, Math.min(end, Math.max(oldEnd, ptr + 64)) >>> 2);
+      f32.fill(0, Math.max(ptr, end - 64) >>> 2, end >>> 2);
+    }
     this.liveBytes += size;
     this.liveBlocks.set(ptr, size);
     return ptr;

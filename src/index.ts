@@ -28,3 +28,5 @@ export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARA
 export type { ThreadJob, ThreadOptions } from './threads.js';
 export { Embedding } from './embedding.js';
 export type { EmbeddingOptions, EmbeddingOptimizer, EmbeddingMode, EmbeddingInit, EmbeddingInitDistribution, EmbeddingStateDict } from './embedding.js';
+export { ShardedEmbedding, shardRowsFor, SHARD_MAX_FLOATS, SHARD_MAX_BYTES } from './sharded-embedding.js';
+export type { ShardedEmbeddingOptions } from './sharded-embedding.js';
