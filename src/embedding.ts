@@ -4,6 +4,7 @@
 // computes each step's hyperparameters in float64, as the dense optimizers do.
 
 import { Engine, getEngine } from './engine.js';
+import { runListParallel } from './threads.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
@@ -490,7 +491,12 @@ export class Embedding {
       sweepCount = Math.min(this.exact.sweepChunk, this.rows - sweepFrom);
       this.cursor = sweepFrom + sweepCount >= this.rows ? 0 : sweepFrom + sweepCount;
     }
-    this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
+    // On an engine with worker threads, lazy updates split the unique rows (sorted, so disjoint
+    // row ranges) across the threads; exact mode's history ring is advanced once, on this thread.
+    const split = this.exact.kind === 0 &&
+      runListParallel(this.engine, 'embApply', this.desc, this.slots.EMB_DESC_BYTES, [this.slots.EMB_UNIQ, this.slots.EMB_GPTR], unique, this.dim,
+        (count) => [t, count, 0, 0, 0, 0, 0]);
+    if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     this.steps = t;
     this.uniqueRows = unique;
     return true;

@@ -134,6 +134,16 @@ export interface ThreadJob {
   args: number[];
 }
 
+/**
+ * @internal `ThreadPool.runList` on the engine's pool; false when the engine has no pool or the
+ * work is too small (the caller then runs the kernel itself).
+ */
+export function runListParallel(engine: Engine, fn: string, desc: number, descBytes: number, listWords: readonly number[], n: number,
+  work: number, args: (count: number) => number[]): boolean {
+  const pool = engine.parallel;
+  return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args);
+}
+
 /** Why threads cannot run in this environment, or null when they can. */
 export function threadsUnavailableReason(): string | null {
   if (typeof SharedArrayBuffer === 'undefined') {
@@ -258,6 +268,8 @@ export class ThreadPool implements ParallelRunner {
   private closed = false;
   private scratch = 0;
   private scratchBytes = 0;
+  private descScratch = 0;
+  private descScratchBytes = 0;
   private readonly canBlock: boolean;
 
   /** @internal use `createEngine({ threads })`. */
@@ -548,6 +560,43 @@ export class ThreadPool implements ParallelRunner {
     }
   }
 
+  /**
+   * Runs a kernel `fn(desc, ...args)` that walks `n` items listed in arrays whose byte offsets
+   * sit in the u32 words `listWords` of a `descBytes`-byte descriptor, split into contiguous item
+   * ranges across the threads: thread k gets a copy of the descriptor with those offsets advanced
+   * to its range and the arguments `args(count)` for its count. The kernel must touch only what
+   * its items own (an embedding update's unique rows, sorted ascending, are disjoint row ranges).
+   * Returns false, doing nothing, when `n * work` is below `minParallelElements` (the caller then
+   * runs the kernel itself).
+   */
+  runList(fn: string, desc: number, descBytes: number, listWords: readonly number[], n: number, work: number,
+    args: (count: number) => number[]): boolean {
+    if (n * work < this.minParallelElements || n < this.threads) {
+      this.checkAlive();
+      return false;
+    }
+    if (descBytes % 16 !== 0 || descBytes <= 0) throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
+    if (this.descScratchBytes < this.threads * descBytes) {
+      const p = this.engine.alloc(this.threads * descBytes);
+      if (this.descScratch) this.engine.free(this.descScratch);
+      this.descScratch = p;
+      this.descScratchBytes = this.threads * descBytes;
+    }
+    const u8 = new Uint8Array(this.engine.heapU32.buffer);
+    const u32 = this.engine.heapU32;
+    const jobs: ThreadJob[] = [];
+    for (let k = 0; k < this.threads; k++) {
+      const from = Math.floor((n * k) / this.threads);
+      const to = Math.floor((n * (k + 1)) / this.threads);
+      const copy = this.descScratch + k * descBytes;
+      u8.copyWithin(copy, desc, desc + descBytes);
+      for (const w of listWords) u32[(copy >>> 2) + w] = u32[(desc >>> 2) + w] + from * 4;
+      jobs.push({ fn, args: [copy, ...args(to - from)] });
+    }
+    this.run(jobs);
+    return true;
+  }
+
   /** @internal test hook: worker `k` fails at its next job (throws, exits, or hangs). */
   injectFault(k: number, kind: FaultKind): void {
     if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`injectFault: worker index must be in [1, ${this.threads - 1}], got ${k}`);
@@ -583,7 +632,8 @@ export class ThreadPool implements ParallelRunner {
     }
     await Promise.all(workers.map((w) => w.terminate()));
     if (this.scratch) this.engine.free(this.scratch);
-    this.scratch = this.scratchBytes = 0;
+    if (this.descScratch) this.engine.free(this.descScratch);
+    this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
   }
 }
 

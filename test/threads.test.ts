@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as api from '../src/index.js';
 import {
   Adam, createEngine, init, getEngine, shutdownThreads, NonFiniteGradientError, Optimizer, ThreadPool, ThreadPoolError,
-  DEFAULT_MIN_PARALLEL_ELEMENTS, type Engine,
+  DEFAULT_MIN_PARALLEL_ELEMENTS, Embedding, type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 
@@ -212,6 +212,50 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     expect(Math.abs(want - direct) / direct).toBeLessThan(1e-12);
     tOne.free();
     tThree.free();
+  });
+
+  for (const optimizer of ['sgd', 'adagrad', 'adam', 'adamw'] as const) {
+    it(`Embedding (${optimizer}): updates split by row ranges across threads are bit-identical to one thread`, () => {
+      const extra = optimizer === 'sgd' ? { momentum: 0.9 } : optimizer === 'adamw' ? { amsgrad: true } : {};
+      const rows = 5000;
+      const dim = 36;
+      const tables = [one, two, three].map((engine) =>
+        new Embedding(rows, dim, { optimizer, lr: 0.01, ...extra, seed: 9, init: 'normal', engine }));
+      const runs = [two, three].map((e) => vi.spyOn(poolOf(e), 'run'));
+      const r = rng(17);
+      let big = 0;
+      for (let step = 0; step < 4; step++) {
+        const k = step === 2 ? 10 : 4000; // a small update stays on the calling thread
+        const ids = Int32Array.from({ length: k }, () => Math.floor(rows * r() ** 2)); // skewed: many duplicates
+        const grads = randomArray(k * dim, r);
+        for (const t of tables) expect(t.update(ids, grads)).toBe(true);
+        if (tables[0].lastUniqueRows * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS) big++;
+      }
+      // The 2-thread engine splits the updates whose unique rows pass its threshold; the 3-thread
+      // one splits every update with at least one row per thread.
+      expect(big).toBe(3);
+      expect(runs[0]).toHaveBeenCalledTimes(3);
+      expect(runs[1]).toHaveBeenCalledTimes(4);
+      runs.forEach((m) => m.mockRestore());
+      const [ref, ...others] = tables;
+      for (const t of others) {
+        expect(bitDiff(t.weights, ref.weights)).toBe(-1);
+        for (const k of ref.stateKeys) expect(bitDiff(t.state(k), ref.state(k)), k).toBe(-1);
+      }
+      for (const t of tables) t.dispose();
+    });
+  }
+
+  it('Embedding in exact mode on a threaded engine runs on the calling thread and agrees bit for bit', () => {
+    const tables = [one, three].map((engine) => new Embedding(800, 20, { optimizer: 'adam', mode: 'exact', seed: 4, engine }));
+    const r = rng(3);
+    for (let step = 0; step < 5; step++) {
+      const ids = Int32Array.from({ length: 400 }, () => Math.floor(800 * r()));
+      const grads = randomArray(400 * 20, r);
+      for (const t of tables) t.update(ids, grads);
+    }
+    expect(bitDiff(tables[1].weights, tables[0].weights)).toBe(-1);
+    for (const t of tables) t.dispose();
   });
 
   it('steps params allocated after the pool started, also after memory grew', () => {
