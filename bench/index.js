@@ -19,6 +19,7 @@ import { loadTfjs } from './lib/tfjs.js';
 import { denseGroup, denseSpecs } from './groups/dense.js';
 import { manyGroup } from './groups/many.js';
 import { sparseGroup } from './groups/sparse.js';
+import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_OUT = join(ROOT, 'bench', 'results');
@@ -27,7 +28,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many,
-                     sparse; or prefixes such as adam/engine, adam/c-sse/4096
+                     sparse, threads, threads-embedding; or prefixes such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
   --tfjs-cpu-max n   measure tfjs's cpu backend up to n elements (default 1048576)
@@ -75,7 +76,7 @@ export function parseArgs(argv) {
 
 function selected(only, groupId, taskName) {
   if (!only) return true;
-  return only.some((t) => t === groupId || (t === 'dense' && !['many', 'sparse'].includes(groupId)) || taskName === t || taskName.startsWith(`${t}/`));
+  return only.some((t) => t === groupId || (t === 'dense' && !['many', 'sparse', 'threads', 'threads-embedding'].includes(groupId)) || taskName === t || taskName.startsWith(`${t}/`));
 }
 
 function machine(extra) {
@@ -182,6 +183,7 @@ async function main() {
   const groups = [];
   for (const spec of denseSpecs(lib)) groups.push(denseGroup(ctx, spec));
   groups.push(manyGroup(ctx));
+  for (const g of [threadsGroup(ctx), threadsEmbeddingGroup(ctx)]) if (g) groups.push(g);
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');

@@ -1,0 +1,112 @@
+// Worker threads: the same dense Adam step, and the same lazy embedding update, on an engine with
+// 2 threads (the calling thread and one worker on shared memory) against the single-thread
+// engine. Target (BENCHMARKS.md): 2 threads >= 1.7x one thread for n >= 1M. Both contenders of a
+// size run in interleaved rounds, so load from elsewhere on the machine falls on both.
+import { grads, params, ZipfIds } from '../lib/data.js';
+
+export const THREAD_SIZES = [65536, 262144, 1048576, 4194304, 16777216];
+export const THREAD_SIZES_QUICK = [65536, 1048576];
+const THREADS = 2;
+const LR = 1e-3;
+const DIM = 64;
+const K = 4096;
+const BATCHES = 32;
+export const THREAD_ROWS = [262144];
+
+/** The engine with a pool of `THREADS` threads, created once (every step splits, however small). */
+async function poolEngine(ctx) {
+  ctx.threadsEngine ??= ctx.lib.createEngine({ simd: ctx.engine.simd, threads: THREADS, minParallelElements: 0 });
+  const engine = await ctx.threadsEngine;
+  if (engine.threads !== THREADS) throw new Error(`threads unavailable: ${engine.threadsFallbackReason}`);
+  return engine;
+}
+
+/** @param {any} ctx */
+export function threadsGroup(ctx) {
+  if (typeof ctx.lib.ThreadPool !== 'function') return null;
+  const sizes = ctx.sizes ?? (ctx.quick ? THREAD_SIZES_QUICK : THREAD_SIZES);
+  const contenders = [
+    { id: `engine-${THREADS}t`, label: `${THREADS} threads` },
+    { id: 'engine-1t', label: '1 thread' },
+  ];
+  const run = (n, threaded) => async () => {
+    const engine = threaded ? await poolEngine(ctx) : ctx.engine;
+    const opt = new ctx.lib.Adam({ lr: LR, engine, nonFinite: 'ignore' });
+    try {
+      const p = opt.param(params(n));
+      p.grad.set(grads(n));
+      return ctx.measure(() => opt.step());
+    } finally {
+      opt.dispose();
+    }
+  };
+  const tasks = [];
+  for (const n of sizes) {
+    tasks.push({ name: `threads/${contenders[0].id}/${n}`, contender: contenders[0].id, n, elems: n, run: run(n, true) });
+    tasks.push({ name: `threads/engine-1t/${n}`, contender: 'engine-1t', n, elems: n, run: run(n, false) });
+  }
+  const targetSizes = sizes.filter((n) => n >= 1048576);
+  return {
+    id: 'threads',
+    title: `Adam step on ${THREADS} threads (worker + calling thread, shared memory) vs 1 thread`,
+    kind: 'threads',
+    unit: 'Melem/s',
+    xLabel: 'n',
+    baseline: contenders[0].id,
+    contenders,
+    targets: targetSizes.map((n) => ({ contender: 'engine-1t', min: 1.7, at: n, label: `${THREADS} threads ≥ 1.7× one thread at n = ${n}` })),
+    notes: [
+      `the ${THREADS}-thread engine splits every step (minParallelElements: 0); by default steps under 64K elements stay on the calling thread`,
+      'results are bit-identical to one thread (test/threads.test.ts)',
+    ],
+    tasks,
+  };
+}
+
+/** Lazy Adam embedding updates (262144 x 64, 4096 Zipf ids) on 2 threads vs 1. @param {any} ctx */
+export function threadsEmbeddingGroup(ctx) {
+  if (typeof ctx.lib.ThreadPool !== 'function' || typeof ctx.lib.Embedding !== 'function') return null;
+  const rowsList = ctx.quick ? [16384] : THREAD_ROWS;
+  const contenders = [
+    { id: `emb-${THREADS}t`, label: `${THREADS} threads` },
+    { id: 'emb-1t', label: '1 thread' },
+  ];
+  const tasks = [];
+  for (const rows of rowsList) {
+    let ids;
+    const data = () => {
+      if (!ids) {
+        const zipf = new ZipfIds(rows);
+        ids = Array.from({ length: BATCHES }, () => zipf.draw(K));
+      }
+      return ids;
+    };
+    const g = grads(K * DIM, 3);
+    const run = (threaded) => async () => {
+      const engine = threaded ? await poolEngine(ctx) : ctx.engine;
+      const emb = new ctx.lib.Embedding(rows, DIM, { optimizer: 'adam', lr: LR, nonFinite: 'ignore', init: 'zeros', engine });
+      const batches = data();
+      let b = 0;
+      try {
+        return ctx.measure(() => emb.update(batches[(b = (b + 1) % BATCHES)], g));
+      } finally {
+        emb.dispose();
+      }
+    };
+    tasks.push({ name: `threads-embedding/${contenders[0].id}/${rows}`, contender: contenders[0].id, n: rows, elems: K * DIM, run: run(true) });
+    tasks.push({ name: `threads-embedding/emb-1t/${rows}`, contender: 'emb-1t', n: rows, elems: K * DIM, run: run(false) });
+  }
+  return {
+    id: 'threads-embedding',
+    title: `Embedding update (lazy Adam, rows × ${DIM}, ${K} Zipf ids) on ${THREADS} threads vs 1 thread`,
+    kind: 'threads',
+    unit: 'Melem/s',
+    xLabel: 'table rows',
+    baseline: contenders[0].id,
+    showMs: true,
+    contenders,
+    targets: [],
+    notes: [`the ids are sorted and coalesced on the calling thread; the distinct rows are split into ${THREADS} row ranges`],
+    tasks,
+  };
+}
