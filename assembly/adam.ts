@@ -6,6 +6,8 @@
 // State: state0 = exp_avg, state1 = exp_avg_sq, state2 = max_exp_avg_sq (AMSGrad only).
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+import { CLIP_LO, CLIP_HI } from "./clip";
+import { clampVec, clampOne } from "./clamp";
 
 // Hyper block slots (f32 unless noted).
 export const ADAM_GSCALE = 0;      // gradient scale; negative for maximize
@@ -24,11 +26,11 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 
 @inline function adamVec(
   P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
+  gs: v128, lo: v128, hi: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
   ams: bool, l2: bool, dec: bool,
 ): void {
   let p = v128.load(P + o);
-  let g = f32x4.mul(v128.load(G + o), gs);
+  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
   if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
   if (dec) p = f32x4.mul(p, dc);
   let m = v128.load(M + o);
@@ -46,11 +48,11 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 
 @inline function adamOne(
   P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
+  gs: f32, lo: f32, hi: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
   ams: bool, l2: bool, dec: bool,
 ): void {
   let p = load<f32>(P + o);
-  let g = load<f32>(G + o) * gs;
+  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
   if (l2) g = g + wd * p;
   if (dec) p = p * dc;
   let m = load<f32>(M + o);
@@ -69,30 +71,30 @@ export const ADAM_USE_DECAY = 12;  // i32 flag
 @inline function adamTensor(d: usize, ams: bool, l2: bool, dec: bool): void {
   const P = descParam(d), G = descGrad(d), M = descState0(d), V = descState1(d), X = descState2(d);
   const n = descLength(d), h = descHyper(d);
-  const gs = hyperF32(h, ADAM_GSCALE), b1 = hyperF32(h, ADAM_BETA1), b1c = hyperF32(h, ADAM_OMB1);
+  const gs = hyperF32(h, ADAM_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), b1 = hyperF32(h, ADAM_BETA1), b1c = hyperF32(h, ADAM_OMB1);
   const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
+    const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
     const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps);
     const vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      adamVec(P, G, M, V, X, o, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 16, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 32, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 48, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o, vgs, vlo, vhi, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 16, vgs, vlo, vhi, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 32, vgs, vlo, vhi, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 48, vgs, vlo, vhi, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
     }
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) {
-      adamVec(P, G, M, V, X, i << 2, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, i << 2, vgs, vlo, vhi, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
     }
   }
   for (; i < n; i++) {
-    adamOne(P, G, M, V, X, i << 2, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
+    adamOne(P, G, M, V, X, i << 2, gs, lo, hi, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
   }
 }
 

@@ -6,6 +6,8 @@
 // State: state0 = momentum_buffer (when momentum != 0).
 
 import { DESC_BYTES, descParam, descGrad, descState0, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+import { CLIP_LO, CLIP_HI } from "./clip";
+import { clampVec, clampOne } from "./clamp";
 
 export const SGD_GSCALE = 0;     // gradient scale; negative for maximize
 export const SGD_LR = 1;
@@ -17,10 +19,10 @@ export const SGD_FIRST = 6;      // i32 flag: the momentum buffer starts as the 
 export const SGD_NESTEROV = 7;   // i32 flag
 export const SGD_USE_WD = 8;     // i32 flag
 
-@inline function sgdVec(P: usize, G: usize, B: usize, o: usize, gs: v128, lr: v128, mu: v128, omd: v128, wd: v128,
+@inline function sgdVec(P: usize, G: usize, B: usize, o: usize, gs: v128, lo: v128, hi: v128, lr: v128, mu: v128, omd: v128, wd: v128,
                         useMom: bool, first: bool, nest: bool, useWd: bool): void {
   const p = v128.load(P + o);
-  let d = f32x4.mul(v128.load(G + o), gs);
+  let d = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
   if (useWd) d = f32x4.add(d, f32x4.mul(wd, p));
   if (useMom) {
     let b: v128;
@@ -33,10 +35,10 @@ export const SGD_USE_WD = 8;     // i32 flag
   v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, d)));
 }
 
-@inline function sgdOne(P: usize, G: usize, B: usize, o: usize, gs: f32, lr: f32, mu: f32, omd: f32, wd: f32,
+@inline function sgdOne(P: usize, G: usize, B: usize, o: usize, gs: f32, lo: f32, hi: f32, lr: f32, mu: f32, omd: f32, wd: f32,
                         useMom: bool, first: bool, nest: bool, useWd: bool): void {
   const p = load<f32>(P + o);
-  let d = load<f32>(G + o) * gs;
+  let d = clampOne(load<f32>(G + o), lo, hi) * gs;
   if (useWd) d = d + wd * p;
   if (useMom) {
     let b: f32;
@@ -51,23 +53,23 @@ export const SGD_USE_WD = 8;     // i32 flag
 
 @inline function sgdTensor(d: usize, useMom: bool, first: bool, nest: bool, useWd: bool): void {
   const P = descParam(d), G = descGrad(d), B = descState0(d), n = descLength(d), h = descHyper(d);
-  const gs = hyperF32(h, SGD_GSCALE), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
+  const gs = hyperF32(h, SGD_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
   const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd), vwd = f32x4.splat(wd);
+    const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd), vwd = f32x4.splat(wd);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      sgdVec(P, G, B, o, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 16, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 32, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 48, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 16, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 32, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o + 48, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
     }
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+    for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
   }
-  for (; i < n; i++) sgdOne(P, G, B, i << 2, gs, lr, mu, omd, wd, useMom, first, nest, useWd);
+  for (; i < n; i++) sgdOne(P, G, B, i << 2, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd);
 }
 
 @inline function sgdMomentum(d: usize, first: bool, nest: bool, useWd: bool): void {

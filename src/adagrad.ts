@@ -1,10 +1,11 @@
 import { checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Schedule } from './schedules.js';
 
 /** Options of `Adagrad` (PyTorch 2.x names in camelCase). */
 export interface AdagradOptions extends BaseOptions {
   /** Learning rate. Default 0.01. */
-  lr?: number;
+  lr?: number | Schedule;
   /** Learning-rate decay: the rate at step t is `lr / (1 + (t - 1) lrDecay)`. Default 0. */
   lrDecay?: number;
   /** L2 weight decay added to the gradient. Default 0. */

@@ -1,10 +1,11 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Schedule } from './schedules.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
   /** Learning rate. Default 1e-3. */
-  lr?: number;
+  lr?: number | Schedule;
   /** Coefficients of the running averages of the gradient and its square. Default [0.9, 0.999]. */
   betas?: [number, number];
   /** Added to the denominator for numerical stability. Default 1e-8. */

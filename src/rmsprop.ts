@@ -1,10 +1,11 @@
 import { checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Schedule } from './schedules.js';
 
 /** Options of `RMSprop` (PyTorch 2.x names in camelCase). */
 export interface RMSpropOptions extends BaseOptions {
   /** Learning rate. Default 0.01. */
-  lr?: number;
+  lr?: number | Schedule;
   /** Smoothing constant of the squared-gradient average. Default 0.99. */
   alpha?: number;
   /** Added to the denominator. Default 1e-8. */

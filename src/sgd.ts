@@ -1,10 +1,11 @@
 import { checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Schedule } from './schedules.js';
 
 /** Options of `SGD` (PyTorch 2.x names in camelCase). */
 export interface SGDOptions extends BaseOptions {
   /** Learning rate. Default 1e-3. */
-  lr?: number;
+  lr?: number | Schedule;
   /** Momentum factor. Default 0. */
   momentum?: number;
   /** Dampening for momentum. Default 0. */
