@@ -74,9 +74,9 @@ export function parseArgs(argv) {
   return o;
 }
 
-function selected(only, groupId, taskName) {
+function selected(only, group, taskName) {
   if (!only) return true;
-  return only.some((t) => t === groupId || (t === 'dense' && !['many', 'sparse', 'threads', 'threads-embedding'].includes(groupId)) || taskName === t || taskName.startsWith(`${t}/`));
+  return only.some((t) => t === group.id || (t === 'dense' && group.kind === 'dense') || taskName === t || taskName.startsWith(`${t}/`));
 }
 
 function machine(extra) {
@@ -187,7 +187,7 @@ async function main() {
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
-  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g.id, t.name));
+  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name));
   const planned = groups.filter((g) => g.tasks.length > 0);
   if (planned.length === 0) {
     console.error(`bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`);
