@@ -18,6 +18,7 @@ import { melemPerSec, sig, summarize } from './lib/stats.js';
 import { loadTfjs } from './lib/tfjs.js';
 import { denseGroup, denseSpecs } from './groups/dense.js';
 import { manyGroup } from './groups/many.js';
+import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 
@@ -27,7 +28,7 @@ const DEFAULT_OUT = join(ROOT, 'bench', 'results');
 const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [options])
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
-                     rmsprop, (other optimizers by lower-case name), dense (all optimizers), many,
+                     rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
                      sparse, threads, threads-embedding; or prefixes such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
@@ -183,6 +184,9 @@ async function main() {
   const groups = [];
   for (const spec of denseSpecs(lib)) groups.push(denseGroup(ctx, spec));
   groups.push(manyGroup(ctx));
+  const clip = clipGroup(ctx);
+  if (clip) groups.push(clip);
+  else notes.push('clip: the optimizers have no clipGradNorm option yet; the clipping group was not run');
   for (const g of [threadsGroup(ctx), threadsEmbeddingGroup(ctx)]) if (g) groups.push(g);
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
