@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import * as api from '../src/index.js';
+// Node runs the same built files the browser loads (npm test builds first).
+import * as api from '../dist/index.js';
 import { launchChromium, type Browser } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript modules without type declarations
 import { startStaticServer } from '../scripts/static-server.mjs';
@@ -163,6 +164,28 @@ describe('the package in headless Chromium', () => {
     expect(out.result.scalar).toEqual(node.scalar);
     expect(out.result.embedding).toEqual(node.embedding);
     await page.close();
+  });
+
+  it('threads: a cross-origin-isolated page runs createEngine({ threads: 2 }) on 2 threads with the same bits (main and inline entry)', async () => {
+    for (const entry of ['wasm-optim', 'wasm-optim/inline']) {
+      const { page, errors } = await openPage();
+      const out = await page.evaluate(async (specifier) => {
+        const pkg = await load(specifier);
+        const { runDense } = await load('/test/browser/workload.js');
+        const engine = await pkg.createEngine({ threads: 2, minParallelElements: 0 }); // split every tensor
+        try {
+          return { isolated: crossOriginIsolated, threads: engine.threads, fallback: engine.threadsFallbackReason, dense: runDense(pkg, engine) };
+        } finally {
+          await engine.shutdownThreads();
+        }
+      }, entry);
+      expect(errors, entry).toEqual([]);
+      expect(out.isolated, entry).toBe(true);
+      expect(out.fallback, entry).toBeNull();
+      expect(out.threads, entry).toBe(2);
+      expect(out.dense, entry).toEqual(node.simd);
+      await page.close();
+    }
   });
 
   it('init(source) takes a URL, a Response (streamed, or from bytes when the type is not application/wasm) or bytes', async () => {
