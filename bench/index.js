@@ -168,6 +168,7 @@ async function main() {
   const roundMs = timeMs / rounds;
 
   const notes = [];
+  let tfjsVersion = null;
   if (!simd) notes.push('this runtime has no WebAssembly SIMD: the engine column is the scalar build');
   let currentTask = '';
   let progress;
@@ -175,7 +176,11 @@ async function main() {
     lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs, tfjsCpuMax: opts.tfjsCpuMax,
     sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
     c: new CPrograms(),
-    tfjs: loadTfjs,
+    tfjs: async () => {
+      const r = await loadTfjs();
+      tfjsVersion = r.version;
+      return r;
+    },
     measure: (fn) => measure(currentTask, fn, { timeMs: roundMs }),
     note: (text) => progress?.note(text),
   };
@@ -209,11 +214,35 @@ async function main() {
     ctx.sparseEngine = await lib.createEngine({ simd });
   }
 
+  const date = new Date().toISOString();
+  const startLoad = loadavg();
+  const tinybench = readJson(join(ROOT, 'node_modules', 'tinybench', 'package.json'))?.version;
+  const previousFile = join(opts.out, 'latest.json');
+  const previous = readJson(previousFile);
+  /**
+   * Writes the results of the groups measured so far (after each group, so that a crash late in a
+   * long run keeps what was measured). Partial and filtered runs are merged into the previous
+   * results of the same mode; a complete unfiltered run replaces them.
+   */
+  const snapshot = (done, complete) => {
+    const current = {
+      schema: 1,
+      mode: opts.quick ? 'quick' : 'full',
+      date,
+      command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion, simd }),
+      settings: { timeMs, rounds, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
+      notes,
+      groups: done,
+    };
+    const results = complete ? current : merge(previous, current);
+    writeOutputs(results, opts.out);
+    return results;
+  };
+
   const total = planned.reduce((s, g) => s + g.tasks.length, 0);
   progress = new Progress(total, { quiet: opts.quiet });
   for (const n of notes) progress.note(`note: ${n}`);
-  const date = new Date().toISOString();
-  const startLoad = loadavg();
   try {
     for (const g of planned) {
       g.date = new Date().toISOString();
@@ -264,33 +293,21 @@ async function main() {
           }
         }
       }
+      const done = planned.slice(0, planned.indexOf(g) + 1);
+      if (done.length < planned.length) snapshot(done, false);
     }
   } finally {
     progress.close();
     ctx.c.cleanup();
   }
 
-  const { version: tfjsVersion } = planned.some((g) => g.tasks.some((t) => t.contender.startsWith('tfjs'))) ? await loadTfjs() : {};
-  const tinybench = readJson(join(ROOT, 'node_modules', 'tinybench', 'package.json'))?.version;
-  const current = {
-    schema: 1,
-    mode: opts.quick ? 'quick' : 'full',
-    date,
-    command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion ?? null, simd }),
-    settings: { timeMs, rounds, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
-    notes,
-    groups: planned,
-  };
-  const previousFile = join(opts.out, 'latest.json');
-  const results = opts.only ? merge(readJson(previousFile), current) : current;
-  writeOutputs(results, opts.out);
+  const results = snapshot(planned, !opts.only);
   // The README quotes full runs into the default results folder (or any run with --readme).
   const readme = opts.readme ?? (!opts.quick && opts.out === DEFAULT_OUT);
   if (readme && opts.readme !== false) writeReadme(results);
 
   // Print this run's tables.
-  const lines = [`# wasm-optim benchmark (${current.mode})`, '', machineLine(current), ''];
+  const lines = [`# wasm-optim benchmark (${results.mode})`, '', machineLine(results), ''];
   for (const n of notes) lines.push(`- note: ${n}`);
   for (const g of planned) lines.push(groupMarkdown(g));
   lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${planned.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated README.md' : ''}.`);
