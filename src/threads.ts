@@ -2,16 +2,19 @@
 // compiled with `--enable threads --importMemory --sharedMemory`) runs on a shared
 // `WebAssembly.Memory`; every worker instantiates the same module over the same memory and only
 // runs kernels (the allocator is not thread-safe: only the main thread allocates). A control
-// block in that memory carries the jobs: the main thread writes each worker's job into its slot,
-// bumps a sequence word and wakes the workers with `Atomics.notify`; each worker runs its job and
-// stores the sequence number into its `done` word. No message is sent per step.
+// block in that memory carries the work: the calling thread writes a list of chunks (a kernel and
+// its arguments each), publishes their count in a claim word, bumps a sequence word and wakes the
+// workers with `Atomics.notify`. Every thread, the calling one included, then claims chunks one
+// at a time with a compare-and-swap on the claim word, runs them and counts them done; the
+// calling thread waits until all are done. No message is sent per step, and a worker that the
+// operating system wakes late simply finds fewer chunks left (the calling thread ran them).
 //
-// Table kernels are split by elements: each tensor of the table is cut into per-thread ranges
-// (multiples of 16 elements) and every thread walks a sub-table of descriptors that point into
-// those ranges. Elementwise kernels give the same bits whichever thread computes an element, so
-// the result is bit-identical to one thread. Reductions (the non-finite pre-pass, sums of squares)
-// are split by whole tensors and combined on the main thread in tensor order, as the
-// single-thread kernels combine them.
+// Table kernels are split by elements: each tensor of the table is cut into ranges (multiples of
+// 16 elements) and every chunk walks a sub-table of descriptors that point into those ranges.
+// Elementwise kernels give the same bits whichever thread computes an element, so the result is
+// bit-identical to one thread. Reductions (the non-finite pre-pass, sums of squares) are split by
+// whole tensors and combined on the calling thread in tensor order, as the single-thread kernels
+// combine them.
 
 import { Engine, createEngine, simdSupported, type InitOptions, type ParallelRunner, type WasmSource } from './engine.js';
 
@@ -24,39 +27,51 @@ export class ThreadPoolError extends Error {
 export type ThreadOptions = Pick<InitOptions, 'threads' | 'minParallelElements' | 'threadTimeoutMs'>;
 
 /**
- * Below this many elements a step stays on the calling thread. Measured on the 2-core
- * development machine (see README, "Threads"): Adam with 2 threads breaks even near 32K
- * elements and gains from 64K on.
+ * Below this many elements a step stays on the calling thread (waking a worker costs more than
+ * it saves). Measured on the 2-core development machine; see README, "Threads".
  */
 export const DEFAULT_MIN_PARALLEL_ELEMENTS = 65536;
 /** Most threads a pool may have. */
 export const MAX_THREADS = 64;
+/** Most chunks one call may be cut into. */
+export const MAX_CHUNKS = 256;
+/** Chunks per thread a split aims at (finer chunks balance threads that start late). */
+const CHUNKS_PER_THREAD = 4;
+/** Elements a chunk should hold at least (a chunk costs a wasm call and a claim). */
+const CHUNK_ELEMENTS = 65536;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-// Control block layout (bytes). Word 0 is the sequence number every worker waits on; slot k
-// (k >= 1) belongs to worker k and sits on its own 256-byte line.
-const SLOT_BYTES = 256;
-const S_JOBSEQ = 0; // sequence number of the job assigned to this worker
-const S_DONE = 4; // last sequence number this worker completed
-const S_STATUS = 8; // ST_*
-const S_FN = 12; // index of the export to call, or a negative command
-const S_NARGS = 16;
-const S_FAULT = 20; // test hook: F_*
-const S_MSGLEN = 24;
-const S_ARGS = 32; // 8 f64 arguments
-const S_RESULT = 96; // f64 result
-const S_MSG = 128; // UTF-8 error message, up to 128 bytes
+// Control block layout (bytes): a header, a status line per worker, then the chunk table.
+const H_SEQ = 0; // bumped to wake the workers
+const H_CLAIM = 4; // (chunk count << 16) | next chunk to claim
+const H_DONE = 8; // chunks finished
+const H_QUIT = 12; // 1: workers exit
+const H_ERR = 16; // 0, or 1 + the first chunk that threw
+const H_ERRLEN = 20;
+const H_ERRMSG = 64; // UTF-8 message of that error, up to 128 bytes
+const WORKERS_AT = 256;
+const W_BYTES = 16;
+const W_STATUS = 0; // ST_*
+const W_FAULT = 4; // test hook: FAULTS
+const CHUNKS_AT = WORKERS_AT + MAX_THREADS * W_BYTES;
+const C_BYTES = 96;
+const C_FN = 0; // index of the export to call
+const C_NARGS = 4;
+const C_OWNER = 8; // the thread that claimed the chunk (0 = the calling thread), -1 unclaimed
+const C_STATE = 12; // CS_*
+const C_ARGS = 16; // 8 f64 arguments
+const C_RESULT = 80; // f64 result
+const CTRL_BYTES = CHUNKS_AT + MAX_CHUNKS * C_BYTES;
 const MAX_ARGS = 8;
 
-const ST_STARTING = 0;
 const ST_OK = 1;
-const ST_ERROR = 2;
 const ST_DEAD = 3;
+const CS_PENDING = 1;
+const CS_DONE = 2;
+const CS_ERROR = 3;
 
-const CMD_QUIT = -1;
-
-/** @internal test hooks: what a worker does at its next job. */
+/** @internal test hooks: what a worker does in the next chunk it runs. */
 export type FaultKind = 'throw' | 'exit' | 'hang';
 const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
 
@@ -65,53 +80,66 @@ const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
 // the module and memory as workerData; a browser worker receives them in its first message.
 const WORKER_SOURCE = `'use strict';
 (function () {
-  var SLOT = ${SLOT_BYTES}, JOBSEQ = ${S_JOBSEQ >> 2}, DONE = ${S_DONE >> 2}, STATUS = ${S_STATUS >> 2}, FN = ${S_FN >> 2},
-      NARGS = ${S_NARGS >> 2}, FAULT = ${S_FAULT >> 2}, MSGLEN = ${S_MSGLEN >> 2}, ARGS = ${S_ARGS >> 3},
-      RESULT = ${S_RESULT >> 3}, MSG = ${S_MSG}, OK = ${ST_OK}, ERROR = ${ST_ERROR}, DEAD = ${ST_DEAD}, QUIT = ${CMD_QUIT};
+  var SEQ = ${H_SEQ >> 2}, CLAIM = ${H_CLAIM >> 2}, DONE = ${H_DONE >> 2}, QUIT = ${H_QUIT >> 2}, ERR = ${H_ERR >> 2},
+      ERRLEN = ${H_ERRLEN >> 2}, ERRMSG = ${H_ERRMSG}, WORKERS = ${WORKERS_AT}, WB = ${W_BYTES}, STATUS = ${W_STATUS >> 2},
+      FAULT = ${W_FAULT >> 2}, CHUNKS = ${CHUNKS_AT}, CB = ${C_BYTES}, FN = ${C_FN >> 2}, NARGS = ${C_NARGS >> 2},
+      OWNER = ${C_OWNER >> 2}, STATE = ${C_STATE >> 2}, ARGS = ${C_ARGS >> 3}, RESULT = ${C_RESULT >> 3},
+      OK = ${ST_OK}, DEAD = ${ST_DEAD}, CDONE = ${CS_DONE}, CERROR = ${CS_ERROR};
   function start(d, post, exit) {
-    var memory = d.memory;
+    var memory = d.memory, index = d.index;
     var i32 = new Int32Array(memory.buffer), f64 = new Float64Array(memory.buffer), u8 = new Uint8Array(memory.buffer);
-    var seqAt = d.ctrl >> 2, slot = d.ctrl + d.index * SLOT, s4 = slot >> 2, s8 = slot >> 3;
-    function die() { Atomics.store(i32, s4 + STATUS, DEAD); Atomics.notify(i32, s4 + DONE); }
+    var h = d.ctrl >> 2, w = (d.ctrl + WORKERS + index * WB) >> 2, chunks = d.ctrl + CHUNKS;
+    function die() { Atomics.store(i32, w + STATUS, DEAD); Atomics.notify(i32, h + DONE); }
     if (typeof process !== 'undefined' && process && typeof process.on === 'function') process.on('exit', die);
     var instance = new WebAssembly.Instance(d.module, { env: { memory: memory,
       abort: function (m, f, l, c) { throw new Error('engine abort at ' + l + ':' + c); } } });
     var fns = d.names.map(function (n) { return instance.exports[n]; });
-    var spin = d.spin, seen = Atomics.load(i32, seqAt);
-    Atomics.store(i32, s4 + STATUS, OK);
+    var spin = d.spin, seen = Atomics.load(i32, h + SEQ);
+    Atomics.store(i32, w + STATUS, OK);
     post('ready');
-    for (;;) {
-      var s = Atomics.load(i32, seqAt);
-      if (s === seen) {
-        for (var k = 0; k < spin && s === seen; k++) s = Atomics.load(i32, seqAt);
-        if (s === seen) { Atomics.wait(i32, seqAt, seen); continue; }
-      }
-      seen = s;
-      if (Atomics.load(i32, s4 + JOBSEQ) !== s) continue;
-      var fn = i32[s4 + FN];
-      if (fn === QUIT) { Atomics.store(i32, s4 + DONE, s); Atomics.notify(i32, s4 + DONE); exit(); return; }
+    function runChunk(c) {
+      var b = chunks + c * CB, b4 = b >> 2, b8 = b >> 3;
+      i32[b4 + OWNER] = index;
       try {
-        var fault = i32[s4 + FAULT];
+        var fault = i32[w + FAULT];
         if (fault !== 0) {
-          i32[s4 + FAULT] = 0;
+          i32[w + FAULT] = 0;
           if (fault === 1) throw new Error('fault injected by a test hook');
-          if (fault === 2) { die(); exit(7); return; }
+          if (fault === 2) { die(); exit(7); return false; }
           if (fault === 3) { for (;;) {} }
         }
-        var n = i32[s4 + NARGS], a = s8 + ARGS, r;
-        if (n <= 2) r = fns[fn](f64[a], f64[a + 1]);
-        else if (n <= 4) r = fns[fn](f64[a], f64[a + 1], f64[a + 2], f64[a + 3]);
-        else r = fns[fn](f64[a], f64[a + 1], f64[a + 2], f64[a + 3], f64[a + 4], f64[a + 5], f64[a + 6], f64[a + 7]);
-        f64[s8 + RESULT] = typeof r === 'number' ? r : 0;
-        Atomics.store(i32, s4 + STATUS, OK);
+        var n = i32[b4 + NARGS], a = b8 + ARGS, fn = fns[i32[b4 + FN]], r;
+        if (n <= 2) r = fn(f64[a], f64[a + 1]);
+        else if (n <= 4) r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3]);
+        else r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3], f64[a + 4], f64[a + 5], f64[a + 6], f64[a + 7]);
+        f64[b8 + RESULT] = typeof r === 'number' ? r : 0;
+        Atomics.store(i32, b4 + STATE, CDONE);
       } catch (e) {
-        var text = String(e && e.message || e).slice(0, 120), len = 0;
-        for (var j = 0; j < text.length; j++) { var c = text.charCodeAt(j); u8[slot + MSG + len++] = c < 128 ? c : 63; }
-        i32[s4 + MSGLEN] = len;
-        Atomics.store(i32, s4 + STATUS, ERROR);
+        Atomics.store(i32, b4 + STATE, CERROR);
+        if (Atomics.compareExchange(i32, h + ERR, 0, c + 1) === 0) {
+          var text = 'worker ' + index + ' threw: ' + String(e && e.message || e), len = 0;
+          for (var j = 0; j < text.length && len < 128; j++) { var ch = text.charCodeAt(j); u8[d.ctrl + ERRMSG + len++] = ch < 128 ? ch : 63; }
+          Atomics.store(i32, h + ERRLEN, len);
+        }
       }
-      Atomics.store(i32, s4 + DONE, s);
-      Atomics.notify(i32, s4 + DONE);
+      Atomics.add(i32, h + DONE, 1);
+      Atomics.notify(i32, h + DONE);
+      return true;
+    }
+    for (;;) {
+      var s = Atomics.load(i32, h + SEQ);
+      if (s === seen) {
+        for (var k = 0; k < spin && s === seen; k++) s = Atomics.load(i32, h + SEQ);
+        if (s === seen) { Atomics.wait(i32, h + SEQ, seen); continue; }
+      }
+      seen = s;
+      if (Atomics.load(i32, h + QUIT) !== 0) { exit(); return; }
+      for (;;) {
+        var v = Atomics.load(i32, h + CLAIM), next = v & 0xffff;
+        if (next >= (v >>> 16)) break;
+        if (Atomics.compareExchange(i32, h + CLAIM, v, v + 1) !== v) continue;
+        if (!runChunk(next)) return;
+      }
     }
   }
   if (typeof require === 'function' && typeof process !== 'undefined' && process.versions && process.versions.node) {
@@ -126,7 +154,7 @@ const WORKER_SOURCE = `'use strict';
 })();
 `;
 
-/** One job for one thread: the export to call and its numeric arguments. */
+/** One chunk of work: the export to call and its numeric arguments. */
 export interface ThreadJob {
   /** Name of an exported wasm function (a kernel taking byte offsets and counts). */
   fn: string;
@@ -263,9 +291,13 @@ export class ThreadPool implements ParallelRunner {
   private readonly ctrl: number;
   private readonly fnIds: Map<string, number>;
   private workers: WorkerHandle[] = [];
-  private seq = 0;
   private failure: string | null = null;
   private closed = false;
+  private leaveToWorkers = false;
+  /** @internal test knob: the calling thread claims no chunks (every chunk runs in a worker). */
+  workersOnly = false;
+  /** Chunks run so far, and how many of them a worker ran (the calling thread ran the rest). */
+  readonly stats = { calls: 0, chunks: 0, chunksByWorkers: 0 };
   private scratch = 0;
   private scratchBytes = 0;
   private descScratch = 0;
@@ -282,6 +314,9 @@ export class ThreadPool implements ParallelRunner {
     this.timeoutMs = options.threadTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.canBlock = mainCanBlock();
   }
+
+  /** @internal bytes of the control block `createThreadedEngine` allocates. */
+  static readonly controlBytes = CTRL_BYTES;
 
   /** @internal starts the workers and waits until each has instantiated the module. */
   async start(module: WebAssembly.Module, names: string[], spin: number): Promise<void> {
@@ -327,7 +362,7 @@ export class ThreadPool implements ParallelRunner {
     if (!this.closed && this.failure === null) this.failure = reason;
   }
 
-  /** True while the pool can run jobs. */
+  /** True while the pool can run work. */
   get alive(): boolean {
     return !this.closed && this.failure === null;
   }
@@ -336,13 +371,16 @@ export class ThreadPool implements ParallelRunner {
     return this.engine.heapI32;
   }
 
+  private statusOf(i32: Int32Array, k: number): number {
+    return Atomics.load(i32, (this.ctrl + WORKERS_AT + k * W_BYTES + W_STATUS) >> 2);
+  }
+
+  /** Throws (after shutting the pool down) when a worker has died since the last call. */
   private checkAlive(): void {
     if (this.closed) throw new ThreadPoolError('wasm-optim: the thread pool was shut down');
     if (this.failure === null) {
       const i32 = this.i32();
-      for (let k = 1; k < this.threads; k++) {
-        if (Atomics.load(i32, (this.ctrl + k * SLOT_BYTES + S_STATUS) >> 2) === ST_DEAD) this.failure = `worker ${k} died`;
-      }
+      for (let k = 1; k < this.threads; k++) if (this.statusOf(i32, k) === ST_DEAD) this.failure = `worker ${k} died`;
     }
     if (this.failure !== null) this.fail(this.failure, 'before the step started; nothing was changed');
   }
@@ -363,12 +401,18 @@ export class ThreadPool implements ParallelRunner {
     this.workers = [];
   }
 
+  /** How many chunks `total` elements of work are cut into (at least one per thread). */
+  chunksFor(total: number): number {
+    return Math.min(MAX_CHUNKS, this.threads * CHUNKS_PER_THREAD, Math.max(this.threads, Math.ceil(total / CHUNK_ELEMENTS)));
+  }
+
   /**
-   * Runs `jobs[0]` on the calling thread and `jobs[k]` on worker k, and returns each job's result
-   * (a number; 0 for kernels that return nothing). Throws a ThreadPoolError when a worker fails.
+   * Runs every job (a kernel call) on whichever thread claims it first, the calling thread
+   * included, and returns each job's result (0 for kernels that return nothing). The jobs must
+   * touch disjoint memory. Throws a ThreadPoolError when a worker fails.
    */
   run(jobs: readonly ThreadJob[]): number[] {
-    if (jobs.length > this.threads) throw new RangeError(`ThreadPool.run: ${jobs.length} jobs for ${this.threads} threads`);
+    if (jobs.length > MAX_CHUNKS) throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
     const ids = jobs.map((j) => {
       const id = this.fnIds.get(j.fn);
       if (id === undefined) throw new RangeError(`ThreadPool.run: the engine has no function export '${j.fn}'`);
@@ -376,59 +420,102 @@ export class ThreadPool implements ParallelRunner {
       return id;
     });
     this.checkAlive();
-    const seq = (this.seq = (this.seq + 1) | 0);
+    const n = jobs.length;
+    if (n === 0) return [];
+    const leave = this.leaveToWorkers || this.workersOnly;
+    this.leaveToWorkers = false;
+    this.stats.calls++;
+    this.stats.chunks += n;
+    if (n === 1 && !leave) {
+      const r = (this.engine.exports[jobs[0].fn] as (...a: number[]) => unknown)(...jobs[0].args);
+      return [typeof r === 'number' ? r : 0];
+    }
     const i32 = this.i32();
     const f64 = new Float64Array(i32.buffer);
-    for (let k = 1; k < jobs.length; k++) {
-      const slot = this.ctrl + k * SLOT_BYTES;
-      i32[(slot + S_FN) >> 2] = ids[k];
-      i32[(slot + S_NARGS) >> 2] = jobs[k].args.length;
-      for (let a = 0; a < MAX_ARGS; a++) f64[((slot + S_ARGS) >> 3) + a] = jobs[k].args[a] ?? 0;
-      Atomics.store(i32, (slot + S_JOBSEQ) >> 2, seq);
+    const h = this.ctrl >> 2;
+    for (let c = 0; c < n; c++) {
+      const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+      i32[(b + C_FN) >> 2] = ids[c];
+      i32[(b + C_NARGS) >> 2] = jobs[c].args.length;
+      i32[(b + C_OWNER) >> 2] = -1;
+      i32[(b + C_STATE) >> 2] = CS_PENDING;
+      for (let a = 0; a < MAX_ARGS; a++) f64[((b + C_ARGS) >> 3) + a] = jobs[c].args[a] ?? 0;
     }
-    if (jobs.length > 1) {
-      Atomics.store(i32, this.ctrl >> 2, seq);
-      Atomics.notify(i32, this.ctrl >> 2);
-    }
-    const results = new Array<number>(jobs.length).fill(0);
+    Atomics.store(i32, h + (H_DONE >> 2), 0);
+    Atomics.store(i32, h + (H_ERR >> 2), 0);
+    Atomics.store(i32, h + (H_CLAIM >> 2), n << 16); // publish
+    Atomics.add(i32, h + (H_SEQ >> 2), 1);
+    Atomics.notify(i32, h + (H_SEQ >> 2));
     let mainError: unknown = null;
-    try {
-      const r = (this.engine.exports[jobs[0].fn] as (...a: number[]) => unknown)(...jobs[0].args);
-      results[0] = typeof r === 'number' ? r : 0;
-    } catch (e) {
-      mainError = e;
+    if (!leave) {
+      // The calling thread claims chunks too.
+      for (;;) {
+        const v = Atomics.load(i32, h + (H_CLAIM >> 2));
+        const next = v & 0xffff;
+        if (next >= v >>> 16) break;
+        if (Atomics.compareExchange(i32, h + (H_CLAIM >> 2), v, v + 1) !== v) continue;
+        const b = this.ctrl + CHUNKS_AT + next * C_BYTES;
+        i32[(b + C_OWNER) >> 2] = 0;
+        try {
+          const r = (this.engine.exports[jobs[next].fn] as (...a: number[]) => unknown)(...jobs[next].args);
+          f64[(b + C_RESULT) >> 3] = typeof r === 'number' ? r : 0;
+          Atomics.store(i32, (b + C_STATE) >> 2, CS_DONE);
+        } catch (e) {
+          mainError ??= e;
+          Atomics.store(i32, (b + C_STATE) >> 2, CS_ERROR);
+        }
+        Atomics.add(i32, h + (H_DONE >> 2), 1);
+      }
     }
-    for (let k = 1; k < jobs.length; k++) {
-      results[k] = this.await(k, seq, i32, f64);
+    this.waitAll(i32, n);
+    for (let c = 0; c < n; c++) if (i32[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_OWNER) >> 2] > 0) this.stats.chunksByWorkers++;
+    const err = Atomics.load(i32, h + (H_ERR >> 2));
+    if (err !== 0) {
+      const len = Atomics.load(i32, h + (H_ERRLEN >> 2));
+      this.fail(String.fromCharCode(...new Uint8Array(i32.buffer, this.ctrl + H_ERRMSG, len)), 'during a step; this step may be partly applied');
     }
     if (mainError !== null) throw mainError;
+    const results = new Array<number>(n);
+    for (let c = 0; c < n; c++) results[c] = f64[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_RESULT) >> 3];
     return results;
   }
 
-  private await(k: number, seq: number, i32: Int32Array, f64: Float64Array): number {
-    const slot = this.ctrl + k * SLOT_BYTES;
-    const doneAt = (slot + S_DONE) >> 2;
-    const statusAt = (slot + S_STATUS) >> 2;
+  /** Waits until `n` chunks are done; a worker that died holding one, or a timeout, fails the pool. */
+  private waitAll(i32: Int32Array, n: number): void {
+    const doneAt = (this.ctrl + H_DONE) >> 2;
     let done = Atomics.load(i32, doneAt);
-    if (done !== seq) {
-      for (let s = 0; s < 2000 && done !== seq; s++) done = Atomics.load(i32, doneAt);
-      const deadline = performance.now() + this.timeoutMs;
-      while (done !== seq) {
-        if (Atomics.load(i32, statusAt) === ST_DEAD) this.fail(`worker ${k} died during a step`, 'during a step; this step may be partly applied');
-        if (performance.now() > deadline) this.fail(`worker ${k} did not finish within ${this.timeoutMs} ms`, 'during a step; this step may be partly applied');
-        if (this.canBlock) Atomics.wait(i32, doneAt, done, 50);
-        done = Atomics.load(i32, doneAt);
+    for (let s = 0; s < 4000 && done < n; s++) done = Atomics.load(i32, doneAt);
+    if (done >= n) return;
+    const deadline = performance.now() + this.timeoutMs;
+    const holder = (): number => {
+      for (let c = 0; c < n; c++) {
+        const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+        if (Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING && Atomics.load(i32, (b + C_OWNER) >> 2) > 0) return Atomics.load(i32, (b + C_OWNER) >> 2);
       }
+      return 0;
+    };
+    while (done < n) {
+      for (let k = 1; k < this.threads; k++) {
+        if (this.statusOf(i32, k) === ST_DEAD) {
+          for (let c = 0; c < n; c++) {
+            const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+            if (Atomics.load(i32, (b + C_OWNER) >> 2) === k && Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING) {
+              this.fail(`worker ${k} died during a step`, 'during a step; this step may be partly applied');
+            }
+          }
+        }
+      }
+      if (performance.now() > deadline) {
+        const k = holder();
+        this.fail(k > 0 ? `worker ${k} did not finish within ${this.timeoutMs} ms` : `no worker took the work within ${this.timeoutMs} ms`,
+          'during a step; this step may be partly applied');
+      }
+      if (this.canBlock) Atomics.wait(i32, doneAt, done, 20);
+      done = Atomics.load(i32, doneAt);
     }
-    if (Atomics.load(i32, statusAt) === ST_ERROR) {
-      const len = i32[(slot + S_MSGLEN) >> 2];
-      const msg = String.fromCharCode(...new Uint8Array(i32.buffer, slot + S_MSG, len));
-      this.fail(`worker ${k} threw: ${msg}`, 'during a step; this step may be partly applied');
-    }
-    return f64[(slot + S_RESULT) >> 3];
   }
 
-  /** Bytes of scratch for sub-tables of `descs` descriptors (grown on demand; main thread only). */
+  /** Bytes of scratch for sub-tables (grown on demand; calling thread only). */
   private ensureScratch(bytes: number): number {
     if (bytes > this.scratchBytes) {
       const size = Math.max(bytes, this.scratchBytes * 2, 1024);
@@ -449,22 +536,21 @@ export class ThreadPool implements ParallelRunner {
   }
 
   /**
-   * Sub-tables that cut every tensor into per-thread element ranges. Returns, per thread, the
+   * Sub-tables that cut every tensor into `parts` element ranges. Returns, per part, the
    * sub-table's offset, its descriptor count, and for each descriptor the index of its tensor.
    */
-  private splitElements(table: number, count: number, total: number): { at: number; count: number; origin: number[] }[] {
-    const threads = this.threads;
-    const chunk = Math.ceil(total / threads / 16) * 16;
-    const base = this.ensureScratch((count + threads) * 32);
+  private splitElements(table: number, count: number, total: number, parts: number): { at: number; count: number; origin: number[] }[] {
+    const chunk = Math.ceil(total / parts / 16) * 16;
+    const base = this.ensureScratch((count + parts) * 32);
     const u32 = this.engine.heapU32;
     const out: { at: number; count: number; origin: number[] }[] = [];
     let w = base >>> 2;
     let t = 0;
     let off = 0; // elements of tensor t already given out
-    for (let k = 0; k < threads; k++) {
+    for (let k = 0; k < parts; k++) {
       const at = w << 2;
       const origin: number[] = [];
-      let room = k === threads - 1 ? Infinity : chunk;
+      let room = k === parts - 1 ? Infinity : chunk;
       while (room > 0 && t < count) {
         const d = (table >>> 2) + t * 8;
         const len = u32[d + 5];
@@ -484,28 +570,31 @@ export class ThreadPool implements ParallelRunner {
         room -= take;
         if (off >= len) { t++; off = 0; }
       }
-      out.push({ at, count: origin.length, origin });
+      if (origin.length > 0) out.push({ at, count: origin.length, origin });
     }
     return out;
   }
 
-  /** Contiguous runs of whole tensors, one per thread, balanced by element count. */
-  private splitTensors(table: number, count: number, total: number): { at: number; count: number; first: number }[] {
+  /** Contiguous runs of whole tensors, up to `parts` of them, balanced by element count. */
+  private splitTensors(table: number, count: number, total: number, parts: number): { at: number; count: number; first: number }[] {
     const u32 = this.engine.heapU32;
     const out: { at: number; count: number; first: number }[] = [];
     let t = 0;
     let acc = 0;
-    for (let k = 0; k < this.threads; k++) {
+    for (let k = 0; k < parts && t < count; k++) {
       const first = t;
-      const goal = (total * (k + 1)) / this.threads;
-      if (k === this.threads - 1) t = count;
-      else while (t < count && acc + u32[(table >>> 2) + t * 8 + 5] / 2 <= goal) acc += u32[(table >>> 2) + t++ * 8 + 5];
+      const goal = (total * (k + 1)) / parts;
+      if (k === parts - 1) t = count;
+      else {
+        do acc += u32[(table >>> 2) + t++ * 8 + 5];
+        while (t < count && acc + u32[(table >>> 2) + t * 8 + 5] / 2 <= goal);
+      }
       out.push({ at: table + first * 32, count: t - first, first });
     }
     return out;
   }
 
-  /** Runs a table kernel `fn(table, count)` on every thread. See `Engine.runTable`. */
+  /** Runs a table kernel `fn(table, count)` across the threads. See `Engine.runTable`. */
   runTable(fn: string, table: number, count: number, elementwise: boolean): void {
     const total = this.tableElements(table, count);
     if (total < this.minParallelElements || count === 0) {
@@ -513,8 +602,9 @@ export class ThreadPool implements ParallelRunner {
       (this.engine.exports[fn] as (t: number, c: number) => void)(table, count);
       return;
     }
-    const parts = elementwise ? this.splitElements(table, count, total) : this.splitTensors(table, count, total);
-    this.run(parts.filter((p, k) => k === 0 || p.count > 0).map((p) => ({ fn, args: [p.at, p.count] })));
+    const parts = this.chunksFor(total);
+    const split = elementwise ? this.splitElements(table, count, total, parts) : this.splitTensors(table, count, total, parts);
+    this.run(split.map((p) => ({ fn, args: [p.at, p.count] })));
   }
 
   /** Index + 1 of the first tensor whose gradient is not all finite, else 0 (as the export). */
@@ -524,7 +614,7 @@ export class ThreadPool implements ParallelRunner {
       this.checkAlive();
       return this.engine.exports.firstNonFiniteGrad(table, count);
     }
-    const parts = this.splitElements(table, count, total);
+    const parts = this.splitElements(table, count, total, this.chunksFor(total));
     const results = this.run(parts.map((p) => ({ fn: 'firstNonFiniteGrad', args: [p.at, p.count] })));
     let first = 0;
     parts.forEach((p, k) => {
@@ -549,7 +639,7 @@ export class ThreadPool implements ParallelRunner {
     }
     const sums = this.engine.alloc(count * 8);
     try {
-      const parts = this.splitTensors(table, count, total);
+      const parts = this.splitTensors(table, count, total, this.chunksFor(total));
       this.run(parts.map((p) => ({ fn: 'gradSumSquaresEach', args: [p.at, p.count, sums + p.first * 8] })));
       const f64 = new Float64Array(this.engine.heapU32.buffer, sums, count);
       let s = 0;
@@ -563,11 +653,11 @@ export class ThreadPool implements ParallelRunner {
   /**
    * Runs a kernel `fn(desc, ...args)` that walks `n` items listed in arrays whose byte offsets
    * sit in the u32 words `listWords` of a `descBytes`-byte descriptor, split into contiguous item
-   * ranges across the threads: thread k gets a copy of the descriptor with those offsets advanced
-   * to its range and the arguments `args(count)` for its count. The kernel must touch only what
-   * its items own (an embedding update's unique rows, sorted ascending, are disjoint row ranges).
-   * Returns false, doing nothing, when `n * work` is below `minParallelElements` (the caller then
-   * runs the kernel itself).
+   * ranges across the threads: each chunk gets a copy of the descriptor with those offsets
+   * advanced to its range and the arguments `args(count)` for its count. The kernel must touch
+   * only what its items own (an embedding update's unique rows, sorted ascending, are disjoint
+   * row ranges). Returns false, doing nothing, when `n * work` is below `minParallelElements`
+   * (the caller then runs the kernel itself).
    */
   runList(fn: string, desc: number, descBytes: number, listWords: readonly number[], n: number, work: number,
     args: (count: number) => number[]): boolean {
@@ -576,18 +666,19 @@ export class ThreadPool implements ParallelRunner {
       return false;
     }
     if (descBytes % 16 !== 0 || descBytes <= 0) throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
-    if (this.descScratchBytes < this.threads * descBytes) {
-      const p = this.engine.alloc(this.threads * descBytes);
+    const parts = Math.min(this.chunksFor(n * work), n);
+    if (this.descScratchBytes < parts * descBytes) {
+      const p = this.engine.alloc(parts * descBytes);
       if (this.descScratch) this.engine.free(this.descScratch);
       this.descScratch = p;
-      this.descScratchBytes = this.threads * descBytes;
+      this.descScratchBytes = parts * descBytes;
     }
-    const u8 = new Uint8Array(this.engine.heapU32.buffer);
     const u32 = this.engine.heapU32;
+    const u8 = new Uint8Array(u32.buffer);
     const jobs: ThreadJob[] = [];
-    for (let k = 0; k < this.threads; k++) {
-      const from = Math.floor((n * k) / this.threads);
-      const to = Math.floor((n * (k + 1)) / this.threads);
+    for (let k = 0; k < parts; k++) {
+      const from = Math.floor((n * k) / parts);
+      const to = Math.floor((n * (k + 1)) / parts);
       const copy = this.descScratch + k * descBytes;
       u8.copyWithin(copy, desc, desc + descBytes);
       for (const w of listWords) u32[(copy >>> 2) + w] = u32[(desc >>> 2) + w] + from * 4;
@@ -597,10 +688,14 @@ export class ThreadPool implements ParallelRunner {
     return true;
   }
 
-  /** @internal test hook: worker `k` fails at its next job (throws, exits, or hangs). */
+  /**
+   * @internal test hook: worker `k` fails in the next chunk it runs (throws, exits, or hangs),
+   * and the next call leaves every chunk to the workers so that it does run one.
+   */
   injectFault(k: number, kind: FaultKind): void {
     if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`injectFault: worker index must be in [1, ${this.threads - 1}], got ${k}`);
-    this.i32()[(this.ctrl + k * SLOT_BYTES + S_FAULT) >> 2] = FAULTS[kind];
+    this.i32()[(this.ctrl + WORKERS_AT + k * W_BYTES + W_FAULT) >> 2] = FAULTS[kind];
+    this.leaveToWorkers = true;
   }
 
   /** @internal test hook: terminates worker `k` from outside, as a crash would end it. */
@@ -612,23 +707,19 @@ export class ThreadPool implements ParallelRunner {
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
 
-  /** Stops every worker (each finishes its current job first). Idempotent. */
+  /** Stops every worker (each finishes its current chunk first). Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.engine.parallel === this) this.engine.parallel = null;
     const workers = this.workers;
     this.workers = [];
-    if (this.failure === null && workers.length > 0) {
+    if (workers.length > 0) {
       const i32 = this.i32();
-      const seq = (this.seq = (this.seq + 1) | 0);
-      for (let k = 1; k < this.threads; k++) {
-        const slot = this.ctrl + k * SLOT_BYTES;
-        i32[(slot + S_FN) >> 2] = CMD_QUIT;
-        Atomics.store(i32, (slot + S_JOBSEQ) >> 2, seq);
-      }
-      Atomics.store(i32, this.ctrl >> 2, seq);
-      Atomics.notify(i32, this.ctrl >> 2);
+      const h = this.ctrl >> 2;
+      Atomics.store(i32, h + (H_QUIT >> 2), 1);
+      Atomics.add(i32, h + (H_SEQ >> 2), 1);
+      Atomics.notify(i32, h + (H_SEQ >> 2));
     }
     await Promise.all(workers.map((w) => w.terminate()));
     if (this.scratch) this.engine.free(this.scratch);
@@ -704,7 +795,7 @@ export async function createThreadedEngine(options: InitOptions): Promise<Engine
   const engine = make();
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
   const fnIds = new Map(names.map((n, i) => [n, i]));
-  const ctrl = engine.alloc(threads * SLOT_BYTES);
+  const ctrl = engine.alloc(CTRL_BYTES);
   const pool = new ThreadPool(engine, threads, ctrl, fnIds, options);
   await pool.start(module, names, WORKER_SPIN);
   engine.parallel = pool;

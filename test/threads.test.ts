@@ -123,8 +123,16 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     one = await createEngine({ simd });
     three = await createEngine({ simd, threads: 3, minParallelElements: 0 });
     two = await createEngine({ simd, threads: 2 });
+    // Every chunk of the 3-thread engine runs in a worker; the 2-thread engine shares chunks
+    // between the calling thread and its worker, whichever claims first.
+    poolOf(three).workersOnly = true;
   });
   afterAll(async () => {
+    // Both paths were exercised: chunks in workers, and (3-thread engine) only there.
+    const s3 = poolOf(three).stats;
+    expect(s3.chunks).toBeGreaterThan(100);
+    expect(s3.chunksByWorkers).toBe(s3.chunks);
+    expect(poolOf(two).stats.chunks).toBeGreaterThan(20);
     await three.shutdownThreads();
     await two.shutdownThreads();
   });
@@ -418,8 +426,10 @@ describe('threads: fallback and options', () => {
     const engine = await createEngine({ threads: 2 });
     const pool = poolOf(engine);
     expect(() => pool.run([{ fn: 'nope', args: [] }])).toThrow(/no function export 'nope'/);
-    expect(() => pool.run([{ fn: 'simdEnabled', args: [] }, { fn: 'simdEnabled', args: [] }, { fn: 'simdEnabled', args: [] }])).toThrow(/3 jobs for 2 threads/);
-    expect(pool.run([{ fn: 'simdEnabled', args: [] }, { fn: 'simdEnabled', args: [] }])).toEqual([1, 1]);
+    expect(() => pool.run(Array.from({ length: 257 }, () => ({ fn: 'simdEnabled', args: [] })))).toThrow(/at most 256 jobs per call, got 257/);
+    expect(() => pool.run([{ fn: 'simdEnabled', args: [1, 2, 3, 4, 5, 6, 7, 8, 9] }])).toThrow(/at most 8 arguments, got 9/);
+    expect(pool.run([])).toEqual([]);
+    expect(pool.run(Array.from({ length: 9 }, () => ({ fn: 'simdEnabled', args: [] })))).toEqual(new Array(9).fill(1));
     await engine.shutdownThreads();
     expect(engine.threads).toBe(1);
     expect(() => pool.run([{ fn: 'simdEnabled', args: [] }])).toThrow(/shut down/);
