@@ -152,6 +152,13 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
   abstract readonly kind: string;
   /** The option names this optimizer knows. */
   protected abstract readonly knownOptions: readonly string[];
+  /**
+   * Option names a subclass adds to its parent's `knownOptions` (a method, because the parent's
+   * constructor checks the options before a subclass's own fields exist).
+   */
+  protected extraOptions(): readonly string[] {
+    return [];
+  }
   /** Validates and fills in defaults; throws before anything is allocated. */
   protected abstract resolve(options: O): Resolved<O>;
   /**
@@ -194,7 +201,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
 
   /** Call at the end of a subclass constructor: validates options before anything is allocated. */
   protected setup(options: O): void {
-    checkKnownKeys(this.kind, options ?? {}, [...this.knownOptions, ...BASE_OPTIONS, 'engine']);
+    checkKnownKeys(this.kind, options ?? {}, [...this.knownOptions, ...this.extraOptions(), ...BASE_OPTIONS, 'engine']);
     this.opts = this.resolve(options ?? ({} as O));
     this.groupStates = [{ opts: this.opts, schedule: isSchedule(options?.lr) ? options.lr : null, start: 0 }];
     this.handles = [new ParamGroup(this, 0)];
@@ -288,7 +295,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     for (const k of Object.keys(options)) {
       if (OPTIMIZER_WIDE.includes(k) || k === 'engine') throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
     }
-    checkKnownKeys(what, options, this.knownOptions.filter((k) => !OPTIMIZER_WIDE.includes(k)));
+    checkKnownKeys(what, options, [...this.knownOptions, ...this.extraOptions()].filter((k) => !OPTIMIZER_WIDE.includes(k)));
     const base = this.groupStates[0];
     const given = options as Record<string, unknown>;
     const lr = given.lr !== undefined ? given.lr : base.schedule ?? this.groupLr(0);

@@ -27,7 +27,7 @@ export class SGD extends Optimizer<SGDOptions> {
     return 'SGD';
   }
   protected readonly knownOptions = ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'maximize', 'nonFinite'] as const;
-  protected readonly kernelName = 'sgdStep';
+  protected readonly kernelName: string = 'sgdStep';
 
   constructor(options: SGDOptions = {}) {
     super(options, 'SGD');

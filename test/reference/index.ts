@@ -3,11 +3,18 @@ import { RefAdam, RefAdamW, type RefAdamOptions } from './adam.js';
 import { RefAdagrad, type RefAdagradOptions } from './adagrad.js';
 import { RefRMSprop, type RefRMSpropOptions } from './rmsprop.js';
 import { RefSGD, type RefSGDOptions } from './sgd.js';
+import { RefAdamax, type RefAdamaxOptions } from './adamax.js';
+import { RefAdadelta, type RefAdadeltaOptions } from './adadelta.js';
+import { RefNAdam, type RefNAdamOptions } from './nadam.js';
+import { RefRAdam, type RefRAdamOptions } from './radam.js';
+import { RefLion, type RefLionOptions } from './lion.js';
 import type { RefOptimizer } from './base.js';
 
 export { RefOptimizer, type RefState } from './base.js';
 export { RefAdam, RefAdamW, RefSGD, RefAdagrad, RefRMSprop };
 export type { RefAdamOptions, RefSGDOptions, RefAdagradOptions, RefRMSpropOptions };
+export { RefAdamax, RefAdadelta, RefNAdam, RefRAdam, RefLion };
+export type { RefAdamaxOptions, RefAdadeltaOptions, RefNAdamOptions, RefRAdamOptions, RefLionOptions };
 
 /** Reference classes keyed by the real optimizer's `kind`. Add new references here. */
 export const REFERENCES = {
@@ -16,6 +23,11 @@ export const REFERENCES = {
   SGD: RefSGD,
   Adagrad: RefAdagrad,
   RMSprop: RefRMSprop,
+  Adamax: RefAdamax,
+  Adadelta: RefAdadelta,
+  NAdam: RefNAdam,
+  RAdam: RefRAdam,
+  Lion: RefLion,
 } as const;
 
 /** The optimizer kinds that have a reference. */

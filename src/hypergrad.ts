@@ -1,0 +1,212 @@
+// Hypergradient descent (Baydin, Cornish, Martinez Rubio, Schmidt & Wood, ICLR 2018, "Online
+// Learning Rate Adaptation with Hypergradient Descent"): the learning rate itself takes a gradient
+// step at every step, alpha_t = alpha_{t-1} + beta * g_t . u_{t-1}, where u_{t-1} is the direction
+// of the previous update (p_{t-1} = p_{t-2} - alpha_{t-1} u_{t-1}), so d f(p_{t-1}) / d alpha_{t-1}
+// = -g_t . u_{t-1}. The dot product comes from the pass that reads the gradients before every
+// step anyway (the non-finite check / norm), in float64 (assembly/hypergrad.ts: hdDots).
+
+import { Adam, type AdamOptions } from './adam.js';
+import { checkNumber } from './options.js';
+import type { HyperWriter, Resolved } from './optimizer.js';
+import type { Schedule } from './schedules.js';
+import { isSchedule } from './schedules.js';
+import { SGD, type SGDOptions } from './sgd.js';
+import type { Engine } from './engine.js';
+import type { Param } from './param.js';
+
+/** The option hypergradient optimizers add. */
+interface HypergradOption {
+  /**
+   * beta, the learning rate of the learning rate. Defaults: the paper's 1e-3 (SGD-HD) and 1e-7
+   * (Adam-HD).
+   */
+  hypergradLr?: number;
+  /** The initial learning rate, adapted from there (a number: schedules do not apply). */
+  lr?: number;
+}
+
+/** Options of `SGDHD`: SGD's, plus `hypergradLr`. */
+export interface SGDHDOptions extends Omit<SGDOptions, 'lr'>, HypergradOption {}
+/** Options of `AdamHD`: Adam's, plus `hypergradLr`. */
+export interface AdamHDOptions extends Omit<AdamOptions, 'lr'>, HypergradOption {}
+
+const HD_OPTIONS = ['hypergradLr'] as const;
+
+/** The per-step work both HD optimizers share: scratch for the dots, the lr update per group. */
+class HypergradState {
+  private scratch = 0;
+  private capacity = 0;
+  /** clamp(g) . D and p . D of each tensor, from the last pass. */
+  dg = new Float64Array(0);
+  dp = new Float64Array(0);
+
+  /** Runs hdDots over the table; returns the squared norm (NaN if any gradient is not finite). */
+  measure(engine: Engine, table: number, count: number, mode: number, lo: number, hi: number): number {
+    if (count > this.capacity) {
+      const cap = Math.max(8, count * 2);
+      const s = engine.alloc(cap * 24);
+      if (this.scratch) engine.free(this.scratch);
+      this.scratch = s;
+      this.capacity = cap;
+    }
+    (engine.exports.hdDots as (t: number, c: number, m: number, lo: number, hi: number, out: number) => void)(table, count, mode, lo, hi, this.scratch);
+    const out = new Float64Array(engine.memory.buffer, this.scratch, count * 3);
+    if (this.dg.length !== count) {
+      this.dg = new Float64Array(count);
+      this.dp = new Float64Array(count);
+    }
+    let sumSq = 0;
+    for (let t = 0; t < count; t++) {
+      sumSq += out[3 * t];
+      this.dg[t] = out[3 * t + 1];
+      this.dp[t] = out[3 * t + 2];
+    }
+    return sumSq;
+  }
+
+  release(engine: Engine): void {
+    if (this.scratch) engine.free(this.scratch);
+    this.scratch = this.capacity = 0;
+  }
+}
+
+function checkNoSchedule(kind: string, lr: unknown): void {
+  if (isSchedule(lr)) throw new TypeError(`${kind}: option 'lr' must be a number: hypergradient descent adapts the rate itself, so a schedule cannot drive it`);
+}
+
+/**
+ * Updates each group's rate: alpha += beta * h, h = sum over the group's tensors of
+ * c_i (s_g * clamp(g_i) . D_i + wd_g * p_i . D_i), where s_g is the group's gradient scale (sign
+ * included) and c_i the tensor's direction factor. A non-finite h (gradients NaN under
+ * nonFinite: 'ignore') leaves the rate as it was; the rate never goes below 0.
+ */
+function adaptRates(opt: {
+  params: Param[]; paramGroups: readonly unknown[]; groupOptions(i: number): Record<string, unknown>;
+  groupLr(i: number): number; setGroupLr(i: number, v: number): void; groupSchedule(i: number): Schedule | null;
+}, hd: HypergradState, scale: number, l2Of: (o: Record<string, unknown>) => number, factor: (p: Param, o: Record<string, unknown>) => number): void {
+  const groups = opt.paramGroups.length;
+  const h = new Float64Array(groups);
+  const opts = Array.from({ length: groups }, (_, i) => opt.groupOptions(i));
+  opt.params.forEach((p, i) => {
+    const o = opts[p.group];
+    const s = o.maximize ? -scale : scale;
+    const wd = l2Of(o);
+    const c = factor(p, o);
+    if (c !== 0) h[p.group] += c * (s * hd.dg[i] + (wd !== 0 ? wd * hd.dp[i] : 0));
+  });
+  for (let g = 0; g < groups; g++) {
+    const beta = opts[g].hypergradLr as number;
+    const next = opt.groupLr(g) + beta * h[g];
+    if (Number.isFinite(next)) opt.setGroupLr(g, Math.max(0, next));
+  }
+}
+
+/**
+ * SGD-HD: PyTorch's SGD (momentum, dampening, Nesterov, L2 weight decay) whose learning rate
+ * follows hypergradient descent, `lr += hypergradLr * g_t . d_{t-1}`, with d the direction of the
+ * previous update (the gradient, or the momentum/Nesterov direction), as in the authors'
+ * `SGDHD`. Per param group, each group's rate adapts from its own params. State per param:
+ * `momentum_buffer` (with momentum) and `grad_prev` (the last direction). The current rate is
+ * `opt.lr` (and in the state dict).
+ */
+export class SGDHD extends SGD {
+  override get kind(): string {
+    return 'SGDHD';
+  }
+  protected override readonly kernelName: string = 'hdSgdStep';
+  private readonly hd = new HypergradState();
+
+  constructor(options: SGDHDOptions = {}) {
+    super(options as SGDOptions);
+  }
+
+  protected override extraOptions(): readonly string[] {
+    return HD_OPTIONS;
+  }
+
+  protected override resolve(o: SGDOptions & HypergradOption): Resolved<SGDOptions> {
+    checkNoSchedule(this.kind, o.lr);
+    return { ...super.resolve(o), hypergradLr: checkNumber(this.kind, 'hypergradLr', o.hypergradLr ?? 1e-3, { min: 0 }) } as Resolved<SGDOptions>;
+  }
+
+  protected override stateLayout(o: Resolved<SGDOptions>): (string | null)[] {
+    return [o.momentum !== 0 ? 'momentum_buffer' : null, 'grad_prev'];
+  }
+
+  protected override fillHyper(h: HyperWriter, o: Resolved<SGDOptions>, t: number, gradScale: number): void {
+    super.fillHyper(h, o, t, gradScale);
+    const e = this.engine;
+    h.flag(e.slot('HD_SKIP'), t === 1);
+    h.flag(e.slot('HD_USE_P'), o.weightDecay !== 0);
+  }
+
+  protected override measureGrads(lo: number, hi: number): number {
+    for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
+    const { table, count } = this.tableInfo;
+    return this.hd.measure(this.engine, table, count, this.engine.slot('HD_MODE_STORED'), lo, hi);
+  }
+
+  protected override beforeUpdate(scale: number): void {
+    // d_{t-1} is stored as applied; a param's first step has none (its grad_prev is 0).
+    adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p) => (p.birth === this.stepCount ? 0 : 1));
+  }
+
+  override dispose(): void {
+    if (!this.isDisposed) this.hd.release(this.engine);
+    super.dispose();
+  }
+}
+
+/**
+ * Adam-HD: Adam (L2 weight decay, AMSGrad) whose learning rate follows hypergradient descent,
+ * `lr += hypergradLr * g_t . u_{t-1}` with `u_{t-1} = m / (sqrt(v) / sqrt(1 - b2^(t-1)) + eps) / (1 - b1^(t-1))`,
+ * the exact direction of the previous Adam step, recomputed from the state (no extra tensor).
+ * The authors' `AdamHD` puts eps next to sqrt(v) instead, like their Adam; this follows PyTorch's
+ * Adam. Per param group. State per param: `exp_avg`, `exp_avg_sq` (`max_exp_avg_sq`).
+ */
+export class AdamHD extends Adam {
+  override get kind(): string {
+    return 'AdamHD';
+  }
+  private readonly hd = new HypergradState();
+
+  constructor(options: AdamHDOptions = {}) {
+    super(options as AdamOptions);
+  }
+
+  protected override extraOptions(): readonly string[] {
+    return HD_OPTIONS;
+  }
+
+  protected override resolve(o: AdamOptions & HypergradOption): Resolved<AdamOptions> {
+    checkNoSchedule(this.kind, o.lr);
+    return { ...super.resolve(o), hypergradLr: checkNumber(this.kind, 'hypergradLr', o.hypergradLr ?? 1e-7, { min: 0 }) } as Resolved<AdamOptions>;
+  }
+
+  protected override fillHyper(h: HyperWriter, o: Resolved<AdamOptions>, t: number, gradScale: number): void {
+    super.fillHyper(h, o, t, gradScale);
+    const e = this.engine;
+    // The previous step's 1 / sqrt(1 - beta2^(t-1)); a param's first step has no previous one.
+    h.f32(e.slot('HD_PREV_IB'), t > 1 ? 1 / Math.sqrt(1 - Math.pow(o.betas[1], t - 1)) : 0);
+    h.flag(e.slot('HD_SKIP'), t === 1);
+    h.flag(e.slot('HD_USE_P'), o.weightDecay !== 0);
+  }
+
+  protected override measureGrads(lo: number, hi: number): number {
+    for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
+    const { table, count } = this.tableInfo;
+    return this.hd.measure(this.engine, table, count, this.engine.slot('HD_MODE_ADAM'), lo, hi);
+  }
+
+  protected override beforeUpdate(scale: number): void {
+    adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p, o) => {
+      const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
+      return prev === 0 ? 0 : 1 / (1 - Math.pow((o.betas as number[])[0], prev));
+    });
+  }
+
+  override dispose(): void {
+    if (!this.isDisposed) this.hd.release(this.engine);
+    super.dispose();
+  }
+}
