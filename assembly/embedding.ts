@@ -15,7 +15,7 @@ import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SG
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
 import { hyperF32, hyperFlag } from "./common";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
-  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_EXACT_NONE, embU32 } from "./embedding_common";
+  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_EXACT_NONE, embU32 } from "./embedding_common";
 import { catchUpRow, exactAdvance } from "./embedding_exact";
 
 export * from "./embedding_common";
@@ -319,15 +319,15 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
-  const rowBytes = dim << 2;
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   for (let u = 0; u < n; u++) {
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
-    const o = r * rowBytes;
+    const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
       catchUpRow(desc, <u32>r, t - 1);
       store<u32>(last + (r << 2), t);
     }
-    adamRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), M + o, V + o, X + o, dim,
+    adamRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), M + os, V + os, X + os, dim,
             gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
   }
 }
@@ -338,15 +338,15 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), last = embU32(desc, EMB_LAST);
   const gs = hyperF32(h, SGD_GSCALE), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
   const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
-  const rowBytes = dim << 2;
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   for (let u = 0; u < n; u++) {
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
-    const o = r * rowBytes;
+    const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
       catchUpRow(desc, <u32>r, t - 1);
       store<u32>(last + (r << 2), t);
     }
-    sgdRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), B + o, dim, gs, lr, mu, omd, wd, useMom, first, nest, useWd);
+    sgdRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), B + os, dim, gs, lr, mu, omd, wd, useMom, first, nest, useWd);
   }
 }
 
@@ -355,10 +355,10 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
   const gs = hyperF32(h, ADAGRAD_GSCALE), clr = hyperF32(h, ADAGRAD_CLR), eps = hyperF32(h, ADAGRAD_EPS), wd = hyperF32(h, ADAGRAD_WD);
-  const rowBytes = dim << 2;
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   for (let u = 0; u < n; u++) {
-    const o = <usize>load<u32>(uniq + (<usize>u << 2)) * rowBytes;
-    adagradRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), S + o, dim, gs, clr, eps, wd, useWd);
+    const r = <usize>load<u32>(uniq + (<usize>u << 2));
+    adagradRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S + r * stateBytes, dim, gs, clr, eps, wd, useWd);
   }
 }
 
@@ -507,3 +507,4 @@ export function embFillUniform(ptr: usize, n: i32, seedLo: u32, seedHi: u32, low
     store<f32>(ptr + (<usize>i << 2), x);
   }
 }
+

@@ -4,6 +4,8 @@
 
 // Descriptor: u32 words.
 export const EMB_WEIGHTS = 0;   // f32 rows*dim
+// The state tensors are interleaved by row: row r's state i starts at EMB_STATE<i> + r * EMB_SROW
+// (so a row's exp_avg and exp_avg_sq share a memory page: one TLB miss fewer per touched row).
 export const EMB_STATE0 = 1;    // exp_avg | momentum_buffer | sum
 export const EMB_STATE1 = 2;    // exp_avg_sq
 export const EMB_STATE2 = 3;    // max_exp_avg_sq
@@ -27,7 +29,8 @@ export const EMB_EXACT = 20;    // EMB_EXACT_NONE | EMB_EXACT_ADAM | EMB_EXACT_S
 export const EMB_EX_DECAY = 21; // i32 flag: missed steps shrink the weights (AdamW / SGD weight decay)
 export const EMB_EX_AMS = 22;   // i32 flag: AMSGrad (the denominator uses the constant vmax)
 export const EMB_EX_MOM = 23;   // i32 flag: SGD momentum buffers decay in missed steps
-export const EMB_BASE = 24;     // first step of the ring's history (0, or the step a state dict was loaded at)
+export const EMB_BASE = 24;
+export const EMB_SROW = 25;     // bytes of state per row (number of state tensors * dim * 4)     // first step of the ring's history (0, or the step a state dict was loaded at)
 // Descriptor: f64 words from byte 128.
 export const EMBF_EPS = 0;      // eps (Adam)
 export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used

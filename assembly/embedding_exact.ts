@@ -23,7 +23,7 @@
 // where the B_n are those of rows whose last step is s. The table sweeps every row often enough
 // that no row lags the ring (see src/embedding.ts).
 
-import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_DIM, EMB_LAST, EMB_RING, EMB_RING_MASK, EMB_WINDOW, EMB_POW,
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_SROW, EMB_DIM, EMB_LAST, EMB_RING, EMB_RING_MASK, EMB_WINDOW, EMB_POW,
   EMB_EXACT, EMB_EX_DECAY, EMB_EX_AMS, EMB_EX_MOM, EMB_BASE, EMBF_EPS, EMBF_THR, EMBF_B1, EMBF_B2, EMB_EXACT_ADAM,
   EMB_EXACT_SGD, embU32, embF64 } from "./embedding_common";
 
@@ -67,9 +67,9 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
 
 @inline function adamCatchUp(desc: usize, r: u32, s0: u32, K: u32, D: f64, decay: bool, ams: bool): void {
   const dim = embU32(desc, EMB_DIM);
-  const o0 = <usize>r * (dim << 2);
-  const P = embU32(desc, EMB_WEIGHTS) + o0, M = embU32(desc, EMB_STATE0) + o0, V = embU32(desc, EMB_STATE1) + o0;
-  const X = ams ? embU32(desc, EMB_STATE2) + o0 : V;
+  const o0 = <usize>r * (dim << 2), os = <usize>r * embU32(desc, EMB_SROW);
+  const P = embU32(desc, EMB_WEIGHTS) + o0, M = embU32(desc, EMB_STATE0) + os, V = embU32(desc, EMB_STATE1) + os;
+  const X = ams ? embU32(desc, EMB_STATE2) + os : V;
   const ring = embU32(desc, EMB_RING), mask = <u32>embU32(desc, EMB_RING_MASK);
   const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW);
   const n = K < J ? K : J;
@@ -110,7 +110,7 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
 @inline function sgdCatchUp(desc: usize, r: u32, s0: u32, K: u32, D: f64, mom: bool): void {
   const dim = embU32(desc, EMB_DIM);
   const o0 = <usize>r * (dim << 2);
-  const P = embU32(desc, EMB_WEIGHTS) + o0, B = embU32(desc, EMB_STATE0) + o0;
+  const P = embU32(desc, EMB_WEIGHTS) + o0, B = embU32(desc, EMB_STATE0) + <usize>r * embU32(desc, EMB_SROW);
   const ring = embU32(desc, EMB_RING), mask = <u32>embU32(desc, EMB_RING_MASK);
   const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW);
   const Df = <f32>D;

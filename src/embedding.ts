@@ -197,7 +197,7 @@ export class Embedding {
   private desc = 0;
   private hyper = 0;
   private weightsPtr = 0;
-  private statePtrs: number[] = [];
+  private stateBase = 0;
   private stateNames: string[] = [];
   private lastPtr = 0;
   private ringPtr = 0;
@@ -256,7 +256,7 @@ export class Embedding {
     this.stateNames = stateLayout(optimizer, opts);
     for (const name of ['EMB_WEIGHTS', 'EMB_STATE0', 'EMB_STATE1', 'EMB_STATE2', 'EMB_ROWS', 'EMB_DIM', 'EMB_HYPER', 'EMB_KIND',
       'EMB_KEYS', 'EMB_KEYS2', 'EMB_HIST', 'EMB_UNIQ', 'EMB_GPTR', 'EMB_SUM', 'EMB_BAD', 'EMB_LAST', 'EMB_RING', 'EMB_RING_MASK',
-      'EMB_WINDOW', 'EMB_POW', 'EMB_EXACT', 'EMB_EX_DECAY', 'EMB_EX_AMS', 'EMB_EX_MOM', 'EMB_BASE', 'EMBF_EPS', 'EMBF_THR',
+      'EMB_WINDOW', 'EMB_POW', 'EMB_EXACT', 'EMB_EX_DECAY', 'EMB_EX_AMS', 'EMB_EX_MOM', 'EMB_BASE', 'EMB_SROW', 'EMBF_EPS', 'EMBF_THR',
       'EMBF_B1', 'EMBF_B2', 'EMB_DESC_BYTES', 'EMB_HIST_WORDS', 'EMB_RING_BYTES']) {
       this.slots[name] = this.engine.slot(name);
     }
@@ -268,8 +268,9 @@ export class Embedding {
       const n = rows * dim;
       this.desc = this.alloc(this.slots.EMB_DESC_BYTES);
       this.hyper = this.alloc(HYPER_BYTES);
-      this.weightsPtr = this.alloc(n * 4);
-      this.statePtrs = this.stateNames.map(() => this.alloc(n * 4));
+      // Page-aligned blocks; the state tensors interleaved by row (see assembly/embedding_common.ts).
+      this.weightsPtr = this.allocAligned(n * 4);
+      if (this.stateNames.length > 0) this.stateBase = this.allocAligned(n * 4 * this.stateNames.length);
       const hist = this.alloc(this.slots.EMB_HIST_WORDS * 4);
       if (exact.kind !== 0) this.lastPtr = this.alloc(rows * 4);
       // Initial values.
@@ -283,12 +284,13 @@ export class Embedding {
         fill(this.weightsPtr, n, (seed as number) >>> 0, Math.floor((seed as number) / 2 ** 32) >>> 0, init.a, init.b);
       }
       if (optimizer === 'adagrad' && opts.initialAccumulatorValue !== 0) {
-        this.engine.heapF32.fill(opts.initialAccumulatorValue, this.statePtrs[0] >>> 2, (this.statePtrs[0] >>> 2) + n);
+        this.engine.heapF32.fill(opts.initialAccumulatorValue, this.stateBase >>> 2, (this.stateBase >>> 2) + n);
       }
       const u32 = this.engine.heapU32;
       const d = this.desc >>> 2;
       u32[d + this.slots.EMB_WEIGHTS] = this.weightsPtr;
-      for (let i = 0; i < 3; i++) u32[d + this.slots.EMB_STATE0 + i] = this.statePtrs[i] ?? 0;
+      for (let i = 0; i < 3; i++) u32[d + this.slots.EMB_STATE0 + i] = i < this.stateNames.length ? this.stateBase + i * dim * 4 : 0;
+      u32[d + this.slots.EMB_SROW] = this.stateNames.length * dim * 4;
       u32[d + this.slots.EMB_ROWS] = rows;
       u32[d + this.slots.EMB_DIM] = dim;
       u32[d + this.slots.EMB_HYPER] = this.hyper;
@@ -365,13 +367,17 @@ export class Embedding {
     return v;
   }
 
-  /** A live view of optimizer state tensor `name` (exact mode: flushed first). */
+  /**
+   * A copy of optimizer state tensor `name` (`rows * dim` floats, row after row; exact mode:
+   * flushed first). The table keeps its state tensors interleaved by row, so this is a copy, not
+   * a live view.
+   */
   state(name: string): Float32Array {
     this.checkAlive('state');
     const i = this.stateNames.indexOf(name);
     if (i < 0) throw new RangeError(`Embedding.state: no state '${name}' for optimizer '${this.optimizer}' with these options; it has ${this.stateNames.join(', ') || 'none'}`);
     this.flush();
-    return this.engine.f32(this.statePtrs[i], this.rows * this.dim);
+    return this.readState(i);
   }
 
   /** Exact mode: brings every row up to date (one pass over the table). Lazy mode: nothing to do. */
@@ -516,7 +522,7 @@ export class Embedding {
       stepCount: this.steps,
       options: hyperRecord(this.optimizer, this.opts),
       weights: this.engine.f32(this.weightsPtr, n).slice(),
-      state: Object.fromEntries(this.stateNames.map((name, i) => [name, this.engine.f32(this.statePtrs[i], n).slice()])),
+      state: Object.fromEntries(this.stateNames.map((name, i) => [name, this.readState(i)])),
     };
   }
 
@@ -553,7 +559,7 @@ export class Embedding {
     // Everything checked: now change.
     this.opts = opts;
     this.engine.heapF32.set(dict.weights, this.weightsPtr >>> 2);
-    names.forEach((k, i) => this.engine.heapF32.set(dict.state[k], this.statePtrs[i] >>> 2));
+    names.forEach((k, i) => this.writeState(i, dict.state[k]));
     this.steps = dict.stepCount;
     this.exact = exact;
     if (exact.kind !== 0) {
@@ -581,7 +587,7 @@ export class Embedding {
       rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: this.steps,
       options: hyperRecord(this.optimizer, this.opts),
       weights: e.f32(this.weightsPtr, n),
-      state: Object.fromEntries(this.stateNames.map((name, i) => [name, e.f32(this.statePtrs[i], n)])),
+      state: Object.fromEntries(this.stateNames.map((name, i) => [name, this.readState(i)])),
       lag: exact ? {
         last: new Uint32Array(e.memory.buffer, this.lastPtr, this.rows),
         ring: new Uint8Array(e.memory.buffer, this.ringPtr, this.exact.ringSize * this.slots.EMB_RING_BYTES),
@@ -705,6 +711,32 @@ export class Embedding {
     const p = this.engine.alloc(bytes);
     this.blocks.push(p);
     return p;
+  }
+
+  /** A block of `bytes` aligned to 4096 (rows then never straddle a page more than they must). */
+  private allocAligned(bytes: number): number {
+    const p = this.alloc(bytes + 4096);
+    return Math.ceil(p / 4096) * 4096;
+  }
+
+  private readState(i: number): Float32Array {
+    const { rows, dim } = this;
+    const s = this.stateNames.length;
+    const out = new Float32Array(rows * dim);
+    const f = this.engine.heapF32;
+    const base = (this.stateBase >>> 2) + i * dim;
+    if (s === 1) out.set(f.subarray(base, base + rows * dim));
+    else for (let r = 0; r < rows; r++) out.set(f.subarray(base + r * s * dim, base + r * s * dim + dim), r * dim);
+    return out;
+  }
+
+  private writeState(i: number, values: Float32Array): void {
+    const { rows, dim } = this;
+    const s = this.stateNames.length;
+    const f = this.engine.heapF32;
+    const base = (this.stateBase >>> 2) + i * dim;
+    if (s === 1) f.set(values, base);
+    else for (let r = 0; r < rows; r++) f.set(values.subarray(r * dim, r * dim + dim), base + r * s * dim);
   }
 
   private release(ptr: number): void {
