@@ -55,6 +55,7 @@ export class Engine {
   private f32Cache: Float32Array;
   private i32Cache: Int32Array;
   private u32Cache: Uint32Array;
+  private readonly sharedMemory: boolean;
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
   private readonly slotCache = new Map<string, number>();
@@ -74,6 +75,7 @@ export class Engine {
     if (typeof start === 'function') start();
     this.simd = this.exports.simdEnabled() === 1;
     const buf = this.exports.memory.buffer;
+    this.sharedMemory = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
     this.f32Cache = new Float32Array(buf);
     this.i32Cache = new Int32Array(buf);
     this.u32Cache = new Uint32Array(buf);
@@ -127,20 +129,28 @@ export class Engine {
 
   /** A Float32Array over the whole memory, current after any growth. */
   get heapF32(): Float32Array {
-    if (this.f32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    if (this.stale()) this.refresh();
     return this.f32Cache;
   }
 
   /** An Int32Array over the whole memory, current after any growth. */
   get heapI32(): Int32Array {
-    if (this.i32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    if (this.stale()) this.refresh();
     return this.i32Cache;
   }
 
   /** A Uint32Array over the whole memory, current after any growth. */
   get heapU32(): Uint32Array {
-    if (this.u32Cache.buffer !== this.exports.memory.buffer) this.refresh();
+    if (this.stale()) this.refresh();
     return this.u32Cache;
+  }
+
+  // Reading `memory.buffer` costs tens of nanoseconds, which shows on every step of small tensors.
+  // A non-shared memory detaches its old buffer when it grows, and views of a detached buffer have
+  // length 0: checking that is enough. A shared memory's old buffer stays valid (only shorter), so
+  // it is compared with the current one.
+  private stale(): boolean {
+    return this.f32Cache.length === 0 || (this.sharedMemory && this.f32Cache.buffer !== this.exports.memory.buffer);
   }
 
   private refresh(): void {
@@ -157,7 +167,8 @@ export class Engine {
 
   /** True while `view` still looks at the engine's current buffer. */
   isCurrent(view: ArrayBufferView): boolean {
-    return view.buffer === this.exports.memory.buffer;
+    if (this.stale()) this.refresh();
+    return view.buffer === this.f32Cache.buffer;
   }
 
   /**
