@@ -482,7 +482,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
   const created: Param[] = [];
   try {
     opt.loadStateDict({ ...dict, params: [] });
-    for (const ps of dict.params) created.push(opt.param(ps.length));
+    for (const ps of dict.params) created.push(opt.param(ps.length, { group: ps.group ?? 0 }));
     dict.params.forEach((ps, i) => {
       const names = Object.keys(ps.state);
       if (names.join() !== created[i].stateKeys.join()) {

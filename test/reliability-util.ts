@@ -1,5 +1,6 @@
 // Helpers of the reliability tests (checkpoints, resume, fuzzing, memory): optimizers by kind,
 // a seeded generator, and exact snapshots of an optimizer.
+import * as pkg from '../src/index.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, memoryStats, type Engine, type Optimizer } from '../src/index.js';
 
 /** The dense optimizers by kind. */
@@ -14,6 +15,11 @@ export function makeOptimizer(kind: DenseKind, options: Record<string, unknown>,
   const Ctor = DENSE[kind] as unknown as new (o: object) => AnyOptimizer;
   return new Ctor({ ...options, engine });
 }
+
+/** Every optimizer class the package exports (found by walking its exports), by class name. */
+export const ALL_OPTIMIZERS: Record<string, new (o: object) => AnyOptimizer> = Object.fromEntries(
+  Object.entries(pkg).filter(([, v]) => typeof v === 'function' && v.prototype instanceof pkg.Optimizer),
+) as Record<string, new (o: object) => AnyOptimizer>;
 
 /** A seeded uniform generator on [0, 1) (mulberry32). */
 export function rng(seed: number): () => number {
