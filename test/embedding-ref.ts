@@ -1,0 +1,130 @@
+// Float64 references for sparse (lazy) updates of embedding tables: PyTorch's formulas restricted
+// to the rows an update names, with duplicate ids summed first (SparseAdam / LazyAdam semantics,
+// dense Adam's eps placement; sparse Adagrad; SGD with momentum, dampening, Nesterov, L2 decay).
+
+export type RefOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw';
+
+export interface RefOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  lrDecay?: number;
+  initialAccumulatorValue?: number;
+  maximize?: boolean;
+}
+
+/** A float64 table and its optimizer state, updated lazily. */
+export class LazyRef {
+  readonly w: Float64Array;
+  readonly s0: Float64Array;
+  readonly s1: Float64Array;
+  readonly s2: Float64Array;
+  t = 0;
+
+  constructor(readonly optimizer: RefOptimizer, readonly rows: number, readonly dim: number, init: ArrayLike<number>, readonly o: RefOptions) {
+    this.w = Float64Array.from(init);
+    this.s0 = new Float64Array(rows * dim).fill(optimizer === 'adagrad' ? o.initialAccumulatorValue ?? 0 : 0);
+    this.s1 = new Float64Array(rows * dim);
+    this.s2 = new Float64Array(rows * dim);
+  }
+
+  /** Sums the gradient rows of each distinct id (float64). */
+  static coalesce(ids: ArrayLike<number>, grads: ArrayLike<number>, dim: number): Map<number, Float64Array> {
+    const sums = new Map<number, Float64Array>();
+    for (let i = 0; i < ids.length; i++) {
+      let s = sums.get(ids[i]);
+      if (!s) sums.set(ids[i], (s = new Float64Array(dim)));
+      for (let c = 0; c < dim; c++) s[c] += grads[i * dim + c];
+    }
+    return sums;
+  }
+
+  update(ids: ArrayLike<number>, grads: ArrayLike<number>): void {
+    const { dim, o } = this;
+    const t = ++this.t;
+    const lr = o.lr, wd = o.weightDecay ?? 0, sign = o.maximize ? -1 : 1;
+    for (const [r, gsum] of LazyRef.coalesce(ids, grads, dim)) {
+      for (let c = 0; c < dim; c++) {
+        const i = r * dim + c;
+        let g = sign * gsum[c];
+        let p = this.w[i];
+        if (this.optimizer === 'adam' || this.optimizer === 'adamw') {
+          const [b1, b2] = o.betas ?? [0.9, 0.999];
+          const eps = o.eps ?? 1e-8;
+          if (this.optimizer === 'adam') g += wd * p;
+          else p *= 1 - lr * wd;
+          this.s0[i] = b1 * this.s0[i] + (1 - b1) * g;
+          this.s1[i] = b2 * this.s1[i] + (1 - b2) * g * g;
+          let v = this.s1[i];
+          if (o.amsgrad) v = this.s2[i] = Math.max(this.s2[i], v);
+          const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+          p -= (lr / bc1) * this.s0[i] / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
+        } else if (this.optimizer === 'adagrad') {
+          g += wd * p;
+          this.s0[i] += g * g;
+          const clr = lr / (1 + (t - 1) * (o.lrDecay ?? 0));
+          p -= clr * g / (Math.sqrt(this.s0[i]) + (o.eps ?? 1e-10));
+        } else {
+          let d = g + wd * p;
+          const mu = o.momentum ?? 0;
+          if (mu !== 0) {
+            const b = t === 1 ? d : mu * this.s0[i] + (1 - (o.dampening ?? 0)) * d;
+            this.s0[i] = b;
+            d = o.nesterov ? d + mu * b : b;
+          }
+          p -= lr * d;
+        }
+        this.w[i] = p;
+      }
+    }
+  }
+}
+
+/** A small seeded generator (mulberry32) for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** k ids in [0, rows), skewed so that small ids repeat (as words do). */
+export function skewedIds(rand: () => number, k: number, rows: number): Int32Array {
+  return Int32Array.from({ length: k }, () => Math.min(rows - 1, Math.floor(rows * rand() * rand())));
+}
+
+/** Values uniform in [-scale, scale). */
+export function uniform(rand: () => number, n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => (2 * rand() - 1) * scale);
+}
+
+/** The dense gradient of a sparse update: duplicate ids summed in float32, in position order (as the engine sums them). */
+export function denseGrad(ids: ArrayLike<number>, grads: ArrayLike<number>, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < ids.length; i++) {
+    for (let c = 0; c < dim; c++) out[ids[i] * dim + c] = Math.fround(out[ids[i] * dim + c] + grads[i * dim + c]);
+  }
+  return out;
+}
+
+/** Largest |a - b| / (|b| + floor) over all elements, and where. */
+export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): { err: number; at: number } {
+  let err = 0, at = -1;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor);
+    if (!(e <= err)) {
+      err = e;
+      at = i;
+    }
+  }
+  return { err, at };
+}
