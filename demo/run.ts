@@ -35,13 +35,13 @@ export const USAGE = `usage: npm run demo -- [flags]
   --dense                              the same model as one dense param stepped whole
                                        (what sparse updates save; slow)
   --lr X                               learning rate (default per optimizer: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${k} ${v}`).join(', ')})
-  --batch N                            tokens per update (default 512)
+  --batch N                            tokens per update (default 1024)
   --files N                            use only the first N of the 500 corpus files (default 500)
   --help                               this text`;
 
 /** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
 export function parseFlags(argv: readonly string[]): DemoFlags {
-  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 512, files: 500, help: false };
+  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, help: false };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new RangeError(`demo: flag ${name} needs a value; see --help`);

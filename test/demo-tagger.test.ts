@@ -234,7 +234,7 @@ describe('the tagger learns', () => {
 
 describe('demo flags', () => {
   it('has the documented defaults', () => {
-    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 512, help: false, files: 500 });
+    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500 });
   });
   it('reads every flag, as two words or with =', () => {
     const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40']);
