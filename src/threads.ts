@@ -315,9 +315,6 @@ export class ThreadPool implements ParallelRunner {
     this.canBlock = mainCanBlock();
   }
 
-  /** @internal bytes of the control block `createThreadedEngine` allocates. */
-  static readonly controlBytes = CTRL_BYTES;
-
   /** @internal starts the workers and waits until each has instantiated the module. */
   async start(module: WebAssembly.Module, names: string[], spin: number): Promise<void> {
     const memory = this.engine.memory;
@@ -745,15 +742,20 @@ function mainCanBlock(): boolean {
  */
 export async function createThreadedEngine(options: InitOptions): Promise<Engine> {
   const threads = options.threads ?? 1;
-  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+  if (typeof threads !== 'number') {
+    throw new TypeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${threads === null ? 'null' : typeof threads}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
   }
   const min = options.minParallelElements;
-  if (min !== undefined && (typeof min !== 'number' || !Number.isInteger(min) || min < 0)) {
+  if (min !== undefined && typeof min !== 'number') throw new TypeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${typeof min}`);
+  if (min !== undefined && (!Number.isInteger(min) || min < 0)) {
     throw new RangeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${String(min)}`);
   }
   const timeout = options.threadTimeoutMs;
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))) {
+  if (timeout !== undefined && typeof timeout !== 'number') throw new TypeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${typeof timeout}`);
+  if (timeout !== undefined && (!(timeout > 0) || !Number.isFinite(timeout))) {
     throw new RangeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${String(timeout)}`);
   }
   const { threads: _t, minParallelElements: _m, threadTimeoutMs: _o, ...rest } = options;

@@ -376,6 +376,9 @@ describe('threads: a failed worker surfaces as an error, never a hang', () => {
 
 describe('threads: fallback and options', () => {
   it('without SharedArrayBuffer it warns, runs on one thread and says why', async () => {
+    // Node sets up its worker machinery (a SharedArrayBuffer of its own) when worker_threads is
+    // first loaded: load it before the global goes away, so later workers in this process work.
+    await import('node:worker_threads');
     const g = globalThis as { SharedArrayBuffer?: unknown };
     const saved = g.SharedArrayBuffer;
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
@@ -416,6 +419,9 @@ describe('threads: fallback and options', () => {
     for (const threads of [0, -1, 1.5, 65, NaN, '2']) {
       await expect(createEngine({ threads: threads as number })).rejects.toThrow(/option 'threads' must be an integer in \[1, 64\]/);
     }
+    await expect(createEngine({ threads: '2' as unknown as number })).rejects.toThrow(TypeError);
+    await expect(createEngine({ threads: 1.5 })).rejects.toThrow(RangeError);
+    await expect(createEngine({ threads: 2, minParallelElements: 'many' as unknown as number })).rejects.toThrow(TypeError);
     await expect(createEngine({ threads: 2, minParallelElements: -5 })).rejects.toThrow(/'minParallelElements' must be a non-negative integer, got -5/);
     await expect(createEngine({ threads: 2, threadTimeoutMs: 0 })).rejects.toThrow(/'threadTimeoutMs' must be a positive number/);
     await expect(createEngine({ threads: 2, source: new URL('../dist/wasm-optim.simd.wasm', import.meta.url) }))
