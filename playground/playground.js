@@ -231,27 +231,52 @@ function drawChart() {
   }
 }
 
+function formatLoss(v) {
+  return v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
+}
+
 function drawLegend() {
+  const cell = (text, cls = '') => {
+    const span = document.createElement('span');
+    span.textContent = text;
+    if (cls) span.className = cls;
+    return span;
+  };
+  const head = () => {
+    const div = document.createElement('div');
+    div.className = 'row head';
+    div.append(cell(''), cell('optimizer'), cell('loss', 'num'));
+    return div;
+  };
   const rows = race.runners.map((r) => {
     const last = r.path[r.path.length - 1];
     const loss = r.losses[r.losses.length - 1];
-    const tr = document.createElement('tr');
-    if (hidden.has(r.name)) tr.className = 'off';
-    tr.title = r.diverged ? `stopped: ${r.diverged}` : 'click to hide or show this path';
-    tr.innerHTML = `<td><span class="swatch" style="background:${r.color}"></span></td><td></td>` +
-      `<td class="num${r.diverged ? ' diverged' : ''}"></td><td class="num"></td><td class="num"></td>`;
-    tr.cells[1].textContent = r.name;
-    tr.cells[2].textContent = r.diverged ? 'diverged' : loss.toPrecision(4);
-    tr.cells[3].textContent = last[0].toFixed(3);
-    tr.cells[4].textContent = last[1].toFixed(3);
-    tr.addEventListener('click', () => {
+    const div = document.createElement('div');
+    div.className = hidden.has(r.name) ? 'row off' : 'row';
+    div.setAttribute('role', 'listitem');
+    div.dataset.name = r.name;
+    div.title = r.diverged
+      ? `stopped: ${r.diverged}`
+      : `at (${last[0].toFixed(4)}, ${last[1].toFixed(4)}); click to hide or show this path`;
+    const swatch = cell('', 'swatch');
+    swatch.style.background = r.color;
+    div.append(
+      swatch,
+      cell(r.name),
+      cell(r.diverged ? 'diverged' : formatLoss(loss), r.diverged ? 'num diverged' : 'num'),
+    );
+    div.addEventListener('click', () => {
       if (hidden.has(r.name)) hidden.delete(r.name);
       else hidden.add(r.name);
       render();
     });
-    return tr;
+    return div;
   });
-  $('legend').replaceChildren(...rows);
+  // Two columns, filled top to bottom.
+  const half = Math.ceil(rows.length / 2);
+  const order = [head(), head()];
+  for (let i = 0; i < half; i++) order.push(rows[i], rows[i + half] ?? document.createElement('div'));
+  $('legend').replaceChildren(...order);
   $('stepCount').textContent = `step ${race.steps}`;
 }
 

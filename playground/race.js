@@ -4,7 +4,10 @@
 import { gaussian } from './landscapes.js';
 
 /** Colors of the contenders, in roster order (more are generated for classes added later). */
-const COLORS = ['#e6194b', '#f58231', '#ffe119', '#3cb44b', '#42d4f4', '#4363d8', '#911eb4', '#f032e6', '#ffffff', '#a9a9a9', '#bfef45', '#fabed4'];
+const COLORS = [
+  '#e6194b', '#f58231', '#ffe119', '#3cb44b', '#42d4f4', '#4363d8', '#b04be0', '#f032e6',
+  '#ffffff', '#bfef45', '#fabed4', '#469990', '#dcbeff', '#c08b4a', '#aaffc3', '#ff8080', '#9aa5ff', '#808000',
+];
 
 /**
  * The contenders: the optimizers of the package, configured from the sliders and built on
@@ -23,23 +26,52 @@ const ROSTER = [
 const COVERED = new Set(['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW']);
 
 /**
+ * Exported classes that the generic rule below would set up badly on these landscapes:
+ * RAdam's first steps are un-adapted momentum SGD, so it takes the geometric mean of the two
+ * learning rates; SGDHD's hypergradient step is in lr per squared gradient, so it is scaled by the
+ * squared gradient norm at the start (the lr then changes by at most ~10% per step at first).
+ */
+const SPECIAL = {
+  RAdam: (C, s, engine) => new C({ lr: Math.sqrt(s.lrSgd * s.lrAdaptive), betas: [s.beta1, s.beta2], eps: s.eps, engine }),
+  SGDHD: (C, s, engine, L) => {
+    const [gx, gy] = L.grad(L.start[0], L.start[1]);
+    return new C({ lr: s.lrSgd, hypergradLr: (0.1 * s.lrSgd) / Math.max(gx * gx + gy * gy, 1e-12), engine });
+  },
+};
+
+/**
  * The roster for `api` (the package's module namespace): the fixed contenders, then every other
- * exported subclass of Optimizer that can be built from { lr, betas, eps } (whichever it knows).
- * @returns {{ name: string, color: string, make: (api: object, s: object, engine: object) => object }[]}
+ * exported subclass of Optimizer. Those join with their own defaults, their lr scaled as the
+ * sliders scale Adam's and SGD's: Adam-like classes (with `betas`) take
+ * `default lr × lr (adaptive) / 0.001` and the sliders' betas and ε, SGD-like ones (with
+ * `momentum`) `default lr × lr (SGD) / 0.001`, and others (Adadelta) keep their default lr;
+ * SPECIAL lists the exceptions.
+ * @returns {{ name: string, color: string, make: (api: object, s: object, engine: object, landscape: object) => object }[]}
  */
 export function roster(api) {
   const list = [...ROSTER];
   for (const [name, C] of Object.entries(api)) {
     if (COVERED.has(name) || typeof C !== 'function' || C === api.Optimizer || !(C.prototype instanceof api.Optimizer)) continue;
+    const special = SPECIAL[name];
+    if (special) {
+      list.push({ name, make: (_api, s, engine, L) => special(C, s, engine, L) });
+      continue;
+    }
     list.push({
       name,
       make: (_api, s, engine) => {
-        const probe = new C({ lr: s.lrAdaptive, engine });
+        const probe = new C({ engine });
         const known = probe.knownOptions ?? [];
+        const lr = probe.lr;
         probe.dispose();
-        const o = { lr: s.lrAdaptive };
-        if (known.includes('betas')) o.betas = [s.beta1, s.beta2];
-        if (known.includes('eps')) o.eps = s.eps;
+        const o = { lr };
+        if (known.includes('betas')) {
+          o.lr = lr * (s.lrAdaptive / 1e-3);
+          o.betas = [s.beta1, s.beta2];
+          if (known.includes('eps')) o.eps = s.eps;
+        } else if (known.includes('momentum')) {
+          o.lr = lr * (s.lrSgd / 1e-3);
+        }
         return new C({ ...o, engine });
       },
     });
@@ -58,7 +90,7 @@ export function createRace(api, engine, landscape, s) {
   for (const c of roster(api)) {
     let opt;
     try {
-      opt = c.make(api, s, engine);
+      opt = c.make(api, s, engine, landscape);
     } catch (e) {
       skipped.push({ name: c.name, reason: e.message });
       continue;

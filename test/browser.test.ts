@@ -272,6 +272,18 @@ describe('the playground', () => {
     // The Step button takes one step.
     await page.click('#step');
     expect(await page.textContent('#stepCount')).toBe('step 1');
+    // Run animates until paused; a slider restarts the race with its value.
+    await page.click('#run');
+    expect(await page.textContent('#run')).toBe('Pause');
+    await page.waitForFunction(() => Number(document.getElementById('stepCount')!.textContent!.split(' ')[1]) >= 20);
+    await page.click('#run');
+    expect(await page.textContent('#run')).toBe('Run');
+    const paused = await page.textContent('#stepCount');
+    await page.waitForTimeout(200);
+    expect(await page.textContent('#stepCount')).toBe(paused);
+    await page.locator('#lrAdaptive').fill('-2');
+    expect(await page.textContent('#lrAdaptiveOut')).toBe('0.010');
+    expect(await page.textContent('#stepCount')).toBe('step 0');
     type State = { landscape: string; steps: number; optimizers: { name: string; loss: number; startLoss: number; diverged: string | null }[]; skipped: unknown[] };
     const landscapes = await page.evaluate(() => (window as unknown as { playground: { landscapes: string[] } }).playground.landscapes);
     expect(landscapes).toEqual(['rosenbrock', 'canyon', 'saddle', 'plateau', 'noisy']);
@@ -296,10 +308,19 @@ describe('the playground', () => {
       expect(adam.loss, id).toBeLessThan(adam.startLoss);
     }
     expect(await page.textContent('#stepCount')).toBe('step 200');
-    expect(await page.locator('#legend tr').count()).toBeGreaterThanOrEqual(8);
+    const contenders = await page.evaluate(() => (window as unknown as { playground: { state(): { optimizers: unknown[] } } }).playground.state().optimizers.length);
+    expect(contenders).toBeGreaterThanOrEqual(8);
+    expect(await page.locator('#legend [role=listitem]').count()).toBe(contenders);
+    // A click on a legend row hides that path, a second click shows it again.
+    const sgdRow = page.locator('#legend [data-name="SGD"]');
+    await sgdRow.click();
+    expect(await sgdRow.getAttribute('class')).toBe('row off');
+    await sgdRow.click();
+    expect(await sgdRow.getAttribute('class')).toBe('row');
     expect(errors).toEqual([]);
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.mouse.move(0, 0);
     mkdirSync(fileURLToPath(new URL('../docs/', import.meta.url)), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     await page.close();

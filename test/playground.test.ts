@@ -51,8 +51,14 @@ describe('playground landscapes', () => {
 });
 
 describe('playground race', () => {
-  it('the roster is the eight fixed contenders, each a package optimizer', () => {
-    expect(roster(api).map((c: { name: string }) => c.name)).toEqual(FIXED);
+  it('the roster is the eight fixed contenders, then every other optimizer class the package exports', () => {
+    const others = Object.entries(api)
+      .filter(([name, C]) => typeof C === 'function' && C !== api.Optimizer && (C as { prototype: unknown }).prototype instanceof api.Optimizer &&
+        !['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'].includes(name))
+      .map(([name]) => name);
+    expect(roster(api).map((c: { name: string }) => c.name)).toEqual([...FIXED, ...others]);
+    const colors = roster(api).map((c: { color: string }) => c.color);
+    expect(new Set(colors).size).toBe(colors.length); // every contender has its own color
   });
 
   it('picks up other optimizer classes the package exports, and lists the ones it cannot build', () => {
@@ -65,7 +71,10 @@ describe('playground race', () => {
     const extended = { ...api, Custom, Broken };
     const race = createRace(extended, engine, landscapes[1], settings(landscapes[1]));
     try {
-      expect(race.runners.map((r: { name: string }) => r.name)).toEqual([...FIXED, 'Custom']);
+      const names = race.runners.map((r: { name: string }) => r.name);
+      expect(names.slice(0, 8)).toEqual(FIXED);
+      expect(names[names.length - 1]).toBe('Custom');
+      expect(names).not.toContain('Broken');
       expect(race.skipped).toEqual([{ name: 'Broken', reason: expect.stringMatching(/momentum/) }]);
       race.step(50);
       const custom = race.state().optimizers.find((o: { name: string }) => o.name === 'Custom');
