@@ -128,3 +128,49 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, floor: n
   }
   return { err, at };
 }
+
+/**
+ * Dense Adam/AdamW in float64 arithmetic with the float32 coefficients the dense kernel is given
+ * (src/adam.ts fillHyper): what the dense optimizer computes, without its per-operation float32
+ * rounding. Over thousands of steps that rounding adds up in the dense optimizer itself (a weight
+ * decay step `p *= 1 - lr wd` rounds p each time, in the same direction for a slowly moving p), so
+ * long runs are compared with this reference.
+ */
+export class DenseAdamRef {
+  readonly p: Float64Array;
+  readonly m: Float64Array;
+  readonly v: Float64Array;
+  readonly vmax: Float64Array;
+  t = 0;
+  lr: number;
+
+  constructor(init: ArrayLike<number>, readonly o: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean; decoupled: boolean }) {
+    this.p = Float64Array.from(init);
+    this.m = new Float64Array(init.length);
+    this.v = new Float64Array(init.length);
+    this.vmax = new Float64Array(init.length);
+    this.lr = o.lr;
+  }
+
+  step(grad: ArrayLike<number>): void {
+    const f = Math.fround;
+    const t = ++this.t;
+    const [b1, b2] = this.o.betas ?? [0.9, 0.999];
+    const wd = this.o.weightDecay ?? 0;
+    const gs = this.o.maximize ? -1 : 1;
+    const B1 = f(b1), B1C = f(1 - b1), B2 = f(b2), B2C = f(1 - b2);
+    const ss = f(this.lr / (1 - Math.pow(b1, t))), ib = f(1 / Math.sqrt(1 - Math.pow(b2, t))), eps = f(this.o.eps ?? 1e-8);
+    const l2 = this.o.decoupled ? 0 : f(wd), dc = this.o.decoupled ? f(1 - this.lr * wd) : 1;
+    for (let i = 0; i < this.p.length; i++) {
+      let p = this.p[i];
+      let g = grad[i] * gs + l2 * p;
+      p *= dc;
+      this.m[i] = this.m[i] * B1 + B1C * g;
+      this.v[i] = this.v[i] * B2 + B2C * g * g;
+      let v = this.v[i];
+      if (this.o.amsgrad) v = this.vmax[i] = Math.max(this.vmax[i], v);
+      this.p[i] = p - ss * (this.m[i] / (Math.sqrt(v) * ib + eps));
+      g = 0;
+    }
+  }
+}
