@@ -28,7 +28,7 @@ export interface InitOptions {
    * where that is impossible it warns and runs on one thread (`engine.threadsFallbackReason`).
    */
   threads?: number;
-  /** With threads: steps touching fewer elements stay on the calling thread. Default 65536. */
+  /** With threads: steps touching fewer elements stay on the calling thread. Default 131072. */
   minParallelElements?: number;
   /** With threads: how long a step waits for a worker before it throws (ms). Default 60000. */
   threadTimeoutMs?: number;

@@ -30,7 +30,7 @@ export type ThreadOptions = Pick<InitOptions, 'threads' | 'minParallelElements' 
  * Below this many elements a step stays on the calling thread (waking a worker costs more than
  * it saves). Measured on the 2-core development machine; see README, "Threads".
  */
-export const DEFAULT_MIN_PARALLEL_ELEMENTS = 65536;
+export const DEFAULT_MIN_PARALLEL_ELEMENTS = 131072;
 /** Most threads a pool may have. */
 export const MAX_THREADS = 64;
 /** Most chunks one call may be cut into. */

@@ -56,7 +56,7 @@ export function threadsGroup(ctx) {
     contenders,
     targets: targetSizes.map((n) => ({ contender: 'engine-1t', min: 1.7, at: n, label: `${THREADS} threads ≥ 1.7× one thread at n = ${n}` })),
     notes: [
-      `the ${THREADS}-thread engine splits every step (minParallelElements: 0); by default steps under 64K elements stay on the calling thread`,
+      `the ${THREADS}-thread engine splits every step (minParallelElements: 0); by default steps under 128K elements stay on the calling thread`,
       'results are bit-identical to one thread (test/threads.test.ts)',
     ],
     tasks,
