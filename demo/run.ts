@@ -184,7 +184,8 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
       const evalSeconds = (performance.now() - te) / 1000;
       print(
         `${label}: loss ${stats.loss.toFixed(4)}, held-out ${pct(accuracy, 2)} | ${stats.seconds.toFixed(1)} s, ${fmtCount(stats.tokens / stats.seconds)} tok/s, ` +
-          `${pct(stats.updateSeconds / stats.seconds, 0)} in optimizer updates (${stats.batches} updates, ${fmtCount(stats.rowsUpdated / stats.batches)} rows each) | eval ${evalSeconds.toFixed(1)} s`,
+          `${pct(stats.updateSeconds / stats.seconds, 0)} in optimizer updates (${stats.batches} updates of ${flags.dense ? 'all' : `${fmtCount(stats.rowsUpdated / stats.batches)} of`} ${fmtCount(space.numFeatures)} rows), ` +
+          `${pct(stats.lookupSeconds / stats.seconds, 0)} in lookups | eval ${evalSeconds.toFixed(1)} s`,
       );
     }
   } finally {

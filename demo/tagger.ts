@@ -67,6 +67,9 @@ export interface EpochStats {
   seconds: number;
   /** Of which: in optimizer updates (`update()` / `step()`), seconds. */
   updateSeconds: number;
+  /** Of which: fetching the batch's rows (`lookupView()`, which in exact mode first brings the
+   *  rows up to date; dense: copying them out of the param), seconds. */
+  lookupSeconds: number;
   /** Mini-batches (optimizer updates). */
   batches: number;
   /** Table rows updated, summed over the batches. */
@@ -88,8 +91,8 @@ export interface Progress {
 /** The parameter store behind the model: a sparse `Embedding` or a dense param. */
 interface ScoreTable {
   /**
-   * Starts a batch on rows `ids` (unique): their current weights and a zeroed gradient buffer,
-   * `ids.length * dim` floats each, valid until `apply`.
+   * Starts a batch on rows `ids` (unique): their current weights and a gradient buffer (to be
+   * zeroed by the caller), `ids.length * dim` floats each, valid until `apply`.
    */
   begin(ids: Int32Array): { weights: Float32Array; grads: Float32Array };
   /** One optimizer update with the gradients of `begin` on rows `ids`, zero elsewhere. */
@@ -118,7 +121,6 @@ class SparseTable implements ScoreTable {
     let grads = this.emb.gradView(ids.length);
     const weights = this.emb.lookupView(ids);
     if (grads.buffer !== weights.buffer) grads = this.emb.gradView(ids.length);
-    grads.fill(0);
     return { weights, grads };
   }
   apply(ids: Int32Array, grads: Float32Array): void {
@@ -151,9 +153,7 @@ class DenseTable implements ScoreTable {
     const data = this.param.data;
     const d = this.dim;
     for (let i = 0; i < ids.length; i++) this.rowsOut.set(data.subarray(ids[i]! * d, ids[i]! * d + d), i * d);
-    const grads = this.gradsOut.subarray(0, ids.length * d);
-    grads.fill(0);
-    return { weights: this.rowsOut, grads };
+    return { weights: this.rowsOut, grads: this.gradsOut.subarray(0, ids.length * d) };
   }
   apply(ids: Int32Array, grads: Float32Array): void {
     const grad = this.param.grad;
@@ -271,6 +271,7 @@ export class Tagger {
     const { stamp, slot, uniq, scores: s } = this;
     let loss = 0;
     let updateMs = 0;
+    let lookupMs = 0;
     let rowsUpdated = 0;
     let batches = 0;
     for (let b0 = 0; b0 < n; b0 += batchSize) {
@@ -289,7 +290,10 @@ export class Tagger {
         }
       }
       const rowIds = uniq.subarray(0, k);
+      const l0 = performance.now();
       const { weights: W, grads } = this.table.begin(rowIds);
+      lookupMs += performance.now() - l0;
+      grads.fill(0);
       const inv = 1 / (b1 - b0);
       for (let q = b0; q < b1; q++) {
         const t = order[q]!;
@@ -341,6 +345,7 @@ export class Tagger {
       loss: n > 0 ? loss / n : 0,
       seconds: (performance.now() - start) / 1000,
       updateSeconds: updateMs / 1000,
+      lookupSeconds: lookupMs / 1000,
       batches,
       rowsUpdated,
     };

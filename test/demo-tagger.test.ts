@@ -267,7 +267,7 @@ describe('the demo end to end (on the first 20 files)', () => {
     expect(acc).toBeGreaterThan(base + 0.03);
     // Non-TTY progress: a line per 20% of each epoch, then the epoch summary.
     expect(text.match(/^epoch 1\/2 \[[#.]{30}\] +\d+%  [\d.]+k? tok\/s  loss \d\.\d{4}$/gm)).toHaveLength(5);
-    expect(text).toMatch(/^epoch 2\/2: loss \d\.\d{4}, held-out \d+\.\d{2}% \| .* tok\/s, \d+% in optimizer updates/m);
+    expect(text).toMatch(/^epoch 2\/2: loss \d\.\d{4}, held-out \d+\.\d{2}% \| .* tok\/s, \d+% in optimizer updates \(\d+ updates of [\d.]+k? of [\d.]+k rows\), \d+% in lookups/m);
     expect(text).toMatch(/^wall time: \d+\.\d s/m);
   });
 });
