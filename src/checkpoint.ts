@@ -68,7 +68,9 @@ export interface DecodedCheckpoint {
 
 /** What `inspectCheckpoint` reports without loading anything. */
 export interface CheckpointInfo {
+  /** Format version it was written with. */
   version: number;
+  /** What it holds: an optimizer's kind (`'Adam'`, ...) or `'Embedding'`. */
   kind: string;
   /** Total bytes. */
   byteLength: number;
