@@ -50,7 +50,8 @@ const SPECIAL = {
  */
 export function roster(api) {
   const list = [...ROSTER];
-  for (const [name, C] of Object.entries(api)) {
+  for (const name of Object.keys(api).sort()) {
+    const C = api[name];
     if (COVERED.has(name) || typeof C !== 'function' || C === api.Optimizer || !(C.prototype instanceof api.Optimizer)) continue;
     const special = SPECIAL[name];
     if (special) {

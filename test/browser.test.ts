@@ -13,7 +13,7 @@ import { launchChromium, type Browser } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript modules without type declarations
 import { startStaticServer } from '../scripts/static-server.mjs';
 // @ts-expect-error plain JavaScript modules without type declarations
-import { DENSE_CONFIGS, EMBEDDING_CONFIGS, initialEmbedding, initialParams, runAll } from './browser/workload.js';
+import { EMBEDDING_CONFIGS, denseConfigs, initialEmbedding, initialParams, runAll } from './browser/workload.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('../docs/playground.png', import.meta.url));
@@ -72,7 +72,10 @@ async function openPage(path = 'test/browser/index.html'): Promise<{ page: Page;
 
 function expectMoved(result: DenseResult): void {
   // The comparison is only worth something if every configuration changed its params.
-  DENSE_CONFIGS.forEach(([kind]: [string], c: number) => {
+  const configs = denseConfigs(api);
+  expect(configs.length).toBeGreaterThanOrEqual(9 + 7); // the fixed ones and NAdam, RAdam, Lion, ... (every exported class)
+  expect(Object.keys(result)).toHaveLength(configs.length);
+  configs.forEach(([kind]: [string], c: number) => {
     const r = result[`${c}:${kind}`];
     expect(r.stepCount).toBe(25);
     r.params.slice(0, initialParams(c).length).forEach((bits, i) => expect(bits).not.toEqual(initialParams(c)[i]));

@@ -27,6 +27,20 @@ export const DENSE_CONFIGS = [
   ['RMSprop', { lr: 0.01, centered: true, momentum: 0.5, weightDecay: 1e-3 }],
 ];
 
+/**
+ * DENSE_CONFIGS, then every other optimizer class `api` exports (NAdam, RAdam, Lion, ...) with
+ * its defaults and lr 0.01, so that new optimizers are covered without editing this file.
+ */
+export function denseConfigs(api) {
+  const named = new Set(DENSE_CONFIGS.map(([kind]) => kind));
+  const extra = Object.entries(api)
+    .filter(([name, C]) => !named.has(name) && typeof C === 'function' && C !== api.Optimizer && C.prototype instanceof api.Optimizer)
+    .map(([name]) => name)
+    .sort() // a namespace lists its names sorted, vitest's module objects in source order
+    .map((name) => [name, { lr: 0.01 }]);
+  return [...DENSE_CONFIGS, ...extra];
+}
+
 /** Tensor lengths: SIMD bodies, scalar tails and a tensor that is only a tail. */
 export const LENGTHS = [1, 3, 4, 17, 257, 1030];
 export const STEPS = 25;
@@ -40,13 +54,13 @@ export function bits(view) {
 }
 
 /**
- * Runs every dense configuration for STEPS steps on `engine` with the classes of `api` (the
- * package's module namespace) and returns, per configuration, the float bits of every param and
+ * Runs every dense configuration (denseConfigs) for STEPS steps on `engine` with the classes of
+ * `api` (the package's module namespace) and returns, per configuration, the float bits of every param and
  * every state tensor. One param joins after 5 steps (its own step count), and lr changes halfway.
  */
 export function runDense(api, engine) {
   const out = {};
-  DENSE_CONFIGS.forEach(([kind, options], c) => {
+  denseConfigs(api).forEach(([kind, options], c) => {
     const random = rng(1000 + c);
     const opt = new api[kind]({ ...options, engine });
     const params = LENGTHS.map((n) => opt.param(Float32Array.from({ length: n }, () => random() * 4 - 2)));
