@@ -33,6 +33,8 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
   --tfjs-cpu-max n   measure tfjs's cpu backend up to n elements (default 1048576)
+  --clock cpu|wall   time with the process's CPU time (default: it ignores time spent waiting for a
+                     core on a busy machine) or the wall clock (threads groups always use the wall clock)
   --rounds r         run the contenders of each size in r interleaved rounds (default 3, quick 1)
   --out dir          where to write latest.json, latest.md and the SVG charts (default bench/results)
   --readme           update README.md's performance section even for a quick or filtered run
@@ -42,7 +44,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -58,6 +60,9 @@ export function parseArgs(argv) {
     } else if (a === '--time') {
       o.timeMs = Number(value());
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
+    } else if (a === '--clock') {
+      o.clock = value();
+      if (o.clock !== 'cpu' && o.clock !== 'wall') throw new TypeError(`bench: --clock takes cpu or wall, got ${o.clock}`);
     } else if (a === '--tfjs-cpu-max') {
       o.tfjsCpuMax = Number(value());
       if (!Number.isInteger(o.tfjsCpuMax) || o.tfjsCpuMax < 0) throw new TypeError(`bench: --tfjs-cpu-max takes a non-negative integer, got ${argv[i]}`);
@@ -171,6 +176,8 @@ async function main() {
   let tfjsVersion = null;
   if (!simd) notes.push('this runtime has no WebAssembly SIMD: the engine column is the scalar build');
   let currentTask = '';
+  let currentClock = opts.clock;
+  let currentWarmup = 0;
   let progress;
   const ctx = {
     lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs, tfjsCpuMax: opts.tfjsCpuMax,
@@ -181,7 +188,7 @@ async function main() {
       tfjsVersion = r.version;
       return r;
     },
-    measure: (fn) => measure(currentTask, fn, { timeMs: roundMs }),
+    measure: (fn) => measure(currentTask, fn, { timeMs: roundMs, clock: currentClock, warmupMs: currentWarmup }),
     note: (text) => progress?.note(text),
   };
 
@@ -231,7 +238,7 @@ async function main() {
       date,
       command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
       machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion, simd }),
-      settings: { timeMs, rounds, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
+      settings: { timeMs, rounds, clock: opts.clock, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
       notes,
       groups: done,
     };
@@ -246,36 +253,76 @@ async function main() {
   try {
     for (const g of planned) {
       g.date = new Date().toISOString();
+      // Speed-ups from threads are wall-clock speed-ups: CPU time would add the threads up.
+      g.clock = g.clock ?? (g.kind === 'threads' ? 'wall' : opts.clock);
+      currentClock = g.clock;
+      ctx.c.clock = g.clock;
       for (const n of [...new Set(g.tasks.map((t) => t.n))]) {
         // The contenders of one size run in rounds (A B C, A B C, ...) so that a burst of load from
         // elsewhere on the machine falls on all of them rather than on one.
         const batch = g.tasks.filter((t) => t.n === n);
         const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
-        for (let round = 0; round < rounds; round++) {
-          for (const t of batch) {
-            const a = acc.get(t);
-            if (a.skipped || a.error || (round > 0 && a.slow)) continue;
-            currentTask = t.name;
-            progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
-            let r;
-            try {
-              r = await t.run();
-            } catch (e) {
-              r = { error: String(e?.message ?? e).split('\n')[0] };
+        // Each contender is set up once (its tensors stay alive through the rounds) and torn down
+        // after the last round. Tasks with a plain `run()` are run whole in every round.
+        for (const t of batch) {
+          const a = acc.get(t);
+          if (!t.setup) continue;
+          currentTask = t.name;
+          progress.running(`${t.name} (setting up)`);
+          try {
+            const st = await t.setup();
+            if (st.skipped) a.skipped = st.skipped;
+            else if (st.error) a.error = st.error;
+            else a.state = st;
+          } catch (e) {
+            a.error = String(e?.message ?? e).split('\n')[0];
+          }
+        }
+        try {
+          for (let round = 0; round < rounds; round++) {
+            for (const t of batch) {
+              const a = acc.get(t);
+              if (a.skipped || a.error || (round > 0 && a.slow)) continue;
+              currentTask = t.name;
+              // The first round warms each contender up as long as it is measured; later rounds
+              // warm up briefly.
+              currentWarmup = round === 0 ? roundMs : Math.min(roundMs / 4, 20);
+              progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
+              let r;
+              try {
+                if (!t.setup) r = await t.run();
+                else if (a.state.external) r = a.state.external();
+                else {
+                  if (a.state.before) await a.state.before();
+                  r = ctx.measure(a.state.fn);
+                }
+              } catch (e) {
+                r = { error: String(e?.message ?? e).split('\n')[0] };
+              }
+              if (r.samples?.length) {
+                a.samples.push(...r.samples);
+                a.reps = Math.max(a.reps, r.reps ?? 1);
+                a.rounds++;
+                // Operations over a quarter second get one round: their few samples take long enough.
+                a.slow = summarize(r.samples).medianMs > 250;
+              } else if (r.skipped) a.skipped = r.skipped;
+              else a.error = r.error ?? 'no samples';
             }
-            if (r.samples?.length) {
-              a.samples.push(...r.samples);
-              a.reps = Math.max(a.reps, r.reps ?? 1);
-              a.rounds++;
-              // Operations over a quarter second get one round: their few samples take long enough.
-              a.slow = summarize(r.samples).medianMs > 250;
-            } else if (r.skipped) a.skipped = r.skipped;
-            else a.error = r.error ?? 'no samples';
+          }
+        } finally {
+          for (const a of acc.values()) {
+            try {
+              a.state?.dispose?.();
+            } catch (e) {
+              progress.note(`note: dispose failed: ${e?.message ?? e}`);
+            }
+            delete a.state;
           }
         }
         for (const t of batch) {
           const a = acc.get(t);
           delete t.run;
+          delete t.setup;
           if (a.samples.length) {
             const s = summarize(a.samples);
             Object.assign(t, {

@@ -30,15 +30,16 @@ export function clipGroup(ctx) {
     for (const c of contenders) {
       tasks.push({
         name: `clip/${c.id}/${n}`, contender: c.id, n, elems: n,
-        run: () => {
+        setup: () => {
           const opt = new ctx.lib.Adam({ lr: 1e-3, engine: ctx.engine, nonFinite: 'ignore', ...c.options });
           try {
             const p = opt.param(params(n));
             p.grad.set(grads(n));
-            return ctx.measure(() => opt.step());
-          } finally {
+          } catch (e) {
             opt.dispose();
+            throw e;
           }
+          return { fn: () => opt.step(), dispose: () => opt.dispose() };
         },
       });
     }

@@ -278,7 +278,7 @@ export function denseGroup(ctx, spec) {
   for (const n of sizes) {
     for (const c of contenders) {
       if (c === 'tfjs-cpu' && n > cpuMax) continue;
-      tasks.push({ name: `${spec.id}/${c}/${n}`, contender: c, n, elems: n, run: () => runDense(ctx, spec, states, c, n) });
+      tasks.push({ name: `${spec.id}/${c}/${n}`, contender: c, n, elems: n, setup: () => setupDense(ctx, spec, states, c, n) });
     }
   }
   return {
@@ -295,7 +295,12 @@ export function denseGroup(ctx, spec) {
   };
 }
 
-async function runDense(ctx, spec, states, contender, n) {
+/**
+ * Sets up one contender at one size, once for all the rounds of the task. Returns the operation
+ * to time (`fn`, with an optional `before` hook run before each round and `dispose`), an
+ * `external` measurement (the C programs time themselves), or why there is none.
+ */
+async function setupDense(ctx, spec, states, contender, n) {
   const { lib } = ctx;
   switch (contender) {
     case 'engine':
@@ -307,22 +312,29 @@ async function runDense(ctx, spec, states, contender, n) {
       try {
         const p = opt.param(params(n));
         p.grad.set(grads(n));
-        return ctx.measure(() => opt.step());
-      } finally {
+      } catch (e) {
         opt.dispose();
+        throw e;
       }
+      return { fn: () => opt.step(), dispose: () => opt.dispose() };
     }
-    case 'js': {
-      const step = spec.js(n);
-      return ctx.measure(step);
-    }
+    case 'js':
+      return { fn: spec.js(n) };
     case 'tfjs-cpu':
     case 'tfjs-wasm': {
       const { tf, skipped } = await ctx.tfjs();
       if (!tf) return { skipped };
-      await useBackend(tf, contender.slice(5));
+      const backend = contender.slice(5);
+      await useBackend(tf, backend);
       const before = tf.memory().numTensors;
       let v, g, opt;
+      const dispose = () => {
+        opt?.dispose();
+        v?.dispose();
+        g?.dispose();
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0) ctx.note(`tfjs ${contender}: ${leaked} tensors left after ${spec.id}/${n}`);
+      };
       try {
         const init = tf.tensor1d(params(n));
         v = tf.variable(init);
@@ -330,35 +342,32 @@ async function runDense(ctx, spec, states, contender, n) {
         g = tf.tensor1d(grads(n));
         opt = spec.tfjs(tf);
         const map = { [v.name]: g };
-        return ctx.measure(() => opt.applyGradients(map));
+        opt.applyGradients(map); // creates the optimizer's state now, on this backend
+        // Tensors stay on the backend that made them: switch back before each round.
+        return { fn: () => opt.applyGradients(map), before: () => useBackend(tf, backend), dispose };
       } catch (e) {
+        dispose();
         return { error: tfjsError(e) };
-      } finally {
-        opt?.dispose();
-        v?.dispose();
-        g?.dispose();
-        const leaked = tf.memory().numTensors - before;
-        if (leaked > 0) ctx.note(`tfjs ${contender}: ${leaked} tensors left after ${spec.id}/${n}`);
       }
     }
     case 'c-sse': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
-      const [out] = ctx.c.run('dense', [spec.c, String(ctx.timeMs), String(n)]);
-      return { samples: out.samples, reps: out.reps };
+      return {
+        external: () => {
+          const [out] = ctx.c.run('dense', [spec.c, String(ctx.timeMs), String(n)]);
+          return { samples: out.samples, reps: out.reps };
+        },
+      };
     }
     case 'roofline': {
       const e = ctx.engine;
       const bytes = n * 4;
       const ptrs = [e.alloc(bytes), e.alloc(bytes), states >= 1 ? e.alloc(bytes) : 0, states >= 2 ? e.alloc(bytes) : 0];
-      try {
-        e.heapF32.set(params(n), ptrs[0] >>> 2);
-        e.heapF32.set(grads(n), ptrs[1] >>> 2);
-        const roof = e.exports.roofline;
-        const [p, g, s0, s1] = ptrs;
-        return ctx.measure(() => roof(p, g, s0, s1, n));
-      } finally {
-        for (const ptr of ptrs) if (ptr) e.free(ptr);
-      }
+      e.heapF32.set(params(n), ptrs[0] >>> 2);
+      e.heapF32.set(grads(n), ptrs[1] >>> 2);
+      const roof = e.exports.roofline;
+      const [p, g, s0, s1] = ptrs;
+      return { fn: () => roof(p, g, s0, s1, n), dispose: () => { for (const ptr of ptrs) if (ptr) e.free(ptr); } };
     }
     default:
       throw new Error(`unknown contender ${contender}`);

@@ -12,7 +12,7 @@ export function manyGroup(ctx) {
     { id: `engine-${count}`, label: `${count} tensors` },
     { id: 'engine-1', label: '1 tensor' },
   ];
-  const run = (tensorSizes) => () => {
+  const setup = (tensorSizes) => () => {
     const opt = new ctx.lib.Adam({ lr: 1e-3, engine: ctx.engine, nonFinite: 'ignore' });
     try {
       let seed = 1;
@@ -20,10 +20,11 @@ export function manyGroup(ctx) {
         const p = opt.param(params(n, seed++));
         p.grad.set(grads(n, seed++));
       }
-      return ctx.measure(() => opt.step());
-    } finally {
+    } catch (e) {
       opt.dispose();
+      throw e;
     }
+    return { fn: () => opt.step(), dispose: () => opt.dispose() };
   };
   return {
     id: 'many',
@@ -36,8 +37,8 @@ export function manyGroup(ctx) {
     targets: [{ contender: 'engine-1', min: 1 / 1.15, at: 'every', label: `${count} tensors step in ≤ 1.15× the time of one`, display: 'time' }],
     notes: [`tensor sizes: largest ${sizes[0]}, median ${sizes[sizes.length >> 1]}, smallest ${sizes[sizes.length - 1]}`],
     tasks: [
-      { name: `many/${contenders[0].id}/${total}`, contender: contenders[0].id, n: total, elems: total, run: run(sizes) },
-      { name: `many/engine-1/${total}`, contender: 'engine-1', n: total, elems: total, run: run([total]) },
+      { name: `many/${contenders[0].id}/${total}`, contender: contenders[0].id, n: total, elems: total, setup: setup(sizes) },
+      { name: `many/engine-1/${total}`, contender: 'engine-1', n: total, elems: total, setup: setup([total]) },
     ],
   };
 }

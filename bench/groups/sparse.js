@@ -36,7 +36,7 @@ export function sparseGroup(ctx) {
     let data;
     const get = () => (data ??= makeData(ctx, rows));
     for (const c of CONTENDERS) {
-      tasks.push({ name: `sparse/${c.id}/${rows}`, contender: c.id, n: rows, elems: K * DIM, run: () => runSparse(ctx, c.id, rows, get()) });
+      tasks.push({ name: `sparse/${c.id}/${rows}`, contender: c.id, n: rows, elems: K * DIM, setup: () => setupSparse(ctx, c.id, rows, get()) });
     }
   }
   return {
@@ -66,29 +66,24 @@ function makeData(ctx, rows) {
   return { ids, grads: grads(K * DIM, 3) };
 }
 
-async function runSparse(ctx, contender, rows, data) {
-  const { lib } = ctx;
+/** Sets up one contender for one table size, once for all rounds (see setupDense in dense.js). */
+async function setupSparse(ctx, contender, rows, data) {
   let b = 0;
   const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
   switch (contender) {
     case 'engine-lazy':
     case 'engine-exact': {
-      const mode = contender.slice(7);
       let emb;
       try {
-        emb = newEmbedding(ctx, rows, mode);
+        emb = newEmbedding(ctx, rows, contender.slice(7));
       } catch (e) {
         return { error: String(e.message ?? e).split('\n')[0] };
       }
-      try {
-        return ctx.measure(() => emb.update(nextIds(), data.grads));
-      } finally {
-        emb.dispose();
-      }
+      return { fn: () => emb.update(nextIds(), data.grads), dispose: () => emb.dispose() };
     }
     case 'js-lazy': {
       const step = jsLazyAdam(rows);
-      return ctx.measure(() => step(nextIds(), data.grads));
+      return { fn: () => step(nextIds(), data.grads) };
     }
     case 'c-lazy': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
@@ -96,8 +91,12 @@ async function runSparse(ctx, contender, rows, data) {
       const all = new Int32Array(BATCHES * K);
       data.ids.forEach((a, i) => all.set(a, i * K));
       writeFileSync(file, new Uint8Array(all.buffer));
-      const [out] = ctx.c.run('sparse', [String(rows), String(DIM), String(K), file, String(BATCHES), String(ctx.timeMs)]);
-      return { samples: out.samples, reps: out.reps };
+      return {
+        external: () => {
+          const [out] = ctx.c.run('sparse', [String(rows), String(DIM), String(K), file, String(BATCHES), String(ctx.timeMs)]);
+          return { samples: out.samples, reps: out.reps };
+        },
+      };
     }
     case 'tfjs-wasm-dense': {
       const { tf, skipped } = await ctx.tfjs();
@@ -105,6 +104,17 @@ async function runSparse(ctx, contender, rows, data) {
       await useBackend(tf, 'wasm');
       const before = tf.memory().numTensors;
       let v, g, opt;
+      const dispose = () => {
+        try {
+          opt?.dispose();
+          v?.dispose();
+          g?.dispose();
+        } catch {
+          // a backend that ran out of memory may refuse to dispose; nothing more to free
+        }
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0) ctx.note(`tfjs wasm: ${leaked} tensors left after the ${rows}-row table`);
+      };
       try {
         const init = tf.tensor2d(params(rows * DIM), [rows, DIM]);
         v = tf.variable(init);
@@ -116,19 +126,11 @@ async function runSparse(ctx, contender, rows, data) {
         g = tf.tensor2d(dense, [rows, DIM]);
         opt = tf.train.adam(LR, 0.9, 0.999, 1e-8);
         const map = { [v.name]: g };
-        return ctx.measure(() => opt.applyGradients(map));
+        opt.applyGradients(map); // allocates the moments now: an out-of-memory shows here
+        return { fn: () => opt.applyGradients(map), before: () => useBackend(tf, 'wasm'), dispose };
       } catch (e) {
+        dispose();
         return { error: tfjsError(e) };
-      } finally {
-        try {
-          opt?.dispose();
-          v?.dispose();
-          g?.dispose();
-        } catch {
-          // a backend that ran out of memory may refuse to dispose; nothing more to free
-        }
-        const leaked = tf.memory().numTensors - before;
-        if (leaked > 0) ctx.note(`tfjs wasm: ${leaked} tensors left after the ${rows}-row table`);
       }
     }
     default:

@@ -21,6 +21,8 @@ export class CPrograms {
     this.dir = null;
     /** @type {Map<string, string>} program name -> path */
     this.bins = new Map();
+    /** @type {'cpu' | 'wall'} the clock the programs time with (BENCH_CLOCK) */
+    this.clock = 'wall';
   }
 
   /**
@@ -57,7 +59,8 @@ export class CPrograms {
   run(name, args) {
     const bin = this.bins.get(name);
     if (!bin) throw new Error(this.skipped ?? `C program ${name} was not compiled`);
-    const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const env = { ...process.env, BENCH_CLOCK: this.clock };
+    const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20, env });
     if (r.status !== 0) throw new Error(`bench/c/${name} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || '').trim()}`);
     return r.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
   }

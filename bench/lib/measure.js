@@ -3,11 +3,14 @@
 // resolution and tinybench's per-iteration overhead do not count, and every sample is reported as
 // milliseconds per operation.
 import { Bench } from 'tinybench';
+import { clockFor } from './clock.js';
 
 /**
  * @typedef {object} MeasureOptions
  * @property {number} timeMs tinybench's time budget for the task
- * @property {number} [batchMs] the least time one sample should take (default 1 ms)
+ * @property {'cpu' | 'wall'} [clock] what to time with (default 'wall'; see clock.js)
+ * @property {number} [batchMs] the least time one sample should take (default: the clock's)
+ * @property {number} [warmupMs] how long to call `fn` before calibrating (default 0)
  * @property {number} [minSamples] the least number of samples (default 5; 3 for operations over
  *   half a second, 2 over 2 s: those are contenders 100 times slower, where precision matters less)
  */
@@ -20,18 +23,26 @@ import { Bench } from 'tinybench';
  * @returns {{ samples: number[], reps: number }}
  */
 export function measure(name, fn, options) {
-  const batchMs = options.batchMs ?? 1;
+  const clock = clockFor(options.clock ?? 'wall');
+  const now = clock.now;
+  const batchMs = options.batchMs ?? clock.batchMs;
   // Warm up (JIT tiers, first-touch page faults) and calibrate the batch size.
-  const t0 = performance.now();
+  const t0 = now();
   fn();
-  const cold = performance.now() - t0;
+  const cold = now() - t0;
+  // Keep warming up for `warmupMs`: a large JS closure (the plain-JS loops) takes dozens of calls
+  // to reach its optimized code.
+  if (cold < 500) {
+    const w0 = now();
+    while (now() - w0 < (options.warmupMs ?? 0)) fn();
+  }
   let reps = 1;
   let one = cold;
   // An operation slower than half a second is its own batch, and the cold call was its warm-up.
   while (cold < 500) {
-    const t1 = performance.now();
+    const t1 = now();
     for (let r = 0; r < reps; r++) fn();
-    const dt = performance.now() - t1;
+    const dt = now() - t1;
     one = dt / reps;
     if (dt >= batchMs / 4 || reps >= 1 << 20) break;
     reps *= 4;
@@ -46,6 +57,8 @@ export function measure(name, fn, options) {
     warmupTime: Math.min(50, options.timeMs / 4),
     retainSamples: true,
     throws: true,
+    now,
+    subtractTimerOverhead: clock.kind === 'cpu',
   });
   const batch = reps === 1 ? fn : () => { for (let r = 0; r < reps; r++) fn(); };
   bench.add(name, batch);
