@@ -16,6 +16,8 @@ export interface DemoFlags {
   batchSize: number;
   /** Use only the first N corpus files (quick runs and tests; every 10th is still held out). */
   files: number;
+  /** Engine threads (`init({ threads })`): lazy updates split their rows across them. */
+  threads: number;
   help: boolean;
 }
 
@@ -37,11 +39,12 @@ export const USAGE = `usage: npm run demo -- [flags]
   --lr X                               learning rate (default per optimizer: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${k} ${v}`).join(', ')})
   --batch N                            tokens per update (default 1024)
   --files N                            use only the first N of the 500 corpus files (default 500)
+  --threads N                          engine threads (default 1; lazy updates split their rows)
   --help                               this text`;
 
 /** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
 export function parseFlags(argv: readonly string[]): DemoFlags {
-  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, help: false };
+  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, threads: 1, help: false };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new RangeError(`demo: flag ${name} needs a value; see --help`);
@@ -87,6 +90,9 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
         break;
       case '--files':
         flags.files = int(take(), name, 10);
+        break;
+      case '--threads':
+        flags.threads = int(take(), name, 1);
         break;
       case '--lr': {
         const v = take();
@@ -143,11 +149,11 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
   const print = (s = '') => out.write(`${s}\n`);
   const t0 = performance.now();
   const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
-  const engine = await init();
+  const engine = await init(flags.threads > 1 ? { threads: flags.threads } : {});
   const table = flags.dense ? `one dense param stepped whole (--dense)` : `an Embedding table, ${flags.mode} sparse updates`;
   print(`wasm-optim demo: part-of-speech tagging of the Brown corpus`);
   print(`model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`);
-  print(`engine: ${engine.simd ? 'SIMD' : 'scalar'} build`);
+  print(`engine: ${engine.simd ? 'SIMD' : 'scalar'} build, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`);
 
   let t = performance.now();
   const docs = loadBrown(undefined, flags.files);

@@ -234,11 +234,11 @@ describe('the tagger learns', () => {
 
 describe('demo flags', () => {
   it('has the documented defaults', () => {
-    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500 });
+    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500, threads: 1 });
   });
   it('reads every flag, as two words or with =', () => {
-    const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40']);
-    expect(f).toEqual({ optimizer: 'sgd', mode: 'exact', epochs: 3, seed: 7, dense: true, lr: 0.5, batchSize: 64, help: false, files: 40 });
+    const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40', '--threads', '2']);
+    expect(f).toEqual({ optimizer: 'sgd', mode: 'exact', epochs: 3, seed: 7, dense: true, lr: 0.5, batchSize: 64, help: false, files: 40, threads: 2 });
     expect(parseFlags(['--help']).help).toBe(true);
   });
   it('rejects bad flags with a message naming them', () => {
@@ -250,6 +250,7 @@ describe('demo flags', () => {
     expect(() => parseFlags(['--lr', 'fast'])).toThrow(/--lr/);
     expect(() => parseFlags(['--dense=yes'])).toThrow(/--dense takes no value/);
     expect(() => parseFlags(['--files', '1'])).toThrow(/--files/);
+    expect(() => parseFlags(['--threads', '0'])).toThrow(/--threads must be an integer >= 1/);
     expect(() => parseFlags(['--fast'])).toThrow(/unknown flag '--fast'/);
   });
 });
