@@ -1,6 +1,6 @@
 // Writes dist/inline-wasm.js (and its .d.ts): the engine's wasm builds (SIMD, scalar, and the two
 // threads builds) as base64 strings, for the `wasm-optim/inline` entry that needs no asset URL.
-// Run after `npm run asbuild`.
+// The last step of `npm run asbuild` (it needs the four builds in dist/).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const dist = new URL('../dist/', import.meta.url);

@@ -13,7 +13,7 @@ import {
   type InitOptions,
   type WasmSource,
 } from './engine.js';
-// Written by scripts/inline-wasm.mjs during `npm run build`; `../dist/` is dist/ from src/ and dist/.
+// Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 
 export * from './index.js';

@@ -111,7 +111,7 @@ describe('wasm-optim/inline', () => {
     for (const name of Object.keys(main)) expect(pkg, name).toHaveProperty(name);
   });
 
-  it('carries every build byte for byte (run after npm run build: the copies come from dist/)', async () => {
+  it('carries every build byte for byte (the copies are made by npm run asbuild)', async () => {
     const pkg = await inline();
     expect(Buffer.from(pkg.wasmBytes(true))).toEqual(simdBytes);
     expect(Buffer.from(pkg.wasmBytes(false))).toEqual(scalarBytes);
