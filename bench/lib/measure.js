@@ -10,7 +10,7 @@ import { clockFor } from './clock.js';
  * @property {number} timeMs tinybench's time budget for the task
  * @property {'cpu' | 'wall'} [clock] what to time with (default 'wall'; see clock.js)
  * @property {number} [batchMs] the least time one sample should take (default: the clock's)
- * @property {number} [warmupMs] how long to call `fn` before calibrating (default 0)
+ * @property {number} [warmupMs] the least time to call `fn` before calibrating (default 0: one call)
  * @property {number} [minSamples] the least number of samples (default 5; 3 for operations over
  *   half a second, 2 over 2 s: those are contenders 100 times slower, where precision matters less)
  */
@@ -30,11 +30,24 @@ export function measure(name, fn, options) {
   const t0 = now();
   fn();
   const cold = now() - t0;
-  // Keep warming up for `warmupMs`: a large JS closure (the plain-JS loops) takes dozens of calls
-  // to reach its optimized code.
-  if (cold < 500) {
+  // Keep warming up for at least `warmupMs` and until the time per call settles (the last three
+  // batches within 10%), at most four times as long: a large JS closure (the plain-JS loops) can
+  // take hundreds of calls, and a deoptimization or two, to reach its final optimized code.
+  if (cold < 500 && options.warmupMs) {
     const w0 = now();
-    while (now() - w0 < (options.warmupMs ?? 0)) fn();
+    const recent = [];
+    let r = 1;
+    for (;;) {
+      const c0 = now();
+      for (let i = 0; i < r; i++) fn();
+      const dt = now() - c0;
+      recent.push(dt / r);
+      if (dt < batchMs) r *= 2;
+      if (recent.length > 3) recent.shift();
+      const spent = now() - w0;
+      const settled = recent.length === 3 && Math.max(...recent) <= 1.1 * Math.min(...recent);
+      if ((spent >= options.warmupMs && settled) || spent >= 4 * options.warmupMs) break;
+    }
   }
   let reps = 1;
   let one = cold;
