@@ -130,7 +130,9 @@ function merge(previous, current) {
 /** Writes latest.json, latest.md and the charts into `out`; returns the markdown report. */
 function writeOutputs(results, out) {
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), JSON.stringify(results, null, 1) + '\n');
+  // Indented, but arrays of numbers (the samples) on one line each.
+  const json = JSON.stringify(results, null, 1).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(',')}]`);
+  writeFileSync(join(out, 'latest.json'), json + '\n');
   for (const g of results.groups) writeFileSync(join(out, `${g.id}.svg`), groupSvg(g));
   const md = markdownReport(results);
   writeFileSync(join(out, 'latest.md'), md + '\n');
