@@ -128,11 +128,6 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     poolOf(three).workersOnly = true;
   });
   afterAll(async () => {
-    // Both paths were exercised: chunks in workers, and (3-thread engine) only there.
-    const s3 = poolOf(three).stats;
-    expect(s3.chunks).toBeGreaterThan(100);
-    expect(s3.chunksByWorkers).toBe(s3.chunks);
-    expect(poolOf(two).stats.chunks).toBeGreaterThan(20);
     await three.shutdownThreads();
     await two.shutdownThreads();
   });
@@ -161,6 +156,23 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       });
     });
   }
+
+  it('a kernel that is not elementwise gets whole tensors per chunk, with the same bits', () => {
+    class WholeTensorAdam extends Adam {
+      protected override readonly elementwise = false;
+    }
+    const spy = vi.spyOn(poolOf(three), 'run');
+    const make = (engine: Engine): AnyOpt => new WholeTensorAdam({ engine, lr: 0.01 }) as unknown as AnyOpt;
+    expect(compareRuns(make, [one, three], [...LARGE, 3, 90_000], 77, 3)).toEqual([]);
+    expect(spy).toHaveBeenCalled();
+    // Every chunk is a run of whole descriptors of the optimizer's own table (32-byte steps, no
+    // sub-table copies), so no tensor was cut.
+    for (const [jobs] of spy.mock.calls) {
+      const starts = jobs.filter((j) => j.fn === 'adamStep').map((j) => j.args[0]);
+      for (let i = 1; i < starts.length; i++) expect((starts[i] - starts[0]) % 32).toBe(0);
+    }
+    spy.mockRestore();
+  });
 
   it('the non-finite pre-pass names the same first bad param and changes nothing', () => {
     const runs = [one, three, two].map((engine) => {
@@ -264,6 +276,13 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     }
     expect(bitDiff(tables[1].weights, tables[0].weights)).toBe(-1);
     for (const t of tables) t.dispose();
+  });
+
+  it('the tests above ran chunks in workers (3-thread engine: only there) and on 2 threads', () => {
+    const s3 = poolOf(three).stats;
+    expect(s3.chunks).toBeGreaterThan(100);
+    expect(s3.chunksByWorkers).toBe(s3.chunks);
+    expect(poolOf(two).stats.chunks).toBeGreaterThan(20);
   });
 
   it('steps params allocated after the pool started, also after memory grew', () => {
