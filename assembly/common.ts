@@ -64,35 +64,71 @@ export function gradSumSquares(table: usize, count: i32): f64 {
   return total;
 }
 
-/** Sum of squares of `n` f32 values, accumulated in f64. Both builds add in the same order
- *  (four running sums, one per lane, then (s0 + s2) + (s1 + s3), then the tail), so the SIMD and
- *  scalar engines agree to the bit. */
+/** The high two f32 lanes of `x` as f64 (the low two: f64x2.promote_low_f32x4). */
+@inline function promoteHigh(x: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.swizzle(x, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+/** Sum of squares of `n` f32 values, accumulated in f64. Both builds add in the same order, so
+ *  the SIMD and scalar engines agree to the bit: sixteen running sums s0..s15 (element i + k of
+ *  each block of 16 goes to s_k; a last block of 4 to s0..s3), combined as
+ *  ((s0+s8)+(s4+s12)) + ((s2+s10)+(s6+s14)) + (((s1+s9)+(s5+s13)) + ((s3+s11)+(s7+s15)))
+ *  (eight f64x2 accumulators: enough independent additions to keep up with memory), then the
+ *  tail in order. */
 export function sumSquares(ptr: usize, n: usize): f64 {
   let i: usize = 0;
   let total: f64 = 0;
+  const n16 = n & ~(<usize>15);
   const n4 = n & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
-    let a01 = f64x2.splat(0);
-    let a23 = f64x2.splat(0);
+    let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
+    let a4 = f64x2.splat(0), a5 = f64x2.splat(0), a6 = f64x2.splat(0), a7 = f64x2.splat(0);
+    for (; i < n16; i += 16) {
+      const o = ptr + (i << 2);
+      const x0 = v128.load(o), x1 = v128.load(o, 16), x2 = v128.load(o, 32), x3 = v128.load(o, 48);
+      const l0 = f64x2.promote_low_f32x4(x0), h0 = promoteHigh(x0);
+      const l1 = f64x2.promote_low_f32x4(x1), h1 = promoteHigh(x1);
+      const l2 = f64x2.promote_low_f32x4(x2), h2 = promoteHigh(x2);
+      const l3 = f64x2.promote_low_f32x4(x3), h3 = promoteHigh(x3);
+      a0 = f64x2.add(a0, f64x2.mul(l0, l0)); a1 = f64x2.add(a1, f64x2.mul(h0, h0));
+      a2 = f64x2.add(a2, f64x2.mul(l1, l1)); a3 = f64x2.add(a3, f64x2.mul(h1, h1));
+      a4 = f64x2.add(a4, f64x2.mul(l2, l2)); a5 = f64x2.add(a5, f64x2.mul(h2, h2));
+      a6 = f64x2.add(a6, f64x2.mul(l3, l3)); a7 = f64x2.add(a7, f64x2.mul(h3, h3));
+    }
     for (; i < n4; i += 4) {
       const x = v128.load(ptr + (i << 2));
-      const lo = f64x2.promote_low_f32x4(x);
-      const hi = f64x2.promote_low_f32x4(v128.swizzle(x, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
-      a01 = f64x2.add(a01, f64x2.mul(lo, lo));
-      a23 = f64x2.add(a23, f64x2.mul(hi, hi));
+      const l = f64x2.promote_low_f32x4(x), h = promoteHigh(x);
+      a0 = f64x2.add(a0, f64x2.mul(l, l)); a1 = f64x2.add(a1, f64x2.mul(h, h));
     }
-    const s = f64x2.add(a01, a23);
-    total = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+    const c0 = f64x2.add(f64x2.add(a0, a4), f64x2.add(a2, a6));
+    const c1 = f64x2.add(f64x2.add(a1, a5), f64x2.add(a3, a7));
+    const d = f64x2.add(c0, c1);
+    total = f64x2.extract_lane(d, 0) + f64x2.extract_lane(d, 1);
   } else {
-    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
-    for (; i < n4; i += 4) {
-      const x0 = <f64>load<f32>(ptr + (i << 2));
-      const x1 = <f64>load<f32>(ptr + (i << 2), 4);
-      const x2 = <f64>load<f32>(ptr + (i << 2), 8);
-      const x3 = <f64>load<f32>(ptr + (i << 2), 12);
-      s0 += x0 * x0; s1 += x1 * x1; s2 += x2 * x2; s3 += x3 * x3;
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, s5: f64 = 0, s6: f64 = 0, s7: f64 = 0;
+    let s8: f64 = 0, s9: f64 = 0, s10: f64 = 0, s11: f64 = 0, s12: f64 = 0, s13: f64 = 0, s14: f64 = 0, s15: f64 = 0;
+    for (; i < n16; i += 16) {
+      const o = ptr + (i << 2);
+      let x: f64;
+      x = <f64>load<f32>(o); s0 += x * x; x = <f64>load<f32>(o, 4); s1 += x * x;
+      x = <f64>load<f32>(o, 8); s2 += x * x; x = <f64>load<f32>(o, 12); s3 += x * x;
+      x = <f64>load<f32>(o, 16); s4 += x * x; x = <f64>load<f32>(o, 20); s5 += x * x;
+      x = <f64>load<f32>(o, 24); s6 += x * x; x = <f64>load<f32>(o, 28); s7 += x * x;
+      x = <f64>load<f32>(o, 32); s8 += x * x; x = <f64>load<f32>(o, 36); s9 += x * x;
+      x = <f64>load<f32>(o, 40); s10 += x * x; x = <f64>load<f32>(o, 44); s11 += x * x;
+      x = <f64>load<f32>(o, 48); s12 += x * x; x = <f64>load<f32>(o, 52); s13 += x * x;
+      x = <f64>load<f32>(o, 56); s14 += x * x; x = <f64>load<f32>(o, 60); s15 += x * x;
     }
-    total = (s0 + s2) + (s1 + s3);
+    for (; i < n4; i += 4) {
+      const o = ptr + (i << 2);
+      let x: f64;
+      x = <f64>load<f32>(o); s0 += x * x; x = <f64>load<f32>(o, 4); s1 += x * x;
+      x = <f64>load<f32>(o, 8); s2 += x * x; x = <f64>load<f32>(o, 12); s3 += x * x;
+    }
+    // Lane 0 of the SIMD combination, then lane 1 (a_k holds s_{2k}, s_{2k+1}).
+    const l0 = ((s0 + s8) + (s4 + s12)) + ((s2 + s10) + (s6 + s14));
+    const l1 = ((s1 + s9) + (s5 + s13)) + ((s3 + s11) + (s7 + s15));
+    total = l0 + l1;
   }
   for (; i < n; i++) {
     const x = <f64>load<f32>(ptr + (i << 2));

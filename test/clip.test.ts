@@ -247,3 +247,26 @@ describe('clipping: SIMD and scalar agree bit for bit', () => {
     b.dispose();
   });
 });
+
+describe('the norm pass', () => {
+  it.each([[null], [0.7]])('is the same f64 bits in both builds for every tail length (clipGradValue %s)', async (clipGradValue) => {
+    const simd = await engineFor('simd');
+    const scalar = await createEngine({ simd: false });
+    const sizes = [1, 3, 4, 5, 15, 16, 17, 20, 35, 64, 67, 1000, 4099];
+    const a = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: simd });
+    const b = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: scalar });
+    const r = rng(31);
+    const grads = sizes.map((n) => fillGrad(new Float32Array(n), 'mixed', r));
+    for (const g of grads) { a.param(g.length).grad.set(g); b.param(g.length).grad.set(g); }
+    a.step();
+    b.step();
+    expect(a.lastGradNorm).toBe(b.lastGradNorm);
+    // And it is the norm: the exact float64 sum, to 1e-12 relative.
+    // (the kernels clamp at the float32 bound)
+    const want = transform(grads, { clipValue: clipGradValue === null ? null : Math.fround(clipGradValue) }).norm;
+    expect(Math.abs(a.lastGradNorm - want) / want).toBeLessThan(1e-12);
+    a.dispose();
+    b.dispose();
+  });
+});
+
