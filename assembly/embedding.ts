@@ -15,7 +15,7 @@ import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SG
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
 import { hyperF32, hyperFlag } from "./common";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
-  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_EXACT_NONE, embU32 } from "./embedding_common";
+  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_EXACT_NONE, embU32 } from "./embedding_common";
 import { catchUpRow, exactAdvance } from "./embedding_exact";
 
 export * from "./embedding_common";
@@ -194,6 +194,27 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
 // ---------------------------------------------------------------------------------------------
 // Per-row optimizer steps: the dense kernels' formulas, restricted to one row.
 
+@inline function adamVec(
+  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
+  gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
+  ams: bool, l2: bool, dec: bool,
+): void {
+  let p = v128.load(P + o);
+  let g = f32x4.mul(v128.load(G + o), gs);
+  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
+  if (dec) p = f32x4.mul(p, dc);
+  const m = f32x4.add(f32x4.mul(v128.load(M + o), b1), f32x4.mul(b1c, g));
+  let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m);
+  v128.store(V + o, v);
+  if (ams) {
+    v = f32x4.max(v128.load(X + o), v);
+    v128.store(X + o, v);
+  }
+  const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(ss, f32x4.div(m, denom))));
+}
+
 @inline function adamRow(
   P: usize, G: usize, M: usize, V: usize, X: usize, dim: usize,
   gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
@@ -203,24 +224,17 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
     const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
+    const n16 = dim & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      adamVec(P, G, M, V, X, o, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 16, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 32, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o + 48, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+    }
     const n4 = dim & ~(<usize>3);
     for (; i < n4; i += 4) {
-      const o = i << 2;
-      let p = v128.load(P + o);
-      let g = f32x4.mul(v128.load(G + o), vgs);
-      if (l2) g = f32x4.add(g, f32x4.mul(vwd, p));
-      if (dec) p = f32x4.mul(p, vdc);
-      let m = v128.load(M + o);
-      m = f32x4.add(f32x4.mul(m, vb1), f32x4.mul(vb1c, g));
-      let v = f32x4.add(f32x4.mul(v128.load(V + o), vb2), f32x4.mul(f32x4.mul(vb2c, g), g));
-      v128.store(M + o, m);
-      v128.store(V + o, v);
-      if (ams) {
-        v = f32x4.max(v128.load(X + o), v);
-        v128.store(X + o, v);
-      }
-      const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), vib), veps);
-      v128.store(P + o, f32x4.sub(p, f32x4.mul(vss, f32x4.div(m, denom))));
+      adamVec(P, G, M, V, X, i << 2, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
     }
   }
   for (; i < dim; i++) {
@@ -309,6 +323,35 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
 }
 
 // ---------------------------------------------------------------------------------------------
+// Prefetching by blocks. WebAssembly has no prefetch instruction, and an ordinary load that misses
+// holds up the instructions behind it until its data arrives, so touching one row ahead barely
+// helps. Instead, before a block of TOUCH_BLOCK rows is stepped, one word of every cache line of
+// those rows is read in a tight loop: the misses (rows lie scattered over the table, each on pages
+// of its own) are then in flight together and the block is stepped from the cache.
+
+const TOUCH_BLOCK: i32 = 16;
+
+@inline function touch(base: usize, bytes: usize): u32 {
+  let acc: u32 = 0;
+  for (let o: usize = 0; o < bytes; o += 64) acc ^= load<u32>(base + o);
+  return acc;
+}
+
+/** Reads every cache line of the weights and state (and exact mode's step word) of the rows
+ *  listed at uniq[u .. u + TOUCH_BLOCK). */
+@inline function touchBlock(W: usize, S: usize, last: usize, uniq: usize, u: i32, n: i32, rowBytes: usize, stateBytes: usize, exact: bool): u32 {
+  let acc: u32 = 0;
+  const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
+  for (let q = u; q < end; q++) {
+    const r = <usize>load<u32>(uniq + (<usize>q << 2));
+    acc ^= touch(W + r * rowBytes, rowBytes);
+    if (stateBytes) acc ^= touch(S + r * stateBytes, stateBytes);
+    if (exact) acc ^= load<u32>(last + (r << 2));
+  }
+  return acc;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The update loops: one per variant so that the per-element code carries no branches.
 
 @inline function adamRows(desc: usize, n: i32, t: u32, exact: bool, ams: bool, l2: bool, dec: bool): void {
@@ -320,7 +363,9 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, last, uniq, u, n, rowBytes, stateBytes, exact);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
@@ -330,6 +375,7 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
     adamRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), M + os, V + os, X + os, dim,
             gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec);
   }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
 @inline function sgdRows(desc: usize, n: i32, t: u32, exact: bool, useMom: bool, first: bool, nest: bool, useWd: bool): void {
@@ -339,7 +385,9 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const gs = hyperF32(h, SGD_GSCALE), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
   const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, B, last, uniq, u, n, rowBytes, stateBytes, exact);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
@@ -348,6 +396,7 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
     }
     sgdRow(W + o, <usize>load<u32>(gptr + (<usize>u << 2)), B + os, dim, gs, lr, mu, omd, wd, useMom, first, nest, useWd);
   }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
 @inline function adagradRows(desc: usize, n: i32, useWd: bool): void {
@@ -356,10 +405,13 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
   const gs = hyperF32(h, ADAGRAD_GSCALE), clr = hyperF32(h, ADAGRAD_CLR), eps = hyperF32(h, ADAGRAD_EPS), wd = hyperF32(h, ADAGRAD_WD);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S, 0, uniq, u, n, rowBytes, stateBytes, false);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     adagradRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S + r * stateBytes, dim, gs, clr, eps, wd, useWd);
   }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
 @inline function adamVariant(desc: usize, n: i32, t: u32, exact: bool): void {
@@ -446,7 +498,9 @@ export function embLookup(desc: usize, ids: usize, k: i32, out: usize, t: u32): 
   const rowBytes = embU32(desc, EMB_DIM) << 2;
   const exact = embU32(desc, EMB_EXACT) != EMB_EXACT_NONE;
   const last = embU32(desc, EMB_LAST);
+  let sink: u32 = 0;
   for (let i = 0; i < k; i++) {
+    if ((i & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, 0, last, ids, i, k, rowBytes, 0, exact);
     const r = load<u32>(ids + (<usize>i << 2));
     if (exact) {
       const at = last + (<usize>r << 2);
@@ -457,6 +511,7 @@ export function embLookup(desc: usize, ids: usize, k: i32, out: usize, t: u32): 
     }
     memory.copy(out + <usize>i * rowBytes, W + <usize>r * rowBytes, rowBytes);
   }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
 // ---------------------------------------------------------------------------------------------
