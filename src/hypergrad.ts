@@ -7,7 +7,8 @@
 
 import { Adam, type AdamOptions } from './adam.js';
 import { checkNumber } from './options.js';
-import type { HyperWriter, Resolved } from './optimizer.js';
+import type { GroupOptions, HyperWriter, Resolved } from './optimizer.js';
+import type { ParamGroup } from './param-group.js';
 import type { Schedule } from './schedules.js';
 import { isSchedule } from './schedules.js';
 import { SGD, type SGDOptions } from './sgd.js';
@@ -124,6 +125,11 @@ export class SGDHD extends SGD {
     return HD_OPTIONS;
   }
 
+  /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
+  override addParamGroup(options: GroupOptions<SGDHDOptions> = {}): ParamGroup {
+    return super.addParamGroup(options as GroupOptions<SGDOptions>);
+  }
+
   protected override resolve(o: SGDOptions & HypergradOption): Resolved<SGDOptions> {
     checkNoSchedule(this.kind, o.lr);
     return { ...super.resolve(o), hypergradLr: checkNumber(this.kind, 'hypergradLr', o.hypergradLr ?? 1e-3, { min: 0 }) } as Resolved<SGDOptions>;
@@ -176,6 +182,11 @@ export class AdamHD extends Adam {
 
   protected override extraOptions(): readonly string[] {
     return HD_OPTIONS;
+  }
+
+  /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
+  override addParamGroup(options: GroupOptions<AdamHDOptions> = {}): ParamGroup {
+    return super.addParamGroup(options as GroupOptions<AdamOptions>);
   }
 
   protected override resolve(o: AdamOptions & HypergradOption): Resolved<AdamOptions> {

@@ -2,8 +2,8 @@
 import type { AdamOptions } from '../../src/adam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
-/** The options a reference Adam/AdamW understands: the real names, without engine and nonFinite. */
-export type RefAdamOptions = Omit<AdamOptions, 'engine' | 'nonFinite'>;
+/** The options a reference Adam/AdamW understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
+export type RefAdamOptions = Omit<AdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
 
 const ADAM_DEFAULTS: Required<RefAdamOptions> = {
   lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false,

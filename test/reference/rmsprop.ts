@@ -2,8 +2,8 @@
 import type { RMSpropOptions } from '../../src/rmsprop.js';
 import { RefOptimizer, type RefState } from './base.js';
 
-/** The options a reference RMSprop understands: the real names, without engine and nonFinite. */
-export type RefRMSpropOptions = Omit<RMSpropOptions, 'engine' | 'nonFinite'>;
+/** The options a reference RMSprop understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
+export type RefRMSpropOptions = Omit<RMSpropOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
 
 /**
  * Reference RMSprop with centering, momentum, L2 weight decay and maximize, in float64.
