@@ -24,7 +24,7 @@ export const EMB_LAST = 15;     // u32 per row: the step each row is up to date 
 export const EMB_RING = 16;     // per-step history, EMB_RING_BYTES per step (exact mode)
 export const EMB_RING_MASK = 17;
 export const EMB_WINDOW = 18;   // J: missed steps whose drift is summed (beyond it b1^j is negligible)
-export const EMB_POW = 19;      // f64 [J + 1] powers of the first-moment decay, then f64 [J + 1] of sqrt(b2)
+export const EMB_POW = 19;      // f64 powers j = 0 .. H-1 of b1 (SGD: mu), then of b2, then j = 0 .. J of sqrt(b2); H = ring size
 export const EMB_EXACT = 20;    // EMB_EXACT_NONE | EMB_EXACT_ADAM | EMB_EXACT_SGD
 export const EMB_EX_DECAY = 21; // i32 flag: missed steps shrink the weights (AdamW / SGD weight decay)
 export const EMB_EX_AMS = 22;   // i32 flag: AMSGrad (the denominator uses the constant vmax)

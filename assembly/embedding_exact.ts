@@ -41,7 +41,7 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   for (let j: u32 = 1; j <= n; j++) {
     const sl = slotOf(ring, mask, s0 + j);
     const e = decay ? Math.exp(L0 - load<f64>(sl)) : 1.0;
-    const c = (ams ? 1.0 : load<f64>(pw + (<usize>(J + 1 + j) << 3))) * load<f64>(sl, 16);
+    const c = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + j) << 3))) * load<f64>(sl, 16);
     F += e * load<f64>(sl, 8) * load<f64>(pw + (<usize>j << 3)) / (xd * c + eps);
   }
   return Df * (p0 - m0 * <f32>F);
@@ -75,8 +75,9 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   const n = K < J ? K : J;
   const s = slotOf(ring, mask, s0);
   const B0 = <f32>load<f64>(s, 24), B1 = <f32>load<f64>(s, 32), B2 = <f32>load<f64>(s, 40), B3 = <f32>load<f64>(s, 48);
-  const md = <f32>(K <= J ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K));
-  const vd = <f32>Math.pow(embF64(desc, EMBF_B2), <f64>K);
+  const H = mask + 1;
+  const md = <f32>(K < H ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K));
+  const vd = <f32>(K < H ? load<f64>(pw + (<usize>(H + K) << 3)) : Math.pow(embF64(desc, EMBF_B2), <f64>K));
   const Df = <f32>D;
   const eps = embF64(desc, EMBF_EPS), eps32 = <f32>eps, thr = <f32>embF64(desc, EMBF_THR);
   let i: usize = 0;
@@ -115,7 +116,7 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW);
   const Df = <f32>D;
   const W0 = mom ? <f32>load<f64>(slotOf(ring, mask, s0), 24) : <f32>0;
-  const bd = mom ? <f32>(K <= J ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K)) : <f32>0;
+  const bd = mom ? <f32>(K <= mask ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K)) : <f32>0;
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vD = f32x4.splat(Df), vW0 = f32x4.splat(W0), vbd = f32x4.splat(bd);
@@ -194,7 +195,7 @@ export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: 
     const e = decay ? Math.exp(load<f64>(s) - logDecay) : 1.0;
     const w = e * coef * load<f64>(pw + (<usize>j << 3));
     if (adam) {
-      const c = (ams ? 1.0 : load<f64>(pw + (<usize>(J + 1 + j) << 3))) * ib;
+      const c = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + j) << 3))) * ib;
       const ic = 1.0 / c;
       let q = w * ic;
       store<f64>(s, load<f64>(s, 24) + q, 24);

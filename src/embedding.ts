@@ -142,7 +142,7 @@ interface ExactConfig {
   b2: number;
   eps: number;
   thr: number;
-  pow: Float64Array; // [J + 1] powers of b1, [J + 1] powers of sqrt(b2)
+  pow: Float64Array; // powers 0 .. H-1 of b1 (sgd: momentum), 0 .. H-1 of b2, 0 .. J of sqrt(b2)
 }
 
 /**
@@ -988,6 +988,11 @@ function windowFor(b: number, option: string): number {
   return j;
 }
 
+/** The history ring's size for a summed window of J steps: room for J steps and a sweep period. */
+function ringSizeFor(J: number): number {
+  return Math.max(8192, 2 ** Math.ceil(Math.log2(J + SWEEP_PERIOD + 2)));
+}
+
 function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hyper, rows: number): ExactConfig {
   const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
   if (mode === 'lazy') return none;
@@ -1000,13 +1005,15 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
     const b1 = Math.fround(h.betas[0]);
     const b2 = Math.fround(h.betas[1]);
     const J = windowFor(b1, 'betas[0]');
-    const pow = new Float64Array(2 * (J + 1));
+    const H = ringSizeFor(J);
+    const pow = new Float64Array(2 * H + J + 1);
     const sb2 = Math.sqrt(b2);
-    for (let j = 0; j <= J; j++) {
+    for (let j = 0; j < H; j++) {
       pow[j] = Math.pow(b1, j);
-      pow[J + 1 + j] = Math.pow(sb2, j);
+      pow[H + j] = Math.pow(b2, j);
     }
-    const cmin = h.amsgrad ? 1 : pow[2 * J + 1];
+    for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
+    const cmin = h.amsgrad ? 1 : pow[2 * H + J];
     cfg = { ...none, kind: 1, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
   } else if (optimizer === 'sgd') {
     if (h.momentum !== 0 && h.weightDecay !== 0) {
@@ -1016,13 +1023,14 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
     if (h.momentum === 0 && h.weightDecay === 0) return none;
     const mu = Math.fround(h.momentum);
     const J = h.momentum !== 0 ? windowFor(mu, 'momentum') : 0;
-    const pow = new Float64Array(2 * (J + 1));
-    for (let j = 0; j <= J; j++) pow[j] = Math.pow(mu, j);
+    const H = ringSizeFor(J);
+    const pow = new Float64Array(2 * H + J + 1);
+    for (let j = 0; j < H; j++) pow[j] = Math.pow(mu, j);
     cfg = { ...none, kind: 2, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
   } else {
     return none; // adagrad without weight decay: a zero gradient changes nothing
   }
-  const ringSize = Math.max(8192, 2 ** Math.ceil(Math.log2(cfg.window + SWEEP_PERIOD + 2)));
+  const ringSize = ringSizeFor(cfg.window);
   // Rows swept per update so that every row is brought up to date within ringSize - window - 2
   // updates: the ring then still holds every step a row has missed.
   const period = Math.min(SWEEP_PERIOD, ringSize - cfg.window - 2);
