@@ -21,6 +21,39 @@ async function poolEngine(ctx) {
   return engine;
 }
 
+/**
+ * What the machine gives two threads right now: the same plain JS loop run twice on this thread,
+ * then once here and once in a worker at the same time. Returns the speed-up (2 when two cores
+ * are free; near 1 when other processes hold them).
+ */
+export async function twoThreadScaling(units = 3e7) {
+  const { Worker } = await import('node:worker_threads');
+  const code = `const { parentPort } = require('worker_threads');
+    parentPort.on('message', (n) => { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); parentPort.postMessage(x); });`;
+  const w = new Worker(code, { eval: true });
+  const remote = (n) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(n); });
+  const local = (n) => { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x; };
+  try {
+    await remote(1e6);
+    local(1e6);
+    const ratios = [];
+    for (let r = 0; r < 3; r++) {
+      let t0 = performance.now();
+      local(units);
+      local(units);
+      const one = performance.now() - t0;
+      t0 = performance.now();
+      const p = remote(units);
+      local(units);
+      await p;
+      ratios.push(one / (performance.now() - t0));
+    }
+    return ratios.sort((a, b) => a - b)[1];
+  } finally {
+    await w.terminate();
+  }
+}
+
 /** @param {any} ctx */
 export function threadsGroup(ctx) {
   if (typeof ctx.lib.ThreadPool !== 'function') return null;
@@ -29,7 +62,13 @@ export function threadsGroup(ctx) {
     { id: `engine-${THREADS}t`, label: `${THREADS} threads` },
     { id: 'engine-1t', label: '1 thread' },
   ];
+  let probed = false;
   const run = (n, threaded) => async () => {
+    if (!probed) {
+      probed = true;
+      const s = await twoThreadScaling();
+      group.notes.push(`machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`);
+    }
     const engine = threaded ? await poolEngine(ctx) : ctx.engine;
     const opt = new ctx.lib.Adam({ lr: LR, engine, nonFinite: 'ignore' });
     try {
@@ -46,7 +85,7 @@ export function threadsGroup(ctx) {
     tasks.push({ name: `threads/engine-1t/${n}`, contender: 'engine-1t', n, elems: n, run: run(n, false) });
   }
   const targetSizes = sizes.filter((n) => n >= 1048576);
-  return {
+  const group = {
     id: 'threads',
     title: `Adam step on ${THREADS} threads (worker + calling thread, shared memory) vs 1 thread`,
     kind: 'threads',
@@ -61,6 +100,7 @@ export function threadsGroup(ctx) {
     ],
     tasks,
   };
+  return group;
 }
 
 /** Lazy Adam embedding updates (262144 x 64, 4096 Zipf ids) on 2 threads vs 1. @param {any} ctx */
