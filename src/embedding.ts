@@ -125,7 +125,7 @@ const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
 const HYPER_BYTES = 32 * 4;
 const EXACT_TAIL = 2 ** -40; // missed steps whose drift weight b1^j is below this are not summed
 const MAX_WINDOW = 1 << 16;
-const SWEEP_PERIOD = 4096; // every row is brought up to date at least this often (in updates)
+const SWEEP_PERIOD = 16384; // every row is brought up to date at least this often (in updates)
 
 const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2 };
 
@@ -161,7 +161,7 @@ interface ExactConfig {
  *   package's `Adam`, `AdamW`, `SGD`, `Adagrad`) gives when every update is a dense gradient that
  *   is zero outside `ids`, including with a learning rate that changes between updates (each
  *   step's rate is kept in a history ring). A row that missed steps is brought up to date in closed
- *   form when it is touched, looked up, flushed, or swept (every row at least once per ~4096
+ *   form when it is touched, looked up, flushed, or swept (every row at least once per ~16384
  *   updates, a few rows per update), so the cost follows the touched rows. Exact mode needs a
  *   closed form for a zero-gradient step: it refuses `adam` and `adagrad` with `weightDecay > 0`
  *   (L2 decay makes the gradient of an untouched row non-zero; use `adamw`), `sgd` with both

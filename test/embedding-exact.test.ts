@@ -30,7 +30,7 @@ interface Run {
   f64?: boolean;
 }
 
-const DENSE_DRIFT = 1e-4;
+const DENSE_DRIFT = 1e-3; // measured: 4e-5 after 9000 steps, 3e-4 after 34000
 
 function makeDense(optimizer: string, o: Record<string, unknown>, engine: Engine): Optimizer<object> {
   const opts = { ...o, engine };
@@ -126,10 +126,16 @@ describe.each(BUILD_NAMES)('Embedding exact mode = the dense optimizer (%s)', (b
     compare(engine, 'adamw', { lr: 0.01, weightDecay: 0.1, eps: 1e-8 }, { rows: 8, dim: 9, steps: 300, k: 0, ids, gradScale: 3e-8, lookupEvery: 13 });
   });
 
-  it('more steps than the history ring holds (9000 > 8192): the sweep keeps every row within reach', () => {
+  it('rows that lag thousands of steps (5000 rows, swept one per update, 9000 steps)', () => {
     const rows = 5000;
     const ids = (s: number, rand: () => number) => Int32Array.from([s % 4, Math.floor(rand() * rows)]);
     compare(engine, 'adamw', { lr: 0.002, weightDecay: 0.01 }, { rows, dim: 1, steps: 9000, k: 0, ids, lookupEvery: 499, f64: true });
+  });
+
+  it('more steps than the history ring holds (34000 > 32768): the ring wraps around', () => {
+    const rows = 300;
+    const ids = (s: number, rand: () => number) => Int32Array.from([s % 3, Math.floor(rand() * rows)]);
+    compare(engine, 'adamw', { lr: 0.001, weightDecay: 0.01, amsgrad: true }, { rows, dim: 1, steps: 34000, k: 0, ids, lookupEvery: 997, f64: true });
   });
 
   it('sgd with momentum and dampening', () => {
