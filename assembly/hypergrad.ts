@@ -48,20 +48,40 @@ const EXP_MASK: u32 = 0x7f800000;
 }
 
 // The three sums of one tensor into out[0..2]. A, B: the direction's sources (stored: A = D;
-// Adam: A = m, B = v). Lane order as in sumSquares: four running sums per quantity, then
-// (s0 + s2) + (s1 + s3), then the tail, so both builds agree to the bit.
+// Adam: A = m, B = v). Both builds add in the same order, so they agree to the bit: eight running
+// sums per quantity (element k of each block of 8 goes to s_k; a last block of 4 to s0..s3),
+// combined as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)), then the tail in order.
 @inline function dotsTensor(G: usize, P: usize, A: usize, B: usize, n: usize, out: usize,
                             lo: f32, hi: f32, ib: f32, eps: f32, adam: bool, useP: bool): void {
   let i: usize = 0;
   let sq: f64 = 0, dg: f64 = 0, dp: f64 = 0;
   let bad = false;
+  const n8 = n & ~(<usize>7);
   const n4 = n & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vib = f32x4.splat(ib), veps = f32x4.splat(eps);
     const mask = i32x4.splat(EXP_MASK);
     let acc = i32x4.splat(0);
-    let sq01 = f64x2.splat(0), sq23 = f64x2.splat(0), dg01 = f64x2.splat(0), dg23 = f64x2.splat(0);
-    let dp01 = f64x2.splat(0), dp23 = f64x2.splat(0);
+    const z = f64x2.splat(0);
+    let sqA = z, sqB = z, sqC = z, sqD = z, dgA = z, dgB = z, dgC = z, dgD = z, dpA = z, dpB = z, dpC = z, dpD = z;
+    for (; i < n8; i += 8) {
+      const o = i << 2;
+      const r0 = v128.load(G + o), r1 = v128.load(G + o, 16);
+      acc = v128.or(acc, v128.or(i32x4.eq(v128.and(r0, mask), mask), i32x4.eq(v128.and(r1, mask), mask)));
+      const g0 = clampVec(r0, vlo, vhi), g1 = clampVec(r1, vlo, vhi);
+      const d0 = dirVec(A, B, o, adam, vib, veps), d1 = dirVec(A, B, o + 16, adam, vib, veps);
+      const gl0 = lo64(g0), gh0 = hi64(g0), gl1 = lo64(g1), gh1 = hi64(g1);
+      const dl0 = lo64(d0), dh0 = hi64(d0), dl1 = lo64(d1), dh1 = hi64(d1);
+      sqA = f64x2.add(sqA, f64x2.mul(gl0, gl0)); sqB = f64x2.add(sqB, f64x2.mul(gh0, gh0));
+      sqC = f64x2.add(sqC, f64x2.mul(gl1, gl1)); sqD = f64x2.add(sqD, f64x2.mul(gh1, gh1));
+      dgA = f64x2.add(dgA, f64x2.mul(gl0, dl0)); dgB = f64x2.add(dgB, f64x2.mul(gh0, dh0));
+      dgC = f64x2.add(dgC, f64x2.mul(gl1, dl1)); dgD = f64x2.add(dgD, f64x2.mul(gh1, dh1));
+      if (useP) {
+        const p0 = v128.load(P + o), p1 = v128.load(P + o, 16);
+        dpA = f64x2.add(dpA, f64x2.mul(lo64(p0), dl0)); dpB = f64x2.add(dpB, f64x2.mul(hi64(p0), dh0));
+        dpC = f64x2.add(dpC, f64x2.mul(lo64(p1), dl1)); dpD = f64x2.add(dpD, f64x2.mul(hi64(p1), dh1));
+      }
+    }
     for (; i < n4; i += 4) {
       const o = i << 2;
       const raw = v128.load(G + o);
@@ -69,26 +89,28 @@ const EXP_MASK: u32 = 0x7f800000;
       const g = clampVec(raw, vlo, vhi);
       const dir = dirVec(A, B, o, adam, vib, veps);
       const gl = lo64(g), gh = hi64(g), dl = lo64(dir), dh = hi64(dir);
-      sq01 = f64x2.add(sq01, f64x2.mul(gl, gl));
-      sq23 = f64x2.add(sq23, f64x2.mul(gh, gh));
-      dg01 = f64x2.add(dg01, f64x2.mul(gl, dl));
-      dg23 = f64x2.add(dg23, f64x2.mul(gh, dh));
+      sqA = f64x2.add(sqA, f64x2.mul(gl, gl)); sqB = f64x2.add(sqB, f64x2.mul(gh, gh));
+      dgA = f64x2.add(dgA, f64x2.mul(gl, dl)); dgB = f64x2.add(dgB, f64x2.mul(gh, dh));
       if (useP) {
         const p = v128.load(P + o);
-        dp01 = f64x2.add(dp01, f64x2.mul(lo64(p), dl));
-        dp23 = f64x2.add(dp23, f64x2.mul(hi64(p), dh));
+        dpA = f64x2.add(dpA, f64x2.mul(lo64(p), dl)); dpB = f64x2.add(dpB, f64x2.mul(hi64(p), dh));
       }
     }
-    const s = f64x2.add(sq01, sq23), a = f64x2.add(dg01, dg23), b = f64x2.add(dp01, dp23);
+    const s = f64x2.add(f64x2.add(sqA, sqC), f64x2.add(sqB, sqD));
+    const a = f64x2.add(f64x2.add(dgA, dgC), f64x2.add(dgB, dgD));
+    const b = f64x2.add(f64x2.add(dpA, dpC), f64x2.add(dpB, dpD));
     sq = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
     dg = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
     dp = f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1);
     bad = v128.any_true(acc);
   } else {
-    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
-    let a0: f64 = 0, a1: f64 = 0, a2: f64 = 0, a3: f64 = 0;
-    let b0: f64 = 0, b1: f64 = 0, b2: f64 = 0, b3: f64 = 0;
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, s5: f64 = 0, s6: f64 = 0, s7: f64 = 0;
+    let a0: f64 = 0, a1: f64 = 0, a2: f64 = 0, a3: f64 = 0, a4: f64 = 0, a5: f64 = 0, a6: f64 = 0, a7: f64 = 0;
+    let b0: f64 = 0, b1: f64 = 0, b2: f64 = 0, b3: f64 = 0, b4: f64 = 0, b5: f64 = 0, b6: f64 = 0, b7: f64 = 0;
     for (; i < n4; i += 4) {
+      // Blocks of 8 as two halves: the first half goes to s0..s3, the second to s4..s7; a last
+      // block of 4 goes to s0..s3.
+      const second = (i & 7) != 0 && i < n8;
       const o = i << 2;
       const r0 = load<f32>(G + o), r1 = load<f32>(G + o, 4), r2 = load<f32>(G + o, 8), r3 = load<f32>(G + o, 12);
       if (((reinterpret<u32>(r0) & EXP_MASK) == EXP_MASK) | ((reinterpret<u32>(r1) & EXP_MASK) == EXP_MASK)
@@ -97,16 +119,24 @@ const EXP_MASK: u32 = 0x7f800000;
       const g2 = <f64>clampOne(r2, lo, hi), g3 = <f64>clampOne(r3, lo, hi);
       const d0 = <f64>dirOne(A, B, o, adam, ib, eps), d1 = <f64>dirOne(A, B, o + 4, adam, ib, eps);
       const d2 = <f64>dirOne(A, B, o + 8, adam, ib, eps), d3 = <f64>dirOne(A, B, o + 12, adam, ib, eps);
-      s0 += g0 * g0; s1 += g1 * g1; s2 += g2 * g2; s3 += g3 * g3;
-      a0 += g0 * d0; a1 += g1 * d1; a2 += g2 * d2; a3 += g3 * d3;
+      let p0: f64 = 0, p1: f64 = 0, p2: f64 = 0, p3: f64 = 0;
       if (useP) {
-        b0 += <f64>load<f32>(P + o) * d0; b1 += <f64>load<f32>(P + o, 4) * d1;
-        b2 += <f64>load<f32>(P + o, 8) * d2; b3 += <f64>load<f32>(P + o, 12) * d3;
+        p0 = <f64>load<f32>(P + o) * d0; p1 = <f64>load<f32>(P + o, 4) * d1;
+        p2 = <f64>load<f32>(P + o, 8) * d2; p3 = <f64>load<f32>(P + o, 12) * d3;
+      }
+      if (second) {
+        s4 += g0 * g0; s5 += g1 * g1; s6 += g2 * g2; s7 += g3 * g3;
+        a4 += g0 * d0; a5 += g1 * d1; a6 += g2 * d2; a7 += g3 * d3;
+        if (useP) { b4 += p0; b5 += p1; b6 += p2; b7 += p3; }
+      } else {
+        s0 += g0 * g0; s1 += g1 * g1; s2 += g2 * g2; s3 += g3 * g3;
+        a0 += g0 * d0; a1 += g1 * d1; a2 += g2 * d2; a3 += g3 * d3;
+        if (useP) { b0 += p0; b1 += p1; b2 += p2; b3 += p3; }
       }
     }
-    sq = (s0 + s2) + (s1 + s3);
-    dg = (a0 + a2) + (a1 + a3);
-    dp = (b0 + b2) + (b1 + b3);
+    sq = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7));
+    dg = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+    dp = ((b0 + b4) + (b2 + b6)) + ((b1 + b5) + (b3 + b7));
   }
   for (; i < n; i++) {
     const o = i << 2;
