@@ -37,6 +37,8 @@ export const EMBF_EPS = 0;      // eps (Adam)
 export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used
 export const EMBF_B1 = 2;       // per-step decay of the first moment (SGD: of the momentum buffer)
 export const EMBF_B2 = 3;       // per-step decay of the second moment
+export const EMBF_BETA2 = 4;    // beta2 as given (for 1/sqrt(1 - beta2^t) of future steps)
+export const EMBF_RHO = 5;      // largest spread ratio of a window's c_j for the centred series
 
 export const EMB_KIND_SGD = 0;
 export const EMB_KIND_ADAGRAD = 1;
@@ -46,7 +48,7 @@ export const EMB_EXACT_ADAM = 1;
 export const EMB_EXACT_SGD = 2;
 export const EMB_DESC_BYTES = 256;
 export const EMB_HIST_WORDS = 3 * 2048;
-export const EMB_RING_BYTES = 64;
+export const EMB_RING_BYTES = 256;
 
 @inline export function embU32(d: usize, slot: i32): usize { return <usize>load<u32>(d + (<usize>slot << 2)); }
 @inline export function embF64(d: usize, slot: i32): f64 { return load<f64>(d + 128 + (<usize>slot << 3)); }

@@ -16,19 +16,129 @@
 // gradients) sum the J terms one by one instead (fixElement). The per-step values are the float32
 // numbers the dense kernel uses (ss, ib, dc, b1 = 1 - fround(1 - beta1), b2 = fround(beta2)).
 //
+// The series above fails for tiny gradients (x near eps). A second expansion covers every x >= 0:
+// around the centre cb of the window's c_j (they decrease with j, so they lie in [c_J, c_1]),
+// with y = x cb + eps and q = x / y,
+//   F(x) = (E0 - q (E1 - q (E2 - ... - q E15))) / y,   E_n = sum_j w_j (c_j - cb)^n,
+// whose ratio |x (c_j - cb) / y| stays below rho = (c_1 - c_J) / (c_1 + c_J) for every x; it is
+// used for the windows where rho <= EMBF_RHO (16 terms: rho^16 < 1e-7), i.e. all but those that
+// start in the first few hundred steps, while bias correction still moves ib_s a lot. cb is 0
+// in the ring entries of windows that do not qualify.
+//
 // SGD with momentum (no weight decay): buf_T = mu^K buf0, p_T = p0 - buf0 sum_j lr_s mu^j
 // (Nesterov: lr_s mu^(j+1)). SGD with weight decay (no momentum): p_T = D p0.
 //
-// Ring entry for step s (EMB_RING_BYTES = 64): f64 [logD(..s), coef_s, ib_s, B0, B1, B2, B3, -]
-// where the B_n are those of rows whose last step is s. The table sweeps every row often enough
+// Ring entry for step s (EMB_RING_BYTES = 256): f64 [logD(..s), coef_s, ib_s, B0..B3, cb, E0..E15]
+// where cb, the B_n and the E_n are those of rows whose last step is s. The table sweeps every row often enough
 // that no row lags the ring (see src/embedding.ts).
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_SROW, EMB_DIM, EMB_LAST, EMB_RING, EMB_RING_MASK, EMB_WINDOW, EMB_POW,
-  EMB_EXACT, EMB_EX_DECAY, EMB_EX_AMS, EMB_EX_MOM, EMB_BASE, EMBF_EPS, EMBF_THR, EMBF_B1, EMBF_B2, EMB_EXACT_ADAM,
+  EMB_EXACT, EMB_EX_DECAY, EMB_EX_AMS, EMB_EX_MOM, EMB_BASE, EMBF_EPS, EMBF_THR, EMBF_B1, EMBF_B2, EMBF_BETA2, EMBF_RHO, EMB_EXACT_ADAM,
   EMB_EXACT_SGD, embU32, embF64 } from "./embedding_common";
 
 @inline function slotOf(ring: usize, mask: u32, s: u32): usize {
-  return ring + (<usize>(s & mask) << 6);
+  return ring + (<usize>(s & mask) << 8);
+}
+
+const SLOT_CB: usize = 56;  // byte offset of cb in a ring entry
+const SLOT_E: usize = 64;   // byte offset of E0
+const E_TERMS: i32 = 16;
+
+@inline function centredElement(P: usize, M: usize, V: usize, X: usize, o: usize, Df: f32, md: f32, vd: f32, cb: f32, eps32: f32,
+                                E0: f32, E1: f32, E2: f32, E3: f32, E4: f32, E5: f32, E6: f32, E7: f32, E8: f32, E9: f32, E10: f32, E11: f32, E12: f32, E13: f32, E14: f32, E15: f32, ams: bool): void {
+  const p0 = load<f32>(P + o), m0 = load<f32>(M + o), v0 = load<f32>(V + o);
+  const x = sqrt<f32>(ams ? load<f32>(X + o) : v0);
+  const y = x * cb + eps32;
+  const q = x / y;
+  let h = E15;
+  h = E14 - q * h;
+  h = E13 - q * h;
+  h = E12 - q * h;
+  h = E11 - q * h;
+  h = E10 - q * h;
+  h = E9 - q * h;
+  h = E8 - q * h;
+  h = E7 - q * h;
+  h = E6 - q * h;
+  h = E5 - q * h;
+  h = E4 - q * h;
+  h = E3 - q * h;
+  h = E2 - q * h;
+  h = E1 - q * h;
+  h = E0 - q * h;
+  store<f32>(P + o, Df * (p0 - m0 * (h / y)));
+  store<f32>(M + o, m0 * md);
+  store<f32>(V + o, v0 * vd);
+}
+
+/** The catch-up of one row through the centred expansion (every element, any x). */
+@inline function adamCatchUpCentred(P: usize, M: usize, V: usize, X: usize, dim: usize, s: usize, Df: f32, md: f32, vd: f32, eps32: f32, ams: bool): void {
+  const cb = <f32>load<f64>(s, SLOT_CB);
+  const E0 = <f32>load<f64>(s, SLOT_E + 0);
+  const E1 = <f32>load<f64>(s, SLOT_E + 8);
+  const E2 = <f32>load<f64>(s, SLOT_E + 16);
+  const E3 = <f32>load<f64>(s, SLOT_E + 24);
+  const E4 = <f32>load<f64>(s, SLOT_E + 32);
+  const E5 = <f32>load<f64>(s, SLOT_E + 40);
+  const E6 = <f32>load<f64>(s, SLOT_E + 48);
+  const E7 = <f32>load<f64>(s, SLOT_E + 56);
+  const E8 = <f32>load<f64>(s, SLOT_E + 64);
+  const E9 = <f32>load<f64>(s, SLOT_E + 72);
+  const E10 = <f32>load<f64>(s, SLOT_E + 80);
+  const E11 = <f32>load<f64>(s, SLOT_E + 88);
+  const E12 = <f32>load<f64>(s, SLOT_E + 96);
+  const E13 = <f32>load<f64>(s, SLOT_E + 104);
+  const E14 = <f32>load<f64>(s, SLOT_E + 112);
+  const E15 = <f32>load<f64>(s, SLOT_E + 120);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vcb = f32x4.splat(cb);
+    const vE0 = f32x4.splat(E0);
+    const vE1 = f32x4.splat(E1);
+    const vE2 = f32x4.splat(E2);
+    const vE3 = f32x4.splat(E3);
+    const vE4 = f32x4.splat(E4);
+    const vE5 = f32x4.splat(E5);
+    const vE6 = f32x4.splat(E6);
+    const vE7 = f32x4.splat(E7);
+    const vE8 = f32x4.splat(E8);
+    const vE9 = f32x4.splat(E9);
+    const vE10 = f32x4.splat(E10);
+    const vE11 = f32x4.splat(E11);
+    const vE12 = f32x4.splat(E12);
+    const vE13 = f32x4.splat(E13);
+    const vE14 = f32x4.splat(E14);
+    const vE15 = f32x4.splat(E15);
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) {
+      const o = i << 2;
+      const v0 = v128.load(V + o);
+      const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
+      const y = f32x4.add(f32x4.mul(x, vcb), veps);
+      const q = f32x4.div(x, y);
+      let h = vE15;
+      h = f32x4.sub(vE14, f32x4.mul(q, h));
+      h = f32x4.sub(vE13, f32x4.mul(q, h));
+      h = f32x4.sub(vE12, f32x4.mul(q, h));
+      h = f32x4.sub(vE11, f32x4.mul(q, h));
+      h = f32x4.sub(vE10, f32x4.mul(q, h));
+      h = f32x4.sub(vE9, f32x4.mul(q, h));
+      h = f32x4.sub(vE8, f32x4.mul(q, h));
+      h = f32x4.sub(vE7, f32x4.mul(q, h));
+      h = f32x4.sub(vE6, f32x4.mul(q, h));
+      h = f32x4.sub(vE5, f32x4.mul(q, h));
+      h = f32x4.sub(vE4, f32x4.mul(q, h));
+      h = f32x4.sub(vE3, f32x4.mul(q, h));
+      h = f32x4.sub(vE2, f32x4.mul(q, h));
+      h = f32x4.sub(vE1, f32x4.mul(q, h));
+      h = f32x4.sub(vE0, f32x4.mul(q, h));
+      const m0 = v128.load(M + o);
+      v128.store(P + o, f32x4.mul(vD, f32x4.sub(v128.load(P + o), f32x4.mul(m0, f32x4.div(h, y)))));
+      v128.store(M + o, f32x4.mul(m0, vmd));
+      v128.store(V + o, f32x4.mul(v0, vvd));
+    }
+  }
+  for (; i < dim; i++) centredElement(P, M, V, X, i << 2, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
 }
 
 /** The drift sum of one element, term by term (elements whose sqrt(v) is too small for the series). */
@@ -80,6 +190,10 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   const vd = <f32>(K < H ? load<f64>(pw + (<usize>(H + K) << 3)) : Math.pow(embF64(desc, EMBF_B2), <f64>K));
   const Df = <f32>D;
   const eps = embF64(desc, EMBF_EPS), eps32 = <f32>eps, thr = <f32>embF64(desc, EMBF_THR);
+  if (load<f64>(s, SLOT_CB) > 0) {
+    adamCatchUpCentred(P, M, V, X, dim, s, Df, md, vd, eps32, ams);
+    return;
+  }
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vB0 = f32x4.splat(B0), vB1 = f32x4.splat(B1), vB2 = f32x4.splat(B2), vB3 = f32x4.splat(B3);
@@ -181,13 +295,21 @@ export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: 
   const decay = embU32(desc, EMB_EX_DECAY) != 0, ams = embU32(desc, EMB_EX_AMS) != 0;
   const adam = <i32>embU32(desc, EMB_EXACT) == EMB_EXACT_ADAM;
   const st = slotOf(ring, mask, t);
+  memory.fill(st, 0, 256);
   store<f64>(st, logDecay);
   store<f64>(st, coef, 8);
   store<f64>(st, ib, 16);
-  store<f64>(st, 0, 24);
-  store<f64>(st, 0, 32);
-  store<f64>(st, 0, 40);
-  store<f64>(st, 0, 48);
+  if (adam && J > 0) {
+    // The centre of the c_j of the window that starts at t: they decrease from c_1 to c_J.
+    const beta2 = embF64(desc, EMBF_BETA2);
+    const ib1 = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + 1))));
+    const ibJ = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + J))));
+    const c1 = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + 1) << 3))) * ib1;
+    const cJ = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + J) << 3))) * ibJ;
+    const cb = <f64><f32>((c1 + cJ) * 0.5);
+    const rho = max(c1 - cb, cb - cJ) / cb;
+    if (rho <= embF64(desc, EMBF_RHO)) store<f64>(st, cb, SLOT_CB);
+  }
   const span = t - base;
   const jmax = span < J ? span : J;
   for (let j: u32 = 1; j <= jmax; j++) {
@@ -205,6 +327,16 @@ export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: 
       store<f64>(s, load<f64>(s, 40) + q, 40);
       q *= ic;
       store<f64>(s, load<f64>(s, 48) + q, 48);
+      const cb = load<f64>(s, SLOT_CB);
+      if (cb > 0) {
+        const d = c - cb;
+        let e = w;
+        for (let n = 0; n < E_TERMS; n++) {
+          const at = s + SLOT_E + (<usize>n << 3);
+          store<f64>(at, load<f64>(at) + e);
+          e *= d;
+        }
+      }
     } else {
       store<f64>(s, load<f64>(s, 24) + w, 24);
     }
@@ -216,6 +348,6 @@ export function embExactReset(desc: usize, t: u32, rows: u32): void {
   const last = embU32(desc, EMB_LAST);
   for (let r: u32 = 0; r < rows; r++) store<u32>(last + (<usize>r << 2), t);
   const st = slotOf(embU32(desc, EMB_RING), <u32>embU32(desc, EMB_RING_MASK), t);
-  memory.fill(st, 0, 64);
+  memory.fill(st, 0, 256);
   store<u32>(desc + (<usize>EMB_BASE << 2), t);
 }

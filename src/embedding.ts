@@ -126,6 +126,7 @@ const HYPER_BYTES = 32 * 4;
 const EXACT_TAIL = 2 ** -40; // missed steps whose drift weight b1^j is below this are not summed
 const MAX_WINDOW = 1 << 16;
 const SWEEP_PERIOD = 16384; // every row is brought up to date at least this often (in updates)
+const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows whose c_j spread is below this: 0.36^16 < 1e-7
 
 const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2 };
 
@@ -140,6 +141,7 @@ interface ExactConfig {
   sweepChunk: number; // rows brought up to date per update
   b1: number;
   b2: number;
+  beta2: number;
   eps: number;
   thr: number;
   pow: Float64Array; // powers 0 .. H-1 of b1 (sgd: momentum), 0 .. H-1 of b2, 0 .. J of sqrt(b2)
@@ -257,7 +259,7 @@ export class Embedding {
     for (const name of ['EMB_WEIGHTS', 'EMB_STATE0', 'EMB_STATE1', 'EMB_STATE2', 'EMB_ROWS', 'EMB_DIM', 'EMB_HYPER', 'EMB_KIND',
       'EMB_KEYS', 'EMB_KEYS2', 'EMB_HIST', 'EMB_UNIQ', 'EMB_GPTR', 'EMB_SUM', 'EMB_BAD', 'EMB_LAST', 'EMB_RING', 'EMB_RING_MASK',
       'EMB_WINDOW', 'EMB_POW', 'EMB_EXACT', 'EMB_EX_DECAY', 'EMB_EX_AMS', 'EMB_EX_MOM', 'EMB_BASE', 'EMB_SROW', 'EMBF_EPS', 'EMBF_THR',
-      'EMBF_B1', 'EMBF_B2', 'EMB_DESC_BYTES', 'EMB_HIST_WORDS', 'EMB_RING_BYTES']) {
+      'EMBF_B1', 'EMBF_B2', 'EMBF_BETA2', 'EMBF_RHO', 'EMB_DESC_BYTES', 'EMB_HIST_WORDS', 'EMB_RING_BYTES']) {
       this.slots[name] = this.engine.slot(name);
     }
     this.f64 = new Float64Array(this.engine.memory.buffer);
@@ -890,6 +892,8 @@ export class Embedding {
     f[fb + s.EMBF_THR] = cfg.thr;
     f[fb + s.EMBF_B1] = cfg.b1;
     f[fb + s.EMBF_B2] = cfg.b2;
+    f[fb + s.EMBF_BETA2] = cfg.beta2;
+    f[fb + s.EMBF_RHO] = CENTRED_RHO;
   }
 }
 
@@ -988,13 +992,18 @@ function windowFor(b: number, option: string): number {
   return j;
 }
 
+/** Updates between two sweeps of the same row: SWEEP_PERIOD, or one row per update for small tables. */
+function sweepPeriodFor(rows: number): number {
+  return Math.min(SWEEP_PERIOD, rows);
+}
+
 /** The history ring's size for a summed window of J steps: room for J steps and a sweep period. */
-function ringSizeFor(J: number): number {
-  return Math.max(8192, 2 ** Math.ceil(Math.log2(J + SWEEP_PERIOD + 2)));
+function ringSizeFor(J: number, rows: number): number {
+  return Math.max(1024, 2 ** Math.ceil(Math.log2(J + sweepPeriodFor(rows) + 2)));
 }
 
 function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hyper, rows: number): ExactConfig {
-  const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
+  const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
   if (mode === 'lazy') return none;
   const kind = `Embedding (optimizer '${optimizer}', mode 'exact')`;
   if ((optimizer === 'adam' || optimizer === 'adagrad') && h.weightDecay !== 0) {
@@ -1005,7 +1014,7 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
     const b1 = Math.fround(h.betas[0]);
     const b2 = Math.fround(h.betas[1]);
     const J = windowFor(b1, 'betas[0]');
-    const H = ringSizeFor(J);
+    const H = ringSizeFor(J, rows);
     const pow = new Float64Array(2 * H + J + 1);
     const sb2 = Math.sqrt(b2);
     for (let j = 0; j < H; j++) {
@@ -1014,7 +1023,7 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
     }
     for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
     const cmin = h.amsgrad ? 1 : pow[2 * H + J];
-    cfg = { ...none, kind: 1, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
+    cfg = { ...none, kind: 1, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, beta2: h.betas[1], eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
   } else if (optimizer === 'sgd') {
     if (h.momentum !== 0 && h.weightDecay !== 0) {
       throw new RangeError(`${kind}: momentum ${h.momentum} with weightDecay ${h.weightDecay} has no closed form for the missed steps; use one of them, or mode 'lazy'`);
@@ -1023,17 +1032,17 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
     if (h.momentum === 0 && h.weightDecay === 0) return none;
     const mu = Math.fround(h.momentum);
     const J = h.momentum !== 0 ? windowFor(mu, 'momentum') : 0;
-    const H = ringSizeFor(J);
+    const H = ringSizeFor(J, rows);
     const pow = new Float64Array(2 * H + J + 1);
     for (let j = 0; j < H; j++) pow[j] = Math.pow(mu, j);
     cfg = { ...none, kind: 2, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
   } else {
     return none; // adagrad without weight decay: a zero gradient changes nothing
   }
-  const ringSize = ringSizeFor(cfg.window);
+  const ringSize = ringSizeFor(cfg.window, rows);
   // Rows swept per update so that every row is brought up to date within ringSize - window - 2
   // updates: the ring then still holds every step a row has missed.
-  const period = Math.min(SWEEP_PERIOD, ringSize - cfg.window - 2);
+  const period = Math.min(sweepPeriodFor(rows), ringSize - cfg.window - 2);
   return { ...cfg, ringSize, sweepChunk: Math.ceil(rows / period) };
 }
 
