@@ -283,6 +283,22 @@ export function catchUpRow(desc: usize, r: u32, T: u32): void {
   }
 }
 
+/** Sets cb in ring entry `st` for the window of rows last updated at step t (0: no centred series). */
+function setCentre(desc: usize, st: usize, t: u32): void {
+  const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW), mask = <u32>embU32(desc, EMB_RING_MASK);
+  const ams = embU32(desc, EMB_EX_AMS) != 0;
+  if (J == 0) return;
+  // The c_j of the window that starts at t decrease from c_1 to c_J.
+  const beta2 = embF64(desc, EMBF_BETA2);
+  const ib1 = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + 1))));
+  const ibJ = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + J))));
+  const c1 = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + 1) << 3))) * ib1;
+  const cJ = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + J) << 3))) * ibJ;
+  const cb = <f64><f32>((c1 + cJ) * 0.5);
+  const rho = max(c1 - cb, cb - cJ) / cb;
+  store<f64>(st, rho <= embF64(desc, EMBF_RHO) ? cb : 0.0, SLOT_CB);
+}
+
 /**
  * Records step `t` in the ring (sum of log decay factors up to t, the step's coefficient and
  * 1/sqrt(1 - b2^t)) and adds its drift term to the sums of the rows last updated at t - j,
@@ -299,17 +315,7 @@ export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: 
   store<f64>(st, logDecay);
   store<f64>(st, coef, 8);
   store<f64>(st, ib, 16);
-  if (adam && J > 0) {
-    // The centre of the c_j of the window that starts at t: they decrease from c_1 to c_J.
-    const beta2 = embF64(desc, EMBF_BETA2);
-    const ib1 = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + 1))));
-    const ibJ = <f64><f32>(1.0 / Math.sqrt(1.0 - Math.pow(beta2, <f64>(t + J))));
-    const c1 = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + 1) << 3))) * ib1;
-    const cJ = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + J) << 3))) * ibJ;
-    const cb = <f64><f32>((c1 + cJ) * 0.5);
-    const rho = max(c1 - cb, cb - cJ) / cb;
-    if (rho <= embF64(desc, EMBF_RHO)) store<f64>(st, cb, SLOT_CB);
-  }
+  if (adam) setCentre(desc, st, t);
   const span = t - base;
   const jmax = span < J ? span : J;
   for (let j: u32 = 1; j <= jmax; j++) {
@@ -349,5 +355,6 @@ export function embExactReset(desc: usize, t: u32, rows: u32): void {
   for (let r: u32 = 0; r < rows; r++) store<u32>(last + (<usize>r << 2), t);
   const st = slotOf(embU32(desc, EMB_RING), <u32>embU32(desc, EMB_RING_MASK), t);
   memory.fill(st, 0, 256);
+  if (<i32>embU32(desc, EMB_EXACT) == EMB_EXACT_ADAM) setCentre(desc, st, t);
   store<u32>(desc + (<usize>EMB_BASE << 2), t);
 }
