@@ -3,7 +3,8 @@
 import { init } from '../src/index.js';
 import { loadBrown, sentencesOf, splitDocuments, tokenCount } from './brown.js';
 import { FeatureSpace } from './features.js';
-import { DEFAULT_LR, MODES, OPTIMIZERS, Tagger, mostFrequentTagAccuracy, type Mode, type OptimizerName, type Progress } from './tagger.js';
+import { DEFAULT_LR, MODES, OPTIMIZERS, Tagger, mostFrequentTagAccuracy, type Mode, type OptimizerName, type Progress, type ScoreTable } from './tagger.js';
+import type { TfjsBackend } from './tfjs-table.js';
 
 /** The demo's command-line flags. */
 export interface DemoFlags {
@@ -18,6 +19,10 @@ export interface DemoFlags {
   files: number;
   /** Engine threads (`init({ threads })`): lazy updates split their rows across them. */
   threads: number;
+  /** Train the table in tfjs-core on this backend instead of the engine (dense updates). */
+  tfjs: TfjsBackend | undefined;
+  /** Stop each epoch after this many updates (to time slow tables on part of an epoch). */
+  updates: number | undefined;
   help: boolean;
 }
 
@@ -40,11 +45,14 @@ export const USAGE = `usage: npm run demo -- [flags]
   --batch N                            tokens per update (default 1024)
   --files N                            use only the first N of the 500 corpus files (default 500)
   --threads N                          engine threads (default 1; lazy updates split their rows)
+  --tfjs wasm|cpu                      the comparison: the table as a tfjs-core variable trained by
+                                       tfjs's adam/adagrad/sgd with dense gradients (very slow)
+  --updates N                          stop each epoch after N updates (time slow runs on a part)
   --help                               this text`;
 
 /** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
 export function parseFlags(argv: readonly string[]): DemoFlags {
-  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, threads: 1, help: false };
+  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, threads: 1, tfjs: undefined, updates: undefined, help: false };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new RangeError(`demo: flag ${name} needs a value; see --help`);
@@ -94,6 +102,15 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
       case '--threads':
         flags.threads = int(take(), name, 1);
         break;
+      case '--tfjs': {
+        const v = take();
+        if (v !== 'wasm' && v !== 'cpu') throw new RangeError(`demo: flag --tfjs must be wasm or cpu, got '${v}'`);
+        flags.tfjs = v;
+        break;
+      }
+      case '--updates':
+        flags.updates = int(take(), name, 1);
+        break;
       case '--lr': {
         const v = take();
         const n = Number(v);
@@ -114,11 +131,13 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     }
     inline = undefined;
   }
+  if (flags.tfjs !== undefined && flags.optimizer === 'adamw') throw new RangeError(`demo: --tfjs supports --optimizer adam, adagrad or sgd (tfjs-core has no AdamW), got 'adamw'`);
+  if (flags.tfjs !== undefined && flags.dense) throw new RangeError('demo: --tfjs and --dense exclude each other (the tfjs table is always dense)');
   return flags;
 }
 
 function fmtCount(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n));
 }
 
 function pct(x: number, digits = 1): string {
@@ -150,7 +169,11 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
   const t0 = performance.now();
   const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
   const engine = await init(flags.threads > 1 ? { threads: flags.threads } : {});
-  const table = flags.dense ? `one dense param stepped whole (--dense)` : `an Embedding table, ${flags.mode} sparse updates`;
+  const table = flags.tfjs
+    ? `a tfjs-core variable on the ${flags.tfjs} backend, dense gradients (--tfjs)`
+    : flags.dense
+      ? `one dense param stepped whole (--dense)`
+      : `an Embedding table, ${flags.mode} sparse updates`;
   print(`wasm-optim demo: part-of-speech tagging of the Brown corpus`);
   print(`model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`);
   print(`engine: ${engine.simd ? 'SIMD' : 'scalar'} build, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`);
@@ -172,7 +195,15 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
   const baseline = mostFrequentTagAccuracy(trainSentences, testSentences);
   print(`baseline (most frequent tag of each word, nn for unknown words): held-out accuracy ${pct(baseline)}`);
 
+  let custom: ScoreTable | undefined;
+  if (flags.tfjs) {
+    const { createTfjsTable } = await import('./tfjs-table.js');
+    const t = await createTfjsTable(flags.tfjs, space.numFeatures, dim, flags.optimizer as 'adam' | 'adagrad' | 'sgd', flags.lr ?? DEFAULT_LR[flags.optimizer]);
+    print(`tfjs-core ${t.version}, ${flags.tfjs} backend`);
+    custom = t;
+  }
   const tagger = new Tagger(space, {
+    ...(custom ? { table: custom } : {}),
     optimizer: flags.optimizer,
     mode: flags.mode,
     dense: flags.dense,
@@ -184,13 +215,14 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
   try {
     for (let e = 1; e <= flags.epochs; e++) {
       const label = `epoch ${e}/${flags.epochs}`;
-      const stats = tagger.trainEpoch(trainData, progressPrinter(label, out));
+      const stats = tagger.trainEpoch(trainData, progressPrinter(label, out), flags.updates ?? Infinity);
+      if (stats.tokens < trainData.length) print(`${label}: stopped after ${stats.batches} updates (--updates), ${pct(stats.tokens / trainData.length)} of the epoch`);
       const te = performance.now();
       accuracy = tagger.accuracy(testData);
       const evalSeconds = (performance.now() - te) / 1000;
       print(
         `${label}: loss ${stats.loss.toFixed(4)}, held-out ${pct(accuracy, 2)} | ${stats.seconds.toFixed(1)} s, ${fmtCount(stats.tokens / stats.seconds)} tok/s, ` +
-          `${pct(stats.updateSeconds / stats.seconds, 0)} in optimizer updates (${stats.batches} updates of ${flags.dense ? 'all' : `${fmtCount(stats.rowsUpdated / stats.batches)} of`} ${fmtCount(space.numFeatures)} rows), ` +
+          `${pct(stats.updateSeconds / stats.seconds, 0)} in optimizer updates (${stats.batches} updates of ${flags.dense || flags.tfjs ? 'all' : `${fmtCount(stats.rowsUpdated / stats.batches)} of`} ${fmtCount(space.numFeatures)} rows), ` +
           `${pct(stats.lookupSeconds / stats.seconds, 0)} in lookups | eval ${evalSeconds.toFixed(1)} s`,
       );
     }

@@ -55,6 +55,11 @@ export interface TaggerOptions {
   seed?: number;
   /** The engine to allocate in. Default: the one `init()` created. */
   engine?: Engine;
+  /**
+   * A table of `numFeatures` rows of `ceil(numTags / 4) * 4` zeros built elsewhere (the tfjs
+   * comparison); the tagger then ignores `optimizer`, `lr`, `mode`, `dense` and `weightDecay`.
+   */
+  table?: ScoreTable;
 }
 
 /** What one epoch of training did. */
@@ -88,8 +93,8 @@ export interface Progress {
   seconds: number;
 }
 
-/** The parameter store behind the model: a sparse `Embedding` or a dense param. */
-interface ScoreTable {
+/** The parameter store behind the model: a sparse `Embedding`, a dense param, or (demo/tfjs-table.ts) a tfjs variable. */
+export interface ScoreTable {
   /**
    * Starts a batch on rows `ids` (unique): their current weights and a gradient buffer (to be
    * zeroed by the caller), `ids.length * dim` floats each, valid until `apply`.
@@ -195,7 +200,7 @@ export class Tagger {
   /** Columns of the table (tags, padded to a multiple of 4; padding columns stay zero). */
   readonly dim: number;
   /** The options in force. */
-  readonly options: Readonly<Required<Omit<TaggerOptions, 'engine' | 'weightDecay'>>> & { weightDecay: number | undefined };
+  readonly options: Readonly<Required<Omit<TaggerOptions, 'engine' | 'weightDecay' | 'table'>>> & { weightDecay: number | undefined };
   private readonly table: ScoreTable;
   private readonly random: () => number;
   private readonly stamp: Int32Array;
@@ -224,7 +229,9 @@ export class Tagger {
     this.options = { optimizer, lr, mode, dense, batchSize, seed, weightDecay: options.weightDecay };
     const rows = space.numFeatures;
     const maxRows = Math.min(rows, batchSize * space.width);
-    this.table = dense
+    this.table = options.table
+      ? options.table
+      : dense
       ? new DenseTable(rows, this.dim, maxRows, optimizer, lr, options.weightDecay, options.engine)
       : new SparseTable(rows, this.dim, optimizer, lr, mode, options.weightDecay, options.engine);
     this.random = mulberry32(seed);
@@ -242,10 +249,12 @@ export class Tagger {
 
   /**
    * One pass over `data` in a shuffled order, one optimizer update per mini-batch.
-   * `onProgress` is called about every 1% of the batches and after the last one.
+   * `onProgress` is called about every 1% of the batches and after the last one. `maxBatches`
+   * stops the epoch early (for timing slow tables on part of an epoch).
    */
-  trainEpoch(data: EncodedTokens, onProgress?: (p: Progress) => void): EpochStats {
+  trainEpoch(data: EncodedTokens, onProgress?: (p: Progress) => void, maxBatches = Infinity): EpochStats {
     this.live();
+    if (!(maxBatches >= 1)) throw new RangeError(`Tagger.trainEpoch: 'maxBatches' must be >= 1, got ${maxBatches}`);
     if (data.width !== this.space.width) throw new RangeError(`Tagger: data has ${data.width} features per token, the tagger ${this.space.width}`);
     for (let t = 0; t < data.length; t++) {
       if (data.labels[t]! < 0) throw new RangeError(`Tagger: training token ${t} has a tag the feature space does not know`);
@@ -261,7 +270,7 @@ export class Tagger {
       order[j] = x;
     }
     const { batchSize } = this.options;
-    const progressEvery = Math.max(1, Math.floor(Math.ceil(n / batchSize) / 100));
+    const progressEvery = Math.max(1, Math.floor(Math.min(Math.ceil(n / batchSize), maxBatches) / 100));
     const F = data.width;
     const D = this.dim;
     const ids = data.ids;
@@ -274,8 +283,9 @@ export class Tagger {
     let lookupMs = 0;
     let rowsUpdated = 0;
     let batches = 0;
-    for (let b0 = 0; b0 < n; b0 += batchSize) {
-      const b1 = Math.min(n, b0 + batchSize);
+    const end = Math.min(n, maxBatches * batchSize);
+    for (let b0 = 0; b0 < end; b0 += batchSize) {
+      const b1 = Math.min(end, b0 + batchSize);
       const stampValue = this.batchCounter++;
       let k = 0;
       for (let q = b0; q < b1; q++) {
@@ -336,13 +346,13 @@ export class Tagger {
       updateMs += performance.now() - u0;
       rowsUpdated += k;
       batches++;
-      if (onProgress && (batches % progressEvery === 0 || b1 === n)) {
-        onProgress({ done: b1, total: n, loss: loss / b1, seconds: (performance.now() - start) / 1000 });
+      if (onProgress && (batches % progressEvery === 0 || b1 === end)) {
+        onProgress({ done: b1, total: end, loss: loss / b1, seconds: (performance.now() - start) / 1000 });
       }
     }
     return {
-      tokens: n,
-      loss: n > 0 ? loss / n : 0,
+      tokens: end,
+      loss: end > 0 ? loss / end : 0,
       seconds: (performance.now() - start) / 1000,
       updateSeconds: updateMs / 1000,
       lookupSeconds: lookupMs / 1000,

@@ -199,6 +199,27 @@ describe('the tagger learns', () => {
     dense.dispose();
   });
 
+  it('the tfjs comparison trains the same model: tfjs Adam (dense) follows the engine dense Adam', async () => {
+    const { createTfjsTable } = await import('../demo/tfjs-table.js');
+    const dim = Math.ceil(space.numTags / 4) * 4;
+    const table = await createTfjsTable('cpu', space.numFeatures, dim, 'adam', 0.02);
+    const viaTfjs = new Tagger(space, { table, batchSize: 64, seed: 3 });
+    const viaEngine = new Tagger(space, { optimizer: 'adam', lr: 0.02, dense: true, batchSize: 64, seed: 3, engine: await engineFor('simd') });
+    const a = viaTfjs.trainEpoch(trainData, undefined, 20);
+    const b = viaEngine.trainEpoch(trainData, undefined, 20);
+    expect(a.batches).toBe(20);
+    expect(a.tokens).toBe(20 * 64);
+    expect(a.loss).toBeCloseTo(b.loss, 4);
+    const wa = table.all();
+    const wb = viaEngine['table'].all();
+    let worst = 0;
+    for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i]! - wb[i]!));
+    expect(worst).toBeLessThan(1e-4);
+    expect(() => viaTfjs.trainEpoch(trainData, undefined, 0)).toThrow(/'maxBatches'/);
+    viaTfjs.dispose();
+    viaEngine.dispose();
+  });
+
   it('a slice of Brown: 18 news files to train, 2 held out, well above the baseline in one epoch', async () => {
     const { train: tr, test: te } = splitDocuments(loadBrown(undefined, 20));
     const trS = sentencesOf(tr);
@@ -234,11 +255,12 @@ describe('the tagger learns', () => {
 
 describe('demo flags', () => {
   it('has the documented defaults', () => {
-    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500, threads: 1 });
+    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500, threads: 1, tfjs: undefined, updates: undefined });
   });
   it('reads every flag, as two words or with =', () => {
-    const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40', '--threads', '2']);
-    expect(f).toEqual({ optimizer: 'sgd', mode: 'exact', epochs: 3, seed: 7, dense: true, lr: 0.5, batchSize: 64, help: false, files: 40, threads: 2 });
+    const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40', '--threads', '2', '--updates', '5']);
+    expect(f).toEqual({ optimizer: 'sgd', mode: 'exact', epochs: 3, seed: 7, dense: true, lr: 0.5, batchSize: 64, help: false, files: 40, threads: 2, tfjs: undefined, updates: 5 });
+    expect(parseFlags(['--tfjs', 'cpu', '--optimizer', 'adagrad']).tfjs).toBe('cpu');
     expect(parseFlags(['--help']).help).toBe(true);
   });
   it('rejects bad flags with a message naming them', () => {
@@ -251,6 +273,10 @@ describe('demo flags', () => {
     expect(() => parseFlags(['--dense=yes'])).toThrow(/--dense takes no value/);
     expect(() => parseFlags(['--files', '1'])).toThrow(/--files/);
     expect(() => parseFlags(['--threads', '0'])).toThrow(/--threads must be an integer >= 1/);
+    expect(() => parseFlags(['--updates', '0'])).toThrow(/--updates/);
+    expect(() => parseFlags(['--tfjs', 'webgl'])).toThrow(/--tfjs must be wasm or cpu, got 'webgl'/);
+    expect(() => parseFlags(['--tfjs', 'cpu', '--optimizer', 'adamw'])).toThrow(/no AdamW/);
+    expect(() => parseFlags(['--tfjs', 'cpu', '--dense'])).toThrow(/exclude each other/);
     expect(() => parseFlags(['--fast'])).toThrow(/unknown flag '--fast'/);
   });
 });
