@@ -459,6 +459,9 @@ export class Embedding {
     }
     // Engine-owned gradients (gradView) are used in place; anything else is copied in.
     const inPlace = grads instanceof Float32Array && this.engine.isCurrent(grads) && grads.byteOffset === this.gradPtr && n <= this.gradCap * this.dim;
+    // Views into engine memory would be detached if the scratch buffers below grow the memory.
+    ids = this.detachSafe(ids);
+    if (!inPlace) grads = this.detachSafe(grads);
     this.ensureIds(k);
     if (!inPlace) this.ensureGrads(k);
     this.copyIds(ids, k);
@@ -798,6 +801,12 @@ export class Embedding {
     this.outCap = cap;
   }
 
+  /** A copy of `a` when it is a view of engine memory (which an allocation may detach), else `a`. */
+  private detachSafe<T extends ArrayLike<number>>(a: T): T {
+    if (ArrayBuffer.isView(a) && a.buffer === this.engine.memory.buffer) return (a as unknown as { slice(): T }).slice();
+    return a;
+  }
+
   private copyIds(ids: ArrayLike<number>, k: number): void {
     const i32 = this.engine.heapI32;
     const at = this.idsPtr >>> 2;
@@ -809,6 +818,7 @@ export class Embedding {
   }
 
   private gather(what: string, ids: ArrayLike<number>, k: number): Float32Array {
+    ids = this.detachSafe(ids);
     this.ensureIds(k);
     this.ensureOut(k);
     this.copyIds(ids, k);

@@ -1,6 +1,6 @@
 // Embedding tables, lazy mode and the API: every suite runs against the SIMD and the scalar build.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, DisposedError, Embedding, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
+import { Adam, createEngine, DisposedError, Embedding, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
@@ -152,6 +152,32 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
       b.update(ids, view);
     }
     expect(b.weights).toEqual(a.weights);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('ids and gradients that are views of engine memory stay valid when the update grows the memory', async () => {
+    const fresh = await createEngine({ simd: build === 'simd' });
+    const rows = 100, dim = 256, k = 20000;
+    const rand = rng(21);
+    const init = uniform(rand, rows * dim);
+    const a = new Embedding(rows, dim, { optimizer: 'sgd', lr: 0.1, init, engine: fresh });
+    const b = new Embedding(rows, dim, { optimizer: 'sgd', lr: 0.1, init, engine: fresh });
+    const ids = skewedIds(rand, k, rows);
+    // Gradients: an engine-owned view (the looked-up rows themselves); ids: an Int32Array in engine memory too.
+    a.lookupView(ids); // first calls grow the lookup and gradient buffers; the views below are taken after
+    b.gradView(k);
+    const at = b.gradView(k).byteOffset;
+    const idsInEngine = new Int32Array(fresh.memory.buffer, at, k);
+    idsInEngine.set(ids);
+    const big = a.lookupView(ids);
+    const bigCopy = big.slice();
+    expect(idsInEngine.length).toBe(k);
+    a.update(idsInEngine, big); // grows a's sort and gradient scratch, and the memory: both views detach on the way
+    expect(big.length).toBe(0);
+    expect(idsInEngine.length).toBe(0);
+    b.update(ids, bigCopy);
+    expect(a.weights).toEqual(b.weights);
     a.dispose();
     b.dispose();
   });
