@@ -8,12 +8,19 @@ import type { TfjsBackend } from './tfjs-table.js';
 
 /** The demo's command-line flags. */
 export interface DemoFlags {
+  /** `--optimizer`: the table's optimizer. Default `'adam'`. */
   optimizer: OptimizerName;
+  /** `--mode`: sparse update semantics. Default `'lazy'`. */
   mode: Mode;
+  /** `--epochs`: passes over the training files. Default 2. */
   epochs: number;
+  /** `--seed`: shuffling seed. Default 1. */
   seed: number;
+  /** `--dense`: the same model as one dense param stepped whole. Default false. */
   dense: boolean;
+  /** `--lr`: learning rate; `undefined` = the optimizer's `DEFAULT_LR`. */
   lr: number | undefined;
+  /** `--batch`: tokens per update. Default 1024. */
   batchSize: number;
   /** Use only the first N corpus files (quick runs and tests; every 10th is still held out). */
   files: number;
@@ -23,12 +30,15 @@ export interface DemoFlags {
   tfjs: TfjsBackend | undefined;
   /** Stop each epoch after this many updates (to time slow tables on part of an epoch). */
   updates: number | undefined;
+  /** `--help`: print the usage and stop. */
   help: boolean;
 }
 
 /** Where the demo writes: `process.stdout` or anything with `write` (progress bars redraw on a TTY). */
 export interface Output {
+  /** Writes text (lines end with `\n`). */
   write(text: string): unknown;
+  /** True on a terminal: the progress bar then redraws in place. */
   isTTY?: boolean;
 }
 

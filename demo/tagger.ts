@@ -104,6 +104,7 @@ export interface ScoreTable {
   apply(ids: Int32Array, grads: Float32Array): void;
   /** Every row up to date (a live view, `rows * dim`). */
   all(): Float32Array;
+  /** Frees the table's memory. */
   dispose(): void;
 }
 

@@ -87,8 +87,9 @@ export interface SkipGramEpoch {
   pairs: number;
   /** Mean loss per pair. */
   loss: number;
-  /** Seconds, and of which in `update()`. */
+  /** Wall time of the epoch, seconds. */
   seconds: number;
+  /** Of which inside the two tables' `update()`, seconds. */
   updateSeconds: number;
 }
 
