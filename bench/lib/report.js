@@ -151,7 +151,8 @@ export function groupMarkdown(group, options = {}) {
 export function machineLine(results) {
   const m = results.machine;
   const load = m.loadavg ? `; load average ${m.loadavg.map((x) => x.toFixed(1)).join(' ')} at the start` : '';
-  return `${m.cpu} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${load}`;
+  const clock = results.settings?.clock ? `; timed with the ${results.settings.clock === 'cpu' ? "process's CPU time" : 'wall clock'}` : '';
+  return `${m.cpu} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${clock}${load}`;
 }
 
 const EXPLAIN = 'Each cell is the median over the samples (± half the interquartile range, relative). ' +
@@ -245,7 +246,14 @@ export function readmeSection(results, chartDir = 'bench/results') {
     for (const t of evaluateTargets(g)) out.push(`| ${g.id} | ${t.label} | **${t.status}**: ${t.text} |`);
   }
   out.push('');
-  for (const g of results.groups) out.push(groupMarkdown(g, { level: '###', svg: `${chartDir}/${g.id}.svg` }));
+  // The README shows Adam and the groups that are not one optimizer's step; every other
+  // optimizer's table is in bench/results/latest.md.
+  const featured = results.groups.filter((g) => g.kind !== 'dense' || g.id === 'adam');
+  const others = results.groups.filter((g) => !featured.includes(g));
+  for (const g of featured) out.push(groupMarkdown(g, { level: '###', svg: `${chartDir}/${g.id}.svg` }));
+  if (others.length) {
+    out.push(`The tables and charts of ${others.map((g) => `[${g.title.split(':')[0]}](${chartDir}/${g.id}.svg)`).join(', ')} are in [\`${chartDir}/latest.md\`](${chartDir}/latest.md).`, '');
+  }
   out.push(README_END);
   return out.join('\n');
 }
