@@ -152,8 +152,9 @@ function radixSort(keys: usize, keys2: usize, hist: usize, k: i32, rows: u32): u
  * Sorts the `k` ids at `ids` (already checked to be in range), sums the gradient rows of
  * duplicate ids in position order and lists the unique rows ascending in EMB_UNIQ with their
  * gradient row in EMB_GPTR (the caller's row for an id seen once, a row of EMB_SUM otherwise).
- * Returns the number of unique rows, or -1 when `check` is set and a sum is not finite (the id is
- * left in EMB_BAD). Writes only the table's scratch buffers.
+ * Returns the number of unique rows, or -1 when `check` is set and a row to apply is not finite
+ * (a non-finite gradient, or duplicates whose sum overflows; the id is left in EMB_BAD). Writes
+ * only the table's scratch buffers.
  */
 export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check: i32): i32 {
   const rows = <u32>embU32(desc, EMB_ROWS);
@@ -178,10 +179,12 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
       dup++;
       copyRow(g, first, dim);
       for (let q = i + 1; q < j; q++) addRow(g, grads + <usize>(<u32>load<u64>(sorted + (<usize>q << 3))) * rowBytes, dim);
-      if (check && !rowFinite(g, dim)) {
-        store<u32>(desc + (<usize>EMB_BAD << 2), id);
-        return -1;
-      }
+    }
+    // A NaN or an infinity among a duplicate's gradients stays in the sum (inf - inf is NaN), so
+    // checking each row that will be applied checks every gradient, and catches sums that overflow.
+    if (check && !rowFinite(g, dim)) {
+      store<u32>(desc + (<usize>EMB_BAD << 2), id);
+      return -1;
     }
     store<u32>(uniq + (<usize>u << 2), id);
     store<u32>(gptr + (<usize>u << 2), <u32>g);

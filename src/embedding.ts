@@ -471,18 +471,16 @@ export class Embedding {
     const bad = this.x.embCheckIds(this.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
     if (!inPlace) this.engine.heapF32.set(grads, this.gradPtr >>> 2);
+    // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    if (check) {
-      const b = this.x.embFirstNonFinite(this.gradPtr, n);
-      if (b >= 0) {
-        if (o.nonFinite === 'skip') return false;
-        const row = Math.floor(b / this.dim);
-        throw new NonFiniteGradientError(`Embedding.update: grads[${b}] is ${this.engine.heapF32[(this.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
-      }
-    }
     const unique = this.x.embCoalesce(this.desc, this.idsPtr, k, this.gradPtr, check ? 1 : 0);
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
+      const b = this.x.embFirstNonFinite(this.gradPtr, n);
+      if (b >= 0) {
+        const row = Math.floor(b / this.dim);
+        throw new NonFiniteGradientError(`Embedding.update: grads[${b}] is ${this.engine.heapF32[(this.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
+      }
       const id = this.engine.heapU32[(this.desc >>> 2) + this.slots.EMB_BAD];
       throw new NonFiniteGradientError(`Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`);
     }
