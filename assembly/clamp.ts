@@ -15,3 +15,20 @@
   const y = x < lo ? lo : x;
   return hi < y ? hi : y;
 }
+
+/** True when clamping to [lo, hi] and scaling by `gs` change no gradient (no clipping, scale 1):
+ *  the kernels then take a loop without either. That loop gives the same bits (x * 1 = x, and the
+ *  clamp to [-Infinity, Infinity] returns x, NaN included) and is faster for the light kernels. */
+@inline export function plainGrad(gs: f32, lo: f32, hi: f32): bool {
+  return gs == 1 && lo == -Infinity && hi == Infinity;
+}
+
+/** The gradient as a kernel uses it: clamped to [lo, hi] and scaled by `gs`, or as it is when `plain`. */
+@inline export function gradVec(x: v128, gs: v128, lo: v128, hi: v128, plain: bool): v128 {
+  return plain ? x : f32x4.mul(clampVec(x, lo, hi), gs);
+}
+
+/** The scalar form of `gradVec`. */
+@inline export function gradOne(x: f32, gs: f32, lo: f32, hi: f32, plain: bool): f32 {
+  return plain ? x : clampOne(x, lo, hi) * gs;
+}

@@ -7,7 +7,7 @@
 
 import { DESC_BYTES, descParam, descGrad, descState0, descLength, descHyper, hyperF32, hyperFlag } from "./common";
 import { CLIP_LO, CLIP_HI } from "./clip";
-import { clampVec, clampOne } from "./clamp";
+import { gradVec, gradOne, plainGrad } from "./clamp";
 
 export const SGD_GSCALE = 0;     // gradient scale; negative for maximize
 export const SGD_LR = 1;
@@ -20,9 +20,9 @@ export const SGD_NESTEROV = 7;   // i32 flag
 export const SGD_USE_WD = 8;     // i32 flag
 
 @inline function sgdVec(P: usize, G: usize, B: usize, o: usize, gs: v128, lo: v128, hi: v128, lr: v128, mu: v128, omd: v128, wd: v128,
-                        useMom: bool, first: bool, nest: bool, useWd: bool): void {
+                        useMom: bool, first: bool, nest: bool, useWd: bool, plain: bool): void {
   const p = v128.load(P + o);
-  let d = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
+  let d = gradVec(v128.load(G + o), gs, lo, hi, plain);
   if (useWd) d = f32x4.add(d, f32x4.mul(wd, p));
   if (useMom) {
     let b: v128;
@@ -36,9 +36,9 @@ export const SGD_USE_WD = 8;     // i32 flag
 }
 
 @inline function sgdOne(P: usize, G: usize, B: usize, o: usize, gs: f32, lo: f32, hi: f32, lr: f32, mu: f32, omd: f32, wd: f32,
-                        useMom: bool, first: bool, nest: bool, useWd: bool): void {
+                        useMom: bool, first: bool, nest: bool, useWd: bool, plain: bool): void {
   const p = load<f32>(P + o);
-  let d = clampOne(load<f32>(G + o), lo, hi) * gs;
+  let d = gradOne(load<f32>(G + o), gs, lo, hi, plain);
   if (useWd) d = d + wd * p;
   if (useMom) {
     let b: f32;
@@ -51,25 +51,47 @@ export const SGD_USE_WD = 8;     // i32 flag
   store<f32>(P + o, p - lr * d);
 }
 
-@inline function sgdTensor(d: usize, useMom: bool, first: bool, nest: bool, useWd: bool): void {
-  const P = descParam(d), G = descGrad(d), B = descState0(d), n = descLength(d), h = descHyper(d);
-  const gs = hyperF32(h, SGD_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
-  const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
+@inline function sgdLoop(P: usize, G: usize, B: usize, n: usize, gs: f32, lo: f32, hi: f32, lr: f32, mu: f32, omd: f32, wd: f32,
+                         useMom: bool, first: bool, nest: bool, useWd: bool, plain: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd), vwd = f32x4.splat(wd);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      sgdVec(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 16, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 32, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
-      sgdVec(P, G, B, o + 48, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+      sgdVec(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec(P, G, B, o + 16, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec(P, G, B, o + 32, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec(P, G, B, o + 48, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
     }
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd);
+    for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
   }
-  for (; i < n; i++) sgdOne(P, G, B, i << 2, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd);
+  for (; i < n; i++) sgdOne(P, G, B, i << 2, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd, plain);
+}
+
+@inline function sgdTensor(d: usize, useMom: bool, first: bool, nest: bool, useWd: bool): void {
+  const P = descParam(d), G = descGrad(d), B = descState0(d), n = descLength(d), h = descHyper(d);
+  const gs = hyperF32(h, SGD_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
+  const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
+  // Without clipping and with a gradient scale of 1, a loop that neither clamps nor scales.
+  if (plainGrad(gs, lo, hi)) {
+    if (useMom && !first && !nest && !useWd) sgdMomentumPlain(P, G, B, n, lr, mu, omd);
+    else if (!useMom && !useWd) sgdPlain(P, G, n, lr);
+    else sgdLoop(P, G, B, n, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd, true);
+  } else sgdLoop(P, G, B, n, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd, false);
+}
+
+// The two most common configurations (momentum after the first step, and plain SGD, both without
+// weight decay or clipping) get functions of their own. Inlined into sgdStep with the others, their
+// loops were merged by the optimizer into one loop that selects between the variants at run time,
+// computing every variant's arithmetic for every element.
+function sgdMomentumPlain(P: usize, G: usize, B: usize, n: usize, lr: f32, mu: f32, omd: f32): void {
+  sgdLoop(P, G, B, n, 1, -Infinity, Infinity, lr, mu, omd, 0, true, false, false, false, true);
+}
+
+function sgdPlain(P: usize, G: usize, n: usize, lr: f32): void {
+  sgdLoop(P, G, 0, n, 1, -Infinity, Infinity, lr, 0, 1, 0, false, false, false, false, true);
 }
 
 @inline function sgdMomentum(d: usize, first: bool, nest: bool, useWd: bool): void {
