@@ -71,75 +71,6 @@ const E_TERMS: i32 = 16;
   store<f32>(V + o, v0 * vd);
 }
 
-/** The catch-up of one row through the centred expansion (every element, any x). */
-@inline function adamCatchUpCentred(P: usize, M: usize, V: usize, X: usize, dim: usize, s: usize, Df: f32, md: f32, vd: f32, eps32: f32, ams: bool): void {
-  const cb = <f32>load<f64>(s, SLOT_CB);
-  const E0 = <f32>load<f64>(s, SLOT_E + 0);
-  const E1 = <f32>load<f64>(s, SLOT_E + 8);
-  const E2 = <f32>load<f64>(s, SLOT_E + 16);
-  const E3 = <f32>load<f64>(s, SLOT_E + 24);
-  const E4 = <f32>load<f64>(s, SLOT_E + 32);
-  const E5 = <f32>load<f64>(s, SLOT_E + 40);
-  const E6 = <f32>load<f64>(s, SLOT_E + 48);
-  const E7 = <f32>load<f64>(s, SLOT_E + 56);
-  const E8 = <f32>load<f64>(s, SLOT_E + 64);
-  const E9 = <f32>load<f64>(s, SLOT_E + 72);
-  const E10 = <f32>load<f64>(s, SLOT_E + 80);
-  const E11 = <f32>load<f64>(s, SLOT_E + 88);
-  const E12 = <f32>load<f64>(s, SLOT_E + 96);
-  const E13 = <f32>load<f64>(s, SLOT_E + 104);
-  const E14 = <f32>load<f64>(s, SLOT_E + 112);
-  const E15 = <f32>load<f64>(s, SLOT_E + 120);
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vcb = f32x4.splat(cb);
-    const vE0 = f32x4.splat(E0);
-    const vE1 = f32x4.splat(E1);
-    const vE2 = f32x4.splat(E2);
-    const vE3 = f32x4.splat(E3);
-    const vE4 = f32x4.splat(E4);
-    const vE5 = f32x4.splat(E5);
-    const vE6 = f32x4.splat(E6);
-    const vE7 = f32x4.splat(E7);
-    const vE8 = f32x4.splat(E8);
-    const vE9 = f32x4.splat(E9);
-    const vE10 = f32x4.splat(E10);
-    const vE11 = f32x4.splat(E11);
-    const vE12 = f32x4.splat(E12);
-    const vE13 = f32x4.splat(E13);
-    const vE14 = f32x4.splat(E14);
-    const vE15 = f32x4.splat(E15);
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      const o = i << 2;
-      const v0 = v128.load(V + o);
-      const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
-      const y = f32x4.add(f32x4.mul(x, vcb), veps);
-      const q = f32x4.div(x, y);
-      let h = vE15;
-      h = f32x4.sub(vE14, f32x4.mul(q, h));
-      h = f32x4.sub(vE13, f32x4.mul(q, h));
-      h = f32x4.sub(vE12, f32x4.mul(q, h));
-      h = f32x4.sub(vE11, f32x4.mul(q, h));
-      h = f32x4.sub(vE10, f32x4.mul(q, h));
-      h = f32x4.sub(vE9, f32x4.mul(q, h));
-      h = f32x4.sub(vE8, f32x4.mul(q, h));
-      h = f32x4.sub(vE7, f32x4.mul(q, h));
-      h = f32x4.sub(vE6, f32x4.mul(q, h));
-      h = f32x4.sub(vE5, f32x4.mul(q, h));
-      h = f32x4.sub(vE4, f32x4.mul(q, h));
-      h = f32x4.sub(vE3, f32x4.mul(q, h));
-      h = f32x4.sub(vE2, f32x4.mul(q, h));
-      h = f32x4.sub(vE1, f32x4.mul(q, h));
-      h = f32x4.sub(vE0, f32x4.mul(q, h));
-      const m0 = v128.load(M + o);
-      v128.store(P + o, f32x4.mul(vD, f32x4.sub(v128.load(P + o), f32x4.mul(m0, f32x4.div(h, y)))));
-      v128.store(M + o, f32x4.mul(m0, vmd));
-      v128.store(V + o, f32x4.mul(v0, vvd));
-    }
-  }
-  for (; i < dim; i++) centredElement(P, M, V, X, i << 2, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
-}
 
 /** The drift sum of one element, term by term (elements whose sqrt(v) is too small for the series). */
 function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: usize, mask: u32, pw: usize, J: u32,
@@ -190,22 +121,81 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   const vd = <f32>(K < H ? load<f64>(pw + (<usize>(H + K) << 3)) : Math.pow(embF64(desc, EMBF_B2), <f64>K));
   const Df = <f32>D;
   const eps = embF64(desc, EMBF_EPS), eps32 = <f32>eps, thr = <f32>embF64(desc, EMBF_THR);
-  if (load<f64>(s, SLOT_CB) > 0) {
-    adamCatchUpCentred(P, M, V, X, dim, s, Df, md, vd, eps32, ams);
-    return;
-  }
+  // Groups of 4 elements whose sqrt(v) are all >= thr use the 4-term series in eps / sqrt(v); a
+  // group with a smaller one uses the centred series when the window has one (else the term-by-term
+  // sum for those elements). Both builds decide per group of 4, so they agree to the bit.
+  const centred = load<f64>(s, SLOT_CB) > 0;
+  const cb = <f32>load<f64>(s, SLOT_CB);
+  const E0 = <f32>load<f64>(s, SLOT_E + 0);
+  const E1 = <f32>load<f64>(s, SLOT_E + 8);
+  const E2 = <f32>load<f64>(s, SLOT_E + 16);
+  const E3 = <f32>load<f64>(s, SLOT_E + 24);
+  const E4 = <f32>load<f64>(s, SLOT_E + 32);
+  const E5 = <f32>load<f64>(s, SLOT_E + 40);
+  const E6 = <f32>load<f64>(s, SLOT_E + 48);
+  const E7 = <f32>load<f64>(s, SLOT_E + 56);
+  const E8 = <f32>load<f64>(s, SLOT_E + 64);
+  const E9 = <f32>load<f64>(s, SLOT_E + 72);
+  const E10 = <f32>load<f64>(s, SLOT_E + 80);
+  const E11 = <f32>load<f64>(s, SLOT_E + 88);
+  const E12 = <f32>load<f64>(s, SLOT_E + 96);
+  const E13 = <f32>load<f64>(s, SLOT_E + 104);
+  const E14 = <f32>load<f64>(s, SLOT_E + 112);
+  const E15 = <f32>load<f64>(s, SLOT_E + 120);
   let i: usize = 0;
+  const n4 = dim & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
     const vB0 = f32x4.splat(B0), vB1 = f32x4.splat(B1), vB2 = f32x4.splat(B2), vB3 = f32x4.splat(B3);
     const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vthr = f32x4.splat(thr);
-    const n4 = dim & ~(<usize>3);
+    const vcb = f32x4.splat(cb);
+    const vE0 = f32x4.splat(E0);
+    const vE1 = f32x4.splat(E1);
+    const vE2 = f32x4.splat(E2);
+    const vE3 = f32x4.splat(E3);
+    const vE4 = f32x4.splat(E4);
+    const vE5 = f32x4.splat(E5);
+    const vE6 = f32x4.splat(E6);
+    const vE7 = f32x4.splat(E7);
+    const vE8 = f32x4.splat(E8);
+    const vE9 = f32x4.splat(E9);
+    const vE10 = f32x4.splat(E10);
+    const vE11 = f32x4.splat(E11);
+    const vE12 = f32x4.splat(E12);
+    const vE13 = f32x4.splat(E13);
+    const vE14 = f32x4.splat(E14);
+    const vE15 = f32x4.splat(E15);
     for (; i < n4; i += 4) {
       const o = i << 2;
       const v0 = v128.load(V + o);
       const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
       if (v128.any_true(f32x4.lt(x, vthr))) {
-        for (let l: usize = 0; l < 4; l++) {
-          adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+        if (centred) {
+          const y = f32x4.add(f32x4.mul(x, vcb), veps);
+          const q = f32x4.div(x, y);
+          let h = vE15;
+          h = f32x4.sub(vE14, f32x4.mul(q, h));
+          h = f32x4.sub(vE13, f32x4.mul(q, h));
+          h = f32x4.sub(vE12, f32x4.mul(q, h));
+          h = f32x4.sub(vE11, f32x4.mul(q, h));
+          h = f32x4.sub(vE10, f32x4.mul(q, h));
+          h = f32x4.sub(vE9, f32x4.mul(q, h));
+          h = f32x4.sub(vE8, f32x4.mul(q, h));
+          h = f32x4.sub(vE7, f32x4.mul(q, h));
+          h = f32x4.sub(vE6, f32x4.mul(q, h));
+          h = f32x4.sub(vE5, f32x4.mul(q, h));
+          h = f32x4.sub(vE4, f32x4.mul(q, h));
+          h = f32x4.sub(vE3, f32x4.mul(q, h));
+          h = f32x4.sub(vE2, f32x4.mul(q, h));
+          h = f32x4.sub(vE1, f32x4.mul(q, h));
+          h = f32x4.sub(vE0, f32x4.mul(q, h));
+          const m0 = v128.load(M + o);
+          v128.store(P + o, f32x4.mul(vD, f32x4.sub(v128.load(P + o), f32x4.mul(m0, f32x4.div(h, y)))));
+          v128.store(M + o, f32x4.mul(m0, vmd));
+          v128.store(V + o, f32x4.mul(v0, vvd));
+        } else {
+          for (let l: usize = 0; l < 4; l++) {
+            adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+          }
         }
         continue;
       }
@@ -216,9 +206,23 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
       v128.store(M + o, f32x4.mul(m0, vmd));
       v128.store(V + o, f32x4.mul(v0, vvd));
     }
+  } else {
+    for (; i < n4; i += 4) {
+      const o = i << 2;
+      let tiny = false;
+      for (let l: usize = 0; l < 4; l++) {
+        if (sqrt<f32>(load<f32>((ams ? X : V) + o + (l << 2))) < thr) tiny = true;
+      }
+      for (let l: usize = 0; l < 4; l++) {
+        if (tiny && centred) centredElement(P, M, V, X, o + (l << 2), Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+        else adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+      }
+    }
   }
   for (; i < dim; i++) {
-    adamElement(P, M, V, X, i << 2, Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+    const o = i << 2;
+    if (centred && sqrt<f32>(load<f32>((ams ? X : V) + o)) < thr) centredElement(P, M, V, X, o, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+    else adamElement(P, M, V, X, o, Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
   }
 }
 

@@ -17,6 +17,8 @@ interface Run {
   /** ids of step s (default: skewed random ids). */
   ids?: (s: number, rand: () => number) => Int32Array;
   gradScale?: number;
+  /** Rescales the gradients of step s in place (e.g. tiny and ordinary elements side by side). */
+  gradMap?: (g: Float32Array, s: number) => void;
   /** lr of step s (default: constant). */
   lr?: (s: number) => number;
   /** Compare lookups of random rows with the dense rows every this many steps. */
@@ -57,6 +59,7 @@ function compare(engine: Engine, optimizer: 'adam' | 'adamw' | 'sgd' | 'adagrad'
       if (ref) ref.lr = dense.lr;
       const ids = run.ids ? run.ids(s, rand) : skewedIds(rand, k, rows);
       const grads = uniform(rand, ids.length * dim, run.gradScale ?? 1);
+      run.gradMap?.(grads, s);
       expect(emb.update(ids, grads)).toBe(true);
       const dg = denseGrad(ids, grads, rows, dim);
       p.grad.set(dg);
@@ -124,6 +127,13 @@ describe.each(BUILD_NAMES)('Embedding exact mode = the dense optimizer (%s)', (b
   it('tiny gradients (sqrt(v) near eps: the term-by-term sum in early windows, the centred series later) and long gaps', () => {
     const ids = (s: number) => Int32Array.from(s % 40 === 0 ? [3, 4, 5, 6] : [s % 3]);
     compare(engine, 'adamw', { lr: 0.01, weightDecay: 0.1, eps: 1e-8 }, { rows: 8, dim: 9, steps: 700, k: 0, ids, gradScale: 3e-8, lookupEvery: 13, f64: true });
+  });
+
+  it('tiny and ordinary gradients side by side in a row (the catch-up decides per group of 4 elements)', () => {
+    const ids = (s: number) => Int32Array.from(s % 25 === 0 ? [3, 4, 5, 6, 7] : [s % 3]);
+    const gradMap = (g: Float32Array) => g.forEach((x, i) => (g[i] = x * ((i * 7) % 3 === 0 ? 1e-9 : 1e-3)));
+    compare(engine, 'adamw', { lr: 0.01, weightDecay: 0.05 }, { rows: 9, dim: 13, steps: 600, k: 0, ids, gradMap, lookupEvery: 11, f64: true });
+    compare(engine, 'adam', { lr: 0.01, amsgrad: true }, { rows: 9, dim: 13, steps: 600, k: 0, ids, gradMap, lookupEvery: 11, f64: true });
   });
 
   it('rows that lag thousands of steps (5000 rows, swept one per update, 9000 steps)', () => {
