@@ -231,9 +231,6 @@ export class Embedding {
     const owner = 'Embedding';
     checkPositiveInt(owner, 'rows', rows, 0x7fffffff);
     checkPositiveInt(owner, 'dim', dim, MAX_ELEMENTS);
-    if (rows * dim > MAX_ELEMENTS && !Embedding.sharding) {
-      throw new RangeError(`Embedding: rows * dim = ${rows * dim} is more than one table can hold (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`);
-    }
     if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
     const optimizer = checkChoice(owner, 'optimizer', options.optimizer ?? 'adam', OPTIMIZERS);
     checkKnownKeys(`Embedding (optimizer '${optimizer}')`, options, [...COMMON_KEYS, ...KEYS[optimizer]]);
@@ -241,6 +238,11 @@ export class Embedding {
     const engine = options.engine;
     if (engine !== undefined && !(engine instanceof Engine)) throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(engine)}`);
     const opts = resolveHyper(optimizer, options);
+    // One block holds the weights, one the state tensors side by side: each at most 1 GiB.
+    const blockFloats = rows * dim * Math.max(1, stateLayout(optimizer, opts).length);
+    if (blockFloats > MAX_ELEMENTS && !Embedding.sharding) {
+      throw new RangeError(`Embedding: a ${rows} x ${dim} table with optimizer '${optimizer}' needs blocks of ${blockFloats} floats (weights, or the optimizer state of every row side by side), more than one engine block holds (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`);
+    }
     const exact = exactConfig(optimizer, mode, opts, rows);
     const init = resolveInit(options.init ?? 'normal', rows * dim);
     let seed: number | null = null;
@@ -267,7 +269,7 @@ export class Embedding {
     }
     this.f64 = new Float64Array(this.engine.memory.buffer);
     // Past one engine block: a table of shards in engines of their own (src/sharded-embedding.ts).
-    if (rows * dim > MAX_ELEMENTS && Embedding.sharding) return Embedding.sharding(rows, dim, seed === null ? options : { ...options, seed });
+    if (blockFloats > MAX_ELEMENTS && Embedding.sharding) return Embedding.sharding(rows, dim, seed === null ? options : { ...options, seed });
 
     try {
       const n = rows * dim;

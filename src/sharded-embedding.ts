@@ -34,7 +34,9 @@ function stateTensors(o: EmbeddingOptions): number {
 /** Rows per shard for a `rows` x `dim` table with these options. */
 export function shardRowsFor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}): number {
   const perRowBytes = dim * 4 * (1 + stateTensors(options));
-  let max = Math.min(Math.floor(SHARD_MAX_FLOATS / dim), Math.floor(SHARD_MAX_BYTES / perRowBytes));
+  // An Embedding keeps a row's optimizer state tensors side by side in one block: that block, like
+  // the weights, must fit SHARD_MAX_FLOATS.
+  let max = Math.min(Math.floor(SHARD_MAX_FLOATS / (dim * Math.max(1, stateTensors(options)))), Math.floor(SHARD_MAX_BYTES / perRowBytes));
   if (options.maxShardRows !== undefined) max = Math.min(max, options.maxShardRows);
   if (max < 1) throw new RangeError(`Embedding: one row of ${dim} floats with its optimizer state does not fit one engine; use a smaller dim`);
   const shards = Math.ceil(rows / max);

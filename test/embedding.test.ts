@@ -1,6 +1,6 @@
 // Embedding tables, lazy mode and the API: every suite runs against the SIMD and the scalar build.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, createEngine, DisposedError, Embedding, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
+import { Adam, createEngine, DisposedError, Embedding, SHARD_MAX_FLOATS, shardRowsFor, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
@@ -397,6 +397,15 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
       const after = engine.memoryStats();
       expect([after.bytesInUse, after.blocksInUse]).toEqual([before.bytesInUse, before.blocksInUse]);
     });
+  });
+});
+
+describe('Embedding: block limits', () => {
+  it('a shard holds the optimizer state of its rows side by side within one engine block', () => {
+    for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1]] as const) {
+      const shardRows = shardRowsFor(2 ** 24, 64, options as EmbeddingOptions);
+      expect(shardRows * 64 * tensors).toBeLessThanOrEqual(SHARD_MAX_FLOATS);
+    }
   });
 });
 
