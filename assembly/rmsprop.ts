@@ -6,7 +6,7 @@
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "./common";
 import { CLIP_LO, CLIP_HI } from "./clip";
-import { clampVec, clampOne } from "./clamp";
+import { gradVec, gradOne, plainGrad } from "./clamp";
 
 export const RMSPROP_GSCALE = 0;
 export const RMSPROP_LR = 1;
@@ -21,9 +21,9 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
 
 @inline function rmsVec(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
                         gs: v128, lo: v128, hi: v128, lr: v128, al: v128, oma: v128, eps: v128, wd: v128, mu: v128,
-                        useWd: bool, cen: bool, useMom: bool): void {
+                        useWd: bool, cen: bool, useMom: bool, plain: bool): void {
   const p = v128.load(P + o);
-  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
+  let g = gradVec(v128.load(G + o), gs, lo, hi, plain);
   if (useWd) g = f32x4.add(g, f32x4.mul(wd, p));
   const sq = f32x4.add(f32x4.mul(v128.load(S + o), al), f32x4.mul(f32x4.mul(oma, g), g));
   v128.store(S + o, sq);
@@ -47,9 +47,9 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
 
 @inline function rmsOne(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
                         gs: f32, lo: f32, hi: f32, lr: f32, al: f32, oma: f32, eps: f32, wd: f32, mu: f32,
-                        useWd: bool, cen: bool, useMom: bool): void {
+                        useWd: bool, cen: bool, useMom: bool, plain: bool): void {
   const p = load<f32>(P + o);
-  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
+  let g = gradOne(load<f32>(G + o), gs, lo, hi, plain);
   if (useWd) g = g + wd * p;
   const sq = load<f32>(S + o) * al + (oma * g) * g;
   store<f32>(S + o, sq);
@@ -71,12 +71,9 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
   }
 }
 
-@inline function rmsTensor(d: usize, useWd: bool, cen: bool, useMom: bool): void {
-  const P = descParam(d), G = descGrad(d), S = descState0(d), B = descState1(d), A = descState2(d);
-  const n = descLength(d), h = descHyper(d);
-  const gs = hyperF32(h, RMSPROP_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, RMSPROP_LR), al = hyperF32(h, RMSPROP_ALPHA);
-  const oma = hyperF32(h, RMSPROP_OMA), eps = hyperF32(h, RMSPROP_EPS), wd = hyperF32(h, RMSPROP_WD);
-  const mu = hyperF32(h, RMSPROP_MOMENTUM);
+@inline function rmsLoop(P: usize, G: usize, S: usize, B: usize, A: usize, n: usize,
+                         gs: f32, lo: f32, hi: f32, lr: f32, al: f32, oma: f32, eps: f32, wd: f32, mu: f32,
+                         useWd: bool, cen: bool, useMom: bool, plain: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vlr = f32x4.splat(lr), val = f32x4.splat(al), voma = f32x4.splat(oma);
@@ -84,15 +81,32 @@ export const RMSPROP_USE_MOMENTUM = 9; // i32 flag
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      rmsVec(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
-      rmsVec(P, G, S, B, A, o + 16, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
-      rmsVec(P, G, S, B, A, o + 32, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
-      rmsVec(P, G, S, B, A, o + 48, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+      rmsVec(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec(P, G, S, B, A, o + 16, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec(P, G, S, B, A, o + 32, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec(P, G, S, B, A, o + 48, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
     }
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) rmsVec(P, G, S, B, A, i << 2, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom);
+    for (; i < n4; i += 4) rmsVec(P, G, S, B, A, i << 2, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
   }
-  for (; i < n; i++) rmsOne(P, G, S, B, A, i << 2, gs, lo, hi, lr, al, oma, eps, wd, mu, useWd, cen, useMom);
+  for (; i < n; i++) rmsOne(P, G, S, B, A, i << 2, gs, lo, hi, lr, al, oma, eps, wd, mu, useWd, cen, useMom, plain);
+}
+
+@inline function rmsTensor(d: usize, useWd: bool, cen: bool, useMom: bool): void {
+  const P = descParam(d), G = descGrad(d), S = descState0(d), B = descState1(d), A = descState2(d);
+  const n = descLength(d), h = descHyper(d);
+  const gs = hyperF32(h, RMSPROP_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, RMSPROP_LR), al = hyperF32(h, RMSPROP_ALPHA);
+  const oma = hyperF32(h, RMSPROP_OMA), eps = hyperF32(h, RMSPROP_EPS), wd = hyperF32(h, RMSPROP_WD);
+  const mu = hyperF32(h, RMSPROP_MOMENTUM);
+  if (!useWd && !cen && !useMom && plainGrad(gs, lo, hi)) rmspropPlain(P, G, S, n, lr, al, oma, eps);
+  else rmsLoop(P, G, S, B, A, n, gs, lo, hi, lr, al, oma, eps, wd, mu, useWd, cen, useMom, false);
+}
+
+// RMSprop with its defaults (not centered, no momentum, no weight decay, no clipping, gradient
+// scale 1) gets a function of its own. Inlined with the other variants into rmspropStep, its loop
+// was merged by the optimizer into loops that select between variants at run time.
+function rmspropPlain(P: usize, G: usize, S: usize, n: usize, lr: f32, al: f32, oma: f32, eps: f32): void {
+  rmsLoop(P, G, S, 0, 0, n, 1, -Infinity, Infinity, lr, al, oma, eps, 0, 0, false, false, false, true);
 }
 
 @inline function rmsVariant(d: usize, useWd: bool, cen: bool, useMom: bool): void {
