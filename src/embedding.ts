@@ -122,6 +122,7 @@ const OPTIMIZERS = ['sgd', 'adagrad', 'adam', 'adamw'] as const;
 const MODES = ['lazy', 'exact'] as const;
 
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
+const BLOCK_LIMIT_BYTES = (1 << 30) - 64; // the engine's largest block (src/engine.ts)
 const HYPER_BYTES = 32 * 4;
 const EXACT_TAIL = 2 ** -40; // missed steps whose drift weight b1^j is below this are not summed
 const MAX_WINDOW = 1 << 16;
@@ -721,8 +722,12 @@ export class Embedding {
     return p;
   }
 
-  /** A block of `bytes` aligned to 4096 (rows then never straddle a page more than they must). */
+  /**
+   * A block of `bytes` aligned to 4096 (rows then never straddle a page more than they must), or
+   * only 16-byte aligned when the padding would pass the engine's 1 GiB block limit.
+   */
   private allocAligned(bytes: number): number {
+    if (bytes + 4096 > BLOCK_LIMIT_BYTES) return this.alloc(bytes);
     const p = this.alloc(bytes + 4096);
     return Math.ceil(p / 4096) * 4096;
   }

@@ -401,6 +401,15 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
 });
 
 describe('Embedding: block limits', () => {
+  it('a table right at the 1 GiB block limit is created, updated and read (no alignment padding then)', async () => {
+    const fresh = await createEngine({ simd: true });
+    const rows = (1 << 22) - 1, dim = 64; // 2^28 - 64 floats: 64 bytes under the limit
+    const emb = new Embedding(rows, dim, { optimizer: 'sgd', lr: 0.5, init: 'zeros', engine: fresh });
+    emb.update([rows - 1, 0], new Float32Array(2 * dim).fill(1));
+    expect(Array.from(emb.lookup([rows - 1, 1, 0]).filter((_, i) => i % dim === 0))).toEqual([-0.5, 0, -0.5]);
+    emb.dispose();
+  });
+
   it('a shard holds the optimizer state of its rows side by side within one engine block', () => {
     for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1]] as const) {
       const shardRows = shardRowsFor(2 ** 24, 64, options as EmbeddingOptions);
