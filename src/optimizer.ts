@@ -194,7 +194,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
 
   constructor(options: O, kind: string) {
     if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-      throw new TypeError(`${this.kind ?? kind}: options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`);
+      throw new TypeError(`${(this as { kind?: string }).kind ?? kind}: options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`);
     }
     const engine = options?.engine;
     if (engine !== undefined && !(engine instanceof Engine)) throw new TypeError(`${kind}: option 'engine' must be an Engine, got ${describe(engine)}`);
