@@ -6,8 +6,9 @@
 //
 //   node bench/index.js [--quick] [--only adam,sparse] [--sizes 1024,65536] [--time ms]
 //                       [--out dir] [--readme | --no-readme] [--report] [--quiet]
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, platform, arch } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, arch, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPrograms } from './lib/c.js';
@@ -40,11 +41,13 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --readme           update README.md's performance section even for a quick or filtered run
   --no-readme        do not touch README.md
   --report           run nothing: regenerate the tables, charts and README from <out>/latest.json
+  --in-process       run every group in this process (default: one child process per group, so that
+                     one optimizer's JIT state does not slow the next one down)
   --quiet            no progress output (the report is still printed)`;
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -60,7 +63,9 @@ export function parseArgs(argv) {
     } else if (a === '--time') {
       o.timeMs = Number(value());
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
-    } else if (a === '--clock') {
+    } else if (a === '--group') o.group = value();
+    else if (a === '--in-process') o.inProcess = true;
+    else if (a === '--clock') {
       o.clock = value();
       if (o.clock !== 'cpu' && o.clock !== 'wall') throw new TypeError(`bench: --clock takes cpu or wall, got ${o.clock}`);
     } else if (a === '--tfjs-cpu-max') {
@@ -205,22 +210,11 @@ async function main() {
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
-  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name));
+  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
   const planned = groups.filter((g) => g.tasks.length > 0);
   if (planned.length === 0) {
     console.error(`bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`);
     process.exit(2);
-  }
-
-  const needsC = planned.flatMap((g) => g.tasks).filter((t) => t.contender.startsWith('c-'));
-  if (needsC.length) {
-    const programs = [...new Set(planned.filter((g) => g.tasks.some((t) => t.contender.startsWith('c-'))).map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')))];
-    ctx.c.compile(programs);
-    if (ctx.c.skipped) notes.push(ctx.c.skipped);
-  }
-  if (planned.some((g) => g.id === 'sparse')) {
-    // Embedding tables get an engine of their own so that their memory does not add to the dense one.
-    ctx.sparseEngine = await lib.createEngine({ simd });
   }
 
   const date = new Date().toISOString();
@@ -249,108 +243,158 @@ async function main() {
     return results;
   };
 
-  const total = planned.reduce((s, g) => s + g.tasks.length, 0);
-  progress = new Progress(total, { quiet: opts.quiet });
-  for (const n of notes) progress.note(`note: ${n}`);
-  try {
-    for (const g of planned) {
-      g.date = new Date().toISOString();
-      // Speed-ups from threads are wall-clock speed-ups: CPU time would add the threads up.
-      g.clock = g.clock ?? (g.kind === 'threads' ? 'wall' : opts.clock);
-      currentClock = g.clock;
-      ctx.c.clock = g.clock;
-      for (const n of [...new Set(g.tasks.map((t) => t.n))]) {
-        // The contenders of one size run in rounds (A B C, A B C, ...) so that a burst of load from
-        // elsewhere on the machine falls on all of them rather than on one.
-        const batch = g.tasks.filter((t) => t.n === n);
-        const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
-        // Each contender is set up once (its tensors stay alive through the rounds) and torn down
-        // after the last round. Tasks with a plain `run()` are run whole in every round.
-        for (const t of batch) {
-          const a = acc.get(t);
-          if (!t.setup) continue;
-          currentTask = t.name;
-          progress.running(`${t.name} (setting up)`);
-          try {
-            const st = await t.setup();
-            if (st.skipped) a.skipped = st.skipped;
-            else if (st.error) a.error = st.error;
-            else a.state = st;
-          } catch (e) {
-            a.error = String(e?.message ?? e).split('\n')[0];
+  // By default every group runs in a child process of its own: the optimizers share the base
+  // class's step(), and after a dozen optimizer classes its call sites are megamorphic, which
+  // would slow the small-tensor steps of the groups measured last (not a cost a program that uses
+  // one or two optimizers pays).
+  const isolated = !opts.group && !opts.inProcess && planned.length > 1;
+  let measured = planned;
+  if (isolated) {
+    measured = [];
+    const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-groups-'));
+    try {
+      const passOn = process.argv.slice(2).filter((x) => x !== '--readme' && x !== '--no-readme');
+      for (const g of planned) {
+        const out = join(tmp, g.id);
+        const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--group', g.id, '--out', out, '--no-readme'], {
+          stdio: ['ignore', 'ignore', opts.quiet ? 'ignore' : 'inherit'],
+        });
+        const got = readJson(join(out, 'latest.json'));
+        const result = got?.groups?.find((x) => x.id === g.id);
+        if (child.status === 0 && result) {
+          measured.push(result);
+          for (const n of got.notes ?? []) if (!notes.includes(n)) notes.push(n);
+          ctx.c.compiler ??= got.machine?.gcc ?? null;
+          tfjsVersion ??= got.machine?.tfjs ?? null;
+        } else {
+          for (const t of g.tasks) {
+            delete t.run;
+            delete t.setup;
+            t.error = `the group's child process failed (${child.status ?? child.signal})`;
           }
+          measured.push(g);
         }
-        try {
-          for (let round = 0; round < rounds; round++) {
-            for (const t of batch) {
-              const a = acc.get(t);
-              if (a.skipped || a.error || (round > 0 && a.slow)) continue;
-              currentTask = t.name;
-              // The first round warms each contender up as long as it is measured; later rounds
-              // warm up briefly.
-              currentWarmup = round === 0 ? roundMs : Math.min(roundMs / 4, 20);
-              progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
-              let r;
-              try {
-                if (!t.setup) r = await t.run();
-                else if (a.state.external) r = a.state.external();
-                else {
-                  if (a.state.before) await a.state.before();
-                  r = ctx.measure(a.state.fn);
-                }
-              } catch (e) {
-                r = { error: String(e?.message ?? e).split('\n')[0] };
-              }
-              if (r.samples?.length) {
-                a.samples.push(...r.samples);
-                a.reps = Math.max(a.reps, r.reps ?? 1);
-                a.rounds++;
-                // Operations over a quarter second get one round: their few samples take long enough.
-                a.slow = summarize(r.samples).medianMs > 250;
-              } else if (r.skipped) a.skipped = r.skipped;
-              else a.error = r.error ?? 'no samples';
-            }
-          }
-        } finally {
-          for (const a of acc.values()) {
-            try {
-              a.state?.dispose?.();
-            } catch (e) {
-              progress.note(`note: dispose failed: ${e?.message ?? e}`);
-            }
-            delete a.state;
-          }
-        }
-        for (const t of batch) {
-          const a = acc.get(t);
-          delete t.run;
-          delete t.setup;
-          if (a.samples.length) {
-            const s = summarize(a.samples);
-            Object.assign(t, {
-              medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
-              spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
-              batch: a.reps, rounds: a.rounds, count: s.count, samples: a.samples.map((x) => sig(x, 4)),
-            });
-            progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
-          } else if (a.skipped) {
-            t.skipped = a.skipped;
-            progress.finished(`${t.name}: skipped (${a.skipped})`);
-          } else {
-            t.error = a.error;
-            progress.finished(`${t.name}: ${t.error}`);
-          }
-        }
+        if (measured.length < planned.length) snapshot(measured, false);
       }
-      const done = planned.slice(0, planned.indexOf(g) + 1);
-      if (done.length < planned.length) snapshot(done, false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-  } finally {
-    progress.close();
-    ctx.c.cleanup();
+  } else {
+    const needsC = planned.flatMap((g) => g.tasks).filter((t) => t.contender.startsWith('c-'));
+    if (needsC.length) {
+      const programs = [...new Set(planned.filter((g) => g.tasks.some((t) => t.contender.startsWith('c-'))).map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')))];
+      ctx.c.compile(programs);
+      if (ctx.c.skipped) notes.push(ctx.c.skipped);
+    }
+    if (planned.some((g) => g.id === 'sparse')) {
+      // Embedding tables get an engine of their own so that their memory does not add to the dense one.
+      ctx.sparseEngine = await lib.createEngine({ simd });
+    }
+
+    const total = planned.reduce((s, g) => s + g.tasks.length, 0);
+    progress = new Progress(total, { quiet: opts.quiet });
+    for (const n of notes) progress.note(`note: ${n}`);
+    try {
+      for (const g of planned) {
+        g.date = new Date().toISOString();
+        // Speed-ups from threads are wall-clock speed-ups: CPU time would add the threads up.
+        g.clock = g.clock ?? (g.kind === 'threads' ? 'wall' : opts.clock);
+        currentClock = g.clock;
+        ctx.c.clock = g.clock;
+        for (const n of [...new Set(g.tasks.map((t) => t.n))]) {
+          // The contenders of one size run in rounds (A B C, A B C, ...) so that a burst of load from
+          // elsewhere on the machine falls on all of them rather than on one.
+          const batch = g.tasks.filter((t) => t.n === n);
+          const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
+          // Each contender is set up once (its tensors stay alive through the rounds) and torn down
+          // after the last round. Tasks with a plain `run()` are run whole in every round.
+          for (const t of batch) {
+            const a = acc.get(t);
+            if (!t.setup) continue;
+            currentTask = t.name;
+            progress.running(`${t.name} (setting up)`);
+            try {
+              const st = await t.setup();
+              if (st.skipped) a.skipped = st.skipped;
+              else if (st.error) a.error = st.error;
+              else a.state = st;
+            } catch (e) {
+              a.error = String(e?.message ?? e).split('\n')[0];
+            }
+          }
+          try {
+            for (let round = 0; round < rounds; round++) {
+              for (const t of batch) {
+                const a = acc.get(t);
+                if (a.skipped || a.error || (round > 0 && a.slow)) continue;
+                currentTask = t.name;
+                // The first round warms each contender up as long as it is measured; later rounds
+                // warm up briefly.
+                currentWarmup = round === 0 ? roundMs : Math.min(roundMs / 4, 20);
+                progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
+                let r;
+                try {
+                  if (!t.setup) r = await t.run();
+                  else if (a.state.external) r = a.state.external();
+                  else {
+                    if (a.state.before) await a.state.before();
+                    r = ctx.measure(a.state.fn);
+                  }
+                } catch (e) {
+                  r = { error: String(e?.message ?? e).split('\n')[0] };
+                }
+                if (r.samples?.length) {
+                  a.samples.push(...r.samples);
+                  a.reps = Math.max(a.reps, r.reps ?? 1);
+                  a.rounds++;
+                  // Operations over a quarter second get one round: their few samples take long enough.
+                  a.slow = summarize(r.samples).medianMs > 250;
+                } else if (r.skipped) a.skipped = r.skipped;
+                else a.error = r.error ?? 'no samples';
+              }
+            }
+          } finally {
+            for (const a of acc.values()) {
+              try {
+                a.state?.dispose?.();
+              } catch (e) {
+                progress.note(`note: dispose failed: ${e?.message ?? e}`);
+              }
+              delete a.state;
+            }
+          }
+          for (const t of batch) {
+            const a = acc.get(t);
+            delete t.run;
+            delete t.setup;
+            if (a.samples.length) {
+              const s = summarize(a.samples);
+              Object.assign(t, {
+                medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
+                spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
+                batch: a.reps, rounds: a.rounds, count: s.count, samples: a.samples.map((x) => sig(x, 4)),
+              });
+              progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
+            } else if (a.skipped) {
+              t.skipped = a.skipped;
+              progress.finished(`${t.name}: skipped (${a.skipped})`);
+            } else {
+              t.error = a.error;
+              progress.finished(`${t.name}: ${t.error}`);
+            }
+          }
+        }
+        const done = planned.slice(0, planned.indexOf(g) + 1);
+        if (done.length < planned.length) snapshot(done, false);
+      }
+    } finally {
+      progress.close();
+      ctx.c.cleanup();
+    }
+
   }
 
-  const results = snapshot(planned, !opts.only);
+  const results = snapshot(measured, !opts.only);
   // The README quotes full runs into the default results folder (or any run with --readme).
   const readme = opts.readme ?? (!opts.quick && opts.out === DEFAULT_OUT);
   if (readme && opts.readme !== false) writeReadme(results);
@@ -358,8 +402,8 @@ async function main() {
   // Print this run's tables.
   const lines = [`# wasm-optim benchmark (${results.mode})`, '', machineLine(results), ''];
   for (const n of notes) lines.push(`- note: ${n}`);
-  for (const g of planned) lines.push(groupMarkdown(g));
-  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${planned.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated README.md' : ''}.`);
+  for (const g of measured) lines.push(groupMarkdown(g));
+  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${measured.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated README.md' : ''}.`);
   console.log(lines.join('\n'));
 }
 
