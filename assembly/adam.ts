@@ -7,7 +7,7 @@
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "./common";
 import { CLIP_LO, CLIP_HI } from "./clip";
-import { clampVec, clampOne } from "./clamp";
+import { adamVec, adamOne } from "./adam_lanes";
 
 // Hyper block slots (f32 unless noted).
 export const ADAM_GSCALE = 0;      // gradient scale; negative for maximize
@@ -23,50 +23,6 @@ export const ADAM_DECAY = 9;       // 1 - lr * weightDecay (AdamW), 1 otherwise
 export const ADAM_AMSGRAD = 10;    // i32 flag
 export const ADAM_USE_L2 = 11;     // i32 flag
 export const ADAM_USE_DECAY = 12;  // i32 flag
-
-@inline function adamVec(
-  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: v128, lo: v128, hi: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
-  ams: bool, l2: bool, dec: bool,
-): void {
-  let p = v128.load(P + o);
-  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
-  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
-  if (dec) p = f32x4.mul(p, dc);
-  let m = v128.load(M + o);
-  m = f32x4.add(f32x4.mul(m, b1), f32x4.mul(b1c, g));
-  let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
-  v128.store(M + o, m);
-  v128.store(V + o, v);
-  if (ams) {
-    v = f32x4.max(v128.load(X + o), v);
-    v128.store(X + o, v);
-  }
-  const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(ss, f32x4.div(m, denom))));
-}
-
-@inline function adamOne(
-  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: f32, lo: f32, hi: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
-  ams: bool, l2: bool, dec: bool,
-): void {
-  let p = load<f32>(P + o);
-  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
-  if (l2) g = g + wd * p;
-  if (dec) p = p * dc;
-  let m = load<f32>(M + o);
-  m = m * b1 + b1c * g;
-  let v = load<f32>(V + o) * b2 + (b2c * g) * g;
-  store<f32>(M + o, m);
-  store<f32>(V + o, v);
-  if (ams) {
-    v = max(load<f32>(X + o), v);
-    store<f32>(X + o, v);
-  }
-  const denom = sqrt<f32>(v) * ib + eps;
-  store<f32>(P + o, p - ss * (m / denom));
-}
 
 @inline function adamTensor(d: usize, ams: bool, l2: bool, dec: bool): void {
   const P = descParam(d), G = descGrad(d), M = descState0(d), V = descState1(d), X = descState2(d);

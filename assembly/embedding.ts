@@ -10,6 +10,7 @@
 //     date (exact mode), then applies one optimizer step to it with SIMD over the row.
 // Both builds give bit-identical results: lane-wise f32 arithmetic in the same order, no fused ops.
 
+import { adamVec, adamOne } from "./adam_lanes";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_AMSGRAD, ADAM_USE_L2, ADAM_USE_DECAY } from "./adam";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "./sgd";
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
@@ -197,27 +198,6 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
 // ---------------------------------------------------------------------------------------------
 // Per-row optimizer steps: the dense kernels' formulas, restricted to one row.
 
-@inline function adamVec(
-  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
-  gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
-  ams: bool, l2: bool, dec: bool,
-): void {
-  let p = v128.load(P + o);
-  let g = f32x4.mul(v128.load(G + o), gs);
-  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
-  if (dec) p = f32x4.mul(p, dc);
-  const m = f32x4.add(f32x4.mul(v128.load(M + o), b1), f32x4.mul(b1c, g));
-  let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
-  v128.store(M + o, m);
-  v128.store(V + o, v);
-  if (ams) {
-    v = f32x4.max(v128.load(X + o), v);
-    v128.store(X + o, v);
-  }
-  const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(ss, f32x4.div(m, denom))));
-}
-
 @inline function adamRow(
   P: usize, G: usize, M: usize, V: usize, X: usize, dim: usize,
   gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
@@ -230,33 +210,18 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
     const n16 = dim & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      adamVec(P, G, M, V, X, o, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 16, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 32, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
-      adamVec(P, G, M, V, X, o + 48, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec(P, G, M, V, X, o + 16, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec(P, G, M, V, X, o + 32, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec(P, G, M, V, X, o + 48, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
     }
     const n4 = dim & ~(<usize>3);
     for (; i < n4; i += 4) {
-      adamVec(P, G, M, V, X, i << 2, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec);
+      adamVec(P, G, M, V, X, i << 2, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
     }
   }
   for (; i < dim; i++) {
-    const o = i << 2;
-    let p = load<f32>(P + o);
-    let g = load<f32>(G + o) * gs;
-    if (l2) g = g + wd * p;
-    if (dec) p = p * dc;
-    let m = load<f32>(M + o);
-    m = m * b1 + b1c * g;
-    let v = load<f32>(V + o) * b2 + (b2c * g) * g;
-    store<f32>(M + o, m);
-    store<f32>(V + o, v);
-    if (ams) {
-      v = max(load<f32>(X + o), v);
-      store<f32>(X + o, v);
-    }
-    const denom = sqrt<f32>(v) * ib + eps;
-    store<f32>(P + o, p - ss * (m / denom));
+    adamOne(P, G, M, V, X, i << 2, gs, gs, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ams, l2, dec, false);
   }
 }
 
