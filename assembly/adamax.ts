@@ -1,11 +1,12 @@
 // Adamax (PyTorch 2.x torch.optim.Adamax), one fused pass per tensor:
 //   g = gscale * clamp(grad) (+ wd * p, L2);  m += (1 - b1) (g - m);  u = max(b2 u, |g| + eps)
 //   p -= clr * m / u,  clr = lr / (1 - b1^t)
-// State: state0 = exp_avg, state1 = exp_inf.
+// State: state0 = exp_avg, state1 = exp_inf. The lane arithmetic is in adamax_lanes.ts (shared
+// with the embedding rows).
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperF32, hyperFlag } from "./common";
 import { CLIP_LO, CLIP_HI } from "./clip";
-import { clampVec, clampOne } from "./clamp";
+import { adamaxVec, adamaxOne } from "./adamax_lanes";
 
 export const ADAMAX_GSCALE = 0;   // gradient scale; negative for maximize
 export const ADAMAX_OMB1 = 1;     // 1 - beta1
@@ -14,32 +15,6 @@ export const ADAMAX_CLR = 3;      // lr / (1 - beta1^t)
 export const ADAMAX_EPS = 4;
 export const ADAMAX_WD = 5;       // L2 weight decay added to the gradient
 export const ADAMAX_USE_WD = 6;   // i32 flag
-
-@inline function adamaxVec(P: usize, G: usize, M: usize, U: usize, o: usize,
-                           gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, clr: v128, eps: v128, wd: v128, useWd: bool): void {
-  const p = v128.load(P + o);
-  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
-  if (useWd) g = f32x4.add(g, f32x4.mul(wd, p));
-  let m = v128.load(M + o);
-  m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
-  const u = f32x4.max(f32x4.mul(v128.load(U + o), b2), f32x4.add(f32x4.abs(g), eps));
-  v128.store(M + o, m);
-  v128.store(U + o, u);
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(clr, f32x4.div(m, u))));
-}
-
-@inline function adamaxOne(P: usize, G: usize, M: usize, U: usize, o: usize,
-                           gs: f32, lo: f32, hi: f32, b1c: f32, b2: f32, clr: f32, eps: f32, wd: f32, useWd: bool): void {
-  const p = load<f32>(P + o);
-  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
-  if (useWd) g = g + wd * p;
-  let m = load<f32>(M + o);
-  m = m + b1c * (g - m);
-  const u = max<f32>(load<f32>(U + o) * b2, abs<f32>(g) + eps);
-  store<f32>(M + o, m);
-  store<f32>(U + o, u);
-  store<f32>(P + o, p - clr * (m / u));
-}
 
 @inline function adamaxTensor(d: usize, useWd: bool): void {
   const P = descParam(d), G = descGrad(d), M = descState0(d), U = descState1(d), n = descLength(d), h = descHyper(d);

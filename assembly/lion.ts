@@ -1,11 +1,12 @@
 // Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), as optax.lion computes it:
 //   g = gscale * clamp(grad);  c = b1 m + (1 - b1) g;  m = b2 m + (1 - b2) g
 //   p -= lr * (sign(c) + wd * p)          (decoupled weight decay, inside the lr as in optax)
-// sign(0) = 0 and sign(NaN) = NaN as in jnp.sign. State: state0 = exp_avg.
+// sign(0) = 0 and sign(NaN) = NaN as in jnp.sign. State: state0 = exp_avg. The lane arithmetic is
+// in lion_lanes.ts (shared with the embedding rows).
 
 import { DESC_BYTES, descParam, descGrad, descState0, descLength, descHyper, hyperF32, hyperFlag } from "./common";
 import { CLIP_LO, CLIP_HI } from "./clip";
-import { clampVec, clampOne } from "./clamp";
+import { lionVec, lionOne } from "./lion_lanes";
 
 export const LION_GSCALE = 0;   // gradient scale; negative for maximize
 export const LION_LR = 1;
@@ -15,36 +16,6 @@ export const LION_BETA2 = 4;
 export const LION_OMB2 = 5;     // 1 - beta2
 export const LION_WD = 6;
 export const LION_USE_WD = 7;   // i32 flag
-
-@inline function lionVec(P: usize, G: usize, M: usize, o: usize,
-                         gs: v128, lo: v128, hi: v128, lr: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, wd: v128,
-                         useWd: bool): void {
-  const p = v128.load(P + o);
-  const g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
-  const m = v128.load(M + o);
-  const c = f32x4.add(f32x4.mul(b1, m), f32x4.mul(b1c, g));
-  v128.store(M + o, f32x4.add(f32x4.mul(b2, m), f32x4.mul(b2c, g)));
-  const zero = f32x4.splat(0), one = f32x4.splat(1);
-  // sign(c): 1, -1 or 0; adding c * 0 turns it into NaN when c is NaN (and changes nothing else).
-  let u = f32x4.sub(v128.and(f32x4.gt(c, zero), one), v128.and(f32x4.lt(c, zero), one));
-  u = f32x4.add(u, f32x4.mul(c, zero));
-  if (useWd) u = f32x4.add(u, f32x4.mul(wd, p));
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, u)));
-}
-
-@inline function lionOne(P: usize, G: usize, M: usize, o: usize,
-                         gs: f32, lo: f32, hi: f32, lr: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, wd: f32,
-                         useWd: bool): void {
-  const p = load<f32>(P + o);
-  const g = clampOne(load<f32>(G + o), lo, hi) * gs;
-  const m = load<f32>(M + o);
-  const c = b1 * m + b1c * g;
-  store<f32>(M + o, b2 * m + b2c * g);
-  let u: f32 = c > 0 ? 1 : c < 0 ? -1 : 0;
-  u = u + c * 0;
-  if (useWd) u = u + wd * p;
-  store<f32>(P + o, p - lr * u);
-}
 
 @inline function lionTensor(d: usize, useWd: bool): void {
   const P = descParam(d), G = descGrad(d), M = descState0(d), n = descLength(d), h = descHyper(d);

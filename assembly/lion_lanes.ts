@@ -1,0 +1,41 @@
+// One lane group (lionVec, 4 floats) and one float (lionOne) of the Lion update (optax.lion),
+// shared by the dense kernel (assembly/lion.ts) and the embedding rows (assembly/embedding.ts):
+//   g = gscale * clamp(grad);  c = b1 m + (1 - b1) g;  m = b2 m + (1 - b2) g
+//   p -= lr * (sign(c) + wd * p)
+// sign(0) = 0 and sign(NaN) = NaN as in jnp.sign. Internal: not re-exported by index.ts, since a
+// v128 signature cannot be exported from the scalar build. `clip` false skips the clamp to
+// [lo, hi] (the embedding rows have none).
+
+import { clampVec, clampOne } from "./clamp";
+
+@inline export function lionVec(P: usize, G: usize, M: usize, o: usize,
+                                gs: v128, lo: v128, hi: v128, lr: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, wd: v128,
+                                useWd: bool, clip: bool = true): void {
+  const p = v128.load(P + o);
+  const raw = v128.load(G + o);
+  const g = f32x4.mul(clip ? clampVec(raw, lo, hi) : raw, gs);
+  const m = v128.load(M + o);
+  const c = f32x4.add(f32x4.mul(b1, m), f32x4.mul(b1c, g));
+  v128.store(M + o, f32x4.add(f32x4.mul(b2, m), f32x4.mul(b2c, g)));
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  // sign(c): 1, -1 or 0; adding c * 0 turns it into NaN when c is NaN (and changes nothing else).
+  let u = f32x4.sub(v128.and(f32x4.gt(c, zero), one), v128.and(f32x4.lt(c, zero), one));
+  u = f32x4.add(u, f32x4.mul(c, zero));
+  if (useWd) u = f32x4.add(u, f32x4.mul(wd, p));
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, u)));
+}
+
+@inline export function lionOne(P: usize, G: usize, M: usize, o: usize,
+                                gs: f32, lo: f32, hi: f32, lr: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, wd: f32,
+                                useWd: bool, clip: bool = true): void {
+  const p = load<f32>(P + o);
+  const raw = load<f32>(G + o);
+  const g = (clip ? clampOne(raw, lo, hi) : raw) * gs;
+  const m = load<f32>(M + o);
+  const c = b1 * m + b1c * g;
+  store<f32>(M + o, b2 * m + b2c * g);
+  let u: f32 = c > 0 ? 1 : c < 0 ? -1 : 0;
+  u = u + c * 0;
+  if (useWd) u = u + wd * p;
+  store<f32>(P + o, p - lr * u);
+}
