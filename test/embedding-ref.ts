@@ -1,8 +1,10 @@
 // Float64 references for sparse (lazy) updates of embedding tables: PyTorch's formulas restricted
 // to the rows an update names, with duplicate ids summed first (SparseAdam / LazyAdam semantics,
-// dense Adam's eps placement; sparse Adagrad; SGD with momentum, dampening, Nesterov, L2 decay).
+// dense Adam's eps placement; sparse Adagrad; SGD with momentum, dampening, Nesterov, L2 decay;
+// Adamax as torch.optim.Adamax with the table's update count in the bias correction; Lion as
+// optax.lion computes it).
 
-export type RefOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw';
+export type RefOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion';
 
 export interface RefOptions {
   lr: number;
@@ -64,6 +66,22 @@ export class LazyRef {
           if (o.amsgrad) v = this.s2[i] = Math.max(this.s2[i], v);
           const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
           p -= (lr / bc1) * this.s0[i] / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
+        } else if (this.optimizer === 'adamax') {
+          // torch.optim.Adamax: g += wd p; m = lerp(m, g, 1 - b1); u = max(b2 u, |g| + eps);
+          // p -= (lr / (1 - b1^t)) m / u. State: s0 = exp_avg, s1 = exp_inf.
+          const [b1, b2] = o.betas ?? [0.9, 0.999];
+          g += wd * p;
+          this.s0[i] += (1 - b1) * (g - this.s0[i]);
+          this.s1[i] = Math.max(b2 * this.s1[i], Math.abs(g) + (o.eps ?? 1e-8));
+          p -= (lr / (1 - Math.pow(b1, t))) * (this.s0[i] / this.s1[i]);
+        } else if (this.optimizer === 'lion') {
+          // optax.lion: c = b1 m + (1 - b1) g; p -= lr (sign(c) + wd p); m = b2 m + (1 - b2) g.
+          // No bias correction. State: s0 = exp_avg (optax's mu).
+          const [b1, b2] = o.betas ?? [0.9, 0.99];
+          const m = this.s0[i];
+          const c = b1 * m + (1 - b1) * g;
+          p -= lr * (Math.sign(c) + wd * p);
+          this.s0[i] = b2 * m + (1 - b2) * g;
         } else if (this.optimizer === 'adagrad') {
           g += wd * p;
           this.s0[i] += g * g;
