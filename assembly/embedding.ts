@@ -11,12 +11,17 @@
 // Both builds give bit-identical results: lane-wise f32 arithmetic in the same order, no fused ops.
 
 import { adamVec, adamOne } from "./adam_lanes";
+import { adamaxVec, adamaxOne } from "./adamax_lanes";
+import { lionVec, lionOne } from "./lion_lanes";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_AMSGRAD, ADAM_USE_L2, ADAM_USE_DECAY } from "./adam";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "./sgd";
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
+import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMAX_WD, ADAMAX_USE_WD } from "./adamax";
+import { LION_GSCALE, LION_LR, LION_BETA1, LION_OMB1, LION_BETA2, LION_OMB2, LION_WD, LION_USE_WD } from "./lion";
 import { hyperF32, hyperFlag } from "./common";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
-  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_EXACT_NONE, embU32 } from "./embedding_common";
+  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
+  EMB_EXACT_NONE, embU32 } from "./embedding_common";
 import { catchUpRow, exactAdvance } from "./embedding_exact";
 
 export * from "./embedding_common";
@@ -290,6 +295,46 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   }
 }
 
+@inline function adamaxRow(P: usize, G: usize, M: usize, U: usize, dim: usize,
+                           gs: f32, b1c: f32, b2: f32, clr: f32, eps: f32, wd: f32, useWd: bool): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vclr = f32x4.splat(clr);
+    const veps = f32x4.splat(eps), vwd = f32x4.splat(wd);
+    const n16 = dim & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      adamaxVec(P, G, M, U, o, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
+      adamaxVec(P, G, M, U, o + 16, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
+      adamaxVec(P, G, M, U, o + 32, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
+      adamaxVec(P, G, M, U, o + 48, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
+    }
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) adamaxVec(P, G, M, U, i << 2, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
+  }
+  for (; i < dim; i++) adamaxOne(P, G, M, U, i << 2, gs, gs, gs, b1c, b2, clr, eps, wd, useWd, false);
+}
+
+@inline function lionRow(P: usize, G: usize, M: usize, dim: usize,
+                         gs: f32, lr: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, wd: f32, useWd: bool): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c);
+    const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c), vwd = f32x4.splat(wd);
+    const n16 = dim & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      lionVec(P, G, M, o, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
+      lionVec(P, G, M, o + 16, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
+      lionVec(P, G, M, o + 32, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
+      lionVec(P, G, M, o + 48, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
+    }
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) lionVec(P, G, M, i << 2, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
+  }
+  for (; i < dim; i++) lionOne(P, G, M, i << 2, gs, gs, gs, lr, b1, b1c, b2, b2c, wd, useWd, false);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Prefetching by blocks. WebAssembly has no prefetch instruction, and an ordinary load that misses
 // holds up the instructions behind it until its data arrives, so touching one row ahead barely
@@ -382,6 +427,39 @@ const TOUCH_BLOCK: i32 = 16;
   store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
+@inline function adamaxRows(desc: usize, n: i32, useWd: bool): void {
+  const W = embU32(desc, EMB_WEIGHTS), M = embU32(desc, EMB_STATE0), U = embU32(desc, EMB_STATE1);
+  const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
+  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
+  const gs = hyperF32(h, ADAMAX_GSCALE), b1c = hyperF32(h, ADAMAX_OMB1), b2 = hyperF32(h, ADAMAX_BETA2);
+  const clr = hyperF32(h, ADAMAX_CLR), eps = hyperF32(h, ADAMAX_EPS), wd = hyperF32(h, ADAMAX_WD);
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
+  for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false);
+    const r = <usize>load<u32>(uniq + (<usize>u << 2));
+    const os = r * stateBytes;
+    adamaxRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), M + os, U + os, dim, gs, b1c, b2, clr, eps, wd, useWd);
+  }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
+}
+
+@inline function lionRows(desc: usize, n: i32, useWd: bool): void {
+  const W = embU32(desc, EMB_WEIGHTS), M = embU32(desc, EMB_STATE0);
+  const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
+  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
+  const gs = hyperF32(h, LION_GSCALE), lr = hyperF32(h, LION_LR), b1 = hyperF32(h, LION_BETA1), b1c = hyperF32(h, LION_OMB1);
+  const b2 = hyperF32(h, LION_BETA2), b2c = hyperF32(h, LION_OMB2), wd = hyperF32(h, LION_WD);
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
+  for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false);
+    const r = <usize>load<u32>(uniq + (<usize>u << 2));
+    lionRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), M + r * stateBytes, dim, gs, lr, b1, b1c, b2, b2c, wd, useWd);
+  }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
+}
+
 @inline function adamVariant(desc: usize, n: i32, t: u32, exact: bool): void {
   const h = embU32(desc, EMB_HYPER);
   const ams = hyperFlag(h, ADAM_AMSGRAD), l2 = hyperFlag(h, ADAM_USE_L2), dec = hyperFlag(h, ADAM_USE_DECAY);
@@ -419,8 +497,8 @@ const TOUCH_BLOCK: i32 = 16;
 }
 
 /**
- * Step `t` of the table: applies the optimizer (hyper block EMB_HYPER) to the `n` unique rows
- * that embCoalesce listed. In exact mode each row first catches up with the steps it missed,
+ * Step `t` of the table: applies the optimizer (EMB_KIND; hyper block EMB_HYPER, the dense
+ * kernel's slots) to the `n` unique rows that embCoalesce listed. In exact mode each row first catches up with the steps it missed,
  * then the history ring records step `t` (`logDecay` = sum of log weight-decay factors up to t,
  * `coef` = the step size, `invBc2Sqrt` = 1/sqrt(1 - b2^t)), then rows [sweepFrom, sweepFrom +
  * sweepCount) are brought up to step t so that no row falls behind the ring.
@@ -434,9 +512,16 @@ export function embApply(desc: usize, t: u32, n: i32, logDecay: f64, coef: f64, 
   } else if (kind == EMB_KIND_SGD) {
     if (exact) sgdVariant(desc, n, t, true);
     else sgdVariant(desc, n, t, false);
-  } else {
+  } else if (kind == EMB_KIND_ADAGRAD) {
     if (hyperFlag(embU32(desc, EMB_HYPER), ADAGRAD_USE_WD)) adagradRows(desc, n, true);
     else adagradRows(desc, n, false);
+  } else if (kind == EMB_KIND_ADAMAX) {
+    // Adamax and Lion are lazy only: the TypeScript side refuses mode 'exact' for them.
+    if (hyperFlag(embU32(desc, EMB_HYPER), ADAMAX_USE_WD)) adamaxRows(desc, n, true);
+    else adamaxRows(desc, n, false);
+  } else if (kind == EMB_KIND_LION) {
+    if (hyperFlag(embU32(desc, EMB_HYPER), LION_USE_WD)) lionRows(desc, n, true);
+    else lionRows(desc, n, false);
   }
   if (exact) {
     exactAdvance(desc, t, logDecay, coef, invBc2Sqrt);

@@ -7,12 +7,12 @@ export const EMB_WEIGHTS = 0;   // f32 rows*dim
 // The state tensors are interleaved by row: row r's state i starts at EMB_STATE<i> + r * EMB_SROW
 // (so a row's exp_avg and exp_avg_sq share a memory page: one TLB miss fewer per touched row).
 export const EMB_STATE0 = 1;    // exp_avg | momentum_buffer | sum
-export const EMB_STATE1 = 2;    // exp_avg_sq
+export const EMB_STATE1 = 2;    // exp_avg_sq | exp_inf (Adamax)
 export const EMB_STATE2 = 3;    // max_exp_avg_sq
 export const EMB_ROWS = 4;
 export const EMB_DIM = 5;
-export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (ADAM_*, SGD_*, ADAGRAD_*)
-export const EMB_KIND = 7;      // EMB_KIND_SGD | EMB_KIND_ADAGRAD | EMB_KIND_ADAM
+export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (ADAM_*, SGD_*, ADAGRAD_*, ADAMAX_*, LION_*)
+export const EMB_KIND = 7;      // EMB_KIND_SGD | EMB_KIND_ADAGRAD | EMB_KIND_ADAM | EMB_KIND_ADAMAX | EMB_KIND_LION
 export const EMB_KEYS = 8;      // u64 per id: (id << 32) | position
 export const EMB_KEYS2 = 9;     // u64 per id (radix sort ping-pong)
 export const EMB_HIST = 10;     // u32 * EMB_HIST_WORDS
@@ -43,6 +43,8 @@ export const EMBF_RHO = 5;      // largest spread ratio of a window's c_j for th
 export const EMB_KIND_SGD = 0;
 export const EMB_KIND_ADAGRAD = 1;
 export const EMB_KIND_ADAM = 2;
+export const EMB_KIND_ADAMAX = 3; // lazy mode only
+export const EMB_KIND_LION = 4;   // lazy mode only
 export const EMB_EXACT_NONE = 0;
 export const EMB_EXACT_ADAM = 1;
 export const EMB_EXACT_SGD = 2;

@@ -9,8 +9,12 @@ import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 
-/** The optimizers an `Embedding` table can use. */
-export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw';
+/**
+ * The optimizers an `Embedding` table can use, with the dense classes' options and defaults:
+ * `'sgd'`, `'adagrad'`, `'adam'`, `'adamw'` (lazy and exact mode), and `'adamax'` (PyTorch's
+ * Adamax), `'lion'` (Lion as optax computes it) in lazy mode only.
+ */
+export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion';
 
 /**
  * How rows that an update does not touch are treated:
@@ -18,6 +22,7 @@ export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw';
  *   TF-Addons `LazyAdam`).
  * - `'exact'`: they behave as if the dense optimizer had stepped them with a zero gradient; the
  *   missed steps are applied in closed form when the row is next touched, looked up or flushed.
+ *   For `'sgd'`, `'adagrad'`, `'adam'` and `'adamw'` only (`'adamax'` and `'lion'` are lazy).
  */
 export type EmbeddingMode = 'lazy' | 'exact';
 
@@ -37,17 +42,24 @@ export type EmbeddingInit = 'zeros' | 'normal' | 'uniform' | EmbeddingInitDistri
 
 /** Options of an `Embedding` table: the dense optimizers' names and defaults, plus the table's own. */
 export interface EmbeddingOptions {
-  /** The optimizer: `'sgd' | 'adagrad' | 'adam' | 'adamw'`. Default `'adam'`. */
+  /** The optimizer: `'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion'`. Default `'adam'`. */
   optimizer?: EmbeddingOptimizer;
-  /** `'lazy'` (default) or `'exact'`; see `EmbeddingMode`. */
+  /** `'lazy'` (default) or `'exact'` (sgd, adagrad, adam, adamw only); see `EmbeddingMode`. */
   mode?: EmbeddingMode;
-  /** Learning rate. Default: the dense optimizer's (adam/adamw/sgd 1e-3, adagrad 1e-2). */
+  /** Learning rate. Default: the dense optimizer's (adam/adamw/sgd 1e-3, adagrad 1e-2, adamax 2e-3, lion 1e-4). */
   lr?: number;
-  /** adam/adamw: running-average coefficients. Default [0.9, 0.999]. */
+  /**
+   * adam/adamw/adamax: running-average coefficients of the gradient and of its square (adamax:
+   * of the infinity norm), default [0.9, 0.999]. lion: [b1, b2], b1 interpolates the update
+   * direction and b2 the momentum, default [0.9, 0.99].
+   */
   betas?: [number, number];
-  /** adam/adamw: default 1e-8; adagrad: default 1e-10. Added to the denominator. */
+  /** adam/adamw/adamax: default 1e-8; adagrad: default 1e-10. Added to the denominator (adamax: to |g|). */
   eps?: number;
-  /** L2 added to the gradient (adam, sgd, adagrad; default 0) or decoupled (adamw; default 0.01). */
+  /**
+   * L2 added to the gradient (adam, sgd, adagrad, adamax; default 0) or decoupled (adamw:
+   * `p *= 1 - lr wd` first, default 0.01; lion: `p -= lr (sign(c) + wd p)`, default 1e-3).
+   */
   weightDecay?: number;
   /** adam/adamw: use AMSGrad. Default false. */
   amsgrad?: boolean;
@@ -85,7 +97,7 @@ export interface EmbeddingStateDict {
   options: Record<string, unknown>;
   /** A copy of the weights (rows * dim). */
   weights: Float32Array;
-  /** Each optimizer state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `momentum_buffer`, `sum`, ...). */
+  /** Each optimizer state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`, `momentum_buffer`, `sum`, `exp_inf`). */
   state: Record<string, Float32Array>;
 }
 
@@ -111,14 +123,20 @@ const KEYS: Record<EmbeddingOptimizer, readonly string[]> = {
   adamw: ['betas', 'eps', 'amsgrad'],
   sgd: ['momentum', 'dampening', 'nesterov'],
   adagrad: ['lrDecay', 'initialAccumulatorValue', 'eps'],
+  adamax: ['betas', 'eps'],
+  lion: ['betas'],
 };
 const HYPER_KEYS: Record<EmbeddingOptimizer, readonly (keyof Hyper)[]> = {
   adam: ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'nonFinite'],
   adamw: ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'nonFinite'],
   sgd: ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'maximize', 'nonFinite'],
   adagrad: ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize', 'nonFinite'],
+  adamax: ['lr', 'betas', 'eps', 'weightDecay', 'maximize', 'nonFinite'],
+  lion: ['lr', 'betas', 'weightDecay', 'maximize', 'nonFinite'],
 };
-const OPTIMIZERS = ['sgd', 'adagrad', 'adam', 'adamw'] as const;
+const OPTIMIZERS = ['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion'] as const;
+/** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
+const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw'];
 const MODES = ['lazy', 'exact'] as const;
 
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
@@ -129,7 +147,8 @@ const MAX_WINDOW = 1 << 16;
 const SWEEP_PERIOD = 16384; // every row is brought up to date at least this often (in updates)
 const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows whose c_j spread is below this: 0.36^16 < 1e-7
 
-const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2 };
+/** EMB_KIND_* of assembly/embedding_common.ts: which row kernel embApply runs. */
+const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2, adamax: 3, lion: 4 };
 
 /** Exact-mode configuration derived from the hyperparameters. */
 interface ExactConfig {
@@ -151,8 +170,8 @@ interface ExactConfig {
 /**
  * An embedding table (`rows` x `dim` float32 weights) trained with sparse updates: each
  * `update(ids, grads)` sums the gradients of duplicate ids, then steps only the rows it names,
- * with SGD (momentum, Nesterov, weight decay), Adagrad, Adam, AdamW or AMSGrad, in wasm with SIMD
- * over each row.
+ * with SGD (momentum, Nesterov, weight decay), Adagrad, Adam, AdamW, AMSGrad, Adamax or Lion, in
+ * wasm with SIMD over each row (the same lane arithmetic as the dense kernels).
  *
  * - `mode: 'lazy'` (default): the touched rows get the dense optimizer's update restricted to
  *   them, with bias corrections from the table's own update count (PyTorch `SparseAdam`, TF-Addons
@@ -160,10 +179,16 @@ interface ExactConfig {
  *   (`lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps)`), Adam keeps dense Adam's placement
  *   (`lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)`), so that lazy and exact modes agree on the
  *   rows they both touch. Untouched rows and their state do not change.
- * - `mode: 'exact'`: the weights equal, to float32 rounding, what the dense optimizer (this
- *   package's `Adam`, `AdamW`, `SGD`, `Adagrad`) gives when every update is a dense gradient that
- *   is zero outside `ids`, including with a learning rate that changes between updates (each
- *   step's rate is kept in a history ring). A row that missed steps is brought up to date in closed
+ *   Adamax (`optimizer: 'adamax'`, PyTorch 2.x `Adamax`): `g += wd p; m = b1 m + (1-b1) g;
+ *   u = max(b2 u, |g| + eps); p -= (lr / (1 - b1^t)) m / u`, t = the table's update count; state
+ *   `exp_avg`, `exp_inf`. Lion (`optimizer: 'lion'`, as optax.lion): `c = b1 m + (1-b1) g;
+ *   p -= lr (sign(c) + wd p); m = b2 m + (1-b2) g`, no bias correction; state `exp_avg`. Both are
+ *   lazy only.
+ * - `mode: 'exact'` (sgd, adagrad, adam, adamw: the catch-up of missed steps is not implemented
+ *   for adamax and lion, which throw a RangeError pointing at mode 'lazy'): the weights equal, to
+ *   float32 rounding, what the dense optimizer (this package's `Adam`, `AdamW`, `SGD`, `Adagrad`)
+ *   gives when every update is a dense gradient that is zero outside `ids`, including with a
+ *   learning rate that changes between updates (each step's rate is kept in a history ring). A row that missed steps is brought up to date in closed
  *   form when it is touched, looked up, flushed, or swept (every row at least once per ~16384
  *   updates, a few rows per update), so the cost follows the touched rows. Exact mode needs a
  *   closed form for a zero-gradient step: it refuses `adam` and `adagrad` with `weightDecay > 0`
@@ -871,6 +896,26 @@ export class Embedding {
       flag('SGD_FIRST', t === 1);
       flag('SGD_NESTEROV', o.nesterov);
       flag('SGD_USE_WD', o.weightDecay !== 0);
+    } else if (this.optimizer === 'adamax') {
+      const [b1, b2] = o.betas;
+      // Bias correction from the table's update count t, as SparseAdam does for Adam.
+      f('ADAMAX_GSCALE', gs);
+      f('ADAMAX_OMB1', 1 - b1);
+      f('ADAMAX_BETA2', b2);
+      f('ADAMAX_CLR', o.lr / (1 - Math.pow(b1, t)));
+      f('ADAMAX_EPS', o.eps);
+      f('ADAMAX_WD', o.weightDecay);
+      flag('ADAMAX_USE_WD', o.weightDecay !== 0);
+    } else if (this.optimizer === 'lion') {
+      const [b1, b2] = o.betas;
+      f('LION_GSCALE', gs);
+      f('LION_LR', o.lr);
+      f('LION_BETA1', b1);
+      f('LION_OMB1', 1 - b1);
+      f('LION_BETA2', b2);
+      f('LION_OMB2', 1 - b2);
+      f('LION_WD', o.weightDecay);
+      flag('LION_USE_WD', o.weightDecay !== 0);
     } else {
       f('ADAGRAD_GSCALE', gs);
       f('ADAGRAD_CLR', o.lr / (1 + (t - 1) * o.lrDecay));
@@ -964,17 +1009,28 @@ function align16(n: number): number {
   return Math.ceil(n / 16) * 16;
 }
 
+/** Each optimizer's defaults: lr, weightDecay, and betas / eps where it has them. */
+const DEFAULTS: Record<EmbeddingOptimizer, { lr: number; weightDecay: number; betas?: [number, number]; eps?: number }> = {
+  sgd: { lr: 1e-3, weightDecay: 0 },
+  adagrad: { lr: 1e-2, weightDecay: 0, eps: 1e-10 },
+  adam: { lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
+  adamw: { lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
+  adamax: { lr: 2e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
+  lion: { lr: 1e-4, weightDecay: 1e-3, betas: [0.9, 0.99] },
+};
+
 function resolveHyper(optimizer: EmbeddingOptimizer, o: EmbeddingOptions): Hyper {
   const kind = `Embedding (optimizer '${optimizer}')`;
   const adam = optimizer === 'adam' || optimizer === 'adamw';
-  const defaults = { lr: optimizer === 'adagrad' ? 1e-2 : 1e-3, weightDecay: optimizer === 'adamw' ? 0.01 : 0 };
+  // The dense classes' defaults (src/adam.ts, sgd.ts, adagrad.ts, adamax.ts, lion.ts).
+  const d = DEFAULTS[optimizer];
   const h: Hyper = {
-    lr: checkNumber(kind, 'lr', o.lr ?? defaults.lr, { min: 0 }),
-    weightDecay: checkNumber(kind, 'weightDecay', o.weightDecay ?? defaults.weightDecay, { min: 0 }),
+    lr: checkNumber(kind, 'lr', o.lr ?? d.lr, { min: 0 }),
+    weightDecay: checkNumber(kind, 'weightDecay', o.weightDecay ?? d.weightDecay, { min: 0 }),
     maximize: checkBoolean(kind, 'maximize', o.maximize ?? false),
     nonFinite: checkChoice(kind, 'nonFinite', o.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const),
-    betas: adam ? checkBetas(kind, o.betas ?? [0.9, 0.999]) : [0.9, 0.999],
-    eps: adam ? checkNumber(kind, 'eps', o.eps ?? 1e-8, { min: 0 }) : optimizer === 'adagrad' ? checkNumber(kind, 'eps', o.eps ?? 1e-10, { min: 0 }) : 0,
+    betas: d.betas ? checkBetas(kind, o.betas ?? d.betas) : [0.9, 0.999],
+    eps: d.eps !== undefined ? checkNumber(kind, 'eps', o.eps ?? d.eps, { min: 0 }) : 0,
     amsgrad: adam ? checkBoolean(kind, 'amsgrad', o.amsgrad ?? false) : false,
     momentum: optimizer === 'sgd' ? checkNumber(kind, 'momentum', o.momentum ?? 0, { min: 0 }) : 0,
     dampening: optimizer === 'sgd' ? checkNumber(kind, 'dampening', o.dampening ?? 0) : 0,
@@ -997,6 +1053,8 @@ function hyperRecord(optimizer: EmbeddingOptimizer, h: Hyper): Record<string, un
 function stateLayout(optimizer: EmbeddingOptimizer, h: Hyper): string[] {
   if (optimizer === 'adam' || optimizer === 'adamw') return h.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
   if (optimizer === 'sgd') return h.momentum !== 0 ? ['momentum_buffer'] : [];
+  if (optimizer === 'adamax') return ['exp_avg', 'exp_inf'];
+  if (optimizer === 'lion') return ['exp_avg'];
   return ['sum'];
 }
 
@@ -1024,6 +1082,9 @@ function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, h: Hype
   const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
   if (mode === 'lazy') return none;
   const kind = `Embedding (optimizer '${optimizer}', mode 'exact')`;
+  if (!EXACT_OPTIMIZERS.includes(optimizer)) {
+    throw new RangeError(`${kind}: mode 'exact' supports optimizers ${EXACT_OPTIMIZERS.slice(0, -1).join(', ')} and ${EXACT_OPTIMIZERS[EXACT_OPTIMIZERS.length - 1]}, not '${optimizer}'; use mode 'lazy' (only the rows an update names change)`);
+  }
   if ((optimizer === 'adam' || optimizer === 'adagrad') && h.weightDecay !== 0) {
     throw new RangeError(`${kind}: option 'weightDecay' must be 0, got ${h.weightDecay}: L2 decay gives untouched rows a non-zero gradient, which has no closed form to replay; use optimizer 'adamw' (decoupled decay) or mode 'lazy'`);
   }

@@ -27,7 +27,8 @@ function stateTensors(o: EmbeddingOptions): number {
   const opt = o.optimizer ?? 'adam';
   if (opt === 'adam' || opt === 'adamw') return o.amsgrad === true ? 3 : 2;
   if (opt === 'sgd') return typeof o.momentum === 'number' && o.momentum !== 0 ? 1 : 0;
-  if (opt === 'adagrad') return 1;
+  if (opt === 'adagrad' || opt === 'lion') return 1;
+  if (opt === 'adamax') return 2;
   return 3;
 }
 

@@ -362,7 +362,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
         [[10.5, 4], /'rows'/, RangeError],
         [['10', 4], /'rows' must be a positive integer/, TypeError],
         [[10, 0], /'dim'/, RangeError],
-        [[10, 4, { optimizer: 'lamb' }], /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', got 'lamb'/, RangeError],
+        [[10, 4, { optimizer: 'lamb' }], /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', got 'lamb'/, RangeError],
         [[10, 4, { mode: 'eager' }], /'mode'/, RangeError],
         [[10, 4, { lr: -1 }], /'lr' must be >= 0, got -1/, RangeError],
         [[10, 4, { lr: Number.NaN }], /'lr' must not be NaN/, RangeError],
