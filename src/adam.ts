@@ -1,6 +1,7 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Schedule } from './schedules.js';
+import { Powers } from './powers.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
@@ -30,6 +31,9 @@ export class Adam extends Optimizer<AdamOptions> {
   }
   protected readonly knownOptions = ADAM_OPTIONS;
   protected readonly kernelName = 'adamStep';
+  /** beta1^t and beta2^t of the bias corrections (one multiply per step instead of Math.pow). */
+  private readonly powers1 = new Powers();
+  private readonly powers2 = new Powers();
   /** True for AdamW's decoupled weight decay. */
   protected get decoupled(): boolean {
     return false;
@@ -54,23 +58,23 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<AdamOptions>, t: number, gradScale: number): void {
-    const e = this.engine;
+    const s = this.engine.slots;
     const [b1, b2] = o.betas;
-    const bc1 = 1 - Math.pow(b1, t);
-    const bc2 = 1 - Math.pow(b2, t);
-    h.f32(e.slot('ADAM_GSCALE'), gradScale);
-    h.f32(e.slot('ADAM_BETA1'), b1);
-    h.f32(e.slot('ADAM_OMB1'), 1 - b1);
-    h.f32(e.slot('ADAM_BETA2'), b2);
-    h.f32(e.slot('ADAM_OMB2'), 1 - b2);
-    h.f32(e.slot('ADAM_STEP_SIZE'), o.lr / bc1);
-    h.f32(e.slot('ADAM_INV_BC2_SQRT'), 1 / Math.sqrt(bc2));
-    h.f32(e.slot('ADAM_EPS'), o.eps);
-    h.f32(e.slot('ADAM_L2'), this.decoupled ? 0 : o.weightDecay);
-    h.f32(e.slot('ADAM_DECAY'), this.decoupled ? 1 - o.lr * o.weightDecay : 1);
-    h.flag(e.slot('ADAM_AMSGRAD'), o.amsgrad);
-    h.flag(e.slot('ADAM_USE_L2'), !this.decoupled && o.weightDecay !== 0);
-    h.flag(e.slot('ADAM_USE_DECAY'), this.decoupled && o.weightDecay !== 0);
+    const bc1 = 1 - this.powers1.at(b1, t);
+    const bc2 = 1 - this.powers2.at(b2, t);
+    h.f32(s.ADAM_GSCALE, gradScale);
+    h.f32(s.ADAM_BETA1, b1);
+    h.f32(s.ADAM_OMB1, 1 - b1);
+    h.f32(s.ADAM_BETA2, b2);
+    h.f32(s.ADAM_OMB2, 1 - b2);
+    h.f32(s.ADAM_STEP_SIZE, o.lr / bc1);
+    h.f32(s.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
+    h.f32(s.ADAM_EPS, o.eps);
+    h.f32(s.ADAM_L2, this.decoupled ? 0 : o.weightDecay);
+    h.f32(s.ADAM_DECAY, this.decoupled ? 1 - o.lr * o.weightDecay : 1);
+    h.flag(s.ADAM_AMSGRAD, o.amsgrad);
+    h.flag(s.ADAM_USE_L2, !this.decoupled && o.weightDecay !== 0);
+    h.flag(s.ADAM_USE_DECAY, this.decoupled && o.weightDecay !== 0);
   }
 }
 

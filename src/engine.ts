@@ -58,7 +58,11 @@ export class Engine {
   private readonly sharedMemory: boolean;
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
-  private readonly slotCache = new Map<string, number>();
+  /**
+   * The kernels' hyper-block slot numbers (the module's exported i32 globals), read once: the
+   * step path looks them up as plain properties (`engine.slots.ADAM_BETA1`) on every step.
+   */
+  readonly slots: Readonly<Record<string, number>>;
   /** The compiled module this engine was instantiated from (null when not known). */
   readonly module: WebAssembly.Module | null;
   /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
@@ -79,6 +83,11 @@ export class Engine {
     this.f32Cache = new Float32Array(buf);
     this.i32Cache = new Int32Array(buf);
     this.u32Cache = new Uint32Array(buf);
+    const slots: Record<string, number> = {};
+    for (const [name, g] of Object.entries(this.exports as unknown as Record<string, unknown>)) {
+      if (g instanceof WebAssembly.Global && typeof g.value === 'number') slots[name] = g.value;
+    }
+    this.slots = Object.freeze(slots);
   }
 
   /** The engine's `WebAssembly.Memory`. */
@@ -223,13 +232,8 @@ export class Engine {
 
   /** The value of an exported i32 global (the kernels' hyper-block slot numbers). */
   slot(name: string): number {
-    // Called for every hyper slot on every step: cache (a Global's value getter is slow).
-    const known = this.slotCache.get(name);
-    if (known !== undefined) return known;
-    const g = this.exports[name] as WebAssembly.Global | undefined;
-    if (!g || typeof g !== 'object' || !('value' in g)) throw new Error(`wasm-optim: the engine has no export ${name}`);
-    const value = g.value as number;
-    this.slotCache.set(name, value);
+    const value = this.slots[name];
+    if (value === undefined) throw new Error(`wasm-optim: the engine has no export ${name}`);
     return value;
   }
 }
