@@ -411,7 +411,7 @@ describe('Embedding: block limits', () => {
   });
 
   it('a shard holds the optimizer state of its rows side by side within one engine block', () => {
-    for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1]] as const) {
+    for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1], [{ optimizer: 'adamax' }, 2], [{ optimizer: 'lion' }, 1]] as const) {
       const shardRows = shardRowsFor(2 ** 24, 64, options as EmbeddingOptions);
       expect(shardRows * 64 * tensors).toBeLessThanOrEqual(SHARD_MAX_FLOATS);
     }
