@@ -26,18 +26,17 @@ const EXP_MASK: u32 = 0x7f800000;
 export function hasNonFinite(ptr: usize, n: usize): i32 {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    const mask = i32x4.splat(EXP_MASK);
-    let acc = i32x4.splat(0);
+    // The largest |x| bit pattern (sign cleared) of each lane: a NaN or an infinity is one with
+    // every exponent bit set, i.e. unsigned >= EXP_MASK. Two operations per lane group.
+    const abs = i32x4.splat(0x7fffffff);
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
-      const a = v128.and(v128.load(ptr + (i << 2)), mask);
-      const b = v128.and(v128.load(ptr + (i << 2), 16), mask);
-      const c = v128.and(v128.load(ptr + (i << 2), 32), mask);
-      const d = v128.and(v128.load(ptr + (i << 2), 48), mask);
-      acc = v128.or(acc, v128.or(v128.or(i32x4.eq(a, mask), i32x4.eq(b, mask)),
-                                 v128.or(i32x4.eq(c, mask), i32x4.eq(d, mask))));
+      const o = ptr + (i << 2);
+      a0 = i32x4.max_u(a0, i32x4.max_u(v128.and(v128.load(o), abs), v128.and(v128.load(o, 16), abs)));
+      a1 = i32x4.max_u(a1, i32x4.max_u(v128.and(v128.load(o, 32), abs), v128.and(v128.load(o, 48), abs)));
     }
-    if (v128.any_true(acc)) return 1;
+    if (v128.any_true(i32x4.ge_u(i32x4.max_u(a0, a1), i32x4.splat(EXP_MASK)))) return 1;
   }
   for (; i < n; i++) {
     if ((load<u32>(ptr + (i << 2)) & EXP_MASK) == EXP_MASK) return 1;
