@@ -494,8 +494,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
     opt.loadStateDict(dict);
     dict.params.forEach((ps, i) => created[i].data.set(ps.data));
   } catch (e) {
-    for (const p of created) p.release();
-    opt.params.splice(0, opt.params.length);
+    opt.dropParamsFrom(0);
     opt.loadStateDict(before);
     throw e;
   }

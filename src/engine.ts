@@ -7,6 +7,7 @@ export interface EngineExports {
   memory: WebAssembly.Memory;
   alloc(bytes: number): number;
   free(ptr: number): void;
+  shrink(ptr: number, bytes: number): number;
   simdEnabled(): number;
   firstNonFiniteGrad(table: number, count: number): number;
   gradSumSquares(table: number, count: number): number;
@@ -214,6 +215,21 @@ export class Engine {
     this.liveBytes += size;
     this.liveBlocks.set(ptr, size);
     return ptr;
+  }
+
+  /**
+   * Shrinks a block returned by `alloc` to `bytes` (at most its size), in place: the allocator
+   * takes back the rest. The block's first `bytes` bytes keep their values.
+   */
+  shrink(ptr: number, bytes: number): void {
+    const size = this.liveBlocks.get(ptr);
+    if (size === undefined) throw new Error(`wasm-optim: shrink of unknown block ${ptr}`);
+    const want = Math.max(16, bytes);
+    if (!Number.isInteger(bytes) || bytes < 0 || want > size) throw new RangeError(`shrink: bytes must be an integer in [0, ${size}], got ${bytes}`);
+    if (want === size) return;
+    if ((this.exports.shrink(ptr, want) >>> 0) !== ptr) throw new Error(`wasm-optim: the allocator moved block ${ptr} while shrinking it`);
+    this.liveBlocks.set(ptr, want);
+    this.liveBytes -= size - want;
   }
 
   /** Frees a block returned by `alloc`. */

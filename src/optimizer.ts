@@ -7,6 +7,7 @@ import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { Param } from './param.js';
+import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
@@ -145,6 +146,10 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
   private groupStates: GroupState<Resolved<O>>[] = [];
   private handles: ParamGroup[] = [];
   private lastNorm = NaN;
+  /** Where the params' tensors live: each kind (values, gradients, each state) contiguous. */
+  private readonly arena: ParamArena;
+  /** Where the arena stood before each param was added (to take params back, see dropParamsFrom). */
+  private readonly marks: ArenaMark[] = [];
   /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
   protected gradScale = 1;
 
@@ -199,6 +204,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     const engine = options?.engine;
     if (engine !== undefined && !(engine instanceof Engine)) throw new TypeError(`${kind}: option 'engine' must be an Engine, got ${describe(engine)}`);
     this.engine = engine ?? getEngine();
+    this.arena = new ParamArena(this.engine);
     this.opts = undefined as unknown as Resolved<O>;
   }
 
@@ -382,6 +388,9 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       if (!Number.isInteger(init) || init < 0) throw new RangeError(`${this.kind}.param: a size must be a non-negative integer, got ${init}`);
       length = init;
     } else if (init != null && typeof init === 'object' && typeof (init as ArrayLike<number>).length === 'number') {
+      // A view into engine memory (another param's data, say) would be detached if this param's
+      // allocation grows the memory: copy it first.
+      if (ArrayBuffer.isView(init) && init.buffer === this.engine.memory.buffer) init = (init as Float32Array).slice();
       length = init.length;
       for (let i = 0; i < length; i++) {
         const x = init[i];
@@ -395,12 +404,24 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     if (length > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${length} elements is more than one tensor can hold; split it`);
     const gopts = this.groupStates[group].opts;
     const names = this.stateNames(gopts);
-    const p = new Param(this.engine, this.kind, length, names, this.steps, group);
+    const mark = this.arena.mark();
+    const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
+    const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
+    this.marks.push(mark);
     if (typeof init !== 'number') p.data.set(init);
     names.forEach((name, i) => this.initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
     this.params.push(p);
     this.dirty = true;
     return p;
+  }
+
+  /** @internal takes back params `index..` (disposed, their memory returned): undoes adding them. */
+  dropParamsFrom(index: number): void {
+    if (index >= this.params.length) return;
+    for (const p of this.params.splice(index)) p.release();
+    this.arena.rollback(this.marks[index]);
+    this.marks.splice(index);
+    this.dirty = true;
   }
 
   /** Sets every gradient to zero. */
@@ -491,6 +512,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
 
   private ensureTable(): void {
     if (!this.dirty) return;
+    this.arena.trim();
     const cohorts: { group: number; birth: number }[] = [];
     const cohortOf = (p: Param): number => {
       let i = cohorts.findIndex((c) => c.group === p.group && c.birth === p.birth);
@@ -688,6 +710,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
   dispose(): void {
     if (this.disposed) return;
     for (const p of this.params) p.release();
+    this.arena.release();
     if (this.table) this.engine.free(this.table);
     if (this.hyper) this.engine.free(this.hyper);
     this.table = this.hyper = 0;

@@ -9,10 +9,8 @@ import { DisposedError } from './errors.js';
 export class Param {
   /** Number of elements. */
   readonly length: number;
-  /** @internal byte offset of the block: data, grad, then each state tensor, 16-byte aligned. */
-  ptr: number;
-  /** @internal bytes between consecutive tensors of the block. */
-  readonly stride: number;
+  /** @internal byte offsets of the values, the gradient, then each state tensor (16-byte aligned; in the optimizer's arenas, src/param-arena.ts). */
+  private readonly offsets: readonly number[];
   /** @internal the optimizer step at which this param was added (its own step count starts there). */
   birth: number;
   /** @internal index of the param group. */
@@ -23,14 +21,14 @@ export class Param {
   private disposed = false;
   private readonly owner: string;
 
-  /** @internal */
-  constructor(engine: Engine, owner: string, length: number, stateNames: readonly string[], birth: number, group = 0) {
+  /** @internal `offsets`: where the values, the gradient and each state tensor live (the owner allocates them). */
+  constructor(engine: Engine, owner: string, length: number, stateNames: readonly string[], offsets: readonly number[], birth: number, group = 0) {
+    if (offsets.length !== 2 + stateNames.length) throw new Error(`wasm-optim: a param with ${stateNames.length} state tensors needs ${2 + stateNames.length} offsets, got ${offsets.length}`);
     this.engine = engine;
     this.owner = owner;
     this.length = length;
     this.stateNames = stateNames;
-    this.stride = Param.strideFor(length);
-    this.ptr = engine.alloc(this.stride * (2 + stateNames.length));
+    this.offsets = offsets;
     this.birth = birth;
     this.group = group;
   }
@@ -42,7 +40,7 @@ export class Param {
 
   /** @internal byte offset of slot `i` (0 data, 1 grad, 2.. state). */
   offset(i: number): number {
-    return this.ptr + i * this.stride;
+    return this.offsets[i];
   }
 
   private view(i: number): Float32Array {
@@ -99,10 +97,9 @@ export class Param {
     return this.disposed;
   }
 
-  /** @internal */
+  /** @internal marks the param disposed (its memory belongs to the optimizer's arenas, freed with them). */
   release(): void {
     if (this.disposed) return;
-    this.engine.free(this.ptr);
     this.disposed = true;
     this.views = [];
   }

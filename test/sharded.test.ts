@@ -199,7 +199,7 @@ describe('sharded tables: checks before any shard changes', () => {
   it('bad options throw before anything is allocated', () => {
     const blocks = parent.memoryStats().blocksInUse;
     expect(() => new ShardedEmbedding(100, 4, { engine: parent, maxShardRows: 0 })).toThrow(/'maxShardRows' must be an integer in \[1/);
-    expect(() => new ShardedEmbedding(100, 4, { engine: parent, optimizer: 'lion' as never })).toThrow(/optimizer/);
+    expect(() => new ShardedEmbedding(100, 4, { engine: parent, optimizer: 'rmsprop' as never })).toThrow(/optimizer/);
     expect(() => new ShardedEmbedding(100, 4, { engine: parent, init: new Float32Array(7) })).toThrow(/'init' holds 7 values, the table needs rows \* dim = 400/);
     expect(() => new ShardedEmbedding(0, 4, { engine: parent })).toThrow(/'rows'/);
     expect(parent.memoryStats().blocksInUse).toBe(blocks);
