@@ -1,5 +1,6 @@
 // Embedding tables with sparse updates: Adam on a rows x 64 table, 4096 ids per update drawn
-// Zipf-like (ids repeat, as words do). Time per update(): the engine's lazy and exact modes, a
+// Zipf-like (ids repeat, as words do). Time per update(): the engine's lazy and exact modes (and
+// lazy Adamax and Lion, for their cost next to Adam's), a
 // plain JS lazy loop, the same lazy loop in C, and tfjs-wasm's dense whole-table Adam step (the
 // only way tfjs can do it).
 import { writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ export const SPARSE_ROWS_QUICK = [16384];
 const CONTENDERS = [
   { id: 'engine-lazy', label: 'wasm-optim lazy' },
   { id: 'engine-exact', label: 'wasm-optim exact' },
+  { id: 'engine-lazy-adamax', label: 'wasm-optim lazy Adamax' },
+  { id: 'engine-lazy-lion', label: 'wasm-optim lazy Lion' },
   { id: 'js-lazy', label: 'plain JS lazy' },
   { id: 'c-lazy', label: 'C lazy' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
@@ -72,10 +75,13 @@ async function setupSparse(ctx, contender, rows, data) {
   const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
   switch (contender) {
     case 'engine-lazy':
-    case 'engine-exact': {
+    case 'engine-exact':
+    case 'engine-lazy-adamax':
+    case 'engine-lazy-lion': {
+      const [, mode, optimizer = 'adam'] = contender.split('-');
       let emb;
       try {
-        emb = newEmbedding(ctx, rows, contender.slice(7));
+        emb = newEmbedding(ctx, rows, mode, optimizer);
       } catch (e) {
         return { error: String(e.message ?? e).split('\n')[0] };
       }
@@ -138,8 +144,8 @@ async function setupSparse(ctx, contender, rows, data) {
   }
 }
 
-function newEmbedding(ctx, rows, mode) {
-  const opts = { optimizer: 'adam', lr: LR, mode, nonFinite: 'ignore', init: params(rows * DIM, 5) };
+function newEmbedding(ctx, rows, mode, optimizer = 'adam') {
+  const opts = { optimizer, lr: LR, mode, nonFinite: 'ignore', init: params(rows * DIM, 5) };
   try {
     return new ctx.lib.Embedding(rows, DIM, { ...opts, engine: ctx.sparseEngine });
   } catch (e) {
