@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, createEngine, DisposedError, Embedding, SHARD_MAX_FLOATS, shardRowsFor, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
+import { expectRefusedWithoutAllocation } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
 /** Everything an update may change: weights, every state tensor, the step count. */
@@ -356,7 +357,6 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
     });
 
     it('bad constructor arguments and options name the option and allocate nothing', () => {
-      const before = engine.memoryStats();
       const bad: [unknown[], RegExp, ErrorConstructor][] = [
         [[0, 4], /'rows' must be an integer in \[1/, RangeError],
         [[10.5, 4], /'rows'/, RangeError],
@@ -383,19 +383,10 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
         [[10, 4, { engine: {} as Engine }], /'engine'/, TypeError],
         [[10, 4, null], /options must be an object/, TypeError],
       ];
-      for (const [args, message, type] of bad) {
-        let thrown: unknown;
-        try {
-          const [rows, dim, options] = args as [number, number, EmbeddingOptions | null];
-          new Embedding(rows, dim, options === null ? (null as never) : { engine, ...options });
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown, String(message)).toBeInstanceOf(type);
-        expect(String((thrown as Error).message)).toMatch(message);
-      }
-      const after = engine.memoryStats();
-      expect([after.bytesInUse, after.blocksInUse]).toEqual([before.bytesInUse, before.blocksInUse]);
+      expectRefusedWithoutAllocation(engine, bad.map(([args, message, type]) => {
+        const [rows, dim, options] = args as [number, number, EmbeddingOptions | null];
+        return [() => new Embedding(rows, dim, options === null ? (null as never) : { engine, ...options }), message, type] as const;
+      }));
     });
   });
 });
