@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Adamax, Embedding, Lion, NonFiniteGradientError, ShardedEmbedding, ThreadPool, createEngine, type EmbeddingOptions, type Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { expectRefusedWithoutAllocation } from './refusal-util.js';
+import { expectRefusedWithoutAllocation, expectThrows } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
 type NewOptimizer = 'adamax' | 'lion';
@@ -211,14 +211,7 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
       ];
       it.each(cases)(`${optimizer}: %s`, (_name, f, message, type) => {
         const before = snapshot(emb);
-        let thrown: unknown;
-        try {
-          f();
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown).toBeInstanceOf(type);
-        expect(String((thrown as Error).message)).toMatch(message);
+        expectThrows(f, message, type);
         expectUnchanged(emb, before);
       });
 

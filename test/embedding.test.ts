@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, createEngine, DisposedError, Embedding, SHARD_MAX_FLOATS, shardRowsFor, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { expectRefusedWithoutAllocation } from './refusal-util.js';
+import { expectRefusedWithoutAllocation, expectThrows } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
 /** Everything an update may change: weights, every state tensor, the step count. */
@@ -331,14 +331,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
     ];
     it.each(cases)('%s', (_name, f, message, type) => {
       const before = snapshot(emb);
-      let thrown: unknown;
-      try {
-        f();
-      } catch (e) {
-        thrown = e;
-      }
-      expect(thrown).toBeInstanceOf(type);
-      expect(String((thrown as Error).message)).toMatch(message);
+      expectThrows(f, message, type);
       expectUnchanged(emb, before);
     });
 

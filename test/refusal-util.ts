@@ -5,20 +5,23 @@ import type { Engine } from '../src/index.js';
 /** One refused call: what to run, the message it must throw, and the error class. */
 export type Refusal = readonly [run: () => unknown, message: RegExp, type: ErrorConstructor];
 
+/** Checks that `run` throws an error of class `type` whose message matches `message`. */
+export function expectThrows(run: () => unknown, message: RegExp, type: ErrorConstructor | (new (...args: never[]) => Error)): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, String(message)).toBeInstanceOf(type);
+  expect(String((thrown as Error).message)).toMatch(message);
+}
+
 /** Runs every case, checks it throws `type` with a matching message, then that `engine` holds
  *  exactly the bytes and blocks it held before (nothing allocated, nothing leaked). */
 export function expectRefusedWithoutAllocation(engine: Engine, cases: readonly Refusal[]): void {
   const before = engine.memoryStats();
-  for (const [run, message, type] of cases) {
-    let thrown: unknown;
-    try {
-      run();
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown, String(message)).toBeInstanceOf(type);
-    expect(String((thrown as Error).message)).toMatch(message);
-  }
+  for (const [run, message, type] of cases) expectThrows(run, message, type);
   const after = engine.memoryStats();
   expect([after.bytesInUse, after.blocksInUse]).toEqual([before.bytesInUse, before.blocksInUse]);
 }
