@@ -2,8 +2,28 @@
 // embedding update); operations shorter than a millisecond are batched so that the clock's
 // resolution and tinybench's per-iteration overhead do not count, and every sample is reported as
 // milliseconds per operation.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Bench } from 'tinybench';
 import { clockFor } from './clock.js';
+
+/**
+ * A full, synchronous garbage collection, or null where it cannot be had. The contenders of one
+ * size run interleaved in one process, and tfjs leaves megabytes of garbage behind: V8 collects it
+ * on its helper threads while the next contender runs, which takes a core from it and, under the
+ * CPU-time clock (the whole process's time), is charged to it. Measured on the benchmark machine:
+ * the engine's and the plain JS loop's Adam at 4K-256K read 25-40% slower after tfjs rounds.
+ * Collecting before each task's timing leaves nothing behind to collect.
+ */
+const fullGc = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc');
+    return typeof gc === 'function' ? gc : null;
+  } catch {
+    return null;
+  }
+})();
 
 /**
  * @typedef {object} MeasureOptions
@@ -25,6 +45,7 @@ import { clockFor } from './clock.js';
 export function measure(name, fn, options) {
   const clock = clockFor(options.clock ?? 'wall');
   const now = clock.now;
+  fullGc?.();
   const batchMs = options.batchMs ?? clock.batchMs;
   // Warm up (JIT tiers, first-touch page faults) and calibrate the batch size.
   const t0 = now();
