@@ -38,14 +38,16 @@ export function clampedSumSquares(ptr: usize, n: usize, lo: f32, hi: f32): f64 {
   const n4 = n & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-    // x - x is 0 for every finite x and NaN for NaN and +-Infinity: one running f32 sum of those.
-    let nf = f32x4.splat(0);
+    // The largest |x| bit pattern of each lane (integer units, beside the FP work): a NaN or an
+    // infinity is one with every exponent bit set, i.e. unsigned >= 0x7f800000.
+    const abs = i32x4.splat(0x7fffffff);
+    let nf = i32x4.splat(0);
     let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
     let a4 = f64x2.splat(0), a5 = f64x2.splat(0), a6 = f64x2.splat(0), a7 = f64x2.splat(0);
     for (; i < n16; i += 16) {
       const o = ptr + (i << 2);
       const r0 = v128.load(o), r1 = v128.load(o, 16), r2 = v128.load(o, 32), r3 = v128.load(o, 48);
-      nf = f32x4.add(nf, f32x4.add(f32x4.add(f32x4.sub(r0, r0), f32x4.sub(r1, r1)), f32x4.add(f32x4.sub(r2, r2), f32x4.sub(r3, r3))));
+      nf = i32x4.max_u(nf, i32x4.max_u(i32x4.max_u(v128.and(r0, abs), v128.and(r1, abs)), i32x4.max_u(v128.and(r2, abs), v128.and(r3, abs))));
       const x0 = clampVec(r0, vlo, vhi), x1 = clampVec(r1, vlo, vhi), x2 = clampVec(r2, vlo, vhi), x3 = clampVec(r3, vlo, vhi);
       const l0 = lo64(x0), h0 = hi64(x0), l1 = lo64(x1), h1 = hi64(x1);
       const l2 = lo64(x2), h2 = hi64(x2), l3 = lo64(x3), h3 = hi64(x3);
@@ -56,7 +58,7 @@ export function clampedSumSquares(ptr: usize, n: usize, lo: f32, hi: f32): f64 {
     }
     for (; i < n4; i += 4) {
       const r = v128.load(ptr + (i << 2));
-      nf = f32x4.add(nf, f32x4.sub(r, r));
+      nf = i32x4.max_u(nf, v128.and(r, abs));
       const x = clampVec(r, vlo, vhi);
       const l = lo64(x), h = hi64(x);
       a0 = f64x2.add(a0, f64x2.mul(l, l)); a1 = f64x2.add(a1, f64x2.mul(h, h));
@@ -65,7 +67,7 @@ export function clampedSumSquares(ptr: usize, n: usize, lo: f32, hi: f32): f64 {
     const c1 = f64x2.add(f64x2.add(a1, a5), f64x2.add(a3, a7));
     const d = f64x2.add(c0, c1);
     total = f64x2.extract_lane(d, 0) + f64x2.extract_lane(d, 1);
-    bad = v128.any_true(f32x4.ne(nf, nf));
+    bad = v128.any_true(i32x4.ge_u(nf, i32x4.splat(0x7f800000)));
   } else {
     let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, s5: f64 = 0, s6: f64 = 0, s7: f64 = 0;
     let s8: f64 = 0, s9: f64 = 0, s10: f64 = 0, s11: f64 = 0, s12: f64 = 0, s13: f64 = 0, s14: f64 = 0, s15: f64 = 0;
