@@ -28,4 +28,24 @@ describe.each(BUILD_NAMES)('non-finite check on bit patterns (%s)', (build) => {
       opt.dispose();
     }
   });
+
+  it('the clamped norm pass (clipGradValue with clipGradNorm) finds them too: the clamp cannot hide an infinity', async () => {
+    const engine = await engineFor(build);
+    for (const n of [1, 5, 16, 17, 67]) {
+      const opt = new SGD({ lr: 0.1, engine, clipGradNorm: 1e9, clipGradValue: 0.5, nonFinite: 'skip' });
+      const p = opt.param(n);
+      const bits = new Uint32Array(p.grad.buffer, p.grad.byteOffset, n);
+      for (let i = 0; i < n; i++) bits[i] = GOOD[i % GOOD.length];
+      for (let at = 0; at < n; at++) {
+        for (const bad of BAD) {
+          const keep = bits[at];
+          bits[at] = bad;
+          expect(opt.step(), `n ${n} at ${at} bits ${bad.toString(16)}`).toBe(false);
+          bits[at] = keep;
+        }
+      }
+      expect(opt.step()).toBe(true);
+      opt.dispose();
+    }
+  });
 });
