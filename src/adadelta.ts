@@ -1,5 +1,6 @@
 import { checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Engine } from './engine.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `Adadelta` (PyTorch 2.x names in camelCase). */
@@ -44,13 +45,20 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<AdadeltaOptions>, _t: number, gradScale: number): void {
-    const e = this.engine;
-    h.f32(e.slot('ADADELTA_GSCALE'), gradScale);
-    h.f32(e.slot('ADADELTA_LR'), o.lr);
-    h.f32(e.slot('ADADELTA_RHO'), o.rho);
-    h.f32(e.slot('ADADELTA_OMR'), 1 - o.rho);
-    h.f32(e.slot('ADADELTA_EPS'), o.eps);
-    h.f32(e.slot('ADADELTA_WD'), o.weightDecay);
-    h.flag(e.slot('ADADELTA_USE_WD'), o.weightDecay !== 0);
+    writeAdadeltaHyper(h, this.engine, o, gradScale);
   }
+}
+
+/** @internal The options Adadelta's scalars depend on. */
+export type AdadeltaHyper = Pick<Resolved<AdadeltaOptions>, 'lr' | 'rho' | 'eps' | 'weightDecay'>;
+
+/** @internal Writes the ADADELTA_* hyper slots (the dense class's fillHyper, and an `Embedding`'s lazy rows). */
+export function writeAdadeltaHyper(h: HyperWriter, e: Engine, o: AdadeltaHyper, gradScale: number): void {
+  h.f32(e.slot('ADADELTA_GSCALE'), gradScale);
+  h.f32(e.slot('ADADELTA_LR'), o.lr);
+  h.f32(e.slot('ADADELTA_RHO'), o.rho);
+  h.f32(e.slot('ADADELTA_OMR'), 1 - o.rho);
+  h.f32(e.slot('ADADELTA_EPS'), o.eps);
+  h.f32(e.slot('ADADELTA_WD'), o.weightDecay);
+  h.flag(e.slot('ADADELTA_USE_WD'), o.weightDecay !== 0);
 }

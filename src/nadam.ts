@@ -1,5 +1,6 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Engine } from './engine.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `NAdam` (PyTorch 2.x names in camelCase). */
@@ -23,8 +24,11 @@ function muAt(b1: number, psi: number, t: number): number {
   return b1 * (1 - 0.5 * Math.pow(0.96, t * psi));
 }
 
-/** The products mu_1 ... mu_t in float64, cached per (beta1, momentumDecay) for recent t. */
-class MuProducts {
+/**
+ * @internal The products mu_1 ... mu_t in float64, cached per (beta1, momentumDecay) for recent
+ * t (NAdam's `mu_product`, a function of the step count; also used by `Embedding`).
+ */
+export class MuProducts {
   private readonly caches = new Map<string, Map<number, number>>();
 
   product(b1: number, psi: number, t: number): number {
@@ -84,26 +88,36 @@ export class NAdam extends Optimizer<NAdamOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<NAdamOptions>, t: number, gradScale: number): void {
-    const e = this.engine;
-    const [b1, b2] = o.betas;
-    const psi = o.momentumDecay;
-    // mu = beta1 (1 - 0.5 * 0.96^(t psi)); mu_next likewise at t + 1; mu_product *= mu
-    const mu = muAt(b1, psi, t);
-    const muNext = muAt(b1, psi, t + 1);
-    const prod = this.mus.product(b1, psi, t);
-    const prodNext = prod * muNext;
-    const dec = o.decoupledWeightDecay;
-    h.f32(e.slot('NADAM_GSCALE'), gradScale);
-    h.f32(e.slot('NADAM_OMB1'), 1 - b1);
-    h.f32(e.slot('NADAM_BETA2'), b2);
-    h.f32(e.slot('NADAM_OMB2'), 1 - b2);
-    h.f32(e.slot('NADAM_BC2'), 1 - Math.pow(b2, t));
-    h.f32(e.slot('NADAM_EPS'), o.eps);
-    h.f32(e.slot('NADAM_CG'), (o.lr * (1 - mu)) / (1 - prod));
-    h.f32(e.slot('NADAM_CM'), (o.lr * muNext) / (1 - prodNext));
-    h.f32(e.slot('NADAM_L2'), dec ? 0 : o.weightDecay);
-    h.f32(e.slot('NADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
-    h.flag(e.slot('NADAM_USE_L2'), !dec && o.weightDecay !== 0);
-    h.flag(e.slot('NADAM_USE_DECAY'), dec && o.weightDecay !== 0);
+    writeNAdamHyper(h, this.engine, o, t, gradScale, this.mus);
   }
+}
+
+/** @internal The options NAdam's per-step scalars depend on. */
+export type NAdamHyper = Pick<Resolved<NAdamOptions>, 'lr' | 'betas' | 'eps' | 'weightDecay' | 'momentumDecay' | 'decoupledWeightDecay'>;
+
+/**
+ * @internal Writes the NADAM_* hyper slots of step `t` (the dense class's fillHyper, and the
+ * lazy rows of an `Embedding`, whose `t` is the table's update count).
+ */
+export function writeNAdamHyper(h: HyperWriter, e: Engine, o: NAdamHyper, t: number, gradScale: number, mus: MuProducts): void {
+  const [b1, b2] = o.betas;
+  const psi = o.momentumDecay;
+  // mu = beta1 (1 - 0.5 * 0.96^(t psi)); mu_next likewise at t + 1; mu_product *= mu
+  const mu = muAt(b1, psi, t);
+  const muNext = muAt(b1, psi, t + 1);
+  const prod = mus.product(b1, psi, t);
+  const prodNext = prod * muNext;
+  const dec = o.decoupledWeightDecay;
+  h.f32(e.slot('NADAM_GSCALE'), gradScale);
+  h.f32(e.slot('NADAM_OMB1'), 1 - b1);
+  h.f32(e.slot('NADAM_BETA2'), b2);
+  h.f32(e.slot('NADAM_OMB2'), 1 - b2);
+  h.f32(e.slot('NADAM_BC2'), 1 - Math.pow(b2, t));
+  h.f32(e.slot('NADAM_EPS'), o.eps);
+  h.f32(e.slot('NADAM_CG'), (o.lr * (1 - mu)) / (1 - prod));
+  h.f32(e.slot('NADAM_CM'), (o.lr * muNext) / (1 - prodNext));
+  h.f32(e.slot('NADAM_L2'), dec ? 0 : o.weightDecay);
+  h.f32(e.slot('NADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
+  h.flag(e.slot('NADAM_USE_L2'), !dec && o.weightDecay !== 0);
+  h.flag(e.slot('NADAM_USE_DECAY'), dec && o.weightDecay !== 0);
 }

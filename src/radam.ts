@@ -1,5 +1,6 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Engine } from './engine.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `RAdam` (PyTorch 2.x names in camelCase). */
@@ -60,22 +61,32 @@ export class RAdam extends Optimizer<RAdamOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<RAdamOptions>, t: number, gradScale: number): void {
-    const e = this.engine;
-    const [b1, b2] = o.betas;
-    const bc1 = 1 - Math.pow(b1, t);
-    const bc2 = 1 - Math.pow(b2, t);
-    const rect = RAdam.rectification(b2, t);
-    const dec = o.decoupledWeightDecay;
-    h.f32(e.slot('RADAM_GSCALE'), gradScale);
-    h.f32(e.slot('RADAM_OMB1'), 1 - b1);
-    h.f32(e.slot('RADAM_BETA2'), b2);
-    h.f32(e.slot('RADAM_OMB2'), 1 - b2);
-    h.f32(e.slot('RADAM_EPS'), o.eps);
-    h.f32(e.slot('RADAM_COEF'), rect === null ? o.lr / bc1 : ((o.lr / bc1) * rect) * Math.sqrt(bc2));
-    h.f32(e.slot('RADAM_L2'), dec ? 0 : o.weightDecay);
-    h.f32(e.slot('RADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
-    h.flag(e.slot('RADAM_RECT'), rect !== null);
-    h.flag(e.slot('RADAM_USE_L2'), !dec && o.weightDecay !== 0);
-    h.flag(e.slot('RADAM_USE_DECAY'), dec && o.weightDecay !== 0);
+    writeRAdamHyper(h, this.engine, o, t, gradScale);
   }
+}
+
+/** @internal The options RAdam's per-step scalars depend on. */
+export type RAdamHyper = Pick<Resolved<RAdamOptions>, 'lr' | 'betas' | 'eps' | 'weightDecay' | 'decoupledWeightDecay'>;
+
+/**
+ * @internal Writes the RADAM_* hyper slots of step `t` (the dense class's fillHyper, and the
+ * lazy rows of an `Embedding`, whose `t` is the table's update count).
+ */
+export function writeRAdamHyper(h: HyperWriter, e: Engine, o: RAdamHyper, t: number, gradScale: number): void {
+  const [b1, b2] = o.betas;
+  const bc1 = 1 - Math.pow(b1, t);
+  const bc2 = 1 - Math.pow(b2, t);
+  const rect = RAdam.rectification(b2, t);
+  const dec = o.decoupledWeightDecay;
+  h.f32(e.slot('RADAM_GSCALE'), gradScale);
+  h.f32(e.slot('RADAM_OMB1'), 1 - b1);
+  h.f32(e.slot('RADAM_BETA2'), b2);
+  h.f32(e.slot('RADAM_OMB2'), 1 - b2);
+  h.f32(e.slot('RADAM_EPS'), o.eps);
+  h.f32(e.slot('RADAM_COEF'), rect === null ? o.lr / bc1 : ((o.lr / bc1) * rect) * Math.sqrt(bc2));
+  h.f32(e.slot('RADAM_L2'), dec ? 0 : o.weightDecay);
+  h.f32(e.slot('RADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
+  h.flag(e.slot('RADAM_RECT'), rect !== null);
+  h.flag(e.slot('RADAM_USE_L2'), !dec && o.weightDecay !== 0);
+  h.flag(e.slot('RADAM_USE_DECAY'), dec && o.weightDecay !== 0);
 }
