@@ -13,15 +13,21 @@
 import { adamVec, adamOne } from "./adam_lanes";
 import { adamaxVec, adamaxOne } from "./adamax_lanes";
 import { lionVec, lionOne } from "./lion_lanes";
+import { adadeltaSpan } from "./adadelta_lanes";
+import { nadamSpan } from "./nadam_lanes";
+import { radamSpan } from "./radam_lanes";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_AMSGRAD, ADAM_USE_L2, ADAM_USE_DECAY } from "./adam";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "./sgd";
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
 import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMAX_WD, ADAMAX_USE_WD } from "./adamax";
 import { LION_GSCALE, LION_LR, LION_BETA1, LION_OMB1, LION_BETA2, LION_OMB2, LION_WD, LION_USE_WD } from "./lion";
+import { ADADELTA_USE_WD } from "./adadelta";
+import { NADAM_USE_L2, NADAM_USE_DECAY } from "./nadam";
+import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "./radam";
 import { hyperF32, hyperFlag } from "./common";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
   EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
-  EMB_EXACT_NONE, embU32 } from "./embedding_common";
+  EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_EXACT_NONE, embU32 } from "./embedding_common";
 import { catchUpRow, exactAdvance } from "./embedding_exact";
 
 export * from "./embedding_common";
@@ -460,6 +466,55 @@ const TOUCH_BLOCK: i32 = 16;
   store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
+/**
+ * Adadelta, NAdam and RAdam rows: each row is one span of the dense kernel's loop (adadeltaSpan,
+ * nadamSpan, radamSpan, which read the hyper block themselves; the table's clamp bounds there are
+ * -Infinity and Infinity, which change no value). `K` is one of the classes below, whose inline
+ * `row` is called on a null reference of that type: the loop is compiled once per kernel, with
+ * neither an object nor an indirect call. (A `kind` argument compared in the loop would inline
+ * all three kernels at every call before Binaryen drops the dead ones: a build ~8x slower.)
+ * `a`, `b`, `c` are the kernel's flags (adadelta: useWd; nadam: l2, dec; radam: rect, l2, dec).
+ */
+@inline function spanRows<K>(desc: usize, n: i32, a: bool, b: bool, c: bool): void {
+  const W = embU32(desc, EMB_WEIGHTS), S0 = embU32(desc, EMB_STATE0), S1 = embU32(desc, EMB_STATE1);
+  const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
+  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
+  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  let sink: u32 = 0;
+  for (let u = 0; u < n; u++) {
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S0, 0, uniq, u, n, rowBytes, stateBytes, false);
+    const r = <usize>load<u32>(uniq + (<usize>u << 2));
+    const os = r * stateBytes;
+    changetype<K>(0).row(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S0 + os, S1 + os, dim, h, a, b, c);
+  }
+  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
+}
+
+class AdadeltaRow {
+  @inline row(P: usize, G: usize, S: usize, A: usize, dim: usize, h: usize, useWd: bool, _b: bool, _c: bool): void {
+    adadeltaSpan(P, G, S, A, dim, h, useWd);
+  }
+}
+
+class NAdamRow {
+  @inline row(P: usize, G: usize, M: usize, V: usize, dim: usize, h: usize, l2: bool, dec: bool, _c: bool): void {
+    nadamSpan(P, G, M, V, dim, h, l2, dec);
+  }
+}
+
+class RAdamRow {
+  @inline row(P: usize, G: usize, M: usize, V: usize, dim: usize, h: usize, rect: bool, l2: bool, dec: bool): void {
+    radamSpan(P, G, M, V, dim, h, rect, l2, dec);
+  }
+}
+
+@inline function radamVariant(desc: usize, n: i32, rect: bool): void {
+  const h = embU32(desc, EMB_HYPER);
+  if (hyperFlag(h, RADAM_USE_L2)) spanRows<RAdamRow>(desc, n, rect, true, false);
+  else if (hyperFlag(h, RADAM_USE_DECAY)) spanRows<RAdamRow>(desc, n, rect, false, true);
+  else spanRows<RAdamRow>(desc, n, rect, false, false);
+}
+
 @inline function adamVariant(desc: usize, n: i32, t: u32, exact: bool): void {
   const h = embU32(desc, EMB_HYPER);
   const ams = hyperFlag(h, ADAM_AMSGRAD), l2 = hyperFlag(h, ADAM_USE_L2), dec = hyperFlag(h, ADAM_USE_DECAY);
@@ -522,6 +577,18 @@ export function embApply(desc: usize, t: u32, n: i32, logDecay: f64, coef: f64, 
   } else if (kind == EMB_KIND_LION) {
     if (hyperFlag(embU32(desc, EMB_HYPER), LION_USE_WD)) lionRows(desc, n, true);
     else lionRows(desc, n, false);
+  } else if (kind == EMB_KIND_ADADELTA) {
+    // Adadelta, NAdam and RAdam are lazy only too.
+    if (hyperFlag(embU32(desc, EMB_HYPER), ADADELTA_USE_WD)) spanRows<AdadeltaRow>(desc, n, true, false, false);
+    else spanRows<AdadeltaRow>(desc, n, false, false, false);
+  } else if (kind == EMB_KIND_NADAM) {
+    const h = embU32(desc, EMB_HYPER);
+    if (hyperFlag(h, NADAM_USE_L2)) spanRows<NAdamRow>(desc, n, true, false, false);
+    else if (hyperFlag(h, NADAM_USE_DECAY)) spanRows<NAdamRow>(desc, n, false, true, false);
+    else spanRows<NAdamRow>(desc, n, false, false, false);
+  } else if (kind == EMB_KIND_RADAM) {
+    if (hyperFlag(embU32(desc, EMB_HYPER), RADAM_RECT)) radamVariant(desc, n, true);
+    else radamVariant(desc, n, false);
   }
   if (exact) {
     exactAdvance(desc, t, logDecay, coef, invBc2Sqrt);

@@ -6,13 +6,13 @@
 export const EMB_WEIGHTS = 0;   // f32 rows*dim
 // The state tensors are interleaved by row: row r's state i starts at EMB_STATE<i> + r * EMB_SROW
 // (so a row's exp_avg and exp_avg_sq share a memory page: one TLB miss fewer per touched row).
-export const EMB_STATE0 = 1;    // exp_avg | momentum_buffer | sum
-export const EMB_STATE1 = 2;    // exp_avg_sq | exp_inf (Adamax)
+export const EMB_STATE0 = 1;    // exp_avg | momentum_buffer | sum | square_avg (Adadelta)
+export const EMB_STATE1 = 2;    // exp_avg_sq | exp_inf (Adamax) | acc_delta (Adadelta)
 export const EMB_STATE2 = 3;    // max_exp_avg_sq
 export const EMB_ROWS = 4;
 export const EMB_DIM = 5;
-export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (ADAM_*, SGD_*, ADAGRAD_*, ADAMAX_*, LION_*)
-export const EMB_KIND = 7;      // EMB_KIND_SGD | EMB_KIND_ADAGRAD | EMB_KIND_ADAM | EMB_KIND_ADAMAX | EMB_KIND_LION
+export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (ADAM_*, SGD_*, ADAGRAD_*, ADAMAX_*, LION_*, ADADELTA_*, NADAM_*, RADAM_*)
+export const EMB_KIND = 7;      // EMB_KIND_*: which row kernel embApply runs
 export const EMB_KEYS = 8;      // u64 per id: (id << 32) | position
 export const EMB_KEYS2 = 9;     // u64 per id (radix sort ping-pong)
 export const EMB_HIST = 10;     // u32 * EMB_HIST_WORDS
@@ -45,6 +45,9 @@ export const EMB_KIND_ADAGRAD = 1;
 export const EMB_KIND_ADAM = 2;
 export const EMB_KIND_ADAMAX = 3; // lazy mode only
 export const EMB_KIND_LION = 4;   // lazy mode only
+export const EMB_KIND_ADADELTA = 5; // lazy mode only
+export const EMB_KIND_NADAM = 6;  // lazy mode only
+export const EMB_KIND_RADAM = 7;  // lazy mode only
 export const EMB_EXACT_NONE = 0;
 export const EMB_EXACT_ADAM = 1;
 export const EMB_EXACT_SGD = 2;

@@ -8,13 +8,18 @@ import { runListParallel } from './threads.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import type { HyperWriter } from './optimizer.js';
+import { writeAdadeltaHyper } from './adadelta.js';
+import { MuProducts, writeNAdamHyper } from './nadam.js';
+import { writeRAdamHyper } from './radam.js';
 
 /**
  * The optimizers an `Embedding` table can use, with the dense classes' options and defaults:
  * `'sgd'`, `'adagrad'`, `'adam'`, `'adamw'` (lazy and exact mode), and `'adamax'` (PyTorch's
- * Adamax), `'lion'` (Lion as optax computes it) in lazy mode only.
+ * Adamax), `'lion'` (Lion as optax computes it), `'adadelta'`, `'nadam'`, `'radam'` (PyTorch's
+ * Adadelta, NAdam, RAdam) in lazy mode only.
  */
-export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion';
+export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
 
 /**
  * How rows that an update does not touch are treated:
@@ -22,7 +27,8 @@ export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax'
  *   TF-Addons `LazyAdam`).
  * - `'exact'`: they behave as if the dense optimizer had stepped them with a zero gradient; the
  *   missed steps are applied in closed form when the row is next touched, looked up or flushed.
- *   For `'sgd'`, `'adagrad'`, `'adam'` and `'adamw'` only (`'adamax'` and `'lion'` are lazy).
+ *   For `'sgd'`, `'adagrad'`, `'adam'` and `'adamw'` only (`'adamax'`, `'lion'`, `'adadelta'`,
+ *   `'nadam'` and `'radam'` are lazy).
  */
 export type EmbeddingMode = 'lazy' | 'exact';
 
@@ -42,25 +48,41 @@ export type EmbeddingInit = 'zeros' | 'normal' | 'uniform' | EmbeddingInitDistri
 
 /** Options of an `Embedding` table: the dense optimizers' names and defaults, plus the table's own. */
 export interface EmbeddingOptions {
-  /** The optimizer: `'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion'`. Default `'adam'`. */
+  /**
+   * The optimizer: `'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' |
+   * 'nadam' | 'radam'`. Default `'adam'`.
+   */
   optimizer?: EmbeddingOptimizer;
   /** `'lazy'` (default) or `'exact'` (sgd, adagrad, adam, adamw only); see `EmbeddingMode`. */
   mode?: EmbeddingMode;
-  /** Learning rate. Default: the dense optimizer's (adam/adamw/sgd 1e-3, adagrad 1e-2, adamax 2e-3, lion 1e-4). */
+  /**
+   * Learning rate. Default: the dense optimizer's (adam/adamw/sgd/radam 1e-3, adagrad 1e-2,
+   * adamax/nadam 2e-3, lion 1e-4, adadelta 1.0).
+   */
   lr?: number;
   /**
-   * adam/adamw/adamax: running-average coefficients of the gradient and of its square (adamax:
-   * of the infinity norm), default [0.9, 0.999]. lion: [b1, b2], b1 interpolates the update
-   * direction and b2 the momentum, default [0.9, 0.99].
+   * adam/adamw/adamax/nadam/radam: running-average coefficients of the gradient and of its square
+   * (adamax: of the infinity norm), default [0.9, 0.999]. lion: [b1, b2], b1 interpolates the
+   * update direction and b2 the momentum, default [0.9, 0.99].
    */
   betas?: [number, number];
-  /** adam/adamw/adamax: default 1e-8; adagrad: default 1e-10. Added to the denominator (adamax: to |g|). */
+  /**
+   * adam/adamw/adamax/nadam/radam: default 1e-8; adagrad: default 1e-10; adadelta: default 1e-6.
+   * Added to the denominator (adamax: to |g|; adadelta: inside both square roots).
+   */
   eps?: number;
   /**
-   * L2 added to the gradient (adam, sgd, adagrad, adamax; default 0) or decoupled (adamw:
-   * `p *= 1 - lr wd` first, default 0.01; lion: `p -= lr (sign(c) + wd p)`, default 1e-3).
+   * L2 added to the gradient (adam, sgd, adagrad, adamax, adadelta, nadam, radam; default 0) or
+   * decoupled (adamw: `p *= 1 - lr wd` first, default 0.01; nadam/radam with
+   * `decoupledWeightDecay`; lion: `p -= lr (sign(c) + wd p)`, default 1e-3).
    */
   weightDecay?: number;
+  /** adadelta: coefficient of the running averages of g² and of the squared delta. Default 0.9. */
+  rho?: number;
+  /** nadam: momentum decay psi of the schedule `mu_t = b1 (1 - 0.5 * 0.96^(t psi))`. Default 4e-3. */
+  momentumDecay?: number;
+  /** nadam/radam: decoupled weight decay as in AdamW (`p *= 1 - lr wd`) instead of L2. Default false. */
+  decoupledWeightDecay?: boolean;
   /** adam/adamw: use AMSGrad. Default false. */
   amsgrad?: boolean;
   /** sgd: momentum factor. Default 0. */
@@ -97,7 +119,11 @@ export interface EmbeddingStateDict {
   options: Record<string, unknown>;
   /** A copy of the weights (rows * dim). */
   weights: Float32Array;
-  /** Each optimizer state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`, `momentum_buffer`, `sum`, `exp_inf`). */
+  /**
+   * Each optimizer state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`,
+   * `momentum_buffer`, `sum`, `exp_inf`, `square_avg`, `acc_delta`). NAdam's `mu_product` is not
+   * among them: as for the dense `NAdam`, it is a function of `stepCount`.
+   */
   state: Record<string, Float32Array>;
 }
 
@@ -115,6 +141,9 @@ interface Hyper {
   nesterov: boolean;
   lrDecay: number;
   initialAccumulatorValue: number;
+  rho: number;
+  momentumDecay: number;
+  decoupledWeightDecay: boolean;
 }
 
 const COMMON_KEYS = ['optimizer', 'mode', 'lr', 'weightDecay', 'maximize', 'nonFinite', 'init', 'seed', 'engine'] as const;
@@ -125,6 +154,9 @@ const KEYS: Record<EmbeddingOptimizer, readonly string[]> = {
   adagrad: ['lrDecay', 'initialAccumulatorValue', 'eps'],
   adamax: ['betas', 'eps'],
   lion: ['betas'],
+  adadelta: ['rho', 'eps'],
+  nadam: ['betas', 'eps', 'momentumDecay', 'decoupledWeightDecay'],
+  radam: ['betas', 'eps', 'decoupledWeightDecay'],
 };
 const HYPER_KEYS: Record<EmbeddingOptimizer, readonly (keyof Hyper)[]> = {
   adam: ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'nonFinite'],
@@ -133,8 +165,11 @@ const HYPER_KEYS: Record<EmbeddingOptimizer, readonly (keyof Hyper)[]> = {
   adagrad: ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize', 'nonFinite'],
   adamax: ['lr', 'betas', 'eps', 'weightDecay', 'maximize', 'nonFinite'],
   lion: ['lr', 'betas', 'weightDecay', 'maximize', 'nonFinite'],
+  adadelta: ['lr', 'rho', 'eps', 'weightDecay', 'maximize', 'nonFinite'],
+  nadam: ['lr', 'betas', 'eps', 'weightDecay', 'momentumDecay', 'decoupledWeightDecay', 'maximize', 'nonFinite'],
+  radam: ['lr', 'betas', 'eps', 'weightDecay', 'decoupledWeightDecay', 'maximize', 'nonFinite'],
 };
-const OPTIMIZERS = ['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion'] as const;
+const OPTIMIZERS = ['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam'] as const;
 /** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
 const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw'];
 const MODES = ['lazy', 'exact'] as const;
@@ -148,7 +183,7 @@ const SWEEP_PERIOD = 16384; // every row is brought up to date at least this oft
 const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows whose c_j spread is below this: 0.36^16 < 1e-7
 
 /** EMB_KIND_* of assembly/embedding_common.ts: which row kernel embApply runs. */
-const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2, adamax: 3, lion: 4 };
+const KIND_CODE: Record<EmbeddingOptimizer, number> = { sgd: 0, adagrad: 1, adam: 2, adamw: 2, adamax: 3, lion: 4, adadelta: 5, nadam: 6, radam: 7 };
 
 /** Exact-mode configuration derived from the hyperparameters. */
 interface ExactConfig {
@@ -170,8 +205,9 @@ interface ExactConfig {
 /**
  * An embedding table (`rows` x `dim` float32 weights) trained with sparse updates: each
  * `update(ids, grads)` sums the gradients of duplicate ids, then steps only the rows it names,
- * with SGD (momentum, Nesterov, weight decay), Adagrad, Adam, AdamW, AMSGrad, Adamax or Lion, in
- * wasm with SIMD over each row (the same lane arithmetic as the dense kernels).
+ * with SGD (momentum, Nesterov, weight decay), Adagrad, Adam, AdamW, AMSGrad, Adamax, Lion,
+ * Adadelta, NAdam or RAdam, in wasm with SIMD over each row (the same lane arithmetic as the dense
+ * kernels).
  *
  * - `mode: 'lazy'` (default): the touched rows get the dense optimizer's update restricted to
  *   them, with bias corrections from the table's own update count (PyTorch `SparseAdam`, TF-Addons
@@ -182,13 +218,23 @@ interface ExactConfig {
  *   Adamax (`optimizer: 'adamax'`, PyTorch 2.x `Adamax`): `g += wd p; m = b1 m + (1-b1) g;
  *   u = max(b2 u, |g| + eps); p -= (lr / (1 - b1^t)) m / u`, t = the table's update count; state
  *   `exp_avg`, `exp_inf`. Lion (`optimizer: 'lion'`, as optax.lion): `c = b1 m + (1-b1) g;
- *   p -= lr (sign(c) + wd p); m = b2 m + (1-b2) g`, no bias correction; state `exp_avg`. Both are
- *   lazy only.
+ *   p -= lr (sign(c) + wd p); m = b2 m + (1-b2) g`, no bias correction; state `exp_avg`.
+ *   Adadelta (`optimizer: 'adadelta'`, PyTorch 2.x): `sq = rho sq + (1-rho) g^2;
+ *   d = sqrt(acc + eps) / sqrt(sq + eps) g; acc = rho acc + (1-rho) d^2; p -= lr d`, no step
+ *   count; state `square_avg`, `acc_delta`. NAdam (`optimizer: 'nadam'`, PyTorch 2.x with
+ *   `momentumDecay` and `decoupledWeightDecay`) and RAdam (`optimizer: 'radam'`, PyTorch 2.x with
+ *   `decoupledWeightDecay`; the un-rectified step `p -= lr / (1 - b1^t) m` while rho_t <= 5): state
+ *   `exp_avg`, `exp_avg_sq`. Every step-dependent quantity (bias corrections, NAdam's mu_t and
+ *   mu_product, RAdam's rho_t and rectification) follows the table's update count t, as
+ *   SparseAdam's bias corrections do: a row first touched at update 1000 takes NAdam's and RAdam's
+ *   step-1000 schedule values, not those of step 1, and a row touched at every update equals the
+ *   dense optimizer bit for bit. These five (adamax, lion, adadelta, nadam, radam) are lazy only.
  * - `mode: 'exact'` (sgd, adagrad, adam, adamw: the catch-up of missed steps is not implemented
- *   for adamax and lion, which throw a RangeError pointing at mode 'lazy'): the weights equal, to
- *   float32 rounding, what the dense optimizer (this package's `Adam`, `AdamW`, `SGD`, `Adagrad`)
- *   gives when every update is a dense gradient that is zero outside `ids`, including with a
- *   learning rate that changes between updates (each step's rate is kept in a history ring). A row that missed steps is brought up to date in closed
+ *   for adamax, lion, adadelta, nadam and radam, which throw a RangeError pointing at mode
+ *   'lazy'): the weights equal, to float32 rounding, what the dense optimizer (this package's
+ *   `Adam`, `AdamW`, `SGD`, `Adagrad`) gives when every update is a dense gradient that is zero
+ *   outside `ids`, including with a learning rate that changes between updates (each step's rate
+ *   is kept in a history ring). A row that missed steps is brought up to date in closed
  *   form when it is touched, looked up, flushed, or swept (every row at least once per ~16384
  *   updates, a few rows per update), so the cost follows the touched rows. Exact mode needs a
  *   closed form for a zero-gradient step: it refuses `adam` and `adagrad` with `weightDecay > 0`
@@ -248,6 +294,7 @@ export class Embedding {
   private weightsView: Float32Array | null = null;
   private f64: Float64Array;
   private readonly slots: Record<string, number> = {};
+  private readonly mus = new MuProducts();
 
   /**
    * Creates a `rows` x `dim` table in engine memory. Every option is checked before anything is
@@ -916,6 +963,15 @@ export class Embedding {
       f('LION_OMB2', 1 - b2);
       f('LION_WD', o.weightDecay);
       flag('LION_USE_WD', o.weightDecay !== 0);
+    } else if (this.optimizer === 'adadelta' || this.optimizer === 'nadam' || this.optimizer === 'radam') {
+      // The dense classes' own writers, with t = the table's update count. The kernels' shared
+      // loop clamps the gradients to [CLIP_LO, CLIP_HI]: a table does not clip.
+      const w: HyperWriter = { f32: (slot, v) => { f32[base + slot] = v; }, flag: (slot, on) => { i32[base + slot] = on ? 1 : 0; } };
+      f('CLIP_LO', -Infinity);
+      f('CLIP_HI', Infinity);
+      if (this.optimizer === 'adadelta') writeAdadeltaHyper(w, e, o, gs);
+      else if (this.optimizer === 'nadam') writeNAdamHyper(w, e, o, t, gs, this.mus);
+      else writeRAdamHyper(w, e, o, t, gs);
     } else {
       f('ADAGRAD_GSCALE', gs);
       f('ADAGRAD_CLR', o.lr / (1 + (t - 1) * o.lrDecay));
@@ -1017,12 +1073,15 @@ const DEFAULTS: Record<EmbeddingOptimizer, { lr: number; weightDecay: number; be
   adamw: { lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
   adamax: { lr: 2e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
   lion: { lr: 1e-4, weightDecay: 1e-3, betas: [0.9, 0.99] },
+  adadelta: { lr: 1.0, weightDecay: 0, eps: 1e-6 },
+  nadam: { lr: 2e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
+  radam: { lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
 };
 
 function resolveHyper(optimizer: EmbeddingOptimizer, o: EmbeddingOptions): Hyper {
   const kind = `Embedding (optimizer '${optimizer}')`;
   const adam = optimizer === 'adam' || optimizer === 'adamw';
-  // The dense classes' defaults (src/adam.ts, sgd.ts, adagrad.ts, adamax.ts, lion.ts).
+  // The dense classes' defaults (src/adam.ts, sgd.ts, adagrad.ts, adamax.ts, lion.ts, adadelta.ts, nadam.ts, radam.ts).
   const d = DEFAULTS[optimizer];
   const h: Hyper = {
     lr: checkNumber(kind, 'lr', o.lr ?? d.lr, { min: 0 }),
@@ -1037,6 +1096,9 @@ function resolveHyper(optimizer: EmbeddingOptimizer, o: EmbeddingOptions): Hyper
     nesterov: optimizer === 'sgd' ? checkBoolean(kind, 'nesterov', o.nesterov ?? false) : false,
     lrDecay: optimizer === 'adagrad' ? checkNumber(kind, 'lrDecay', o.lrDecay ?? 0, { min: 0 }) : 0,
     initialAccumulatorValue: optimizer === 'adagrad' ? checkNumber(kind, 'initialAccumulatorValue', o.initialAccumulatorValue ?? 0, { min: 0 }) : 0,
+    rho: optimizer === 'adadelta' ? checkNumber(kind, 'rho', o.rho ?? 0.9, { min: 0, max: 1 }) : 0,
+    momentumDecay: optimizer === 'nadam' ? checkNumber(kind, 'momentumDecay', o.momentumDecay ?? 4e-3, { min: 0 }) : 0,
+    decoupledWeightDecay: optimizer === 'nadam' || optimizer === 'radam' ? checkBoolean(kind, 'decoupledWeightDecay', o.decoupledWeightDecay ?? false) : false,
   };
   if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) {
     throw new RangeError(`${kind}: option 'nesterov' needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`);
@@ -1055,6 +1117,8 @@ function stateLayout(optimizer: EmbeddingOptimizer, h: Hyper): string[] {
   if (optimizer === 'sgd') return h.momentum !== 0 ? ['momentum_buffer'] : [];
   if (optimizer === 'adamax') return ['exp_avg', 'exp_inf'];
   if (optimizer === 'lion') return ['exp_avg'];
+  if (optimizer === 'adadelta') return ['square_avg', 'acc_delta'];
+  if (optimizer === 'nadam' || optimizer === 'radam') return ['exp_avg', 'exp_avg_sq'];
   return ['sum'];
 }
 

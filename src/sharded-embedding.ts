@@ -28,7 +28,7 @@ function stateTensors(o: EmbeddingOptions): number {
   if (opt === 'adam' || opt === 'adamw') return o.amsgrad === true ? 3 : 2;
   if (opt === 'sgd') return typeof o.momentum === 'number' && o.momentum !== 0 ? 1 : 0;
   if (opt === 'adagrad' || opt === 'lion') return 1;
-  if (opt === 'adamax') return 2;
+  if (opt === 'adamax' || opt === 'adadelta' || opt === 'nadam' || opt === 'radam') return 2;
   return 3;
 }
 

@@ -355,7 +355,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
         [[10.5, 4], /'rows'/, RangeError],
         [['10', 4], /'rows' must be a positive integer/, TypeError],
         [[10, 0], /'dim'/, RangeError],
-        [[10, 4, { optimizer: 'lamb' }], /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', got 'lamb'/, RangeError],
+        [[10, 4, { optimizer: 'lamb' }], /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam', got 'lamb'/, RangeError],
         [[10, 4, { mode: 'eager' }], /'mode'/, RangeError],
         [[10, 4, { lr: -1 }], /'lr' must be >= 0, got -1/, RangeError],
         [[10, 4, { lr: Number.NaN }], /'lr' must not be NaN/, RangeError],
@@ -395,7 +395,8 @@ describe('Embedding: block limits', () => {
   });
 
   it('a shard holds the optimizer state of its rows side by side within one engine block', () => {
-    for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1], [{ optimizer: 'adamax' }, 2], [{ optimizer: 'lion' }, 1]] as const) {
+    for (const [options, tensors] of [[{ optimizer: 'adam' }, 2], [{ optimizer: 'adam', amsgrad: true }, 3], [{ optimizer: 'sgd' }, 1], [{ optimizer: 'adagrad' }, 1], [{ optimizer: 'adamax' }, 2], [{ optimizer: 'lion' }, 1],
+      [{ optimizer: 'adadelta' }, 2], [{ optimizer: 'nadam' }, 2], [{ optimizer: 'radam' }, 2]] as const) {
       const shardRows = shardRowsFor(2 ** 24, 64, options as EmbeddingOptions);
       expect(shardRows * 64 * tensors).toBeLessThanOrEqual(SHARD_MAX_FLOATS);
     }
