@@ -1,13 +1,27 @@
-// Embedding tables with Adamax and Lion (lazy mode): the float64 sparse reference, the dense
-// kernels on the same rows (bit for bit), SIMD = scalar, state dicts and checkpoints, sharding,
-// and the checks that refuse bad input without changing anything. Both builds.
+// Embedding tables with the lazy-only optimizers, Adamax, Lion, Adadelta, NAdam and RAdam: the
+// float64 sparse reference, the dense kernels on the same rows (bit for bit), the step-t schedule
+// of a row first touched late, SIMD = scalar, state dicts and checkpoints, sharding, threads, and
+// the checks that refuse bad input without changing anything. Both builds.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { Adamax, Embedding, Lion, NonFiniteGradientError, ShardedEmbedding, ThreadPool, createEngine, type EmbeddingOptions, type Engine } from '../src/index.js';
+import { Adadelta, Adamax, Embedding, Lion, NAdam, NonFiniteGradientError, RAdam, ShardedEmbedding, ThreadPool, createEngine, type EmbeddingOptions, type Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { expectRefusedWithoutAllocation, expectThrows } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
-type NewOptimizer = 'adamax' | 'lion';
+type NewOptimizer = 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
+const NEW_OPTIMIZERS = ['adamax', 'lion', 'adadelta', 'nadam', 'radam'] as const;
+
+/**
+ * Each lazy-only optimizer: its dense class, its state tensors, and options (off the defaults,
+ * decay on, maximize) for the tests that run every optimizer alike.
+ */
+const SPEC: Record<NewOptimizer, { Dense: typeof Adamax | typeof Lion | typeof Adadelta | typeof NAdam | typeof RAdam; state: string[]; hyper: EmbeddingOptions }> = {
+  adamax: { Dense: Adamax, state: ['exp_avg', 'exp_inf'], hyper: { lr: 0.01, betas: [0.85, 0.99], eps: 1e-6, weightDecay: 0.03, maximize: true } },
+  lion: { Dense: Lion, state: ['exp_avg'], hyper: { lr: 0.004, betas: [0.9, 0.99], weightDecay: 0.05, maximize: true } },
+  adadelta: { Dense: Adadelta, state: ['square_avg', 'acc_delta'], hyper: { lr: 0.5, rho: 0.8, eps: 1e-4, weightDecay: 0.03, maximize: true } },
+  nadam: { Dense: NAdam, state: ['exp_avg', 'exp_avg_sq'], hyper: { lr: 0.01, betas: [0.85, 0.99], eps: 1e-6, momentumDecay: 0.01, weightDecay: 0.03, decoupledWeightDecay: true, maximize: true } },
+  radam: { Dense: RAdam, state: ['exp_avg', 'exp_avg_sq'], hyper: { lr: 0.01, betas: [0.85, 0.99], eps: 1e-6, weightDecay: 0.03, maximize: true } },
+};
 
 function bitsOf(a: Float32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -25,8 +39,9 @@ function expectUnchanged(emb: Embedding, before: ReturnType<typeof snapshot>): v
   now.s.forEach((s, i) => expect(bitsOf(s).equals(bitsOf(before.s[i]))).toBe(true));
 }
 
-// lr large enough that 30 steps move the weights well past float32 rounding; weight decay on and
-// off; maximize; non-default betas and eps.
+// lr large enough that 25 steps move the weights well past float32 rounding; weight decay on and
+// off (L2 and decoupled); maximize; non-default betas, eps, rho and momentumDecay. RAdam's default
+// betas take the un-rectified step for t <= 5 (rho_t <= 5) and the rectified one after.
 const CASES: { name: string; optimizer: NewOptimizer; o: RefOptions }[] = [
   { name: 'adamax', optimizer: 'adamax', o: { lr: 0.01, weightDecay: 0 } },
   { name: 'adamax, L2 decay', optimizer: 'adamax', o: { lr: 0.01, weightDecay: 0.1 } },
@@ -36,9 +51,20 @@ const CASES: { name: string; optimizer: NewOptimizer; o: RefOptions }[] = [
   { name: 'lion, decay 0.1', optimizer: 'lion', o: { lr: 0.003, weightDecay: 0.1 } },
   { name: 'lion, maximize, betas (0.95, 0.98)', optimizer: 'lion', o: { lr: 0.003, weightDecay: 0, maximize: true, betas: [0.95, 0.98] } },
   { name: 'lion, decay, maximize', optimizer: 'lion', o: { lr: 0.003, weightDecay: 0.02, maximize: true } },
+  { name: 'adadelta', optimizer: 'adadelta', o: { lr: 1, weightDecay: 0 } },
+  { name: 'adadelta, L2 decay, rho 0.95, eps 1e-4', optimizer: 'adadelta', o: { lr: 0.5, weightDecay: 0.1, rho: 0.95, eps: 1e-4 } },
+  { name: 'adadelta, maximize, eps 1e-3', optimizer: 'adadelta', o: { lr: 1, maximize: true, eps: 1e-3 } },
+  { name: 'nadam', optimizer: 'nadam', o: { lr: 0.01, weightDecay: 0 } },
+  { name: 'nadam, L2 decay', optimizer: 'nadam', o: { lr: 0.01, weightDecay: 0.1 } },
+  { name: 'nadam, decoupled decay, maximize, momentumDecay 0.05', optimizer: 'nadam', o: { lr: 0.01, weightDecay: 0.1, decoupledWeightDecay: true, maximize: true, momentumDecay: 0.05 } },
+  { name: 'nadam, betas (0.8, 0.95), eps 1e-3', optimizer: 'nadam', o: { lr: 0.02, betas: [0.8, 0.95], eps: 1e-3 } },
+  { name: 'radam (un-rectified, then rectified from rho_t > 5)', optimizer: 'radam', o: { lr: 0.01, weightDecay: 0 } },
+  { name: 'radam, L2 decay', optimizer: 'radam', o: { lr: 0.01, weightDecay: 0.1 } },
+  { name: 'radam, decoupled decay, maximize', optimizer: 'radam', o: { lr: 0.01, weightDecay: 0.1, decoupledWeightDecay: true, maximize: true } },
+  { name: 'radam, betas (0.9, 0.6): never rectified (rho_inf = 4)', optimizer: 'radam', o: { lr: 0.01, betas: [0.9, 0.6] } },
 ];
 
-describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (build) => {
+describe.each(BUILD_NAMES)('Embedding with Adamax, Lion, Adadelta, NAdam and RAdam, lazy mode (%s)', (build) => {
   let engine: Engine;
   beforeAll(async () => {
     engine = await engineFor(build);
@@ -80,7 +106,7 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
       // The test moved the weights: a table that did nothing would fail the comparison above.
       expect(maxRelError(emb.weights, init, 1e-2).err).toBeGreaterThan(1e-3);
       const refState = [ref.s0, ref.s1];
-      expect(emb.stateKeys).toEqual(c.optimizer === 'adamax' ? ['exp_avg', 'exp_inf'] : ['exp_avg']);
+      expect(emb.stateKeys).toEqual(SPEC[c.optimizer].state);
       emb.stateKeys.forEach((name, i) => {
         const e = maxRelError(emb.state(name), refState[i], 1e-3);
         expect(e.err, `${name}[${e.at}]`).toBeLessThan(1e-4);
@@ -114,16 +140,41 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
     emb.dispose();
   });
 
-  for (const optimizer of ['adamax', 'lion'] as const) {
-    it(`${optimizer}: rows that every update touches equal the dense ${optimizer === 'adamax' ? 'Adamax' : 'Lion'} kernel on the summed gradients, bit for bit (20 updates)`, () => {
+  it('adadelta, first step by hand: sq = (1 - rho) g^2, d = sqrt(eps) / sqrt(sq + eps) g, acc = (1 - rho) d^2', () => {
+    const emb = new Embedding(3, 2, { optimizer: 'adadelta', lr: 0.5, rho: 0.75, eps: 0.25, init: 'zeros', engine });
+    // ids [1, 1]: g = [1, -2] + [0, 1] = [1, -1]; sq = 0.25; d = 0.5 / sqrt(0.5) g = ±sqrt(0.5)
+    emb.update([1, 1], [1, -2, 0, 1]);
+    const d = Math.SQRT1_2;
+    const x = emb.lookup([1, 0]);
+    [-0.5 * d, 0.5 * d, 0, 0].forEach((e, i) => expect(Math.abs(x[i] - e), `x[${i}]`).toBeLessThan(1e-7));
+    expect(Array.from(emb.state('square_avg').subarray(2, 4))).toEqual([0.25, 0.25]);
+    [0.125, 0.125].forEach((e, i) => expect(Math.abs(emb.state('acc_delta')[2 + i] - e)).toBeLessThan(1e-7));
+    emb.dispose();
+  });
+
+  it('radam, first steps by hand: rho_t <= 5, so p -= lr m / (1 - b1^t) (t = 1: p -= lr g)', () => {
+    const emb = new Embedding(3, 2, { optimizer: 'radam', lr: 0.5, init: 'zeros', engine });
+    emb.update([2], [1, -4]);
+    expect(Array.from(emb.lookup([2]))).toEqual([-0.5, 2]);
+    // t = 2 (row 0 untouched at t = 1): m = 0.1 g, p -= 0.5 * 0.1 g / (1 - 0.81)
+    emb.update([0], [1, 0]);
+    expect(Math.abs(emb.lookup([0])[0] + 0.05 / 0.19)).toBeLessThan(1e-7);
+    emb.dispose();
+  });
+
+  // SPEC's options, and the other weight decay of NAdam (L2) and RAdam (decoupled).
+  const denseCases: [NewOptimizer, EmbeddingOptions][] = [
+    ...NEW_OPTIMIZERS.map((o): [NewOptimizer, EmbeddingOptions] => [o, SPEC[o].hyper]),
+    ['nadam', { ...SPEC.nadam.hyper, decoupledWeightDecay: false }],
+    ['radam', { ...SPEC.radam.hyper, decoupledWeightDecay: true }],
+  ];
+  for (const [optimizer, hyper] of denseCases) {
+    it(`${optimizer} ${JSON.stringify(hyper)}: rows that every update touches equal the dense ${SPEC[optimizer].Dense.name} kernel on the summed gradients, bit for bit (20 updates)`, () => {
       const rows = 9, dim = 13;
       const rand = rng(optimizer.length * 17);
       const init = uniform(rand, rows * dim);
-      const hyper = optimizer === 'adamax'
-        ? { lr: 0.01, betas: [0.85, 0.99] as [number, number], eps: 1e-6, weightDecay: 0.03, maximize: true }
-        : { lr: 0.004, betas: [0.9, 0.99] as [number, number], weightDecay: 0.05, maximize: true };
       const emb = new Embedding(rows, dim, { optimizer, ...hyper, init, engine });
-      const dense = optimizer === 'adamax' ? new Adamax({ ...hyper, engine }) : new Lion({ ...hyper, engine });
+      const dense = new SPEC[optimizer].Dense({ ...hyper, engine } as never);
       const p = dense.param(init);
       for (let s = 0; s < 20; s++) {
         // Every row once, then a few duplicates (their sums are formed in float32, in position order).
@@ -142,32 +193,68 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
     });
   }
 
-  it('defaults are the dense classes\': adamax lr 2e-3, betas (0.9, 0.999), eps 1e-8, no decay; lion lr 1e-4, betas (0.9, 0.99), weightDecay 1e-3', () => {
-    const a = new Embedding(3, 2, { optimizer: 'adamax', engine });
-    expect(a.options).toEqual({ lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false, nonFinite: 'throw' });
-    const l = new Embedding(3, 2, { optimizer: 'lion', engine });
-    expect(l.options).toEqual({ lr: 1e-4, betas: [0.9, 0.99], weightDecay: 1e-3, maximize: false, nonFinite: 'throw' });
-    expect(new Adamax({ engine }).options).toMatchObject({ lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
-    expect(new Lion({ engine }).options).toMatchObject({ lr: 1e-4, betas: [0.9, 0.99], weightDecay: 1e-3 });
-    a.dispose();
-    l.dispose();
+  it.each(['nadam', 'radam'] as const)('%s: a row first touched at update 1000 takes the step-1000 schedule (a dense param at its step 1000 with fresh state, bit for bit), not step 1\'s', (optimizer) => {
+    const dim = 7;
+    const { Dense, hyper } = SPEC[optimizer];
+    const rand = rng(5);
+    const init = uniform(rand, 2 * dim);
+    const emb = new Embedding(2, dim, { optimizer, ...hyper, init, engine });
+    for (let s = 0; s < 999; s++) emb.update([0], uniform(rand, dim));
+    expect(Array.from(emb.lookup([1]))).toEqual(Array.from(init.subarray(dim)));
+    const g = uniform(rand, dim);
+    emb.update([1, 0], Float32Array.from([...g, ...uniform(rand, dim)]));
+    expect(emb.stepCount).toBe(1000);
+    // The dense optimizer with row 1 as its param: loaded at step 999 (fresh state), then one step.
+    const late = new Dense({ ...hyper, engine } as never);
+    const p = late.param(init.subarray(dim));
+    const dict = late.stateDict();
+    late.loadStateDict({ ...dict, stepCount: 999, params: [{ ...dict.params[0], step: 999 }] });
+    p.grad.set(g);
+    late.step();
+    expect(bitsOf(emb.lookup([1])).equals(bitsOf(p.data))).toBe(true);
+    for (const k of emb.stateKeys) expect(bitsOf(emb.state(k).subarray(dim)).equals(bitsOf(p.state(k)))).toBe(true);
+    // Step 1's schedule would give another update.
+    const early = new Dense({ ...hyper, engine } as never);
+    const q = early.param(init.subarray(dim));
+    q.grad.set(g);
+    early.step();
+    expect(bitsOf(emb.lookup([1])).equals(bitsOf(q.data))).toBe(false);
+    [late, early, emb].forEach((t) => t.dispose());
   });
 
-  for (const optimizer of ['adamax', 'lion'] as const) {
+  it('defaults are the dense classes\': adamax lr 2e-3, betas (0.9, 0.999), eps 1e-8, no decay; lion lr 1e-4, betas (0.9, 0.99), weightDecay 1e-3; adadelta lr 1, rho 0.9, eps 1e-6; nadam lr 2e-3, momentumDecay 4e-3; radam lr 1e-3', () => {
+    const defaults: Record<NewOptimizer, Record<string, unknown>> = {
+      adamax: { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+      lion: { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 1e-3 },
+      adadelta: { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0 },
+      nadam: { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3, decoupledWeightDecay: false },
+      radam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false },
+    };
+    for (const optimizer of NEW_OPTIMIZERS) {
+      const emb = new Embedding(3, 2, { optimizer, engine });
+      expect(emb.options).toEqual({ ...defaults[optimizer], maximize: false, nonFinite: 'throw' });
+      const dense = new SPEC[optimizer].Dense({ engine });
+      expect(dense.options).toMatchObject(emb.options);
+      dense.dispose();
+      emb.dispose();
+    }
+  });
+
+  for (const optimizer of NEW_OPTIMIZERS) {
     it(`${optimizer}: stateDict / loadStateDict and save / fromCheckpoint continue bit for bit`, () => {
       const rows = 20, dim = 6;
-      const rand = rng(optimizer === 'adamax' ? 41 : 43);
-      const opts: EmbeddingOptions = { optimizer, lr: 0.01, weightDecay: 0.02, betas: [0.8, 0.95], init: uniform(rand, rows * dim), engine };
+      const rand = rng(41 + optimizer.length);
+      const opts: EmbeddingOptions = { optimizer, ...SPEC[optimizer].hyper, init: uniform(rand, rows * dim), engine };
       const a = new Embedding(rows, dim, opts);
       for (let s = 0; s < 7; s++) a.update(skewedIds(rand, 9, rows), uniform(rand, 9 * dim));
       const dict = a.stateDict();
       expect(dict.optimizer).toBe(optimizer);
       expect(dict.stepCount).toBe(7);
-      expect(Object.keys(dict.state)).toEqual(optimizer === 'adamax' ? ['exp_avg', 'exp_inf'] : ['exp_avg']);
-      expect(dict.options).toMatchObject({ lr: 0.01, weightDecay: 0.02, betas: [0.8, 0.95] });
-      const b = new Embedding(rows, dim, { ...opts, lr: 0.5, betas: [0.9, 0.9], init: 'zeros' });
+      expect(Object.keys(dict.state)).toEqual(SPEC[optimizer].state);
+      expect(dict.options).toMatchObject({ ...SPEC[optimizer].hyper, nonFinite: 'throw' });
+      const b = new Embedding(rows, dim, { ...opts, lr: 0.5, weightDecay: 0, maximize: false, init: 'zeros' });
       b.loadStateDict(dict);
-      expect(b.lr).toBe(0.01);
+      expect(b.lr).toBe(SPEC[optimizer].hyper.lr);
       const c = Embedding.fromCheckpoint(a.save(), { engine });
       expect(c.optimizer).toBe(optimizer);
       expect(c.stepCount).toBe(7);
@@ -185,14 +272,14 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
       const before = snapshot(b);
       expect(() => b.loadStateDict({ ...dict, optimizer: optimizer === 'adamax' ? 'lion' : 'adamax' })).toThrow(TypeError);
       expect(() => b.loadStateDict({ ...dict, options: { ...dict.options, amsgrad: true } })).toThrow(/unknown option 'amsgrad'/);
-      expect(() => b.loadStateDict({ ...dict, options: { ...dict.options, betas: [0.9, 1] } })).toThrow(/betas\[1\]/);
+      expect(() => b.loadStateDict({ ...dict, options: { ...dict.options, lr: -1 } })).toThrow(/'lr' must be >= 0, got -1/);
       expectUnchanged(b, before);
       [a, b, c].forEach((t) => t.dispose());
     });
   }
 
   describe('bad input throws a clear error and changes nothing', () => {
-    for (const optimizer of ['adamax', 'lion'] as const) {
+    for (const optimizer of NEW_OPTIMIZERS) {
       const rows = 10, dim = 4;
       let emb: Embedding;
       beforeAll(() => {
@@ -221,7 +308,7 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
         expect(skip.update([1, 1], [3e38, 0, 3e38, 0])).toBe(false);
         expect(skip.stepCount).toBe(0);
         expect(skip.weights).toEqual(new Float32Array(10));
-        expect(skip.state('exp_avg')).toEqual(new Float32Array(10));
+        for (const k of SPEC[optimizer].state) expect(skip.state(k)).toEqual(new Float32Array(10));
         skip.dispose();
       });
     }
@@ -240,25 +327,41 @@ describe.each(BUILD_NAMES)('Embedding with Adamax and Lion, lazy mode (%s)', (bu
         [{ optimizer: 'lion', eps: 1e-8 } as EmbeddingOptions, /unknown option 'eps'/, TypeError],
         [{ optimizer: 'lion', momentum: 0.9 }, /unknown option 'momentum'/, TypeError],
         [{ optimizer: 'lion', maximize: 1 as never }, /'maximize'/, TypeError],
+        [{ optimizer: 'adadelta', mode: 'exact' }, /mode 'exact' supports optimizers sgd, adagrad, adam and adamw, not 'adadelta'; use mode 'lazy'/, RangeError],
+        [{ optimizer: 'nadam', mode: 'exact' }, /mode 'exact' supports optimizers sgd, adagrad, adam and adamw, not 'nadam'; use mode 'lazy'/, RangeError],
+        [{ optimizer: 'radam', mode: 'exact', weightDecay: 0 }, /mode 'exact' supports optimizers sgd, adagrad, adam and adamw, not 'radam'; use mode 'lazy'/, RangeError],
+        [{ optimizer: 'adadelta', rho: 1.5 }, /'rho' must be <= 1, got 1.5/, RangeError],
+        [{ optimizer: 'adadelta', rho: -0.1 }, /'rho' must be >= 0/, RangeError],
+        [{ optimizer: 'adadelta', eps: -1 }, /'eps' must be >= 0/, RangeError],
+        [{ optimizer: 'adadelta', betas: [0.9, 0.9] }, /unknown option 'betas'/, TypeError],
+        [{ optimizer: 'nadam', momentumDecay: -0.1 }, /'momentumDecay' must be >= 0, got -0.1/, RangeError],
+        [{ optimizer: 'nadam', decoupledWeightDecay: 'yes' as never }, /'decoupledWeightDecay'/, TypeError],
+        [{ optimizer: 'nadam', betas: [0.9, 1] }, /betas\[1\]/, RangeError],
+        [{ optimizer: 'nadam', rho: 0.9 }, /unknown option 'rho'/, TypeError],
+        [{ optimizer: 'radam', momentumDecay: 4e-3 }, /unknown option 'momentumDecay'/, TypeError],
+        [{ optimizer: 'radam', lr: Number.NaN }, /'lr' must not be NaN/, RangeError],
+        [{ optimizer: 'radam', decoupledWeightDecay: 1 as never }, /'decoupledWeightDecay'/, TypeError],
+        [{ optimizer: 'adamw', decoupledWeightDecay: true }, /unknown option 'decoupledWeightDecay'/, TypeError],
       ];
       expectRefusedWithoutAllocation(engine, bad.map(([options, message, type]) => [() => new Embedding(10, 4, { engine, ...options }), message, type] as const));
     });
   });
 });
 
-describe('Embedding with Adamax and Lion: the SIMD and the scalar build agree bit for bit', () => {
-  it.each(['adamax', 'lion'] as const)('%s, dim 13 (SIMD body and scalar tail) and 70 (16-wide blocks), 200 updates', async (optimizer) => {
+describe('Embedding with the lazy-only optimizers: the SIMD and the scalar build agree bit for bit', () => {
+  it.each(NEW_OPTIMIZERS)('%s, dim 13 (SIMD body and scalar tail) and 70 (16-wide blocks), 200 updates', async (optimizer) => {
     const simd = await engineFor('simd');
     const scalar = await engineFor('scalar');
     for (const dim of [13, 70]) {
-      const opts: EmbeddingOptions = { optimizer, lr: 0.01, weightDecay: 0.01, init: { distribution: 'normal' }, seed: 9 };
+      const opts: EmbeddingOptions = { optimizer, ...SPEC[optimizer].hyper, init: { distribution: 'normal' }, seed: 9 };
       const a = new Embedding(300, dim, { ...opts, engine: simd });
       const b = new Embedding(300, dim, { ...opts, engine: scalar });
       const rand = rng(3);
       for (let s = 0; s < 200; s++) {
         const ids = skewedIds(rand, 50, 300);
         const grads = uniform(rand, 50 * dim, 1);
-        // Some tiny gradients: Adamax's max(b2 u, |g| + eps) then picks eps-dominated values.
+        // Some tiny gradients: Adamax's max(b2 u, |g| + eps) then picks eps-dominated values (and
+        // eps dominates the other denominators).
         if (s % 3 === 0) grads.forEach((g, i) => (grads[i] = g * ((i * 7) % 3 === 0 ? 1e-9 : 1e-3)));
         a.update(ids, grads);
         b.update(ids, grads);
@@ -271,8 +374,8 @@ describe('Embedding with Adamax and Lion: the SIMD and the scalar build agree bi
   });
 });
 
-describe.each(BUILD_NAMES)('sharded tables with Adamax and Lion (%s)', (build) => {
-  it.each(['adamax', 'lion'] as const)('%s: three shards equal one table bit for bit; the state size sets the shard rows', async (optimizer) => {
+describe.each(BUILD_NAMES)('sharded tables with the lazy-only optimizers (%s)', (build) => {
+  it.each(NEW_OPTIMIZERS)('%s: three shards equal one table bit for bit; the state size sets the shard rows', async (optimizer) => {
     const parent = await createEngine({ simd: build === 'simd' });
     const plainEngine = await engineFor(build);
     const rows = 600, dim = 12;
@@ -305,8 +408,8 @@ describe.each(BUILD_NAMES)('sharded tables with Adamax and Lion (%s)', (build) =
   });
 });
 
-describe('Embedding with Adamax and Lion on a threaded engine', () => {
-  it.each(['adamax', 'lion'] as const)('%s: updates split by row ranges across 3 threads equal one thread bit for bit', async (optimizer) => {
+describe('Embedding with the lazy-only optimizers on a threaded engine', () => {
+  it.each(NEW_OPTIMIZERS)('%s: updates split by row ranges across 3 threads equal one thread bit for bit', async (optimizer) => {
     const one = await engineFor('simd');
     const three = await createEngine({ simd: true, threads: 3, minParallelElements: 0 });
     try {

@@ -2,9 +2,11 @@
 // to the rows an update names, with duplicate ids summed first (SparseAdam / LazyAdam semantics,
 // dense Adam's eps placement; sparse Adagrad; SGD with momentum, dampening, Nesterov, L2 decay;
 // Adamax as torch.optim.Adamax with the table's update count in the bias correction; Lion as
-// optax.lion computes it).
+// optax.lion computes it; Adadelta, NAdam and RAdam as torch.optim's, with NAdam's mu_t and
+// mu_product and RAdam's rho_t from the table's update count, mu_product kept as PyTorch keeps
+// it, a running product).
 
-export type RefOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion';
+export type RefOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
 
 export interface RefOptions {
   lr: number;
@@ -18,6 +20,9 @@ export interface RefOptions {
   lrDecay?: number;
   initialAccumulatorValue?: number;
   maximize?: boolean;
+  rho?: number;
+  momentumDecay?: number;
+  decoupledWeightDecay?: boolean;
 }
 
 /** A float64 table and its optimizer state, updated lazily. */
@@ -27,6 +32,8 @@ export class LazyRef {
   readonly s1: Float64Array;
   readonly s2: Float64Array;
   t = 0;
+  /** NAdam: the product mu_1 ... mu_t of the table's momentum schedule (PyTorch's `mu_product`). */
+  muProduct = 1;
 
   constructor(readonly optimizer: RefOptimizer, readonly rows: number, readonly dim: number, init: ArrayLike<number>, readonly o: RefOptions) {
     this.w = Float64Array.from(init);
@@ -50,13 +57,22 @@ export class LazyRef {
     const { dim, o } = this;
     const t = ++this.t;
     const lr = o.lr, wd = o.weightDecay ?? 0, sign = o.maximize ? -1 : 1;
+    const [b1, b2] = o.betas ?? [0.9, 0.999];
+    const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+    // NAdam: mu_t = b1 (1 - 0.5 * 0.96^(t psi)); mu_product *= mu_t (every update, touched or not).
+    const psi = o.momentumDecay ?? 4e-3;
+    const muT = b1 * (1 - 0.5 * Math.pow(0.96, t * psi)), muNext = b1 * (1 - 0.5 * Math.pow(0.96, (t + 1) * psi));
+    if (this.optimizer === 'nadam') this.muProduct *= muT;
+    const muProduct = this.muProduct;
+    // RAdam: rho_inf = 2 / (1 - b2) - 1; rho_t = rho_inf - 2 t b2^t / (1 - b2^t); rectified when rho_t > 5.
+    const rhoInf = 2 / (1 - b2) - 1, rhoT = rhoInf - (2 * t * Math.pow(b2, t)) / bc2;
+    const rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
     for (const [r, gsum] of LazyRef.coalesce(ids, grads, dim)) {
       for (let c = 0; c < dim; c++) {
         const i = r * dim + c;
         let g = sign * gsum[c];
         let p = this.w[i];
         if (this.optimizer === 'adam' || this.optimizer === 'adamw') {
-          const [b1, b2] = o.betas ?? [0.9, 0.999];
           const eps = o.eps ?? 1e-8;
           if (this.optimizer === 'adam') g += wd * p;
           else p *= 1 - lr * wd;
@@ -64,16 +80,14 @@ export class LazyRef {
           this.s1[i] = b2 * this.s1[i] + (1 - b2) * g * g;
           let v = this.s1[i];
           if (o.amsgrad) v = this.s2[i] = Math.max(this.s2[i], v);
-          const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
           p -= (lr / bc1) * this.s0[i] / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
         } else if (this.optimizer === 'adamax') {
           // torch.optim.Adamax: g += wd p; m = lerp(m, g, 1 - b1); u = max(b2 u, |g| + eps);
           // p -= (lr / (1 - b1^t)) m / u. State: s0 = exp_avg, s1 = exp_inf.
-          const [b1, b2] = o.betas ?? [0.9, 0.999];
           g += wd * p;
           this.s0[i] += (1 - b1) * (g - this.s0[i]);
           this.s1[i] = Math.max(b2 * this.s1[i], Math.abs(g) + (o.eps ?? 1e-8));
-          p -= (lr / (1 - Math.pow(b1, t))) * (this.s0[i] / this.s1[i]);
+          p -= (lr / bc1) * (this.s0[i] / this.s1[i]);
         } else if (this.optimizer === 'lion') {
           // optax.lion: c = b1 m + (1 - b1) g; p -= lr (sign(c) + wd p); m = b2 m + (1 - b2) g.
           // No bias correction. State: s0 = exp_avg (optax's mu).
@@ -82,6 +96,33 @@ export class LazyRef {
           const c = b1 * m + (1 - b1) * g;
           p -= lr * (Math.sign(c) + wd * p);
           this.s0[i] = b2 * m + (1 - b2) * g;
+        } else if (this.optimizer === 'adadelta') {
+          // torch.optim.Adadelta (no step count): g += wd p; sq = rho sq + (1 - rho) g^2;
+          // d = sqrt(acc + eps) / sqrt(sq + eps) g; acc = rho acc + (1 - rho) d^2; p -= lr d.
+          const rho = o.rho ?? 0.9, eps = o.eps ?? 1e-6;
+          g += wd * p;
+          this.s0[i] = rho * this.s0[i] + (1 - rho) * g * g;
+          const d = (Math.sqrt(this.s1[i] + eps) / Math.sqrt(this.s0[i] + eps)) * g;
+          this.s1[i] = rho * this.s1[i] + (1 - rho) * d * d;
+          p -= lr * d;
+        } else if (this.optimizer === 'nadam' || this.optimizer === 'radam') {
+          // torch.optim.NAdam / RAdam: L2 (g += wd p) or decoupled (p *= 1 - lr wd) weight decay;
+          // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2. State: s0 = exp_avg, s1 = exp_avg_sq.
+          const eps = o.eps ?? 1e-8;
+          if (o.decoupledWeightDecay) p *= 1 - lr * wd;
+          else g += wd * p;
+          const m = (this.s0[i] = b1 * this.s0[i] + (1 - b1) * g);
+          const v = (this.s1[i] = b2 * this.s1[i] + (1 - b2) * g * g);
+          if (this.optimizer === 'nadam') {
+            // p -= lr (1 - mu_t) / (1 - mu_product) g / denom + lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / denom
+            const denom = Math.sqrt(v / bc2) + eps;
+            p -= (lr * (1 - muT)) / (1 - muProduct) * (g / denom) + (lr * muNext) / (1 - muProduct * muNext) * (m / denom);
+          } else if (rhoT > 5) {
+            // p -= lr m / bc1 * rect * sqrt(bc2) / (sqrt(v) + eps)
+            p -= (lr * m) / bc1 * rect * Math.sqrt(bc2) / (Math.sqrt(v) + eps);
+          } else {
+            p -= (lr * m) / bc1;
+          }
         } else if (this.optimizer === 'adagrad') {
           g += wd * p;
           this.s0[i] += g * g;
