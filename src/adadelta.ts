@@ -54,11 +54,11 @@ export type AdadeltaHyper = Pick<Resolved<AdadeltaOptions>, 'lr' | 'rho' | 'eps'
 
 /** @internal Writes the ADADELTA_* hyper slots (the dense class's fillHyper, and an `Embedding`'s lazy rows). */
 export function writeAdadeltaHyper(h: HyperWriter, e: Engine, o: AdadeltaHyper, gradScale: number): void {
-  h.f32(e.slot('ADADELTA_GSCALE'), gradScale);
-  h.f32(e.slot('ADADELTA_LR'), o.lr);
-  h.f32(e.slot('ADADELTA_RHO'), o.rho);
-  h.f32(e.slot('ADADELTA_OMR'), 1 - o.rho);
-  h.f32(e.slot('ADADELTA_EPS'), o.eps);
-  h.f32(e.slot('ADADELTA_WD'), o.weightDecay);
-  h.flag(e.slot('ADADELTA_USE_WD'), o.weightDecay !== 0);
+  h.f32(e.slots.ADADELTA_GSCALE, gradScale);
+  h.f32(e.slots.ADADELTA_LR, o.lr);
+  h.f32(e.slots.ADADELTA_RHO, o.rho);
+  h.f32(e.slots.ADADELTA_OMR, 1 - o.rho);
+  h.f32(e.slots.ADADELTA_EPS, o.eps);
+  h.f32(e.slots.ADADELTA_WD, o.weightDecay);
+  h.flag(e.slots.ADADELTA_USE_WD, o.weightDecay !== 0);
 }

@@ -52,10 +52,10 @@ export class Adagrad extends Optimizer<AdagradOptions> {
 
   protected fillHyper(h: HyperWriter, o: Resolved<AdagradOptions>, t: number, gradScale: number): void {
     const e = this.engine;
-    h.f32(e.slot('ADAGRAD_GSCALE'), gradScale);
-    h.f32(e.slot('ADAGRAD_CLR'), o.lr / (1 + (t - 1) * o.lrDecay));
-    h.f32(e.slot('ADAGRAD_EPS'), o.eps);
-    h.f32(e.slot('ADAGRAD_WD'), o.weightDecay);
-    h.flag(e.slot('ADAGRAD_USE_WD'), o.weightDecay !== 0);
+    h.f32(e.slots.ADAGRAD_GSCALE, gradScale);
+    h.f32(e.slots.ADAGRAD_CLR, o.lr / (1 + (t - 1) * o.lrDecay));
+    h.f32(e.slots.ADAGRAD_EPS, o.eps);
+    h.f32(e.slots.ADAGRAD_WD, o.weightDecay);
+    h.flag(e.slots.ADAGRAD_USE_WD, o.weightDecay !== 0);
   }
 }

@@ -58,8 +58,11 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<AdamOptions>, t: number, gradScale: number): void {
+    // Plain reads, no destructuring or repeated getters: this runs on every step and shows on
+    // small tensors.
     const s = this.engine.slots;
-    const [b1, b2] = o.betas;
+    const b1 = o.betas[0], b2 = o.betas[1];
+    const decoupled = this.decoupled, wd = o.weightDecay;
     const bc1 = 1 - this.powers1.at(b1, t);
     const bc2 = 1 - this.powers2.at(b2, t);
     h.f32(s.ADAM_GSCALE, gradScale);
@@ -70,11 +73,11 @@ export class Adam extends Optimizer<AdamOptions> {
     h.f32(s.ADAM_STEP_SIZE, o.lr / bc1);
     h.f32(s.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
     h.f32(s.ADAM_EPS, o.eps);
-    h.f32(s.ADAM_L2, this.decoupled ? 0 : o.weightDecay);
-    h.f32(s.ADAM_DECAY, this.decoupled ? 1 - o.lr * o.weightDecay : 1);
+    h.f32(s.ADAM_L2, decoupled ? 0 : wd);
+    h.f32(s.ADAM_DECAY, decoupled ? 1 - o.lr * wd : 1);
     h.flag(s.ADAM_AMSGRAD, o.amsgrad);
-    h.flag(s.ADAM_USE_L2, !this.decoupled && o.weightDecay !== 0);
-    h.flag(s.ADAM_USE_DECAY, this.decoupled && o.weightDecay !== 0);
+    h.flag(s.ADAM_USE_L2, !decoupled && wd !== 0);
+    h.flag(s.ADAM_USE_DECAY, decoupled && wd !== 0);
   }
 }
 

@@ -47,12 +47,12 @@ export class Adamax extends Optimizer<AdamaxOptions> {
     const e = this.engine;
     const [b1, b2] = o.betas;
     // clr = lr / bias_correction, bias_correction = 1 - beta1^t
-    h.f32(e.slot('ADAMAX_GSCALE'), gradScale);
-    h.f32(e.slot('ADAMAX_OMB1'), 1 - b1);
-    h.f32(e.slot('ADAMAX_BETA2'), b2);
-    h.f32(e.slot('ADAMAX_CLR'), o.lr / (1 - Math.pow(b1, t)));
-    h.f32(e.slot('ADAMAX_EPS'), o.eps);
-    h.f32(e.slot('ADAMAX_WD'), o.weightDecay);
-    h.flag(e.slot('ADAMAX_USE_WD'), o.weightDecay !== 0);
+    h.f32(e.slots.ADAMAX_GSCALE, gradScale);
+    h.f32(e.slots.ADAMAX_OMB1, 1 - b1);
+    h.f32(e.slots.ADAMAX_BETA2, b2);
+    h.f32(e.slots.ADAMAX_CLR, o.lr / (1 - Math.pow(b1, t)));
+    h.f32(e.slots.ADAMAX_EPS, o.eps);
+    h.f32(e.slots.ADAMAX_WD, o.weightDecay);
+    h.flag(e.slots.ADAMAX_USE_WD, o.weightDecay !== 0);
   }
 }

@@ -142,14 +142,14 @@ export class SGDHD extends SGD {
   protected override fillHyper(h: HyperWriter, o: Resolved<SGDOptions>, t: number, gradScale: number): void {
     super.fillHyper(h, o, t, gradScale);
     const e = this.engine;
-    h.flag(e.slot('HD_SKIP'), t === 1);
-    h.flag(e.slot('HD_USE_P'), o.weightDecay !== 0);
+    h.flag(e.slots.HD_SKIP, t === 1);
+    h.flag(e.slots.HD_USE_P, o.weightDecay !== 0);
   }
 
   protected override measureGrads(lo: number, hi: number): number {
     for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
     const { table, count } = this.tableInfo;
-    return this.hd.measure(this.engine, table, count, this.engine.slot('HD_MODE_STORED'), lo, hi);
+    return this.hd.measure(this.engine, table, count, this.engine.slots.HD_MODE_STORED, lo, hi);
   }
 
   protected override beforeUpdate(scale: number): void {
@@ -198,15 +198,15 @@ export class AdamHD extends Adam {
     super.fillHyper(h, o, t, gradScale);
     const e = this.engine;
     // The previous step's 1 / sqrt(1 - beta2^(t-1)); a param's first step has no previous one.
-    h.f32(e.slot('HD_PREV_IB'), t > 1 ? 1 / Math.sqrt(1 - Math.pow(o.betas[1], t - 1)) : 0);
-    h.flag(e.slot('HD_SKIP'), t === 1);
-    h.flag(e.slot('HD_USE_P'), o.weightDecay !== 0);
+    h.f32(e.slots.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - Math.pow(o.betas[1], t - 1)) : 0);
+    h.flag(e.slots.HD_SKIP, t === 1);
+    h.flag(e.slots.HD_USE_P, o.weightDecay !== 0);
   }
 
   protected override measureGrads(lo: number, hi: number): number {
     for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
     const { table, count } = this.tableInfo;
-    return this.hd.measure(this.engine, table, count, this.engine.slot('HD_MODE_ADAM'), lo, hi);
+    return this.hd.measure(this.engine, table, count, this.engine.slots.HD_MODE_ADAM, lo, hi);
   }
 
   protected override beforeUpdate(scale: number): void {

@@ -44,13 +44,13 @@ export class Lion extends Optimizer<LionOptions> {
   protected fillHyper(h: HyperWriter, o: Resolved<LionOptions>, _t: number, gradScale: number): void {
     const e = this.engine;
     const [b1, b2] = o.betas;
-    h.f32(e.slot('LION_GSCALE'), gradScale);
-    h.f32(e.slot('LION_LR'), o.lr);
-    h.f32(e.slot('LION_BETA1'), b1);
-    h.f32(e.slot('LION_OMB1'), 1 - b1);
-    h.f32(e.slot('LION_BETA2'), b2);
-    h.f32(e.slot('LION_OMB2'), 1 - b2);
-    h.f32(e.slot('LION_WD'), o.weightDecay);
-    h.flag(e.slot('LION_USE_WD'), o.weightDecay !== 0);
+    h.f32(e.slots.LION_GSCALE, gradScale);
+    h.f32(e.slots.LION_LR, o.lr);
+    h.f32(e.slots.LION_BETA1, b1);
+    h.f32(e.slots.LION_OMB1, 1 - b1);
+    h.f32(e.slots.LION_BETA2, b2);
+    h.f32(e.slots.LION_OMB2, 1 - b2);
+    h.f32(e.slots.LION_WD, o.weightDecay);
+    h.flag(e.slots.LION_USE_WD, o.weightDecay !== 0);
   }
 }

@@ -108,16 +108,16 @@ export function writeNAdamHyper(h: HyperWriter, e: Engine, o: NAdamHyper, t: num
   const prod = mus.product(b1, psi, t);
   const prodNext = prod * muNext;
   const dec = o.decoupledWeightDecay;
-  h.f32(e.slot('NADAM_GSCALE'), gradScale);
-  h.f32(e.slot('NADAM_OMB1'), 1 - b1);
-  h.f32(e.slot('NADAM_BETA2'), b2);
-  h.f32(e.slot('NADAM_OMB2'), 1 - b2);
-  h.f32(e.slot('NADAM_BC2'), 1 - Math.pow(b2, t));
-  h.f32(e.slot('NADAM_EPS'), o.eps);
-  h.f32(e.slot('NADAM_CG'), (o.lr * (1 - mu)) / (1 - prod));
-  h.f32(e.slot('NADAM_CM'), (o.lr * muNext) / (1 - prodNext));
-  h.f32(e.slot('NADAM_L2'), dec ? 0 : o.weightDecay);
-  h.f32(e.slot('NADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
-  h.flag(e.slot('NADAM_USE_L2'), !dec && o.weightDecay !== 0);
-  h.flag(e.slot('NADAM_USE_DECAY'), dec && o.weightDecay !== 0);
+  h.f32(e.slots.NADAM_GSCALE, gradScale);
+  h.f32(e.slots.NADAM_OMB1, 1 - b1);
+  h.f32(e.slots.NADAM_BETA2, b2);
+  h.f32(e.slots.NADAM_OMB2, 1 - b2);
+  h.f32(e.slots.NADAM_BC2, 1 - Math.pow(b2, t));
+  h.f32(e.slots.NADAM_EPS, o.eps);
+  h.f32(e.slots.NADAM_CG, (o.lr * (1 - mu)) / (1 - prod));
+  h.f32(e.slots.NADAM_CM, (o.lr * muNext) / (1 - prodNext));
+  h.f32(e.slots.NADAM_L2, dec ? 0 : o.weightDecay);
+  h.f32(e.slots.NADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+  h.flag(e.slots.NADAM_USE_L2, !dec && o.weightDecay !== 0);
+  h.flag(e.slots.NADAM_USE_DECAY, dec && o.weightDecay !== 0);
 }

@@ -562,7 +562,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     w.f = this.engine.heapF32;
     w.i = this.engine.heapI32;
     const cohorts = this.cohorts;
-    const loSlot = this.engine.slot('CLIP_LO'), hiSlot = this.engine.slot('CLIP_HI');
+    const loSlot = this.engine.slots.CLIP_LO, hiSlot = this.engine.slots.CLIP_HI;
     for (let k = 0; k < cohorts.length; k++) {
       const o = this.groupStates[cohorts[k].group].opts;
       w.base = (this.hyper >>> 2) + k * HYPER_SLOTS;

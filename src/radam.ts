@@ -78,15 +78,15 @@ export function writeRAdamHyper(h: HyperWriter, e: Engine, o: RAdamHyper, t: num
   const bc2 = 1 - Math.pow(b2, t);
   const rect = RAdam.rectification(b2, t);
   const dec = o.decoupledWeightDecay;
-  h.f32(e.slot('RADAM_GSCALE'), gradScale);
-  h.f32(e.slot('RADAM_OMB1'), 1 - b1);
-  h.f32(e.slot('RADAM_BETA2'), b2);
-  h.f32(e.slot('RADAM_OMB2'), 1 - b2);
-  h.f32(e.slot('RADAM_EPS'), o.eps);
-  h.f32(e.slot('RADAM_COEF'), rect === null ? o.lr / bc1 : ((o.lr / bc1) * rect) * Math.sqrt(bc2));
-  h.f32(e.slot('RADAM_L2'), dec ? 0 : o.weightDecay);
-  h.f32(e.slot('RADAM_DECAY'), dec ? 1 - o.lr * o.weightDecay : 1);
-  h.flag(e.slot('RADAM_RECT'), rect !== null);
-  h.flag(e.slot('RADAM_USE_L2'), !dec && o.weightDecay !== 0);
-  h.flag(e.slot('RADAM_USE_DECAY'), dec && o.weightDecay !== 0);
+  h.f32(e.slots.RADAM_GSCALE, gradScale);
+  h.f32(e.slots.RADAM_OMB1, 1 - b1);
+  h.f32(e.slots.RADAM_BETA2, b2);
+  h.f32(e.slots.RADAM_OMB2, 1 - b2);
+  h.f32(e.slots.RADAM_EPS, o.eps);
+  h.f32(e.slots.RADAM_COEF, rect === null ? o.lr / bc1 : ((o.lr / bc1) * rect) * Math.sqrt(bc2));
+  h.f32(e.slots.RADAM_L2, dec ? 0 : o.weightDecay);
+  h.f32(e.slots.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+  h.flag(e.slots.RADAM_RECT, rect !== null);
+  h.flag(e.slots.RADAM_USE_L2, !dec && o.weightDecay !== 0);
+  h.flag(e.slots.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
 }

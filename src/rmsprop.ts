@@ -52,15 +52,15 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
 
   protected fillHyper(h: HyperWriter, o: Resolved<RMSpropOptions>, _t: number, gradScale: number): void {
     const e = this.engine;
-    h.f32(e.slot('RMSPROP_GSCALE'), gradScale);
-    h.f32(e.slot('RMSPROP_LR'), o.lr);
-    h.f32(e.slot('RMSPROP_ALPHA'), o.alpha);
-    h.f32(e.slot('RMSPROP_OMA'), 1 - o.alpha);
-    h.f32(e.slot('RMSPROP_EPS'), o.eps);
-    h.f32(e.slot('RMSPROP_WD'), o.weightDecay);
-    h.f32(e.slot('RMSPROP_MOMENTUM'), o.momentum);
-    h.flag(e.slot('RMSPROP_USE_WD'), o.weightDecay !== 0);
-    h.flag(e.slot('RMSPROP_CENTERED'), o.centered);
-    h.flag(e.slot('RMSPROP_USE_MOMENTUM'), o.momentum > 0);
+    h.f32(e.slots.RMSPROP_GSCALE, gradScale);
+    h.f32(e.slots.RMSPROP_LR, o.lr);
+    h.f32(e.slots.RMSPROP_ALPHA, o.alpha);
+    h.f32(e.slots.RMSPROP_OMA, 1 - o.alpha);
+    h.f32(e.slots.RMSPROP_EPS, o.eps);
+    h.f32(e.slots.RMSPROP_WD, o.weightDecay);
+    h.f32(e.slots.RMSPROP_MOMENTUM, o.momentum);
+    h.flag(e.slots.RMSPROP_USE_WD, o.weightDecay !== 0);
+    h.flag(e.slots.RMSPROP_CENTERED, o.centered);
+    h.flag(e.slots.RMSPROP_USE_MOMENTUM, o.momentum > 0);
   }
 }

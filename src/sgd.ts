@@ -53,14 +53,14 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected fillHyper(h: HyperWriter, o: Resolved<SGDOptions>, t: number, gradScale: number): void {
     const e = this.engine;
-    h.f32(e.slot('SGD_GSCALE'), gradScale);
-    h.f32(e.slot('SGD_LR'), o.lr);
-    h.f32(e.slot('SGD_MOMENTUM'), o.momentum);
-    h.f32(e.slot('SGD_OMD'), 1 - o.dampening);
-    h.f32(e.slot('SGD_WD'), o.weightDecay);
-    h.flag(e.slot('SGD_USE_MOMENTUM'), o.momentum !== 0);
-    h.flag(e.slot('SGD_FIRST'), t === 1);
-    h.flag(e.slot('SGD_NESTEROV'), o.nesterov);
-    h.flag(e.slot('SGD_USE_WD'), o.weightDecay !== 0);
+    h.f32(e.slots.SGD_GSCALE, gradScale);
+    h.f32(e.slots.SGD_LR, o.lr);
+    h.f32(e.slots.SGD_MOMENTUM, o.momentum);
+    h.f32(e.slots.SGD_OMD, 1 - o.dampening);
+    h.f32(e.slots.SGD_WD, o.weightDecay);
+    h.flag(e.slots.SGD_USE_MOMENTUM, o.momentum !== 0);
+    h.flag(e.slots.SGD_FIRST, t === 1);
+    h.flag(e.slots.SGD_NESTEROV, o.nesterov);
+    h.flag(e.slots.SGD_USE_WD, o.weightDecay !== 0);
   }
 }
