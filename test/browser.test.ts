@@ -60,7 +60,7 @@ async function openPage(path = 'test/browser/index.html'): Promise<{ page: Page;
     const streaming = WebAssembly.instantiateStreaming;
     const instantiate = WebAssembly.instantiate;
     WebAssembly.instantiateStreaming = (...args: Parameters<typeof streaming>) => { w.compiles.streaming++; return streaming(...args); };
-    WebAssembly.instantiate = ((...args: Parameters<typeof instantiate>) => {
+    WebAssembly.instantiate = ((...args: [BufferSource | WebAssembly.Module, WebAssembly.Imports?]) => {
       if (!(args[0] instanceof WebAssembly.Module)) w.compiles.bytes++;
       return instantiate(...(args as [BufferSource]));
     }) as typeof instantiate;

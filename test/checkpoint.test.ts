@@ -143,7 +143,7 @@ describe.each(BUILD_NAMES)('optimizer checkpoints (%s)', (build) => {
     // ... and into one that already holds params of the same lengths.
     const c = makeOptimizer(kind as DenseKind, options, engine);
     c.param(5); c.param(0); c.param(19);
-    c.load(bytes.buffer);
+    c.load(bytes.buffer as ArrayBuffer);
     expect(c.stateDict()).toEqual(a.stateDict());
     expect(Array.from(c.params[2].data)).toEqual(Array.from(a.params[2].data));
     // Both continue identically.

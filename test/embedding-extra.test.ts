@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Adadelta, Adamax, Embedding, Lion, NAdam, NonFiniteGradientError, RAdam, ShardedEmbedding, ThreadPool, createEngine, type EmbeddingOptions, type Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { expectRefusedWithoutAllocation, expectThrows } from './refusal-util.js';
+import { expectRefusedWithoutAllocation, expectThrows, type ErrorClass } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
 type NewOptimizer = 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
@@ -286,7 +286,7 @@ describe.each(BUILD_NAMES)('Embedding with Adamax, Lion, Adadelta, NAdam and RAd
         emb = new Embedding(rows, dim, { optimizer, lr: 0.1, seed: 5, engine });
         emb.update([1, 2], new Float32Array(8).fill(0.25));
       });
-      const cases: [string, () => unknown, RegExp, new (...args: never[]) => Error][] = [
+      const cases: [string, () => unknown, RegExp, ErrorClass][] = [
         ['an id equal to rows', () => emb.update(new Int32Array([1, 10]), new Float32Array(8)), /ids\[1\] = 10 is outside \[0, 10\)/, RangeError],
         ['a negative id', () => emb.update(new Int32Array([-1, 3]), new Float32Array(8)), /ids\[0\] = -1 is outside/, RangeError],
         ['a fractional id', () => emb.update([1.5], new Float32Array(4)), /ids\[0\]/, TypeError],
@@ -314,7 +314,7 @@ describe.each(BUILD_NAMES)('Embedding with Adamax, Lion, Adadelta, NAdam and RAd
     }
 
     it('bad options name the option and allocate nothing; exact mode is refused', () => {
-      const bad: [EmbeddingOptions, RegExp, ErrorConstructor][] = [
+      const bad: [EmbeddingOptions, RegExp, ErrorClass][] = [
         [{ optimizer: 'adamax', mode: 'exact' }, /mode 'exact' supports optimizers sgd, adagrad, adam and adamw, not 'adamax'; use mode 'lazy'/, RangeError],
         [{ optimizer: 'lion', mode: 'exact', weightDecay: 0 }, /mode 'exact' supports optimizers sgd, adagrad, adam and adamw, not 'lion'; use mode 'lazy'/, RangeError],
         [{ optimizer: 'adamax', lr: -1 }, /'lr' must be >= 0, got -1/, RangeError],

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, createEngine, DisposedError, Embedding, SHARD_MAX_FLOATS, shardRowsFor, NonFiniteGradientError, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { expectRefusedWithoutAllocation, expectThrows } from './refusal-util.js';
+import { expectRefusedWithoutAllocation, expectThrows, type ErrorClass } from './refusal-util.js';
 import { LazyRef, maxRelError, rng, skewedIds, uniform, type RefOptimizer, type RefOptions } from './embedding-ref.js';
 
 /** Everything an update may change: weights, every state tensor, the step count. */
@@ -310,7 +310,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
       emb.update([1, 2], new Float32Array(8).fill(0.25));
     });
 
-    const cases: [string, () => unknown, RegExp, ErrorConstructor][] = [
+    const cases: [string, () => unknown, RegExp, ErrorClass][] = [
       ['an id equal to rows', () => emb.update(new Int32Array([1, 10]), new Float32Array(8)), /ids\[1\] = 10 is outside \[0, 10\)/, RangeError],
       ['a negative id', () => emb.update(new Int32Array([-1, 3]), new Float32Array(8)), /ids\[0\] = -1 is outside/, RangeError],
       ['an id past 2^31 in a Uint32Array', () => emb.update(new Uint32Array([3, 2 ** 31 + 3]), new Float32Array(8)), /ids\[1\] = 2147483651/, RangeError],
@@ -350,7 +350,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
     });
 
     it('bad constructor arguments and options name the option and allocate nothing', () => {
-      const bad: [unknown[], RegExp, ErrorConstructor][] = [
+      const bad: [unknown[], RegExp, ErrorClass][] = [
         [[0, 4], /'rows' must be an integer in \[1/, RangeError],
         [[10.5, 4], /'rows'/, RangeError],
         [['10', 4], /'rows' must be a positive integer/, TypeError],

@@ -34,8 +34,8 @@ describe('init(source) in Node', () => {
   beforeEach(() => vi.resetModules());
 
   it.each([
-    ['a file URL', () => SCALAR_URL],
-    ['a path string (relative to the module)', () => '../dist/wasm-optim.scalar.wasm'],
+    ['a file URL', (): unknown => SCALAR_URL],
+    ['a path string (relative to the module)', (): unknown => '../dist/wasm-optim.scalar.wasm'],
     ['the bytes (Buffer)', () => scalarBytes],
     ['the bytes (ArrayBuffer)', () => scalarBytes.buffer.slice(scalarBytes.byteOffset, scalarBytes.byteOffset + scalarBytes.length)],
     ['a Response served as application/wasm', () => new Response(scalarBytes, { headers: { 'content-type': 'application/wasm' } })],

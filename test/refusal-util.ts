@@ -2,11 +2,14 @@
 import { expect } from 'vitest';
 import type { Engine } from '../src/index.js';
 
+/** An error class (the built-in ones and the package's own, e.g. NonFiniteGradientError). */
+export type ErrorClass = new (...args: never[]) => Error;
+
 /** One refused call: what to run, the message it must throw, and the error class. */
-export type Refusal = readonly [run: () => unknown, message: RegExp, type: ErrorConstructor];
+export type Refusal = readonly [run: () => unknown, message: RegExp, type: ErrorClass];
 
 /** Checks that `run` throws an error of class `type` whose message matches `message`. */
-export function expectThrows(run: () => unknown, message: RegExp, type: ErrorConstructor | (new (...args: never[]) => Error)): void {
+export function expectThrows(run: () => unknown, message: RegExp, type: ErrorClass): void {
   let thrown: unknown;
   try {
     run();
