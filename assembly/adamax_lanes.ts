@@ -1,11 +1,16 @@
-// One lane group (adamaxVec, 4 floats) and one float (adamaxOne) of the Adamax update, shared by
-// the dense kernel (assembly/adamax.ts) and the embedding rows (assembly/embedding.ts):
+// One lane group (adamaxVec, 4 floats) and one float (adamaxOne) of the Adamax update, and
+// adamaxSpan, the loop over `n` floats that reads the ADAMAX_* hyper slots; shared by the dense
+// kernel (assembly/adamax.ts: a span per tensor) and the embedding rows (assembly/embedding.ts: a
+// span per row, with clamp bounds -Infinity and Infinity, which change no value, NaN included):
 //   g = gscale * clamp(grad) (+ wd * p, L2);  m += (1 - b1) (g - m);  u = max(b2 u, |g| + eps)
 //   p -= clr * m / u,  clr = lr / (1 - b1^t)
 // Internal: not re-exported by index.ts, since a v128 signature cannot be exported from the
 // scalar build. `clip` false skips the clamp to [lo, hi] (the embedding rows have none).
 
+import { hyperF32 } from "./common";
+import { CLIP_LO, CLIP_HI } from "./clip";
 import { clampVec, clampOne } from "./clamp";
+import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMAX_WD } from "./adamax";
 
 @inline export function adamaxVec(P: usize, G: usize, M: usize, U: usize, o: usize,
                                   gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, clr: v128, eps: v128, wd: v128,
@@ -35,4 +40,27 @@ import { clampVec, clampOne } from "./clamp";
   store<f32>(M + o, m);
   store<f32>(U + o, u);
   store<f32>(P + o, p - clr * (m / u));
+}
+
+/** Adamax over `n` floats at P (gradients G, exp_avg M, exp_inf U), hyper block `h`. */
+@inline export function adamaxSpan(P: usize, G: usize, M: usize, U: usize, n: usize, h: usize, useWd: bool, clip: bool = true): void {
+  const gs = hyperF32(h, ADAMAX_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI);
+  const b1c = hyperF32(h, ADAMAX_OMB1), b2 = hyperF32(h, ADAMAX_BETA2), clr = hyperF32(h, ADAMAX_CLR);
+  const eps = hyperF32(h, ADAMAX_EPS), wd = hyperF32(h, ADAMAX_WD);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vb1c = f32x4.splat(b1c);
+    const vb2 = f32x4.splat(b2), vclr = f32x4.splat(clr), veps = f32x4.splat(eps), vwd = f32x4.splat(wd);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      adamaxVec(P, G, M, U, o, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, useWd, clip);
+      adamaxVec(P, G, M, U, o + 16, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, useWd, clip);
+      adamaxVec(P, G, M, U, o + 32, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, useWd, clip);
+      adamaxVec(P, G, M, U, o + 48, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, useWd, clip);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) adamaxVec(P, G, M, U, i << 2, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, useWd, clip);
+  }
+  for (; i < n; i++) adamaxOne(P, G, M, U, i << 2, gs, lo, hi, b1c, b2, clr, eps, wd, useWd, clip);
 }

@@ -11,16 +11,16 @@
 // Both builds give bit-identical results: lane-wise f32 arithmetic in the same order, no fused ops.
 
 import { adamVec, adamOne } from "./adam_lanes";
-import { adamaxVec, adamaxOne } from "./adamax_lanes";
-import { lionVec, lionOne } from "./lion_lanes";
+import { adamaxSpan } from "./adamax_lanes";
+import { lionSpan } from "./lion_lanes";
 import { adadeltaSpan } from "./adadelta_lanes";
 import { nadamSpan } from "./nadam_lanes";
 import { radamSpan } from "./radam_lanes";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_AMSGRAD, ADAM_USE_L2, ADAM_USE_DECAY } from "./adam";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "./sgd";
 import { ADAGRAD_GSCALE, ADAGRAD_CLR, ADAGRAD_EPS, ADAGRAD_WD, ADAGRAD_USE_WD } from "./adagrad";
-import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMAX_WD, ADAMAX_USE_WD } from "./adamax";
-import { LION_GSCALE, LION_LR, LION_BETA1, LION_OMB1, LION_BETA2, LION_OMB2, LION_WD, LION_USE_WD } from "./lion";
+import { ADAMAX_USE_WD } from "./adamax";
+import { LION_USE_WD } from "./lion";
 import { ADADELTA_USE_WD } from "./adadelta";
 import { NADAM_USE_L2, NADAM_USE_DECAY } from "./nadam";
 import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "./radam";
@@ -301,46 +301,6 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   }
 }
 
-@inline function adamaxRow(P: usize, G: usize, M: usize, U: usize, dim: usize,
-                           gs: f32, b1c: f32, b2: f32, clr: f32, eps: f32, wd: f32, useWd: bool): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vclr = f32x4.splat(clr);
-    const veps = f32x4.splat(eps), vwd = f32x4.splat(wd);
-    const n16 = dim & ~(<usize>15);
-    for (; i < n16; i += 16) {
-      const o = i << 2;
-      adamaxVec(P, G, M, U, o, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
-      adamaxVec(P, G, M, U, o + 16, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
-      adamaxVec(P, G, M, U, o + 32, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
-      adamaxVec(P, G, M, U, o + 48, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
-    }
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) adamaxVec(P, G, M, U, i << 2, vgs, vgs, vgs, vb1c, vb2, vclr, veps, vwd, useWd, false);
-  }
-  for (; i < dim; i++) adamaxOne(P, G, M, U, i << 2, gs, gs, gs, b1c, b2, clr, eps, wd, useWd, false);
-}
-
-@inline function lionRow(P: usize, G: usize, M: usize, dim: usize,
-                         gs: f32, lr: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, wd: f32, useWd: bool): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c);
-    const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c), vwd = f32x4.splat(wd);
-    const n16 = dim & ~(<usize>15);
-    for (; i < n16; i += 16) {
-      const o = i << 2;
-      lionVec(P, G, M, o, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
-      lionVec(P, G, M, o + 16, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
-      lionVec(P, G, M, o + 32, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
-      lionVec(P, G, M, o + 48, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
-    }
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) lionVec(P, G, M, i << 2, vgs, vgs, vgs, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, false);
-  }
-  for (; i < dim; i++) lionOne(P, G, M, i << 2, gs, gs, gs, lr, b1, b1c, b2, b2c, wd, useWd, false);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Prefetching by blocks. WebAssembly has no prefetch instruction, and an ordinary load that misses
 // holds up the instructions behind it until its data arrives, so touching one row ahead barely
@@ -433,47 +393,16 @@ const TOUCH_BLOCK: i32 = 16;
   store<u32>(desc + (<usize>EMB_SINK << 2), sink);
 }
 
-@inline function adamaxRows(desc: usize, n: i32, useWd: bool): void {
-  const W = embU32(desc, EMB_WEIGHTS), M = embU32(desc, EMB_STATE0), U = embU32(desc, EMB_STATE1);
-  const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
-  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
-  const gs = hyperF32(h, ADAMAX_GSCALE), b1c = hyperF32(h, ADAMAX_OMB1), b2 = hyperF32(h, ADAMAX_BETA2);
-  const clr = hyperF32(h, ADAMAX_CLR), eps = hyperF32(h, ADAMAX_EPS), wd = hyperF32(h, ADAMAX_WD);
-  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
-  let sink: u32 = 0;
-  for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false);
-    const r = <usize>load<u32>(uniq + (<usize>u << 2));
-    const os = r * stateBytes;
-    adamaxRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), M + os, U + os, dim, gs, b1c, b2, clr, eps, wd, useWd);
-  }
-  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
-}
-
-@inline function lionRows(desc: usize, n: i32, useWd: bool): void {
-  const W = embU32(desc, EMB_WEIGHTS), M = embU32(desc, EMB_STATE0);
-  const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
-  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
-  const gs = hyperF32(h, LION_GSCALE), lr = hyperF32(h, LION_LR), b1 = hyperF32(h, LION_BETA1), b1c = hyperF32(h, LION_OMB1);
-  const b2 = hyperF32(h, LION_BETA2), b2c = hyperF32(h, LION_OMB2), wd = hyperF32(h, LION_WD);
-  const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
-  let sink: u32 = 0;
-  for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false);
-    const r = <usize>load<u32>(uniq + (<usize>u << 2));
-    lionRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), M + r * stateBytes, dim, gs, lr, b1, b1c, b2, b2c, wd, useWd);
-  }
-  store<u32>(desc + (<usize>EMB_SINK << 2), sink);
-}
-
 /**
- * Adadelta, NAdam and RAdam rows: each row is one span of the dense kernel's loop (adadeltaSpan,
- * nadamSpan, radamSpan, which read the hyper block themselves; the table's clamp bounds there are
- * -Infinity and Infinity, which change no value). `K` is one of the classes below, whose inline
+ * Adamax, Lion, Adadelta, NAdam and RAdam rows: each row is one span of the dense kernel's loop
+ * (adamaxSpan, lionSpan, adadeltaSpan, nadamSpan, radamSpan, which read the hyper block themselves;
+ * the table's clamp bounds there are -Infinity and Infinity, which change no value; Adamax and Lion
+ * skip the clamp with their `clip` flag, which their dense kernels compile the same with). `K` is one of the classes below, whose inline
  * `row` is called on a null reference of that type: the loop is compiled once per kernel, with
  * neither an object nor an indirect call. (A `kind` argument compared in the loop would inline
  * all three kernels at every call before Binaryen drops the dead ones: a build ~8x slower.)
- * `a`, `b`, `c` are the kernel's flags (adadelta: useWd; nadam: l2, dec; radam: rect, l2, dec).
+ * `a`, `b`, `c` are the kernel's flags (adamax, lion, adadelta: useWd; nadam: l2, dec; radam:
+ * rect, l2, dec). Lion has one state tensor: its S1 is not read.
  */
 @inline function spanRows<K>(desc: usize, n: i32, a: bool, b: bool, c: bool): void {
   const W = embU32(desc, EMB_WEIGHTS), S0 = embU32(desc, EMB_STATE0), S1 = embU32(desc, EMB_STATE1);
@@ -488,6 +417,18 @@ const TOUCH_BLOCK: i32 = 16;
     changetype<K>(0).row(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S0 + os, S1 + os, dim, h, a, b, c);
   }
   store<u32>(desc + (<usize>EMB_SINK << 2), sink);
+}
+
+class AdamaxRow {
+  @inline row(P: usize, G: usize, M: usize, U: usize, dim: usize, h: usize, useWd: bool, _b: bool, _c: bool): void {
+    adamaxSpan(P, G, M, U, dim, h, useWd, false);
+  }
+}
+
+class LionRow {
+  @inline row(P: usize, G: usize, M: usize, _S1: usize, dim: usize, h: usize, useWd: bool, _b: bool, _c: bool): void {
+    lionSpan(P, G, M, dim, h, useWd, false);
+  }
 }
 
 class AdadeltaRow {
@@ -572,11 +513,11 @@ export function embApply(desc: usize, t: u32, n: i32, logDecay: f64, coef: f64, 
     else adagradRows(desc, n, false);
   } else if (kind == EMB_KIND_ADAMAX) {
     // Adamax and Lion are lazy only: the TypeScript side refuses mode 'exact' for them.
-    if (hyperFlag(embU32(desc, EMB_HYPER), ADAMAX_USE_WD)) adamaxRows(desc, n, true);
-    else adamaxRows(desc, n, false);
+    if (hyperFlag(embU32(desc, EMB_HYPER), ADAMAX_USE_WD)) spanRows<AdamaxRow>(desc, n, true, false, false);
+    else spanRows<AdamaxRow>(desc, n, false, false, false);
   } else if (kind == EMB_KIND_LION) {
-    if (hyperFlag(embU32(desc, EMB_HYPER), LION_USE_WD)) lionRows(desc, n, true);
-    else lionRows(desc, n, false);
+    if (hyperFlag(embU32(desc, EMB_HYPER), LION_USE_WD)) spanRows<LionRow>(desc, n, true, false, false);
+    else spanRows<LionRow>(desc, n, false, false, false);
   } else if (kind == EMB_KIND_ADADELTA) {
     // Adadelta, NAdam and RAdam are lazy only too.
     if (hyperFlag(embU32(desc, EMB_HYPER), ADADELTA_USE_WD)) spanRows<AdadeltaRow>(desc, n, true, false, false);

@@ -1,12 +1,17 @@
-// One lane group (lionVec, 4 floats) and one float (lionOne) of the Lion update (optax.lion),
-// shared by the dense kernel (assembly/lion.ts) and the embedding rows (assembly/embedding.ts):
+// One lane group (lionVec, 4 floats) and one float (lionOne) of the Lion update (optax.lion), and
+// lionSpan, the loop over `n` floats that reads the LION_* hyper slots; shared by the dense kernel
+// (assembly/lion.ts: a span per tensor) and the embedding rows (assembly/embedding.ts: a span per
+// row, with clamp bounds -Infinity and Infinity, which change no value, NaN included):
 //   g = gscale * clamp(grad);  c = b1 m + (1 - b1) g;  m = b2 m + (1 - b2) g
 //   p -= lr * (sign(c) + wd * p)
 // sign(0) = 0 and sign(NaN) = NaN as in jnp.sign. Internal: not re-exported by index.ts, since a
 // v128 signature cannot be exported from the scalar build. `clip` false skips the clamp to
 // [lo, hi] (the embedding rows have none).
 
+import { hyperF32 } from "./common";
+import { CLIP_LO, CLIP_HI } from "./clip";
 import { clampVec, clampOne } from "./clamp";
+import { LION_GSCALE, LION_LR, LION_BETA1, LION_OMB1, LION_BETA2, LION_OMB2, LION_WD } from "./lion";
 
 @inline export function lionVec(P: usize, G: usize, M: usize, o: usize,
                                 gs: v128, lo: v128, hi: v128, lr: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, wd: v128,
@@ -38,4 +43,28 @@ import { clampVec, clampOne } from "./clamp";
   u = u + c * 0;
   if (useWd) u = u + wd * p;
   store<f32>(P + o, p - lr * u);
+}
+
+/** Lion over `n` floats at P (gradients G, exp_avg M), hyper block `h`. */
+@inline export function lionSpan(P: usize, G: usize, M: usize, n: usize, h: usize, useWd: bool, clip: bool = true): void {
+  const gs = hyperF32(h, LION_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI);
+  const lr = hyperF32(h, LION_LR), b1 = hyperF32(h, LION_BETA1), b1c = hyperF32(h, LION_OMB1);
+  const b2 = hyperF32(h, LION_BETA2), b2c = hyperF32(h, LION_OMB2), wd = hyperF32(h, LION_WD);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vlr = f32x4.splat(lr);
+    const vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
+    const vwd = f32x4.splat(wd);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      lionVec(P, G, M, o, vgs, vlo, vhi, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, clip);
+      lionVec(P, G, M, o + 16, vgs, vlo, vhi, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, clip);
+      lionVec(P, G, M, o + 32, vgs, vlo, vhi, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, clip);
+      lionVec(P, G, M, o + 48, vgs, vlo, vhi, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, clip);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) lionVec(P, G, M, i << 2, vgs, vlo, vhi, vlr, vb1, vb1c, vb2, vb2c, vwd, useWd, clip);
+  }
+  for (; i < n; i++) lionOne(P, G, M, i << 2, gs, lo, hi, lr, b1, b1c, b2, b2c, wd, useWd, clip);
 }

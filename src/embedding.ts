@@ -10,6 +10,8 @@ import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, des
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import type { HyperWriter } from './optimizer.js';
 import { writeAdadeltaHyper } from './adadelta.js';
+import { writeAdamaxHyper } from './adamax.js';
+import { writeLionHyper } from './lion.js';
 import { MuProducts, writeNAdamHyper } from './nadam.js';
 import { writeRAdamHyper } from './radam.js';
 
@@ -943,33 +945,16 @@ export class Embedding {
       flag('SGD_FIRST', t === 1);
       flag('SGD_NESTEROV', o.nesterov);
       flag('SGD_USE_WD', o.weightDecay !== 0);
-    } else if (this.optimizer === 'adamax') {
-      const [b1, b2] = o.betas;
-      // Bias correction from the table's update count t, as SparseAdam does for Adam.
-      f('ADAMAX_GSCALE', gs);
-      f('ADAMAX_OMB1', 1 - b1);
-      f('ADAMAX_BETA2', b2);
-      f('ADAMAX_CLR', o.lr / (1 - Math.pow(b1, t)));
-      f('ADAMAX_EPS', o.eps);
-      f('ADAMAX_WD', o.weightDecay);
-      flag('ADAMAX_USE_WD', o.weightDecay !== 0);
-    } else if (this.optimizer === 'lion') {
-      const [b1, b2] = o.betas;
-      f('LION_GSCALE', gs);
-      f('LION_LR', o.lr);
-      f('LION_BETA1', b1);
-      f('LION_OMB1', 1 - b1);
-      f('LION_BETA2', b2);
-      f('LION_OMB2', 1 - b2);
-      f('LION_WD', o.weightDecay);
-      flag('LION_USE_WD', o.weightDecay !== 0);
-    } else if (this.optimizer === 'adadelta' || this.optimizer === 'nadam' || this.optimizer === 'radam') {
-      // The dense classes' own writers, with t = the table's update count. The kernels' shared
-      // loop clamps the gradients to [CLIP_LO, CLIP_HI]: a table does not clip.
+    } else if (this.optimizer === 'adamax' || this.optimizer === 'lion' || this.optimizer === 'adadelta' || this.optimizer === 'nadam' || this.optimizer === 'radam') {
+      // The dense classes' own writers, with t = the table's update count (the bias corrections
+      // and schedules follow it, as SparseAdam's do). The kernels' shared loop clamps the
+      // gradients to [CLIP_LO, CLIP_HI]: a table does not clip.
       const w: HyperWriter = { f32: (slot, v) => { f32[base + slot] = v; }, flag: (slot, on) => { i32[base + slot] = on ? 1 : 0; } };
       f('CLIP_LO', -Infinity);
       f('CLIP_HI', Infinity);
-      if (this.optimizer === 'adadelta') writeAdadeltaHyper(w, e, o, gs);
+      if (this.optimizer === 'adamax') writeAdamaxHyper(w, e, o, t, gs);
+      else if (this.optimizer === 'lion') writeLionHyper(w, e, o, gs);
+      else if (this.optimizer === 'adadelta') writeAdadeltaHyper(w, e, o, gs);
       else if (this.optimizer === 'nadam') writeNAdamHyper(w, e, o, t, gs, this.mus);
       else writeRAdamHyper(w, e, o, t, gs);
     } else {

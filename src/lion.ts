@@ -1,5 +1,6 @@
 import { checkBetas } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
+import type { Engine } from './engine.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `Lion` (optax.lion's hyperparameters, camelCase names as the other optimizers). */
@@ -42,15 +43,22 @@ export class Lion extends Optimizer<LionOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<LionOptions>, _t: number, gradScale: number): void {
-    const e = this.engine;
-    const [b1, b2] = o.betas;
-    h.f32(e.slots.LION_GSCALE, gradScale);
-    h.f32(e.slots.LION_LR, o.lr);
-    h.f32(e.slots.LION_BETA1, b1);
-    h.f32(e.slots.LION_OMB1, 1 - b1);
-    h.f32(e.slots.LION_BETA2, b2);
-    h.f32(e.slots.LION_OMB2, 1 - b2);
-    h.f32(e.slots.LION_WD, o.weightDecay);
-    h.flag(e.slots.LION_USE_WD, o.weightDecay !== 0);
+    writeLionHyper(h, this.engine, o, gradScale);
   }
+}
+
+/** @internal The options Lion's scalars depend on. */
+export type LionHyper = Pick<Resolved<LionOptions>, 'lr' | 'betas' | 'weightDecay'>;
+
+/** @internal Writes the LION_* hyper slots (the dense class's fillHyper, and an `Embedding`'s lazy rows). */
+export function writeLionHyper(h: HyperWriter, e: Engine, o: LionHyper, gradScale: number): void {
+  const [b1, b2] = o.betas;
+  h.f32(e.slots.LION_GSCALE, gradScale);
+  h.f32(e.slots.LION_LR, o.lr);
+  h.f32(e.slots.LION_BETA1, b1);
+  h.f32(e.slots.LION_OMB1, 1 - b1);
+  h.f32(e.slots.LION_BETA2, b2);
+  h.f32(e.slots.LION_OMB2, 1 - b2);
+  h.f32(e.slots.LION_WD, o.weightDecay);
+  h.flag(e.slots.LION_USE_WD, o.weightDecay !== 0);
 }
