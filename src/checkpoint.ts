@@ -482,6 +482,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
   // A fresh optimizer: adopt the options, create the params, restore; undo all on any failure.
   const before = opt.stateDict();
   const created: Param[] = [];
+  const mark = opt.paramsMark();
   try {
     opt.loadStateDict({ ...dict, params: [] });
     for (const ps of dict.params) created.push(opt.param(ps.length, { group: ps.group ?? 0 }));
@@ -494,7 +495,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
     opt.loadStateDict(dict);
     dict.params.forEach((ps, i) => created[i].data.set(ps.data));
   } catch (e) {
-    opt.dropParamsFrom(0);
+    opt.dropParamsTo(mark);
     opt.loadStateDict(before);
     throw e;
   }

@@ -148,8 +148,6 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
   private lastNorm = NaN;
   /** Where the params' tensors live: each kind (values, gradients, each state) contiguous. */
   private readonly arena: ParamArena;
-  /** Where the arena stood before each param was added (to take params back, see dropParamsFrom). */
-  private readonly marks: ArenaMark[] = [];
   /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
   protected gradScale = 1;
 
@@ -404,10 +402,8 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     if (length > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${length} elements is more than one tensor can hold; split it`);
     const gopts = this.groupStates[group].opts;
     const names = this.stateNames(gopts);
-    const mark = this.arena.mark();
     const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
     const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
-    this.marks.push(mark);
     if (typeof init !== 'number') p.data.set(init);
     names.forEach((name, i) => this.initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
     this.params.push(p);
@@ -415,12 +411,15 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     return p;
   }
 
-  /** @internal takes back params `index..` (disposed, their memory returned): undoes adding them. */
-  dropParamsFrom(index: number): void {
-    if (index >= this.params.length) return;
-    for (const p of this.params.splice(index)) p.release();
-    this.arena.rollback(this.marks[index]);
-    this.marks.splice(index);
+  /** @internal where the params stand now, for `dropParamsTo` (undoing params added after it). */
+  paramsMark(): { readonly count: number; readonly arena: ArenaMark } {
+    return { count: this.params.length, arena: this.arena.mark() };
+  }
+
+  /** @internal takes back the params added since `mark` (disposed, their memory returned). */
+  dropParamsTo(mark: { readonly count: number; readonly arena: ArenaMark }): void {
+    for (const p of this.params.splice(mark.count)) p.release();
+    this.arena.rollback(mark.arena);
     this.dirty = true;
   }
 
