@@ -109,7 +109,14 @@ export class Engine {
    */
   runTable(fn: string, table: number, count: number, elementwise = true): void {
     if (this.parallel) this.parallel.runTable(fn, table, count, elementwise);
-    else (this.exports[fn] as (t: number, c: number) => void)(table, count);
+    else this.kernel(fn)(table, count);
+  }
+
+  /** @internal the table kernel `fn(table, count)` of this instance (on the calling thread). */
+  kernel(fn: string): (table: number, count: number) => void {
+    const f = this.exports[fn];
+    if (typeof f !== 'function') throw new Error(`wasm-optim: the engine has no kernel '${fn}' (a wasm build older than this package?)`);
+    return f as (table: number, count: number) => void;
   }
 
   /** Index + 1 of the first tensor of the table whose gradient holds NaN/±Infinity, else 0. */

@@ -146,6 +146,8 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
   private groupStates: GroupState<Resolved<O>>[] = [];
   private handles: ParamGroup[] = [];
   private lastNorm = NaN;
+  /** The step kernel's wasm function, looked up once (a keyed lookup per step shows on small tensors). */
+  private kernel: ((table: number, count: number) => void) | null = null;
   /** Where the params' tensors live: each kind (values, gradients, each state) contiguous. */
   private readonly arena: ParamArena;
   /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
@@ -484,7 +486,9 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       }
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
-      this.engine.runTable(this.kernelName, this.table, n, this.elementwise);
+      const parallel = this.engine.parallel;
+      if (parallel) parallel.runTable(this.kernelName, this.table, n, this.elementwise);
+      else (this.kernel ??= this.engine.kernel(this.kernelName))(this.table, n);
     }
     this.steps++;
     return true;

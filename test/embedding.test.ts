@@ -215,14 +215,17 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
       expect(v.weights[0]).toBe(0);
       expect(v.weights[11]).toBe(Math.fround(11 / 3));
       expect(v.seed).toBeNull();
-      const n = new Embedding(200, 100, { engine });
+      // An unseeded table draws with a fresh seed each time, so the bounds must hold for any seed:
+      // 100000 draws, the sample mean's std is 0.0032 and the sample std's 0.0022; the bounds are
+      // 6 sigma and more (with 20000 draws and the same bounds, 0.6% of seeds failed).
+      const n = new Embedding(500, 200, { engine });
       const w = n.weights;
       let mean = 0, sq = 0;
       for (const x of w) { mean += x; sq += x * x; }
       mean /= w.length;
       const std = Math.sqrt(sq / w.length - mean * mean);
-      expect(Math.abs(mean)).toBeLessThan(0.02); // 20000 draws: the mean's std is 0.007
-      expect(Math.abs(std - 1)).toBeLessThan(0.02);
+      expect(Math.abs(mean)).toBeLessThan(0.02);
+      expect(Math.abs(std - 1)).toBeLessThan(0.015);
       expect(typeof n.seed).toBe('number');
       [z, v, n].forEach((e) => e.dispose());
     });
