@@ -4,7 +4,9 @@
 // State: state0 = exp_avg, state1 = exp_inf. The loop and lane arithmetic are in adamax_lanes.ts (shared
 // with the embedding rows).
 
-import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperFlag } from "./common";
+import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperF32, hyperFlag } from "./common";
+import { CLIP_LO, CLIP_HI } from "./clip";
+import { plainGrad } from "./clamp";
 import { adamaxSpan } from "./adamax_lanes";
 
 export const ADAMAX_GSCALE = 0;   // gradient scale; negative for maximize
@@ -16,7 +18,15 @@ export const ADAMAX_WD = 5;       // L2 weight decay added to the gradient
 export const ADAMAX_USE_WD = 6;   // i32 flag
 
 @inline function adamaxTensor(d: usize, useWd: bool): void {
-  adamaxSpan(descParam(d), descGrad(d), descState0(d), descState1(d), descLength(d), descHyper(d), useWd);
+  const h = descHyper(d);
+  if (!useWd && plainGrad(hyperF32(h, ADAMAX_GSCALE), hyperF32(h, CLIP_LO), hyperF32(h, CLIP_HI))) adamaxPlain(d);
+  else adamaxSpan(descParam(d), descGrad(d), descState0(d), descState1(d), descLength(d), h, useWd);
+}
+
+// The default options (no weight decay, no clipping, gradient scale 1) get a loop of their own
+// without the clamp and the scale, as SGD's and RMSprop's do.
+function adamaxPlain(d: usize): void {
+  adamaxSpan(descParam(d), descGrad(d), descState0(d), descState1(d), descLength(d), descHyper(d), false, true, true);
 }
 
 /** One Adamax step over every tensor of the table. */

@@ -193,6 +193,55 @@ describe('SIMD and scalar builds agree bit for bit', () => {
   });
 });
 
+describe.each(BUILD_NAMES)("Adamax under nonFinite 'ignore': NaN and Infinity as torch.maximum gives them (%s)", (build) => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await engineFor(build);
+  });
+
+  // exp_inf = max(b2 exp_inf, |g| + eps): a NaN on either side gives NaN, and stays (b2 NaN is NaN);
+  // an infinite gradient makes exp_inf infinite (then the update is m / inf = 0 where m is finite).
+  // The kernel's max is a select (cheaper than f32x4.max on x86); this checks it against Math.max
+  // in the SIMD loop, its 4-float tail and the scalar tail, on the default path (no clamp, no
+  // scale) and on the general one (maximize: a gradient scale of -1; weight decay).
+  it.each([[{}], [{ weightDecay: 0.1 }], [{ maximize: true, betas: [0.5, 0.9], eps: 1e-3 }]])('%j', (options: Record<string, unknown>) => {
+    const opt = new Adamax({ ...options, engine, nonFinite: 'ignore' });
+    const ref = createReference('Adamax', options);
+    const r = rng(31);
+    const sizes = [7, 33];
+    for (const n of sizes) ref.addParam(opt.param(randomF32(n, r)).data);
+    const special = new Map<number, number>([[1, Number.NaN], [5, Infinity], [17, -Infinity], [30, Number.NaN], [32, Infinity]]);
+    for (let t = 0; t < 6; t++) {
+      const grads = opt.params.map((p) => {
+        const g = fillGrad(new Float32Array(p.length), REGIMES[t % REGIMES.length], r);
+        // Non-finite values at step 2 only: later steps show whether NaN and Infinity persist.
+        if (t === 2) for (const [i, v] of special) if (i < g.length) g[i] = v;
+        p.grad.set(g);
+        return g;
+      });
+      expect(opt.step()).toBe(true);
+      ref.step(grads);
+    }
+    opt.params.forEach((p, k) => {
+      for (const [name, got, want] of [['param', p.data, ref.params[k]], ['exp_inf', p.state('exp_inf'), ref.state[k].exp_inf], ['exp_avg', p.state('exp_avg'), ref.state[k].exp_avg]] as const) {
+        for (let i = 0; i < got.length; i++) {
+          const w = want[i];
+          const where = `${name}[${i}] of param ${k} (length ${got.length})`;
+          if (Number.isNaN(w)) expect(got[i], where).toBeNaN();
+          else if (!Number.isFinite(w)) expect(got[i], where).toBe(w);
+          else expect(Math.abs(got[i] - w), where).toBeLessThanOrEqual(2e-5 * Math.max(1, Math.abs(w)));
+        }
+      }
+    });
+    // The specials did reach the state: NaN occurs, and Infinity where no weight decay turns it
+    // into NaN at the next step (g = grad + wd * p with p already NaN).
+    const expInf = Array.from(opt.params[1].state('exp_inf'));
+    expect(expInf.some(Number.isNaN)).toBe(true);
+    expect(expInf.some((x) => x === Infinity)).toBe(!options.weightDecay);
+    opt.dispose();
+  });
+});
+
 describe('options, state dicts, disposal', () => {
   let engine: Engine;
   beforeAll(async () => {
