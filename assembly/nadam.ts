@@ -1,7 +1,7 @@
 // NAdam (PyTorch 2.x torch.optim.NAdam, with its momentum_decay schedule), one fused pass per tensor:
 //   g = gscale * clamp(grad) (+ wd * p, L2);  p *= 1 - lr * wd (decoupled)
-//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  denom = sqrt(v / (1 - b2^t)) + eps
-//   p -= cg * g / denom;  p -= cm * m / denom
+//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  denom = sqrt(v * (1 / (1 - b2^t))) + eps
+//   p -= (cg * g + cm * m) / denom          (PyTorch: two addcdiv_; see nadam_lanes.ts)
 //   cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i),  cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i)
 // State: state0 = exp_avg, state1 = exp_avg_sq (mu_product is a function of t: computed in TS).
 // The lane arithmetic and the loop are in nadam_lanes.ts (shared with the embedding rows).
@@ -13,7 +13,7 @@ export const NADAM_GSCALE = 0;    // gradient scale; negative for maximize
 export const NADAM_OMB1 = 1;      // 1 - beta1
 export const NADAM_BETA2 = 2;
 export const NADAM_OMB2 = 3;      // 1 - beta2
-export const NADAM_BC2 = 4;       // 1 - beta2^t
+export const NADAM_INV_BC2 = 4;   // 1 / (1 - beta2^t)
 export const NADAM_EPS = 5;
 export const NADAM_CG = 6;        // lr (1 - mu_t) / (1 - mu_product_t)
 export const NADAM_CM = 7;        // lr mu_{t+1} / (1 - mu_product_{t+1})

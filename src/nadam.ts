@@ -1,6 +1,7 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Engine } from './engine.js';
+import { Powers } from './powers.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `NAdam` (PyTorch 2.x names in camelCase). */
@@ -26,12 +27,70 @@ function muAt(b1: number, psi: number, t: number): number {
 
 /**
  * @internal The products mu_1 ... mu_t in float64, cached per (beta1, momentumDecay) for recent
- * t (NAdam's `mu_product`, a function of the step count; also used by `Embedding`).
+ * t (NAdam's `mu_product`, a function of the step count; also used by `Embedding`), and mu_t
+ * itself. A step asks for mu_t, mu_{t+1} and the product at t: the pair's cache and the last two
+ * mu values are kept at hand, so that a step costs one Math.pow and no string key (building the
+ * key from two floats cost more than the rest of the step on a small tensor).
  */
 export class MuProducts {
   private readonly caches = new Map<string, Map<number, number>>();
+  private b1 = NaN;
+  private psi = NaN;
+  private cache: Map<number, number> = new Map();
+  private muT = -1;
+  private muV = NaN;
+  private muT2 = -1;
+  private muV2 = NaN;
+  private prodT = -1;
+  private prodV = NaN;
+  private readonly powers2 = new Powers();
+
+  /** b2^t (src/powers.ts: one multiply per step, the same bits whatever was asked before). */
+  beta2Power(b2: number, t: number): number {
+    return this.powers2.at(b2, t);
+  }
+
+  /** mu_t (the same bits as muAt: a value computed once and kept). */
+  mu(b1: number, psi: number, t: number): number {
+    this.use(b1, psi);
+    if (t === this.muT) return this.muV;
+    if (t === this.muT2) return this.muV2;
+    const v = muAt(b1, psi, t);
+    this.muT2 = this.muT;
+    this.muV2 = this.muV;
+    this.muT = t;
+    this.muV = v;
+    return v;
+  }
 
   product(b1: number, psi: number, t: number): number {
+    this.use(b1, psi);
+    // The common case: the step after the last one asked for (no Map work, no allocation).
+    if (t === this.prodT) return this.prodV;
+    if (t === this.prodT + 1) return this.keepProduct(t, this.prodV * this.mu(b1, psi, t));
+    // Another cohort's t (params added late), a loaded state dict, or a jump: the recent products
+    // of the pair are kept in a Map (filled on this path only), else computed from mu_1.
+    const cache = this.cache;
+    const hit = cache.get(t);
+    if (hit !== undefined) return this.keepProduct(t, hit);
+    const prev = cache.get(t - 1);
+    let p = 1;
+    if (prev !== undefined) p = prev * this.mu(b1, psi, t);
+    else for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
+    if (cache.size > 64) cache.delete(cache.keys().next().value as number);
+    cache.set(t, p);
+    return this.keepProduct(t, p);
+  }
+
+  private keepProduct(t: number, p: number): number {
+    this.prodT = t;
+    this.prodV = p;
+    return p;
+  }
+
+  /** Makes (b1, psi)'s cache the current one. */
+  private use(b1: number, psi: number): void {
+    if (b1 === this.b1 && psi === this.psi) return;
     const key = `${b1}/${psi}`;
     let cache = this.caches.get(key);
     if (!cache) {
@@ -39,15 +98,10 @@ export class MuProducts {
       cache = new Map();
       this.caches.set(key, cache);
     }
-    const hit = cache.get(t);
-    if (hit !== undefined) return hit;
-    const prev = cache.get(t - 1);
-    let p = 1;
-    if (prev !== undefined) p = prev * muAt(b1, psi, t);
-    else for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
-    if (cache.size > 64) cache.delete(cache.keys().next().value as number);
-    cache.set(t, p);
-    return p;
+    this.b1 = b1;
+    this.psi = psi;
+    this.cache = cache;
+    this.muT = this.muT2 = this.prodT = -1;
   }
 }
 
@@ -103,8 +157,8 @@ export function writeNAdamHyper(h: HyperWriter, e: Engine, o: NAdamHyper, t: num
   const [b1, b2] = o.betas;
   const psi = o.momentumDecay;
   // mu = beta1 (1 - 0.5 * 0.96^(t psi)); mu_next likewise at t + 1; mu_product *= mu
-  const mu = muAt(b1, psi, t);
-  const muNext = muAt(b1, psi, t + 1);
+  const mu = mus.mu(b1, psi, t);
+  const muNext = mus.mu(b1, psi, t + 1);
   const prod = mus.product(b1, psi, t);
   const prodNext = prod * muNext;
   const dec = o.decoupledWeightDecay;
@@ -112,7 +166,8 @@ export function writeNAdamHyper(h: HyperWriter, e: Engine, o: NAdamHyper, t: num
   h.f32(e.slots.NADAM_OMB1, 1 - b1);
   h.f32(e.slots.NADAM_BETA2, b2);
   h.f32(e.slots.NADAM_OMB2, 1 - b2);
-  h.f32(e.slots.NADAM_BC2, 1 - Math.pow(b2, t));
+  // 1 / (1 - b2^t): the kernel multiplies by it (see assembly/nadam_lanes.ts).
+  h.f32(e.slots.NADAM_INV_BC2, 1 / (1 - mus.beta2Power(b2, t)));
   h.f32(e.slots.NADAM_EPS, o.eps);
   h.f32(e.slots.NADAM_CG, (o.lr * (1 - mu)) / (1 - prod));
   h.f32(e.slots.NADAM_CM, (o.lr * muNext) / (1 - prodNext));

@@ -106,7 +106,7 @@ __attribute__((noinline)) static void adadelta(f32 *restrict p, const f32 *restr
 }
 
 __attribute__((noinline)) static void nadam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
-                                            f32 *restrict v, size_t n, f32 b1c, f32 b2, f32 b2c, f32 bc2,
+                                            f32 *restrict v, size_t n, f32 b1c, f32 b2, f32 b2c, f32 ibc2,
                                             f32 eps, f32 cg, f32 cm) {
   for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
@@ -114,9 +114,8 @@ __attribute__((noinline)) static void nadam(f32 *restrict p, const f32 *restrict
     f32 vi = v[i] * b2 + (b2c * gi) * gi;
     m[i] = mi;
     v[i] = vi;
-    f32 d = sqrtf(vi / bc2) + eps;
-    f32 pi = p[i] - cg * (gi / d);
-    p[i] = pi - cm * (mi / d);
+    f32 d = sqrtf(vi * ibc2) + eps;
+    p[i] = p[i] - (cg * gi + cm * mi) / d;
   }
 }
 
@@ -179,7 +178,7 @@ static int step(const char *k, long t, f32 *p, const f32 *g, f32 *m, f32 *v, siz
     prod *= b1 * (1 - 0.5 * pow(0.96, t * 0.004));
     const double mu = b1 * (1 - 0.5 * pow(0.96, t * 0.004)), mu1 = b1 * (1 - 0.5 * pow(0.96, (t + 1) * 0.004));
     const double lr = 2e-3;
-    nadam(p, g, m, v, n, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), (f32)(1 - pow(b2, t)), 1e-8f,
+    nadam(p, g, m, v, n, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), (f32)(1 / (1 - pow(b2, t))), 1e-8f,
           (f32)(lr * (1 - mu) / (1 - prod)), (f32)(lr * mu1 / (1 - prod * mu1)));
   } else if (!strcmp(k, "radam")) {
     const double lr = 1e-3, rho_inf = 2 / (1 - b2) - 1, b2t = pow(b2, t), bc1 = 1 - pow(b1, t), bc2 = 1 - b2t;
