@@ -56,6 +56,7 @@ export class Engine {
   private f32Cache: Float32Array;
   private i32Cache: Int32Array;
   private u32Cache: Uint32Array;
+  private f64Cache: Float64Array;
   private readonly sharedMemory: boolean;
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
@@ -84,6 +85,7 @@ export class Engine {
     this.f32Cache = new Float32Array(buf);
     this.i32Cache = new Int32Array(buf);
     this.u32Cache = new Uint32Array(buf);
+    this.f64Cache = new Float64Array(buf);
     // Built in one go (Object.fromEntries): an object that gets 130-odd properties added one by
     // one turns into a hash table in V8, and every slot lookup on the step path paid for it.
     const slots: [string, number][] = [];
@@ -164,6 +166,12 @@ export class Engine {
     return this.u32Cache;
   }
 
+  /** A Float64Array over the whole memory, current after any growth (8-byte aligned data only). */
+  get heapF64(): Float64Array {
+    if (this.stale()) this.refresh();
+    return this.f64Cache;
+  }
+
   // Reading `memory.buffer` costs tens of nanoseconds, which shows on every step of small tensors.
   // A non-shared memory detaches its old buffer when it grows, and views of a detached buffer have
   // length 0: checking that is enough. A shared memory's old buffer stays valid (only shorter), so
@@ -177,6 +185,7 @@ export class Engine {
     this.f32Cache = new Float32Array(buf);
     this.i32Cache = new Int32Array(buf);
     this.u32Cache = new Uint32Array(buf);
+    this.f64Cache = new Float64Array(buf);
   }
 
   /** A new Float32Array view of `length` floats at byte offset `ptr` (valid until memory grows). */

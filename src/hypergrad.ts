@@ -14,6 +14,7 @@ import { isSchedule } from './schedules.js';
 import { SGD, type SGDOptions } from './sgd.js';
 import type { Engine } from './engine.js';
 import type { Param } from './param.js';
+import { Powers } from './powers.js';
 
 /** The option hypergradient optimizers add. */
 interface HypergradOption {
@@ -40,6 +41,14 @@ class HypergradState {
   /** clamp(g) . D and p . D of each tensor, from the last pass. */
   dg = new Float64Array(0);
   dp = new Float64Array(0);
+  private sums = new Float64Array(0);
+
+  /** Zeroed per-group sums for adaptRates (reused from step to step). */
+  groupSums(groups: number): Float64Array {
+    if (this.sums.length !== groups) this.sums = new Float64Array(groups);
+    else this.sums.fill(0);
+    return this.sums;
+  }
 
   /** Runs hdDots over the table; returns the squared norm (NaN if any gradient is not finite). */
   measure(engine: Engine, table: number, count: number, mode: number, lo: number, hi: number): number {
@@ -51,16 +60,17 @@ class HypergradState {
       this.capacity = cap;
     }
     (engine.exports.hdDots as (t: number, c: number, m: number, lo: number, hi: number, out: number) => void)(table, count, mode, lo, hi, this.scratch);
-    const out = new Float64Array(engine.memory.buffer, this.scratch, count * 3);
+    const out = engine.heapF64;
+    const at = this.scratch >>> 3;
     if (this.dg.length !== count) {
       this.dg = new Float64Array(count);
       this.dp = new Float64Array(count);
     }
     let sumSq = 0;
     for (let t = 0; t < count; t++) {
-      sumSq += out[3 * t];
-      this.dg[t] = out[3 * t + 1];
-      this.dp[t] = out[3 * t + 2];
+      sumSq += out[at + 3 * t];
+      this.dg[t] = out[at + 3 * t + 1];
+      this.dp[t] = out[at + 3 * t + 2];
     }
     return sumSq;
   }
@@ -82,21 +92,24 @@ function checkNoSchedule(kind: string, lr: unknown): void {
  * nonFinite: 'ignore') leaves the rate as it was; the rate never goes below 0.
  */
 function adaptRates(opt: {
-  params: Param[]; paramGroups: readonly unknown[]; groupOptions(i: number): Record<string, unknown>;
-  groupLr(i: number): number; setGroupLr(i: number, v: number): void; groupSchedule(i: number): Schedule | null;
-}, hd: HypergradState, scale: number, l2Of: (o: Record<string, unknown>) => number, factor: (p: Param, o: Record<string, unknown>) => number): void {
-  const groups = opt.paramGroups.length;
-  const h = new Float64Array(groups);
-  const opts = Array.from({ length: groups }, (_, i) => opt.groupOptions(i));
-  opt.params.forEach((p, i) => {
-    const o = opts[p.group];
+  params: Param[]; readonly groupCount: number; groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
+  groupLr(i: number): number; setGroupLr(i: number, v: number): void;
+}, hd: HypergradState, scale: number, l2Of: (o: Readonly<Record<string, unknown>>) => number, factor: (p: Param, o: Readonly<Record<string, unknown>>) => number): void {
+  // Runs every step: no option copies, no arrays made (a copy of every group's options each step
+  // cost microseconds, more than the whole update of a small model).
+  const groups = opt.groupCount;
+  const h = hd.groupSums(groups);
+  const params = opt.params;
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
+    const o = opt.groupOptionsLive(p.group);
     const s = o.maximize ? -scale : scale;
     const wd = l2Of(o);
     const c = factor(p, o);
     if (c !== 0) h[p.group] += c * (s * hd.dg[i] + (wd !== 0 ? wd * hd.dp[i] : 0));
-  });
+  }
   for (let g = 0; g < groups; g++) {
-    const beta = opts[g].hypergradLr as number;
+    const beta = opt.groupOptionsLive(g).hypergradLr as number;
     const next = opt.groupLr(g) + beta * h[g];
     if (Number.isFinite(next)) opt.setGroupLr(g, Math.max(0, next));
   }
@@ -147,7 +160,7 @@ export class SGDHD extends SGD {
   }
 
   protected override measureGrads(lo: number, hi: number): number {
-    for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
+    for (let g = 0; g < this.groupCount; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
     const { table, count } = this.tableInfo;
     return this.hd.measure(this.engine, table, count, this.engine.slots.HD_MODE_STORED, lo, hi);
   }
@@ -175,6 +188,8 @@ export class AdamHD extends Adam {
     return 'AdamHD';
   }
   private readonly hd = new HypergradState();
+  private readonly prevPowers1 = new Powers();
+  private readonly prevPowers2 = new Powers();
 
   constructor(options: AdamHDOptions = {}) {
     super(options as AdamOptions);
@@ -198,13 +213,14 @@ export class AdamHD extends Adam {
     super.fillHyper(h, o, t, gradScale);
     const e = this.engine;
     // The previous step's 1 / sqrt(1 - beta2^(t-1)); a param's first step has no previous one.
-    h.f32(e.slots.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - Math.pow(o.betas[1], t - 1)) : 0);
+    // b2^(t-1) from a Powers, as Adam's fillHyper took it at the previous step: the same bits.
+    h.f32(e.slots.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - this.prevPowers2.at(o.betas[1], t - 1)) : 0);
     h.flag(e.slots.HD_SKIP, t === 1);
     h.flag(e.slots.HD_USE_P, o.weightDecay !== 0);
   }
 
   protected override measureGrads(lo: number, hi: number): number {
-    for (let g = 0; g < this.paramGroups.length; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
+    for (let g = 0; g < this.groupCount; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
     const { table, count } = this.tableInfo;
     return this.hd.measure(this.engine, table, count, this.engine.slots.HD_MODE_ADAM, lo, hi);
   }
@@ -212,7 +228,7 @@ export class AdamHD extends Adam {
   protected override beforeUpdate(scale: number): void {
     adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p, o) => {
       const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
-      return prev === 0 ? 0 : 1 / (1 - Math.pow((o.betas as number[])[0], prev));
+      return prev === 0 ? 0 : 1 / (1 - this.prevPowers1.at((o.betas as number[])[0], prev));
     });
   }
 

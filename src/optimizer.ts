@@ -330,6 +330,16 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     return { ...copyOptions(this.groupStates[index].opts), lr: this.groupLr(index) };
   }
 
+  /** @internal the number of param groups (`paramGroups.length` without copying the list). */
+  get groupCount(): number {
+    return this.groupStates.length;
+  }
+
+  /** @internal group `index`'s resolved options themselves (no copy: read them, never keep or change them). */
+  groupOptionsLive(index: number): Readonly<Record<string, unknown>> {
+    return this.groupStates[index].opts as unknown as Readonly<Record<string, unknown>>;
+  }
+
   /** @internal (ParamGroup) the rate of group `index` for the next step. */
   groupLr(index: number): number {
     const g = this.groupStates[index];

@@ -9,7 +9,8 @@ describe('Powers', () => {
       const seq = new Powers();
       const inSequence = Array.from({ length: 300 }, (_, t) => seq.at(b, t));
       const jumping = new Powers();
-      for (const t of [299, 5, 64, 63, 128, 0, 1, 200, 65, 66]) {
+      // Repeats too: a step may ask for the same t twice (AdamHD writes its hyper block twice).
+      for (const t of [299, 5, 5, 64, 63, 63, 128, 0, 1, 1, 200, 65, 66, 66]) {
         expect(jumping.at(b, t)).toBe(inSequence[t]);
         expect(new Powers().at(b, t)).toBe(inSequence[t]);
       }
