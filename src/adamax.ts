@@ -1,6 +1,7 @@
 import { checkBetas, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Engine } from './engine.js';
+import { BetaPowers } from './powers.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `Adamax` (PyTorch 2.x names in camelCase). */
@@ -26,6 +27,8 @@ export class Adamax extends Optimizer<AdamaxOptions> {
   }
   protected readonly knownOptions = ['lr', 'betas', 'eps', 'weightDecay', 'maximize', 'nonFinite'] as const;
   protected readonly kernelName = 'adamaxStep';
+  /** beta1^t (one multiply per step instead of a Math.pow). */
+  private readonly powers = new BetaPowers();
 
   constructor(options: AdamaxOptions = {}) {
     super(options, 'Adamax');
@@ -45,7 +48,7 @@ export class Adamax extends Optimizer<AdamaxOptions> {
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<AdamaxOptions>, t: number, gradScale: number): void {
-    writeAdamaxHyper(h, this.engine, o, t, gradScale);
+    writeAdamaxHyper(h, this.engine, o, t, gradScale, this.powers);
   }
 }
 
@@ -56,13 +59,13 @@ export type AdamaxHyper = Pick<Resolved<AdamaxOptions>, 'lr' | 'betas' | 'eps' |
  * @internal Writes the ADAMAX_* hyper slots of step `t` (the dense class's fillHyper, and the
  * lazy rows of an `Embedding`, whose `t` is the table's update count).
  */
-export function writeAdamaxHyper(h: HyperWriter, e: Engine, o: AdamaxHyper, t: number, gradScale: number): void {
+export function writeAdamaxHyper(h: HyperWriter, e: Engine, o: AdamaxHyper, t: number, gradScale: number, pw: BetaPowers): void {
   const [b1, b2] = o.betas;
   // clr = lr / bias_correction, bias_correction = 1 - beta1^t
   h.f32(e.slots.ADAMAX_GSCALE, gradScale);
   h.f32(e.slots.ADAMAX_OMB1, 1 - b1);
   h.f32(e.slots.ADAMAX_BETA2, b2);
-  h.f32(e.slots.ADAMAX_CLR, o.lr / (1 - Math.pow(b1, t)));
+  h.f32(e.slots.ADAMAX_CLR, o.lr / (1 - pw.b1.at(b1, t)));
   h.f32(e.slots.ADAMAX_EPS, o.eps);
   h.f32(e.slots.ADAMAX_WD, o.weightDecay);
   h.flag(e.slots.ADAMAX_USE_WD, o.weightDecay !== 0);

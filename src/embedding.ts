@@ -14,6 +14,7 @@ import { writeAdamaxHyper } from './adamax.js';
 import { writeLionHyper } from './lion.js';
 import { MuProducts, writeNAdamHyper } from './nadam.js';
 import { writeRAdamHyper } from './radam.js';
+import { BetaPowers } from './powers.js';
 
 /**
  * The optimizers an `Embedding` table can use, with the dense classes' options and defaults:
@@ -297,6 +298,8 @@ export class Embedding {
   private f64: Float64Array;
   private readonly slots: Record<string, number> = {};
   private readonly mus = new MuProducts();
+  /** Adamax's and RAdam's bias-correction powers (the dense classes' writers take them). */
+  private readonly betaPowers = new BetaPowers();
 
   /**
    * Creates a `rows` x `dim` table in engine memory. Every option is checked before anything is
@@ -952,11 +955,11 @@ export class Embedding {
       const w: HyperWriter = { f32: (slot, v) => { f32[base + slot] = v; }, flag: (slot, on) => { i32[base + slot] = on ? 1 : 0; } };
       f('CLIP_LO', -Infinity);
       f('CLIP_HI', Infinity);
-      if (this.optimizer === 'adamax') writeAdamaxHyper(w, e, o, t, gs);
+      if (this.optimizer === 'adamax') writeAdamaxHyper(w, e, o, t, gs, this.betaPowers);
       else if (this.optimizer === 'lion') writeLionHyper(w, e, o, gs);
       else if (this.optimizer === 'adadelta') writeAdadeltaHyper(w, e, o, gs);
       else if (this.optimizer === 'nadam') writeNAdamHyper(w, e, o, t, gs, this.mus);
-      else writeRAdamHyper(w, e, o, t, gs);
+      else writeRAdamHyper(w, e, o, t, gs, this.betaPowers);
     } else {
       f('ADAGRAD_GSCALE', gs);
       f('ADAGRAD_CLR', o.lr / (1 + (t - 1) * o.lrDecay));

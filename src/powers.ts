@@ -30,3 +30,9 @@ export class Powers {
     return v;
   }
 }
+
+/** @internal beta1^t and beta2^t of one optimizer's bias corrections (two `Powers`). */
+export class BetaPowers {
+  readonly b1 = new Powers();
+  readonly b2 = new Powers();
+}

@@ -1,6 +1,7 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Engine } from './engine.js';
+import { BetaPowers } from './powers.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `RAdam` (PyTorch 2.x names in camelCase). */
@@ -32,6 +33,8 @@ export class RAdam extends Optimizer<RAdamOptions> {
   }
   protected readonly knownOptions = ['lr', 'betas', 'eps', 'weightDecay', 'decoupledWeightDecay', 'maximize', 'nonFinite'] as const;
   protected readonly kernelName = 'radamStep';
+  /** beta1^t and beta2^t (one multiply each per step instead of Math.pow). */
+  private readonly powers = new BetaPowers();
 
   constructor(options: RAdamOptions = {}) {
     super(options, 'RAdam');
@@ -52,16 +55,16 @@ export class RAdam extends Optimizer<RAdamOptions> {
   }
 
   /** The rectification term r_t at step t, or null when rho_t <= 5 (PyTorch's threshold). */
-  static rectification(beta2: number, t: number): number | null {
-    const bc2 = 1 - Math.pow(beta2, t);
+  static rectification(beta2: number, t: number, beta2PowT: number = Math.pow(beta2, t)): number | null {
+    const bc2 = 1 - beta2PowT;
     const rhoInf = 2 / (1 - beta2) - 1;
-    const rhoT = rhoInf - (2 * t * Math.pow(beta2, t)) / bc2;
+    const rhoT = rhoInf - (2 * t * beta2PowT) / bc2;
     if (!(rhoT > 5)) return null;
     return Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
   }
 
   protected fillHyper(h: HyperWriter, o: Resolved<RAdamOptions>, t: number, gradScale: number): void {
-    writeRAdamHyper(h, this.engine, o, t, gradScale);
+    writeRAdamHyper(h, this.engine, o, t, gradScale, this.powers);
   }
 }
 
@@ -72,11 +75,12 @@ export type RAdamHyper = Pick<Resolved<RAdamOptions>, 'lr' | 'betas' | 'eps' | '
  * @internal Writes the RADAM_* hyper slots of step `t` (the dense class's fillHyper, and the
  * lazy rows of an `Embedding`, whose `t` is the table's update count).
  */
-export function writeRAdamHyper(h: HyperWriter, e: Engine, o: RAdamHyper, t: number, gradScale: number): void {
+export function writeRAdamHyper(h: HyperWriter, e: Engine, o: RAdamHyper, t: number, gradScale: number, pw: BetaPowers): void {
   const [b1, b2] = o.betas;
-  const bc1 = 1 - Math.pow(b1, t);
-  const bc2 = 1 - Math.pow(b2, t);
-  const rect = RAdam.rectification(b2, t);
+  const bc1 = 1 - pw.b1.at(b1, t);
+  const b2t = pw.b2.at(b2, t);
+  const bc2 = 1 - b2t;
+  const rect = RAdam.rectification(b2, t, b2t);
   const dec = o.decoupledWeightDecay;
   h.f32(e.slots.RADAM_GSCALE, gradScale);
   h.f32(e.slots.RADAM_OMB1, 1 - b1);
