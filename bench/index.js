@@ -43,11 +43,15 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --report           run nothing: regenerate the tables, charts and README from <out>/latest.json
   --in-process       run every group in this process (default: one child process per group, so that
                      one optimizer's JIT state does not slow the next one down)
+  --cpu n|auto|none  the core every single-threaded group runs on (taskset), with all its contenders,
+                     the C programs included (default auto: the faster core of a short probe; none:
+                     wherever the OS puts them). On a VM whose cores differ in speed, a group whose
+                     contenders land on different cores compares the cores, not the code
   --quiet            no progress output (the report is still printed)`;
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, cpu: 'auto', out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -65,6 +69,11 @@ export function parseArgs(argv) {
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
     } else if (a === '--group') o.group = value();
     else if (a === '--in-process') o.inProcess = true;
+    else if (a === '--cpu') {
+      const v = value();
+      o.cpu = v === 'auto' || v === 'none' ? v : Number(v);
+      if (typeof o.cpu === 'number' && !(Number.isInteger(o.cpu) && o.cpu >= 0)) throw new TypeError(`bench: --cpu takes a core number, auto or none, got ${v}`);
+    }
     else if (a === '--clock') {
       o.clock = value();
       if (o.clock !== 'cpu' && o.clock !== 'wall') throw new TypeError(`bench: --clock takes cpu or wall, got ${o.clock}`);
@@ -103,6 +112,25 @@ function machine(extra) {
     loadavg: loadavg(),
     ...extra,
   };
+}
+
+/**
+ * The core to pin single-threaded groups to (see --cpu), or null: none asked, one core only, or no
+ * taskset. `auto` times the same short loop on each core, twice in turn, and takes the faster.
+ */
+function pinnedCpu(choice) {
+  if (choice === 'none' || cpus().length < 2) return null;
+  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return null;
+  if (typeof choice === 'number') return choice < cpus().length ? choice : null;
+  const probe = 'let s=0,k=0;const t=performance.now();while(performance.now()-t<150){for(let i=0;i<1e5;i++)s+=Math.sqrt(i);k++}console.log(k)';
+  const best = new Array(Math.min(cpus().length, 8)).fill(0);
+  for (let r = 0; r < 2; r++) {
+    best.forEach((_, c) => {
+      const out = spawnSync('taskset', ['-c', String(c), process.execPath, '-e', probe], { encoding: 'utf8' });
+      best[c] = Math.max(best[c], Number(out.stdout) || 0);
+    });
+  }
+  return best.indexOf(Math.max(...best));
 }
 
 function readJson(file) {
@@ -247,7 +275,11 @@ async function main() {
   // class's step(), and after a dozen optimizer classes its call sites are megamorphic, which
   // would slow the small-tensor steps of the groups measured last (not a cost a program that uses
   // one or two optimizers pays).
-  const isolated = !opts.group && !opts.inProcess && planned.length > 1;
+  // Single-threaded groups run pinned to one core (--cpu): every contender of a group, the C
+  // programs (children of the group's process) included, then runs on the same core.
+  const pin = !opts.group && !opts.inProcess ? pinnedCpu(opts.cpu) : null;
+  if (pin !== null) notes.push(`single-threaded groups ran pinned to core ${pin} (taskset), every contender on the same core; the threads groups ran on all cores`);
+  const isolated = !opts.group && !opts.inProcess && (planned.length > 1 || pin !== null);
   let measured = planned;
   if (isolated) {
     measured = [];
@@ -256,7 +288,9 @@ async function main() {
       const passOn = process.argv.slice(2).filter((x) => x !== '--readme' && x !== '--no-readme');
       for (const g of planned) {
         const out = join(tmp, g.id);
-        const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...passOn, '--group', g.id, '--out', out, '--no-readme'], {
+        const args = [fileURLToPath(import.meta.url), ...passOn, '--group', g.id, '--out', out, '--no-readme'];
+        const pinned = pin !== null && g.kind !== 'threads';
+        const child = spawnSync(pinned ? 'taskset' : process.execPath, pinned ? ['-c', String(pin), process.execPath, ...args] : args, {
           stdio: ['ignore', 'ignore', opts.quiet ? 'ignore' : 'inherit'],
         });
         const got = readJson(join(out, 'latest.json'));
