@@ -59,6 +59,9 @@ describe('npm run bench --quick (tiny filter)', () => {
       expect(t.melems).toBeCloseTo(t.elems / t.medianMs / 1e3, 0);
     }
     expect(adam.tasks.every((t: { n: number }) => t.n === 1024)).toBe(true);
+    // Single-threaded groups run pinned to one core where taskset exists (--cpu auto).
+    const pinnable = r.machine.cores > 1 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+    expect(r.notes.some((n: string) => /pinned to core \d+ \(taskset\)/.test(n))).toBe(pinnable);
   });
 
   it('writes the markdown report and an SVG chart per group', () => {
@@ -79,6 +82,9 @@ describe('npm run bench --quick (tiny filter)', () => {
     const r = bench(['--fast']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown option --fast');
+    const c = bench(['--cpu', 'fast']);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toContain('--cpu takes a core number, auto or none');
   });
 });
 
