@@ -25,24 +25,27 @@ function muAt(b1: number, psi: number, t: number): number {
   return b1 * (1 - 0.5 * Math.pow(0.96, t * psi));
 }
 
+/** How many series MuProducts follows at once (one per cohort of params, see Powers). */
+const SERIES = 8;
+
 /**
- * @internal The products mu_1 ... mu_t in float64, cached per (beta1, momentumDecay) for recent
- * t (NAdam's `mu_product`, a function of the step count; also used by `Embedding`), and mu_t
- * itself. A step asks for mu_t, mu_{t+1} and the product at t: the pair's cache and the last two
- * mu values are kept at hand, so that a step costs one Math.pow and no string key (building the
- * key from two floats cost more than the rest of the step on a small tensor).
+ * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
+ * the step count and of (beta1, momentumDecay); also used by `Embedding`). A step asks each cohort
+ * of params for mu_t, mu_{t+1} and the product at t; up to 8 series are kept in small arrays, so a
+ * step costs one Math.pow per cohort, no Map and no string key (building a key from two floats
+ * cost more than the rest of a small tensor's step). Past 8 series, or after a jump (a loaded
+ * state dict), recent products are looked up in a Map per (beta1, momentumDecay), else computed
+ * from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way it is found.
  */
 export class MuProducts {
-  private readonly caches = new Map<string, Map<number, number>>();
-  private b1 = NaN;
-  private psi = NaN;
-  private cache: Map<number, number> = new Map();
-  private muT = -1;
-  private muV = NaN;
-  private muT2 = -1;
-  private muV2 = NaN;
-  private prodT = -1;
-  private prodV = NaN;
+  private readonly muKeys = new Float64Array(3 * SERIES).fill(NaN); // b1, psi, t
+  private readonly muValues = new Float64Array(SERIES);
+  private muNext = 0;
+  private readonly prodKeys = new Float64Array(3 * SERIES).fill(NaN);
+  private readonly prodValues = new Float64Array(SERIES);
+  private prodNext = 0;
+  // Products found the slow way, per pair, in two generations (the older is dropped when the newer fills).
+  private readonly found = new Map<string, { recent: Map<number, number>; older: Map<number, number> }>();
   private readonly powers2 = new Powers();
 
   /** b2^t (src/powers.ts: one multiply per step, the same bits whatever was asked before). */
@@ -50,58 +53,60 @@ export class MuProducts {
     return this.powers2.at(b2, t);
   }
 
-  /** mu_t (the same bits as muAt: a value computed once and kept). */
+  /** mu_t (computed by muAt once and kept). */
   mu(b1: number, psi: number, t: number): number {
-    this.use(b1, psi);
-    if (t === this.muT) return this.muV;
-    if (t === this.muT2) return this.muV2;
+    const k = this.muKeys;
+    for (let i = 0; i < SERIES; i++) if (k[3 * i + 2] === t && k[3 * i] === b1 && k[3 * i + 1] === psi) return this.muValues[i];
     const v = muAt(b1, psi, t);
-    this.muT2 = this.muT;
-    this.muV2 = this.muV;
-    this.muT = t;
-    this.muV = v;
+    const i = this.muNext;
+    this.muNext = (i + 1) % SERIES;
+    k[3 * i] = b1;
+    k[3 * i + 1] = psi;
+    k[3 * i + 2] = t;
+    this.muValues[i] = v;
     return v;
   }
 
+  /** mu_1 mu_2 ... mu_t. */
   product(b1: number, psi: number, t: number): number {
-    this.use(b1, psi);
-    // The common case: the step after the last one asked for (no Map work, no allocation).
-    if (t === this.prodT) return this.prodV;
-    if (t === this.prodT + 1) return this.keepProduct(t, this.prodV * this.mu(b1, psi, t));
-    // Another cohort's t (params added late), a loaded state dict, or a jump: the recent products
-    // of the pair are kept in a Map (filled on this path only), else computed from mu_1.
-    const cache = this.cache;
-    const hit = cache.get(t);
-    if (hit !== undefined) return this.keepProduct(t, hit);
-    const prev = cache.get(t - 1);
-    let p = 1;
-    if (prev !== undefined) p = prev * this.mu(b1, psi, t);
-    else for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
-    if (cache.size > 64) cache.delete(cache.keys().next().value as number);
-    cache.set(t, p);
-    return this.keepProduct(t, p);
-  }
-
-  private keepProduct(t: number, p: number): number {
-    this.prodT = t;
-    this.prodV = p;
-    return p;
-  }
-
-  /** Makes (b1, psi)'s cache the current one. */
-  private use(b1: number, psi: number): void {
-    if (b1 === this.b1 && psi === this.psi) return;
-    const key = `${b1}/${psi}`;
-    let cache = this.caches.get(key);
-    if (!cache) {
-      if (this.caches.size > 16) this.caches.clear();
-      cache = new Map();
-      this.caches.set(key, cache);
+    const k = this.prodKeys;
+    for (let i = 0; i < SERIES; i++) {
+      if (k[3 * i] !== b1 || k[3 * i + 1] !== psi) continue;
+      const s = k[3 * i + 2];
+      if (s === t) return this.prodValues[i];
+      if (s === t - 1) {
+        k[3 * i + 2] = t;
+        return (this.prodValues[i] *= this.mu(b1, psi, t));
+      }
     }
-    this.b1 = b1;
-    this.psi = psi;
-    this.cache = cache;
-    this.muT = this.muT2 = this.prodT = -1;
+    const key = `${b1}/${psi}`;
+    let f = this.found.get(key);
+    if (!f) {
+      if (this.found.size >= 16) this.found.clear();
+      f = { recent: new Map(), older: new Map() };
+      this.found.set(key, f);
+    }
+    let p = f.recent.get(t) ?? f.older.get(t);
+    if (p === undefined) {
+      const prev = f.recent.get(t - 1) ?? f.older.get(t - 1);
+      if (prev !== undefined) p = prev * this.mu(b1, psi, t);
+      else {
+        p = 1;
+        for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
+      }
+    }
+    if (f.recent.size >= 128) {
+      f.older = f.recent;
+      f.recent = new Map();
+    }
+    f.recent.set(t, p);
+    const i = this.prodNext;
+    this.prodNext = (i + 1) % SERIES;
+    k[3 * i] = b1;
+    k[3 * i + 1] = psi;
+    k[3 * i + 2] = t;
+    this.prodValues[i] = p;
+    return p;
   }
 }
 

@@ -1,32 +1,43 @@
 // Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path.
 
+/** How many (b, t) series a `Powers` follows at once: one per cohort of params (params added at
+ *  different steps have different t), and a hypergradient optimizer's previous-step values. */
+const SERIES = 8;
+
 /**
  * b^t for an integer t >= 0, as a fixed function of (b, t): Math.pow(b, 64 * floor(t / 64)), then
  * multiplied by b one factor at a time up to t (at most 63 products, a relative error under 1e-14,
- * far below float32's). An instance remembers its last (b, t), so asking for t + 1 next costs one
- * multiply instead of a Math.pow (about 50 ns, which shows on a small tensor's step), and asking for
- * the same t again costs nothing; any other
- * request recomputes from the anchor and gives the same bits. A resumed run therefore continues
- * bit-identically whatever the instance was asked before.
+ * far below float32's). An instance follows up to 8 series (b, t): asking for t again costs
+ * nothing and asking for t + 1 costs one multiply instead of a Math.pow (about 50 ns, which shows
+ * on a small tensor's step), so that an optimizer whose params were added at different steps
+ * (several t per step) keeps that price. Any other request recomputes from the anchor and gives
+ * the same bits, so a resumed run continues bit-identically whatever the instance was asked before.
  */
 export class Powers {
-  private base = NaN;
-  private t = -1;
-  private value = 1;
+  private readonly bases = new Float64Array(SERIES).fill(NaN);
+  private readonly steps = new Float64Array(SERIES).fill(-1);
+  private readonly values = new Float64Array(SERIES);
+  private next = 0;
 
   /** b^t. */
   at(b: number, t: number): number {
-    if (b === this.base && t === this.t) return this.value;
-    if (b === this.base && t === this.t + 1 && t % 64 !== 0) {
-      this.t = t;
-      return (this.value *= b);
+    for (let i = 0; i < SERIES; i++) {
+      if (this.bases[i] !== b) continue;
+      const s = this.steps[i];
+      if (s === t) return this.values[i];
+      if (s === t - 1 && t % 64 !== 0) {
+        this.steps[i] = t;
+        return (this.values[i] *= b);
+      }
     }
     const anchor = t - (t % 64);
     let v = Math.pow(b, anchor);
     for (let k = anchor; k < t; k++) v *= b;
-    this.base = b;
-    this.t = t;
-    this.value = v;
+    const i = this.next;
+    this.next = (i + 1) % SERIES;
+    this.bases[i] = b;
+    this.steps[i] = t;
+    this.values[i] = v;
     return v;
   }
 }
