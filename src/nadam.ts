@@ -38,12 +38,8 @@ const SERIES = 8;
  * from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way it is found.
  */
 export class MuProducts {
-  private readonly muKeys = new Float64Array(3 * SERIES).fill(NaN); // b1, psi, t
-  private readonly muValues = new Float64Array(SERIES);
-  private muNext = 0;
-  private readonly prodKeys = new Float64Array(3 * SERIES).fill(NaN);
-  private readonly prodValues = new Float64Array(SERIES);
-  private prodNext = 0;
+  private readonly mus = new Series();
+  private readonly products = new Series();
   // Products found the slow way, per pair, in two generations (the older is dropped when the newer fills).
   private readonly found = new Map<string, { recent: Map<number, number>; older: Map<number, number> }>();
   private readonly powers2 = new Powers();
@@ -55,28 +51,21 @@ export class MuProducts {
 
   /** mu_t (computed by muAt once and kept). */
   mu(b1: number, psi: number, t: number): number {
-    const k = this.muKeys;
-    for (let i = 0; i < SERIES; i++) if (k[3 * i + 2] === t && k[3 * i] === b1 && k[3 * i + 1] === psi) return this.muValues[i];
-    const v = muAt(b1, psi, t);
-    const i = this.muNext;
-    this.muNext = (i + 1) % SERIES;
-    k[3 * i] = b1;
-    k[3 * i + 1] = psi;
-    k[3 * i + 2] = t;
-    this.muValues[i] = v;
-    return v;
+    const s = this.mus;
+    for (let i = 0; i < SERIES; i++) if (s.keys[3 * i + 2] === t && s.keys[3 * i] === b1 && s.keys[3 * i + 1] === psi) return s.values[i];
+    return s.put(b1, psi, t, muAt(b1, psi, t));
   }
 
   /** mu_1 mu_2 ... mu_t. */
   product(b1: number, psi: number, t: number): number {
-    const k = this.prodKeys;
+    const k = this.products.keys;
     for (let i = 0; i < SERIES; i++) {
       if (k[3 * i] !== b1 || k[3 * i + 1] !== psi) continue;
       const s = k[3 * i + 2];
-      if (s === t) return this.prodValues[i];
+      if (s === t) return this.products.values[i];
       if (s === t - 1) {
         k[3 * i + 2] = t;
-        return (this.prodValues[i] *= this.mu(b1, psi, t));
+        return (this.products.values[i] *= this.mu(b1, psi, t));
       }
     }
     const key = `${b1}/${psi}`;
@@ -100,13 +89,25 @@ export class MuProducts {
       f.recent = new Map();
     }
     f.recent.set(t, p);
-    const i = this.prodNext;
-    this.prodNext = (i + 1) % SERIES;
-    k[3 * i] = b1;
-    k[3 * i + 1] = psi;
-    k[3 * i + 2] = t;
-    this.prodValues[i] = p;
-    return p;
+    return this.products.put(b1, psi, t, p);
+  }
+}
+
+/** Up to SERIES values keyed by (beta1, momentumDecay, t), the oldest replaced first. */
+class Series {
+  readonly keys = new Float64Array(3 * SERIES).fill(NaN);
+  readonly values = new Float64Array(SERIES);
+  private next = 0;
+
+  /** Keeps `v` under (b1, psi, t) and returns it. */
+  put(b1: number, psi: number, t: number, v: number): number {
+    const i = this.next;
+    this.next = (i + 1) % SERIES;
+    this.keys[3 * i] = b1;
+    this.keys[3 * i + 1] = psi;
+    this.keys[3 * i + 2] = t;
+    this.values[i] = v;
+    return v;
   }
 }
 
