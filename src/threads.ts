@@ -164,12 +164,13 @@ export interface ThreadJob {
 
 /**
  * @internal `ThreadPool.runList` on the engine's pool; false when the engine has no pool or the
- * work is too small (the caller then runs the kernel itself).
+ * work is too small (the caller then runs the kernel itself). `minFactor` scales the pool's
+ * `minParallelElements` for work that needs more to pay for waking a worker.
  */
 export function runListParallel(engine: Engine, fn: string, desc: number, descBytes: number, listWords: readonly number[], n: number,
-  work: number, args: (count: number) => number[]): boolean {
+  work: number, args: (count: number) => number[], minFactor = 1): boolean {
   const pool = engine.parallel;
-  return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args);
+  return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
 }
 
 /** Why threads cannot run in this environment, or null when they can. */
@@ -654,11 +655,11 @@ export class ThreadPool implements ParallelRunner {
    * advanced to its range and the arguments `args(count)` for its count. The kernel must touch
    * only what its items own (an embedding update's unique rows, sorted ascending, are disjoint
    * row ranges). Returns false, doing nothing, when `n * work` is below `minParallelElements`
-   * (the caller then runs the kernel itself).
+   * times `minFactor` (the caller then runs the kernel itself).
    */
   runList(fn: string, desc: number, descBytes: number, listWords: readonly number[], n: number, work: number,
-    args: (count: number) => number[]): boolean {
-    if (n * work < this.minParallelElements || n < this.threads) {
+    args: (count: number) => number[], minFactor = 1): boolean {
+    if (n * work < this.minParallelElements * minFactor || n < this.threads) {
       this.checkAlive();
       return false;
     }

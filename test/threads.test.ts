@@ -11,6 +11,7 @@ import {
   DEFAULT_MIN_PARALLEL_ELEMENTS, Embedding, type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
+import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
@@ -237,7 +238,7 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
   for (const optimizer of ['sgd', 'adagrad', 'adam', 'adamw'] as const) {
     it(`Embedding (${optimizer}): updates split by row ranges across threads are bit-identical to one thread`, () => {
       const extra = optimizer === 'sgd' ? { momentum: 0.9 } : optimizer === 'adamw' ? { amsgrad: true } : {};
-      const rows = 5000;
+      const rows = 40000;
       const dim = 64;
       const tables = [one, two, three].map((engine) =>
         new Embedding(rows, dim, { optimizer, lr: 0.01, ...extra, seed: 9, init: 'normal', engine }));
@@ -245,14 +246,15 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       const r = rng(17);
       let big = 0;
       for (let step = 0; step < 4; step++) {
-        const k = step === 2 ? 10 : 4000; // a small update stays on the calling thread
+        const k = step === 2 ? 10 : 30000; // a small update stays on the calling thread
         const ids = Int32Array.from({ length: k }, () => Math.floor(rows * r() ** 2)); // skewed: many duplicates
         const grads = randomArray(k * dim, r);
         for (const t of tables) expect(t.update(ids, grads)).toBe(true);
-        if (tables[0].lastUniqueRows * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS) big++;
+        if (tables[0].lastUniqueRows * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS * EMBEDDING_SPLIT_FACTOR) big++;
       }
-      // The 2-thread engine splits the updates whose unique rows pass its threshold; the 3-thread
-      // one splits every update with at least one row per thread.
+      // The 2-thread engine splits the updates whose unique rows pass its threshold for tables (4x
+      // its minParallelElements); the 3-thread one splits every update with at least one row per
+      // thread.
       expect(big).toBeGreaterThan(0);
       expect(runs[0]).toHaveBeenCalledTimes(big);
       expect(runs[1]).toHaveBeenCalledTimes(4);
@@ -288,7 +290,9 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
   it('steps params allocated after the pool started, also after memory grew', () => {
     const before = three.memory.buffer.byteLength;
     const make = (engine: Engine): AnyOpt => new Adam({ engine, amsgrad: true }) as unknown as AnyOpt;
-    expect(compareRuns(make, [one, three], [1_500_001, 17], 9, 2)).toEqual([]);
+    // Large enough that its five tensors cannot fit in the memory the earlier tests grew.
+    const n = Math.max(1_500_001, Math.ceil(before / 4 / 5) + 1);
+    expect(compareRuns(make, [one, three], [n, 17], 9, 2)).toEqual([]);
     expect(three.memory.buffer.byteLength).toBeGreaterThan(before);
   });
 });
