@@ -29,7 +29,10 @@ export interface InitOptions {
    * where that is impossible it warns and runs on one thread (`engine.threadsFallbackReason`).
    */
   threads?: number;
-  /** With threads: steps touching fewer elements stay on the calling thread. Default 131072. */
+  /**
+   * With threads: steps touching fewer elements stay on the calling thread. Default 131072. An
+   * embedding table's update splits from 4 times this (its rows lie scattered: see `Embedding.update`).
+   */
   minParallelElements?: number;
   /** With threads: how long a step waits for a worker before it throws (ms). Default 60000. */
   threadTimeoutMs?: number;
