@@ -1,7 +1,7 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Engine } from './engine.js';
-import { Powers } from './powers.js';
+import { Powers, Series } from './powers.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `NAdam` (PyTorch 2.x names in camelCase). */
@@ -25,17 +25,15 @@ function muAt(b1: number, psi: number, t: number): number {
   return b1 * (1 - 0.5 * Math.pow(0.96, t * psi));
 }
 
-/** How many series MuProducts follows at once (one per cohort of params, see Powers). */
-const SERIES = 8;
-
 /**
  * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
  * the step count and of (beta1, momentumDecay); also used by `Embedding`). A step asks each cohort
- * of params for mu_t, mu_{t+1} and the product at t; up to 8 series are kept in small arrays, so a
- * step costs one Math.pow per cohort, no Map and no string key (building a key from two floats
- * cost more than the rest of a small tensor's step). Past 8 series, or after a jump (a loaded
- * state dict), recent products are looked up in a Map per (beta1, momentumDecay), else computed
- * from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way it is found.
+ * of params for mu_t, mu_{t+1} and the product at t; up to 8 series are kept (src/powers.ts's
+ * Series), so a step costs one Math.pow per cohort, no Map and no string key (building a key from
+ * two floats cost more than the rest of a small tensor's step). Past 8 series, or after a jump
+ * (a loaded state dict), recent products are looked up in a Map per (beta1, momentumDecay), else
+ * computed from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way
+ * it is found.
  */
 export class MuProducts {
   private readonly mus = new Series();
@@ -51,23 +49,17 @@ export class MuProducts {
 
   /** mu_t (computed by muAt once and kept). */
   mu(b1: number, psi: number, t: number): number {
-    const s = this.mus;
-    for (let i = 0; i < SERIES; i++) if (s.keys[3 * i + 2] === t && s.keys[3 * i] === b1 && s.keys[3 * i + 1] === psi) return s.values[i];
-    return s.put(b1, psi, t, muAt(b1, psi, t));
+    const i = this.mus.find(b1, psi, t);
+    return i >= 0 ? this.mus.value(i) : this.mus.put(b1, psi, t, muAt(b1, psi, t));
   }
 
   /** mu_1 mu_2 ... mu_t. */
   product(b1: number, psi: number, t: number): number {
-    const k = this.products.keys;
-    for (let i = 0; i < SERIES; i++) {
-      if (k[3 * i] !== b1 || k[3 * i + 1] !== psi) continue;
-      const s = k[3 * i + 2];
-      if (s === t) return this.products.values[i];
-      if (s === t - 1) {
-        k[3 * i + 2] = t;
-        return (this.products.values[i] *= this.mu(b1, psi, t));
-      }
-    }
+    const s = this.products;
+    // The usual request first: the step after one asked before.
+    let i = s.find(b1, psi, t - 1);
+    if (i >= 0) return s.advance(i, t, this.mu(b1, psi, t));
+    if ((i = s.find(b1, psi, t)) >= 0) return s.value(i);
     const key = `${b1}/${psi}`;
     let f = this.found.get(key);
     if (!f) {
@@ -90,24 +82,6 @@ export class MuProducts {
     }
     f.recent.set(t, p);
     return this.products.put(b1, psi, t, p);
-  }
-}
-
-/** Up to SERIES values keyed by (beta1, momentumDecay, t), the oldest replaced first. */
-class Series {
-  readonly keys = new Float64Array(3 * SERIES).fill(NaN);
-  readonly values = new Float64Array(SERIES);
-  private next = 0;
-
-  /** Keeps `v` under (b1, psi, t) and returns it. */
-  put(b1: number, psi: number, t: number, v: number): number {
-    const i = this.next;
-    this.next = (i + 1) % SERIES;
-    this.keys[3 * i] = b1;
-    this.keys[3 * i + 1] = psi;
-    this.keys[3 * i + 2] = t;
-    this.values[i] = v;
-    return v;
   }
 }
 

@@ -1,8 +1,54 @@
-// Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path.
+// Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path, and the
+// small cache of per-step series they (and NAdam's mu products) are kept in.
 
-/** How many (b, t) series a `Powers` follows at once: one per cohort of params (params added at
- *  different steps have different t), and a hypergradient optimizer's previous-step values. */
+/** How many series a `Series` keeps: one per cohort of params (params added at different steps
+ *  have different t), and a hypergradient optimizer's previous-step values. */
 const SERIES = 8;
+
+/**
+ * @internal Up to 8 values keyed by (k0, k1, t), the oldest replaced first: the values a step
+ * asks for, one series per cohort of params, each moving from t - 1 to t once per step.
+ */
+export class Series {
+  private readonly keys = new Float64Array(3 * SERIES).fill(NaN);
+  private readonly values = new Float64Array(SERIES);
+  private next = 0;
+  private last = 0;
+
+  /** The entry holding (k0, k1, t), else -1 (the last entry found is tried first). */
+  find(k0: number, k1: number, t: number): number {
+    const k = this.keys;
+    let i = this.last;
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return i;
+    for (i = 0; i < SERIES; i++) {
+      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return (this.last = i);
+    }
+    return -1;
+  }
+
+  /** The value of entry `i` (from find). */
+  value(i: number): number {
+    return this.values[i];
+  }
+
+  /** Moves entry `i` on to step `t`, its value multiplied by `factor`; returns the new value. */
+  advance(i: number, t: number, factor: number): number {
+    this.keys[3 * i + 2] = t;
+    return (this.values[i] *= factor);
+  }
+
+  /** Keeps `v` under (k0, k1, t), in place of the oldest entry, and returns it. */
+  put(k0: number, k1: number, t: number, v: number): number {
+    const i = this.next;
+    this.next = (i + 1) % SERIES;
+    this.last = i;
+    this.keys[3 * i] = k0;
+    this.keys[3 * i + 1] = k1;
+    this.keys[3 * i + 2] = t;
+    this.values[i] = v;
+    return v;
+  }
+}
 
 /**
  * b^t for an integer t >= 0, as a fixed function of (b, t): Math.pow(b, 64 * floor(t / 64)), then
@@ -14,31 +60,19 @@ const SERIES = 8;
  * the same bits, so a resumed run continues bit-identically whatever the instance was asked before.
  */
 export class Powers {
-  private readonly bases = new Float64Array(SERIES).fill(NaN);
-  private readonly steps = new Float64Array(SERIES).fill(-1);
-  private readonly values = new Float64Array(SERIES);
-  private next = 0;
+  private readonly series = new Series();
 
   /** b^t. */
   at(b: number, t: number): number {
-    for (let i = 0; i < SERIES; i++) {
-      if (this.bases[i] !== b) continue;
-      const s = this.steps[i];
-      if (s === t) return this.values[i];
-      if (s === t - 1 && t % 64 !== 0) {
-        this.steps[i] = t;
-        return (this.values[i] *= b);
-      }
-    }
+    const s = this.series;
+    // The usual request first: the step after one asked before.
+    let i = t % 64 !== 0 ? s.find(b, 0, t - 1) : -1;
+    if (i >= 0) return s.advance(i, t, b);
+    if ((i = s.find(b, 0, t)) >= 0) return s.value(i);
     const anchor = t - (t % 64);
     let v = Math.pow(b, anchor);
     for (let k = anchor; k < t; k++) v *= b;
-    const i = this.next;
-    this.next = (i + 1) % SERIES;
-    this.bases[i] = b;
-    this.steps[i] = t;
-    this.values[i] = v;
-    return v;
+    return s.put(b, 0, t, v);
   }
 }
 
