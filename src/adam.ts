@@ -1,7 +1,7 @@
 import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Schedule } from './schedules.js';
-import { Powers } from './powers.js';
+import { BetaPowers } from './powers.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
@@ -32,8 +32,7 @@ export class Adam extends Optimizer<AdamOptions> {
   protected readonly knownOptions = ADAM_OPTIONS;
   protected readonly kernelName = 'adamStep';
   /** beta1^t and beta2^t of the bias corrections (one multiply per step instead of Math.pow). */
-  private readonly powers1 = new Powers();
-  private readonly powers2 = new Powers();
+  private readonly powers = new BetaPowers();
   /** True for AdamW's decoupled weight decay. */
   protected get decoupled(): boolean {
     return false;
@@ -63,8 +62,8 @@ export class Adam extends Optimizer<AdamOptions> {
     const s = this.engine.slots;
     const b1 = o.betas[0], b2 = o.betas[1];
     const decoupled = this.decoupled, wd = o.weightDecay;
-    const bc1 = 1 - this.powers1.at(b1, t);
-    const bc2 = 1 - this.powers2.at(b2, t);
+    const bc1 = 1 - this.powers.b1.at(b1, t);
+    const bc2 = 1 - this.powers.b2.at(b2, t);
     h.f32(s.ADAM_GSCALE, gradScale);
     h.f32(s.ADAM_BETA1, b1);
     h.f32(s.ADAM_OMB1, 1 - b1);

@@ -14,7 +14,7 @@ import { isSchedule } from './schedules.js';
 import { SGD, type SGDOptions } from './sgd.js';
 import type { Engine } from './engine.js';
 import type { Param } from './param.js';
-import { Powers } from './powers.js';
+import { BetaPowers } from './powers.js';
 
 /** The option hypergradient optimizers add. */
 interface HypergradOption {
@@ -188,8 +188,8 @@ export class AdamHD extends Adam {
     return 'AdamHD';
   }
   private readonly hd = new HypergradState();
-  private readonly prevPowers1 = new Powers();
-  private readonly prevPowers2 = new Powers();
+  /** The previous step's beta powers (Adam's own follow the current step). */
+  private readonly prevPowers = new BetaPowers();
 
   constructor(options: AdamHDOptions = {}) {
     super(options as AdamOptions);
@@ -214,7 +214,7 @@ export class AdamHD extends Adam {
     const e = this.engine;
     // The previous step's 1 / sqrt(1 - beta2^(t-1)); a param's first step has no previous one.
     // b2^(t-1) from a Powers, as Adam's fillHyper took it at the previous step: the same bits.
-    h.f32(e.slots.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - this.prevPowers2.at(o.betas[1], t - 1)) : 0);
+    h.f32(e.slots.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - this.prevPowers.b2.at(o.betas[1], t - 1)) : 0);
     h.flag(e.slots.HD_SKIP, t === 1);
     h.flag(e.slots.HD_USE_P, o.weightDecay !== 0);
   }
@@ -228,7 +228,7 @@ export class AdamHD extends Adam {
   protected override beforeUpdate(scale: number): void {
     adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p, o) => {
       const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
-      return prev === 0 ? 0 : 1 / (1 - this.prevPowers1.at((o.betas as number[])[0], prev));
+      return prev === 0 ? 0 : 1 / (1 - this.prevPowers.b1.at((o.betas as number[])[0], prev));
     });
   }
 
