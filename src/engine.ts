@@ -110,11 +110,12 @@ export class Engine {
 
   /**
    * Runs the table kernel `fn(table, count)`: on the calling thread, or split across the pool's
-   * threads (by element ranges when the kernel is `elementwise`, else by whole tensors).
+   * threads (by element ranges when the kernel is `elementwise`, else by whole tensors). A caller
+   * that steps often passes `kernel`, the function `kernel(fn)` gave it, to skip the lookup.
    */
-  runTable(fn: string, table: number, count: number, elementwise = true): void {
+  runTable(fn: string, table: number, count: number, elementwise = true, kernel?: (table: number, count: number) => void): void {
     if (this.parallel) this.parallel.runTable(fn, table, count, elementwise);
-    else this.kernel(fn)(table, count);
+    else (kernel ?? this.kernel(fn))(table, count);
   }
 
   /** @internal the table kernel `fn(table, count)` of this instance (on the calling thread). */

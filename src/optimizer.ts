@@ -496,9 +496,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       }
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
-      const parallel = this.engine.parallel;
-      if (parallel) parallel.runTable(this.kernelName, this.table, n, this.elementwise);
-      else (this.kernel ??= this.engine.kernel(this.kernelName))(this.table, n);
+      this.engine.runTable(this.kernelName, this.table, n, this.elementwise, (this.kernel ??= this.engine.kernel(this.kernelName)));
     }
     this.steps++;
     return true;
