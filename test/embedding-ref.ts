@@ -144,17 +144,7 @@ export class LazyRef {
   }
 }
 
-/** A small seeded generator (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './rng.js';
 
 /** k ids in [0, rows), skewed so that small ids repeat (as words do). */
 export function skewedIds(rand: () => number, k: number, rows: number): Int32Array {
