@@ -2,9 +2,10 @@
 // produces the JSON, the markdown tables and the SVG charts; the report helpers compute ratios
 // and targets correctly. No timing assertions: the machines are shared and noisy.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS module without type declarations
 import { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } from '../bench/lib/report.js';
@@ -12,11 +13,22 @@ import { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, REA
 import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import { summarize } from '../bench/lib/stats.js';
+// @ts-expect-error: plain JS module without type declarations
+import { parseArgs, DEFAULT_OUT, TRIAL_OUT } from '../bench/index.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
-function bench(args: string[]) {
-  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+function bench(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000, env });
+}
+
+/** A digest of every file the benchmark may write into the repository: bench/results/ and README.md. */
+function committedOutputs(): string {
+  const h = createHash('sha256');
+  const dir = join(root, 'bench', 'results');
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  h.update(readFileSync(join(root, 'README.md')));
+  return h.digest('hex');
 }
 
 describe('npm run bench --quick (tiny filter)', () => {
@@ -86,6 +98,45 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(c.status).toBe(2);
     expect(c.stderr).toContain('--cpu takes a core number, auto or none');
   });
+});
+
+describe('where a run writes', () => {
+  it('a full run writes bench/results; any trial run (quick, filtered, resized, shortened) writes to the temp folder', () => {
+    expect(parseArgs([]).out).toBe(DEFAULT_OUT);
+    expect(parseArgs(['--clock', 'wall', '--cpu', 'none', '--in-process', '--quiet']).out).toBe(DEFAULT_OUT);
+    expect(TRIAL_OUT).toBe(join(tmpdir(), 'wasm-optim-bench'));
+    for (const trial of [['--quick'], ['--only', 'adam'], ['--sizes', '1024'], ['--time', '50'], ['--rounds', '1'], ['--tfjs-cpu-max', '0']]) {
+      const o = parseArgs(trial);
+      expect(o.trial).toBe(true);
+      expect(o.out).toBe(TRIAL_OUT);
+    }
+    expect(parseArgs(['--quick', '--out', 'bench/results']).out).toBe(resolve('bench/results'));
+    // --report redraws the committed results unless --out names another folder.
+    expect(parseArgs(['--report']).out).toBe(DEFAULT_OUT);
+  });
+
+  it('a quick filtered run without --out leaves bench/results and README.md as they were', () => {
+    const before = committedOutputs();
+    const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-trial-'));
+    try {
+      // The child's temp folder is ours, so its TRIAL_OUT is tmp/wasm-optim-bench.
+      const run = bench(['--quick', '--only', 'adam/engine', '--sizes', '1024', '--time', '10', '--cpu', 'none', '--quiet'], { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const written = join(tmp, 'wasm-optim-bench');
+      expect(run.stdout).toContain(`Wrote ${join(written, 'latest.json')}`);
+      expect(run.stdout).not.toContain('updated README.md');
+      const r = JSON.parse(readFileSync(join(written, 'latest.json'), 'utf8'));
+      expect(r.mode).toBe('quick');
+      expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam']);
+      expect(existsSync(join(written, 'adam.svg'))).toBe(true);
+      expect(committedOutputs()).toBe(before);
+      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'README.md'], { cwd: root, encoding: 'utf8' });
+      if (git.status === 0) expect(git.stdout).toBe('');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
 
 // A synthetic group: the engine at 2000 Melem/s, C at 1000 and 2500, the roofline at 2200.
