@@ -5,7 +5,6 @@ export * from "./adam";
 export * from "./sgd";
 export * from "./adagrad";
 export * from "./rmsprop";
-export * from "./roofline";
 export * from "./threads";
 export * from "./embedding";
 export * from "./clip";

@@ -24,6 +24,7 @@ import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
+import { ensureBenchWasm } from './wasm/build.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where a full run writes: the committed results the README quotes. */
@@ -216,6 +217,8 @@ async function main() {
     if (opts.readme !== false && opts.out === DEFAULT_OUT) writeReadme(results);
     return;
   }
+  // The roofline kernel is a bench-only wasm (bench/wasm/): build it if it is missing or stale.
+  await ensureBenchWasm({ log: opts.quiet ? () => {} : (m) => console.error(m) });
   const distIndex = join(ROOT, 'dist', 'index.js');
   if (!existsSync(distIndex)) throw new Error('bench: dist/index.js is missing; run `npm run build` first (`npm run bench` does)');
   const lib = await import(pathToFileURL(distIndex).href);

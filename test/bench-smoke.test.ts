@@ -15,6 +15,10 @@ import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 import { summarize } from '../bench/lib/stats.js';
 // @ts-expect-error: plain JS module without type declarations
 import { parseArgs, DEFAULT_OUT, TRIAL_OUT } from '../bench/index.js';
+// @ts-expect-error: plain JS module without type declarations
+import { ensureBenchWasm } from '../bench/wasm/build.mjs';
+// @ts-expect-error: plain JS module without type declarations
+import { rooflineKernel } from '../bench/lib/roofline.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -137,6 +141,37 @@ describe('where a run writes', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('the roofline kernel (bench-only wasm)', () => {
+  beforeAll(() => ensureBenchWasm(), 120_000);
+
+  it('is not in the shipped wasm builds', () => {
+    for (const build of ['simd', 'scalar', 'threads', 'threads-scalar']) {
+      const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(root, 'dist', `wasm-optim.${build}.wasm`)))).map((e) => e.name);
+      expect(names).toContain('adamStep');
+      expect(names).not.toContain('roofline');
+    }
+  });
+
+  it('moves the bytes of a step: p <- s0 <- s1 <- p ^ g, p <- s0 <- p ^ g, or p <- p ^ g, in both builds', () => {
+    const n = 37; // SIMD blocks of 16 and a scalar tail
+    const u32 = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
+    for (const simd of [true, false]) {
+      for (const states of [0, 1, 2]) {
+        const fill = Array.from({ length: 2 + states }, (_, b) => Float32Array.from({ length: n }, (_, i) => b * 1000 + i + 0.5));
+        const before = fill.map(u32);
+        const k = rooflineKernel({ simd, n, buffers: 2 + states, fill });
+        k.run();
+        const after = k.views.map(u32);
+        const xor = before[0].map((x: number, i: number) => (x ^ before[1][i]) >>> 0);
+        const want = [[xor], [before[2], xor], [before[2], before[3], xor]][states];
+        expect(after[0]).toEqual(want[0]);
+        expect(after[1]).toEqual(before[1]); // the gradient is only read
+        for (let s = 0; s < states; s++) expect(after[2 + s]).toEqual(want[1 + s]);
+      }
+    }
+  });
 });
 
 // A synthetic group: the engine at 2000 Melem/s, C at 1000 and 2500, the roofline at 2200.
