@@ -9,7 +9,6 @@ import { Adam, type AdamOptions } from './adam.js';
 import { checkNumber } from './options.js';
 import type { GroupOptions, HyperWriter, Resolved } from './optimizer.js';
 import type { ParamGroup } from './param-group.js';
-import type { Schedule } from './schedules.js';
 import { isSchedule } from './schedules.js';
 import { SGD, type SGDOptions } from './sgd.js';
 import type { Engine } from './engine.js';

@@ -212,14 +212,13 @@ export class DenseAdamRef {
     const l2 = this.o.decoupled ? 0 : f(wd), dc = this.o.decoupled ? f(1 - this.lr * wd) : 1;
     for (let i = 0; i < this.p.length; i++) {
       let p = this.p[i];
-      let g = grad[i] * gs + l2 * p;
+      const g = grad[i] * gs + l2 * p;
       p *= dc;
       this.m[i] = this.m[i] * B1 + B1C * g;
       this.v[i] = this.v[i] * B2 + B2C * g * g;
       let v = this.v[i];
       if (this.o.amsgrad) v = this.vmax[i] = Math.max(this.vmax[i], v);
       this.p[i] = p - ss * (this.m[i] / (Math.sqrt(v) * ib + eps));
-      g = 0;
     }
   }
 }
