@@ -13,6 +13,7 @@ import { checkChoice, checkKnownKeys, checkNumber, describe } from '../core/opti
 import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
 import { runListParallel } from '../threads/pool.js';
 import { CENTRED_RHO, exactConfig, type ExactConfig } from './exact.js';
+import { TableScratch } from './scratch.js';
 import {
   checkIds, checkNonNegativeInt, checkNumbers, checkPositiveInt, checkSeed, checkTableKeys, outOfRange, resolveInit, resolveTableOptions,
   type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingOptions, type EmbeddingStateDict, type TableOptions,
@@ -113,13 +114,8 @@ export class Embedding {
   private logDecay = 0;
   private cursor = 0;
   private flushedAt = 0;
-  private cap = 0;
-  private scratch = 0;
-  private idsPtr = 0;
-  private gradCap = 0;
-  private gradPtr = 0;
-  private outCap = 0;
-  private outPtr = 0;
+  /** Buffers for the ids, gradients and gathered rows of a batch (src/embedding/scratch.ts). */
+  private scratch!: TableScratch;
   private uniqueRows = 0;
   private weightsView: Float32Array | null = null;
   /** The bias-correction powers and other per-step series of the declaration's writer. */
@@ -203,7 +199,8 @@ export class Embedding {
       u32[d + S.EMB_HIST] = hist;
       u32[d + S.EMB_LAST] = this.lastPtr;
       this.writeExact(exact, 0);
-      this.ensureScratch(64);
+      this.scratch = new TableScratch(this.engine, dim, this.desc, (b) => this.alloc(b), (p) => this.release(p));
+      this.scratch.ensureIds(64);
     } catch (e) {
       for (const b of this.blocks) this.engine.free(b);
       this.blocks = [];
@@ -329,8 +326,8 @@ export class Embedding {
   gradView(k: number): Float32Array {
     this.checkAlive('gradView');
     checkNonNegativeInt('Embedding.gradView', 'k', k);
-    this.ensureGrads(k);
-    return this.engine.f32(this.gradPtr, k * this.dim);
+    this.scratch.ensureGrads(k);
+    return this.engine.f32(this.scratch.gradPtr, k * this.dim);
   }
 
   /**
@@ -361,25 +358,26 @@ export class Embedding {
       }
     }
     // Engine-owned gradients (gradView) are used in place; anything else is copied in.
-    const inPlace = grads instanceof Float32Array && this.engine.isCurrent(grads) && grads.byteOffset === this.gradPtr && n <= this.gradCap * this.dim;
+    const sc = this.scratch;
+    const inPlace = sc.holds(grads, n);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
-    this.ensureIds(k);
-    if (!inPlace) this.ensureGrads(k);
-    this.copyIds(ids, k);
-    const bad = this.x.embCheckIds(this.idsPtr, k, this.rows);
+    sc.ensureIds(k);
+    if (!inPlace) sc.ensureGrads(k);
+    sc.copyIds(ids, k);
+    const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
-    if (!inPlace) this.engine.heapF32.set(grads, this.gradPtr >>> 2);
+    if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    const unique = this.x.embCoalesce(this.desc, this.idsPtr, k, this.gradPtr, check ? 1 : 0);
+    const unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
-      const b = this.x.embFirstNonFinite(this.gradPtr, n);
+      const b = this.x.embFirstNonFinite(sc.gradPtr, n);
       if (b >= 0) {
         const row = Math.floor(b / this.dim);
-        throw new NonFiniteGradientError(`Embedding.update: grads[${b}] is ${this.engine.heapF32[(this.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
+        throw new NonFiniteGradientError(`Embedding.update: grads[${b}] is ${this.engine.heapF32[(sc.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
       }
       const id = this.engine.heapU32[(this.desc >>> 2) + S.EMB_BAD];
       throw new NonFiniteGradientError(`Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`);
@@ -659,76 +657,22 @@ export class Embedding {
     this.engine.free(ptr);
   }
 
-  /** Scratch for the sort and coalescing of k ids: keys, keys2, uniq, gptr, sums, ids. */
-  private ensureIds(k: number): void {
-    if (k <= this.cap) return;
-    this.ensureScratch(k);
-  }
-
-  private ensureScratch(k: number): void {
-    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, k))));
-    const dim = this.dim;
-    const keys = 8 * cap, uniq = 4 * cap, sums = 4 * dim * (cap / 2 + 1), ids = 4 * cap;
-    const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq];
-    const idsAt = align16(at[4] + sums);
-    const total = idsAt + ids;
-    const block = this.alloc(total);
-    this.release(this.scratch);
-    this.scratch = block;
-    this.cap = cap;
-    this.idsPtr = block + idsAt;
-    const u32 = this.engine.heapU32;
-    const d = this.desc >>> 2;
-    u32[d + S.EMB_KEYS] = block + at[0];
-    u32[d + S.EMB_KEYS2] = block + at[1];
-    u32[d + S.EMB_UNIQ] = block + at[2];
-    u32[d + S.EMB_GPTR] = block + at[3];
-    u32[d + S.EMB_SUM] = block + at[4];
-  }
-
-  private ensureGrads(k: number): void {
-    if (k <= this.gradCap && this.gradPtr) return;
-    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, k))));
-    const p = this.alloc(cap * this.dim * 4);
-    this.release(this.gradPtr);
-    this.gradPtr = p;
-    this.gradCap = cap;
-  }
-
-  private ensureOut(k: number): void {
-    if (k <= this.outCap && this.outPtr) return;
-    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, k))));
-    const p = this.alloc(cap * this.dim * 4);
-    this.release(this.outPtr);
-    this.outPtr = p;
-    this.outCap = cap;
-  }
-
   /** A copy of `a` when it is a view of engine memory (which an allocation may detach), else `a`. */
   private detachSafe<T extends ArrayLike<number>>(a: T): T {
     if (ArrayBuffer.isView(a) && a.buffer === this.engine.memory.buffer) return (a as unknown as { slice(): T }).slice();
     return a;
   }
 
-  private copyIds(ids: ArrayLike<number>, k: number): void {
-    const i32 = this.engine.heapI32;
-    const at = this.idsPtr >>> 2;
-    if (ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids)) {
-      i32.set(ids as ArrayLike<number>, at);
-    } else {
-      for (let i = 0; i < k; i++) i32[at + i] = ids[i];
-    }
-  }
-
   private gather(what: string, ids: ArrayLike<number>, k: number): Float32Array {
     ids = this.detachSafe(ids);
-    this.ensureIds(k);
-    this.ensureOut(k);
-    this.copyIds(ids, k);
-    const bad = this.x.embCheckIds(this.idsPtr, k, this.rows);
+    const sc = this.scratch;
+    sc.ensureIds(k);
+    sc.ensureOut(k);
+    sc.copyIds(ids, k);
+    const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange(what, ids, bad, this.rows);
-    this.x.embLookup(this.desc, this.idsPtr, k, this.outPtr, this.steps);
-    return this.engine.f32(this.outPtr, k * this.dim);
+    this.x.embLookup(this.desc, sc.idsPtr, k, sc.outPtr, this.steps);
+    return this.engine.f32(sc.outPtr, k * this.dim);
   }
 
   /** Writes the hyper block of update `t` with the declaration's writer (the dense class's). */
@@ -798,8 +742,4 @@ export class Embedding {
 
 /** @internal Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
 export const EMBEDDING_SPLIT_FACTOR = 4;
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
-}
 
