@@ -21,7 +21,7 @@ export function createEmbeddingTable(rows: number, dim: number, options: Embeddi
   if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
   // Bad shapes and options get LocalEmbedding's errors (it checks everything before it allocates,
   // in its own order); only a valid table too large for one engine block is sharded.
-  let fits = true;
+  let fits: boolean;
   try {
     fits = shardRowsFor(rows, dim, options as ShardedEmbeddingOptions) >= rows;
   } catch {
