@@ -112,7 +112,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const g2 = tf.tensor(Float32Array.from({ length: 8 }, (_, i) => 1e-6 * Math.sin(5 * i - s)), [8]);
         if (s % 2 === 0) ours.applyGradients({ [v1.name]: g1, [v2.name]: g2 });
         else ours.applyGradients([{ name: v1.name, tensor: g1 }, { name: v2.name, tensor: g2 }]);
-        theirs.applyGradients({ [r1.name]: g1, [r2.name]: g2 });
+        theirs.applyGradients([{ name: r1.name, tensor: g1 }, { name: r2.name, tensor: g2 }]);
         tf.dispose([g1, g2]);
       }
       // A fixed gradient sequence does not feed rounding back: the steps differ by roundings of
@@ -159,7 +159,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // A reload must not continue from fresh state: without setWeights the weights part after a step.
       const fresh = makeModel();
       fresh.setWeights(model.getWeights());
-      fresh.compile({ optimizer: WasmOptimizer.fromConfig(WasmOptimizer, opt.getConfig()), loss: 'meanSquaredError' });
+      fresh.compile({ optimizer: WasmOptimizer.fromConfig(WasmOptimizer, opt.getConfig()) as WasmOptimizer, loss: 'meanSquaredError' });
       await model.trainOnBatch(x, y);
       await fresh.trainOnBatch(x, y);
       expect(sameBits(weightsOf(fresh), weightsOf(model))).toBe(false);
@@ -235,7 +235,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // not a variable
       const t = tf.ones([2, 2]);
       expect(() => opt.applyGradients({ bad_v: g, not_a_variable: t })).toThrow(/'not_a_variable' is not the name of a tf\.Variable/);
-      expect(() => opt.applyGradients([{ name: 'bad_v', tensor: g }, { name: t.name ?? 'x', tensor: t }])).toThrow(/is not the name of a tf\.Variable/);
+      expect(() => opt.applyGradients([{ name: 'bad_v', tensor: g }, { name: 'not_a_variable_either', tensor: t }])).toThrow(/is not the name of a tf\.Variable/);
       // gradient shape unlike the variable's
       const wrong = tf.ones([4]);
       expect(() => opt.applyGradients({ bad_v: wrong })).toThrow(/gradient of variable 'bad_v' has shape \[4\], the variable \[2,2\]/);
@@ -272,7 +272,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const sgd = wasmOptimizer('SGD');
       await expect(sgd.setWeights(await a.getWeights())).rejects.toThrow(/the weights are a Adam's; this optimizer is a SGD/);
       const theirs = tf.train.adam();
-      theirs.applyGradients({ sw_v: tf.ones([3]) });
+      theirs.applyGradients([{ name: 'sw_v', tensor: tf.ones([3]) }]);
       const b = wasmOptimizer('Adam');
       await expect(b.setWeights(await theirs.getWeights())).rejects.toThrow(/not a WasmOptimizer's/);
       // state of the wrong size for a bound variable: nothing changes

@@ -28,7 +28,7 @@ async function onBackend(backend: string): Promise<Record<string, unknown>> {
   for (let s = 0; s < 30; s++) {
     const g = tf.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(3 * i + s)), [3, 4]);
     ours.applyGradients({ [v.name]: g });
-    theirs.applyGradients({ [r.name]: g });
+    theirs.applyGradients([{ name: r.name, tensor: g }]);
     g.dispose();
   }
   const a = v.dataSync(), b = r.dataSync();
