@@ -265,6 +265,26 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([g, t, wrong, iv, nan, v2]);
     });
 
+    it("a first step with a NaN gradient binds nothing; nonFinite: 'skip' skips the step", () => {
+      const v = tf.variable(tf.tensor([1, 2]), true, 'nan_first');
+      const nan = tf.tensor([NaN, 1]);
+      const g = tf.tensor([1, 1]);
+      const opt = wasmOptimizer('Adam', { lr: 0.1 });
+      expect(() => opt.applyGradients({ nan_first: nan })).toThrow(/gradient of variable 'nan_first' holds NaN/);
+      expect(opt.variableNames).toEqual([]);
+      expect(opt.engineOptimizer.params).toHaveLength(0);
+      opt.applyGradients({ nan_first: g });
+      expect(Array.from(v.dataSync())).toEqual([0.9, 1.9].map(Math.fround)); // Adam's first step: lr * sign(g)
+      const skip = wasmOptimizer('Adam', { lr: 0.1, nonFinite: 'skip' });
+      skip.applyGradients({ nan_first: nan });
+      expect(skip.iterations).toBe(0);
+      expect(skip.variableNames).toEqual([]);
+      expect(Array.from(v.dataSync())).toEqual([0.9, 1.9].map(Math.fround));
+      opt.dispose();
+      skip.dispose();
+      tf.dispose([v, nan, g]);
+    });
+
     it('setWeights refuses weights that are not a WasmOptimizer of the same kind', async () => {
       const v = tf.variable(tf.ones([3]), true, 'sw_v');
       const a = wasmOptimizer('Adam');

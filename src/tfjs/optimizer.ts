@@ -316,9 +316,9 @@ export class WasmOptimizer extends tf.Optimizer {
     if (items.length === 0) return;
     const opt = this.engineOptimizer;
     // New variables become params (their values copied once); loaded state goes in before the step.
+    const mark = opt.paramsMark();
+    const added: Binding[] = [];
     if (fresh.length > 0) {
-      const mark = opt.paramsMark();
-      const added: Binding[] = [];
       try {
         for (const { name, variable, pending } of fresh) {
           const p = opt.param(variable.size, { group: pending?.group ?? this.groupOf(name) });
@@ -340,7 +340,6 @@ export class WasmOptimizer extends tf.Optimizer {
         this.bindings.set(b.name, b);
         this.order.push(b);
       }
-      for (const { pending } of fresh) if (pending !== undefined) this.pending.delete(pending.name);
     }
     // Values changed outside the optimizer since our last write are read back first.
     const stepped: Binding[] = [];
@@ -360,20 +359,32 @@ export class WasmOptimizer extends tf.Optimizer {
       b.param.grad.fill(0);
       return { data: b.param.data.slice(), state: b.param.stateKeys.map((k) => b.param.state(k).slice()) };
     });
+    // A step that throws or is skipped changes nothing: the variables bound by this call are unbound again.
+    const unbindAdded = (): void => {
+      if (added.length === 0) return;
+      for (const b of added) this.bindings.delete(b.name);
+      this.order.splice(this.order.length - added.length);
+      opt.dropParamsTo(mark);
+    };
     let took: boolean;
     try {
       took = opt.step();
     } catch (e) {
+      const i = e instanceof NonFiniteGradientError ? opt.firstNonFiniteGrad() : -1;
+      const name = i >= 0 ? this.order.find((b) => b.param === opt.params[i])?.name : undefined;
+      unbindAdded();
       if (e instanceof NonFiniteGradientError) {
-        const i = opt.firstNonFiniteGrad();
-        const name = i >= 0 ? opt.params[i] && this.order.find((b) => b.param === opt.params[i])?.name : undefined;
         throw new NonFiniteGradientError(
           `${what}: the gradient of variable '${name ?? '?'}' holds NaN or Infinity; nothing was changed. ` +
             `Fix the loss (or its inputs), or create the optimizer with nonFinite: 'skip' to skip such steps.`);
       }
       throw e;
     }
-    if (!took) return;
+    if (!took) {
+      unbindAdded();
+      return;
+    }
+    for (const { pending } of fresh) if (pending !== undefined) this.pending.delete(pending.name);
     if (skipped.length > 0) {
       skipped.forEach((b, i) => {
         b.param.data.set(saved[i].data);
