@@ -7,35 +7,17 @@
 // restored by `setWeights()`.
 
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Adadelta, Adagrad, Adam, AdamHD, Adamax, AdamW, Lion, NAdam, NonFiniteGradientError, RAdam, RMSprop, SGD, SGDHD,
-  isSchedule, scheduleFromJSON,
-} from '../index.js';
+import { NonFiniteGradientError, OPTIMIZERS, isSchedule, scheduleFromJSON } from '../index.js';
 import type {
-  AdadeltaOptions, AdagradOptions, AdamHDOptions, AdamOptions, AdamaxOptions, BaseOptions, Engine, GroupOptions,
-  LionOptions, NAdamOptions, Schedule, OptimizerStateDict, Optimizer as EngineOptimizer, Param, RAdamOptions, RMSpropOptions,
-  SGDHDOptions, SGDOptions, ScheduleSpec,
+  BaseOptions, Engine, GroupOptions, OptimizerStateDict, Optimizer as EngineOptimizer, Param, Schedule, ScheduleSpec,
 } from '../index.js';
 import { copyInto, tensorFrom } from './tensor-io.js';
 
-/** The options of each dense optimizer `wasmOptimizer` can wrap, by its class name. */
-export interface WasmOptimizerOptionsByKind {
-  Adam: AdamOptions;
-  AdamW: AdamOptions;
-  SGD: SGDOptions;
-  Adagrad: AdagradOptions;
-  RMSprop: RMSpropOptions;
-  Adamax: AdamaxOptions;
-  Adadelta: AdadeltaOptions;
-  NAdam: NAdamOptions;
-  RAdam: RAdamOptions;
-  Lion: LionOptions;
-  SGDHD: SGDHDOptions;
-  AdamHD: AdamHDOptions;
-}
+/** A dense optimizer's class name: `'Adam'`, `'AdamW'`, `'SGD'`, ... (every class of the `OPTIMIZERS` registry). */
+export type WasmOptimizerKind = keyof typeof OPTIMIZERS;
 
-/** A dense optimizer's class name: `'Adam'`, `'AdamW'`, `'SGD'`, ... */
-export type WasmOptimizerKind = keyof WasmOptimizerOptionsByKind;
+/** The options of each dense optimizer `wasmOptimizer` can wrap, by its class name (its constructor's options). */
+export type WasmOptimizerOptionsByKind = { [K in WasmOptimizerKind]: NonNullable<ConstructorParameters<(typeof OPTIMIZERS)[K]>[0]> };
 
 /**
  * A param group chosen by variable name: the variables whose name `match` selects (a RegExp, or a
@@ -57,20 +39,8 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 type AnyEngineOptimizer = EngineOptimizer<BaseOptions>;
 type Ctor = new (options: Record<string, unknown>) => AnyEngineOptimizer;
 
-const KINDS: Record<WasmOptimizerKind, Ctor> = {
-  Adam: Adam as unknown as Ctor,
-  AdamW: AdamW as unknown as Ctor,
-  SGD: SGD as unknown as Ctor,
-  Adagrad: Adagrad as unknown as Ctor,
-  RMSprop: RMSprop as unknown as Ctor,
-  Adamax: Adamax as unknown as Ctor,
-  Adadelta: Adadelta as unknown as Ctor,
-  NAdam: NAdam as unknown as Ctor,
-  RAdam: RAdam as unknown as Ctor,
-  Lion: Lion as unknown as Ctor,
-  SGDHD: SGDHD as unknown as Ctor,
-  AdamHD: AdamHD as unknown as Ctor,
-};
+/** The dense classes by name: the package's registry, so that a new optimizer joins the bridge by itself. */
+const KINDS = OPTIMIZERS as unknown as Record<WasmOptimizerKind, Ctor>;
 
 /** The name of the weight that carries the optimizer's bookkeeping (JSON in a string scalar). */
 export const META_WEIGHT = 'wasm_optim/meta';
