@@ -24,6 +24,7 @@ import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
+import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +37,8 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
-                     sparse, threads, threads-embedding; or prefixes such as adam/engine, adam/c-sse/4096
+                     sparse, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
+                     TensorFlow.js bridge); or prefixes such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
   --tfjs-cpu-max n   measure tfjs's cpu backend up to n elements (default 1048576)
@@ -116,7 +118,7 @@ export function isTrial(o) {
 
 function selected(only, group, taskName) {
   if (!only) return true;
-  return only.some((t) => t === group.id || (t === 'dense' && group.kind === 'dense') || taskName === t || taskName.startsWith(`${t}/`));
+  return only.some((t) => t === group.id || (t === 'dense' && group.kind === 'dense') || (t === 'tfjs' && group.kind === 'tfjs') || taskName === t || taskName.startsWith(`${t}/`));
 }
 
 function machine(extra) {
@@ -260,6 +262,7 @@ async function main() {
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
+  groups.push(...tfjsGroups(ctx));
   for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
   const planned = groups.filter((g) => g.tasks.length > 0);
   if (planned.length === 0) {
