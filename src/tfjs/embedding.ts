@@ -244,7 +244,12 @@ export class WasmEmbedding extends layers.Layer {
         throw new RangeError(`WasmEmbedding '${this.name}'.setWeights: weights[${i}] has shape [${w.shape}], ${targets[i].originalName} needs [${targets[i].shape}]`);
       }
     });
-    weights.forEach((w, i) => targets[i].write(w));
+    // Every value is checked before any is staged.
+    const commits = weights.map((w, i) => {
+      const t = targets[i];
+      return t instanceof TableVariable ? t.prepareWrite(w) : () => t.write(w);
+    });
+    for (const commit of commits) commit();
   }
 
   /** The output shape: the ids' shape with `outputDim` appended (as tfjs's `embedding` layer). */
@@ -352,21 +357,27 @@ export class WasmEmbedding extends layers.Layer {
     return tf.tensor(t.state(part.name), shape, 'float32'); // state() returns a copy
   }
 
-  /** @internal Stages a value written by tfjs; it reaches the table before the table is next used. */
-  stage(part: Part, value: tf.Tensor, who: string): void {
+  /**
+   * @internal Checks a value written by tfjs for one part of the table and returns the function
+   * that stages it (it reaches the table before the table is next used). Nothing is staged when
+   * the check throws.
+   */
+  prepareWrite(part: Part, value: tf.Tensor, who: string): () => void {
     const data = value.dataSync();
     if (part.kind === 'step') {
       const n = data[0];
       if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${who}: the step count must be a non-negative integer, got ${n}`);
-      this.staged.step = n;
-    } else {
-      const f = data instanceof Float32Array ? data : Float32Array.from(data);
-      for (let i = 0; i < f.length; i++) {
-        if (!Number.isFinite(f[i])) throw new RangeError(`${who}: element ${i} (row ${Math.floor(i / this.outputDim)}) is ${f[i]}; the table takes finite values only`);
-      }
-      if (part.kind === 'weights') this.staged.weights = f;
-      else this.staged.state[part.name] = f;
+      return () => this.commitWrite(() => (this.staged.step = n));
     }
+    const f = data instanceof Float32Array ? data : Float32Array.from(data);
+    for (let i = 0; i < f.length; i++) {
+      if (!Number.isFinite(f[i])) throw new RangeError(`${who}: element ${i} (row ${Math.floor(i / this.outputDim)}) is ${f[i]}; the table takes finite values only`);
+    }
+    return () => this.commitWrite(() => (part.kind === 'weights' ? (this.staged.weights = f) : (this.staged.state[part.name] = f)));
+  }
+
+  private commitWrite(write: () => unknown): void {
+    write();
     this.stagedCount++;
     this.tableChanged();
   }
@@ -446,12 +457,17 @@ class TableVariable extends LayerVariable {
   }
 
   override write(newVal: tf.Tensor): this {
+    this.prepareWrite(newVal)();
+    return this;
+  }
+
+  /** @internal Checks `newVal` and returns the function that stages it (see `WasmEmbedding.prepareWrite`). */
+  prepareWrite(newVal: tf.Tensor): () => void {
     this.assertNotDisposed();
     const who = `WasmEmbedding '${this.layer.name}' weight '${this.originalName}'`;
     if (!sameShape(newVal.shape, this.shape as number[])) throw new RangeError(`${who}: shape mismatch, [${newVal.shape}] written to [${this.shape}]`);
-    if (newVal === this.snap) return this;
-    this.layer.stage(this.part, newVal, who);
-    return this;
+    if (newVal === this.snap) return () => {};
+    return this.layer.prepareWrite(this.part, newVal, who);
   }
 
   override dispose(): void {
