@@ -286,6 +286,9 @@ describe.each(BACKENDS)('WasmEmbedding on the tfjs %s backend', (backend) => {
     const hook = mine.trainableWeights[0].read() as tf.Variable;
     tf.variableGrads(() => tf.sum(mine.apply(ids) as tf.Tensor) as tf.Scalar, [hook]);
     expect(snap.isDisposed).toBe(true);
+    // tfjs's `weights` layer argument (initial weights) takes [embeddings] too
+    const seeded = new WasmEmbedding({ inputDim: 12, outputDim: 4, weights: [theirs.getWeights()[0]] });
+    expect(Array.from((seeded.apply(ids) as tf.Tensor).dataSync())).toEqual(Array.from(want));
     ids.dispose();
     theirs.dispose();
     mine.dispose();
@@ -313,6 +316,25 @@ describe('WasmEmbedding config, masks and errors', () => {
     });
   });
 
+  it('exact mode: a saved and reloaded table continues to float32 rounding (its rows are flushed when saved)', async () => {
+    const layer = new WasmEmbedding({ inputDim: 50, outputDim: 4, inputLength: 2, optimizer: 'adamw', lr: 0.05, weightDecay: 0.1, mode: 'exact', seed: 3 });
+    const model = tableModel(layer);
+    model.compile({ optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError' });
+    const xs = randomIds([32, 2], 50, 5);
+    const ys = tf.randomNormal([32, 1], 0, 1, 'float32', 2);
+    await model.fit(xs, ys, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
+    loaded.compile({ optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError' });
+    await model.fit(xs, ys, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+    await loaded.fit(xs, ys, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+    const a = layer.table.weights, b = (loaded.layers[0] as WasmEmbedding).table.weights;
+    expect((loaded.layers[0] as WasmEmbedding).table.stepCount).toBe(16);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i]!)));
+    tf.dispose([xs, ys]);
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('a random seed is recorded in the config, so a rebuilt layer draws the same table', () => {
     const layer = new WasmEmbedding({ inputDim: 8, outputDim: 2 });
     const seed = layer.getConfig().seed as number;
@@ -321,7 +343,7 @@ describe('WasmEmbedding config, masks and errors', () => {
     expect(Array.from(twin.table.weights)).toEqual(Array.from(layer.table.weights));
   });
 
-  it('maskZero: the mask is ids != 0, and a masked LSTM-free pipeline still trains', () => {
+  it('maskZero: the mask is ids != 0; without maskZero there is none', () => {
     const layer = new WasmEmbedding({ inputDim: 10, outputDim: 2, maskZero: true, seed: 1 });
     const ids = tf.tensor2d([[0, 3, 0]], [1, 3], 'int32');
     expect(Array.from((layer.computeMask(ids) as tf.Tensor).dataSync())).toEqual([0, 1, 0]);
