@@ -6,17 +6,7 @@ import { totalmem } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, Embedding, NonFiniteGradientError, DisposedError, ShardedEmbedding, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 function bitsEqual(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return 0;

@@ -168,6 +168,7 @@ export class Embedding {
     this.exact = exact;
     this.stateNames = names;
     // Past one engine block: a table of shards in engines of their own (src/sharded-embedding.ts).
+    // eslint-disable-next-line no-constructor-return -- until a factory chooses the table (issue 14)
     if (blockFloats > MAX_ELEMENTS && Embedding.sharding) return Embedding.sharding(rows, dim, seed === null ? options : { ...options, seed });
 
     try {
