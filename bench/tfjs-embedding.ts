@@ -41,20 +41,27 @@ interface Contender {
 function makeModel(kind: 'wasm' | 'tfjs' | 'none', rows: number): tfl.LayersModel {
   if (kind === 'none') {
     // The rest of the step alone: the same flatten -> dense(1) on a constant [batch, length, 64] input.
-    const model = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [LENGTH, DIM] }), tfl.layers.dense({ units: 1 })] });
+    const model = tfl.sequential({
+      layers: [tfl.layers.flatten({ inputShape: [LENGTH, DIM] }), tfl.layers.dense({ units: 1 })],
+    });
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
     return model;
   }
-  const emb = kind === 'wasm'
-    ? new WasmEmbedding({ inputDim: rows, outputDim: DIM, inputLength: LENGTH, optimizer: 'adam', lr: 1e-3, seed: 1 })
-    : tfl.layers.embedding({ inputDim: rows, outputDim: DIM, inputLength: LENGTH });
+  const emb =
+    kind === 'wasm'
+      ? new WasmEmbedding({ inputDim: rows, outputDim: DIM, inputLength: LENGTH, optimizer: 'adam', lr: 1e-3, seed: 1 })
+      : tfl.layers.embedding({ inputDim: rows, outputDim: DIM, inputLength: LENGTH });
   const model = tfl.sequential({ layers: [emb, tfl.layers.flatten(), tfl.layers.dense({ units: 1 })] });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
   return model;
 }
 
 function batch(rows: number, seed: number): [tf.Tensor, tf.Tensor] {
-  if (rows === 0) return [tf.randomNormal([BATCH, LENGTH, DIM], 0, 1, 'float32', seed), tf.randomNormal([BATCH, 1], 0, 1, 'float32', seed)];
+  if (rows === 0)
+    return [
+      tf.randomNormal([BATCH, LENGTH, DIM], 0, 1, 'float32', seed),
+      tf.randomNormal([BATCH, 1], 0, 1, 'float32', seed),
+    ];
   let s = seed >>> 0;
   const ids = new Int32Array(BATCH * LENGTH);
   for (let i = 0; i < ids.length; i++) {
@@ -84,7 +91,12 @@ async function run(backend: 'cpu' | 'wasm'): Promise<void> {
     { name: 'WasmEmbedding 1M x 64', model: makeModel('wasm', 1 << 20), rows: 1 << 20, times: [] },
     { name: 'no embedding (dense part only)', model: makeModel('none', 0), rows: 0, times: [] },
   ];
-  let tfjsOwn: Contender | null = { name: 'tf.layers.embedding 1024 x 64', model: makeModel('tfjs', 1024), rows: 1024, times: [] };
+  let tfjsOwn: Contender | null = {
+    name: 'tf.layers.embedding 1024 x 64',
+    model: makeModel('tfjs', 1024),
+    rows: 1024,
+    times: [],
+  };
   // Warm-up (kernel compilation, optimizer slots), then interleaved reps.
   for (const c of contenders) for (let i = 0; i < 2; i++) await step(c, 1000 + i);
   try {
@@ -99,12 +111,18 @@ async function run(backend: 'cpu' | 'wasm'): Promise<void> {
     if (tfjsOwn && r < TFJS_REPS) tfjsOwn.times.push(await step(tfjsOwn, r));
   }
   const all = tfjsOwn ? [...contenders, tfjsOwn] : contenders;
-  console.log(`\n${backend} backend, batch ${BATCH} x ${LENGTH} ids, dim ${DIM} (median ms of ${REPS} interleaved steps; tfjs's own layer ${TFJS_REPS}):`);
-  for (const c of all) console.log(`  ${c.name.padEnd(32)} ${fmt(median(c.times)).padStart(9)} ms   [${c.times.map(fmt).join(', ')}]`);
+  console.log(
+    `\n${backend} backend, batch ${BATCH} x ${LENGTH} ids, dim ${DIM} (median ms of ${REPS} interleaved steps; tfjs's own layer ${TFJS_REPS}):`,
+  );
+  for (const c of all)
+    console.log(`  ${c.name.padEnd(32)} ${fmt(median(c.times)).padStart(9)} ms   [${c.times.map(fmt).join(', ')}]`);
   const small = median(contenders[0].times);
   console.log(`  WasmEmbedding's own share of the 1024 x 64 step: ${fmt(small - median(contenders[2].times))} ms`);
   console.log(`  1M x 64 step / 1024 x 64 step: ${(median(contenders[1].times) / small).toFixed(2)}x`);
-  if (tfjsOwn) console.log(`  tf.layers.embedding step / WasmEmbedding step (1024 x 64): ${(median(tfjsOwn.times) / small).toFixed(0)}x`);
+  if (tfjsOwn)
+    console.log(
+      `  tf.layers.embedding step / WasmEmbedding step (1024 x 64): ${(median(tfjsOwn.times) / small).toFixed(0)}x`,
+    );
   for (const c of all) c.model.dispose();
 }
 

@@ -6,7 +6,16 @@ import { formatTable, parseFlags, runTfjsTagger, type TaggerFlags } from '../exa
 
 const TINY: TaggerFlags = {
   ...parseFlags([]),
-  files: 20, tokens: 120, rows: 32, dim: 4, epochs: 1, batch: 32, fullEpochs: 1, fullTokens: 3000, fullBatch: 256, testTokens: 400,
+  files: 20,
+  tokens: 120,
+  rows: 32,
+  dim: 4,
+  epochs: 1,
+  batch: 32,
+  fullEpochs: 1,
+  fullTokens: 3000,
+  fullBatch: 256,
+  testTokens: 400,
 };
 
 function capture(): { write(text: string): boolean; text: string } {
@@ -23,7 +32,11 @@ describe('examples/tfjs-tagger', () => {
   it('runs on a tiny slice (cpu backend): WasmEmbedding and tfjs own embedding agree, the full-table run learns', async () => {
     const out = capture();
     const rows = await runTfjsTagger({ ...TINY, backend: 'cpu' }, out);
-    expect(rows.map((r) => r.name)).toEqual(['WasmEmbedding + tf.train.adam', 'tf.layers.embedding + tf.train.adam', 'WasmEmbedding + tf.train.adam (full)']);
+    expect(rows.map((r) => r.name)).toEqual([
+      'WasmEmbedding + tf.train.adam',
+      'tf.layers.embedding + tf.train.adam',
+      'WasmEmbedding + tf.train.adam (full)',
+    ]);
     const [mine, theirs, full] = rows;
     // Same initial weights, batches and Adam (the table's in exact mode): the same training.
     expect(mine!.loss).toBeCloseTo(theirs!.loss, 4);
@@ -41,11 +54,18 @@ describe('examples/tfjs-tagger', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]!.accuracy).toBeGreaterThan(0);
     expect(rows[1]!.error).toMatch(/UnsortedSegmentSum/);
-    expect(formatTable(rows)).toMatch(/\| tf.layers.embedding \+ tf.train.adam \| 32 x 4 \| \d+ \| 0 \| cannot train \| n\/a \| n\/a \|/);
+    expect(formatTable(rows)).toMatch(
+      /\| tf.layers.embedding \+ tf.train.adam \| 32 x 4 \| \d+ \| 0 \| cannot train \| n\/a \| n\/a \|/,
+    );
   });
 
   it('parses its flags and refuses bad ones', () => {
-    expect(parseFlags(['--backend', 'wasm', '--tokens', '500', '--lr', '0.02', '--full-epochs', '0'])).toMatchObject({ backend: 'wasm', tokens: 500, lr: 0.02, fullEpochs: 0 });
+    expect(parseFlags(['--backend', 'wasm', '--tokens', '500', '--lr', '0.02', '--full-epochs', '0'])).toMatchObject({
+      backend: 'wasm',
+      tokens: 500,
+      lr: 0.02,
+      fullEpochs: 0,
+    });
     expect(() => parseFlags(['--backend', 'webgl'])).toThrow(/--backend must be cpu or wasm, got 'webgl'/);
     expect(() => parseFlags(['--rows', '0'])).toThrow(/--rows must be an integer >= 1/);
     expect(() => parseFlags(['--lr', '-1'])).toThrow(/--lr must be a positive number/);

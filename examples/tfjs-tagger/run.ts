@@ -77,16 +77,37 @@ export const USAGE = `usage: npm run example:tfjs-tagger -- [flags]
   --seed S               seed of the weights and the shuffling (default 1)`;
 
 const DEFAULTS: TaggerFlags = {
-  backend: 'cpu', tokens: 1000, rows: 256, dim: 16, epochs: 2, batch: 64, fullEpochs: 1, fullBatch: 512, fullTokens: 40000,
-  files: 500, testTokens: 10000, lr: 0.01, seed: 1, help: false,
+  backend: 'cpu',
+  tokens: 1000,
+  rows: 256,
+  dim: 16,
+  epochs: 2,
+  batch: 64,
+  fullEpochs: 1,
+  fullBatch: 512,
+  fullTokens: 40000,
+  files: 500,
+  testTokens: 10000,
+  lr: 0.01,
+  seed: 1,
+  help: false,
 };
 
 /** Parses the command line; throws a RangeError naming a bad flag. */
 export function parseFlags(argv: readonly string[]): TaggerFlags {
   const f: TaggerFlags = { ...DEFAULTS };
   const ints: Record<string, keyof TaggerFlags> = {
-    '--tokens': 'tokens', '--rows': 'rows', '--dim': 'dim', '--epochs': 'epochs', '--batch': 'batch', '--full-epochs': 'fullEpochs',
-    '--full-batch': 'fullBatch', '--full-tokens': 'fullTokens', '--files': 'files', '--test-tokens': 'testTokens', '--seed': 'seed',
+    '--tokens': 'tokens',
+    '--rows': 'rows',
+    '--dim': 'dim',
+    '--epochs': 'epochs',
+    '--batch': 'batch',
+    '--full-epochs': 'fullEpochs',
+    '--full-batch': 'fullBatch',
+    '--full-tokens': 'fullTokens',
+    '--files': 'files',
+    '--test-tokens': 'testTokens',
+    '--seed': 'seed',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -157,7 +178,13 @@ function mapIds(enc: EncodedTokens, rows: number, length = enc.length): Data {
     const id = enc.ids[i]!;
     ids[i] = id < 0 ? 0 : 1 + (id % (rows - 1));
   }
-  return { ids, labels: enc.labels.subarray(0, length), candidates: enc.candidates.subarray(0, length), width: enc.width, length };
+  return {
+    ids,
+    labels: enc.labels.subarray(0, length),
+    candidates: enc.candidates.subarray(0, length),
+    width: enc.width,
+    length,
+  };
 }
 
 /** The first `n` tokens' worth of sentences. */
@@ -178,14 +205,23 @@ function buildModel(embedding: tfl.layers.Layer, width: number, tags: number, se
   const maskIn = tfl.input({ shape: [tags], name: 'candidates' });
   const rows = embedding.apply(idsIn) as tfl.SymbolicTensor;
   const flat = tfl.layers.flatten().apply(rows) as tfl.SymbolicTensor;
-  const logits = tfl.layers.dense({ units: tags, kernelInitializer: tfl.initializers.glorotUniform({ seed }) }).apply(flat) as tfl.SymbolicTensor;
+  const logits = tfl.layers
+    .dense({ units: tags, kernelInitializer: tfl.initializers.glorotUniform({ seed }) })
+    .apply(flat) as tfl.SymbolicTensor;
   const masked = tfl.layers.add().apply([logits, maskIn]) as tfl.SymbolicTensor;
   const probs = tfl.layers.activation({ activation: 'softmax' }).apply(masked) as tfl.SymbolicTensor;
   return tfl.model({ inputs: [idsIn, maskIn], outputs: probs });
 }
 
 /** The batch of tokens `order[b0..b1)`: ids, candidate mask (gold always allowed in training), labels. */
-function batchTensors(data: Data, space: FeatureSpace, order: Int32Array, b0: number, b1: number, training: boolean): [tf.Tensor, tf.Tensor, tf.Tensor] {
+function batchTensors(
+  data: Data,
+  space: FeatureSpace,
+  order: Int32Array,
+  b0: number,
+  b1: number,
+  training: boolean,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const W = data.width;
   const T = space.numTags;
   const n = b1 - b0;
@@ -230,7 +266,16 @@ function accuracy(model: tfl.LayersModel, data: Data, space: FeatureSpace): numb
 }
 
 /** Trains `model` for `epochs` on `train` with one `trainOnBatch` per batch; returns seconds per epoch and the last epoch's loss. */
-async function train(model: tfl.LayersModel, name: string, train: Data, space: FeatureSpace, epochs: number, batch: number, seed: number, out: Output): Promise<{ seconds: number; loss: number }> {
+async function train(
+  model: tfl.LayersModel,
+  name: string,
+  train: Data,
+  space: FeatureSpace,
+  epochs: number,
+  batch: number,
+  seed: number,
+  out: Output,
+): Promise<{ seconds: number; loss: number }> {
   const rand = mulberry32(seed);
   let seconds = 0;
   let loss = 0;
@@ -241,12 +286,21 @@ async function train(model: tfl.LayersModel, name: string, train: Data, space: F
     let sum = 0;
     const t0 = performance.now();
     for (let b = 0; b < batches; b++) {
-      const [ids, mask, labels] = batchTensors(train, space, order, b * batch, Math.min(train.length, (b + 1) * batch), true);
+      const [ids, mask, labels] = batchTensors(
+        train,
+        space,
+        order,
+        b * batch,
+        Math.min(train.length, (b + 1) * batch),
+        true,
+      );
       sum += (await model.trainOnBatch([ids, mask], labels)) as number;
       tf.dispose([ids, mask, labels]);
       if ((b + 1) % every === 0 || b + 1 === batches) {
         const s = (performance.now() - t0) / 1000;
-        out.write(`  ${name}: epoch ${e + 1}/${epochs}, batch ${b + 1}/${batches}, loss ${(sum / (b + 1)).toFixed(3)}, ${s.toFixed(1)} s\n`);
+        out.write(
+          `  ${name}: epoch ${e + 1}/${epochs}, batch ${b + 1}/${batches}, loss ${(sum / (b + 1)).toFixed(3)}, ${s.toFixed(1)} s\n`,
+        );
       }
     }
     seconds += (performance.now() - t0) / 1000;
@@ -274,7 +328,9 @@ export async function runTfjsTagger(flags: TaggerFlags, out: Output = process.st
   const split = splitDocuments(loadBrown(undefined, flags.files));
   const trainSentences = sentencesOf(split.train);
   const testSentences = firstTokens(sentencesOf(split.test), flags.testTokens);
-  out.write(`Brown corpus: ${split.train.length} training files (${tokenCount(trainSentences)} tokens), ${split.test.length} held-out files (scoring ${tokenCount(testSentences)} tokens); tfjs ${tf.version_core}, ${flags.backend} backend\n`);
+  out.write(
+    `Brown corpus: ${split.train.length} training files (${tokenCount(trainSentences)} tokens), ${split.test.length} held-out files (scoring ${tokenCount(testSentences)} tokens); tfjs ${tf.version_core}, ${flags.backend} backend\n`,
+  );
   const results: ArmResult[] = [];
 
   // Side by side, on a subsample with a small hashed table.
@@ -282,29 +338,90 @@ export async function runTfjsTagger(flags: TaggerFlags, out: Output = process.st
   const subSpace = FeatureSpace.build(subTrain, { minCount: 1 });
   const subTrainData = mapIds(subSpace.encode(subTrain), flags.rows);
   const subTestData = mapIds(subSpace.encode(testSentences), flags.rows);
-  const R = flags.rows, D = flags.dim, W = subSpace.width, T = subSpace.numTags;
-  out.write(`\nSide by side on a subsample (so that tfjs's own layer finishes): the first ${subTrainData.length} training tokens, ${subSpace.numFeatures} features hashed into ${R} rows x ${D}, ${W} features per token, ${T} tags, batches of ${flags.batch}, ${flags.epochs} epochs, Adam lr ${flags.lr}\n`);
-  const theirs = tfl.layers.embedding({ inputDim: R, outputDim: D, embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: flags.seed }) });
+  const R = flags.rows,
+    D = flags.dim,
+    W = subSpace.width,
+    T = subSpace.numTags;
+  out.write(
+    `\nSide by side on a subsample (so that tfjs's own layer finishes): the first ${subTrainData.length} training tokens, ${subSpace.numFeatures} features hashed into ${R} rows x ${D}, ${W} features per token, ${T} tags, batches of ${flags.batch}, ${flags.epochs} epochs, Adam lr ${flags.lr}\n`,
+  );
+  const theirs = tfl.layers.embedding({
+    inputDim: R,
+    outputDim: D,
+    embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: flags.seed }),
+  });
   const own = buildModel(theirs, W, T, flags.seed);
-  const mine = new WasmEmbedding({ inputDim: R, outputDim: D, optimizer: 'adam', lr: flags.lr, eps: 1e-8, mode: 'exact', seed: flags.seed });
+  const mine = new WasmEmbedding({
+    inputDim: R,
+    outputDim: D,
+    optimizer: 'adam',
+    lr: flags.lr,
+    eps: 1e-8,
+    mode: 'exact',
+    seed: flags.seed,
+  });
   const wasmModel = buildModel(mine, W, T, flags.seed);
   // The same starting point: the table and the dense layer copied from the tfjs model.
   mine.setWeights([theirs.getWeights()[0]!]);
-  for (const [i, layer] of own.layers.entries()) if (layer.name.startsWith('dense')) wasmModel.layers[i]!.setWeights(layer.getWeights());
+  for (const [i, layer] of own.layers.entries())
+    if (layer.name.startsWith('dense')) wasmModel.layers[i]!.setWeights(layer.getWeights());
   wasmModel.compile({ optimizer: tf.train.adam(flags.lr, 0.9, 0.999, 1e-8), loss: 'sparseCategoricalCrossentropy' });
   own.compile({ optimizer: tf.train.adam(flags.lr, 0.9, 0.999, 1e-8), loss: 'sparseCategoricalCrossentropy' });
   const table = `${R} x ${D}`;
   {
-    const r = await train(wasmModel, 'WasmEmbedding', subTrainData, subSpace, flags.epochs, flags.batch, flags.seed, out);
-    results.push({ name: 'WasmEmbedding + tf.train.adam', table, tokens: subTrainData.length, epochs: flags.epochs, secondsPerEpoch: r.seconds, loss: r.loss, accuracy: accuracy(wasmModel, subTestData, subSpace) });
+    const r = await train(
+      wasmModel,
+      'WasmEmbedding',
+      subTrainData,
+      subSpace,
+      flags.epochs,
+      flags.batch,
+      flags.seed,
+      out,
+    );
+    results.push({
+      name: 'WasmEmbedding + tf.train.adam',
+      table,
+      tokens: subTrainData.length,
+      epochs: flags.epochs,
+      secondsPerEpoch: r.seconds,
+      loss: r.loss,
+      accuracy: accuracy(wasmModel, subTestData, subSpace),
+    });
   }
   try {
-    const r = await train(own, 'tf.layers.embedding', subTrainData, subSpace, flags.epochs, flags.batch, flags.seed, out);
-    results.push({ name: 'tf.layers.embedding + tf.train.adam', table, tokens: subTrainData.length, epochs: flags.epochs, secondsPerEpoch: r.seconds, loss: r.loss, accuracy: accuracy(own, subTestData, subSpace) });
+    const r = await train(
+      own,
+      'tf.layers.embedding',
+      subTrainData,
+      subSpace,
+      flags.epochs,
+      flags.batch,
+      flags.seed,
+      out,
+    );
+    results.push({
+      name: 'tf.layers.embedding + tf.train.adam',
+      table,
+      tokens: subTrainData.length,
+      epochs: flags.epochs,
+      secondsPerEpoch: r.seconds,
+      loss: r.loss,
+      accuracy: accuracy(own, subTestData, subSpace),
+    });
   } catch (e) {
     const why = (e as Error).message.split('\n')[0]!;
     out.write(`  tf.layers.embedding cannot train on the ${flags.backend} backend: ${why}\n`);
-    results.push({ name: 'tf.layers.embedding + tf.train.adam', table, tokens: subTrainData.length, epochs: 0, secondsPerEpoch: NaN, loss: NaN, accuracy: NaN, error: why });
+    results.push({
+      name: 'tf.layers.embedding + tf.train.adam',
+      table,
+      tokens: subTrainData.length,
+      epochs: 0,
+      secondsPerEpoch: NaN,
+      loss: NaN,
+      accuracy: NaN,
+      error: why,
+    });
   }
   own.dispose();
   wasmModel.dispose();
@@ -317,26 +434,65 @@ export async function runTfjsTagger(flags: TaggerFlags, out: Output = process.st
     const trainData = mapIds(space.encode(fullTrain), rows);
     const testData = mapIds(space.encode(testSentences), rows);
     const ids = flags.fullBatch * space.width;
-    out.write(`\nWasmEmbedding on the full table: the first ${trainData.length} training tokens, ${rows} rows x ${D} (a row per feature seen twice), batches of ${flags.fullBatch}, ${flags.fullEpochs} epoch(s).\n`);
-    out.write(`(tfjs's own layer is not run here: on the cpu backend its table gradient costs rows x ids x dim = ${rows} x ${ids} x ${D} = ${(rows * ids * D / 1e9).toFixed(1)}G multiply-adds per step.)\n`);
-    const layer = new WasmEmbedding({ inputDim: rows, outputDim: D, optimizer: 'adam', lr: flags.lr, seed: flags.seed });
+    out.write(
+      `\nWasmEmbedding on the full table: the first ${trainData.length} training tokens, ${rows} rows x ${D} (a row per feature seen twice), batches of ${flags.fullBatch}, ${flags.fullEpochs} epoch(s).\n`,
+    );
+    out.write(
+      `(tfjs's own layer is not run here: on the cpu backend its table gradient costs rows x ids x dim = ${rows} x ${ids} x ${D} = ${((rows * ids * D) / 1e9).toFixed(1)}G multiply-adds per step.)\n`,
+    );
+    const layer = new WasmEmbedding({
+      inputDim: rows,
+      outputDim: D,
+      optimizer: 'adam',
+      lr: flags.lr,
+      seed: flags.seed,
+    });
     const model = buildModel(layer, space.width, space.numTags, flags.seed);
     model.compile({ optimizer: tf.train.adam(flags.lr, 0.9, 0.999, 1e-8), loss: 'sparseCategoricalCrossentropy' });
-    const r = await train(model, 'WasmEmbedding (full)', trainData, space, flags.fullEpochs, flags.fullBatch, flags.seed, out);
-    results.push({ name: 'WasmEmbedding + tf.train.adam (full)', table: `${rows} x ${D}`, tokens: trainData.length, epochs: flags.fullEpochs, secondsPerEpoch: r.seconds, loss: r.loss, accuracy: accuracy(model, testData, space) });
+    const r = await train(
+      model,
+      'WasmEmbedding (full)',
+      trainData,
+      space,
+      flags.fullEpochs,
+      flags.fullBatch,
+      flags.seed,
+      out,
+    );
+    results.push({
+      name: 'WasmEmbedding + tf.train.adam (full)',
+      table: `${rows} x ${D}`,
+      tokens: trainData.length,
+      epochs: flags.fullEpochs,
+      secondsPerEpoch: r.seconds,
+      loss: r.loss,
+      accuracy: accuracy(model, testData, space),
+    });
     model.dispose();
   }
 
   out.write(`\n${formatTable(results)}\n`);
   const [a, b] = results;
-  if (a && b && Number.isFinite(b.secondsPerEpoch)) out.write(`tfjs's own layer took ${(b.secondsPerEpoch / a.secondsPerEpoch).toFixed(0)}x as long per epoch for the same model on the same ${table} table; it grows with rows x ids.\n`);
-  out.write(`Held-out: ${tokenCount(testSentences)} tokens of the held-out files. Subsampled to keep the run short: the side-by-side runs train on the first ${subTrainData.length} training tokens with a hashed ${table} table; the full-table run on the first ${Math.min(flags.fullTokens, tokenCount(trainSentences))} of ${tokenCount(trainSentences)} (--tokens, --full-tokens). Total ${((performance.now() - t0) / 1000).toFixed(0)} s.\n`);
+  if (a && b && Number.isFinite(b.secondsPerEpoch))
+    out.write(
+      `tfjs's own layer took ${(b.secondsPerEpoch / a.secondsPerEpoch).toFixed(0)}x as long per epoch for the same model on the same ${table} table; it grows with rows x ids.\n`,
+    );
+  out.write(
+    `Held-out: ${tokenCount(testSentences)} tokens of the held-out files. Subsampled to keep the run short: the side-by-side runs train on the first ${subTrainData.length} training tokens with a hashed ${table} table; the full-table run on the first ${Math.min(flags.fullTokens, tokenCount(trainSentences))} of ${tokenCount(trainSentences)} (--tokens, --full-tokens). Total ${((performance.now() - t0) / 1000).toFixed(0)} s.\n`,
+  );
   return results;
 }
 
 /** The results as a markdown table. */
 export function formatTable(rows: readonly ArmResult[]): string {
-  const head = '| model | table | train tokens | epochs | s / epoch | loss | held-out accuracy |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |';
+  const head =
+    '| model | table | train tokens | epochs | s / epoch | loss | held-out accuracy |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |';
   const fmt = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  return [head, ...rows.map((r) => `| ${r.name} | ${r.table} | ${r.tokens} | ${r.epochs} | ${r.error ? 'cannot train' : fmt(r.secondsPerEpoch, r.secondsPerEpoch < 10 ? 2 : 1)} | ${fmt(r.loss, 3)} | ${Number.isFinite(r.accuracy) ? (r.accuracy * 100).toFixed(1) + '%' : 'n/a'} |`)].join('\n');
+  return [
+    head,
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.table} | ${r.tokens} | ${r.epochs} | ${r.error ? 'cannot train' : fmt(r.secondsPerEpoch, r.secondsPerEpoch < 10 ? 2 : 1)} | ${fmt(r.loss, 3)} | ${Number.isFinite(r.accuracy) ? (r.accuracy * 100).toFixed(1) + '%' : 'n/a'} |`,
+    ),
+  ].join('\n');
 }

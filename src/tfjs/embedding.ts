@@ -54,14 +54,26 @@ const TFJS_DEFAULT_INIT = { distribution: 'uniform', low: -0.05, high: 0.05 } as
 
 /** The `LayerArgs` keys and this layer's own; every other key is a table option. */
 const LAYER_KEYS = new Set([
-  'inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights', 'inputDType',
-  'inputDim', 'outputDim', 'inputLength', 'maskZero', 'saveState',
+  'inputShape',
+  'batchInputShape',
+  'batchSize',
+  'dtype',
+  'name',
+  'trainable',
+  'weights',
+  'inputDType',
+  'inputDim',
+  'outputDim',
+  'inputLength',
+  'maskZero',
+  'saveState',
   'customObjects', // added to the config by tfjs's deserialization
 ]);
 
 /** tfjs embedding-layer arguments that would make tfjs own (regularize, constrain) the table. */
 const REFUSED: Record<string, string> = {
-  embeddingsInitializer: "use the table option 'init' ('zeros', 'normal', 'uniform', { distribution: 'uniform', low, high }, or the values)",
+  embeddingsInitializer:
+    "use the table option 'init' ('zeros', 'normal', 'uniform', { distribution: 'uniform', low, high }, or the values)",
   embeddingsRegularizer: "the table is not a tfjs weight; use the table option 'weightDecay'",
   embeddingsConstraint: 'the table is not a tfjs weight, so tfjs constraints cannot reach it',
   activityRegularizer: 'add the penalty to the loss instead',
@@ -140,10 +152,14 @@ export class WasmEmbedding extends layers.Layer {
    * layer's name in front.
    */
   constructor(args: WasmEmbeddingArgs) {
-    if (args === null || typeof args !== 'object') throw new TypeError(`WasmEmbedding: expected an object of arguments ({ inputDim, outputDim, ... }), got ${String(args)}`);
+    if (args === null || typeof args !== 'object')
+      throw new TypeError(
+        `WasmEmbedding: expected an object of arguments ({ inputDim, outputDim, ... }), got ${String(args)}`,
+      );
     const a = { ...args } as WasmEmbeddingArgs & Record<string, unknown>;
     for (const key of Object.keys(REFUSED)) {
-      if (a[key] !== undefined && a[key] !== null) throw new TypeError(`WasmEmbedding: argument '${key}' is not supported: ${REFUSED[key]}`);
+      if (a[key] !== undefined && a[key] !== null)
+        throw new TypeError(`WasmEmbedding: argument '${key}' is not supported: ${REFUSED[key]}`);
       delete a[key];
     }
     if (a.batchInputShape == null && a.inputShape == null) {
@@ -157,7 +173,10 @@ export class WasmEmbedding extends layers.Layer {
     this.outputDim = checkPositiveInt(who, 'outputDim', a.outputDim);
     if (a.inputLength != null) {
       for (const n of toList(a.inputLength)) {
-        if (n !== null && (!Number.isInteger(n) || n < 1)) throw new RangeError(`${who}: 'inputLength' must be a positive integer or a list of them (null for a free axis), got ${JSON.stringify(a.inputLength)}`);
+        if (n !== null && (!Number.isInteger(n) || n < 1))
+          throw new RangeError(
+            `${who}: 'inputLength' must be a positive integer or a list of them (null for a free axis), got ${JSON.stringify(a.inputLength)}`,
+          );
       }
     }
     this.inputLength = a.inputLength ?? undefined;
@@ -185,7 +204,10 @@ export class WasmEmbedding extends layers.Layer {
       }
       config[k] = v as serialization.ConfigDictValue;
     }
-    Object.assign(config, t.options as Record<string, serialization.ConfigDictValue>, { optimizer: t.optimizer, mode: t.mode });
+    Object.assign(config, t.options as Record<string, serialization.ConfigDictValue>, {
+      optimizer: t.optimizer,
+      mode: t.mode,
+    });
     if (t.seed !== null) config.seed = t.seed;
     this.tableConfig = config;
   }
@@ -209,7 +231,8 @@ export class WasmEmbedding extends layers.Layer {
     const shape = [this.inputDim, this.outputDim];
     this.tableVars = [new TableVariable(this, { kind: 'weights' }, 'embeddings', shape, 'float32')];
     if (this.saveState) {
-      for (const name of t.stateKeys) this.tableVars.push(new TableVariable(this, { kind: 'state', name }, `optimizer/${name}`, shape, 'float32'));
+      for (const name of t.stateKeys)
+        this.tableVars.push(new TableVariable(this, { kind: 'state', name }, `optimizer/${name}`, shape, 'float32'));
       this.tableVars.push(new TableVariable(this, { kind: 'step' }, 'optimizer/step', [], 'int32'));
     }
     this.nonTrainableWeights = this.tableVars;
@@ -232,16 +255,24 @@ export class WasmEmbedding extends layers.Layer {
    * table's values and keeps its optimizer state.
    */
   override setWeights(weights: tf.Tensor[]): void {
-    if (!Array.isArray(weights)) throw new TypeError(`WasmEmbedding '${this.name}'.setWeights: expected an array of tensors, got ${String(weights)}`);
+    if (!Array.isArray(weights))
+      throw new TypeError(
+        `WasmEmbedding '${this.name}'.setWeights: expected an array of tensors, got ${String(weights)}`,
+      );
     const params = this.weights;
     const targets = weights.length === 1 && params.length > 1 ? [params[0]] : params;
     if (weights.length !== targets.length) {
-      throw new RangeError(`WasmEmbedding '${this.name}'.setWeights: got ${weights.length} tensors; the layer takes [embeddings] or all its ${params.length} weights [${params.map((p) => p.originalName).join(', ')}]`);
+      throw new RangeError(
+        `WasmEmbedding '${this.name}'.setWeights: got ${weights.length} tensors; the layer takes [embeddings] or all its ${params.length} weights [${params.map((p) => p.originalName).join(', ')}]`,
+      );
     }
     weights.forEach((w, i) => {
-      if (!(w instanceof tf.Tensor)) throw new TypeError(`WasmEmbedding '${this.name}'.setWeights: weights[${i}] is not a tensor`);
+      if (!(w instanceof tf.Tensor))
+        throw new TypeError(`WasmEmbedding '${this.name}'.setWeights: weights[${i}] is not a tensor`);
       if (!sameShape(w.shape, targets[i].shape)) {
-        throw new RangeError(`WasmEmbedding '${this.name}'.setWeights: weights[${i}] has shape [${w.shape}], ${targets[i].originalName} needs [${targets[i].shape}]`);
+        throw new RangeError(
+          `WasmEmbedding '${this.name}'.setWeights: weights[${i}] has shape [${w.shape}], ${targets[i].originalName} needs [${targets[i].shape}]`,
+        );
       }
     });
     // Every value is checked before any is staged.
@@ -258,12 +289,16 @@ export class WasmEmbedding extends layers.Layer {
     if (this.inputLength == null) return [...shape, this.outputDim];
     const lens: (number | null)[] = toList(this.inputLength).slice();
     if (lens.length !== shape.length - 1) {
-      throw new RangeError(`WasmEmbedding '${this.name}': 'inputLength' is ${JSON.stringify(this.inputLength)}, but the input has shape [${shape.map(String)}]`);
+      throw new RangeError(
+        `WasmEmbedding '${this.name}': 'inputLength' is ${JSON.stringify(this.inputLength)}, but the input has shape [${shape.map(String)}]`,
+      );
     }
     for (let k = 0; k < lens.length; k++) {
       const s = shape[k + 1];
       if (lens[k] != null && s != null && lens[k] !== s) {
-        throw new RangeError(`WasmEmbedding '${this.name}': 'inputLength' is ${JSON.stringify(this.inputLength)}, but the input has shape [${shape.map(String)}]`);
+        throw new RangeError(
+          `WasmEmbedding '${this.name}': 'inputLength' is ${JSON.stringify(this.inputLength)}, but the input has shape [${shape.map(String)}]`,
+        );
       }
       if (lens[k] == null) lens[k] = s;
     }
@@ -283,7 +318,8 @@ export class WasmEmbedding extends layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     void kwargs;
     const x = oneTensor(inputs, this.name);
-    if (this.hook === null) throw new Error(`WasmEmbedding '${this.name}': the layer is not built; apply it to an input first`);
+    if (this.hook === null)
+      throw new Error(`WasmEmbedding '${this.name}': the layer is not built; apply it to an input first`);
     this.applyStaged();
     const who = `WasmEmbedding '${this.name}'`;
     const ids = this.readIds(x, who);
@@ -366,14 +402,21 @@ export class WasmEmbedding extends layers.Layer {
     const data = value.dataSync();
     if (part.kind === 'step') {
       const n = data[0];
-      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${who}: the step count must be a non-negative integer, got ${n}`);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new RangeError(`${who}: the step count must be a non-negative integer, got ${n}`);
       return () => this.commitWrite(() => (this.staged.step = n));
     }
     const f = data instanceof Float32Array ? data : Float32Array.from(data);
     for (let i = 0; i < f.length; i++) {
-      if (!Number.isFinite(f[i])) throw new RangeError(`${who}: element ${i} (row ${Math.floor(i / this.outputDim)}) is ${f[i]}; the table takes finite values only`);
+      if (!Number.isFinite(f[i]))
+        throw new RangeError(
+          `${who}: element ${i} (row ${Math.floor(i / this.outputDim)}) is ${f[i]}; the table takes finite values only`,
+        );
     }
-    return () => this.commitWrite(() => (part.kind === 'weights' ? (this.staged.weights = f) : (this.staged.state[part.name] = f)));
+    return () =>
+      this.commitWrite(() =>
+        part.kind === 'weights' ? (this.staged.weights = f) : (this.staged.state[part.name] = f),
+      );
   }
 
   private commitWrite(write: () => unknown): void {
@@ -407,22 +450,34 @@ export class WasmEmbedding extends layers.Layer {
 
   /** The ids of `x` as an Int32Array, each checked to be an integer in [0, inputDim). */
   private readIds(x: tf.Tensor, who: string): Int32Array {
-    if (x.rank === 0) throw new RangeError(`${who}: expects ids of rank >= 1 (a batch of ids, e.g. [batch] or [batch, length]), got a scalar`);
+    if (x.rank === 0)
+      throw new RangeError(
+        `${who}: expects ids of rank >= 1 (a batch of ids, e.g. [batch] or [batch, length]), got a scalar`,
+      );
     if (this.inputLength != null) {
       const lens = toList(this.inputLength);
       if (x.rank !== lens.length + 1 || lens.some((n, i) => n != null && n !== x.shape[i + 1])) {
-        throw new RangeError(`${who}: expects ids of shape [batch, ${lens.map((n) => n ?? 'any').join(', ')}] (inputLength ${JSON.stringify(this.inputLength)}), got shape [${x.shape}]`);
+        throw new RangeError(
+          `${who}: expects ids of shape [batch, ${lens.map((n) => n ?? 'any').join(', ')}] (inputLength ${JSON.stringify(this.inputLength)}), got shape [${x.shape}]`,
+        );
       }
     }
-    if (x.dtype !== 'int32' && x.dtype !== 'float32') throw new TypeError(`${who}: ids must be an int32 or float32 tensor of integers, got dtype ${x.dtype}`);
+    if (x.dtype !== 'int32' && x.dtype !== 'float32')
+      throw new TypeError(`${who}: ids must be an int32 or float32 tensor of integers, got dtype ${x.dtype}`);
     const data = x.dataSync() as Int32Array | Float32Array;
     const rows = this.inputDim;
     const isInt = data instanceof Int32Array;
     const ids = isInt ? data : new Int32Array(data.length);
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
-      if (!isInt && !Number.isInteger(v)) throw new TypeError(`${who}: the input holds ${v} at ${position(x.shape, i)}; ids must be integers in [0, inputDim = ${rows})`);
-      if (v < 0 || v >= rows) throw new RangeError(`${who}: id ${v} at ${position(x.shape, i)} is outside [0, inputDim = ${rows}); nothing was looked up or changed`);
+      if (!isInt && !Number.isInteger(v))
+        throw new TypeError(
+          `${who}: the input holds ${v} at ${position(x.shape, i)}; ids must be integers in [0, inputDim = ${rows})`,
+        );
+      if (v < 0 || v >= rows)
+        throw new RangeError(
+          `${who}: id ${v} at ${position(x.shape, i)} is outside [0, inputDim = ${rows}); nothing was looked up or changed`,
+        );
       if (!isInt) ids[i] = v;
     }
     return ids;
@@ -438,7 +493,13 @@ class TableVariable extends LayerVariable {
   private snap: tf.Tensor | null = null;
   private snapVersion = -1;
 
-  constructor(private readonly layer: WasmEmbedding, private readonly part: Part, name: string, shape: number[], dtype: 'float32' | 'int32') {
+  constructor(
+    private readonly layer: WasmEmbedding,
+    private readonly part: Part,
+    name: string,
+    shape: number[],
+    dtype: 'float32' | 'int32',
+  ) {
     const placeholder = tf.zeros([0], dtype);
     super(placeholder, dtype, name, false);
     placeholder.dispose();
@@ -465,7 +526,8 @@ class TableVariable extends LayerVariable {
   prepareWrite(newVal: tf.Tensor): () => void {
     this.assertNotDisposed();
     const who = `WasmEmbedding '${this.layer.name}' weight '${this.originalName}'`;
-    if (!sameShape(newVal.shape, this.shape as number[])) throw new RangeError(`${who}: shape mismatch, [${newVal.shape}] written to [${this.shape}]`);
+    if (!sameShape(newVal.shape, this.shape as number[]))
+      throw new RangeError(`${who}: shape mismatch, [${newVal.shape}] written to [${this.shape}]`);
     if (newVal === this.snap) return () => {};
     return this.layer.prepareWrite(this.part, newVal, who);
   }
@@ -509,7 +571,8 @@ function isSharded(t: Embedding): boolean {
 
 function oneTensor(inputs: tf.Tensor | tf.Tensor[], name: string): tf.Tensor {
   if (Array.isArray(inputs)) {
-    if (inputs.length !== 1) throw new RangeError(`WasmEmbedding '${name}': expects one input tensor of ids, got ${inputs.length}`);
+    if (inputs.length !== 1)
+      throw new RangeError(`WasmEmbedding '${name}': expects one input tensor of ids, got ${inputs.length}`);
     return inputs[0];
   }
   return inputs;
@@ -524,11 +587,18 @@ function sameShape(a: readonly (number | null)[], b: readonly (number | null)[])
 }
 
 function isDistribution(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v) && 'distribution' in (v as object);
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    !ArrayBuffer.isView(v) &&
+    !Array.isArray(v) &&
+    'distribution' in (v as object)
+  );
 }
 
 function checkPositiveInt(who: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RangeError(`${who}: '${name}' must be a positive integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new RangeError(`${who}: '${name}' must be a positive integer, got ${String(value)}`);
   return value;
 }
 
