@@ -12,7 +12,7 @@ import {
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { rng } from './rng.js';
-import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/embedding.js';
+import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
