@@ -2,6 +2,7 @@ import { checkBetas, checkBoolean, checkNumber } from './options.js';
 import { Optimizer, type BaseOptions, type HyperWriter, type Resolved } from './optimizer.js';
 import type { Engine } from './engine.js';
 import { Powers, Series } from './powers.js';
+import { MU_ANCHOR, muProductClosed } from './mu-product.js';
 import type { Schedule } from './schedules.js';
 
 /** Options of `NAdam` (PyTorch 2.x names in camelCase). */
@@ -27,19 +28,17 @@ function muAt(b1: number, psi: number, t: number): number {
 
 /**
  * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
- * the step count and of (beta1, momentumDecay); also used by `Embedding`). A step asks each cohort
- * of params for mu_t, mu_{t+1} and the product at t; up to 8 series are kept (src/powers.ts's
- * Series), so a step costs one Math.pow per cohort, no Map and no string key (building a key from
- * two floats cost more than the rest of a small tensor's step). Past 8 series, or after a jump
- * (a loaded state dict), recent products are looked up in a Map per (beta1, momentumDecay), else
- * computed from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way
- * it is found.
+ * the step count and of (beta1, momentumDecay); also used by `Embedding`). The product is a fixed
+ * function of (beta1, momentumDecay, t): the closed form of src/mu-product.ts at the anchor
+ * a = t - t mod 256, times mu_{a+1} ... mu_t in order. A step asks each cohort of params for mu_t,
+ * mu_{t+1} and the product at t; the series are kept in a `Series` (src/powers.ts) that grows
+ * with the number of cohorts, so the usual step costs one multiply per cohort, and any other
+ * request (a loaded state dict, a cohort not seen for a while) at most one closed form and 255
+ * multiplies, never a walk over every past step.
  */
 export class MuProducts {
   private readonly mus = new Series();
   private readonly products = new Series();
-  // Products found the slow way, per pair, in two generations (the older is dropped when the newer fills).
-  private readonly found = new Map<string, { recent: Map<number, number>; older: Map<number, number> }>();
   private readonly powers2 = new Powers();
 
   /** b2^t (src/powers.ts: one multiply per step, the same bits whatever was asked before). */
@@ -56,32 +55,14 @@ export class MuProducts {
   /** mu_1 mu_2 ... mu_t. */
   product(b1: number, psi: number, t: number): number {
     const s = this.products;
-    // The usual request first: the step after one asked before.
-    let i = s.find(b1, psi, t - 1);
+    // The usual request first: the step after one asked before (within an anchor's span).
+    let i = t % MU_ANCHOR !== 0 ? s.find(b1, psi, t - 1) : -1;
     if (i >= 0) return s.advance(i, t, this.mu(b1, psi, t));
     if ((i = s.find(b1, psi, t)) >= 0) return s.value(i);
-    const key = `${b1}/${psi}`;
-    let f = this.found.get(key);
-    if (!f) {
-      if (this.found.size >= 16) this.found.clear();
-      f = { recent: new Map(), older: new Map() };
-      this.found.set(key, f);
-    }
-    let p = f.recent.get(t) ?? f.older.get(t);
-    if (p === undefined) {
-      const prev = f.recent.get(t - 1) ?? f.older.get(t - 1);
-      if (prev !== undefined) p = prev * this.mu(b1, psi, t);
-      else {
-        p = 1;
-        for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
-      }
-    }
-    if (f.recent.size >= 128) {
-      f.older = f.recent;
-      f.recent = new Map();
-    }
-    f.recent.set(t, p);
-    return this.products.put(b1, psi, t, p);
+    const anchor = t - (t % MU_ANCHOR);
+    let p = muProductClosed(b1, psi, anchor);
+    for (let k = anchor + 1; k <= t; k++) p *= muAt(b1, psi, k);
+    return s.put(b1, psi, t, p);
   }
 }
 
@@ -91,7 +72,7 @@ export class MuProducts {
  * v = b2 v + (1-b2) g^2; denom = sqrt(v / (1 - b2^t)) + eps;
  * p -= lr (1 - mu_t) / (1 - prod_{i<=t} mu_i) * g / denom + lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i) * m / denom`.
  * The products are computed in float64 from t (PyTorch keeps them as a float32 `mu_product`
- * state; the difference is below float32 rounding of the update). State per param: `exp_avg`,
+ * state; the difference is below float32 rounding of the update), in O(1) at any t. State per param: `exp_avg`,
  * `exp_avg_sq`.
  */
 export class NAdam extends Optimizer<NAdamOptions> {

@@ -1,29 +1,46 @@
 // Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path, and the
 // small cache of per-step series they (and NAdam's mu products) are kept in.
 
-/** How many series a `Series` keeps: one per cohort of params (params added at different steps
- *  have different t), and a hypergradient optimizer's previous-step values. */
+/** How many series a `Series` keeps at first: one per cohort of params (params added at
+ *  different steps have different t), and a hypergradient optimizer's previous-step values. */
 const SERIES = 8;
+/** The most series a `Series` grows to (an optimizer with more cohorts recomputes some each step). */
+const SERIES_MAX = 4096;
 
 /**
- * @internal Up to 8 values keyed by (k0, k1, t), the oldest replaced first: the values a step
- * asks for, one series per cohort of params, each moving from t - 1 to t once per step.
+ * @internal Values keyed by (k0, k1, t), the oldest replaced first: the values a step asks for,
+ * one series per cohort of params, each moving from t - 1 to t once per step. It starts with 8
+ * entries and doubles (up to 4096) when the entry it would replace was never asked for since it
+ * was put (a sign of more live series than entries), so that an optimizer with many cohorts keeps
+ * every series instead of recomputing them all on every step. A step asks for its cohorts in the same order each time: the entry
+ * after the last one found is tried second.
  */
 export class Series {
-  private readonly keys = new Float64Array(3 * SERIES).fill(NaN);
-  private readonly values = new Float64Array(SERIES);
+  private keys = new Float64Array(3 * SERIES).fill(NaN);
+  private values = new Float64Array(SERIES);
+  /** 1 for an entry not found by `find` since it was put. */
+  private fresh = new Uint8Array(SERIES);
+  private size = SERIES;
   private next = 0;
   private last = 0;
 
-  /** The entry holding (k0, k1, t), else -1 (the last entry found is tried first). */
+  /** The entry holding (k0, k1, t), else -1 (the last entry found, then the one after it, are tried first). */
   find(k0: number, k1: number, t: number): number {
     const k = this.keys;
+    const n = this.size;
     let i = this.last;
-    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return i;
-    for (i = 0; i < SERIES; i++) {
-      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return (this.last = i);
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    i = i + 1 === n ? 0 : i + 1;
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    for (i = 0; i < n; i++) {
+      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
     }
     return -1;
+  }
+
+  private hit(i: number): number {
+    this.fresh[i] = 0;
+    return (this.last = i);
   }
 
   /** The value of entry `i` (from find). */
@@ -37,16 +54,35 @@ export class Series {
     return (this.values[i] *= factor);
   }
 
-  /** Keeps `v` under (k0, k1, t), in place of the oldest entry, and returns it. */
+  /** Keeps `v` under (k0, k1, t), in place of the oldest entry (or in a new one), and returns it. */
   put(k0: number, k1: number, t: number, v: number): number {
+    // Replacing an entry nobody asked for since it was put: more live series than entries.
+    if (this.fresh[this.next] === 1 && this.size < SERIES_MAX) this.grow();
     const i = this.next;
-    this.next = (i + 1) % SERIES;
+    this.next = (i + 1) % this.size;
     this.last = i;
+    this.fresh[i] = 1;
     this.keys[3 * i] = k0;
     this.keys[3 * i + 1] = k1;
     this.keys[3 * i + 2] = t;
     this.values[i] = v;
     return v;
+  }
+
+  /** Doubles the entries; the new ones are filled next. */
+  private grow(): void {
+    const n = this.size;
+    const keys = new Float64Array(6 * n).fill(NaN);
+    keys.set(this.keys);
+    const values = new Float64Array(2 * n);
+    values.set(this.values);
+    const fresh = new Uint8Array(2 * n);
+    fresh.set(this.fresh);
+    this.keys = keys;
+    this.values = values;
+    this.fresh = fresh;
+    this.size = 2 * n;
+    this.next = n;
   }
 }
 
