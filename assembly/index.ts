@@ -15,3 +15,4 @@ export * from "./nadam";
 export * from "./radam";
 export * from "./lion";
 export * from "./hypergrad";
+export * from "./finite";

@@ -52,6 +52,10 @@ export class Adam extends Optimizer<AdamOptions> {
     };
   }
 
+  protected override l2WeightDecay(o: Resolved<AdamOptions>): number {
+    return this.decoupled ? 0 : o.weightDecay;
+  }
+
   protected stateLayout(o: Resolved<AdamOptions>): (string | null)[] {
     return ['exp_avg', 'exp_avg_sq', o.amsgrad ? 'max_exp_avg_sq' : null];
   }

@@ -143,6 +143,11 @@ export class SGDHD extends SGD {
     return super.addParamGroup(options as GroupOptions<SGDOptions>);
   }
 
+  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
+  protected override checkRate(value: number | Schedule): void {
+    checkNoSchedule(this.kind, value);
+  }
+
   protected override resolve(o: SGDOptions & HypergradOption): Resolved<SGDOptions> {
     checkNoSchedule(this.kind, o.lr);
     return { ...super.resolve(o), hypergradLr: checkNumber(this.kind, 'hypergradLr', o.hypergradLr ?? 1e-3, { min: 0 }) } as Resolved<SGDOptions>;
@@ -202,6 +207,11 @@ export class AdamHD extends Adam {
   /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
   override addParamGroup(options: GroupOptions<AdamHDOptions> = {}): ParamGroup {
     return super.addParamGroup(options as GroupOptions<AdamOptions>);
+  }
+
+  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
+  protected override checkRate(value: number | Schedule): void {
+    checkNoSchedule(this.kind, value);
   }
 
   protected override resolve(o: AdamOptions & HypergradOption): Resolved<AdamOptions> {

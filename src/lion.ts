@@ -38,6 +38,11 @@ export class Lion extends Optimizer<LionOptions> {
     };
   }
 
+  /** Lion's decay is decoupled (`p -= lr (sign(c) + wd p)`): nothing is added to the gradient. */
+  protected override l2WeightDecay(): number {
+    return 0;
+  }
+
   protected stateLayout(): (string | null)[] {
     return ['exp_avg'];
   }

@@ -11,6 +11,8 @@ import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
+import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
+import { checkF32Scale, effectiveOverflow, F32_MAX, F32_SAFE, gradMaxAbs, type StepCheckHost } from './finite-check.js';
 
 /** Options every dense optimizer accepts. */
 export interface BaseOptions {
@@ -234,6 +236,9 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     };
   }
 
+  /** @internal A subclass that cannot take some rates (hypergradient ones: a schedule) refuses them here, before anything changes. */
+  protected checkRate(_value: number | Schedule): void {}
+
   /** A schedule's rate at `position`, checked to be a finite number >= 0. */
   private scheduledRate(s: Schedule, position: number): number {
     const v = s.at(position);
@@ -264,6 +269,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
    */
   set lr(value: number | Schedule) {
     this.checkAlive('lr');
+    this.checkRate(value);
     const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
     for (const g of this.groupStates) {
       g.schedule = isSchedule(value) ? value : null;
@@ -353,6 +359,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
 
   /** @internal (ParamGroup) sets the rate of group `index`. */
   setGroupLr(index: number, value: number | Schedule): void {
+    this.checkRate(value);
     const g = this.groupStates[index];
     const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
     g.schedule = isSchedule(value) ? value : null;
@@ -479,21 +486,35 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       } else if (maxNorm !== null) {
         sumSq = clip === null ? this.engine.gradSumSquares(this.table, n) : (this.engine.exports.clipSumSquares as (t: number, c: number, lo: number, hi: number) => number)(this.table, n, lo, hi);
       }
-      if (this.opts.nonFinite !== 'ignore') {
-        const bad = sumSq === undefined || !Number.isFinite(sumSq) ? this.engine.firstNonFiniteGrad(this.table, n) : 0;
-        if (bad !== 0) {
-          if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
-              `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`);
-        }
+      const check = this.opts.nonFinite !== 'ignore';
+      // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
+      // a measured norm already tells that every gradient is finite.
+      const maxAbs = check && (sumSq === undefined || !Number.isFinite(sumSq)) ? gradMaxAbs(this.engine, this.table, n) : undefined;
+      if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
+        const bad = this.engine.firstNonFiniteGrad(this.table, n);
+        if (this.opts.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(
+          `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
+            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`);
       }
       let scale = this.gradScale * gradScale;
+      let norm = NaN;
       if (sumSq !== undefined) {
-        this.lastNorm = Math.sqrt(sumSq) * scale;
+        norm = Math.sqrt(sumSq) * scale;
         // torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
-        if (maxNorm !== null) scale *= Math.min(1, maxNorm / (this.lastNorm + 1e-6));
+        if (maxNorm !== null) scale *= Math.min(1, maxNorm / (norm + 1e-6));
       }
+      // The gradient the kernel uses, clamp(g) * scale (+ wd * p), must be finite in float32 too:
+      // one comparison when a bound shows it (the usual case), the exact check otherwise.
+      const bound = maxAbs ?? (sumSq === undefined ? Infinity : Math.sqrt(sumSq));
+      if (check && !(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE)) {
+        const why = effectiveOverflow(this.stepCheckHost(), this.table, scale, lo, hi, maxAbs, sumSq === undefined ? undefined : Math.sqrt(sumSq));
+        if (why !== null) {
+          if (this.opts.nonFinite === 'skip') return false;
+          throw new NonFiniteGradientError(`${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`);
+        }
+      }
+      this.lastNorm = norm;
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
       this.engine.runTable(this.kernelName, this.table, n, this.elementwise, (this.kernel ??= this.engine.kernel(this.kernelName)));
@@ -507,7 +528,35 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     if (options === undefined) return 1;
     if (options === null || typeof options !== 'object') throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
     checkKnownKeys(`${this.kind}.step`, options, ['gradScale']);
-    return checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
+    const s = checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
+    return checkF32Scale(`${this.kind}.step`, 'gradScale', s);
+  }
+
+  /** The L2 weight decay these options add to the gradient (`g + wd * p`), 0 when none (or decoupled). */
+  protected l2WeightDecay(o: Resolved<O>): number {
+    const r = o as unknown as { weightDecay?: number; decoupledWeightDecay?: boolean };
+    return r.decoupledWeightDecay ? 0 : r.weightDecay ?? 0;
+  }
+
+  /** The largest `wd * |p|` an L2 decay may add to a gradient (set with the table): 0 without L2. */
+  private l2Bound = 0;
+  private checkHost: StepCheckHost | null = null;
+  /** What the step's gradient check reads of this optimizer (made once). */
+  private stepCheckHost(): StepCheckHost {
+    return (this.checkHost ??= {
+      kind: this.kind,
+      engine: this.engine,
+      params: this.params,
+      scaleAndL2: (i, scale) => {
+        const o = this.groupStates[this.params[i].group].opts;
+        return { s: o.maximize ? -scale : scale, wd: this.l2WeightDecay(o) };
+      },
+      maxL2: () => {
+        let m = 0;
+        for (const g of this.groupStates) m = Math.max(m, this.l2WeightDecay(g.opts));
+        return m;
+      },
+    });
   }
 
   /** @internal the table's address and its param count (for subclasses' own passes). */
@@ -546,6 +595,9 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       this.hyperCapacity = cap;
     }
     this.cohorts = cohorts;
+    let l2 = 0;
+    for (const g of this.groupStates) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
+    this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
     const u32 = this.engine.heapU32;
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
     const slotsOf = this.groupStates.map((g) => {
@@ -649,6 +701,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
           gopts = this.resolve({ ...given, ...own } as unknown as O);
         }
         if (g.lrSchedule !== null && g.lrSchedule !== undefined) schedule = isSchedule(g.lrSchedule) ? g.lrSchedule : scheduleFromJSON(g.lrSchedule);
+        if (schedule) this.checkRate(schedule);
       } catch (e) {
         return invalid(`param group #${gi} options`, e);
       }
