@@ -430,6 +430,31 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     return p;
   }
 
+  /**
+   * @internal the optimizer's options, groups (with their schedules and the ParamGroup handles
+   * given out) and step count as the objects themselves, for `restoreGroups`: a load that fails
+   * half-way puts these very objects back (never rebuilt copies), so the user's handles and
+   * schedule objects stay the optimizer's.
+   */
+  captureGroups(): object {
+    return { opts: this.opts, groupStates: this.groupStates, handles: this.handles, steps: this.steps };
+  }
+
+  /** @internal puts back what `captureGroups` returned. */
+  restoreGroups(c: object): void {
+    const k = c as { opts: Resolved<O>; groupStates: GroupState<Resolved<O>>[]; handles: ParamGroup[]; steps: number };
+    this.opts = k.opts;
+    this.groupStates = k.groupStates;
+    this.handles = k.handles;
+    this.steps = k.steps;
+    this.dirty = true;
+  }
+
+  /** @internal the state tensor names a param of group `index` holds. */
+  groupStateNames(index: number): string[] {
+    return this.stateNames(this.groupStates[index].opts);
+  }
+
   /** @internal where the params stand now, for `dropParamsTo` (undoing params added after it). */
   paramsMark(): { readonly count: number; readonly arena: ArenaMark } {
     return { count: this.params.length, arena: this.arena.mark() };
@@ -465,6 +490,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
    */
   step(options?: StepOptions): boolean {
     this.checkAlive('step');
+    if (this.steps >= MAX_STEP_COUNT) throw new RangeError(`${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`);
     const gradScale = this.stepScale(options);
     // The scheduled rates of this step, checked before anything changes.
     for (let i = 0; i < this.groupStates.length; i++) {
@@ -671,6 +697,7 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
     if (dict.kind !== this.kind) throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not ${this.kind}`);
     if (!Number.isInteger(dict.stepCount) || dict.stepCount < 0) throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
+    if (dict.stepCount > MAX_STEP_COUNT) throw new RangeError(`${what}: stepCount ${dict.stepCount} is beyond the limit of 2^40 steps (MAX_STEP_COUNT)`);
     if (!Array.isArray(dict.params) || dict.params.length !== this.params.length) {
       throw new RangeError(`${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`);
     }
@@ -732,6 +759,8 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
         if (!(s instanceof Float32Array)) {
           for (let j = 0; j < (s as ArrayLike<unknown>).length; j++) if (typeof s[j] !== 'number') throw new TypeError(`${what}: param #${i} state '${k}'[${j}] is not a number`);
         }
+        const bad = firstNonFinite(s);
+        if (bad >= 0) throw new RangeError(`${what}: param #${i} state '${k}'[${bad}] is ${s[bad]}; optimizer state must be finite (a NaN or infinite state would make every later step non-finite)`);
       }
     });
     // Everything checked: now change.

@@ -1,7 +1,7 @@
 // Regression tests for issue 20 (an adversarial probe of the library's guarantees): each test is
 // named after the promise it protects, and failed before its fix.
 import { describe, expect, it } from 'vitest';
-import { Adagrad, Adam, AdamHD, AdamW, NonFiniteGradientError, SGD, SGDHD, RMSprop, NAdam, RAdam, Adamax, Adadelta, Lion, exponentialLR, cosineLR, type Optimizer, type BaseOptions } from '../src/index.js';
+import { CheckpointError, MAX_STEP_COUNT, crc32, encodeCheckpoint, Adagrad, Adam, AdamHD, AdamW, NonFiniteGradientError, SGD, SGDHD, RMSprop, NAdam, RAdam, Adamax, Adadelta, Lion, exponentialLR, cosineLR, type Optimizer, type BaseOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 
 /** Every float of every param and every state tensor, copied. */
@@ -123,4 +123,180 @@ describe('hypergradient optimizers refuse a schedule however it is given', () =>
   });
 });
 
-export { exponentialLR };
+/** A checkpoint with a valid CRC whose metadata is `metaJson` verbatim (no tensors). */
+function rawCheckpoint(kind: string, metaJson: string): Uint8Array {
+  const enc = new TextEncoder();
+  const k = enc.encode(kind), m = enc.encode(metaJson);
+  const pad4 = (n: number) => (n + 3) & ~3;
+  const size = 24 + 4 + pad4(k.length) + 4 + pad4(m.length) + 4 + 4;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  out.set([0x89, 0x57, 0x4f, 0x50, 0x54, 0x0d, 0x0a, 0x1a]);
+  dv.setUint32(8, 1, true);
+  dv.setUint32(16, size, true);
+  let at = 24;
+  dv.setUint32(at, k.length, true); out.set(k, at + 4); at = pad4(at + 4 + k.length);
+  dv.setUint32(at, m.length, true); out.set(m, at + 4); at = pad4(at + 4 + m.length);
+  dv.setUint32(at, 0, true); at += 4;
+  dv.setUint32(at, crc32(out, at), true);
+  return out;
+}
+
+/** The checkpoint of a one-param Adam after two steps, as a payload to tamper with. */
+async function adamPayload(): Promise<Record<string, unknown>> {
+  const engine = await engineFor('simd');
+  const a = new Adam({ lr: 0.01, engine });
+  a.param([1, 2, 3]).grad.set([0.1, 0.2, 0.3]);
+  a.step();
+  a.step();
+  const dict = a.stateDict() as unknown as Record<string, unknown>;
+  const params = (dict.params as Record<string, unknown>[]).map((ps, i) => ({ ...ps, data: a.params[i].data.slice() }));
+  a.dispose();
+  return { ...dict, params };
+}
+
+function expectRefused(f: () => void, reason: string, msg: RegExp): void {
+  let err: unknown;
+  try { f(); } catch (e) { err = e; }
+  expect(err, 'refused').toBeInstanceOf(CheckpointError);
+  expect((err as CheckpointError).reason).toBe(reason);
+  expect((err as Error).message).toMatch(msg);
+}
+
+describe('loaded state is finite and its step count within the documented limit', () => {
+  it('loadStateDict refuses NaN and Infinity in a state tensor and changes nothing', async () => {
+    const engine = await engineFor('simd');
+    const src = new Adam({ lr: 0.01, engine });
+    src.param([1, 2, 3]).grad.set([1, 1, 1]);
+    src.step();
+    const dst = new Adam({ lr: 0.01, engine });
+    dst.param([1, 2, 3]);
+    const before = snapshot(dst);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const dict = src.stateDict();
+      dict.params[0].state.exp_avg_sq[1] = bad;
+      expect(() => dst.loadStateDict(dict)).toThrow(/state 'exp_avg_sq'\[1\] is .*must be finite/);
+      expect(snapshot(dst)).toEqual(before);
+    }
+    src.dispose();
+    dst.dispose();
+  });
+
+  it('a checkpoint with a non-finite state tensor is a CheckpointError', async () => {
+    const payload = await adamPayload();
+    const ps = (payload.params as Record<string, unknown>[])[0];
+    (ps.state as Record<string, Float32Array>).exp_avg[2] = NaN;
+    const engine = await engineFor('simd');
+    const opt = new Adam({ engine });
+    expectRefused(() => opt.load(encodeCheckpoint('Adam', payload)), 'malformed', /exp_avg'\[2\] is NaN/);
+    expect(opt.params.length).toBe(0);
+    opt.dispose();
+  });
+
+  it('step counts beyond 2^40 are refused on load; at the limit stepCount stops with an error, below it keeps incrementing', async () => {
+    const engine = await engineFor('simd');
+    expect(MAX_STEP_COUNT).toBe(2 ** 40);
+    const opt = new Adam({ lr: 0.01, engine });
+    opt.param([1, 2]).grad.set([1, 1]);
+    opt.step();
+    for (const n of [2 ** 53, 1e300, MAX_STEP_COUNT + 1]) {
+      const dict = opt.stateDict();
+      dict.stepCount = n;
+      expect(() => opt.loadStateDict(dict)).toThrow(/beyond the limit of 2\^40/);
+      expect(opt.stepCount).toBe(1);
+    }
+    const payload = await adamPayload();
+    payload.stepCount = 2 ** 53;
+    expectRefused(() => new Adam({ engine }).load(encodeCheckpoint('Adam', payload)), 'malformed', /stepCount .* beyond the limit/);
+    const dict = opt.stateDict();
+    dict.stepCount = MAX_STEP_COUNT - 1;
+    dict.params[0].step = MAX_STEP_COUNT - 1;
+    opt.loadStateDict(dict);
+    expect(opt.step()).toBe(true);
+    expect(opt.stepCount).toBe(MAX_STEP_COUNT);
+    expect(allFinite(opt)).toBe(true);
+    const before = snapshot(opt);
+    expect(() => opt.step()).toThrow(/limit of 2\^40/);
+    expect(snapshot(opt)).toEqual(before);
+    opt.dispose();
+  });
+
+  it('NAdam steps at once after loading a step count near the limit (no walk over the past steps)', async () => {
+    const engine = await engineFor('simd');
+    const opt = new NAdam({ lr: 0.01, engine });
+    opt.param([1, 2]).grad.set([1, 1]);
+    opt.step();
+    const dict = opt.stateDict();
+    dict.stepCount = MAX_STEP_COUNT - 3;
+    dict.params[0].step = MAX_STEP_COUNT - 3;
+    opt.loadStateDict(dict);
+    const t0 = performance.now();
+    opt.step();
+    opt.step();
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(allFinite(opt)).toBe(true);
+    opt.dispose();
+  });
+});
+
+describe('a refused load leaves the optimizer exactly as it was, with the user\'s own objects', () => {
+  it('a fresh optimizer keeps its ParamGroup handles and its schedule object after a layout refusal', async () => {
+    const engine = await engineFor('simd');
+    const payload = await adamPayload();
+    // The state of param #0 lacks exp_avg_sq: a layout the options cannot give.
+    const ps = (payload.params as Record<string, unknown>[])[0];
+    delete (ps.state as Record<string, unknown>).exp_avg_sq;
+    const opt = new Adam({ lr: 0.5, engine });
+    const sched = exponentialLR({ lr: 0.1, gamma: 0.5 });
+    opt.lr = sched;
+    const g = opt.addParamGroup({ lr: 0.25 });
+    expectRefused(() => opt.load(encodeCheckpoint('Adam', payload)), 'layout', /exp_avg/);
+    expect(opt.paramGroups.length).toBe(2);
+    expect(opt.paramGroups[1]).toBe(g);
+    expect(opt.lrSchedule).toBe(sched);
+    expect(opt.params.length).toBe(0);
+    const p = g.param([1, 2]);
+    expect(p.group).toBe(1);
+    p.grad.set([1, 1]);
+    expect(opt.step()).toBe(true);
+    expect(g.lr).toBe(0.25);
+    opt.dispose();
+  });
+});
+
+describe('a crafted checkpoint with a valid CRC is a CheckpointError that says what is wrong', () => {
+  const cases: [string, (p: Record<string, unknown>) => void, RegExp][] = [
+    ['lr -1', (p) => { (p.options as Record<string, unknown>).lr = -1; }, /'lr' must be >= 0, got -1/],
+    ['betas [2, 0.5]', (p) => { (p.options as Record<string, unknown>).betas = [2, 0.5]; }, /betas\[0\]/],
+    ['a group index of 7', (p) => { (p.params as Record<string, unknown>[])[0].group = 7; }, /group 7/],
+    ['groups: "x"', (p) => { p.groups = 'x'; }, /'groups'/],
+    ['a bogus schedule', (p) => { p.groups = [{ options: p.options, lrSchedule: { name: 'nope' }, schedulePosition: 0 }]; }, /schedule/i],
+  ];
+  it.each(cases)('%s', async (_n, tamper, msg) => {
+    const engine = await engineFor('simd');
+    for (const fresh of [true, false]) {
+      const payload = await adamPayload();
+      tamper(payload);
+      const opt = new Adam({ lr: 0.5, engine });
+      if (!fresh) opt.param([5, 6, 7]);
+      const before = snapshot(opt);
+      expectRefused(() => opt.load(encodeCheckpoint('Adam', payload)), 'malformed', msg);
+      expect(snapshot(opt)).toEqual(before);
+      expect(opt.lr).toBe(0.5);
+      opt.dispose();
+    }
+  });
+
+  it('metadata nested 20,000 deep is refused without overflowing the stack', async () => {
+    const engine = await engineFor('simd');
+    const deep = '['.repeat(20000) + ']'.repeat(20000);
+    const bytes = rawCheckpoint('Adam', `{"kind":"Adam","stepCount":0,"options":{"lr":0.1,"x":${deep}},"params":[]}`);
+    expectRefused(() => new Adam({ engine }).load(bytes), 'malformed', /nests deeper/);
+  });
+
+  it('a key __proto__ is refused, not dropped', async () => {
+    const engine = await engineFor('simd');
+    const bytes = rawCheckpoint('Adam', '{"kind":"Adam","stepCount":0,"options":{"lr":0.1,"__proto__":{"eps":5}},"params":[]}');
+    expectRefused(() => new Adam({ engine }).load(bytes), 'malformed', /__proto__/);
+  });
+});
