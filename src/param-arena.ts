@@ -1,7 +1,13 @@
 import type { Engine } from './engine.js';
 
-/** Bytes of an optimizer's first chunk per tensor kind; each new chunk doubles, up to CHUNK_MAX. */
-const CHUNK_MIN = 64 * 1024;
+/**
+ * Bytes of an optimizer's first chunk per tensor kind (or twice its first tensor, if larger);
+ * each new chunk doubles the last one (as trimmed) or the tensor, up to CHUNK_MAX. Small, so that a small
+ * optimizer stays small: a 3-float Adam param holds 4 x 256 bytes, not 4 x 64 KiB, and thousands
+ * of tiny optimizers fit in the engine. Many small params still land in few chunks (the sizes
+ * grow geometrically: 4096 params of 1K floats take a dozen chunks per kind).
+ */
+const CHUNK_MIN = 256;
 /**
  * The largest chunk (4 MiB: a million floats). A step's stream of one tensor kind restarts once
  * per chunk, which costs nothing at that length, and a chunk's unused tail is at most this.
@@ -79,8 +85,8 @@ export class ParamArena {
       this.solo.push(ptr);
       return ptr;
     }
-    let next = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, 2 * (last?.size ?? 0)));
-    while (next < stride) next *= 2;
+    // Twice the tensor or the last chunk (strides here are at most CHUNK_MAX / 2).
+    const next = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, 2 * stride, 2 * (last?.size ?? 0)));
     if (last !== undefined) this.trimChunk(last);
     const ptr = this.engine.alloc(next);
     chunks.push({ ptr, size: next, used: stride });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, MAX_STEP_COUNT, crc32, encodeCheckpoint, Adagrad, Adam, AdamHD, AdamW, NonFiniteGradientError, SGD, SGDHD, RMSprop, NAdam, RAdam, Adamax, Adadelta, Lion, exponentialLR, cosineLR, type Optimizer, type BaseOptions } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
+import { createEngine } from '../src/index.js';
 
 /** Every float of every param and every state tensor, copied. */
 function snapshot(opt: Optimizer<BaseOptions>): number[][] {
@@ -298,5 +299,28 @@ describe('a crafted checkpoint with a valid CRC is a CheckpointError that says w
     const engine = await engineFor('simd');
     const bytes = rawCheckpoint('Adam', '{"kind":"Adam","stepCount":0,"options":{"lr":0.1,"__proto__":{"eps":5}},"params":[]}');
     expectRefused(() => new Adam({ engine }).load(bytes), 'malformed', /__proto__/);
+  });
+});
+
+describe('tensor memory is sized to its contents: small optimizers stay small', () => {
+  it('a 3-float Adam param holds about 4 x 256 bytes before its first step, not 4 x 64 KiB', async () => {
+    const engine = await createEngine({ simd: true });
+    const opt = new Adam({ engine });
+    opt.param([1, 2, 3]);
+    expect(engine.memoryStats().bytesInUse).toBeLessThanOrEqual(4 * 256);
+    opt.dispose();
+    expect(engine.memoryStats().bytesInUse).toBe(0);
+  });
+
+  it('a thousand un-stepped tiny optimizers take under 2 MB (they took 256 MB)', async () => {
+    const engine = await createEngine({ simd: true });
+    const opts = Array.from({ length: 1000 }, () => {
+      const o = new Adam({ engine });
+      o.param([1, 2, 3]);
+      return o;
+    });
+    expect(engine.memoryStats().bytesInUse).toBeLessThan(2e6);
+    for (const o of opts) o.dispose();
+    expect(engine.memoryStats().bytesInUse).toBe(0);
   });
 });
