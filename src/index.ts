@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { init, initSync, getEngine, createEngine, createEngineSync, simdSupported, Engine } from './engine.js';
-export type { InitOptions, WasmSource, EngineExports } from './engine.js';
+export type { InitOptions, DebugOptions, WasmSource, EngineExports } from './engine.js';
 export { Param } from './param.js';
 export { Optimizer } from './optimizer.js';
 export type { BaseOptions, OptimizerStateDict, ParamStateDict, ParamGroupStateDict, StepOptions, GroupOptions } from './optimizer.js';

@@ -324,3 +324,39 @@ describe('tensor memory is sized to its contents: small optimizers stay small', 
     expect(engine.memoryStats().bytesInUse).toBe(0);
   });
 });
+
+describe('views kept across dispose(): the debug option poisonFreed makes them read NaN', () => {
+  it('with init/createEngine({ debug: { poisonFreed: true } }) a kept p.data reads NaN after dispose; new tensors still start at zero', async () => {
+    const engine = await createEngine({ simd: true, debug: { poisonFreed: true } });
+    expect(engine.poisonFreed).toBe(true);
+    const opt = new Adam({ engine });
+    const p = opt.param([1, 2, 3]);
+    p.grad.set([1, 1, 1]);
+    opt.step();
+    const kept = p.data;
+    const keptState = p.state('exp_avg');
+    opt.dispose();
+    expect(Array.from(kept).every(Number.isNaN)).toBe(true);
+    expect(Array.from(keptState).every(Number.isNaN)).toBe(true);
+    const next = new Adam({ engine });
+    const q = next.param(3);
+    expect(Array.from(q.data)).toEqual([0, 0, 0]);
+    expect(Array.from(q.state('exp_avg_sq'))).toEqual([0, 0, 0]);
+    next.dispose();
+  });
+
+  it('is off by default (a kept view then still shows the old values: the hazard the docs describe)', async () => {
+    const engine = await createEngine({ simd: true });
+    expect(engine.poisonFreed).toBe(false);
+    const opt = new Adam({ engine });
+    const kept = opt.param([1, 2, 3]).data;
+    opt.dispose();
+    // The allocator's free-list links overwrite the first floats; the rest keep the old values.
+    expect(kept[2]).toBe(3);
+  });
+
+  it('bad debug options are refused', async () => {
+    await expect(createEngine({ debug: { poison: true } as never })).rejects.toThrow(/unknown debug option 'poison'/);
+    await expect(createEngine({ debug: { poisonFreed: 1 } as never })).rejects.toThrow(/must be a boolean/);
+  });
+});
