@@ -223,6 +223,10 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     lr: number; weightDecay: number; maximize: boolean; nonFinite: NonFinitePolicy;
     clipGradNorm: number | null; clipGradValue: number | null;
   } {
+    // null is not 'unset': { lr: null } silently meant the default. Only the clip options take null (off).
+    for (const [k, v] of Object.entries(o)) {
+      if (v === null && k !== 'clipGradNorm' && k !== 'clipGradValue') throw new TypeError(`${this.kind}: option '${k}' is null; leave it out (or undefined) for the default`);
+    }
     const clip = (name: 'clipGradNorm' | 'clipGradValue'): number | null =>
       o[name] === undefined || o[name] === null ? null : checkNumber(this.kind, name, o[name], { min: 0, minExclusive: true });
     const lr = o.lr ?? defaults.lr;
@@ -408,6 +412,16 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
       // A view into engine memory (another param's data, say) would be detached if this param's
       // allocation grows the memory: copy it first.
       if (ArrayBuffer.isView(init) && init.buffer === this.engine.memory.buffer) init = (init as Float32Array).slice();
+      // Anything but a genuine typed array (an array, an array-like, a Proxy) is read once into a
+      // copy, which is what gets checked and copied: a value read twice could differ the second time.
+      if (!ArrayBuffer.isView(init)) {
+        const n = init.length;
+        if (!Number.isInteger(n) || n < 0) throw new TypeError(`${this.kind}.param: expected a Float32Array, an array of numbers or a size; this array-like has length ${n}`);
+        if (n > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${n} elements is more than one tensor can hold; split it`);
+        const copy = new Array<number>(n);
+        for (let i = 0; i < n; i++) copy[i] = (init as ArrayLike<number>)[i];
+        init = copy;
+      }
       length = init.length;
       for (let i = 0; i < length; i++) {
         const x = init[i];
@@ -493,9 +507,15 @@ export abstract class Optimizer<O extends BaseOptions> implements GroupHost {
     if (this.steps >= MAX_STEP_COUNT) throw new RangeError(`${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`);
     const gradScale = this.stepScale(options);
     // The scheduled rates of this step, checked before anything changes.
+    // And the rate after it: a step that would leave the schedule at an invalid rate (an
+    // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
+    // keep working after every accepted step.
     for (let i = 0; i < this.groupStates.length; i++) {
       const g = this.groupStates[i];
-      if (g.schedule) g.opts.lr = this.groupLr(i);
+      if (g.schedule) {
+        this.scheduledRate(g.schedule, this.steps + 1 - g.start);
+        g.opts.lr = this.groupLr(i);
+      }
     }
     const n = this.params.length;
     this.lastNorm = NaN;

@@ -386,6 +386,7 @@ export class ThreadPool implements ParallelRunner {
   /** Shuts the pool down after a failure and throws; the engine continues on one thread. */
   private fail(reason: string, when: string): never {
     this.terminateAll();
+    this.releaseScratch();
     this.closed = true;
     this.engine.parallel = null;
     this.engine.threadsFallbackReason = `the thread pool failed: ${reason}`;
@@ -735,6 +736,11 @@ export class ThreadPool implements ParallelRunner {
       Atomics.notify(i32, h + (H_SEQ >> 2));
     }
     await Promise.all(workers.map((w) => w.terminate()));
+    this.releaseScratch();
+  }
+
+  /** Gives the sub-table scratch back to the engine (the pool is done with it). */
+  private releaseScratch(): void {
     if (this.scratch) this.engine.free(this.scratch);
     if (this.descScratch) this.engine.free(this.descScratch);
     this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;

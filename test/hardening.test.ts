@@ -360,3 +360,78 @@ describe('views kept across dispose(): the debug option poisonFreed makes them r
     await expect(createEngine({ debug: { poisonFreed: 1 } as never })).rejects.toThrow(/must be a boolean/);
   });
 });
+
+describe('smaller promises (issue 20, item 10)', () => {
+  it('{ lr: null } (or any option null but the clip ones) is refused, not silently the default', async () => {
+    const engine = await engineFor('simd');
+    expect(() => new Adam({ lr: null, engine } as never)).toThrow(/option 'lr' is null/);
+    expect(() => new SGD({ momentum: null, engine } as never)).toThrow(/option 'momentum' is null/);
+    const opt = new Adam({ clipGradNorm: null, clipGradValue: null, engine });
+    expect(() => opt.addParamGroup({ weightDecay: null } as never)).toThrow(/option 'weightDecay' is null/);
+    expect(opt.paramGroups.length).toBe(1);
+    opt.dispose();
+  });
+
+  it('param() reads an array-like once: a Proxy that answers differently the second time cannot deliver NaN', async () => {
+    const engine = await engineFor('simd');
+    const opt = new SGD({ lr: 0.1, engine });
+    const reads = new Map<string, number>();
+    const sneaky = new Proxy([1, 2, 3], {
+      get(t, k, r) {
+        if (typeof k === 'string' && /^\d+$/.test(k)) {
+          const n = (reads.get(k) ?? 0) + 1;
+          reads.set(k, n);
+          return n === 1 ? Reflect.get(t, k, r) : NaN;
+        }
+        return Reflect.get(t, k, r);
+      },
+    });
+    const p = opt.param(sneaky);
+    expect(Array.from(p.data)).toEqual([1, 2, 3]);
+    expect(() => opt.param({ length: -1 } as never)).toThrow(/length -1/);
+    opt.dispose();
+  });
+
+  it('a failed thread pool gives its scratch back to the engine', async () => {
+    const { ThreadPool } = await import('../src/index.js');
+    const engine = await createEngine({ threads: 2, minParallelElements: 0 });
+    if (!(engine.parallel instanceof ThreadPool)) return; // no threads in this runtime
+    const base = engine.memoryStats().bytesInUse;
+    const opt = new Adam({ engine, lr: 0.01 });
+    const p = opt.param(new Float32Array(10_000).fill(1));
+    p.grad.fill(1);
+    opt.step();
+    (engine.parallel as InstanceType<typeof ThreadPool>).injectFault(1, 'throw');
+    expect(() => opt.step()).toThrow(/worker 1 threw/);
+    opt.dispose();
+    expect(engine.memoryStats().bytesInUse).toBe(base);
+  });
+});
+
+describe('an overflowing schedule stops at the last valid rate', () => {
+  it('the step that would leave exponentialLR(gamma 2) at Infinity is refused; opt.lr, stateDict() and save() keep working', async () => {
+    const engine = await engineFor('simd');
+    const opt = new SGD({ lr: exponentialLR({ lr: 1e-300, gamma: 2 }), engine });
+    const p = opt.param([1]);
+    p.grad.set([0]);
+    let refused: unknown = null;
+    for (let i = 0; i < 3000 && refused === null; i++) {
+      try { opt.step(); } catch (e) { refused = e; }
+    }
+    expect(refused).toBeInstanceOf(RangeError);
+    expect(String(refused)).toMatch(/gives Infinity/);
+    const steps = opt.stepCount;
+    expect(Number.isFinite(opt.lr)).toBe(true);
+    expect(() => opt.stateDict()).not.toThrow();
+    const bytes = opt.save();
+    expect(() => opt.step()).toThrow(RangeError);
+    expect(opt.stepCount).toBe(steps);
+    const back = new SGD({ engine });
+    back.load(bytes);
+    expect(back.stepCount).toBe(steps);
+    opt.lr = 0.1;
+    expect(opt.step()).toBe(true);
+    opt.dispose();
+    back.dispose();
+  });
+});
