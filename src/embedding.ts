@@ -13,6 +13,7 @@ import { writeAdadeltaHyper } from './adadelta.js';
 import { writeAdamaxHyper } from './adamax.js';
 import { writeLionHyper } from './lion.js';
 import { MuProducts, writeNAdamHyper } from './nadam.js';
+import { firstNonFinite, TABLE_MAX_STEPS } from './limits.js';
 import { writeRAdamHyper } from './radam.js';
 import { BetaPowers } from './powers.js';
 
@@ -522,6 +523,7 @@ export class Embedding {
    */
   update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
     this.checkAlive('update');
+    if (this.steps >= TABLE_MAX_STEPS) throw new RangeError(`Embedding.update: the table's update count reached its limit of ${TABLE_MAX_STEPS} (TABLE_MAX_STEPS; the kernels count in 32 bits); nothing was changed`);
     const k = checkIds('Embedding.update', ids, this.rows);
     const n = k * this.dim;
     if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
@@ -627,7 +629,7 @@ export class Embedding {
     if (dict.kind !== 'Embedding') throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
     if (dict.rows !== this.rows || dict.dim !== this.dim) throw new RangeError(`${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`);
     if (dict.optimizer !== this.optimizer) throw new TypeError(`${what}: the state dict uses optimizer '${String(dict.optimizer)}', this table '${this.optimizer}'`);
-    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > 0xfffff000) throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
+    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > TABLE_MAX_STEPS) throw new RangeError(`${what}: bad stepCount ${dict.stepCount} (an integer in [0, ${TABLE_MAX_STEPS}])`);
     const given = (dict.options ?? {}) as Record<string, unknown>;
     checkKnownKeys(what, given, HYPER_KEYS[this.optimizer]);
     const opts = resolveHyper(this.optimizer, given as EmbeddingOptions);
@@ -644,6 +646,10 @@ export class Embedding {
     }
     if ((exact.kind !== 0) !== (this.exact.kind !== 0)) {
       throw new RangeError(`${what}: these options change whether exact mode has missed steps to replay; create a table with the state dict's options`);
+    }
+    for (const k of names) {
+      const j = firstNonFinite(dict.state[k]);
+      if (j >= 0) throw new RangeError(`${what}: state '${k}'[${j}] is ${dict.state[k][j]}; optimizer state must be finite (a NaN or infinite state would make every later update of that row non-finite)`);
     }
     // Everything checked: now change.
     this.opts = opts;
@@ -726,6 +732,11 @@ export class Embedding {
     }
     const n = this.rows * this.dim;
     for (const t of [p.weights, ...names.map((k) => state[k])]) if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
+    if ((p.stepCount as number) > TABLE_MAX_STEPS) malformed(`its update count ${p.stepCount} is beyond the limit of ${TABLE_MAX_STEPS}`);
+    for (const k of names) {
+      const j = firstNonFinite(state[k] as Float32Array);
+      if (j >= 0) malformed(`state '${k}'[${j}] is ${(state[k] as Float32Array)[j]}; optimizer state must be finite`);
+    }
     const lag = p.lag;
     const steps = p.stepCount as number;
     if (cfg.kind !== 0) {
@@ -760,6 +771,12 @@ export class Embedding {
   static fromCheckpoint(bytes: Uint8Array | ArrayBuffer, options: { engine?: Engine } = {}): Embedding {
     const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload;
     const o = (p.options ?? {}) as Record<string, unknown>;
+    // The shape must match the weights the checkpoint holds before any engine memory is taken: a
+    // few hundred bytes claiming a 2e9 x 64 table built hundreds of shard engines before refusing.
+    const rows = p.rows, dim = p.dim, w = p.weights;
+    if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(dim) || (rows as number) < 0 || (dim as number) < 0 || !(w instanceof Float32Array) || w.length !== (rows as number) * (dim as number)) {
+      throw new CheckpointError('malformed', `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${w instanceof Float32Array ? w.length : 'no'} float32 weights) although its checksum holds`);
+    }
     let table: Embedding;
     try {
       table = new Embedding(p.rows as number, p.dim as number, { ...o, optimizer: p.optimizer as EmbeddingOptimizer, mode: p.mode as EmbeddingMode, init: 'zeros', engine: options.engine });

@@ -37,7 +37,7 @@ export type { SGDHDOptions, AdamHDOptions } from './hypergrad.js';
 export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './checkpoint.js';
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './checkpoint.js';
 export { memoryStats } from './memory-stats.js';
-export { MAX_STEP_COUNT } from './limits.js';
+export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './limits.js';
 export type { MemoryStats } from './memory-stats.js';
 export { shutdownThreads } from './engine.js';
 export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads.js';

@@ -435,3 +435,48 @@ describe('an overflowing schedule stops at the last valid rate', () => {
     back.dispose();
   });
 });
+
+describe('tables: loaded state finite, update counts within TABLE_MAX_STEPS, crafted shapes refused before allocation', () => {
+  it('loadStateDict and load refuse non-finite state; nothing changes', async () => {
+    const { Embedding } = await import('../src/index.js');
+    const engine = await engineFor('simd');
+    const emb = new Embedding(8, 4, { optimizer: 'adam', lr: 0.01, engine });
+    emb.update([1, 2], new Float32Array(8).fill(0.5));
+    const w = emb.weights.slice();
+    const dict = emb.stateDict();
+    dict.state.exp_avg_sq[5] = NaN;
+    expect(() => emb.loadStateDict(dict)).toThrow(/state 'exp_avg_sq'\[5\] is NaN/);
+    expect(emb.weights).toEqual(w);
+    const { decodeCheckpoint: dec } = await import('../src/index.js');
+    const payload = dec(emb.save(), 'Embedding').payload as Record<string, unknown>;
+    (payload.state as Record<string, Float32Array>).exp_avg[0] = Infinity;
+    expectRefused(() => emb.load(encodeCheckpoint('Embedding', payload)), 'malformed', /exp_avg'\[0\] is Infinity/);
+    expect(emb.weights).toEqual(w);
+    emb.dispose();
+  });
+
+  it('an update at the update-count limit is refused (no 32-bit wrap); loads beyond it are refused', async () => {
+    const { Embedding, TABLE_MAX_STEPS } = await import('../src/index.js');
+    const engine = await engineFor('simd');
+    const emb = new Embedding(4, 4, { optimizer: 'sgd', lr: 0.1, engine });
+    const dict = emb.stateDict();
+    expect(() => emb.loadStateDict({ ...dict, stepCount: TABLE_MAX_STEPS + 1 })).toThrow(/bad stepCount/);
+    emb.loadStateDict({ ...dict, stepCount: TABLE_MAX_STEPS - 1 });
+    expect(emb.update([0], new Float32Array(4).fill(1))).toBe(true);
+    expect(emb.stepCount).toBe(TABLE_MAX_STEPS);
+    const w = emb.weights.slice();
+    expect(() => emb.update([0], new Float32Array(4).fill(1))).toThrow(/limit of 4294963200/);
+    expect(emb.stepCount).toBe(TABLE_MAX_STEPS);
+    expect(emb.weights).toEqual(w);
+    emb.dispose();
+  });
+
+  it('a tiny checkpoint claiming a 2e9 x 64 table is refused before any engine is built', async () => {
+    const { Embedding } = await import('../src/index.js');
+    const bytes = encodeCheckpoint('Embedding', { rows: 2e9, dim: 64, optimizer: 'adam', mode: 'lazy', stepCount: 0, options: {}, weights: new Float32Array(4), state: {}, lag: null });
+    expect(bytes.length).toBeLessThan(1000);
+    const t0 = performance.now();
+    expectRefused(() => Embedding.fromCheckpoint(bytes), 'malformed', /claims a 2000000000 x 64 table but holds 4/);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+});
