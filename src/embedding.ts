@@ -14,6 +14,7 @@ import { writeAdamaxHyper } from './adamax.js';
 import { writeLionHyper } from './lion.js';
 import { MuProducts, writeNAdamHyper } from './nadam.js';
 import { firstNonFinite, TABLE_MAX_STEPS } from './limits.js';
+import { tableL2, tableL2Overflow } from './table-check.js';
 import { writeRAdamHyper } from './radam.js';
 import { BetaPowers } from './powers.js';
 
@@ -565,6 +566,16 @@ export class Embedding {
       }
       const id = this.engine.heapU32[(this.desc >>> 2) + this.slots.EMB_BAD];
       throw new NonFiniteGradientError(`Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`);
+    }
+    // With L2 decay the rows take g + wd * w: finite in float32 too (src/table-check.ts).
+    const wdL2 = check ? tableL2(this.optimizer, o) : 0;
+    if (wdL2 > 0) {
+      const u32 = this.engine.heapU32, d = this.desc >>> 2;
+      const why = tableL2Overflow(this.engine, this.gradPtr, k, this.dim, u32[d + this.slots.EMB_UNIQ], u32[d + this.slots.EMB_GPTR], unique, this.weightsPtr, wdL2, o.maximize ? -1 : 1);
+      if (why !== null) {
+        if (o.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(`Embedding.update: ${why}; nothing was changed. Pass nonFinite: 'skip' to skip such updates.`);
+      }
     }
     // Everything checked: step t.
     this.fillHyper(t);

@@ -480,3 +480,25 @@ describe('tables: loaded state finite, update counts within TABLE_MAX_STEPS, cra
     expect(performance.now() - t0).toBeLessThan(500);
   });
 });
+
+describe('tables: an update never uses a non-finite L2-decayed gradient under throw/skip', () => {
+  it.each(['sgd', 'adagrad', 'adam', 'adamax', 'adadelta', 'nadam', 'radam'] as const)('%s: g + wd * w overflowing float32 is refused and changes nothing', async (optimizer) => {
+    const { Embedding } = await import('../src/index.js');
+    const engine = await engineFor('simd');
+    for (const maximize of [false, true]) {
+      const init = new Float32Array(16).fill(1);
+      init[9] = 1e38;
+      const emb = new Embedding(4, 4, { optimizer, lr: 1e-3, weightDecay: 4, maximize, init, engine });
+      const w = emb.weights.slice();
+      expect(() => emb.update([2, 0], new Float32Array(8).fill(1))).toThrow(/id 2 with L2 weight decay.*column 1/);
+      expect(emb.weights).toEqual(w);
+      expect(emb.stepCount).toBe(0);
+      expect(emb.update([3, 0], new Float32Array(8).fill(1))).toBe(true);
+      emb.dispose();
+    }
+    const skip = new Embedding(4, 4, { optimizer, lr: 1e-3, weightDecay: 4, nonFinite: 'skip', init: new Float32Array(16).fill(1e38), engine });
+    expect(skip.update([1], new Float32Array(4).fill(1))).toBe(false);
+    expect(skip.stepCount).toBe(0);
+    skip.dispose();
+  });
+});
