@@ -114,7 +114,7 @@ describe('hypergradient optimizers refuse a schedule however it is given', () =>
     opt.param([1, 2]).grad.set([1, 1]);
     opt.step();
     const lr = opt.lr;
-    expect(() => new C({ lr: cosineLR({ peak: 1, decaySteps: 5 }), engine })).toThrow(TypeError);
+    expect(() => new C({ lr: cosineLR({ peak: 1, decaySteps: 5 }) as never, engine })).toThrow(TypeError);
     expect(() => { opt.lr = cosineLR({ peak: 1, decaySteps: 5 }); }).toThrow(/hypergradient descent adapts the rate itself/);
     expect(() => { opt.paramGroups[0].lr = cosineLR({ peak: 1, decaySteps: 5 }); }).toThrow(/hypergradient descent adapts the rate itself/);
     expect(opt.lr).toBe(lr);
