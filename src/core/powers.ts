@@ -1,0 +1,160 @@
+// Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path, and the
+// small cache of per-step series they (and NAdam's mu products) are kept in.
+
+import { MU_ANCHOR, muProductClosed } from './mu-product.js';
+
+/** How many series a `Series` keeps at first: one per cohort of params (params added at
+ *  different steps have different t), and a hypergradient optimizer's previous-step values. */
+const SERIES = 8;
+/** The most series a `Series` grows to (an optimizer with more cohorts recomputes some each step). */
+const SERIES_MAX = 4096;
+
+/**
+ * @internal Values keyed by (k0, k1, t), the oldest replaced first: the values a step asks for,
+ * one series per cohort of params, each moving from t - 1 to t once per step. It starts with 8
+ * entries and doubles (up to 4096) when the entry it would replace was never asked for since it
+ * was put (a sign of more live series than entries), so that an optimizer with many cohorts keeps
+ * every series instead of recomputing them all on every step. A step asks for its cohorts in the same order each time: the entry
+ * after the last one found is tried second.
+ */
+export class Series {
+  private keys = new Float64Array(3 * SERIES).fill(NaN);
+  private values = new Float64Array(SERIES);
+  /** 1 for an entry not found by `find` since it was put. */
+  private fresh = new Uint8Array(SERIES);
+  private size = SERIES;
+  private next = 0;
+  private last = 0;
+
+  /** The entry holding (k0, k1, t), else -1 (the last entry found, then the one after it, are tried first). */
+  find(k0: number, k1: number, t: number): number {
+    const k = this.keys;
+    const n = this.size;
+    let i = this.last;
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    i = i + 1 === n ? 0 : i + 1;
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    for (i = 0; i < n; i++) {
+      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    }
+    return -1;
+  }
+
+  private hit(i: number): number {
+    this.fresh[i] = 0;
+    return (this.last = i);
+  }
+
+  /** The value of entry `i` (from find). */
+  value(i: number): number {
+    return this.values[i];
+  }
+
+  /** Moves entry `i` on to step `t`, its value multiplied by `factor`; returns the new value. */
+  advance(i: number, t: number, factor: number): number {
+    this.keys[3 * i + 2] = t;
+    return (this.values[i] *= factor);
+  }
+
+  /** Keeps `v` under (k0, k1, t), in place of the oldest entry (or in a new one), and returns it. */
+  put(k0: number, k1: number, t: number, v: number): number {
+    // Replacing an entry nobody asked for since it was put: more live series than entries.
+    if (this.fresh[this.next] === 1 && this.size < SERIES_MAX) this.grow();
+    const i = this.next;
+    this.next = (i + 1) % this.size;
+    this.last = i;
+    this.fresh[i] = 1;
+    this.keys[3 * i] = k0;
+    this.keys[3 * i + 1] = k1;
+    this.keys[3 * i + 2] = t;
+    this.values[i] = v;
+    return v;
+  }
+
+  /** Doubles the entries; the new ones are filled next. */
+  private grow(): void {
+    const n = this.size;
+    const keys = new Float64Array(6 * n).fill(NaN);
+    keys.set(this.keys);
+    const values = new Float64Array(2 * n);
+    values.set(this.values);
+    const fresh = new Uint8Array(2 * n);
+    fresh.set(this.fresh);
+    this.keys = keys;
+    this.values = values;
+    this.fresh = fresh;
+    this.size = 2 * n;
+    this.next = n;
+  }
+}
+
+/**
+ * b^t for an integer t >= 0, as a fixed function of (b, t): Math.pow(b, 64 * floor(t / 64)), then
+ * multiplied by b one factor at a time up to t (at most 63 products, a relative error under 1e-14,
+ * far below float32's). An instance follows up to 8 series (b, t): asking for t again costs
+ * nothing and asking for t + 1 costs one multiply instead of a Math.pow (about 50 ns, which shows
+ * on a small tensor's step), so that an optimizer whose params were added at different steps
+ * (several t per step) keeps that price. Any other request recomputes from the anchor and gives
+ * the same bits, so a resumed run continues bit-identically whatever the instance was asked before.
+ */
+export class Powers {
+  private readonly series = new Series();
+
+  /** b^t. */
+  at(b: number, t: number): number {
+    const s = this.series;
+    // The usual request first: the step after one asked before.
+    let i = t % 64 !== 0 ? s.find(b, 0, t - 1) : -1;
+    if (i >= 0) return s.advance(i, t, b);
+    if ((i = s.find(b, 0, t)) >= 0) return s.value(i);
+    const anchor = t - (t % 64);
+    let v = Math.pow(b, anchor);
+    for (let k = anchor; k < t; k++) v *= b;
+    return s.put(b, 0, t, v);
+  }
+}
+
+/** @internal beta1^t and beta2^t of one optimizer's bias corrections (two `Powers`). */
+export class BetaPowers {
+  readonly b1 = new Powers();
+  readonly b2 = new Powers();
+}
+
+/** mu_t = beta1 (1 - 0.5 * 0.96^(t psi)), PyTorch's NAdam momentum schedule. */
+function muAt(b1: number, psi: number, t: number): number {
+  return b1 * (1 - 0.5 * Math.pow(0.96, t * psi));
+}
+
+/**
+ * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
+ * the step count and of (beta1, momentumDecay); also used by `Embedding`). The product is a fixed
+ * function of (beta1, momentumDecay, t): the closed form of src/core/mu-product.ts at the anchor
+ * a = t - t mod 256, times mu_{a+1} ... mu_t in order. A step asks each cohort of params for mu_t,
+ * mu_{t+1} and the product at t; the series are kept in a `Series` that grows with the number of
+ * cohorts, so the usual step costs one multiply per cohort, and any other request (a loaded state
+ * dict, a cohort not seen for a while) at most one closed form and 255 multiplies, never a walk
+ * over every past step.
+ */
+export class MuProducts {
+  private readonly mus = new Series();
+  private readonly products = new Series();
+
+  /** mu_t (computed by muAt once and kept). */
+  mu(b1: number, psi: number, t: number): number {
+    const i = this.mus.find(b1, psi, t);
+    return i >= 0 ? this.mus.value(i) : this.mus.put(b1, psi, t, muAt(b1, psi, t));
+  }
+
+  /** mu_1 mu_2 ... mu_t. */
+  product(b1: number, psi: number, t: number): number {
+    const s = this.products;
+    // The usual request first: the step after one asked before (within an anchor's span).
+    let i = t % MU_ANCHOR !== 0 ? s.find(b1, psi, t - 1) : -1;
+    if (i >= 0) return s.advance(i, t, this.mu(b1, psi, t));
+    if ((i = s.find(b1, psi, t)) >= 0) return s.value(i);
+    const anchor = t - (t % MU_ANCHOR);
+    let p = muProductClosed(b1, psi, anchor);
+    for (let k = anchor + 1; k <= t; k++) p *= muAt(b1, psi, k);
+    return s.put(b1, psi, t, p);
+  }
+}
