@@ -14,3 +14,4 @@ export * from "./optimizers/nadam/step";
 export * from "./optimizers/radam/step";
 export * from "./optimizers/lion/step";
 export * from "./optimizers/hypergrad/step";
+export * from "./shared/finite";

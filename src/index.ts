@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { init, initSync, getEngine, createEngine, createEngineSync, simdSupported, Engine } from './core/engine.js';
-export type { InitOptions, WasmSource, EngineExports } from './core/engine.js';
+export type { InitOptions, DebugOptions, WasmSource, EngineExports } from './core/engine.js';
 export { Param } from './core/param.js';
 export { Optimizer } from './core/optimizer.js';
 export type { BaseOptions, OptimizerStateDict, ParamStateDict, ParamGroupStateDict, StepOptions, GroupOptions } from './core/optimizer.js';
@@ -37,6 +37,7 @@ export type { SGDHDOptions, AdamHDOptions } from './optimizers/hypergrad.js';
 export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './core/checkpoint.js';
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './core/checkpoint.js';
 export { memoryStats } from './core/memory-stats.js';
+export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './core/limits.js';
 export type { MemoryStats } from './core/memory-stats.js';
 export { shutdownThreads } from './core/engine.js';
 export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads/pool.js';

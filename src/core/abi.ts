@@ -222,6 +222,14 @@ export interface EngineFunctions {
   hdDots(table: number, count: number, mode: number, lo: number, hi: number, out: number): void;
   /** assembly/optimizers/hypergrad/step.ts */
   hdSgdStep(table: number, count: number): void;
+  /** assembly/shared/finite.ts */
+  maxAbsBits(ptr: number, n: number): number;
+  /** assembly/shared/finite.ts */
+  gradMaxAbs(table: number, count: number): number;
+  /** assembly/shared/finite.ts */
+  paramMaxAbs(table: number, count: number): number;
+  /** assembly/shared/finite.ts */
+  firstL2Overflow(P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number): number;
 }
 
 /** The name of one of the module's exported functions. */

@@ -20,7 +20,7 @@
 // to four neighbouring bytes) is always caught.
 
 import type { Optimizer, BaseOptions, OptimizerStateDict, ParamStateDict } from './optimizer.js';
-import type { Param } from './param.js';
+import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
 
 /** The checkpoint format version this build writes and reads. */
 export const CHECKPOINT_VERSION = 1;
@@ -332,6 +332,9 @@ function parse(input: unknown, what: string): Parsed & { bytes: Uint8Array } {
   return { version: CHECKPOINT_VERSION, kind, meta, tensors, bytes };
 }
 
+/** How deep a checkpoint's metadata may nest (save() writes well under this). */
+const MAX_META_DEPTH = 64;
+
 function tensorOf(bytes: Uint8Array, t: Parsed['tensors'][number]): CheckpointTensor {
   const C = DTYPES[t.dtype].ctor;
   const offset = bytes.byteOffset + t.start;
@@ -359,8 +362,14 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, expectedKind?:
     throw new CheckpointError('kind', `${what}: the checkpoint holds ${article(p.kind)} ${p.kind}, not ${article(expectedKind)} ${expectedKind}; load it into ${article(p.kind)} ${p.kind}`);
   }
   const used = new Set<number>();
-  const restore = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(restore);
+  const malformed = (why: string): never => {
+    throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (${why}) although its checksum holds`);
+  };
+  const restore = (v: unknown, depth = 0): unknown => {
+    // save() nests a few levels (groups, schedules inside sequentialLR): deeper is not its output,
+    // and refusing it here keeps a crafted 20,000-deep nesting from overflowing the stack.
+    if (depth > MAX_META_DEPTH) malformed(`its metadata nests deeper than ${MAX_META_DEPTH} levels`);
+    if (Array.isArray(v)) return v.map((x) => restore(x, depth + 1));
     if (v !== null && typeof v === 'object') {
       const o = v as Record<string, unknown>;
       if ('$tensor' in o) {
@@ -372,7 +381,11 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, expectedKind?:
         return tensorOf(p.bytes, p.tensors[i]);
       }
       const r: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(o)) r[k] = restore(x);
+      for (const [k, x] of Object.entries(o)) {
+        // Assigning '__proto__' would set the prototype (the key silently dropped): refuse it.
+        if (k === '__proto__') malformed(`its metadata has a key '__proto__'`);
+        r[k] = restore(x, depth + 1);
+      }
       return r;
     }
     return v;
@@ -430,6 +443,9 @@ function optimizerPayload(payload: Record<string, unknown>, kind: string, what: 
   };
   if (payload.kind !== kind) bad(`its state names kind ${JSON.stringify(payload.kind)} inside a ${kind} checkpoint`);
   if (!Number.isInteger(payload.stepCount) || (payload.stepCount as number) < 0) bad(`bad stepCount ${JSON.stringify(payload.stepCount)}`);
+  if ((payload.stepCount as number) > MAX_STEP_COUNT) bad(`stepCount ${payload.stepCount} is beyond the limit of 2^40 steps`);
+  if (payload.groups !== undefined && (!Array.isArray(payload.groups) || payload.groups.length === 0)) bad(`'groups' is ${Array.isArray(payload.groups) ? 'empty' : JSON.stringify(payload.groups)}, not a list of param groups`);
+  const groupCount = Array.isArray(payload.groups) ? payload.groups.length : 1;
   if (payload.options === null || typeof payload.options !== 'object') bad('no options');
   if (!Array.isArray(payload.params)) bad('no params list');
   (payload.params as unknown[]).forEach((ps, i) => {
@@ -438,9 +454,12 @@ function optimizerPayload(payload: Record<string, unknown>, kind: string, what: 
     if (!Number.isInteger(p.length) || (p.length as number) < 0) bad(`param #${i} has a bad length`);
     if (!Number.isInteger(p.step) || (p.step as number) < 0 || (p.step as number) > (payload.stepCount as number)) bad(`param #${i} has a bad step`);
     if (!(p.data instanceof Float32Array) || p.data.length !== p.length) bad(`param #${i} has no data tensor of its length`);
+    if (p.group !== undefined && (!Number.isInteger(p.group) || (p.group as number) < 0 || (p.group as number) >= groupCount)) bad(`param #${i} is in group ${JSON.stringify(p.group)}, but the checkpoint has groups 0..${groupCount - 1}`);
     if (p.state === null || typeof p.state !== 'object') bad(`param #${i} has no state`);
     for (const [k, s] of Object.entries(p.state as object)) {
       if (!(s instanceof Float32Array) || s.length !== p.length) bad(`param #${i} state '${k}' is not a float32 tensor of its length`);
+      const j = firstNonFinite(s as Float32Array);
+      if (j >= 0) bad(`param #${i} state '${k}'[${j}] is ${(s as Float32Array)[j]}; optimizer state must be finite`);
     }
   });
   return payload as unknown as CheckedDict;
@@ -460,6 +479,16 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
   const what = `${opt.kind}.load`;
   const { payload } = decodeCheckpoint(bytes, opt.kind, what);
   const dict = optimizerPayload(payload, opt.kind, what);
+  // Hyperparameters, groups and schedules the state dict path refuses (lr -1, betas [2, 0.5], a
+  // bad schedule) are a checkpoint with bad contents: a CheckpointError that says what is wrong.
+  const load = (d: OptimizerStateDict): void => {
+    try {
+      opt.loadStateDict(d);
+    } catch (e) {
+      if (e instanceof CheckpointError || !(e instanceof RangeError || e instanceof TypeError)) throw e;
+      throw new CheckpointError('malformed', `${what}: the checkpoint's contents are invalid although its checksum holds: ${e.message}`);
+    }
+  };
   const fresh = opt.params.length === 0;
   if (!fresh) {
     if (dict.params.length !== opt.params.length) {
@@ -475,28 +504,31 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
         throw new CheckpointError('layout', `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but [${p.stateKeys.join(', ')}] here; create the ${opt.kind} with the options it was saved with (see inspectCheckpoint)`);
       }
     });
-    opt.loadStateDict(dict); // validates everything again, then changes
+    load(dict); // validates everything again, then changes
     dict.params.forEach((ps, i) => opt.params[i].data.set(ps.data));
     return;
   }
-  // A fresh optimizer: adopt the options, create the params, restore; undo all on any failure.
-  const before = opt.stateDict();
-  const created: Param[] = [];
+  // A fresh optimizer: adopt the options, check the layout they give, create the params, restore.
+  // On any failure the optimizer gets back its own objects (options, groups, the ParamGroup
+  // handles it gave out, schedules) and loses the params it made.
+  const before = opt.captureGroups();
   const mark = opt.paramsMark();
   try {
-    opt.loadStateDict({ ...dict, params: [] });
-    for (const ps of dict.params) created.push(opt.param(ps.length, { group: ps.group ?? 0 }));
+    load({ ...dict, params: [] });
+    // Every param's state layout under its group's options, before any allocation.
     dict.params.forEach((ps, i) => {
       const names = Object.keys(ps.state);
-      if (names.join() !== created[i].stateKeys.join()) {
-        throw new CheckpointError('layout', `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but its options give [${created[i].stateKeys.join(', ')}]`);
+      const want = opt.groupStateNames(ps.group ?? 0);
+      if (names.join() !== want.join()) {
+        throw new CheckpointError('layout', `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but its options give [${want.join(', ')}]`);
       }
     });
-    opt.loadStateDict(dict);
+    const created = dict.params.map((ps) => opt.param(ps.length, { group: ps.group ?? 0 }));
+    load(dict);
     dict.params.forEach((ps, i) => created[i].data.set(ps.data));
   } catch (e) {
     opt.dropParamsTo(mark);
-    opt.loadStateDict(before);
+    opt.restoreGroups(before);
     throw e;
   }
 }

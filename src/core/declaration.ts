@@ -66,6 +66,12 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    * multiplies every gradient in the kernel (its sign flipped for `maximize` by the caller).
    */
   writeHyper(h: HyperWriter, o: R, t: number, gradScale: number, series: StepSeries): void;
+  /**
+   * The L2 weight decay these options add to the gradient in the kernel (`g + wd * p`), which the
+   * step's finiteness check must cover. Default: `weightDecay`, or 0 with `decoupledWeightDecay`;
+   * optimizers whose decay is decoupled (AdamW, Lion) return 0.
+   */
+  l2?(o: R): number;
   /** The wasm kernel that steps a table of dense tensors. */
   readonly kernel: TableKernelName;
   /** EMB_KIND_* of the row kernel a table runs (`SLOT.EMB_KIND_ADAM`), when tables can use it. */
@@ -104,4 +110,10 @@ export function optionsRecord(d: AnyDeclaration, o: Readonly<Record<string, unkn
     out[k] = Array.isArray(v) ? v.slice() : v;
   }
   return out;
+}
+
+/** The L2 weight decay a declaration's kernel adds to the gradient under `o` (see `l2`). */
+export function l2Decay(d: AnyDeclaration, o: Readonly<Record<string, unknown>>): number {
+  if (d.l2) return d.l2(o) as number;
+  return o.decoupledWeightDecay ? 0 : ((o.weightDecay as number | undefined) ?? 0);
 }

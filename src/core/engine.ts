@@ -29,6 +29,20 @@ export interface InitOptions {
   minParallelElements?: number;
   /** With threads: how long a step waits for a worker before it throws (ms). Default 60000. */
   threadTimeoutMs?: number;
+  /** Debugging aids, off by default (they cost time outside the step path only). */
+  debug?: DebugOptions;
+}
+
+/** Debugging aids of an engine (`init({ debug })`, `createEngine({ debug })`, or `engine.poisonFreed`). */
+export interface DebugOptions {
+  /**
+   * Fill every block the engine frees (a disposed optimizer's params and state, a disposed table,
+   * the tail a trim gives back) with NaN before the allocator reuses it, so that a `p.data` or
+   * `emb.weights` view kept across `dispose()` reads NaN instead of another tensor's values, and
+   * a test catches it. Writes through such a view still land in whatever reuses the memory: see
+   * docs/guarantees.md ("Views and dispose"). Default false.
+   */
+  poisonFreed?: boolean;
 }
 
 /** @internal what an engine with worker threads runs its kernels through (src/threads.ts). */
@@ -69,6 +83,8 @@ export class Engine {
   parallel: ParallelRunner | null = null;
   /** Why this engine runs on one thread although threads were asked for (else null). */
   threadsFallbackReason: string | null = null;
+  /** Debug: fill freed blocks with NaN (see `DebugOptions.poisonFreed`). Default false. */
+  poisonFreed = false;
 
   constructor(instance: WebAssembly.Instance, module?: WebAssembly.Module) {
     this.module = module ?? null;
@@ -207,8 +223,9 @@ export class Engine {
     const oldEnd = this.exports.memory.buffer.byteLength;
     try {
       ptr = this.exports.alloc(size) >>> 0;
-    } catch (e) {
-      throw new RangeError(`wasm-optim: out of engine memory allocating ${size} bytes (${this.liveBytes} in use): ${(e as Error).message}`);
+    } catch {
+      // The allocator traps ('unreachable') when memory.grow fails: say what that means.
+      throw new RangeError(`wasm-optim: out of engine memory: ${size} more bytes could not be allocated (the WebAssembly memory could not grow past ${this.exports.memory.buffer.byteLength} bytes; ${this.liveBytes} bytes in use); dispose unused optimizers or tables, or use smaller tensors`);
     }
     const f32 = this.heapF32;
     const end = ptr + Math.ceil(size / 4) * 4; // whole words (a block's payload is a multiple of 4 bytes)
@@ -234,6 +251,7 @@ export class Engine {
     const want = Math.max(16, bytes);
     if (!Number.isInteger(bytes) || bytes < 0 || want > size) throw new RangeError(`shrink: bytes must be an integer in [0, ${size}], got ${bytes}`);
     if (want === size) return;
+    if (this.poisonFreed) this.heapF32.fill(NaN, (ptr + want) >>> 2, (ptr + size) >>> 2);
     if ((this.exports.shrink(ptr, want) >>> 0) !== ptr) throw new Error(`wasm-optim: the allocator moved block ${ptr} while shrinking it`);
     this.liveBlocks.set(ptr, want);
     this.liveBytes -= size - want;
@@ -245,6 +263,7 @@ export class Engine {
     if (size === undefined) throw new Error(`wasm-optim: free of unknown block ${ptr}`);
     this.liveBlocks.delete(ptr);
     this.liveBytes -= size;
+    if (this.poisonFreed) this.heapF32.fill(NaN, ptr >>> 2, (ptr + size) >>> 2);
     this.exports.free(ptr);
   }
 
@@ -334,6 +353,11 @@ export function toOptions(arg: WasmSource | InitOptions | undefined, what: strin
     throw new TypeError(`wasm-optim: ${what}(): option 'source' must be a URL, a string, a Response, an ArrayBuffer or typed array of the wasm bytes, or a WebAssembly.Module, got ${o.source === null ? 'null' : typeof o.source}`);
   }
   if (o.simd !== undefined && typeof o.simd !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'simd' must be a boolean, got ${typeof o.simd}`);
+  if (o.debug !== undefined) {
+    if (o.debug === null || typeof o.debug !== 'object') throw new TypeError(`wasm-optim: ${what}(): option 'debug' must be an object such as { poisonFreed: true }, got ${o.debug === null ? 'null' : typeof o.debug}`);
+    for (const k of Object.keys(o.debug)) if (k !== 'poisonFreed') throw new TypeError(`wasm-optim: ${what}(): unknown debug option '${k}'; known: poisonFreed`);
+    if (o.debug.poisonFreed !== undefined && typeof o.debug.poisonFreed !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'debug.poisonFreed' must be a boolean, got ${typeof o.debug.poisonFreed}`);
+  }
   return o;
 }
 
@@ -364,11 +388,18 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
  */
 export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
   const options = toOptions(arg, 'createEngine');
-  if (options.threads !== undefined) return (await import('../threads/pool.js')).createThreadedEngine(options);
+  const poison = options.debug?.poisonFreed ?? false;
+  if (options.threads !== undefined) {
+    const e = await (await import('../threads/pool.js')).createThreadedEngine(options);
+    e.poisonFreed = poison;
+    return e;
+  }
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
   const { instance, module } = await instantiate(options.source ?? defaultUrl(simd));
-  return new Engine(instance, module);
+  const engine = new Engine(instance, module);
+  engine.poisonFreed = poison;
+  return engine;
 }
 
 /** Creates a new engine synchronously from the wasm bytes (or a compiled module). */

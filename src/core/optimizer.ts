@@ -5,7 +5,7 @@
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
 import { SLOT as S } from './abi.js';
-import { StepSeries, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
+import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
@@ -14,6 +14,8 @@ import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
+import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
+import { checkF32Scale, effectiveOverflow, F32_MAX, F32_SAFE, gradMaxAbs, type StepCheckHost } from './finite-check.js';
 
 /** Options every dense optimizer accepts. */
 export interface BaseOptions {
@@ -209,6 +211,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     lr: number; weightDecay: number; maximize: boolean; nonFinite: NonFinitePolicy;
     clipGradNorm: number | null; clipGradValue: number | null;
   } {
+    // null is not 'unset': { lr: null } silently meant the default. Only the clip options take null (off).
+    for (const [k, v] of Object.entries(o)) {
+      if (v === null && k !== 'clipGradNorm' && k !== 'clipGradValue') throw new TypeError(`${this.kind}: option '${k}' is null; leave it out (or undefined) for the default`);
+    }
     const clip = (name: 'clipGradNorm' | 'clipGradValue'): number | null =>
       o[name] === undefined || o[name] === null ? null : checkNumber(this.kind, name, o[name], { min: 0, minExclusive: true });
     const lr = o.lr ?? defaults.lr;
@@ -221,6 +227,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       clipGradValue: clip('clipGradValue'),
     };
   }
+
+  /** @internal A subclass that cannot take some rates (hypergradient ones: a schedule) refuses them here, before anything changes. */
+  protected checkRate(_value: number | Schedule): void {}
 
   /** A schedule's rate at `position`, checked to be a finite number >= 0. */
   private scheduledRate(s: Schedule, position: number): number {
@@ -252,6 +261,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   set lr(value: number | Schedule) {
     this.checkAlive('lr');
+    this.checkRate(value);
     const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
     for (const g of this.groupStates) {
       g.schedule = isSchedule(value) ? value : null;
@@ -341,6 +351,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** @internal (ParamGroup) sets the rate of group `index`. */
   setGroupLr(index: number, value: number | Schedule): void {
+    this.checkRate(value);
     const g = this.groupStates[index];
     const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
     g.schedule = isSchedule(value) ? value : null;
@@ -389,6 +400,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // A view into engine memory (another param's data, say) would be detached if this param's
       // allocation grows the memory: copy it first.
       if (ArrayBuffer.isView(init) && init.buffer === this.engine.memory.buffer) init = (init as Float32Array).slice();
+      // Anything but a genuine typed array (an array, an array-like, a Proxy) is read once into a
+      // copy, which is what gets checked and copied: a value read twice could differ the second time.
+      if (!ArrayBuffer.isView(init)) {
+        const n = init.length;
+        if (!Number.isInteger(n) || n < 0) throw new TypeError(`${this.kind}.param: expected a Float32Array, an array of numbers or a size; this array-like has length ${n}`);
+        if (n > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${n} elements is more than one tensor can hold; split it`);
+        const copy = new Array<number>(n);
+        for (let i = 0; i < n; i++) copy[i] = (init as ArrayLike<number>)[i];
+        init = copy;
+      }
       length = init.length;
       for (let i = 0; i < length; i++) {
         const x = init[i];
@@ -410,6 +431,31 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.params.push(p);
     this.dirty = true;
     return p;
+  }
+
+  /**
+   * @internal the optimizer's options, groups (with their schedules and the ParamGroup handles
+   * given out) and step count as the objects themselves, for `restoreGroups`: a load that fails
+   * half-way puts these very objects back (never rebuilt copies), so the user's handles and
+   * schedule objects stay the optimizer's.
+   */
+  captureGroups(): object {
+    return { opts: this.opts, groupStates: this.groupStates, handles: this.handles, steps: this.steps };
+  }
+
+  /** @internal puts back what `captureGroups` returned. */
+  restoreGroups(c: object): void {
+    const k = c as { opts: Resolved<O>; groupStates: GroupState<Resolved<O>>[]; handles: ParamGroup[]; steps: number };
+    this.opts = k.opts;
+    this.groupStates = k.groupStates;
+    this.handles = k.handles;
+    this.steps = k.steps;
+    this.dirty = true;
+  }
+
+  /** @internal the state tensor names a param of group `index` holds. */
+  groupStateNames(index: number): string[] {
+    return this.stateNames(this.groupStates[index].opts);
   }
 
   /** @internal where the params stand now, for `dropParamsTo` (undoing params added after it). */
@@ -447,11 +493,18 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   step(options?: StepOptions): boolean {
     this.checkAlive('step');
+    if (this.steps >= MAX_STEP_COUNT) throw new RangeError(`${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`);
     const gradScale = this.stepScale(options);
     // The scheduled rates of this step, checked before anything changes.
+    // And the rate after it: a step that would leave the schedule at an invalid rate (an
+    // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
+    // keep working after every accepted step.
     for (let i = 0; i < this.groupStates.length; i++) {
       const g = this.groupStates[i];
-      if (g.schedule) g.opts.lr = this.groupLr(i);
+      if (g.schedule) {
+        this.scheduledRate(g.schedule, this.steps + 1 - g.start);
+        g.opts.lr = this.groupLr(i);
+      }
     }
     const n = this.params.length;
     this.lastNorm = NaN;
@@ -468,21 +521,35 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       } else if (maxNorm !== null) {
         sumSq = clip === null ? this.engine.gradSumSquares(this.table, n) : this.engine.exports.clipSumSquares(this.table, n, lo, hi);
       }
-      if (this.opts.nonFinite !== 'ignore') {
-        const bad = sumSq === undefined || !Number.isFinite(sumSq) ? this.engine.firstNonFiniteGrad(this.table, n) : 0;
-        if (bad !== 0) {
-          if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
-              `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`);
-        }
+      const check = this.opts.nonFinite !== 'ignore';
+      // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
+      // a measured norm already tells that every gradient is finite.
+      const maxAbs = check && (sumSq === undefined || !Number.isFinite(sumSq)) ? gradMaxAbs(this.engine, this.table, n) : undefined;
+      if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
+        const bad = this.engine.firstNonFiniteGrad(this.table, n);
+        if (this.opts.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(
+          `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
+            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`);
       }
       let scale = this.gradScale * gradScale;
+      let norm = NaN;
       if (sumSq !== undefined) {
-        this.lastNorm = Math.sqrt(sumSq) * scale;
+        norm = Math.sqrt(sumSq) * scale;
         // torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
-        if (maxNorm !== null) scale *= Math.min(1, maxNorm / (this.lastNorm + 1e-6));
+        if (maxNorm !== null) scale *= Math.min(1, maxNorm / (norm + 1e-6));
       }
+      // The gradient the kernel uses, clamp(g) * scale (+ wd * p), must be finite in float32 too:
+      // one comparison when a bound shows it (the usual case), the exact check otherwise.
+      const bound = maxAbs ?? (sumSq === undefined ? Infinity : Math.sqrt(sumSq));
+      if (check && !(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE)) {
+        const why = effectiveOverflow(this.stepCheckHost(), this.table, scale, lo, hi, maxAbs, sumSq === undefined ? undefined : Math.sqrt(sumSq));
+        if (why !== null) {
+          if (this.opts.nonFinite === 'skip') return false;
+          throw new NonFiniteGradientError(`${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`);
+        }
+      }
+      this.lastNorm = norm;
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
       this.engine.runTable(this.decl.kernel, this.table, n, this.decl.elementwise ?? true, (this.kernel ??= this.engine.kernel(this.decl.kernel)));
@@ -496,7 +563,34 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     if (options === undefined) return 1;
     if (options === null || typeof options !== 'object') throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
     checkKnownKeys(`${this.kind}.step`, options, ['gradScale']);
-    return checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
+    const s = checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
+    return checkF32Scale(`${this.kind}.step`, 'gradScale', s);
+  }
+
+  /** The L2 weight decay these options add to the gradient (`g + wd * p`), 0 when none (or decoupled). */
+  private l2WeightDecay(o: Resolved<O>): number {
+    return l2Decay(this.decl, o as unknown as Record<string, unknown>);
+  }
+
+  /** The largest `wd * |p|` an L2 decay may add to a gradient (set with the table): 0 without L2. */
+  private l2Bound = 0;
+  private checkHost: StepCheckHost | null = null;
+  /** What the step's gradient check reads of this optimizer (made once). */
+  private stepCheckHost(): StepCheckHost {
+    return (this.checkHost ??= {
+      kind: this.kind,
+      engine: this.engine,
+      params: this.params,
+      scaleAndL2: (i, scale) => {
+        const o = this.groupStates[this.params[i].group].opts;
+        return { s: o.maximize ? -scale : scale, wd: this.l2WeightDecay(o) };
+      },
+      maxL2: () => {
+        let m = 0;
+        for (const g of this.groupStates) m = Math.max(m, this.l2WeightDecay(g.opts));
+        return m;
+      },
+    });
   }
 
   /** @internal the table's address and its param count (for subclasses' own passes). */
@@ -530,6 +624,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.hyperCapacity = cap;
     }
     this.cohorts = cohorts;
+    let l2 = 0;
+    for (const g of this.groupStates) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
+    this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
     const u32 = this.engine.heapU32;
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
     const slotsOf = this.groupStates.map((g) => {
@@ -603,6 +700,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
     if (dict.kind !== this.kind) throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not ${this.kind}`);
     if (!Number.isInteger(dict.stepCount) || dict.stepCount < 0) throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
+    if (dict.stepCount > MAX_STEP_COUNT) throw new RangeError(`${what}: stepCount ${dict.stepCount} is beyond the limit of 2^40 steps (MAX_STEP_COUNT)`);
     if (!Array.isArray(dict.params) || dict.params.length !== this.params.length) {
       throw new RangeError(`${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`);
     }
@@ -633,6 +731,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
           gopts = this.resolve({ ...given, ...own } as unknown as O);
         }
         if (g.lrSchedule !== null && g.lrSchedule !== undefined) schedule = isSchedule(g.lrSchedule) ? g.lrSchedule : scheduleFromJSON(g.lrSchedule);
+        if (schedule) this.checkRate(schedule);
       } catch (e) {
         return invalid(`param group #${gi} options`, e);
       }
@@ -663,6 +762,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         if (!(s instanceof Float32Array)) {
           for (let j = 0; j < (s as ArrayLike<unknown>).length; j++) if (typeof s[j] !== 'number') throw new TypeError(`${what}: param #${i} state '${k}'[${j}] is not a number`);
         }
+        const bad = firstNonFinite(s);
+        if (bad >= 0) throw new RangeError(`${what}: param #${i} state '${k}'[${bad}] is ${s[bad]}; optimizer state must be finite (a NaN or infinite state would make every later step non-finite)`);
       }
     });
     // Everything checked: now change.

@@ -1,7 +1,13 @@
 import type { Engine } from './engine.js';
 
-/** Bytes of an optimizer's first chunk per tensor kind; each new chunk doubles, up to CHUNK_MAX. */
-const CHUNK_MIN = 64 * 1024;
+/**
+ * Bytes of an optimizer's first chunk per tensor kind (or twice its first tensor, if larger);
+ * each new chunk doubles the last one (as trimmed) or the tensor, up to CHUNK_MAX. Small, so that a small
+ * optimizer stays small: a 3-float Adam param holds 4 x 256 bytes, not 4 x 64 KiB, and thousands
+ * of tiny optimizers fit in the engine. Many small params still land in few chunks (the sizes
+ * grow geometrically: 4096 params of 1K floats take a dozen chunks per kind).
+ */
+const CHUNK_MIN = 256;
 /**
  * The largest chunk (4 MiB: a million floats). A step's stream of one tensor kind restarts once
  * per chunk, which costs nothing at that length, and a chunk's unused tail is at most this.
@@ -10,8 +16,11 @@ const CHUNK_MAX = 4 * 1024 * 1024;
 
 interface Chunk {
   ptr: number;
+  /** Bytes usable for tensors from ptr (the leading guard included, the trailing one not). */
   size: number;
   used: number;
+  /** Spare bytes at each end (16 with the engine's poisonFreed debug option, else 0). */
+  guard: number;
 }
 
 /** @internal where an arena stood before a `take` (to undo it with `rollback`). */
@@ -72,19 +81,23 @@ export class ParamArena {
       last.used += stride;
       return at;
     }
+    // With the engine's poisonFreed debug option, 16 spare bytes at each end of a block: the
+    // allocator keeps its free-list links there once the block is freed, so every float of every
+    // tensor can read NaN after dispose (see Engine.free).
+    const guard = this.engine.poisonFreed ? 16 : 0;
     if (stride > CHUNK_MAX / 2) {
       // A block of its own (at this length a stream's restart costs nothing); the current chunk
       // stays current for the smaller tensors.
-      const ptr = this.engine.alloc(stride);
+      const ptr = this.engine.alloc(stride + 2 * guard);
       this.solo.push(ptr);
-      return ptr;
+      return ptr + guard;
     }
-    let next = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, 2 * (last?.size ?? 0)));
-    while (next < stride) next *= 2;
+    // Twice the tensor or the last chunk (strides here are at most CHUNK_MAX / 2).
+    const next = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, 2 * stride, 2 * (last?.size ?? 0)));
     if (last !== undefined) this.trimChunk(last);
-    const ptr = this.engine.alloc(next);
-    chunks.push({ ptr, size: next, used: stride });
-    return ptr;
+    const ptr = this.engine.alloc(next + 2 * guard);
+    chunks.push({ ptr, size: next + guard, used: guard + stride, guard });
+    return ptr + guard;
   }
 
   /**
@@ -100,7 +113,7 @@ export class ParamArena {
 
   private trimChunk(c: Chunk): void {
     if (c.used < c.size) {
-      this.engine.shrink(c.ptr, c.used);
+      this.engine.shrink(c.ptr, c.used + c.guard);
       c.size = Math.max(16, c.used);
     }
   }

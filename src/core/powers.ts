@@ -1,29 +1,48 @@
 // Integer powers b^t for the bias corrections, cheaper than Math.pow on the step path, and the
 // small cache of per-step series they (and NAdam's mu products) are kept in.
 
-/** How many series a `Series` keeps: one per cohort of params (params added at different steps
- *  have different t), and a hypergradient optimizer's previous-step values. */
+import { MU_ANCHOR, muProductClosed } from './mu-product.js';
+
+/** How many series a `Series` keeps at first: one per cohort of params (params added at
+ *  different steps have different t), and a hypergradient optimizer's previous-step values. */
 const SERIES = 8;
+/** The most series a `Series` grows to (an optimizer with more cohorts recomputes some each step). */
+const SERIES_MAX = 4096;
 
 /**
- * @internal Up to 8 values keyed by (k0, k1, t), the oldest replaced first: the values a step
- * asks for, one series per cohort of params, each moving from t - 1 to t once per step.
+ * @internal Values keyed by (k0, k1, t), the oldest replaced first: the values a step asks for,
+ * one series per cohort of params, each moving from t - 1 to t once per step. It starts with 8
+ * entries and doubles (up to 4096) when the entry it would replace was never asked for since it
+ * was put (a sign of more live series than entries), so that an optimizer with many cohorts keeps
+ * every series instead of recomputing them all on every step. A step asks for its cohorts in the same order each time: the entry
+ * after the last one found is tried second.
  */
 export class Series {
-  private readonly keys = new Float64Array(3 * SERIES).fill(NaN);
-  private readonly values = new Float64Array(SERIES);
+  private keys = new Float64Array(3 * SERIES).fill(NaN);
+  private values = new Float64Array(SERIES);
+  /** 1 for an entry not found by `find` since it was put. */
+  private fresh = new Uint8Array(SERIES);
+  private size = SERIES;
   private next = 0;
   private last = 0;
 
-  /** The entry holding (k0, k1, t), else -1 (the last entry found is tried first). */
+  /** The entry holding (k0, k1, t), else -1 (the last entry found, then the one after it, are tried first). */
   find(k0: number, k1: number, t: number): number {
     const k = this.keys;
+    const n = this.size;
     let i = this.last;
-    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return i;
-    for (i = 0; i < SERIES; i++) {
-      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return (this.last = i);
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    i = i + 1 === n ? 0 : i + 1;
+    if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
+    for (i = 0; i < n; i++) {
+      if (k[3 * i + 2] === t && k[3 * i] === k0 && k[3 * i + 1] === k1) return this.hit(i);
     }
     return -1;
+  }
+
+  private hit(i: number): number {
+    this.fresh[i] = 0;
+    return (this.last = i);
   }
 
   /** The value of entry `i` (from find). */
@@ -37,16 +56,35 @@ export class Series {
     return (this.values[i] *= factor);
   }
 
-  /** Keeps `v` under (k0, k1, t), in place of the oldest entry, and returns it. */
+  /** Keeps `v` under (k0, k1, t), in place of the oldest entry (or in a new one), and returns it. */
   put(k0: number, k1: number, t: number, v: number): number {
+    // Replacing an entry nobody asked for since it was put: more live series than entries.
+    if (this.fresh[this.next] === 1 && this.size < SERIES_MAX) this.grow();
     const i = this.next;
-    this.next = (i + 1) % SERIES;
+    this.next = (i + 1) % this.size;
     this.last = i;
+    this.fresh[i] = 1;
     this.keys[3 * i] = k0;
     this.keys[3 * i + 1] = k1;
     this.keys[3 * i + 2] = t;
     this.values[i] = v;
     return v;
+  }
+
+  /** Doubles the entries; the new ones are filled next. */
+  private grow(): void {
+    const n = this.size;
+    const keys = new Float64Array(6 * n).fill(NaN);
+    keys.set(this.keys);
+    const values = new Float64Array(2 * n);
+    values.set(this.values);
+    const fresh = new Uint8Array(2 * n);
+    fresh.set(this.fresh);
+    this.keys = keys;
+    this.values = values;
+    this.fresh = fresh;
+    this.size = 2 * n;
+    this.next = n;
   }
 }
 
@@ -89,19 +127,18 @@ function muAt(b1: number, psi: number, t: number): number {
 
 /**
  * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
- * the step count and of (beta1, momentumDecay); also used by `Embedding`). A step asks each cohort
- * of params for mu_t, mu_{t+1} and the product at t; up to 8 series are kept (src/powers.ts's
- * Series), so a step costs one Math.pow per cohort, no Map and no string key (building a key from
- * two floats cost more than the rest of a small tensor's step). Past 8 series, or after a jump
- * (a loaded state dict), recent products are looked up in a Map per (beta1, momentumDecay), else
- * computed from mu_1. Every value is the same function of (beta1, momentumDecay, t) whichever way
- * it is found.
+ * the step count and of (beta1, momentumDecay); also used by `Embedding`). The product is a fixed
+ * function of (beta1, momentumDecay, t): the closed form of src/core/mu-product.ts at the anchor
+ * a = t - t mod 256, times mu_{a+1} ... mu_t in order. A step asks each cohort of params for mu_t,
+ * mu_{t+1} and the product at t; the series are kept in a `Series` that grows with the number of
+ * cohorts, so the usual step costs one multiply per cohort, and any other request (a loaded state
+ * dict, a cohort not seen for a while) at most one closed form and 255 multiplies, never a walk
+ * over every past step.
  */
 export class MuProducts {
   private readonly mus = new Series();
   private readonly products = new Series();
-  // Products found the slow way, per pair, in two generations (the older is dropped when the newer fills).
-  private readonly found = new Map<string, { recent: Map<number, number>; older: Map<number, number> }>();
+
   /** mu_t (computed by muAt once and kept). */
   mu(b1: number, psi: number, t: number): number {
     const i = this.mus.find(b1, psi, t);
@@ -111,31 +148,13 @@ export class MuProducts {
   /** mu_1 mu_2 ... mu_t. */
   product(b1: number, psi: number, t: number): number {
     const s = this.products;
-    // The usual request first: the step after one asked before.
-    let i = s.find(b1, psi, t - 1);
+    // The usual request first: the step after one asked before (within an anchor's span).
+    let i = t % MU_ANCHOR !== 0 ? s.find(b1, psi, t - 1) : -1;
     if (i >= 0) return s.advance(i, t, this.mu(b1, psi, t));
     if ((i = s.find(b1, psi, t)) >= 0) return s.value(i);
-    const key = `${b1}/${psi}`;
-    let f = this.found.get(key);
-    if (!f) {
-      if (this.found.size >= 16) this.found.clear();
-      f = { recent: new Map(), older: new Map() };
-      this.found.set(key, f);
-    }
-    let p = f.recent.get(t) ?? f.older.get(t);
-    if (p === undefined) {
-      const prev = f.recent.get(t - 1) ?? f.older.get(t - 1);
-      if (prev !== undefined) p = prev * this.mu(b1, psi, t);
-      else {
-        p = 1;
-        for (let i = 1; i <= t; i++) p *= muAt(b1, psi, i);
-      }
-    }
-    if (f.recent.size >= 128) {
-      f.older = f.recent;
-      f.recent = new Map();
-    }
-    f.recent.set(t, p);
-    return this.products.put(b1, psi, t, p);
+    const anchor = t - (t % MU_ANCHOR);
+    let p = muProductClosed(b1, psi, anchor);
+    for (let k = anchor + 1; k <= t; k++) p *= muAt(b1, psi, k);
+    return s.put(b1, psi, t, p);
   }
 }

@@ -7,7 +7,7 @@
 
 import { SLOT as S, type EngineFunctions } from '../core/abi.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint.js';
-import { StepSeries, optionsRecord, stateNames, type AnyDeclaration, type HyperWriter } from '../core/declaration.js';
+import { StepSeries, l2Decay, optionsRecord, stateNames, type AnyDeclaration, type HyperWriter } from '../core/declaration.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { checkChoice, checkKnownKeys, checkNumber, describe } from '../core/options.js';
@@ -20,6 +20,8 @@ import {
   checkIds, checkNonNegativeInt, checkNumbers, checkPositiveInt, checkSeed, checkTableKeys, outOfRange, resolveInit, resolveTableOptions,
   type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingOptions, type EmbeddingStateDict, type TableOptions,
 } from './options.js';
+import { firstNonFinite, TABLE_MAX_STEPS } from '../core/limits.js';
+import { tableL2Overflow } from './table-check.js';
 
 export type { EmbeddingInit, EmbeddingInitDistribution, EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
 
@@ -292,6 +294,7 @@ export class LocalEmbedding implements EmbeddingTable {
    */
   update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
     this.checkAlive('update');
+    if (this.steps >= TABLE_MAX_STEPS) throw new RangeError(`Embedding.update: the table's update count reached its limit of ${TABLE_MAX_STEPS} (TABLE_MAX_STEPS; the kernels count in 32 bits); nothing was changed`);
     const k = checkIds('Embedding.update', ids, this.rows);
     const n = k * this.dim;
     if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
@@ -334,6 +337,16 @@ export class LocalEmbedding implements EmbeddingTable {
       }
       const id = this.engine.heapU32[(this.desc >>> 2) + S.EMB_BAD];
       throw new NonFiniteGradientError(`Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`);
+    }
+    // With L2 decay the rows take g + wd * w: finite in float32 too (src/table-check.ts).
+    const wdL2 = check ? l2Decay(this.decl, o as unknown as Record<string, unknown>) : 0;
+    if (wdL2 > 0) {
+      const u32 = this.engine.heapU32, d = this.desc >>> 2;
+      const why = tableL2Overflow(this.engine, sc.gradPtr, k, this.dim, u32[d + S.EMB_UNIQ], u32[d + S.EMB_GPTR], unique, this.weightsPtr, wdL2, o.maximize ? -1 : 1);
+      if (why !== null) {
+        if (o.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(`Embedding.update: ${why}; nothing was changed. Pass nonFinite: 'skip' to skip such updates.`);
+      }
     }
     // Everything checked: step t.
     this.fillHyper(t);
@@ -398,7 +411,7 @@ export class LocalEmbedding implements EmbeddingTable {
     if (dict.kind !== 'Embedding') throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
     if (dict.rows !== this.rows || dict.dim !== this.dim) throw new RangeError(`${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`);
     if (dict.optimizer !== this.optimizer) throw new TypeError(`${what}: the state dict uses optimizer '${String(dict.optimizer)}', this table '${this.optimizer}'`);
-    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > 0xfffff000) throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
+    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > TABLE_MAX_STEPS) throw new RangeError(`${what}: bad stepCount ${dict.stepCount} (an integer in [0, ${TABLE_MAX_STEPS}])`);
     const given = (dict.options ?? {}) as Record<string, unknown>;
     checkKnownKeys(what, given, this.decl.options);
     const opts = resolveTableOptions(this.decl, given, what);
@@ -415,6 +428,10 @@ export class LocalEmbedding implements EmbeddingTable {
     }
     if ((exact.closedForm !== S.EMB_EXACT_NONE) !== (this.exact.closedForm !== S.EMB_EXACT_NONE)) {
       throw new RangeError(`${what}: these options change whether exact mode has missed steps to replay; create a table with the state dict's options`);
+    }
+    for (const k of names) {
+      const j = firstNonFinite(dict.state[k]);
+      if (j >= 0) throw new RangeError(`${what}: state '${k}'[${j}] is ${dict.state[k][j]}; optimizer state must be finite (a NaN or infinite state would make every later update of that row non-finite)`);
     }
     // Everything checked: now change.
     this.opts = opts;
@@ -497,6 +514,11 @@ export class LocalEmbedding implements EmbeddingTable {
     }
     const n = this.rows * this.dim;
     for (const t of [p.weights, ...names.map((k) => state[k])]) if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
+    if ((p.stepCount as number) > TABLE_MAX_STEPS) malformed(`its update count ${p.stepCount} is beyond the limit of ${TABLE_MAX_STEPS}`);
+    for (const k of names) {
+      const j = firstNonFinite(state[k] as Float32Array);
+      if (j >= 0) malformed(`state '${k}'[${j}] is ${(state[k] as Float32Array)[j]}; optimizer state must be finite`);
+    }
     const lag = p.lag;
     const steps = p.stepCount as number;
     if (cfg.closedForm !== S.EMB_EXACT_NONE) {
@@ -531,6 +553,12 @@ export class LocalEmbedding implements EmbeddingTable {
   static fromCheckpoint(bytes: Uint8Array | ArrayBuffer, options: { engine?: Engine } = {}): LocalEmbedding {
     const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload;
     const o = (p.options ?? {}) as Record<string, unknown>;
+    // The shape must match the weights the checkpoint holds before any engine memory is taken: a
+    // few hundred bytes claiming a 2e9 x 64 table built hundreds of shard engines before refusing.
+    const rows = p.rows, dim = p.dim, w = p.weights;
+    if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(dim) || (rows as number) < 0 || (dim as number) < 0 || !(w instanceof Float32Array) || w.length !== (rows as number) * (dim as number)) {
+      throw new CheckpointError('malformed', `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${w instanceof Float32Array ? w.length : 'no'} float32 weights) although its checksum holds`);
+    }
     let table: LocalEmbedding;
     try {
       table = new LocalEmbedding(p.rows as number, p.dim as number, { ...o, optimizer: p.optimizer as EmbeddingOptimizer, mode: p.mode as EmbeddingMode, init: 'zeros', engine: options.engine });

@@ -12,7 +12,7 @@ import { checkNumber } from '../core/options.js';
 import type { GroupOptions } from '../core/optimizer.js';
 import type { Param } from '../core/param.js';
 import type { ParamGroup } from '../core/param-group.js';
-import { isSchedule } from '../core/schedules.js';
+import { isSchedule, type Schedule } from '../core/schedules.js';
 import { Adam, adamDecl, type AdamOptions, type AdamResolved } from './adam.js';
 import { SGD, sgdDecl, type SGDOptions, type SGDResolved } from './sgd.js';
 
@@ -180,6 +180,11 @@ export class SGDHD extends SGD {
     return super.addParamGroup(options as GroupOptions<SGDOptions>);
   }
 
+  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
+  protected override checkRate(value: number | Schedule): void {
+    checkNoSchedule(this.kind, value);
+  }
+
   protected override measureGrads(lo: number, hi: number): number {
     for (let g = 0; g < this.groupCount; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
     const { table, count } = this.tableInfo;
@@ -215,6 +220,11 @@ export class AdamHD extends Adam {
   /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
   override addParamGroup(options: GroupOptions<AdamHDOptions> = {}): ParamGroup {
     return super.addParamGroup(options as GroupOptions<AdamOptions>);
+  }
+
+  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
+  protected override checkRate(value: number | Schedule): void {
+    checkNoSchedule(this.kind, value);
   }
 
   protected override measureGrads(lo: number, hi: number): number {

@@ -38,6 +38,8 @@ export const lionDecl: OptimizerDeclaration<LionResolved> = {
     h.f32(S.LION_WD, o.weightDecay);
     h.flag(S.LION_USE_WD, o.weightDecay !== 0);
   },
+  // Lion's decay is decoupled (p -= lr (sign(c) + wd p)): nothing is added to the gradient.
+  l2: () => 0,
   kernel: 'lionStep',
   rowKernel: S.EMB_KIND_LION,
 };

@@ -280,6 +280,7 @@ export class ThreadPool implements ParallelRunner {
   /** Shuts the pool down after a failure and throws; the engine continues on one thread. */
   private fail(reason: string, when: string): never {
     this.terminateAll();
+    this.releaseScratch();
     this.closed = true;
     this.engine.parallel = null;
     this.engine.threadsFallbackReason = `the thread pool failed: ${reason}`;
@@ -517,6 +518,21 @@ export class ThreadPool implements ParallelRunner {
     return first;
   }
 
+  /** max |g| over the table's gradients (NaN/Infinity when one is not finite), as the export `gradMaxAbs`. */
+  gradMaxAbs(table: number, count: number): number {
+    const total = this.tableElements(table, count);
+    const f = this.engine.exports.gradMaxAbs as (t: number, c: number) => number;
+    if (total < this.minParallelElements || count === 0) {
+      this.checkAlive();
+      return f(table, count);
+    }
+    const parts = this.splitElements(table, count, total, this.chunksFor(total));
+    let m = 0;
+    // NaN beats Infinity beats any finite value (Math.max gives NaN when one is NaN).
+    for (const r of this.run(parts.map((p) => ({ fn: 'gradMaxAbs', args: [p.at, p.count] })))) m = Math.max(m, r);
+    return m;
+  }
+
   /**
    * Sum of squares of every gradient of the table in f64, bit-identical to the export
    * `gradSumSquares`: threads compute whole tensors' sums, the calling thread adds them in order.
@@ -612,6 +628,11 @@ export class ThreadPool implements ParallelRunner {
       Atomics.notify(i32, h + (H_SEQ >> 2));
     }
     await Promise.all(workers.map((w) => w.terminate()));
+    this.releaseScratch();
+  }
+
+  /** Gives the sub-table scratch back to the engine (the pool is done with it). */
+  private releaseScratch(): void {
     if (this.scratch) this.engine.free(this.scratch);
     if (this.descScratch) this.engine.free(this.descScratch);
     this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
