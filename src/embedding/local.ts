@@ -128,7 +128,7 @@ export class LocalEmbedding implements EmbeddingTable {
       this.weightsPtr = this.allocAligned(n * 4);
       if (this.stateNames.length > 0) this.stateBase = this.allocAligned(n * 4 * this.stateNames.length);
       const hist = this.alloc(S.EMB_HIST_WORDS * 4);
-      if (exact.kind !== 0) this.lastPtr = this.alloc(rows * 4);
+      if (exact.closedForm !== S.EMB_EXACT_NONE) this.lastPtr = this.alloc(rows * 4);
       // Initial values.
       const heap = this.engine.heapF32;
       if (init.kind === 'values') {
@@ -170,7 +170,7 @@ export class LocalEmbedding implements EmbeddingTable {
     return this.steps;
   }
 
-  /** The same count as `stepCount` (PyTorch `SparseAdam`'s `state['step']`). */
+  /** @deprecated The same count as `stepCount` (one name per concept: use `stepCount`). */
   get updateCount(): number {
     return this.steps;
   }
@@ -238,7 +238,7 @@ export class LocalEmbedding implements EmbeddingTable {
   /** Exact mode: brings every row up to date (one pass over the table). Lazy mode: nothing to do. */
   flush(): void {
     this.checkAlive('flush');
-    if (this.exact.kind === 0 || this.flushedAt === this.steps) return;
+    if (this.exact.closedForm === S.EMB_EXACT_NONE || this.flushedAt === this.steps) return;
     this.x.embCatchUpRange(this.desc, this.steps, 0, this.rows);
     this.flushedAt = this.steps;
   }
@@ -341,9 +341,9 @@ export class LocalEmbedding implements EmbeddingTable {
     let ib = 0;
     let sweepFrom = 0;
     let sweepCount = 0;
-    if (this.exact.kind !== 0) {
+    if (this.exact.closedForm !== S.EMB_EXACT_NONE) {
       if (this.exact.decay) this.logDecay += Math.log(decayFactor);
-      if (this.exact.kind === 1) {
+      if (this.exact.closedForm === S.EMB_EXACT_ADAM) {
         const [b1, b2] = o.betas as [number, number];
         coef = Math.fround(o.lr / (1 - Math.pow(b1, t)));
         ib = Math.fround(1 / Math.sqrt(1 - Math.pow(b2, t)));
@@ -359,7 +359,7 @@ export class LocalEmbedding implements EmbeddingTable {
     // Only from 4x the pool's minParallelElements (512K floats by default): measured on a 262144 x
     // 64 table, 2 threads against 1, an update of 1940 rows (124K floats) ran 0.91x as fast, 6089
     // rows 1.05x, 18178 rows 1.14x (the sort and coalescing stay on this thread).
-    const split = this.exact.kind === 0 &&
+    const split = this.exact.closedForm === S.EMB_EXACT_NONE &&
       runListParallel(this.engine, 'embApply', this.desc, S.EMB_DESC_BYTES, [S.EMB_UNIQ, S.EMB_GPTR], unique, this.dim,
         (count) => [t, count, 0, 0, 0, 0, 0], EMBEDDING_SPLIT_FACTOR);
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
@@ -413,7 +413,7 @@ export class LocalEmbedding implements EmbeddingTable {
       if (!(t instanceof Float32Array)) throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
       if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
     }
-    if ((exact.kind !== 0) !== (this.exact.kind !== 0)) {
+    if ((exact.closedForm !== S.EMB_EXACT_NONE) !== (this.exact.closedForm !== S.EMB_EXACT_NONE)) {
       throw new RangeError(`${what}: these options change whether exact mode has missed steps to replay; create a table with the state dict's options`);
     }
     // Everything checked: now change.
@@ -422,7 +422,7 @@ export class LocalEmbedding implements EmbeddingTable {
     names.forEach((k, i) => this.writeState(i, dict.state[k]));
     this.steps = dict.stepCount;
     this.exact = exact;
-    if (exact.kind !== 0) {
+    if (exact.closedForm !== S.EMB_EXACT_NONE) {
       this.writeExact(exact, this.steps);
       this.x.embExactReset(this.desc, this.steps, this.rows);
     }
@@ -442,7 +442,7 @@ export class LocalEmbedding implements EmbeddingTable {
     this.checkAlive('save');
     const n = this.rows * this.dim;
     const e = this.engine;
-    const exact = this.exact.kind !== 0;
+    const exact = this.exact.closedForm !== S.EMB_EXACT_NONE;
     return encodeCheckpoint('Embedding', {
       rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: this.steps,
       options: optionsRecord(this.decl, this.opts),
@@ -499,7 +499,7 @@ export class LocalEmbedding implements EmbeddingTable {
     for (const t of [p.weights, ...names.map((k) => state[k])]) if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
     const lag = p.lag;
     const steps = p.stepCount as number;
-    if (cfg.kind !== 0) {
+    if (cfg.closedForm !== S.EMB_EXACT_NONE) {
       if (lag === null || typeof lag !== 'object' || !(lag.last instanceof Uint32Array) || lag.last.length !== this.rows ||
         !(lag.ring instanceof Uint8Array) || lag.ring.length !== cfg.ringSize * S.EMB_RING_BYTES ||
         !isCount(lag.base) || !Number.isFinite(lag.logDecay) || !isCount(lag.cursor) || lag.cursor >= this.rows ||
@@ -513,7 +513,7 @@ export class LocalEmbedding implements EmbeddingTable {
       if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('layout', `${what}: ${e.message}`);
       throw e;
     }
-    if (cfg.kind !== 0 && lag) {
+    if (cfg.closedForm !== S.EMB_EXACT_NONE && lag) {
       const e = this.engine;
       e.heapU32.set(lag.last, this.lastPtr >>> 2);
       new Uint8Array(e.memory.buffer).set(lag.ring, this.ringPtr);
@@ -661,7 +661,7 @@ export class LocalEmbedding implements EmbeddingTable {
   private writeExact(cfg: ExactConfig, base: number): void {
     const s = S;
     const d = this.desc >>> 2;
-    if (cfg.kind !== 0) {
+    if (cfg.closedForm !== S.EMB_EXACT_NONE) {
       const ringBytes = cfg.ringSize * s.EMB_RING_BYTES;
       const ring = this.alloc(ringBytes);
       const pow = this.alloc(cfg.pow.length * 8);
@@ -672,7 +672,7 @@ export class LocalEmbedding implements EmbeddingTable {
       this.engine.heapF64.set(cfg.pow, pow >>> 3);
     }
     const u32 = this.engine.heapU32;
-    u32[d + s.EMB_EXACT] = cfg.kind;
+    u32[d + s.EMB_EXACT] = cfg.closedForm;
     u32[d + s.EMB_EX_DECAY] = cfg.decay ? 1 : 0;
     u32[d + s.EMB_EX_AMS] = cfg.ams ? 1 : 0;
     u32[d + s.EMB_EX_MOM] = cfg.mom ? 1 : 0;

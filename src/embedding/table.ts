@@ -21,7 +21,7 @@ export interface EmbeddingTable {
   readonly seed: number | null;
   /** Number of updates applied (the `t` of bias corrections; skipped updates do not count). */
   readonly stepCount: number;
-  /** The same count as `stepCount` (PyTorch `SparseAdam`'s `state['step']`). */
+  /** @deprecated The same count as `stepCount` (one name per concept: use `stepCount`). */
   readonly updateCount: number;
   /** Number of distinct rows the last update touched. */
   readonly lastUniqueRows: number;
