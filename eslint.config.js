@@ -45,9 +45,6 @@ export default defineConfig(
   },
   // Module Web Workers of the browser test.
   { files: ['test/browser/*.js'], languageOptions: { globals: globals.worker } },
-  // `new Embedding(...)` may still return a ShardedEmbedding (issue 14 replaces it with a factory;
-  // then drop this override).
-  { files: ['src/embedding.ts'], rules: { 'no-constructor-return': 'off' } },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'demo/**/*.ts', 'examples/**/*.ts'],
     languageOptions: {
