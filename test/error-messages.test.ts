@@ -30,7 +30,7 @@ describe('init errors name the fix and leave the engine uninitialized', () => {
 
   it("init('nope.wasm') names the file it could not read, not a raw ENOENT", async () => {
     const pkg = await fresh();
-    const err = await pkg.init('nope.wasm').catch((e: unknown) => e as Error);
+    const err = (await pkg.init('nope.wasm').catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toMatch(/^wasm-optim: could not read the engine's wasm at file:\/\/.*\/nope\.wasm \(ENOENT\): pass init\(\) the path or URL of an existing \.wasm file/);
     expect(err.message).toMatch(/'wasm-optim\/inline'/);
