@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS module without type declarations
-import { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } from '../bench/lib/report.js';
+import { evaluateTargets, groupSvg, groupTable, benchmarksPage } from '../bench/lib/report.js';
+// @ts-expect-error: plain JS module without type declarations
+import { initLine } from '../bench/lib/init.js';
 // @ts-expect-error: plain JS module without type declarations
 import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
@@ -32,7 +34,7 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('### Adam: one dense step');
-    expect(run.stdout).not.toContain('updated README.md');
+    expect(run.stdout).not.toContain('updated docs/benchmarks.md');
   });
 
   it('writes latest.json with the machine, the date and every task\'s samples', () => {
@@ -134,19 +136,19 @@ describe('bench report helpers', () => {
     expect(svg.match(/<circle/g)).toHaveLength(6);
   });
 
-  it('replaces only the text between the README markers', () => {
-    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()] };
-    const section = readmeSection(results);
-    expect(section.startsWith(README_START)).toBe(true);
-    expect(section.endsWith(README_END)).toBe(true);
-    const before = `# t\n\n## Performance\n\n${README_START}\nold\n${README_END}\n\n## Next\nkept\n`;
-    const after = updateReadme(before, section);
-    expect(after).toContain('| x | C | **missed**: missed at 2K: 0.80× |');
-    expect(after).not.toContain('\nold\n');
-    expect(after.endsWith('## Next\nkept\n')).toBe(true);
-    expect(updateReadme(after, section)).toBe(after);
-    // No markers yet: a section is appended.
-    expect(updateReadme('# t\n', section)).toBe(`# t\n\n## Performance\n\n${section}\n`);
+  it('writes docs/benchmarks.md as a whole page with the machine, the targets, the init line and chart links', () => {
+    const init = { runs: 21, cpu: 0, importMs: 17, initMs: 3.2, initP25Ms: 3, initP75Ms: 3.5 };
+    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()], init };
+    const page = benchmarksPage(results);
+    expect(page.startsWith('# Benchmarks\n')).toBe(true);
+    expect(page).toContain('Measured on: CPU (2 cores), linux x64, Node v20; 2026-01-02; full run.');
+    expect(page).toContain('| x | C | **missed**: missed at 2K: 0.80× |');
+    expect(page).toContain('](../bench/results/x.svg)');
+    expect(page).toContain(initLine(init));
+    expect(initLine(init)).toMatch(/\*\*3\.2 ms\*\* median .*21 fresh processes, pinned to core 0\); target ≤ 5 ms ✓/);
+    expect(initLine({ ...init, initMs: 12 })).toMatch(/target ≤ 5 ms ✗/);
+    expect(page.endsWith('\n')).toBe(true);
+    expect(page).not.toMatch(/\n\n\n/);
   });
 
   it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {
