@@ -338,7 +338,7 @@ describe('other runtimes', () => {
     if (!bin) return;
     const dir = consumer(tool, { 'main.js': NODE_MAIN, 'inline.js': NODE_MAIN.replace('./program.js', './program-inline.js'), 'program-inline.js': program('wasm-optim/inline') });
     for (const main of ['main.js', 'inline.js']) {
-      const args = tool === 'deno' ? ['run', '--quiet', '--allow-read', '--allow-env', main] : [main];
+      const args = tool === 'deno' ? ['run', '--quiet', '--allow-read', main] : [main];
       const { stdout } = await run(bin, args, { cwd: dir, timeout: 120_000, env: { ...process.env, DENO_DIR: join(work, '.deno'), NO_COLOR: '1' } });
       expect(JSON.parse(stdout).data, `${tool} ${main}`).toEqual(EXPECTED);
     }
