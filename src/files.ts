@@ -11,7 +11,7 @@ import {
   type InitOptions,
   type WasmBuild,
   type WasmSource,
-} from './engine.js';
+} from './core/engine.js';
 
 /** The URL of one of the package's wasm builds (`../dist/` is dist/ from src/ and from dist/). */
 function packageWasm(build: WasmBuild): URL {

@@ -12,7 +12,7 @@ import {
   type InitOptions,
   type WasmBuild,
   type WasmSource,
-} from './engine.js';
+} from './core/engine.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 

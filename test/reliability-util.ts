@@ -1,10 +1,13 @@
 // Helpers of the reliability tests (checkpoints, resume, fuzzing, memory): optimizers by kind,
 // a seeded generator, and exact snapshots of an optimizer.
 import * as pkg from '../src/index.js';
-import { Adagrad, Adam, AdamW, RMSprop, SGD, memoryStats, type Engine, type Optimizer } from '../src/index.js';
+import { memoryStats, type Engine, type Optimizer } from '../src/index.js';
+import { OPTIMIZERS } from './dense-util.js';
 
-/** The dense optimizers by kind. */
-export const DENSE = { Adam, AdamW, SGD, Adagrad, RMSprop } as const;
+export { rng } from './rng.js';
+
+/** The dense optimizers by kind (PyTorch's five). */
+export const DENSE = OPTIMIZERS;
 /** A dense optimizer kind. */
 export type DenseKind = keyof typeof DENSE;
 /** Any dense optimizer. */
@@ -16,22 +19,8 @@ export function makeOptimizer(kind: DenseKind, options: Record<string, unknown>,
   return new Ctor({ ...options, engine });
 }
 
-/** Every optimizer class the package exports (found by walking its exports), by class name. */
-export const ALL_OPTIMIZERS: Record<string, new (o: object) => AnyOptimizer> = Object.fromEntries(
-  Object.entries(pkg).filter(([, v]) => typeof v === 'function' && v.prototype instanceof pkg.Optimizer),
-) as Record<string, new (o: object) => AnyOptimizer>;
-
-/** A seeded uniform generator on [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Every optimizer class the package has (its registry), by class name. */
+export const ALL_OPTIMIZERS = pkg.OPTIMIZERS as unknown as Record<string, new (o: object) => AnyOptimizer>;
 
 /** The bits of a float32 tensor as one string (NaNs compare by their bits). */
 export function bits(a: Float32Array): string {

@@ -6,17 +6,7 @@ import { totalmem } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, Embedding, NonFiniteGradientError, DisposedError, ShardedEmbedding, type Engine, type EmbeddingOptions } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 function bitsEqual(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return 0;
@@ -168,7 +158,7 @@ describe('sharded tables: checks before any shard changes', () => {
     expect(t).toBeInstanceOf(Embedding);
     // Every public member of Embedding's prototype is overridden (none would run on a sharded
     // table's fields); its private helpers are only called by those members.
-    const source = readFileSync(new URL('../src/embedding.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../src/embedding/embedding.ts', import.meta.url), 'utf8');
     const privates = new Set([...source.matchAll(/^\s+private\s+(?:readonly\s+|get\s+|set\s+)?(\w+)/gm)].map((m) => m[1]));
     expect(privates.has('checkAlive')).toBe(true);
     for (const name of Object.getOwnPropertyNames(Embedding.prototype)) {
@@ -250,7 +240,7 @@ describe('a table over 4 GiB', () => {
     const parent = await createEngine();
     if (!enough) {
       // The plan alone: 5 shards of at most one 1 GiB block each.
-      const { shardRowsFor } = await import('../src/sharded-embedding.js');
+      const { shardRowsFor } = await import('../src/embedding/sharded.js');
       expect(Math.ceil(ROWS_BIG / shardRowsFor(ROWS_BIG, DIM_BIG, { optimizer: 'sgd' }))).toBe(5);
       return;
     }
