@@ -17,6 +17,7 @@ export default defineConfig(
       'assembly/',
       'bench/wasm/*.ts',
       'test/fixtures/',
+      'docs/api/',
     ],
   },
   js.configs.recommended,

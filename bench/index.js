@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `npm run bench`: every optimizer of the package against its peers in one run (tinybench), as
 // ../shared/BENCHMARKS.md describes. Prints a markdown table per group, writes latest.json
-// (machine, date, samples), latest.md and one SVG chart per group, and regenerates the README's
-// performance section from latest.json. Only a full run writes the committed bench/results/ and
-// the README; a trial run (--quick, --only, --sizes, --time, --rounds, --tfjs-cpu-max) writes to
-// a folder in the OS temp dir (TRIAL_OUT) unless --out names one.
+// (machine, date, samples), latest.md and one SVG chart per group, and regenerates
+// docs/benchmarks.md from latest.json (with the `init()` line: bench/lib/init.js). Only a full run
+// writes the committed bench/results/ and docs/benchmarks.md; a trial run (--quick, --only, --sizes,
+// --time, --rounds, --tfjs-cpu-max) writes to a folder in the OS temp dir (TRIAL_OUT) unless --out
+// names one.
 //
 //   node bench/index.js [--quick] [--only adam,sparse] [--sizes 1024,65536] [--time ms]
-//                       [--out dir] [--readme | --no-readme] [--report] [--quiet]
+//                       [--out dir] [--docs | --no-docs] [--report] [--quiet]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, arch, tmpdir } from 'node:os';
@@ -16,7 +17,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPrograms } from './lib/c.js';
 import { measure } from './lib/measure.js';
 import { Progress } from './lib/progress.js';
-import { groupSvg, markdownReport, readmeSection, updateReadme, groupMarkdown, machineLine } from './lib/report.js';
+import { groupSvg, markdownReport, benchmarksPage, groupMarkdown, machineLine } from './lib/report.js';
+import { initLine, measureInit } from './lib/init.js';
 import { melemPerSec, sig, summarize } from './lib/stats.js';
 import { loadTfjs } from './lib/tfjs.js';
 import { denseGroup, denseSpecs } from './groups/dense.js';
@@ -28,7 +30,7 @@ import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where a full run writes: the committed results the README quotes. */
+/** Where a full run writes: the committed results docs/benchmarks.md quotes. */
 export const DEFAULT_OUT = join(ROOT, 'bench', 'results');
 /** Where a trial run (quick, filtered or resized) writes unless --out says otherwise. */
 export const TRIAL_OUT = join(tmpdir(), 'wasm-optim-bench');
@@ -38,7 +40,8 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
                      sparse, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
-                     TensorFlow.js bridge); or prefixes such as adam/engine, adam/c-sse/4096
+                     TensorFlow.js bridge), init (import + init() in fresh processes); or prefixes
+                     such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
   --time ms          time budget per task, shared by its rounds (default 600, quick 40)
   --tfjs-cpu-max n   measure tfjs's cpu backend up to n elements (default 1048576)
@@ -49,9 +52,9 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
                      for a full run; for a trial run, one with --quick, --only, --sizes, --time,
                      --rounds or --tfjs-cpu-max, ${TRIAL_OUT}, so that it never
                      overwrites the committed results; --out bench/results merges it into them)
-  --readme           update README.md's performance section even for a trial run
-  --no-readme        do not touch README.md
-  --report           run nothing: regenerate the tables, charts and README from <out>/latest.json
+  --docs             write docs/benchmarks.md even for a trial run (alias: --readme)
+  --no-docs          do not touch docs/benchmarks.md (alias: --no-readme)
+  --report           run nothing: regenerate the tables, charts and docs/benchmarks.md from <out>/latest.json
   --in-process       run every group in this process (default: one child process per group, so that
                      one optimizer's JIT state does not slow the next one down)
   --cpu n|auto|none  the core every single-threaded group runs on (taskset), with all its contenders,
@@ -95,8 +98,8 @@ export function parseArgs(argv) {
       o.rounds = Number(value());
       if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new TypeError(`bench: --rounds takes a positive integer, got ${argv[i]}`);
     } else if (a === '--out') o.out = resolve(value());
-    else if (a === '--readme') o.readme = true;
-    else if (a === '--no-readme') o.readme = false;
+    else if (a === '--docs' || a === '--readme') o.readme = true;
+    else if (a === '--no-docs' || a === '--no-readme') o.readme = false;
     else if (a === '--report') o.report = true;
     else if (a === '--quiet') o.quiet = true;
     else if (a === '--help' || a === '-h') o.help = true;
@@ -194,10 +197,10 @@ function writeOutputs(results, out) {
   return md;
 }
 
-function writeReadme(results) {
-  const file = join(ROOT, 'README.md');
-  const readme = existsSync(file) ? readFileSync(file, 'utf8') : '# wasm-optim\n';
-  writeFileSync(file, updateReadme(readme, readmeSection(results)));
+/** Writes docs/benchmarks.md, the page generated from the results (never edited by hand). */
+function writeDocs(results) {
+  mkdirSync(join(ROOT, 'docs'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), benchmarksPage(results));
 }
 
 async function main() {
@@ -216,7 +219,7 @@ async function main() {
     const results = readJson(join(opts.out, 'latest.json'));
     if (!results) throw new Error(`bench --report: no readable latest.json in ${opts.out}; run the benchmark first`);
     console.log(writeOutputs(results, opts.out));
-    if (opts.readme !== false && opts.out === DEFAULT_OUT) writeReadme(results);
+    if (opts.readme !== false && opts.out === DEFAULT_OUT) writeDocs(results);
     return;
   }
   // The roofline kernel is a bench-only wasm (bench/wasm/): build it if it is missing or stale.
@@ -265,7 +268,8 @@ async function main() {
   groups.push(...tfjsGroups(ctx));
   for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
   const planned = groups.filter((g) => g.tasks.length > 0);
-  if (planned.length === 0) {
+  const wantInit = !opts.group && (!opts.only || opts.only.includes('init'));
+  if (planned.length === 0 && !wantInit) {
     console.error(`bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`);
     process.exit(2);
   }
@@ -280,6 +284,7 @@ async function main() {
    * long run keeps what was measured). Partial and filtered runs are merged into the previous
    * results of the same mode; a complete unfiltered run replaces them.
    */
+  let initResult = null;
   const snapshot = (done, complete) => {
     const current = {
       schema: 1,
@@ -290,8 +295,10 @@ async function main() {
       settings: { timeMs, rounds, clock: opts.clock, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
       notes,
       groups: done,
+      ...(initResult ? { init: initResult } : {}),
     };
     const results = complete ? current : merge(previous, current);
+    if (!results.init && previous?.init && previous.mode === current.mode) results.init = previous.init;
     writeOutputs(results, opts.out);
     return results;
   };
@@ -310,7 +317,7 @@ async function main() {
     measured = [];
     const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-groups-'));
     try {
-      const passOn = process.argv.slice(2).filter((x) => x !== '--readme' && x !== '--no-readme');
+      const passOn = process.argv.slice(2).filter((x) => !['--readme', '--no-readme', '--docs', '--no-docs'].includes(x));
       for (const g of planned) {
         const out = join(tmp, g.id);
         const args = [fileURLToPath(import.meta.url), ...passOn, '--group', g.id, '--out', out, '--no-readme'];
@@ -453,16 +460,21 @@ async function main() {
 
   }
 
+  if (wantInit) {
+    initResult = measureInit({ runs: opts.quick ? 5 : 21, cpu: pin });
+    if (!opts.quiet) console.error(`init: ${initResult.initMs} ms median (import ${initResult.importMs} ms)`);
+  }
   const results = snapshot(measured, !opts.only);
-  // The README quotes full runs into the default results folder (or any run with --readme).
+  // docs/benchmarks.md quotes full runs into the default results folder (or any run with --docs).
   const readme = opts.readme ?? (!opts.trial && opts.out === DEFAULT_OUT);
-  if (readme && opts.readme !== false) writeReadme(results);
+  if (readme && opts.readme !== false) writeDocs(results);
 
   // Print this run's tables.
   const lines = [`# wasm-optim benchmark (${results.mode})`, '', machineLine(results), ''];
   for (const n of notes) lines.push(`- note: ${n}`);
+  if (initResult) lines.push(initLine(initResult), '');
   for (const g of measured) lines.push(groupMarkdown(g));
-  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${measured.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated README.md' : ''}.`);
+  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${measured.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated docs/benchmarks.md' : ''}.`);
   console.log(lines.join('\n'));
 }
 

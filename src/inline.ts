@@ -8,15 +8,17 @@ import {
   init as initFrom,
   initSync as initSyncFrom,
   simdSupported,
-  toOptions,
   type Engine,
   type InitOptions,
+  type WasmBuild,
   type WasmSource,
 } from './core/engine.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 
-export * from './index.js';
+// api.js, not index.js: the main entry's init() (src/files.ts) names the separate .wasm files,
+// which bundlers would copy next to a bundle of this entry too.
+export * from './api.js';
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -33,25 +35,17 @@ export function wasmBytes(simd: boolean = simdSupported(), threads = false): Uin
   return decode(threads ? (simd ? threadsBase64 : threadsScalarBase64) : simd ? simdBase64 : scalarBase64);
 }
 
-async function withInlined(options: InitOptions): Promise<InitOptions> {
-  if (options.source !== undefined) return options;
-  const simd = options.simd ?? simdSupported();
-  const threads = options.threads;
-  if (typeof threads === 'number' && threads > 1) {
-    // The threads build where workers can share memory; elsewhere the engine falls back to one
-    // thread (with its warning), which needs the single-thread build.
-    const { threadsUnavailableReason } = await import('./threads/pool.js');
-    if (threadsUnavailableReason() === null) return { ...options, source: wasmBytes(simd, true) };
-  }
-  return { ...options, source: wasmBytes(simd) };
+/** The inlined build a locator asks for. */
+function inlined(build: WasmBuild): Uint8Array<ArrayBuffer> {
+  return wasmBytes(build === 'simd' || build === 'threads', build === 'threads' || build === 'threads-scalar');
 }
 
 /**
  * `init()` of the main entry, loading the inlined wasm (no fetch, no file read) unless a source
  * is given. Later calls are no-ops that return the same engine.
  */
-export async function init(arg?: WasmSource | InitOptions): Promise<Engine> {
-  return initFrom(await withInlined(toOptions(arg, 'init')));
+export function init(arg?: WasmSource | InitOptions): Promise<Engine> {
+  return initFrom(arg, inlined);
 }
 
 /** Synchronous `init()`: compiles the inlined wasm (or the given bytes or module) at once. */
@@ -60,8 +54,8 @@ export function initSync(bytes?: BufferSource | WebAssembly.Module): Engine {
 }
 
 /** `createEngine()` of the main entry, defaulting to the inlined wasm. */
-export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
-  return createEngineFrom(await withInlined(toOptions(arg, 'createEngine')));
+export function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
+  return createEngineFrom(arg, inlined);
 }
 
 /** `createEngineSync()` of the main entry, defaulting to the inlined wasm. */

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS module without type declarations
 import * as report from '../bench/lib/report.js';
 // @ts-expect-error: plain JS module without type declarations
+import * as initReport from '../bench/lib/init.js';
+// @ts-expect-error: plain JS module without type declarations
 import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import { summarize } from '../bench/lib/stats.js';
@@ -22,7 +24,8 @@ import { rooflineKernel } from '../bench/lib/roofline.js';
 
 // Imported whole, then destructured: a formatter may break a long import over lines, and the
 // expect-error directive above an import covers only its first line.
-const { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } = report;
+const { evaluateTargets, groupSvg, groupTable, benchmarksPage } = report;
+const { initLine } = initReport;
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -30,12 +33,12 @@ function bench(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000, env });
 }
 
-/** A digest of every file the benchmark may write into the repository: bench/results/ and README.md. */
+/** A digest of every file the benchmark may write into the repository: bench/results/ and docs/benchmarks.md. */
 function committedOutputs(): string {
   const h = createHash('sha256');
   const dir = join(root, 'bench', 'results');
   for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
-  h.update(readFileSync(join(root, 'README.md')));
+  h.update(readFileSync(join(root, 'docs', 'benchmarks.md')));
   return h.digest('hex');
 }
 
@@ -52,7 +55,7 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('### Adam: one dense step');
-    expect(run.stdout).not.toContain('updated README.md');
+    expect(run.stdout).not.toContain('updated docs/benchmarks.md');
   });
 
   it('writes latest.json with the machine, the date and every task\'s samples', () => {
@@ -123,7 +126,7 @@ describe('where a run writes', () => {
     expect(parseArgs(['--report']).out).toBe(DEFAULT_OUT);
   });
 
-  it('a quick filtered run without --out leaves bench/results and README.md as they were', () => {
+  it('a quick filtered run without --out leaves bench/results and docs/benchmarks.md as they were', () => {
     const before = committedOutputs();
     const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-trial-'));
     try {
@@ -133,13 +136,13 @@ describe('where a run writes', () => {
       expect(run.status).toBe(0);
       const written = join(tmp, 'wasm-optim-bench');
       expect(run.stdout).toContain(`Wrote ${join(written, 'latest.json')}`);
-      expect(run.stdout).not.toContain('updated README.md');
+      expect(run.stdout).not.toContain('updated docs/benchmarks.md');
       const r = JSON.parse(readFileSync(join(written, 'latest.json'), 'utf8'));
       expect(r.mode).toBe('quick');
       expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam']);
       expect(existsSync(join(written, 'adam.svg'))).toBe(true);
       expect(committedOutputs()).toBe(before);
-      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'README.md'], { cwd: root, encoding: 'utf8' });
+      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'docs/benchmarks.md'], { cwd: root, encoding: 'utf8' });
       if (git.status === 0) expect(git.stdout).toBe('');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -224,19 +227,19 @@ describe('bench report helpers', () => {
     expect(svg.match(/<circle/g)).toHaveLength(6);
   });
 
-  it('replaces only the text between the README markers', () => {
-    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()] };
-    const section = readmeSection(results);
-    expect(section.startsWith(README_START)).toBe(true);
-    expect(section.endsWith(README_END)).toBe(true);
-    const before = `# t\n\n## Performance\n\n${README_START}\nold\n${README_END}\n\n## Next\nkept\n`;
-    const after = updateReadme(before, section);
-    expect(after).toContain('| x | C | **missed**: missed at 2K: 0.80× |');
-    expect(after).not.toContain('\nold\n');
-    expect(after.endsWith('## Next\nkept\n')).toBe(true);
-    expect(updateReadme(after, section)).toBe(after);
-    // No markers yet: a section is appended.
-    expect(updateReadme('# t\n', section)).toBe(`# t\n\n## Performance\n\n${section}\n`);
+  it('writes docs/benchmarks.md as a whole page with the machine, the targets, the init line and chart links', () => {
+    const init = { runs: 21, cpu: 0, importMs: 17, initMs: 3.2, initP25Ms: 3, initP75Ms: 3.5 };
+    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()], init };
+    const page = benchmarksPage(results);
+    expect(page.startsWith('# Benchmarks\n')).toBe(true);
+    expect(page).toContain('Measured on: CPU (2 cores), linux x64, Node v20; 2026-01-02; full run.');
+    expect(page).toContain('| x | C | **missed**: missed at 2K: 0.80× |');
+    expect(page).toContain('](../bench/results/x.svg)');
+    expect(page).toContain(initLine(init));
+    expect(initLine(init)).toMatch(/\*\*3\.2 ms\*\* median .*21 fresh processes, pinned to core 0\); target ≤ 5 ms ✓/);
+    expect(initLine({ ...init, initMs: 12 })).toMatch(/target ≤ 5 ms ✗/);
+    expect(page.endsWith('\n')).toBe(true);
+    expect(page).not.toMatch(/\n\n\n/);
   });
 
   it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {

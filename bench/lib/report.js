@@ -1,5 +1,6 @@
 // Reports from a results object (bench/results/latest.json): markdown tables with ratios and
-// targets, hand-rolled SVG charts of throughput against size, and the README's generated section.
+// targets, hand-rolled SVG charts of throughput against size, and docs/benchmarks.md.
+import { initLine } from './init.js';
 
 /** Sizes as the tables print them: 1K, 64K, 16M (powers of 1024), else the number. */
 export function sizeLabel(n) {
@@ -229,42 +230,21 @@ export function groupSvg(group) {
   return parts.join('\n') + '\n';
 }
 
-export const README_START = '<!-- bench:start -->';
-export const README_END = '<!-- bench:end -->';
-
 /**
- * The README's generated performance section (between the markers) for `results`, with chart
- * paths relative to the README.
+ * docs/benchmarks.md: the whole page, generated from `results` (chart paths relative to docs/).
+ * The README links it and shows one chart; nothing is spliced into the README any more.
  */
-export function readmeSection(results, chartDir = 'bench/results') {
-  const out = [README_START, ''];
-  out.push(`_Generated from \`bench/results/latest.json\` by \`npm run bench\`; not edited by hand._`, '');
+export function benchmarksPage(results, chartDir = '../bench/results') {
+  const out = ['# Benchmarks', ''];
+  out.push(`_Generated from \`bench/results/latest.json\` by \`npm run bench\` (bench/lib/report.js); not edited by hand. How the suite works and how to run it: [CONTRIBUTING.md](../CONTRIBUTING.md#benchmarks)._`, '');
   out.push(`Measured on: ${machineLine(results)}.`, '');
+  if (results.init) out.push(initLine(results.init), '');
   out.push('Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.', '', EXPLAIN, '');
   out.push('| group | target | result |', '| --- | --- | --- |');
   for (const g of results.groups) {
     for (const t of evaluateTargets(g)) out.push(`| ${g.id} | ${t.label} | **${t.status}**: ${t.text} |`);
   }
   out.push('');
-  // The README shows Adam and the groups that are not one optimizer's step; every other
-  // optimizer's table is in bench/results/latest.md.
-  const featured = results.groups.filter((g) => g.kind !== 'dense' || g.id === 'adam');
-  const others = results.groups.filter((g) => !featured.includes(g));
-  for (const g of featured) out.push(groupMarkdown(g, { level: '###', svg: `${chartDir}/${g.id}.svg` }));
-  if (others.length) {
-    out.push(`The tables and charts of ${others.map((g) => `[${g.title.split(':')[0]}](${chartDir}/${g.id}.svg)`).join(', ')} are in [\`${chartDir}/latest.md\`](${chartDir}/latest.md).`, '');
-  }
-  out.push(README_END);
-  return out.join('\n');
-}
-
-/**
- * Replaces the text between the markers in `readme` (or appends a `## Performance` section with
- * them when they are missing).
- */
-export function updateReadme(readme, section) {
-  const a = readme.indexOf(README_START);
-  const b = readme.indexOf(README_END);
-  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + README_END.length);
-  return `${readme.replace(/\s*$/, '')}\n\n## Performance\n\n${section}\n`;
+  for (const g of results.groups) out.push(groupMarkdown(g, { level: '##', svg: `${chartDir}/${g.id}.svg` }));
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
 }

@@ -8,7 +8,7 @@ import { SLOT as S } from './abi.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
-import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
+import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, zeroGradArgs, type NonFinitePolicy } from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
@@ -470,8 +470,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.dirty = true;
   }
 
-  /** Sets every gradient to zero. */
+  /**
+   * Sets every gradient to zero, in place (gradients live in engine memory: there is no
+   * `set_to_none`). Takes no arguments; passing any throws, so that an option is never ignored.
+   */
   zeroGrad(): void {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw zeroGradArgs(arguments[0]);
     this.checkAlive('zeroGrad');
     for (const p of this.params) p.grad.fill(0);
   }

@@ -3,7 +3,7 @@
 // position of their own: the optimizer evaluates them at its step count (kept in its state dict),
 // so a schedule can be shared, composed and serialized (`toJSON()` / `scheduleFromJSON()`).
 
-import { checkChoice, checkNumber, describe } from './options.js';
+import { checkChoice, checkNumber, describe, unknownOption } from './options.js';
 
 /** The JSON form of a schedule (what `toJSON()` returns and `scheduleFromJSON()` reads). */
 export type ScheduleSpec =
@@ -49,7 +49,7 @@ function checkObject(owner: string, o: unknown): Record<string, unknown> {
 
 function checkKeys(owner: string, o: Record<string, unknown>, known: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (k !== 'type' && !known.includes(k)) throw new TypeError(`${owner}: unknown option '${k}'; known options: ${known.join(', ')}`);
+    if (k !== 'type' && !known.includes(k)) throw unknownOption(owner, k, known);
   }
 }
 

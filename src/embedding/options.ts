@@ -166,7 +166,7 @@ export function checkIds(what: string, ids: unknown, rows: number): number {
     }
     return ids.length;
   }
-  throw new TypeError(`${what}: 'ids' must be an Int32Array of row ids, got ${describe(ids)}`);
+  throw new TypeError(`${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`);
 }
 
 export function checkNumbers(what: string, name: string, values: ArrayLike<number>): void {

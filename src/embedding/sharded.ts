@@ -400,7 +400,7 @@ export class ShardedEmbedding implements EmbeddingTable {
   /** Checks the ids (integers in [0, rows)); returns their number. */
   private checkIds(what: string, ids: unknown): number {
     if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
-      throw new TypeError(`${what}: 'ids' must be an Int32Array of row ids, got ${describe(ids)}`);
+      throw new TypeError(`${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`);
     }
     const a = ids as ArrayLike<number>;
     for (let i = 0; i < a.length; i++) {

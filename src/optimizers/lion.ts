@@ -8,7 +8,7 @@ import type { Schedule } from '../core/schedules.js';
 export interface LionOptions extends BaseOptions {
   /** Learning rate (a number or a schedule). Default 1e-4 (Lion wants 3-10x less than AdamW). */
   lr?: number | Schedule;
-  /** [b1, b2]: b1 interpolates the update direction, b2 the momentum. Default [0.9, 0.99]. */
+  /** `[b1, b2]`: b1 interpolates the update direction, b2 the momentum. Default [0.9, 0.99]. */
   betas?: readonly [number, number];
   /** Decoupled weight decay, applied inside the rate as in optax: `p -= lr (sign(c) + wd p)`. Default 1e-3 (optax's). */
   weightDecay?: number;

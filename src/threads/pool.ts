@@ -24,7 +24,7 @@ import {
 import { workerSource } from './worker.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
-import { Engine, baseUrl, createEngine, simdSupported, type InitOptions, type ParallelRunner, type WasmSource } from '../core/engine.js';
+import { Engine, baseUrl, checkWasmBytes, createEngine, loadUrl, simdSupported, type InitOptions, type ParallelRunner, type WasmLocator, type WasmSource } from '../core/engine.js';
 
 /** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
 function callExport(engine: Engine, fn: ExportName, args: readonly number[]): number {
@@ -92,33 +92,25 @@ export function threadsUnavailableReason(): string | null {
   return null;
 }
 
-function threadsUrl(simd: boolean): URL {
-  return simd
-    ? new URL('../../dist/wasm-optim.threads.wasm', import.meta.url)
-    : new URL('../../dist/wasm-optim.threads-scalar.wasm', import.meta.url);
-}
-
 /** The module and, when known, its bytes (to read the imported memory's limits). */
 async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Module; bytes: Uint8Array | null }> {
   if (source instanceof WebAssembly.Module) return { module: source, bytes: null };
   let src: BufferSource | Response = source as BufferSource | Response;
+  let from = 'the threads build';
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, baseUrl());
-    if (url.protocol === 'file:') {
-      const specifier = 'node:fs/promises';
-      const fs = (await import(/* @vite-ignore */ specifier)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
-      src = await fs.readFile(url);
-    } else {
-      src = await fetch(url);
-    }
+    from = url.href;
+    src = await loadUrl(url, 'the threads engine');
   }
-  if (typeof Response !== 'undefined' && src instanceof Response) {
+  if (!(src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
     if (!src.ok) throw new Error(`wasm-optim: could not load the threads engine: HTTP ${src.status} ${src.url}`);
+    from = src.url || 'the Response';
     src = await src.arrayBuffer();
   }
   const bytes = ArrayBuffer.isView(src)
     ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength)
     : new Uint8Array(src as ArrayBuffer);
+  checkWasmBytes(bytes, from);
   return { module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), bytes };
 }
 
@@ -219,7 +211,7 @@ export class ThreadPool implements ParallelRunner {
       const data = { module, memory, ctrl: this.ctrl, index: k, names, spin };
       if (isNode) {
         const specifier = 'node:worker_threads';
-        const { Worker } = (await import(/* @vite-ignore */ specifier)) as { Worker: NodeWorkerClass };
+        const { Worker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { Worker: NodeWorkerClass };
         const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
         this.workers.push(w);
         ready.push(new Promise<void>((resolve, reject) => {
@@ -654,7 +646,7 @@ function mainCanBlock(): boolean {
  * why), it returns an ordinary single-thread engine.
  * @internal called by `createEngine()`.
  */
-export async function createThreadedEngine(options: InitOptions): Promise<Engine> {
+export async function createThreadedEngine(options: InitOptions, locate: WasmLocator): Promise<Engine> {
   const threads = options.threads ?? 1;
   if (typeof threads !== 'number') {
     throw new TypeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${threads === null ? 'null' : typeof threads}`);
@@ -673,17 +665,17 @@ export async function createThreadedEngine(options: InitOptions): Promise<Engine
     throw new RangeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${String(timeout)}`);
   }
   const { threads: _t, minParallelElements: _m, threadTimeoutMs: _o, ...rest } = options;
-  if (threads === 1) return createEngine(rest);
+  if (threads === 1) return createEngine(rest, locate);
   const reason = threadsUnavailableReason();
   if (reason !== null) {
     console.warn(`wasm-optim: running on one thread: ${reason}`);
-    const engine = await createEngine(rest);
+    const engine = await createEngine(rest, locate);
     engine.threadsFallbackReason = reason;
     return engine;
   }
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
-  const { module, bytes } = await loadModule(options.source ?? threadsUrl(simd));
+  const { module, bytes } = await loadModule(options.source ?? locate(simd ? 'threads' : 'threads-scalar'));
   // The memory the module imports: its declared limits when the bytes are at hand.
   let initial = MODULE_SOURCE_INITIAL_PAGES;
   let maximum = WASM_MAX_PAGES;
