@@ -8,6 +8,7 @@ import { runListParallel } from './threads.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { checkBetas, checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, type NonFinitePolicy } from './options.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import type { HyperWriter } from './optimizer.js';
 import { writeAdadeltaHyper } from './adadelta.js';
 import { writeAdamaxHyper } from './adamax.js';
@@ -774,6 +775,21 @@ export class Embedding {
       throw e;
     }
     return table;
+  }
+
+  /**
+   * The table in the safetensors format, named as PyTorch would hold an `nn.Embedding` and its
+   * optimizer: `weight`, `state.0.<name>`, `state.0.step` (docs/safetensors.md).
+   */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveEmbeddingSafetensors(this);
+  }
+
+  /** Loads a table's safetensors file (same shape and optimizer); a refused file throws a CheckpointError and changes nothing. */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadEmbeddingSafetensors(this, bytes);
   }
 
   /** Frees the table's engine memory; any later use throws a DisposedError. */

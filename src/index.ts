@@ -36,6 +36,8 @@ export { SGDHD, AdamHD } from './hypergrad.js';
 export type { SGDHDOptions, AdamHDOptions } from './hypergrad.js';
 export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './checkpoint.js';
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './checkpoint.js';
+export { encodeSafetensors, decodeSafetensors, SAFETENSORS_MAX_HEADER } from './safetensors.js';
+export type { SafetensorsDtype, SafetensorsArray, SafetensorsTensor, SafetensorsTensorInput, SafetensorsFile } from './safetensors.js';
 export { memoryStats } from './memory-stats.js';
 export type { MemoryStats } from './memory-stats.js';
 export { shutdownThreads } from './engine.js';

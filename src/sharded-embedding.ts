@@ -7,6 +7,7 @@ import { Embedding, type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingO
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
 import { describe } from './options.js';
+import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 
 /** Floats one engine block holds (1 GiB), as `Embedding` allows per tensor. */
 export const SHARD_MAX_FLOATS = (1 << 28) - 16;
@@ -380,6 +381,18 @@ export class ShardedEmbedding {
   load(_bytes: Uint8Array | ArrayBuffer): void {
     this.checkAlive('load');
     throw new RangeError(`Embedding.load: this table is split into ${this.tables.length} shards; load each shard's checkpoint with shard(i).load(bytes)`);
+  }
+
+  /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveEmbeddingSafetensors(this as unknown as Embedding);
+  }
+
+  /** Loads a table's safetensors file into the shards (as `Embedding#loadSafetensors`). */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadEmbeddingSafetensors(this as unknown as Embedding, bytes);
   }
 
   /** Frees every shard (and its engine's memory use); any later use throws a DisposedError. */
