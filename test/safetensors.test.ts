@@ -14,7 +14,8 @@ import {
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { ALL_OPTIMIZERS, bits, rng, snapshot, type AnyOptimizer } from './reliability-util.js';
 
-const PYTHON = '/usr/bin/python3';
+/** Debian's python3 with python3-torch; TORCH_PYTHON names another interpreter. */
+const PYTHON = process.env.TORCH_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch/continue.py', import.meta.url));
 
 /** Why PyTorch cannot be used here, or null when `/usr/bin/python3 -c 'import torch'` works. */
