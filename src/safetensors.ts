@@ -384,12 +384,18 @@ function parseGroups(meta: Record<string, string>, what: string): Record<string,
   return groups as Record<string, unknown>[];
 }
 
-/** A group's options in engine names: PyTorch keys mapped to camelCase, implementation flags dropped, unknown keys refused. */
+/**
+ * A group's options in engine names: PyTorch keys mapped to camelCase, implementation flags
+ * dropped, unknown keys refused unless false or null (a feature the engine lacks, switched off).
+ */
 function engineOptions(group: Record<string, unknown>, known: readonly string[], owner: string, where: string, what: string): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(group)) {
     if (k === 'params' || TORCH_ONLY.includes(k)) continue;
     const c = camel(k);
+    // A switch the engine does not have, turned off (e.g. newer PyTorch's Adam writes
+    // decoupled_weight_decay: false): the update is the engine's.
+    if (!known.includes(c) && (v === false || v === null)) continue;
     if (!known.includes(c) || ENGINE_ONLY.includes(c)) {
       refuse('layout', what, `${where} has '${k}', which ${owner} does not have (its keys: ${known.filter((x) => !ENGINE_ONLY.includes(x)).map(snake).join(', ')}); load the file into the optimizer it was written for`);
     }
