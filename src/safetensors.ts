@@ -517,7 +517,7 @@ export function loadOptimizerSafetensors(opt: AnyOptimizer, bytes: Uint8Array | 
     steps.push(step);
     stateDicts.push(state);
   }
-  const maxStep = Math.max(0, ...steps);
+  const maxStep = steps.reduce((a, b) => Math.max(a, b), 0);
   const stepCount = eng && isCount(eng.stepCount) ? eng.stepCount : maxStep;
   if (stepCount < maxStep) refuse('malformed', what, `__metadata__.wasm_optim.stepCount ${stepCount} is below a param's step ${maxStep}`);
   // A param with no state in the file has not stepped: its state is the optimizer's initial one.
@@ -535,13 +535,12 @@ export function loadOptimizerSafetensors(opt: AnyOptimizer, bytes: Uint8Array | 
   const expected = expectedStateNames(opt, dict);
   dict.params.forEach((ps, i) => {
     const want = expected[i];
-    const have = Object.keys(ps.state);
-    if (have.length === 0 && steps[i] === 0) {
+    const got = Object.keys(ps.state);
+    if (got.length === 0 && steps[i] === 0) {
       const init = opt.kind === 'Adagrad' ? Number(groupOptions[groupOf[i]].initialAccumulatorValue ?? 0) : 0;
       for (const k of want) ps.state[k] = new Float32Array(ps.length).fill(init);
       return;
     }
-    const got = Object.keys(ps.state);
     if (want.slice().sort().join() !== got.slice().sort().join()) {
       refuse('layout', what, `param ${i} holds state [${got.join(', ')}] in the file but its options need [${want.join(', ')}]; check amsgrad / momentum / centered in param_groups`);
     }
