@@ -531,10 +531,7 @@ describe.each(BUILD_NAMES)('optimizers through safetensors (%s build)', (build) 
       [rewrite(good, (_t, m) => { m.wasm_optim = '{'; }), 'malformed', /wasm_optim is not JSON/],
       [rewrite(good, (_t, m) => { m.wasm_optim = JSON.stringify({ stepCount: 1 }); }), 'malformed', /stepCount 1 is below a param's step 3/],
       [rewrite(good, (_t, m) => { m.wasm_optim = JSON.stringify({ options: { nonFinite: 'never' } }); }), 'layout', /nonFinite/],
-      [rewrite(good, (t) => { t['state.1.exp_avg_sq'] = { shape: [3], data: new Float32Array([1, NaN, 1]) }; }), 'layout', /.*/],
     ];
-    // A NaN state is PyTorch's business (it keeps it); only shapes and names are checked there.
-    cases.pop();
     for (const opt of [target, fresh]) {
       const before = snapshot(opt);
       const dict = dictBits(opt.stateDict());
@@ -634,7 +631,6 @@ describe.each(BUILD_NAMES)('tables through safetensors (%s build)', (build) => {
     updates(table, 1, 7);
     const f32 = (shape: number[]): SafetensorsTensorInput => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     const cases: [Uint8Array, string, RegExp][] = [
-      [good.subarray(1), 'malformed', /.*/],
       [rewrite(good, (_t, m) => { m.optimizer = 'SGD'; }), 'kind', /holds the state of SGD, but this table uses 'adam' \(Adam\)/],
       [rewrite(good, (_t, m) => { delete m.optimizer; }), 'malformed', /no 'optimizer'/],
       [rewrite(good, (_t, m) => { m.param_groups = JSON.stringify([{ lr: 1, params: [0, 1] }]); }), 'layout', /one param group with params \[0\]/],
@@ -650,7 +646,6 @@ describe.each(BUILD_NAMES)('tables through safetensors (%s build)', (build) => {
       [rewrite(good, (t) => { t['param.0'] = f32([R, D]); }), 'layout', /'param.0' is neither weight nor state.0.<name>/],
       [rewrite(good, (t) => { t.weight = { shape: [R, D], data: new Float64Array(R * D) }; }), 'layout', /'weight' is F64/],
     ];
-    cases.shift(); // (a shifted file is caught by the format checks above)
     const before = dictBits(table.stateDict());
     for (const [bytes, reason, message] of cases) {
       refusedWith(() => table.loadSafetensors(bytes), reason, message);
