@@ -563,25 +563,21 @@ export function loadOptimizerSafetensors(opt: AnyOptimizer, bytes: Uint8Array | 
 }
 
 /**
- * The state names each param needs under the file's options: read from a scratch optimizer of
- * the same class built with them (so the names come from the optimizer's own declaration).
+ * The state names each param needs under the file's options, from the optimizer's own
+ * declaration (its `resolve` and `stateNames`, which allocate nothing: a refused file must not
+ * even grow the engine's memory).
  */
 function expectedStateNames(opt: AnyOptimizer, dict: OptimizerStateDict): string[][] {
-  const Ctor = opt.constructor as new (o: object) => AnyOptimizer;
-  const what = `${opt.kind}.loadSafetensors`;
+  const decl = opt as unknown as { resolve(o: object): object; stateNames(o: object): string[] };
   const groups = dict.groups as ParamGroupStateDict[];
-  let scratch: AnyOptimizer | null = null;
+  let names: string[][];
   try {
-    scratch = new Ctor({ ...groups[0].options, engine: opt.engine });
-    const own = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([k]) => !ENGINE_ONLY.includes(k)));
-    const handles = [0, ...groups.slice(1).map((g) => scratch!.addParamGroup(own(g.options)).index)];
-    return dict.params.map((ps) => scratch!.param(0, { group: handles[ps.group ?? 0] }).stateKeys.slice());
+    names = groups.map((g) => decl.stateNames(decl.resolve(g.options)));
   } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError) return refuse('layout', what, `param_groups hold invalid options: ${e.message}`);
+    if (e instanceof RangeError || e instanceof TypeError) return refuse('layout', `${opt.kind}.loadSafetensors`, `param_groups hold invalid options: ${e.message}`);
     throw e;
-  } finally {
-    scratch?.dispose();
   }
+  return dict.params.map((ps) => names[ps.group ?? 0]);
 }
 
 /**

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, AdamW, Adagrad, CheckpointError, Embedding, NAdam, RMSprop, SGD, ShardedEmbedding, cosineLR, decodeSafetensors,
-  encodeSafetensors, type Engine, type EmbeddingOptions, type SafetensorsTensorInput,
+  encodeSafetensors, memoryStats, type Engine, type EmbeddingOptions, type SafetensorsTensorInput,
 } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { ALL_OPTIMIZERS, bits, rng, snapshot, type AnyOptimizer } from './reliability-util.js';
@@ -647,9 +647,11 @@ describe.each(BUILD_NAMES)('tables through safetensors (%s build)', (build) => {
       [rewrite(good, (t) => { t.weight = { shape: [R, D], data: new Float64Array(R * D) }; }), 'layout', /'weight' is F64/],
     ];
     const before = dictBits(table.stateDict());
+    const mem = JSON.stringify(memoryStats(engine));
     for (const [bytes, reason, message] of cases) {
       refusedWith(() => table.loadSafetensors(bytes), reason, message);
       expect(dictBits(table.stateDict()), message.source).toBe(before);
+      expect(JSON.stringify(memoryStats(engine)), message.source).toBe(mem);
     }
     src.dispose();
     table.dispose();
