@@ -62,7 +62,7 @@ export function roster(api) {
       name,
       make: (_api, s, engine) => {
         const probe = new C({ engine });
-        const known = probe.knownOptions ?? [];
+        const known = C.declaration?.options ?? [];
         const lr = probe.lr;
         probe.dispose();
         const o = { lr };

@@ -12,7 +12,7 @@ import {
   type Engine,
   type InitOptions,
   type WasmSource,
-} from './engine.js';
+} from './core/engine.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 
@@ -40,7 +40,7 @@ async function withInlined(options: InitOptions): Promise<InitOptions> {
   if (typeof threads === 'number' && threads > 1) {
     // The threads build where workers can share memory; elsewhere the engine falls back to one
     // thread (with its warning), which needs the single-thread build.
-    const { threadsUnavailableReason } = await import('./threads.js');
+    const { threadsUnavailableReason } = await import('./threads/pool.js');
     if (threadsUnavailableReason() === null) return { ...options, source: wasmBytes(simd, true) };
   }
   return { ...options, source: wasmBytes(simd) };

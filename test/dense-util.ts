@@ -1,10 +1,10 @@
 // Helpers shared by the dense optimizer tests: seeded random numbers, gradient regimes, the
 // optimizer factory, comparisons against the float64 references and bit-level comparisons.
-import { Adagrad, Adam, AdamW, RMSprop, SGD, type Engine, type Optimizer, type Param } from '../src/index.js';
+import { OPTIMIZERS as REGISTRY, type Engine, type Optimizer, type Param } from '../src/index.js';
 import { createReference, type RefOptimizer } from './reference/index.js';
 
-/** The real dense optimizers by kind. */
-export const OPTIMIZERS = { Adam, AdamW, SGD, Adagrad, RMSprop } as const;
+/** PyTorch's five dense optimizers by kind, from the package's registry. */
+export const OPTIMIZERS = { Adam: REGISTRY.Adam, AdamW: REGISTRY.AdamW, SGD: REGISTRY.SGD, Adagrad: REGISTRY.Adagrad, RMSprop: REGISTRY.RMSprop } as const;
 /** A dense optimizer kind. */
 export type Kind = keyof typeof OPTIMIZERS;
 /** Every dense kind. */

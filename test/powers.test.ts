@@ -1,8 +1,7 @@
 // The bias corrections' integer powers (src/powers.ts): a fixed function of (b, t), whatever the
 // instance was asked before, and within 1e-14 of Math.pow.
 import { describe, expect, it } from 'vitest';
-import { Powers } from '../src/powers.js';
-import { MuProducts } from '../src/nadam.js';
+import { MuProducts, Powers } from '../src/core/powers.js';
 
 describe('Powers', () => {
   it('gives the same bits in sequence, out of order and from a fresh instance, close to Math.pow', () => {

@@ -1,10 +1,11 @@
 // Helpers of the reliability tests (checkpoints, resume, fuzzing, memory): optimizers by kind,
 // a seeded generator, and exact snapshots of an optimizer.
 import * as pkg from '../src/index.js';
-import { Adagrad, Adam, AdamW, RMSprop, SGD, memoryStats, type Engine, type Optimizer } from '../src/index.js';
+import { memoryStats, type Engine, type Optimizer } from '../src/index.js';
+import { OPTIMIZERS } from './dense-util.js';
 
-/** The dense optimizers by kind. */
-export const DENSE = { Adam, AdamW, SGD, Adagrad, RMSprop } as const;
+/** The dense optimizers by kind (PyTorch's five). */
+export const DENSE = OPTIMIZERS;
 /** A dense optimizer kind. */
 export type DenseKind = keyof typeof DENSE;
 /** Any dense optimizer. */
@@ -16,10 +17,8 @@ export function makeOptimizer(kind: DenseKind, options: Record<string, unknown>,
   return new Ctor({ ...options, engine });
 }
 
-/** Every optimizer class the package exports (found by walking its exports), by class name. */
-export const ALL_OPTIMIZERS: Record<string, new (o: object) => AnyOptimizer> = Object.fromEntries(
-  Object.entries(pkg).filter(([, v]) => typeof v === 'function' && v.prototype instanceof pkg.Optimizer),
-) as Record<string, new (o: object) => AnyOptimizer>;
+/** Every optimizer class the package has (its registry), by class name. */
+export const ALL_OPTIMIZERS = pkg.OPTIMIZERS as unknown as Record<string, new (o: object) => AnyOptimizer>;
 
 /** A seeded uniform generator on [0, 1) (mulberry32). */
 export function rng(seed: number): () => number {

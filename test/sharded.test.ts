@@ -168,7 +168,7 @@ describe('sharded tables: checks before any shard changes', () => {
     expect(t).toBeInstanceOf(Embedding);
     // Every public member of Embedding's prototype is overridden (none would run on a sharded
     // table's fields); its private helpers are only called by those members.
-    const source = readFileSync(new URL('../src/embedding.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../src/embedding/embedding.ts', import.meta.url), 'utf8');
     const privates = new Set([...source.matchAll(/^\s+private\s+(?:readonly\s+|get\s+|set\s+)?(\w+)/gm)].map((m) => m[1]));
     expect(privates.has('checkAlive')).toBe(true);
     for (const name of Object.getOwnPropertyNames(Embedding.prototype)) {
@@ -250,7 +250,7 @@ describe('a table over 4 GiB', () => {
     const parent = await createEngine();
     if (!enough) {
       // The plan alone: 5 shards of at most one 1 GiB block each.
-      const { shardRowsFor } = await import('../src/sharded-embedding.js');
+      const { shardRowsFor } = await import('../src/embedding/sharded.js');
       expect(Math.ceil(ROWS_BIG / shardRowsFor(ROWS_BIG, DIM_BIG, { optimizer: 'sgd' }))).toBe(5);
       return;
     }

@@ -11,7 +11,7 @@ import {
   DEFAULT_MIN_PARALLEL_ELEMENTS, Embedding, type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
-import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding.js';
+import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/embedding.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
@@ -160,7 +160,7 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
 
   it('a kernel that is not elementwise gets whole tensors per chunk, with the same bits', () => {
     class WholeTensorAdam extends Adam {
-      protected override readonly elementwise = false;
+      static override readonly declaration = { ...Adam.declaration, elementwise: false };
     }
     const spy = vi.spyOn(poolOf(three), 'run');
     const make = (engine: Engine): AnyOpt => new WholeTensorAdam({ engine, lr: 0.01 }) as unknown as AnyOpt;
@@ -454,7 +454,7 @@ describe('threads: fallback and options', () => {
   it('ThreadPool.run checks its jobs', async () => {
     const engine = await createEngine({ threads: 2 });
     const pool = poolOf(engine);
-    expect(() => pool.run([{ fn: 'nope', args: [] }])).toThrow(/no function export 'nope'/);
+    expect(() => pool.run([{ fn: 'nope' as never, args: [] }])).toThrow(/no function export 'nope'/);
     expect(() => pool.run(Array.from({ length: 257 }, () => ({ fn: 'simdEnabled', args: [] })))).toThrow(/at most 256 jobs per call, got 257/);
     expect(() => pool.run([{ fn: 'simdEnabled', args: [1, 2, 3, 4, 5, 6, 7, 8, 9] }])).toThrow(/at most 8 arguments, got 9/);
     expect(pool.run([])).toEqual([]);

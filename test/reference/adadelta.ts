@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.Adadelta (PyTorch 2.x, `_single_tensor_adadelta`).
-import type { AdadeltaOptions } from '../../src/adadelta.js';
+import type { AdadeltaOptions } from '../../src/optimizers/adadelta.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adadelta understands: the real names, without the optimizer-wide ones. */

@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.Adagrad (PyTorch 2.x, `_single_tensor_adagrad`).
-import type { AdagradOptions } from '../../src/adagrad.js';
+import type { AdagradOptions } from '../../src/optimizers/adagrad.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adagrad understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */

@@ -1,5 +1,5 @@
 // Float64 references for torch.optim.Adam and torch.optim.AdamW (PyTorch 2.x, `_single_tensor_adam`).
-import type { AdamOptions } from '../../src/adam.js';
+import type { AdamOptions } from '../../src/optimizers/adam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adam/AdamW understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */

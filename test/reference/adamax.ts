@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.Adamax (PyTorch 2.x, `_single_tensor_adamax`).
-import type { AdamaxOptions } from '../../src/adamax.js';
+import type { AdamaxOptions } from '../../src/optimizers/adamax.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adamax understands: the real names, without the optimizer-wide ones. */

@@ -1,6 +1,6 @@
 // Float64 reference for Lion as optax.lion computes it (scale_by_lion, add_decayed_weights,
 // scale_by_learning_rate).
-import type { LionOptions } from '../../src/lion.js';
+import type { LionOptions } from '../../src/optimizers/lion.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Lion understands: the real names, without the optimizer-wide ones. */

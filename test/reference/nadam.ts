@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.NAdam (PyTorch 2.x, `_single_tensor_nadam`).
-import type { NAdamOptions } from '../../src/nadam.js';
+import type { NAdamOptions } from '../../src/optimizers/nadam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference NAdam understands: the real names, without the optimizer-wide ones. */

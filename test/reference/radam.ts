@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.RAdam (PyTorch 2.x, `_single_tensor_radam`).
-import type { RAdamOptions } from '../../src/radam.js';
+import type { RAdamOptions } from '../../src/optimizers/radam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference RAdam understands: the real names, without the optimizer-wide ones. */

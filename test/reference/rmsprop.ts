@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.RMSprop (PyTorch 2.x, `_single_tensor_rmsprop`).
-import type { RMSpropOptions } from '../../src/rmsprop.js';
+import type { RMSpropOptions } from '../../src/optimizers/rmsprop.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference RMSprop understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */

@@ -1,5 +1,5 @@
 // Float64 reference for torch.optim.SGD (PyTorch 2.x, `_single_tensor_sgd`).
-import type { SGDOptions } from '../../src/sgd.js';
+import type { SGDOptions } from '../../src/optimizers/sgd.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference SGD understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */

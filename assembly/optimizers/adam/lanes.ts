@@ -1,0 +1,52 @@
+// One lane group (adamVec, 4 floats) and one float (adamOne) of the Adam/AdamW/AMSGrad update,
+// shared by the dense kernel (assembly/adam.ts) and the embedding rows (assembly/embedding.ts).
+// Internal: not re-exported by index.ts, since a v128 signature cannot be exported from the
+// scalar build. `clip` false skips the clamp to [lo, hi] (the embedding rows have none).
+
+import { clampVec, clampOne } from "../../shared/clamp";
+
+@inline export function adamVec(
+  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
+  gs: v128, lo: v128, hi: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
+  ams: bool, l2: bool, dec: bool, clip: bool = true,
+): void {
+  let p = v128.load(P + o);
+  const raw = v128.load(G + o);
+  let g = f32x4.mul(clip ? clampVec(raw, lo, hi) : raw, gs);
+  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
+  if (dec) p = f32x4.mul(p, dc);
+  let m = v128.load(M + o);
+  m = f32x4.add(f32x4.mul(m, b1), f32x4.mul(b1c, g));
+  let v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m);
+  v128.store(V + o, v);
+  if (ams) {
+    v = f32x4.max(v128.load(X + o), v);
+    v128.store(X + o, v);
+  }
+  const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(ss, f32x4.div(m, denom))));
+}
+
+@inline export function adamOne(
+  P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
+  gs: f32, lo: f32, hi: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
+  ams: bool, l2: bool, dec: bool, clip: bool = true,
+): void {
+  let p = load<f32>(P + o);
+  const raw = load<f32>(G + o);
+  let g = (clip ? clampOne(raw, lo, hi) : raw) * gs;
+  if (l2) g = g + wd * p;
+  if (dec) p = p * dc;
+  let m = load<f32>(M + o);
+  m = m * b1 + b1c * g;
+  let v = load<f32>(V + o) * b2 + (b2c * g) * g;
+  store<f32>(M + o, m);
+  store<f32>(V + o, v);
+  if (ams) {
+    v = max(load<f32>(X + o), v);
+    store<f32>(X + o, v);
+  }
+  const denom = sqrt<f32>(v) * ib + eps;
+  store<f32>(P + o, p - ss * (m / denom));
+}

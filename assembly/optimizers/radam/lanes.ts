@@ -1,0 +1,76 @@
+// One lane group (radamVec, 4 floats) and one float (radamOne) of the RAdam update, and radamSpan,
+// the loop over `n` floats that reads the RADAM_* hyper slots; shared by the dense kernel
+// (assembly/radam.ts: a span per tensor) and the embedding rows (assembly/embedding.ts: a span
+// per row):
+//   g = gscale * clamp(grad) (+ wd * p, L2);  p *= 1 - lr * wd (decoupled)
+//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2
+//   rect (rho_t > 5): p -= c * m / (sqrt(v) + eps);  otherwise: p -= c * m
+// The clamp to [CLIP_LO, CLIP_HI] stays in (an embedding table writes -Infinity and Infinity
+// there, which changes no value, NaN included): a flag to skip it changes how Binaryen compiles the
+// dense kernel. Internal: not re-exported by index.ts, since a v128 signature cannot be exported
+// from the scalar build.
+
+import { hyperF32 } from "../../shared/common";
+import { CLIP_LO, CLIP_HI } from "../../shared/clip";
+import { clampVec, clampOne } from "../../shared/clamp";
+import { RADAM_GSCALE, RADAM_OMB1, RADAM_BETA2, RADAM_OMB2, RADAM_EPS, RADAM_COEF, RADAM_L2, RADAM_DECAY } from "./slots";
+
+@inline export function radamVec(P: usize, G: usize, M: usize, V: usize, o: usize,
+                                 gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, b2c: v128, eps: v128, c: v128,
+                                 wd: v128, dc: v128, rect: bool, l2: bool, dec: bool): void {
+  let p = v128.load(P + o);
+  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
+  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
+  if (dec) p = f32x4.mul(p, dc);
+  let m = v128.load(M + o);
+  m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
+  const v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m);
+  v128.store(V + o, v);
+  if (rect) p = f32x4.sub(p, f32x4.mul(c, f32x4.div(m, f32x4.add(f32x4.sqrt(v), eps))));
+  else p = f32x4.sub(p, f32x4.mul(c, m));
+  v128.store(P + o, p);
+}
+
+@inline export function radamOne(P: usize, G: usize, M: usize, V: usize, o: usize,
+                                 gs: f32, lo: f32, hi: f32, b1c: f32, b2: f32, b2c: f32, eps: f32, c: f32,
+                                 wd: f32, dc: f32, rect: bool, l2: bool, dec: bool): void {
+  let p = load<f32>(P + o);
+  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
+  if (l2) g = g + wd * p;
+  if (dec) p = p * dc;
+  let m = load<f32>(M + o);
+  m = m + b1c * (g - m);
+  const v = load<f32>(V + o) * b2 + (b2c * g) * g;
+  store<f32>(M + o, m);
+  store<f32>(V + o, v);
+  if (rect) p = p - c * (m / (sqrt<f32>(v) + eps));
+  else p = p - c * m;
+  store<f32>(P + o, p);
+}
+
+/** RAdam over `n` floats at P (gradients G, exp_avg M, exp_avg_sq V), hyper block `h`. */
+@inline export function radamSpan(P: usize, G: usize, M: usize, V: usize, n: usize, h: usize,
+                                  rect: bool, l2: bool, dec: bool): void {
+  const gs = hyperF32(h, RADAM_GSCALE);
+  const lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI);
+  const b1c = hyperF32(h, RADAM_OMB1), b2 = hyperF32(h, RADAM_BETA2), b2c = hyperF32(h, RADAM_OMB2);
+  const eps = hyperF32(h, RADAM_EPS), c = hyperF32(h, RADAM_COEF), wd = hyperF32(h, RADAM_L2), dc = hyperF32(h, RADAM_DECAY);
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vgs = f32x4.splat(gs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vb1c = f32x4.splat(b1c);
+    const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c), veps = f32x4.splat(eps), vc = f32x4.splat(c);
+    const vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
+    const n16 = n & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const o = i << 2;
+      radamVec(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+      radamVec(P, G, M, V, o + 16, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+      radamVec(P, G, M, V, o + 32, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+      radamVec(P, G, M, V, o + 48, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+    }
+    const n4 = n & ~(<usize>3);
+    for (; i < n4; i += 4) radamVec(P, G, M, V, i << 2, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+  }
+  for (; i < n; i++) radamOne(P, G, M, V, i << 2, gs, lo, hi, b1c, b2, b2c, eps, c, wd, dc, rect, l2, dec);
+}

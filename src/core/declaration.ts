@@ -1,0 +1,107 @@
+// An optimizer, declared once: its options and defaults, their validation, its state tensors (by
+// PyTorch's names), how it fills its kernels' hyper block for step t, and which kernels run it.
+// The dense classes (src/optimizers/*.ts), embedding tables (src/embedding/), checkpoints and the
+// tests' registry all read the declaration; nothing restates it.
+
+import type { TableKernelName } from './abi.js';
+import { checkBoolean, checkChoice, checkNumber, type NonFinitePolicy } from './options.js';
+import { BetaPowers, MuProducts } from './powers.js';
+
+/** A hyperparameter block being filled: f32 slots, i32 flags (slot numbers: `SLOT` of ./abi.ts). */
+export interface HyperWriter {
+  f32(slot: number, value: number): void;
+  flag(slot: number, on: boolean): void;
+}
+
+/** The options every optimizer and every table resolves, besides its own. */
+export interface CommonResolved {
+  /** The rate of the coming step. */
+  lr: number;
+  weightDecay: number;
+  maximize: boolean;
+  nonFinite: NonFinitePolicy;
+}
+
+/** The option names of `CommonResolved`. */
+export const COMMON_OPTIONS = ['lr', 'weightDecay', 'maximize', 'nonFinite'] as const;
+
+/**
+ * The step-dependent series one optimizer or table keeps (bias-correction powers b^t, NAdam's mu
+ * products), so that a step costs one multiply per series instead of a Math.pow. Each value is a
+ * fixed function of (hyperparameters, t), whatever was asked before (src/core/powers.ts).
+ */
+export class StepSeries {
+  /** beta1^t and beta2^t. */
+  readonly betas = new BetaPowers();
+  /** NAdam's mu_t and mu_1 ... mu_t. */
+  readonly mus = new MuProducts();
+  /** The previous step's powers (hypergradient optimizers; `betas` has moved on to t). */
+  readonly previous = new BetaPowers();
+}
+
+/**
+ * One optimizer's declaration. `R` is its resolved options: the common ones plus its own, every
+ * field set.
+ */
+export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved> {
+  /** The class name, used in messages, state dicts and checkpoints (`'Adam'`). */
+  readonly name: string;
+  /** The name an `Embedding` table knows it by (`'adam'`), when tables can use it. */
+  readonly table?: string;
+  /** Every option it knows, the common ones included, in the order state dicts list them. */
+  readonly options: readonly string[];
+  /** The defaults of the common options that differ between optimizers. */
+  readonly defaults: { readonly lr: number; readonly weightDecay: number };
+  /** Validates its own options (not the common ones) and fills in their defaults. */
+  resolve(o: Readonly<Record<string, unknown>>, owner: string): Omit<R, keyof CommonResolved>;
+  /**
+   * The kernel's state slots (state0, state1, state2) under these options: the PyTorch name of
+   * the tensor each slot holds, or null for a slot these options leave unused.
+   */
+  stateLayout(o: R): readonly (string | null)[];
+  /** Initial values of state tensor `name` (default zeros). */
+  initState?(name: string, view: Float32Array, o: R): void;
+  /**
+   * Writes the hyper block of step `t` (t >= 1; a table's t is its update count). `gradScale`
+   * multiplies every gradient in the kernel (its sign flipped for `maximize` by the caller).
+   */
+  writeHyper(h: HyperWriter, o: R, t: number, gradScale: number, series: StepSeries): void;
+  /** The wasm kernel that steps a table of dense tensors. */
+  readonly kernel: TableKernelName;
+  /** EMB_KIND_* of the row kernel a table runs (`SLOT.EMB_KIND_ADAM`), when tables can use it. */
+  readonly rowKernel?: number;
+  /**
+   * False when the kernel reads whole tensors (per-tensor reductions), so that threads must not
+   * cut a tensor into ranges. Default true.
+   */
+  readonly elementwise?: boolean;
+}
+
+/** Any declaration (the registry's and the hosts' view: options as a record). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDeclaration = OptimizerDeclaration<any>;
+
+/** The common options, checked and defaulted for `owner` (lr as a number: schedules are the host's). */
+export function resolveCommon(d: AnyDeclaration, o: Readonly<Record<string, unknown>>, owner: string): CommonResolved {
+  return {
+    lr: checkNumber(owner, 'lr', o.lr ?? d.defaults.lr, { min: 0 }),
+    weightDecay: checkNumber(owner, 'weightDecay', o.weightDecay ?? d.defaults.weightDecay, { min: 0 }),
+    maximize: checkBoolean(owner, 'maximize', o.maximize ?? false),
+    nonFinite: checkChoice(owner, 'nonFinite', o.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const),
+  };
+}
+
+/** Names of the state tensors a param (or a table row) holds under these options, in slot order. */
+export function stateNames(d: AnyDeclaration, o: CommonResolved): string[] {
+  return d.stateLayout(o).filter((n: string | null): n is string => n !== null);
+}
+
+/** The resolved options as a record in the declaration's order (arrays copied): for state dicts. */
+export function optionsRecord(d: AnyDeclaration, o: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of d.options) {
+    const v = o[k];
+    out[k] = Array.isArray(v) ? v.slice() : v;
+  }
+  return out;
+}

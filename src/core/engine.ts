@@ -1,0 +1,415 @@
+// The engine: one instantiated wasm module, its linear memory and its allocator. Optimizers and
+// tables keep byte offsets into this memory, never views; views are rebuilt from the current
+// buffer whenever memory growth has detached the old one.
+
+import { SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
+
+/** The raw exports of the wasm module (kernels take byte offsets and counts; see ./abi.ts). */
+export type EngineExports = EngineFunctions & { memory: WebAssembly.Memory };
+
+/** Where the engine's wasm comes from: a URL, a fetch `Response`, or the module's bytes. */
+export type WasmSource = URL | string | Response | BufferSource | WebAssembly.Module;
+
+/** Options for `init()`. */
+export interface InitOptions {
+  /** Override where the wasm is loaded from (default: the file next to this module). */
+  source?: WasmSource;
+  /** Force the SIMD (`true`) or the scalar (`false`) build; default: SIMD when supported. */
+  simd?: boolean;
+  /**
+   * Threads that run each step, the calling thread included (default 1: no workers). More than 1
+   * loads the threads build on a shared memory and starts a pool of workers (see src/threads.ts);
+   * where that is impossible it warns and runs on one thread (`engine.threadsFallbackReason`).
+   */
+  threads?: number;
+  /**
+   * With threads: steps touching fewer elements stay on the calling thread. Default 131072. An
+   * embedding table's update splits from 4 times this (its rows lie scattered: see `Embedding.update`).
+   */
+  minParallelElements?: number;
+  /** With threads: how long a step waits for a worker before it throws (ms). Default 60000. */
+  threadTimeoutMs?: number;
+}
+
+/** @internal what an engine with worker threads runs its kernels through (src/threads.ts). */
+export interface ParallelRunner {
+  readonly threads: number;
+  runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void;
+  firstNonFiniteGrad(table: number, count: number): number;
+  gradSumSquares(table: number, count: number): number;
+  shutdown(): Promise<void>;
+}
+
+const WASM_MAX_BYTES = 65536 * 65536; // wasm32: 4 GiB
+const BLOCK_MAX_BYTES = (1 << 30) - 64; // the allocator's largest block (TLSF), with margin
+
+/** One instance of the engine. Most code uses the default one that `init()` creates. */
+export class Engine {
+  /** The module's exports. */
+  readonly exports: EngineExports;
+  /** True when this instance runs the SIMD kernels. */
+  readonly simd: boolean;
+  private f32Cache: Float32Array;
+  private i32Cache: Int32Array;
+  private u32Cache: Uint32Array;
+  private f64Cache: Float64Array;
+  private readonly sharedMemory: boolean;
+  private liveBytes = 0;
+  private liveBlocks = new Map<number, number>();
+  /**
+   * The module's exported integer constants (hyper-block slots, descriptor layout): `SLOT` of
+   * ./abi.ts, generated from assembly/ and checked against this module when it is instantiated.
+   */
+  readonly slots: typeof SLOT = SLOT;
+  /** The compiled module this engine was instantiated from (null when not known). */
+  readonly module: WebAssembly.Module | null;
+  /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
+  createSibling: (() => Engine) | null = null;
+  /** @internal the worker pool when this engine runs on several threads, else null. */
+  parallel: ParallelRunner | null = null;
+  /** Why this engine runs on one thread although threads were asked for (else null). */
+  threadsFallbackReason: string | null = null;
+
+  constructor(instance: WebAssembly.Instance, module?: WebAssembly.Module) {
+    this.module = module ?? null;
+    this.exports = instance.exports as unknown as EngineExports;
+    const start = (this.exports as { _initialize?: () => void })._initialize;
+    if (typeof start === 'function') start();
+    this.simd = this.exports.simdEnabled() === 1;
+    const buf = this.exports.memory.buffer;
+    this.sharedMemory = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
+    this.f32Cache = new Float32Array(buf);
+    this.i32Cache = new Int32Array(buf);
+    this.u32Cache = new Uint32Array(buf);
+    this.f64Cache = new Float64Array(buf);
+    checkAbi(this.exports as unknown as Record<string, unknown>);
+  }
+
+  /** The engine's `WebAssembly.Memory`. */
+  get memory(): WebAssembly.Memory {
+    return this.exports.memory;
+  }
+
+  /** Threads that run each step (1 without a pool of workers). */
+  get threads(): number {
+    return this.parallel?.threads ?? 1;
+  }
+
+  /**
+   * Runs the table kernel `fn(table, count)`: on the calling thread, or split across the pool's
+   * threads (by element ranges when the kernel is `elementwise`, else by whole tensors). A caller
+   * that steps often passes `kernel`, the function `kernel(fn)` gave it, to skip the lookup.
+   */
+  runTable(fn: TableKernelName, table: number, count: number, elementwise = true, kernel?: (table: number, count: number) => void): void {
+    if (this.parallel) this.parallel.runTable(fn, table, count, elementwise);
+    else (kernel ?? this.kernel(fn))(table, count);
+  }
+
+  /** @internal the table kernel `fn(table, count)` of this instance (on the calling thread). */
+  kernel(fn: TableKernelName): (table: number, count: number) => void {
+    return this.exports[fn];
+  }
+
+  /** Index + 1 of the first tensor of the table whose gradient holds NaN/±Infinity, else 0. */
+  firstNonFiniteGrad(table: number, count: number): number {
+    return this.parallel ? this.parallel.firstNonFiniteGrad(table, count) : this.exports.firstNonFiniteGrad(table, count);
+  }
+
+  /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
+  gradSumSquares(table: number, count: number): number {
+    return this.parallel ? this.parallel.gradSumSquares(table, count) : this.exports.gradSumSquares(table, count);
+  }
+
+  /**
+   * A new, independent engine of the same build with its own memory (and no worker threads),
+   * created synchronously. Sharded embedding tables put each shard in one.
+   */
+  sibling(): Engine {
+    if (this.createSibling) return this.createSibling();
+    if (!this.module) throw new Error('wasm-optim: this engine was built from an instance alone; create engines with createEngine() or createEngineSync() to get siblings');
+    return new Engine(new WebAssembly.Instance(this.module, imports()), this.module);
+  }
+
+  /** Stops this engine's worker threads; it then runs on one thread. No-op without a pool. */
+  async shutdownThreads(): Promise<void> {
+    const p = this.parallel;
+    this.parallel = null;
+    await p?.shutdown();
+  }
+
+  /** A Float32Array over the whole memory, current after any growth. */
+  get heapF32(): Float32Array {
+    if (this.stale()) this.refresh();
+    return this.f32Cache;
+  }
+
+  /** An Int32Array over the whole memory, current after any growth. */
+  get heapI32(): Int32Array {
+    if (this.stale()) this.refresh();
+    return this.i32Cache;
+  }
+
+  /** A Uint32Array over the whole memory, current after any growth. */
+  get heapU32(): Uint32Array {
+    if (this.stale()) this.refresh();
+    return this.u32Cache;
+  }
+
+  /** A Float64Array over the whole memory, current after any growth (8-byte aligned data only). */
+  get heapF64(): Float64Array {
+    if (this.stale()) this.refresh();
+    return this.f64Cache;
+  }
+
+  // Reading `memory.buffer` costs tens of nanoseconds, which shows on every step of small tensors.
+  // A non-shared memory detaches its old buffer when it grows, and views of a detached buffer have
+  // length 0: checking that is enough. A shared memory's old buffer stays valid (only shorter), so
+  // it is compared with the current one.
+  private stale(): boolean {
+    return this.f32Cache.length === 0 || (this.sharedMemory && this.f32Cache.buffer !== this.exports.memory.buffer);
+  }
+
+  private refresh(): void {
+    const buf = this.exports.memory.buffer;
+    this.f32Cache = new Float32Array(buf);
+    this.i32Cache = new Int32Array(buf);
+    this.u32Cache = new Uint32Array(buf);
+    this.f64Cache = new Float64Array(buf);
+  }
+
+  /** A new Float32Array view of `length` floats at byte offset `ptr` (valid until memory grows). */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** True while `view` still looks at the engine's current buffer. */
+  isCurrent(view: ArrayBufferView): boolean {
+    if (this.stale()) this.refresh();
+    return view.buffer === this.f32Cache.buffer;
+  }
+
+  /**
+   * Allocates `bytes` bytes (16-byte aligned), zero-filled. Throws a RangeError, allocating
+   * nothing, when the block is larger than one allocation can be or memory cannot grow.
+   */
+  alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`alloc: bytes must be a non-negative integer, got ${bytes}`);
+    const size = Math.max(16, bytes);
+    if (size > BLOCK_MAX_BYTES) {
+      throw new RangeError(`wasm-optim: a single tensor of ${bytes} bytes exceeds the engine's 1 GiB block limit; split it into several params (or shard the table)`);
+    }
+    if (this.liveBytes + size > WASM_MAX_BYTES - (64 << 20)) {
+      throw new RangeError(`wasm-optim: out of engine memory: ${this.liveBytes} bytes in use, ${size} more requested, wasm32 memory holds at most 4 GiB; dispose unused optimizers or use smaller tensors`);
+    }
+    let ptr: number;
+    // Pages that this allocation's memory.grow adds are fresh zeros: only the part of the block
+    // below the old end needs clearing (touching gigabytes of fresh pages costs seconds).
+    const oldEnd = this.exports.memory.buffer.byteLength;
+    try {
+      ptr = this.exports.alloc(size) >>> 0;
+    } catch (e) {
+      throw new RangeError(`wasm-optim: out of engine memory allocating ${size} bytes (${this.liveBytes} in use): ${(e as Error).message}`);
+    }
+    const f32 = this.heapF32;
+    const end = ptr + Math.ceil(size / 4) * 4; // whole words (a block's payload is a multiple of 4 bytes)
+    if (end <= oldEnd) f32.fill(0, ptr >>> 2, end >>> 2);
+    else {
+      // The allocator keeps free-list links at the start and a back link at the end of a free
+      // block, also in fresh pages: clear those ends too.
+      f32.fill(0, ptr >>> 2, Math.min(end, Math.max(oldEnd, ptr + 64)) >>> 2);
+      f32.fill(0, Math.max(ptr, end - 64) >>> 2, end >>> 2);
+    }
+    this.liveBytes += size;
+    this.liveBlocks.set(ptr, size);
+    return ptr;
+  }
+
+  /**
+   * Shrinks a block returned by `alloc` to `bytes` (at most its size), in place: the allocator
+   * takes back the rest. The block's first `bytes` bytes keep their values.
+   */
+  shrink(ptr: number, bytes: number): void {
+    const size = this.liveBlocks.get(ptr);
+    if (size === undefined) throw new Error(`wasm-optim: shrink of unknown block ${ptr}`);
+    const want = Math.max(16, bytes);
+    if (!Number.isInteger(bytes) || bytes < 0 || want > size) throw new RangeError(`shrink: bytes must be an integer in [0, ${size}], got ${bytes}`);
+    if (want === size) return;
+    if ((this.exports.shrink(ptr, want) >>> 0) !== ptr) throw new Error(`wasm-optim: the allocator moved block ${ptr} while shrinking it`);
+    this.liveBlocks.set(ptr, want);
+    this.liveBytes -= size - want;
+  }
+
+  /** Frees a block returned by `alloc`. */
+  free(ptr: number): void {
+    const size = this.liveBlocks.get(ptr);
+    if (size === undefined) throw new Error(`wasm-optim: free of unknown block ${ptr}`);
+    this.liveBlocks.delete(ptr);
+    this.liveBytes -= size;
+    this.exports.free(ptr);
+  }
+
+  /** Bytes currently allocated and the size of the engine's memory. */
+  memoryStats(): { bytesInUse: number; blocksInUse: number; memoryBytes: number } {
+    return { bytesInUse: this.liveBytes, blocksInUse: this.liveBlocks.size, memoryBytes: this.exports.memory.buffer.byteLength };
+  }
+
+  /** The value of one of the module's exported constants (`SLOT[name]` of ./abi.ts). */
+  slot(name: SlotName): number {
+    return SLOT[name];
+  }
+}
+
+/**
+ * Throws when the module's exported constants or functions differ from ./abi.ts (a wasm build of
+ * another version of this package): a slot written to the wrong place would corrupt silently.
+ */
+function checkAbi(exports: Record<string, unknown>): void {
+  for (const name in SLOT) {
+    const g = exports[name];
+    const want = SLOT[name as SlotName];
+    if (!(g instanceof WebAssembly.Global) || g.value !== want) {
+      throw new Error(`wasm-optim: the wasm module does not match this package (its ${name} is ${g instanceof WebAssembly.Global ? g.value : 'missing'}, expected ${want}); load the .wasm file shipped with this version of wasm-optim`);
+    }
+  }
+}
+
+function imports(): WebAssembly.Imports {
+  return {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number): never {
+        throw new Error(`wasm-optim: engine abort at ${line}:${col}`);
+      },
+    },
+  };
+}
+
+// The smallest module that uses a v128 instruction: validates only where SIMD is supported.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** True when this runtime supports WebAssembly 128-bit SIMD. */
+export function simdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+function defaultUrl(simd: boolean): URL {
+  // `../../dist/` resolves to the same folder from src/core/ (tests) and from dist/core/ (the package).
+  return simd
+    ? new URL('../../dist/wasm-optim.simd.wasm', import.meta.url)
+    : new URL('../../dist/wasm-optim.scalar.wasm', import.meta.url);
+}
+
+async function readUrl(url: URL): Promise<BufferSource | Response> {
+  if (url.protocol === 'file:') {
+    const specifier = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ specifier)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+    return fs.readFile(url);
+  }
+  return fetch(url);
+}
+
+/** True when `x` is something `init()` can load the wasm from (rather than an options object). */
+function isWasmSource(x: unknown): x is WasmSource {
+  return typeof x === 'string' || x instanceof URL || x instanceof WebAssembly.Module || x instanceof ArrayBuffer ||
+    ArrayBuffer.isView(x) || (typeof Response !== 'undefined' && x instanceof Response);
+}
+
+/**
+ * @internal `init(source)` and `init({ source, ... })` both mean the options object; checks the
+ * argument's type and returns the options.
+ */
+export function toOptions(arg: WasmSource | InitOptions | undefined, what: string): InitOptions {
+  if (arg === undefined) return {};
+  if (isWasmSource(arg)) return { source: arg };
+  if (arg === null || typeof arg !== 'object' || Array.isArray(arg)) {
+    throw new TypeError(`wasm-optim: ${what}() expects a URL, a Response, the wasm bytes, a WebAssembly.Module or an options object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`);
+  }
+  const o = arg as InitOptions;
+  if (o.source !== undefined && !isWasmSource(o.source)) {
+    throw new TypeError(`wasm-optim: ${what}(): option 'source' must be a URL, a string, a Response, an ArrayBuffer or typed array of the wasm bytes, or a WebAssembly.Module, got ${o.source === null ? 'null' : typeof o.source}`);
+  }
+  if (o.simd !== undefined && typeof o.simd !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'simd' must be a boolean, got ${typeof o.simd}`);
+  return o;
+}
+
+/** @internal Where a relative string source resolves: the page (or worker) in browsers, the package entry module in Node. */
+export function baseUrl(): string {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  // Node: relative to the package's entry module (dist/index.js; src/index.ts in tests).
+  return g.document?.baseURI ?? g.location?.href ?? new URL('../index.js', import.meta.url).href;
+}
+
+async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyInstantiatedSource> {
+  if (source instanceof WebAssembly.Module) return { module: source, instance: await WebAssembly.instantiate(source, imports()) };
+  let src: BufferSource | Response = source as BufferSource | Response;
+  if (typeof source === 'string' || source instanceof URL) src = await readUrl(new URL(source, baseUrl()));
+  if (typeof Response !== 'undefined' && src instanceof Response) {
+    if (!src.ok) throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}`);
+    if (typeof WebAssembly.instantiateStreaming === 'function' && (src.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+      return WebAssembly.instantiateStreaming(src, imports());
+    }
+    src = await src.arrayBuffer();
+  }
+  return WebAssembly.instantiate(src as BufferSource, imports());
+}
+
+/**
+ * Creates a new, independent engine (its own memory). Tests and sharded tables use several.
+ * Accepts the same argument as `init()`: options, or directly a source to load the wasm from.
+ */
+export async function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
+  const options = toOptions(arg, 'createEngine');
+  if (options.threads !== undefined) return (await import('../threads/pool.js')).createThreadedEngine(options);
+  const simd = options.simd ?? simdSupported();
+  if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
+  const { instance, module } = await instantiate(options.source ?? defaultUrl(simd));
+  return new Engine(instance, module);
+}
+
+/** Creates a new engine synchronously from the wasm bytes (or a compiled module). */
+export function createEngineSync(bytes: BufferSource | WebAssembly.Module): Engine {
+  const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
+  return new Engine(new WebAssembly.Instance(module, imports()), module);
+}
+
+let defaultEngine: Engine | undefined;
+let pending: Promise<Engine> | undefined;
+
+/**
+ * Compiles and instantiates the engine once; later calls are no-ops that return the same engine.
+ * In Node it reads the `.wasm` file next to the module; in browsers (and Web Workers) it fetches
+ * it from `new URL('./wasm-optim.simd.wasm', import.meta.url)`, compiling while it downloads when
+ * the server sends `application/wasm`. To load it from elsewhere pass a source, directly or as
+ * `{ source }`: a URL or string (relative strings resolve against the page in browsers), a fetch
+ * `Response`, the wasm bytes, or a compiled `WebAssembly.Module`.
+ * @example await init(new URL('/assets/wasm-optim.simd.wasm', location.href));
+ */
+export async function init(arg?: WasmSource | InitOptions): Promise<Engine> {
+  const options = toOptions(arg, 'init');
+  if (defaultEngine) return defaultEngine;
+  pending ??= createEngine(options).then((e) => (defaultEngine = e)).finally(() => { pending = undefined; });
+  return pending;
+}
+
+/** The synchronous form of `init()` for callers that already hold the wasm bytes. No-op if initialized. */
+export function initSync(bytes: BufferSource | WebAssembly.Module): Engine {
+  if (defaultEngine) return defaultEngine;
+  defaultEngine = createEngineSync(bytes);
+  return defaultEngine;
+}
+
+/** Stops the worker threads of the engine `init({ threads })` started (no-op without them). */
+export async function shutdownThreads(): Promise<void> {
+  await defaultEngine?.shutdownThreads();
+}
+
+/** The engine `init()` created; throws a clear error if `init()` has not completed. */
+export function getEngine(): Engine {
+  if (!defaultEngine) throw new Error('wasm-optim: call `await init()` (or `initSync(bytes)`) before creating optimizers or tables');
+  return defaultEngine;
+}

@@ -1,0 +1,103 @@
+// Exact mode's configuration: which closed form replays the steps a row missed, over how many
+// steps (the window J) and with how large a history ring, from the table's optimizer and options.
+// The replay itself runs in wasm (assembly/embedding/exact.ts).
+
+import type { AdamResolved } from '../optimizers/adam.js';
+import type { SGDResolved } from '../optimizers/sgd.js';
+import type { EmbeddingMode, EmbeddingOptimizer, TableOptions } from './options.js';
+
+const EXACT_TAIL = 2 ** -40; // missed steps whose drift weight b1^j is below this are not summed
+const MAX_WINDOW = 1 << 16;
+const SWEEP_PERIOD = 16384; // every row is brought up to date at least this often (in updates)
+export const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows whose c_j spread is below this: 0.36^16 < 1e-7
+/** @internal Exact-mode configuration derived from the hyperparameters. */
+export interface ExactConfig {
+  kind: number; // 0 none, 1 adam, 2 sgd
+  decay: boolean;
+  ams: boolean;
+  mom: boolean;
+  window: number; // J
+  ringSize: number; // H, a power of two
+  sweepChunk: number; // rows brought up to date per update
+  b1: number;
+  b2: number;
+  beta2: number;
+  eps: number;
+  thr: number;
+  pow: Float64Array; // powers 0 .. H-1 of b1 (sgd: momentum), 0 .. H-1 of b2, 0 .. J of sqrt(b2)
+}
+
+/** Steps after which b^j < 2^-40, or a RangeError when that is more than the ring can hold. */
+function windowFor(b: number, option: string): number {
+  if (b === 0) return 0;
+  const j = Math.ceil(Math.log(EXACT_TAIL) / Math.log(b));
+  if (!(j <= MAX_WINDOW)) {
+    throw new RangeError(`Embedding: mode 'exact' needs ${option} <= ${Math.pow(EXACT_TAIL, 1 / MAX_WINDOW).toFixed(5)} (the drift of missed steps is summed over the steps until ${option}^j < 2^-40), got ${b}; use mode 'lazy'`);
+  }
+  return j;
+}
+
+/** Updates between two sweeps of the same row: SWEEP_PERIOD, or one row per update for small tables. */
+function sweepPeriodFor(rows: number): number {
+  return Math.min(SWEEP_PERIOD, rows);
+}
+
+/** The history ring's size for a summed window of J steps: room for J steps and a sweep period. */
+function ringSizeFor(J: number, rows: number): number {
+  return Math.max(1024, 2 ** Math.ceil(Math.log2(J + sweepPeriodFor(rows) + 2)));
+}
+
+/** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
+const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw'];
+
+/**
+ * @internal Exact mode's configuration for a table, or a RangeError naming why these options have
+ * no closed form for a missed step (and what to use instead).
+ */
+export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, o: TableOptions, rows: number): ExactConfig {
+  const h = o as unknown as AdamResolved & SGDResolved;
+  const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
+  if (mode === 'lazy') return none;
+  const kind = `Embedding (optimizer '${optimizer}', mode 'exact')`;
+  if (!EXACT_OPTIMIZERS.includes(optimizer)) {
+    throw new RangeError(`${kind}: mode 'exact' supports optimizers ${EXACT_OPTIMIZERS.slice(0, -1).join(', ')} and ${EXACT_OPTIMIZERS[EXACT_OPTIMIZERS.length - 1]}, not '${optimizer}'; use mode 'lazy' (only the rows an update names change)`);
+  }
+  if ((optimizer === 'adam' || optimizer === 'adagrad') && h.weightDecay !== 0) {
+    throw new RangeError(`${kind}: option 'weightDecay' must be 0, got ${h.weightDecay}: L2 decay gives untouched rows a non-zero gradient, which has no closed form to replay; use optimizer 'adamw' (decoupled decay) or mode 'lazy'`);
+  }
+  let cfg: ExactConfig;
+  if (optimizer === 'adam' || optimizer === 'adamw') {
+    const b1 = Math.fround(h.betas[0]);
+    const b2 = Math.fround(h.betas[1]);
+    const J = windowFor(b1, 'betas[0]');
+    const H = ringSizeFor(J, rows);
+    const pow = new Float64Array(2 * H + J + 1);
+    const sb2 = Math.sqrt(b2);
+    for (let j = 0; j < H; j++) {
+      pow[j] = Math.pow(b1, j);
+      pow[H + j] = Math.pow(b2, j);
+    }
+    for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
+    const cmin = h.amsgrad ? 1 : pow[2 * H + J];
+    cfg = { ...none, kind: 1, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, beta2: h.betas[1], eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
+  } else if (optimizer === 'sgd') {
+    if (h.momentum !== 0 && h.weightDecay !== 0) {
+      throw new RangeError(`${kind}: momentum ${h.momentum} with weightDecay ${h.weightDecay} has no closed form for the missed steps; use one of them, or mode 'lazy'`);
+    }
+    if (h.momentum >= 1) throw new RangeError(`${kind}: option 'momentum' must be < 1 in exact mode (the missed steps' drift must vanish), got ${h.momentum}; use mode 'lazy'`);
+    if (h.momentum === 0 && h.weightDecay === 0) return none;
+    const mu = Math.fround(h.momentum);
+    const J = h.momentum !== 0 ? windowFor(mu, 'momentum') : 0;
+    const H = ringSizeFor(J, rows);
+    const pow = new Float64Array(2 * H + J + 1);
+    for (let j = 0; j < H; j++) pow[j] = Math.pow(mu, j);
+    cfg = { ...none, kind: 2, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
+  } else {
+    return none; // adagrad without weight decay: a zero gradient changes nothing
+  }
+  const ringSize = ringSizeFor(cfg.window, rows);
+  // Rows swept per update so that every row is brought up to date within ringSize - window - 2
+  // updates: the ring then still holds every step a row has missed.
+  const period = Math.min(sweepPeriodFor(rows), ringSize - cfg.window - 2);
+  return { ...cfg, ringSize, sweepChunk: Math.ceil(rows / period) };
+}

@@ -1,0 +1,481 @@
+// Embedding tables past one engine: a table whose weights or optimizer state exceed one engine
+// block (1 GiB) or one wasm32 memory (4 GiB) is cut by row ranges into shards, each an ordinary
+// `Embedding` in an engine of its own (`engine.sibling()`), behind the same API. `new Embedding()`
+// builds one of these when the table is too large for one block.
+
+import { Embedding, type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingOptions, type EmbeddingStateDict } from './embedding.js';
+import { Engine, getEngine } from '../core/engine.js';
+import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
+import { describe } from '../core/options.js';
+import { stateNames } from '../core/declaration.js';
+import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
+import { resolveTableOptions } from './options.js';
+import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
+
+/** Floats one engine block holds (1 GiB), as `Embedding` allows per tensor. */
+export const SHARD_MAX_FLOATS = (1 << 28) - 16;
+/** Bytes of table tensors (weights and state) one shard's engine holds at most (3.5 GiB). */
+export const SHARD_MAX_BYTES = 3.5 * 2 ** 30;
+
+/** Options of a sharded table: an `Embedding`'s, plus the most rows one shard may hold. */
+export interface ShardedEmbeddingOptions extends EmbeddingOptions {
+  /**
+   * The most rows one shard may hold (default: as many as fit one engine block and 3.5 GiB of
+   * weights and state). Smaller shards are for tests and for spreading a table over engines.
+   */
+  maxShardRows?: number;
+}
+
+/** Optimizer state tensors per row under these options (weights not counted), from the declaration. */
+function stateTensors(o: EmbeddingOptions): number {
+  const name = o.optimizer ?? 'adam';
+  const d = TABLE_OPTIMIZERS.get(name);
+  if (d === undefined) throw new RangeError(`Embedding: option 'optimizer' must be one of ${TABLE_OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, got ${describe(name)}`);
+  const { optimizer: _o, mode: _m, init: _i, seed: _s, engine: _e, maxShardRows: _r, ...own } = o as ShardedEmbeddingOptions;
+  return stateNames(d, resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`)).length;
+}
+
+/** Rows per shard for a `rows` x `dim` table with these options. */
+export function shardRowsFor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}): number {
+  const perRowBytes = dim * 4 * (1 + stateTensors(options));
+  // An Embedding keeps a row's optimizer state tensors side by side in one block: that block, like
+  // the weights, must fit SHARD_MAX_FLOATS.
+  let max = Math.min(Math.floor(SHARD_MAX_FLOATS / (dim * Math.max(1, stateTensors(options)))), Math.floor(SHARD_MAX_BYTES / perRowBytes));
+  if (options.maxShardRows !== undefined) max = Math.min(max, options.maxShardRows);
+  if (max < 1) throw new RangeError(`Embedding: one row of ${dim} floats with its optimizer state does not fit one engine; use a smaller dim`);
+  const shards = Math.ceil(rows / max);
+  return Math.ceil(rows / shards);
+}
+
+function checkInt(what: string, name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${what}: '${name}' must be an integer, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${what}: '${name}' must be an integer in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+/**
+ * An embedding table split by row ranges into shards, each an `Embedding` in its own engine, so
+ * that a table may exceed one engine block (1 GiB) and one wasm32 memory (4 GiB) — e.g. SGD on
+ * 18M x 64 float32 (4.6 GB) is five shards. `new Embedding(rows, dim, options)` returns one when
+ * `rows * dim` exceeds one block; it is `instanceof Embedding` and has the same API, except:
+ *
+ * - `weights` and `state(name)` cannot be one live view across several memories: they throw a
+ *   RangeError. Read rows with `lookup()`, a live view of one row with `row(r)`, or a shard's own
+ *   views with `shard(i).weights` (rows `shardStart(i)` to `shardStart(i) + shard(i).rows`).
+ * - `lookupView()` and `gradView()` return ordinary arrays (not engine-owned buffers).
+ * - `engine` is the first shard's engine; `engines` lists them all. Shards run on the calling
+ *   thread (their engines have no worker pool).
+ * - Random initialisation: shard `i` draws with seed `seed + i`.
+ *
+ * Every update steps every shard once (a shard with none of the ids takes an empty step), so
+ * each row sees the table's step count, and the results equal an unsharded table's: bit for bit
+ * in lazy mode. Everything is checked before any shard changes.
+ */
+export class ShardedEmbedding {
+  /** Number of rows. */
+  readonly rows: number;
+  /** Floats per row. */
+  readonly dim: number;
+  /** Rows per shard (the last shard may hold fewer). */
+  readonly shardRows: number;
+  /** The optimizer. */
+  readonly optimizer: EmbeddingOptimizer;
+  /** `'lazy'` or `'exact'`. */
+  readonly mode: EmbeddingMode;
+  /** The seed of the random initialisation (shard i uses seed + i), or null. */
+  readonly seed: number | null;
+  /** Each shard's engine. */
+  readonly engines: readonly Engine[];
+  private readonly tables: Embedding[];
+  private disposed = false;
+  private unique = 0;
+
+  /**
+   * Creates the shards, each in a new sibling engine of `options.engine` (default: the `init()`
+   * engine). Options are checked (by the first shard) before anything is allocated; when a later
+   * shard cannot be allocated the ones made so far are freed and the error is thrown.
+   */
+  constructor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}) {
+    checkInt('Embedding', 'rows', rows, 1, 0x7fffffff);
+    checkInt('Embedding', 'dim', dim, 1, SHARD_MAX_FLOATS);
+    if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
+    const { maxShardRows, engine: parentOption, ...rest } = options;
+    if (maxShardRows !== undefined) checkInt('Embedding', 'maxShardRows', maxShardRows, 1, 0x7fffffff);
+    if (parentOption !== undefined && !(parentOption instanceof Engine)) throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(parentOption)}`);
+    const parent = parentOption ?? getEngine();
+    const shardRows = shardRowsFor(rows, dim, options);
+    const count = Math.ceil(rows / shardRows);
+    const init = rest.init;
+    let seed: number | null = null;
+    const random = init === undefined || init === 'normal' || init === 'uniform' || (init !== null && typeof init === 'object' && 'distribution' in init);
+    if (random) {
+      const s = rest.seed ?? Math.floor(Math.random() * 2 ** 32);
+      if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || s + count > Number.MAX_SAFE_INTEGER) {
+        throw new RangeError(`Embedding: option 'seed' must be a non-negative safe integer (a sharded table uses seed + shard), got ${String(s)}`);
+      }
+      seed = s;
+    }
+    let values: ArrayLike<number> | null = null;
+    if (init !== undefined && typeof init === 'object' && init !== null && !('distribution' in init)) {
+      values = init as ArrayLike<number>;
+      if (typeof values.length !== 'number') throw new TypeError(`Embedding: option 'init' must be 'zeros', 'normal', 'uniform', a distribution or ${rows} * ${dim} numbers, got ${describe(init)}`);
+      if (values.length !== rows * dim) throw new RangeError(`Embedding: option 'init' holds ${values.length} values, the table needs rows * dim = ${rows * dim}`);
+    }
+    const tables: Embedding[] = [];
+    const engines: Engine[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const start = i * shardRows;
+        const n = Math.min(shardRows, rows - start);
+        const shardInit = values ? slice(values, start * dim, (start + n) * dim) : init;
+        const engine = parent.sibling();
+        engines.push(engine);
+        tables.push(new Embedding(n, dim, { ...rest, engine, ...(shardInit !== undefined ? { init: shardInit } : {}), ...(seed !== null ? { seed: seed + i } : {}) }));
+      }
+    } catch (e) {
+      for (const t of tables) t.dispose();
+      throw e;
+    }
+    this.rows = rows;
+    this.dim = dim;
+    this.shardRows = shardRows;
+    this.tables = tables;
+    this.engines = engines;
+    this.optimizer = tables[0].optimizer;
+    this.mode = tables[0].mode;
+    this.seed = seed;
+  }
+
+  /** The first shard's engine (see `engines`). */
+  get engine(): Engine {
+    return this.engines[0];
+  }
+
+  /** Number of shards. */
+  get shardCount(): number {
+    return this.tables.length;
+  }
+
+  /** Shard `i`: an ordinary `Embedding` holding rows `shardStart(i)` .. `shardStart(i) + shard(i).rows - 1`. */
+  shard(i: number): Embedding {
+    this.checkAlive('shard');
+    checkInt('Embedding.shard', 'i', i, 0, this.tables.length - 1);
+    return this.tables[i];
+  }
+
+  /** The first row of shard `i`. */
+  shardStart(i: number): number {
+    checkInt('Embedding.shardStart', 'i', i, 0, this.tables.length - 1);
+    return i * this.shardRows;
+  }
+
+  /** The shard that holds row `r`. */
+  shardOf(r: number): number {
+    checkInt('Embedding.shardOf', 'row', r, 0, this.rows - 1);
+    return Math.floor(r / this.shardRows);
+  }
+
+  /**
+   * A live view of row `r` (dim floats) in its shard's memory; read it through this method each
+   * time (memory growth detaches kept views). In exact mode the shard is flushed first.
+   */
+  row(r: number): Float32Array {
+    this.checkAlive('row');
+    const s = this.shardOf(r);
+    const local = r - s * this.shardRows;
+    return this.tables[s].weights.subarray(local * this.dim, (local + 1) * this.dim);
+  }
+
+  /** Number of updates applied (every shard takes every step, so: the first shard's count). */
+  get stepCount(): number {
+    return this.tables[0].stepCount;
+  }
+
+  /** The same count as `stepCount`. */
+  get updateCount(): number {
+    return this.tables[0].stepCount;
+  }
+
+  /** Number of distinct rows the last update touched. */
+  get lastUniqueRows(): number {
+    return this.unique;
+  }
+
+  /** The resolved hyperparameters (a copy). */
+  get options(): Readonly<Record<string, unknown>> {
+    return this.tables[0].options;
+  }
+
+  /** The learning rate; settable between updates (every shard takes it). */
+  get lr(): number {
+    return this.tables[0].lr;
+  }
+
+  set lr(value: number) {
+    this.checkAlive('lr');
+    this.tables[0].lr = value; // validates
+    for (const t of this.tables) t.lr = value;
+  }
+
+  /** Names of the optimizer state tensors. */
+  get stateKeys(): readonly string[] {
+    return this.tables[0].stateKeys;
+  }
+
+  /** True once `dispose()` was called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Not available for a sharded table (no single view spans several memories): throws a RangeError saying what to use. */
+  get weights(): Float32Array {
+    this.checkAlive('weights');
+    throw new RangeError(`Embedding.weights: this ${this.rows} x ${this.dim} table is split into ${this.tables.length} shards of ${this.shardRows} rows in separate engines, so its weights are not one view; use lookup(ids), row(r), or shard(i).weights (rows from shardStart(i))`);
+  }
+
+  /** Not available for a sharded table: throws a RangeError; use `shard(i).state(name)`. */
+  state(name: string): Float32Array {
+    this.checkAlive('state');
+    throw new RangeError(`Embedding.state('${String(name)}'): this table is split into ${this.tables.length} shards, so its state is not one view; use shard(i).state(name) (rows from shardStart(i))`);
+  }
+
+  /** Exact mode: brings every row of every shard up to date. */
+  flush(): void {
+    this.checkAlive('flush');
+    for (const t of this.tables) t.flush();
+  }
+
+  /** The rows of `ids` gathered into `out` (k * dim floats) or a new Float32Array. */
+  lookup(ids: ArrayLike<number>, out?: Float32Array): Float32Array {
+    this.checkAlive('lookup');
+    const k = this.checkIds('Embedding.lookup', ids);
+    const n = k * this.dim;
+    if (out !== undefined) {
+      if (!(out instanceof Float32Array)) throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
+      if (out.length !== n) throw new RangeError(`Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`);
+    }
+    const result = out ?? new Float32Array(n);
+    const dim = this.dim;
+    this.partition(ids, k).forEach((part, s) => {
+      if (part.positions.length === 0) return;
+      const rowsOut = this.tables[s].lookupView(part.local);
+      part.positions.forEach((pos, j) => result.set(rowsOut.subarray(j * dim, (j + 1) * dim), pos * dim));
+    });
+    return result;
+  }
+
+  /** For a sharded table the same as `lookup(ids)`: a new Float32Array (not an engine-owned view). */
+  lookupView(ids: ArrayLike<number>): Float32Array {
+    this.checkAlive('lookupView');
+    return this.lookup(ids);
+  }
+
+  /** For a sharded table a new Float32Array of k * dim zeros to fill and pass to `update()`. */
+  gradView(k: number): Float32Array {
+    this.checkAlive('gradView');
+    checkInt('Embedding.gradView', 'k', k, 0, 0x7fffffff);
+    return new Float32Array(k * this.dim);
+  }
+
+  /**
+   * One optimizer step on the rows of `ids` (see `Embedding.update`): every shard steps once,
+   * the ones without any of the ids with an empty update. The ids, the gradients and the sums of
+   * duplicate ids' gradients are all checked before any shard changes.
+   */
+  update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
+    this.checkAlive('update');
+    const k = this.checkIds('Embedding.update', ids);
+    const dim = this.dim;
+    const n = k * dim;
+    if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
+      throw new TypeError(`Embedding.update: 'grads' must be a Float32Array of ids.length * dim floats, got ${describe(grads)}`);
+    }
+    if (grads.length !== n) throw new RangeError(`Embedding.update: 'grads' must hold ids.length * dim = ${k} * ${dim} = ${n} floats, got ${grads.length}`);
+    const g = grads instanceof Float32Array ? grads : Float32Array.from(grads, (x, i) => {
+      if (typeof x !== 'number') throw new TypeError(`Embedding.update: grads[${i}] is ${describe(x)}; expected numbers (pass a Float32Array)`);
+      return x;
+    });
+    const policy = this.tables[0].options.nonFinite as string;
+    const parts = this.partition(ids, k);
+    if (policy !== 'ignore') {
+      const bad = this.firstNonFinite(g, parts, ids);
+      if (bad !== null) {
+        if (policy === 'skip') return false;
+        throw new NonFiniteGradientError(`Embedding.update: ${bad}; nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
+      }
+    }
+    // Everything checked: every shard takes step t.
+    let unique = 0;
+    this.tables.forEach((table, s) => {
+      const part = parts[s];
+      const view = table.gradView(part.positions.length);
+      part.positions.forEach((pos, j) => view.set(g.subarray(pos * dim, (pos + 1) * dim), j * dim));
+      table.update(part.local, view);
+      unique += table.lastUniqueRows;
+    });
+    this.unique = unique;
+    return true;
+  }
+
+  /**
+   * The table's state as one `EmbeddingStateDict` (weights and each state tensor copied into one
+   * Float32Array of rows * dim; exact mode: flushed first). Needs that much JavaScript memory.
+   */
+  stateDict(): EmbeddingStateDict {
+    this.checkAlive('stateDict');
+    const dicts = this.tables.map((t) => t.stateDict());
+    const n = this.rows * this.dim;
+    const join = (get: (d: EmbeddingStateDict) => Float32Array): Float32Array => {
+      const out = new Float32Array(n);
+      dicts.forEach((d, i) => out.set(get(d), i * this.shardRows * this.dim));
+      return out;
+    };
+    const first = dicts[0];
+    return {
+      ...first,
+      rows: this.rows,
+      stepCount: this.stepCount,
+      weights: join((d) => d.weights),
+      state: Object.fromEntries(Object.keys(first.state).map((k) => [k, join((d) => d.state[k])])),
+    };
+  }
+
+  /**
+   * Restores a state saved by `stateDict()` (of a sharded or an unsharded table of the same shape
+   * and optimizer): each shard loads its rows. The shape, optimizer and tensors are checked before
+   * any shard changes; the options are checked by the first shard before it changes.
+   */
+  loadStateDict(dict: EmbeddingStateDict): void {
+    this.checkAlive('loadStateDict');
+    const what = 'Embedding.loadStateDict';
+    if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
+    if (dict.kind !== 'Embedding') throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
+    if (dict.rows !== this.rows || dict.dim !== this.dim) throw new RangeError(`${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`);
+    const n = this.rows * this.dim;
+    const tensors: [string, unknown][] = [['weights', dict.weights], ...Object.entries(dict.state ?? {})];
+    for (const [name, t] of tensors) {
+      if (!(t instanceof Float32Array)) throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
+      if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
+    }
+    this.tables.forEach((table, i) => {
+      const a = i * this.shardRows * this.dim;
+      const b = a + table.rows * this.dim;
+      table.loadStateDict({
+        ...dict,
+        rows: table.rows,
+        weights: dict.weights.subarray(a, b),
+        state: Object.fromEntries(Object.entries(dict.state).map(([k, v]) => [k, v.subarray(a, b)])),
+      });
+    });
+  }
+
+  /**
+   * Not available for a sharded table (one checkpoint would hold every shard, past what one
+   * Uint8Array holds for the tables that need sharding): throws a RangeError; save each shard with
+   * `shard(i).save()` and restore it with `shard(i).load(bytes)`.
+   */
+  save(): Uint8Array {
+    this.checkAlive('save');
+    throw new RangeError(`Embedding.save: this table is split into ${this.tables.length} shards; save each with shard(i).save() and restore each with shard(i).load(bytes)`);
+  }
+
+  /** Not available for a sharded table: throws a RangeError; use `shard(i).load(bytes)` for each shard. */
+  load(_bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('load');
+    throw new RangeError(`Embedding.load: this table is split into ${this.tables.length} shards; load each shard's checkpoint with shard(i).load(bytes)`);
+  }
+
+  /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveEmbeddingSafetensors(this as unknown as Embedding);
+  }
+
+  /** Loads a table's safetensors file into the shards (as `Embedding#loadSafetensors`). */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadEmbeddingSafetensors(this as unknown as Embedding, bytes);
+  }
+
+  /** Frees every shard (and its engine's memory use); any later use throws a DisposedError. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const t of this.tables) t.dispose();
+    this.disposed = true;
+  }
+
+  private checkAlive(what: string): void {
+    if (this.disposed) throw new DisposedError(`Embedding.${what}: this table was disposed; create a new one`);
+  }
+
+  /** Checks the ids (integers in [0, rows)); returns their number. */
+  private checkIds(what: string, ids: unknown): number {
+    if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
+      throw new TypeError(`${what}: 'ids' must be an Int32Array of row ids, got ${describe(ids)}`);
+    }
+    const a = ids as ArrayLike<number>;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
+      if (v < 0 || v >= this.rows) throw new RangeError(`${what}: ids[${i}] = ${v} is outside [0, ${this.rows}); nothing was changed`);
+    }
+    return a.length;
+  }
+
+  /** Per shard: the positions in `ids` of its rows and their local ids. */
+  private partition(ids: ArrayLike<number>, k: number): { positions: number[]; local: Int32Array }[] {
+    const positions: number[][] = this.tables.map(() => []);
+    for (let i = 0; i < k; i++) positions[Math.floor(ids[i] / this.shardRows)].push(i);
+    return positions.map((p, s) => {
+      const base = s * this.shardRows;
+      return { positions: p, local: Int32Array.from(p, (i) => ids[i] - base) };
+    });
+  }
+
+  /**
+   * A description of the first non-finite gradient, or of a duplicate id whose gradients sum to
+   * a non-finite float32 (summed in position order, as the kernel does), else null.
+   */
+  private firstNonFinite(g: Float32Array, parts: { positions: number[] }[], ids: ArrayLike<number>): string | null {
+    const dim = this.dim;
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i])) {
+        const pos = Math.floor(i / dim);
+        return `grads[${i}] is ${g[i]} (position ${pos}, id ${ids[pos]}, column ${i - pos * dim})`;
+      }
+    }
+    const sum = new Float32Array(dim);
+    for (const part of parts) {
+      const byId = new Map<number, number[]>();
+      for (const pos of part.positions) {
+        const list = byId.get(ids[pos]);
+        if (list) list.push(pos);
+        else byId.set(ids[pos], [pos]);
+      }
+      for (const [id, list] of byId) {
+        if (list.length < 2) continue;
+        sum.set(g.subarray(list[0] * dim, (list[0] + 1) * dim));
+        for (let j = 1; j < list.length; j++) {
+          const o = list[j] * dim;
+          for (let c = 0; c < dim; c++) sum[c] += g[o + c];
+        }
+        for (let c = 0; c < dim; c++) {
+          if (!Number.isFinite(sum[c])) return `the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow)`;
+        }
+      }
+    }
+    return null;
+  }
+}
+
+/** Elements [a, b) of `values` (a view when it is a typed array). */
+function slice(values: ArrayLike<number>, a: number, b: number): ArrayLike<number> {
+  if (ArrayBuffer.isView(values)) return (values as unknown as Float32Array).subarray(a, b);
+  if (Array.isArray(values)) return values.slice(a, b);
+  return Array.from({ length: b - a }, (_, i) => values[a + i]);
+}
+
+// Every own member of Embedding's prototype is overridden above, so a ShardedEmbedding never
+// runs an Embedding method on fields it does not have; `instanceof Embedding` holds.
+Object.setPrototypeOf(ShardedEmbedding.prototype, Embedding.prototype);
+Embedding.sharding = (rows, dim, options) => new ShardedEmbedding(rows, dim, options) as unknown as Embedding;

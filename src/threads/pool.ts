@@ -1,0 +1,811 @@
+// Worker threads on shared memory. The threads build of the engine (dist/wasm-optim.threads.wasm,
+// compiled with `--enable threads --importMemory --sharedMemory`) runs on a shared
+// `WebAssembly.Memory`; every worker instantiates the same module over the same memory and only
+// runs kernels (the allocator is not thread-safe: only the main thread allocates). A control
+// block in that memory carries the work: the calling thread writes a list of chunks (a kernel and
+// its arguments each), publishes their count in a claim word, bumps a sequence word and wakes the
+// workers with `Atomics.notify`. Every thread, the calling one included, then claims chunks one
+// at a time with a compare-and-swap on the claim word, runs them and counts them done; the
+// calling thread waits until all are done. No message is sent per step, and a worker that the
+// operating system wakes late simply finds fewer chunks left (the calling thread ran them).
+//
+// Table kernels are split by elements: each tensor of the table is cut into ranges (multiples of
+// 16 elements) and every chunk walks a sub-table of descriptors that point into those ranges.
+// Elementwise kernels give the same bits whichever thread computes an element, so the result is
+// bit-identical to one thread. Reductions (the non-finite pre-pass, sums of squares) are split by
+// whole tensors and combined on the calling thread in tensor order, as the single-thread kernels
+// combine them.
+
+import type { ExportName, TableKernelName } from '../core/abi.js';
+import { Engine, baseUrl, createEngine, simdSupported, type InitOptions, type ParallelRunner, type WasmSource } from '../core/engine.js';
+
+/** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
+function callExport(engine: Engine, fn: ExportName, args: readonly number[]): number {
+  const r = (engine.exports[fn] as (...a: number[]) => unknown)(...args);
+  return typeof r === 'number' ? r : 0;
+}
+
+/** Thrown when a worker thread fails (throws, exits, or does not answer in time). */
+export class ThreadPoolError extends Error {
+  override name = 'ThreadPoolError';
+}
+
+/** The thread options of `init()` and `createEngine()` (documented on `InitOptions`). */
+export type ThreadOptions = Pick<InitOptions, 'threads' | 'minParallelElements' | 'threadTimeoutMs'>;
+
+/**
+ * Below this many elements a step stays on the calling thread (waking a worker costs more than
+ * it saves). Measured on the 2-core development machine; see README, "Threads".
+ */
+export const DEFAULT_MIN_PARALLEL_ELEMENTS = 131072;
+/** Most threads a pool may have. */
+export const MAX_THREADS = 64;
+/** Most chunks one call may be cut into. */
+export const MAX_CHUNKS = 256;
+/** Chunks per thread a split aims at (finer chunks balance threads that start late). */
+const CHUNKS_PER_THREAD = 4;
+/** Elements a chunk should hold at least (a chunk costs a wasm call and a claim). */
+const CHUNK_ELEMENTS = 65536;
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+// Control block layout (bytes): a header, a status line per worker, then the chunk table.
+const H_SEQ = 0; // bumped to wake the workers
+const H_CLAIM = 4; // (chunk count << 16) | next chunk to claim
+const H_DONE = 8; // chunks finished
+const H_QUIT = 12; // 1: workers exit
+const H_ERR = 16; // 0, or 1 + the first chunk that threw
+const H_ERRLEN = 20;
+const H_ERRMSG = 64; // UTF-8 message of that error, up to 128 bytes
+const WORKERS_AT = 256;
+const W_BYTES = 16;
+const W_STATUS = 0; // ST_*
+const W_FAULT = 4; // test hook: FAULTS
+const CHUNKS_AT = WORKERS_AT + MAX_THREADS * W_BYTES;
+const C_BYTES = 96;
+const C_FN = 0; // index of the export to call
+const C_NARGS = 4;
+const C_OWNER = 8; // the thread that claimed the chunk (0 = the calling thread), -1 unclaimed
+const C_STATE = 12; // CS_*
+const C_ARGS = 16; // 8 f64 arguments
+const C_RESULT = 80; // f64 result
+const CTRL_BYTES = CHUNKS_AT + MAX_CHUNKS * C_BYTES;
+const MAX_ARGS = 8;
+
+const ST_OK = 1;
+const ST_DEAD = 3;
+const CS_PENDING = 1;
+const CS_DONE = 2;
+const CS_ERROR = 3;
+
+/** @internal test hooks: what a worker does in the next chunk it runs. */
+export type FaultKind = 'throw' | 'exit' | 'hang';
+const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
+
+// The worker's code, as a string so that the same source runs from `src/` (tests), from `dist/`
+// (the package) and in browsers (as a Blob URL). Node runs it with `eval: true` and hands over
+// the module and memory as workerData; a browser worker receives them in its first message.
+const WORKER_SOURCE = `'use strict';
+(function () {
+  var SEQ = ${H_SEQ >> 2}, CLAIM = ${H_CLAIM >> 2}, DONE = ${H_DONE >> 2}, QUIT = ${H_QUIT >> 2}, ERR = ${H_ERR >> 2},
+      ERRLEN = ${H_ERRLEN >> 2}, ERRMSG = ${H_ERRMSG}, WORKERS = ${WORKERS_AT}, WB = ${W_BYTES}, STATUS = ${W_STATUS >> 2},
+      FAULT = ${W_FAULT >> 2}, CHUNKS = ${CHUNKS_AT}, CB = ${C_BYTES}, FN = ${C_FN >> 2}, NARGS = ${C_NARGS >> 2},
+      OWNER = ${C_OWNER >> 2}, STATE = ${C_STATE >> 2}, ARGS = ${C_ARGS >> 3}, RESULT = ${C_RESULT >> 3},
+      OK = ${ST_OK}, DEAD = ${ST_DEAD}, CDONE = ${CS_DONE}, CERROR = ${CS_ERROR};
+  function start(d, post, exit) {
+    var memory = d.memory, index = d.index;
+    var i32 = new Int32Array(memory.buffer), f64 = new Float64Array(memory.buffer), u8 = new Uint8Array(memory.buffer);
+    var h = d.ctrl >> 2, w = (d.ctrl + WORKERS + index * WB) >> 2, chunks = d.ctrl + CHUNKS;
+    function die() { Atomics.store(i32, w + STATUS, DEAD); Atomics.notify(i32, h + DONE); }
+    if (typeof process !== 'undefined' && process && typeof process.on === 'function') process.on('exit', die);
+    var instance = new WebAssembly.Instance(d.module, { env: { memory: memory,
+      abort: function (m, f, l, c) { throw new Error('engine abort at ' + l + ':' + c); } } });
+    var fns = d.names.map(function (n) { return instance.exports[n]; });
+    var spin = d.spin, seen = Atomics.load(i32, h + SEQ);
+    Atomics.store(i32, w + STATUS, OK);
+    post('ready');
+    function runChunk(c) {
+      var b = chunks + c * CB, b4 = b >> 2, b8 = b >> 3;
+      i32[b4 + OWNER] = index;
+      try {
+        var fault = i32[w + FAULT];
+        if (fault !== 0) {
+          i32[w + FAULT] = 0;
+          if (fault === 1) throw new Error('fault injected by a test hook');
+          if (fault === 2) { die(); exit(7); return false; }
+          if (fault === 3) { for (;;) {} }
+        }
+        var n = i32[b4 + NARGS], a = b8 + ARGS, fn = fns[i32[b4 + FN]], r;
+        if (n <= 2) r = fn(f64[a], f64[a + 1]);
+        else if (n <= 4) r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3]);
+        else r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3], f64[a + 4], f64[a + 5], f64[a + 6], f64[a + 7]);
+        f64[b8 + RESULT] = typeof r === 'number' ? r : 0;
+        Atomics.store(i32, b4 + STATE, CDONE);
+      } catch (e) {
+        Atomics.store(i32, b4 + STATE, CERROR);
+        if (Atomics.compareExchange(i32, h + ERR, 0, c + 1) === 0) {
+          var text = 'worker ' + index + ' threw: ' + String(e && e.message || e), len = 0;
+          for (var j = 0; j < text.length && len < 128; j++) { var ch = text.charCodeAt(j); u8[d.ctrl + ERRMSG + len++] = ch < 128 ? ch : 63; }
+          Atomics.store(i32, h + ERRLEN, len);
+        }
+      }
+      Atomics.add(i32, h + DONE, 1);
+      Atomics.notify(i32, h + DONE);
+      return true;
+    }
+    for (;;) {
+      var s = Atomics.load(i32, h + SEQ);
+      if (s === seen) {
+        for (var k = 0; k < spin && s === seen; k++) s = Atomics.load(i32, h + SEQ);
+        if (s === seen) { Atomics.wait(i32, h + SEQ, seen); continue; }
+      }
+      seen = s;
+      if (Atomics.load(i32, h + QUIT) !== 0) { exit(); return; }
+      for (;;) {
+        var v = Atomics.load(i32, h + CLAIM), next = v & 0xffff;
+        if (next >= (v >>> 16)) break;
+        if (Atomics.compareExchange(i32, h + CLAIM, v, v + 1) !== v) continue;
+        if (!runChunk(next)) return;
+      }
+    }
+  }
+  if (typeof require === 'function' && typeof process !== 'undefined' && process.versions && process.versions.node) {
+    var wt = require('worker_threads');
+    start(wt.workerData, function (m) { wt.parentPort.postMessage(m); }, function (code) { if (code) process.exit(code); });
+  } else {
+    self.onmessage = function (e) {
+      self.onmessage = null;
+      start(e.data, function (m) { self.postMessage(m); }, function () { self.close(); });
+    };
+  }
+})();
+`;
+
+/** One chunk of work: the export to call and its numeric arguments. */
+export interface ThreadJob {
+  /** Name of an exported wasm function (a kernel taking byte offsets and counts). */
+  fn: ExportName;
+  /** Up to 8 numeric arguments. */
+  args: number[];
+}
+
+/**
+ * @internal `ThreadPool.runList` on the engine's pool; false when the engine has no pool or the
+ * work is too small (the caller then runs the kernel itself). `minFactor` scales the pool's
+ * `minParallelElements` for work that needs more to pay for waking a worker.
+ */
+export function runListParallel(engine: Engine, fn: ExportName, desc: number, descBytes: number, listWords: readonly number[], n: number,
+  work: number, args: (count: number) => number[], minFactor = 1): boolean {
+  const pool = engine.parallel;
+  return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
+}
+
+/** Why threads cannot run in this environment, or null when they can. */
+export function threadsUnavailableReason(): string | null {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    return 'SharedArrayBuffer is not available (in a browser page, serve it cross-origin isolated: ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  if (typeof Atomics === 'undefined' || typeof Atomics.wait !== 'function') return 'Atomics.wait is not available';
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } }; Worker?: unknown };
+  const isNode = !!g.process?.versions?.node;
+  if (!isNode && g.crossOriginIsolated === false) return 'the page is not cross-origin isolated, so memory cannot be shared with workers';
+  if (!isNode && typeof g.Worker !== 'function') return 'Web Workers are not available';
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
+  } catch (e) {
+    return `this runtime cannot create shared WebAssembly memory (${(e as Error).message})`;
+  }
+  return null;
+}
+
+function threadsUrl(simd: boolean): URL {
+  return simd
+    ? new URL('../../dist/wasm-optim.threads.wasm', import.meta.url)
+    : new URL('../../dist/wasm-optim.threads-scalar.wasm', import.meta.url);
+}
+
+/** The module and, when known, its bytes (to read the imported memory's limits). */
+async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Module; bytes: Uint8Array | null }> {
+  if (source instanceof WebAssembly.Module) return { module: source, bytes: null };
+  let src: BufferSource | Response = source as BufferSource | Response;
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = new URL(source, baseUrl());
+    if (url.protocol === 'file:') {
+      const specifier = 'node:fs/promises';
+      const fs = (await import(/* @vite-ignore */ specifier)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+      src = await fs.readFile(url);
+    } else {
+      src = await fetch(url);
+    }
+  }
+  if (typeof Response !== 'undefined' && src instanceof Response) {
+    if (!src.ok) throw new Error(`wasm-optim: could not load the threads engine: HTTP ${src.status} ${src.url}`);
+    src = await src.arrayBuffer();
+  }
+  const bytes = ArrayBuffer.isView(src)
+    ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength)
+    : new Uint8Array(src as ArrayBuffer);
+  return { module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), bytes };
+}
+
+/** @internal the memory limits the module imports (`env.memory`), read from its import section. */
+export function importedMemoryLimits(bytes: Uint8Array): { initial: number; maximum: number | undefined; shared: boolean } | null {
+  let p = 8;
+  const u32 = (): number => {
+    let r = 0, shift = 0, b: number;
+    do { b = bytes[p++]; r += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    return r;
+  };
+  const skipName = (): void => { const n = u32(); p += n; };
+  while (p < bytes.length) {
+    const id = bytes[p++];
+    const size = u32();
+    const end = p + size;
+    if (id === 2) {
+      const count = u32();
+      for (let i = 0; i < count; i++) {
+        skipName();
+        skipName();
+        const kind = bytes[p++];
+        if (kind === 0) u32();
+        else if (kind === 1) { p++; const f = bytes[p++]; u32(); if (f & 1) u32(); }
+        else if (kind === 3) { p += 2; }
+        else if (kind === 2) {
+          const flags = bytes[p++];
+          const initial = u32();
+          const maximum = flags & 1 ? u32() : undefined;
+          return { initial, maximum, shared: (flags & 2) !== 0 };
+        } else return null;
+      }
+      return null;
+    }
+    p = end;
+  }
+  return null;
+}
+
+/** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
+interface NodeWorker {
+  postMessage(m: unknown): void;
+  terminate(): Promise<number>;
+  unref(): void;
+  once(event: 'message', f: (m: unknown) => void): void;
+  once(event: 'error', f: (e: Error) => void): void;
+  once(event: 'exit', f: (code: number) => void): void;
+}
+type NodeWorkerClass = new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+
+interface WorkerHandle {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+}
+
+/** The pool of worker threads of one engine. Created by `createEngine({ threads })`. */
+export class ThreadPool implements ParallelRunner {
+  /** Threads that run each step, the calling thread included. */
+  readonly threads: number;
+  /** Steps touching fewer elements than this run on the calling thread alone. */
+  minParallelElements: number;
+  /** How long a step waits for a worker before throwing (ms). */
+  timeoutMs: number;
+  private readonly engine: Engine;
+  private readonly ctrl: number;
+  private readonly fnIds: Map<string, number>;
+  private workers: WorkerHandle[] = [];
+  private failure: string | null = null;
+  private closed = false;
+  private leaveToWorkers = false;
+  /** @internal test knob: the calling thread claims no chunks (every chunk runs in a worker). */
+  workersOnly = false;
+  /** Chunks run so far, and how many of them a worker ran (the calling thread ran the rest). */
+  readonly stats = { calls: 0, chunks: 0, chunksByWorkers: 0 };
+  private scratch = 0;
+  private scratchBytes = 0;
+  private descScratch = 0;
+  private descScratchBytes = 0;
+  private readonly canBlock: boolean;
+
+  /** @internal use `createEngine({ threads })`. */
+  constructor(engine: Engine, threads: number, ctrl: number, fnIds: Map<string, number>, options: ThreadOptions) {
+    this.engine = engine;
+    this.threads = threads;
+    this.ctrl = ctrl;
+    this.fnIds = fnIds;
+    this.minParallelElements = options.minParallelElements ?? DEFAULT_MIN_PARALLEL_ELEMENTS;
+    this.timeoutMs = options.threadTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.canBlock = mainCanBlock();
+  }
+
+  /** @internal starts the workers and waits until each has instantiated the module. */
+  async start(module: WebAssembly.Module, names: string[], spin: number): Promise<void> {
+    const memory = this.engine.memory;
+    const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+    const ready: Promise<void>[] = [];
+    for (let k = 1; k < this.threads; k++) {
+      const data = { module, memory, ctrl: this.ctrl, index: k, names, spin };
+      if (isNode) {
+        const specifier = 'node:worker_threads';
+        const { Worker } = (await import(/* @vite-ignore */ specifier)) as { Worker: NodeWorkerClass };
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+        this.workers.push(w);
+        ready.push(new Promise<void>((resolve, reject) => {
+          // Referenced until ready (the await below needs the event loop alive), then unref'd so
+          // that an idle pool never keeps the process from exiting.
+          w.once('message', () => { w.unref(); resolve(); });
+          w.once('error', (e: Error) => { this.noteFailure(`worker ${k} failed: ${e.message}`); reject(e); });
+          w.once('exit', (code: number) => { this.noteFailure(`worker ${k} exited (code ${code})`); reject(new Error(`worker ${k} exited (code ${code}) before it was ready`)); });
+        }));
+      } else {
+        const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+        const w = new Worker(url);
+        this.workers.push(w);
+        ready.push(new Promise<void>((resolve, reject) => {
+          w.onmessage = () => { URL.revokeObjectURL(url); resolve(); };
+          w.onerror = (e: ErrorEvent) => { this.noteFailure(`worker ${k} failed: ${e.message}`); reject(new Error(e.message)); };
+        }));
+        w.postMessage(data);
+      }
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      this.terminateAll();
+      throw new ThreadPoolError(`wasm-optim: could not start ${this.threads - 1} worker thread(s): ${(e as Error).message}`);
+    }
+    // Readiness is known; from now on a worker's exit is a failure the next step reports.
+    this.failure = null;
+  }
+
+  private noteFailure(reason: string): void {
+    if (!this.closed && this.failure === null) this.failure = reason;
+  }
+
+  /** True while the pool can run work. */
+  get alive(): boolean {
+    return !this.closed && this.failure === null;
+  }
+
+  private i32(): Int32Array {
+    return this.engine.heapI32;
+  }
+
+  private statusOf(i32: Int32Array, k: number): number {
+    return Atomics.load(i32, (this.ctrl + WORKERS_AT + k * W_BYTES + W_STATUS) >> 2);
+  }
+
+  /** Throws (after shutting the pool down) when a worker has died since the last call. */
+  private checkAlive(): void {
+    if (this.closed) throw new ThreadPoolError('wasm-optim: the thread pool was shut down');
+    if (this.failure === null) {
+      const i32 = this.i32();
+      for (let k = 1; k < this.threads; k++) if (this.statusOf(i32, k) === ST_DEAD) this.failure = `worker ${k} died`;
+    }
+    if (this.failure !== null) this.fail(this.failure, 'before the step started; nothing was changed');
+  }
+
+  /** Shuts the pool down after a failure and throws; the engine continues on one thread. */
+  private fail(reason: string, when: string): never {
+    this.terminateAll();
+    this.closed = true;
+    this.engine.parallel = null;
+    this.engine.threadsFallbackReason = `the thread pool failed: ${reason}`;
+    throw new ThreadPoolError(
+      `wasm-optim: a worker thread failed (${reason}) ${when}. The pool was shut down and this engine ` +
+        `now runs on one thread; create a new engine with { threads } to use threads again.`);
+  }
+
+  private terminateAll(): void {
+    for (const w of this.workers) void w.terminate();
+    this.workers = [];
+  }
+
+  /** How many chunks `total` elements of work are cut into (at least one per thread). */
+  chunksFor(total: number): number {
+    return Math.min(MAX_CHUNKS, this.threads * CHUNKS_PER_THREAD, Math.max(this.threads, Math.ceil(total / CHUNK_ELEMENTS)));
+  }
+
+  /**
+   * Runs every job (a kernel call) on whichever thread claims it first, the calling thread
+   * included, and returns each job's result (0 for kernels that return nothing). The jobs must
+   * touch disjoint memory. Throws a ThreadPoolError when a worker fails.
+   */
+  run(jobs: readonly ThreadJob[]): number[] {
+    if (jobs.length > MAX_CHUNKS) throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
+    const ids = jobs.map((j) => {
+      const id = this.fnIds.get(j.fn);
+      if (id === undefined) throw new RangeError(`ThreadPool.run: the engine has no function export '${j.fn}'`);
+      if (j.args.length > MAX_ARGS) throw new RangeError(`ThreadPool.run: at most ${MAX_ARGS} arguments, got ${j.args.length}`);
+      return id;
+    });
+    this.checkAlive();
+    const n = jobs.length;
+    if (n === 0) return [];
+    const leave = this.leaveToWorkers || this.workersOnly;
+    this.leaveToWorkers = false;
+    this.stats.calls++;
+    this.stats.chunks += n;
+    if (n === 1 && !leave) {
+      return [callExport(this.engine, jobs[0].fn, jobs[0].args)];
+    }
+    const i32 = this.i32();
+    const f64 = new Float64Array(i32.buffer);
+    const h = this.ctrl >> 2;
+    for (let c = 0; c < n; c++) {
+      const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+      i32[(b + C_FN) >> 2] = ids[c];
+      i32[(b + C_NARGS) >> 2] = jobs[c].args.length;
+      i32[(b + C_OWNER) >> 2] = -1;
+      i32[(b + C_STATE) >> 2] = CS_PENDING;
+      for (let a = 0; a < MAX_ARGS; a++) f64[((b + C_ARGS) >> 3) + a] = jobs[c].args[a] ?? 0;
+    }
+    Atomics.store(i32, h + (H_DONE >> 2), 0);
+    Atomics.store(i32, h + (H_ERR >> 2), 0);
+    Atomics.store(i32, h + (H_CLAIM >> 2), n << 16); // publish
+    Atomics.add(i32, h + (H_SEQ >> 2), 1);
+    Atomics.notify(i32, h + (H_SEQ >> 2));
+    let mainError: unknown = null;
+    if (!leave) {
+      // The calling thread claims chunks too.
+      for (;;) {
+        const v = Atomics.load(i32, h + (H_CLAIM >> 2));
+        const next = v & 0xffff;
+        if (next >= v >>> 16) break;
+        if (Atomics.compareExchange(i32, h + (H_CLAIM >> 2), v, v + 1) !== v) continue;
+        const b = this.ctrl + CHUNKS_AT + next * C_BYTES;
+        i32[(b + C_OWNER) >> 2] = 0;
+        try {
+          f64[(b + C_RESULT) >> 3] = callExport(this.engine, jobs[next].fn, jobs[next].args);
+          Atomics.store(i32, (b + C_STATE) >> 2, CS_DONE);
+        } catch (e) {
+          mainError ??= e;
+          Atomics.store(i32, (b + C_STATE) >> 2, CS_ERROR);
+        }
+        Atomics.add(i32, h + (H_DONE >> 2), 1);
+      }
+    }
+    this.waitAll(i32, n);
+    for (let c = 0; c < n; c++) if (i32[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_OWNER) >> 2] > 0) this.stats.chunksByWorkers++;
+    const err = Atomics.load(i32, h + (H_ERR >> 2));
+    if (err !== 0) {
+      const len = Atomics.load(i32, h + (H_ERRLEN >> 2));
+      this.fail(String.fromCharCode(...new Uint8Array(i32.buffer, this.ctrl + H_ERRMSG, len)), 'during a step; this step may be partly applied');
+    }
+    if (mainError !== null) throw mainError;
+    const results = new Array<number>(n);
+    for (let c = 0; c < n; c++) results[c] = f64[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_RESULT) >> 3];
+    return results;
+  }
+
+  /** Waits until `n` chunks are done; a worker that died holding one, or a timeout, fails the pool. */
+  private waitAll(i32: Int32Array, n: number): void {
+    const doneAt = (this.ctrl + H_DONE) >> 2;
+    let done = Atomics.load(i32, doneAt);
+    for (let s = 0; s < 4000 && done < n; s++) done = Atomics.load(i32, doneAt);
+    if (done >= n) return;
+    const deadline = performance.now() + this.timeoutMs;
+    const holder = (): number => {
+      for (let c = 0; c < n; c++) {
+        const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+        if (Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING && Atomics.load(i32, (b + C_OWNER) >> 2) > 0) return Atomics.load(i32, (b + C_OWNER) >> 2);
+      }
+      return 0;
+    };
+    while (done < n) {
+      for (let k = 1; k < this.threads; k++) {
+        if (this.statusOf(i32, k) === ST_DEAD) {
+          for (let c = 0; c < n; c++) {
+            const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
+            if (Atomics.load(i32, (b + C_OWNER) >> 2) === k && Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING) {
+              this.fail(`worker ${k} died during a step`, 'during a step; this step may be partly applied');
+            }
+          }
+        }
+      }
+      if (performance.now() > deadline) {
+        const k = holder();
+        this.fail(k > 0 ? `worker ${k} did not finish within ${this.timeoutMs} ms` : `no worker took the work within ${this.timeoutMs} ms`,
+          'during a step; this step may be partly applied');
+      }
+      if (this.canBlock) Atomics.wait(i32, doneAt, done, 20);
+      done = Atomics.load(i32, doneAt);
+    }
+  }
+
+  /** Bytes of scratch for sub-tables (grown on demand; calling thread only). */
+  private ensureScratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      const size = Math.max(bytes, this.scratchBytes * 2, 1024);
+      const p = this.engine.alloc(size);
+      if (this.scratch) this.engine.free(this.scratch);
+      this.scratch = p;
+      this.scratchBytes = size;
+    }
+    return this.scratch;
+  }
+
+  /** Total elements of a table (descriptor word 5). */
+  private tableElements(table: number, count: number): number {
+    const u32 = this.engine.heapU32;
+    let total = 0;
+    for (let t = 0; t < count; t++) total += u32[(table >>> 2) + t * 8 + 5];
+    return total;
+  }
+
+  /**
+   * Sub-tables that cut every tensor into `parts` element ranges. Returns, per part, the
+   * sub-table's offset, its descriptor count, and for each descriptor the index of its tensor.
+   */
+  private splitElements(table: number, count: number, total: number, parts: number): { at: number; count: number; origin: number[] }[] {
+    const chunk = Math.ceil(total / parts / 16) * 16;
+    const base = this.ensureScratch((count + parts) * 32);
+    const u32 = this.engine.heapU32;
+    const out: { at: number; count: number; origin: number[] }[] = [];
+    let w = base >>> 2;
+    let t = 0;
+    let off = 0; // elements of tensor t already given out
+    for (let k = 0; k < parts; k++) {
+      const at = w << 2;
+      const origin: number[] = [];
+      let room = k === parts - 1 ? Infinity : chunk;
+      while (room > 0 && t < count) {
+        const d = (table >>> 2) + t * 8;
+        const len = u32[d + 5];
+        const take = Math.min(len - off, room);
+        if (take > 0 || len === 0) {
+          const bytes = off * 4;
+          u32[w] = u32[d] + bytes;
+          u32[w + 1] = u32[d + 1] + bytes;
+          for (let s = 2; s < 5; s++) u32[w + s] = u32[d + s] === 0 ? 0 : u32[d + s] + bytes;
+          u32[w + 5] = take;
+          u32[w + 6] = u32[d + 6];
+          u32[w + 7] = u32[d + 7];
+          origin.push(t);
+          w += 8;
+        }
+        off += take;
+        room -= take;
+        if (off >= len) { t++; off = 0; }
+      }
+      if (origin.length > 0) out.push({ at, count: origin.length, origin });
+    }
+    return out;
+  }
+
+  /** Contiguous runs of whole tensors, up to `parts` of them, balanced by element count. */
+  private splitTensors(table: number, count: number, total: number, parts: number): { at: number; count: number; first: number }[] {
+    const u32 = this.engine.heapU32;
+    const out: { at: number; count: number; first: number }[] = [];
+    let t = 0;
+    let acc = 0;
+    for (let k = 0; k < parts && t < count; k++) {
+      const first = t;
+      const goal = (total * (k + 1)) / parts;
+      if (k === parts - 1) t = count;
+      else {
+        do acc += u32[(table >>> 2) + t++ * 8 + 5];
+        while (t < count && acc + u32[(table >>> 2) + t * 8 + 5] / 2 <= goal);
+      }
+      out.push({ at: table + first * 32, count: t - first, first });
+    }
+    return out;
+  }
+
+  /** Runs a table kernel `fn(table, count)` across the threads. See `Engine.runTable`. */
+  runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void {
+    const total = this.tableElements(table, count);
+    if (total < this.minParallelElements || count === 0) {
+      this.checkAlive();
+      this.engine.exports[fn](table, count);
+      return;
+    }
+    const parts = this.chunksFor(total);
+    const split = elementwise ? this.splitElements(table, count, total, parts) : this.splitTensors(table, count, total, parts);
+    this.run(split.map((p) => ({ fn, args: [p.at, p.count] })));
+  }
+
+  /** Index + 1 of the first tensor whose gradient is not all finite, else 0 (as the export). */
+  firstNonFiniteGrad(table: number, count: number): number {
+    const total = this.tableElements(table, count);
+    if (total < this.minParallelElements || count === 0) {
+      this.checkAlive();
+      return this.engine.exports.firstNonFiniteGrad(table, count);
+    }
+    const parts = this.splitElements(table, count, total, this.chunksFor(total));
+    const results = this.run(parts.map((p) => ({ fn: 'firstNonFiniteGrad', args: [p.at, p.count] })));
+    let first = 0;
+    parts.forEach((p, k) => {
+      const r = results[k];
+      if (r !== 0) {
+        const t = p.origin[r - 1] + 1;
+        if (first === 0 || t < first) first = t;
+      }
+    });
+    return first;
+  }
+
+  /**
+   * Sum of squares of every gradient of the table in f64, bit-identical to the export
+   * `gradSumSquares`: threads compute whole tensors' sums, the calling thread adds them in order.
+   */
+  gradSumSquares(table: number, count: number): number {
+    const total = this.tableElements(table, count);
+    if (total < this.minParallelElements || count < 2) {
+      this.checkAlive();
+      return this.engine.exports.gradSumSquares(table, count);
+    }
+    const sums = this.engine.alloc(count * 8);
+    try {
+      const parts = this.splitTensors(table, count, total, this.chunksFor(total));
+      this.run(parts.map((p) => ({ fn: 'gradSumSquaresEach', args: [p.at, p.count, sums + p.first * 8] })));
+      const f64 = new Float64Array(this.engine.heapU32.buffer, sums, count);
+      let s = 0;
+      for (let t = 0; t < count; t++) s += f64[t];
+      return s;
+    } finally {
+      this.engine.free(sums);
+    }
+  }
+
+  /**
+   * Runs a kernel `fn(desc, ...args)` that walks `n` items listed in arrays whose byte offsets
+   * sit in the u32 words `listWords` of a `descBytes`-byte descriptor, split into contiguous item
+   * ranges across the threads: each chunk gets a copy of the descriptor with those offsets
+   * advanced to its range and the arguments `args(count)` for its count. The kernel must touch
+   * only what its items own (an embedding update's unique rows, sorted ascending, are disjoint
+   * row ranges). Returns false, doing nothing, when `n * work` is below `minParallelElements`
+   * times `minFactor` (the caller then runs the kernel itself).
+   */
+  runList(fn: ExportName, desc: number, descBytes: number, listWords: readonly number[], n: number, work: number,
+    args: (count: number) => number[], minFactor = 1): boolean {
+    if (n * work < this.minParallelElements * minFactor || n < this.threads) {
+      this.checkAlive();
+      return false;
+    }
+    if (descBytes % 16 !== 0 || descBytes <= 0) throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
+    const parts = Math.min(this.chunksFor(n * work), n);
+    if (this.descScratchBytes < parts * descBytes) {
+      const p = this.engine.alloc(parts * descBytes);
+      if (this.descScratch) this.engine.free(this.descScratch);
+      this.descScratch = p;
+      this.descScratchBytes = parts * descBytes;
+    }
+    const u32 = this.engine.heapU32;
+    const u8 = new Uint8Array(u32.buffer);
+    const jobs: ThreadJob[] = [];
+    for (let k = 0; k < parts; k++) {
+      const from = Math.floor((n * k) / parts);
+      const to = Math.floor((n * (k + 1)) / parts);
+      const copy = this.descScratch + k * descBytes;
+      u8.copyWithin(copy, desc, desc + descBytes);
+      for (const w of listWords) u32[(copy >>> 2) + w] = u32[(desc >>> 2) + w] + from * 4;
+      jobs.push({ fn, args: [copy, ...args(to - from)] });
+    }
+    this.run(jobs);
+    return true;
+  }
+
+  /**
+   * @internal test hook: worker `k` fails in the next chunk it runs (throws, exits, or hangs),
+   * and the next call leaves every chunk to the workers so that it does run one.
+   */
+  injectFault(k: number, kind: FaultKind): void {
+    if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`injectFault: worker index must be in [1, ${this.threads - 1}], got ${k}`);
+    this.i32()[(this.ctrl + WORKERS_AT + k * W_BYTES + W_FAULT) >> 2] = FAULTS[kind];
+    this.leaveToWorkers = true;
+  }
+
+  /** @internal test hook: terminates worker `k` from outside, as a crash would end it. */
+  async terminateWorker(k: number): Promise<void> {
+    if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`terminateWorker: worker index must be in [1, ${this.threads - 1}], got ${k}`);
+    const w = this.workers[k - 1];
+    await w?.terminate();
+    // Let the worker's 'exit' event reach its listener before the caller goes on.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  /** Stops every worker (each finishes its current chunk first). Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.engine.parallel === this) this.engine.parallel = null;
+    const workers = this.workers;
+    this.workers = [];
+    if (workers.length > 0) {
+      const i32 = this.i32();
+      const h = this.ctrl >> 2;
+      Atomics.store(i32, h + (H_QUIT >> 2), 1);
+      Atomics.add(i32, h + (H_SEQ >> 2), 1);
+      Atomics.notify(i32, h + (H_SEQ >> 2));
+    }
+    await Promise.all(workers.map((w) => w.terminate()));
+    if (this.scratch) this.engine.free(this.scratch);
+    if (this.descScratch) this.engine.free(this.descScratch);
+    this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
+  }
+}
+
+function mainCanBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false; // a browser page's main thread: spin instead
+  }
+}
+
+/**
+ * Creates an engine that runs on `threads` threads (see `createEngine`). With `threads: 1`, or
+ * where threads are unavailable (after a console warning; `engine.threadsFallbackReason` says
+ * why), it returns an ordinary single-thread engine.
+ * @internal called by `createEngine()`.
+ */
+export async function createThreadedEngine(options: InitOptions): Promise<Engine> {
+  const threads = options.threads ?? 1;
+  if (typeof threads !== 'number') {
+    throw new TypeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${threads === null ? 'null' : typeof threads}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
+  }
+  const min = options.minParallelElements;
+  if (min !== undefined && typeof min !== 'number') throw new TypeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${typeof min}`);
+  if (min !== undefined && (!Number.isInteger(min) || min < 0)) {
+    throw new RangeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${String(min)}`);
+  }
+  const timeout = options.threadTimeoutMs;
+  if (timeout !== undefined && typeof timeout !== 'number') throw new TypeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${typeof timeout}`);
+  if (timeout !== undefined && (!(timeout > 0) || !Number.isFinite(timeout))) {
+    throw new RangeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${String(timeout)}`);
+  }
+  const { threads: _t, minParallelElements: _m, threadTimeoutMs: _o, ...rest } = options;
+  if (threads === 1) return createEngine(rest);
+  const reason = threadsUnavailableReason();
+  if (reason !== null) {
+    console.warn(`wasm-optim: running on one thread: ${reason}`);
+    const engine = await createEngine(rest);
+    engine.threadsFallbackReason = reason;
+    return engine;
+  }
+  const simd = options.simd ?? simdSupported();
+  if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
+  const { module, bytes } = await loadModule(options.source ?? threadsUrl(simd));
+  // The memory the module imports: its declared limits when the bytes are at hand.
+  let initial = MODULE_SOURCE_INITIAL_PAGES;
+  let maximum = WASM_MAX_PAGES;
+  const limits = bytes ? importedMemoryLimits(bytes) : null;
+  if (bytes) {
+    if (!limits || !limits.shared) throw new Error('wasm-optim: the threads engine must import a shared memory (build it with --importMemory --sharedMemory)');
+    initial = limits.initial;
+    maximum = limits.maximum ?? WASM_MAX_PAGES;
+  }
+  // An engine of this build over a fresh shared memory (synchronous: siblings use it too).
+  const make = (): Engine => {
+    const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort(_msg: number, _file: number, line: number, col: number): never {
+          throw new Error(`wasm-optim: engine abort at ${line}:${col}`);
+        },
+      },
+    });
+    const e = new Engine(instance, module);
+    e.createSibling = make;
+    return e;
+  };
+  const engine = make();
+  const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+  const fnIds = new Map(names.map((n, i) => [n, i]));
+  const ctrl = engine.alloc(CTRL_BYTES);
+  const pool = new ThreadPool(engine, threads, ctrl, fnIds, options);
+  await pool.start(module, names, WORKER_SPIN);
+  engine.parallel = pool;
+  return engine;
+}
+
+const WASM_MAX_PAGES = 65536;
+/** Initial pages when the module is given compiled (its limits cannot be read); 1 MiB. */
+const MODULE_SOURCE_INITIAL_PAGES = 16;
+/** Atomics.load polls a worker makes before it sleeps in Atomics.wait (keeps back-to-back steps fast). */
+const WORKER_SPIN = 20000;
