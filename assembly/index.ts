@@ -5,7 +5,6 @@ export * from "./optimizers/adam/step";
 export * from "./optimizers/sgd/step";
 export * from "./optimizers/adagrad/step";
 export * from "./optimizers/rmsprop/step";
-export * from "./roofline";
 export * from "./shared/threads";
 export * from "./embedding/apply";
 export * from "./shared/clip";

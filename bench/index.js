@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // `npm run bench`: every optimizer of the package against its peers in one run (tinybench), as
-// ../shared/BENCHMARKS.md describes. Prints a markdown table per group, writes
-// bench/results/latest.json (machine, date, samples), latest.md and one SVG chart per group, and
-// regenerates the README's performance section from latest.json.
+// ../shared/BENCHMARKS.md describes. Prints a markdown table per group, writes latest.json
+// (machine, date, samples), latest.md and one SVG chart per group, and regenerates the README's
+// performance section from latest.json. Only a full run writes the committed bench/results/ and
+// the README; a trial run (--quick, --only, --sizes, --time, --rounds, --tfjs-cpu-max) writes to
+// a folder in the OS temp dir (TRIAL_OUT) unless --out names one.
 //
 //   node bench/index.js [--quick] [--only adam,sparse] [--sizes 1024,65536] [--time ms]
 //                       [--out dir] [--readme | --no-readme] [--report] [--quiet]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, arch, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,9 +24,13 @@ import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
+import { ensureBenchWasm } from './wasm/build.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_OUT = join(ROOT, 'bench', 'results');
+/** Where a full run writes: the committed results the README quotes. */
+export const DEFAULT_OUT = join(ROOT, 'bench', 'results');
+/** Where a trial run (quick, filtered or resized) writes unless --out says otherwise. */
+export const TRIAL_OUT = join(tmpdir(), 'wasm-optim-bench');
 
 const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [options])
   --quick            small sizes and short times (finishes in under a minute)
@@ -37,8 +43,11 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --clock cpu|wall   time with the process's CPU time (default: it ignores time spent waiting for a
                      core on a busy machine) or the wall clock (threads groups always use the wall clock)
   --rounds r         run the contenders of each size in r interleaved rounds (default 3, quick 1)
-  --out dir          where to write latest.json, latest.md and the SVG charts (default bench/results)
-  --readme           update README.md's performance section even for a quick or filtered run
+  --out dir          where to write latest.json, latest.md and the SVG charts (default: bench/results
+                     for a full run; for a trial run, one with --quick, --only, --sizes, --time,
+                     --rounds or --tfjs-cpu-max, ${TRIAL_OUT}, so that it never
+                     overwrites the committed results; --out bench/results merges it into them)
+  --readme           update README.md's performance section even for a trial run
   --no-readme        do not touch README.md
   --report           run nothing: regenerate the tables, charts and README from <out>/latest.json
   --in-process       run every group in this process (default: one child process per group, so that
@@ -51,7 +60,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, cpu: 'auto', out: DEFAULT_OUT, readme: null, report: false, quiet: false, help: false };
+  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, cpu: 'auto', out: null, readme: null, report: false, quiet: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -91,7 +100,18 @@ export function parseArgs(argv) {
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new TypeError(`bench: unknown option ${a}\n${HELP}`);
   }
+  o.trial = isTrial(o);
+  // --report redraws the committed results unless told otherwise.
+  o.out ??= o.trial && !o.report ? TRIAL_OUT : DEFAULT_OUT;
   return o;
+}
+
+/**
+ * Whether a run measures less than the full benchmark (fewer groups or sizes, shorter or fewer
+ * rounds): its figures must not replace the committed full-run results.
+ */
+export function isTrial(o) {
+  return o.quick || o.only !== null || o.sizes !== null || o.timeMs !== null || o.rounds !== null || o.tfjsCpuMax !== null || o.group !== null;
 }
 
 function selected(only, group, taskName) {
@@ -197,6 +217,8 @@ async function main() {
     if (opts.readme !== false && opts.out === DEFAULT_OUT) writeReadme(results);
     return;
   }
+  // The roofline kernel is a bench-only wasm (bench/wasm/): build it if it is missing or stale.
+  await ensureBenchWasm({ log: opts.quiet ? () => {} : (m) => console.error(m) });
   const distIndex = join(ROOT, 'dist', 'index.js');
   if (!existsSync(distIndex)) throw new Error('bench: dist/index.js is missing; run `npm run build` first (`npm run bench` does)');
   const lib = await import(pathToFileURL(distIndex).href);
@@ -430,7 +452,7 @@ async function main() {
 
   const results = snapshot(measured, !opts.only);
   // The README quotes full runs into the default results folder (or any run with --readme).
-  const readme = opts.readme ?? (!opts.quick && opts.out === DEFAULT_OUT);
+  const readme = opts.readme ?? (!opts.trial && opts.out === DEFAULT_OUT);
   if (readme && opts.readme !== false) writeReadme(results);
 
   // Print this run's tables.
@@ -441,7 +463,10 @@ async function main() {
   console.log(lines.join('\n'));
 }
 
-main().catch((e) => {
-  console.error(e?.stack ?? e);
-  process.exit(1);
-});
+// Run only as a program (the tests import parseArgs).
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === realpathSync(fileURLToPath(import.meta.url))) {
+  main().catch((e) => {
+    console.error(e?.stack ?? e);
+    process.exit(1);
+  });
+}

@@ -92,7 +92,9 @@ if (process.argv.includes('--check')) {
   let old = '';
   try {
     old = readFileSync(out, 'utf8');
-  } catch {}
+  } catch {
+    // No file yet: stale.
+  }
   if (old !== text) {
     console.error('gen-abi: src/core/abi.ts is stale; run `node scripts/gen-abi.mjs`');
     process.exit(1);

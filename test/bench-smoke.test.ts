@@ -2,21 +2,41 @@
 // produces the JSON, the markdown tables and the SVG charts; the report helpers compute ratios
 // and targets correctly. No timing assertions: the machines are shared and noisy.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS module without type declarations
-import { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } from '../bench/lib/report.js';
+import * as report from '../bench/lib/report.js';
 // @ts-expect-error: plain JS module without type declarations
 import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import { summarize } from '../bench/lib/stats.js';
+// @ts-expect-error: plain JS module without type declarations
+import { parseArgs, DEFAULT_OUT, TRIAL_OUT } from '../bench/index.js';
+// @ts-expect-error: plain JS module without type declarations
+import { ensureBenchWasm } from '../bench/wasm/build.mjs';
+// @ts-expect-error: plain JS module without type declarations
+import { rooflineKernel } from '../bench/lib/roofline.js';
+
+// Imported whole, then destructured: a formatter may break a long import over lines, and the
+// expect-error directive above an import covers only its first line.
+const { evaluateTargets, groupSvg, groupTable, readmeSection, updateReadme, README_START, README_END } = report;
 
 const root = new URL('..', import.meta.url).pathname;
 
-function bench(args: string[]) {
-  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+function bench(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000, env });
+}
+
+/** A digest of every file the benchmark may write into the repository: bench/results/ and README.md. */
+function committedOutputs(): string {
+  const h = createHash('sha256');
+  const dir = join(root, 'bench', 'results');
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  h.update(readFileSync(join(root, 'README.md')));
+  return h.digest('hex');
 }
 
 describe('npm run bench --quick (tiny filter)', () => {
@@ -85,6 +105,76 @@ describe('npm run bench --quick (tiny filter)', () => {
     const c = bench(['--cpu', 'fast']);
     expect(c.status).toBe(2);
     expect(c.stderr).toContain('--cpu takes a core number, auto or none');
+  });
+});
+
+describe('where a run writes', () => {
+  it('a full run writes bench/results; any trial run (quick, filtered, resized, shortened) writes to the temp folder', () => {
+    expect(parseArgs([]).out).toBe(DEFAULT_OUT);
+    expect(parseArgs(['--clock', 'wall', '--cpu', 'none', '--in-process', '--quiet']).out).toBe(DEFAULT_OUT);
+    expect(TRIAL_OUT).toBe(join(tmpdir(), 'wasm-optim-bench'));
+    for (const trial of [['--quick'], ['--only', 'adam'], ['--sizes', '1024'], ['--time', '50'], ['--rounds', '1'], ['--tfjs-cpu-max', '0']]) {
+      const o = parseArgs(trial);
+      expect(o.trial).toBe(true);
+      expect(o.out).toBe(TRIAL_OUT);
+    }
+    expect(parseArgs(['--quick', '--out', 'bench/results']).out).toBe(resolve('bench/results'));
+    // --report redraws the committed results unless --out names another folder.
+    expect(parseArgs(['--report']).out).toBe(DEFAULT_OUT);
+  });
+
+  it('a quick filtered run without --out leaves bench/results and README.md as they were', () => {
+    const before = committedOutputs();
+    const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-trial-'));
+    try {
+      // The child's temp folder is ours, so its TRIAL_OUT is tmp/wasm-optim-bench.
+      const run = bench(['--quick', '--only', 'adam/engine', '--sizes', '1024', '--time', '10', '--cpu', 'none', '--quiet'], { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const written = join(tmp, 'wasm-optim-bench');
+      expect(run.stdout).toContain(`Wrote ${join(written, 'latest.json')}`);
+      expect(run.stdout).not.toContain('updated README.md');
+      const r = JSON.parse(readFileSync(join(written, 'latest.json'), 'utf8'));
+      expect(r.mode).toBe('quick');
+      expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam']);
+      expect(existsSync(join(written, 'adam.svg'))).toBe(true);
+      expect(committedOutputs()).toBe(before);
+      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'README.md'], { cwd: root, encoding: 'utf8' });
+      if (git.status === 0) expect(git.stdout).toBe('');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
+describe('the roofline kernel (bench-only wasm)', () => {
+  beforeAll(() => ensureBenchWasm(), 120_000);
+
+  it('is not in the shipped wasm builds', () => {
+    for (const build of ['simd', 'scalar', 'threads', 'threads-scalar']) {
+      const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(root, 'dist', `wasm-optim.${build}.wasm`)))).map((e) => e.name);
+      expect(names).toContain('adamStep');
+      expect(names).not.toContain('roofline');
+    }
+  });
+
+  it('moves the bytes of a step: p <- s0 <- s1 <- p ^ g, p <- s0 <- p ^ g, or p <- p ^ g, in both builds', () => {
+    const n = 37; // SIMD blocks of 16 and a scalar tail
+    const u32 = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
+    for (const simd of [true, false]) {
+      for (const states of [0, 1, 2]) {
+        const fill = Array.from({ length: 2 + states }, (_, b) => Float32Array.from({ length: n }, (_, i) => b * 1000 + i + 0.5));
+        const before = fill.map(u32);
+        const k = rooflineKernel({ simd, n, buffers: 2 + states, fill });
+        k.run();
+        const after = k.views.map(u32);
+        const xor = before[0].map((x: number, i: number) => (x ^ before[1][i]) >>> 0);
+        const want = [[xor], [before[2], xor], [before[2], before[3], xor]][states];
+        expect(after[0]).toEqual(want[0]);
+        expect(after[1]).toEqual(before[1]); // the gradient is only read
+        for (let s = 0; s < states; s++) expect(after[2 + s]).toEqual(want[1 + s]);
+      }
+    }
   });
 });
 

@@ -2,6 +2,9 @@
 // optimizer factory, comparisons against the float64 references and bit-level comparisons.
 import { OPTIMIZERS as REGISTRY, type Engine, type Optimizer, type Param } from '../src/index.js';
 import { createReference, type RefOptimizer } from './reference/index.js';
+import { rng } from './rng.js';
+
+export { rng };
 
 /** PyTorch's five dense optimizers by kind, from the package's registry. */
 export const OPTIMIZERS = { Adam: REGISTRY.Adam, AdamW: REGISTRY.AdamW, SGD: REGISTRY.SGD, Adagrad: REGISTRY.Adagrad, RMSprop: REGISTRY.RMSprop } as const;
@@ -16,18 +19,6 @@ export type AnyOptimizer = Optimizer<Record<string, unknown>>;
 export function makeOptimizer(kind: Kind, options: Record<string, unknown>, engine: Engine): AnyOptimizer {
   const Ctor = OPTIMIZERS[kind] as unknown as new (o: object) => AnyOptimizer;
   return new Ctor({ engine, ...options });
-}
-
-/** A seeded uniform generator on [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A standard normal sample (Box-Muller) from the uniform generator `r`. */

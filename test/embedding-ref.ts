@@ -144,17 +144,7 @@ export class LazyRef {
   }
 }
 
-/** A small seeded generator (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './rng.js';
 
 /** k ids in [0, rows), skewed so that small ids repeat (as words do). */
 export function skewedIds(rand: () => number, k: number, rows: number): Int32Array {
@@ -222,14 +212,13 @@ export class DenseAdamRef {
     const l2 = this.o.decoupled ? 0 : f(wd), dc = this.o.decoupled ? f(1 - this.lr * wd) : 1;
     for (let i = 0; i < this.p.length; i++) {
       let p = this.p[i];
-      let g = grad[i] * gs + l2 * p;
+      const g = grad[i] * gs + l2 * p;
       p *= dc;
       this.m[i] = this.m[i] * B1 + B1C * g;
       this.v[i] = this.v[i] * B2 + B2C * g * g;
       let v = this.v[i];
       if (this.o.amsgrad) v = this.vmax[i] = Math.max(this.vmax[i], v);
       this.p[i] = p - ss * (this.m[i] / (Math.sqrt(v) * ib + eps));
-      g = 0;
     }
   }
 }

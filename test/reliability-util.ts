@@ -4,6 +4,8 @@ import * as pkg from '../src/index.js';
 import { memoryStats, type Engine, type Optimizer } from '../src/index.js';
 import { OPTIMIZERS } from './dense-util.js';
 
+export { rng } from './rng.js';
+
 /** The dense optimizers by kind (PyTorch's five). */
 export const DENSE = OPTIMIZERS;
 /** A dense optimizer kind. */
@@ -19,18 +21,6 @@ export function makeOptimizer(kind: DenseKind, options: Record<string, unknown>,
 
 /** Every optimizer class the package has (its registry), by class name. */
 export const ALL_OPTIMIZERS = pkg.OPTIMIZERS as unknown as Record<string, new (o: object) => AnyOptimizer>;
-
-/** A seeded uniform generator on [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The bits of a float32 tensor as one string (NaNs compare by their bits). */
 export function bits(a: Float32Array): string {

@@ -11,7 +11,8 @@ import {
   DEFAULT_MIN_PARALLEL_ELEMENTS, Embedding, type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
-import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/embedding.js';
+import { rng } from './rng.js';
+import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
@@ -29,17 +30,6 @@ const VARIANTS: Record<string, Record<string, unknown>[]> = {
   Adagrad: [{}, { lrDecay: 0.01, weightDecay: 0.1, initialAccumulatorValue: 0.5 }],
   RMSprop: [{}, { centered: true, momentum: 0.9, weightDecay: 0.01 }],
 };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(n: number, r: () => number, scale = 1): Float32Array {
   const a = new Float32Array(n);

@@ -3,6 +3,7 @@
 // roofline (a wasm kernel that moves the same bytes with no arithmetic).
 import { grads, params } from '../lib/data.js';
 import { useBackend } from '../lib/tfjs.js';
+import { rooflineKernel } from '../lib/roofline.js';
 
 export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 16777216];
 export const DENSE_SIZES_QUICK = [1024, 65536];
@@ -360,14 +361,9 @@ async function setupDense(ctx, spec, states, contender, n) {
       };
     }
     case 'roofline': {
-      const e = ctx.engine;
-      const bytes = n * 4;
-      const ptrs = [e.alloc(bytes), e.alloc(bytes), states >= 1 ? e.alloc(bytes) : 0, states >= 2 ? e.alloc(bytes) : 0];
-      e.heapF32.set(params(n), ptrs[0] >>> 2);
-      e.heapF32.set(grads(n), ptrs[1] >>> 2);
-      const roof = e.exports.roofline;
-      const [p, g, s0, s1] = ptrs;
-      return { fn: () => roof(p, g, s0, s1, n), dispose: () => { for (const ptr of ptrs) if (ptr) e.free(ptr); } };
+      // The bench-only kernel in a memory of its own, built like the engine column (SIMD or not).
+      const roof = rooflineKernel({ simd: ctx.engine.simd, n, buffers: 2 + states, fill: [params(n), grads(n)] });
+      return { fn: roof.run, dispose: () => {} };
     }
     default:
       throw new Error(`unknown contender ${contender}`);

@@ -73,6 +73,7 @@ export function measure(name, fn, options) {
   let reps = 1;
   let one = cold;
   // An operation slower than half a second is its own batch, and the cold call was its warm-up.
+  // eslint-disable-next-line no-unmodified-loop-condition -- cold gates the loop; break ends it
   while (cold < 500) {
     const t1 = now();
     for (let r = 0; r < reps; r++) fn();

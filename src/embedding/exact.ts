@@ -2,6 +2,7 @@
 // steps (the window J) and with how large a history ring, from the table's optimizer and options.
 // The replay itself runs in wasm (assembly/embedding/exact.ts).
 
+import { SLOT as S } from '../core/abi.js';
 import type { AdamResolved } from '../optimizers/adam.js';
 import type { SGDResolved } from '../optimizers/sgd.js';
 import type { EmbeddingMode, EmbeddingOptimizer, TableOptions } from './options.js';
@@ -12,7 +13,8 @@ const SWEEP_PERIOD = 16384; // every row is brought up to date at least this oft
 export const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows whose c_j spread is below this: 0.36^16 < 1e-7
 /** @internal Exact-mode configuration derived from the hyperparameters. */
 export interface ExactConfig {
-  kind: number; // 0 none, 1 adam, 2 sgd
+  /** Which closed form replays a missed step: SLOT.EMB_EXACT_NONE (lazy), EMB_EXACT_ADAM or EMB_EXACT_SGD. */
+  closedForm: number;
   decay: boolean;
   ams: boolean;
   mom: boolean;
@@ -56,7 +58,7 @@ const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam
  */
 export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, o: TableOptions, rows: number): ExactConfig {
   const h = o as unknown as AdamResolved & SGDResolved;
-  const none: ExactConfig = { kind: 0, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
+  const none: ExactConfig = { closedForm: S.EMB_EXACT_NONE, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
   if (mode === 'lazy') return none;
   const kind = `Embedding (optimizer '${optimizer}', mode 'exact')`;
   if (!EXACT_OPTIMIZERS.includes(optimizer)) {
@@ -79,7 +81,7 @@ export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, 
     }
     for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
     const cmin = h.amsgrad ? 1 : pow[2 * H + J];
-    cfg = { ...none, kind: 1, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, beta2: h.betas[1], eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
+    cfg = { ...none, closedForm: S.EMB_EXACT_ADAM, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, beta2: h.betas[1], eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
   } else if (optimizer === 'sgd') {
     if (h.momentum !== 0 && h.weightDecay !== 0) {
       throw new RangeError(`${kind}: momentum ${h.momentum} with weightDecay ${h.weightDecay} has no closed form for the missed steps; use one of them, or mode 'lazy'`);
@@ -91,7 +93,7 @@ export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, 
     const H = ringSizeFor(J, rows);
     const pow = new Float64Array(2 * H + J + 1);
     for (let j = 0; j < H; j++) pow[j] = Math.pow(mu, j);
-    cfg = { ...none, kind: 2, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
+    cfg = { ...none, closedForm: S.EMB_EXACT_SGD, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
   } else {
     return none; // adagrad without weight decay: a zero gradient changes nothing
   }

@@ -7,7 +7,7 @@ import {
   checkMuProduct, decodeSafetensors, encodeSafetensors, engineMeta, engineOptions, hasState, parseGroups, putState, readF32, readStep, refuse,
   torchGroup, type SafetensorsTensor, type SafetensorsTensorInput,
 } from '../core/safetensors.js';
-import type { Embedding } from './embedding.js';
+import type { EmbeddingTable } from './table.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 
 /** PyTorch's class name of each table optimizer. */
@@ -23,7 +23,7 @@ const TABLE_CLASS: Record<EmbeddingOptimizer, string> = {
  * `wasm_optim` (the table's optimizer, mode, shape, update count and `nonFinite`). Exact mode
  * is flushed first. Called by `Embedding#saveSafetensors`.
  */
-export function saveEmbeddingSafetensors(emb: Embedding): Uint8Array {
+export function saveEmbeddingSafetensors(emb: EmbeddingTable): Uint8Array {
   const what = 'Embedding.saveSafetensors';
   const dict = emb.stateDict();
   const shape = [dict.rows, dict.dim];
@@ -45,7 +45,7 @@ export function saveEmbeddingSafetensors(emb: Embedding): Uint8Array {
  * Everything is checked before anything changes; a refused file throws a CheckpointError and
  * leaves the table as it was. Called by `Embedding#loadSafetensors`.
  */
-export function loadEmbeddingSafetensors(emb: Embedding, bytes: Uint8Array | ArrayBuffer): void {
+export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array | ArrayBuffer): void {
   const what = 'Embedding.loadSafetensors';
   const file = decodeSafetensors(bytes, what);
   const meta = file.metadata;

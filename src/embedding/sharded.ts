@@ -3,7 +3,9 @@
 // `Embedding` in an engine of its own (`engine.sibling()`), behind the same API. `new Embedding()`
 // builds one of these when the table is too large for one block.
 
-import { Embedding, type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingOptions, type EmbeddingStateDict } from './embedding.js';
+import { LocalEmbedding } from './local.js';
+import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
+import type { EmbeddingTable } from './table.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
@@ -56,8 +58,8 @@ function checkInt(what: string, name: string, value: unknown, min: number, max: 
 /**
  * An embedding table split by row ranges into shards, each an `Embedding` in its own engine, so
  * that a table may exceed one engine block (1 GiB) and one wasm32 memory (4 GiB) — e.g. SGD on
- * 18M x 64 float32 (4.6 GB) is five shards. `new Embedding(rows, dim, options)` returns one when
- * `rows * dim` exceeds one block; it is `instanceof Embedding` and has the same API, except:
+ * 18M x 64 float32 (4.6 GB) is five shards. `new Embedding(rows, dim, options)` delegates to one
+ * when the table exceeds one block (`embedding.table`); it implements `EmbeddingTable`, except:
  *
  * - `weights` and `state(name)` cannot be one live view across several memories: they throw a
  *   RangeError. Read rows with `lookup()`, a live view of one row with `row(r)`, or a shard's own
@@ -71,7 +73,7 @@ function checkInt(what: string, name: string, value: unknown, min: number, max: 
  * each row sees the table's step count, and the results equal an unsharded table's: bit for bit
  * in lazy mode. Everything is checked before any shard changes.
  */
-export class ShardedEmbedding {
+export class ShardedEmbedding implements EmbeddingTable {
   /** Number of rows. */
   readonly rows: number;
   /** Floats per row. */
@@ -86,7 +88,7 @@ export class ShardedEmbedding {
   readonly seed: number | null;
   /** Each shard's engine. */
   readonly engines: readonly Engine[];
-  private readonly tables: Embedding[];
+  private readonly tables: LocalEmbedding[];
   private disposed = false;
   private unique = 0;
 
@@ -121,7 +123,7 @@ export class ShardedEmbedding {
       if (typeof values.length !== 'number') throw new TypeError(`Embedding: option 'init' must be 'zeros', 'normal', 'uniform', a distribution or ${rows} * ${dim} numbers, got ${describe(init)}`);
       if (values.length !== rows * dim) throw new RangeError(`Embedding: option 'init' holds ${values.length} values, the table needs rows * dim = ${rows * dim}`);
     }
-    const tables: Embedding[] = [];
+    const tables: LocalEmbedding[] = [];
     const engines: Engine[] = [];
     try {
       for (let i = 0; i < count; i++) {
@@ -130,7 +132,7 @@ export class ShardedEmbedding {
         const shardInit = values ? slice(values, start * dim, (start + n) * dim) : init;
         const engine = parent.sibling();
         engines.push(engine);
-        tables.push(new Embedding(n, dim, { ...rest, engine, ...(shardInit !== undefined ? { init: shardInit } : {}), ...(seed !== null ? { seed: seed + i } : {}) }));
+        tables.push(new LocalEmbedding(n, dim, { ...rest, engine, ...(shardInit !== undefined ? { init: shardInit } : {}), ...(seed !== null ? { seed: seed + i } : {}) }));
       }
     } catch (e) {
       for (const t of tables) t.dispose();
@@ -157,7 +159,7 @@ export class ShardedEmbedding {
   }
 
   /** Shard `i`: an ordinary `Embedding` holding rows `shardStart(i)` .. `shardStart(i) + shard(i).rows - 1`. */
-  shard(i: number): Embedding {
+  shard(i: number): LocalEmbedding {
     this.checkAlive('shard');
     checkInt('Embedding.shard', 'i', i, 0, this.tables.length - 1);
     return this.tables[i];
@@ -388,13 +390,13 @@ export class ShardedEmbedding {
   /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
   saveSafetensors(): Uint8Array {
     this.checkAlive('saveSafetensors');
-    return saveEmbeddingSafetensors(this as unknown as Embedding);
+    return saveEmbeddingSafetensors(this);
   }
 
   /** Loads a table's safetensors file into the shards (as `Embedding#loadSafetensors`). */
   loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
     this.checkAlive('loadSafetensors');
-    loadEmbeddingSafetensors(this as unknown as Embedding, bytes);
+    loadEmbeddingSafetensors(this, bytes);
   }
 
   /** Frees every shard (and its engine's memory use); any later use throws a DisposedError. */
@@ -474,8 +476,3 @@ function slice(values: ArrayLike<number>, a: number, b: number): ArrayLike<numbe
   if (Array.isArray(values)) return values.slice(a, b);
   return Array.from({ length: b - a }, (_, i) => values[a + i]);
 }
-
-// Every own member of Embedding's prototype is overridden above, so a ShardedEmbedding never
-// runs an Embedding method on fields it does not have; `instanceof Embedding` holds.
-Object.setPrototypeOf(ShardedEmbedding.prototype, Embedding.prototype);
-Embedding.sharding = (rows, dim, options) => new ShardedEmbedding(rows, dim, options) as unknown as Embedding;

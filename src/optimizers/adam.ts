@@ -1,5 +1,5 @@
 import { SLOT as S } from '../core/abi.js';
-import { resolveCommon, type CommonResolved, type OptimizerDeclaration } from '../core/declaration.js';
+import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
 import { checkBetas, checkBoolean, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';

@@ -1,3 +1,5 @@
+// Bench-only (not in the shipped wasm): built by bench/wasm/build.mjs (`npm run bench:build`)
+// into bench/.build/roofline.{simd,scalar}.wasm and loaded by bench/lib/roofline.js.
 // The memory roofline for the benchmarks: a kernel that moves exactly the bytes of a dense
 // optimizer step with no floating-point arithmetic, so an optimizer's rate over this rate is the
 // share of the memory bandwidth it reaches. With two state tensors it reads p, g, s0, s1 and
