@@ -180,8 +180,6 @@ export interface EngineFunctions {
   adagradStep(table: number, count: number): void;
   /** assembly/optimizers/rmsprop/step.ts */
   rmspropStep(table: number, count: number): void;
-  /** assembly/roofline.ts */
-  roofline(p: number, g: number, s0: number, s1: number, n: number): void;
   /** assembly/shared/threads.ts */
   gradSumSquaresEach(table: number, count: number, out: number): void;
   /** assembly/embedding/exact.ts */

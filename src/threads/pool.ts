@@ -17,6 +17,13 @@
 // combine them.
 
 import type { ExportName, TableKernelName } from '../core/abi.js';
+import {
+  CHUNKS_AT, CS_DONE, CS_ERROR, CS_PENDING, C_ARGS, C_BYTES, C_FN, C_NARGS, C_OWNER, C_RESULT, C_STATE, CTRL_BYTES, FAULTS, H_CLAIM, H_DONE,
+  H_ERR, H_ERRLEN, H_ERRMSG, H_QUIT, H_SEQ, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, ST_DEAD, WORKERS_AT, W_BYTES, W_FAULT, W_STATUS, type FaultKind,
+} from './control.js';
+import { workerSource } from './worker.js';
+
+export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
 import { Engine, baseUrl, createEngine, simdSupported, type InitOptions, type ParallelRunner, type WasmSource } from '../core/engine.js';
 
 /** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
@@ -38,10 +45,6 @@ export type ThreadOptions = Pick<InitOptions, 'threads' | 'minParallelElements' 
  * it saves). Measured on the 2-core development machine; see README, "Threads".
  */
 export const DEFAULT_MIN_PARALLEL_ELEMENTS = 131072;
-/** Most threads a pool may have. */
-export const MAX_THREADS = 64;
-/** Most chunks one call may be cut into. */
-export const MAX_CHUNKS = 256;
 /** Chunks per thread a split aims at (finer chunks balance threads that start late). */
 const CHUNKS_PER_THREAD = 4;
 /** Elements a chunk should hold at least (a chunk costs a wasm call and a claim). */
@@ -49,117 +52,7 @@ const CHUNK_ELEMENTS = 65536;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-// Control block layout (bytes): a header, a status line per worker, then the chunk table.
-const H_SEQ = 0; // bumped to wake the workers
-const H_CLAIM = 4; // (chunk count << 16) | next chunk to claim
-const H_DONE = 8; // chunks finished
-const H_QUIT = 12; // 1: workers exit
-const H_ERR = 16; // 0, or 1 + the first chunk that threw
-const H_ERRLEN = 20;
-const H_ERRMSG = 64; // UTF-8 message of that error, up to 128 bytes
-const WORKERS_AT = 256;
-const W_BYTES = 16;
-const W_STATUS = 0; // ST_*
-const W_FAULT = 4; // test hook: FAULTS
-const CHUNKS_AT = WORKERS_AT + MAX_THREADS * W_BYTES;
-const C_BYTES = 96;
-const C_FN = 0; // index of the export to call
-const C_NARGS = 4;
-const C_OWNER = 8; // the thread that claimed the chunk (0 = the calling thread), -1 unclaimed
-const C_STATE = 12; // CS_*
-const C_ARGS = 16; // 8 f64 arguments
-const C_RESULT = 80; // f64 result
-const CTRL_BYTES = CHUNKS_AT + MAX_CHUNKS * C_BYTES;
-const MAX_ARGS = 8;
-
-const ST_OK = 1;
-const ST_DEAD = 3;
-const CS_PENDING = 1;
-const CS_DONE = 2;
-const CS_ERROR = 3;
-
-/** @internal test hooks: what a worker does in the next chunk it runs. */
-export type FaultKind = 'throw' | 'exit' | 'hang';
-const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
-
-// The worker's code, as a string so that the same source runs from `src/` (tests), from `dist/`
-// (the package) and in browsers (as a Blob URL). Node runs it with `eval: true` and hands over
-// the module and memory as workerData; a browser worker receives them in its first message.
-const WORKER_SOURCE = `'use strict';
-(function () {
-  var SEQ = ${H_SEQ >> 2}, CLAIM = ${H_CLAIM >> 2}, DONE = ${H_DONE >> 2}, QUIT = ${H_QUIT >> 2}, ERR = ${H_ERR >> 2},
-      ERRLEN = ${H_ERRLEN >> 2}, ERRMSG = ${H_ERRMSG}, WORKERS = ${WORKERS_AT}, WB = ${W_BYTES}, STATUS = ${W_STATUS >> 2},
-      FAULT = ${W_FAULT >> 2}, CHUNKS = ${CHUNKS_AT}, CB = ${C_BYTES}, FN = ${C_FN >> 2}, NARGS = ${C_NARGS >> 2},
-      OWNER = ${C_OWNER >> 2}, STATE = ${C_STATE >> 2}, ARGS = ${C_ARGS >> 3}, RESULT = ${C_RESULT >> 3},
-      OK = ${ST_OK}, DEAD = ${ST_DEAD}, CDONE = ${CS_DONE}, CERROR = ${CS_ERROR};
-  function start(d, post, exit) {
-    var memory = d.memory, index = d.index;
-    var i32 = new Int32Array(memory.buffer), f64 = new Float64Array(memory.buffer), u8 = new Uint8Array(memory.buffer);
-    var h = d.ctrl >> 2, w = (d.ctrl + WORKERS + index * WB) >> 2, chunks = d.ctrl + CHUNKS;
-    function die() { Atomics.store(i32, w + STATUS, DEAD); Atomics.notify(i32, h + DONE); }
-    if (typeof process !== 'undefined' && process && typeof process.on === 'function') process.on('exit', die);
-    var instance = new WebAssembly.Instance(d.module, { env: { memory: memory,
-      abort: function (m, f, l, c) { throw new Error('engine abort at ' + l + ':' + c); } } });
-    var fns = d.names.map(function (n) { return instance.exports[n]; });
-    var spin = d.spin, seen = Atomics.load(i32, h + SEQ);
-    Atomics.store(i32, w + STATUS, OK);
-    post('ready');
-    function runChunk(c) {
-      var b = chunks + c * CB, b4 = b >> 2, b8 = b >> 3;
-      i32[b4 + OWNER] = index;
-      try {
-        var fault = i32[w + FAULT];
-        if (fault !== 0) {
-          i32[w + FAULT] = 0;
-          if (fault === 1) throw new Error('fault injected by a test hook');
-          if (fault === 2) { die(); exit(7); return false; }
-          if (fault === 3) { for (;;) {} }
-        }
-        var n = i32[b4 + NARGS], a = b8 + ARGS, fn = fns[i32[b4 + FN]], r;
-        if (n <= 2) r = fn(f64[a], f64[a + 1]);
-        else if (n <= 4) r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3]);
-        else r = fn(f64[a], f64[a + 1], f64[a + 2], f64[a + 3], f64[a + 4], f64[a + 5], f64[a + 6], f64[a + 7]);
-        f64[b8 + RESULT] = typeof r === 'number' ? r : 0;
-        Atomics.store(i32, b4 + STATE, CDONE);
-      } catch (e) {
-        Atomics.store(i32, b4 + STATE, CERROR);
-        if (Atomics.compareExchange(i32, h + ERR, 0, c + 1) === 0) {
-          var text = 'worker ' + index + ' threw: ' + String(e && e.message || e), len = 0;
-          for (var j = 0; j < text.length && len < 128; j++) { var ch = text.charCodeAt(j); u8[d.ctrl + ERRMSG + len++] = ch < 128 ? ch : 63; }
-          Atomics.store(i32, h + ERRLEN, len);
-        }
-      }
-      Atomics.add(i32, h + DONE, 1);
-      Atomics.notify(i32, h + DONE);
-      return true;
-    }
-    for (;;) {
-      var s = Atomics.load(i32, h + SEQ);
-      if (s === seen) {
-        for (var k = 0; k < spin && s === seen; k++) s = Atomics.load(i32, h + SEQ);
-        if (s === seen) { Atomics.wait(i32, h + SEQ, seen); continue; }
-      }
-      seen = s;
-      if (Atomics.load(i32, h + QUIT) !== 0) { exit(); return; }
-      for (;;) {
-        var v = Atomics.load(i32, h + CLAIM), next = v & 0xffff;
-        if (next >= (v >>> 16)) break;
-        if (Atomics.compareExchange(i32, h + CLAIM, v, v + 1) !== v) continue;
-        if (!runChunk(next)) return;
-      }
-    }
-  }
-  if (typeof require === 'function' && typeof process !== 'undefined' && process.versions && process.versions.node) {
-    var wt = require('worker_threads');
-    start(wt.workerData, function (m) { wt.parentPort.postMessage(m); }, function (code) { if (code) process.exit(code); });
-  } else {
-    self.onmessage = function (e) {
-      self.onmessage = null;
-      start(e.data, function (m) { self.postMessage(m); }, function () { self.close(); });
-    };
-  }
-})();
-`;
+const WORKER_SOURCE = workerSource();
 
 /** One chunk of work: the export to call and its numeric arguments. */
 export interface ThreadJob {
