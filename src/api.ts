@@ -34,6 +34,8 @@ export { SGDHD, AdamHD } from './optimizers/hypergrad.js';
 export type { SGDHDOptions, AdamHDOptions } from './optimizers/hypergrad.js';
 export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './core/checkpoint.js';
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './core/checkpoint.js';
+export { encodeSafetensors, decodeSafetensors, SAFETENSORS_MAX_HEADER } from './core/safetensors.js';
+export type { SafetensorsDtype, SafetensorsArray, SafetensorsTensor, SafetensorsTensorInput, SafetensorsFile } from './core/safetensors.js';
 export { memoryStats } from './core/memory-stats.js';
 export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './core/limits.js';
 export type { MemoryStats } from './core/memory-stats.js';

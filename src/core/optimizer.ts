@@ -12,6 +12,7 @@ import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, zeroG
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
+import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './safetensors.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
@@ -805,6 +806,26 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   load(bytes: Uint8Array | ArrayBuffer): void {
     this.checkAlive('load');
     loadOptimizer(this as unknown as Optimizer<BaseOptions>, bytes);
+  }
+
+  /**
+   * This optimizer in the safetensors format, named as PyTorch's `optimizer.state_dict()`
+   * flattens: `param.<i>`, `state.<i>.<name>`, `state.<i>.step`, and `param_groups` in the
+   * metadata (format and mapping: docs/safetensors.md, src/core/safetensors.ts).
+   */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveOptimizerSafetensors(this as unknown as Optimizer<BaseOptions>);
+  }
+
+  /**
+   * Loads a safetensors file in PyTorch's names (from `saveSafetensors()` or from PyTorch) into
+   * this optimizer: one with params of the same sizes, or one with none (they are created).
+   * Everything is checked first; a refused file throws a CheckpointError and changes nothing.
+   */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadOptimizerSafetensors(this as unknown as Optimizer<BaseOptions>, bytes);
   }
 
   /** Frees every param and all optimizer memory; any later use throws a DisposedError. */

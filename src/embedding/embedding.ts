@@ -182,6 +182,17 @@ export class Embedding implements EmbeddingTable {
   load(bytes: Uint8Array | ArrayBuffer): void {
     this.table.load(bytes);
   }
+  /**
+   * The table in the safetensors format, named as PyTorch would hold an `nn.Embedding` and its
+   * optimizer: `weight`, `state.0.<name>`, `state.0.step` (docs/safetensors.md).
+   */
+  saveSafetensors(): Uint8Array {
+    return this.table.saveSafetensors();
+  }
+  /** Loads a table's safetensors file (same shape and optimizer); a refused file throws a CheckpointError and changes nothing. */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.table.loadSafetensors(bytes);
+  }
   dispose(): void {
     this.table.dispose();
   }

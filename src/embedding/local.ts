@@ -15,6 +15,7 @@ import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.
 import { runListParallel } from '../threads/pool.js';
 import { CENTRED_RHO, exactConfig, type ExactConfig } from './exact.js';
 import { TableScratch } from './scratch.js';
+import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import type { EmbeddingTable } from './table.js';
 import {
   checkIds, checkNonNegativeInt, checkNumbers, checkPositiveInt, checkSeed, checkTableKeys, outOfRange, resolveInit, resolveTableOptions,
@@ -573,6 +574,21 @@ export class LocalEmbedding implements EmbeddingTable {
       throw e;
     }
     return table;
+  }
+
+  /**
+   * The table in the safetensors format, named as PyTorch would hold an `nn.Embedding` and its
+   * optimizer: `weight`, `state.0.<name>`, `state.0.step` (docs/safetensors.md).
+   */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveEmbeddingSafetensors(this);
+  }
+
+  /** Loads a table's safetensors file (same shape and optimizer); a refused file throws a CheckpointError and changes nothing. */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadEmbeddingSafetensors(this, bytes);
   }
 
   /** Frees the table's engine memory; any later use throws a DisposedError. */

@@ -12,6 +12,7 @@ import { describe } from '../core/options.js';
 import { stateNames } from '../core/declaration.js';
 import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
 import { resolveTableOptions } from './options.js';
+import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 
 /** Floats one engine block holds (1 GiB), as `Embedding` allows per tensor. */
 export const SHARD_MAX_FLOATS = (1 << 28) - 16;
@@ -384,6 +385,18 @@ export class ShardedEmbedding implements EmbeddingTable {
   load(_bytes: Uint8Array | ArrayBuffer): void {
     this.checkAlive('load');
     throw new RangeError(`Embedding.load: this table is split into ${this.tables.length} shards; load each shard's checkpoint with shard(i).load(bytes)`);
+  }
+
+  /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
+  saveSafetensors(): Uint8Array {
+    this.checkAlive('saveSafetensors');
+    return saveEmbeddingSafetensors(this);
+  }
+
+  /** Loads a table's safetensors file into the shards (as `Embedding#loadSafetensors`). */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
+    this.checkAlive('loadSafetensors');
+    loadEmbeddingSafetensors(this, bytes);
   }
 
   /** Frees every shard (and its engine's memory use); any later use throws a DisposedError. */

@@ -55,6 +55,10 @@ export interface EmbeddingTable {
   save(): Uint8Array;
   /** Restores a checkpoint from `save()`. */
   load(bytes: Uint8Array | ArrayBuffer): void;
+  /** The table in the safetensors format in PyTorch's names (`weight`, `state.0.*`; docs/safetensors.md). */
+  saveSafetensors(): Uint8Array;
+  /** Restores a safetensors file from `saveSafetensors()` or PyTorch; everything is checked before anything changes. */
+  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void;
   /** Frees the table's engine memory; any later use throws a DisposedError. */
   dispose(): void;
 }
