@@ -65,7 +65,23 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
 
 /** Parses the command line; throws a TypeError naming a bad option. */
 export function parseArgs(argv) {
-  const o = { quick: false, only: null, sizes: null, timeMs: null, rounds: null, tfjsCpuMax: null, clock: 'cpu', group: null, inProcess: false, cpu: 'auto', out: null, readme: null, report: false, quiet: false, help: false };
+  const o = {
+    quick: false,
+    only: null,
+    sizes: null,
+    timeMs: null,
+    rounds: null,
+    tfjsCpuMax: null,
+    clock: 'cpu',
+    group: null,
+    inProcess: false,
+    cpu: 'auto',
+    out: null,
+    readme: null,
+    report: false,
+    quiet: false,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -74,10 +90,17 @@ export function parseArgs(argv) {
       return v;
     };
     if (a === '--quick') o.quick = true;
-    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only')
+      o.only = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--sizes') {
-      o.sizes = value().split(',').map((s) => Number(s));
-      if (o.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new TypeError(`bench: --sizes takes positive integers, got ${argv[i]}`);
+      o.sizes = value()
+        .split(',')
+        .map((s) => Number(s));
+      if (o.sizes.some((n) => !Number.isInteger(n) || n < 1))
+        throw new TypeError(`bench: --sizes takes positive integers, got ${argv[i]}`);
     } else if (a === '--time') {
       o.timeMs = Number(value());
       if (!(o.timeMs > 0)) throw new TypeError(`bench: --time takes a positive number of milliseconds, got ${argv[i]}`);
@@ -86,17 +109,20 @@ export function parseArgs(argv) {
     else if (a === '--cpu') {
       const v = value();
       o.cpu = v === 'auto' || v === 'none' ? v : Number(v);
-      if (typeof o.cpu === 'number' && !(Number.isInteger(o.cpu) && o.cpu >= 0)) throw new TypeError(`bench: --cpu takes a core number, auto or none, got ${v}`);
-    }
-    else if (a === '--clock') {
+      if (typeof o.cpu === 'number' && !(Number.isInteger(o.cpu) && o.cpu >= 0))
+        throw new TypeError(`bench: --cpu takes a core number, auto or none, got ${v}`);
+    } else if (a === '--clock') {
       o.clock = value();
-      if (o.clock !== 'cpu' && o.clock !== 'wall') throw new TypeError(`bench: --clock takes cpu or wall, got ${o.clock}`);
+      if (o.clock !== 'cpu' && o.clock !== 'wall')
+        throw new TypeError(`bench: --clock takes cpu or wall, got ${o.clock}`);
     } else if (a === '--tfjs-cpu-max') {
       o.tfjsCpuMax = Number(value());
-      if (!Number.isInteger(o.tfjsCpuMax) || o.tfjsCpuMax < 0) throw new TypeError(`bench: --tfjs-cpu-max takes a non-negative integer, got ${argv[i]}`);
+      if (!Number.isInteger(o.tfjsCpuMax) || o.tfjsCpuMax < 0)
+        throw new TypeError(`bench: --tfjs-cpu-max takes a non-negative integer, got ${argv[i]}`);
     } else if (a === '--rounds') {
       o.rounds = Number(value());
-      if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new TypeError(`bench: --rounds takes a positive integer, got ${argv[i]}`);
+      if (!Number.isInteger(o.rounds) || o.rounds < 1)
+        throw new TypeError(`bench: --rounds takes a positive integer, got ${argv[i]}`);
     } else if (a === '--out') o.out = resolve(value());
     else if (a === '--docs' || a === '--readme') o.readme = true;
     else if (a === '--no-docs' || a === '--no-readme') o.readme = false;
@@ -116,12 +142,27 @@ export function parseArgs(argv) {
  * rounds): its figures must not replace the committed full-run results.
  */
 export function isTrial(o) {
-  return o.quick || o.only !== null || o.sizes !== null || o.timeMs !== null || o.rounds !== null || o.tfjsCpuMax !== null || o.group !== null;
+  return (
+    o.quick ||
+    o.only !== null ||
+    o.sizes !== null ||
+    o.timeMs !== null ||
+    o.rounds !== null ||
+    o.tfjsCpuMax !== null ||
+    o.group !== null
+  );
 }
 
 function selected(only, group, taskName) {
   if (!only) return true;
-  return only.some((t) => t === group.id || (t === 'dense' && group.kind === 'dense') || (t === 'tfjs' && group.kind === 'tfjs') || taskName === t || taskName.startsWith(`${t}/`));
+  return only.some(
+    (t) =>
+      t === group.id ||
+      (t === 'dense' && group.kind === 'dense') ||
+      (t === 'tfjs' && group.kind === 'tfjs') ||
+      taskName === t ||
+      taskName.startsWith(`${t}/`),
+  );
 }
 
 function machine(extra) {
@@ -147,7 +188,8 @@ function pinnedCpu(choice) {
   if (choice === 'none' || cpus().length < 2) return null;
   if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return null;
   if (typeof choice === 'number') return choice < cpus().length ? choice : null;
-  const probe = 'let s=0,k=0;const t=performance.now();while(performance.now()-t<150){for(let i=0;i<1e5;i++)s+=Math.sqrt(i);k++}console.log(k)';
+  const probe =
+    'let s=0,k=0;const t=performance.now();while(performance.now()-t<150){for(let i=0;i<1e5;i++)s+=Math.sqrt(i);k++}console.log(k)';
   const best = new Array(Math.min(cpus().length, 8)).fill(0);
   for (let r = 0; r < 2; r++) {
     best.forEach((_, c) => {
@@ -189,7 +231,10 @@ function merge(previous, current) {
 function writeOutputs(results, out) {
   mkdirSync(out, { recursive: true });
   // Indented, but arrays of numbers (the samples) on one line each.
-  const json = JSON.stringify(results, null, 1).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(',')}]`);
+  const json = JSON.stringify(results, null, 1).replace(
+    /\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g,
+    (_, xs) => `[${xs.split(/,\s*/).join(',')}]`,
+  );
   writeFileSync(join(out, 'latest.json'), json + '\n');
   for (const g of results.groups) writeFileSync(join(out, `${g.id}.svg`), groupSvg(g));
   const md = markdownReport(results);
@@ -225,7 +270,8 @@ async function main() {
   // The roofline kernel is a bench-only wasm (bench/wasm/): build it if it is missing or stale.
   await ensureBenchWasm({ log: opts.quiet ? () => {} : (m) => console.error(m) });
   const distIndex = join(ROOT, 'dist', 'index.js');
-  if (!existsSync(distIndex)) throw new Error('bench: dist/index.js is missing; run `npm run build` first (`npm run bench` does)');
+  if (!existsSync(distIndex))
+    throw new Error('bench: dist/index.js is missing; run `npm run build` first (`npm run bench` does)');
   const lib = await import(pathToFileURL(distIndex).href);
   const simd = lib.simdSupported();
   const engine = await lib.createEngine({ simd });
@@ -242,7 +288,13 @@ async function main() {
   let currentWarmup = 0;
   let progress;
   const ctx = {
-    lib, engine, scalarEngine, quick: opts.quick, sizes: opts.sizes, timeMs: roundMs, tfjsCpuMax: opts.tfjsCpuMax,
+    lib,
+    engine,
+    scalarEngine,
+    quick: opts.quick,
+    sizes: opts.sizes,
+    timeMs: roundMs,
+    tfjsCpuMax: opts.tfjsCpuMax,
     sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
     c: new CPrograms(),
     tfjs: async () => {
@@ -266,11 +318,14 @@ async function main() {
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
   groups.push(...tfjsGroups(ctx));
-  for (const g of groups) g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
+  for (const g of groups)
+    g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
   const planned = groups.filter((g) => g.tasks.length > 0);
   const wantInit = !opts.group && (!opts.only || opts.only.includes('init'));
   if (planned.length === 0 && !wantInit) {
-    console.error(`bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`);
+    console.error(
+      `bench: --only ${opts.only?.join(',')} selects no task; groups are ${groups.map((g) => g.id).join(', ')}`,
+    );
     process.exit(2);
   }
 
@@ -291,8 +346,20 @@ async function main() {
       mode: opts.quick ? 'quick' : 'full',
       date,
       command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: machine({ loadavg: startLoad, loadavgEnd: loadavg(), gcc: ctx.c.compiler, tinybench, tfjs: tfjsVersion, simd }),
-      settings: { timeMs, rounds, clock: opts.clock, samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations' },
+      machine: machine({
+        loadavg: startLoad,
+        loadavgEnd: loadavg(),
+        gcc: ctx.c.compiler,
+        tinybench,
+        tfjs: tfjsVersion,
+        simd,
+      }),
+      settings: {
+        timeMs,
+        rounds,
+        clock: opts.clock,
+        samplesAre: 'milliseconds per operation; a sample times a batch of `batch` operations',
+      },
       notes,
       groups: done,
       ...(initResult ? { init: initResult } : {}),
@@ -310,21 +377,30 @@ async function main() {
   // Single-threaded groups run pinned to one core (--cpu): every contender of a group, the C
   // programs (children of the group's process) included, then runs on the same core.
   const pin = !opts.group && !opts.inProcess ? pinnedCpu(opts.cpu) : null;
-  if (pin !== null) notes.push(`single-threaded groups ran pinned to core ${pin} (taskset), every contender on the same core; the threads groups ran on all cores`);
+  if (pin !== null)
+    notes.push(
+      `single-threaded groups ran pinned to core ${pin} (taskset), every contender on the same core; the threads groups ran on all cores`,
+    );
   const isolated = !opts.group && !opts.inProcess && (planned.length > 1 || pin !== null);
   let measured = planned;
   if (isolated) {
     measured = [];
     const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-groups-'));
     try {
-      const passOn = process.argv.slice(2).filter((x) => !['--readme', '--no-readme', '--docs', '--no-docs'].includes(x));
+      const passOn = process.argv
+        .slice(2)
+        .filter((x) => !['--readme', '--no-readme', '--docs', '--no-docs'].includes(x));
       for (const g of planned) {
         const out = join(tmp, g.id);
         const args = [fileURLToPath(import.meta.url), ...passOn, '--group', g.id, '--out', out, '--no-readme'];
         const pinned = pin !== null && g.kind !== 'threads';
-        const child = spawnSync(pinned ? 'taskset' : process.execPath, pinned ? ['-c', String(pin), process.execPath, ...args] : args, {
-          stdio: ['ignore', 'ignore', opts.quiet ? 'ignore' : 'inherit'],
-        });
+        const child = spawnSync(
+          pinned ? 'taskset' : process.execPath,
+          pinned ? ['-c', String(pin), process.execPath, ...args] : args,
+          {
+            stdio: ['ignore', 'ignore', opts.quiet ? 'ignore' : 'inherit'],
+          },
+        );
         const got = readJson(join(out, 'latest.json'));
         const result = got?.groups?.find((x) => x.id === g.id);
         if (child.status === 0 && result) {
@@ -348,7 +424,13 @@ async function main() {
   } else {
     const needsC = planned.flatMap((g) => g.tasks).filter((t) => t.contender.startsWith('c-'));
     if (needsC.length) {
-      const programs = [...new Set(planned.filter((g) => g.tasks.some((t) => t.contender.startsWith('c-'))).map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')))];
+      const programs = [
+        ...new Set(
+          planned
+            .filter((g) => g.tasks.some((t) => t.contender.startsWith('c-')))
+            .map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')),
+        ),
+      ];
       ctx.c.compile(programs);
       if (ctx.c.skipped) notes.push(ctx.c.skipped);
     }
@@ -436,11 +518,20 @@ async function main() {
             if (a.samples.length) {
               const s = summarize(a.samples);
               Object.assign(t, {
-                medianMs: sig(s.medianMs, 6), p25Ms: sig(s.p25Ms, 6), p75Ms: sig(s.p75Ms, 6), minMs: sig(s.minMs, 6),
-                spread: sig(s.spread, 3), melems: sig(melemPerSec(t.elems, s.medianMs), 5),
-                batch: a.reps, rounds: a.rounds, count: s.count, samples: a.samples.map((x) => sig(x, 4)),
+                medianMs: sig(s.medianMs, 6),
+                p25Ms: sig(s.p25Ms, 6),
+                p75Ms: sig(s.p75Ms, 6),
+                minMs: sig(s.minMs, 6),
+                spread: sig(s.spread, 3),
+                melems: sig(melemPerSec(t.elems, s.medianMs), 5),
+                batch: a.reps,
+                rounds: a.rounds,
+                count: s.count,
+                samples: a.samples.map((x) => sig(x, 4)),
               });
-              progress.finished(`${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`);
+              progress.finished(
+                `${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`,
+              );
             } else if (a.skipped) {
               t.skipped = a.skipped;
               progress.finished(`${t.name}: skipped (${a.skipped})`);
@@ -457,7 +548,6 @@ async function main() {
       progress.close();
       ctx.c.cleanup();
     }
-
   }
 
   if (wantInit) {
@@ -474,7 +564,9 @@ async function main() {
   for (const n of notes) lines.push(`- note: ${n}`);
   if (initResult) lines.push(initLine(initResult), '');
   for (const g of measured) lines.push(groupMarkdown(g));
-  lines.push(`Wrote ${join(opts.out, 'latest.json')}, latest.md and ${measured.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated docs/benchmarks.md' : ''}.`);
+  lines.push(
+    `Wrote ${join(opts.out, 'latest.json')}, latest.md and ${measured.map((g) => `${g.id}.svg`).join(', ')}${readme ? '; updated docs/benchmarks.md' : ''}.`,
+  );
   console.log(lines.join('\n'));
 }
 

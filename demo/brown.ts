@@ -81,7 +81,9 @@ export function brownDirectory(): string {
  * `limit` keeps only the first files (for quick runs). Throws if the folder holds no corpus file.
  */
 export function loadBrown(dir: string = brownDirectory(), limit = Infinity): BrownDocument[] {
-  const names = readdirSync(dir).filter((f) => FILE_NAME.test(f)).sort();
+  const names = readdirSync(dir)
+    .filter((f) => FILE_NAME.test(f))
+    .sort();
   if (names.length === 0) throw new RangeError(`brown: no corpus file (ca01 .. cr09) in ${dir}; run npm ci`);
   return names.slice(0, limit).map((id) => ({
     id,
@@ -96,7 +98,8 @@ export function loadBrown(dir: string = brownDirectory(), limit = Infinity): Bro
  * the 500 files, 3 to 8 of each genre.
  */
 export function splitDocuments(docs: readonly BrownDocument[], every = 10): Split {
-  if (!Number.isInteger(every) || every < 2) throw new RangeError(`brown: 'every' must be an integer >= 2, got ${every}`);
+  if (!Number.isInteger(every) || every < 2)
+    throw new RangeError(`brown: 'every' must be an integer >= 2, got ${every}`);
   const train: BrownDocument[] = [];
   const test: BrownDocument[] = [];
   docs.forEach((d, i) => ((i + 1) % every === 0 ? test : train).push(d));

@@ -107,7 +107,11 @@ function typeValues(word: string, o: Required<FeatureOptions>): (string | null)[
  * -2, +2, last three letters of the words at -1 and +1; `<s>` and `</s>` past the ends), the
  * position/capitalisation one and the bias.
  */
-export function tokenFeatureStrings(words: readonly string[], i: number, options: FeatureOptions = {}): (string | null)[] {
+export function tokenFeatureStrings(
+  words: readonly string[],
+  i: number,
+  options: FeatureOptions = {},
+): (string | null)[] {
   const o = resolveOptions(options);
   const names = templateNames(o);
   const nType = names.length - CONTEXT.length - 2;
@@ -139,10 +143,14 @@ function resolveOptions(options: FeatureOptions): Required<FeatureOptions> {
     }
   }
   if (!(o.tagDictMinCount === Infinity || (Number.isInteger(o.tagDictMinCount) && o.tagDictMinCount >= 1))) {
-    throw new RangeError(`FeatureSpace: option 'tagDictMinCount' must be an integer >= 1 or Infinity, got ${o.tagDictMinCount}`);
+    throw new RangeError(
+      `FeatureSpace: option 'tagDictMinCount' must be an integer >= 1 or Infinity, got ${o.tagDictMinCount}`,
+    );
   }
   if (!(typeof o.openClassCoverage === 'number' && o.openClassCoverage > 0 && o.openClassCoverage <= 1)) {
-    throw new RangeError(`FeatureSpace: option 'openClassCoverage' must be a number in (0, 1], got ${o.openClassCoverage}`);
+    throw new RangeError(
+      `FeatureSpace: option 'openClassCoverage' must be a number in (0, 1], got ${o.openClassCoverage}`,
+    );
   }
   return o;
 }
@@ -266,7 +274,9 @@ export class FeatureSpace {
       const n = typeCount[ty]!;
       for (let k = 0; k < v.length; k++) if (v[k] !== null) bump(k, v[k]!, n);
     }
-    CONTEXT.forEach(([, off], k) => bump(nType + k, off < 0 ? BOS : EOS, Math.abs(off) === 1 ? sentences : sentences + twoOrMore));
+    CONTEXT.forEach(([, off], k) =>
+      bump(nType + k, off < 0 ? BOS : EOS, Math.abs(off) === 1 ? sentences : sentences + twoOrMore),
+    );
     POSITIONS.forEach((p, k) => bump(width - 2, p, posCount[k]!));
     bump(width - 1, '', o.minCount);
     let numFeatures = 0;

@@ -3,7 +3,17 @@
 import { init } from '../src/index.js';
 import { loadBrown, sentencesOf, splitDocuments, tokenCount } from './brown.js';
 import { FeatureSpace } from './features.js';
-import { DEFAULT_LR, MODES, OPTIMIZERS, Tagger, mostFrequentTagAccuracy, type Mode, type OptimizerName, type Progress, type ScoreTable } from './tagger.js';
+import {
+  DEFAULT_LR,
+  MODES,
+  OPTIMIZERS,
+  Tagger,
+  mostFrequentTagAccuracy,
+  type Mode,
+  type OptimizerName,
+  type Progress,
+  type ScoreTable,
+} from './tagger.js';
 import type { TfjsBackend } from './tfjs-table.js';
 
 /** The demo's command-line flags. */
@@ -51,7 +61,9 @@ export const USAGE = `usage: npm run demo -- [flags]
   --seed S                             shuffling seed (default 1)
   --dense                              the same model as one dense param stepped whole
                                        (what sparse updates save; slow)
-  --lr X                               learning rate (default per optimizer: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${k} ${v}`).join(', ')})
+  --lr X                               learning rate (default per optimizer: ${Object.entries(DEFAULT_LR)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')})
   --batch N                            tokens per update (default 1024)
   --files N                            use only the first N of the 500 corpus files (default 500)
   --threads N                          engine threads (default 1; lazy updates split their rows)
@@ -62,7 +74,20 @@ export const USAGE = `usage: npm run demo -- [flags]
 
 /** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
 export function parseFlags(argv: readonly string[]): DemoFlags {
-  const flags: DemoFlags = { optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, files: 500, threads: 1, tfjs: undefined, updates: undefined, help: false };
+  const flags: DemoFlags = {
+    optimizer: 'adam',
+    mode: 'lazy',
+    epochs: 2,
+    seed: 1,
+    dense: false,
+    lr: undefined,
+    batchSize: 1024,
+    files: 500,
+    threads: 1,
+    tfjs: undefined,
+    updates: undefined,
+    help: false,
+  };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new RangeError(`demo: flag ${name} needs a value; see --help`);
@@ -70,7 +95,8 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
   };
   const int = (v: string, name: string, min: number): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new RangeError(`demo: flag ${name} must be an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min)
+      throw new RangeError(`demo: flag ${name} must be an integer >= ${min}, got '${v}'`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -87,13 +113,15 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     switch (name) {
       case '--optimizer': {
         const v = take();
-        if (!(OPTIMIZERS as readonly string[]).includes(v)) throw new RangeError(`demo: flag --optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${v}'`);
+        if (!(OPTIMIZERS as readonly string[]).includes(v))
+          throw new RangeError(`demo: flag --optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${v}'`);
         flags.optimizer = v as OptimizerName;
         break;
       }
       case '--mode': {
         const v = take();
-        if (!(MODES as readonly string[]).includes(v)) throw new RangeError(`demo: flag --mode must be one of ${MODES.join(', ')}, got '${v}'`);
+        if (!(MODES as readonly string[]).includes(v))
+          throw new RangeError(`demo: flag --mode must be one of ${MODES.join(', ')}, got '${v}'`);
         flags.mode = v as Mode;
         break;
       }
@@ -141,8 +169,12 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     }
     inline = undefined;
   }
-  if (flags.tfjs !== undefined && flags.optimizer === 'adamw') throw new RangeError(`demo: --tfjs supports --optimizer adam, adagrad or sgd (tfjs-core has no AdamW), got 'adamw'`);
-  if (flags.tfjs !== undefined && flags.dense) throw new RangeError('demo: --tfjs and --dense exclude each other (the tfjs table is always dense)');
+  if (flags.tfjs !== undefined && flags.optimizer === 'adamw')
+    throw new RangeError(
+      `demo: --tfjs supports --optimizer adam, adagrad or sgd (tfjs-core has no AdamW), got 'adamw'`,
+    );
+  if (flags.tfjs !== undefined && flags.dense)
+    throw new RangeError('demo: --tfjs and --dense exclude each other (the tfjs table is always dense)');
   return flags;
 }
 
@@ -185,7 +217,9 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
       ? `one dense param stepped whole (--dense)`
       : `an Embedding table, ${flags.mode} sparse updates`;
   print(`wasm-optim demo: part-of-speech tagging of the Brown corpus`);
-  print(`model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`);
+  print(
+    `model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`,
+  );
   print(`engine: ${engine.simd ? 'SIMD' : 'scalar'} build, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`);
 
   let t = performance.now();
@@ -193,22 +227,34 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
   const { train, test } = splitDocuments(docs);
   const trainSentences = sentencesOf(train);
   const testSentences = sentencesOf(test);
-  print(`corpus: ${docs.length} files, ${fmtCount(trainSentences.length + testSentences.length)} sentences, ${fmtCount(tokenCount(trainSentences) + tokenCount(testSentences))} tokens (tags without -tl/-hl/-nc) [${since(t)}]`);
-  print(`split: ${train.length} files (${fmtCount(tokenCount(trainSentences))} tokens) to train, every 10th file held out: ${test.length} files (${fmtCount(tokenCount(testSentences))} tokens)`);
+  print(
+    `corpus: ${docs.length} files, ${fmtCount(trainSentences.length + testSentences.length)} sentences, ${fmtCount(tokenCount(trainSentences) + tokenCount(testSentences))} tokens (tags without -tl/-hl/-nc) [${since(t)}]`,
+  );
+  print(
+    `split: ${train.length} files (${fmtCount(tokenCount(trainSentences))} tokens) to train, every 10th file held out: ${test.length} files (${fmtCount(tokenCount(testSentences))} tokens)`,
+  );
 
   t = performance.now();
   const space = FeatureSpace.build(trainSentences);
   const trainData = space.encode(trainSentences);
   const testData = space.encode(testSentences);
   const dim = Math.ceil(space.numTags / 4) * 4;
-  print(`features: ${space.width} per token, ${fmtCount(space.numFeatures)} rows x ${dim} tag scores (${space.numTags} tags) = ${((space.numFeatures * dim * 4) / 2 ** 20).toFixed(0)} MiB of weights [${since(t)}]`);
+  print(
+    `features: ${space.width} per token, ${fmtCount(space.numFeatures)} rows x ${dim} tag scores (${space.numTags} tags) = ${((space.numFeatures * dim * 4) / 2 ** 20).toFixed(0)} MiB of weights [${since(t)}]`,
+  );
   const baseline = mostFrequentTagAccuracy(trainSentences, testSentences);
   print(`baseline (most frequent tag of each word, nn for unknown words): held-out accuracy ${pct(baseline)}`);
 
   let custom: ScoreTable | undefined;
   if (flags.tfjs) {
     const { createTfjsTable } = await import('./tfjs-table.js');
-    const t = await createTfjsTable(flags.tfjs, space.numFeatures, dim, flags.optimizer as 'adam' | 'adagrad' | 'sgd', flags.lr ?? DEFAULT_LR[flags.optimizer]);
+    const t = await createTfjsTable(
+      flags.tfjs,
+      space.numFeatures,
+      dim,
+      flags.optimizer as 'adam' | 'adagrad' | 'sgd',
+      flags.lr ?? DEFAULT_LR[flags.optimizer],
+    );
     print(`tfjs-core ${t.version}, ${flags.tfjs} backend`);
     custom = t;
   }
@@ -226,7 +272,10 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
     for (let e = 1; e <= flags.epochs; e++) {
       const label = `epoch ${e}/${flags.epochs}`;
       const stats = tagger.trainEpoch(trainData, progressPrinter(label, out), flags.updates ?? Infinity);
-      if (stats.tokens < trainData.length) print(`${label}: stopped after ${stats.batches} updates (--updates), ${pct(stats.tokens / trainData.length)} of the epoch`);
+      if (stats.tokens < trainData.length)
+        print(
+          `${label}: stopped after ${stats.batches} updates (--updates), ${pct(stats.tokens / trainData.length)} of the epoch`,
+        );
       const te = performance.now();
       accuracy = tagger.accuracy(testData);
       const evalSeconds = (performance.now() - te) / 1000;
@@ -240,7 +289,9 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
     tagger.dispose();
   }
   const cpu = process.cpuUsage();
-  print(`wall time: ${since(t0)} (${process.uptime().toFixed(1)} s since the process started; CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s)`);
+  print(
+    `wall time: ${since(t0)} (${process.uptime().toFixed(1)} s since the process started; CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s)`,
+  );
   print(`held-out accuracy: ${pct(accuracy)}`);
   return accuracy;
 }

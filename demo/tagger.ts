@@ -5,15 +5,7 @@
 // its features, so a mini-batch touches a few thousand of the table's rows: the table is an
 // `Embedding` updated sparsely with `update(ids, grads)`, or, with `dense: true`, one big param
 // of a dense optimizer stepped whole (the same model, to show what sparse updates save).
-import {
-  Adagrad,
-  Adam,
-  AdamW,
-  Embedding,
-  SGD,
-  type Engine,
-  type Param,
-} from '../src/index.js';
+import { Adagrad, Adam, AdamW, Embedding, SGD, type Engine, type Param } from '../src/index.js';
 import type { Sentence } from './brown.js';
 import type { EncodedTokens, FeatureSpace } from './features.js';
 
@@ -110,7 +102,15 @@ export interface ScoreTable {
 
 class SparseTable implements ScoreTable {
   private readonly emb: Embedding;
-  constructor(rows: number, dim: number, optimizer: OptimizerName, lr: number, mode: Mode, weightDecay: number | undefined, engine: Engine | undefined) {
+  constructor(
+    rows: number,
+    dim: number,
+    optimizer: OptimizerName,
+    lr: number,
+    mode: Mode,
+    weightDecay: number | undefined,
+    engine: Engine | undefined,
+  ) {
     this.emb = new Embedding(rows, dim, {
       optimizer,
       lr,
@@ -147,9 +147,28 @@ class DenseTable implements ScoreTable {
   private readonly rowsOut: Float32Array;
   private readonly gradsOut: Float32Array;
   private lastIds = new Int32Array(0);
-  constructor(rows: number, dim: number, maxRows: number, optimizer: OptimizerName, lr: number, weightDecay: number | undefined, engine: Engine | undefined) {
-    const o = { lr, ...(weightDecay === undefined ? {} : { weightDecay }), ...(engine === undefined ? {} : { engine }) };
-    this.opt = optimizer === 'adam' ? new Adam(o) : optimizer === 'adamw' ? new AdamW(o) : optimizer === 'sgd' ? new SGD(o) : new Adagrad(o);
+  constructor(
+    rows: number,
+    dim: number,
+    maxRows: number,
+    optimizer: OptimizerName,
+    lr: number,
+    weightDecay: number | undefined,
+    engine: Engine | undefined,
+  ) {
+    const o = {
+      lr,
+      ...(weightDecay === undefined ? {} : { weightDecay }),
+      ...(engine === undefined ? {} : { engine }),
+    };
+    this.opt =
+      optimizer === 'adam'
+        ? new Adam(o)
+        : optimizer === 'adamw'
+          ? new AdamW(o)
+          : optimizer === 'sgd'
+            ? new SGD(o)
+            : new Adagrad(o);
     this.param = this.opt.param(rows * dim);
     this.dim = dim;
     this.rowsOut = new Float32Array(maxRows * dim);
@@ -201,7 +220,9 @@ export class Tagger {
   /** Columns of the table (tags, padded to a multiple of 4; padding columns stay zero). */
   readonly dim: number;
   /** The options in force. */
-  readonly options: Readonly<Required<Omit<TaggerOptions, 'engine' | 'weightDecay' | 'table'>>> & { weightDecay: number | undefined };
+  readonly options: Readonly<Required<Omit<TaggerOptions, 'engine' | 'weightDecay' | 'table'>>> & {
+    weightDecay: number | undefined;
+  };
   private readonly table: ScoreTable;
   private readonly random: () => number;
   private readonly stamp: Int32Array;
@@ -214,14 +235,19 @@ export class Tagger {
   constructor(space: FeatureSpace, options: TaggerOptions = {}) {
     const optimizer = options.optimizer ?? 'adam';
     if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) {
-      throw new RangeError(`Tagger: option 'optimizer' must be one of ${OPTIMIZERS.join(', ')}, got '${String(optimizer)}'`);
+      throw new RangeError(
+        `Tagger: option 'optimizer' must be one of ${OPTIMIZERS.join(', ')}, got '${String(optimizer)}'`,
+      );
     }
     const mode = options.mode ?? 'lazy';
-    if (!(MODES as readonly string[]).includes(mode)) throw new RangeError(`Tagger: option 'mode' must be 'lazy' or 'exact', got '${String(mode)}'`);
+    if (!(MODES as readonly string[]).includes(mode))
+      throw new RangeError(`Tagger: option 'mode' must be 'lazy' or 'exact', got '${String(mode)}'`);
     const lr = options.lr ?? DEFAULT_LR[optimizer];
-    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new RangeError(`Tagger: option 'lr' must be a finite number > 0, got ${lr}`);
+    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr))
+      throw new RangeError(`Tagger: option 'lr' must be a finite number > 0, got ${lr}`);
     const batchSize = options.batchSize ?? 1024;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`Tagger: option 'batchSize' must be an integer >= 1, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`Tagger: option 'batchSize' must be an integer >= 1, got ${batchSize}`);
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`Tagger: option 'seed' must be an integer, got ${seed}`);
     const dense = options.dense ?? false;
@@ -233,8 +259,8 @@ export class Tagger {
     this.table = options.table
       ? options.table
       : dense
-      ? new DenseTable(rows, this.dim, maxRows, optimizer, lr, options.weightDecay, options.engine)
-      : new SparseTable(rows, this.dim, optimizer, lr, mode, options.weightDecay, options.engine);
+        ? new DenseTable(rows, this.dim, maxRows, optimizer, lr, options.weightDecay, options.engine)
+        : new SparseTable(rows, this.dim, optimizer, lr, mode, options.weightDecay, options.engine);
     this.random = mulberry32(seed);
     this.stamp = new Int32Array(rows).fill(-1);
     this.slot = new Int32Array(rows);
@@ -256,9 +282,11 @@ export class Tagger {
   trainEpoch(data: EncodedTokens, onProgress?: (p: Progress) => void, maxBatches = Infinity): EpochStats {
     this.live();
     if (!(maxBatches >= 1)) throw new RangeError(`Tagger.trainEpoch: 'maxBatches' must be >= 1, got ${maxBatches}`);
-    if (data.width !== this.space.width) throw new RangeError(`Tagger: data has ${data.width} features per token, the tagger ${this.space.width}`);
+    if (data.width !== this.space.width)
+      throw new RangeError(`Tagger: data has ${data.width} features per token, the tagger ${this.space.width}`);
     for (let t = 0; t < data.length; t++) {
-      if (data.labels[t]! < 0) throw new RangeError(`Tagger: training token ${t} has a tag the feature space does not know`);
+      if (data.labels[t]! < 0)
+        throw new RangeError(`Tagger: training token ${t} has a tag the feature space does not know`);
     }
     const start = performance.now();
     const n = data.length;
@@ -365,7 +393,8 @@ export class Tagger {
   /** The predicted tag (column) of every token: the best-scoring of its candidates. */
   predict(data: EncodedTokens): Int32Array {
     this.live();
-    if (data.width !== this.space.width) throw new RangeError(`Tagger: data has ${data.width} features per token, the tagger ${this.space.width}`);
+    if (data.width !== this.space.width)
+      throw new RangeError(`Tagger: data has ${data.width} features per token, the tagger ${this.space.width}`);
     const W = this.table.all();
     const F = data.width;
     const D = this.dim;

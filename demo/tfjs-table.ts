@@ -17,7 +17,13 @@ export type TfjsBackend = 'wasm' | 'cpu';
  * engine's defaults (Adam: betas 0.9/0.999, eps 1e-8; Adagrad: accumulator starting at 0, where
  * tfjs would start at 0.1).
  */
-export async function createTfjsTable(backend: TfjsBackend, rows: number, dim: number, optimizer: TfjsOptimizer, lr: number): Promise<ScoreTable & { readonly version: string }> {
+export async function createTfjsTable(
+  backend: TfjsBackend,
+  rows: number,
+  dim: number,
+  optimizer: TfjsOptimizer,
+  lr: number,
+): Promise<ScoreTable & { readonly version: string }> {
   const require = createRequire(import.meta.url);
   const warn = console.warn;
   const log = console.log;
@@ -43,7 +49,11 @@ export async function createTfjsTable(backend: TfjsBackend, rows: number, dim: n
   }
   const version = (require('@tensorflow/tfjs-core/package.json') as { version: string }).version;
   const opt =
-    optimizer === 'adam' ? tf.train.adam(lr, 0.9, 0.999, 1e-8) : optimizer === 'adagrad' ? tf.train.adagrad(lr, 0) : tf.train.sgd(lr);
+    optimizer === 'adam'
+      ? tf.train.adam(lr, 0.9, 0.999, 1e-8)
+      : optimizer === 'adagrad'
+        ? tf.train.adagrad(lr, 0)
+        : tf.train.sgd(lr);
   return {
     version,
     begin(ids) {
@@ -52,7 +62,10 @@ export async function createTfjsTable(backend: TfjsBackend, rows: number, dim: n
     },
     apply(ids, grads) {
       tf.tidy(() => {
-        const g = tf.scatterND(tf.tensor2d(ids, [ids.length, 1], 'int32'), tf.tensor2d(grads, [ids.length, dim]), [rows, dim]);
+        const g = tf.scatterND(tf.tensor2d(ids, [ids.length, 1], 'int32'), tf.tensor2d(grads, [ids.length, dim]), [
+          rows,
+          dim,
+        ]);
         opt.applyGradients([{ name: w.name, tensor: g }]);
       });
     },

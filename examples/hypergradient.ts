@@ -11,7 +11,8 @@ function parse(argv: string[]): { epochs: number; seed: number } {
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const v = Number(inline ?? argv[++i]);
-    if ((name === '--epochs' || name === '--seed') && Number.isInteger(v) && v >= (name === '--seed' ? 0 : 1)) f[name.slice(2) as 'epochs' | 'seed'] = v;
+    if ((name === '--epochs' || name === '--seed') && Number.isInteger(v) && v >= (name === '--seed' ? 0 : 1))
+      f[name.slice(2) as 'epochs' | 'seed'] = v;
     else throw new RangeError(`hypergradient: bad flag '${argv[i]}' (flags: --epochs N >= 1, --seed S >= 0)`);
   }
   return f;
@@ -29,7 +30,9 @@ function rng(seed: number): () => number {
 }
 
 const flags = parse(process.argv.slice(2));
-const D = 100, N = 4000, BATCH = 50;
+const D = 100,
+  N = 4000,
+  BATCH = 50;
 const r = rng(flags.seed);
 const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 // A teacher w* labels random inputs; 5% of the labels are flipped.
@@ -65,7 +68,10 @@ function train(opt: Optimizer<BaseOptions>): { losses: number[]; lr: number } {
     }
     for (let s = 0; s < N; s += BATCH) {
       opt.zeroGrad();
-      const gw = w.grad, gb = b.grad, wd = w.data, bd = b.data[0];
+      const gw = w.grad,
+        gb = b.grad,
+        wd = w.data,
+        bd = b.data[0];
       for (let q = s; q < s + BATCH; q++) {
         const x = X[order[q]];
         const e = (sigmoid(x.reduce((a, xi, j) => a + xi * wd[j], bd)) - Y[order[q]]) / BATCH;
@@ -84,11 +90,19 @@ function train(opt: Optimizer<BaseOptions>): { losses: number[]; lr: number } {
 await init();
 const runs: [string, () => Optimizer<BaseOptions>][] = [
   ['SGD     lr 0.001', () => new SGD({ lr: 0.001 }) as unknown as Optimizer<BaseOptions>],
-  ['SGD-HD  lr 0.001, beta 0.001', () => new SGDHD({ lr: 0.001, hypergradLr: 0.001 }) as unknown as Optimizer<BaseOptions>],
+  [
+    'SGD-HD  lr 0.001, beta 0.001',
+    () => new SGDHD({ lr: 0.001, hypergradLr: 0.001 }) as unknown as Optimizer<BaseOptions>,
+  ],
   ['Adam    lr 0.0001', () => new Adam({ lr: 1e-4 }) as unknown as Optimizer<BaseOptions>],
-  ['Adam-HD lr 0.0001, beta 1e-5', () => new AdamHD({ lr: 1e-4, hypergradLr: 1e-5 }) as unknown as Optimizer<BaseOptions>],
+  [
+    'Adam-HD lr 0.0001, beta 1e-5',
+    () => new AdamHD({ lr: 1e-4, hypergradLr: 1e-5 }) as unknown as Optimizer<BaseOptions>,
+  ],
 ];
-console.log(`logistic regression, ${N} samples x ${D} features, batch ${BATCH}; training loss per epoch (log 2 = 0.693 at the start)`);
+console.log(
+  `logistic regression, ${N} samples x ${D} features, batch ${BATCH}; training loss per epoch (log 2 = 0.693 at the start)`,
+);
 for (const [name, make] of runs) {
   const { losses, lr } = train(make());
   console.log(`${name.padEnd(30)} ${losses.map((l) => l.toFixed(4)).join('  ')}   final lr ${lr.toPrecision(3)}`);

@@ -51,7 +51,8 @@ export const LANDSCAPES = [
   {
     id: 'saddle',
     name: 'Saddle',
-    about: 'x^2 - y^2 + y^4 / 4: a saddle at (0, 0) between two minima of -1 at (0, ±√2); the race starts on the ridge.',
+    about:
+      'x^2 - y^2 + y^4 / 4: a saddle at (0, 0) between two minima of -1 at (0, ±√2); the race starts on the ridge.',
     f: (x, y) => x * x - y * y + 0.25 * y ** 4,
     grad: (x, y) => [2 * x, -2 * y + y ** 3],
     box: [-3, 3, -3, 3],

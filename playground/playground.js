@@ -53,7 +53,8 @@ function reset() {
 
 function selectLandscape(id) {
   const found = LANDSCAPES.find((l) => l.id === id);
-  if (!found) throw new RangeError(`playground: no landscape '${id}'; there are ${LANDSCAPES.map((l) => l.id).join(', ')}`);
+  if (!found)
+    throw new RangeError(`playground: no landscape '${id}'; there are ${LANDSCAPES.map((l) => l.id).join(', ')}`);
   landscape = found;
   $('landscape').value = id;
   setSlider('lrAdaptive', landscape.lrAdaptive);
@@ -66,7 +67,14 @@ function selectLandscape(id) {
 // ---- drawing ----------------------------------------------------------------------------------
 
 const PALETTE = [
-  [12, 14, 24], [24, 30, 52], [38, 50, 82], [56, 72, 108], [80, 96, 132], [108, 122, 154], [140, 150, 176], [176, 182, 200],
+  [12, 14, 24],
+  [24, 30, 52],
+  [38, 50, 82],
+  [56, 72, 108],
+  [80, 96, 132],
+  [108, 122, 154],
+  [140, 150, 176],
+  [176, 182, 200],
 ];
 
 function colorAt(t) {
@@ -137,8 +145,10 @@ function drawPlot() {
   ctx.strokeStyle = '#ffffff';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.moveTo(mx - 7, my - 7); ctx.lineTo(mx + 7, my + 7);
-  ctx.moveTo(mx + 7, my - 7); ctx.lineTo(mx - 7, my + 7);
+  ctx.moveTo(mx - 7, my - 7);
+  ctx.lineTo(mx + 7, my + 7);
+  ctx.moveTo(mx + 7, my - 7);
+  ctx.lineTo(mx - 7, my + 7);
   ctx.stroke();
   const [sx, sy] = toCanvas(landscape, landscape.start[0], landscape.start[1], w, h);
   ctx.beginPath();
@@ -192,7 +202,10 @@ function drawChart() {
       if (z > hi) hi = z;
     }
   }
-  if (!Number.isFinite(lo)) { lo = -1; hi = 1; }
+  if (!Number.isFinite(lo)) {
+    lo = -1;
+    hi = 1;
+  }
   lo = Math.floor(lo);
   hi = Math.max(Math.ceil(hi), lo + 1);
   const steps = Math.max(race.steps, 50);
@@ -205,7 +218,8 @@ function drawChart() {
   const every = Math.ceil((hi - lo) / 6);
   for (let z = lo; z <= hi; z += every) {
     ctx.beginPath();
-    ctx.moveTo(pad.l, Y(z)); ctx.lineTo(w - pad.r, Y(z));
+    ctx.moveTo(pad.l, Y(z));
+    ctx.lineTo(w - pad.r, Y(z));
     ctx.stroke();
     ctx.fillText(`1e${z}`, 8, Y(z) + 4);
   }
@@ -221,7 +235,10 @@ function drawChart() {
     ctx.beginPath();
     let pen = false;
     r.losses.forEach((loss, s) => {
-      if (!Number.isFinite(loss)) { pen = false; return; }
+      if (!Number.isFinite(loss)) {
+        pen = false;
+        return;
+      }
       const z = Math.min(Math.max(Math.log10(gap(loss)), lo), hi);
       if (pen) ctx.lineTo(X(s), Y(z));
       else ctx.moveTo(X(s), Y(z));
@@ -323,11 +340,20 @@ async function main() {
   setSlider('eps', 1e-8);
   $('landscape').addEventListener('change', (e) => selectLandscape(e.target.value));
   for (const id of Object.keys(SLIDERS)) {
-    $(id).addEventListener('input', () => { readSlider(id); reset(); });
+    $(id).addEventListener('input', () => {
+      readSlider(id);
+      reset();
+    });
   }
-  $('step').addEventListener('click', () => { setRunning(false); step(1); });
+  $('step').addEventListener('click', () => {
+    setRunning(false);
+    step(1);
+  });
   $('run').addEventListener('click', () => setRunning(!running));
-  $('reset').addEventListener('click', () => { setRunning(false); reset(); });
+  $('reset').addEventListener('click', () => {
+    setRunning(false);
+    reset();
+  });
   selectLandscape(LANDSCAPES[0].id);
 
   /** For scripts and the browser test: drive the page without the mouse. */
@@ -335,8 +361,14 @@ async function main() {
     landscapes: LANDSCAPES.map((l) => l.id),
     engineSimd: engine.simd,
     step,
-    reset: () => { setRunning(false); reset(); },
-    setLandscape: (id) => { setRunning(false); selectLandscape(id); },
+    reset: () => {
+      setRunning(false);
+      reset();
+    },
+    setLandscape: (id) => {
+      setRunning(false);
+      selectLandscape(id);
+    },
     state: () => race.state(),
   };
   document.body.dataset.ready = 'true';

@@ -5,8 +5,24 @@ import { gaussian } from './landscapes.js';
 
 /** Colors of the contenders, in roster order (more are generated for classes added later). */
 const COLORS = [
-  '#e6194b', '#f58231', '#ffe119', '#3cb44b', '#42d4f4', '#4363d8', '#b04be0', '#f032e6',
-  '#ffffff', '#bfef45', '#fabed4', '#469990', '#dcbeff', '#c08b4a', '#aaffc3', '#ff8080', '#9aa5ff', '#808000',
+  '#e6194b',
+  '#f58231',
+  '#ffe119',
+  '#3cb44b',
+  '#42d4f4',
+  '#4363d8',
+  '#b04be0',
+  '#f032e6',
+  '#ffffff',
+  '#bfef45',
+  '#fabed4',
+  '#469990',
+  '#dcbeff',
+  '#c08b4a',
+  '#aaffc3',
+  '#ff8080',
+  '#9aa5ff',
+  '#808000',
 ];
 
 /**
@@ -16,12 +32,26 @@ const COLORS = [
 const ROSTER = [
   { name: 'SGD', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, engine }) },
   { name: 'Momentum', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, momentum: s.beta1, engine }) },
-  { name: 'Nesterov', make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, momentum: s.beta1, nesterov: true, engine }) },
+  {
+    name: 'Nesterov',
+    make: (api, s, engine) => new api.SGD({ lr: s.lrSgd, momentum: s.beta1, nesterov: true, engine }),
+  },
   { name: 'Adagrad', make: (api, s, engine) => new api.Adagrad({ lr: s.lrAdaptive, eps: s.eps, engine }) },
   { name: 'RMSprop', make: (api, s, engine) => new api.RMSprop({ lr: s.lrAdaptive, eps: s.eps, engine }) },
-  { name: 'Adam', make: (api, s, engine) => new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, engine }) },
-  { name: 'AdamW', make: (api, s, engine) => new api.AdamW({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, weightDecay: 0.01, engine }) },
-  { name: 'AMSGrad', make: (api, s, engine) => new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, amsgrad: true, engine }) },
+  {
+    name: 'Adam',
+    make: (api, s, engine) => new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, engine }),
+  },
+  {
+    name: 'AdamW',
+    make: (api, s, engine) =>
+      new api.AdamW({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, weightDecay: 0.01, engine }),
+  },
+  {
+    name: 'AMSGrad',
+    make: (api, s, engine) =>
+      new api.Adam({ lr: s.lrAdaptive, betas: [s.beta1, s.beta2], eps: s.eps, amsgrad: true, engine }),
+  },
 ];
 const COVERED = new Set(['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW']);
 
@@ -32,7 +62,8 @@ const COVERED = new Set(['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW']);
  * squared gradient norm at the start (the lr then changes by at most ~10% per step at first).
  */
 const SPECIAL = {
-  RAdam: (C, s, engine) => new C({ lr: Math.sqrt(s.lrSgd * s.lrAdaptive), betas: [s.beta1, s.beta2], eps: s.eps, engine }),
+  RAdam: (C, s, engine) =>
+    new C({ lr: Math.sqrt(s.lrSgd * s.lrAdaptive), betas: [s.beta1, s.beta2], eps: s.eps, engine }),
   SGDHD: (C, s, engine, L) => {
     const [gx, gy] = L.grad(L.start[0], L.start[1]);
     return new C({ lr: s.lrSgd, hypergradLr: (0.1 * s.lrSgd) / Math.max(gx * gx + gy * gy, 1e-12), engine });
@@ -52,7 +83,8 @@ export function roster(api) {
   const list = [...ROSTER];
   for (const name of Object.keys(api).sort()) {
     const C = api[name];
-    if (COVERED.has(name) || typeof C !== 'function' || C === api.Optimizer || !(C.prototype instanceof api.Optimizer)) continue;
+    if (COVERED.has(name) || typeof C !== 'function' || C === api.Optimizer || !(C.prototype instanceof api.Optimizer))
+      continue;
     const special = SPECIAL[name];
     if (special) {
       list.push({ name, make: (_api, s, engine, L) => special(C, s, engine, L) });
@@ -98,7 +130,16 @@ export function createRace(api, engine, landscape, s) {
     }
     const p = opt.param(new Float32Array(landscape.start));
     const start = landscape.f(landscape.start[0], landscape.start[1]);
-    runners.push({ name: c.name, color: c.color, opt, p, path: [[p.data[0], p.data[1]]], losses: [start], startLoss: start, diverged: null });
+    runners.push({
+      name: c.name,
+      color: c.color,
+      opt,
+      p,
+      path: [[p.data[0], p.data[1]]],
+      losses: [start],
+      startLoss: start,
+      diverged: null,
+    });
   }
   let steps = 0;
 

@@ -16,7 +16,9 @@ import { ZipfIds, grads as makeGrads } from '../bench/lib/data.js';
 const rows = Number(process.argv[2] ?? 262144);
 const mode = process.argv[3] ?? 'lazy';
 const rounds = Number(process.argv[4] ?? 3);
-const DIM = 64, K = 4096, BATCHES = 64;
+const DIM = 64,
+  K = 4096,
+  BATCHES = 64;
 
 const zipf = new ZipfIds(rows);
 const ids = Array.from({ length: BATCHES }, () => zipf.draw(K));
@@ -46,7 +48,12 @@ const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
 for (let r = 0; r < rounds; r++) {
   let c = 'skipped';
   if (haveC) {
-    const out = JSON.parse(execFileSync(exe, [String(rows), String(DIM), String(K), idsFile, String(BATCHES), '700'], { encoding: 'utf8', env: { ...process.env, BENCH_CLOCK: 'cpu' } }));
+    const out = JSON.parse(
+      execFileSync(exe, [String(rows), String(DIM), String(K), idsFile, String(BATCHES), '700'], {
+        encoding: 'utf8',
+        env: { ...process.env, BENCH_CLOCK: 'cpu' },
+      }),
+    );
     c = `${(median(out.samples) * 1000).toFixed(0)} us`;
   }
   const samples = [];
@@ -56,6 +63,8 @@ for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < 5; i++) emb.update(next(), grads);
     samples.push((cpuMs() - t0) / 5);
   }
-  console.log(`${rows} x ${DIM}, adam ${mode}: update ${(median(samples) * 1000).toFixed(0)} us, C lazy loop ${c}, ${emb.lastUniqueRows} distinct rows in the last update`);
+  console.log(
+    `${rows} x ${DIM}, adam ${mode}: update ${(median(samples) * 1000).toFixed(0)} us, C lazy loop ${c}, ${emb.lastUniqueRows} distinct rows in the last update`,
+  );
 }
 emb.dispose();

@@ -5,8 +5,13 @@ import { execSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
-const outputs = ['wasm-optim.simd.wasm', 'wasm-optim.scalar.wasm', 'wasm-optim.threads.wasm', 'wasm-optim.threads-scalar.wasm', 'inline-wasm.js']
-  .map((f) => new URL(`dist/${f}`, root));
+const outputs = [
+  'wasm-optim.simd.wasm',
+  'wasm-optim.scalar.wasm',
+  'wasm-optim.threads.wasm',
+  'wasm-optim.threads-scalar.wasm',
+  'inline-wasm.js',
+].map((f) => new URL(`dist/${f}`, root));
 
 function mtime(url) {
   try {
@@ -17,9 +22,15 @@ function mtime(url) {
 }
 
 const oldest = Math.min(...outputs.map(mtime));
-const newestSource = Math.max(mtime(new URL('asconfig.json', root)),
-  ...readdirSync(new URL('assembly/', root), { recursive: true }).map((f) => mtime(new URL(`assembly/${f}`, root))));
+const newestSource = Math.max(
+  mtime(new URL('asconfig.json', root)),
+  ...readdirSync(new URL('assembly/', root), { recursive: true }).map((f) => mtime(new URL(`assembly/${f}`, root))),
+);
 if (oldest < 0 || newestSource > oldest) {
-  console.error(oldest < 0 ? 'ensure-wasm: no wasm build in dist/ yet: npm run asbuild (a few minutes)' : 'ensure-wasm: assembly/ changed: npm run asbuild');
+  console.error(
+    oldest < 0
+      ? 'ensure-wasm: no wasm build in dist/ yet: npm run asbuild (a few minutes)'
+      : 'ensure-wasm: assembly/ changed: npm run asbuild',
+  );
   execSync('npm run asbuild', { cwd: root, stdio: 'inherit' });
 }

@@ -46,14 +46,19 @@ function visit(file) {
   for (const m of src.matchAll(/^export \* from "([^"]+)";/gm)) visit(path.resolve(path.dirname(file), m[1] + '.ts'));
   for (const m of src.matchAll(/^export const ([A-Z][A-Z0-9_]*)\s*(?::\s*\w+)?\s*=\s*([^;]+);/gm)) {
     const v = evaluate(m[2], `${rel}: ${m[1]}`);
-    if (consts.has(m[1]) && consts.get(m[1]) !== v) throw new Error(`gen-abi: ${m[1]} is defined twice with different values`);
+    if (consts.has(m[1]) && consts.get(m[1]) !== v)
+      throw new Error(`gen-abi: ${m[1]} is defined twice with different values`);
     consts.set(m[1], v);
   }
   for (const m of src.matchAll(/^export function (\w+)\(([^)]*)\)\s*:\s*(\w+)/gm)) {
-    const params = m[2].split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
-      const [name, type] = p.split(':').map((s) => s.trim());
-      return `${name}: ${jsType(type.replace(/\s*=.*$/, ''))}`;
-    });
+    const params = m[2]
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => {
+        const [name, type] = p.split(':').map((s) => s.trim());
+        return `${name}: ${jsType(type.replace(/\s*=.*$/, ''))}`;
+      });
     fns.set(m[1], { params, ret: jsType(m[3]), file: rel });
   }
 }

@@ -20,7 +20,8 @@ for (const [name, file] of Object.entries(builds)) {
   } catch (e) {
     throw new Error(`inline-wasm: cannot read dist/${file} (${e.code ?? e.message}); run npm run asbuild first`);
   }
-  if (bytes.length < 8 || bytes.readUInt32LE(0) !== 0x6d736100) throw new Error(`inline-wasm: dist/${file} is not a wasm module; run npm run asbuild first`);
+  if (bytes.length < 8 || bytes.readUInt32LE(0) !== 0x6d736100)
+    throw new Error(`inline-wasm: dist/${file} is not a wasm module; run npm run asbuild first`);
   js += `/** dist/${file} (${bytes.length} bytes), base64. */\nexport const ${name}Base64 = '${bytes.toString('base64')}';\n`;
   dts += `/** dist/${file}, base64. */\nexport declare const ${name}Base64: string;\n`;
 }

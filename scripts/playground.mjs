@@ -16,6 +16,8 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (e) {
-  console.error(`playground: could not listen on port ${port}: ${e.message}${e.code === 'EADDRINUSE' ? ' (try PORT=8081 npm run playground)' : ''}`);
+  console.error(
+    `playground: could not listen on port ${port}: ${e.message}${e.code === 'EADDRINUSE' ? ' (try PORT=8081 npm run playground)' : ''}`,
+  );
   process.exit(1);
 }

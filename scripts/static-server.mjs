@@ -60,7 +60,10 @@ export function startStaticServer({ root, port = 0, host = '127.0.0.1', log }) {
       }
       if (!info?.isFile()) return send(404, `not found: ${url.pathname}\n`);
       const body = await readFile(path);
-      const type = url.searchParams.get('type') === 'octet' ? 'application/octet-stream' : TYPES[extname(path)] ?? 'application/octet-stream';
+      const type =
+        url.searchParams.get('type') === 'octet'
+          ? 'application/octet-stream'
+          : (TYPES[extname(path)] ?? 'application/octet-stream');
       res.writeHead(200, {
         'content-type': type,
         'content-length': body.length,
@@ -83,7 +86,11 @@ export function startStaticServer({ root, port = 0, host = '127.0.0.1', log }) {
         url: `http://${host}:${actual}/`,
         port: actual,
         requests,
-        close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
       });
     });
   });

@@ -6,9 +6,29 @@ export { initSync, getEngine, createEngineSync, simdSupported, Engine } from './
 export type { InitOptions, DebugOptions, WasmSource, WasmBuild, EngineExports } from './core/engine.js';
 export { Param } from './core/param.js';
 export { Optimizer } from './core/optimizer.js';
-export type { BaseOptions, OptimizerStateDict, ParamStateDict, ParamGroupStateDict, StepOptions, GroupOptions } from './core/optimizer.js';
+export type {
+  BaseOptions,
+  OptimizerStateDict,
+  ParamStateDict,
+  ParamGroupStateDict,
+  StepOptions,
+  GroupOptions,
+} from './core/optimizer.js';
 export { ParamGroup } from './core/param-group.js';
-export { Schedule, constantLR, stepLR, multiStepLR, exponentialLR, linearLR, cosineLR, oneCycleLR, sequentialLR, warmupLR, isSchedule, scheduleFromJSON } from './core/schedules.js';
+export {
+  Schedule,
+  constantLR,
+  stepLR,
+  multiStepLR,
+  exponentialLR,
+  linearLR,
+  cosineLR,
+  oneCycleLR,
+  sequentialLR,
+  warmupLR,
+  isSchedule,
+  scheduleFromJSON,
+} from './core/schedules.js';
 export type { ScheduleSpec } from './core/schedules.js';
 export type { NonFinitePolicy } from './core/options.js';
 export { NonFiniteGradientError, DisposedError } from './core/errors.js';
@@ -32,15 +52,35 @@ export { Lion } from './optimizers/lion.js';
 export type { LionOptions } from './optimizers/lion.js';
 export { SGDHD, AdamHD } from './optimizers/hypergrad.js';
 export type { SGDHDOptions, AdamHDOptions } from './optimizers/hypergrad.js';
-export { CheckpointError, CHECKPOINT_VERSION, CHECKPOINT_MAGIC, crc32, encodeCheckpoint, decodeCheckpoint, inspectCheckpoint } from './core/checkpoint.js';
+export {
+  CheckpointError,
+  CHECKPOINT_VERSION,
+  CHECKPOINT_MAGIC,
+  crc32,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  inspectCheckpoint,
+} from './core/checkpoint.js';
 export type { CheckpointRefusal, CheckpointInfo, CheckpointTensor, DecodedCheckpoint } from './core/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, SAFETENSORS_MAX_HEADER } from './core/safetensors.js';
-export type { SafetensorsDtype, SafetensorsArray, SafetensorsTensor, SafetensorsTensorInput, SafetensorsFile } from './core/safetensors.js';
+export type {
+  SafetensorsDtype,
+  SafetensorsArray,
+  SafetensorsTensor,
+  SafetensorsTensorInput,
+  SafetensorsFile,
+} from './core/safetensors.js';
 export { memoryStats } from './core/memory-stats.js';
 export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './core/limits.js';
 export type { MemoryStats } from './core/memory-stats.js';
 export { shutdownThreads } from './core/engine.js';
-export { ThreadPool, ThreadPoolError, threadsUnavailableReason, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads/pool.js';
+export {
+  ThreadPool,
+  ThreadPoolError,
+  threadsUnavailableReason,
+  DEFAULT_MIN_PARALLEL_ELEMENTS,
+  MAX_THREADS,
+} from './threads/pool.js';
 export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';
@@ -51,6 +91,13 @@ export { StepSeries, COMMON_OPTIONS } from './core/declaration.js';
 export type { OptimizerDeclaration, AnyDeclaration, HyperWriter, CommonResolved } from './core/declaration.js';
 export { SLOT } from './core/abi.js';
 export type { SlotName, ExportName, EngineFunctions, TableKernelName } from './core/abi.js';
-export type { EmbeddingOptions, EmbeddingOptimizer, EmbeddingMode, EmbeddingInit, EmbeddingInitDistribution, EmbeddingStateDict } from './embedding/embedding.js';
+export type {
+  EmbeddingOptions,
+  EmbeddingOptimizer,
+  EmbeddingMode,
+  EmbeddingInit,
+  EmbeddingInitDistribution,
+  EmbeddingStateDict,
+} from './embedding/embedding.js';
 export { ShardedEmbedding, shardRowsFor, SHARD_MAX_FLOATS, SHARD_MAX_BYTES } from './embedding/sharded.js';
 export type { ShardedEmbeddingOptions } from './embedding/sharded.js';

@@ -18,16 +18,22 @@ function packageWasm(build: WasmBuild): URL {
   // esbuild's IIFE and CommonJS bundles (and some test transforms) leave `import.meta` empty: say
   // what to do instead of `new URL()`'s "Invalid URL".
   if (typeof (import.meta as { url?: unknown }).url !== 'string') {
-    throw new Error("wasm-optim: cannot locate the engine's .wasm: this bundle has no import.meta.url (an IIFE or CommonJS bundle?). " +
-      "Import from 'wasm-optim/inline' instead (the wasm is inside the JavaScript), or copy the package's file " +
-      `'wasm-optim/wasm/${build}' next to your page and pass its URL: init(url)`);
+    throw new Error(
+      "wasm-optim: cannot locate the engine's .wasm: this bundle has no import.meta.url (an IIFE or CommonJS bundle?). " +
+        "Import from 'wasm-optim/inline' instead (the wasm is inside the JavaScript), or copy the package's file " +
+        `'wasm-optim/wasm/${build}' next to your page and pass its URL: init(url)`,
+    );
   }
   // One literal `new URL(…, import.meta.url)` per file: the form bundlers look for.
   switch (build) {
-    case 'simd': return new URL('../dist/wasm-optim.simd.wasm', import.meta.url);
-    case 'scalar': return new URL('../dist/wasm-optim.scalar.wasm', import.meta.url);
-    case 'threads': return new URL('../dist/wasm-optim.threads.wasm', import.meta.url);
-    case 'threads-scalar': return new URL('../dist/wasm-optim.threads-scalar.wasm', import.meta.url);
+    case 'simd':
+      return new URL('../dist/wasm-optim.simd.wasm', import.meta.url);
+    case 'scalar':
+      return new URL('../dist/wasm-optim.scalar.wasm', import.meta.url);
+    case 'threads':
+      return new URL('../dist/wasm-optim.threads.wasm', import.meta.url);
+    case 'threads-scalar':
+      return new URL('../dist/wasm-optim.threads-scalar.wasm', import.meta.url);
   }
 }
 

@@ -30,7 +30,12 @@ const { initLine } = initReport;
 const root = new URL('..', import.meta.url).pathname;
 
 function bench(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(process.execPath, ['bench/index.js', ...args], { cwd: root, encoding: 'utf8', timeout: 170_000, env });
+  return spawnSync(process.execPath, ['bench/index.js', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 170_000,
+    env,
+  });
 }
 
 /** A digest of every file the benchmark may write into the repository: bench/results/ and docs/benchmarks.md. */
@@ -58,7 +63,7 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(run.stdout).not.toContain('updated docs/benchmarks.md');
   });
 
-  it('writes latest.json with the machine, the date and every task\'s samples', () => {
+  it("writes latest.json with the machine, the date and every task's samples", () => {
     const r = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
     expect(r.mode).toBe('quick');
     expect(r.machine.node).toBe(process.version);
@@ -68,7 +73,8 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam', 'many']);
     const adam = r.groups[0];
     const contenders = adam.tasks.map((t: { contender: string }) => t.contender);
-    for (const c of ['engine', 'engine-scalar', 'engine-checked', 'js', 'tfjs-cpu', 'tfjs-wasm', 'c-sse', 'roofline']) expect(contenders).toContain(c);
+    for (const c of ['engine', 'engine-scalar', 'engine-checked', 'js', 'tfjs-cpu', 'tfjs-wasm', 'c-sse', 'roofline'])
+      expect(contenders).toContain(c);
     for (const t of [...adam.tasks, ...r.groups[1].tasks]) {
       expect(t.name).toMatch(/^(adam|many)\/[a-z0-9-]+\/\d+$/);
       expect(t.error).toBeUndefined();
@@ -116,7 +122,14 @@ describe('where a run writes', () => {
     expect(parseArgs([]).out).toBe(DEFAULT_OUT);
     expect(parseArgs(['--clock', 'wall', '--cpu', 'none', '--in-process', '--quiet']).out).toBe(DEFAULT_OUT);
     expect(TRIAL_OUT).toBe(join(tmpdir(), 'wasm-optim-bench'));
-    for (const trial of [['--quick'], ['--only', 'adam'], ['--sizes', '1024'], ['--time', '50'], ['--rounds', '1'], ['--tfjs-cpu-max', '0']]) {
+    for (const trial of [
+      ['--quick'],
+      ['--only', 'adam'],
+      ['--sizes', '1024'],
+      ['--time', '50'],
+      ['--rounds', '1'],
+      ['--tfjs-cpu-max', '0'],
+    ]) {
       const o = parseArgs(trial);
       expect(o.trial).toBe(true);
       expect(o.out).toBe(TRIAL_OUT);
@@ -131,7 +144,10 @@ describe('where a run writes', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-trial-'));
     try {
       // The child's temp folder is ours, so its TRIAL_OUT is tmp/wasm-optim-bench.
-      const run = bench(['--quick', '--only', 'adam/engine', '--sizes', '1024', '--time', '10', '--cpu', 'none', '--quiet'], { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp });
+      const run = bench(
+        ['--quick', '--only', 'adam/engine', '--sizes', '1024', '--time', '10', '--cpu', 'none', '--quiet'],
+        { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+      );
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
       const written = join(tmp, 'wasm-optim-bench');
@@ -142,7 +158,10 @@ describe('where a run writes', () => {
       expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam']);
       expect(existsSync(join(written, 'adam.svg'))).toBe(true);
       expect(committedOutputs()).toBe(before);
-      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'docs/benchmarks.md'], { cwd: root, encoding: 'utf8' });
+      const git = spawnSync('git', ['status', '--porcelain', '--', 'bench/results', 'docs/benchmarks.md'], {
+        cwd: root,
+        encoding: 'utf8',
+      });
       if (git.status === 0) expect(git.stdout).toBe('');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -155,7 +174,9 @@ describe('the roofline kernel (bench-only wasm)', () => {
 
   it('is not in the shipped wasm builds', () => {
     for (const build of ['simd', 'scalar', 'threads', 'threads-scalar']) {
-      const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(root, 'dist', `wasm-optim.${build}.wasm`)))).map((e) => e.name);
+      const names = WebAssembly.Module.exports(
+        new WebAssembly.Module(readFileSync(join(root, 'dist', `wasm-optim.${build}.wasm`))),
+      ).map((e) => e.name);
       expect(names).toContain('adamStep');
       expect(names).not.toContain('roofline');
     }
@@ -166,7 +187,9 @@ describe('the roofline kernel (bench-only wasm)', () => {
     const u32 = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
     for (const simd of [true, false]) {
       for (const states of [0, 1, 2]) {
-        const fill = Array.from({ length: 2 + states }, (_, b) => Float32Array.from({ length: n }, (_, i) => b * 1000 + i + 0.5));
+        const fill = Array.from({ length: 2 + states }, (_, b) =>
+          Float32Array.from({ length: n }, (_, i) => b * 1000 + i + 0.5),
+        );
         const before = fill.map(u32);
         const k = rooflineKernel({ simd, n, buffers: 2 + states, fill });
         k.run();
@@ -184,19 +207,38 @@ describe('the roofline kernel (bench-only wasm)', () => {
 // A synthetic group: the engine at 2000 Melem/s, C at 1000 and 2500, the roofline at 2200.
 function synthetic() {
   const task = (contender: string, n: number, melems: number) => ({
-    name: `x/${contender}/${n}`, contender, n, elems: n, melems, medianMs: n / melems / 1e3, spread: 0.01,
+    name: `x/${contender}/${n}`,
+    contender,
+    n,
+    elems: n,
+    melems,
+    medianMs: n / melems / 1e3,
+    spread: 0.01,
   });
   return {
-    id: 'x', title: 'X', kind: 'dense', unit: 'Melem/s', xLabel: 'elements', baseline: 'engine',
-    contenders: [{ id: 'engine', label: 'wasm-optim' }, { id: 'c-sse', label: 'C SSE' }, { id: 'roofline', label: 'roofline' }],
+    id: 'x',
+    title: 'X',
+    kind: 'dense',
+    unit: 'Melem/s',
+    xLabel: 'elements',
+    baseline: 'engine',
+    contenders: [
+      { id: 'engine', label: 'wasm-optim' },
+      { id: 'c-sse', label: 'C SSE' },
+      { id: 'roofline', label: 'roofline' },
+    ],
     targets: [
       { contender: 'c-sse', min: 0.9, at: 'every', label: 'C' },
       { contender: 'roofline', min: 0.85, at: 2048, label: 'roof' },
     ],
     notes: [],
     tasks: [
-      task('engine', 1024, 2000), task('c-sse', 1024, 1000), task('roofline', 1024, 4000),
-      task('engine', 2048, 2000), task('c-sse', 2048, 2500), task('roofline', 2048, 2200),
+      task('engine', 1024, 2000),
+      task('c-sse', 1024, 1000),
+      task('roofline', 1024, 4000),
+      task('engine', 2048, 2000),
+      task('c-sse', 2048, 2500),
+      task('roofline', 2048, 2200),
     ],
   };
 }
@@ -216,7 +258,9 @@ describe('bench report helpers', () => {
 
   it('marks met and missed targets in the table', () => {
     const lines = groupTable(synthetic()).split('\n');
-    expect(lines[0]).toBe('| elements | wasm-optim (Melem/s) | C SSE (Melem/s) | roofline (Melem/s) | × C SSE | of roofline |');
+    expect(lines[0]).toBe(
+      '| elements | wasm-optim (Melem/s) | C SSE (Melem/s) | roofline (Melem/s) | × C SSE | of roofline |',
+    );
     expect(lines[2]).toBe('| 1K | 2000 ±1.0% | 1000 ±1.0% | 4000 ±1.0% | 2.00× ✓ | 50% |');
     expect(lines[3]).toBe('| 2K | 2000 ±1.0% | 2500 ±1.0% | 2200 ±1.0% | 0.80× ✗ | 91% ✓ |');
   });
@@ -229,7 +273,13 @@ describe('bench report helpers', () => {
 
   it('writes docs/benchmarks.md as a whole page with the machine, the targets, the init line and chart links', () => {
     const init = { runs: 21, cpu: 0, importMs: 17, initMs: 3.2, initP25Ms: 3, initP75Ms: 3.5 };
-    const results = { date: '2026-01-02T00:00:00Z', mode: 'full', machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' }, groups: [synthetic()], init };
+    const results = {
+      date: '2026-01-02T00:00:00Z',
+      mode: 'full',
+      machine: { cpu: 'CPU', cores: 2, platform: 'linux', arch: 'x64', node: 'v20' },
+      groups: [synthetic()],
+      init,
+    };
     const page = benchmarksPage(results);
     expect(page.startsWith('# Benchmarks\n')).toBe(true);
     expect(page).toContain('Measured on: CPU (2 cores), linux x64, Node v20; 2026-01-02; full run.');

@@ -20,16 +20,20 @@ import { EMBEDDING_CONFIGS, denseConfigs, initialEmbedding, initialParams, runAl
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // The README's screenshot is refreshed only when asked (UPDATE_SCREENSHOT=1 npm test): a test run
 // otherwise leaves the checkout as it found it, and the screenshot goes to the temp directory.
-const SCREENSHOT = process.env.UPDATE_SCREENSHOT === '1'
-  ? fileURLToPath(new URL('../docs/playground.png', import.meta.url))
-  : join(tmpdir(), 'wasm-optim-playground.png');
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOT === '1'
+    ? fileURLToPath(new URL('../docs/playground.png', import.meta.url))
+    : join(tmpdir(), 'wasm-optim-playground.png');
 
 /** Defined by test/browser/index.html: a dynamic import() from a page module (sees the import map). */
 declare function load(specifier: string): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 // Tensors travel as base64 of their float32 bytes: equal strings are equal bits.
 type DenseResult = Record<string, { stepCount: number; params: string[]; state: Record<string, string>[] }>;
-type EmbeddingResult = Record<string, { updates: number; lookup: string; weights: string; state: Record<string, string> }>;
+type EmbeddingResult = Record<
+  string,
+  { updates: number; lookup: string; weights: string; state: Record<string, string> }
+>;
 interface AllResult {
   defaultSimd: boolean;
   default: DenseResult;
@@ -58,21 +62,27 @@ async function openPage(path = 'test/browser/index.html'): Promise<{ page: Page;
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   // Count how the engine compiled its wasm: streaming (application/wasm) or from bytes.
   await page.addInitScript(() => {
     const w = window as unknown as { compiles: { streaming: number; bytes: number } };
     w.compiles = { streaming: 0, bytes: 0 };
     const streaming = WebAssembly.instantiateStreaming;
     const instantiate = WebAssembly.instantiate;
-    WebAssembly.instantiateStreaming = (...args: Parameters<typeof streaming>) => { w.compiles.streaming++; return streaming(...args); };
+    WebAssembly.instantiateStreaming = (...args: Parameters<typeof streaming>) => {
+      w.compiles.streaming++;
+      return streaming(...args);
+    };
     WebAssembly.instantiate = ((...args: [BufferSource | WebAssembly.Module, WebAssembly.Imports?]) => {
       if (!(args[0] instanceof WebAssembly.Module)) w.compiles.bytes++;
       return instantiate(...(args as [BufferSource]));
     }) as typeof instantiate;
   });
   await page.goto(server.url + path);
-  if (path.startsWith('test/')) await page.waitForFunction(() => typeof (window as unknown as { load?: unknown }).load === 'function');
+  if (path.startsWith('test/'))
+    await page.waitForFunction(() => typeof (window as unknown as { load?: unknown }).load === 'function');
   return { page, errors };
 }
 
@@ -133,12 +143,18 @@ describe('the package in headless Chromium', () => {
 
   it('a module Web Worker imports the package by a relative path and gets the same bits (dense and embedding)', async () => {
     const { page, errors } = await openPage();
-    const reply = await page.evaluate(() => new Promise<{ ok: boolean; error?: string; isWorker?: boolean; result?: unknown }>((resolve) => {
-      const worker = new Worker('/test/browser/worker.js', { type: 'module' });
-      worker.onmessage = (e) => { resolve(e.data); worker.terminate(); };
-      worker.onerror = (e) => resolve({ ok: false, error: `worker error: ${e.message}` });
-      worker.postMessage({});
-    }));
+    const reply = await page.evaluate(
+      () =>
+        new Promise<{ ok: boolean; error?: string; isWorker?: boolean; result?: unknown }>((resolve) => {
+          const worker = new Worker('/test/browser/worker.js', { type: 'module' });
+          worker.onmessage = (e) => {
+            resolve(e.data);
+            worker.terminate();
+          };
+          worker.onerror = (e) => resolve({ ok: false, error: `worker error: ${e.message}` });
+          worker.postMessage({});
+        }),
+    );
     expect(reply.error).toBeUndefined();
     expect(reply.ok).toBe(true);
     expect(reply.isWorker).toBe(true);
@@ -183,7 +199,12 @@ describe('the package in headless Chromium', () => {
         const { runDense } = await load('/test/browser/workload.js');
         const engine = await pkg.createEngine({ threads: 2, minParallelElements: 0 }); // split every tensor
         try {
-          return { isolated: crossOriginIsolated, threads: engine.threads, fallback: engine.threadsFallbackReason, dense: runDense(pkg, engine) };
+          return {
+            isolated: crossOriginIsolated,
+            threads: engine.threads,
+            fallback: engine.threadsFallbackReason,
+            dense: runDense(pkg, engine),
+          };
         } finally {
           await engine.shutdownThreads();
         }
@@ -212,9 +233,16 @@ describe('the package in headless Chromium', () => {
         const pkg = await load('wasm-optim');
         const { runDense } = await load('/test/browser/workload.js');
         const init = pkg.init;
-        const engine = await (new Function('init', `return (async () => ${code})()`)(init) as Promise<InstanceType<typeof pkg.Engine>>);
+        const engine = await (new Function('init', `return (async () => ${code})()`)(init) as Promise<
+          InstanceType<typeof pkg.Engine>
+        >);
         const again = await pkg.init(); // a no-op now
-        return { simd: engine.simd, same: again === engine, dense: runDense(pkg, engine), compiles: (window as unknown as { compiles: unknown }).compiles };
+        return {
+          simd: engine.simd,
+          same: again === engine,
+          dense: runDense(pkg, engine),
+          compiles: (window as unknown as { compiles: unknown }).compiles,
+        };
       }, call);
       expect(errors, name).toEqual([]);
       expect(out.simd, name).toBe(false);
@@ -293,22 +321,42 @@ describe('the playground', () => {
     await page.locator('#lrAdaptive').fill('-2');
     expect(await page.textContent('#lrAdaptiveOut')).toBe('0.010');
     expect(await page.textContent('#stepCount')).toBe('step 0');
-    type State = { landscape: string; steps: number; optimizers: { name: string; loss: number; startLoss: number; diverged: string | null }[]; skipped: unknown[] };
-    const landscapes = await page.evaluate(() => (window as unknown as { playground: { landscapes: string[] } }).playground.landscapes);
+    type State = {
+      landscape: string;
+      steps: number;
+      optimizers: { name: string; loss: number; startLoss: number; diverged: string | null }[];
+      skipped: unknown[];
+    };
+    const landscapes = await page.evaluate(
+      () => (window as unknown as { playground: { landscapes: string[] } }).playground.landscapes,
+    );
     expect(landscapes).toEqual(['rosenbrock', 'canyon', 'saddle', 'plateau', 'noisy']);
     // Rosenbrock last, so that the screenshot shows the banana valley.
     for (const id of [...landscapes.slice(1), landscapes[0]]) {
-      const state = await page.evaluate((lid) => {
-        const pg = (window as unknown as { playground: { setLandscape(id: string): void; step(n: number): void; state(): unknown } }).playground;
+      const state = (await page.evaluate((lid) => {
+        const pg = (
+          window as unknown as {
+            playground: { setLandscape(id: string): void; step(n: number): void; state(): unknown };
+          }
+        ).playground;
         pg.setLandscape(lid);
         pg.step(200);
         return pg.state();
-      }, id) as State;
+      }, id)) as State;
       expect(state.landscape).toBe(id);
       expect(state.steps).toBe(200);
       expect(state.skipped).toEqual([]);
       const names = state.optimizers.map((o) => o.name);
-      expect(names.slice(0, 8)).toEqual(['SGD', 'Momentum', 'Nesterov', 'Adagrad', 'RMSprop', 'Adam', 'AdamW', 'AMSGrad']);
+      expect(names.slice(0, 8)).toEqual([
+        'SGD',
+        'Momentum',
+        'Nesterov',
+        'Adagrad',
+        'RMSprop',
+        'Adam',
+        'AdamW',
+        'AMSGrad',
+      ]);
       for (const o of state.optimizers) {
         expect(o.diverged, `${id}/${o.name}`).toBeNull();
         expect(Number.isFinite(o.loss), `${id}/${o.name}: ${o.loss}`).toBe(true);
@@ -317,7 +365,11 @@ describe('the playground', () => {
       expect(adam.loss, id).toBeLessThan(adam.startLoss);
     }
     expect(await page.textContent('#stepCount')).toBe('step 200');
-    const contenders = await page.evaluate(() => (window as unknown as { playground: { state(): { optimizers: unknown[] } } }).playground.state().optimizers.length);
+    const contenders = await page.evaluate(
+      () =>
+        (window as unknown as { playground: { state(): { optimizers: unknown[] } } }).playground.state().optimizers
+          .length,
+    );
     expect(contenders).toBeGreaterThanOrEqual(8);
     expect(await page.locator('#legend [role=listitem]').count()).toBe(contenders);
     // A click on a legend row hides that path, a second click shows it again.

@@ -2,8 +2,19 @@
 // single corrupted byte, other version, other kind, other layout, malformed) changing nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, AdamW, CheckpointError, CHECKPOINT_VERSION, DisposedError, RMSprop, SGD, crc32, decodeCheckpoint,
-  encodeCheckpoint, inspectCheckpoint, memoryStats, type Engine,
+  Adam,
+  AdamW,
+  CheckpointError,
+  CHECKPOINT_VERSION,
+  DisposedError,
+  RMSprop,
+  SGD,
+  crc32,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  inspectCheckpoint,
+  memoryStats,
+  type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { makeOptimizer, rng, snapshot, type AnyOptimizer, type DenseKind } from './reliability-util.js';
@@ -70,9 +81,16 @@ describe('crc32', () => {
 describe('generic encoding', () => {
   it('round-trips nested state with every tensor type, and refuses what JSON would change', () => {
     const payload = {
-      name: 'x', n: 3, flag: true, none: null, list: [1, 'two', { deep: new Float64Array([Math.PI, -0.5]) }],
-      f32: new Float32Array([1.5, -2, 3.25]), i32: new Int32Array([-1, 2 ** 31 - 1]), u32: new Uint32Array([2 ** 32 - 1]),
-      u8: new Uint8Array([0, 255, 7]), empty: new Float32Array(0),
+      name: 'x',
+      n: 3,
+      flag: true,
+      none: null,
+      list: [1, 'two', { deep: new Float64Array([Math.PI, -0.5]) }],
+      f32: new Float32Array([1.5, -2, 3.25]),
+      i32: new Int32Array([-1, 2 ** 31 - 1]),
+      u32: new Uint32Array([2 ** 32 - 1]),
+      u8: new Uint8Array([0, 255, 7]),
+      empty: new Float32Array(0),
     };
     const bytes = encodeCheckpoint('Test', payload);
     const back = decodeCheckpoint(bytes, 'Test');
@@ -81,7 +99,12 @@ describe('generic encoding', () => {
     expect(back.payload).toEqual(payload);
     expect(back.payload.i32).toBeInstanceOf(Int32Array);
     expect(inspectCheckpoint(bytes).tensors.map((t) => `${t.name}:${t.dtype}:${t.length}`)).toEqual([
-      'list.2.deep:f64:2', 'f32:f32:3', 'i32:i32:2', 'u32:u32:1', 'u8:u8:3', 'empty:f32:0',
+      'list.2.deep:f64:2',
+      'f32:f32:3',
+      'i32:i32:2',
+      'u32:u32:1',
+      'u8:u8:3',
+      'empty:f32:0',
     ]);
     // A copy at an odd offset decodes too (tensors are copied when they cannot be viewed).
     const odd = new Uint8Array(bytes.length + 1);
@@ -142,12 +165,16 @@ describe.each(BUILD_NAMES)('optimizer checkpoints (%s)', (build) => {
     expect(b.stateDict()).toEqual(a.stateDict());
     // ... and into one that already holds params of the same lengths.
     const c = makeOptimizer(kind as DenseKind, options, engine);
-    c.param(5); c.param(0); c.param(19);
+    c.param(5);
+    c.param(0);
+    c.param(19);
     c.load(bytes.buffer as ArrayBuffer);
     expect(c.stateDict()).toEqual(a.stateDict());
     expect(Array.from(c.params[2].data)).toEqual(Array.from(a.params[2].data));
     // Both continue identically.
-    run(a, 2, 3); run(b, 2, 3); run(c, 2, 3);
+    run(a, 2, 3);
+    run(b, 2, 3);
+    run(c, 2, 3);
     expect(snapshot(b, false)).toBe(snapshot(a, false));
     expect(snapshot(c, false)).toBe(snapshot(a, false));
     [a, b, c].forEach((o) => o.dispose());
@@ -161,7 +188,8 @@ describe.each(BUILD_NAMES)('optimizer checkpoints (%s)', (build) => {
     const bytes = a.save();
     expect(bytes.length).toBeLessThan(1024);
     const target = new Adam({ amsgrad: true, engine });
-    target.param(3); target.param(1);
+    target.param(3);
+    target.param(1);
     run(target, 1, 9);
     const before = snapshot(target);
     const fresh = new Adam({ engine });
@@ -233,9 +261,28 @@ describe.each(BUILD_NAMES)('optimizer checkpoints (%s)', (build) => {
     }
 
     const cases: [string, (o: Adam) => void, RegExp][] = [
-      ['more params', (o) => { o.param(3); o.param(3); }, /holds 1 params but this optimizer has 2/],
-      ['another length', (o) => { o.param(4); }, /param #0 has length 3 in the checkpoint but 4 here/],
-      ['no AMSGrad state', (o) => { o.param(3); }, /holds state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] in the checkpoint but \[exp_avg, exp_avg_sq\] here/],
+      [
+        'more params',
+        (o) => {
+          o.param(3);
+          o.param(3);
+        },
+        /holds 1 params but this optimizer has 2/,
+      ],
+      [
+        'another length',
+        (o) => {
+          o.param(4);
+        },
+        /param #0 has length 3 in the checkpoint but 4 here/,
+      ],
+      [
+        'no AMSGrad state',
+        (o) => {
+          o.param(3);
+        },
+        /holds state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] in the checkpoint but \[exp_avg, exp_avg_sq\] here/,
+      ],
     ];
     for (const [, setup, message] of cases) {
       const o = new Adam({ engine });
@@ -278,7 +325,9 @@ describe.each(BUILD_NAMES)('optimizer checkpoints (%s)', (build) => {
     a.param(2);
     const bytes = a.save();
     expect(() => a.load('bytes' as unknown as Uint8Array)).toThrow(TypeError);
-    expect(() => a.load(new Float32Array(8) as unknown as Uint8Array)).toThrow(/expected the Uint8Array that save\(\) returned/);
+    expect(() => a.load(new Float32Array(8) as unknown as Uint8Array)).toThrow(
+      /expected the Uint8Array that save\(\) returned/,
+    );
     a.dispose();
     expect(() => a.save()).toThrow(DisposedError);
     expect(() => a.load(bytes)).toThrow(DisposedError);

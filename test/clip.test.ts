@@ -17,17 +17,22 @@ describe.each(BUILD_NAMES)('clipping and accumulation against the float64 refere
   });
 
   // Gradients ~N(0, 1) over 5173 elements: norm ~72, so clipGradNorm 10 always clips and 1000 never does.
-  it.each(KIND_OPTIONS)('%s %j: clipGradNorm scales by min(1, max / (norm + 1e-6)); lastGradNorm is the norm before', (kind, options) => {
-    for (const clipNorm of [10, 1000]) {
-      const { opt, ref } = pairAny(kind, { ...options, clipGradNorm: clipNorm }, engine, SIZES, 5);
-      const bad = driveTransformed(opt, ref, `${kind} clipGradNorm ${clipNorm}`, {
-        steps: STEPS, seed: 6, t: { clipNorm },
-        check: (o, norm) => expect(Math.abs(o.lastGradNorm - norm) / norm).toBeLessThan(1e-12),
-      });
-      opt.dispose();
-      expect(bad).toEqual([]);
-    }
-  });
+  it.each(KIND_OPTIONS)(
+    '%s %j: clipGradNorm scales by min(1, max / (norm + 1e-6)); lastGradNorm is the norm before',
+    (kind, options) => {
+      for (const clipNorm of [10, 1000]) {
+        const { opt, ref } = pairAny(kind, { ...options, clipGradNorm: clipNorm }, engine, SIZES, 5);
+        const bad = driveTransformed(opt, ref, `${kind} clipGradNorm ${clipNorm}`, {
+          steps: STEPS,
+          seed: 6,
+          t: { clipNorm },
+          check: (o, norm) => expect(Math.abs(o.lastGradNorm - norm) / norm).toBeLessThan(1e-12),
+        });
+        opt.dispose();
+        expect(bad).toEqual([]);
+      }
+    },
+  );
 
   it.each(KIND_OPTIONS)('%s %j: clipGradValue clamps every gradient into [-v, v]', (kind, options) => {
     const { opt, ref } = pairAny(kind, { ...options, clipGradValue: 0.5 }, engine, SIZES, 7);
@@ -37,42 +42,54 @@ describe.each(BUILD_NAMES)('clipping and accumulation against the float64 refere
     expect(bad).toEqual([]);
   });
 
-  it.each(KIND_OPTIONS.filter((_k, i) => i % 3 === 0))('%s %j: value clipping, then norm clipping of the clamped gradients, on accumulated gradients', (kind, options) => {
-    const { opt, ref } = pairAny(kind, { ...options, clipGradValue: 2, clipGradNorm: 20 }, engine, SIZES, 9);
-    // Gradients ~N(0, 16) summed over 4 micro-batches: step({ gradScale: 1/4 }) averages them.
-    const t = { gradScale: 0.25, clipValue: 2, clipNorm: 20 };
-    const bad = driveTransformed(opt, ref, `${kind} value+norm+accumulation`, {
-      steps: STEPS, seed: 10, t, scale: 16,
-      check: (o, norm) => expect(Math.abs(o.lastGradNorm - norm) / norm).toBeLessThan(1e-6),
-    });
-    opt.dispose();
-    expect(bad).toEqual([]);
-  });
+  it.each(KIND_OPTIONS.filter((_k, i) => i % 3 === 0))(
+    '%s %j: value clipping, then norm clipping of the clamped gradients, on accumulated gradients',
+    (kind, options) => {
+      const { opt, ref } = pairAny(kind, { ...options, clipGradValue: 2, clipGradNorm: 20 }, engine, SIZES, 9);
+      // Gradients ~N(0, 16) summed over 4 micro-batches: step({ gradScale: 1/4 }) averages them.
+      const t = { gradScale: 0.25, clipValue: 2, clipNorm: 20 };
+      const bad = driveTransformed(opt, ref, `${kind} value+norm+accumulation`, {
+        steps: STEPS,
+        seed: 10,
+        t,
+        scale: 16,
+        check: (o, norm) => expect(Math.abs(o.lastGradNorm - norm) / norm).toBeLessThan(1e-6),
+      });
+      opt.dispose();
+      expect(bad).toEqual([]);
+    },
+  );
 
-  it.each(KIND_OPTIONS)('%s %j: k micro-batches added into p.grad, then step({ gradScale: 1/k }), is the averaged step', (kind, options) => {
-    const { opt, ref } = pairAny(kind, options, engine, SIZES, 11);
-    const r = rng(12);
-    const k = 3;
-    for (let step = 0; step < 6; step++) {
-      opt.zeroGrad();
-      const sums = opt.params.map((p) => new Float64Array(p.length));
-      for (let micro = 0; micro < k; micro++) {
-        opt.params.forEach((p, i) => {
-          const g = fillGrad(new Float32Array(p.length), 'normal', r);
-          const grad = p.grad;
-          for (let j = 0; j < g.length; j++) { grad[j] += g[j]; sums[i][j] += g[j]; }
-        });
+  it.each(KIND_OPTIONS)(
+    '%s %j: k micro-batches added into p.grad, then step({ gradScale: 1/k }), is the averaged step',
+    (kind, options) => {
+      const { opt, ref } = pairAny(kind, options, engine, SIZES, 11);
+      const r = rng(12);
+      const k = 3;
+      for (let step = 0; step < 6; step++) {
+        opt.zeroGrad();
+        const sums = opt.params.map((p) => new Float64Array(p.length));
+        for (let micro = 0; micro < k; micro++) {
+          opt.params.forEach((p, i) => {
+            const g = fillGrad(new Float32Array(p.length), 'normal', r);
+            const grad = p.grad;
+            for (let j = 0; j < g.length; j++) {
+              grad[j] += g[j];
+              sums[i][j] += g[j];
+            }
+          });
+        }
+        const before = opt.params.map((p) => p.grad.slice());
+        opt.step({ gradScale: 1 / k });
+        // The gradients are read, never rewritten (no copies, no in-place scaling).
+        opt.params.forEach((p, i) => expect(p.grad).toEqual(before[i]));
+        ref.step(sums.map((s) => s.map((x) => x / k)));
       }
-      const before = opt.params.map((p) => p.grad.slice());
-      opt.step({ gradScale: 1 / k });
-      // The gradients are read, never rewritten (no copies, no in-place scaling).
-      opt.params.forEach((p, i) => expect(p.grad).toEqual(before[i]));
-      ref.step(sums.map((s) => s.map((x) => x / k)));
-    }
-    const bad = mismatches(opt, ref, `${kind} accumulation`, 5e-5);
-    opt.dispose();
-    expect(bad).toEqual([]);
-  });
+      const bad = mismatches(opt, ref, `${kind} accumulation`, 5e-5);
+      opt.dispose();
+      expect(bad).toEqual([]);
+    },
+  );
 
   it('accumulation with exactly representable gradients is the averaged step bit for bit', () => {
     // Micro-batch gradients that are multiples of 1/64 in [-4, 4]: their sum and its quarter are exact in f32.
@@ -80,7 +97,8 @@ describe.each(BUILD_NAMES)('clipping and accumulation against the float64 refere
     const b = new Adam({ lr: 0.01, engine });
     const r = rng(13);
     const init = randomF32(67, r);
-    const pa = a.param(init), pb = b.param(init);
+    const pa = a.param(init),
+      pb = b.param(init);
     for (let step = 0; step < 5; step++) {
       a.zeroGrad();
       const avg = new Float32Array(67);
@@ -119,27 +137,30 @@ describe('clipping and the non-finite policy', () => {
     engine = await engineFor('simd');
   });
 
-  it.each([Number.NaN, Infinity, -Infinity])('a %s gradient makes a non-finite norm: throw changes nothing, skip skips', (bad) => {
-    for (const options of [{ clipGradNorm: 1 }, { clipGradValue: 0.1 }, { clipGradNorm: 1, clipGradValue: 0.1 }]) {
-      const opt = new Adam({ lr: 0.1, ...options, engine });
-      const p = opt.param([1, 2, 3, 4, 5]);
-      p.grad.set([1, 1, bad, 1, 1]);
-      expect(() => opt.step()).toThrow(NonFiniteGradientError);
-      expect(() => opt.step()).toThrow(/param #0 .* NaN or Infinity/);
-      expect(Array.from(p.data)).toEqual([1, 2, 3, 4, 5]);
-      expect(Array.from(p.state('exp_avg'))).toEqual([0, 0, 0, 0, 0]);
-      expect(Array.from(p.grad)).toEqual([1, 1, bad, 1, 1]);
-      expect(opt.stepCount).toBe(0);
-      opt.dispose();
-      const skip = new Adam({ lr: 0.1, ...options, nonFinite: 'skip', engine });
-      const q = skip.param([1, 2, 3, 4, 5]);
-      q.grad.set([1, 1, bad, 1, 1]);
-      expect(skip.step()).toBe(false);
-      expect(Array.from(q.data)).toEqual([1, 2, 3, 4, 5]);
-      expect(skip.stepCount).toBe(0);
-      skip.dispose();
-    }
-  });
+  it.each([Number.NaN, Infinity, -Infinity])(
+    'a %s gradient makes a non-finite norm: throw changes nothing, skip skips',
+    (bad) => {
+      for (const options of [{ clipGradNorm: 1 }, { clipGradValue: 0.1 }, { clipGradNorm: 1, clipGradValue: 0.1 }]) {
+        const opt = new Adam({ lr: 0.1, ...options, engine });
+        const p = opt.param([1, 2, 3, 4, 5]);
+        p.grad.set([1, 1, bad, 1, 1]);
+        expect(() => opt.step()).toThrow(NonFiniteGradientError);
+        expect(() => opt.step()).toThrow(/param #0 .* NaN or Infinity/);
+        expect(Array.from(p.data)).toEqual([1, 2, 3, 4, 5]);
+        expect(Array.from(p.state('exp_avg'))).toEqual([0, 0, 0, 0, 0]);
+        expect(Array.from(p.grad)).toEqual([1, 1, bad, 1, 1]);
+        expect(opt.stepCount).toBe(0);
+        opt.dispose();
+        const skip = new Adam({ lr: 0.1, ...options, nonFinite: 'skip', engine });
+        const q = skip.param([1, 2, 3, 4, 5]);
+        q.grad.set([1, 1, bad, 1, 1]);
+        expect(skip.step()).toBe(false);
+        expect(Array.from(q.data)).toEqual([1, 2, 3, 4, 5]);
+        expect(skip.stepCount).toBe(0);
+        skip.dispose();
+      }
+    },
+  );
 
   it("nonFinite: 'ignore' behaves as PyTorch: a NaN norm scales every gradient to NaN; value clipping turns Infinity into the bound", () => {
     const a = new SGD({ lr: 1, clipGradNorm: 1, nonFinite: 'ignore', engine });
@@ -208,10 +229,22 @@ describe('clipping and the non-finite policy', () => {
     const calls = { check: 0, norm: 0, kernel: 0 };
     const e = engine as unknown as Record<string, (...a: number[]) => unknown>;
     const orig = { check: e.firstNonFiniteGrad, norm: e.gradSumSquares, kernel: e.kernel };
-    e.firstNonFiniteGrad = (...a) => { calls.check++; return orig.check.apply(engine, a); };
-    e.gradSumSquares = (...a) => { calls.norm++; return orig.norm.apply(engine, a); };
+    e.firstNonFiniteGrad = (...a) => {
+      calls.check++;
+      return orig.check.apply(engine, a);
+    };
+    e.gradSumSquares = (...a) => {
+      calls.norm++;
+      return orig.norm.apply(engine, a);
+    };
     // The optimizer looks its kernel up once, at its first step: count the calls of what it gets.
-    e.kernel = (...a) => { const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown; return (...b: number[]) => { calls.kernel++; return f(...b); }; };
+    e.kernel = (...a) => {
+      const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown;
+      return (...b: number[]) => {
+        calls.kernel++;
+        return f(...b);
+      };
+    };
     try {
       opt.step();
       opt.step();
@@ -234,7 +267,11 @@ describe('clipping: SIMD and scalar agree bit for bit', () => {
     const a = makeAny(kind, o, simd);
     const b = makeAny(kind, o, scalar);
     const r = rng(21);
-    for (const n of SIZES) { const init = randomF32(n, r); a.param(init); b.param(init); }
+    for (const n of SIZES) {
+      const init = randomF32(n, r);
+      a.param(init);
+      b.param(init);
+    }
     for (let t = 0; t < 8; t++) {
       const g = freshGrads(a, r);
       b.params.forEach((p, i) => p.grad.set(g[i]));
@@ -250,24 +287,29 @@ describe('clipping: SIMD and scalar agree bit for bit', () => {
 });
 
 describe('the norm pass', () => {
-  it.each([[null], [0.7]])('is the same f64 bits in both builds for every tail length (clipGradValue %s)', async (clipGradValue) => {
-    const simd = await engineFor('simd');
-    const scalar = await createEngine({ simd: false });
-    const sizes = [1, 3, 4, 5, 15, 16, 17, 20, 35, 64, 67, 1000, 4099];
-    const a = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: simd });
-    const b = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: scalar });
-    const r = rng(31);
-    const grads = sizes.map((n) => fillGrad(new Float32Array(n), 'mixed', r));
-    for (const g of grads) { a.param(g.length).grad.set(g); b.param(g.length).grad.set(g); }
-    a.step();
-    b.step();
-    expect(a.lastGradNorm).toBe(b.lastGradNorm);
-    // And it is the norm: the exact float64 sum, to 1e-12 relative.
-    // (the kernels clamp at the float32 bound)
-    const want = transform(grads, { clipValue: clipGradValue === null ? null : Math.fround(clipGradValue) }).norm;
-    expect(Math.abs(a.lastGradNorm - want) / want).toBeLessThan(1e-12);
-    a.dispose();
-    b.dispose();
-  });
+  it.each([[null], [0.7]])(
+    'is the same f64 bits in both builds for every tail length (clipGradValue %s)',
+    async (clipGradValue) => {
+      const simd = await engineFor('simd');
+      const scalar = await createEngine({ simd: false });
+      const sizes = [1, 3, 4, 5, 15, 16, 17, 20, 35, 64, 67, 1000, 4099];
+      const a = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: simd });
+      const b = new SGD({ lr: 0, clipGradNorm: 1e9, clipGradValue, engine: scalar });
+      const r = rng(31);
+      const grads = sizes.map((n) => fillGrad(new Float32Array(n), 'mixed', r));
+      for (const g of grads) {
+        a.param(g.length).grad.set(g);
+        b.param(g.length).grad.set(g);
+      }
+      a.step();
+      b.step();
+      expect(a.lastGradNorm).toBe(b.lastGradNorm);
+      // And it is the norm: the exact float64 sum, to 1e-12 relative.
+      // (the kernels clamp at the float32 bound)
+      const want = transform(grads, { clipValue: clipGradValue === null ? null : Math.fround(clipGradValue) }).norm;
+      expect(Math.abs(a.lastGradNorm - want) / want).toBeLessThan(1e-12);
+      a.dispose();
+      b.dispose();
+    },
+  );
 });
-

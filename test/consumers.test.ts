@@ -10,7 +10,17 @@
 // their cases print a note and pass when those cannot run here.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,19 +45,39 @@ let server: { url: string; close(): Promise<void> } | undefined;
 function installTarball(): string {
   const packDir = mkdtempSync(join(tmpdir(), 'wasm-optim-pack-'));
   try {
-    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tarball = join(packDir, (JSON.parse(out) as { filename: string }[])[0].filename);
-    const hash = createHash('sha256').update(readFileSync(tarball)).update(readFileSync(join(ROOT, 'package-lock.json'))).digest('hex').slice(0, 16);
+    const hash = createHash('sha256')
+      .update(readFileSync(tarball))
+      .update(readFileSync(join(ROOT, 'package-lock.json')))
+      .digest('hex')
+      .slice(0, 16);
     const cache = join(tmpdir(), 'wasm-optim-consumers');
     const dir = join(cache, hash);
     if (existsSync(join(dir, 'node_modules', 'wasm-optim', 'package.json'))) return dir;
     mkdirSync(cache, { recursive: true });
-    for (const old of existsSync(cache) ? readdirSync(cache) : []) rmSync(join(cache, old), { recursive: true, force: true }); // one build kept
+    for (const old of existsSync(cache) ? readdirSync(cache) : [])
+      rmSync(join(cache, old), { recursive: true, force: true }); // one build kept
     const tmp = mkdtempSync(join(cache, 'installing-'));
     cpSync(tarball, join(tmp, 'wasm-optim.tgz'));
-    writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'wasm-optim': 'file:./wasm-optim.tgz' } }, null, 2));
+    writeFileSync(
+      join(tmp, 'package.json'),
+      JSON.stringify(
+        { name: 'consumer', private: true, type: 'module', dependencies: { 'wasm-optim': 'file:./wasm-optim.tgz' } },
+        null,
+        2,
+      ),
+    );
     // What a user sees: npm's own warnings (an install script, an engines mismatch) fail the case.
-    const log = execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=warn'], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=warn'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     writeFileSync(join(tmp, 'install.log'), log);
     renameSync(tmp, dir);
     return dir;
@@ -71,9 +101,11 @@ function program(specifier: string): string {
 }
 
 /** A Node/Bun/Deno script that prints the result, or the error's message on stderr. */
-const NODE_MAIN = "import { run } from './program.js';\nrun().then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(1); });\n";
+const NODE_MAIN =
+  "import { run } from './program.js';\nrun().then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(1); });\n";
 /** A browser entry that leaves the result (or the error) on globalThis for the test to read. */
-const PAGE_MAIN = "import { run } from './program.js';\nrun().then((r) => { globalThis.__result = r; }, (e) => { globalThis.__error = String(e && e.message || e); });\n";
+const PAGE_MAIN =
+  "import { run } from './program.js';\nrun().then((r) => { globalThis.__result = r; }, (e) => { globalThis.__error = String(e && e.message || e); });\n";
 
 /** A fresh folder in this run's work dir holding `files`. */
 function project(name: string, files: Record<string, string>): string {
@@ -87,7 +119,10 @@ function project(name: string, files: Record<string, string>): string {
 }
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name).slice(dir.length + 1)).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name).slice(dir.length + 1))
+    .sort();
 }
 
 async function node(args: string[], cwd: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
@@ -101,21 +136,32 @@ async function node(args: string[], cwd: string): Promise<{ ok: boolean; stdout:
 }
 
 /** Opens `path` (under the static server's root, the work dir) in Chromium; the page's result or error. */
-async function inChromium(path: string): Promise<{ result?: { simd: boolean; data: number[] }; error?: string; pageErrors: string[] }> {
+async function inChromium(
+  path: string,
+): Promise<{ result?: { simd: boolean; data: number[] }; error?: string; pageErrors: string[] }> {
   if (!browser || !server) throw new Error('no browser');
   const page = await browser.context.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   try {
     await page.goto(new URL(path, server.url).href);
-    await page.waitForFunction(() => '__result' in globalThis || '__error' in globalThis, undefined, { timeout: 20_000 }).catch(() => {});
-    return { ...(await page.evaluate(() => ({ result: (globalThis as { __result?: never }).__result, error: (globalThis as { __error?: string }).__error }))), pageErrors };
+    await page
+      .waitForFunction(() => '__result' in globalThis || '__error' in globalThis, undefined, { timeout: 20_000 })
+      .catch(() => {});
+    return {
+      ...(await page.evaluate(() => ({
+        result: (globalThis as { __result?: never }).__result,
+        error: (globalThis as { __error?: string }).__error,
+      }))),
+      pageErrors,
+    };
   } finally {
     await page.close();
   }
 }
 
-const HTML = (script: string): string => `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>\n`;
+const HTML = (script: string): string =>
+  `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>\n`;
 
 beforeAll(async () => {
   app = installTarball();
@@ -135,14 +181,22 @@ afterAll(async () => {
 
 /** A project in the work dir whose node_modules is the scratch install. */
 function consumer(name: string, extra: Record<string, string>, specifier = 'wasm-optim'): string {
-  const dir = project(name, { 'package.json': JSON.stringify({ name, private: true, type: 'module' }), 'program.js': program(specifier), ...extra });
+  const dir = project(name, {
+    'package.json': JSON.stringify({ name, private: true, type: 'module' }),
+    'program.js': program(specifier),
+    ...extra,
+  });
   execFileSync('ln', ['-s', join(app, 'node_modules'), join(dir, 'node_modules')]);
   return dir;
 }
 
 describe('the packed tarball', () => {
   it('installs without warnings and ships no unused files', () => {
-    expect(readFileSync(join(app, 'install.log'), 'utf8').replace(/^\s*(added|changed) \d+ packages? in .*$/gm, '').trim()).toBe('');
+    expect(
+      readFileSync(join(app, 'install.log'), 'utf8')
+        .replace(/^\s*(added|changed) \d+ packages? in .*$/gm, '')
+        .trim(),
+    ).toBe('');
     const pkg = join(app, 'node_modules', 'wasm-optim');
     const shipped = files(pkg);
     expect(shipped.filter((f) => /\.wat$|\.debug\.|\.tgz$|^test\/|^bench\/|^assembly\//.test(f))).toEqual([]);
@@ -152,7 +206,10 @@ describe('the packed tarball', () => {
         expect(existsSync(join(pkg, map, '..', s)), `${map} -> ${s}`).toBe(true);
       }
     }
-    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { scripts?: Record<string, string>; engines: { node: string } };
+    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+      engines: { node: string };
+    };
     expect(Object.keys(manifest.scripts ?? {}).filter((s) => /^(pre|post)?(install|prepare)$/.test(s))).toEqual([]);
     expect(manifest.engines.node).toBe('^20.19.0 || >=22.12.0'); // require(esm) without a flag
   });
@@ -160,7 +217,11 @@ describe('the packed tarball', () => {
 
 describe('Node', () => {
   it('ESM import of the main and the inline entry', async () => {
-    const dir = consumer('node-esm', { 'main.js': NODE_MAIN, 'inline.js': NODE_MAIN.replace('./program.js', './program-inline.js'), 'program-inline.js': program('wasm-optim/inline') });
+    const dir = consumer('node-esm', {
+      'main.js': NODE_MAIN,
+      'inline.js': NODE_MAIN.replace('./program.js', './program-inline.js'),
+      'program-inline.js': program('wasm-optim/inline'),
+    });
     for (const main of ['main.js', 'inline.js']) {
       const r = await node([main], dir);
       expect(r.stderr, main).toBe('');
@@ -217,10 +278,20 @@ describe('TypeScript strict', () => {
     const lib = dom ? ['ES2022', 'DOM'] : ['ES2022'];
     const dir = consumer(`ts-${resolution}-${dom ? 'dom' : 'nodom'}`, {
       'main.ts': source,
-      'tsconfig.json': JSON.stringify({ compilerOptions: {
-        strict: true, noEmit: true, target: 'ES2022', module, moduleResolution: resolution, lib,
-        types: dom ? [] : ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], skipLibCheck: !dom,
-      }, files: ['main.ts'] }),
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module,
+          moduleResolution: resolution,
+          lib,
+          types: dom ? [] : ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+          skipLibCheck: !dom,
+        },
+        files: ['main.ts'],
+      }),
     });
     const r = await node([join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir);
     expect(r.stdout + r.stderr).toBe('');
@@ -258,7 +329,8 @@ describe('bundlers', () => {
         'w.onmessage = (e) => { if (e.data.error) globalThis.__error = e.data.error; else globalThis.__result = e.data; };',
         "w.onerror = (e) => { globalThis.__error = 'worker: ' + e.message; };",
       ].join('\n'),
-      'worker.js': "import { run } from './program.js';\nrun().then((r) => postMessage(r), (e) => postMessage({ error: String(e.message) }));\n",
+      'worker.js':
+        "import { run } from './program.js';\nrun().then((r) => postMessage(r), (e) => postMessage({ error: String(e.message) }));\n",
     });
     const { build } = await import('vite');
     await build({ root: dir, base: './', logLevel: 'silent', build: { outDir: 'dist' }, worker: { format: 'es' } });
@@ -268,10 +340,22 @@ describe('bundlers', () => {
   });
 
   it('webpack 5: no warnings, the .wasm emitted, runs in Chromium', async () => {
-    const dir = consumer('webpack', { 'main.js': PAGE_MAIN, 'index.html': '<!doctype html><script src="dist/main.js"></script>\n' });
+    const dir = consumer('webpack', {
+      'main.js': PAGE_MAIN,
+      'index.html': '<!doctype html><script src="dist/main.js"></script>\n',
+    });
     const { default: webpack } = await import('webpack');
     const stats = await new Promise<import('webpack').Stats>((resolve, reject) => {
-      webpack({ mode: 'production', context: dir, entry: './main.js', output: { path: join(dir, 'dist'), publicPath: 'auto' }, infrastructureLogging: { level: 'none' } }, (err, s) => (err || !s ? reject(err) : resolve(s)));
+      webpack(
+        {
+          mode: 'production',
+          context: dir,
+          entry: './main.js',
+          output: { path: join(dir, 'dist'), publicPath: 'auto' },
+          infrastructureLogging: { level: 'none' },
+        },
+        (err, s) => (err || !s ? reject(err) : resolve(s)),
+      );
     });
     const info = stats.toJson({ all: false, warnings: true, errors: true });
     expect(info.errors ?? []).toEqual([]);
@@ -283,37 +367,98 @@ describe('bundlers', () => {
   });
 
   it('esbuild: the inline entry bundles to one ESM file and one IIFE that run alone', async () => {
-    const dir = consumer('esbuild-inline', { 'main.js': NODE_MAIN, 'page.js': PAGE_MAIN, 'index.html': '<!doctype html><script src="page.iife.js"></script>\n' }, 'wasm-optim/inline');
+    const dir = consumer(
+      'esbuild-inline',
+      {
+        'main.js': NODE_MAIN,
+        'page.js': PAGE_MAIN,
+        'index.html': '<!doctype html><script src="page.iife.js"></script>\n',
+      },
+      'wasm-optim/inline',
+    );
     const { build } = await import('esbuild');
-    await build({ absWorkingDir: dir, entryPoints: ['main.js'], bundle: true, format: 'esm', platform: 'neutral', mainFields: ['module', 'main'], outfile: 'out/app.mjs', logLevel: 'silent' });
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ['main.js'],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      outfile: 'out/app.mjs',
+      logLevel: 'silent',
+    });
     expect(readdirSync(join(dir, 'out'))).toEqual(['app.mjs']);
     const r = await node(['out/app.mjs'], dir);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).data).toEqual(EXPECTED);
-    await build({ absWorkingDir: dir, entryPoints: ['page.js'], bundle: true, format: 'iife', platform: 'browser', outfile: 'page.iife.js', logLevel: 'silent' });
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ['page.js'],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      outfile: 'page.iife.js',
+      logLevel: 'silent',
+    });
     const p = await inChromium('esbuild-inline/index.html');
     expect(p.error).toBeUndefined();
     expect(p.result?.data).toEqual(EXPECTED);
   });
 
   it('esbuild: the main entry, which needs its .wasm served, fails with an error that names the fix', async () => {
-    const dir = consumer('esbuild-main', { 'main.js': NODE_MAIN, 'page.js': PAGE_MAIN, 'index.html': '<!doctype html><script type="module" src="out/page.mjs"></script><!-- iife --><script src="out/page.iife.js"></script>\n' });
+    const dir = consumer('esbuild-main', {
+      'main.js': NODE_MAIN,
+      'page.js': PAGE_MAIN,
+      'index.html':
+        '<!doctype html><script type="module" src="out/page.mjs"></script><!-- iife --><script src="out/page.iife.js"></script>\n',
+    });
     const { build } = await import('esbuild');
     // ESM: esbuild keeps import.meta.url, but does not copy the .wasm beside the bundle.
-    await build({ absWorkingDir: dir, entryPoints: ['page.js'], bundle: true, format: 'esm', platform: 'browser', outfile: 'out/page.mjs', logLevel: 'silent' });
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ['page.js'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outfile: 'out/page.mjs',
+      logLevel: 'silent',
+    });
     writeFileSync(join(dir, 'esm.html'), HTML('out/page.mjs'));
     const esm = await inChromium('esbuild-main/esm.html');
-    expect(esm.error).toMatch(/could not load the engine's wasm: HTTP 404 .*\/wasm-optim\.simd\.wasm; serve the file and pass its URL, init\(url\) .*'wasm-optim\/wasm\/simd'.*'wasm-optim\/inline'/);
+    expect(esm.error).toMatch(
+      /could not load the engine's wasm: HTTP 404 .*\/wasm-optim\.simd\.wasm; serve the file and pass its URL, init\(url\) .*'wasm-optim\/wasm\/simd'.*'wasm-optim\/inline'/,
+    );
     // IIFE: no import.meta.url at all.
-    await build({ absWorkingDir: dir, entryPoints: ['page.js'], bundle: true, format: 'iife', platform: 'browser', outfile: 'out/page.iife.js', logLevel: 'silent' });
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ['page.js'],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      outfile: 'out/page.iife.js',
+      logLevel: 'silent',
+    });
     writeFileSync(join(dir, 'iife.html'), '<!doctype html><script src="out/page.iife.js"></script>\n');
     const iife = await inChromium('esbuild-main/iife.html');
-    expect(iife.error).toMatch(/this bundle has no import\.meta\.url .*Import from 'wasm-optim\/inline' instead.*init\(url\)/);
+    expect(iife.error).toMatch(
+      /this bundle has no import\.meta\.url .*Import from 'wasm-optim\/inline' instead.*init\(url\)/,
+    );
     // Following the message: copy the file, pass its URL.
     cpSync(join(app, 'node_modules', 'wasm-optim', 'dist', 'wasm-optim.simd.wasm'), join(dir, 'engine.wasm'));
     writeFileSync(join(dir, 'page.js'), PAGE_MAIN.replace('./program.js', './fixed.js'));
-    writeFileSync(join(dir, 'fixed.js'), program('wasm-optim').replace('await init()', "await init(new URL('engine.wasm', location.href))"));
-    await build({ absWorkingDir: dir, entryPoints: ['page.js'], bundle: true, format: 'iife', platform: 'browser', outfile: 'out/page.iife.js', logLevel: 'silent' });
+    writeFileSync(
+      join(dir, 'fixed.js'),
+      program('wasm-optim').replace('await init()', "await init(new URL('engine.wasm', location.href))"),
+    );
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ['page.js'],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      outfile: 'out/page.iife.js',
+      logLevel: 'silent',
+    });
     const fixed = await inChromium('esbuild-main/iife.html');
     expect(fixed.error).toBeUndefined();
     expect(fixed.result?.data).toEqual(EXPECTED);
@@ -327,7 +472,9 @@ async function runtime(tool: 'bun' | 'deno'): Promise<string | null> {
     await run(bin, ['--version'], { timeout: 30_000 });
     return bin;
   } catch (e) {
-    console.log(`consumers: ${tool} is not runnable here (${(e as Error).message.split('\n')[0]}); its case only checks that much. Install it with npm ci (devDependency '${tool}').`);
+    console.log(
+      `consumers: ${tool} is not runnable here (${(e as Error).message.split('\n')[0]}); its case only checks that much. Install it with npm ci (devDependency '${tool}').`,
+    );
     return null;
   }
 }
@@ -336,10 +483,18 @@ describe('other runtimes', () => {
   it.each(['bun', 'deno'] as const)('%s runs the main and the inline entry', async (tool) => {
     const bin = await runtime(tool);
     if (!bin) return;
-    const dir = consumer(tool, { 'main.js': NODE_MAIN, 'inline.js': NODE_MAIN.replace('./program.js', './program-inline.js'), 'program-inline.js': program('wasm-optim/inline') });
+    const dir = consumer(tool, {
+      'main.js': NODE_MAIN,
+      'inline.js': NODE_MAIN.replace('./program.js', './program-inline.js'),
+      'program-inline.js': program('wasm-optim/inline'),
+    });
     for (const main of ['main.js', 'inline.js']) {
       const args = tool === 'deno' ? ['run', '--quiet', '--allow-read', main] : [main];
-      const { stdout } = await run(bin, args, { cwd: dir, timeout: 120_000, env: { ...process.env, DENO_DIR: join(work, '.deno'), NO_COLOR: '1' } });
+      const { stdout } = await run(bin, args, {
+        cwd: dir,
+        timeout: 120_000,
+        env: { ...process.env, DENO_DIR: join(work, '.deno'), NO_COLOR: '1' },
+      });
       expect(JSON.parse(stdout).data, `${tool} ${main}`).toEqual(EXPECTED);
     }
   });

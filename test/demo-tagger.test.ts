@@ -30,11 +30,23 @@ function toyCorpus(n: number, seed: number): Sentence[] {
     };
     const k = r();
     if (k < 0.5) {
-      add(pick(det), 'at'); add(pick(nouns), 'nn'); add(pick(verbsZ), 'vbz'); add(pick(det), 'at'); add(pick(nouns), 'nn');
+      add(pick(det), 'at');
+      add(pick(nouns), 'nn');
+      add(pick(verbsZ), 'vbz');
+      add(pick(det), 'at');
+      add(pick(nouns), 'nn');
     } else if (k < 0.75) {
-      add(pick(pron), 'pps'); add(pick(verbsZ), 'vbz'); add('to', 'to'); add(pick(verbsBase), 'vb');
+      add(pick(pron), 'pps');
+      add(pick(verbsZ), 'vbz');
+      add('to', 'to');
+      add(pick(verbsBase), 'vb');
     } else {
-      add(pick(pron), 'pps'); add(pick(verbsZ), 'vbz'); add(pick(det), 'at'); add(pick(nouns), 'nn'); add('to', 'to'); add(pick(verbsBase), 'vb');
+      add(pick(pron), 'pps');
+      add(pick(verbsZ), 'vbz');
+      add(pick(det), 'at');
+      add(pick(nouns), 'nn');
+      add('to', 'to');
+      add(pick(verbsBase), 'vb');
     }
     add('.', '.');
     out.push({ words: w, tags: t });
@@ -54,17 +66,33 @@ describe('features', () => {
   it('tokenFeatureStrings lists the templates in slot order', () => {
     const f = tokenFeatureStrings(['The', 'Dogs', 'ran'], 1);
     expect(f).toEqual([
-      'w=Dogs', 'l=dogs', 'sh=Xx',
-      's1=s', 's2=gs', 's3=ogs', null,
-      'p1=d', 'p2=do', 'p3=dog',
-      'l-1=the', 'l+1=ran', 'l-2=<s>', 'l+2=</s>', 's-1=the', 's+1=ran',
-      'pos=midC', 'bias=',
+      'w=Dogs',
+      'l=dogs',
+      'sh=Xx',
+      's1=s',
+      's2=gs',
+      's3=ogs',
+      null,
+      'p1=d',
+      'p2=do',
+      'p3=dog',
+      'l-1=the',
+      'l+1=ran',
+      'l-2=<s>',
+      'l+2=</s>',
+      's-1=the',
+      's+1=ran',
+      'pos=midC',
+      'bias=',
     ]);
   });
 
   it('encode gives, per token, exactly the rows of its feature strings (-1 for unseen ones)', () => {
     const train = toyCorpus(300, 1);
-    const test = [...toyCorpus(20, 2), { words: ['The', 'zebra', 'sees', 'Zorro', '.'], tags: ['at', 'nn', 'vbz', 'np', '.'] }];
+    const test = [
+      ...toyCorpus(20, 2),
+      { words: ['The', 'zebra', 'sees', 'Zorro', '.'], tags: ['at', 'nn', 'vbz', 'np', '.'] },
+    ];
     const space = FeatureSpace.build(train);
     expect(space.width).toBe(18);
     for (const sents of [train.slice(0, 30), test]) {
@@ -102,7 +130,9 @@ describe('features', () => {
     expect(once.rowOf('w=barks')).toBeGreaterThanOrEqual(0);
     expect(once.numFeatures).toBeGreaterThan(space.numFeatures);
     const rows = new Set<number>();
-    for (const s of train) for (let i = 0; i < s.words.length; i++) for (const f of tokenFeatureStrings(s.words, i)) if (f) rows.add(once.rowOf(f));
+    for (const s of train)
+      for (let i = 0; i < s.words.length; i++)
+        for (const f of tokenFeatureStrings(s.words, i)) if (f) rows.add(once.rowOf(f));
     expect(rows.has(-1)).toBe(false);
     expect(Math.max(...rows)).toBeLessThan(once.numFeatures);
   });
@@ -178,7 +208,13 @@ describe('the tagger learns', () => {
 
   it('gives the same losses and predictions in both builds (bit-identical kernels)', async () => {
     const run = async (build: 'simd' | 'scalar') => {
-      const tagger = new Tagger(space, { optimizer: 'adam', mode: 'exact', batchSize: 64, seed: 9, engine: await engineFor(build) });
+      const tagger = new Tagger(space, {
+        optimizer: 'adam',
+        mode: 'exact',
+        batchSize: 64,
+        seed: 9,
+        engine: await engineFor(build),
+      });
       const losses = [tagger.trainEpoch(trainData).loss, tagger.trainEpoch(trainData).loss];
       const pred = tagger.predict(testData);
       tagger.dispose();
@@ -204,7 +240,14 @@ describe('the tagger learns', () => {
     const dim = Math.ceil(space.numTags / 4) * 4;
     const table = await createTfjsTable('cpu', space.numFeatures, dim, 'adam', 0.02);
     const viaTfjs = new Tagger(space, { table, batchSize: 64, seed: 3 });
-    const viaEngine = new Tagger(space, { optimizer: 'adam', lr: 0.02, dense: true, batchSize: 64, seed: 3, engine: await engineFor('simd') });
+    const viaEngine = new Tagger(space, {
+      optimizer: 'adam',
+      lr: 0.02,
+      dense: true,
+      batchSize: 64,
+      seed: 3,
+      engine: await engineFor('simd'),
+    });
     const a = viaTfjs.trainEpoch(trainData, undefined, 20);
     const b = viaEngine.trainEpoch(trainData, undefined, 20);
     expect(a.batches).toBe(20);
@@ -255,16 +298,62 @@ describe('the tagger learns', () => {
 
 describe('demo flags', () => {
   it('has the documented defaults', () => {
-    expect(parseFlags([])).toEqual({ optimizer: 'adam', mode: 'lazy', epochs: 2, seed: 1, dense: false, lr: undefined, batchSize: 1024, help: false, files: 500, threads: 1, tfjs: undefined, updates: undefined });
+    expect(parseFlags([])).toEqual({
+      optimizer: 'adam',
+      mode: 'lazy',
+      epochs: 2,
+      seed: 1,
+      dense: false,
+      lr: undefined,
+      batchSize: 1024,
+      help: false,
+      files: 500,
+      threads: 1,
+      tfjs: undefined,
+      updates: undefined,
+    });
   });
   it('reads every flag, as two words or with =', () => {
-    const f = parseFlags(['--optimizer', 'sgd', '--mode=exact', '--epochs', '3', '--seed=7', '--dense', '--lr', '0.5', '--batch', '64', '--files', '40', '--threads', '2', '--updates', '5']);
-    expect(f).toEqual({ optimizer: 'sgd', mode: 'exact', epochs: 3, seed: 7, dense: true, lr: 0.5, batchSize: 64, help: false, files: 40, threads: 2, tfjs: undefined, updates: 5 });
+    const f = parseFlags([
+      '--optimizer',
+      'sgd',
+      '--mode=exact',
+      '--epochs',
+      '3',
+      '--seed=7',
+      '--dense',
+      '--lr',
+      '0.5',
+      '--batch',
+      '64',
+      '--files',
+      '40',
+      '--threads',
+      '2',
+      '--updates',
+      '5',
+    ]);
+    expect(f).toEqual({
+      optimizer: 'sgd',
+      mode: 'exact',
+      epochs: 3,
+      seed: 7,
+      dense: true,
+      lr: 0.5,
+      batchSize: 64,
+      help: false,
+      files: 40,
+      threads: 2,
+      tfjs: undefined,
+      updates: 5,
+    });
     expect(parseFlags(['--tfjs', 'cpu', '--optimizer', 'adagrad']).tfjs).toBe('cpu');
     expect(parseFlags(['--help']).help).toBe(true);
   });
   it('rejects bad flags with a message naming them', () => {
-    expect(() => parseFlags(['--optimizer', 'rmsprop'])).toThrow(/--optimizer must be one of adam, adagrad, sgd, adamw, got 'rmsprop'/);
+    expect(() => parseFlags(['--optimizer', 'rmsprop'])).toThrow(
+      /--optimizer must be one of adam, adagrad, sgd, adamw, got 'rmsprop'/,
+    );
     expect(() => parseFlags(['--mode', 'eager'])).toThrow(/--mode/);
     expect(() => parseFlags(['--epochs', '0'])).toThrow(/--epochs must be an integer >= 1, got '0'/);
     expect(() => parseFlags(['--epochs'])).toThrow(/--epochs needs a value/);
@@ -284,7 +373,10 @@ describe('demo flags', () => {
 describe('the demo end to end (on the first 20 files)', () => {
   it('prints the baseline, a progress bar and a summary per epoch, and ends with the accuracy', async () => {
     let text = '';
-    const acc = await runDemo({ ...parseFlags(['--files', '20', '--epochs', '2']) }, { write: (s: string) => (text += s), isTTY: false });
+    const acc = await runDemo(
+      { ...parseFlags(['--files', '20', '--epochs', '2']) },
+      { write: (s: string) => (text += s), isTTY: false },
+    );
     const lines = text.trimEnd().split('\n');
     expect(lines.at(-1)).toMatch(/^held-out accuracy: \d+\.\d%$/);
     expect(lines.at(-1)).toBe(`held-out accuracy: ${(acc * 100).toFixed(1)}%`);
@@ -294,7 +386,9 @@ describe('the demo end to end (on the first 20 files)', () => {
     expect(acc).toBeGreaterThan(base + 0.03);
     // Non-TTY progress: a line per 20% of each epoch, then the epoch summary.
     expect(text.match(/^epoch 1\/2 \[[#.]{30}\] +\d+%  [\d.]+k? tok\/s  loss \d\.\d{4}$/gm)).toHaveLength(5);
-    expect(text).toMatch(/^epoch 2\/2: loss \d\.\d{4}, held-out \d+\.\d{2}% \| .* tok\/s, \d+% in optimizer updates \(\d+ updates of [\d.]+k? of [\d.]+k rows\), \d+% in lookups/m);
+    expect(text).toMatch(
+      /^epoch 2\/2: loss \d\.\d{4}, held-out \d+\.\d{2}% \| .* tok\/s, \d+% in optimizer updates \(\d+ updates of [\d.]+k? of [\d.]+k rows\), \d+% in lookups/m,
+    );
     expect(text).toMatch(/^wall time: \d+\.\d s/m);
   });
 });

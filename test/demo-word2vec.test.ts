@@ -31,7 +31,11 @@ describe('word2vec vocabulary', () => {
     const v = buildVocabulary([s('The cat saw the dog .'), s('the Dog , the cat'), s("'' cat dog 1960")], 2);
     expect(v.words).toEqual(['the', 'cat', 'dog']);
     expect(Array.from(v.counts)).toEqual([4, 3, 3]);
-    expect(v.sentences.map((x) => Array.from(x))).toEqual([[0, 1, 0, 2], [0, 2, 0, 1], [1, 2]]);
+    expect(v.sentences.map((x) => Array.from(x))).toEqual([
+      [0, 1, 0, 2],
+      [0, 2, 0, 1],
+      [1, 2],
+    ]);
     expect(v.tokens).toBe(10);
     expect(() => buildVocabulary([s('a b c')], 2)).toThrow(/fewer than 2 words/);
     expect(() => buildVocabulary([s('a a')], 0)).toThrow(/'minCount'/);
@@ -41,7 +45,16 @@ describe('word2vec vocabulary', () => {
 describe('skip-gram with negative sampling', () => {
   it('puts words of the same topic closest, and the loss falls', async () => {
     const vocab = buildVocabulary(topics(400, 1), 1);
-    const model = new SkipGram(vocab, { dim: 16, window: 3, negatives: 3, sample: 0, batchPairs: 128, lr: 0.02, seed: 2, engine: await engineFor('simd') });
+    const model = new SkipGram(vocab, {
+      dim: 16,
+      window: 3,
+      negatives: 3,
+      sample: 0,
+      batchPairs: 128,
+      lr: 0.02,
+      seed: 2,
+      engine: await engineFor('simd'),
+    });
     const losses = [];
     for (let e = 0; e < 4; e++) losses.push(model.trainEpoch().loss);
     expect(losses[3]!).toBeLessThan(losses[0]!);

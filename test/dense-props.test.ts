@@ -10,7 +10,19 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { bitDiffs, drive, fillGrad, KINDS, makeOptimizer, pair, REGIMES, rng, randomF32, type Kind, type Regime } from './dense-util.js';
+import {
+  bitDiffs,
+  drive,
+  fillGrad,
+  KINDS,
+  makeOptimizer,
+  pair,
+  REGIMES,
+  rng,
+  randomF32,
+  type Kind,
+  type Regime,
+} from './dense-util.js';
 
 const SEED_ENV = process.env.FC_SEED;
 const FC_SEED = SEED_ENV === 'random' ? Date.now() : Number(SEED_ENV ?? 0x5eed);
@@ -18,8 +30,10 @@ const RUNS = Number(process.env.FC_RUNS ?? 40);
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({ seed: FC_SEED, numRuns });
 
 /** 10^x for x uniform in [lo, hi]. */
-const logUniform = (lo: number, hi: number): fc.Arbitrary<number> => fc.double({ min: lo, max: hi, noNaN: true }).map((e) => 10 ** e);
-const unit = (min: number, max: number): fc.Arbitrary<number> => fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
+const logUniform = (lo: number, hi: number): fc.Arbitrary<number> =>
+  fc.double({ min: lo, max: hi, noNaN: true }).map((e) => 10 ** e);
+const unit = (min: number, max: number): fc.Arbitrary<number> =>
+  fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
 const maybeZero = (a: fc.Arbitrary<number>): fc.Arbitrary<number> => fc.oneof(fc.constant(0), a);
 
 /**
@@ -31,29 +45,56 @@ const maybeZero = (a: fc.Arbitrary<number>): fc.Arbitrary<number> => fc.oneof(fc
  */
 const OPTION_ARBS: Record<Kind, fc.Arbitrary<Record<string, unknown>>> = {
   Adam: fc.record({
-    lr: logUniform(-5, -1), betas: fc.tuple(unit(0, 0.99), unit(0.5, 0.9999)), eps: logUniform(-12, -3),
-    weightDecay: maybeZero(unit(1e-4, 0.2)), amsgrad: fc.boolean(), maximize: fc.boolean(),
+    lr: logUniform(-5, -1),
+    betas: fc.tuple(unit(0, 0.99), unit(0.5, 0.9999)),
+    eps: logUniform(-12, -3),
+    weightDecay: maybeZero(unit(1e-4, 0.2)),
+    amsgrad: fc.boolean(),
+    maximize: fc.boolean(),
   }),
   AdamW: fc.record({
-    lr: logUniform(-5, -1), betas: fc.tuple(unit(0, 0.99), unit(0.5, 0.9999)), eps: logUniform(-12, -3),
-    weightDecay: maybeZero(unit(1e-4, 0.5)), amsgrad: fc.boolean(), maximize: fc.boolean(),
-  }),
-  SGD: fc.record({
-    lr: logUniform(-4, -1), momentum: maybeZero(unit(0.01, 0.99)), dampening: maybeZero(unit(1e-3, 1)),
-    nesterov: fc.boolean(), weightDecay: maybeZero(unit(1e-4, 0.1)), maximize: fc.boolean(),
-  }).map((o) => (o.nesterov && (o.momentum === 0 || o.dampening !== 0) ? { ...o, nesterov: false } : o)),
-  Adagrad: fc.record({
-    lr: logUniform(-4, -0.3), lrDecay: maybeZero(unit(1e-4, 0.5)), weightDecay: maybeZero(unit(1e-4, 0.1)),
-    initialAccumulatorValue: maybeZero(unit(1e-4, 1)), eps: logUniform(-12, -2), maximize: fc.boolean(),
-  }),
-  RMSprop: fc.boolean().chain((centered) => fc.record({
-    lr: logUniform(-4, -1.3), alpha: unit(centered ? 0.9 : 0.5, 0.999), eps: logUniform(-10, -3),
-    weightDecay: maybeZero(unit(1e-4, 0.1)), momentum: maybeZero(unit(0.01, 0.95)), centered: fc.constant(centered),
+    lr: logUniform(-5, -1),
+    betas: fc.tuple(unit(0, 0.99), unit(0.5, 0.9999)),
+    eps: logUniform(-12, -3),
+    weightDecay: maybeZero(unit(1e-4, 0.5)),
+    amsgrad: fc.boolean(),
     maximize: fc.boolean(),
-  })),
+  }),
+  SGD: fc
+    .record({
+      lr: logUniform(-4, -1),
+      momentum: maybeZero(unit(0.01, 0.99)),
+      dampening: maybeZero(unit(1e-3, 1)),
+      nesterov: fc.boolean(),
+      weightDecay: maybeZero(unit(1e-4, 0.1)),
+      maximize: fc.boolean(),
+    })
+    .map((o) => (o.nesterov && (o.momentum === 0 || o.dampening !== 0) ? { ...o, nesterov: false } : o)),
+  Adagrad: fc.record({
+    lr: logUniform(-4, -0.3),
+    lrDecay: maybeZero(unit(1e-4, 0.5)),
+    weightDecay: maybeZero(unit(1e-4, 0.1)),
+    initialAccumulatorValue: maybeZero(unit(1e-4, 1)),
+    eps: logUniform(-12, -2),
+    maximize: fc.boolean(),
+  }),
+  RMSprop: fc.boolean().chain((centered) =>
+    fc.record({
+      lr: logUniform(-4, -1.3),
+      alpha: unit(centered ? 0.9 : 0.5, 0.999),
+      eps: logUniform(-10, -3),
+      weightDecay: maybeZero(unit(1e-4, 0.1)),
+      momentum: maybeZero(unit(0.01, 0.95)),
+      centered: fc.constant(centered),
+      maximize: fc.boolean(),
+    }),
+  ),
 };
 
-const sizeArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 40 }) }, { weight: 1, arbitrary: fc.constantFrom(1000, 4099) });
+const sizeArb = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 1, max: 40 }) },
+  { weight: 1, arbitrary: fc.constantFrom(1000, 4099) },
+);
 const runArb = fc.record({
   sizes: fc.array(sizeArb, { minLength: 1, maxLength: 4 }),
   regimes: fc.array(fc.constantFrom<Regime>(...REGIMES), { minLength: 4, maxLength: 4 }),
@@ -73,7 +114,10 @@ describe.each(BUILD_NAMES)('property: random hyperparameters match the reference
         const { opt, ref } = pair(kind, options, engine, run.sizes, run.seed);
         try {
           const bad = drive(opt, ref, `${kind} ${JSON.stringify(options)}`, {
-            steps: run.steps, seed: run.seed + 1, regimeOf: (i) => run.regimes[i % run.regimes.length], resync: true,
+            steps: run.steps,
+            seed: run.seed + 1,
+            regimeOf: (i) => run.regimes[i % run.regimes.length],
+            resync: true,
           });
           expect(bad).toEqual([]);
         } finally {
@@ -95,7 +139,12 @@ describe('the SIMD and scalar builds agree to the bit', () => {
 
   it('over 1000 random cases (every optimizer, random options, sizes, regimes and steps)', () => {
     const caseArb = fc.constantFrom(...KINDS).chain((kind) =>
-      fc.record({ kind: fc.constant(kind), options: OPTION_ARBS[kind], run: runArb.map((r) => ({ ...r, steps: 1 + (r.steps % 4) })) }));
+      fc.record({
+        kind: fc.constant(kind),
+        options: OPTION_ARBS[kind],
+        run: runArb.map((r) => ({ ...r, steps: 1 + (r.steps % 4) })),
+      }),
+    );
     const cases = fc.sample(caseArb, { seed: FC_SEED, numRuns: 1000 });
     let compared = 0;
     const failures: string[] = [];

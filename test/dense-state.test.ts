@@ -22,51 +22,61 @@ describe.each(BUILD_NAMES)('stateDict round trip (%s)', (build) => {
     engine = await engineFor(build);
   });
 
-  it.each(VARIANTS)('%s %j: save after k steps, load into a fresh optimizer, both continue bit for bit', (kind, options) => {
-    const r = rng(31);
-    const a = makeOptimizer(kind, options, engine);
-    for (const n of [3, 33, 1000]) a.param(randomF32(n, r));
-    const gradStep = (opts: typeof a[], t: number): void => {
-      opts[0].params.forEach((p, i) => {
-        const g = fillGrad(new Float32Array(p.length), REGIMES[(i + t) % REGIMES.length], r);
-        for (const o of opts) o.params[i].grad.set(g);
+  it.each(VARIANTS)(
+    '%s %j: save after k steps, load into a fresh optimizer, both continue bit for bit',
+    (kind, options) => {
+      const r = rng(31);
+      const a = makeOptimizer(kind, options, engine);
+      for (const n of [3, 33, 1000]) a.param(randomF32(n, r));
+      const gradStep = (opts: (typeof a)[], t: number): void => {
+        opts[0].params.forEach((p, i) => {
+          const g = fillGrad(new Float32Array(p.length), REGIMES[(i + t) % REGIMES.length], r);
+          for (const o of opts) o.params[i].grad.set(g);
+        });
+        for (const o of opts) o.step();
+      };
+      for (let t = 1; t <= 6; t++) {
+        if (t === 3) a.param(randomF32(17, r)); // a param with its own, later birth
+        gradStep([a], t);
+      }
+      const dict = a.stateDict();
+      expect(dict.stepCount).toBe(6);
+      expect(dict.params.map((p) => p.step)).toEqual([6, 6, 6, 4]);
+
+      // A fresh optimizer, created with other hyperparameters: loading restores the saved ones.
+      const b = makeOptimizer(kind, { ...options, lr: 0.123 }, engine);
+      for (const p of a.params) b.param(p.data.slice());
+      b.loadStateDict(dict);
+      expect(b.stepCount).toBe(6);
+      expect(b.lr).toBe(a.lr);
+      expect(bitDiffs(a, b, 'after load')).toEqual([]);
+
+      // The dict is a copy: stepping a does not change it, and a later load still works.
+      const saved = dict.params.map((p) => Object.fromEntries(Object.entries(p.state).map(([k, v]) => [k, v.slice()])));
+      for (let t = 7; t <= 16; t++) {
+        if (t === 9) {
+          const init = randomF32(5, r);
+          a.param(init);
+          b.param(init);
+        } // born after the load
+        if (t === 12) {
+          a.lr *= 0.5;
+          b.lr = a.lr;
+        }
+        gradStep([a, b], t);
+        const diffs = bitDiffs(a, b, `step ${t}`);
+        expect(diffs).toEqual([]);
+      }
+      dict.params.forEach((p, i) => {
+        for (const [k, v] of Object.entries(p.state)) expect(Array.from(v)).toEqual(Array.from(saved[i][k]));
       });
-      for (const o of opts) o.step();
-    };
-    for (let t = 1; t <= 6; t++) {
-      if (t === 3) a.param(randomF32(17, r)); // a param with its own, later birth
-      gradStep([a], t);
-    }
-    const dict = a.stateDict();
-    expect(dict.stepCount).toBe(6);
-    expect(dict.params.map((p) => p.step)).toEqual([6, 6, 6, 4]);
-
-    // A fresh optimizer, created with other hyperparameters: loading restores the saved ones.
-    const b = makeOptimizer(kind, { ...options, lr: 0.123 }, engine);
-    for (const p of a.params) b.param(p.data.slice());
-    b.loadStateDict(dict);
-    expect(b.stepCount).toBe(6);
-    expect(b.lr).toBe(a.lr);
-    expect(bitDiffs(a, b, 'after load')).toEqual([]);
-
-    // The dict is a copy: stepping a does not change it, and a later load still works.
-    const saved = dict.params.map((p) => Object.fromEntries(Object.entries(p.state).map(([k, v]) => [k, v.slice()])));
-    for (let t = 7; t <= 16; t++) {
-      if (t === 9) { const init = randomF32(5, r); a.param(init); b.param(init); } // born after the load
-      if (t === 12) { a.lr *= 0.5; b.lr = a.lr; }
-      gradStep([a, b], t);
-      const diffs = bitDiffs(a, b, `step ${t}`);
-      expect(diffs).toEqual([]);
-    }
-    dict.params.forEach((p, i) => {
-      for (const [k, v] of Object.entries(p.state)) expect(Array.from(v)).toEqual(Array.from(saved[i][k]));
-    });
-    expect(a.stepCount).toBe(16);
-    expect(b.stepCount).toBe(16);
-    expect(b.stateDict().params.map((p) => p.step)).toEqual([16, 16, 16, 14, 8]);
-    a.dispose();
-    b.dispose();
-  });
+      expect(a.stepCount).toBe(16);
+      expect(b.stepCount).toBe(16);
+      expect(b.stateDict().params.map((p) => p.step)).toEqual([16, 16, 16, 14, 8]);
+      a.dispose();
+      b.dispose();
+    },
+  );
 });
 
 interface Problem {
@@ -106,7 +116,9 @@ describe.each(BUILD_NAMES)('convergence matrix (%s)', (build) => {
     engine = await engineFor(build);
   });
 
-  const cases = TRAINERS.flatMap(([kind, options]) => Object.keys(PROBLEMS).map((name) => [kind, options, name] as const));
+  const cases = TRAINERS.flatMap(([kind, options]) =>
+    Object.keys(PROBLEMS).map((name) => [kind, options, name] as const),
+  );
   it.each(cases)('%s %j on %s: 2000 steps take the loss below 1% of its start', (kind, options, name) => {
     const P = PROBLEMS[name];
     const opt = makeOptimizer(kind, options, engine);

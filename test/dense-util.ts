@@ -7,7 +7,13 @@ import { rng } from './rng.js';
 export { rng };
 
 /** PyTorch's five dense optimizers by kind, from the package's registry. */
-export const OPTIMIZERS = { Adam: REGISTRY.Adam, AdamW: REGISTRY.AdamW, SGD: REGISTRY.SGD, Adagrad: REGISTRY.Adagrad, RMSprop: REGISTRY.RMSprop } as const;
+export const OPTIMIZERS = {
+  Adam: REGISTRY.Adam,
+  AdamW: REGISTRY.AdamW,
+  SGD: REGISTRY.SGD,
+  Adagrad: REGISTRY.Adagrad,
+  RMSprop: REGISTRY.RMSprop,
+} as const;
 /** A dense optimizer kind. */
 export type Kind = keyof typeof OPTIMIZERS;
 /** Every dense kind. */
@@ -38,12 +44,24 @@ export const REGIMES: readonly Regime[] = ['normal', 'tiny', 'huge', 'mixed', 'z
 export function fillGrad(out: Float32Array, regime: Regime, r: () => number): Float32Array {
   for (let i = 0; i < out.length; i++) {
     switch (regime) {
-      case 'normal': out[i] = gaussian(r); break;
-      case 'tiny': out[i] = 1e-6 * gaussian(r); break;
-      case 'huge': out[i] = 1e4 * gaussian(r); break;
-      case 'mixed': out[i] = (r() < 0.5 ? -1 : 1) * Math.pow(10, -6 + 10 * r()); break;
-      case 'zeros': out[i] = 0; break;
-      case 'sparse': out[i] = r() < 0.7 ? 0 : gaussian(r); break;
+      case 'normal':
+        out[i] = gaussian(r);
+        break;
+      case 'tiny':
+        out[i] = 1e-6 * gaussian(r);
+        break;
+      case 'huge':
+        out[i] = 1e4 * gaussian(r);
+        break;
+      case 'mixed':
+        out[i] = (r() < 0.5 ? -1 : 1) * Math.pow(10, -6 + 10 * r());
+        break;
+      case 'zeros':
+        out[i] = 0;
+        break;
+      case 'sparse':
+        out[i] = r() < 0.7 ? 0 : gaussian(r);
+        break;
     }
   }
   return out;
@@ -60,12 +78,21 @@ export function randomF32(n: number, r: () => number, scale = 1): Float32Array {
  * The worst absolute error of `got` against `want` and the tensor's scale: `max|want|`, or
  * `floor` when that is larger (the tensor's scale earlier in the run).
  */
-export function worstError(got: ArrayLike<number>, want: ArrayLike<number>, floor = 0): { worst: number; scale: number; at: number } {
-  let worst = 0, scale = floor, at = -1;
+export function worstError(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  floor = 0,
+): { worst: number; scale: number; at: number } {
+  let worst = 0,
+    scale = floor,
+    at = -1;
   for (let i = 0; i < want.length; i++) {
     scale = Math.max(scale, Math.abs(want[i]));
     const e = Number.isFinite(got[i]) ? Math.abs(got[i] - want[i]) : Infinity;
-    if (e > worst || (at < 0 && e === Infinity)) { worst = e; at = i; }
+    if (e > worst || (at < 0 && e === Infinity)) {
+      worst = e;
+      at = i;
+    }
   }
   return { worst, scale, at };
 }
@@ -83,18 +110,29 @@ export const F32_MIN_NORMAL = 2 ** -126;
  * map at every step of a run. (A value that crosses zero carries the rounding error of its larger
  * past, so a one-element tensor cannot be held to the precision of its current value alone.)
  */
-export function mismatches(opt: AnyOptimizer, ref: RefOptimizer<object>, label: string, tol = TOL,
-  scales: Map<string, number> = new Map()): string[] {
+export function mismatches(
+  opt: AnyOptimizer,
+  ref: RefOptimizer<object>,
+  label: string,
+  tol = TOL,
+  scales: Map<string, number> = new Map(),
+): string[] {
   const out: string[] = [];
-  if (opt.params.length !== ref.params.length) return [`${label}: ${opt.params.length} params, reference has ${ref.params.length}`];
+  if (opt.params.length !== ref.params.length)
+    return [`${label}: ${opt.params.length} params, reference has ${ref.params.length}`];
   opt.params.forEach((p: Param, i) => {
     const check = (name: string, got: Float32Array, want: Float64Array | undefined): void => {
-      if (!want) { out.push(`${label} param ${i} (n=${p.length}): the reference has no '${name}'`); return; }
+      if (!want) {
+        out.push(`${label} param ${i} (n=${p.length}): the reference has no '${name}'`);
+        return;
+      }
       const key = `${i}/${name}`;
       const { worst, scale, at } = worstError(got, want, scales.get(key) ?? 0);
       scales.set(key, scale);
       if (!(worst <= tol * scale + F32_MIN_NORMAL)) {
-        out.push(`${label} param ${i} (n=${p.length}) ${name}: worst error ${worst} at [${at}] (got ${got[at]}, want ${want[at]}) > ${tol} * ${scale}`);
+        out.push(
+          `${label} param ${i} (n=${p.length}) ${name}: worst error ${worst} at [${at}] (got ${got[at]}, want ${want[at]}) > ${tol} * ${scale}`,
+        );
       }
     };
     check('data', p.data, ref.params[i]);
@@ -183,8 +221,15 @@ export function drive(opt: AnyOptimizer, ref: RefOptimizer<object>, label: strin
 }
 
 /** A real optimizer and its reference with the same params (random N(0,1) float32 values). */
-export function pair(kind: Kind, options: Record<string, unknown>, engine: Engine, sizes: readonly number[], seed: number): {
-  opt: AnyOptimizer; ref: RefOptimizer<object>;
+export function pair(
+  kind: Kind,
+  options: Record<string, unknown>,
+  engine: Engine,
+  sizes: readonly number[],
+  seed: number,
+): {
+  opt: AnyOptimizer;
+  ref: RefOptimizer<object>;
 } {
   const opt = makeOptimizer(kind, options, engine);
   const ref = createReference(kind, options);

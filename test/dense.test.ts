@@ -12,7 +12,10 @@ import { bitDiffs, drive, makeOptimizer, pair, REGIMES, rng, fillGrad, randomF32
 const SIZES = [1, 3, 4, 7, 16, 33, 1000, 4099];
 const STEPS = 25;
 
-interface Case { kind: Kind; options: Record<string, unknown> }
+interface Case {
+  kind: Kind;
+  options: Record<string, unknown>;
+}
 
 function product<T extends Record<string, unknown[]>>(axes: T): { [K in keyof T]: T[K][number] }[] {
   let out: Record<string, unknown>[] = [{}];
@@ -24,25 +27,38 @@ const CASES: Case[] = [
   // PyTorch defaults first.
   ...(['Adam', 'AdamW', 'SGD', 'Adagrad', 'RMSprop'] as const).map((kind) => ({ kind, options: {} })),
   // Adam: L2 decay, AMSGrad, maximize (each its own kernel variant), plus unusual betas/eps.
-  ...product({ amsgrad: [false, true], weightDecay: [0, 0.1], maximize: [false, true] })
-    .map((o) => ({ kind: 'Adam' as const, options: { lr: 0.05, ...o } })),
+  ...product({ amsgrad: [false, true], weightDecay: [0, 0.1], maximize: [false, true] }).map((o) => ({
+    kind: 'Adam' as const,
+    options: { lr: 0.05, ...o },
+  })),
   { kind: 'Adam', options: { lr: 0.02, betas: [0, 0.5], eps: 1e-3 } },
   // AdamW: decoupled decay with and without AMSGrad and maximize.
-  ...product({ amsgrad: [false, true], weightDecay: [0.01, 0.3], maximize: [false, true] })
-    .map((o) => ({ kind: 'AdamW' as const, options: { lr: 0.05, ...o } })),
+  ...product({ amsgrad: [false, true], weightDecay: [0.01, 0.3], maximize: [false, true] }).map((o) => ({
+    kind: 'AdamW' as const,
+    options: { lr: 0.05, ...o },
+  })),
   // SGD: plain, momentum, dampening, Nesterov, each with and without decay and maximize.
   ...product({
-    mom: [{ momentum: 0 }, { momentum: 0, dampening: 0.3 }, { momentum: 0.9 }, { momentum: 0.9, dampening: 0.3 }, { momentum: 0.9, nesterov: true }],
+    mom: [
+      { momentum: 0 },
+      { momentum: 0, dampening: 0.3 },
+      { momentum: 0.9 },
+      { momentum: 0.9, dampening: 0.3 },
+      { momentum: 0.9, nesterov: true },
+    ],
     weightDecay: [0, 0.05],
     maximize: [false, true],
   }).map(({ mom, ...o }) => ({ kind: 'SGD' as const, options: { lr: 0.05, ...mom, ...o } })),
   // Adagrad: lrDecay, weightDecay, initialAccumulatorValue, eps, maximize.
-  ...product({ lrDecay: [0, 0.05], weightDecay: [0, 0.1], initialAccumulatorValue: [0, 0.5] })
-    .map((o) => ({ kind: 'Adagrad' as const, options: { lr: 0.1, ...o } })),
+  ...product({ lrDecay: [0, 0.05], weightDecay: [0, 0.1], initialAccumulatorValue: [0, 0.5] }).map((o) => ({
+    kind: 'Adagrad' as const,
+    options: { lr: 0.1, ...o },
+  })),
   { kind: 'Adagrad', options: { lr: 0.1, eps: 1e-3, maximize: true } },
   // RMSprop: centered, momentum, weightDecay, maximize.
-  ...product({ centered: [false, true], momentum: [0, 0.9], weightDecay: [0, 0.1], maximize: [false, true] })
-    .map((o) => ({ kind: 'RMSprop' as const, options: { lr: 0.01, ...o } })),
+  ...product({ centered: [false, true], momentum: [0, 0.9], weightDecay: [0, 0.1], maximize: [false, true] }).map(
+    (o) => ({ kind: 'RMSprop' as const, options: { lr: 0.01, ...o } }),
+  ),
   { kind: 'RMSprop', options: { lr: 0.01, alpha: 0.5, eps: 1e-4, centered: true } },
 ];
 
@@ -57,16 +73,22 @@ describe.each(BUILD_NAMES)('dense optimizers against the float64 reference (%s)'
   it.each(CASES.map((c, i) => [label(c), c, i] as const))('%s', (name, c, i) => {
     const { opt, ref } = pair(c.kind, c.options, engine, SIZES, 1000 + i);
     // Each tensor keeps one regime; the assignment rotates per case so every size meets every regime.
-    const bad = drive(opt, ref, name, { steps: STEPS, seed: 77 + i, regimeOf: (j) => REGIMES[(j + i) % REGIMES.length] });
+    const bad = drive(opt, ref, name, {
+      steps: STEPS,
+      seed: 77 + i,
+      regimeOf: (j) => REGIMES[(j + i) % REGIMES.length],
+    });
     opt.dispose();
     expect(bad).toEqual([]);
   });
 
   it.each(['Adam', 'AdamW', 'SGD', 'Adagrad', 'RMSprop'] as const)('%s follows an lr changed between steps', (kind) => {
-    const options = kind === 'SGD' ? { lr: 0.05, momentum: 0.9 } : kind === 'RMSprop' ? { lr: 0.01, momentum: 0.5 } : { lr: 0.05 };
+    const options =
+      kind === 'SGD' ? { lr: 0.05, momentum: 0.9 } : kind === 'RMSprop' ? { lr: 0.01, momentum: 0.5 } : { lr: 0.05 };
     const { opt, ref } = pair(kind, options, engine, [5, 33, 300], 11);
     const bad = drive(opt, ref, `${kind} lr schedule`, {
-      steps: STEPS, seed: 12,
+      steps: STEPS,
+      seed: 12,
       before: (t) => {
         const lr = options.lr * (0.25 + ((t * 7) % 5) / 2);
         opt.lr = lr;
@@ -93,10 +115,17 @@ describe.each(BUILD_NAMES)('dense optimizers against the float64 reference (%s)'
       ref.addParam(p.data);
     };
     const bad = drive(opt, ref, `${kind} late params`, {
-      steps: STEPS, seed: 23,
+      steps: STEPS,
+      seed: 23,
       before: (t) => {
-        if (t === 4) { add(16); add(1000); }
-        if (t === 11) { add(1); add(4099); }
+        if (t === 4) {
+          add(16);
+          add(1000);
+        }
+        if (t === 11) {
+          add(1);
+          add(4099);
+        }
       },
     });
     expect(bad).toEqual([]);
@@ -111,7 +140,10 @@ describe.each(BUILD_NAMES)('dense optimizers against the float64 reference (%s)'
     // p -= lr/(1-b1) * m / (sqrt(v)/sqrt(1-b2) + eps) = lr * g / (|g| + eps)  ~  lr * sign(g).
     const opt = makeOptimizer('Adam', { lr: 0.1 }, engine);
     const a = opt.param(new Float32Array([0]));
-    for (let t = 0; t < 5; t++) { a.grad.set([1]); opt.step(); }
+    for (let t = 0; t < 5; t++) {
+      a.grad.set([1]);
+      opt.step();
+    }
     const b = opt.param(new Float32Array([0]));
     a.grad.set([1]);
     b.grad.set([-1]);
@@ -121,8 +153,14 @@ describe.each(BUILD_NAMES)('dense optimizers against the float64 reference (%s)'
     opt.dispose();
   });
 
-  describe('equivalences (as in optax\'s tests)', () => {
-    function runBoth(kindA: Kind, optsA: Record<string, unknown>, kindB: Kind, optsB: Record<string, unknown>, negateB = false): string[] {
+  describe("equivalences (as in optax's tests)", () => {
+    function runBoth(
+      kindA: Kind,
+      optsA: Record<string, unknown>,
+      kindB: Kind,
+      optsB: Record<string, unknown>,
+      negateB = false,
+    ): string[] {
       const A = makeOptimizer(kindA, optsA, engine);
       const B = makeOptimizer(kindB, optsB, engine);
       const r = rng(5);
@@ -151,7 +189,12 @@ describe.each(BUILD_NAMES)('dense optimizers against the float64 reference (%s)'
     });
 
     it('SGD with momentum 0 is plain SGD bit for bit (dampening ignored)', () => {
-      expect(runBoth('SGD', { lr: 0.05, momentum: 0, dampening: 0.7, weightDecay: 0.01 }, 'SGD', { lr: 0.05, weightDecay: 0.01 })).toEqual([]);
+      expect(
+        runBoth('SGD', { lr: 0.05, momentum: 0, dampening: 0.7, weightDecay: 0.01 }, 'SGD', {
+          lr: 0.05,
+          weightDecay: 0.01,
+        }),
+      ).toEqual([]);
     });
 
     it.each([

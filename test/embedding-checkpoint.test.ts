@@ -2,7 +2,16 @@
 // keeps its lagging rows and their history across the checkpoint), on both builds and across
 // them; refused loads say why and change nothing.
 import { describe, expect, it } from 'vitest';
-import { Adam, CheckpointError, DisposedError, Embedding, createEngine, inspectCheckpoint, memoryStats, type Engine } from '../src/index.js';
+import {
+  Adam,
+  CheckpointError,
+  DisposedError,
+  Embedding,
+  createEngine,
+  inspectCheckpoint,
+  memoryStats,
+  type Engine,
+} from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { bits, rng } from './reliability-util.js';
 
@@ -18,7 +27,13 @@ const CONFIGS: Record<string, unknown>[] = [
   { optimizer: 'adam', lr: 0.01, amsgrad: true, betas: [0.8, 0.99] },
   { optimizer: 'adamw', lr: 0.01, weightDecay: 0.1 },
 ];
-const CASES = CONFIGS.flatMap((c) => (['lazy', 'exact'] as const).map((mode): [string, string, Record<string, unknown>] => [c.optimizer as string, mode, { ...c, mode }]));
+const CASES = CONFIGS.flatMap((c) =>
+  (['lazy', 'exact'] as const).map((mode): [string, string, Record<string, unknown>] => [
+    c.optimizer as string,
+    mode,
+    { ...c, mode },
+  ]),
+);
 
 /** Updates `from`..`to`: a few Zipf-like ids per update (repeats included, most rows idle for
  *  long stretches), the rate changed before updates 30 and 70. */
@@ -28,7 +43,10 @@ function drive(emb: Embedding, from: number, to: number): void {
     const r = rng(t * 7919);
     const k = 1 + Math.floor(r() * 5);
     const ids = Int32Array.from({ length: k }, () => Math.floor(r() * r() * r() * ROWS));
-    emb.update(ids, Float32Array.from({ length: k * DIM }, () => r() * 2 - 1));
+    emb.update(
+      ids,
+      Float32Array.from({ length: k * DIM }, () => r() * 2 - 1),
+    );
   }
 }
 
@@ -38,37 +56,40 @@ function tableBits(emb: Embedding): string {
 }
 
 describe.each(BUILD_NAMES)('embedding checkpoints (%s)', (build) => {
-  it.each(CASES)('%s %s: 100 updates = 50, save, restore in a fresh engine, 50 (bit for bit)', async (_o, mode, options) => {
-    const engine = await engineFor(build);
-    const straight = new Embedding(ROWS, DIM, { ...options, seed: 5, engine });
-    drive(straight, 1, 100);
+  it.each(CASES)(
+    '%s %s: 100 updates = 50, save, restore in a fresh engine, 50 (bit for bit)',
+    async (_o, mode, options) => {
+      const engine = await engineFor(build);
+      const straight = new Embedding(ROWS, DIM, { ...options, seed: 5, engine });
+      drive(straight, 1, 100);
 
-    const first = new Embedding(ROWS, DIM, { ...options, seed: 5, engine });
-    drive(first, 1, 50);
-    const bytes = first.save();
-    first.dispose();
-    const info = inspectCheckpoint(bytes);
-    expect(info.kind).toBe('Embedding');
-    expect(info.meta).toMatchObject({ rows: ROWS, dim: DIM, mode, stepCount: 50 });
+      const first = new Embedding(ROWS, DIM, { ...options, seed: 5, engine });
+      drive(first, 1, 50);
+      const bytes = first.save();
+      first.dispose();
+      const info = inspectCheckpoint(bytes);
+      expect(info.kind).toBe('Embedding');
+      expect(info.meta).toMatchObject({ rows: ROWS, dim: DIM, mode, stepCount: 50 });
 
-    for (const target of [build, build === 'simd' ? 'scalar' : 'simd'] as const) {
-      const fresh = await createEngine({ simd: target === 'simd' });
-      const resumed = Embedding.fromCheckpoint(bytes, { engine: fresh });
-      expect(resumed.optimizer).toBe(options.optimizer);
-      expect(resumed.mode).toBe(mode);
-      drive(resumed, 51, 100);
-      expect(tableBits(resumed)).toBe(tableBits(straight));
-      // load() into a table created by hand gives the same.
-      const byHand = new Embedding(ROWS, DIM, { ...options, init: 'zeros', engine: fresh });
-      byHand.load(bytes);
-      drive(byHand, 51, 100);
-      expect(tableBits(byHand)).toBe(tableBits(straight));
-      resumed.dispose();
-      byHand.dispose();
-      expect(memoryStats(fresh)).toMatchObject({ bytesInUse: 0, blocksInUse: 0 });
-    }
-    straight.dispose();
-  });
+      for (const target of [build, build === 'simd' ? 'scalar' : 'simd'] as const) {
+        const fresh = await createEngine({ simd: target === 'simd' });
+        const resumed = Embedding.fromCheckpoint(bytes, { engine: fresh });
+        expect(resumed.optimizer).toBe(options.optimizer);
+        expect(resumed.mode).toBe(mode);
+        drive(resumed, 51, 100);
+        expect(tableBits(resumed)).toBe(tableBits(straight));
+        // load() into a table created by hand gives the same.
+        const byHand = new Embedding(ROWS, DIM, { ...options, init: 'zeros', engine: fresh });
+        byHand.load(bytes);
+        drive(byHand, 51, 100);
+        expect(tableBits(byHand)).toBe(tableBits(straight));
+        resumed.dispose();
+        byHand.dispose();
+        expect(memoryStats(fresh)).toMatchObject({ bytesInUse: 0, blocksInUse: 0 });
+      }
+      straight.dispose();
+    },
+  );
 
   it('refuses another optimizer, shape, mode or state layout, and corrupt bytes; nothing changes', async () => {
     const engine: Engine = await engineFor(build);
@@ -88,12 +109,24 @@ describe.each(BUILD_NAMES)('embedding checkpoints (%s)', (build) => {
       expect(sameBytes(emb.save(), before)).toBe(true);
     };
     const tables = [
-      [new Embedding(8, 3, { optimizer: 'adamw', amsgrad: true, mode: 'exact', engine }), 'kind', /trained with optimizer 'adam', this table uses 'adamw'/],
+      [
+        new Embedding(8, 3, { optimizer: 'adamw', amsgrad: true, mode: 'exact', engine }),
+        'kind',
+        /trained with optimizer 'adam', this table uses 'adamw'/,
+      ],
       [new Embedding(8, 3, { optimizer: 'sgd', mode: 'exact', engine }), 'kind', undefined],
-      [new Embedding(9, 3, { optimizer: 'adam', amsgrad: true, mode: 'exact', engine }), 'layout', /holds a 8 x 3 table in mode 'exact', this one is 9 x 3/],
+      [
+        new Embedding(9, 3, { optimizer: 'adam', amsgrad: true, mode: 'exact', engine }),
+        'layout',
+        /holds a 8 x 3 table in mode 'exact', this one is 9 x 3/,
+      ],
       [new Embedding(8, 4, { optimizer: 'adam', amsgrad: true, mode: 'exact', engine }), 'layout', undefined],
       [new Embedding(8, 3, { optimizer: 'adam', amsgrad: true, mode: 'lazy', engine }), 'layout', /in mode 'lazy'/],
-      [new Embedding(8, 3, { optimizer: 'adam', mode: 'exact', engine }), 'layout', /holds state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] but this table holds \[exp_avg, exp_avg_sq\]/],
+      [
+        new Embedding(8, 3, { optimizer: 'adam', mode: 'exact', engine }),
+        'layout',
+        /holds state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] but this table holds \[exp_avg, exp_avg_sq\]/,
+      ],
     ] as const;
     for (const [t, reason, message] of tables) {
       drive8(t);
@@ -115,7 +148,8 @@ describe.each(BUILD_NAMES)('embedding checkpoints (%s)', (build) => {
       expect(() => same.load(bytes)).toThrow(CheckpointError);
       bytes[i] ^= x;
     }
-    for (const n of [0, 7, 27, 28, bytes.length >> 1, bytes.length - 1]) refuse(same, bytes.subarray(0, n), 'truncated');
+    for (const n of [0, 7, 27, 28, bytes.length >> 1, bytes.length - 1])
+      refuse(same, bytes.subarray(0, n), 'truncated');
     // An optimizer's checkpoint is not a table's, and the other way round.
     const adam = new Adam({ engine });
     adam.param(3);
@@ -139,7 +173,8 @@ describe.each(BUILD_NAMES)('embedding checkpoints (%s)', (build) => {
     const before = t.save();
     // Every other value of every byte on one build; on the other, every single-bit flip and the
     // complement (detection happens before the engine is touched).
-    const changes = build === 'simd' ? Array.from({ length: 255 }, (_, k) => k + 1) : [1, 2, 4, 8, 16, 32, 64, 128, 255];
+    const changes =
+      build === 'simd' ? Array.from({ length: 255 }, (_, k) => k + 1) : [1, 2, 4, 8, 16, 32, 64, 128, 255];
     let refused = 0;
     for (let i = 0; i < bytes.length; i++) {
       const orig = bytes[i];
@@ -183,6 +218,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function drive8(emb: Embedding): void {
   for (let t = 1; t <= 5; t++) {
     const ids = Int32Array.from([t % 8, (t * 3) % 8, t % 8].map((i) => i % emb.rows));
-    emb.update(ids, Float32Array.from({ length: 3 * emb.dim }, (_, i) => Math.sin(t + i)));
+    emb.update(
+      ids,
+      Float32Array.from({ length: 3 * emb.dim }, (_, i) => Math.sin(t + i)),
+    );
   }
 }

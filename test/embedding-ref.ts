@@ -35,9 +35,15 @@ export class LazyRef {
   /** NAdam: the product mu_1 ... mu_t of the table's momentum schedule (PyTorch's `mu_product`). */
   muProduct = 1;
 
-  constructor(readonly optimizer: RefOptimizer, readonly rows: number, readonly dim: number, init: ArrayLike<number>, readonly o: RefOptions) {
+  constructor(
+    readonly optimizer: RefOptimizer,
+    readonly rows: number,
+    readonly dim: number,
+    init: ArrayLike<number>,
+    readonly o: RefOptions,
+  ) {
     this.w = Float64Array.from(init);
-    this.s0 = new Float64Array(rows * dim).fill(optimizer === 'adagrad' ? o.initialAccumulatorValue ?? 0 : 0);
+    this.s0 = new Float64Array(rows * dim).fill(optimizer === 'adagrad' ? (o.initialAccumulatorValue ?? 0) : 0);
     this.s1 = new Float64Array(rows * dim);
     this.s2 = new Float64Array(rows * dim);
   }
@@ -56,16 +62,21 @@ export class LazyRef {
   update(ids: ArrayLike<number>, grads: ArrayLike<number>): void {
     const { dim, o } = this;
     const t = ++this.t;
-    const lr = o.lr, wd = o.weightDecay ?? 0, sign = o.maximize ? -1 : 1;
+    const lr = o.lr,
+      wd = o.weightDecay ?? 0,
+      sign = o.maximize ? -1 : 1;
     const [b1, b2] = o.betas ?? [0.9, 0.999];
-    const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+    const bc1 = 1 - Math.pow(b1, t),
+      bc2 = 1 - Math.pow(b2, t);
     // NAdam: mu_t = b1 (1 - 0.5 * 0.96^(t psi)); mu_product *= mu_t (every update, touched or not).
     const psi = o.momentumDecay ?? 4e-3;
-    const muT = b1 * (1 - 0.5 * Math.pow(0.96, t * psi)), muNext = b1 * (1 - 0.5 * Math.pow(0.96, (t + 1) * psi));
+    const muT = b1 * (1 - 0.5 * Math.pow(0.96, t * psi)),
+      muNext = b1 * (1 - 0.5 * Math.pow(0.96, (t + 1) * psi));
     if (this.optimizer === 'nadam') this.muProduct *= muT;
     const muProduct = this.muProduct;
     // RAdam: rho_inf = 2 / (1 - b2) - 1; rho_t = rho_inf - 2 t b2^t / (1 - b2^t); rectified when rho_t > 5.
-    const rhoInf = 2 / (1 - b2) - 1, rhoT = rhoInf - (2 * t * Math.pow(b2, t)) / bc2;
+    const rhoInf = 2 / (1 - b2) - 1,
+      rhoT = rhoInf - (2 * t * Math.pow(b2, t)) / bc2;
     const rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
     for (const [r, gsum] of LazyRef.coalesce(ids, grads, dim)) {
       for (let c = 0; c < dim; c++) {
@@ -80,7 +91,7 @@ export class LazyRef {
           this.s1[i] = b2 * this.s1[i] + (1 - b2) * g * g;
           let v = this.s1[i];
           if (o.amsgrad) v = this.s2[i] = Math.max(this.s2[i], v);
-          p -= (lr / bc1) * this.s0[i] / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
+          p -= ((lr / bc1) * this.s0[i]) / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
         } else if (this.optimizer === 'adamax') {
           // torch.optim.Adamax: g += wd p; m = lerp(m, g, 1 - b1); u = max(b2 u, |g| + eps);
           // p -= (lr / (1 - b1^t)) m / u. State: s0 = exp_avg, s1 = exp_inf.
@@ -99,7 +110,8 @@ export class LazyRef {
         } else if (this.optimizer === 'adadelta') {
           // torch.optim.Adadelta (no step count): g += wd p; sq = rho sq + (1 - rho) g^2;
           // d = sqrt(acc + eps) / sqrt(sq + eps) g; acc = rho acc + (1 - rho) d^2; p -= lr d.
-          const rho = o.rho ?? 0.9, eps = o.eps ?? 1e-6;
+          const rho = o.rho ?? 0.9,
+            eps = o.eps ?? 1e-6;
           g += wd * p;
           this.s0[i] = rho * this.s0[i] + (1 - rho) * g * g;
           const d = (Math.sqrt(this.s1[i] + eps) / Math.sqrt(this.s0[i] + eps)) * g;
@@ -116,10 +128,12 @@ export class LazyRef {
           if (this.optimizer === 'nadam') {
             // p -= lr (1 - mu_t) / (1 - mu_product) g / denom + lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / denom
             const denom = Math.sqrt(v / bc2) + eps;
-            p -= (lr * (1 - muT)) / (1 - muProduct) * (g / denom) + (lr * muNext) / (1 - muProduct * muNext) * (m / denom);
+            p -=
+              ((lr * (1 - muT)) / (1 - muProduct)) * (g / denom) +
+              ((lr * muNext) / (1 - muProduct * muNext)) * (m / denom);
           } else if (rhoT > 5) {
             // p -= lr m / bc1 * rect * sqrt(bc2) / (sqrt(v) + eps)
-            p -= (lr * m) / bc1 * rect * Math.sqrt(bc2) / (Math.sqrt(v) + eps);
+            p -= (((lr * m) / bc1) * rect * Math.sqrt(bc2)) / (Math.sqrt(v) + eps);
           } else {
             p -= (lr * m) / bc1;
           }
@@ -127,7 +141,7 @@ export class LazyRef {
           g += wd * p;
           this.s0[i] += g * g;
           const clr = lr / (1 + (t - 1) * (o.lrDecay ?? 0));
-          p -= clr * g / (Math.sqrt(this.s0[i]) + (o.eps ?? 1e-10));
+          p -= (clr * g) / (Math.sqrt(this.s0[i]) + (o.eps ?? 1e-10));
         } else {
           let d = g + wd * p;
           const mu = o.momentum ?? 0;
@@ -167,7 +181,8 @@ export function denseGrad(ids: ArrayLike<number>, grads: ArrayLike<number>, rows
 
 /** Largest |a - b| / (|b| + floor) over all elements, and where. */
 export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): { err: number; at: number } {
-  let err = 0, at = -1;
+  let err = 0,
+    at = -1;
   for (let i = 0; i < b.length; i++) {
     const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor);
     if (!(e <= err)) {
@@ -193,7 +208,18 @@ export class DenseAdamRef {
   t = 0;
   lr: number;
 
-  constructor(init: ArrayLike<number>, readonly o: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean; decoupled: boolean }) {
+  constructor(
+    init: ArrayLike<number>,
+    readonly o: {
+      lr: number;
+      betas?: [number, number];
+      eps?: number;
+      weightDecay?: number;
+      amsgrad?: boolean;
+      maximize?: boolean;
+      decoupled: boolean;
+    },
+  ) {
     this.p = Float64Array.from(init);
     this.m = new Float64Array(init.length);
     this.v = new Float64Array(init.length);
@@ -207,9 +233,15 @@ export class DenseAdamRef {
     const [b1, b2] = this.o.betas ?? [0.9, 0.999];
     const wd = this.o.weightDecay ?? 0;
     const gs = this.o.maximize ? -1 : 1;
-    const B1 = f(b1), B1C = f(1 - b1), B2 = f(b2), B2C = f(1 - b2);
-    const ss = f(this.lr / (1 - Math.pow(b1, t))), ib = f(1 / Math.sqrt(1 - Math.pow(b2, t))), eps = f(this.o.eps ?? 1e-8);
-    const l2 = this.o.decoupled ? 0 : f(wd), dc = this.o.decoupled ? f(1 - this.lr * wd) : 1;
+    const B1 = f(b1),
+      B1C = f(1 - b1),
+      B2 = f(b2),
+      B2C = f(1 - b2);
+    const ss = f(this.lr / (1 - Math.pow(b1, t))),
+      ib = f(1 / Math.sqrt(1 - Math.pow(b2, t))),
+      eps = f(this.o.eps ?? 1e-8);
+    const l2 = this.o.decoupled ? 0 : f(wd),
+      dc = this.o.decoupled ? f(1 - this.lr * wd) : 1;
     for (let i = 0; i < this.p.length; i++) {
       let p = this.p[i];
       const g = grad[i] * gs + l2 * p;

@@ -9,15 +9,23 @@ import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CheckpointError, DisposedError, NonFiniteGradientError, createEngineSync, inspectCheckpoint, memoryStats,
-  type Engine, type Param,
+  CheckpointError,
+  DisposedError,
+  NonFiniteGradientError,
+  createEngineSync,
+  inspectCheckpoint,
+  memoryStats,
+  type Engine,
+  type Param,
 } from '../src/index.js';
 import { REFERENCES, createReference, type RefKind, type RefOptimizer } from './reference/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { ALL_OPTIMIZERS, rng, type AnyOptimizer } from './reliability-util.js';
 
-const make = (kind: Kind, options: Record<string, unknown>, engine: Engine): AnyOptimizer => new ALL_OPTIMIZERS[kind]({ ...options, engine });
-const reference = (kind: Kind, options: Record<string, unknown>): RefOptimizer<object> => createReference(kind as RefKind, options);
+const make = (kind: Kind, options: Record<string, unknown>, engine: Engine): AnyOptimizer =>
+  new ALL_OPTIMIZERS[kind]({ ...options, engine });
+const reference = (kind: Kind, options: Record<string, unknown>): RefOptimizer<object> =>
+  createReference(kind as RefKind, options);
 
 const FC_SEED = process.env.FC_SEED === 'random' ? Date.now() : Number(process.env.FC_SEED ?? 20240606);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
@@ -31,9 +39,17 @@ const FULL_CHECK = 4096;
 const CONFIGS: Record<string, Record<string, unknown>[]> = {
   Adam: [{ lr: 0.01 }, { lr: 0.02, amsgrad: true, nonFinite: 'skip' }, { lr: 0.01, weightDecay: 0.1, maximize: true }],
   AdamW: [{ lr: 0.01 }, { lr: 0.01, amsgrad: true, weightDecay: 0.05, nonFinite: 'skip' }],
-  SGD: [{ lr: 0.05 }, { lr: 0.05, momentum: 0.9, nonFinite: 'skip' }, { lr: 0.02, momentum: 0.8, nesterov: true, weightDecay: 0.01 }],
+  SGD: [
+    { lr: 0.05 },
+    { lr: 0.05, momentum: 0.9, nonFinite: 'skip' },
+    { lr: 0.02, momentum: 0.8, nesterov: true, weightDecay: 0.01 },
+  ],
   Adagrad: [{ lr: 0.05 }, { lr: 0.05, lrDecay: 0.05, initialAccumulatorValue: 0.1, nonFinite: 'skip' }],
-  RMSprop: [{ lr: 0.01 }, { lr: 0.005, momentum: 0.9, centered: true, nonFinite: 'skip' }, { lr: 0.01, alpha: 0.9, weightDecay: 0.01 }],
+  RMSprop: [
+    { lr: 0.01 },
+    { lr: 0.005, momentum: 0.9, centered: true, nonFinite: 'skip' },
+    { lr: 0.01, alpha: 0.9, weightDecay: 0.01 },
+  ],
   Adamax: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.01, nonFinite: 'skip' }],
   Adadelta: [{ lr: 0.5 }, { lr: 1, rho: 0.8, weightDecay: 0.01, nonFinite: 'skip' }],
   NAdam: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.01, nonFinite: 'skip' }],
@@ -68,20 +84,42 @@ const command: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('param' as const),
       o: nat,
-      size: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: 40 }) }, { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 200_000 }) }),
+      size: fc.oneof(
+        { weight: 12, arbitrary: fc.integer({ min: 0, max: 40 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 200_000 }) },
+      ),
       seed: fc.nat(),
     }),
   },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('grads' as const), o: nat, seed: fc.nat() }) },
   { weight: 6, arbitrary: fc.record({ t: fc.constant('step' as const), o: nat }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('zeroGrad' as const), o: nat }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('lr' as const), o: nat, lr: fc.double({ min: 1e-4, max: 0.05, noNaN: true }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('lr' as const),
+      o: nat,
+      lr: fc.double({ min: 1e-4, max: 0.05, noNaN: true }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('dispose' as const), o: nat }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('save' as const), o: nat }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('loadFresh' as const), s: nat, otherEngine: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('loadInto' as const), s: nat, o: nat }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('corrupt' as const), s: nat, o: nat, pos: fc.nat(), x: fc.integer({ min: 1, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('nonFinite' as const), o: nat, which: fc.nat({ max: 2 }), seed: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('corrupt' as const),
+      s: nat,
+      o: nat,
+      pos: fc.nat(),
+      x: fc.integer({ min: 1, max: 255 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant('nonFinite' as const), o: nat, which: fc.nat({ max: 2 }), seed: fc.nat() }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('bad' as const), o: nat, which: fc.nat({ max: 9 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('afterDispose' as const), o: nat, which: fc.nat({ max: 9 }) }) },
 );
@@ -112,14 +150,28 @@ interface Saved {
 }
 
 /** Statistics over all runs, reported at the end. */
-const stats = { runs: 0, commands: 0, steps: 0, saves: 0, loads: 0, refusals: 0, badInputs: 0, afterDispose: 0, growths: 0, detachedViews: 0, largeParams: 0, byType: new Map<string, number>() };
+const stats = {
+  runs: 0,
+  commands: 0,
+  steps: 0,
+  saves: 0,
+  loads: 0,
+  refusals: 0,
+  badInputs: 0,
+  afterDispose: 0,
+  growths: 0,
+  detachedViews: 0,
+  largeParams: 0,
+  byType: new Map<string, number>(),
+};
 
 /** Calls `fn`, which must throw an instance of `cls`; returns the error. */
 function expectThrow<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E, what: string): E {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof cls)) throw new Error(`${what}: expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    if (!(e instanceof cls))
+      throw new Error(`${what}: expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
     if (!(e as Error).message) throw new Error(`${what}: ${cls.name} without a message`);
     return e as E;
   }
@@ -156,7 +208,17 @@ class Fuzzer {
   }
 
   private add(opt: AnyOptimizer, kind: Kind, engine: Engine, ref: RefOptimizer<object>, steps: number): Entry {
-    const e: Entry = { opt, kind, engine, ref, grads: opt.params.map((p) => new Float32Array(p.length)), steps, disposed: false, handles: [...opt.params], scales: new Map() };
+    const e: Entry = {
+      opt,
+      kind,
+      engine,
+      ref,
+      grads: opt.params.map((p) => new Float32Array(p.length)),
+      steps,
+      disposed: false,
+      handles: [...opt.params],
+      scales: new Map(),
+    };
     this.entries.push(e);
     return e;
   }
@@ -165,7 +227,9 @@ class Fuzzer {
     stats.commands++;
     stats.byType.set(cmd.t, (stats.byType.get(cmd.t) ?? 0) + 1);
     const memBefore = this.engines.map((g) => g.memoryStats().memoryBytes);
-    const views = this.entries.filter((e) => !e.disposed).flatMap((e) => e.handles.filter((p) => p.length > 0).map((p) => p.data));
+    const views = this.entries
+      .filter((e) => !e.disposed)
+      .flatMap((e) => e.handles.filter((p) => p.length > 0).map((p) => p.data));
     this.apply(cmd);
     if (this.engines.some((g, i) => g.memoryStats().memoryBytes !== memBefore[i])) {
       stats.growths++;
@@ -199,7 +263,10 @@ class Fuzzer {
       case 'grads': {
         const e = this.live(cmd.o);
         if (!e) return;
-        e.grads = gradsFor(e.handles.map((p) => p.length), cmd.seed);
+        e.grads = gradsFor(
+          e.handles.map((p) => p.length),
+          cmd.seed,
+        );
         e.handles.forEach((p, i) => p.setGrad(e.grads[i]));
         return;
       }
@@ -240,8 +307,12 @@ class Fuzzer {
         const bytes = e.opt.save();
         expect(inspectCheckpoint(bytes).meta.stepCount).toBe(e.steps);
         this.saved.push({
-          bytes, kind: e.kind, ref: e.ref.clone(), lengths: e.handles.map((p) => p.length),
-          stateKeys: e.handles.map((p) => p.stateKeys.join()).join('|'), steps: e.steps,
+          bytes,
+          kind: e.kind,
+          ref: e.ref.clone(),
+          lengths: e.handles.map((p) => p.length),
+          stateKeys: e.handles.map((p) => p.stateKeys.join()).join('|'),
+          steps: e.steps,
         });
         stats.saves++;
         return;
@@ -262,8 +333,10 @@ class Fuzzer {
         if (!e || !this.saved.length) return;
         const s = this.saved[cmd.s % this.saved.length];
         const fresh = e.handles.length === 0;
-        const fits = fresh || (s.lengths.join() === e.handles.map((p) => p.length).join() &&
-          s.stateKeys === e.handles.map((p) => p.stateKeys.join()).join('|'));
+        const fits =
+          fresh ||
+          (s.lengths.join() === e.handles.map((p) => p.length).join() &&
+            s.stateKeys === e.handles.map((p) => p.stateKeys.join()).join('|'));
         if (s.kind !== e.kind || !fits) {
           const err = expectThrow(() => e.opt.load(s.bytes), CheckpointError, 'load of a mismatched checkpoint');
           expect(err.reason).toBe(s.kind !== e.kind ? 'kind' : 'layout');
@@ -288,7 +361,11 @@ class Fuzzer {
         const bad = s.bytes.slice();
         bad[cmd.pos % bad.length] ^= cmd.x;
         expectThrow(() => e.opt.load(bad), CheckpointError, 'load of a corrupted checkpoint');
-        expectThrow(() => e.opt.load(s.bytes.subarray(0, cmd.pos % s.bytes.length)), CheckpointError, 'load of a truncated checkpoint');
+        expectThrow(
+          () => e.opt.load(s.bytes.subarray(0, cmd.pos % s.bytes.length)),
+          CheckpointError,
+          'load of a truncated checkpoint',
+        );
         stats.refusals += 2;
         return;
       }
@@ -311,20 +388,59 @@ class Fuzzer {
         const o = e.opt;
         const Ctor = ALL_OPTIMIZERS[e.kind];
         switch (cmd.which) {
-          case 0: expectThrow(() => o.param(-1), RangeError, 'param(-1)'); return;
-          case 1: expectThrow(() => o.param([1, NaN]), RangeError, 'param([1, NaN])'); return;
-          case 2: expectThrow(() => { o.lr = -1; }, RangeError, 'lr = -1'); return;
-          case 3: expectThrow(() => { o.lr = NaN; }, RangeError, 'lr = NaN'); return;
-          case 4: expectThrow(() => o.load('checkpoint' as unknown as Uint8Array), TypeError, "load('checkpoint')"); return;
-          case 5: expectThrow(() => new Ctor({ lr: -0.5, engine: e.engine }), RangeError, 'lr: -0.5'); return;
-          case 6: expectThrow(() => new Ctor({ weight_decay: 0.1, engine: e.engine }), TypeError, 'weight_decay'); return;
-          case 7: expectThrow(() => new Ctor({ nonFinite: 'sometimes', engine: e.engine }), RangeError, "nonFinite: 'sometimes'"); return;
+          case 0:
+            expectThrow(() => o.param(-1), RangeError, 'param(-1)');
+            return;
+          case 1:
+            expectThrow(() => o.param([1, NaN]), RangeError, 'param([1, NaN])');
+            return;
+          case 2:
+            expectThrow(
+              () => {
+                o.lr = -1;
+              },
+              RangeError,
+              'lr = -1',
+            );
+            return;
+          case 3:
+            expectThrow(
+              () => {
+                o.lr = NaN;
+              },
+              RangeError,
+              'lr = NaN',
+            );
+            return;
+          case 4:
+            expectThrow(() => o.load('checkpoint' as unknown as Uint8Array), TypeError, "load('checkpoint')");
+            return;
+          case 5:
+            expectThrow(() => new Ctor({ lr: -0.5, engine: e.engine }), RangeError, 'lr: -0.5');
+            return;
+          case 6:
+            expectThrow(() => new Ctor({ weight_decay: 0.1, engine: e.engine }), TypeError, 'weight_decay');
+            return;
+          case 7:
+            expectThrow(
+              () => new Ctor({ nonFinite: 'sometimes', engine: e.engine }),
+              RangeError,
+              "nonFinite: 'sometimes'",
+            );
+            return;
           case 8: {
             const p = e.handles.find((q) => q.length > 0);
-            if (p) expectThrow(() => p.setGrad(new Float32Array(p.length + 1)), RangeError, 'setGrad of the wrong length');
+            if (p)
+              expectThrow(() => p.setGrad(new Float32Array(p.length + 1)), RangeError, 'setGrad of the wrong length');
             return;
           }
-          default: expectThrow(() => o.loadStateDict({ ...o.stateDict(), kind: 'Other' }), TypeError, 'loadStateDict of another kind'); return;
+          default:
+            expectThrow(
+              () => o.loadStateDict({ ...o.stateDict(), kind: 'Other' }),
+              TypeError,
+              'loadStateDict of another kind',
+            );
+            return;
         }
       }
       case 'afterDispose': {
@@ -335,9 +451,18 @@ class Fuzzer {
         const p = e.handles[0];
         stats.afterDispose++;
         const calls: (() => unknown)[] = [
-          () => o.step(), () => o.zeroGrad(), () => o.param(3), () => o.save(),
-          () => o.load(this.saved[0]?.bytes ?? new Uint8Array(0)), () => o.stateDict(), () => { o.lr = 0.1; },
-          () => o.firstNonFiniteGrad(), () => p?.data ?? o.step(), () => p?.grad ?? o.zeroGrad(),
+          () => o.step(),
+          () => o.zeroGrad(),
+          () => o.param(3),
+          () => o.save(),
+          () => o.load(this.saved[0]?.bytes ?? new Uint8Array(0)),
+          () => o.stateDict(),
+          () => {
+            o.lr = 0.1;
+          },
+          () => o.firstNonFiniteGrad(),
+          () => p?.data ?? o.step(),
+          () => p?.grad ?? o.zeroGrad(),
         ];
         expectThrow(calls[cmd.which % calls.length], DisposedError, `call ${cmd.which} after dispose`);
         return;
@@ -370,7 +495,8 @@ class Fuzzer {
         const stride = full || p.length <= FULL_CHECK ? 1 : 97;
         const g = e.grads[i];
         for (let j = 0; j < p.length; j += stride) {
-          if (!Object.is(grad[j], g[j])) throw new Error(`entry ${idx} param ${i}: grad[${j}] is ${grad[j]}, ${g[j]} was written`);
+          if (!Object.is(grad[j], g[j]))
+            throw new Error(`entry ${idx} param ${i}: grad[${j}] is ${grad[j]}, ${g[j]} was written`);
         }
         const compare = (name: string, got: Float32Array, want: Float64Array | undefined): void => {
           if (!want) throw new Error(`entry ${idx} (${o.kind}) param ${i}: the reference has no '${name}'`);
@@ -381,7 +507,9 @@ class Fuzzer {
           for (let j = 0; j < want.length; j += stride) {
             const err = Math.abs(got[j] - want[j]);
             if (!(err <= TOL * scale + 1e-30)) {
-              throw new Error(`entry ${idx} (${o.kind} ${JSON.stringify(o.options)}) param ${i} (n=${p.length}, step ${e.ref.steps[i]}) ${name}[${j}]: ${got[j]} vs reference ${want[j]} (scale ${scale})`);
+              throw new Error(
+                `entry ${idx} (${o.kind} ${JSON.stringify(o.options)}) param ${i} (n=${p.length}, step ${e.ref.steps[i]}) ${name}[${j}]: ${got[j]} vs reference ${want[j]} (scale ${scale})`,
+              );
             }
           }
         };
@@ -406,7 +534,8 @@ class Fuzzer {
 describe.each(BUILD_NAMES)('random API sequences (%s)', (build) => {
   let modules: { mine: WebAssembly.Module; other: WebAssembly.Module };
   beforeAll(async () => {
-    const load = async (b: string): Promise<WebAssembly.Module> => new WebAssembly.Module(await readFile(new URL(`../dist/wasm-optim.${b}.wasm`, import.meta.url)));
+    const load = async (b: string): Promise<WebAssembly.Module> =>
+      new WebAssembly.Module(await readFile(new URL(`../dist/wasm-optim.${b}.wasm`, import.meta.url)));
     modules = { mine: await load(build), other: await load(build === 'simd' ? 'scalar' : 'simd') };
   });
   afterAll(() => {
@@ -421,7 +550,8 @@ describe.each(BUILD_NAMES)('random API sequences (%s)', (build) => {
   });
 
   it(`holds every invariant after every call (${RUNS} runs of 8 to ${MAX_COMMANDS} calls, seed ${FC_SEED})`, () => {
-    for (const k of Object.keys(stats) as (keyof typeof stats)[]) if (typeof stats[k] === 'number') (stats as Record<string, unknown>)[k] = 0;
+    for (const k of Object.keys(stats) as (keyof typeof stats)[])
+      if (typeof stats[k] === 'number') (stats as Record<string, unknown>)[k] = 0;
     stats.byType.clear();
     fc.assert(
       fc.property(fc.array(command, { minLength: 8, maxLength: MAX_COMMANDS, size: 'max' }), (cmds) => {

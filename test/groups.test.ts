@@ -9,10 +9,21 @@ import { refOf, type AnyKind } from './training-util.js';
 import type { RefOptimizer } from './reference/index.js';
 
 /** Params of `opt` and their references, per group. */
-interface Grouped { opt: AnyOptimizer; refs: RefOptimizer<object>[]; groupOf: number[] }
+interface Grouped {
+  opt: AnyOptimizer;
+  refs: RefOptimizer<object>[];
+  groupOf: number[];
+}
 
-function build(kind: AnyKind, base: Record<string, unknown>, groups: Record<string, unknown>[], sizes: number[][], engine: Engine, seed: number): Grouped {
-  const opt = new (({ Adam, AdamW, SGD }) as Record<string, new (o: object) => AnyOptimizer>)[kind]({ ...base, engine });
+function build(
+  kind: AnyKind,
+  base: Record<string, unknown>,
+  groups: Record<string, unknown>[],
+  sizes: number[][],
+  engine: Engine,
+  seed: number,
+): Grouped {
+  const opt = new ({ Adam, AdamW, SGD } as Record<string, new (o: object) => AnyOptimizer>)[kind]({ ...base, engine });
   const handles = [opt.paramGroups[0], ...groups.map((g) => opt.addParamGroup(g as never))];
   const refs = handles.map((_h, i) => refOf(kind, { ...base, ...(i === 0 ? {} : groups[i - 1]) }));
   const r = rng(seed);
@@ -60,11 +71,29 @@ describe.each(BUILD_NAMES)('param groups against per-group float64 references (%
     // The usual split: weights with decay, biases and norms without.
     ['AdamW', { lr: 0.02, weightDecay: 0.1 }, [{ weightDecay: 0 }]],
     // Groups that differ in state layout (AMSGrad adds max_exp_avg_sq) and in maximize.
-    ['Adam', { lr: 0.02 }, [{ amsgrad: true, lr: 0.05 }, { betas: [0.5, 0.9], maximize: true, weightDecay: 0.1 }]],
+    [
+      'Adam',
+      { lr: 0.02 },
+      [
+        { amsgrad: true, lr: 0.05 },
+        { betas: [0.5, 0.9], maximize: true, weightDecay: 0.1 },
+      ],
+    ],
     // Momentum in one group only (the other has no momentum_buffer), Nesterov in a third.
     ['SGD', { lr: 0.05 }, [{ momentum: 0.9 }, { momentum: 0.5, nesterov: true, lr: 0.01 }]],
   ] as const)('%s %j with groups %j', (kind, base, groups) => {
-    const x = build(kind, base, groups as unknown as Record<string, unknown>[], [[7, 1000], [1, 33, 4099], [16, 5]].slice(0, groups.length + 1), engine, 71);
+    const x = build(
+      kind,
+      base,
+      groups as unknown as Record<string, unknown>[],
+      [
+        [7, 1000],
+        [1, 33, 4099],
+        [16, 5],
+      ].slice(0, groups.length + 1),
+      engine,
+      71,
+    );
     const r = rng(72);
     const scales = x.refs.map(() => new Map<string, number>());
     for (let t = 1; t <= 15; t++) {
@@ -75,12 +104,25 @@ describe.each(BUILD_NAMES)('param groups against per-group float64 references (%
   });
 
   it('all groups step in one call into wasm', () => {
-    const x = build('Adam', { lr: 0.01 }, [{ weightDecay: 0.1 }, { amsgrad: true }], [[10, 20], [30], [40, 50]], engine, 73);
+    const x = build(
+      'Adam',
+      { lr: 0.01 },
+      [{ weightDecay: 0.1 }, { amsgrad: true }],
+      [[10, 20], [30], [40, 50]],
+      engine,
+      73,
+    );
     const e = engine as unknown as Record<string, (...a: number[]) => unknown>;
     let calls = 0;
     const orig = e.kernel;
     // The optimizer looks its kernel up once, at its first step: count the calls of what it gets.
-    e.kernel = (...a) => { const f = orig.apply(engine, a) as (...b: number[]) => unknown; return (...b: number[]) => { calls++; return f(...b); }; };
+    e.kernel = (...a) => {
+      const f = orig.apply(engine, a) as (...b: number[]) => unknown;
+      return (...b: number[]) => {
+        calls++;
+        return f(...b);
+      };
+    };
     try {
       stepGrouped(x, rng(74));
       stepGrouped(x, rng(75));
@@ -97,16 +139,20 @@ describe.each(BUILD_NAMES)('param groups against per-group float64 references (%
     const w = opt.param([0]);
     const b = bias.param([0]);
     expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.5]);
-    w.grad.set([1]); b.grad.set([1]);
+    w.grad.set([1]);
+    b.grad.set([1]);
     opt.step(); // w = -0.1, b = -0.5
     bias.lr = 0.25;
-    w.grad.set([1]); b.grad.set([1]);
+    w.grad.set([1]);
+    b.grad.set([1]);
     opt.step(); // w = -0.2, b = -0.75
     opt.lr = exponentialLR({ lr: 1, gamma: 0.5 });
     expect(bias.lr).toBe(1);
-    w.grad.set([1]); b.grad.set([1]);
+    w.grad.set([1]);
+    b.grad.set([1]);
     opt.step(); // both 1: w = -1.2, b = -1.75
-    w.grad.set([1]); b.grad.set([1]);
+    w.grad.set([1]);
+    b.grad.set([1]);
     opt.step(); // both 0.5
     expect(w.data[0]).toBeCloseTo(-1.7, 6);
     expect(b.data[0]).toBeCloseTo(-2.25, 6);
@@ -163,7 +209,15 @@ describe.each(BUILD_NAMES)('param groups against per-group float64 references (%
   });
 
   it('groups, memberships and schedules go through stateDict and checkpoints; runs continue bit for bit', () => {
-    const make = (): Grouped => build('Adam', { lr: 0.02 }, [{ weightDecay: 0.1, lr: exponentialLR({ lr: 0.05, gamma: 0.95 }) }, { betas: [0.5, 0.9] }], [[7, 33], [1000], [4, 5]], engine, 81);
+    const make = (): Grouped =>
+      build(
+        'Adam',
+        { lr: 0.02 },
+        [{ weightDecay: 0.1, lr: exponentialLR({ lr: 0.05, gamma: 0.95 }) }, { betas: [0.5, 0.9] }],
+        [[7, 33], [1000], [4, 5]],
+        engine,
+        81,
+      );
     const straight = make();
     const r1 = rng(82);
     for (let t = 0; t < 12; t++) stepGrouped(straight, r1);
@@ -202,14 +256,16 @@ describe.each(BUILD_NAMES)('param groups against per-group float64 references (%
     for (const o of [straight.opt, first.opt, second, third]) o.dispose();
   });
 
-  it("a state dict whose group needs another state layout than the param holds is refused", () => {
+  it('a state dict whose group needs another state layout than the param holds is refused', () => {
     const a = new Adam({ engine });
     const g = a.addParamGroup({ amsgrad: true });
     g.param(4);
     const dict = a.stateDict();
     const b = new Adam({ engine });
     b.param(4);
-    expect(() => b.loadStateDict(dict)).toThrow(/param #0's options in the state dict need state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] but it holds \[exp_avg, exp_avg_sq\]/);
+    expect(() => b.loadStateDict(dict)).toThrow(
+      /param #0's options in the state dict need state \[exp_avg, exp_avg_sq, max_exp_avg_sq\] but it holds \[exp_avg, exp_avg_sq\]/,
+    );
     expect(b.paramGroups.length).toBe(1);
     a.dispose();
     b.dispose();

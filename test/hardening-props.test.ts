@@ -9,7 +9,26 @@
 // Reproducible: FC_SEED (default fixed), FC_RUNS to explore more.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Adagrad, Adam, AdamHD, AdamW, Adadelta, Adamax, Lion, MAX_STEP_COUNT, NAdam, RAdam, RMSprop, SGD, SGDHD, decodeCheckpoint, encodeCheckpoint, type BaseOptions, type Optimizer, type OptimizerStateDict } from '../src/index.js';
+import {
+  Adagrad,
+  Adam,
+  AdamHD,
+  AdamW,
+  Adadelta,
+  Adamax,
+  Lion,
+  MAX_STEP_COUNT,
+  NAdam,
+  RAdam,
+  RMSprop,
+  SGD,
+  SGDHD,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type BaseOptions,
+  type Optimizer,
+  type OptimizerStateDict,
+} from '../src/index.js';
 import { engineFor } from './engines.js';
 
 const SEED_ENV = process.env.FC_SEED;
@@ -43,15 +62,77 @@ type Action =
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   // Gradients of |g| <= 10 under any scale (1e38 and up overflow float32: refused).
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('step' as const), grads: fc.constant('normal' as const), scale: fc.constantFrom(undefined, 1, 0.5, 1e-30, 2, 1e38, 1e39, 1e-46), seed: fc.integer() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('step' as const),
+      grads: fc.constant('normal' as const),
+      scale: fc.constantFrom(undefined, 1, 0.5, 1e-30, 2, 1e38, 1e39, 1e-46),
+      seed: fc.integer(),
+    }),
+  },
   // A gradient of 3e38 under a scale that overflows it (or one beyond float32): always refused.
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('step' as const), grads: fc.constant('huge' as const), scale: fc.constantFrom(2, 1e10, 1e39, 1e-46), seed: fc.integer() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('step' as const),
+      grads: fc.constant('huge' as const),
+      scale: fc.constantFrom(2, 1e10, 1e39, 1e-46),
+      seed: fc.integer(),
+    }),
+  },
   // A gradient of 1e15 (large, finite, and so is its square): accepted.
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('step' as const), grads: fc.constant('large' as const), scale: fc.constantFrom(undefined, 1, 0.5, 1e-30), seed: fc.integer() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('step' as const), grads: fc.constant('nan' as const), scale: fc.constantFrom(undefined, 1, 1e-30, 1e39), seed: fc.integer() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('loadDict' as const), tamper: fc.constantFrom('none' as const, 'nan' as const, 'inf' as const, 'step2^53' as const, 'nearLimit' as const, 'lr-1' as const, 'betas' as const) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('loadBytes' as const), tamper: fc.constantFrom('none' as const, 'nan' as const, 'step1e300' as const, 'flip' as const, 'groups' as const, 'layout' as const) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('lr' as const), value: fc.constantFrom(1e-3, 0.05, -1, NaN, Infinity) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('step' as const),
+      grads: fc.constant('large' as const),
+      scale: fc.constantFrom(undefined, 1, 0.5, 1e-30),
+      seed: fc.integer(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('step' as const),
+      grads: fc.constant('nan' as const),
+      scale: fc.constantFrom(undefined, 1, 1e-30, 1e39),
+      seed: fc.integer(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('loadDict' as const),
+      tamper: fc.constantFrom(
+        'none' as const,
+        'nan' as const,
+        'inf' as const,
+        'step2^53' as const,
+        'nearLimit' as const,
+        'lr-1' as const,
+        'betas' as const,
+      ),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('loadBytes' as const),
+      tamper: fc.constantFrom(
+        'none' as const,
+        'nan' as const,
+        'step1e300' as const,
+        'flip' as const,
+        'groups' as const,
+        'layout' as const,
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('lr' as const), value: fc.constantFrom(1e-3, 0.05, -1, NaN, Infinity) }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('param' as const), n: fc.constantFrom(1, 3, 17, 40) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('zeroGrad' as const) }) },
 );
@@ -102,9 +183,17 @@ function tamperDict(d: OptimizerStateDict, t: string): void {
   const first = d.params[0];
   const anyState = first ? Object.values(first.state)[0] : undefined;
   switch (t) {
-    case 'nan': if (anyState && anyState.length) anyState[0] = NaN; else d.stepCount = -1; break;
-    case 'inf': if (anyState && anyState.length) anyState[anyState.length - 1] = -Infinity; else d.stepCount = 0.5; break;
-    case 'step2^53': d.stepCount = 2 ** 53; break;
+    case 'nan':
+      if (anyState && anyState.length) anyState[0] = NaN;
+      else d.stepCount = -1;
+      break;
+    case 'inf':
+      if (anyState && anyState.length) anyState[anyState.length - 1] = -Infinity;
+      else d.stepCount = 0.5;
+      break;
+    case 'step2^53':
+      d.stepCount = 2 ** 53;
+      break;
     case 'nearLimit': {
       const k = MAX_STEP_COUNT - 2;
       for (const ps of d.params) ps.step = ps.step - d.stepCount + k < 0 ? 0 : ps.step - d.stepCount + k;
@@ -112,8 +201,14 @@ function tamperDict(d: OptimizerStateDict, t: string): void {
       d.stepCount = k;
       break;
     }
-    case 'lr-1': d.options = { ...d.options, lr: -1 }; if (d.groups) d.groups[0].options = d.options; break;
-    case 'betas': d.options = { ...d.options, betas: [2, 0.5], rho: 7, alpha: -1, momentum: -1 }; if (d.groups) d.groups[0].options = d.options; break;
+    case 'lr-1':
+      d.options = { ...d.options, lr: -1 };
+      if (d.groups) d.groups[0].options = d.options;
+      break;
+    case 'betas':
+      d.options = { ...d.options, betas: [2, 0.5], rho: 7, alpha: -1, momentum: -1 };
+      if (d.groups) d.groups[0].options = d.options;
+      break;
   }
 }
 
@@ -135,7 +230,9 @@ function run(opt: Opt, a: Action, kind: string): boolean {
         opt.load(bytes);
         return true;
       }
-      const payload = decodeCheckpoint(bytes, kind).payload as unknown as OptimizerStateDict & { params: { data: Float32Array; state: Record<string, Float32Array> }[] };
+      const payload = decodeCheckpoint(bytes, kind).payload as unknown as OptimizerStateDict & {
+        params: { data: Float32Array; state: Record<string, Float32Array> }[];
+      };
       if (a.tamper === 'nan') tamperDict(payload, 'nan');
       if (a.tamper === 'step1e300') payload.stepCount = 1e300;
       if (a.tamper === 'groups') (payload as unknown as Record<string, unknown>).groups = 'x';
@@ -179,13 +276,20 @@ describe('random API sequences keep the guarantees (refused: nothing changed; ac
               } catch {
                 accepted = false;
               }
-              if (!accepted) expect(snapshot(opt), `${JSON.stringify(a)} refused but changed something`).toEqual(before);
+              if (!accepted)
+                expect(snapshot(opt), `${JSON.stringify(a)} refused but changed something`).toEqual(before);
               if (a.op === 'step' && policy !== 'ignore') {
-                if (mustRefuse(a.grads, a.scale, opt.params.length)) expect(accepted, `${JSON.stringify(a)} should be refused`).toBe(false);
+                if (mustRefuse(a.grads, a.scale, opt.params.length))
+                  expect(accepted, `${JSON.stringify(a)} should be refused`).toBe(false);
               }
               if (accepted && policy !== 'ignore') {
-                for (const p of opt.params) expect(p.data.every(Number.isFinite), `${JSON.stringify(a)} left a param non-finite`).toBe(true);
-                for (const p of opt.params) for (const k of p.stateKeys) expect(p.state(k).every(Number.isFinite), `${JSON.stringify(a)} left state '${k}' non-finite`).toBe(true);
+                for (const p of opt.params)
+                  expect(p.data.every(Number.isFinite), `${JSON.stringify(a)} left a param non-finite`).toBe(true);
+                for (const p of opt.params)
+                  for (const k of p.stateKeys)
+                    expect(p.state(k).every(Number.isFinite), `${JSON.stringify(a)} left state '${k}' non-finite`).toBe(
+                      true,
+                    );
               }
             }
           } finally {

@@ -1,7 +1,29 @@
 // Regression tests for issue 20 (an adversarial probe of the library's guarantees): each test is
 // named after the promise it protects, and failed before its fix.
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, MAX_STEP_COUNT, crc32, encodeCheckpoint, Adagrad, Adam, AdamHD, AdamW, NonFiniteGradientError, SGD, SGDHD, RMSprop, NAdam, RAdam, Adamax, Adadelta, Lion, exponentialLR, cosineLR, type Optimizer, type BaseOptions } from '../src/index.js';
+import {
+  CheckpointError,
+  MAX_STEP_COUNT,
+  crc32,
+  encodeCheckpoint,
+  Adagrad,
+  Adam,
+  AdamHD,
+  AdamW,
+  NonFiniteGradientError,
+  SGD,
+  SGDHD,
+  RMSprop,
+  NAdam,
+  RAdam,
+  Adamax,
+  Adadelta,
+  Lion,
+  exponentialLR,
+  cosineLR,
+  type Optimizer,
+  type BaseOptions,
+} from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { createEngine } from '../src/index.js';
 
@@ -47,30 +69,33 @@ describe.each(BUILD_NAMES)('a step under nonFinite throw never makes a param non
     opt.dispose();
   });
 
-  it.each(DENSE)('%s: gradScale times a finite gradient overflowing float32 is a non-finite step', async (_name, make) => {
-    const engine = await engineFor(build);
-    for (const n of [3, 37]) {
-      const opt = make({ lr: 0.1, engine });
-      const a = opt.param(n);
-      const b = opt.param(n);
-      a.grad.fill(1);
-      b.grad.fill(1);
-      b.grad[n - 1] = 3e38;
-      const before = snapshot(opt);
-      expect(() => opt.step({ gradScale: 2 }), `n ${n}`).toThrow(NonFiniteGradientError);
-      expect(() => opt.step({ gradScale: 2 })).toThrow(/param #1/);
-      expect(snapshot(opt)).toEqual(before);
-      expect(opt.step({ gradScale: 1 })).toBe(true);
-      expect(allFinite(opt)).toBe(true);
-      opt.dispose();
-      const skip = make({ lr: 0.1, engine, nonFinite: 'skip' });
-      skip.param(n).grad.fill(3e38);
-      const s0 = snapshot(skip);
-      expect(skip.step({ gradScale: 4 })).toBe(false);
-      expect(snapshot(skip)).toEqual(s0);
-      skip.dispose();
-    }
-  });
+  it.each(DENSE)(
+    '%s: gradScale times a finite gradient overflowing float32 is a non-finite step',
+    async (_name, make) => {
+      const engine = await engineFor(build);
+      for (const n of [3, 37]) {
+        const opt = make({ lr: 0.1, engine });
+        const a = opt.param(n);
+        const b = opt.param(n);
+        a.grad.fill(1);
+        b.grad.fill(1);
+        b.grad[n - 1] = 3e38;
+        const before = snapshot(opt);
+        expect(() => opt.step({ gradScale: 2 }), `n ${n}`).toThrow(NonFiniteGradientError);
+        expect(() => opt.step({ gradScale: 2 })).toThrow(/param #1/);
+        expect(snapshot(opt)).toEqual(before);
+        expect(opt.step({ gradScale: 1 })).toBe(true);
+        expect(allFinite(opt)).toBe(true);
+        opt.dispose();
+        const skip = make({ lr: 0.1, engine, nonFinite: 'skip' });
+        skip.param(n).grad.fill(3e38);
+        const s0 = snapshot(skip);
+        expect(skip.step({ gradScale: 4 })).toBe(false);
+        expect(snapshot(skip)).toEqual(s0);
+        skip.dispose();
+      }
+    },
+  );
 
   it('with clipGradNorm the overflow is checked on the clipped scale (a clip that brings it back is a finite step)', async () => {
     const engine = await engineFor(build);
@@ -83,19 +108,22 @@ describe.each(BUILD_NAMES)('a step under nonFinite throw never makes a param non
     opt.dispose();
   });
 
-  it.each(DENSE.filter(([n]) => !['AdamW', 'Lion'].includes(n)))('%s: an L2 weight decay wd * p overflowing float32 is a non-finite step', async (_name, make) => {
-    const engine = await engineFor(build);
-    const opt = make({ lr: 1e-3, weightDecay: 4, engine });
-    const p = opt.param([1, 2, 1e38, 3, 5]);
-    p.grad.set([1, 1, 1, 1, 1]);
-    const before = snapshot(opt);
-    expect(() => opt.step()).toThrow(/weight decay.*element 2/);
-    expect(snapshot(opt)).toEqual(before);
-    // g + wd * p finite although wd * p is large: accepted
-    p.data[2] = 5e37;
-    expect(opt.step()).toBe(true);
-    opt.dispose();
-  });
+  it.each(DENSE.filter(([n]) => !['AdamW', 'Lion'].includes(n)))(
+    '%s: an L2 weight decay wd * p overflowing float32 is a non-finite step',
+    async (_name, make) => {
+      const engine = await engineFor(build);
+      const opt = make({ lr: 1e-3, weightDecay: 4, engine });
+      const p = opt.param([1, 2, 1e38, 3, 5]);
+      p.grad.set([1, 1, 1, 1, 1]);
+      const before = snapshot(opt);
+      expect(() => opt.step()).toThrow(/weight decay.*element 2/);
+      expect(snapshot(opt)).toEqual(before);
+      // g + wd * p finite although wd * p is large: accepted
+      p.data[2] = 5e37;
+      expect(opt.step()).toBe(true);
+      opt.dispose();
+    },
+  );
 
   it('decoupled weight decay adds nothing to the gradient, so a large wd * p does not refuse AdamW', async () => {
     const engine = await engineFor(build);
@@ -108,26 +136,37 @@ describe.each(BUILD_NAMES)('a step under nonFinite throw never makes a param non
 });
 
 describe('hypergradient optimizers refuse a schedule however it is given', () => {
-  it.each([['SGDHD', SGDHD], ['AdamHD', AdamHD]] as const)('%s: opt.lr = schedule and group.lr = schedule throw the constructor\'s error and change nothing', async (_n, C) => {
-    const engine = await engineFor('simd');
-    const opt = new C({ lr: 0.01, engine });
-    opt.param([1, 2]).grad.set([1, 1]);
-    opt.step();
-    const lr = opt.lr;
-    expect(() => new C({ lr: cosineLR({ peak: 1, decaySteps: 5 }) as never, engine })).toThrow(TypeError);
-    expect(() => { opt.lr = cosineLR({ peak: 1, decaySteps: 5 }); }).toThrow(/hypergradient descent adapts the rate itself/);
-    expect(() => { opt.paramGroups[0].lr = cosineLR({ peak: 1, decaySteps: 5 }); }).toThrow(/hypergradient descent adapts the rate itself/);
-    expect(opt.lr).toBe(lr);
-    expect(opt.lrSchedule).toBe(null);
-    expect(opt.step()).toBe(true);
-    opt.dispose();
-  });
+  it.each([
+    ['SGDHD', SGDHD],
+    ['AdamHD', AdamHD],
+  ] as const)(
+    "%s: opt.lr = schedule and group.lr = schedule throw the constructor's error and change nothing",
+    async (_n, C) => {
+      const engine = await engineFor('simd');
+      const opt = new C({ lr: 0.01, engine });
+      opt.param([1, 2]).grad.set([1, 1]);
+      opt.step();
+      const lr = opt.lr;
+      expect(() => new C({ lr: cosineLR({ peak: 1, decaySteps: 5 }) as never, engine })).toThrow(TypeError);
+      expect(() => {
+        opt.lr = cosineLR({ peak: 1, decaySteps: 5 });
+      }).toThrow(/hypergradient descent adapts the rate itself/);
+      expect(() => {
+        opt.paramGroups[0].lr = cosineLR({ peak: 1, decaySteps: 5 });
+      }).toThrow(/hypergradient descent adapts the rate itself/);
+      expect(opt.lr).toBe(lr);
+      expect(opt.lrSchedule).toBe(null);
+      expect(opt.step()).toBe(true);
+      opt.dispose();
+    },
+  );
 });
 
 /** A checkpoint with a valid CRC whose metadata is `metaJson` verbatim (no tensors). */
 function rawCheckpoint(kind: string, metaJson: string): Uint8Array {
   const enc = new TextEncoder();
-  const k = enc.encode(kind), m = enc.encode(metaJson);
+  const k = enc.encode(kind),
+    m = enc.encode(metaJson);
   const pad4 = (n: number) => (n + 3) & ~3;
   const size = 24 + 4 + pad4(k.length) + 4 + pad4(m.length) + 4 + 4;
   const out = new Uint8Array(size);
@@ -136,9 +175,14 @@ function rawCheckpoint(kind: string, metaJson: string): Uint8Array {
   dv.setUint32(8, 1, true);
   dv.setUint32(16, size, true);
   let at = 24;
-  dv.setUint32(at, k.length, true); out.set(k, at + 4); at = pad4(at + 4 + k.length);
-  dv.setUint32(at, m.length, true); out.set(m, at + 4); at = pad4(at + 4 + m.length);
-  dv.setUint32(at, 0, true); at += 4;
+  dv.setUint32(at, k.length, true);
+  out.set(k, at + 4);
+  at = pad4(at + 4 + k.length);
+  dv.setUint32(at, m.length, true);
+  out.set(m, at + 4);
+  at = pad4(at + 4 + m.length);
+  dv.setUint32(at, 0, true);
+  at += 4;
   dv.setUint32(at, crc32(out, at), true);
   return out;
 }
@@ -158,7 +202,11 @@ async function adamPayload(): Promise<Record<string, unknown>> {
 
 function expectRefused(f: () => void, reason: string, msg: RegExp): void {
   let err: unknown;
-  try { f(); } catch (e) { err = e; }
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
   expect(err, 'refused').toBeInstanceOf(CheckpointError);
   expect((err as CheckpointError).reason).toBe(reason);
   expect((err as Error).message).toMatch(msg);
@@ -208,7 +256,11 @@ describe('loaded state is finite and its step count within the documented limit'
     }
     const payload = await adamPayload();
     payload.stepCount = 2 ** 53;
-    expectRefused(() => new Adam({ engine }).load(encodeCheckpoint('Adam', payload)), 'malformed', /stepCount .* beyond the limit/);
+    expectRefused(
+      () => new Adam({ engine }).load(encodeCheckpoint('Adam', payload)),
+      'malformed',
+      /stepCount .* beyond the limit/,
+    );
     const dict = opt.stateDict();
     dict.stepCount = MAX_STEP_COUNT - 1;
     dict.params[0].step = MAX_STEP_COUNT - 1;
@@ -240,7 +292,7 @@ describe('loaded state is finite and its step count within the documented limit'
   });
 });
 
-describe('a refused load leaves the optimizer exactly as it was, with the user\'s own objects', () => {
+describe("a refused load leaves the optimizer exactly as it was, with the user's own objects", () => {
   it('a fresh optimizer keeps its ParamGroup handles and its schedule object after a layout refusal', async () => {
     const engine = await engineFor('simd');
     const payload = await adamPayload();
@@ -267,11 +319,41 @@ describe('a refused load leaves the optimizer exactly as it was, with the user\'
 
 describe('a crafted checkpoint with a valid CRC is a CheckpointError that says what is wrong', () => {
   const cases: [string, (p: Record<string, unknown>) => void, RegExp][] = [
-    ['lr -1', (p) => { (p.options as Record<string, unknown>).lr = -1; }, /'lr' must be >= 0, got -1/],
-    ['betas [2, 0.5]', (p) => { (p.options as Record<string, unknown>).betas = [2, 0.5]; }, /betas\[0\]/],
-    ['a group index of 7', (p) => { (p.params as Record<string, unknown>[])[0].group = 7; }, /group 7/],
-    ['groups: "x"', (p) => { p.groups = 'x'; }, /'groups'/],
-    ['a bogus schedule', (p) => { p.groups = [{ options: p.options, lrSchedule: { name: 'nope' }, schedulePosition: 0 }]; }, /schedule/i],
+    [
+      'lr -1',
+      (p) => {
+        (p.options as Record<string, unknown>).lr = -1;
+      },
+      /'lr' must be >= 0, got -1/,
+    ],
+    [
+      'betas [2, 0.5]',
+      (p) => {
+        (p.options as Record<string, unknown>).betas = [2, 0.5];
+      },
+      /betas\[0\]/,
+    ],
+    [
+      'a group index of 7',
+      (p) => {
+        (p.params as Record<string, unknown>[])[0].group = 7;
+      },
+      /group 7/,
+    ],
+    [
+      'groups: "x"',
+      (p) => {
+        p.groups = 'x';
+      },
+      /'groups'/,
+    ],
+    [
+      'a bogus schedule',
+      (p) => {
+        p.groups = [{ options: p.options, lrSchedule: { name: 'nope' }, schedulePosition: 0 }];
+      },
+      /schedule/i,
+    ],
   ];
   it.each(cases)('%s', async (_n, tamper, msg) => {
     const engine = await engineFor('simd');
@@ -297,7 +379,10 @@ describe('a crafted checkpoint with a valid CRC is a CheckpointError that says w
 
   it('a key __proto__ is refused, not dropped', async () => {
     const engine = await engineFor('simd');
-    const bytes = rawCheckpoint('Adam', '{"kind":"Adam","stepCount":0,"options":{"lr":0.1,"__proto__":{"eps":5}},"params":[]}');
+    const bytes = rawCheckpoint(
+      'Adam',
+      '{"kind":"Adam","stepCount":0,"options":{"lr":0.1,"__proto__":{"eps":5}},"params":[]}',
+    );
     expectRefused(() => new Adam({ engine }).load(bytes), 'malformed', /__proto__/);
   });
 });
@@ -416,7 +501,11 @@ describe('an overflowing schedule stops at the last valid rate', () => {
     p.grad.set([0]);
     let refused: unknown = null;
     for (let i = 0; i < 3000 && refused === null; i++) {
-      try { opt.step(); } catch (e) { refused = e; }
+      try {
+        opt.step();
+      } catch (e) {
+        refused = e;
+      }
     }
     expect(refused).toBeInstanceOf(RangeError);
     expect(String(refused)).toMatch(/gives Infinity/);
@@ -473,7 +562,17 @@ describe('tables: loaded state finite, update counts within TABLE_MAX_STEPS, cra
 
   it('a tiny checkpoint claiming a 2e9 x 64 table is refused before any engine is built', async () => {
     const { Embedding } = await import('../src/index.js');
-    const bytes = encodeCheckpoint('Embedding', { rows: 2e9, dim: 64, optimizer: 'adam', mode: 'lazy', stepCount: 0, options: {}, weights: new Float32Array(4), state: {}, lag: null });
+    const bytes = encodeCheckpoint('Embedding', {
+      rows: 2e9,
+      dim: 64,
+      optimizer: 'adam',
+      mode: 'lazy',
+      stepCount: 0,
+      options: {},
+      weights: new Float32Array(4),
+      state: {},
+      lag: null,
+    });
     expect(bytes.length).toBeLessThan(1000);
     const t0 = performance.now();
     expectRefused(() => Embedding.fromCheckpoint(bytes), 'malformed', /claims a 2000000000 x 64 table but holds 4/);
@@ -482,35 +581,54 @@ describe('tables: loaded state finite, update counts within TABLE_MAX_STEPS, cra
 });
 
 describe('tables: an update never uses a non-finite L2-decayed gradient under throw/skip', () => {
-  it.each(['sgd', 'adagrad', 'adam', 'adamax', 'adadelta', 'nadam', 'radam'] as const)('%s: g + wd * w overflowing float32 is refused and changes nothing', async (optimizer) => {
-    const { Embedding } = await import('../src/index.js');
-    const engine = await engineFor('simd');
-    for (const maximize of [false, true]) {
-      const init = new Float32Array(16).fill(1);
-      init[9] = 1e38;
-      const emb = new Embedding(4, 4, { optimizer, lr: 1e-3, weightDecay: 4, maximize, init, engine });
-      const w = emb.weights.slice();
-      expect(() => emb.update([2, 0], new Float32Array(8).fill(1))).toThrow(/id 2 with L2 weight decay.*column 1/);
-      expect(emb.weights).toEqual(w);
-      expect(emb.stepCount).toBe(0);
-      expect(emb.update([3, 0], new Float32Array(8).fill(1))).toBe(true);
-      emb.dispose();
-    }
-    const skip = new Embedding(4, 4, { optimizer, lr: 1e-3, weightDecay: 4, nonFinite: 'skip', init: new Float32Array(16).fill(1e38), engine });
-    expect(skip.update([1], new Float32Array(4).fill(1))).toBe(false);
-    expect(skip.stepCount).toBe(0);
-    skip.dispose();
-  });
+  it.each(['sgd', 'adagrad', 'adam', 'adamax', 'adadelta', 'nadam', 'radam'] as const)(
+    '%s: g + wd * w overflowing float32 is refused and changes nothing',
+    async (optimizer) => {
+      const { Embedding } = await import('../src/index.js');
+      const engine = await engineFor('simd');
+      for (const maximize of [false, true]) {
+        const init = new Float32Array(16).fill(1);
+        init[9] = 1e38;
+        const emb = new Embedding(4, 4, { optimizer, lr: 1e-3, weightDecay: 4, maximize, init, engine });
+        const w = emb.weights.slice();
+        expect(() => emb.update([2, 0], new Float32Array(8).fill(1))).toThrow(/id 2 with L2 weight decay.*column 1/);
+        expect(emb.weights).toEqual(w);
+        expect(emb.stepCount).toBe(0);
+        expect(emb.update([3, 0], new Float32Array(8).fill(1))).toBe(true);
+        emb.dispose();
+      }
+      const skip = new Embedding(4, 4, {
+        optimizer,
+        lr: 1e-3,
+        weightDecay: 4,
+        nonFinite: 'skip',
+        init: new Float32Array(16).fill(1e38),
+        engine,
+      });
+      expect(skip.update([1], new Float32Array(4).fill(1))).toBe(false);
+      expect(skip.stepCount).toBe(0);
+      skip.dispose();
+    },
+  );
 });
 
 describe('tables: exact mode agrees with the dense optimizer up to the update-count limit', () => {
   it('AdamW exact mode from a loaded count just below TABLE_MAX_STEPS matches dense AdamW as well as from 2^20, and stops at the limit', async () => {
     const { Embedding, TABLE_MAX_STEPS } = await import('../src/index.js');
     const engine = await engineFor('simd');
-    const rows = 32, dim = 8, N = 120;
+    const rows = 32,
+      dim = 8,
+      N = 120;
     const run = (S: number): number => {
       const init = Float32Array.from({ length: rows * dim }, (_, i) => Math.sin(i));
-      const emb = new Embedding(rows, dim, { optimizer: 'adamw', mode: 'exact', lr: 1e-2, weightDecay: 0.01, init, engine });
+      const emb = new Embedding(rows, dim, {
+        optimizer: 'adamw',
+        mode: 'exact',
+        lr: 1e-2,
+        weightDecay: 0.01,
+        init,
+        engine,
+      });
       const dense = new AdamW({ lr: 1e-2, weightDecay: 0.01, engine });
       const p = dense.param(init);
       emb.loadStateDict({ ...emb.stateDict(), stepCount: S });
@@ -519,7 +637,7 @@ describe('tables: exact mode agrees with the dense optimizer up to the update-co
       dd.params[0].step = S;
       dense.loadStateDict(dd);
       let s = 12345;
-      const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+      const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
       for (let t = 0; t < N; t++) {
         const ids = [...new Set(Array.from({ length: 3 }, () => Math.floor(rnd() * rows * rnd())))];
         const g = new Float32Array(ids.length * dim).map(() => rnd() - 0.5);
@@ -534,8 +652,10 @@ describe('tables: exact mode agrees with the dense optimizer up to the update-co
       }
       emb.flush();
       let worst = 0;
-      const w = emb.weights, d = p.data;
-      for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i] - d[i]) / Math.max(1e-3, Math.abs(d[i])));
+      const w = emb.weights,
+        d = p.data;
+      for (let i = 0; i < w.length; i++)
+        worst = Math.max(worst, Math.abs(w[i] - d[i]) / Math.max(1e-3, Math.abs(d[i])));
       emb.dispose();
       dense.dispose();
       return worst;
@@ -544,6 +664,7 @@ describe('tables: exact mode agrees with the dense optimizer up to the update-co
     // Past the first steps the bias corrections are 1: compare with a count where they already are.
     const base = run(2 ** 20);
     expect(base).toBeLessThan(1e-4);
-    for (const S of [2 ** 31 + 1000, TABLE_MAX_STEPS - N, TABLE_MAX_STEPS - 50]) expect(run(S), `from ${S}`).toBeLessThanOrEqual(1.5 * base);
+    for (const S of [2 ** 31 + 1000, TABLE_MAX_STEPS - N, TABLE_MAX_STEPS - 50])
+      expect(run(S), `from ${S}`).toBeLessThanOrEqual(1.5 * base);
   });
 });

@@ -15,7 +15,10 @@ const SIZES = [1, 7, 33, 1000, 4099];
 class RefHD {
   readonly ref: RefOptimizer<object>;
   private prevDir: Float64Array[] = [];
-  constructor(readonly kind: 'SGDHD' | 'AdamHD', readonly o: Record<string, unknown>) {
+  constructor(
+    readonly kind: 'SGDHD' | 'AdamHD',
+    readonly o: Record<string, unknown>,
+  ) {
     const { hypergradLr: _h, clipGradNorm: _n, clipGradValue: _v, ...rest } = o;
     this.ref = kind === 'SGDHD' ? new RefSGD(rest) : new RefAdam(rest);
   }
@@ -47,7 +50,8 @@ class RefHD {
           const s = this.ref.state[i];
           const v = o.amsgrad ? s.max_exp_avg_sq[j] : s.exp_avg_sq[j];
           // Adam's direction: m_hat / (sqrt(v_hat) + eps) = (m / (1-b1^t)) / (sqrt(v) / sqrt(1-b2^t) + eps)
-          u = s.exp_avg[j] / (1 - Math.pow(b1, t)) / (Math.sqrt(v) / Math.sqrt(1 - Math.pow(b2, t)) + (o.eps as number));
+          u =
+            s.exp_avg[j] / (1 - Math.pow(b1, t)) / (Math.sqrt(v) / Math.sqrt(1 - Math.pow(b2, t)) + (o.eps as number));
         }
         h += geff[i][j] * u;
       }
@@ -82,11 +86,20 @@ function quadraticGrads(opt: AnyOptimizer, r: () => number, noise = 0.1): Float3
 }
 
 function makeHD(kind: 'SGDHD' | 'AdamHD', options: Record<string, unknown>, engine: Engine): AnyOptimizer {
-  return (kind === 'SGDHD' ? new SGDHD({ ...options, engine }) : new AdamHD({ ...options, engine })) as unknown as AnyOptimizer;
+  return (kind === 'SGDHD'
+    ? new SGDHD({ ...options, engine })
+    : new AdamHD({ ...options, engine })) as unknown as AnyOptimizer;
 }
 
-function runAgainstRef(kind: 'SGDHD' | 'AdamHD', options: Record<string, unknown>, engine: Engine, steps: number, t: GradTransform = {}): {
-  bad: string[]; lrs: [number, number][];
+function runAgainstRef(
+  kind: 'SGDHD' | 'AdamHD',
+  options: Record<string, unknown>,
+  engine: Engine,
+  steps: number,
+  t: GradTransform = {},
+): {
+  bad: string[];
+  lrs: [number, number][];
 } {
   const opt = makeHD(kind, options, engine);
   const ref = new RefHD(kind, options);
@@ -131,7 +144,13 @@ describe.each(BUILD_NAMES)('SGD-HD and Adam-HD against the float64 reference (%s
 
   it.each(['SGDHD', 'AdamHD'] as const)('%s: the hypergradient sees the clipped, accumulated gradient', (kind) => {
     const t = { gradScale: 0.5, clipNorm: 3, clipValue: 0.4 };
-    const { bad, lrs } = runAgainstRef(kind, { lr: 0.01, hypergradLr: 1e-5, clipGradNorm: 3, clipGradValue: 0.4 }, engine, 15, t);
+    const { bad, lrs } = runAgainstRef(
+      kind,
+      { lr: 0.01, hypergradLr: 1e-5, clipGradNorm: 3, clipGradValue: 0.4 },
+      engine,
+      15,
+      t,
+    );
     expect(bad).toEqual([]);
     for (const [got, want] of lrs) expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-7);
   });
@@ -139,10 +158,14 @@ describe.each(BUILD_NAMES)('SGD-HD and Adam-HD against the float64 reference (%s
   it('each param group adapts its own rate from its own params', () => {
     const opt = new SGDHD({ lr: 0.01, hypergradLr: 1e-5, engine });
     const g1 = opt.addParamGroup({ hypergradLr: 1e-4, momentum: 0.9 });
-    const refs = [new RefHD('SGDHD', { lr: 0.01, hypergradLr: 1e-5 }), new RefHD('SGDHD', { lr: 0.01, hypergradLr: 1e-4, momentum: 0.9 })];
+    const refs = [
+      new RefHD('SGDHD', { lr: 0.01, hypergradLr: 1e-5 }),
+      new RefHD('SGDHD', { lr: 0.01, hypergradLr: 1e-4, momentum: 0.9 }),
+    ];
     const r = rng(93);
     const groupOf = [0, 1, 0, 1];
-    for (const [k, n] of [33, 7, 1000, 64].entries()) refs[groupOf[k]].addParam(opt.param(randomF32(n, r), { group: groupOf[k] }).data);
+    for (const [k, n] of [33, 7, 1000, 64].entries())
+      refs[groupOf[k]].addParam(opt.param(randomF32(n, r), { group: groupOf[k] }).data);
     for (let s = 0; s < 15; s++) {
       const g = quadraticGrads(opt as unknown as AnyOptimizer, r);
       opt.step();
@@ -167,10 +190,22 @@ describe('hypergradient optimizers: API', () => {
     const e = engine as unknown as Record<string, (...a: number[]) => unknown>;
     const calls = { check: 0, norm: 0, kernel: 0 };
     const orig = { check: e.firstNonFiniteGrad, norm: e.gradSumSquares, kernel: e.kernel };
-    e.firstNonFiniteGrad = (...a) => { calls.check++; return orig.check.apply(engine, a); };
-    e.gradSumSquares = (...a) => { calls.norm++; return orig.norm.apply(engine, a); };
+    e.firstNonFiniteGrad = (...a) => {
+      calls.check++;
+      return orig.check.apply(engine, a);
+    };
+    e.gradSumSquares = (...a) => {
+      calls.norm++;
+      return orig.norm.apply(engine, a);
+    };
     // The optimizer looks its kernel up once, at its first step: count the calls of what it gets.
-    e.kernel = (...a) => { const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown; return (...b: number[]) => { calls.kernel++; return f(...b); }; };
+    e.kernel = (...a) => {
+      const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown;
+      return (...b: number[]) => {
+        calls.kernel++;
+        return f(...b);
+      };
+    };
     try {
       opt.step();
       opt.step();
@@ -201,13 +236,17 @@ describe('hypergradient optimizers: API', () => {
   });
 
   it('rates are not schedules; options are checked', () => {
-    expect(() => new AdamHD({ lr: cosineLR({ peak: 1, decaySteps: 5 }) as never, engine })).toThrow(/'lr' must be a number: hypergradient descent adapts the rate itself/);
+    expect(() => new AdamHD({ lr: cosineLR({ peak: 1, decaySteps: 5 }) as never, engine })).toThrow(
+      /'lr' must be a number: hypergradient descent adapts the rate itself/,
+    );
     expect(() => new SGDHD({ hypergradLr: -1, engine })).toThrow(/'hypergradLr' must be >= 0/);
     expect(() => new SGDHD({ hypergrad_lr: 1, engine } as never)).toThrow(/did you mean 'hypergradLr'/);
     const opt = new SGDHD({ engine });
     const p = opt.param([1]);
     // Refused as the constructor refuses it (it used to be accepted, and every later step threw).
-    expect(() => { opt.lr = cosineLR({ peak: 1, decaySteps: 5 }); }).toThrow(/'lr' must be a number: hypergradient descent adapts the rate itself/);
+    expect(() => {
+      opt.lr = cosineLR({ peak: 1, decaySteps: 5 });
+    }).toThrow(/'lr' must be a number: hypergradient descent adapts the rate itself/);
     p.grad.set([1]);
     expect(opt.step()).toBe(true);
     expect(opt.options).toMatchObject({ hypergradLr: 1e-3 });
@@ -221,7 +260,10 @@ describe('hypergradient optimizers: API', () => {
     const r = rng(95);
     const init = randomF32(100, r);
     a.param(init);
-    for (let s = 0; s < 6; s++) { quadraticGrads(a, r); a.step(); }
+    for (let s = 0; s < 6; s++) {
+      quadraticGrads(a, r);
+      a.step();
+    }
     const b = make();
     b.param(a.params[0].data);
     b.loadStateDict(a.stateDict());
@@ -245,7 +287,11 @@ describe('hypergradient optimizers: API', () => {
       const a = makeHD(kind, o, engine);
       const b = makeHD(kind, o, scalar);
       const r = rng(96);
-      for (const n of SIZES) { const init = randomF32(n, r); a.param(init); b.param(init); }
+      for (const n of SIZES) {
+        const init = randomF32(n, r);
+        a.param(init);
+        b.param(init);
+      }
       for (let s = 0; s < 10; s++) {
         const g = quadraticGrads(a, r);
         b.params.forEach((p, i) => p.grad.set(g[i]));
@@ -260,16 +306,21 @@ describe('hypergradient optimizers: API', () => {
   });
 
   it('on a quadratic, SGD-HD raises a too-small rate and ends far lower than SGD with that rate', () => {
-    const loss = (o: AnyOptimizer): number => o.params.reduce((s, p) => s + p.data.reduce((a, x, j) => a + ((1 + (j % 5)) * x * x) / 2, 0), 0);
+    const loss = (o: AnyOptimizer): number =>
+      o.params.reduce((s, p) => s + p.data.reduce((a, x, j) => a + ((1 + (j % 5)) * x * x) / 2, 0), 0);
     const run = (o: AnyOptimizer): number => {
       const r = rng(97);
       o.param(randomF32(200, r));
-      for (let s = 0; s < 60; s++) { quadraticGrads(o, r, 0); o.step(); }
+      for (let s = 0; s < 60; s++) {
+        quadraticGrads(o, r, 0);
+        o.step();
+      }
       return loss(o);
     };
     const hd = makeHD('SGDHD', { lr: 1e-3, hypergradLr: 1e-4 }, engine);
     const plain = new SGD({ lr: 1e-3, engine }) as unknown as AnyOptimizer;
-    const lHd = run(hd), lPlain = run(plain);
+    const lHd = run(hd),
+      lPlain = run(plain);
     expect(hd.lr).toBeGreaterThan(0.01);
     expect(lHd).toBeLessThan(lPlain / 10);
     hd.dispose();

@@ -37,8 +37,14 @@ describe('init(source) in Node', () => {
     ['a file URL', (): unknown => SCALAR_URL],
     ['a path string (relative to the module)', (): unknown => '../dist/wasm-optim.scalar.wasm'],
     ['the bytes (Buffer)', () => scalarBytes],
-    ['the bytes (ArrayBuffer)', () => scalarBytes.buffer.slice(scalarBytes.byteOffset, scalarBytes.byteOffset + scalarBytes.length)],
-    ['a Response served as application/wasm', () => new Response(scalarBytes, { headers: { 'content-type': 'application/wasm' } })],
+    [
+      'the bytes (ArrayBuffer)',
+      () => scalarBytes.buffer.slice(scalarBytes.byteOffset, scalarBytes.byteOffset + scalarBytes.length),
+    ],
+    [
+      'a Response served as application/wasm',
+      () => new Response(scalarBytes, { headers: { 'content-type': 'application/wasm' } }),
+    ],
     ['a Response of another type (compiled from its bytes)', () => new Response(scalarBytes)],
     ['a WebAssembly.Module', () => new WebAssembly.Module(scalarBytes)],
     ['{ source }', () => ({ source: SCALAR_URL })],
@@ -115,8 +121,12 @@ describe('wasm-optim/inline', () => {
     const pkg = await inline();
     expect(Buffer.from(pkg.wasmBytes(true))).toEqual(simdBytes);
     expect(Buffer.from(pkg.wasmBytes(false))).toEqual(scalarBytes);
-    expect(Buffer.from(pkg.wasmBytes(true, true))).toEqual(readFileSync(new URL('../dist/wasm-optim.threads.wasm', import.meta.url)));
-    expect(Buffer.from(pkg.wasmBytes(false, true))).toEqual(readFileSync(new URL('../dist/wasm-optim.threads-scalar.wasm', import.meta.url)));
+    expect(Buffer.from(pkg.wasmBytes(true, true))).toEqual(
+      readFileSync(new URL('../dist/wasm-optim.threads.wasm', import.meta.url)),
+    );
+    expect(Buffer.from(pkg.wasmBytes(false, true))).toEqual(
+      readFileSync(new URL('../dist/wasm-optim.threads-scalar.wasm', import.meta.url)),
+    );
   });
 
   it('createEngine({ threads: 2 }) runs the inlined threads build', async () => {

@@ -18,19 +18,35 @@ async function bundle(entry: string): Promise<string> {
   const out = mkdtempSync(join(tmpdir(), 'wasm-optim-bundle-'));
   dirs.push(src, out);
   const program = join(src, 'main.js');
-  writeFileSync(program, [
-    `import { init, Adam } from ${JSON.stringify(fileURLToPath(new URL(entry, import.meta.url)))};`,
-    'const engine = await init();',
-    'const opt = new Adam({ lr: 0.01 }), w = opt.param(new Float32Array([1, 2]));',
-    'w.grad.set([0.5, -0.5]); opt.step();',
-    'console.log(JSON.stringify({ simd: engine.simd, data: Array.from(w.data) }));',
-  ].join('\n'));
-  await build({ entryPoints: [program], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outfile: join(out, 'app.mjs'), logLevel: 'silent' });
+  writeFileSync(
+    program,
+    [
+      `import { init, Adam } from ${JSON.stringify(fileURLToPath(new URL(entry, import.meta.url)))};`,
+      'const engine = await init();',
+      'const opt = new Adam({ lr: 0.01 }), w = opt.param(new Float32Array([1, 2]));',
+      'w.grad.set([0.5, -0.5]); opt.step();',
+      'console.log(JSON.stringify({ simd: engine.simd, data: Array.from(w.data) }));',
+    ].join('\n'),
+  );
+  await build({
+    entryPoints: [program],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    outfile: join(out, 'app.mjs'),
+    logLevel: 'silent',
+  });
   return out;
 }
 
 function run(dir: string): string {
-  return execFileSync(process.execPath, [join(dir, 'app.mjs')], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  return execFileSync(process.execPath, [join(dir, 'app.mjs')], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
 }
 
 describe('bundling', () => {

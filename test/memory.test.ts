@@ -126,9 +126,11 @@ describe.each(BUILD_NAMES)('no leaks (%s)', (build) => {
     }
     const rssEnd = rss();
     const growth = rssEnd - rssStart;
-    console.info(`[memory ${build}] 40 x Adam(4M): engine memory ${(afterFirst.memoryBytes / MiB).toFixed(1)} MiB after round 1 and after round 40; ` +
-      `rss start ${(rssStart / MiB).toFixed(0)} MiB, after round 1 ${(afterFirst.rss / MiB).toFixed(0)} MiB, end ${(rssEnd / MiB).toFixed(0)} MiB, ` +
-      `max ${(rssMax / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`);
+    console.info(
+      `[memory ${build}] 40 x Adam(4M): engine memory ${(afterFirst.memoryBytes / MiB).toFixed(1)} MiB after round 1 and after round 40; ` +
+        `rss start ${(rssStart / MiB).toFixed(0)} MiB, after round 1 ${(afterFirst.rss / MiB).toFixed(0)} MiB, end ${(rssEnd / MiB).toFixed(0)} MiB, ` +
+        `max ${(rssMax / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`,
+    );
     expect(growth).toBeLessThanOrEqual(400 * MiB);
     expect(rssMax - rssStart).toBeLessThanOrEqual(400 * MiB);
     // One Adam of 4M floats holds 4 tensors of 16 MiB; the engine keeps about that much, not 40 times it.

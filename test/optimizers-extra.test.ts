@@ -20,7 +20,13 @@ function make(kind: ExtraKind, options: Record<string, unknown>, engine: Engine)
   return new Ctor({ ...options, engine });
 }
 
-function pairOf(kind: ExtraKind, options: Record<string, unknown>, engine: Engine, sizes: readonly number[], seed: number) {
+function pairOf(
+  kind: ExtraKind,
+  options: Record<string, unknown>,
+  engine: Engine,
+  sizes: readonly number[],
+  seed: number,
+) {
   const opt = make(kind, options, engine);
   const ref = createReference(kind as RefKind, options);
   const r = rng(seed ^ 0x5bd1e995);
@@ -28,25 +34,44 @@ function pairOf(kind: ExtraKind, options: Record<string, unknown>, engine: Engin
   return { opt, ref };
 }
 
-interface Case { kind: ExtraKind; options: Record<string, unknown> }
+interface Case {
+  kind: ExtraKind;
+  options: Record<string, unknown>;
+}
 
 const CASES: Case[] = [
   // PyTorch's (optax's for Lion) defaults, then every kernel variant with and without maximize.
   ...(Object.keys(EXTRA) as ExtraKind[]).map((kind) => ({ kind, options: {} })),
-  ...[0, 0.1].flatMap((weightDecay) => [false, true].map((maximize) => ({ kind: 'Adamax' as const, options: { lr: 0.02, weightDecay, maximize } }))),
+  ...[0, 0.1].flatMap((weightDecay) =>
+    [false, true].map((maximize) => ({ kind: 'Adamax' as const, options: { lr: 0.02, weightDecay, maximize } })),
+  ),
   { kind: 'Adamax', options: { lr: 0.02, betas: [0.5, 0.9], eps: 1e-3 } },
-  ...[0, 0.1].flatMap((weightDecay) => [false, true].map((maximize) => ({ kind: 'Adadelta' as const, options: { lr: 0.5, weightDecay, maximize } }))),
+  ...[0, 0.1].flatMap((weightDecay) =>
+    [false, true].map((maximize) => ({ kind: 'Adadelta' as const, options: { lr: 0.5, weightDecay, maximize } })),
+  ),
   { kind: 'Adadelta', options: { rho: 0.5, eps: 1e-4 } },
-  ...[0, 0.1].flatMap((weightDecay) => [false, true].flatMap((decoupledWeightDecay) => [false, true].map((maximize) => ({
-    kind: 'NAdam' as const, options: { lr: 0.02, weightDecay, decoupledWeightDecay, maximize },
-  })))),
+  ...[0, 0.1].flatMap((weightDecay) =>
+    [false, true].flatMap((decoupledWeightDecay) =>
+      [false, true].map((maximize) => ({
+        kind: 'NAdam' as const,
+        options: { lr: 0.02, weightDecay, decoupledWeightDecay, maximize },
+      })),
+    ),
+  ),
   { kind: 'NAdam', options: { lr: 0.01, betas: [0.8, 0.99], momentumDecay: 0.05, eps: 1e-4 } },
-  ...[0, 0.1].flatMap((weightDecay) => [false, true].flatMap((decoupledWeightDecay) => [false, true].map((maximize) => ({
-    kind: 'RAdam' as const, options: { lr: 0.02, weightDecay, decoupledWeightDecay, maximize },
-  })))),
+  ...[0, 0.1].flatMap((weightDecay) =>
+    [false, true].flatMap((decoupledWeightDecay) =>
+      [false, true].map((maximize) => ({
+        kind: 'RAdam' as const,
+        options: { lr: 0.02, weightDecay, decoupledWeightDecay, maximize },
+      })),
+    ),
+  ),
   // beta2 = 0.9: rho_inf = 19, the rectified branch from step 2 on (default beta2: from step 6).
   { kind: 'RAdam', options: { lr: 0.01, betas: [0.8, 0.9], eps: 1e-4 } },
-  ...[0, 0.1].flatMap((weightDecay) => [false, true].map((maximize) => ({ kind: 'Lion' as const, options: { lr: 0.01, weightDecay, maximize } }))),
+  ...[0, 0.1].flatMap((weightDecay) =>
+    [false, true].map((maximize) => ({ kind: 'Lion' as const, options: { lr: 0.01, weightDecay, maximize } })),
+  ),
   { kind: 'Lion', options: { lr: 0.01, betas: [0.5, 0.9] } },
 ];
 
@@ -60,7 +85,11 @@ describe.each(BUILD_NAMES)('Adamax, Adadelta, NAdam, RAdam, Lion against the flo
 
   it.each(CASES.map((c, i) => [label(c), c, i] as const))('%s', (name, c, i) => {
     const { opt, ref } = pairOf(c.kind, c.options, engine, SIZES, 3000 + i);
-    const bad = drive(opt, ref, name, { steps: STEPS, seed: 177 + i, regimeOf: (j) => REGIMES[(j + i) % REGIMES.length] });
+    const bad = drive(opt, ref, name, {
+      steps: STEPS,
+      seed: 177 + i,
+      regimeOf: (j) => REGIMES[(j + i) % REGIMES.length],
+    });
     opt.dispose();
     expect(bad).toEqual([]);
   });
@@ -69,25 +98,30 @@ describe.each(BUILD_NAMES)('Adamax, Adadelta, NAdam, RAdam, Lion against the flo
     ['NAdam', { lr: 0.02 }],
     ['RAdam', { lr: 0.02 }],
     ['Adamax', { lr: 0.02 }],
-  ] as const)('%s: params added after some steps take their own step 1 (bias corrections, mu products)', (kind, options) => {
-    const { opt, ref } = pairOf(kind, options, engine, [7, 33], 31);
-    const r = rng(32);
-    const bad = drive(opt, ref, `${kind} late params`, {
-      steps: STEPS, seed: 33,
-      before: (t) => {
-        if (t === 4 || t === 11) ref.addParam(opt.param(randomF32(t === 4 ? 16 : 1000, r)).data);
-      },
-    });
-    expect(bad).toEqual([]);
-    expect(opt.stateDict().params.map((p) => p.step)).toEqual([25, 25, 22, 15]);
-    opt.dispose();
-  });
+  ] as const)(
+    '%s: params added after some steps take their own step 1 (bias corrections, mu products)',
+    (kind, options) => {
+      const { opt, ref } = pairOf(kind, options, engine, [7, 33], 31);
+      const r = rng(32);
+      const bad = drive(opt, ref, `${kind} late params`, {
+        steps: STEPS,
+        seed: 33,
+        before: (t) => {
+          if (t === 4 || t === 11) ref.addParam(opt.param(randomF32(t === 4 ? 16 : 1000, r)).data);
+        },
+      });
+      expect(bad).toEqual([]);
+      expect(opt.stateDict().params.map((p) => p.step)).toEqual([25, 25, 22, 15]);
+      opt.dispose();
+    },
+  );
 
   it.each(Object.keys(EXTRA) as ExtraKind[])('%s follows an lr changed between steps', (kind) => {
     const base = kind === 'Adadelta' ? 0.5 : 0.02;
     const { opt, ref } = pairOf(kind, { lr: base }, engine, [5, 33, 300], 41);
     const bad = drive(opt, ref, `${kind} lr`, {
-      steps: STEPS, seed: 42,
+      steps: STEPS,
+      seed: 42,
       before: (t) => {
         const lr = base * (0.25 + ((t * 7) % 5) / 2);
         opt.lr = lr;
@@ -193,54 +227,70 @@ describe('SIMD and scalar builds agree bit for bit', () => {
   });
 });
 
-describe.each(BUILD_NAMES)("Adamax under nonFinite 'ignore': NaN and Infinity as torch.maximum gives them (%s)", (build) => {
-  let engine: Engine;
-  beforeAll(async () => {
-    engine = await engineFor(build);
-  });
-
-  // exp_inf = max(b2 exp_inf, |g| + eps): a NaN on either side gives NaN, and stays (b2 NaN is NaN);
-  // an infinite gradient makes exp_inf infinite (then the update is m / inf = 0 where m is finite).
-  // The kernel's max is a select (cheaper than f32x4.max on x86); this checks it against Math.max
-  // in the SIMD loop, its 4-float tail and the scalar tail, on the default path (no clamp, no
-  // scale) and on the general one (maximize: a gradient scale of -1; weight decay).
-  it.each([[{}], [{ weightDecay: 0.1 }], [{ maximize: true, betas: [0.5, 0.9], eps: 1e-3 }]])('%j', (options: Record<string, unknown>) => {
-    const opt = new Adamax({ ...options, engine, nonFinite: 'ignore' });
-    const ref = createReference('Adamax', options);
-    const r = rng(31);
-    const sizes = [7, 33];
-    for (const n of sizes) ref.addParam(opt.param(randomF32(n, r)).data);
-    const special = new Map<number, number>([[1, Number.NaN], [5, Infinity], [17, -Infinity], [30, Number.NaN], [32, Infinity]]);
-    for (let t = 0; t < 6; t++) {
-      const grads = opt.params.map((p) => {
-        const g = fillGrad(new Float32Array(p.length), REGIMES[t % REGIMES.length], r);
-        // Non-finite values at step 2 only: later steps show whether NaN and Infinity persist.
-        if (t === 2) for (const [i, v] of special) if (i < g.length) g[i] = v;
-        p.grad.set(g);
-        return g;
-      });
-      expect(opt.step()).toBe(true);
-      ref.step(grads);
-    }
-    opt.params.forEach((p, k) => {
-      for (const [name, got, want] of [['param', p.data, ref.params[k]], ['exp_inf', p.state('exp_inf'), ref.state[k].exp_inf], ['exp_avg', p.state('exp_avg'), ref.state[k].exp_avg]] as const) {
-        for (let i = 0; i < got.length; i++) {
-          const w = want[i];
-          const where = `${name}[${i}] of param ${k} (length ${got.length})`;
-          if (Number.isNaN(w)) expect(got[i], where).toBeNaN();
-          else if (!Number.isFinite(w)) expect(got[i], where).toBe(w);
-          else expect(Math.abs(got[i] - w), where).toBeLessThanOrEqual(2e-5 * Math.max(1, Math.abs(w)));
-        }
-      }
+describe.each(BUILD_NAMES)(
+  "Adamax under nonFinite 'ignore': NaN and Infinity as torch.maximum gives them (%s)",
+  (build) => {
+    let engine: Engine;
+    beforeAll(async () => {
+      engine = await engineFor(build);
     });
-    // The specials did reach the state: NaN occurs, and Infinity where no weight decay turns it
-    // into NaN at the next step (g = grad + wd * p with p already NaN).
-    const expInf = Array.from(opt.params[1].state('exp_inf'));
-    expect(expInf.some(Number.isNaN)).toBe(true);
-    expect(expInf.some((x) => x === Infinity)).toBe(!options.weightDecay);
-    opt.dispose();
-  });
-});
+
+    // exp_inf = max(b2 exp_inf, |g| + eps): a NaN on either side gives NaN, and stays (b2 NaN is NaN);
+    // an infinite gradient makes exp_inf infinite (then the update is m / inf = 0 where m is finite).
+    // The kernel's max is a select (cheaper than f32x4.max on x86); this checks it against Math.max
+    // in the SIMD loop, its 4-float tail and the scalar tail, on the default path (no clamp, no
+    // scale) and on the general one (maximize: a gradient scale of -1; weight decay).
+    it.each([[{}], [{ weightDecay: 0.1 }], [{ maximize: true, betas: [0.5, 0.9], eps: 1e-3 }]])(
+      '%j',
+      (options: Record<string, unknown>) => {
+        const opt = new Adamax({ ...options, engine, nonFinite: 'ignore' });
+        const ref = createReference('Adamax', options);
+        const r = rng(31);
+        const sizes = [7, 33];
+        for (const n of sizes) ref.addParam(opt.param(randomF32(n, r)).data);
+        const special = new Map<number, number>([
+          [1, Number.NaN],
+          [5, Infinity],
+          [17, -Infinity],
+          [30, Number.NaN],
+          [32, Infinity],
+        ]);
+        for (let t = 0; t < 6; t++) {
+          const grads = opt.params.map((p) => {
+            const g = fillGrad(new Float32Array(p.length), REGIMES[t % REGIMES.length], r);
+            // Non-finite values at step 2 only: later steps show whether NaN and Infinity persist.
+            if (t === 2) for (const [i, v] of special) if (i < g.length) g[i] = v;
+            p.grad.set(g);
+            return g;
+          });
+          expect(opt.step()).toBe(true);
+          ref.step(grads);
+        }
+        opt.params.forEach((p, k) => {
+          for (const [name, got, want] of [
+            ['param', p.data, ref.params[k]],
+            ['exp_inf', p.state('exp_inf'), ref.state[k].exp_inf],
+            ['exp_avg', p.state('exp_avg'), ref.state[k].exp_avg],
+          ] as const) {
+            for (let i = 0; i < got.length; i++) {
+              const w = want[i];
+              const where = `${name}[${i}] of param ${k} (length ${got.length})`;
+              if (Number.isNaN(w)) expect(got[i], where).toBeNaN();
+              else if (!Number.isFinite(w)) expect(got[i], where).toBe(w);
+              else expect(Math.abs(got[i] - w), where).toBeLessThanOrEqual(2e-5 * Math.max(1, Math.abs(w)));
+            }
+          }
+        });
+        // The specials did reach the state: NaN occurs, and Infinity where no weight decay turns it
+        // into NaN at the next step (g = grad + wd * p with p already NaN).
+        const expInf = Array.from(opt.params[1].state('exp_inf'));
+        expect(expInf.some(Number.isNaN)).toBe(true);
+        expect(expInf.some((x) => x === Infinity)).toBe(!options.weightDecay);
+        opt.dispose();
+      },
+    );
+  },
+);
 
 describe('options, state dicts, disposal', () => {
   let engine: Engine;
@@ -280,14 +330,19 @@ describe('options, state dicts, disposal', () => {
     a.param(init);
     expect(a.params[0].stateKeys).toEqual(names);
     const grads = Array.from({ length: 12 }, () => fillGrad(new Float32Array(37), 'normal', r));
-    for (let t = 0; t < 6; t++) { a.params[0].grad.set(grads[t]); a.step(); }
+    for (let t = 0; t < 6; t++) {
+      a.params[0].grad.set(grads[t]);
+      a.step();
+    }
     const b = make(kind, {}, engine);
     b.param(a.params[0].data);
     b.loadStateDict(a.stateDict());
     expect(b.options).toEqual(a.options);
     for (let t = 6; t < 12; t++) {
-      a.params[0].grad.set(grads[t]); a.step();
-      b.params[0].grad.set(grads[t]); b.step();
+      a.params[0].grad.set(grads[t]);
+      a.step();
+      b.params[0].grad.set(grads[t]);
+      b.step();
     }
     expect(bitDiffs(a, b, kind)).toEqual([]);
     a.dispose();

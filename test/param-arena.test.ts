@@ -29,7 +29,10 @@ describe('param arena', () => {
       expect(starts).toBeLessThanOrEqual(6);
     }
     // Every tensor is its own memory: writing one leaves the others alone.
-    ps.forEach((p, i) => { p.data.fill(i + 1); p.grad.fill(-(i + 1)); });
+    ps.forEach((p, i) => {
+      p.data.fill(i + 1);
+      p.grad.fill(-(i + 1));
+    });
     ps.forEach((p, i) => {
       expect(p.data.every((x) => x === i + 1)).toBe(true);
       expect(p.grad.every((x) => x === -(i + 1))).toBe(true);
@@ -66,7 +69,9 @@ describe('param arena', () => {
     const engine = await createEngine({ simd: true });
     const a = new Adam({ engine });
     const src = a.param(1000);
-    src.data.forEach((_x, i, d) => { d[i] = i * 0.5; });
+    src.data.forEach((_x, i, d) => {
+      d[i] = i * 0.5;
+    });
     const before = engine.memory.buffer.byteLength;
     const b = new Adam({ engine });
     const big = b.param(src.data); // b's first chunks (and this copy) need more memory than there is

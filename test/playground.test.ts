@@ -31,30 +31,38 @@ function settings(L: Landscape) {
 }
 
 describe('playground landscapes', () => {
-  it.each(landscapes.map((l) => [l.id, l] as const))('%s: the gradient matches central differences, the minimum is where it says', (_id, L) => {
-    const random = gaussian(99);
-    const [x0, x1, y0, y1] = L.box;
-    for (let i = 0; i < 200; i++) {
-      const x = x0 + (x1 - x0) * (0.5 + 0.25 * Math.tanh(random()));
-      const y = y0 + (y1 - y0) * (0.5 + 0.25 * Math.tanh(random()));
-      const h = 1e-6;
-      const gx = (L.f(x + h, y) - L.f(x - h, y)) / (2 * h);
-      const gy = (L.f(x, y + h) - L.f(x, y - h)) / (2 * h);
-      const [ax, ay] = L.grad(x, y);
-      expect(Math.abs(ax - gx)).toBeLessThan(1e-4 * Math.max(1, Math.abs(gx)));
-      expect(Math.abs(ay - gy)).toBeLessThan(1e-4 * Math.max(1, Math.abs(gy)));
-      expect(L.f(x, y)).toBeGreaterThanOrEqual(L.fmin - 1e-9);
-    }
-    expect(L.f(L.argmin[0], L.argmin[1])).toBeCloseTo(L.fmin, 4);
-    expect(L.f(L.start[0], L.start[1])).toBeGreaterThan(L.fmin);
-  });
+  it.each(landscapes.map((l) => [l.id, l] as const))(
+    '%s: the gradient matches central differences, the minimum is where it says',
+    (_id, L) => {
+      const random = gaussian(99);
+      const [x0, x1, y0, y1] = L.box;
+      for (let i = 0; i < 200; i++) {
+        const x = x0 + (x1 - x0) * (0.5 + 0.25 * Math.tanh(random()));
+        const y = y0 + (y1 - y0) * (0.5 + 0.25 * Math.tanh(random()));
+        const h = 1e-6;
+        const gx = (L.f(x + h, y) - L.f(x - h, y)) / (2 * h);
+        const gy = (L.f(x, y + h) - L.f(x, y - h)) / (2 * h);
+        const [ax, ay] = L.grad(x, y);
+        expect(Math.abs(ax - gx)).toBeLessThan(1e-4 * Math.max(1, Math.abs(gx)));
+        expect(Math.abs(ay - gy)).toBeLessThan(1e-4 * Math.max(1, Math.abs(gy)));
+        expect(L.f(x, y)).toBeGreaterThanOrEqual(L.fmin - 1e-9);
+      }
+      expect(L.f(L.argmin[0], L.argmin[1])).toBeCloseTo(L.fmin, 4);
+      expect(L.f(L.start[0], L.start[1])).toBeGreaterThan(L.fmin);
+    },
+  );
 });
 
 describe('playground race', () => {
   it('the roster is the eight fixed contenders, then every other optimizer class the package exports', () => {
     const others = Object.entries(api)
-      .filter(([name, C]) => typeof C === 'function' && C !== api.Optimizer && (C as { prototype: unknown }).prototype instanceof api.Optimizer &&
-        !['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'].includes(name))
+      .filter(
+        ([name, C]) =>
+          typeof C === 'function' &&
+          C !== api.Optimizer &&
+          (C as { prototype: unknown }).prototype instanceof api.Optimizer &&
+          !['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'].includes(name),
+      )
       .map(([name]) => name)
       .sort();
     expect(roster(api).map((c: { name: string }) => c.name)).toEqual([...FIXED, ...others]);
@@ -87,27 +95,30 @@ describe('playground race', () => {
     }
   });
 
-  it.each(landscapes.map((l) => [l.id, l] as const))('%s: 200 steps keep every loss finite, Adam gains, and a rerun is identical', (_id, L) => {
-    const a = createRace(api, engine, L, settings(L));
-    const b = createRace(api, engine, L, settings(L));
-    try {
-      a.step(200);
-      b.step(120);
-      b.step(80);
-      const sa = a.state();
-      expect(sa.steps).toBe(200);
-      for (const o of sa.optimizers) {
-        expect(o.diverged, o.name).toBeNull();
-        expect(Number.isFinite(o.loss), o.name).toBe(true);
+  it.each(landscapes.map((l) => [l.id, l] as const))(
+    '%s: 200 steps keep every loss finite, Adam gains, and a rerun is identical',
+    (_id, L) => {
+      const a = createRace(api, engine, L, settings(L));
+      const b = createRace(api, engine, L, settings(L));
+      try {
+        a.step(200);
+        b.step(120);
+        b.step(80);
+        const sa = a.state();
+        expect(sa.steps).toBe(200);
+        for (const o of sa.optimizers) {
+          expect(o.diverged, o.name).toBeNull();
+          expect(Number.isFinite(o.loss), o.name).toBe(true);
+        }
+        const adam = sa.optimizers.find((o: { name: string }) => o.name === 'Adam');
+        expect(adam.loss).toBeLessThan(adam.startLoss);
+        expect(b.state()).toEqual(sa);
+      } finally {
+        a.dispose();
+        b.dispose();
       }
-      const adam = sa.optimizers.find((o: { name: string }) => o.name === 'Adam');
-      expect(adam.loss).toBeLessThan(adam.startLoss);
-      expect(b.state()).toEqual(sa);
-    } finally {
-      a.dispose();
-      b.dispose();
-    }
-  });
+    },
+  );
 
   it('a contender whose step throws (non-finite gradient) is stopped and marked, the others go on', () => {
     const L = { ...landscapes[1], grad: (x: number, y: number) => (x > -7.5 ? [NaN, NaN] : [x, 100 * y]) };

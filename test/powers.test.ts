@@ -52,7 +52,13 @@ describe('MuProducts', () => {
 
   it('gives the same bits for interleaved cohorts, pairs, jumps and more than 8 series, within 1e-12 of the plain product', () => {
     const m = new MuProducts();
-    const series = [[0.9, 0.004, 1], [0.9, 0.004, 40], [0.8, 0.004, 1], [0.9, 0.05, 7], ...Array.from({ length: 8 }, (_, i) => [0.9, 0.004, 200 + 30 * i])];
+    const series = [
+      [0.9, 0.004, 1],
+      [0.9, 0.004, 40],
+      [0.8, 0.004, 1],
+      [0.9, 0.05, 7],
+      ...Array.from({ length: 8 }, (_, i) => [0.9, 0.004, 200 + 30 * i]),
+    ];
     for (let step = 0; step < 120; step++) {
       // The first 4 series every step, all 12 every third step (the slots then overflow).
       for (const [k, [b1, psi, start]] of series.entries()) {
@@ -71,7 +77,13 @@ describe('MuProducts', () => {
   });
 
   it('stays within 1e-12 of the plain product for other betas and momentum decays, psi 0 included', () => {
-    for (const [b1, psi] of [[0.9, 0], [0.5, 10], [0.99, 1e-6], [0.999, 0.004], [0, 0.004]]) {
+    for (const [b1, psi] of [
+      [0.9, 0],
+      [0.5, 10],
+      [0.99, 1e-6],
+      [0.999, 0.004],
+      [0, 0.004],
+    ]) {
       const m = new MuProducts();
       let p = 1;
       for (let t = 1; t <= 1100; t++) {

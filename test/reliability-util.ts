@@ -36,7 +36,11 @@ export function snapshot(opt: AnyOptimizer, mem = true): string {
     kind: opt.kind,
     steps: opt.stepCount,
     options: opt.options,
-    params: opt.params.map((p) => ({ n: p.length, data: bits(p.data), state: p.stateKeys.map((k) => [k, bits(p.state(k))]) })),
+    params: opt.params.map((p) => ({
+      n: p.length,
+      data: bits(p.data),
+      state: p.stateKeys.map((k) => [k, bits(p.state(k))]),
+    })),
     mem: mem ? memoryStats(opt.engine) : null,
   });
 }

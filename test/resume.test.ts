@@ -26,12 +26,23 @@ const VARIANTS: Config[] = [
   { cls: 'RMSprop', options: { momentum: 0.9 } },
   { cls: 'RMSprop', options: { momentum: 0.5, centered: true, weightDecay: 0.01, alpha: 0.9 } },
   // Param groups with their own state layout, and learning-rate schedules mid-way.
-  { cls: 'Adam', options: { lr: cosineLR({ peak: 0.02, decaySteps: 100, warmupSteps: 10 }) }, groups: [{ amsgrad: true, weightDecay: 0.1, lr: 0.005 }] },
-  { cls: 'SGD', options: { lr: stepLR({ lr: 0.05, stepSize: 30, gamma: 0.5 }), momentum: 0.9 }, groups: [{ momentum: 0, weightDecay: 0.01 }] },
+  {
+    cls: 'Adam',
+    options: { lr: cosineLR({ peak: 0.02, decaySteps: 100, warmupSteps: 10 }) },
+    groups: [{ amsgrad: true, weightDecay: 0.1, lr: 0.005 }],
+  },
+  {
+    cls: 'SGD',
+    options: { lr: stepLR({ lr: 0.05, stepSize: 30, gamma: 0.5 }), momentum: 0.9 },
+    groups: [{ momentum: 0, weightDecay: 0.01 }],
+  },
   { cls: 'AdamW', options: { lr: 0.01 }, groups: [{ weightDecay: 0 }, { betas: [0.5, 0.9] }], halve: true },
 ];
 /** Every exported optimizer with its defaults, then the variants. */
-const CONFIGS: Config[] = [...Object.keys(ALL_OPTIMIZERS).map((cls) => ({ cls, options: {}, halve: true })), ...VARIANTS.map((v) => ({ halve: !v.groups, ...v }))];
+const CONFIGS: Config[] = [
+  ...Object.keys(ALL_OPTIMIZERS).map((cls) => ({ cls, options: {}, halve: true })),
+  ...VARIANTS.map((v) => ({ halve: !v.groups, ...v })),
+];
 
 const SIZES = [1, 7, 64, 1000, 0];
 const LATE_SIZE = 33;
@@ -49,7 +60,11 @@ function writeGrads(opt: AnyOptimizer, t: number): void {
  *  (`halve`), and every 13th step has zero gradients. */
 function drive(opt: AnyOptimizer, cfg: Config, from: number, to: number): void {
   for (let t = from; t <= to; t++) {
-    if (t === 31) opt.param(new Float32Array(LATE_SIZE).map((_, i) => Math.cos(i) / 2), { group: opt.paramGroups.length - 1 });
+    if (t === 31)
+      opt.param(
+        new Float32Array(LATE_SIZE).map((_, i) => Math.cos(i) / 2),
+        { group: opt.paramGroups.length - 1 },
+      );
     if (cfg.halve && (t === 41 || t === 71)) opt.lr = opt.lr * 0.5;
     if (t % 13 === 0) opt.zeroGrad();
     else writeGrads(opt, t);
@@ -74,7 +89,8 @@ describe.each(BUILD_NAMES)('resume (%s)', (build) => {
   });
 
   it.each(CONFIGS.map((c): [string, string, Config] => [c.cls, JSON.stringify({ ...c.options, groups: c.groups }), c]))(
-    '%s %s: 100 steps = 50 steps, save, load in a fresh engine, 50 steps (bit for bit)', async (_cls, _label, cfg) => {
+    '%s %s: 100 steps = 50 steps, save, load in a fresh engine, 50 steps (bit for bit)',
+    async (_cls, _label, cfg) => {
       const engine = await engineFor(build);
       const straight = start(cfg, engine);
       drive(straight, cfg, 1, 100);
@@ -103,5 +119,6 @@ describe.each(BUILD_NAMES)('resume (%s)', (build) => {
         resumed.dispose();
       }
       straight.dispose();
-    });
+    },
+  );
 });

@@ -3,9 +3,26 @@
 // two optimizers sharing one engine. Every rejected call must throw a clear error (naming the
 // option and the value) and change nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, DisposedError, init, NonFiniteGradientError, type Engine, type OptimizerStateDict } from '../src/index.js';
+import {
+  createEngine,
+  DisposedError,
+  init,
+  NonFiniteGradientError,
+  type Engine,
+  type OptimizerStateDict,
+} from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
-import { bitDiffs, fillGrad, KINDS, makeOptimizer, OPTIMIZERS, randomF32, rng, type AnyOptimizer, type Kind } from './dense-util.js';
+import {
+  bitDiffs,
+  fillGrad,
+  KINDS,
+  makeOptimizer,
+  OPTIMIZERS,
+  randomF32,
+  rng,
+  type AnyOptimizer,
+  type Kind,
+} from './dense-util.js';
 
 /** Bit-exact copies of every param, grad and state tensor, the step count and the options. */
 function snapshot(opt: AnyOptimizer): unknown {
@@ -30,7 +47,13 @@ function thrown(fn: () => unknown): Error {
   throw new Error('expected a throw, nothing was thrown');
 }
 
-type BadOption = [kind: Kind, options: Record<string, unknown>, type: 'RangeError' | 'TypeError', names: RegExp, value: RegExp];
+type BadOption = [
+  kind: Kind,
+  options: Record<string, unknown>,
+  type: 'RangeError' | 'TypeError',
+  names: RegExp,
+  value: RegExp,
+];
 
 const BAD_OPTIONS: BadOption[] = [
   ['Adam', { lr: -1 }, 'RangeError', /'lr'/, /-1/],
@@ -105,8 +128,15 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
 
     it.each(KINDS)('%s: setting a bad lr throws and keeps the old one', (kind) => {
       const opt = makeOptimizer(kind, { lr: 0.01 }, engine);
-      for (const [bad, type, text] of [[-1, RangeError, /'lr'.*-1/], [NaN, RangeError, /'lr'.*NaN/], [Infinity, RangeError, /'lr'.*Infinity/], ['0.1', TypeError, /'lr'.*'0\.1'/]] as const) {
-        const e = thrown(() => { opt.lr = bad as number; });
+      for (const [bad, type, text] of [
+        [-1, RangeError, /'lr'.*-1/],
+        [NaN, RangeError, /'lr'.*NaN/],
+        [Infinity, RangeError, /'lr'.*Infinity/],
+        ['0.1', TypeError, /'lr'.*'0\.1'/],
+      ] as const) {
+        const e = thrown(() => {
+          opt.lr = bad as number;
+        });
         expect(e).toBeInstanceOf(type);
         expect(e.message).toMatch(text);
         expect(opt.lr).toBe(0.01);
@@ -196,45 +226,53 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
   });
 
   describe('use after dispose()', () => {
-    it.each(KINDS)('%s: every method and every param accessor throws a DisposedError; the memory is returned', (kind) => {
-      const before = engine.memoryStats();
-      const opt = makeOptimizer(kind, {}, engine);
-      const p = opt.param(new Float32Array([1, 2, 3]));
-      p.grad.set([0.1, 0.2, 0.3]);
-      opt.step();
-      const dict = opt.stateDict();
-      const bytes = opt.save();
-      const stateKey = p.stateKeys[0];
-      opt.dispose();
-      expect(opt.isDisposed).toBe(true);
-      expect(p.isDisposed).toBe(true);
-      expect(engine.memoryStats().bytesInUse).toBe(before.bytesInUse);
-      expect(engine.memoryStats().blocksInUse).toBe(before.blocksInUse);
-      const calls: [string, () => unknown][] = [
-        ['param', () => opt.param(3)],
-        ['step', () => opt.step()],
-        ['zeroGrad', () => opt.zeroGrad()],
-        ['stateDict', () => opt.stateDict()],
-        ['loadStateDict', () => opt.loadStateDict(dict)],
-        ['firstNonFiniteGrad', () => opt.firstNonFiniteGrad()],
-        ['save', () => opt.save()],
-        ['load', () => opt.load(bytes)],
-        ['lr', () => { opt.lr = 0.5; }],
-        ['p.data', () => p.data],
-        ['p.grad', () => p.grad],
-        ['p.state', () => (stateKey ? p.state(stateKey) : p.data)],
-        ['p.setGrad', () => p.setGrad([1, 2, 3])],
-        ['p.setData', () => p.setData([1, 2, 3])],
-      ];
-      for (const [what, call] of calls) {
-        const e = thrown(call);
-        expect(e, what).toBeInstanceOf(DisposedError);
-        expect(e.message, what).toMatch(/disposed/);
-        expect(e.message, what).toMatch(/create a new one/);
-      }
-      expect(() => opt.dispose()).not.toThrow(); // a second dispose is a no-op
-      expect(engine.memoryStats().bytesInUse).toBe(before.bytesInUse);
-    });
+    it.each(KINDS)(
+      '%s: every method and every param accessor throws a DisposedError; the memory is returned',
+      (kind) => {
+        const before = engine.memoryStats();
+        const opt = makeOptimizer(kind, {}, engine);
+        const p = opt.param(new Float32Array([1, 2, 3]));
+        p.grad.set([0.1, 0.2, 0.3]);
+        opt.step();
+        const dict = opt.stateDict();
+        const bytes = opt.save();
+        const stateKey = p.stateKeys[0];
+        opt.dispose();
+        expect(opt.isDisposed).toBe(true);
+        expect(p.isDisposed).toBe(true);
+        expect(engine.memoryStats().bytesInUse).toBe(before.bytesInUse);
+        expect(engine.memoryStats().blocksInUse).toBe(before.blocksInUse);
+        const calls: [string, () => unknown][] = [
+          ['param', () => opt.param(3)],
+          ['step', () => opt.step()],
+          ['zeroGrad', () => opt.zeroGrad()],
+          ['stateDict', () => opt.stateDict()],
+          ['loadStateDict', () => opt.loadStateDict(dict)],
+          ['firstNonFiniteGrad', () => opt.firstNonFiniteGrad()],
+          ['save', () => opt.save()],
+          ['load', () => opt.load(bytes)],
+          [
+            'lr',
+            () => {
+              opt.lr = 0.5;
+            },
+          ],
+          ['p.data', () => p.data],
+          ['p.grad', () => p.grad],
+          ['p.state', () => (stateKey ? p.state(stateKey) : p.data)],
+          ['p.setGrad', () => p.setGrad([1, 2, 3])],
+          ['p.setData', () => p.setData([1, 2, 3])],
+        ];
+        for (const [what, call] of calls) {
+          const e = thrown(call);
+          expect(e, what).toBeInstanceOf(DisposedError);
+          expect(e.message, what).toMatch(/disposed/);
+          expect(e.message, what).toMatch(/create a new one/);
+        }
+        expect(() => opt.dispose()).not.toThrow(); // a second dispose is a no-op
+        expect(engine.memoryStats().bytesInUse).toBe(before.bytesInUse);
+      },
+    );
   });
 
   describe('non-finite gradients', () => {
@@ -246,7 +284,13 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
       ['RMSprop', { lr: 0.01, centered: true, momentum: 0.9 }],
     ];
     // [param index, element index]: in a 1-element tensor, the 16-wide body, the 4-wide loop, the tail.
-    const spots: [number, number][] = [[0, 0], [1, 5], [1, 17], [2, 34], [3, 4098]];
+    const spots: [number, number][] = [
+      [0, 0],
+      [1, 5],
+      [1, 17],
+      [2, 34],
+      [3, 4098],
+    ];
     const bads = [NaN, Infinity, -Infinity];
 
     function build3(kind: Kind, options: Record<string, unknown>): AnyOptimizer {
@@ -304,24 +348,27 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
       opt.dispose();
     });
 
-    it.each(setups)("%s %j, 'ignore': no check, the step runs and the non-finite value spreads (PyTorch's behaviour)", (kind, options) => {
-      const opt = build3(kind, { ...options, nonFinite: 'ignore' });
-      const twin = build3(kind, { ...options, nonFinite: 'ignore' });
-      opt.params[2].grad[34] = NaN;
-      twin.params[2].grad[34] = 0;
-      expect(opt.step()).toBe(true);
-      twin.step();
-      expect(opt.stepCount).toBe(4);
-      expect(Number.isNaN(opt.params[2].data[34])).toBe(true);
-      // Every other element took exactly the step it would have taken.
-      const d = opt.params[2].data.slice();
-      const e = twin.params[2].data.slice();
-      d[34] = e[34] = 0;
-      expect(Array.from(d)).toEqual(Array.from(e));
-      for (const i of [0, 1, 3]) expect(Array.from(opt.params[i].data)).toEqual(Array.from(twin.params[i].data));
-      opt.dispose();
-      twin.dispose();
-    });
+    it.each(setups)(
+      "%s %j, 'ignore': no check, the step runs and the non-finite value spreads (PyTorch's behaviour)",
+      (kind, options) => {
+        const opt = build3(kind, { ...options, nonFinite: 'ignore' });
+        const twin = build3(kind, { ...options, nonFinite: 'ignore' });
+        opt.params[2].grad[34] = NaN;
+        twin.params[2].grad[34] = 0;
+        expect(opt.step()).toBe(true);
+        twin.step();
+        expect(opt.stepCount).toBe(4);
+        expect(Number.isNaN(opt.params[2].data[34])).toBe(true);
+        // Every other element took exactly the step it would have taken.
+        const d = opt.params[2].data.slice();
+        const e = twin.params[2].data.slice();
+        d[34] = e[34] = 0;
+        expect(Array.from(d)).toEqual(Array.from(e));
+        for (const i of [0, 1, 3]) expect(Array.from(opt.params[i].data)).toEqual(Array.from(twin.params[i].data));
+        opt.dispose();
+        twin.dispose();
+      },
+    );
   });
 
   describe('memory growth', () => {
@@ -395,16 +442,70 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
       ['another kind', (d) => ({ ...d, kind: 'SGD' }), 'TypeError', /for SGD, not Adam/],
       ['a bad stepCount', (d) => ({ ...d, stepCount: -1 }), 'RangeError', /stepCount -1/],
       ['a fractional stepCount', (d) => ({ ...d, stepCount: 1.5 }), 'RangeError', /stepCount 1\.5/],
-      ['one param fewer', (d) => ({ ...d, params: d.params.slice(0, 1) }), 'RangeError', /holds 1 params, this optimizer has 2/],
+      [
+        'one param fewer',
+        (d) => ({ ...d, params: d.params.slice(0, 1) }),
+        'RangeError',
+        /holds 1 params, this optimizer has 2/,
+      ],
       ['one param more', (d) => ({ ...d, params: [...d.params, d.params[0]] }), 'RangeError', /holds 3 params/],
-      ['a wrong length', (d) => ({ ...d, params: [d.params[0], { ...d.params[1], length: 9 }] }), 'RangeError', /param #1 has length 9/],
-      ['a step beyond stepCount', (d) => ({ ...d, params: [d.params[0], { ...d.params[1], step: 6 }] }), 'RangeError', /param #1 has a bad step 6/],
-      ['a missing state tensor', (d) => ({ ...d, params: [d.params[0], { ...d.params[1], state: { exp_avg: d.params[1].state.exp_avg } }] }), 'RangeError', /param #1 state 'exp_avg_sq' is missing/],
-      ['a short state tensor', (d) => ({ ...d, params: [d.params[0], { ...d.params[1], state: { ...d.params[1].state, exp_avg: new Float32Array(3) } }] }), 'RangeError', /param #1 state 'exp_avg' is missing or has the wrong length/],
-      ['a non-number in a state tensor', (d) => ({ ...d, params: [d.params[0], { ...d.params[1], state: { ...d.params[1].state, exp_avg: [1, 2, 3, 4, 5, 6, 7, 'x'] } }] }), 'TypeError', /'exp_avg'\[7\] is not a number/],
-      ['options that need other state (amsgrad)', (d) => ({ ...d, options: { ...d.options, amsgrad: true } }), 'RangeError', /max_exp_avg_sq/],
-      ['an invalid option', (d) => ({ ...d, options: { ...d.options, lr: -1 } }), 'RangeError', /options are invalid.*'lr'.*-1/],
-      ['an option of the wrong type', (d) => ({ ...d, options: { ...d.options, amsgrad: 'no' } }), 'TypeError', /options are invalid.*'amsgrad'.*'no'/],
+      [
+        'a wrong length',
+        (d) => ({ ...d, params: [d.params[0], { ...d.params[1], length: 9 }] }),
+        'RangeError',
+        /param #1 has length 9/,
+      ],
+      [
+        'a step beyond stepCount',
+        (d) => ({ ...d, params: [d.params[0], { ...d.params[1], step: 6 }] }),
+        'RangeError',
+        /param #1 has a bad step 6/,
+      ],
+      [
+        'a missing state tensor',
+        (d) => ({ ...d, params: [d.params[0], { ...d.params[1], state: { exp_avg: d.params[1].state.exp_avg } }] }),
+        'RangeError',
+        /param #1 state 'exp_avg_sq' is missing/,
+      ],
+      [
+        'a short state tensor',
+        (d) => ({
+          ...d,
+          params: [d.params[0], { ...d.params[1], state: { ...d.params[1].state, exp_avg: new Float32Array(3) } }],
+        }),
+        'RangeError',
+        /param #1 state 'exp_avg' is missing or has the wrong length/,
+      ],
+      [
+        'a non-number in a state tensor',
+        (d) => ({
+          ...d,
+          params: [
+            d.params[0],
+            { ...d.params[1], state: { ...d.params[1].state, exp_avg: [1, 2, 3, 4, 5, 6, 7, 'x'] } },
+          ],
+        }),
+        'TypeError',
+        /'exp_avg'\[7\] is not a number/,
+      ],
+      [
+        'options that need other state (amsgrad)',
+        (d) => ({ ...d, options: { ...d.options, amsgrad: true } }),
+        'RangeError',
+        /max_exp_avg_sq/,
+      ],
+      [
+        'an invalid option',
+        (d) => ({ ...d, options: { ...d.options, lr: -1 } }),
+        'RangeError',
+        /options are invalid.*'lr'.*-1/,
+      ],
+      [
+        'an option of the wrong type',
+        (d) => ({ ...d, options: { ...d.options, amsgrad: 'no' } }),
+        'TypeError',
+        /options are invalid.*'amsgrad'.*'no'/,
+      ],
     ];
 
     it.each(edits)('a dict with %s throws and changes nothing', (_what, edit, type, text) => {
@@ -412,7 +513,10 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
       const good = opt.stateDict();
       // Make the good dict differ from the optimizer's current state, so a partial load would show.
       const donor = trained('Adam', { lr: 0.02, betas: [0.5, 0.9] });
-      for (let t = 0; t < 2; t++) { for (const p of donor.params) fillGrad(p.grad, 'huge', rng(t)); donor.step(); }
+      for (let t = 0; t < 2; t++) {
+        for (const p of donor.params) fillGrad(p.grad, 'huge', rng(t));
+        donor.step();
+      }
       const other = donor.stateDict();
       donor.dispose();
       const before = snapshot(opt);
@@ -456,7 +560,11 @@ describe.each(BUILD_NAMES)('safety (%s)', (build) => {
           // Dispose the middle optimizer; the next allocations may reuse its memory.
           shared[1].dispose();
           alone[1].dispose();
-          for (const j of [0, 2]) { const init = randomF32(50, r); shared[j].param(init); alone[j].param(init); }
+          for (const j of [0, 2]) {
+            const init = randomF32(50, r);
+            shared[j].param(init);
+            alone[j].param(init);
+          }
         }
         for (let j = 0; j < shared.length; j++) {
           if (shared[j].isDisposed) continue;

@@ -3,8 +3,21 @@
 // step, the position in state dicts and checkpoints, skipped steps, lr set mid-run).
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, SGD, constantLR, cosineLR, exponentialLR, linearLR, multiStepLR, oneCycleLR, scheduleFromJSON,
-  sequentialLR, stepLR, warmupLR, isSchedule, type Engine, type Schedule,
+  Adam,
+  SGD,
+  constantLR,
+  cosineLR,
+  exponentialLR,
+  linearLR,
+  multiStepLR,
+  oneCycleLR,
+  scheduleFromJSON,
+  sequentialLR,
+  stepLR,
+  warmupLR,
+  isSchedule,
+  type Engine,
+  type Schedule,
 } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { bitDiffs, drive, fillGrad, randomF32, rng } from './dense-util.js';
@@ -20,11 +33,19 @@ function expectClose(got: number[], want: number[], digits = 12): void {
 describe('schedule values', () => {
   it('stepLR: the StepLR docs example (lr 0.05, step_size 30, gamma 0.1)', () => {
     // 0.05 for steps 0..29, 0.005 for 30..59, 0.0005 for 60..89
-    expectClose(values(stepLR({ lr: 0.05, stepSize: 30 }), [0, 29, 30, 59, 60, 89]), [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005], 15);
+    expectClose(
+      values(stepLR({ lr: 0.05, stepSize: 30 }), [0, 29, 30, 59, 60, 89]),
+      [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005],
+      15,
+    );
   });
 
   it('multiStepLR: the MultiStepLR docs example (milestones [30, 80]); a repeated milestone applies gamma twice', () => {
-    expectClose(values(multiStepLR({ lr: 0.05, milestones: [30, 80] }), [0, 29, 30, 79, 80, 500]), [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005], 15);
+    expectClose(
+      values(multiStepLR({ lr: 0.05, milestones: [30, 80] }), [0, 29, 30, 79, 80, 500]),
+      [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005],
+      15,
+    );
     expectClose(values(multiStepLR({ lr: 1, milestones: [2, 2], gamma: 0.5 }), [1, 2]), [1, 0.25]);
   });
 
@@ -34,18 +55,25 @@ describe('schedule values', () => {
 
   it('linearLR: the LinearLR docs example (lr 0.05, start_factor 0.5, total_iters 4)', () => {
     // 0.025, 0.03125, 0.0375, 0.04375, then 0.05
-    expectClose(values(linearLR({ from: 0.025, to: 0.05, steps: 4 }), [0, 1, 2, 3, 4, 100]), [0.025, 0.03125, 0.0375, 0.04375, 0.05, 0.05]);
+    expectClose(
+      values(linearLR({ from: 0.025, to: 0.05, steps: 4 }), [0, 1, 2, 3, 4, 100]),
+      [0.025, 0.03125, 0.0375, 0.04375, 0.05, 0.05],
+    );
     expect(linearLR({ to: 3, steps: 0 }).at(0)).toBe(3);
   });
 
   it('cosineLR: optax warmup_cosine_decay_schedule(0, 1, warmup 10, decay 110, end 0.1)', () => {
     // warmup: t/10; then 0.1 + 0.9 * (1 + cos(pi (t - 10) / 100)) / 2; t = 60: 0.55; after 110: 0.1
-    expectClose(values(cosineLR({ peak: 1, warmupSteps: 10, decaySteps: 110, floor: 0.1 }), [0, 5, 10, 60, 110, 1000]), [0, 0.5, 1, 0.55, 0.1, 0.1]);
+    expectClose(
+      values(cosineLR({ peak: 1, warmupSteps: 10, decaySteps: 110, floor: 0.1 }), [0, 5, 10, 60, 110, 1000]),
+      [0, 0.5, 1, 0.55, 0.1, 0.1],
+    );
   });
 
   it("cosineLR without warmup is CosineAnnealingLR's closed form up to T_max (eta_min + (lr - eta_min)(1 + cos(pi t / T)) / 2)", () => {
     const s = cosineLR({ peak: 0.1, decaySteps: 50, floor: 0.001 });
-    for (let t = 0; t <= 50; t++) expect(s.at(t)).toBeCloseTo(0.001 + (0.1 - 0.001) * (1 + Math.cos((Math.PI * t) / 50)) / 2, 14);
+    for (let t = 0; t <= 50; t++)
+      expect(s.at(t)).toBeCloseTo(0.001 + ((0.1 - 0.001) * (1 + Math.cos((Math.PI * t) / 50))) / 2, 14);
     expect(s.at(51)).toBe(0.001); // stays at the floor (PyTorch's restarts up again)
   });
 
@@ -53,7 +81,14 @@ describe('schedule values', () => {
     // initial = 1/25 = 0.04, min = 0.04/1e4 = 4e-6; phase 1 ends at 0.3*10 - 1 = 2, phase 2 at 9.
     // t = 1: pct 0.5 -> halfway 0.52 in both strategies; t = 5: pct 3/7 of the way down (cos: 4e-6 + (1-4e-6)(cos(3pi/7)+1)/2)
     const cos = oneCycleLR({ maxLr: 1, totalSteps: 10 });
-    expectClose(values(cos, [0, 1, 2, 5, 9, 50]), [0.04, 0.52, 1, 4e-6 + ((1 - 4e-6) / 2) * (Math.cos((3 * Math.PI) / 7) + 1), 4e-6, 4e-6]);
+    expectClose(values(cos, [0, 1, 2, 5, 9, 50]), [
+      0.04,
+      0.52,
+      1,
+      4e-6 + ((1 - 4e-6) / 2) * (Math.cos((3 * Math.PI) / 7) + 1),
+      4e-6,
+      4e-6,
+    ]);
     const lin = oneCycleLR({ maxLr: 1, totalSteps: 10, annealStrategy: 'linear' });
     expectClose(values(lin, [0, 1, 2, 5, 9]), [0.04, 0.52, 1, 1 + (4e-6 - 1) * (3 / 7), 4e-6]);
     // three phases end at 2, 4 (back to 0.04) and 9.
@@ -70,10 +105,21 @@ describe('schedule values', () => {
 
   it('every schedule survives toJSON / scheduleFromJSON (through JSON text) with the same values', () => {
     const all: Schedule[] = [
-      constantLR(0.3), stepLR({ lr: 1, stepSize: 3, gamma: 0.7 }), multiStepLR({ lr: 1, milestones: [2, 5] }),
-      exponentialLR({ lr: 1, gamma: 0.99 }), linearLR({ from: 0.1, to: 1, steps: 7 }),
+      constantLR(0.3),
+      stepLR({ lr: 1, stepSize: 3, gamma: 0.7 }),
+      multiStepLR({ lr: 1, milestones: [2, 5] }),
+      exponentialLR({ lr: 1, gamma: 0.99 }),
+      linearLR({ from: 0.1, to: 1, steps: 7 }),
       cosineLR({ peak: 1, decaySteps: 20, warmupSteps: 4, init: 0.1, floor: 0.01 }),
-      oneCycleLR({ maxLr: 0.5, totalSteps: 30, pctStart: 0.25, annealStrategy: 'linear', divFactor: 10, finalDivFactor: 100, threePhase: true }),
+      oneCycleLR({
+        maxLr: 0.5,
+        totalSteps: 30,
+        pctStart: 0.25,
+        annealStrategy: 'linear',
+        divFactor: 10,
+        finalDivFactor: 100,
+        threePhase: true,
+      }),
       warmupLR(5, cosineLR({ peak: 1, decaySteps: 10 })),
     ];
     for (const s of all) {
@@ -93,10 +139,18 @@ describe('schedule values', () => {
     [() => multiStepLR({ lr: 1, milestones: 5 as never }), TypeError, /'milestones' must be an array/],
     [() => exponentialLR({ lr: 1, gamma: Number.NaN }), RangeError, /'gamma' must not be NaN/],
     [() => linearLR({ to: 1, steps: -1 }), RangeError, /'steps'/],
-    [() => cosineLR({ peak: 1, decaySteps: 5, warmupSteps: 6 }), RangeError, /'warmupSteps' \(6\) must not exceed 'decaySteps' \(5\)/],
+    [
+      () => cosineLR({ peak: 1, decaySteps: 5, warmupSteps: 6 }),
+      RangeError,
+      /'warmupSteps' \(6\) must not exceed 'decaySteps' \(5\)/,
+    ],
     [() => cosineLR({ peak: 1, decay_steps: 5 } as never), TypeError, /unknown option 'decay_steps'/],
     [() => oneCycleLR({ maxLr: 1, totalSteps: 10, pctStart: 1.5 }), RangeError, /'pctStart' must be <= 1/],
-    [() => oneCycleLR({ maxLr: 1, totalSteps: 10, annealStrategy: 'exp' as never }), RangeError, /'annealStrategy' must be one of 'cos', 'linear'/],
+    [
+      () => oneCycleLR({ maxLr: 1, totalSteps: 10, annealStrategy: 'exp' as never }),
+      RangeError,
+      /'annealStrategy' must be one of 'cos', 'linear'/,
+    ],
     [() => sequentialLR([constantLR(1), constantLR(2)], []), RangeError, /2 schedules need 1 boundaries, got 0/],
     [() => sequentialLR([constantLR(1), 0.5 as never], [3]), TypeError, /schedules\[1\] is not a schedule/],
     [() => scheduleFromJSON({ type: 'polynomial' } as never), TypeError, /unknown schedule type 'polynomial'/],
@@ -118,20 +172,30 @@ describe.each(BUILD_NAMES)('optimizers driven by schedules (%s)', (build) => {
     ['SGD', oneCycleLR({ maxLr: 0.1, totalSteps: 25 })],
     ['NAdam', multiStepLR({ lr: 0.02, milestones: [5, 15] })],
     ['Lion', warmupLR(4, exponentialLR({ lr: 0.01, gamma: 0.9 }))],
-  ] as const)('%s: step t uses schedule.at(t - 1), as the float64 reference with its lr set each step', (kind, schedule) => {
-    const { opt, ref } = pairAny(kind, { lr: schedule, ...(kind === 'SGD' ? { momentum: 0.9 } : {}) }, engine, [5, 33, 300], 51);
-    const bad = drive(opt, ref, `${kind} scheduled`, {
-      steps: 25, seed: 52,
-      before: (t) => {
-        expect(opt.lr).toBe(schedule.at(t - 1));
-        expect(opt.options.lr).toBe(schedule.at(t - 1));
-        ref.lr = schedule.at(t - 1);
-      },
-    });
-    expect(opt.lrSchedule).toBe(schedule);
-    opt.dispose();
-    expect(bad).toEqual([]);
-  });
+  ] as const)(
+    '%s: step t uses schedule.at(t - 1), as the float64 reference with its lr set each step',
+    (kind, schedule) => {
+      const { opt, ref } = pairAny(
+        kind,
+        { lr: schedule, ...(kind === 'SGD' ? { momentum: 0.9 } : {}) },
+        engine,
+        [5, 33, 300],
+        51,
+      );
+      const bad = drive(opt, ref, `${kind} scheduled`, {
+        steps: 25,
+        seed: 52,
+        before: (t) => {
+          expect(opt.lr).toBe(schedule.at(t - 1));
+          expect(opt.options.lr).toBe(schedule.at(t - 1));
+          ref.lr = schedule.at(t - 1);
+        },
+      });
+      expect(opt.lrSchedule).toBe(schedule);
+      opt.dispose();
+      expect(bad).toEqual([]);
+    },
+  );
 
   function run(opt: Adam, grads: Float32Array[], from: number, to: number): void {
     for (let t = from; t < to; t++) {
@@ -153,7 +217,11 @@ describe.each(BUILD_NAMES)('optimizers driven by schedules (%s)', (build) => {
     first.param(init);
     run(first, grads, 0, 8);
     const dict = first.stateDict();
-    expect(dict.groups?.[0]).toEqual({ options: expect.objectContaining({ lr: schedule.at(8) }), lrSchedule: schedule.toJSON(), schedulePosition: 8 });
+    expect(dict.groups?.[0]).toEqual({
+      options: expect.objectContaining({ lr: schedule.at(8) }),
+      lrSchedule: schedule.toJSON(),
+      schedulePosition: 8,
+    });
     // A plain optimizer (lr a number) adopts the schedule and its position from the dict.
     const resumed = new Adam({ lr: 0.5, engine });
     resumed.param(first.params[0].data);

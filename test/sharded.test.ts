@@ -3,7 +3,16 @@
 // over 4 GiB in all (SGD, 18M x 64 float32) looks up and updates rows in every shard.
 import { totalmem } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, Embedding, LocalEmbedding, NonFiniteGradientError, DisposedError, ShardedEmbedding, type Engine, type EmbeddingOptions } from '../src/index.js';
+import {
+  createEngine,
+  Embedding,
+  LocalEmbedding,
+  NonFiniteGradientError,
+  DisposedError,
+  ShardedEmbedding,
+  type Engine,
+  type EmbeddingOptions,
+} from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { rng } from './rng.js';
 
@@ -52,7 +61,9 @@ describe.each(BUILD_NAMES)('sharded tables (%s build)', (build) => {
         const k = step % 4 === 3 ? 20 : 300;
         const lo = step % 4 === 3 ? 500 : 0;
         const hi = step % 4 === 3 ? 749 : ROWS - 1;
-        const ids = Int32Array.from({ length: k }, (_, i) => (i < 8 ? [0, 249, 250, 499, 500, 749, 750, 999][i] : lo + Math.floor(r() * (hi - lo + 1))));
+        const ids = Int32Array.from({ length: k }, (_, i) =>
+          i < 8 ? [0, 249, 250, 499, 500, 749, 750, 999][i] : lo + Math.floor(r() * (hi - lo + 1)),
+        );
         if (step % 4 === 3) ids.fill(600, 0, 8);
         for (let i = 8; i < 40; i++) ids[i] = ids[i - 8]; // duplicates
         const grads = Float32Array.from({ length: k * DIM }, () => (r() * 2 - 1) * (r() < 0.1 ? 50 : 1));
@@ -67,7 +78,8 @@ describe.each(BUILD_NAMES)('sharded tables (%s build)', (build) => {
         // Exact mode replays missed steps in closed form; shards sweep their own rows, so rows may
         // be caught up at other steps than in one table: equal to float32 rounding.
         let worst = 0;
-        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1e-3, Math.abs(b[i])));
+        for (let i = 0; i < a.length; i++)
+          worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1e-3, Math.abs(b[i])));
         expect(worst).toBeLessThan(1e-5);
       } else {
         expect(bitsEqual(a, b)).toBe(-1);
@@ -120,17 +132,28 @@ describe('sharded tables: checks before any shard changes', () => {
   });
 
   const make = (extra: EmbeddingOptions = {}): ShardedEmbedding =>
-    new ShardedEmbedding(100, 4, { optimizer: 'adam', init: 'uniform', seed: 3, maxShardRows: 30, engine: parent, ...extra });
+    new ShardedEmbedding(100, 4, {
+      optimizer: 'adam',
+      init: 'uniform',
+      seed: 3,
+      maxShardRows: 30,
+      engine: parent,
+      ...extra,
+    });
 
   it('bad ids, gradients and sums throw (or skip) and change nothing', () => {
     const t = make();
     const before = t.lookup(Int32Array.from({ length: 100 }, (_, i) => i));
     const ids = Int32Array.from([0, 35, 99]);
     expect(() => t.update(Int32Array.from([0, 100]), new Float32Array(8))).toThrow(RangeError);
-    expect(() => t.update(Int32Array.from([0, 100]), new Float32Array(8))).toThrow(/ids\[1\] = 100 is outside \[0, 100\)/);
+    expect(() => t.update(Int32Array.from([0, 100]), new Float32Array(8))).toThrow(
+      /ids\[1\] = 100 is outside \[0, 100\)/,
+    );
     expect(() => t.update([0, -1], new Float32Array(8))).toThrow(/ids\[1\] = -1/);
     expect(() => t.update([0, 1.5], new Float32Array(8))).toThrow(TypeError);
-    expect(() => t.update(ids, new Float32Array(11))).toThrow(/'grads' must hold ids.length \* dim = 3 \* 4 = 12 floats, got 11/);
+    expect(() => t.update(ids, new Float32Array(11))).toThrow(
+      /'grads' must hold ids.length \* dim = 3 \* 4 = 12 floats, got 11/,
+    );
     const nan = new Float32Array(12).fill(1);
     nan[9] = NaN; // id 99, the last shard
     expect(() => t.update(ids, nan)).toThrow(NonFiniteGradientError);
@@ -139,7 +162,9 @@ describe('sharded tables: checks before any shard changes', () => {
     const big = new Float32Array(12).fill(1);
     big.fill(3e38, 4, 8);
     big.fill(3e38, 8, 12);
-    expect(() => t.update(Int32Array.from([0, 70, 70]), big)).toThrow(/id 70, which appears several times, sum to a non-finite value/);
+    expect(() => t.update(Int32Array.from([0, 70, 70]), big)).toThrow(
+      /id 70, which appears several times, sum to a non-finite value/,
+    );
     expect(t.stepCount).toBe(0);
     for (let i = 0; i < t.shardCount; i++) expect(t.shard(i).stepCount).toBe(0);
     expect(bitsEqual(t.lookup(Int32Array.from({ length: 100 }, (_, i) => i)), before)).toBe(-1);
@@ -176,7 +201,9 @@ describe('sharded tables: checks before any shard changes', () => {
     expect(t.shard(1).seed).toBe(4);
     t.lr = 0.5;
     for (let i = 0; i < 4; i++) expect(t.shard(i).lr).toBe(0.5);
-    expect(() => { t.lr = -1; }).toThrow(/lr/);
+    expect(() => {
+      t.lr = -1;
+    }).toThrow(/lr/);
     expect(t.shard(2).lr).toBe(0.5);
     expect(t.gradView(3)).toHaveLength(12);
     expect(t.lookupView([1, 2])).toHaveLength(8);
@@ -187,9 +214,13 @@ describe('sharded tables: checks before any shard changes', () => {
 
   it('bad options throw before anything is allocated', () => {
     const blocks = parent.memoryStats().blocksInUse;
-    expect(() => new ShardedEmbedding(100, 4, { engine: parent, maxShardRows: 0 })).toThrow(/'maxShardRows' must be an integer in \[1/);
+    expect(() => new ShardedEmbedding(100, 4, { engine: parent, maxShardRows: 0 })).toThrow(
+      /'maxShardRows' must be an integer in \[1/,
+    );
     expect(() => new ShardedEmbedding(100, 4, { engine: parent, optimizer: 'rmsprop' as never })).toThrow(/optimizer/);
-    expect(() => new ShardedEmbedding(100, 4, { engine: parent, init: new Float32Array(7) })).toThrow(/'init' holds 7 values, the table needs rows \* dim = 400/);
+    expect(() => new ShardedEmbedding(100, 4, { engine: parent, init: new Float32Array(7) })).toThrow(
+      /'init' holds 7 values, the table needs rows \* dim = 400/,
+    );
     expect(() => new ShardedEmbedding(0, 4, { engine: parent })).toThrow(/'rows'/);
     expect(parent.memoryStats().blocksInUse).toBe(blocks);
   });
@@ -199,7 +230,11 @@ describe('engine blocks in freshly grown memory', () => {
   // alloc() clears only the part of a block below the memory's old end (fresh pages are zeros, and
   // touching gigabytes of them costs seconds) plus the allocator's links at both ends of the block.
   it('every block comes out zero, also when memory grew for it, across random alloc/free with dirty frees', async () => {
-    for (const engine of [await createEngine({ simd: false }), await createEngine({ simd: true }), await createEngine({ threads: 2 })]) {
+    for (const engine of [
+      await createEngine({ simd: false }),
+      await createEngine({ simd: true }),
+      await createEngine({ threads: 2 }),
+    ]) {
       const r = rng(11);
       const live: [number, number][] = [];
       let grew = 0;
@@ -215,7 +250,11 @@ describe('engine blocks in freshly grown memory', () => {
         if (engine.memory.buffer.byteLength > before) grew++;
         const u32 = new Uint32Array(engine.memory.buffer, p, Math.ceil(bytes / 4));
         let nonZero = -1;
-        for (let i = 0; i < u32.length; i++) if (u32[i] !== 0) { nonZero = i; break; }
+        for (let i = 0; i < u32.length; i++)
+          if (u32[i] !== 0) {
+            nonZero = i;
+            break;
+          }
         expect(nonZero, `block ${op} of ${bytes} bytes at ${p}`).toBe(-1);
         u32.fill(0xffffffff); // leave garbage for the next owner of these bytes
         live.push([p, bytes]);
@@ -233,7 +272,10 @@ describe('a table over 4 GiB', () => {
   const DIM_BIG = 64;
   const need = ROWS_BIG * DIM_BIG * 4 + 2 * 2 ** 30;
   const enough = totalmem() >= need;
-  if (!enough) console.warn(`a table over 4 GiB: this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB of RAM, the test needs ${(need / 2 ** 30).toFixed(1)} GiB; it checks the shard plan only`);
+  if (!enough)
+    console.warn(
+      `a table over 4 GiB: this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB of RAM, the test needs ${(need / 2 ** 30).toFixed(1)} GiB; it checks the shard plan only`,
+    );
 
   it('new Embedding(18M, 64) is sharded; lookups and updates reach rows in every shard', async () => {
     const parent = await createEngine();
@@ -262,14 +304,18 @@ describe('a table over 4 GiB', () => {
     ids.push(ids[4]);
     const idArr = Int32Array.from(ids);
     const grads = new Float32Array(ids.length * DIM_BIG);
-    ids.forEach((_, i) => { for (let c = 0; c < DIM_BIG; c++) grads[i * DIM_BIG + c] = (i + 1) * 0.25 + c / 64; });
+    ids.forEach((_, i) => {
+      for (let c = 0; c < DIM_BIG; c++) grads[i * DIM_BIG + c] = (i + 1) * 0.25 + c / 64;
+    });
     expect(emb.update(idArr, grads)).toBe(true);
     const got = emb.lookup(idArr);
     ids.forEach((id, i) => {
       for (let c = 0; c < DIM_BIG; c++) {
         // SGD from zeros: w = -lr * (sum of this id's gradients), summed in float32.
         let g = 0;
-        ids.forEach((other, j) => { if (other === id) g = Math.fround(g + grads[j * DIM_BIG + c]); });
+        ids.forEach((other, j) => {
+          if (other === id) g = Math.fround(g + grads[j * DIM_BIG + c]);
+        });
         expect(got[i * DIM_BIG + c]).toBe(Math.fround(-0.5 * g));
       }
     });
@@ -281,6 +327,8 @@ describe('a table over 4 GiB', () => {
     expect(table.stepCount).toBe(1);
     table.dispose();
     expect(emb.isDisposed).toBe(true);
-    console.log(`a table over 4 GiB: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${emb.shardCount} engines, built, updated and checked in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `a table over 4 GiB: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${emb.shardCount} engines, built, updated and checked in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
   });
 });

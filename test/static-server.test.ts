@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 /** A raw GET (the path is sent as written, without the URL normalisation fetch would do). */
-function get(path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, method }, (res) => {
       let body = '';
@@ -36,7 +39,9 @@ describe('static server', () => {
     expect(wasm.body.slice(0, 4)).toBe('\0asm');
     expect(wasm.headers['cross-origin-opener-policy']).toBe('same-origin');
     expect(wasm.headers['cross-origin-embedder-policy']).toBe('require-corp');
-    expect((await get('/dist/wasm-optim.simd.wasm?type=octet')).headers['content-type']).toBe('application/octet-stream');
+    expect((await get('/dist/wasm-optim.simd.wasm?type=octet')).headers['content-type']).toBe(
+      'application/octet-stream',
+    );
     expect((await get('/dist/index.js')).headers['content-type']).toMatch(/^text\/javascript/);
     expect((await get('/package.json')).headers['content-type']).toMatch(/^application\/json/);
   });

@@ -24,14 +24,24 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'app'));
   mkdirSync(join(dir, 'dist'));
   mkdirSync(join(dir, 'tfjs'));
-  for (const f of ['wasm-optim.simd.wasm', 'wasm-optim.scalar.wasm']) copyFileSync(join(ROOT, 'dist', f), join(dir, 'dist', f));
+  for (const f of ['wasm-optim.simd.wasm', 'wasm-optim.scalar.wasm'])
+    copyFileSync(join(ROOT, 'dist', f), join(dir, 'dist', f));
   const tfjsWasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-  for (const f of readdirSync(tfjsWasm).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(tfjsWasm, f), join(dir, 'tfjs', f));
+  for (const f of readdirSync(tfjsWasm).filter((f) => f.endsWith('.wasm')))
+    copyFileSync(join(tfjsWasm, f), join(dir, 'tfjs', f));
   await build({
-    entryPoints: [join(ROOT, 'test', 'browser', 'tfjs-bridge.ts')], bundle: true, format: 'esm', platform: 'browser',
-    target: 'es2022', outfile: join(dir, 'app', 'bridge.js'), logLevel: 'silent',
+    entryPoints: [join(ROOT, 'test', 'browser', 'tfjs-bridge.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    outfile: join(dir, 'app', 'bridge.js'),
+    logLevel: 'silent',
   });
-  writeFileSync(join(dir, 'app', 'index.html'), '<!doctype html><meta charset="utf-8"><title>tfjs bridge</title><script type="module" src="./bridge.js"></script>\n');
+  writeFileSync(
+    join(dir, 'app', 'index.html'),
+    '<!doctype html><meta charset="utf-8"><title>tfjs bridge</title><script type="module" src="./bridge.js"></script>\n',
+  );
   server = await startStaticServer({ root: dir });
   browser = await launchChromium();
 }, 20 * 60_000);
@@ -48,8 +58,14 @@ describe('the tfjs bridge in headless Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url + 'app/index.html');
-    await page.waitForFunction(() => typeof (globalThis as unknown as { runBridge?: unknown }).runBridge === 'function');
-    const results = await page.evaluate((wasmDir) => (globalThis as unknown as { runBridge(d: string): Promise<Record<string, unknown>[]> }).runBridge(wasmDir), server.url + 'tfjs/');
+    await page.waitForFunction(
+      () => typeof (globalThis as unknown as { runBridge?: unknown }).runBridge === 'function',
+    );
+    const results = await page.evaluate(
+      (wasmDir) =>
+        (globalThis as unknown as { runBridge(d: string): Promise<Record<string, unknown>[]> }).runBridge(wasmDir),
+      server.url + 'tfjs/',
+    );
     expect(errors).toEqual([]);
     expect(results.map((r) => r.backend)).toEqual(['cpu', 'wasm']);
     for (const r of results) {

@@ -51,16 +51,26 @@ function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 
 function sameBits(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length && a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)));
+  return (
+    a.length === b.length &&
+    a.every((x, i) =>
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+        Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength),
+      ),
+    )
+  );
 }
 
 /** Saves `model` with its optimizer into memory and loads it back (a new model, new variables). */
 async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }), { includeOptimizer: true });
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
   return tfl.loadLayersModel(tf.io.fromMemory(artifacts as tf.io.ModelArtifacts));
 }
 
@@ -71,7 +81,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await tf.ready();
     });
 
-    it("Adam tracks tf.train.adam(lr, 0.9, 0.999, 1e-7) in model.fit for 50 steps, to float32 rounding", async () => {
+    it('Adam tracks tf.train.adam(lr, 0.9, 0.999, 1e-7) in model.fit for 50 steps, to float32 rounding', async () => {
       const [a, b] = twinModels();
       const { x, y } = data();
       a.compile({ optimizer: wasmOptimizer('Adam', { lr: 0.01, eps: 1e-7 }), loss: 'meanSquaredError' });
@@ -82,7 +92,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         // model.fit on one full batch is one optimizer step.
         const ha = await a.fit(x, y, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
         const hb = await b.fit(x, y, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
-        const la = ha.history.loss[0] as number, lb = hb.history.loss[0] as number;
+        const la = ha.history.loss[0] as number,
+          lb = hb.history.loss[0] as number;
         expect(Math.abs(la - lb)).toBeLessThanOrEqual(1e-5 * lb);
         losses.push(la);
         worst = Math.max(worst, maxAbsDiff(weightsOf(a), weightsOf(b)));
@@ -106,12 +117,25 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const ours = wasmOptimizer('Adam', { lr: 0.05, eps: 1e-7 });
       const theirs = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
       for (let s = 0; s < 50; s++) {
-        const g1 = tf.tensor(Float32Array.from({ length: 40 }, (_, i) => Math.cos(3 * i + s)), [8, 5]);
+        const g1 = tf.tensor(
+          Float32Array.from({ length: 40 }, (_, i) => Math.cos(3 * i + s)),
+          [8, 5],
+        );
         // gradients of 1e-6: sqrt(v) is near eps, so eps's value and place matter
-        const g2 = tf.tensor(Float32Array.from({ length: 8 }, (_, i) => 1e-6 * Math.sin(5 * i - s)), [8]);
+        const g2 = tf.tensor(
+          Float32Array.from({ length: 8 }, (_, i) => 1e-6 * Math.sin(5 * i - s)),
+          [8],
+        );
         if (s % 2 === 0) ours.applyGradients({ [v1.name]: g1, [v2.name]: g2 });
-        else ours.applyGradients([{ name: v1.name, tensor: g1 }, { name: v2.name, tensor: g2 }]);
-        theirs.applyGradients([{ name: r1.name, tensor: g1 }, { name: r2.name, tensor: g2 }]);
+        else
+          ours.applyGradients([
+            { name: v1.name, tensor: g1 },
+            { name: v2.name, tensor: g2 },
+          ]);
+        theirs.applyGradients([
+          { name: r1.name, tensor: g1 },
+          { name: r2.name, tensor: g2 },
+        ]);
         tf.dispose([g1, g2]);
       }
       // A fixed gradient sequence does not feed rounding back: the steps differ by roundings of
@@ -119,7 +143,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // float32: its relative error 2^-24 / (1 - 0.999^t) (6e-5 at t = 1) halves under the sqrt.
       let bound = 0;
       for (let t = 1; t <= 50; t++) bound += 0.05 * (2 ** -25 / (1 - 0.999 ** t) + 8 * 2 ** -24);
-      const d = maxAbsDiff([v1.dataSync() as Float32Array, v2.dataSync() as Float32Array], [r1.dataSync() as Float32Array, r2.dataSync() as Float32Array]);
+      const d = maxAbsDiff(
+        [v1.dataSync() as Float32Array, v2.dataSync() as Float32Array],
+        [r1.dataSync() as Float32Array, r2.dataSync() as Float32Array],
+      );
       expect(d).toBeLessThan(bound);
       // and both moved by about lr per step
       expect(Math.abs((v1.dataSync()[0] as number) - init0[0])).toBeGreaterThan(0.1);
@@ -132,7 +159,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const model = makeModel();
       const { x, y } = data(7);
       const opt = wasmOptimizer('AdamW', {
-        lr: cosineLR({ peak: 0.02, decaySteps: 40, warmupSteps: 3 }), weightDecay: 0.05,
+        lr: cosineLR({ peak: 0.02, decaySteps: 40, warmupSteps: 3 }),
+        weightDecay: 0.05,
         // An underscore in the pattern: tfjs-layers camel-cases strings holding one when it reads a config.
         groups: [{ match: /_Dense\d+\/bias/, weightDecay: 0, lr: 0.01 }],
       });
@@ -158,7 +186,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // A reload must not continue from fresh state: without setWeights the weights part after a step.
       const fresh = makeModel();
       fresh.setWeights(model.getWeights());
-      fresh.compile({ optimizer: WasmOptimizer.fromConfig(WasmOptimizer, opt.getConfig()) as WasmOptimizer, loss: 'meanSquaredError' });
+      fresh.compile({
+        optimizer: WasmOptimizer.fromConfig(WasmOptimizer, opt.getConfig()) as WasmOptimizer,
+        loss: 'meanSquaredError',
+      });
       await model.trainOnBatch(x, y);
       await fresh.trainOnBatch(x, y);
       expect(sameBits(weightsOf(fresh), weightsOf(model))).toBe(false);
@@ -171,11 +202,19 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('getWeights/setWeights move the state between optimizers by variable name (minimize)', async () => {
       const w = tf.variable(tf.tensor([0.5, -1.5, 2, 3], [2, 2]), true, 'bridge_w');
       const b = tf.variable(tf.tensor([0.1, -0.2]), true, 'bridge_b');
-      const loss = () => tf.tidy(() => tf.sum(tf.square(tf.add(tf.matMul(w, tf.ones([2, 1])), tf.reshape(b, [2, 1])))) as tf.Scalar);
+      const loss = () =>
+        tf.tidy(() => tf.sum(tf.square(tf.add(tf.matMul(w, tf.ones([2, 1])), tf.reshape(b, [2, 1])))) as tf.Scalar);
       const a = wasmOptimizer('NAdam', { lr: 0.01 });
       for (let s = 0; s < 4; s++) a.minimize(loss);
       const weights = await a.getWeights();
-      expect(weights.map((t) => t.name)).toEqual(['iter', META_WEIGHT, 'bridge_w/exp_avg', 'bridge_w/exp_avg_sq', 'bridge_b/exp_avg', 'bridge_b/exp_avg_sq']);
+      expect(weights.map((t) => t.name)).toEqual([
+        'iter',
+        META_WEIGHT,
+        'bridge_w/exp_avg',
+        'bridge_w/exp_avg_sq',
+        'bridge_b/exp_avg',
+        'bridge_b/exp_avg_sq',
+      ]);
       const c = wasmOptimizer('NAdam', { lr: 0.01 });
       await c.setWeights(weights);
       const saved = [w.dataSync().slice(), b.dataSync().slice()] as Float32Array[];
@@ -198,7 +237,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('AdamW, NAdam, RAdam and Lion train a tfjs model (the loss falls)', async () => {
       const { x, y } = data(11);
       const target = tf.tidy(() => tf.matMul(x, tf.randomNormal([6, 3], 0, 1, 'float32', 5)));
-      for (const [kind, lr] of [['AdamW', 0.02], ['NAdam', 0.02], ['RAdam', 0.02], ['Lion', 0.003]] as const) {
+      for (const [kind, lr] of [
+        ['AdamW', 0.02],
+        ['NAdam', 0.02],
+        ['RAdam', 0.02],
+        ['Lion', 0.003],
+      ] as const) {
         const model = makeModel();
         model.compile({ optimizer: wasmOptimizer(kind, { lr }), loss: 'meanSquaredError' });
         const h = await model.fit(x, target, { epochs: 40, batchSize: 16, shuffle: false, verbose: 0 });
@@ -233,32 +277,53 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const state = opt.paramOf(v)!.state('exp_avg').slice();
       // not a variable
       const t = tf.ones([2, 2]);
-      expect(() => opt.applyGradients({ bad_v: g, not_a_variable: t })).toThrow(/'not_a_variable' is not the name of a tf\.Variable/);
-      expect(() => opt.applyGradients([{ name: 'bad_v', tensor: g }, { name: 'not_a_variable_either', tensor: t }])).toThrow(/is not the name of a tf\.Variable/);
+      expect(() => opt.applyGradients({ bad_v: g, not_a_variable: t })).toThrow(
+        /'not_a_variable' is not the name of a tf\.Variable/,
+      );
+      expect(() =>
+        opt.applyGradients([
+          { name: 'bad_v', tensor: g },
+          { name: 'not_a_variable_either', tensor: t },
+        ]),
+      ).toThrow(/is not the name of a tf\.Variable/);
       // gradient shape unlike the variable's
       const wrong = tf.ones([4]);
-      expect(() => opt.applyGradients({ bad_v: wrong })).toThrow(/gradient of variable 'bad_v' has shape \[4\], the variable \[2,2\]/);
+      expect(() => opt.applyGradients({ bad_v: wrong })).toThrow(
+        /gradient of variable 'bad_v' has shape \[4\], the variable \[2,2\]/,
+      );
       // dtype
       const iv = tf.variable(tf.tensor([1, 2], [2], 'int32'), true, 'bad_int');
-      expect(() => opt.applyGradients({ bad_int: tf.ones([2]) })).toThrow(/variable 'bad_int' is int32; the optimizer updates float32 variables only/);
-      expect(() => opt.applyGradients({ bad_v: tf.ones([2, 2], 'int32') })).toThrow(/gradient of variable 'bad_v' is int32/);
+      expect(() => opt.applyGradients({ bad_int: tf.ones([2]) })).toThrow(
+        /variable 'bad_int' is int32; the optimizer updates float32 variables only/,
+      );
+      expect(() => opt.applyGradients({ bad_v: tf.ones([2, 2], 'int32') })).toThrow(
+        /gradient of variable 'bad_v' is int32/,
+      );
       // non-finite gradient
       const nan = tf.tensor([1, NaN, 0, 0], [2, 2]);
       expect(() => opt.applyGradients({ bad_v: nan })).toThrow(NonFiniteGradientError);
-      expect(() => opt.applyGradients({ bad_v: nan })).toThrow(/gradient of variable 'bad_v' holds NaN or Infinity; nothing was changed/);
+      expect(() => opt.applyGradients({ bad_v: nan })).toThrow(
+        /gradient of variable 'bad_v' holds NaN or Infinity; nothing was changed/,
+      );
       expect(Array.from(v.dataSync())).toEqual(Array.from(before));
       expect(Array.from(opt.paramOf(v)!.state('exp_avg'))).toEqual(Array.from(state));
       expect(opt.iterations).toBe(1);
       // a shape change between steps: the variable is replaced by one of another shape, same name
       v.dispose();
       const v2 = tf.variable(tf.ones([3, 2]), true, 'bad_v');
-      expect(() => opt.applyGradients({ bad_v: tf.ones([3, 2]) })).toThrow(/variable 'bad_v' had shape \[2,2\] at its first step and has \[3,2\] now/);
+      expect(() => opt.applyGradients({ bad_v: tf.ones([3, 2]) })).toThrow(
+        /variable 'bad_v' had shape \[2,2\] at its first step and has \[3,2\] now/,
+      );
       expect(Array.from(v2.dataSync())).toEqual([1, 1, 1, 1, 1, 1]);
       // unknown kind, bad options, bad group pattern
       expect(() => wasmOptimizer('Adamm' as 'Adam')).toThrow(/unknown kind string Adamm; use one of Adam, AdamW/);
       expect(() => wasmOptimizer('Adam', { lr: -1 })).toThrow(RangeError);
-      expect(() => wasmOptimizer('Adam', { groups: [{ match: 3 as unknown as string }] })).toThrow(/groups\[0\]\.match must be a RegExp/);
-      expect(() => wasmOptimizer('SGD', { groups: [{ match: /x/, nonFinite: 'skip' } as never] })).toThrow(/applies to the whole optimizer/);
+      expect(() => wasmOptimizer('Adam', { groups: [{ match: 3 as unknown as string }] })).toThrow(
+        /groups\[0\]\.match must be a RegExp/,
+      );
+      expect(() => wasmOptimizer('SGD', { groups: [{ match: /x/, nonFinite: 'skip' } as never] })).toThrow(
+        /applies to the whole optimizer/,
+      );
       opt.dispose();
       expect(() => opt.applyGradients({})).toThrow(/disposed/);
       tf.dispose([g, t, wrong, iv, nan, v2]);
@@ -289,7 +354,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const a = wasmOptimizer('Adam');
       a.applyGradients({ sw_v: tf.ones([3]) });
       const sgd = wasmOptimizer('SGD');
-      await expect(sgd.setWeights(await a.getWeights())).rejects.toThrow(/the weights are a Adam's; this optimizer is a SGD/);
+      await expect(sgd.setWeights(await a.getWeights())).rejects.toThrow(
+        /the weights are a Adam's; this optimizer is a SGD/,
+      );
       const theirs = tf.train.adam();
       theirs.applyGradients([{ name: 'sw_v', tensor: tf.ones([3]) }]);
       const b = wasmOptimizer('Adam');
@@ -299,7 +366,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const bad = w.map((x) => (x.name === 'sw_v/exp_avg' ? { name: x.name, tensor: tf.ones([4]) } : x));
       const c = wasmOptimizer('Adam');
       c.applyGradients({ sw_v: tf.ones([3]) });
-      await expect(c.setWeights(bad)).rejects.toThrow(/'sw_v\/exp_avg' is float32 of 4 values; variable 'sw_v' has shape \[3\]/);
+      await expect(c.setWeights(bad)).rejects.toThrow(
+        /'sw_v\/exp_avg' is float32 of 4 values; variable 'sw_v' has shape \[3\]/,
+      );
       expect(c.iterations).toBe(1);
       for (const o of [a, sgd, theirs, b, c]) o.dispose();
       v.dispose();
@@ -352,7 +421,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const a = tf.variable(tf.tensor([1, 1]), true, 'ext_a');
       const b = tf.variable(tf.tensor([2, 2]), true, 'ext_b');
       const opt = wasmOptimizer('Adam', { lr: 0.1 });
-      const ga = tf.tensor([1, -1]), gb = tf.tensor([0.5, 0.25]);
+      const ga = tf.tensor([1, -1]),
+        gb = tf.tensor([0.5, 0.25]);
       opt.applyGradients({ ext_a: ga, ext_b: gb });
       a.assign(tf.tensor([10, 10]));
       opt.applyGradients({ ext_a: ga }); // b has no gradient: not updated, its step count stays 1
@@ -375,7 +445,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('is registered for tfjs serialization; getConfig/fromConfig round-trip options, schedules and groups', () => {
       expect(tf.serialization.SerializationMap.getMap().classNameMap.WasmOptimizer?.[0]).toBe(WasmOptimizer);
-      const opt = wasmOptimizer('RMSprop', { lr: cosineLR({ peak: 0.1, decaySteps: 10 }), alpha: 0.9, centered: true, clipGradNorm: 1, groups: [{ match: /my_bias$/i, lr: 0.5 }] });
+      const opt = wasmOptimizer('RMSprop', {
+        lr: cosineLR({ peak: 0.1, decaySteps: 10 }),
+        alpha: 0.9,
+        centered: true,
+        clipGradNorm: 1,
+        groups: [{ match: /my_bias$/i, lr: 0.5 }],
+      });
       const config = opt.getConfig();
       expect(JSON.stringify(config)).not.toContain('_'); // safe from tfjs-layers' camel-casing
       const back = WasmOptimizer.fromConfig(WasmOptimizer, JSON.parse(JSON.stringify(config))) as WasmOptimizer;
@@ -391,7 +467,22 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('steps every dense optimizer of the registry', () => {
       const kinds = Object.keys(OPTIMIZERS) as (keyof typeof OPTIMIZERS)[];
-      expect(kinds).toEqual(expect.arrayContaining(['Adam', 'AdamW', 'SGD', 'Adagrad', 'RMSprop', 'Adamax', 'Adadelta', 'NAdam', 'RAdam', 'Lion', 'SGDHD', 'AdamHD']));
+      expect(kinds).toEqual(
+        expect.arrayContaining([
+          'Adam',
+          'AdamW',
+          'SGD',
+          'Adagrad',
+          'RMSprop',
+          'Adamax',
+          'Adadelta',
+          'NAdam',
+          'RAdam',
+          'Lion',
+          'SGDHD',
+          'AdamHD',
+        ]),
+      );
       for (const kind of kinds) {
         const v = tf.variable(tf.tensor([1, -1, 0.5]), true, `kind_${kind}`);
         const opt = wasmOptimizer(kind, kind === 'Adadelta' ? { lr: 1 } : { lr: 0.01 });
@@ -416,8 +507,12 @@ describe('package entries', () => {
     const visit = (file: string): void => {
       if (files.has(file)) return;
       files.add(file);
-      const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-      for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g)) {
+      const src = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '');
+      for (const m of src.matchAll(
+        /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g,
+      )) {
         const spec = m[1] ?? m[2] ?? m[3];
         if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
         else bare.add(spec);

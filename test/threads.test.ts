@@ -7,8 +7,18 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as api from '../src/index.js';
 import {
-  Adam, createEngine, init, getEngine, shutdownThreads, NonFiniteGradientError, Optimizer, ThreadPool, ThreadPoolError,
-  DEFAULT_MIN_PARALLEL_ELEMENTS, Embedding, type Engine,
+  Adam,
+  createEngine,
+  init,
+  getEngine,
+  shutdownThreads,
+  NonFiniteGradientError,
+  Optimizer,
+  ThreadPool,
+  ThreadPoolError,
+  DEFAULT_MIN_PARALLEL_ELEMENTS,
+  Embedding,
+  type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { rng } from './rng.js';
@@ -26,7 +36,11 @@ const OPTIMIZER_CLASSES: [string, Ctor][] = Object.entries(api)
 const VARIANTS: Record<string, Record<string, unknown>[]> = {
   Adam: [{}, { amsgrad: true, weightDecay: 0.1 }, { maximize: true, lr: 0.01 }],
   AdamW: [{}, { amsgrad: true }],
-  SGD: [{ lr: 0.01 }, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 0.01 }, { lr: 0.01, momentum: 0.8, dampening: 0.3 }],
+  SGD: [
+    { lr: 0.01 },
+    { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+    { lr: 0.01, momentum: 0.8, dampening: 0.3 },
+  ],
   Adagrad: [{}, { lrDecay: 0.01, weightDecay: 0.1, initialAccumulatorValue: 0.5 }],
   RMSprop: [{}, { centered: true, momentum: 0.9, weightDecay: 0.01 }],
 };
@@ -50,7 +64,13 @@ function bitDiff(a: Float32Array, b: Float32Array): number {
  * Runs the same optimizer on `engines` (same params, same gradients, a param added after two
  * steps, a few steps) and returns a description of every tensor that differs from engines[0].
  */
-function compareRuns(make: (engine: Engine) => AnyOpt, engines: Engine[], sizes: number[], seed: number, steps = 4): string[] {
+function compareRuns(
+  make: (engine: Engine) => AnyOpt,
+  engines: Engine[],
+  sizes: number[],
+  seed: number,
+  steps = 4,
+): string[] {
   const runs = engines.map((engine) => {
     const r = rng(seed);
     const opt = make(engine);
@@ -97,7 +117,13 @@ function buildTable(engine: Engine, grads: Float32Array[]): { table: number; fre
     u32[(table >>> 2) + t * 8 + 1] = p;
     u32[(table >>> 2) + t * 8 + 5] = grads[t].length;
   });
-  return { table, free: () => { blocks.forEach((p) => engine.free(p)); engine.free(table); } };
+  return {
+    table,
+    free: () => {
+      blocks.forEach((p) => engine.free(p));
+      engine.free(table);
+    },
+  };
 }
 
 it('the package exports the dense optimizers these tests cover', () => {
@@ -142,8 +168,14 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     it(`${kind}: bit-identical on 3 threads (every step split) and on 2 threads (default threshold)`, () => {
       variants.forEach((options, v) => {
         const make = (engine: Engine): AnyOpt => new Cls({ ...options, engine });
-        expect(compareRuns(make, [one, three], SMALL, 100 + v), `${kind} ${JSON.stringify(options)} on 3 threads`).toEqual([]);
-        expect(compareRuns(make, [one, two, three], LARGE, 200 + v, 3), `${kind} ${JSON.stringify(options)} on 2 and 3 threads`).toEqual([]);
+        expect(
+          compareRuns(make, [one, three], SMALL, 100 + v),
+          `${kind} ${JSON.stringify(options)} on 3 threads`,
+        ).toEqual([]);
+        expect(
+          compareRuns(make, [one, two, three], LARGE, 200 + v, 3),
+          `${kind} ${JSON.stringify(options)} on 2 and 3 threads`,
+        ).toEqual([]);
       });
     });
   }
@@ -230,8 +262,9 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       const extra = optimizer === 'sgd' ? { momentum: 0.9 } : optimizer === 'adamw' ? { amsgrad: true } : {};
       const rows = 40000;
       const dim = 64;
-      const tables = [one, two, three].map((engine) =>
-        new Embedding(rows, dim, { optimizer, lr: 0.01, ...extra, seed: 9, init: 'normal', engine }));
+      const tables = [one, two, three].map(
+        (engine) => new Embedding(rows, dim, { optimizer, lr: 0.01, ...extra, seed: 9, init: 'normal', engine }),
+      );
       const runs = [two, three].map((e) => vi.spyOn(poolOf(e), 'run'));
       const r = rng(17);
       let big = 0;
@@ -259,7 +292,9 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
   }
 
   it('Embedding in exact mode on a threaded engine runs on the calling thread and agrees bit for bit', () => {
-    const tables = [one, three].map((engine) => new Embedding(800, 20, { optimizer: 'adam', mode: 'exact', seed: 4, engine }));
+    const tables = [one, three].map(
+      (engine) => new Embedding(800, 20, { optimizer: 'adam', mode: 'exact', seed: 4, engine }),
+    );
     const r = rng(3);
     for (let step = 0; step < 5; step++) {
       const ids = Int32Array.from({ length: 400 }, () => Math.floor(800 * r()));
@@ -297,10 +332,21 @@ describe('threads: the engine instance in each worker', () => {
     const snapshot = new Uint8Array(engine.memory.buffer).slice();
     const bytes = readFileSync(new URL('../dist/wasm-optim.threads.wasm', import.meta.url));
     const module = new WebAssembly.Module(bytes);
-    new WebAssembly.Instance(module, { env: { memory: engine.memory, abort() { throw new Error('abort'); } } });
+    new WebAssembly.Instance(module, {
+      env: {
+        memory: engine.memory,
+        abort() {
+          throw new Error('abort');
+        },
+      },
+    });
     const after = new Uint8Array(engine.memory.buffer);
     let changed = -1;
-    for (let i = 0; i < snapshot.length; i++) if (after[i] !== snapshot[i]) { changed = i; break; }
+    for (let i = 0; i < snapshot.length; i++)
+      if (after[i] !== snapshot[i]) {
+        changed = i;
+        break;
+      }
     expect(changed).toBe(-1);
     // The allocator's state is intact: more blocks come out and the old ones keep their values.
     const q = opt.param(5000);
@@ -430,23 +476,36 @@ describe('threads: fallback and options', () => {
 
   it('bad thread options throw RangeErrors naming the option', async () => {
     for (const threads of [0, -1, 1.5, 65, NaN, '2']) {
-      await expect(createEngine({ threads: threads as number })).rejects.toThrow(/option 'threads' must be an integer in \[1, 64\]/);
+      await expect(createEngine({ threads: threads as number })).rejects.toThrow(
+        /option 'threads' must be an integer in \[1, 64\]/,
+      );
     }
     await expect(createEngine({ threads: '2' as unknown as number })).rejects.toThrow(TypeError);
     await expect(createEngine({ threads: 1.5 })).rejects.toThrow(RangeError);
-    await expect(createEngine({ threads: 2, minParallelElements: 'many' as unknown as number })).rejects.toThrow(TypeError);
-    await expect(createEngine({ threads: 2, minParallelElements: -5 })).rejects.toThrow(/'minParallelElements' must be a non-negative integer, got -5/);
-    await expect(createEngine({ threads: 2, threadTimeoutMs: 0 })).rejects.toThrow(/'threadTimeoutMs' must be a positive number/);
-    await expect(createEngine({ threads: 2, source: new URL('../dist/wasm-optim.simd.wasm', import.meta.url) }))
-      .rejects.toThrow(/must import a shared memory/);
+    await expect(createEngine({ threads: 2, minParallelElements: 'many' as unknown as number })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(createEngine({ threads: 2, minParallelElements: -5 })).rejects.toThrow(
+      /'minParallelElements' must be a non-negative integer, got -5/,
+    );
+    await expect(createEngine({ threads: 2, threadTimeoutMs: 0 })).rejects.toThrow(
+      /'threadTimeoutMs' must be a positive number/,
+    );
+    await expect(
+      createEngine({ threads: 2, source: new URL('../dist/wasm-optim.simd.wasm', import.meta.url) }),
+    ).rejects.toThrow(/must import a shared memory/);
   });
 
   it('ThreadPool.run checks its jobs', async () => {
     const engine = await createEngine({ threads: 2 });
     const pool = poolOf(engine);
     expect(() => pool.run([{ fn: 'nope' as never, args: [] }])).toThrow(/no function export 'nope'/);
-    expect(() => pool.run(Array.from({ length: 257 }, () => ({ fn: 'simdEnabled', args: [] })))).toThrow(/at most 256 jobs per call, got 257/);
-    expect(() => pool.run([{ fn: 'simdEnabled', args: [1, 2, 3, 4, 5, 6, 7, 8, 9] }])).toThrow(/at most 8 arguments, got 9/);
+    expect(() => pool.run(Array.from({ length: 257 }, () => ({ fn: 'simdEnabled', args: [] })))).toThrow(
+      /at most 256 jobs per call, got 257/,
+    );
+    expect(() => pool.run([{ fn: 'simdEnabled', args: [1, 2, 3, 4, 5, 6, 7, 8, 9] }])).toThrow(
+      /at most 8 arguments, got 9/,
+    );
     expect(pool.run([])).toEqual([]);
     expect(pool.run(Array.from({ length: 9 }, () => ({ fn: 'simdEnabled', args: [] })))).toEqual(new Array(9).fill(1));
     await engine.shutdownThreads();

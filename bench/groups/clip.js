@@ -35,7 +35,10 @@ export function clipGroup(ctx) {
   for (const n of sizes) {
     for (const c of contenders) {
       tasks.push({
-        name: `clip/${c.id}/${n}`, contender: c.id, n, elems: n,
+        name: `clip/${c.id}/${n}`,
+        contender: c.id,
+        n,
+        elems: n,
         setup: () => {
           const opt = new ctx.lib.Adam({ lr: 1e-3, engine: ctx.engine, ...c.options });
           try {
@@ -58,10 +61,15 @@ export function clipGroup(ctx) {
     xLabel: 'elements',
     baseline: 'engine-norm',
     contenders: contenders.map(({ id, label }) => ({ id, label })),
-    targets: [{
-      contender: 'engine-checked', min: 1 / 1.15, at: sizes.includes(4194304) ? 4194304 : 'every', display: 'time',
-      label: 'clipGradNorm costs < 15% at 4M (≤ 1.15× the time of the same step without clipping, default options)',
-    }],
+    targets: [
+      {
+        contender: 'engine-checked',
+        min: 1 / 1.15,
+        at: sizes.includes(4194304) ? 4194304 : 'every',
+        display: 'time',
+        label: 'clipGradNorm costs < 15% at 4M (≤ 1.15× the time of the same step without clipping, default options)',
+      },
+    ],
     notes: [
       'ratios are clipGradNorm over each; every column uses the default options except the last',
       "the default step (nonFinite 'throw') reads the gradients once before the update to check them; with clipGradNorm that read is the float64 norm pass, which also serves as the check",

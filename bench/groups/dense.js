@@ -22,14 +22,23 @@ export const TFJS_CPU_MAX = 1048576;
 /** @type {Record<string, { title: string, className: string, options: object, states: number, js?: JsFactory, tfjs?: (tf: any) => any, tfjsNote?: string, c?: string, targets: boolean }>} */
 const SPECS = {
   adam: {
-    title: 'Adam', className: 'Adam', options: { lr: LR }, states: 2, c: 'adam', targets: true,
+    title: 'Adam',
+    className: 'Adam',
+    options: { lr: LR },
+    states: 2,
+    c: 'adam',
+    targets: true,
     tfjs: (tf) => tf.train.adam(LR, 0.9, 0.999, 1e-8),
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n),
+        v = new Float32Array(n);
       let t = 0;
       return () => {
         t++;
-        const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+        const ss = LR / (1 - 0.9 ** t),
+          ib = 1 / Math.sqrt(1 - 0.999 ** t);
         for (let i = 0; i < n; i++) {
           const gi = g[i];
           const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
@@ -40,15 +49,24 @@ const SPECS = {
     },
   },
   adamw: {
-    title: 'AdamW', className: 'AdamW', options: { lr: LR, weightDecay: 0.01 }, states: 2, c: 'adamw', targets: true,
+    title: 'AdamW',
+    className: 'AdamW',
+    options: { lr: LR, weightDecay: 0.01 },
+    states: 2,
+    c: 'adamw',
+    targets: true,
     tfjsNote: 'tfjs-core has no AdamW',
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n),
+        v = new Float32Array(n);
       let t = 0;
       const decay = 1 - LR * 0.01;
       return () => {
         t++;
-        const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+        const ss = LR / (1 - 0.9 ** t),
+          ib = 1 / Math.sqrt(1 - 0.999 ** t);
         for (let i = 0; i < n; i++) {
           const gi = g[i];
           const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
@@ -59,15 +77,25 @@ const SPECS = {
     },
   },
   'sgd-momentum': {
-    title: 'SGD with momentum 0.9', className: 'SGD', options: { lr: LR, momentum: 0.9 }, states: 1, c: 'sgd-momentum', targets: true,
+    title: 'SGD with momentum 0.9',
+    className: 'SGD',
+    options: { lr: LR, momentum: 0.9 },
+    states: 1,
+    c: 'sgd-momentum',
+    targets: true,
     tfjs: (tf) => tf.train.momentum(LR, 0.9),
     js: (n) => {
-      const p = params(n), g = grads(n), b = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        b = new Float32Array(n);
       let t = 0;
       return () => {
         t++;
         if (t === 1) {
-          for (let i = 0; i < n; i++) { b[i] = g[i]; p[i] -= LR * g[i]; }
+          for (let i = 0; i < n; i++) {
+            b[i] = g[i];
+            p[i] -= LR * g[i];
+          }
         } else {
           for (let i = 0; i < n; i++) {
             const bi = (b[i] = 0.9 * b[i] + g[i]);
@@ -78,10 +106,17 @@ const SPECS = {
     },
   },
   adagrad: {
-    title: 'Adagrad', className: 'Adagrad', options: { lr: 0.01 }, states: 1, c: 'adagrad', targets: true,
+    title: 'Adagrad',
+    className: 'Adagrad',
+    options: { lr: 0.01 },
+    states: 1,
+    c: 'adagrad',
+    targets: true,
     tfjs: (tf) => tf.train.adagrad(0.01, 0),
     js: (n) => {
-      const p = params(n), g = grads(n), s = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        s = new Float32Array(n);
       return () => {
         for (let i = 0; i < n; i++) {
           const gi = g[i];
@@ -92,10 +127,17 @@ const SPECS = {
     },
   },
   rmsprop: {
-    title: 'RMSprop', className: 'RMSprop', options: { lr: 0.01 }, states: 1, c: 'rmsprop', targets: true,
+    title: 'RMSprop',
+    className: 'RMSprop',
+    options: { lr: 0.01 },
+    states: 1,
+    c: 'rmsprop',
+    targets: true,
     tfjs: (tf) => tf.train.rmsprop(0.01, 0.99, 0, 1e-8, false),
     js: (n) => {
-      const p = params(n), g = grads(n), s = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        s = new Float32Array(n);
       return () => {
         for (let i = 0; i < n; i++) {
           const gi = g[i];
@@ -106,10 +148,18 @@ const SPECS = {
     },
   },
   adamax: {
-    title: 'Adamax', className: 'Adamax', options: { lr: 2e-3 }, states: 2, c: 'adamax', targets: false,
+    title: 'Adamax',
+    className: 'Adamax',
+    options: { lr: 2e-3 },
+    states: 2,
+    c: 'adamax',
+    targets: false,
     tfjs: (tf) => tf.train.adamax(2e-3, 0.9, 0.999, 1e-8, 0),
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n), u = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n),
+        u = new Float32Array(n);
       let t = 0;
       return () => {
         t++;
@@ -124,10 +174,18 @@ const SPECS = {
     },
   },
   adadelta: {
-    title: 'Adadelta', className: 'Adadelta', options: { lr: 1 }, states: 2, c: 'adadelta', targets: false,
+    title: 'Adadelta',
+    className: 'Adadelta',
+    options: { lr: 1 },
+    states: 2,
+    c: 'adadelta',
+    targets: false,
     tfjs: (tf) => tf.train.adadelta(1, 0.9, 1e-6),
     js: (n) => {
-      const p = params(n), g = grads(n), s = new Float32Array(n), a = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        s = new Float32Array(n),
+        a = new Float32Array(n);
       return () => {
         for (let i = 0; i < n; i++) {
           const gi = g[i];
@@ -140,10 +198,18 @@ const SPECS = {
     },
   },
   nadam: {
-    title: 'NAdam', className: 'NAdam', options: { lr: 2e-3 }, states: 2, c: 'nadam', targets: false,
+    title: 'NAdam',
+    className: 'NAdam',
+    options: { lr: 2e-3 },
+    states: 2,
+    c: 'nadam',
+    targets: false,
     tfjsNote: 'tfjs-core has no NAdam',
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n),
+        v = new Float32Array(n);
       let t = 0;
       let prod = 1;
       return () => {
@@ -151,7 +217,8 @@ const SPECS = {
         const mu = 0.9 * (1 - 0.5 * 0.96 ** (t * 0.004));
         const mu1 = 0.9 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004));
         prod *= mu;
-        const cg = (2e-3 * (1 - mu)) / (1 - prod), cm = (2e-3 * mu1) / (1 - prod * mu1);
+        const cg = (2e-3 * (1 - mu)) / (1 - prod),
+          cm = (2e-3 * mu1) / (1 - prod * mu1);
         const bc2 = 1 - 0.999 ** t;
         for (let i = 0; i < n; i++) {
           const gi = g[i];
@@ -164,18 +231,29 @@ const SPECS = {
     },
   },
   radam: {
-    title: 'RAdam', className: 'RAdam', options: { lr: LR }, states: 2, c: 'radam', targets: false,
+    title: 'RAdam',
+    className: 'RAdam',
+    options: { lr: LR },
+    states: 2,
+    c: 'radam',
+    targets: false,
     tfjsNote: 'tfjs-core has no RAdam',
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n), v = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n),
+        v = new Float32Array(n);
       let t = 0;
       const rhoInf = 2 / (1 - 0.999) - 1;
       return () => {
         t++;
-        const b2t = 0.999 ** t, bc1 = 1 - 0.9 ** t, bc2 = 1 - b2t;
+        const b2t = 0.999 ** t,
+          bc1 = 1 - 0.9 ** t,
+          bc2 = 1 - b2t;
         const rho = rhoInf - (2 * t * b2t) / bc2;
         const rect = rho > 5 ? Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) : 0;
-        const cr = (LR / bc1) * rect * Math.sqrt(bc2), cp = LR / bc1;
+        const cr = (LR / bc1) * rect * Math.sqrt(bc2),
+          cp = LR / bc1;
         for (let i = 0; i < n; i++) {
           const gi = g[i];
           const mi = (m[i] = 0.9 * m[i] + 0.1 * gi);
@@ -186,10 +264,17 @@ const SPECS = {
     },
   },
   lion: {
-    title: 'Lion', className: 'Lion', options: { lr: 1e-4 }, states: 1, c: 'lion', targets: false,
+    title: 'Lion',
+    className: 'Lion',
+    options: { lr: 1e-4 },
+    states: 1,
+    c: 'lion',
+    targets: false,
     tfjsNote: 'tfjs-core has no Lion',
     js: (n) => {
-      const p = params(n), g = grads(n), m = new Float32Array(n);
+      const p = params(n),
+        g = grads(n),
+        m = new Float32Array(n);
       return () => {
         for (let i = 0; i < n; i++) {
           const gi = g[i];
@@ -240,7 +325,15 @@ export function denseSpecs(lib) {
     if (typeof cls !== 'function' || covered.has(name) || cls === lib.Optimizer) continue;
     if (!(lib.Optimizer && cls.prototype instanceof lib.Optimizer)) continue;
     covered.add(name);
-    out.push({ id: name.toLowerCase(), title: name, className: name, options: {}, states: -1, targets: false, unknown: true });
+    out.push({
+      id: name.toLowerCase(),
+      title: name,
+      className: name,
+      options: {},
+      states: -1,
+      targets: false,
+      unknown: true,
+    });
   }
   return out;
 }
@@ -260,7 +353,9 @@ export function denseGroup(ctx, spec) {
     const probe = new lib[spec.className]({ engine });
     states = probe.param(4).stateKeys.length;
     probe.dispose();
-    notes.push(`${spec.title}: no plain-JS, tfjs or C reference in bench/groups/dense.js yet; engine and roofline only`);
+    notes.push(
+      `${spec.title}: no plain-JS, tfjs or C reference in bench/groups/dense.js yet; engine and roofline only`,
+    );
   }
   const contenders = ['engine'];
   if (spec.id === 'adam') contenders.push('engine-scalar', 'engine-checked');
@@ -273,13 +368,21 @@ export function denseGroup(ctx, spec) {
 
   const cpuMax = ctx.tfjsCpuMax ?? TFJS_CPU_MAX;
   if (spec.tfjs && sizes.some((n) => n > cpuMax)) {
-    notes.push(`tfjs-cpu runs up to ${cpuMax} elements (a few Melem/s at every size; a 16M step takes seconds); --tfjs-cpu-max N changes that`);
+    notes.push(
+      `tfjs-cpu runs up to ${cpuMax} elements (a few Melem/s at every size; a 16M step takes seconds); --tfjs-cpu-max N changes that`,
+    );
   }
   const tasks = [];
   for (const n of sizes) {
     for (const c of contenders) {
       if (c === 'tfjs-cpu' && n > cpuMax) continue;
-      tasks.push({ name: `${spec.id}/${c}/${n}`, contender: c, n, elems: n, setup: () => setupDense(ctx, spec, states, c, n) });
+      tasks.push({
+        name: `${spec.id}/${c}/${n}`,
+        contender: c,
+        n,
+        elems: n,
+        setup: () => setupDense(ctx, spec, states, c, n),
+      });
     }
   }
   return {

@@ -34,10 +34,26 @@ export function manyGroup(ctx) {
     xLabel: 'elements in all',
     baseline: contenders[0].id,
     contenders,
-    targets: [{ contender: 'engine-1', min: 1 / 1.15, at: 'every', label: `${count} tensors step in ≤ 1.15× the time of one`, display: 'time' }],
-    notes: [`tensor sizes: largest ${sizes[0]}, median ${sizes[sizes.length >> 1]}, smallest ${sizes[sizes.length - 1]}`],
+    targets: [
+      {
+        contender: 'engine-1',
+        min: 1 / 1.15,
+        at: 'every',
+        label: `${count} tensors step in ≤ 1.15× the time of one`,
+        display: 'time',
+      },
+    ],
+    notes: [
+      `tensor sizes: largest ${sizes[0]}, median ${sizes[sizes.length >> 1]}, smallest ${sizes[sizes.length - 1]}`,
+    ],
     tasks: [
-      { name: `many/${contenders[0].id}/${total}`, contender: contenders[0].id, n: total, elems: total, setup: setup(sizes) },
+      {
+        name: `many/${contenders[0].id}/${total}`,
+        contender: contenders[0].id,
+        n: total,
+        elems: total,
+        setup: setup(sizes),
+      },
       { name: `many/engine-1/${total}`, contender: 'engine-1', n: total, elems: total, setup: setup([total]) },
     ],
   };

@@ -39,7 +39,13 @@ export function sparseGroup(ctx) {
     let data;
     const get = () => (data ??= makeData(ctx, rows));
     for (const c of CONTENDERS) {
-      tasks.push({ name: `sparse/${c.id}/${rows}`, contender: c.id, n: rows, elems: K * DIM, setup: () => setupSparse(ctx, c.id, rows, get()) });
+      tasks.push({
+        name: `sparse/${c.id}/${rows}`,
+        contender: c.id,
+        n: rows,
+        elems: K * DIM,
+        setup: () => setupSparse(ctx, c.id, rows, get()),
+      });
     }
   }
   return {
@@ -55,7 +61,9 @@ export function sparseGroup(ctx) {
       { contender: 'tfjs-wasm-dense', min: 2000, at: 'every', label: '≥ 2000× the tfjs dense step' },
       { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop' },
     ],
-    notes: [`throughput counts the ${K}×${DIM} gradient elements of one update; ${BATCHES} id batches are cycled; the engine runs with nonFinite: 'ignore' (no check, like the JS and C loops)`],
+    notes: [
+      `throughput counts the ${K}×${DIM} gradient elements of one update; ${BATCHES} id batches are cycled; the engine runs with nonFinite: 'ignore' (no check, like the JS and C loops)`,
+    ],
     tasks,
   };
 }
@@ -99,7 +107,14 @@ async function setupSparse(ctx, contender, rows, data) {
       writeFileSync(file, new Uint8Array(all.buffer));
       return {
         external: () => {
-          const [out] = ctx.c.run('sparse', [String(rows), String(DIM), String(K), file, String(BATCHES), String(ctx.timeMs)]);
+          const [out] = ctx.c.run('sparse', [
+            String(rows),
+            String(DIM),
+            String(K),
+            file,
+            String(BATCHES),
+            String(ctx.timeMs),
+          ]);
           return { samples: out.samples, reps: out.reps };
         },
       };
@@ -160,12 +175,15 @@ function newEmbedding(ctx, rows, mode, optimizer = 'adam') {
  * update each distinct row, with the bias correction from the table's update count.
  */
 function jsLazyAdam(rows) {
-  const w = params(rows * DIM, 5), m = new Float32Array(rows * DIM), v = new Float32Array(rows * DIM);
+  const w = params(rows * DIM, 5),
+    m = new Float32Array(rows * DIM),
+    v = new Float32Array(rows * DIM);
   const acc = new Float32Array(K * DIM);
   let t = 0;
   return (ids, g) => {
     t++;
-    const ss = LR / (1 - 0.9 ** t), ib = 1 / Math.sqrt(1 - 0.999 ** t);
+    const ss = LR / (1 - 0.9 ** t),
+      ib = 1 / Math.sqrt(1 - 0.999 ** t);
     const slot = new Map();
     let used = 0;
     for (let i = 0; i < ids.length; i++) {

@@ -50,7 +50,13 @@ export function tfjsGroups(ctx) {
     const tasks = [];
     for (const n of chosen) {
       for (const c of CONTENDERS) {
-        tasks.push({ name: `${id}/${c.id}/${n}`, contender: c.id, n, elems: n, setup: () => setupTask(ctx, backend, c.id, n) });
+        tasks.push({
+          name: `${id}/${c.id}/${n}`,
+          contender: c.id,
+          n,
+          elems: n,
+          setup: () => setupTask(ctx, backend, c.id, n),
+        });
       }
     }
     return {
@@ -61,11 +67,18 @@ export function tfjsGroups(ctx) {
       xLabel: 'params',
       baseline: 'bridge',
       contenders: CONTENDERS,
-      targets: [{ contender: 'tfjs', min: backend === 'cpu' ? 5 : 1, at: 'every', label: backend === 'cpu' ? '≥ 5× tf.train.adam on cpu' : '≥ 1.0× tf.train.adam on wasm' }],
+      targets: [
+        {
+          contender: 'tfjs',
+          min: backend === 'cpu' ? 5 : 1,
+          at: 'every',
+          label: backend === 'cpu' ? '≥ 5× tf.train.adam on cpu' : '≥ 1.0× tf.train.adam on wasm',
+        },
+      ],
       notes: [
         'both by applyGradients({ [variable.name]: gradient }) on 6 variables (dense kernels and biases); the bridge with its default options (a non-finite check before the update)',
         "step, copy-in and write-back are the bridge's parts, measured alone: bridge ≈ copy-in + step + write-back",
-        'naive-copy-in (p.grad.set(g.dataSync())) and naive-write-back (assign(tf.tensor(p.data.slice()))) are the obvious two-copy routes, for comparison (on the cpu backend dataSync() is the backend\'s own array, so naive-copy-in is the same single copy there)',
+        "naive-copy-in (p.grad.set(g.dataSync())) and naive-write-back (assign(tf.tensor(p.data.slice()))) are the obvious two-copy routes, for comparison (on the cpu backend dataSync() is the backend's own array, so naive-copy-in is the same single copy there)",
         'leaks are checked by test/tfjs-optimizer.test.ts (tf.memory().numTensors), not here: the contenders of one size are alive together',
       ],
       tasks,
@@ -80,7 +93,8 @@ async function setupTask(ctx, backend, contender, n) {
   const bridge = contender === 'tfjs' ? null : await loadBridge();
   if (contender !== 'tfjs' && !bridge) return { skipped: 'dist/tfjs/index.js is missing (npm run build)' };
   const shapes = TFJS_MODELS[n];
-  const vars = [], grads = [];
+  const vars = [],
+    grads = [];
   let opt;
   const dispose = () => {
     opt?.dispose();
@@ -110,7 +124,13 @@ async function setupTask(ctx, backend, contender, n) {
       case 'step':
         return { fn: () => opt.engineOptimizer.step(), before: again, dispose };
       case 'copy-in':
-        return { fn: () => { for (let i = 0; i < grads.length; i++) bridge.copyInto(params[i].grad, grads[i]); }, before: again, dispose };
+        return {
+          fn: () => {
+            for (let i = 0; i < grads.length; i++) bridge.copyInto(params[i].grad, grads[i]);
+          },
+          before: again,
+          dispose,
+        };
       case 'write-back':
         return {
           fn: () => {
@@ -127,7 +147,13 @@ async function setupTask(ctx, backend, contender, n) {
       // then set (a second copy); a slice() of engine memory (a copy) that tf.tensor copies again
       // into the wasm heap.
       case 'naive-copy-in':
-        return { fn: () => { for (let i = 0; i < grads.length; i++) params[i].grad.set(grads[i].dataSync()); }, before: again, dispose };
+        return {
+          fn: () => {
+            for (let i = 0; i < grads.length; i++) params[i].grad.set(grads[i].dataSync());
+          },
+          before: again,
+          dispose,
+        };
       case 'naive-write-back':
         return {
           fn: () => {

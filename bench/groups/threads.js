@@ -31,8 +31,16 @@ export async function twoThreadScaling(units = 3e7) {
   const code = `const { parentPort } = require('worker_threads');
     parentPort.on('message', (n) => { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); parentPort.postMessage(x); });`;
   const w = new Worker(code, { eval: true });
-  const remote = (n) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(n); });
-  const local = (n) => { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x; };
+  const remote = (n) =>
+    new Promise((resolve) => {
+      w.once('message', resolve);
+      w.postMessage(n);
+    });
+  const local = (n) => {
+    let x = 0;
+    for (let i = 0; i < n; i++) x += Math.sqrt(i);
+    return x;
+  };
   try {
     await remote(1e6);
     local(1e6);
@@ -67,7 +75,9 @@ export function threadsGroup(ctx) {
     if (!probed) {
       probed = true;
       const s = await twoThreadScaling();
-      group.notes.push(`machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`);
+      group.notes.push(
+        `machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`,
+      );
     }
     const engine = threaded ? await poolEngine(ctx) : ctx.engine;
     const opt = new ctx.lib.Adam({ lr: LR, engine, nonFinite: 'ignore' });
@@ -81,7 +91,13 @@ export function threadsGroup(ctx) {
   };
   const tasks = [];
   for (const n of sizes) {
-    tasks.push({ name: `threads/${contenders[0].id}/${n}`, contender: contenders[0].id, n, elems: n, run: run(n, true) });
+    tasks.push({
+      name: `threads/${contenders[0].id}/${n}`,
+      contender: contenders[0].id,
+      n,
+      elems: n,
+      run: run(n, true),
+    });
     tasks.push({ name: `threads/engine-1t/${n}`, contender: 'engine-1t', n, elems: n, run: run(n, false) });
   }
   const targetSizes = sizes.filter((n) => n >= 1048576);
@@ -93,7 +109,12 @@ export function threadsGroup(ctx) {
     xLabel: 'n',
     baseline: contenders[0].id,
     contenders,
-    targets: targetSizes.map((n) => ({ contender: 'engine-1t', min: 1.7, at: n, label: `${THREADS} threads ≥ 1.7× one thread at n = ${n}` })),
+    targets: targetSizes.map((n) => ({
+      contender: 'engine-1t',
+      min: 1.7,
+      at: n,
+      label: `${THREADS} threads ≥ 1.7× one thread at n = ${n}`,
+    })),
     notes: [
       `the ${THREADS}-thread engine splits every step (minParallelElements: 0); by default steps under 128K elements stay on the calling thread`,
       'results are bit-identical to one thread (test/threads.test.ts)',
@@ -124,7 +145,13 @@ export function threadsEmbeddingGroup(ctx) {
     const g = grads(K * DIM, 3);
     const run = (threaded) => async () => {
       const engine = threaded ? await poolEngine(ctx) : ctx.engine;
-      const emb = new ctx.lib.Embedding(rows, DIM, { optimizer: 'adam', lr: LR, nonFinite: 'ignore', init: 'zeros', engine });
+      const emb = new ctx.lib.Embedding(rows, DIM, {
+        optimizer: 'adam',
+        lr: LR,
+        nonFinite: 'ignore',
+        init: 'zeros',
+        engine,
+      });
       const batches = data();
       let b = 0;
       try {
@@ -133,8 +160,20 @@ export function threadsEmbeddingGroup(ctx) {
         emb.dispose();
       }
     };
-    tasks.push({ name: `threads-embedding/${contenders[0].id}/${rows}`, contender: contenders[0].id, n: rows, elems: K * DIM, run: run(true) });
-    tasks.push({ name: `threads-embedding/emb-1t/${rows}`, contender: 'emb-1t', n: rows, elems: K * DIM, run: run(false) });
+    tasks.push({
+      name: `threads-embedding/${contenders[0].id}/${rows}`,
+      contender: contenders[0].id,
+      n: rows,
+      elems: K * DIM,
+      run: run(true),
+    });
+    tasks.push({
+      name: `threads-embedding/emb-1t/${rows}`,
+      contender: 'emb-1t',
+      n: rows,
+      elems: K * DIM,
+      run: run(false),
+    });
   }
   return {
     id: 'threads-embedding',
@@ -146,7 +185,9 @@ export function threadsEmbeddingGroup(ctx) {
     showMs: true,
     contenders,
     targets: [],
-    notes: [`the ids are sorted and coalesced on the calling thread; the distinct rows are split into ${THREADS} row ranges`],
+    notes: [
+      `the ids are sorted and coalesced on the calling thread; the distinct rows are split into ${THREADS} row ranges`,
+    ],
     tasks,
   };
 }

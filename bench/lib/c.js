@@ -61,8 +61,13 @@ export class CPrograms {
     if (!bin) throw new Error(this.skipped ?? `C program ${name} was not compiled`);
     const env = { ...process.env, BENCH_CLOCK: this.clock };
     const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20, env });
-    if (r.status !== 0) throw new Error(`bench/c/${name} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || '').trim()}`);
-    return r.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    if (r.status !== 0)
+      throw new Error(`bench/c/${name} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || '').trim()}`);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   }
 
   /** Removes the compiled programs. */

@@ -14,9 +14,10 @@ export function measureInit({ runs = 21, cpu = null, entry } = {}) {
   const initMs = [];
   for (let i = 0; i < runs; i++) {
     const args = [SCRIPT, ...(entry ? [entry] : [])];
-    const out = cpu === null
-      ? spawnSync(process.execPath, args, { encoding: 'utf8' })
-      : spawnSync('taskset', ['-c', String(cpu), process.execPath, ...args], { encoding: 'utf8' });
+    const out =
+      cpu === null
+        ? spawnSync(process.execPath, args, { encoding: 'utf8' })
+        : spawnSync('taskset', ['-c', String(cpu), process.execPath, ...args], { encoding: 'utf8' });
     if (out.status !== 0) throw new Error(`bench init: ${out.stderr || out.error?.message}`);
     const r = JSON.parse(out.stdout);
     importMs.push(r.importMs);
@@ -39,7 +40,9 @@ export function measureInit({ runs = 21, cpu = null, entry } = {}) {
 /** One markdown line for the report. */
 export function initLine(init) {
   const ok = init.initMs <= INIT_TARGET_MS ? '✓' : '✗';
-  return `\`init()\` in Node from a warm import: **${init.initMs} ms** median (quartiles ${init.initP25Ms}–${init.initP75Ms} ms, ` +
+  return (
+    `\`init()\` in Node from a warm import: **${init.initMs} ms** median (quartiles ${init.initP25Ms}–${init.initP75Ms} ms, ` +
     `${init.runs} fresh processes${init.cpu !== null && init.cpu !== undefined ? `, pinned to core ${init.cpu}` : ''}); ` +
-    `target ≤ ${INIT_TARGET_MS} ms ${ok}. The import before it: ${init.importMs} ms.`;
+    `target ≤ ${INIT_TARGET_MS} ms ${ok}. The import before it: ${init.importMs} ms.`
+  );
 }

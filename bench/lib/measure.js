@@ -95,7 +95,12 @@ export function measure(name, fn, options) {
     now,
     subtractTimerOverhead: clock.kind === 'cpu',
   });
-  const batch = reps === 1 ? fn : () => { for (let r = 0; r < reps; r++) fn(); };
+  const batch =
+    reps === 1
+      ? fn
+      : () => {
+          for (let r = 0; r < reps; r++) fn();
+        };
   bench.add(name, batch);
   bench.runSync();
   const result = bench.tasks[0].result;

@@ -115,7 +115,12 @@ export function groupTable(group) {
         continue;
       }
       const tg = (group.targets ?? []).find((x) => x.contender === c.id && (x.at === 'every' || x.at === n));
-      let cell = c.id === 'roofline' ? `${(r * 100).toFixed(0)}%` : tg?.display === 'time' ? `${(1 / r).toFixed(2)}× the time` : fmtRatio(r);
+      let cell =
+        c.id === 'roofline'
+          ? `${(r * 100).toFixed(0)}%`
+          : tg?.display === 'time'
+            ? `${(1 / r).toFixed(2)}× the time`
+            : fmtRatio(r);
       if (tg) cell += r >= tg.min ? ' ✓' : ' ✗';
       row.push(cell);
     }
@@ -152,13 +157,16 @@ export function groupMarkdown(group, options = {}) {
 export function machineLine(results) {
   const m = results.machine;
   const load = m.loadavg ? `; load average ${m.loadavg.map((x) => x.toFixed(1)).join(' ')} at the start` : '';
-  const clock = results.settings?.clock ? `; timed with the ${results.settings.clock === 'cpu' ? "process's CPU time" : 'wall clock'}` : '';
+  const clock = results.settings?.clock
+    ? `; timed with the ${results.settings.clock === 'cpu' ? "process's CPU time" : 'wall clock'}`
+    : '';
   return `${m.cpu} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${clock}${load}`;
 }
 
-const EXPLAIN = 'Each cell is the median over the samples (± half the interquartile range, relative). ' +
+const EXPLAIN =
+  'Each cell is the median over the samples (± half the interquartile range, relative). ' +
   '"× X" columns are the first column\'s throughput over X\'s (how many times faster), "of roofline" its share of the ' +
-  'roofline kernel\'s rate; all measured in the same run. ✓/✗ mark the targets.';
+  "roofline kernel's rate; all measured in the same run. ✓/✗ mark the targets.";
 
 /** The whole markdown report of a run. */
 export function markdownReport(results, svgPath = (g) => `${g.id}.svg`) {
@@ -168,7 +176,18 @@ export function markdownReport(results, svgPath = (g) => `${g.id}.svg`) {
   return out.join('\n');
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf', '#bcbd22'];
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#17becf',
+  '#bcbd22',
+];
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -179,8 +198,14 @@ function esc(s) {
  * @param {any} group
  */
 export function groupSvg(group) {
-  const W = 760, H = 440, L = 70, R = 230, T = 40, B = 56;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 760,
+    H = 440,
+    L = 70,
+    R = 230,
+    T = 40,
+    B = 56;
+  const pw = W - L - R,
+    ph = H - T - B;
   const sizes = groupSizes(group);
   const points = group.tasks.filter((t) => t.melems > 0);
   const ys = points.map((t) => t.melems);
@@ -191,7 +216,9 @@ export function groupSvg(group) {
   const x = (n) => L + (xMax === xMin ? pw / 2 : ((Math.log2(n) - xMin) / (xMax - xMin)) * pw);
   const y = (v) => T + ph - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * ph;
   const parts = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${L}" y="22" font-size="14" font-weight="bold">${esc(group.title)}</text>`);
   // Grid and axes.
@@ -201,7 +228,10 @@ export function groupSvg(group) {
       if (v > yMax * 1.0001) continue;
       const yy = y(v).toFixed(1);
       parts.push(`<line x1="${L}" x2="${L + pw}" y1="${yy}" y2="${yy}" stroke="${mult === 1 ? '#ccc' : '#eee'}"/>`);
-      if (mult === 1 || ph > 300) parts.push(`<text x="${L - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#444">${v >= 1 ? v : v.toPrecision(1)}</text>`);
+      if (mult === 1 || ph > 300)
+        parts.push(
+          `<text x="${L - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#444">${v >= 1 ? v : v.toPrecision(1)}</text>`,
+        );
     }
   }
   for (const n of sizes) {
@@ -210,21 +240,33 @@ export function groupSvg(group) {
     parts.push(`<text x="${xx}" y="${T + ph + 16}" text-anchor="middle" fill="#444">${sizeLabel(n)}</text>`);
   }
   parts.push(`<rect x="${L}" y="${T}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
-  parts.push(`<text x="${L + pw / 2}" y="${H - 14}" text-anchor="middle">${esc(group.xLabel ?? 'n')} (log scale)</text>`);
-  parts.push(`<text transform="translate(16 ${T + ph / 2}) rotate(-90)" text-anchor="middle">${esc(group.unit)} (log scale)</text>`);
+  parts.push(
+    `<text x="${L + pw / 2}" y="${H - 14}" text-anchor="middle">${esc(group.xLabel ?? 'n')} (log scale)</text>`,
+  );
+  parts.push(
+    `<text transform="translate(16 ${T + ph / 2}) rotate(-90)" text-anchor="middle">${esc(group.unit)} (log scale)</text>`,
+  );
   // One line per contender.
   group.contenders.forEach((c, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = sizes.map((n) => taskAt(group, c.id, n)).filter((t) => t?.melems > 0);
     if (pts.length > 1) {
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((t) => `${x(t.n).toFixed(1)},${y(t.melems).toFixed(1)}`).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((t) => `${x(t.n).toFixed(1)},${y(t.melems).toFixed(1)}`).join(' ')}"/>`,
+      );
     }
     for (const t of pts) {
-      parts.push(`<circle cx="${x(t.n).toFixed(1)}" cy="${y(t.melems).toFixed(1)}" r="3.5" fill="${color}"><title>${esc(`${t.name}: ${fmtRate(t.melems)} ${group.unit}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(t.n).toFixed(1)}" cy="${y(t.melems).toFixed(1)}" r="3.5" fill="${color}"><title>${esc(`${t.name}: ${fmtRate(t.melems)} ${group.unit}`)}</title></circle>`,
+      );
     }
     const ly = T + 10 + i * 20;
-    parts.push(`<line x1="${L + pw + 16}" x2="${L + pw + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${L + pw + 46}" y="${ly}" dominant-baseline="middle">${esc(c.label)}${pts.length ? '' : ' (no data)'}</text>`);
+    parts.push(
+      `<line x1="${L + pw + 16}" x2="${L + pw + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+    );
+    parts.push(
+      `<text x="${L + pw + 46}" y="${ly}" dominant-baseline="middle">${esc(c.label)}${pts.length ? '' : ' (no data)'}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';
@@ -236,15 +278,26 @@ export function groupSvg(group) {
  */
 export function benchmarksPage(results, chartDir = '../bench/results') {
   const out = ['# Benchmarks', ''];
-  out.push(`_Generated from \`bench/results/latest.json\` by \`npm run bench\` (bench/lib/report.js); not edited by hand. How the suite works and how to run it: [CONTRIBUTING.md](../CONTRIBUTING.md#benchmarks)._`, '');
+  out.push(
+    `_Generated from \`bench/results/latest.json\` by \`npm run bench\` (bench/lib/report.js); not edited by hand. How the suite works and how to run it: [CONTRIBUTING.md](../CONTRIBUTING.md#benchmarks)._`,
+    '',
+  );
   out.push(`Measured on: ${machineLine(results)}.`, '');
   if (results.init) out.push(initLine(results.init), '');
-  out.push('Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.', '', EXPLAIN, '');
+  out.push(
+    'Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.',
+    '',
+    EXPLAIN,
+    '',
+  );
   out.push('| group | target | result |', '| --- | --- | --- |');
   for (const g of results.groups) {
     for (const t of evaluateTargets(g)) out.push(`| ${g.id} | ${t.label} | **${t.status}**: ${t.text} |`);
   }
   out.push('');
   for (const g of results.groups) out.push(groupMarkdown(g, { level: '##', svg: `${chartDir}/${g.id}.svg` }));
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
+  return out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/\s*$/, '\n');
 }

@@ -37,7 +37,11 @@ export function loadTfjs() {
       const version = require('@tensorflow/tfjs-core/package.json').version;
       return { tf, version, skipped: null, url: pathToFileURL(require.resolve('@tensorflow/tfjs-core')).href };
     } catch (e) {
-      return { tf: null, version: null, skipped: `tfjs could not be loaded (${e.message}); the tfjs contenders were skipped` };
+      return {
+        tf: null,
+        version: null,
+        skipped: `tfjs could not be loaded (${e.message}); the tfjs contenders were skipped`,
+      };
     }
   })();
   return loaded;

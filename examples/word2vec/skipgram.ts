@@ -31,7 +31,8 @@ const WORDLIKE = /[a-z0-9]/;
  * `minCount` times (punctuation and rare words are dropped).
  */
 export function buildVocabulary(sentences: readonly Sentence[], minCount = 5): Vocabulary {
-  if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`word2vec: 'minCount' must be an integer >= 1, got ${minCount}`);
+  if (!Number.isInteger(minCount) || minCount < 1)
+    throw new RangeError(`word2vec: 'minCount' must be an integer >= 1, got ${minCount}`);
   const count = new Map<string, number>();
   for (const s of sentences) {
     for (const w of s.words) {
@@ -39,8 +40,12 @@ export function buildVocabulary(sentences: readonly Sentence[], minCount = 5): V
       if (WORDLIKE.test(l)) count.set(l, (count.get(l) ?? 0) + 1);
     }
   }
-  const words = [...count].filter(([, n]) => n >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w);
-  if (words.length < 2) throw new RangeError(`word2vec: fewer than 2 words are seen ${minCount} times; use more text or a lower minCount`);
+  const words = [...count]
+    .filter(([, n]) => n >= minCount)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([w]) => w);
+  if (words.length < 2)
+    throw new RangeError(`word2vec: fewer than 2 words are seen ${minCount} times; use more text or a lower minCount`);
   const index = new Map(words.map((w, i) => [w, i]));
   const counts = Float64Array.from(words, (w) => count.get(w)!);
   const out: Int32Array[] = [];
@@ -108,22 +113,55 @@ export class SkipGram {
   private disposed = false;
 
   constructor(vocab: Vocabulary, options: SkipGramOptions = {}) {
-    const o = { dim: 64, window: 4, negatives: 5, sample: 1e-4, batchPairs: 1024, lr: 0.005, mode: 'lazy' as const, seed: 1, ...options };
-    for (const [k, min] of [['dim', 1], ['window', 1], ['negatives', 1], ['batchPairs', 1], ['seed', 0]] as const) {
+    const o = {
+      dim: 64,
+      window: 4,
+      negatives: 5,
+      sample: 1e-4,
+      batchPairs: 1024,
+      lr: 0.005,
+      mode: 'lazy' as const,
+      seed: 1,
+      ...options,
+    };
+    for (const [k, min] of [
+      ['dim', 1],
+      ['window', 1],
+      ['negatives', 1],
+      ['batchPairs', 1],
+      ['seed', 0],
+    ] as const) {
       const v = o[k];
-      if (!Number.isInteger(v) || v < min) throw new RangeError(`SkipGram: option '${k}' must be an integer >= ${min}, got ${v}`);
+      if (!Number.isInteger(v) || v < min)
+        throw new RangeError(`SkipGram: option '${k}' must be an integer >= ${min}, got ${v}`);
     }
-    if (!(o.sample >= 0 && Number.isFinite(o.sample))) throw new RangeError(`SkipGram: option 'sample' must be a number >= 0, got ${o.sample}`);
-    if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new RangeError(`SkipGram: option 'lr' must be a finite number > 0, got ${o.lr}`);
-    if (o.mode !== 'lazy' && o.mode !== 'exact') throw new RangeError(`SkipGram: option 'mode' must be 'lazy' or 'exact', got '${String(o.mode)}'`);
+    if (!(o.sample >= 0 && Number.isFinite(o.sample)))
+      throw new RangeError(`SkipGram: option 'sample' must be a number >= 0, got ${o.sample}`);
+    if (!(o.lr > 0 && Number.isFinite(o.lr)))
+      throw new RangeError(`SkipGram: option 'lr' must be a finite number > 0, got ${o.lr}`);
+    if (o.mode !== 'lazy' && o.mode !== 'exact')
+      throw new RangeError(`SkipGram: option 'mode' must be 'lazy' or 'exact', got '${String(o.mode)}'`);
     this.vocab = vocab;
-    this.options = { dim: o.dim, window: o.window, negatives: o.negatives, sample: o.sample, batchPairs: o.batchPairs, lr: o.lr, mode: o.mode, seed: o.seed };
+    this.options = {
+      dim: o.dim,
+      window: o.window,
+      negatives: o.negatives,
+      sample: o.sample,
+      batchPairs: o.batchPairs,
+      lr: o.lr,
+      mode: o.mode,
+      seed: o.seed,
+    };
     const engine = options.engine === undefined ? {} : { engine: options.engine };
     const rows = vocab.words.length;
     // word2vec's initialisation: word vectors uniform in [-0.5/dim, 0.5/dim), context vectors zero.
     this.input = new Embedding(rows, o.dim, {
-      optimizer: 'adam', lr: o.lr, mode: o.mode, seed: o.seed,
-      init: { distribution: 'uniform', low: -0.5 / o.dim, high: 0.5 / o.dim }, ...engine,
+      optimizer: 'adam',
+      lr: o.lr,
+      mode: o.mode,
+      seed: o.seed,
+      init: { distribution: 'uniform', low: -0.5 / o.dim, high: 0.5 / o.dim },
+      ...engine,
     });
     this.output = new Embedding(rows, o.dim, { optimizer: 'adam', lr: o.lr, mode: o.mode, init: 'zeros', ...engine });
     this.random = mulberry32(o.seed + 1);
@@ -236,7 +274,12 @@ export class SkipGram {
     }
     flush();
     onProgress?.(tokens, tokens, pairs > 0 ? loss / pairs : 0);
-    return { pairs, loss: pairs > 0 ? loss / pairs : 0, seconds: (performance.now() - start) / 1000, updateSeconds: updateMs / 1000 };
+    return {
+      pairs,
+      loss: pairs > 0 ? loss / pairs : 0,
+      seconds: (performance.now() - start) / 1000,
+      updateSeconds: updateMs / 1000,
+    };
   }
 
   /** The `k` words whose vectors have the highest cosine similarity with `word`'s (itself excluded). */

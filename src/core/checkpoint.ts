@@ -106,7 +106,8 @@ const CRC_TABLES: Uint32Array[] = (() => {
 /** The CRC-32 (zlib's, IEEE) of `bytes`, or of its first `end` bytes. */
 export function crc32(bytes: Uint8Array, end = bytes.length): number {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('crc32: expected a Uint8Array');
-  if (!Number.isInteger(end) || end < 0 || end > bytes.length) throw new RangeError(`crc32: end must be an integer in [0, ${bytes.length}], got ${end}`);
+  if (!Number.isInteger(end) || end < 0 || end > bytes.length)
+    throw new RangeError(`crc32: end must be an integer in [0, ${bytes.length}], got ${end}`);
   const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
   let c = 0xffffffff;
   let i = 0;
@@ -118,8 +119,15 @@ export function crc32(bytes: Uint8Array, end = bytes.length): number {
     for (let w = 0; w < nw; w += 2) {
       const a = c ^ words[w];
       const b = words[w + 1];
-      c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
-        t3[b & 0xff] ^ t2[(b >>> 8) & 0xff] ^ t1[(b >>> 16) & 0xff] ^ t0[b >>> 24];
+      c =
+        t7[a & 0xff] ^
+        t6[(a >>> 8) & 0xff] ^
+        t5[(a >>> 16) & 0xff] ^
+        t4[a >>> 24] ^
+        t3[b & 0xff] ^
+        t2[(b >>> 8) & 0xff] ^
+        t1[(b >>> 16) & 0xff] ^
+        t0[b >>> 24];
     }
     i += nw * 4;
   }
@@ -130,7 +138,10 @@ export function crc32(bytes: Uint8Array, end = bytes.length): number {
 // ---------------------------------------------------------------------------------------------
 // Generic encoding of a structured state that holds typed arrays.
 
-const DTYPES: { name: string; ctor: { new (b: ArrayBuffer, o: number, n: number): CheckpointTensor; BYTES_PER_ELEMENT: number } }[] = [
+const DTYPES: {
+  name: string;
+  ctor: { new (b: ArrayBuffer, o: number, n: number): CheckpointTensor; BYTES_PER_ELEMENT: number };
+}[] = [
   { name: '', ctor: Uint8Array }, // 0 unused
   { name: 'f32', ctor: Float32Array },
   { name: 'f64', ctor: Float64Array },
@@ -168,7 +179,8 @@ function extract(value: unknown, path: string, out: Pending[]): unknown {
   }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new RangeError(`checkpoint: ${path} is ${value}; a checkpoint stores finite numbers only`);
+    if (!Number.isFinite(value))
+      throw new RangeError(`checkpoint: ${path} is ${value}; a checkpoint stores finite numbers only`);
     if (Object.is(value, -0)) return 0;
     return value;
   }
@@ -183,7 +195,9 @@ function extract(value: unknown, path: string, out: Pending[]): unknown {
     }
     return o;
   }
-  throw new TypeError(`checkpoint: ${path} is ${ArrayBuffer.isView(value) ? `a ${value.constructor.name}` : typeof value}, which a checkpoint cannot store`);
+  throw new TypeError(
+    `checkpoint: ${path} is ${ArrayBuffer.isView(value) ? `a ${value.constructor.name}` : typeof value}, which a checkpoint cannot store`,
+  );
 }
 
 /**
@@ -233,7 +247,8 @@ export function encodeCheckpoint(kind: string, payload: Record<string, unknown>)
       out.set(bytes, at);
     } else {
       const size = DTYPES[t.dtype].ctor.BYTES_PER_ELEMENT;
-      for (let j = 0; j < bytes.length; j += size) for (let b = 0; b < size; b++) out[at + j + b] = bytes[j + size - 1 - b];
+      for (let j = 0; j < bytes.length; j += size)
+        for (let b = 0; b < size; b++) out[at + j + b] = bytes[j + size - 1 - b];
     }
     at = pad4(at + t.view.byteLength);
   });
@@ -244,7 +259,9 @@ export function encodeCheckpoint(kind: string, payload: Record<string, unknown>)
 function asBytes(bytes: unknown, what: string): Uint8Array {
   if (bytes instanceof Uint8Array) return bytes;
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  throw new TypeError(`${what}: expected the Uint8Array that save() returned (or its ArrayBuffer), got ${bytes === null ? 'null' : ArrayBuffer.isView(bytes) ? `a ${bytes.constructor.name}` : typeof bytes}`);
+  throw new TypeError(
+    `${what}: expected the Uint8Array that save() returned (or its ArrayBuffer), got ${bytes === null ? 'null' : ArrayBuffer.isView(bytes) ? `a ${bytes.constructor.name}` : typeof bytes}`,
+  );
 }
 
 /** Checks signature, version, length and checksum; returns the bytes and a DataView. */
@@ -252,25 +269,54 @@ function verify(input: unknown, what: string): { bytes: Uint8Array; dv: DataView
   const bytes = asBytes(input, what);
   const n = bytes.length;
   for (let i = 0; i < CHECKPOINT_MAGIC.length; i++) {
-    if (i >= n) throw new CheckpointError('truncated', `${what}: the checkpoint is truncated: ${n} bytes, not even a header (a checkpoint starts with 28 or more)`);
+    if (i >= n)
+      throw new CheckpointError(
+        'truncated',
+        `${what}: the checkpoint is truncated: ${n} bytes, not even a header (a checkpoint starts with 28 or more)`,
+      );
     if (bytes[i] !== CHECKPOINT_MAGIC[i]) {
-      throw new CheckpointError('magic', `${what}: this is not a wasm-optim checkpoint (byte ${i} of the signature is 0x${bytes[i].toString(16).padStart(2, '0')}, expected 0x${CHECKPOINT_MAGIC[i].toString(16)}); pass the bytes that save() returned, unchanged`);
+      throw new CheckpointError(
+        'magic',
+        `${what}: this is not a wasm-optim checkpoint (byte ${i} of the signature is 0x${bytes[i].toString(16).padStart(2, '0')}, expected 0x${CHECKPOINT_MAGIC[i].toString(16)}); pass the bytes that save() returned, unchanged`,
+      );
     }
   }
-  if (n < 28) throw new CheckpointError('truncated', `${what}: the checkpoint is truncated: ${n} bytes, not even a header (a checkpoint starts with 28 or more)`);
+  if (n < 28)
+    throw new CheckpointError(
+      'truncated',
+      `${what}: the checkpoint is truncated: ${n} bytes, not even a header (a checkpoint starts with 28 or more)`,
+    );
   const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
   const version = dv.getUint32(8, true);
   if (version !== CHECKPOINT_VERSION || dv.getUint32(12, true) !== 0) {
-    throw new CheckpointError('version', `${what}: checkpoint format version ${version}${dv.getUint32(12, true) !== 0 ? ` with flags 0x${dv.getUint32(12, true).toString(16)}` : ''} is not supported; this build of wasm-optim reads version ${CHECKPOINT_VERSION} (a newer wasm-optim wrote it, or the header is damaged)`);
+    throw new CheckpointError(
+      'version',
+      `${what}: checkpoint format version ${version}${dv.getUint32(12, true) !== 0 ? ` with flags 0x${dv.getUint32(12, true).toString(16)}` : ''} is not supported; this build of wasm-optim reads version ${CHECKPOINT_VERSION} (a newer wasm-optim wrote it, or the header is damaged)`,
+    );
   }
   const size = dv.getUint32(16, true) + dv.getUint32(20, true) * 0x100000000;
-  if (size > n) throw new CheckpointError('truncated', `${what}: the checkpoint is truncated: it declares ${size} bytes but only ${n} are present`);
-  if (size < n) throw new CheckpointError('corrupt', `${what}: the checkpoint is corrupt: it declares ${size} bytes but ${n} were given (trailing bytes, or a damaged length field)`);
-  if (size < 28) throw new CheckpointError('corrupt', `${what}: the checkpoint is corrupt: it declares an impossible length of ${size} bytes`);
+  if (size > n)
+    throw new CheckpointError(
+      'truncated',
+      `${what}: the checkpoint is truncated: it declares ${size} bytes but only ${n} are present`,
+    );
+  if (size < n)
+    throw new CheckpointError(
+      'corrupt',
+      `${what}: the checkpoint is corrupt: it declares ${size} bytes but ${n} were given (trailing bytes, or a damaged length field)`,
+    );
+  if (size < 28)
+    throw new CheckpointError(
+      'corrupt',
+      `${what}: the checkpoint is corrupt: it declares an impossible length of ${size} bytes`,
+    );
   const stored = dv.getUint32(size - 4, true);
   const actual = crc32(bytes, size - 4);
   if (stored !== actual) {
-    throw new CheckpointError('corrupt', `${what}: the checkpoint is corrupt: CRC-32 mismatch (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}); it was damaged in storage or transfer`);
+    throw new CheckpointError(
+      'corrupt',
+      `${what}: the checkpoint is corrupt: CRC-32 mismatch (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}); it was damaged in storage or transfer`,
+    );
   }
   return { bytes, dv, size };
 }
@@ -286,7 +332,10 @@ function parse(input: unknown, what: string): Parsed & { bytes: Uint8Array } {
   const { bytes, dv, size } = verify(input, what);
   const end = size - 4;
   const bad = (why: string): never => {
-    throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (${why}) although its checksum holds; it was not written by wasm-optim's save()`);
+    throw new CheckpointError(
+      'malformed',
+      `${what}: the checkpoint is malformed (${why}) although its checksum holds; it was not written by wasm-optim's save()`,
+    );
   };
   let at = 24;
   const getU32 = (): number => {
@@ -338,7 +387,8 @@ const MAX_META_DEPTH = 64;
 function tensorOf(bytes: Uint8Array, t: Parsed['tensors'][number]): CheckpointTensor {
   const C = DTYPES[t.dtype].ctor;
   const offset = bytes.byteOffset + t.start;
-  if (LITTLE_ENDIAN_HOST && offset % C.BYTES_PER_ELEMENT === 0) return new C(bytes.buffer as ArrayBuffer, offset, t.length);
+  if (LITTLE_ENDIAN_HOST && offset % C.BYTES_PER_ELEMENT === 0)
+    return new C(bytes.buffer as ArrayBuffer, offset, t.length);
   const copy = new C(new ArrayBuffer(t.length * C.BYTES_PER_ELEMENT), 0, t.length);
   const dst = new Uint8Array(copy.buffer);
   const src = bytes.subarray(t.start, t.start + dst.length);
@@ -356,10 +406,17 @@ function tensorOf(bytes: Uint8Array, t: Parsed['tensors'][number]): CheckpointTe
  * Throws a CheckpointError saying why when the checkpoint is refused; `expectedKind` refuses a
  * checkpoint of another kind.
  */
-export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, expectedKind?: string, what = 'decodeCheckpoint'): DecodedCheckpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array | ArrayBuffer,
+  expectedKind?: string,
+  what = 'decodeCheckpoint',
+): DecodedCheckpoint {
   const p = parse(bytes, what);
   if (expectedKind !== undefined && p.kind !== expectedKind) {
-    throw new CheckpointError('kind', `${what}: the checkpoint holds ${article(p.kind)} ${p.kind}, not ${article(expectedKind)} ${expectedKind}; load it into ${article(p.kind)} ${p.kind}`);
+    throw new CheckpointError(
+      'kind',
+      `${what}: the checkpoint holds ${article(p.kind)} ${p.kind}, not ${article(expectedKind)} ${expectedKind}; load it into ${article(p.kind)} ${p.kind}`,
+    );
   }
   const used = new Set<number>();
   const malformed = (why: string): never => {
@@ -374,8 +431,18 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, expectedKind?:
       const o = v as Record<string, unknown>;
       if ('$tensor' in o) {
         const i = o.$tensor;
-        if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= p.tensors.length || used.has(i) || Object.keys(o).length !== 1) {
-          throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (bad tensor reference ${JSON.stringify(o)}) although its checksum holds`);
+        if (
+          typeof i !== 'number' ||
+          !Number.isInteger(i) ||
+          i < 0 ||
+          i >= p.tensors.length ||
+          used.has(i) ||
+          Object.keys(o).length !== 1
+        ) {
+          throw new CheckpointError(
+            'malformed',
+            `${what}: the checkpoint is malformed (bad tensor reference ${JSON.stringify(o)}) although its checksum holds`,
+          );
         }
         used.add(i);
         return tensorOf(p.bytes, p.tensors[i]);
@@ -392,7 +459,10 @@ export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, expectedKind?:
   };
   const payload = restore(p.meta);
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload) || used.size !== p.tensors.length) {
-    throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (its metadata is not an object that names every tensor) although its checksum holds`);
+    throw new CheckpointError(
+      'malformed',
+      `${what}: the checkpoint is malformed (its metadata is not an object that names every tensor) although its checksum holds`,
+    );
   }
   return { version: p.version, kind: p.kind, payload: payload as Record<string, unknown> };
 }
@@ -442,9 +512,14 @@ function optimizerPayload(payload: Record<string, unknown>, kind: string, what: 
     throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (${why}) although its checksum holds`);
   };
   if (payload.kind !== kind) bad(`its state names kind ${JSON.stringify(payload.kind)} inside a ${kind} checkpoint`);
-  if (!Number.isInteger(payload.stepCount) || (payload.stepCount as number) < 0) bad(`bad stepCount ${JSON.stringify(payload.stepCount)}`);
-  if ((payload.stepCount as number) > MAX_STEP_COUNT) bad(`stepCount ${payload.stepCount} is beyond the limit of 2^40 steps`);
-  if (payload.groups !== undefined && (!Array.isArray(payload.groups) || payload.groups.length === 0)) bad(`'groups' is ${Array.isArray(payload.groups) ? 'empty' : JSON.stringify(payload.groups)}, not a list of param groups`);
+  if (!Number.isInteger(payload.stepCount) || (payload.stepCount as number) < 0)
+    bad(`bad stepCount ${JSON.stringify(payload.stepCount)}`);
+  if ((payload.stepCount as number) > MAX_STEP_COUNT)
+    bad(`stepCount ${payload.stepCount} is beyond the limit of 2^40 steps`);
+  if (payload.groups !== undefined && (!Array.isArray(payload.groups) || payload.groups.length === 0))
+    bad(
+      `'groups' is ${Array.isArray(payload.groups) ? 'empty' : JSON.stringify(payload.groups)}, not a list of param groups`,
+    );
   const groupCount = Array.isArray(payload.groups) ? payload.groups.length : 1;
   if (payload.options === null || typeof payload.options !== 'object') bad('no options');
   if (!Array.isArray(payload.params)) bad('no params list');
@@ -452,12 +527,19 @@ function optimizerPayload(payload: Record<string, unknown>, kind: string, what: 
     const p = ps as Partial<CheckedParam> | null;
     if (p === null || typeof p !== 'object') return bad(`param #${i} is not an object`);
     if (!Number.isInteger(p.length) || (p.length as number) < 0) bad(`param #${i} has a bad length`);
-    if (!Number.isInteger(p.step) || (p.step as number) < 0 || (p.step as number) > (payload.stepCount as number)) bad(`param #${i} has a bad step`);
-    if (!(p.data instanceof Float32Array) || p.data.length !== p.length) bad(`param #${i} has no data tensor of its length`);
-    if (p.group !== undefined && (!Number.isInteger(p.group) || (p.group as number) < 0 || (p.group as number) >= groupCount)) bad(`param #${i} is in group ${JSON.stringify(p.group)}, but the checkpoint has groups 0..${groupCount - 1}`);
+    if (!Number.isInteger(p.step) || (p.step as number) < 0 || (p.step as number) > (payload.stepCount as number))
+      bad(`param #${i} has a bad step`);
+    if (!(p.data instanceof Float32Array) || p.data.length !== p.length)
+      bad(`param #${i} has no data tensor of its length`);
+    if (
+      p.group !== undefined &&
+      (!Number.isInteger(p.group) || (p.group as number) < 0 || (p.group as number) >= groupCount)
+    )
+      bad(`param #${i} is in group ${JSON.stringify(p.group)}, but the checkpoint has groups 0..${groupCount - 1}`);
     if (p.state === null || typeof p.state !== 'object') bad(`param #${i} has no state`);
     for (const [k, s] of Object.entries(p.state as object)) {
-      if (!(s instanceof Float32Array) || s.length !== p.length) bad(`param #${i} state '${k}' is not a float32 tensor of its length`);
+      if (!(s instanceof Float32Array) || s.length !== p.length)
+        bad(`param #${i} state '${k}' is not a float32 tensor of its length`);
       const j = firstNonFinite(s as Float32Array);
       if (j >= 0) bad(`param #${i} state '${k}'[${j}] is ${(s as Float32Array)[j]}; optimizer state must be finite`);
     }
@@ -486,22 +568,34 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
       opt.loadStateDict(d);
     } catch (e) {
       if (e instanceof CheckpointError || !(e instanceof RangeError || e instanceof TypeError)) throw e;
-      throw new CheckpointError('malformed', `${what}: the checkpoint's contents are invalid although its checksum holds: ${e.message}`);
+      throw new CheckpointError(
+        'malformed',
+        `${what}: the checkpoint's contents are invalid although its checksum holds: ${e.message}`,
+      );
     }
   };
   const fresh = opt.params.length === 0;
   if (!fresh) {
     if (dict.params.length !== opt.params.length) {
-      throw new CheckpointError('layout', `${what}: the checkpoint holds ${dict.params.length} params but this optimizer has ${opt.params.length}; add params of the same lengths in the same order, or load into a new optimizer with no params`);
+      throw new CheckpointError(
+        'layout',
+        `${what}: the checkpoint holds ${dict.params.length} params but this optimizer has ${opt.params.length}; add params of the same lengths in the same order, or load into a new optimizer with no params`,
+      );
     }
     dict.params.forEach((ps, i) => {
       const p = opt.params[i];
       if (ps.length !== p.length) {
-        throw new CheckpointError('layout', `${what}: param #${i} has length ${ps.length} in the checkpoint but ${p.length} here; add params of the same lengths in the same order`);
+        throw new CheckpointError(
+          'layout',
+          `${what}: param #${i} has length ${ps.length} in the checkpoint but ${p.length} here; add params of the same lengths in the same order`,
+        );
       }
       const names = Object.keys(ps.state);
       if (names.join() !== p.stateKeys.join()) {
-        throw new CheckpointError('layout', `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but [${p.stateKeys.join(', ')}] here; create the ${opt.kind} with the options it was saved with (see inspectCheckpoint)`);
+        throw new CheckpointError(
+          'layout',
+          `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but [${p.stateKeys.join(', ')}] here; create the ${opt.kind} with the options it was saved with (see inspectCheckpoint)`,
+        );
       }
     });
     load(dict); // validates everything again, then changes
@@ -520,7 +614,10 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
       const names = Object.keys(ps.state);
       const want = opt.groupStateNames(ps.group ?? 0);
       if (names.join() !== want.join()) {
-        throw new CheckpointError('layout', `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but its options give [${want.join(', ')}]`);
+        throw new CheckpointError(
+          'layout',
+          `${what}: param #${i} holds state [${names.join(', ')}] in the checkpoint but its options give [${want.join(', ')}]`,
+        );
       }
     });
     const created = dict.params.map((ps) => opt.param(ps.length, { group: ps.group ?? 0 }));

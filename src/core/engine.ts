@@ -116,7 +116,13 @@ export class Engine {
    * threads (by element ranges when the kernel is `elementwise`, else by whole tensors). A caller
    * that steps often passes `kernel`, the function `kernel(fn)` gave it, to skip the lookup.
    */
-  runTable(fn: TableKernelName, table: number, count: number, elementwise = true, kernel?: (table: number, count: number) => void): void {
+  runTable(
+    fn: TableKernelName,
+    table: number,
+    count: number,
+    elementwise = true,
+    kernel?: (table: number, count: number) => void,
+  ): void {
     if (this.parallel) this.parallel.runTable(fn, table, count, elementwise);
     else (kernel ?? this.kernel(fn))(table, count);
   }
@@ -128,7 +134,9 @@ export class Engine {
 
   /** Index + 1 of the first tensor of the table whose gradient holds NaN/±Infinity, else 0. */
   firstNonFiniteGrad(table: number, count: number): number {
-    return this.parallel ? this.parallel.firstNonFiniteGrad(table, count) : this.exports.firstNonFiniteGrad(table, count);
+    return this.parallel
+      ? this.parallel.firstNonFiniteGrad(table, count)
+      : this.exports.firstNonFiniteGrad(table, count);
   }
 
   /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
@@ -142,7 +150,10 @@ export class Engine {
    */
   sibling(): Engine {
     if (this.createSibling) return this.createSibling();
-    if (!this.module) throw new Error('wasm-optim: this engine was built from an instance alone; create engines with createEngine() or createEngineSync() to get siblings');
+    if (!this.module)
+      throw new Error(
+        'wasm-optim: this engine was built from an instance alone; create engines with createEngine() or createEngineSync() to get siblings',
+      );
     return new Engine(new WebAssembly.Instance(this.module, imports()), this.module);
   }
 
@@ -209,13 +220,18 @@ export class Engine {
    * nothing, when the block is larger than one allocation can be or memory cannot grow.
    */
   alloc(bytes: number): number {
-    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`alloc: bytes must be a non-negative integer, got ${bytes}`);
+    if (!Number.isInteger(bytes) || bytes < 0)
+      throw new RangeError(`alloc: bytes must be a non-negative integer, got ${bytes}`);
     const size = Math.max(16, bytes);
     if (size > BLOCK_MAX_BYTES) {
-      throw new RangeError(`wasm-optim: a single tensor of ${bytes} bytes exceeds the engine's 1 GiB block limit; split it into several params (or shard the table)`);
+      throw new RangeError(
+        `wasm-optim: a single tensor of ${bytes} bytes exceeds the engine's 1 GiB block limit; split it into several params (or shard the table)`,
+      );
     }
     if (this.liveBytes + size > WASM_MAX_BYTES - (64 << 20)) {
-      throw new RangeError(`wasm-optim: out of engine memory: ${this.liveBytes} bytes in use, ${size} more requested, wasm32 memory holds at most 4 GiB; dispose unused optimizers or use smaller tensors`);
+      throw new RangeError(
+        `wasm-optim: out of engine memory: ${this.liveBytes} bytes in use, ${size} more requested, wasm32 memory holds at most 4 GiB; dispose unused optimizers or use smaller tensors`,
+      );
     }
     let ptr: number;
     // Pages that this allocation's memory.grow adds are fresh zeros: only the part of the block
@@ -225,7 +241,9 @@ export class Engine {
       ptr = this.exports.alloc(size) >>> 0;
     } catch {
       // The allocator traps ('unreachable') when memory.grow fails: say what that means.
-      throw new RangeError(`wasm-optim: out of engine memory: ${size} more bytes could not be allocated (the WebAssembly memory could not grow past ${this.exports.memory.buffer.byteLength} bytes; ${this.liveBytes} bytes in use); dispose unused optimizers or tables, or use smaller tensors`);
+      throw new RangeError(
+        `wasm-optim: out of engine memory: ${size} more bytes could not be allocated (the WebAssembly memory could not grow past ${this.exports.memory.buffer.byteLength} bytes; ${this.liveBytes} bytes in use); dispose unused optimizers or tables, or use smaller tensors`,
+      );
     }
     const f32 = this.heapF32;
     const end = ptr + Math.ceil(size / 4) * 4; // whole words (a block's payload is a multiple of 4 bytes)
@@ -249,10 +267,12 @@ export class Engine {
     const size = this.liveBlocks.get(ptr);
     if (size === undefined) throw new Error(`wasm-optim: shrink of unknown block ${ptr}`);
     const want = Math.max(16, bytes);
-    if (!Number.isInteger(bytes) || bytes < 0 || want > size) throw new RangeError(`shrink: bytes must be an integer in [0, ${size}], got ${bytes}`);
+    if (!Number.isInteger(bytes) || bytes < 0 || want > size)
+      throw new RangeError(`shrink: bytes must be an integer in [0, ${size}], got ${bytes}`);
     if (want === size) return;
     if (this.poisonFreed) this.heapF32.fill(NaN, (ptr + want) >>> 2, (ptr + size) >>> 2);
-    if ((this.exports.shrink(ptr, want) >>> 0) !== ptr) throw new Error(`wasm-optim: the allocator moved block ${ptr} while shrinking it`);
+    if (this.exports.shrink(ptr, want) >>> 0 !== ptr)
+      throw new Error(`wasm-optim: the allocator moved block ${ptr} while shrinking it`);
     this.liveBlocks.set(ptr, want);
     this.liveBytes -= size - want;
   }
@@ -269,7 +289,11 @@ export class Engine {
 
   /** Bytes currently allocated and the size of the engine's memory. */
   memoryStats(): { bytesInUse: number; blocksInUse: number; memoryBytes: number } {
-    return { bytesInUse: this.liveBytes, blocksInUse: this.liveBlocks.size, memoryBytes: this.exports.memory.buffer.byteLength };
+    return {
+      bytesInUse: this.liveBytes,
+      blocksInUse: this.liveBlocks.size,
+      memoryBytes: this.exports.memory.buffer.byteLength,
+    };
   }
 
   /** The value of one of the module's exported constants (`SLOT[name]` of ./abi.ts). */
@@ -287,7 +311,9 @@ function checkAbi(exports: Record<string, unknown>): void {
     const g = exports[name];
     const want = SLOT[name as SlotName];
     if (!(g instanceof WebAssembly.Global) || g.value !== want) {
-      throw new Error(`wasm-optim: the wasm module does not match this package (its ${name} is ${g instanceof WebAssembly.Global ? g.value : 'missing'}, expected ${want}); load the .wasm file shipped with this version of wasm-optim`);
+      throw new Error(
+        `wasm-optim: the wasm module does not match this package (its ${name} is ${g instanceof WebAssembly.Global ? g.value : 'missing'}, expected ${want}); load the .wasm file shipped with this version of wasm-optim`,
+      );
     }
   }
 }
@@ -330,7 +356,9 @@ export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 export type WasmLocator = (build: WasmBuild) => WasmSource;
 
 const NO_LOCATOR: WasmLocator = () => {
-  throw new Error("wasm-optim: no wasm source: import init from 'wasm-optim' (it finds its .wasm files) or 'wasm-optim/inline' (it carries them), or pass a source: init(url)");
+  throw new Error(
+    "wasm-optim: no wasm source: import init from 'wasm-optim' (it finds its .wasm files) or 'wasm-optim/inline' (it carries them), or pass a source: init(url)",
+  );
 };
 
 const WASM_MAGIC = 0x6d736100; // "\0asm"
@@ -340,8 +368,10 @@ export function checkWasmBytes(bytes: Uint8Array, from: string): void {
   if (bytes.length >= 4 && (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) === WASM_MAGIC) return;
   const head = Array.from(bytes.subarray(0, 16), (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
   const page = /^\s*</.test(head) ? ' (a web page: a server that answers unknown paths with its index.html?)' : '';
-  throw new WebAssembly.CompileError(`wasm-optim: ${from} is not a WebAssembly module: it starts with '${head}'${page}. ` +
-    "Pass init() the URL of the package's .wasm file (export 'wasm-optim/wasm/simd'), or import from 'wasm-optim/inline', which carries the wasm inside the JavaScript");
+  throw new WebAssembly.CompileError(
+    `wasm-optim: ${from} is not a WebAssembly module: it starts with '${head}'${page}. ` +
+      "Pass init() the URL of the package's .wasm file (export 'wasm-optim/wasm/simd'), or import from 'wasm-optim/inline', which carries the wasm inside the JavaScript",
+  );
 }
 
 function bytesOf(src: BufferSource): Uint8Array {
@@ -364,7 +394,8 @@ function nodeFs(): NodeFs | null {
   return typeof p?.getBuiltinModule === 'function' ? (p.getBuiltinModule('node:fs') as NodeFs) : null;
 }
 
-const LOAD_FIX = "serve the file and pass its URL, init(url) (the package exports it as 'wasm-optim/wasm/simd'), " +
+const LOAD_FIX =
+  "serve the file and pass its URL, init(url) (the package exports it as 'wasm-optim/wasm/simd'), " +
   "or import from 'wasm-optim/inline', which carries the wasm inside the JavaScript";
 
 /**
@@ -377,27 +408,43 @@ export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<Buf
       const fs = nodeFs();
       if (fs) return fs.readFileSync(url);
       const specifier = 'node:fs/promises';
-      const fsp = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+      const fsp = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as {
+        readFile(u: URL): Promise<Uint8Array<ArrayBuffer>>;
+      };
       return await fsp.readFile(url);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      throw new Error(`wasm-optim: could not read ${what} at ${url.href} (${code ?? (e as Error).message}): pass init() the path or URL of an existing .wasm file, or omit it to use the package's own; a bundle that moved this module can ${LOAD_FIX}`, { cause: e });
+      throw new Error(
+        `wasm-optim: could not read ${what} at ${url.href} (${code ?? (e as Error).message}): pass init() the path or URL of an existing .wasm file, or omit it to use the package's own; a bundle that moved this module can ${LOAD_FIX}`,
+        { cause: e },
+      );
     }
   }
   let response: Response;
   try {
     response = await fetch(url);
   } catch (e) {
-    throw new Error(`wasm-optim: could not fetch ${what} from ${url.href} (${(e as Error).message}): ${LOAD_FIX}`, { cause: e });
+    throw new Error(`wasm-optim: could not fetch ${what} from ${url.href} (${(e as Error).message}): ${LOAD_FIX}`, {
+      cause: e,
+    });
   }
-  if (!response.ok) throw new Error(`wasm-optim: could not load ${what}: HTTP ${response.status} ${response.url || url.href}; ${LOAD_FIX}`);
+  if (!response.ok)
+    throw new Error(
+      `wasm-optim: could not load ${what}: HTTP ${response.status} ${response.url || url.href}; ${LOAD_FIX}`,
+    );
   return response;
 }
 
 /** True when `x` is something `init()` can load the wasm from (rather than an options object). */
 function isWasmSource(x: unknown): x is WasmSource {
-  return typeof x === 'string' || x instanceof URL || x instanceof WebAssembly.Module || x instanceof ArrayBuffer ||
-    ArrayBuffer.isView(x) || isResponse(x);
+  return (
+    typeof x === 'string' ||
+    x instanceof URL ||
+    x instanceof WebAssembly.Module ||
+    x instanceof ArrayBuffer ||
+    ArrayBuffer.isView(x) ||
+    isResponse(x)
+  );
 }
 
 /**
@@ -408,17 +455,30 @@ export function toOptions(arg: WasmSource | InitOptions | undefined, what: strin
   if (arg === undefined) return {};
   if (isWasmSource(arg)) return { source: arg };
   if (arg === null || typeof arg !== 'object' || Array.isArray(arg)) {
-    throw new TypeError(`wasm-optim: ${what}() expects a URL, a Response, the wasm bytes, a WebAssembly.Module or an options object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`);
+    throw new TypeError(
+      `wasm-optim: ${what}() expects a URL, a Response, the wasm bytes, a WebAssembly.Module or an options object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`,
+    );
   }
   const o = arg as InitOptions;
   if (o.source !== undefined && !isWasmSource(o.source)) {
-    throw new TypeError(`wasm-optim: ${what}(): option 'source' must be a URL, a string, a Response, an ArrayBuffer or typed array of the wasm bytes, or a WebAssembly.Module, got ${o.source === null ? 'null' : typeof o.source}`);
+    throw new TypeError(
+      `wasm-optim: ${what}(): option 'source' must be a URL, a string, a Response, an ArrayBuffer or typed array of the wasm bytes, or a WebAssembly.Module, got ${o.source === null ? 'null' : typeof o.source}`,
+    );
   }
-  if (o.simd !== undefined && typeof o.simd !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'simd' must be a boolean, got ${typeof o.simd}`);
+  if (o.simd !== undefined && typeof o.simd !== 'boolean')
+    throw new TypeError(`wasm-optim: ${what}(): option 'simd' must be a boolean, got ${typeof o.simd}`);
   if (o.debug !== undefined) {
-    if (o.debug === null || typeof o.debug !== 'object') throw new TypeError(`wasm-optim: ${what}(): option 'debug' must be an object such as { poisonFreed: true }, got ${o.debug === null ? 'null' : typeof o.debug}`);
-    for (const k of Object.keys(o.debug)) if (k !== 'poisonFreed') throw new TypeError(`wasm-optim: ${what}(): unknown debug option '${k}'; known: poisonFreed`);
-    if (o.debug.poisonFreed !== undefined && typeof o.debug.poisonFreed !== 'boolean') throw new TypeError(`wasm-optim: ${what}(): option 'debug.poisonFreed' must be a boolean, got ${typeof o.debug.poisonFreed}`);
+    if (o.debug === null || typeof o.debug !== 'object')
+      throw new TypeError(
+        `wasm-optim: ${what}(): option 'debug' must be an object such as { poisonFreed: true }, got ${o.debug === null ? 'null' : typeof o.debug}`,
+      );
+    for (const k of Object.keys(o.debug))
+      if (k !== 'poisonFreed')
+        throw new TypeError(`wasm-optim: ${what}(): unknown debug option '${k}'; known: poisonFreed`);
+    if (o.debug.poisonFreed !== undefined && typeof o.debug.poisonFreed !== 'boolean')
+      throw new TypeError(
+        `wasm-optim: ${what}(): option 'debug.poisonFreed' must be a boolean, got ${typeof o.debug.poisonFreed}`,
+      );
   }
   return o;
 }
@@ -428,13 +488,17 @@ export function baseUrl(): string {
   const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
   const here = (import.meta as { url?: string }).url;
   if (g.document?.baseURI ?? g.location?.href) return (g.document?.baseURI ?? g.location?.href) as string;
-  if (typeof here !== 'string') throw new Error(`wasm-optim: a relative wasm path needs a base URL, and this bundle has no import.meta.url (an IIFE or CommonJS bundle?): pass an absolute URL, ${LOAD_FIX.slice(LOAD_FIX.indexOf('or import'))}`);
+  if (typeof here !== 'string')
+    throw new Error(
+      `wasm-optim: a relative wasm path needs a base URL, and this bundle has no import.meta.url (an IIFE or CommonJS bundle?): pass an absolute URL, ${LOAD_FIX.slice(LOAD_FIX.indexOf('or import'))}`,
+    );
   // Node: relative to the package's entry module (dist/index.js; src/index.ts in tests).
   return new URL('../index.js', here).href;
 }
 
 async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyInstantiatedSource> {
-  if (source instanceof WebAssembly.Module) return { module: source, instance: await WebAssembly.instantiate(source, imports()) };
+  if (source instanceof WebAssembly.Module)
+    return { module: source, instance: await WebAssembly.instantiate(source, imports()) };
   let src: BufferSource | Response = source as BufferSource | Response;
   let from = 'the wasm source';
   if (typeof source === 'string' || source instanceof URL) {
@@ -443,8 +507,12 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
     src = await loadUrl(url);
   }
   if (isResponse(src)) {
-    if (!src.ok) throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}; ${LOAD_FIX}`);
-    if (typeof WebAssembly.instantiateStreaming === 'function' && (src.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+    if (!src.ok)
+      throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}; ${LOAD_FIX}`);
+    if (
+      typeof WebAssembly.instantiateStreaming === 'function' &&
+      (src.headers.get('content-type') ?? '').startsWith('application/wasm')
+    ) {
       return WebAssembly.instantiateStreaming(src, imports());
     }
     from = src.url || 'the Response';
@@ -468,7 +536,8 @@ export async function createEngine(arg?: WasmSource | InitOptions, locate: WasmL
     return e;
   }
   const simd = options.simd ?? simdSupported();
-  if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
+  if (simd && !simdSupported())
+    throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
   const { instance, module } = await instantiate(options.source ?? locate(simd ? 'simd' : 'scalar'));
   const engine = new Engine(instance, module);
   engine.poisonFreed = poison;
@@ -482,13 +551,18 @@ export function createEngineSync(bytes: BufferSource | WebAssembly.Module): Engi
 
 function checkSyncSource(bytes: unknown, what: string): void {
   if (!(bytes instanceof WebAssembly.Module || bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes))) {
-    throw new TypeError(`wasm-optim: ${what}() needs the engine's wasm bytes (an ArrayBuffer or typed array) or a compiled WebAssembly.Module, got ${bytes === null ? 'null' : typeof bytes}. ` +
-      "Use `await init()`, which finds the .wasm itself; or import { initSync } from 'wasm-optim/inline', which carries the bytes; " +
-      "or read the file the package exports as 'wasm-optim/wasm/simd' and pass its bytes");
+    throw new TypeError(
+      `wasm-optim: ${what}() needs the engine's wasm bytes (an ArrayBuffer or typed array) or a compiled WebAssembly.Module, got ${bytes === null ? 'null' : typeof bytes}. ` +
+        "Use `await init()`, which finds the .wasm itself; or import { initSync } from 'wasm-optim/inline', which carries the bytes; " +
+        "or read the file the package exports as 'wasm-optim/wasm/simd' and pass its bytes",
+    );
   }
 }
 
-function compileSync(bytes: BufferSource | WebAssembly.Module, what: string): [WebAssembly.Instance, WebAssembly.Module] {
+function compileSync(
+  bytes: BufferSource | WebAssembly.Module,
+  what: string,
+): [WebAssembly.Instance, WebAssembly.Module] {
   checkSyncSource(bytes, what);
   if (!(bytes instanceof WebAssembly.Module)) checkWasmBytes(bytesOf(bytes), `the bytes given to ${what}()`);
   const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
@@ -505,12 +579,16 @@ function checkSameRequest(options: InitOptions, what: string): void {
   if (!requested) return;
   const threads = options.threads;
   if (threads !== undefined && threads !== requested.threads) {
-    throw new Error(`wasm-optim: ${what}({ threads: ${String(threads)} }) after ${requested.how} already set up the engine with ${requested.threads} thread(s); ` +
-      `the engine cannot change its threads once optimizers may hold its memory. Call ${what}({ threads: ${String(threads)} }) first, before anything else calls init(), ` +
-      'or make a separate engine: createEngine({ threads }) and pass it as { engine } to optimizers and tables');
+    throw new Error(
+      `wasm-optim: ${what}({ threads: ${String(threads)} }) after ${requested.how} already set up the engine with ${requested.threads} thread(s); ` +
+        `the engine cannot change its threads once optimizers may hold its memory. Call ${what}({ threads: ${String(threads)} }) first, before anything else calls init(), ` +
+        'or make a separate engine: createEngine({ threads }) and pass it as { engine } to optimizers and tables',
+    );
   }
   if (options.simd !== undefined && requested.simd !== undefined && options.simd !== requested.simd) {
-    throw new Error(`wasm-optim: ${what}({ simd: ${options.simd} }) after ${requested.how} already loaded the ${requested.simd ? 'SIMD' : 'scalar'} build; ask for the build in the first init() call`);
+    throw new Error(
+      `wasm-optim: ${what}({ simd: ${options.simd} }) after ${requested.how} already loaded the ${requested.simd ? 'SIMD' : 'scalar'} build; ask for the build in the first init() call`,
+    );
   }
 }
 
@@ -532,8 +610,19 @@ export async function init(arg?: WasmSource | InitOptions, locate: WasmLocator =
     const how = options.threads === undefined ? 'init()' : `init({ threads: ${options.threads} })`;
     requested = { threads: options.threads ?? 1, simd: options.simd, how };
     pending = createEngine(options, locate)
-      .then((e) => { if (requested) requested.simd = e.simd; return (defaultEngine = e); }, (e: unknown) => { requested = undefined; throw e; })
-      .finally(() => { pending = undefined; });
+      .then(
+        (e) => {
+          if (requested) requested.simd = e.simd;
+          return (defaultEngine = e);
+        },
+        (e: unknown) => {
+          requested = undefined;
+          throw e;
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
   }
   return pending;
 }
@@ -557,6 +646,7 @@ export async function shutdownThreads(): Promise<void> {
 
 /** The engine `init()` created; throws a clear error if `init()` has not completed. */
 export function getEngine(): Engine {
-  if (!defaultEngine) throw new Error('wasm-optim: call `await init()` (or `initSync(bytes)`) before creating optimizers or tables');
+  if (!defaultEngine)
+    throw new Error('wasm-optim: call `await init()` (or `initSync(bytes)`) before creating optimizers or tables');
   return defaultEngine;
 }

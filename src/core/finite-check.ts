@@ -18,8 +18,14 @@ export const F32_SAFE = F32_MAX * (1 - 2 ** -22);
 /** A float32 scale (a gradient scale, a loss scale) is usable when it is finite and not 0 in float32. */
 export function checkF32Scale(owner: string, name: string, value: number): number {
   const f = Math.fround(value);
-  if (!Number.isFinite(f)) throw new RangeError(`${owner}: option '${name}' is ${value}, beyond float32's range (±3.4e38), where the kernels compute; use a smaller value`);
-  if (f === 0) throw new RangeError(`${owner}: option '${name}' is ${value}, which is 0 in float32 (below 1.4e-45), where the kernels compute; use a larger value`);
+  if (!Number.isFinite(f))
+    throw new RangeError(
+      `${owner}: option '${name}' is ${value}, beyond float32's range (±3.4e38), where the kernels compute; use a smaller value`,
+    );
+  if (f === 0)
+    throw new RangeError(
+      `${owner}: option '${name}' is ${value}, which is 0 in float32 (below 1.4e-45), where the kernels compute; use a larger value`,
+    );
   return value;
 }
 
@@ -50,9 +56,18 @@ export function gradMaxAbs(engine: Engine, table: number, count: number): number
  * (finite), or undefined when not measured; `norm` an upper bound of it (the clamped gradients'
  * L2 norm) when known, to skip the pass.
  */
-export function effectiveOverflow(host: StepCheckHost, table: number, scale: number, lo: number, hi: number, maxAbs: number | undefined, norm?: number): string | null {
+export function effectiveOverflow(
+  host: StepCheckHost,
+  table: number,
+  scale: number,
+  lo: number,
+  hi: number,
+  maxAbs: number | undefined,
+  norm?: number,
+): string | null {
   const s = Math.abs(Math.fround(scale));
-  const flo = Math.fround(lo), fhi = Math.fround(hi);
+  const flo = Math.fround(lo),
+    fhi = Math.fround(hi);
   const bound = Math.max(-flo, fhi);
   const wdMax = host.maxL2();
   // The kernels' product clamp(g) * s in float32 is the correctly rounded exact product (both
@@ -73,7 +88,9 @@ export function effectiveOverflow(host: StepCheckHost, table: number, scale: num
   const x = host.engine.exports;
   for (let i = 0; i < host.params.length; i++) {
     const p = host.params[i];
-    const pm = new Float32Array(new Uint32Array([(x.maxAbsBits as (ptr: number, n: number) => number)(p.offset(1), p.length) >>> 0]).buffer)[0];
+    const pm = new Float32Array(
+      new Uint32Array([(x.maxAbsBits as (ptr: number, n: number) => number)(p.offset(1), p.length) >>> 0]).buffer,
+    )[0];
     if (!Number.isFinite(safe(pm))) {
       return `the gradient of param #${i} (length ${p.length}, max |g| ${pm}) times the gradient scale ${scale} overflows float32 (±3.4e38)`;
     }
@@ -88,7 +105,9 @@ function l2Overflow(host: StepCheckHost, scale: number, lo: number, hi: number):
     const p = host.params[i];
     const { s, wd } = host.scaleAndL2(i, scale);
     if (wd === 0) continue;
-    const j = (x.firstL2Overflow as (P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number) => number)(p.offset(0), p.offset(1), p.length, s, lo, hi, wd);
+    const j = (
+      x.firstL2Overflow as (P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number) => number
+    )(p.offset(0), p.offset(1), p.length, s, lo, hi, wd);
     if (j >= 0) {
       return `param #${i}'s gradient with L2 weight decay, g * ${s} + ${wd} * p, overflows float32 at element ${j} (g ${p.grad[j]}, p ${p.data[j]})`;
     }

@@ -16,9 +16,13 @@ export function muProductClosed(b1: number, psi: number, a: number): number {
   const L = psi * Math.log(0.96); // ln x <= 0
   // Per term, x^k, 1 - x^k and 1 - x^(k a) by recurrences from their k = 1 values (only
   // multiplications and additions of positive numbers: 1 - y^k = y (1 - y^(k-1)) + (1 - y)).
-  const x = Math.exp(L), xa = Math.exp(a * L);
-  const d1 = -Math.expm1(L), c1 = -Math.expm1(a * L);
-  let xk = 1, dk = 0, ck = 0;
+  const x = Math.exp(L),
+    xa = Math.exp(a * L);
+  const d1 = -Math.expm1(L),
+    c1 = -Math.expm1(a * L);
+  let xk = 1,
+    dk = 0,
+    ck = 0;
   let s = 0;
   let half = 1;
   for (let k = 1; k <= 200; k++) {

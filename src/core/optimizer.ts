@@ -8,7 +8,15 @@ import { SLOT as S } from './abi.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
-import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, describe, zeroGradArgs, type NonFinitePolicy } from './options.js';
+import {
+  checkBoolean,
+  checkChoice,
+  checkKnownKeys,
+  checkNumber,
+  describe,
+  zeroGradArgs,
+  type NonFinitePolicy,
+} from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
@@ -175,14 +183,18 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   constructor(options: O = {} as O) {
     const decl = (new.target as unknown as { declaration?: AnyDeclaration }).declaration;
-    if (decl === undefined) throw new TypeError(`${new.target.name}: an Optimizer subclass needs a static 'declaration' (src/core/declaration.ts)`);
+    if (decl === undefined)
+      throw new TypeError(
+        `${new.target.name}: an Optimizer subclass needs a static 'declaration' (src/core/declaration.ts)`,
+      );
     this.decl = decl;
     const kind = decl.name;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new TypeError(`${kind}: options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`);
     }
     const engine = options?.engine;
-    if (engine !== undefined && !(engine instanceof Engine)) throw new TypeError(`${kind}: option 'engine' must be an Engine, got ${describe(engine)}`);
+    if (engine !== undefined && !(engine instanceof Engine))
+      throw new TypeError(`${kind}: option 'engine' must be an Engine, got ${describe(engine)}`);
     this.engine = engine ?? getEngine();
     this.arena = new ParamArena(this.engine);
     // Options are checked before anything is allocated.
@@ -194,7 +206,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
   protected resolve(o: O): Resolved<O> {
-    return { ...this.resolveBase(o, this.decl.defaults), ...this.decl.resolve(o as Record<string, unknown>, this.kind) } as Resolved<O>;
+    return {
+      ...this.resolveBase(o, this.decl.defaults),
+      ...this.decl.resolve(o as Record<string, unknown>, this.kind),
+    } as Resolved<O>;
   }
 
   /** The kernel's state slots under these options (the declaration's `stateLayout`). */
@@ -208,16 +223,26 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   }
 
   /** Validates the options shared by every optimizer. */
-  private resolveBase(o: BaseOptions, defaults: { readonly lr: number; readonly weightDecay: number }): {
-    lr: number; weightDecay: number; maximize: boolean; nonFinite: NonFinitePolicy;
-    clipGradNorm: number | null; clipGradValue: number | null;
+  private resolveBase(
+    o: BaseOptions,
+    defaults: { readonly lr: number; readonly weightDecay: number },
+  ): {
+    lr: number;
+    weightDecay: number;
+    maximize: boolean;
+    nonFinite: NonFinitePolicy;
+    clipGradNorm: number | null;
+    clipGradValue: number | null;
   } {
     // null is not 'unset': { lr: null } silently meant the default. Only the clip options take null (off).
     for (const [k, v] of Object.entries(o)) {
-      if (v === null && k !== 'clipGradNorm' && k !== 'clipGradValue') throw new TypeError(`${this.kind}: option '${k}' is null; leave it out (or undefined) for the default`);
+      if (v === null && k !== 'clipGradNorm' && k !== 'clipGradValue')
+        throw new TypeError(`${this.kind}: option '${k}' is null; leave it out (or undefined) for the default`);
     }
     const clip = (name: 'clipGradNorm' | 'clipGradValue'): number | null =>
-      o[name] === undefined || o[name] === null ? null : checkNumber(this.kind, name, o[name], { min: 0, minExclusive: true });
+      o[name] === undefined || o[name] === null
+        ? null
+        : checkNumber(this.kind, name, o[name], { min: 0, minExclusive: true });
     const lr = o.lr ?? defaults.lr;
     return {
       lr: isSchedule(lr) ? this.scheduledRate(lr, 0) : checkNumber(this.kind, 'lr', lr, { min: 0 }),
@@ -236,7 +261,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   private scheduledRate(s: Schedule, position: number): number {
     const v = s.at(position);
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-      throw new RangeError(`${this.kind}: the lr schedule ${s.name} gives ${v} at its step ${position}; a learning rate must be a finite number >= 0`);
+      throw new RangeError(
+        `${this.kind}: the lr schedule ${s.name} gives ${v} at its step ${position}; a learning rate must be a finite number >= 0`,
+      );
     }
     return v;
   }
@@ -299,17 +326,27 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   addParamGroup(options: GroupOptions<O> = {} as GroupOptions<O>): ParamGroup {
     this.checkAlive('addParamGroup');
     const what = `${this.kind}.addParamGroup`;
-    if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
     for (const k of Object.keys(options)) {
-      if (OPTIMIZER_WIDE.includes(k) || k === 'engine') throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
+      if (OPTIMIZER_WIDE.includes(k) || k === 'engine')
+        throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
     }
-    checkKnownKeys(what, options, this.decl.options.filter((k: string) => !OPTIMIZER_WIDE.includes(k)));
+    checkKnownKeys(
+      what,
+      options,
+      this.decl.options.filter((k: string) => !OPTIMIZER_WIDE.includes(k)),
+    );
     const base = this.groupStates[0];
     const given = options as Record<string, unknown>;
-    const lr = given.lr !== undefined ? given.lr : base.schedule ?? this.groupLr(0);
+    const lr = given.lr !== undefined ? given.lr : (base.schedule ?? this.groupLr(0));
     const opts = this.resolve({ ...copyOptions(this.opts), ...given, lr } as unknown as O);
     const schedule = isSchedule(lr) ? lr : null;
-    this.groupStates.push({ opts, schedule, start: schedule !== null && schedule === base.schedule ? base.start : this.steps });
+    this.groupStates.push({
+      opts,
+      schedule,
+      start: schedule !== null && schedule === base.schedule ? base.start : this.steps,
+    });
     const handle = new ParamGroup(this, this.handles.length);
     this.handles.push(handle);
     this.dirty = true;
@@ -320,7 +357,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   checkGroup(index: number, what: string): void {
     this.checkAlive(what);
     if (index >= this.groupStates.length) {
-      throw new RangeError(`${this.kind}: param group #${index} no longer exists (a state dict with ${this.groupStates.length} groups was loaded); use opt.paramGroups`);
+      throw new RangeError(
+        `${this.kind}: param group #${index} no longer exists (a state dict with ${this.groupStates.length} groups was loaded); use opt.paramGroups`,
+      );
     }
   }
 
@@ -363,16 +402,26 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The group index named by `options.group` (a ParamGroup of this optimizer or an index). */
   private groupOf(options: { group?: ParamGroup | number } | undefined, what: string): number {
     if (options === undefined) return 0;
-    if (options === null || typeof options !== 'object') throw new TypeError(`${this.kind}.${what}: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`${this.kind}.${what}: options must be an object, got ${describe(options)}`);
     checkKnownKeys(`${this.kind}.${what}`, options, ['group']);
     const g = options.group;
     if (g === undefined) return 0;
     if (g instanceof ParamGroup) {
-      if (this.handles[g.index] !== g) throw new RangeError(`${this.kind}.${what}: option 'group' is a param group of another optimizer (or one that no longer exists)`);
+      if (this.handles[g.index] !== g)
+        throw new RangeError(
+          `${this.kind}.${what}: option 'group' is a param group of another optimizer (or one that no longer exists)`,
+        );
       return g.index;
     }
-    if (typeof g !== 'number' || !Number.isInteger(g)) throw new TypeError(`${this.kind}.${what}: option 'group' must be a ParamGroup or a group index, got ${describe(g)}`);
-    if (g < 0 || g >= this.groupStates.length) throw new RangeError(`${this.kind}.${what}: option 'group' is ${g}, but this optimizer has groups 0..${this.groupStates.length - 1}; create one with addParamGroup()`);
+    if (typeof g !== 'number' || !Number.isInteger(g))
+      throw new TypeError(
+        `${this.kind}.${what}: option 'group' must be a ParamGroup or a group index, got ${describe(g)}`,
+      );
+    if (g < 0 || g >= this.groupStates.length)
+      throw new RangeError(
+        `${this.kind}.${what}: option 'group' is ${g}, but this optimizer has groups 0..${this.groupStates.length - 1}; create one with addParamGroup()`,
+      );
     return g;
   }
 
@@ -395,7 +444,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const group = this.groupOf(options, 'param');
     let length: number;
     if (typeof init === 'number') {
-      if (!Number.isInteger(init) || init < 0) throw new RangeError(`${this.kind}.param: a size must be a non-negative integer, got ${init}`);
+      if (!Number.isInteger(init) || init < 0)
+        throw new RangeError(`${this.kind}.param: a size must be a non-negative integer, got ${init}`);
       length = init;
     } else if (init != null && typeof init === 'object' && typeof (init as ArrayLike<number>).length === 'number') {
       // A view into engine memory (another param's data, say) would be detached if this param's
@@ -405,8 +455,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // copy, which is what gets checked and copied: a value read twice could differ the second time.
       if (!ArrayBuffer.isView(init)) {
         const n = init.length;
-        if (!Number.isInteger(n) || n < 0) throw new TypeError(`${this.kind}.param: expected a Float32Array, an array of numbers or a size; this array-like has length ${n}`);
-        if (n > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${n} elements is more than one tensor can hold; split it`);
+        if (!Number.isInteger(n) || n < 0)
+          throw new TypeError(
+            `${this.kind}.param: expected a Float32Array, an array of numbers or a size; this array-like has length ${n}`,
+          );
+        if (n > 0x0fffffff)
+          throw new RangeError(`${this.kind}.param: ${n} elements is more than one tensor can hold; split it`);
         const copy = new Array<number>(n);
         for (let i = 0; i < n; i++) copy[i] = (init as ArrayLike<number>)[i];
         init = copy;
@@ -414,14 +468,24 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       length = init.length;
       for (let i = 0; i < length; i++) {
         const x = init[i];
-        if (typeof x !== 'number') throw new TypeError(`${this.kind}.param: initial value [${i}] is ${describe(x)}; values must be finite numbers`);
-        if (!Number.isFinite(x)) throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}; values must be finite numbers`);
-        if (!Number.isFinite(Math.fround(x))) throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}, beyond float32's range (±3.4e38); scale the values down`);
+        if (typeof x !== 'number')
+          throw new TypeError(
+            `${this.kind}.param: initial value [${i}] is ${describe(x)}; values must be finite numbers`,
+          );
+        if (!Number.isFinite(x))
+          throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}; values must be finite numbers`);
+        if (!Number.isFinite(Math.fround(x)))
+          throw new RangeError(
+            `${this.kind}.param: initial value [${i}] is ${x}, beyond float32's range (±3.4e38); scale the values down`,
+          );
       }
     } else {
-      throw new TypeError(`${this.kind}.param: expected a Float32Array, an array of numbers or a size, got ${describe(init)}`);
+      throw new TypeError(
+        `${this.kind}.param: expected a Float32Array, an array of numbers or a size, got ${describe(init)}`,
+      );
     }
-    if (length > 0x0fffffff) throw new RangeError(`${this.kind}.param: ${length} elements is more than one tensor can hold; split it`);
+    if (length > 0x0fffffff)
+      throw new RangeError(`${this.kind}.param: ${length} elements is more than one tensor can hold; split it`);
     const gopts = this.groupStates[group].opts;
     const names = this.stateNames(gopts);
     const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
@@ -499,7 +563,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   step(options?: StepOptions): boolean {
     this.checkAlive('step');
-    if (this.steps >= MAX_STEP_COUNT) throw new RangeError(`${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`);
+    if (this.steps >= MAX_STEP_COUNT)
+      throw new RangeError(
+        `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
+      );
     const gradScale = this.stepScale(options);
     // The scheduled rates of this step, checked before anything changes.
     // And the rate after it: a step that would leave the schedule at an invalid rate (an
@@ -525,18 +592,23 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         this.writeHyper(gradScale, lo, hi);
         sumSq = this.measureGrads(lo, hi);
       } else if (maxNorm !== null) {
-        sumSq = clip === null ? this.engine.gradSumSquares(this.table, n) : this.engine.exports.clipSumSquares(this.table, n, lo, hi);
+        sumSq =
+          clip === null
+            ? this.engine.gradSumSquares(this.table, n)
+            : this.engine.exports.clipSumSquares(this.table, n, lo, hi);
       }
       const check = this.opts.nonFinite !== 'ignore';
       // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
       // a measured norm already tells that every gradient is finite.
-      const maxAbs = check && (sumSq === undefined || !Number.isFinite(sumSq)) ? gradMaxAbs(this.engine, this.table, n) : undefined;
+      const maxAbs =
+        check && (sumSq === undefined || !Number.isFinite(sumSq)) ? gradMaxAbs(this.engine, this.table, n) : undefined;
       if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
         const bad = this.engine.firstNonFiniteGrad(this.table, n);
         if (this.opts.nonFinite === 'skip') return false;
         throw new NonFiniteGradientError(
           `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
-            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`);
+            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`,
+        );
       }
       let scale = this.gradScale * gradScale;
       let norm = NaN;
@@ -549,16 +621,32 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // one comparison when a bound shows it (the usual case), the exact check otherwise.
       const bound = maxAbs ?? (sumSq === undefined ? Infinity : Math.sqrt(sumSq));
       if (check && !(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE)) {
-        const why = effectiveOverflow(this.stepCheckHost(), this.table, scale, lo, hi, maxAbs, sumSq === undefined ? undefined : Math.sqrt(sumSq));
+        const why = effectiveOverflow(
+          this.stepCheckHost(),
+          this.table,
+          scale,
+          lo,
+          hi,
+          maxAbs,
+          sumSq === undefined ? undefined : Math.sqrt(sumSq),
+        );
         if (why !== null) {
           if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(`${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`);
+          throw new NonFiniteGradientError(
+            `${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
+          );
         }
       }
       this.lastNorm = norm;
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
-      this.engine.runTable(this.decl.kernel, this.table, n, this.decl.elementwise ?? true, (this.kernel ??= this.engine.kernel(this.decl.kernel)));
+      this.engine.runTable(
+        this.decl.kernel,
+        this.table,
+        n,
+        this.decl.elementwise ?? true,
+        (this.kernel ??= this.engine.kernel(this.decl.kernel)),
+      );
     }
     this.steps++;
     return true;
@@ -567,7 +655,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The checked `gradScale` of a step. */
   private stepScale(options: StepOptions | undefined): number {
     if (options === undefined) return 1;
-    if (options === null || typeof options !== 'object') throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
     checkKnownKeys(`${this.kind}.step`, options, ['gradScale']);
     const s = checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
     return checkF32Scale(`${this.kind}.step`, 'gradScale', s);
@@ -660,7 +749,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     w.f = this.engine.heapF32;
     w.i = this.engine.heapI32;
     const cohorts = this.cohorts;
-    const decl = this.decl, series = this.series;
+    const decl = this.decl,
+      series = this.series;
     for (let k = 0; k < cohorts.length; k++) {
       const o = this.groupStates[cohorts[k].group].opts;
       w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
@@ -703,12 +793,18 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   loadStateDict(dict: OptimizerStateDict): void {
     this.checkAlive('loadStateDict');
     const what = `${this.kind}.loadStateDict`;
-    if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
-    if (dict.kind !== this.kind) throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not ${this.kind}`);
-    if (!Number.isInteger(dict.stepCount) || dict.stepCount < 0) throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
-    if (dict.stepCount > MAX_STEP_COUNT) throw new RangeError(`${what}: stepCount ${dict.stepCount} is beyond the limit of 2^40 steps (MAX_STEP_COUNT)`);
+    if (dict === null || typeof dict !== 'object')
+      throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
+    if (dict.kind !== this.kind)
+      throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not ${this.kind}`);
+    if (!Number.isInteger(dict.stepCount) || dict.stepCount < 0)
+      throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
+    if (dict.stepCount > MAX_STEP_COUNT)
+      throw new RangeError(`${what}: stepCount ${dict.stepCount} is beyond the limit of 2^40 steps (MAX_STEP_COUNT)`);
     if (!Array.isArray(dict.params) || dict.params.length !== this.params.length) {
-      throw new RangeError(`${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`);
+      throw new RangeError(
+        `${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`,
+      );
     }
     const { engine: _e, ...given } = (dict.options ?? {}) as Record<string, unknown>;
     const invalid = (where: string, e: unknown): never => {
@@ -726,9 +822,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     }
     // Param groups (a dict without them holds one group); group 0's options are `options`.
     const groupsIn: ParamGroupStateDict[] = dict.groups ?? [{ options: given, lrSchedule: null, schedulePosition: 0 }];
-    if (!Array.isArray(groupsIn) || groupsIn.length === 0) throw new TypeError(`${what}: 'groups' must be a non-empty array of param groups, got ${describe(groupsIn)}`);
+    if (!Array.isArray(groupsIn) || groupsIn.length === 0)
+      throw new TypeError(`${what}: 'groups' must be a non-empty array of param groups, got ${describe(groupsIn)}`);
     const groups: GroupState<Resolved<O>>[] = groupsIn.map((g, gi) => {
-      if (g === null || typeof g !== 'object') throw new TypeError(`${what}: param group #${gi} is ${describe(g)}, not an object`);
+      if (g === null || typeof g !== 'object')
+        throw new TypeError(`${what}: param group #${gi} is ${describe(g)}, not an object`);
       let gopts = opts;
       let schedule: Schedule | null = null;
       try {
@@ -736,13 +834,17 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
           const { engine: _ge, ...own } = (g.options ?? {}) as Record<string, unknown>;
           gopts = this.resolve({ ...given, ...own } as unknown as O);
         }
-        if (g.lrSchedule !== null && g.lrSchedule !== undefined) schedule = isSchedule(g.lrSchedule) ? g.lrSchedule : scheduleFromJSON(g.lrSchedule);
+        if (g.lrSchedule !== null && g.lrSchedule !== undefined)
+          schedule = isSchedule(g.lrSchedule) ? g.lrSchedule : scheduleFromJSON(g.lrSchedule);
         if (schedule) this.checkRate(schedule);
       } catch (e) {
         return invalid(`param group #${gi} options`, e);
       }
       const pos = g.schedulePosition ?? 0;
-      if (!Number.isInteger(pos) || pos < 0 || pos > dict.stepCount) throw new RangeError(`${what}: param group #${gi} has a bad schedulePosition ${pos} (step count ${dict.stepCount})`);
+      if (!Number.isInteger(pos) || pos < 0 || pos > dict.stepCount)
+        throw new RangeError(
+          `${what}: param group #${gi} has a bad schedulePosition ${pos} (step count ${dict.stepCount})`,
+        );
       if (schedule) {
         try {
           gopts.lr = this.scheduledRate(schedule, pos);
@@ -754,22 +856,35 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     });
     dict.params.forEach((ps, i) => {
       const p = this.params[i];
-      if (ps.length !== p.length) throw new RangeError(`${what}: param #${i} has length ${ps.length} in the state dict, ${p.length} here`);
-      if (!Number.isInteger(ps.step) || ps.step < 0 || ps.step > dict.stepCount) throw new RangeError(`${what}: param #${i} has a bad step ${ps.step}`);
+      if (ps.length !== p.length)
+        throw new RangeError(`${what}: param #${i} has length ${ps.length} in the state dict, ${p.length} here`);
+      if (!Number.isInteger(ps.step) || ps.step < 0 || ps.step > dict.stepCount)
+        throw new RangeError(`${what}: param #${i} has a bad step ${ps.step}`);
       const gi = ps.group ?? 0;
-      if (!Number.isInteger(gi) || gi < 0 || gi >= groups.length) throw new RangeError(`${what}: param #${i} is in group ${gi}, but the state dict has groups 0..${groups.length - 1}`);
+      if (!Number.isInteger(gi) || gi < 0 || gi >= groups.length)
+        throw new RangeError(
+          `${what}: param #${i} is in group ${gi}, but the state dict has groups 0..${groups.length - 1}`,
+        );
       const names = this.stateNames(groups[gi].opts);
       if (names.join() !== p.stateKeys.join()) {
-        throw new RangeError(`${what}: param #${i}'s options in the state dict need state [${names.join(', ')}] but it holds [${p.stateKeys.join(', ')}]; create the ${this.kind} with the same options`);
+        throw new RangeError(
+          `${what}: param #${i}'s options in the state dict need state [${names.join(', ')}] but it holds [${p.stateKeys.join(', ')}]; create the ${this.kind} with the same options`,
+        );
       }
       for (const k of names) {
         const s = ps.state?.[k];
-        if (!s || s.length !== p.length) throw new RangeError(`${what}: param #${i} state '${k}' is missing or has the wrong length`);
+        if (!s || s.length !== p.length)
+          throw new RangeError(`${what}: param #${i} state '${k}' is missing or has the wrong length`);
         if (!(s instanceof Float32Array)) {
-          for (let j = 0; j < (s as ArrayLike<unknown>).length; j++) if (typeof s[j] !== 'number') throw new TypeError(`${what}: param #${i} state '${k}'[${j}] is not a number`);
+          for (let j = 0; j < (s as ArrayLike<unknown>).length; j++)
+            if (typeof s[j] !== 'number')
+              throw new TypeError(`${what}: param #${i} state '${k}'[${j}] is not a number`);
         }
         const bad = firstNonFinite(s);
-        if (bad >= 0) throw new RangeError(`${what}: param #${i} state '${k}'[${bad}] is ${s[bad]}; optimizer state must be finite (a NaN or infinite state would make every later step non-finite)`);
+        if (bad >= 0)
+          throw new RangeError(
+            `${what}: param #${i} state '${k}'[${bad}] is ${s[bad]}; optimizer state must be finite (a NaN or infinite state would make every later step non-finite)`,
+          );
       }
     });
     // Everything checked: now change.

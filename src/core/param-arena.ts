@@ -120,7 +120,11 @@ export class ParamArena {
 
   /** Where the arena stands now. */
   mark(): ArenaMark {
-    return { chunks: this.kinds.map((c) => c.length), used: this.kinds.map((c) => c[c.length - 1]?.used ?? 0), solo: this.solo.length };
+    return {
+      chunks: this.kinds.map((c) => c.length),
+      used: this.kinds.map((c) => c[c.length - 1]?.used ?? 0),
+      solo: this.solo.length,
+    };
   }
 
   /**

@@ -25,7 +25,10 @@ export interface GroupHost {
  */
 export class ParamGroup {
   /** @internal */
-  constructor(private readonly host: GroupHost, readonly index: number) {}
+  constructor(
+    private readonly host: GroupHost,
+    readonly index: number,
+  ) {}
 
   /** The group's resolved hyperparameters (a copy; `lr` is the current rate). */
   get options(): Record<string, unknown> {

@@ -22,8 +22,19 @@ export class Param {
   private readonly owner: string;
 
   /** @internal `offsets`: where the values, the gradient and each state tensor live (the owner allocates them). */
-  constructor(engine: Engine, owner: string, length: number, stateNames: readonly string[], offsets: readonly number[], birth: number, group = 0) {
-    if (offsets.length !== 2 + stateNames.length) throw new Error(`wasm-optim: a param with ${stateNames.length} state tensors needs ${2 + stateNames.length} offsets, got ${offsets.length}`);
+  constructor(
+    engine: Engine,
+    owner: string,
+    length: number,
+    stateNames: readonly string[],
+    offsets: readonly number[],
+    birth: number,
+    group = 0,
+  ) {
+    if (offsets.length !== 2 + stateNames.length)
+      throw new Error(
+        `wasm-optim: a param with ${stateNames.length} state tensors needs ${2 + stateNames.length} offsets, got ${offsets.length}`,
+      );
     this.engine = engine;
     this.owner = owner;
     this.length = length;
@@ -44,7 +55,8 @@ export class Param {
   }
 
   private view(i: number): Float32Array {
-    if (this.disposed) throw new DisposedError(`${this.owner}: this param was disposed with its optimizer; create a new one`);
+    if (this.disposed)
+      throw new DisposedError(`${this.owner}: this param was disposed with its optimizer; create a new one`);
     let v = this.views[i];
     if (v === undefined || !this.engine.isCurrent(v)) {
       v = this.engine.f32(this.offset(i), this.length);
@@ -71,7 +83,10 @@ export class Param {
   /** A live view of the optimizer state tensor `name` (e.g. `exp_avg`, `momentum_buffer`). */
   state(name: string): Float32Array {
     const i = this.stateNames.indexOf(name);
-    if (i < 0) throw new RangeError(`${this.owner}: no state '${name}' for this param; it has ${this.stateNames.join(', ') || 'none'}`);
+    if (i < 0)
+      throw new RangeError(
+        `${this.owner}: no state '${name}' for this param; it has ${this.stateNames.join(', ') || 'none'}`,
+      );
     return this.view(2 + i);
   }
 
@@ -88,8 +103,10 @@ export class Param {
   }
 
   private checkLength(what: string, values: ArrayLike<number>): void {
-    if (values == null || typeof values.length !== 'number') throw new TypeError(`${this.owner}: ${what} expects an array of ${this.length} numbers`);
-    if (values.length !== this.length) throw new RangeError(`${this.owner}: ${what} expects ${this.length} values, got ${values.length}`);
+    if (values == null || typeof values.length !== 'number')
+      throw new TypeError(`${this.owner}: ${what} expects an array of ${this.length} numbers`);
+    if (values.length !== this.length)
+      throw new RangeError(`${this.owner}: ${what} expects ${this.length} values, got ${values.length}`);
   }
 
   /** True once the owning optimizer was disposed. */

@@ -14,8 +14,14 @@ export type ScheduleSpec =
   | { type: 'linear'; from: number; to: number; steps: number }
   | { type: 'cosine'; peak: number; decaySteps: number; warmupSteps: number; init: number; floor: number }
   | {
-      type: 'oneCycle'; maxLr: number; totalSteps: number; pctStart: number; annealStrategy: 'cos' | 'linear';
-      divFactor: number; finalDivFactor: number; threePhase: boolean;
+      type: 'oneCycle';
+      maxLr: number;
+      totalSteps: number;
+      pctStart: number;
+      annealStrategy: 'cos' | 'linear';
+      divFactor: number;
+      finalDivFactor: number;
+      threePhase: boolean;
     }
   | { type: 'sequential'; schedules: ScheduleSpec[]; boundaries: number[] };
 
@@ -26,7 +32,8 @@ export type ScheduleSpec =
 export abstract class Schedule {
   /** The learning rate after `step` completed steps (`step` a non-negative integer). */
   at(step: number): number {
-    if (!Number.isInteger(step) || step < 0) throw new RangeError(`${this.name}.at: step must be a non-negative integer, got ${step}`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new RangeError(`${this.name}.at: step must be a non-negative integer, got ${step}`);
     return this.value(step);
   }
 
@@ -39,11 +46,14 @@ export abstract class Schedule {
 }
 
 const rate = (owner: string, name: string, v: unknown): number => checkNumber(owner, name, v, { min: 0 });
-const count = (owner: string, name: string, v: unknown, min = 0): number => checkNumber(owner, name, v, { min, integer: true });
-const positive = (owner: string, name: string, v: unknown): number => checkNumber(owner, name, v, { min: 0, minExclusive: true });
+const count = (owner: string, name: string, v: unknown, min = 0): number =>
+  checkNumber(owner, name, v, { min, integer: true });
+const positive = (owner: string, name: string, v: unknown): number =>
+  checkNumber(owner, name, v, { min: 0, minExclusive: true });
 
 function checkObject(owner: string, o: unknown): Record<string, unknown> {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${owner}: expected an options object, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object' || Array.isArray(o))
+    throw new TypeError(`${owner}: expected an options object, got ${describe(o)}`);
   return o as Record<string, unknown>;
 }
 
@@ -69,7 +79,11 @@ class Constant extends Schedule {
 }
 
 class StepDecay extends Schedule {
-  constructor(readonly lr: number, readonly stepSize: number, readonly gamma: number) {
+  constructor(
+    readonly lr: number,
+    readonly stepSize: number,
+    readonly gamma: number,
+  ) {
     super();
   }
   get name(): string {
@@ -85,7 +99,11 @@ class StepDecay extends Schedule {
 }
 
 class MultiStep extends Schedule {
-  constructor(readonly lr: number, readonly milestones: readonly number[], readonly gamma: number) {
+  constructor(
+    readonly lr: number,
+    readonly milestones: readonly number[],
+    readonly gamma: number,
+  ) {
     super();
   }
   get name(): string {
@@ -103,7 +121,10 @@ class MultiStep extends Schedule {
 }
 
 class Exponential extends Schedule {
-  constructor(readonly lr: number, readonly gamma: number) {
+  constructor(
+    readonly lr: number,
+    readonly gamma: number,
+  ) {
     super();
   }
   get name(): string {
@@ -118,7 +139,11 @@ class Exponential extends Schedule {
 }
 
 class Linear extends Schedule {
-  constructor(readonly from: number, readonly to: number, readonly steps: number) {
+  constructor(
+    readonly from: number,
+    readonly to: number,
+    readonly steps: number,
+  ) {
     super();
   }
   get name(): string {
@@ -135,8 +160,13 @@ class Linear extends Schedule {
 }
 
 class Cosine extends Schedule {
-  constructor(readonly peak: number, readonly decaySteps: number, readonly warmupSteps: number,
-              readonly init: number, readonly floor: number) {
+  constructor(
+    readonly peak: number,
+    readonly decaySteps: number,
+    readonly warmupSteps: number,
+    readonly init: number,
+    readonly floor: number,
+  ) {
     super();
   }
   get name(): string {
@@ -153,15 +183,28 @@ class Cosine extends Schedule {
     return this.floor + (this.peak - this.floor) * 0.5 * (1 + Math.cos((Math.PI * k) / K));
   }
   toJSON(): ScheduleSpec {
-    return { type: 'cosine', peak: this.peak, decaySteps: this.decaySteps, warmupSteps: this.warmupSteps, init: this.init, floor: this.floor };
+    return {
+      type: 'cosine',
+      peak: this.peak,
+      decaySteps: this.decaySteps,
+      warmupSteps: this.warmupSteps,
+      init: this.init,
+      floor: this.floor,
+    };
   }
 }
 
 class OneCycle extends Schedule {
   private readonly phases: { end: number; from: number; to: number }[];
-  constructor(readonly maxLr: number, readonly totalSteps: number, readonly pctStart: number,
-              readonly annealStrategy: 'cos' | 'linear', readonly divFactor: number,
-              readonly finalDivFactor: number, readonly threePhase: boolean) {
+  constructor(
+    readonly maxLr: number,
+    readonly totalSteps: number,
+    readonly pctStart: number,
+    readonly annealStrategy: 'cos' | 'linear',
+    readonly divFactor: number,
+    readonly finalDivFactor: number,
+    readonly threePhase: boolean,
+  ) {
     super();
     // torch OneCycleLR: initial_lr = max_lr / div_factor, min_lr = initial_lr / final_div_factor
     const initial = maxLr / divFactor;
@@ -200,14 +243,23 @@ class OneCycle extends Schedule {
   }
   toJSON(): ScheduleSpec {
     return {
-      type: 'oneCycle', maxLr: this.maxLr, totalSteps: this.totalSteps, pctStart: this.pctStart, annealStrategy: this.annealStrategy,
-      divFactor: this.divFactor, finalDivFactor: this.finalDivFactor, threePhase: this.threePhase,
+      type: 'oneCycle',
+      maxLr: this.maxLr,
+      totalSteps: this.totalSteps,
+      pctStart: this.pctStart,
+      annealStrategy: this.annealStrategy,
+      divFactor: this.divFactor,
+      finalDivFactor: this.finalDivFactor,
+      threePhase: this.threePhase,
     };
   }
 }
 
 class Sequential extends Schedule {
-  constructor(readonly parts: readonly Schedule[], readonly boundaries: readonly number[]) {
+  constructor(
+    readonly parts: readonly Schedule[],
+    readonly boundaries: readonly number[],
+  ) {
     super();
   }
   get name(): string {
@@ -236,7 +288,11 @@ export function constantLR(value: number): Schedule {
 export function stepLR(options: { lr: number; stepSize: number; gamma?: number }): Schedule {
   const o = checkObject('stepLR', options);
   checkKeys('stepLR', o, ['lr', 'stepSize', 'gamma']);
-  return new StepDecay(rate('stepLR', 'lr', o.lr), count('stepLR', 'stepSize', o.stepSize, 1), positive('stepLR', 'gamma', o.gamma ?? 0.1));
+  return new StepDecay(
+    rate('stepLR', 'lr', o.lr),
+    count('stepLR', 'stepSize', o.stepSize, 1),
+    positive('stepLR', 'gamma', o.gamma ?? 0.1),
+  );
 }
 
 /**
@@ -246,10 +302,16 @@ export function stepLR(options: { lr: number; stepSize: number; gamma?: number }
 export function multiStepLR(options: { lr: number; milestones: readonly number[]; gamma?: number }): Schedule {
   const o = checkObject('multiStepLR', options);
   checkKeys('multiStepLR', o, ['lr', 'milestones', 'gamma']);
-  if (!Array.isArray(o.milestones)) throw new TypeError(`multiStepLR: option 'milestones' must be an array of step numbers, got ${describe(o.milestones)}`);
+  if (!Array.isArray(o.milestones))
+    throw new TypeError(
+      `multiStepLR: option 'milestones' must be an array of step numbers, got ${describe(o.milestones)}`,
+    );
   const ms = (o.milestones as unknown[]).map((m, i) => count('multiStepLR', `milestones[${i}]`, m));
   for (let i = 1; i < ms.length; i++) {
-    if (ms[i] < ms[i - 1]) throw new RangeError(`multiStepLR: option 'milestones' must be in ascending order, got ${ms[i - 1]} before ${ms[i]}`);
+    if (ms[i] < ms[i - 1])
+      throw new RangeError(
+        `multiStepLR: option 'milestones' must be in ascending order, got ${ms[i - 1]} before ${ms[i]}`,
+      );
   }
   return new MultiStep(rate('multiStepLR', 'lr', o.lr), ms, positive('multiStepLR', 'gamma', o.gamma ?? 0.1));
 }
@@ -269,7 +331,11 @@ export function exponentialLR(options: { lr: number; gamma: number }): Schedule 
 export function linearLR(options: { from?: number; to: number; steps: number }): Schedule {
   const o = checkObject('linearLR', options);
   checkKeys('linearLR', o, ['from', 'to', 'steps']);
-  return new Linear(rate('linearLR', 'from', o.from ?? 0), rate('linearLR', 'to', o.to), count('linearLR', 'steps', o.steps));
+  return new Linear(
+    rate('linearLR', 'from', o.from ?? 0),
+    rate('linearLR', 'to', o.to),
+    count('linearLR', 'steps', o.steps),
+  );
 }
 
 /**
@@ -280,14 +346,29 @@ export function linearLR(options: { from?: number; to: number; steps: number }):
  * (default 0). Without warmup this is PyTorch's `CosineAnnealingLR` with `T_max = decaySteps`,
  * `eta_min = floor`, except that it stays at `floor` after T_max instead of rising again.
  */
-export function cosineLR(options: { peak: number; decaySteps: number; warmupSteps?: number; init?: number; floor?: number }): Schedule {
+export function cosineLR(options: {
+  peak: number;
+  decaySteps: number;
+  warmupSteps?: number;
+  init?: number;
+  floor?: number;
+}): Schedule {
   const o = checkObject('cosineLR', options);
   checkKeys('cosineLR', o, ['peak', 'decaySteps', 'warmupSteps', 'init', 'floor']);
   const peak = rate('cosineLR', 'peak', o.peak);
   const decaySteps = count('cosineLR', 'decaySteps', o.decaySteps, 1);
   const warmupSteps = count('cosineLR', 'warmupSteps', o.warmupSteps ?? 0);
-  if (warmupSteps > decaySteps) throw new RangeError(`cosineLR: option 'warmupSteps' (${warmupSteps}) must not exceed 'decaySteps' (${decaySteps}), which counts the warmup`);
-  return new Cosine(peak, decaySteps, warmupSteps, rate('cosineLR', 'init', o.init ?? 0), rate('cosineLR', 'floor', o.floor ?? 0));
+  if (warmupSteps > decaySteps)
+    throw new RangeError(
+      `cosineLR: option 'warmupSteps' (${warmupSteps}) must not exceed 'decaySteps' (${decaySteps}), which counts the warmup`,
+    );
+  return new Cosine(
+    peak,
+    decaySteps,
+    warmupSteps,
+    rate('cosineLR', 'init', o.init ?? 0),
+    rate('cosineLR', 'floor', o.floor ?? 0),
+  );
 }
 
 /**
@@ -298,18 +379,29 @@ export function cosineLR(options: { peak: number; decaySteps: number; warmupStep
  * `totalSteps` steps the rate stays at its final value (PyTorch raises instead).
  */
 export function oneCycleLR(options: {
-  maxLr: number; totalSteps: number; pctStart?: number; annealStrategy?: 'cos' | 'linear';
-  divFactor?: number; finalDivFactor?: number; threePhase?: boolean;
+  maxLr: number;
+  totalSteps: number;
+  pctStart?: number;
+  annealStrategy?: 'cos' | 'linear';
+  divFactor?: number;
+  finalDivFactor?: number;
+  threePhase?: boolean;
 }): Schedule {
   const n = 'oneCycleLR';
   const o = checkObject(n, options);
   checkKeys(n, o, ['maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
   const threePhase = o.threePhase ?? false;
-  if (typeof threePhase !== 'boolean') throw new TypeError(`${n}: option 'threePhase' must be a boolean, got ${describe(threePhase)}`);
-  return new OneCycle(rate(n, 'maxLr', o.maxLr), count(n, 'totalSteps', o.totalSteps, 1),
+  if (typeof threePhase !== 'boolean')
+    throw new TypeError(`${n}: option 'threePhase' must be a boolean, got ${describe(threePhase)}`);
+  return new OneCycle(
+    rate(n, 'maxLr', o.maxLr),
+    count(n, 'totalSteps', o.totalSteps, 1),
     checkNumber(n, 'pctStart', o.pctStart ?? 0.3, { min: 0, max: 1 }),
     checkChoice(n, 'annealStrategy', o.annealStrategy ?? 'cos', ['cos', 'linear'] as const),
-    positive(n, 'divFactor', o.divFactor ?? 25), positive(n, 'finalDivFactor', o.finalDivFactor ?? 1e4), threePhase);
+    positive(n, 'divFactor', o.divFactor ?? 25),
+    positive(n, 'finalDivFactor', o.finalDivFactor ?? 1e4),
+    threePhase,
+  );
 }
 
 /**
@@ -319,12 +411,18 @@ export function oneCycleLR(options: {
  */
 export function sequentialLR(schedules: readonly Schedule[], boundaries: readonly number[]): Schedule {
   const n = 'sequentialLR';
-  if (!Array.isArray(schedules) || schedules.length === 0) throw new TypeError(`${n}: expected a non-empty array of schedules, got ${describe(schedules)}`);
+  if (!Array.isArray(schedules) || schedules.length === 0)
+    throw new TypeError(`${n}: expected a non-empty array of schedules, got ${describe(schedules)}`);
   schedules.forEach((s, i) => {
-    if (!(s instanceof Schedule)) throw new TypeError(`${n}: schedules[${i}] is not a schedule (got ${describe(s)}); build one with constantLR, cosineLR, ...`);
+    if (!(s instanceof Schedule))
+      throw new TypeError(
+        `${n}: schedules[${i}] is not a schedule (got ${describe(s)}); build one with constantLR, cosineLR, ...`,
+      );
   });
   if (!Array.isArray(boundaries) || boundaries.length !== schedules.length - 1) {
-    throw new RangeError(`${n}: ${schedules.length} schedules need ${schedules.length - 1} boundaries, got ${Array.isArray(boundaries) ? boundaries.length : describe(boundaries)}`);
+    throw new RangeError(
+      `${n}: ${schedules.length} schedules need ${schedules.length - 1} boundaries, got ${Array.isArray(boundaries) ? boundaries.length : describe(boundaries)}`,
+    );
   }
   const b = boundaries.map((x, i) => count(n, `boundaries[${i}]`, x));
   for (let i = 1; i < b.length; i++) {
@@ -355,19 +453,32 @@ export function scheduleFromJSON(spec: ScheduleSpec): Schedule {
   const s = checkObject('scheduleFromJSON', spec) as ScheduleSpec;
   const { type, ...rest } = s as ScheduleSpec & Record<string, unknown>;
   switch (type) {
-    case 'constant': checkKeys('constantLR', rest, ['value']); return constantLR(rest.value as number);
-    case 'step': return stepLR(rest as never);
-    case 'multiStep': return multiStepLR(rest as never);
-    case 'exponential': return exponentialLR(rest as never);
-    case 'linear': return linearLR(rest as never);
-    case 'cosine': return cosineLR(rest as never);
-    case 'oneCycle': return oneCycleLR(rest as never);
+    case 'constant':
+      checkKeys('constantLR', rest, ['value']);
+      return constantLR(rest.value as number);
+    case 'step':
+      return stepLR(rest as never);
+    case 'multiStep':
+      return multiStepLR(rest as never);
+    case 'exponential':
+      return exponentialLR(rest as never);
+    case 'linear':
+      return linearLR(rest as never);
+    case 'cosine':
+      return cosineLR(rest as never);
+    case 'oneCycle':
+      return oneCycleLR(rest as never);
     case 'sequential': {
       checkKeys('sequentialLR', rest, ['schedules', 'boundaries']);
-      if (!Array.isArray(rest.schedules)) throw new TypeError(`scheduleFromJSON: a sequential schedule needs a 'schedules' array, got ${describe(rest.schedules)}`);
+      if (!Array.isArray(rest.schedules))
+        throw new TypeError(
+          `scheduleFromJSON: a sequential schedule needs a 'schedules' array, got ${describe(rest.schedules)}`,
+        );
       return sequentialLR((rest.schedules as ScheduleSpec[]).map(scheduleFromJSON), rest.boundaries as number[]);
     }
     default:
-      throw new TypeError(`scheduleFromJSON: unknown schedule type ${describe(type)}; expected one of constant, step, multiStep, exponential, linear, cosine, oneCycle, sequential`);
+      throw new TypeError(
+        `scheduleFromJSON: unknown schedule type ${describe(type)}; expected one of constant, step, multiStep, exponential, linear, cosine, oneCycle, sequential`,
+      );
   }
 }

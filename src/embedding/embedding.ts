@@ -9,7 +9,14 @@ import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStat
 import { ShardedEmbedding, shardRowsFor, type ShardedEmbeddingOptions } from './sharded.js';
 import type { EmbeddingTable } from './table.js';
 
-export type { EmbeddingInit, EmbeddingInitDistribution, EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
+export type {
+  EmbeddingInit,
+  EmbeddingInitDistribution,
+  EmbeddingMode,
+  EmbeddingOptimizer,
+  EmbeddingOptions,
+  EmbeddingStateDict,
+} from './options.js';
 export { EMBEDDING_SPLIT_FACTOR } from './local.js';
 
 /**
@@ -18,7 +25,8 @@ export { EMBEDDING_SPLIT_FACTOR } from './local.js';
  * (row ranges in engines of their own). Options are checked before anything is allocated.
  */
 export function createEmbeddingTable(rows: number, dim: number, options: EmbeddingOptions = {}): EmbeddingTable {
-  if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
   // Bad shapes and options get LocalEmbedding's errors (it checks everything before it allocates,
   // in its own order); only a valid table too large for one engine block is sharded.
   let fits: boolean;

@@ -34,7 +34,9 @@ function windowFor(b: number, option: string): number {
   if (b === 0) return 0;
   const j = Math.ceil(Math.log(EXACT_TAIL) / Math.log(b));
   if (!(j <= MAX_WINDOW)) {
-    throw new RangeError(`Embedding: mode 'exact' needs ${option} <= ${Math.pow(EXACT_TAIL, 1 / MAX_WINDOW).toFixed(5)} (the drift of missed steps is summed over the steps until ${option}^j < 2^-40), got ${b}; use mode 'lazy'`);
+    throw new RangeError(
+      `Embedding: mode 'exact' needs ${option} <= ${Math.pow(EXACT_TAIL, 1 / MAX_WINDOW).toFixed(5)} (the drift of missed steps is summed over the steps until ${option}^j < 2^-40), got ${b}; use mode 'lazy'`,
+    );
   }
   return j;
 }
@@ -56,16 +58,39 @@ const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam
  * @internal Exact mode's configuration for a table, or a RangeError naming why these options have
  * no closed form for a missed step (and what to use instead).
  */
-export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, o: TableOptions, rows: number): ExactConfig {
+export function exactConfig(
+  optimizer: EmbeddingOptimizer,
+  mode: EmbeddingMode,
+  o: TableOptions,
+  rows: number,
+): ExactConfig {
   const h = o as unknown as AdamResolved & SGDResolved;
-  const none: ExactConfig = { closedForm: S.EMB_EXACT_NONE, decay: false, ams: false, mom: false, window: 0, ringSize: 1, sweepChunk: 0, b1: 0, b2: 0, beta2: 0, eps: 0, thr: 0, pow: new Float64Array(0) };
+  const none: ExactConfig = {
+    closedForm: S.EMB_EXACT_NONE,
+    decay: false,
+    ams: false,
+    mom: false,
+    window: 0,
+    ringSize: 1,
+    sweepChunk: 0,
+    b1: 0,
+    b2: 0,
+    beta2: 0,
+    eps: 0,
+    thr: 0,
+    pow: new Float64Array(0),
+  };
   if (mode === 'lazy') return none;
   const kind = `Embedding (optimizer '${optimizer}', mode 'exact')`;
   if (!EXACT_OPTIMIZERS.includes(optimizer)) {
-    throw new RangeError(`${kind}: mode 'exact' supports optimizers ${EXACT_OPTIMIZERS.slice(0, -1).join(', ')} and ${EXACT_OPTIMIZERS[EXACT_OPTIMIZERS.length - 1]}, not '${optimizer}'; use mode 'lazy' (only the rows an update names change)`);
+    throw new RangeError(
+      `${kind}: mode 'exact' supports optimizers ${EXACT_OPTIMIZERS.slice(0, -1).join(', ')} and ${EXACT_OPTIMIZERS[EXACT_OPTIMIZERS.length - 1]}, not '${optimizer}'; use mode 'lazy' (only the rows an update names change)`,
+    );
   }
   if ((optimizer === 'adam' || optimizer === 'adagrad') && h.weightDecay !== 0) {
-    throw new RangeError(`${kind}: option 'weightDecay' must be 0, got ${h.weightDecay}: L2 decay gives untouched rows a non-zero gradient, which has no closed form to replay; use optimizer 'adamw' (decoupled decay) or mode 'lazy'`);
+    throw new RangeError(
+      `${kind}: option 'weightDecay' must be 0, got ${h.weightDecay}: L2 decay gives untouched rows a non-zero gradient, which has no closed form to replay; use optimizer 'adamw' (decoupled decay) or mode 'lazy'`,
+    );
   }
   let cfg: ExactConfig;
   if (optimizer === 'adam' || optimizer === 'adamw') {
@@ -81,19 +106,44 @@ export function exactConfig(optimizer: EmbeddingOptimizer, mode: EmbeddingMode, 
     }
     for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
     const cmin = h.amsgrad ? 1 : pow[2 * H + J];
-    cfg = { ...none, closedForm: S.EMB_EXACT_ADAM, decay: optimizer === 'adamw' && h.weightDecay !== 0, ams: h.amsgrad, window: J, b1, b2, beta2: h.betas[1], eps: h.eps, thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity, pow };
+    cfg = {
+      ...none,
+      closedForm: S.EMB_EXACT_ADAM,
+      decay: optimizer === 'adamw' && h.weightDecay !== 0,
+      ams: h.amsgrad,
+      window: J,
+      b1,
+      b2,
+      beta2: h.betas[1],
+      eps: h.eps,
+      thr: cmin > 0 ? (128 * h.eps) / cmin : Infinity,
+      pow,
+    };
   } else if (optimizer === 'sgd') {
     if (h.momentum !== 0 && h.weightDecay !== 0) {
-      throw new RangeError(`${kind}: momentum ${h.momentum} with weightDecay ${h.weightDecay} has no closed form for the missed steps; use one of them, or mode 'lazy'`);
+      throw new RangeError(
+        `${kind}: momentum ${h.momentum} with weightDecay ${h.weightDecay} has no closed form for the missed steps; use one of them, or mode 'lazy'`,
+      );
     }
-    if (h.momentum >= 1) throw new RangeError(`${kind}: option 'momentum' must be < 1 in exact mode (the missed steps' drift must vanish), got ${h.momentum}; use mode 'lazy'`);
+    if (h.momentum >= 1)
+      throw new RangeError(
+        `${kind}: option 'momentum' must be < 1 in exact mode (the missed steps' drift must vanish), got ${h.momentum}; use mode 'lazy'`,
+      );
     if (h.momentum === 0 && h.weightDecay === 0) return none;
     const mu = Math.fround(h.momentum);
     const J = h.momentum !== 0 ? windowFor(mu, 'momentum') : 0;
     const H = ringSizeFor(J, rows);
     const pow = new Float64Array(2 * H + J + 1);
     for (let j = 0; j < H; j++) pow[j] = Math.pow(mu, j);
-    cfg = { ...none, closedForm: S.EMB_EXACT_SGD, decay: h.weightDecay !== 0, mom: h.momentum !== 0, window: J, b1: mu, pow };
+    cfg = {
+      ...none,
+      closedForm: S.EMB_EXACT_SGD,
+      decay: h.weightDecay !== 0,
+      mom: h.momentum !== 0,
+      window: J,
+      b1: mu,
+      pow,
+    };
   } else {
     return none; // adagrad without weight decay: a zero gradient changes nothing
   }

@@ -7,7 +7,14 @@
 
 import { SLOT as S, type EngineFunctions } from '../core/abi.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../core/checkpoint.js';
-import { StepSeries, l2Decay, optionsRecord, stateNames, type AnyDeclaration, type HyperWriter } from '../core/declaration.js';
+import {
+  StepSeries,
+  l2Decay,
+  optionsRecord,
+  stateNames,
+  type AnyDeclaration,
+  type HyperWriter,
+} from '../core/declaration.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { checkChoice, checkKnownKeys, checkNumber, describe } from '../core/options.js';
@@ -18,13 +25,32 @@ import { TableScratch } from './scratch.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import type { EmbeddingTable } from './table.js';
 import {
-  checkIds, checkNonNegativeInt, checkNumbers, checkPositiveInt, checkSeed, checkTableKeys, outOfRange, resolveInit, resolveTableOptions,
-  type EmbeddingMode, type EmbeddingOptimizer, type EmbeddingOptions, type EmbeddingStateDict, type TableOptions,
+  checkIds,
+  checkNonNegativeInt,
+  checkNumbers,
+  checkPositiveInt,
+  checkSeed,
+  checkTableKeys,
+  outOfRange,
+  resolveInit,
+  resolveTableOptions,
+  type EmbeddingMode,
+  type EmbeddingOptimizer,
+  type EmbeddingOptions,
+  type EmbeddingStateDict,
+  type TableOptions,
 } from './options.js';
 import { firstNonFinite, TABLE_MAX_STEPS } from '../core/limits.js';
 import { tableL2Overflow } from './table-check.js';
 
-export type { EmbeddingInit, EmbeddingInitDistribution, EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
+export type {
+  EmbeddingInit,
+  EmbeddingInitDistribution,
+  EmbeddingMode,
+  EmbeddingOptimizer,
+  EmbeddingOptions,
+  EmbeddingStateDict,
+} from './options.js';
 
 const MODES = ['lazy', 'exact'] as const;
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
@@ -88,20 +114,24 @@ export class LocalEmbedding implements EmbeddingTable {
     const owner = 'Embedding';
     checkPositiveInt(owner, 'rows', rows, 0x7fffffff);
     checkPositiveInt(owner, 'dim', dim, MAX_ELEMENTS);
-    if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
     const optimizer = checkChoice(owner, 'optimizer', options.optimizer ?? 'adam', TABLE_OPTIMIZER_NAMES);
     const decl = declarationOf(optimizer);
     const kind = `Embedding (optimizer '${optimizer}')`;
     checkTableKeys(decl, options, kind);
     const mode = checkChoice(owner, 'mode', options.mode ?? 'lazy', MODES);
     const engine = options.engine;
-    if (engine !== undefined && !(engine instanceof Engine)) throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(engine)}`);
+    if (engine !== undefined && !(engine instanceof Engine))
+      throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(engine)}`);
     const opts = resolveTableOptions(decl, options as Record<string, unknown>, kind);
     const names = stateNames(decl, opts);
     // One block holds the weights, one the state tensors side by side: each at most 1 GiB.
     const blockFloats = rows * dim * Math.max(1, names.length);
     if (blockFloats > MAX_ELEMENTS) {
-      throw new RangeError(`Embedding: a ${rows} x ${dim} table with optimizer '${optimizer}' needs blocks of ${blockFloats} floats (weights, or the optimizer state of every row side by side), more than one engine block holds (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`);
+      throw new RangeError(
+        `Embedding: a ${rows} x ${dim} table with optimizer '${optimizer}' needs blocks of ${blockFloats} floats (weights, or the optimizer state of every row side by side), more than one engine block holds (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`,
+      );
     }
     const exact = exactConfig(optimizer, mode, opts, rows);
     const init = resolveInit(options.init ?? 'normal', rows * dim);
@@ -137,7 +167,10 @@ export class LocalEmbedding implements EmbeddingTable {
       if (init.kind === 'values') {
         heap.set(init.values, this.weightsPtr >>> 2);
         const bad = this.x.embFirstNonFinite(this.weightsPtr, n);
-        if (bad >= 0) throw new RangeError(`Embedding: option 'init' holds ${init.values[bad]} at [${bad}] (row ${Math.floor(bad / dim)}); initial values must be finite`);
+        if (bad >= 0)
+          throw new RangeError(
+            `Embedding: option 'init' holds ${init.values[bad]} at [${bad}] (row ${Math.floor(bad / dim)}); initial values must be finite`,
+          );
       } else if (init.kind === 'normal' || init.kind === 'uniform') {
         const fill = init.kind === 'normal' ? this.x.embFillNormal : this.x.embFillUniform;
         fill(this.weightsPtr, n, (seed as number) >>> 0, Math.floor((seed as number) / 2 ** 32) >>> 0, init.a, init.b);
@@ -146,7 +179,8 @@ export class LocalEmbedding implements EmbeddingTable {
       const u32 = this.engine.heapU32;
       const d = this.desc >>> 2;
       u32[d + S.EMB_WEIGHTS] = this.weightsPtr;
-      for (let i = 0; i < 3; i++) u32[d + S.EMB_STATE0 + i] = i < this.stateNames.length ? this.stateBase + i * dim * 4 : 0;
+      for (let i = 0; i < 3; i++)
+        u32[d + S.EMB_STATE0 + i] = i < this.stateNames.length ? this.stateBase + i * dim * 4 : 0;
       u32[d + S.EMB_SROW] = this.stateNames.length * dim * 4;
       u32[d + S.EMB_ROWS] = rows;
       u32[d + S.EMB_DIM] = dim;
@@ -155,7 +189,13 @@ export class LocalEmbedding implements EmbeddingTable {
       u32[d + S.EMB_HIST] = hist;
       u32[d + S.EMB_LAST] = this.lastPtr;
       this.writeExact(exact, 0);
-      this.scratch = new TableScratch(this.engine, dim, this.desc, (b) => this.alloc(b), (p) => this.release(p));
+      this.scratch = new TableScratch(
+        this.engine,
+        dim,
+        this.desc,
+        (b) => this.alloc(b),
+        (p) => this.release(p),
+      );
       this.scratch.ensureIds(64);
     } catch (e) {
       for (const b of this.blocks) this.engine.free(b);
@@ -233,7 +273,10 @@ export class LocalEmbedding implements EmbeddingTable {
   state(name: string): Float32Array {
     this.checkAlive('state');
     const i = this.stateNames.indexOf(name);
-    if (i < 0) throw new RangeError(`Embedding.state: no state '${name}' for optimizer '${this.optimizer}' with these options; it has ${this.stateNames.join(', ') || 'none'}`);
+    if (i < 0)
+      throw new RangeError(
+        `Embedding.state: no state '${name}' for optimizer '${this.optimizer}' with these options; it has ${this.stateNames.join(', ') || 'none'}`,
+      );
     this.flush();
     return this.readState(i);
   }
@@ -255,8 +298,12 @@ export class LocalEmbedding implements EmbeddingTable {
     const k = checkIds('Embedding.lookup', ids, this.rows);
     const n = k * this.dim;
     if (out !== undefined) {
-      if (!(out instanceof Float32Array)) throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
-      if (out.length !== n) throw new RangeError(`Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`);
+      if (!(out instanceof Float32Array))
+        throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
+      if (out.length !== n)
+        throw new RangeError(
+          `Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`,
+        );
     }
     const view = this.gather('Embedding.lookup', ids, k);
     const result = out ?? new Float32Array(n);
@@ -295,23 +342,35 @@ export class LocalEmbedding implements EmbeddingTable {
    */
   update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
     this.checkAlive('update');
-    if (this.steps >= TABLE_MAX_STEPS) throw new RangeError(`Embedding.update: the table's update count reached its limit of ${TABLE_MAX_STEPS} (TABLE_MAX_STEPS; the kernels count in 32 bits); nothing was changed`);
+    if (this.steps >= TABLE_MAX_STEPS)
+      throw new RangeError(
+        `Embedding.update: the table's update count reached its limit of ${TABLE_MAX_STEPS} (TABLE_MAX_STEPS; the kernels count in 32 bits); nothing was changed`,
+      );
     const k = checkIds('Embedding.update', ids, this.rows);
     const n = k * this.dim;
     if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
-      throw new TypeError(`Embedding.update: 'grads' must be a Float32Array of ids.length * dim floats, got ${describe(grads)}`);
+      throw new TypeError(
+        `Embedding.update: 'grads' must be a Float32Array of ids.length * dim floats, got ${describe(grads)}`,
+      );
     }
     if (grads.length !== n) {
-      throw new RangeError(`Embedding.update: 'grads' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${grads.length}`);
+      throw new RangeError(
+        `Embedding.update: 'grads' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${grads.length}`,
+      );
     }
     if (!ArrayBuffer.isView(grads)) checkNumbers('Embedding.update', 'grads', grads);
     const o = this.opts;
     const t = this.steps + 1;
     let decayFactor = 1;
     if (this.exact.decay) {
-      decayFactor = this.optimizer === 'adamw' ? Math.fround(1 - o.lr * o.weightDecay) : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
+      decayFactor =
+        this.optimizer === 'adamw'
+          ? Math.fround(1 - o.lr * o.weightDecay)
+          : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
       if (!(decayFactor > 0)) {
-        throw new RangeError(`Embedding.update: exact mode needs lr * weightDecay < 1 (the weights of untouched rows shrink by 1 - lr * weightDecay per step), got lr ${o.lr}, weightDecay ${o.weightDecay}; lower lr or use mode 'lazy'`);
+        throw new RangeError(
+          `Embedding.update: exact mode needs lr * weightDecay < 1 (the weights of untouched rows shrink by 1 - lr * weightDecay per step), got lr ${o.lr}, weightDecay ${o.weightDecay}; lower lr or use mode 'lazy'`,
+        );
       }
     }
     // Engine-owned gradients (gradView) are used in place; anything else is copied in.
@@ -334,19 +393,37 @@ export class LocalEmbedding implements EmbeddingTable {
       const b = this.x.embFirstNonFinite(sc.gradPtr, n);
       if (b >= 0) {
         const row = Math.floor(b / this.dim);
-        throw new NonFiniteGradientError(`Embedding.update: grads[${b}] is ${this.engine.heapF32[(sc.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
+        throw new NonFiniteGradientError(
+          `Embedding.update: grads[${b}] is ${this.engine.heapF32[(sc.gradPtr >>> 2) + b]} (position ${row}, id ${ids[row]}, column ${b - row * this.dim}); nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`,
+        );
       }
       const id = this.engine.heapU32[(this.desc >>> 2) + S.EMB_BAD];
-      throw new NonFiniteGradientError(`Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`);
+      throw new NonFiniteGradientError(
+        `Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`,
+      );
     }
     // With L2 decay the rows take g + wd * w: finite in float32 too (src/table-check.ts).
     const wdL2 = check ? l2Decay(this.decl, o as unknown as Record<string, unknown>) : 0;
     if (wdL2 > 0) {
-      const u32 = this.engine.heapU32, d = this.desc >>> 2;
-      const why = tableL2Overflow(this.engine, sc.gradPtr, k, this.dim, u32[d + S.EMB_UNIQ], u32[d + S.EMB_GPTR], unique, this.weightsPtr, wdL2, o.maximize ? -1 : 1);
+      const u32 = this.engine.heapU32,
+        d = this.desc >>> 2;
+      const why = tableL2Overflow(
+        this.engine,
+        sc.gradPtr,
+        k,
+        this.dim,
+        u32[d + S.EMB_UNIQ],
+        u32[d + S.EMB_GPTR],
+        unique,
+        this.weightsPtr,
+        wdL2,
+        o.maximize ? -1 : 1,
+      );
       if (why !== null) {
         if (o.nonFinite === 'skip') return false;
-        throw new NonFiniteGradientError(`Embedding.update: ${why}; nothing was changed. Pass nonFinite: 'skip' to skip such updates.`);
+        throw new NonFiniteGradientError(
+          `Embedding.update: ${why}; nothing was changed. Pass nonFinite: 'skip' to skip such updates.`,
+        );
       }
     }
     // Everything checked: step t.
@@ -373,9 +450,19 @@ export class LocalEmbedding implements EmbeddingTable {
     // Only from 4x the pool's minParallelElements (512K floats by default): measured on a 262144 x
     // 64 table, 2 threads against 1, an update of 1940 rows (124K floats) ran 0.91x as fast, 6089
     // rows 1.05x, 18178 rows 1.14x (the sort and coalescing stay on this thread).
-    const split = this.exact.closedForm === S.EMB_EXACT_NONE &&
-      runListParallel(this.engine, 'embApply', this.desc, S.EMB_DESC_BYTES, [S.EMB_UNIQ, S.EMB_GPTR], unique, this.dim,
-        (count) => [t, count, 0, 0, 0, 0, 0], EMBEDDING_SPLIT_FACTOR);
+    const split =
+      this.exact.closedForm === S.EMB_EXACT_NONE &&
+      runListParallel(
+        this.engine,
+        'embApply',
+        this.desc,
+        S.EMB_DESC_BYTES,
+        [S.EMB_UNIQ, S.EMB_GPTR],
+        unique,
+        this.dim,
+        (count) => [t, count, 0, 0, 0, 0, 0],
+        EMBEDDING_SPLIT_FACTOR,
+      );
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     this.steps = t;
     this.uniqueRows = unique;
@@ -408,31 +495,51 @@ export class LocalEmbedding implements EmbeddingTable {
   loadStateDict(dict: EmbeddingStateDict): void {
     this.checkAlive('loadStateDict');
     const what = 'Embedding.loadStateDict';
-    if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
-    if (dict.kind !== 'Embedding') throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
-    if (dict.rows !== this.rows || dict.dim !== this.dim) throw new RangeError(`${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`);
-    if (dict.optimizer !== this.optimizer) throw new TypeError(`${what}: the state dict uses optimizer '${String(dict.optimizer)}', this table '${this.optimizer}'`);
-    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > TABLE_MAX_STEPS) throw new RangeError(`${what}: bad stepCount ${dict.stepCount} (an integer in [0, ${TABLE_MAX_STEPS}])`);
+    if (dict === null || typeof dict !== 'object')
+      throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
+    if (dict.kind !== 'Embedding')
+      throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
+    if (dict.rows !== this.rows || dict.dim !== this.dim)
+      throw new RangeError(
+        `${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`,
+      );
+    if (dict.optimizer !== this.optimizer)
+      throw new TypeError(
+        `${what}: the state dict uses optimizer '${String(dict.optimizer)}', this table '${this.optimizer}'`,
+      );
+    if (!Number.isSafeInteger(dict.stepCount) || dict.stepCount < 0 || dict.stepCount > TABLE_MAX_STEPS)
+      throw new RangeError(`${what}: bad stepCount ${dict.stepCount} (an integer in [0, ${TABLE_MAX_STEPS}])`);
     const given = (dict.options ?? {}) as Record<string, unknown>;
     checkKnownKeys(what, given, this.decl.options);
     const opts = resolveTableOptions(this.decl, given, what);
     const names = stateNames(this.decl, opts);
     if (names.join() !== this.stateNames.join()) {
-      throw new RangeError(`${what}: the state dict's options need state [${names.join(', ')}] but this table holds [${this.stateNames.join(', ')}]; create it with the same options`);
+      throw new RangeError(
+        `${what}: the state dict's options need state [${names.join(', ')}] but this table holds [${this.stateNames.join(', ')}]; create it with the same options`,
+      );
     }
     const exact = exactConfig(this.optimizer, this.mode, opts, this.rows);
     const n = this.rows * this.dim;
-    const tensors: [string, unknown][] = [['weights', dict.weights], ...names.map((k): [string, unknown] => [`state.${k}`, dict.state?.[k]])];
+    const tensors: [string, unknown][] = [
+      ['weights', dict.weights],
+      ...names.map((k): [string, unknown] => [`state.${k}`, dict.state?.[k]]),
+    ];
     for (const [name, t] of tensors) {
-      if (!(t instanceof Float32Array)) throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
+      if (!(t instanceof Float32Array))
+        throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
       if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
     }
     if ((exact.closedForm !== S.EMB_EXACT_NONE) !== (this.exact.closedForm !== S.EMB_EXACT_NONE)) {
-      throw new RangeError(`${what}: these options change whether exact mode has missed steps to replay; create a table with the state dict's options`);
+      throw new RangeError(
+        `${what}: these options change whether exact mode has missed steps to replay; create a table with the state dict's options`,
+      );
     }
     for (const k of names) {
       const j = firstNonFinite(dict.state[k]);
-      if (j >= 0) throw new RangeError(`${what}: state '${k}'[${j}] is ${dict.state[k][j]}; optimizer state must be finite (a NaN or infinite state would make every later update of that row non-finite)`);
+      if (j >= 0)
+        throw new RangeError(
+          `${what}: state '${k}'[${j}] is ${dict.state[k][j]}; optimizer state must be finite (a NaN or infinite state would make every later update of that row non-finite)`,
+        );
     }
     // Everything checked: now change.
     this.opts = opts;
@@ -462,16 +569,24 @@ export class LocalEmbedding implements EmbeddingTable {
     const e = this.engine;
     const exact = this.exact.closedForm !== S.EMB_EXACT_NONE;
     return encodeCheckpoint('Embedding', {
-      rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: this.steps,
+      rows: this.rows,
+      dim: this.dim,
+      optimizer: this.optimizer,
+      mode: this.mode,
+      stepCount: this.steps,
       options: optionsRecord(this.decl, this.opts),
       weights: e.f32(this.weightsPtr, n),
       state: Object.fromEntries(this.stateNames.map((name, i) => [name, this.readState(i)])),
-      lag: exact ? {
-        last: new Uint32Array(e.memory.buffer, this.lastPtr, this.rows),
-        ring: new Uint8Array(e.memory.buffer, this.ringPtr, this.exact.ringSize * S.EMB_RING_BYTES),
-        base: e.heapU32[(this.desc >>> 2) + S.EMB_BASE],
-        logDecay: this.logDecay, cursor: this.cursor, flushedAt: this.flushedAt,
-      } : null,
+      lag: exact
+        ? {
+            last: new Uint32Array(e.memory.buffer, this.lastPtr, this.rows),
+            ring: new Uint8Array(e.memory.buffer, this.ringPtr, this.exact.ringSize * S.EMB_RING_BYTES),
+            base: e.heapU32[(this.desc >>> 2) + S.EMB_BASE],
+            logDecay: this.logDecay,
+            cursor: this.cursor,
+            flushedAt: this.flushedAt,
+          }
+        : null,
     });
   }
 
@@ -485,18 +600,41 @@ export class LocalEmbedding implements EmbeddingTable {
     this.checkAlive('load');
     const what = 'Embedding.load';
     const p = decodeCheckpoint(bytes, 'Embedding', what).payload as Record<string, unknown> & {
-      lag: { last: Uint32Array; ring: Uint8Array; base: number; logDecay: number; cursor: number; flushedAt: number } | null;
+      lag: {
+        last: Uint32Array;
+        ring: Uint8Array;
+        base: number;
+        logDecay: number;
+        cursor: number;
+        flushedAt: number;
+      } | null;
     };
     const malformed: (why: string) => never = (why) => {
-      throw new CheckpointError('malformed', `${what}: the checkpoint is malformed (${why}) although its checksum holds`);
+      throw new CheckpointError(
+        'malformed',
+        `${what}: the checkpoint is malformed (${why}) although its checksum holds`,
+      );
     };
     const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
-    if (!isCount(p.rows) || !isCount(p.dim) || !isCount(p.stepCount) || typeof p.optimizer !== 'string' || typeof p.mode !== 'string') malformed('no shape, optimizer, mode or step count');
+    if (
+      !isCount(p.rows) ||
+      !isCount(p.dim) ||
+      !isCount(p.stepCount) ||
+      typeof p.optimizer !== 'string' ||
+      typeof p.mode !== 'string'
+    )
+      malformed('no shape, optimizer, mode or step count');
     if (p.optimizer !== this.optimizer) {
-      throw new CheckpointError('kind', `${what}: the checkpoint holds an Embedding trained with optimizer '${String(p.optimizer)}', this table uses '${this.optimizer}'; create the table with optimizer '${String(p.optimizer)}' (or use Embedding.fromCheckpoint)`);
+      throw new CheckpointError(
+        'kind',
+        `${what}: the checkpoint holds an Embedding trained with optimizer '${String(p.optimizer)}', this table uses '${this.optimizer}'; create the table with optimizer '${String(p.optimizer)}' (or use Embedding.fromCheckpoint)`,
+      );
     }
     if (p.rows !== this.rows || p.dim !== this.dim || p.mode !== this.mode) {
-      throw new CheckpointError('layout', `${what}: the checkpoint holds a ${p.rows} x ${p.dim} table in mode '${String(p.mode)}', this one is ${this.rows} x ${this.dim} in mode '${this.mode}'; create the table with the same shape and mode (or use Embedding.fromCheckpoint)`);
+      throw new CheckpointError(
+        'layout',
+        `${what}: the checkpoint holds a ${p.rows} x ${p.dim} table in mode '${String(p.mode)}', this one is ${this.rows} x ${this.dim} in mode '${this.mode}'; create the table with the same shape and mode (or use Embedding.fromCheckpoint)`,
+      );
     }
     let opts: TableOptions;
     let cfg: ExactConfig;
@@ -511,11 +649,16 @@ export class LocalEmbedding implements EmbeddingTable {
     const names = stateNames(this.decl, opts);
     const state = (p.state ?? {}) as Record<string, unknown>;
     if (names.join() !== this.stateNames.join() || Object.keys(state).join() !== names.join()) {
-      throw new CheckpointError('layout', `${what}: the checkpoint holds state [${Object.keys(state).join(', ')}] but this table holds [${this.stateNames.join(', ')}]; create the table with the options it was saved with (see inspectCheckpoint)`);
+      throw new CheckpointError(
+        'layout',
+        `${what}: the checkpoint holds state [${Object.keys(state).join(', ')}] but this table holds [${this.stateNames.join(', ')}]; create the table with the options it was saved with (see inspectCheckpoint)`,
+      );
     }
     const n = this.rows * this.dim;
-    for (const t of [p.weights, ...names.map((k) => state[k])]) if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
-    if ((p.stepCount as number) > TABLE_MAX_STEPS) malformed(`its update count ${p.stepCount} is beyond the limit of ${TABLE_MAX_STEPS}`);
+    for (const t of [p.weights, ...names.map((k) => state[k])])
+      if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
+    if ((p.stepCount as number) > TABLE_MAX_STEPS)
+      malformed(`its update count ${p.stepCount} is beyond the limit of ${TABLE_MAX_STEPS}`);
     for (const k of names) {
       const j = firstNonFinite(state[k] as Float32Array);
       if (j >= 0) malformed(`state '${k}'[${j}] is ${(state[k] as Float32Array)[j]}; optimizer state must be finite`);
@@ -523,17 +666,39 @@ export class LocalEmbedding implements EmbeddingTable {
     const lag = p.lag;
     const steps = p.stepCount as number;
     if (cfg.closedForm !== S.EMB_EXACT_NONE) {
-      if (lag === null || typeof lag !== 'object' || !(lag.last instanceof Uint32Array) || lag.last.length !== this.rows ||
-        !(lag.ring instanceof Uint8Array) || lag.ring.length !== cfg.ringSize * S.EMB_RING_BYTES ||
-        !isCount(lag.base) || !Number.isFinite(lag.logDecay) || !isCount(lag.cursor) || lag.cursor >= this.rows ||
-        !isCount(lag.flushedAt) || lag.flushedAt > steps || lag.base > steps) malformed('its exact-mode history does not fit the table');
+      if (
+        lag === null ||
+        typeof lag !== 'object' ||
+        !(lag.last instanceof Uint32Array) ||
+        lag.last.length !== this.rows ||
+        !(lag.ring instanceof Uint8Array) ||
+        lag.ring.length !== cfg.ringSize * S.EMB_RING_BYTES ||
+        !isCount(lag.base) ||
+        !Number.isFinite(lag.logDecay) ||
+        !isCount(lag.cursor) ||
+        lag.cursor >= this.rows ||
+        !isCount(lag.flushedAt) ||
+        lag.flushedAt > steps ||
+        lag.base > steps
+      )
+        malformed('its exact-mode history does not fit the table');
       for (let r = 0; r < lag.last.length; r++) if (lag.last[r] > steps) malformed(`row ${r} is ahead of the table`);
     }
     try {
-      this.loadStateDict({ kind: 'Embedding', rows: this.rows, dim: this.dim, optimizer: this.optimizer, mode: this.mode, stepCount: steps,
-        options: p.options as Record<string, unknown>, weights: p.weights as Float32Array, state: state as Record<string, Float32Array> });
+      this.loadStateDict({
+        kind: 'Embedding',
+        rows: this.rows,
+        dim: this.dim,
+        optimizer: this.optimizer,
+        mode: this.mode,
+        stepCount: steps,
+        options: p.options as Record<string, unknown>,
+        weights: p.weights as Float32Array,
+        state: state as Record<string, Float32Array>,
+      });
     } catch (e) {
-      if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('layout', `${what}: ${e.message}`);
+      if (e instanceof RangeError || e instanceof TypeError)
+        throw new CheckpointError('layout', `${what}: ${e.message}`);
       throw e;
     }
     if (cfg.closedForm !== S.EMB_EXACT_NONE && lag) {
@@ -556,15 +721,37 @@ export class LocalEmbedding implements EmbeddingTable {
     const o = (p.options ?? {}) as Record<string, unknown>;
     // The shape must match the weights the checkpoint holds before any engine memory is taken: a
     // few hundred bytes claiming a 2e9 x 64 table built hundreds of shard engines before refusing.
-    const rows = p.rows, dim = p.dim, w = p.weights;
-    if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(dim) || (rows as number) < 0 || (dim as number) < 0 || !(w instanceof Float32Array) || w.length !== (rows as number) * (dim as number)) {
-      throw new CheckpointError('malformed', `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${w instanceof Float32Array ? w.length : 'no'} float32 weights) although its checksum holds`);
+    const rows = p.rows,
+      dim = p.dim,
+      w = p.weights;
+    if (
+      !Number.isSafeInteger(rows) ||
+      !Number.isSafeInteger(dim) ||
+      (rows as number) < 0 ||
+      (dim as number) < 0 ||
+      !(w instanceof Float32Array) ||
+      w.length !== (rows as number) * (dim as number)
+    ) {
+      throw new CheckpointError(
+        'malformed',
+        `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${w instanceof Float32Array ? w.length : 'no'} float32 weights) although its checksum holds`,
+      );
     }
     let table: LocalEmbedding;
     try {
-      table = new LocalEmbedding(p.rows as number, p.dim as number, { ...o, optimizer: p.optimizer as EmbeddingOptimizer, mode: p.mode as EmbeddingMode, init: 'zeros', engine: options.engine });
+      table = new LocalEmbedding(p.rows as number, p.dim as number, {
+        ...o,
+        optimizer: p.optimizer as EmbeddingOptimizer,
+        mode: p.mode as EmbeddingMode,
+        init: 'zeros',
+        engine: options.engine,
+      });
     } catch (e) {
-      if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('malformed', `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`);
+      if (e instanceof RangeError || e instanceof TypeError)
+        throw new CheckpointError(
+          'malformed',
+          `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`,
+        );
       throw e;
     }
     try {
@@ -656,7 +843,8 @@ export class LocalEmbedding implements EmbeddingTable {
 
   /** A copy of `a` when it is a view of engine memory (which an allocation may detach), else `a`. */
   private detachSafe<T extends ArrayLike<number>>(a: T): T {
-    if (ArrayBuffer.isView(a) && a.buffer === this.engine.memory.buffer) return (a as unknown as { slice(): T }).slice();
+    if (ArrayBuffer.isView(a) && a.buffer === this.engine.memory.buffer)
+      return (a as unknown as { slice(): T }).slice();
     return a;
   }
 
@@ -677,7 +865,14 @@ export class LocalEmbedding implements EmbeddingTable {
     const f32 = this.engine.heapF32;
     const i32 = this.engine.heapI32;
     const base = this.hyper >>> 2;
-    const w: HyperWriter = { f32: (slot, v) => { f32[base + slot] = v; }, flag: (slot, on) => { i32[base + slot] = on ? 1 : 0; } };
+    const w: HyperWriter = {
+      f32: (slot, v) => {
+        f32[base + slot] = v;
+      },
+      flag: (slot, on) => {
+        i32[base + slot] = on ? 1 : 0;
+      },
+    };
     this.decl.writeHyper(w, this.opts, t, this.opts.maximize ? -1 : 1, this.series);
     // The kernels' shared loop clamps the gradients to [CLIP_LO, CLIP_HI]: a table does not clip.
     w.f32(S.CLIP_LO, -Infinity);
@@ -736,7 +931,5 @@ export class LocalEmbedding implements EmbeddingTable {
   }
 }
 
-
 /** @internal Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
 export const EMBEDDING_SPLIT_FACTOR = 4;
-

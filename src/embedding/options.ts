@@ -9,7 +9,6 @@ import type { EmbeddingOptimizer } from '../optimizers/registry.js';
 
 export type { EmbeddingOptimizer } from '../optimizers/registry.js';
 
-
 /**
  * How rows that an update does not touch are treated:
  * - `'lazy'`: they do not change at all, nor does their optimizer state (PyTorch `SparseAdam`,
@@ -23,8 +22,7 @@ export type EmbeddingMode = 'lazy' | 'exact';
 
 /** A random initialisation: N(mean, std²) or U[low, high). */
 export type EmbeddingInitDistribution =
-  | { distribution: 'normal'; mean?: number; std?: number }
-  | { distribution: 'uniform'; low?: number; high?: number };
+  { distribution: 'normal'; mean?: number; std?: number } | { distribution: 'uniform'; low?: number; high?: number };
 
 /**
  * The initial weights: `'zeros'`; `'normal'` = N(0, 1) (PyTorch `nn.Embedding`'s default, and
@@ -123,7 +121,11 @@ export type TableOptions = CommonResolved & Readonly<Record<string, unknown>>;
 export const TABLE_KEYS = ['optimizer', 'mode', 'init', 'seed', 'engine'] as const;
 
 /** The optimizer's options for a table, checked, with the dense class's defaults. */
-export function resolveTableOptions(d: AnyDeclaration, o: Readonly<Record<string, unknown>>, owner: string): TableOptions {
+export function resolveTableOptions(
+  d: AnyDeclaration,
+  o: Readonly<Record<string, unknown>>,
+  owner: string,
+): TableOptions {
   return { ...resolveCommon(d, o, owner), ...d.resolve(o, owner) };
 }
 
@@ -135,23 +137,27 @@ export function checkTableKeys(d: AnyDeclaration, o: object, owner: string): voi
 // ---------------------------------------------------------------------------------------------
 // Validation helpers.
 
-
-
 export function checkPositiveInt(owner: string, name: string, value: unknown, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${owner}: '${name}' must be a positive integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${owner}: '${name}' must be an integer in [1, ${max}], got ${value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${owner}: '${name}' must be a positive integer, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new RangeError(`${owner}: '${name}' must be an integer in [1, ${max}], got ${value}`);
   return value;
 }
 
 export function checkNonNegativeInt(owner: string, name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${owner}: '${name}' must be a non-negative integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) throw new RangeError(`${owner}: '${name}' must be a non-negative integer, got ${value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${owner}: '${name}' must be a non-negative integer, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff)
+    throw new RangeError(`${owner}: '${name}' must be a non-negative integer, got ${value}`);
   return value;
 }
 
 export function checkSeed(value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`Embedding: option 'seed' must be a non-negative integer, got ${describe(value)}`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`Embedding: option 'seed' must be a non-negative safe integer, got ${value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`Embedding: option 'seed' must be a non-negative integer, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`Embedding: option 'seed' must be a non-negative safe integer, got ${value}`);
   return value;
 }
 
@@ -161,17 +167,21 @@ export function checkIds(what: string, ids: unknown, rows: number): number {
   if (Array.isArray(ids)) {
     for (let i = 0; i < ids.length; i++) {
       const v = ids[i];
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
       if (v < 0 || v >= rows) throw outOfRange(what, ids, i, rows);
     }
     return ids.length;
   }
-  throw new TypeError(`${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`);
+  throw new TypeError(
+    `${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`,
+  );
 }
 
 export function checkNumbers(what: string, name: string, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {
-    if (typeof values[i] !== 'number') throw new TypeError(`${what}: ${name}[${i}] is ${describe(values[i])}; expected numbers (pass a Float32Array)`);
+    if (typeof values[i] !== 'number')
+      throw new TypeError(`${what}: ${name}[${i}] is ${describe(values[i])}; expected numbers (pass a Float32Array)`);
   }
 }
 
@@ -189,7 +199,10 @@ export function resolveInit(init: unknown, n: number): ResolvedInit {
   if (init === 'zeros') return { kind: 'zeros' };
   if (init === 'normal') return { kind: 'normal', a: 0, b: 1 };
   if (init === 'uniform') return { kind: 'uniform', a: 0, b: 1 };
-  if (typeof init === 'string') throw new RangeError(`${what} must be 'zeros', 'normal', 'uniform', a distribution object or ${n} values, got '${init}'`);
+  if (typeof init === 'string')
+    throw new RangeError(
+      `${what} must be 'zeros', 'normal', 'uniform', a distribution object or ${n} values, got '${init}'`,
+    );
   if (init !== null && typeof init === 'object' && 'distribution' in init) {
     const d = init as Record<string, unknown>;
     if (d.distribution === 'normal') {
@@ -202,16 +215,20 @@ export function resolveInit(init: unknown, n: number): ResolvedInit {
       checkKnownKeys(what, d, ['distribution', 'low', 'high']);
       const low = checkNumber(what, 'low', d.low ?? 0);
       const high = checkNumber(what, 'high', d.high ?? 1);
-      if (!(high > low)) throw new RangeError(`${what}: 'high' must be greater than 'low', got low ${low}, high ${high}`);
+      if (!(high > low))
+        throw new RangeError(`${what}: 'high' must be greater than 'low', got low ${low}, high ${high}`);
       return { kind: 'uniform', a: low, b: high };
     }
     throw new RangeError(`${what}: 'distribution' must be 'normal' or 'uniform', got ${describe(d.distribution)}`);
   }
   if (init !== null && typeof init === 'object' && typeof (init as ArrayLike<number>).length === 'number') {
     const values = init as ArrayLike<number>;
-    if (values.length !== n) throw new RangeError(`${what} holds ${values.length} values; the table needs rows * dim = ${n}`);
+    if (values.length !== n)
+      throw new RangeError(`${what} holds ${values.length} values; the table needs rows * dim = ${n}`);
     if (!ArrayBuffer.isView(values)) checkNumbers('Embedding', 'init', values);
     return { kind: 'values', values };
   }
-  throw new TypeError(`${what} must be 'zeros', 'normal', 'uniform', { distribution, ... } or a Float32Array, got ${describe(init)}`);
+  throw new TypeError(
+    `${what} must be 'zeros', 'normal', 'uniform', { distribution, ... } or a Float32Array, got ${describe(init)}`,
+  );
 }

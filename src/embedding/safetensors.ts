@@ -4,15 +4,35 @@
 
 import { CheckpointError } from '../core/checkpoint.js';
 import {
-  checkMuProduct, decodeSafetensors, encodeSafetensors, engineMeta, engineOptions, hasState, parseGroups, putState, readF32, readStep, refuse,
-  torchGroup, type SafetensorsTensor, type SafetensorsTensorInput,
+  checkMuProduct,
+  decodeSafetensors,
+  encodeSafetensors,
+  engineMeta,
+  engineOptions,
+  hasState,
+  parseGroups,
+  putState,
+  readF32,
+  readStep,
+  refuse,
+  torchGroup,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
 } from '../core/safetensors.js';
 import type { EmbeddingTable } from './table.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 
 /** PyTorch's class name of each table optimizer. */
 const TABLE_CLASS: Record<EmbeddingOptimizer, string> = {
-  sgd: 'SGD', adagrad: 'Adagrad', adam: 'Adam', adamw: 'AdamW', adamax: 'Adamax', lion: 'Lion', adadelta: 'Adadelta', nadam: 'NAdam', radam: 'RAdam',
+  sgd: 'SGD',
+  adagrad: 'Adagrad',
+  adam: 'Adam',
+  adamw: 'AdamW',
+  adamax: 'Adamax',
+  lion: 'Lion',
+  adadelta: 'Adadelta',
+  nadam: 'NAdam',
+  radam: 'RAdam',
 };
 
 /**
@@ -29,12 +49,21 @@ export function saveEmbeddingSafetensors(emb: EmbeddingTable): Uint8Array {
   const shape = [dict.rows, dict.dim];
   const tensors: Record<string, SafetensorsTensorInput> = { weight: { dtype: 'F32', shape, data: dict.weights } };
   const kind = TABLE_CLASS[dict.optimizer];
-  if (hasState(kind, dict.stepCount)) putState(tensors, 'state.0', kind, dict.options, dict.stepCount, shape, dict.state, what);
+  if (hasState(kind, dict.stepCount))
+    putState(tensors, 'state.0', kind, dict.options, dict.stepCount, shape, dict.state, what);
   return encodeSafetensors(tensors, {
     format: 'pt',
     optimizer: kind,
     param_groups: JSON.stringify([{ ...torchGroup(dict.options), params: [0] }]),
-    wasm_optim: JSON.stringify({ kind: 'Embedding', optimizer: dict.optimizer, mode: dict.mode, rows: dict.rows, dim: dict.dim, stepCount: dict.stepCount, options: { nonFinite: dict.options.nonFinite } }),
+    wasm_optim: JSON.stringify({
+      kind: 'Embedding',
+      optimizer: dict.optimizer,
+      mode: dict.mode,
+      rows: dict.rows,
+      dim: dict.dim,
+      stepCount: dict.stepCount,
+      options: { nonFinite: dict.options.nonFinite },
+    }),
   });
 }
 
@@ -50,14 +79,28 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
   const file = decodeSafetensors(bytes, what);
   const meta = file.metadata;
   const kind = TABLE_CLASS[emb.optimizer];
-  if (meta.optimizer === undefined) refuse('malformed', what, `__metadata__ has no 'optimizer' (the class name, e.g. '${kind}')`);
-  if (meta.optimizer !== kind) refuse('kind', what, `the file holds the state of ${meta.optimizer}, but this table uses '${emb.optimizer}' (${kind}); create the table with that optimizer`);
+  if (meta.optimizer === undefined)
+    refuse('malformed', what, `__metadata__ has no 'optimizer' (the class name, e.g. '${kind}')`);
+  if (meta.optimizer !== kind)
+    refuse(
+      'kind',
+      what,
+      `the file holds the state of ${meta.optimizer}, but this table uses '${emb.optimizer}' (${kind}); create the table with that optimizer`,
+    );
   const groups = parseGroups(meta, what);
-  if (groups.length !== 1 || (groups[0].params as number[]).join() !== '0') refuse('layout', what, `a table's file has one param group with params [0], this one has ${JSON.stringify(groups.map((g) => g.params))}`);
+  if (groups.length !== 1 || (groups[0].params as number[]).join() !== '0')
+    refuse(
+      'layout',
+      what,
+      `a table's file has one param group with params [0], this one has ${JSON.stringify(groups.map((g) => g.params))}`,
+    );
   const eng = engineMeta(meta, what);
   const known = Object.keys(emb.options);
   const engOpts = (eng?.options ?? {}) as Record<string, unknown>;
-  const options: Record<string, unknown> = { ...engineOptions(groups[0], known, `a '${emb.optimizer}' table`, 'param_groups[0]', what), nonFinite: 'nonFinite' in engOpts ? engOpts.nonFinite : emb.options.nonFinite };
+  const options: Record<string, unknown> = {
+    ...engineOptions(groups[0], known, `a '${emb.optimizer}' table`, 'param_groups[0]', what),
+    nonFinite: 'nonFinite' in engOpts ? engOpts.nonFinite : emb.options.nonFinite,
+  };
   const shape = `${emb.rows},${emb.dim}`;
   const state: Record<string, Float32Array> = {};
   let weights: Float32Array | null = null;
@@ -68,7 +111,12 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
     else if (name === 'state.0.step') step = readStep(t, name, what);
     else if (name === 'state.0.mu_product' && emb.optimizer === 'nadam') mu = t;
     else if (name.startsWith('state.0.')) state[name.slice(8)] = readF32(t, name, what);
-    else refuse('layout', what, `tensor '${name}' is neither weight nor state.0.<name>; is this an optimizer's file (load it with Optimizer#loadSafetensors)?`);
+    else
+      refuse(
+        'layout',
+        what,
+        `tensor '${name}' is neither weight nor state.0.<name>; is this an optimizer's file (load it with Optimizer#loadSafetensors)?`,
+      );
     if (name !== 'state.0.step' && name !== 'state.0.mu_product' && t.shape.join() !== shape) {
       refuse('layout', what, `'${name}' has shape [${t.shape.join(', ')}] but this table is ${emb.rows} x ${emb.dim}`);
     }
@@ -76,7 +124,8 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
   if (weights === null) refuse('layout', what, "tensor 'weight' is missing");
   const names = Object.keys(state);
   // PyTorch's SGD keeps no step: a momentum buffer means at least one step was taken.
-  if (step === null && names.length > 0 && emb.optimizer !== 'sgd') refuse('layout', what, `'state.0.step' is missing beside state.0.${names[0]}`);
+  if (step === null && names.length > 0 && emb.optimizer !== 'sgd')
+    refuse('layout', what, `'state.0.step' is missing beside state.0.${names[0]}`);
   const stepCount = step ?? (names.length > 0 ? 1 : 0);
   if (emb.optimizer === 'nadam') checkMuProduct(mu, 'state.0.mu_product', options, stepCount, what);
   // No state in the file: the table has not stepped; its state is the initial one.
@@ -85,11 +134,23 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
     for (const k of emb.stateKeys) state[k] = new Float32Array(emb.rows * emb.dim).fill(init);
   }
   const dict: EmbeddingStateDict = {
-    kind: 'Embedding', rows: emb.rows, dim: emb.dim, optimizer: emb.optimizer, mode: emb.mode, stepCount,
-    options, weights: weights as Float32Array, state,
+    kind: 'Embedding',
+    rows: emb.rows,
+    dim: emb.dim,
+    optimizer: emb.optimizer,
+    mode: emb.mode,
+    stepCount,
+    options,
+    weights: weights as Float32Array,
+    state,
   };
   const extra = Object.keys(state).filter((k) => !emb.stateKeys.includes(k));
-  if (extra.length > 0) refuse('layout', what, `the file holds state [${Object.keys(state).join(', ')}] but this table holds [${emb.stateKeys.join(', ')}]; create the table with the options in param_groups (${meta.param_groups})`);
+  if (extra.length > 0)
+    refuse(
+      'layout',
+      what,
+      `the file holds state [${Object.keys(state).join(', ')}] but this table holds [${emb.stateKeys.join(', ')}]; create the table with the options in param_groups (${meta.param_groups})`,
+    );
   try {
     emb.loadStateDict(dict); // checks options, state names and lengths before it changes anything
   } catch (e) {

@@ -42,7 +42,10 @@ export class TableScratch {
   ensureIds(k: number): void {
     if (k <= this.cap) return;
     const cap = capacityFor(k);
-    const keys = 8 * cap, uniq = 4 * cap, sums = 4 * this.dim * (cap / 2 + 1), ids = 4 * cap;
+    const keys = 8 * cap,
+      uniq = 4 * cap,
+      sums = 4 * this.dim * (cap / 2 + 1),
+      ids = 4 * cap;
     const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq];
     const idsAt = align16(at[4] + sums);
     const block = this.alloc(idsAt + ids);
@@ -92,6 +95,11 @@ export class TableScratch {
 
   /** True when `grads` is this scratch's own gradient buffer holding n floats (`gradView`): no copy needed. */
   holds(grads: ArrayLike<number>, n: number): boolean {
-    return grads instanceof Float32Array && this.engine.isCurrent(grads) && grads.byteOffset === this.gradPtr && n <= this.gradCap * this.dim;
+    return (
+      grads instanceof Float32Array &&
+      this.engine.isCurrent(grads) &&
+      grads.byteOffset === this.gradPtr &&
+      n <= this.gradCap * this.dim
+    );
   }
 }

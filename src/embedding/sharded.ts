@@ -32,9 +32,21 @@ export interface ShardedEmbeddingOptions extends EmbeddingOptions {
 function stateTensors(o: EmbeddingOptions): number {
   const name = o.optimizer ?? 'adam';
   const d = TABLE_OPTIMIZERS.get(name);
-  if (d === undefined) throw new RangeError(`Embedding: option 'optimizer' must be one of ${TABLE_OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, got ${describe(name)}`);
-  const { optimizer: _o, mode: _m, init: _i, seed: _s, engine: _e, maxShardRows: _r, ...own } = o as ShardedEmbeddingOptions;
-  return stateNames(d, resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`)).length;
+  if (d === undefined)
+    throw new RangeError(
+      `Embedding: option 'optimizer' must be one of ${TABLE_OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, got ${describe(name)}`,
+    );
+  const {
+    optimizer: _o,
+    mode: _m,
+    init: _i,
+    seed: _s,
+    engine: _e,
+    maxShardRows: _r,
+    ...own
+  } = o as ShardedEmbeddingOptions;
+  return stateNames(d, resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`))
+    .length;
 }
 
 /** Rows per shard for a `rows` x `dim` table with these options. */
@@ -42,16 +54,23 @@ export function shardRowsFor(rows: number, dim: number, options: ShardedEmbeddin
   const perRowBytes = dim * 4 * (1 + stateTensors(options));
   // An Embedding keeps a row's optimizer state tensors side by side in one block: that block, like
   // the weights, must fit SHARD_MAX_FLOATS.
-  let max = Math.min(Math.floor(SHARD_MAX_FLOATS / (dim * Math.max(1, stateTensors(options)))), Math.floor(SHARD_MAX_BYTES / perRowBytes));
+  let max = Math.min(
+    Math.floor(SHARD_MAX_FLOATS / (dim * Math.max(1, stateTensors(options)))),
+    Math.floor(SHARD_MAX_BYTES / perRowBytes),
+  );
   if (options.maxShardRows !== undefined) max = Math.min(max, options.maxShardRows);
-  if (max < 1) throw new RangeError(`Embedding: one row of ${dim} floats with its optimizer state does not fit one engine; use a smaller dim`);
+  if (max < 1)
+    throw new RangeError(
+      `Embedding: one row of ${dim} floats with its optimizer state does not fit one engine; use a smaller dim`,
+    );
   const shards = Math.ceil(rows / max);
   return Math.ceil(rows / shards);
 }
 
 function checkInt(what: string, name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number') throw new TypeError(`${what}: '${name}' must be an integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${what}: '${name}' must be an integer in [${min}, ${max}], got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${what}: '${name}' must be an integer in [${min}, ${max}], got ${value}`);
   return value;
 }
 
@@ -100,28 +119,42 @@ export class ShardedEmbedding implements EmbeddingTable {
   constructor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}) {
     checkInt('Embedding', 'rows', rows, 1, 0x7fffffff);
     checkInt('Embedding', 'dim', dim, 1, SHARD_MAX_FLOATS);
-    if (options === null || typeof options !== 'object') throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
     const { maxShardRows, engine: parentOption, ...rest } = options;
     if (maxShardRows !== undefined) checkInt('Embedding', 'maxShardRows', maxShardRows, 1, 0x7fffffff);
-    if (parentOption !== undefined && !(parentOption instanceof Engine)) throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(parentOption)}`);
+    if (parentOption !== undefined && !(parentOption instanceof Engine))
+      throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(parentOption)}`);
     const parent = parentOption ?? getEngine();
     const shardRows = shardRowsFor(rows, dim, options);
     const count = Math.ceil(rows / shardRows);
     const init = rest.init;
     let seed: number | null = null;
-    const random = init === undefined || init === 'normal' || init === 'uniform' || (init !== null && typeof init === 'object' && 'distribution' in init);
+    const random =
+      init === undefined ||
+      init === 'normal' ||
+      init === 'uniform' ||
+      (init !== null && typeof init === 'object' && 'distribution' in init);
     if (random) {
       const s = rest.seed ?? Math.floor(Math.random() * 2 ** 32);
       if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || s + count > Number.MAX_SAFE_INTEGER) {
-        throw new RangeError(`Embedding: option 'seed' must be a non-negative safe integer (a sharded table uses seed + shard), got ${String(s)}`);
+        throw new RangeError(
+          `Embedding: option 'seed' must be a non-negative safe integer (a sharded table uses seed + shard), got ${String(s)}`,
+        );
       }
       seed = s;
     }
     let values: ArrayLike<number> | null = null;
     if (init !== undefined && typeof init === 'object' && init !== null && !('distribution' in init)) {
       values = init as ArrayLike<number>;
-      if (typeof values.length !== 'number') throw new TypeError(`Embedding: option 'init' must be 'zeros', 'normal', 'uniform', a distribution or ${rows} * ${dim} numbers, got ${describe(init)}`);
-      if (values.length !== rows * dim) throw new RangeError(`Embedding: option 'init' holds ${values.length} values, the table needs rows * dim = ${rows * dim}`);
+      if (typeof values.length !== 'number')
+        throw new TypeError(
+          `Embedding: option 'init' must be 'zeros', 'normal', 'uniform', a distribution or ${rows} * ${dim} numbers, got ${describe(init)}`,
+        );
+      if (values.length !== rows * dim)
+        throw new RangeError(
+          `Embedding: option 'init' holds ${values.length} values, the table needs rows * dim = ${rows * dim}`,
+        );
     }
     const tables: LocalEmbedding[] = [];
     const engines: Engine[] = [];
@@ -132,7 +165,14 @@ export class ShardedEmbedding implements EmbeddingTable {
         const shardInit = values ? slice(values, start * dim, (start + n) * dim) : init;
         const engine = parent.sibling();
         engines.push(engine);
-        tables.push(new LocalEmbedding(n, dim, { ...rest, engine, ...(shardInit !== undefined ? { init: shardInit } : {}), ...(seed !== null ? { seed: seed + i } : {}) }));
+        tables.push(
+          new LocalEmbedding(n, dim, {
+            ...rest,
+            engine,
+            ...(shardInit !== undefined ? { init: shardInit } : {}),
+            ...(seed !== null ? { seed: seed + i } : {}),
+          }),
+        );
       }
     } catch (e) {
       for (const t of tables) t.dispose();
@@ -232,13 +272,17 @@ export class ShardedEmbedding implements EmbeddingTable {
   /** Not available for a sharded table (no single view spans several memories): throws a RangeError saying what to use. */
   get weights(): Float32Array {
     this.checkAlive('weights');
-    throw new RangeError(`Embedding.weights: this ${this.rows} x ${this.dim} table is split into ${this.tables.length} shards of ${this.shardRows} rows in separate engines, so its weights are not one view; use lookup(ids), row(r), or shard(i).weights (rows from shardStart(i))`);
+    throw new RangeError(
+      `Embedding.weights: this ${this.rows} x ${this.dim} table is split into ${this.tables.length} shards of ${this.shardRows} rows in separate engines, so its weights are not one view; use lookup(ids), row(r), or shard(i).weights (rows from shardStart(i))`,
+    );
   }
 
   /** Not available for a sharded table: throws a RangeError; use `shard(i).state(name)`. */
   state(name: string): Float32Array {
     this.checkAlive('state');
-    throw new RangeError(`Embedding.state('${String(name)}'): this table is split into ${this.tables.length} shards, so its state is not one view; use shard(i).state(name) (rows from shardStart(i))`);
+    throw new RangeError(
+      `Embedding.state('${String(name)}'): this table is split into ${this.tables.length} shards, so its state is not one view; use shard(i).state(name) (rows from shardStart(i))`,
+    );
   }
 
   /** Exact mode: brings every row of every shard up to date. */
@@ -253,8 +297,12 @@ export class ShardedEmbedding implements EmbeddingTable {
     const k = this.checkIds('Embedding.lookup', ids);
     const n = k * this.dim;
     if (out !== undefined) {
-      if (!(out instanceof Float32Array)) throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
-      if (out.length !== n) throw new RangeError(`Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`);
+      if (!(out instanceof Float32Array))
+        throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
+      if (out.length !== n)
+        throw new RangeError(
+          `Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`,
+        );
     }
     const result = out ?? new Float32Array(n);
     const dim = this.dim;
@@ -290,20 +338,33 @@ export class ShardedEmbedding implements EmbeddingTable {
     const dim = this.dim;
     const n = k * dim;
     if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
-      throw new TypeError(`Embedding.update: 'grads' must be a Float32Array of ids.length * dim floats, got ${describe(grads)}`);
+      throw new TypeError(
+        `Embedding.update: 'grads' must be a Float32Array of ids.length * dim floats, got ${describe(grads)}`,
+      );
     }
-    if (grads.length !== n) throw new RangeError(`Embedding.update: 'grads' must hold ids.length * dim = ${k} * ${dim} = ${n} floats, got ${grads.length}`);
-    const g = grads instanceof Float32Array ? grads : Float32Array.from(grads, (x, i) => {
-      if (typeof x !== 'number') throw new TypeError(`Embedding.update: grads[${i}] is ${describe(x)}; expected numbers (pass a Float32Array)`);
-      return x;
-    });
+    if (grads.length !== n)
+      throw new RangeError(
+        `Embedding.update: 'grads' must hold ids.length * dim = ${k} * ${dim} = ${n} floats, got ${grads.length}`,
+      );
+    const g =
+      grads instanceof Float32Array
+        ? grads
+        : Float32Array.from(grads, (x, i) => {
+            if (typeof x !== 'number')
+              throw new TypeError(
+                `Embedding.update: grads[${i}] is ${describe(x)}; expected numbers (pass a Float32Array)`,
+              );
+            return x;
+          });
     const policy = this.tables[0].options.nonFinite as string;
     const parts = this.partition(ids, k);
     if (policy !== 'ignore') {
       const bad = this.firstNonFinite(g, parts, ids);
       if (bad !== null) {
         if (policy === 'skip') return false;
-        throw new NonFiniteGradientError(`Embedding.update: ${bad}; nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`);
+        throw new NonFiniteGradientError(
+          `Embedding.update: ${bad}; nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such updates.`,
+        );
       }
     }
     // Everything checked: every shard takes step t.
@@ -350,13 +411,19 @@ export class ShardedEmbedding implements EmbeddingTable {
   loadStateDict(dict: EmbeddingStateDict): void {
     this.checkAlive('loadStateDict');
     const what = 'Embedding.loadStateDict';
-    if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
-    if (dict.kind !== 'Embedding') throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
-    if (dict.rows !== this.rows || dict.dim !== this.dim) throw new RangeError(`${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`);
+    if (dict === null || typeof dict !== 'object')
+      throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
+    if (dict.kind !== 'Embedding')
+      throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
+    if (dict.rows !== this.rows || dict.dim !== this.dim)
+      throw new RangeError(
+        `${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`,
+      );
     const n = this.rows * this.dim;
     const tensors: [string, unknown][] = [['weights', dict.weights], ...Object.entries(dict.state ?? {})];
     for (const [name, t] of tensors) {
-      if (!(t instanceof Float32Array)) throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
+      if (!(t instanceof Float32Array))
+        throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
       if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
     }
     this.tables.forEach((table, i) => {
@@ -378,13 +445,17 @@ export class ShardedEmbedding implements EmbeddingTable {
    */
   save(): Uint8Array {
     this.checkAlive('save');
-    throw new RangeError(`Embedding.save: this table is split into ${this.tables.length} shards; save each with shard(i).save() and restore each with shard(i).load(bytes)`);
+    throw new RangeError(
+      `Embedding.save: this table is split into ${this.tables.length} shards; save each with shard(i).save() and restore each with shard(i).load(bytes)`,
+    );
   }
 
   /** Not available for a sharded table: throws a RangeError; use `shard(i).load(bytes)` for each shard. */
   load(_bytes: Uint8Array | ArrayBuffer): void {
     this.checkAlive('load');
-    throw new RangeError(`Embedding.load: this table is split into ${this.tables.length} shards; load each shard's checkpoint with shard(i).load(bytes)`);
+    throw new RangeError(
+      `Embedding.load: this table is split into ${this.tables.length} shards; load each shard's checkpoint with shard(i).load(bytes)`,
+    );
   }
 
   /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
@@ -413,13 +484,17 @@ export class ShardedEmbedding implements EmbeddingTable {
   /** Checks the ids (integers in [0, rows)); returns their number. */
   private checkIds(what: string, ids: unknown): number {
     if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
-      throw new TypeError(`${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`);
+      throw new TypeError(
+        `${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`,
+      );
     }
     const a = ids as ArrayLike<number>;
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
-      if (v < 0 || v >= this.rows) throw new RangeError(`${what}: ids[${i}] = ${v} is outside [0, ${this.rows}); nothing was changed`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
+      if (v < 0 || v >= this.rows)
+        throw new RangeError(`${what}: ids[${i}] = ${v} is outside [0, ${this.rows}); nothing was changed`);
     }
     return a.length;
   }
@@ -462,7 +537,8 @@ export class ShardedEmbedding implements EmbeddingTable {
           for (let c = 0; c < dim; c++) sum[c] += g[o + c];
         }
         for (let c = 0; c < dim; c++) {
-          if (!Number.isFinite(sum[c])) return `the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow)`;
+          if (!Number.isFinite(sum[c]))
+            return `the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow)`;
         }
       }
     }

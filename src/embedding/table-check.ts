@@ -6,18 +6,29 @@
 import type { Engine } from '../core/engine.js';
 import { F32_MAX, F32_SAFE } from '../core/finite-check.js';
 
-
 /**
  * Why `g + wd * w` of a touched row is not finite in float32, or null. `uniq` and `gptr` are
  * the byte addresses of the coalesced update's unique row ids and of each one's gradient row
  * (assembly/embedding.ts embCoalesce); `grads` the `k` raw gradient rows; `sign` -1 with maximize.
  */
-export function tableL2Overflow(engine: Engine, grads: number, k: number, dim: number, uniq: number, gptr: number, unique: number, weights: number, wd: number, sign: number): string | null {
+export function tableL2Overflow(
+  engine: Engine,
+  grads: number,
+  k: number,
+  dim: number,
+  uniq: number,
+  gptr: number,
+  unique: number,
+  weights: number,
+  wd: number,
+  sign: number,
+): string | null {
   const bits = (engine.exports.maxAbsBits as (p: number, n: number) => number)(grads, k * dim) >>> 0;
   const maxG = new Float32Array(new Uint32Array([bits]).buffer)[0];
   // A row's gradient is at most k rows summed.
   if (k * maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;
-  const u32 = engine.heapU32, f32 = engine.heapF32;
+  const u32 = engine.heapU32,
+    f32 = engine.heapF32;
   const w32 = Math.fround(wd);
   for (let r = 0; r < unique; r++) {
     const id = u32[(uniq >>> 2) + r];
@@ -25,7 +36,8 @@ export function tableL2Overflow(engine: Engine, grads: number, k: number, dim: n
     const w = (weights >>> 2) + id * dim;
     for (let j = 0; j < dim; j++) {
       const e = Math.fround(sign * f32[g + j] + Math.fround(w32 * f32[w + j]));
-      if (!Number.isFinite(e)) return `the gradient of id ${id} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${f32[g + j]}, w ${f32[w + j]})`;
+      if (!Number.isFinite(e))
+        return `the gradient of id ${id} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${f32[g + j]}, w ${f32[w + j]})`;
     }
   }
   return null;

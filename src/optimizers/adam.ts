@@ -40,7 +40,8 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
     stateLayout: (o) => ['exp_avg', 'exp_avg_sq', o.amsgrad ? 'max_exp_avg_sq' : null],
     writeHyper(h, o, t, gradScale, series) {
       // Plain reads, no destructuring: this runs on every step and shows on small tensors.
-      const b1 = o.betas[0], b2 = o.betas[1];
+      const b1 = o.betas[0],
+        b2 = o.betas[1];
       const wd = o.weightDecay;
       const bc1 = 1 - series.betas.b1.at(b1, t);
       const bc2 = 1 - series.betas.b2.at(b2, t);

@@ -86,7 +86,10 @@ class HypergradState {
 }
 
 function checkNoSchedule(kind: string, lr: unknown): void {
-  if (isSchedule(lr)) throw new TypeError(`${kind}: option 'lr' must be a number: hypergradient descent adapts the rate itself, so a schedule cannot drive it`);
+  if (isSchedule(lr))
+    throw new TypeError(
+      `${kind}: option 'lr' must be a number: hypergradient descent adapts the rate itself, so a schedule cannot drive it`,
+    );
 }
 
 /**
@@ -95,10 +98,19 @@ function checkNoSchedule(kind: string, lr: unknown): void {
  * included) and c_i the tensor's direction factor. A non-finite h (gradients NaN under
  * nonFinite: 'ignore') leaves the rate as it was; the rate never goes below 0.
  */
-function adaptRates(opt: {
-  params: Param[]; readonly groupCount: number; groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
-  groupLr(i: number): number; setGroupLr(i: number, v: number): void;
-}, hd: HypergradState, scale: number, l2Of: (o: Readonly<Record<string, unknown>>) => number, factor: (p: Param, o: Readonly<Record<string, unknown>>) => number): void {
+function adaptRates(
+  opt: {
+    params: Param[];
+    readonly groupCount: number;
+    groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
+    groupLr(i: number): number;
+    setGroupLr(i: number, v: number): void;
+  },
+  hd: HypergradState,
+  scale: number,
+  l2Of: (o: Readonly<Record<string, unknown>>) => number,
+  factor: (p: Param, o: Readonly<Record<string, unknown>>) => number,
+): void {
   // Runs every step: no option copies, no arrays made (a copy of every group's options each step
   // cost microseconds, more than the whole update of a small model).
   const groups = opt.groupCount;
@@ -193,7 +205,13 @@ export class SGDHD extends SGD {
 
   protected override beforeUpdate(scale: number): void {
     // d_{t-1} is stored as applied; a param's first step has none (its grad_prev is 0).
-    adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p) => (p.birth === this.stepCount ? 0 : 1));
+    adaptRates(
+      this,
+      this.hd,
+      scale,
+      (o) => o.weightDecay as number,
+      (p) => (p.birth === this.stepCount ? 0 : 1),
+    );
   }
 
   override dispose(): void {
@@ -234,10 +252,16 @@ export class AdamHD extends Adam {
   }
 
   protected override beforeUpdate(scale: number): void {
-    adaptRates(this, this.hd, scale, (o) => o.weightDecay as number, (p, o) => {
-      const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
-      return prev === 0 ? 0 : 1 / (1 - this.series.previous.b1.at((o.betas as number[])[0], prev));
-    });
+    adaptRates(
+      this,
+      this.hd,
+      scale,
+      (o) => o.weightDecay as number,
+      (p, o) => {
+        const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
+        return prev === 0 ? 0 : 1 / (1 - this.series.previous.b1.at((o.betas as number[])[0], prev));
+      },
+    );
   }
 
   override dispose(): void {

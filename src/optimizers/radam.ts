@@ -58,7 +58,7 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     h.f32(S.RADAM_BETA2, b2);
     h.f32(S.RADAM_OMB2, 1 - b2);
     h.f32(S.RADAM_EPS, o.eps);
-    h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : ((o.lr / bc1) * rect) * Math.sqrt(bc2));
+    h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : (o.lr / bc1) * rect * Math.sqrt(bc2));
     h.f32(S.RADAM_L2, dec ? 0 : o.weightDecay);
     h.f32(S.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
     h.flag(S.RADAM_RECT, rect !== null);

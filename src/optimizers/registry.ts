@@ -15,7 +15,20 @@ import { RMSprop } from './rmsprop.js';
 import { SGD } from './sgd.js';
 
 /** Every dense optimizer class, by its name (`kind`). */
-export const OPTIMIZERS = { Adam, AdamW, SGD, Adagrad, RMSprop, Adamax, Adadelta, NAdam, RAdam, Lion, SGDHD, AdamHD } as const;
+export const OPTIMIZERS = {
+  Adam,
+  AdamW,
+  SGD,
+  Adagrad,
+  RMSprop,
+  Adamax,
+  Adadelta,
+  NAdam,
+  RAdam,
+  Lion,
+  SGDHD,
+  AdamHD,
+} as const;
 
 /** The name of a dense optimizer class (`'Adam'`, `'SGD'`, ...). */
 export type OptimizerName = keyof typeof OPTIMIZERS;
@@ -24,7 +37,8 @@ export type OptimizerName = keyof typeof OPTIMIZERS;
  * The optimizers an `Embedding` table can use, by their table name (the lower-case names of
  * their declarations' `table`).
  */
-export type EmbeddingOptimizer = 'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
+export type EmbeddingOptimizer =
+  'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
 
 /** The declaration behind each table optimizer name, from the classes above, in row-kernel order. */
 export const TABLE_OPTIMIZERS: ReadonlyMap<EmbeddingOptimizer, AnyDeclaration> = new Map(

@@ -38,7 +38,9 @@ export const sgdDecl: OptimizerDeclaration<SGDResolved> = {
       nesterov: checkBoolean(owner, 'nesterov', o.nesterov ?? false),
     };
     if (r.nesterov && (r.momentum <= 0 || r.dampening !== 0)) {
-      throw new RangeError(`${owner}: option 'nesterov' needs momentum > 0 and dampening 0, got momentum ${r.momentum}, dampening ${r.dampening}`);
+      throw new RangeError(
+        `${owner}: option 'nesterov' needs momentum > 0 and dampening 0, got momentum ${r.momentum}, dampening ${r.dampening}`,
+      );
     }
     return r;
   },

@@ -8,7 +8,12 @@
  * @packageDocumentation
  */
 export { WasmOptimizer, wasmOptimizer, META_WEIGHT } from './optimizer.js';
-export type { WasmOptimizerKind, WasmOptimizerOptions, WasmOptimizerOptionsByKind, WasmParamGroup } from './optimizer.js';
+export type {
+  WasmOptimizerKind,
+  WasmOptimizerOptions,
+  WasmOptimizerOptionsByKind,
+  WasmParamGroup,
+} from './optimizer.js';
 export { readFloat32, copyInto, tensorFrom } from './tensor-io.js';
 export { WasmEmbedding } from './embedding.js';
 export type { WasmEmbeddingArgs } from './embedding.js';

@@ -9,7 +9,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError, OPTIMIZERS, isSchedule, scheduleFromJSON } from '../index.js';
 import type {
-  BaseOptions, Engine, GroupOptions, OptimizerStateDict, Optimizer as EngineOptimizer, Param, Schedule, ScheduleSpec,
+  BaseOptions,
+  Engine,
+  GroupOptions,
+  OptimizerStateDict,
+  Optimizer as EngineOptimizer,
+  Param,
+  Schedule,
+  ScheduleSpec,
 } from '../index.js';
 import { copyInto, tensorFrom } from './tensor-io.js';
 
@@ -17,7 +24,9 @@ import { copyInto, tensorFrom } from './tensor-io.js';
 export type WasmOptimizerKind = keyof typeof OPTIMIZERS;
 
 /** The options of each dense optimizer `wasmOptimizer` can wrap, by its class name (its constructor's options). */
-export type WasmOptimizerOptionsByKind = { [K in WasmOptimizerKind]: NonNullable<ConstructorParameters<(typeof OPTIMIZERS)[K]>[0]> };
+export type WasmOptimizerOptionsByKind = {
+  [K in WasmOptimizerKind]: NonNullable<ConstructorParameters<(typeof OPTIMIZERS)[K]>[0]>;
+};
 
 /**
  * A param group chosen by variable name: the variables whose name `match` selects (a RegExp, or a
@@ -77,7 +86,13 @@ interface Meta {
 }
 
 const describe = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : `${typeof v} ${String(v)}`;
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? `a ${(v as object).constructor?.name ?? 'object'}`
+        : `${typeof v} ${String(v)}`;
 
 /** The variable name without tfjs-layers' uniquifying suffix (`dense/kernel_1` -> `dense/kernel`). */
 const baseName = (name: string): string => name.replace(/_\d+$/, '');
@@ -112,7 +127,8 @@ function fromConfigOptions(o: Record<string, unknown>): Record<string, unknown> 
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     if (k === 'customObjects') continue; // added by tfjs-layers' deserializer
-    out[k] = k === 'lr' && v !== null && typeof v === 'object' && !Array.isArray(v) ? scheduleFromJSON(v as ScheduleSpec) : v;
+    out[k] =
+      k === 'lr' && v !== null && typeof v === 'object' && !Array.isArray(v) ? scheduleFromJSON(v as ScheduleSpec) : v;
   }
   return out;
 }
@@ -153,23 +169,36 @@ export class WasmOptimizer extends tf.Optimizer {
   /** Prefer `wasmOptimizer(kind, options)`. */
   constructor(kind: WasmOptimizerKind | string, options: WasmOptimizerOptions = {} as WasmOptimizerOptions) {
     super();
-    const canonical = (Object.keys(KINDS) as WasmOptimizerKind[]).find((k) => typeof kind === 'string' && k.toLowerCase() === kind.toLowerCase());
+    const canonical = (Object.keys(KINDS) as WasmOptimizerKind[]).find(
+      (k) => typeof kind === 'string' && k.toLowerCase() === kind.toLowerCase(),
+    );
     if (canonical === undefined) {
       throw new TypeError(`wasmOptimizer: unknown kind ${describe(kind)}; use one of ${Object.keys(KINDS).join(', ')}`);
     }
     this.kind = canonical;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError(`wasmOptimizer(${canonical}): options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`);
+      throw new TypeError(
+        `wasmOptimizer(${canonical}): options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`,
+      );
     }
     const { groups, ...rest } = options as WasmOptimizerOptions & Record<string, unknown>;
-    if (groups !== undefined && !Array.isArray(groups)) throw new TypeError(`wasmOptimizer(${canonical}): option 'groups' must be an array of { match, ...options }, got ${describe(groups)}`);
+    if (groups !== undefined && !Array.isArray(groups))
+      throw new TypeError(
+        `wasmOptimizer(${canonical}): option 'groups' must be an array of { match, ...options }, got ${describe(groups)}`,
+      );
     this.groupSpecs = (groups ?? []).map((g, i) => {
-      if (g === null || typeof g !== 'object') throw new TypeError(`wasmOptimizer(${canonical}): groups[${i}] must be an object { match, ...options }, got ${describe(g)}`);
+      if (g === null || typeof g !== 'object')
+        throw new TypeError(
+          `wasmOptimizer(${canonical}): groups[${i}] must be an object { match, ...options }, got ${describe(g)}`,
+        );
       const { match, ...own } = g as { match: unknown } & Record<string, unknown>;
       let re: RegExp;
       if (match instanceof RegExp) re = new RegExp(match.source, match.flags.replace(/[gy]/g, ''));
       else if (typeof match === 'string' && match.length > 0) re = new RegExp(escapeRegExp(match));
-      else throw new TypeError(`wasmOptimizer(${canonical}): groups[${i}].match must be a RegExp or a non-empty string (part of a variable name), got ${describe(match)}`);
+      else
+        throw new TypeError(
+          `wasmOptimizer(${canonical}): groups[${i}].match must be a RegExp or a non-empty string (part of a variable name), got ${describe(match)}`,
+        );
       return { match: re, options: own };
     });
     this.given = { ...rest };
@@ -224,7 +253,8 @@ export class WasmOptimizer extends tf.Optimizer {
   }
 
   private checkAlive(method: string): void {
-    if (this.disposedFlag || this.engineOptimizer.isDisposed) throw new Error(`${this.what(method)}: this optimizer was disposed; create a new one`);
+    if (this.disposedFlag || this.engineOptimizer.isDisposed)
+      throw new Error(`${this.what(method)}: this optimizer was disposed; create a new one`);
   }
 
   /**
@@ -239,13 +269,18 @@ export class WasmOptimizer extends tf.Optimizer {
     const items: { name: string; grad: tf.Tensor }[] = [];
     if (Array.isArray(variableGradients)) {
       variableGradients.forEach((e, i) => {
-        if (e === null || typeof e !== 'object' || typeof e.name !== 'string') throw new TypeError(`${what}: entry [${i}] must be { name, tensor } with a variable's name, got ${describe(e)}`);
+        if (e === null || typeof e !== 'object' || typeof e.name !== 'string')
+          throw new TypeError(
+            `${what}: entry [${i}] must be { name, tensor } with a variable's name, got ${describe(e)}`,
+          );
         if (e.tensor != null) items.push({ name: e.name, grad: e.tensor });
       });
     } else if (variableGradients !== null && typeof variableGradients === 'object') {
       for (const [name, grad] of Object.entries(variableGradients)) if (grad != null) items.push({ name, grad });
     } else {
-      throw new TypeError(`${what}: expected { [variableName]: gradient } or [{ name, tensor }], got ${describe(variableGradients)}`);
+      throw new TypeError(
+        `${what}: expected { [variableName]: gradient } or [{ name, tensor }], got ${describe(variableGradients)}`,
+      );
     }
     // Check everything first.
     const registered = tf.engine().registeredVariables;
@@ -257,26 +292,41 @@ export class WasmOptimizer extends tf.Optimizer {
       seen.add(name);
       const variable = registered[name];
       if (!(variable instanceof tf.Variable)) {
-        throw new TypeError(`${what}: '${name}' is not the name of a tf.Variable (none is registered under it); pass gradients keyed by variable name, as tf.variableGrads() returns them`);
+        throw new TypeError(
+          `${what}: '${name}' is not the name of a tf.Variable (none is registered under it); pass gradients keyed by variable name, as tf.variableGrads() returns them`,
+        );
       }
       if (variable.isDisposed) throw new TypeError(`${what}: variable '${name}' was disposed`);
-      if (variable.dtype !== 'float32') throw new TypeError(`${what}: variable '${name}' is ${variable.dtype}; the optimizer updates float32 variables only (create it with dtype 'float32')`);
-      if (!(grad instanceof tf.Tensor)) throw new TypeError(`${what}: the gradient of variable '${name}' is ${describe(grad)}, not a tf.Tensor`);
+      if (variable.dtype !== 'float32')
+        throw new TypeError(
+          `${what}: variable '${name}' is ${variable.dtype}; the optimizer updates float32 variables only (create it with dtype 'float32')`,
+        );
+      if (!(grad instanceof tf.Tensor))
+        throw new TypeError(`${what}: the gradient of variable '${name}' is ${describe(grad)}, not a tf.Tensor`);
       if (grad.isDisposed) throw new TypeError(`${what}: the gradient of variable '${name}' was disposed`);
-      if (grad.dtype !== 'float32') throw new TypeError(`${what}: the gradient of variable '${name}' is ${grad.dtype}; it must be float32 like the variable`);
+      if (grad.dtype !== 'float32')
+        throw new TypeError(
+          `${what}: the gradient of variable '${name}' is ${grad.dtype}; it must be float32 like the variable`,
+        );
       if (!sameShape(grad.shape, variable.shape)) {
-        throw new RangeError(`${what}: the gradient of variable '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`);
+        throw new RangeError(
+          `${what}: the gradient of variable '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`,
+        );
       }
       const b = this.bindings.get(name);
       if (b !== undefined) {
         if (!sameShape(variable.shape, b.shape)) {
-          throw new RangeError(`${what}: variable '${name}' had shape [${b.shape}] at its first step and has [${variable.shape}] now; its optimizer state belongs to the old shape (use a new optimizer for the reshaped model)`);
+          throw new RangeError(
+            `${what}: variable '${name}' had shape [${b.shape}] at its first step and has [${variable.shape}] now; its optimizer state belongs to the old shape (use a new optimizer for the reshaped model)`,
+          );
         }
       } else {
         const p = this.findPending(name, claimed);
         if (p !== undefined) {
           if (!sameShape(p.shape, variable.shape)) {
-            throw new RangeError(`${what}: variable '${name}' has shape [${variable.shape}], but the state loaded for it (saved as '${p.name}') has shape [${p.shape}]`);
+            throw new RangeError(
+              `${what}: variable '${name}' has shape [${variable.shape}], but the state loaded for it (saved as '${p.name}') has shape [${p.shape}]`,
+            );
           }
           claimed.add(p.name);
         }
@@ -295,7 +345,9 @@ export class WasmOptimizer extends tf.Optimizer {
           copyInto(p.data, variable);
           if (pending !== undefined) {
             if (Object.keys(pending.state).sort().join() !== [...p.stateKeys].sort().join()) {
-              throw new RangeError(`${what}: the state loaded for variable '${name}' holds [${Object.keys(pending.state).join(', ')}] but this ${this.kind} keeps [${p.stateKeys.join(', ')}]; create the optimizer with the options it was saved with`);
+              throw new RangeError(
+                `${what}: the state loaded for variable '${name}' holds [${Object.keys(pending.state).join(', ')}] but this ${this.kind} keeps [${p.stateKeys.join(', ')}]; create the optimizer with the options it was saved with`,
+              );
             }
             p.birth = opt.stepCount - pending.step;
             for (const k of p.stateKeys) p.state(k).set(pending.state[k]);
@@ -346,7 +398,8 @@ export class WasmOptimizer extends tf.Optimizer {
       if (e instanceof NonFiniteGradientError) {
         throw new NonFiniteGradientError(
           `${what}: the gradient of variable '${name ?? '?'}' holds NaN or Infinity; nothing was changed. ` +
-            `Fix the loss (or its inputs), or create the optimizer with nonFinite: 'skip' to skip such steps.`);
+            `Fix the loss (or its inputs), or create the optimizer with nonFinite: 'skip' to skip such steps.`,
+        );
       }
       throw e;
     }
@@ -399,19 +452,29 @@ export class WasmOptimizer extends tf.Optimizer {
       stepCount: dict.stepCount,
       options: dict.options,
       ...(dict.groups ? { groups: dict.groups } : {}),
-      params: this.order.map((b, i) => ({ name: b.name, shape: b.shape, step: dict.params[i].step, group: dict.params[i].group ?? 0, state: [...b.param.stateKeys] })),
+      params: this.order.map((b, i) => ({
+        name: b.name,
+        shape: b.shape,
+        step: dict.params[i].step,
+        group: dict.params[i].group ?? 0,
+        state: [...b.param.stateKeys],
+      })),
     };
     // Loaded state not yet claimed by a variable is kept (a save before the first step loses nothing).
     const pending = [...this.pending.values()];
-    for (const p of pending) meta.params.push({ name: p.name, shape: p.shape, step: p.step, group: p.group, state: Object.keys(p.state) });
+    for (const p of pending)
+      meta.params.push({ name: p.name, shape: p.shape, step: p.step, group: p.group, state: Object.keys(p.state) });
     const out: NamedTensor[] = [
       { name: 'iter', tensor: tf.scalar(dict.stepCount, 'int32') },
       { name: META_WEIGHT, tensor: tf.scalar(JSON.stringify(meta), 'string') },
     ];
     this.order.forEach((b, i) => {
-      for (const k of b.param.stateKeys) out.push({ name: `${b.name}/${k}`, tensor: tf.tensor(dict.params[i].state[k], b.shape, 'float32') });
+      for (const k of b.param.stateKeys)
+        out.push({ name: `${b.name}/${k}`, tensor: tf.tensor(dict.params[i].state[k], b.shape, 'float32') });
     });
-    for (const p of pending) for (const [k, v] of Object.entries(p.state)) out.push({ name: `${p.name}/${k}`, tensor: tf.tensor(v.slice(), p.shape, 'float32') });
+    for (const p of pending)
+      for (const [k, v] of Object.entries(p.state))
+        out.push({ name: `${p.name}/${k}`, tensor: tf.tensor(v.slice(), p.shape, 'float32') });
     this.lastWeights = out.map((w) => w.tensor);
     return out;
   }
@@ -426,15 +489,19 @@ export class WasmOptimizer extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     this.checkAlive('setWeights');
     const what = this.what('setWeights');
-    if (!Array.isArray(weightValues)) throw new TypeError(`${what}: expected an array of { name, tensor }, got ${describe(weightValues)}`);
+    if (!Array.isArray(weightValues))
+      throw new TypeError(`${what}: expected an array of { name, tensor }, got ${describe(weightValues)}`);
     const byName = new Map<string, tf.Tensor>();
     for (const w of weightValues) {
-      if (w === null || typeof w !== 'object' || typeof w.name !== 'string' || !(w.tensor instanceof tf.Tensor)) throw new TypeError(`${what}: every weight must be { name, tensor }, got ${describe(w)}`);
+      if (w === null || typeof w !== 'object' || typeof w.name !== 'string' || !(w.tensor instanceof tf.Tensor))
+        throw new TypeError(`${what}: every weight must be { name, tensor }, got ${describe(w)}`);
       byName.set(w.name, w.tensor);
     }
     const metaTensor = byName.get(META_WEIGHT);
     if (metaTensor === undefined || metaTensor.dtype !== 'string') {
-      throw new TypeError(`${what}: these weights hold no '${META_WEIGHT}' entry, so they are not a WasmOptimizer's (tfjs's own optimizers' state cannot be loaded into it)`);
+      throw new TypeError(
+        `${what}: these weights hold no '${META_WEIGHT}' entry, so they are not a WasmOptimizer's (tfjs's own optimizers' state cannot be loaded into it)`,
+      );
     }
     let meta: Meta;
     try {
@@ -442,18 +509,29 @@ export class WasmOptimizer extends tf.Optimizer {
     } catch (e) {
       throw new TypeError(`${what}: the '${META_WEIGHT}' entry is not valid JSON (${(e as Error).message})`);
     }
-    if (meta?.version !== META_VERSION) throw new TypeError(`${what}: the weights are of bookkeeping version ${String(meta?.version)}; this build reads version ${META_VERSION}`);
-    if (meta.kind !== this.kind) throw new TypeError(`${what}: the weights are a ${meta.kind}'s; this optimizer is a ${this.kind} (create wasmOptimizer('${meta.kind}', ...))`);
+    if (meta?.version !== META_VERSION)
+      throw new TypeError(
+        `${what}: the weights are of bookkeeping version ${String(meta?.version)}; this build reads version ${META_VERSION}`,
+      );
+    if (meta.kind !== this.kind)
+      throw new TypeError(
+        `${what}: the weights are a ${meta.kind}'s; this optimizer is a ${this.kind} (create wasmOptimizer('${meta.kind}', ...))`,
+      );
     if (!Array.isArray(meta.params)) throw new TypeError(`${what}: the '${META_WEIGHT}' entry has no params list`);
     const loaded = new Map<string, Pending>();
     for (const p of meta.params) {
-      if (typeof p?.name !== 'string' || !Array.isArray(p.shape) || !Array.isArray(p.state)) throw new TypeError(`${what}: a param entry of '${META_WEIGHT}' is malformed: ${JSON.stringify(p)}`);
+      if (typeof p?.name !== 'string' || !Array.isArray(p.shape) || !Array.isArray(p.state))
+        throw new TypeError(`${what}: a param entry of '${META_WEIGHT}' is malformed: ${JSON.stringify(p)}`);
       const size = p.shape.reduce((a, b) => a * b, 1);
       const state: Record<string, Float32Array> = {};
       for (const k of p.state) {
         const t = byName.get(`${p.name}/${k}`);
-        if (t === undefined) throw new RangeError(`${what}: the weights have no '${p.name}/${k}' (state '${k}' of variable '${p.name}')`);
-        if (t.dtype !== 'float32' || t.size !== size) throw new RangeError(`${what}: '${p.name}/${k}' is ${t.dtype} of ${t.size} values; variable '${p.name}' has shape [${p.shape}] (${size} values)`);
+        if (t === undefined)
+          throw new RangeError(`${what}: the weights have no '${p.name}/${k}' (state '${k}' of variable '${p.name}')`);
+        if (t.dtype !== 'float32' || t.size !== size)
+          throw new RangeError(
+            `${what}: '${p.name}/${k}' is ${t.dtype} of ${t.size} values; variable '${p.name}' has shape [${p.shape}] (${size} values)`,
+          );
         state[k] = (t.dataSync() as Float32Array).slice();
       }
       loaded.set(p.name, { name: p.name, shape: p.shape.slice(), step: p.step, group: p.group, state });
@@ -467,7 +545,9 @@ export class WasmOptimizer extends tf.Optimizer {
       if (p !== undefined) {
         if (!sameShape(p.shape, b.shape)) {
           this.pending = prevPending;
-          throw new RangeError(`${what}: variable '${b.name}' has shape [${b.shape}], but the state saved as '${p.name}' has shape [${p.shape}]`);
+          throw new RangeError(
+            `${what}: variable '${b.name}' has shape [${b.shape}], but the state saved as '${p.name}' has shape [${p.shape}]`,
+          );
         }
         claimed.add(p.name);
       }
@@ -482,7 +562,12 @@ export class WasmOptimizer extends tf.Optimizer {
         const p = matches[i];
         return p !== undefined
           ? { length: b.param.length, step: p.step, group: p.group, state: p.state }
-          : { length: b.param.length, step: 0, group: b.param.group, state: Object.fromEntries(b.param.stateKeys.map((k) => [k, new Float32Array(b.param.length)])) };
+          : {
+              length: b.param.length,
+              step: 0,
+              group: b.param.group,
+              state: Object.fromEntries(b.param.stateKeys.map((k) => [k, new Float32Array(b.param.length)])),
+            };
       }),
     };
     try {
@@ -507,9 +592,12 @@ export class WasmOptimizer extends tf.Optimizer {
    */
   override getConfig(): tf.serialization.ConfigDict {
     const options: tf.serialization.ConfigDict = {};
-    for (const [k, v] of Object.entries(this.given)) if (k !== 'engine' && v !== undefined) options[k] = toConfigValue(v);
+    for (const [k, v] of Object.entries(this.given))
+      if (k !== 'engine' && v !== undefined) options[k] = toConfigValue(v);
     const groups = this.groupSpecs.map((g) => {
-      const o: tf.serialization.ConfigDict = { match: { source: hideUnderscores(g.match.source), flags: g.match.flags } };
+      const o: tf.serialization.ConfigDict = {
+        match: { source: hideUnderscores(g.match.source), flags: g.match.flags },
+      };
       for (const [k, v] of Object.entries(g.options)) if (v !== undefined) o[k] = toConfigValue(v);
       return o;
     });
@@ -518,14 +606,17 @@ export class WasmOptimizer extends tf.Optimizer {
 
   /** Rebuilds an optimizer from `getConfig()` (tfjs calls this when it loads a model). */
   static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     const { kind, groups, ...rest } = config as Record<string, unknown>;
     const options = fromConfigOptions(rest);
     if (Array.isArray(groups)) {
       options.groups = groups.map((g) => {
         const { match, ...own } = g as Record<string, unknown>;
         const m = match as { source?: unknown; flags?: unknown } | string;
-        const re = typeof m === 'string' ? m : new RegExp(String(m?.source), typeof m?.flags === 'string' ? m.flags : '');
+        const re =
+          typeof m === 'string' ? m : new RegExp(String(m?.source), typeof m?.flags === 'string' ? m.flags : '');
         return { match: re, ...fromConfigOptions(own) };
       });
     }

@@ -39,19 +39,56 @@ export const CS_ERROR = 3;
 export type FaultKind = 'throw' | 'exit' | 'hang';
 export const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
 
-
 /** The offsets a worker needs, in the units its typed arrays index (i32 words, f64 words, bytes). */
 export interface WorkerLayout {
-  SEQ: number; CLAIM: number; DONE: number; QUIT: number; ERR: number; ERRLEN: number; ERRMSG: number;
-  WORKERS: number; WB: number; STATUS: number; FAULT: number; CHUNKS: number; CB: number;
-  FN: number; NARGS: number; OWNER: number; STATE: number; ARGS: number; RESULT: number;
-  OK: number; DEAD: number; CDONE: number; CERROR: number;
+  SEQ: number;
+  CLAIM: number;
+  DONE: number;
+  QUIT: number;
+  ERR: number;
+  ERRLEN: number;
+  ERRMSG: number;
+  WORKERS: number;
+  WB: number;
+  STATUS: number;
+  FAULT: number;
+  CHUNKS: number;
+  CB: number;
+  FN: number;
+  NARGS: number;
+  OWNER: number;
+  STATE: number;
+  ARGS: number;
+  RESULT: number;
+  OK: number;
+  DEAD: number;
+  CDONE: number;
+  CERROR: number;
 }
 
 /** The layout as a worker reads it. */
 export const WORKER_LAYOUT: WorkerLayout = {
-  SEQ: H_SEQ >> 2, CLAIM: H_CLAIM >> 2, DONE: H_DONE >> 2, QUIT: H_QUIT >> 2, ERR: H_ERR >> 2, ERRLEN: H_ERRLEN >> 2, ERRMSG: H_ERRMSG,
-  WORKERS: WORKERS_AT, WB: W_BYTES, STATUS: W_STATUS >> 2, FAULT: W_FAULT >> 2, CHUNKS: CHUNKS_AT, CB: C_BYTES,
-  FN: C_FN >> 2, NARGS: C_NARGS >> 2, OWNER: C_OWNER >> 2, STATE: C_STATE >> 2, ARGS: C_ARGS >> 3, RESULT: C_RESULT >> 3,
-  OK: ST_OK, DEAD: ST_DEAD, CDONE: CS_DONE, CERROR: CS_ERROR,
+  SEQ: H_SEQ >> 2,
+  CLAIM: H_CLAIM >> 2,
+  DONE: H_DONE >> 2,
+  QUIT: H_QUIT >> 2,
+  ERR: H_ERR >> 2,
+  ERRLEN: H_ERRLEN >> 2,
+  ERRMSG: H_ERRMSG,
+  WORKERS: WORKERS_AT,
+  WB: W_BYTES,
+  STATUS: W_STATUS >> 2,
+  FAULT: W_FAULT >> 2,
+  CHUNKS: CHUNKS_AT,
+  CB: C_BYTES,
+  FN: C_FN >> 2,
+  NARGS: C_NARGS >> 2,
+  OWNER: C_OWNER >> 2,
+  STATE: C_STATE >> 2,
+  ARGS: C_ARGS >> 3,
+  RESULT: C_RESULT >> 3,
+  OK: ST_OK,
+  DEAD: ST_DEAD,
+  CDONE: CS_DONE,
+  CERROR: CS_ERROR,
 };

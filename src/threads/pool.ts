@@ -18,13 +18,51 @@
 
 import type { ExportName, TableKernelName } from '../core/abi.js';
 import {
-  CHUNKS_AT, CS_DONE, CS_ERROR, CS_PENDING, C_ARGS, C_BYTES, C_FN, C_NARGS, C_OWNER, C_RESULT, C_STATE, CTRL_BYTES, FAULTS, H_CLAIM, H_DONE,
-  H_ERR, H_ERRLEN, H_ERRMSG, H_QUIT, H_SEQ, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, ST_DEAD, WORKERS_AT, W_BYTES, W_FAULT, W_STATUS, type FaultKind,
+  CHUNKS_AT,
+  CS_DONE,
+  CS_ERROR,
+  CS_PENDING,
+  C_ARGS,
+  C_BYTES,
+  C_FN,
+  C_NARGS,
+  C_OWNER,
+  C_RESULT,
+  C_STATE,
+  CTRL_BYTES,
+  FAULTS,
+  H_CLAIM,
+  H_DONE,
+  H_ERR,
+  H_ERRLEN,
+  H_ERRMSG,
+  H_QUIT,
+  H_SEQ,
+  MAX_ARGS,
+  MAX_CHUNKS,
+  MAX_THREADS,
+  ST_DEAD,
+  WORKERS_AT,
+  W_BYTES,
+  W_FAULT,
+  W_STATUS,
+  type FaultKind,
 } from './control.js';
 import { workerSource } from './worker.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
-import { Engine, baseUrl, checkWasmBytes, createEngine, loadUrl, simdSupported, type InitOptions, type ParallelRunner, type WasmLocator, type WasmSource } from '../core/engine.js';
+import {
+  Engine,
+  baseUrl,
+  checkWasmBytes,
+  createEngine,
+  loadUrl,
+  simdSupported,
+  type InitOptions,
+  type ParallelRunner,
+  type WasmLocator,
+  type WasmSource,
+} from '../core/engine.js';
 
 /** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
 function callExport(engine: Engine, fn: ExportName, args: readonly number[]): number {
@@ -67,8 +105,17 @@ export interface ThreadJob {
  * work is too small (the caller then runs the kernel itself). `minFactor` scales the pool's
  * `minParallelElements` for work that needs more to pay for waking a worker.
  */
-export function runListParallel(engine: Engine, fn: ExportName, desc: number, descBytes: number, listWords: readonly number[], n: number,
-  work: number, args: (count: number) => number[], minFactor = 1): boolean {
+export function runListParallel(
+  engine: Engine,
+  fn: ExportName,
+  desc: number,
+  descBytes: number,
+  listWords: readonly number[],
+  n: number,
+  work: number,
+  args: (count: number) => number[],
+  minFactor = 1,
+): boolean {
   const pool = engine.parallel;
   return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
 }
@@ -76,13 +123,20 @@ export function runListParallel(engine: Engine, fn: ExportName, desc: number, de
 /** Why threads cannot run in this environment, or null when they can. */
 export function threadsUnavailableReason(): string | null {
   if (typeof SharedArrayBuffer === 'undefined') {
-    return 'SharedArrayBuffer is not available (in a browser page, serve it cross-origin isolated: ' +
-      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+    return (
+      'SharedArrayBuffer is not available (in a browser page, serve it cross-origin isolated: ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+    );
   }
   if (typeof Atomics === 'undefined' || typeof Atomics.wait !== 'function') return 'Atomics.wait is not available';
-  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } }; Worker?: unknown };
+  const g = globalThis as {
+    crossOriginIsolated?: boolean;
+    process?: { versions?: { node?: string } };
+    Worker?: unknown;
+  };
   const isNode = !!g.process?.versions?.node;
-  if (!isNode && g.crossOriginIsolated === false) return 'the page is not cross-origin isolated, so memory cannot be shared with workers';
+  if (!isNode && g.crossOriginIsolated === false)
+    return 'the page is not cross-origin isolated, so memory cannot be shared with workers';
   if (!isNode && typeof g.Worker !== 'function') return 'Web Workers are not available';
   try {
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
@@ -115,14 +169,25 @@ async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Mod
 }
 
 /** @internal the memory limits the module imports (`env.memory`), read from its import section. */
-export function importedMemoryLimits(bytes: Uint8Array): { initial: number; maximum: number | undefined; shared: boolean } | null {
+export function importedMemoryLimits(
+  bytes: Uint8Array,
+): { initial: number; maximum: number | undefined; shared: boolean } | null {
   let p = 8;
   const u32 = (): number => {
-    let r = 0, shift = 0, b: number;
-    do { b = bytes[p++]; r += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    let r = 0,
+      shift = 0,
+      b: number;
+    do {
+      b = bytes[p++];
+      r += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
     return r;
   };
-  const skipName = (): void => { const n = u32(); p += n; };
+  const skipName = (): void => {
+    const n = u32();
+    p += n;
+  };
   while (p < bytes.length) {
     const id = bytes[p++];
     const size = u32();
@@ -134,9 +199,14 @@ export function importedMemoryLimits(bytes: Uint8Array): { initial: number; maxi
         skipName();
         const kind = bytes[p++];
         if (kind === 0) u32();
-        else if (kind === 1) { p++; const f = bytes[p++]; u32(); if (f & 1) u32(); }
-        else if (kind === 3) { p += 2; }
-        else if (kind === 2) {
+        else if (kind === 1) {
+          p++;
+          const f = bytes[p++];
+          u32();
+          if (f & 1) u32();
+        } else if (kind === 3) {
+          p += 2;
+        } else if (kind === 2) {
           const flags = bytes[p++];
           const initial = u32();
           const maximum = flags & 1 ? u32() : undefined;
@@ -211,24 +281,45 @@ export class ThreadPool implements ParallelRunner {
       const data = { module, memory, ctrl: this.ctrl, index: k, names, spin };
       if (isNode) {
         const specifier = 'node:worker_threads';
-        const { Worker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { Worker: NodeWorkerClass };
+        const { Worker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as {
+          Worker: NodeWorkerClass;
+        };
         const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
         this.workers.push(w);
-        ready.push(new Promise<void>((resolve, reject) => {
-          // Referenced until ready (the await below needs the event loop alive), then unref'd so
-          // that an idle pool never keeps the process from exiting.
-          w.once('message', () => { w.unref(); resolve(); });
-          w.once('error', (e: Error) => { this.noteFailure(`worker ${k} failed: ${e.message}`); reject(e); });
-          w.once('exit', (code: number) => { this.noteFailure(`worker ${k} exited (code ${code})`); reject(new Error(`worker ${k} exited (code ${code}) before it was ready`)); });
-        }));
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            // Referenced until ready (the await below needs the event loop alive), then unref'd so
+            // that an idle pool never keeps the process from exiting.
+            w.once('message', () => {
+              w.unref();
+              resolve();
+            });
+            w.once('error', (e: Error) => {
+              this.noteFailure(`worker ${k} failed: ${e.message}`);
+              reject(e);
+            });
+            w.once('exit', (code: number) => {
+              this.noteFailure(`worker ${k} exited (code ${code})`);
+              reject(new Error(`worker ${k} exited (code ${code}) before it was ready`));
+            });
+          }),
+        );
       } else {
         const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
         const w = new Worker(url);
         this.workers.push(w);
-        ready.push(new Promise<void>((resolve, reject) => {
-          w.onmessage = () => { URL.revokeObjectURL(url); resolve(); };
-          w.onerror = (e: ErrorEvent) => { this.noteFailure(`worker ${k} failed: ${e.message}`); reject(new Error(e.message)); };
-        }));
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            w.onmessage = () => {
+              URL.revokeObjectURL(url);
+              resolve();
+            };
+            w.onerror = (e: ErrorEvent) => {
+              this.noteFailure(`worker ${k} failed: ${e.message}`);
+              reject(new Error(e.message));
+            };
+          }),
+        );
         w.postMessage(data);
       }
     }
@@ -236,7 +327,9 @@ export class ThreadPool implements ParallelRunner {
       await Promise.all(ready);
     } catch (e) {
       this.terminateAll();
-      throw new ThreadPoolError(`wasm-optim: could not start ${this.threads - 1} worker thread(s): ${(e as Error).message}`);
+      throw new ThreadPoolError(
+        `wasm-optim: could not start ${this.threads - 1} worker thread(s): ${(e as Error).message}`,
+      );
     }
     // Readiness is known; from now on a worker's exit is a failure the next step reports.
     this.failure = null;
@@ -278,7 +371,8 @@ export class ThreadPool implements ParallelRunner {
     this.engine.threadsFallbackReason = `the thread pool failed: ${reason}`;
     throw new ThreadPoolError(
       `wasm-optim: a worker thread failed (${reason}) ${when}. The pool was shut down and this engine ` +
-        `now runs on one thread; create a new engine with { threads } to use threads again.`);
+        `now runs on one thread; create a new engine with { threads } to use threads again.`,
+    );
   }
 
   private terminateAll(): void {
@@ -288,7 +382,11 @@ export class ThreadPool implements ParallelRunner {
 
   /** How many chunks `total` elements of work are cut into (at least one per thread). */
   chunksFor(total: number): number {
-    return Math.min(MAX_CHUNKS, this.threads * CHUNKS_PER_THREAD, Math.max(this.threads, Math.ceil(total / CHUNK_ELEMENTS)));
+    return Math.min(
+      MAX_CHUNKS,
+      this.threads * CHUNKS_PER_THREAD,
+      Math.max(this.threads, Math.ceil(total / CHUNK_ELEMENTS)),
+    );
   }
 
   /**
@@ -297,11 +395,13 @@ export class ThreadPool implements ParallelRunner {
    * touch disjoint memory. Throws a ThreadPoolError when a worker fails.
    */
   run(jobs: readonly ThreadJob[]): number[] {
-    if (jobs.length > MAX_CHUNKS) throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
+    if (jobs.length > MAX_CHUNKS)
+      throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
     const ids = jobs.map((j) => {
       const id = this.fnIds.get(j.fn);
       if (id === undefined) throw new RangeError(`ThreadPool.run: the engine has no function export '${j.fn}'`);
-      if (j.args.length > MAX_ARGS) throw new RangeError(`ThreadPool.run: at most ${MAX_ARGS} arguments, got ${j.args.length}`);
+      if (j.args.length > MAX_ARGS)
+        throw new RangeError(`ThreadPool.run: at most ${MAX_ARGS} arguments, got ${j.args.length}`);
       return id;
     });
     this.checkAlive();
@@ -351,11 +451,15 @@ export class ThreadPool implements ParallelRunner {
       }
     }
     this.waitAll(i32, n);
-    for (let c = 0; c < n; c++) if (i32[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_OWNER) >> 2] > 0) this.stats.chunksByWorkers++;
+    for (let c = 0; c < n; c++)
+      if (i32[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_OWNER) >> 2] > 0) this.stats.chunksByWorkers++;
     const err = Atomics.load(i32, h + (H_ERR >> 2));
     if (err !== 0) {
       const len = Atomics.load(i32, h + (H_ERRLEN >> 2));
-      this.fail(String.fromCharCode(...new Uint8Array(i32.buffer, this.ctrl + H_ERRMSG, len)), 'during a step; this step may be partly applied');
+      this.fail(
+        String.fromCharCode(...new Uint8Array(i32.buffer, this.ctrl + H_ERRMSG, len)),
+        'during a step; this step may be partly applied',
+      );
     }
     if (mainError !== null) throw mainError;
     const results = new Array<number>(n);
@@ -373,7 +477,8 @@ export class ThreadPool implements ParallelRunner {
     const holder = (): number => {
       for (let c = 0; c < n; c++) {
         const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
-        if (Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING && Atomics.load(i32, (b + C_OWNER) >> 2) > 0) return Atomics.load(i32, (b + C_OWNER) >> 2);
+        if (Atomics.load(i32, (b + C_STATE) >> 2) === CS_PENDING && Atomics.load(i32, (b + C_OWNER) >> 2) > 0)
+          return Atomics.load(i32, (b + C_OWNER) >> 2);
       }
       return 0;
     };
@@ -390,8 +495,12 @@ export class ThreadPool implements ParallelRunner {
       }
       if (performance.now() > deadline) {
         const k = holder();
-        this.fail(k > 0 ? `worker ${k} did not finish within ${this.timeoutMs} ms` : `no worker took the work within ${this.timeoutMs} ms`,
-          'during a step; this step may be partly applied');
+        this.fail(
+          k > 0
+            ? `worker ${k} did not finish within ${this.timeoutMs} ms`
+            : `no worker took the work within ${this.timeoutMs} ms`,
+          'during a step; this step may be partly applied',
+        );
       }
       if (this.canBlock) Atomics.wait(i32, doneAt, done, 20);
       done = Atomics.load(i32, doneAt);
@@ -422,7 +531,12 @@ export class ThreadPool implements ParallelRunner {
    * Sub-tables that cut every tensor into `parts` element ranges. Returns, per part, the
    * sub-table's offset, its descriptor count, and for each descriptor the index of its tensor.
    */
-  private splitElements(table: number, count: number, total: number, parts: number): { at: number; count: number; origin: number[] }[] {
+  private splitElements(
+    table: number,
+    count: number,
+    total: number,
+    parts: number,
+  ): { at: number; count: number; origin: number[] }[] {
     const chunk = Math.ceil(total / parts / 16) * 16;
     const base = this.ensureScratch((count + parts) * 32);
     const u32 = this.engine.heapU32;
@@ -451,7 +565,10 @@ export class ThreadPool implements ParallelRunner {
         }
         off += take;
         room -= take;
-        if (off >= len) { t++; off = 0; }
+        if (off >= len) {
+          t++;
+          off = 0;
+        }
       }
       if (origin.length > 0) out.push({ at, count: origin.length, origin });
     }
@@ -459,7 +576,12 @@ export class ThreadPool implements ParallelRunner {
   }
 
   /** Contiguous runs of whole tensors, up to `parts` of them, balanced by element count. */
-  private splitTensors(table: number, count: number, total: number, parts: number): { at: number; count: number; first: number }[] {
+  private splitTensors(
+    table: number,
+    count: number,
+    total: number,
+    parts: number,
+  ): { at: number; count: number; first: number }[] {
     const u32 = this.engine.heapU32;
     const out: { at: number; count: number; first: number }[] = [];
     let t = 0;
@@ -486,7 +608,9 @@ export class ThreadPool implements ParallelRunner {
       return;
     }
     const parts = this.chunksFor(total);
-    const split = elementwise ? this.splitElements(table, count, total, parts) : this.splitTensors(table, count, total, parts);
+    const split = elementwise
+      ? this.splitElements(table, count, total, parts)
+      : this.splitTensors(table, count, total, parts);
     this.run(split.map((p) => ({ fn, args: [p.at, p.count] })));
   }
 
@@ -557,13 +681,22 @@ export class ThreadPool implements ParallelRunner {
    * row ranges). Returns false, doing nothing, when `n * work` is below `minParallelElements`
    * times `minFactor` (the caller then runs the kernel itself).
    */
-  runList(fn: ExportName, desc: number, descBytes: number, listWords: readonly number[], n: number, work: number,
-    args: (count: number) => number[], minFactor = 1): boolean {
+  runList(
+    fn: ExportName,
+    desc: number,
+    descBytes: number,
+    listWords: readonly number[],
+    n: number,
+    work: number,
+    args: (count: number) => number[],
+    minFactor = 1,
+  ): boolean {
     if (n * work < this.minParallelElements * minFactor || n < this.threads) {
       this.checkAlive();
       return false;
     }
-    if (descBytes % 16 !== 0 || descBytes <= 0) throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
+    if (descBytes % 16 !== 0 || descBytes <= 0)
+      throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
     const parts = Math.min(this.chunksFor(n * work), n);
     if (this.descScratchBytes < parts * descBytes) {
       const p = this.engine.alloc(parts * descBytes);
@@ -591,14 +724,16 @@ export class ThreadPool implements ParallelRunner {
    * and the next call leaves every chunk to the workers so that it does run one.
    */
   injectFault(k: number, kind: FaultKind): void {
-    if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`injectFault: worker index must be in [1, ${this.threads - 1}], got ${k}`);
+    if (!Number.isInteger(k) || k < 1 || k >= this.threads)
+      throw new RangeError(`injectFault: worker index must be in [1, ${this.threads - 1}], got ${k}`);
     this.i32()[(this.ctrl + WORKERS_AT + k * W_BYTES + W_FAULT) >> 2] = FAULTS[kind];
     this.leaveToWorkers = true;
   }
 
   /** @internal test hook: terminates worker `k` from outside, as a crash would end it. */
   async terminateWorker(k: number): Promise<void> {
-    if (!Number.isInteger(k) || k < 1 || k >= this.threads) throw new RangeError(`terminateWorker: worker index must be in [1, ${this.threads - 1}], got ${k}`);
+    if (!Number.isInteger(k) || k < 1 || k >= this.threads)
+      throw new RangeError(`terminateWorker: worker index must be in [1, ${this.threads - 1}], got ${k}`);
     const w = this.workers[k - 1];
     await w?.terminate();
     // Let the worker's 'exit' event reach its listener before the caller goes on.
@@ -649,20 +784,32 @@ function mainCanBlock(): boolean {
 export async function createThreadedEngine(options: InitOptions, locate: WasmLocator): Promise<Engine> {
   const threads = options.threads ?? 1;
   if (typeof threads !== 'number') {
-    throw new TypeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${threads === null ? 'null' : typeof threads}`);
+    throw new TypeError(
+      `createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${threads === null ? 'null' : typeof threads}`,
+    );
   }
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new RangeError(`createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
+    throw new RangeError(
+      `createEngine: option 'threads' must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`,
+    );
   }
   const min = options.minParallelElements;
-  if (min !== undefined && typeof min !== 'number') throw new TypeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${typeof min}`);
+  if (min !== undefined && typeof min !== 'number')
+    throw new TypeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${typeof min}`);
   if (min !== undefined && (!Number.isInteger(min) || min < 0)) {
-    throw new RangeError(`createEngine: option 'minParallelElements' must be a non-negative integer, got ${String(min)}`);
+    throw new RangeError(
+      `createEngine: option 'minParallelElements' must be a non-negative integer, got ${String(min)}`,
+    );
   }
   const timeout = options.threadTimeoutMs;
-  if (timeout !== undefined && typeof timeout !== 'number') throw new TypeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${typeof timeout}`);
+  if (timeout !== undefined && typeof timeout !== 'number')
+    throw new TypeError(
+      `createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${typeof timeout}`,
+    );
   if (timeout !== undefined && (!(timeout > 0) || !Number.isFinite(timeout))) {
-    throw new RangeError(`createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${String(timeout)}`);
+    throw new RangeError(
+      `createEngine: option 'threadTimeoutMs' must be a positive number of milliseconds, got ${String(timeout)}`,
+    );
   }
   const { threads: _t, minParallelElements: _m, threadTimeoutMs: _o, ...rest } = options;
   if (threads === 1) return createEngine(rest, locate);
@@ -674,14 +821,18 @@ export async function createThreadedEngine(options: InitOptions, locate: WasmLoc
     return engine;
   }
   const simd = options.simd ?? simdSupported();
-  if (simd && !simdSupported()) throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
+  if (simd && !simdSupported())
+    throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
   const { module, bytes } = await loadModule(options.source ?? locate(simd ? 'threads' : 'threads-scalar'));
   // The memory the module imports: its declared limits when the bytes are at hand.
   let initial = MODULE_SOURCE_INITIAL_PAGES;
   let maximum = WASM_MAX_PAGES;
   const limits = bytes ? importedMemoryLimits(bytes) : null;
   if (bytes) {
-    if (!limits || !limits.shared) throw new Error('wasm-optim: the threads engine must import a shared memory (build it with --importMemory --sharedMemory)');
+    if (!limits || !limits.shared)
+      throw new Error(
+        'wasm-optim: the threads engine must import a shared memory (build it with --importMemory --sharedMemory)',
+      );
     initial = limits.initial;
     maximum = limits.maximum ?? WASM_MAX_PAGES;
   }
@@ -701,7 +852,9 @@ export async function createThreadedEngine(options: InitOptions, locate: WasmLoc
     return e;
   };
   const engine = make();
-  const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+  const names = WebAssembly.Module.exports(module)
+    .filter((e) => e.kind === 'function')
+    .map((e) => e.name);
   const fnIds = new Map(names.map((n, i) => [n, i]));
   const ctrl = engine.alloc(CTRL_BYTES);
   const pool = new ThreadPool(engine, threads, ctrl, fnIds, options);

@@ -26,17 +26,21 @@ export function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || process.env.CHROMIUM_PATH) {
-    throw new Error(`browser tests: no Chromium at ${CHROMIUM}. Install Debian's package (sudo apt-get install -y chromium) ` +
-      'or point CHROMIUM_PATH at a Chromium binary.');
+    throw new Error(
+      `browser tests: no Chromium at ${CHROMIUM}. Install Debian's package (sudo apt-get install -y chromium) ` +
+        'or point CHROMIUM_PATH at a Chromium binary.',
+    );
   }
-  const apt = (args: string[]) => execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    timeout: 15 * 60_000,
-  });
+  const apt = (args: string[]) =>
+    execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 15 * 60_000,
+    });
   apt(['update']);
   apt(['install', '-y', 'chromium']);
-  if (!existsSync(CHROMIUM)) throw new Error(`browser tests: apt-get installed chromium but ${CHROMIUM} is still missing`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`browser tests: apt-get installed chromium but ${CHROMIUM} is still missing`);
 }
 
 /** A running browser with a fresh profile; `close()` ends it and deletes the profile. */

@@ -8,7 +8,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { init } from '../../src/index.js';
 import { WasmOptimizer, wasmOptimizer } from '../../src/tfjs/index.js';
 
-const bits = (ws: tf.Tensor[]): string[] => ws.map((w) => Array.from(new Uint32Array((w.dataSync() as Float32Array).slice().buffer)).join(','));
+const bits = (ws: tf.Tensor[]): string[] =>
+  ws.map((w) => Array.from(new Uint32Array((w.dataSync() as Float32Array).slice().buffer)).join(','));
 
 function model(): tfl.Sequential {
   const m = tfl.sequential();
@@ -21,17 +22,28 @@ async function onBackend(backend: string): Promise<Record<string, unknown>> {
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not start`);
   await tf.ready();
   // 1. fixed gradients: the bridge against tf.train.adam
-  const v = tf.variable(tf.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)), [3, 4]), true, `page_${backend}_v`);
+  const v = tf.variable(
+    tf.tensor(
+      Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)),
+      [3, 4],
+    ),
+    true,
+    `page_${backend}_v`,
+  );
   const r = tf.variable(v.clone(), true, `page_${backend}_r`);
   const ours = wasmOptimizer('Adam', { lr: 0.05, eps: 1e-7 });
   const theirs = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
   for (let s = 0; s < 30; s++) {
-    const g = tf.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(3 * i + s)), [3, 4]);
+    const g = tf.tensor(
+      Float32Array.from({ length: 12 }, (_, i) => Math.cos(3 * i + s)),
+      [3, 4],
+    );
     ours.applyGradients({ [v.name]: g });
     theirs.applyGradients([{ name: r.name, tensor: g }]);
     g.dispose();
   }
-  const a = v.dataSync(), b = r.dataSync();
+  const a = v.dataSync(),
+    b = r.dataSync();
   let maxDiff = 0;
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
   const moved = Math.abs(a[0] - Math.fround(Math.sin(1)));
@@ -40,14 +52,21 @@ async function onBackend(backend: string): Promise<Record<string, unknown>> {
   tf.dispose([v, r]);
   // 2. save with the optimizer, reload, continue
   const m = model();
-  const x = tf.randomNormal([16, 5], 0, 1, 'float32', 3), y = tf.randomNormal([16, 2], 0, 1, 'float32', 4);
-  m.compile({ optimizer: wasmOptimizer('AdamW', { lr: 0.01, groups: [{ match: /bias/, weightDecay: 0 }] }), loss: 'meanSquaredError' });
+  const x = tf.randomNormal([16, 5], 0, 1, 'float32', 3),
+    y = tf.randomNormal([16, 2], 0, 1, 'float32', 4);
+  m.compile({
+    optimizer: wasmOptimizer('AdamW', { lr: 0.01, groups: [{ match: /bias/, weightDecay: 0 }] }),
+    loss: 'meanSquaredError',
+  });
   for (let s = 0; s < 3; s++) await m.trainOnBatch(x, y);
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (art) => {
-    artifacts = art;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }), { includeOptimizer: true });
+  await m.save(
+    tf.io.withSaveHandler(async (art) => {
+      artifacts = art;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
   const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts as tf.io.ModelArtifacts));
   const n0 = tf.memory().numTensors;
   for (let s = 0; s < 3; s++) {
@@ -56,7 +75,8 @@ async function onBackend(backend: string): Promise<Record<string, unknown>> {
   }
   const tensorsAdded = tf.memory().numTensors - n0;
   const sameAfterReload = bits(m.getWeights()).join('|') === bits(loaded.getWeights()).join('|');
-  const loadedIsBridge = loaded.optimizer instanceof WasmOptimizer && (loaded.optimizer as WasmOptimizer).iterations === 6;
+  const loadedIsBridge =
+    loaded.optimizer instanceof WasmOptimizer && (loaded.optimizer as WasmOptimizer).iterations === 6;
   (m.optimizer as WasmOptimizer).dispose();
   (loaded.optimizer as WasmOptimizer).dispose();
   m.dispose();

@@ -6,7 +6,11 @@ import { runAll } from './workload.js';
 self.onmessage = async (event) => {
   try {
     const result = await runAll(api, event.data?.initArg);
-    self.postMessage({ ok: true, result, isWorker: typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope });
+    self.postMessage({
+      ok: true,
+      result,
+      isWorker: typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope,
+    });
   } catch (e) {
     self.postMessage({ ok: false, error: String(e?.stack ?? e) });
   }

@@ -34,7 +34,10 @@ export const DENSE_CONFIGS = [
 export function denseConfigs(api) {
   const named = new Set(DENSE_CONFIGS.map(([kind]) => kind));
   const extra = Object.entries(api)
-    .filter(([name, C]) => !named.has(name) && typeof C === 'function' && C !== api.Optimizer && C.prototype instanceof api.Optimizer)
+    .filter(
+      ([name, C]) =>
+        !named.has(name) && typeof C === 'function' && C !== api.Optimizer && C.prototype instanceof api.Optimizer,
+    )
     .map(([name]) => name)
     .sort() // a namespace lists its names sorted, vitest's module objects in source order
     .map((name) => [name, { lr: 0.01 }]);

@@ -3,7 +3,10 @@ import type { AdadeltaOptions } from '../../src/optimizers/adadelta.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adadelta understands: the real names, without the optimizer-wide ones. */
-export type RefAdadeltaOptions = Omit<AdadeltaOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefAdadeltaOptions = Omit<
+  AdadeltaOptions,
+  'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'
+> & { lr?: number };
 
 /** Reference Adadelta in float64. State: `square_avg`, `acc_delta`. */
 export class RefAdadelta extends RefOptimizer<RefAdadeltaOptions> {

@@ -3,7 +3,10 @@ import type { AdagradOptions } from '../../src/optimizers/adagrad.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adagrad understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
-export type RefAdagradOptions = Omit<AdagradOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefAdagradOptions = Omit<
+  AdagradOptions,
+  'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'
+> & { lr?: number };
 
 /**
  * Reference Adagrad with lrDecay, L2 weight decay, initialAccumulatorValue, eps and maximize, in

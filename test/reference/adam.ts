@@ -3,10 +3,17 @@ import type { AdamOptions } from '../../src/optimizers/adam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adam/AdamW understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
-export type RefAdamOptions = Omit<AdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefAdamOptions = Omit<AdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 const ADAM_DEFAULTS: Required<RefAdamOptions> = {
-  lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false,
+  lr: 1e-3,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weightDecay: 0,
+  amsgrad: false,
+  maximize: false,
 };
 
 /**
@@ -30,8 +37,17 @@ export class RefAdam extends RefOptimizer<RefAdamOptions> {
   }
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState, t: number): void {
-    const { lr, betas: [b1, b2], eps, weightDecay: wd, amsgrad, maximize } = this.options;
-    const m = s.exp_avg, v = s.exp_avg_sq, vmax = s.max_exp_avg_sq;
+    const {
+      lr,
+      betas: [b1, b2],
+      eps,
+      weightDecay: wd,
+      amsgrad,
+      maximize,
+    } = this.options;
+    const m = s.exp_avg,
+      v = s.exp_avg_sq,
+      vmax = s.max_exp_avg_sq;
     // bias_correction1 = 1 - beta1^t;  bias_correction2 = 1 - beta2^t
     // step_size = lr / bias_correction1;  bias_correction2_sqrt = sqrt(bias_correction2)
     const bc1 = 1 - Math.pow(b1, t);

@@ -3,7 +3,9 @@ import type { AdamaxOptions } from '../../src/optimizers/adamax.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Adamax understands: the real names, without the optimizer-wide ones. */
-export type RefAdamaxOptions = Omit<AdamaxOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefAdamaxOptions = Omit<AdamaxOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 /** Reference Adamax in float64. State: `exp_avg`, `exp_inf`. */
 export class RefAdamax extends RefOptimizer<RefAdamaxOptions> {
@@ -16,7 +18,13 @@ export class RefAdamax extends RefOptimizer<RefAdamaxOptions> {
   }
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState, t: number): void {
-    const { lr, betas: [b1, b2], eps, weightDecay: wd, maximize } = this.options;
+    const {
+      lr,
+      betas: [b1, b2],
+      eps,
+      weightDecay: wd,
+      maximize,
+    } = this.options;
     // clr = lr / bias_correction,  bias_correction = 1 - beta1^t
     const clr = lr / (1 - Math.pow(b1, t));
     for (let i = 0; i < p.length; i++) {

@@ -46,9 +46,11 @@ export abstract class RefOptimizer<O extends object> {
 
   /** One step of every param: `grads[i]` is the gradient of param `i` (same length). */
   step(grads: readonly ArrayLike<number>[]): void {
-    if (grads.length !== this.params.length) throw new RangeError(`reference: ${grads.length} gradients for ${this.params.length} params`);
+    if (grads.length !== this.params.length)
+      throw new RangeError(`reference: ${grads.length} gradients for ${this.params.length} params`);
     grads.forEach((g, i) => {
-      if (g.length !== this.params[i].length) throw new RangeError(`reference: gradient ${i} has length ${g.length}, param has ${this.params[i].length}`);
+      if (g.length !== this.params[i].length)
+        throw new RangeError(`reference: gradient ${i} has length ${g.length}, param has ${this.params[i].length}`);
     });
     for (let i = 0; i < this.params.length; i++) {
       this.steps[i] += 1;

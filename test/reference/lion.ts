@@ -4,7 +4,9 @@ import type { LionOptions } from '../../src/optimizers/lion.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference Lion understands: the real names, without the optimizer-wide ones. */
-export type RefLionOptions = Omit<LionOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefLionOptions = Omit<LionOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 /** Reference Lion in float64. State: `exp_avg` (optax's mu). */
 export class RefLion extends RefOptimizer<RefLionOptions> {
@@ -17,7 +19,12 @@ export class RefLion extends RefOptimizer<RefLionOptions> {
   }
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState): void {
-    const { lr, betas: [b1, b2], weightDecay: wd, maximize } = this.options;
+    const {
+      lr,
+      betas: [b1, b2],
+      weightDecay: wd,
+      maximize,
+    } = this.options;
     for (let i = 0; i < p.length; i++) {
       const g = maximize ? -grad[i] : grad[i];
       const m = s.exp_avg[i];

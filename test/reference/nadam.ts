@@ -3,7 +3,9 @@ import type { NAdamOptions } from '../../src/optimizers/nadam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference NAdam understands: the real names, without the optimizer-wide ones. */
-export type RefNAdamOptions = Omit<NAdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefNAdamOptions = Omit<NAdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 /**
  * Reference NAdam in float64, with PyTorch's per-param `mu_product` kept as a running product (the
@@ -14,7 +16,15 @@ export class RefNAdam extends RefOptimizer<RefNAdamOptions> {
   private muProducts: number[] = [];
 
   constructor(options: RefNAdamOptions = {}) {
-    super(options, { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3, decoupledWeightDecay: false, maximize: false });
+    super(options, {
+      lr: 2e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: 0,
+      momentumDecay: 4e-3,
+      decoupledWeightDecay: false,
+      maximize: false,
+    });
   }
 
   protected initState(n: number): RefState {
@@ -37,7 +47,15 @@ export class RefNAdam extends RefOptimizer<RefNAdamOptions> {
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState, t: number): void {
     const k = this.current++;
-    const { lr, betas: [b1, b2], eps, weightDecay: wd, momentumDecay: psi, decoupledWeightDecay: dec, maximize } = this.options;
+    const {
+      lr,
+      betas: [b1, b2],
+      eps,
+      weightDecay: wd,
+      momentumDecay: psi,
+      decoupledWeightDecay: dec,
+      maximize,
+    } = this.options;
     const bc2 = 1 - Math.pow(b2, t);
     // mu = beta1 (1 - 0.5 * 0.96^(step * momentum_decay)); mu_next at step + 1
     const mu = b1 * (1 - 0.5 * Math.pow(0.96, t * psi));

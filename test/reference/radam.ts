@@ -3,12 +3,21 @@ import type { RAdamOptions } from '../../src/optimizers/radam.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference RAdam understands: the real names, without the optimizer-wide ones. */
-export type RefRAdamOptions = Omit<RAdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefRAdamOptions = Omit<RAdamOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 /** Reference RAdam in float64. State: `exp_avg`, `exp_avg_sq`. */
 export class RefRAdam extends RefOptimizer<RefRAdamOptions> {
   constructor(options: RefRAdamOptions = {}) {
-    super(options, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, maximize: false });
+    super(options, {
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: 0,
+      decoupledWeightDecay: false,
+      maximize: false,
+    });
   }
 
   protected initState(n: number): RefState {
@@ -16,7 +25,14 @@ export class RefRAdam extends RefOptimizer<RefRAdamOptions> {
   }
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState, t: number): void {
-    const { lr, betas: [b1, b2], eps, weightDecay: wd, decoupledWeightDecay: dec, maximize } = this.options;
+    const {
+      lr,
+      betas: [b1, b2],
+      eps,
+      weightDecay: wd,
+      decoupledWeightDecay: dec,
+      maximize,
+    } = this.options;
     const bc1 = 1 - Math.pow(b1, t);
     const bc2 = 1 - Math.pow(b2, t);
     // rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 step beta2^step / bias_correction2

@@ -3,7 +3,10 @@ import type { RMSpropOptions } from '../../src/optimizers/rmsprop.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference RMSprop understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
-export type RefRMSpropOptions = Omit<RMSpropOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefRMSpropOptions = Omit<
+  RMSpropOptions,
+  'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'
+> & { lr?: number };
 
 /**
  * Reference RMSprop with centering, momentum, L2 weight decay and maximize, in float64.
@@ -23,7 +26,9 @@ export class RefRMSprop extends RefOptimizer<RefRMSpropOptions> {
 
   protected update(p: Float64Array, grad: ArrayLike<number>, s: RefState): void {
     const { lr, alpha, eps, weightDecay: wd, momentum, centered, maximize } = this.options;
-    const sq = s.square_avg, buf = s.momentum_buffer, ga = s.grad_avg;
+    const sq = s.square_avg,
+      buf = s.momentum_buffer,
+      ga = s.grad_avg;
     for (let i = 0; i < p.length; i++) {
       // g = maximize ? -grad : grad;  g = g + weight_decay * param
       let g = maximize ? -grad[i] : grad[i];

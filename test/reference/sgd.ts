@@ -3,7 +3,9 @@ import type { SGDOptions } from '../../src/optimizers/sgd.js';
 import { RefOptimizer, type RefState } from './base.js';
 
 /** The options a reference SGD understands: the real names, without the optimizer-wide ones (engine, nonFinite, clipping); lr a number. */
-export type RefSGDOptions = Omit<SGDOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & { lr?: number };
+export type RefSGDOptions = Omit<SGDOptions, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue' | 'lr'> & {
+  lr?: number;
+};
 
 /**
  * Reference SGD with momentum, dampening, Nesterov, L2 weight decay and maximize, in float64.
