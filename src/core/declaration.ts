@@ -72,6 +72,12 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    * optimizers whose decay is decoupled (AdamW, Lion) return 0.
    */
   l2?(o: R): number;
+  /**
+   * True when the kernel squares the gradient into its state (Adam's `v`, Adagrad's `sum`,
+   * RMSprop's and Adadelta's `square_avg`): a step's check then also refuses a gradient whose
+   * square overflows float32 (|g| above ~1.8e19), which would turn that state into Infinity.
+   */
+  readonly squaresGradient?: boolean;
   /** The wasm kernel that steps a table of dense tensors. */
   readonly kernel: TableKernelName;
   /** EMB_KIND_* of the row kernel a table runs (`SLOT.EMB_KIND_ADAM`), when tables can use it. */

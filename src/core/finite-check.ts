@@ -12,6 +12,19 @@ import type { Param } from './param.js';
 
 /** float32's largest finite value. */
 export const F32_MAX = 3.4028234663852886e38;
+/** The largest |g| whose float32 square is finite (sqrt(F32_MAX), rounded down to float32). */
+export const F32_SQRT_MAX = 1.844674297419792e19;
+
+/**
+ * Why the kernel's gradients (raw max |g| `maxAbs`, clamped to [lo, hi], times `scale`) would
+ * square to Infinity in float32, or null when they do not.
+ */
+export function squareOverflow(maxAbs: number, scale: number, lo: number, hi: number): string | null {
+  const g = Math.fround(Math.min(maxAbs, Math.max(-Math.fround(lo), Math.fround(hi))) * Math.abs(Math.fround(scale)));
+  if (g <= F32_SQRT_MAX) return null;
+  return `a gradient of magnitude ${g} (max |g| ${maxAbs} times the gradient scale ${scale}) squares to more than float32 holds (3.4e38), which would make the squared-gradient state Infinity`;
+}
+
 /** A product or sum below this (in float64) is finite in float32 after rounding, with margin. */
 export const F32_SAFE = F32_MAX * (1 - 2 ** -22);
 

@@ -24,7 +24,16 @@ import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './safetensor
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
-import { checkF32Scale, effectiveOverflow, F32_MAX, F32_SAFE, gradMaxAbs, type StepCheckHost } from './finite-check.js';
+import {
+  checkF32Scale,
+  effectiveOverflow,
+  F32_MAX,
+  F32_SAFE,
+  F32_SQRT_MAX,
+  gradMaxAbs,
+  squareOverflow,
+  type StepCheckHost,
+} from './finite-check.js';
 
 /** Options every dense optimizer accepts. */
 export interface BaseOptions {
@@ -634,6 +643,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
           if (this.opts.nonFinite === 'skip') return false;
           throw new NonFiniteGradientError(
             `${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
+          );
+        }
+      }
+      // Optimizers that square the gradient into their state: that square must be finite too.
+      if (check && this.decl.squaresGradient && !(bound * Math.abs(scale) <= F32_SQRT_MAX)) {
+        const why = squareOverflow(maxAbs ?? gradMaxAbs(this.engine, this.table, n), scale, lo, hi);
+        if (why !== null) {
+          if (this.opts.nonFinite === 'skip') return false;
+          throw new NonFiniteGradientError(
+            `${this.kind}.step: ${why}; nothing was changed. Scale the gradients down (gradScale or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
           );
         }
       }

@@ -42,6 +42,7 @@ export const adadeltaDecl: OptimizerDeclaration<AdadeltaResolved> = {
     h.f32(S.ADADELTA_WD, o.weightDecay);
     h.flag(S.ADADELTA_USE_WD, o.weightDecay !== 0);
   },
+  squaresGradient: true,
   kernel: 'adadeltaStep',
   rowKernel: S.EMB_KIND_ADADELTA,
 };

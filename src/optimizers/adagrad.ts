@@ -45,6 +45,7 @@ export const adagradDecl: OptimizerDeclaration<AdagradResolved> = {
     h.f32(S.ADAGRAD_WD, o.weightDecay);
     h.flag(S.ADAGRAD_USE_WD, o.weightDecay !== 0);
   },
+  squaresGradient: true,
   kernel: 'adagradStep',
   rowKernel: S.EMB_KIND_ADAGRAD,
 };

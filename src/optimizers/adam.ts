@@ -60,6 +60,7 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       h.flag(S.ADAM_USE_DECAY, decoupled && wd !== 0);
     },
     l2: (o) => (decoupled ? 0 : o.weightDecay),
+    squaresGradient: true,
     kernel: 'adamStep',
     rowKernel: S.EMB_KIND_ADAM,
   };

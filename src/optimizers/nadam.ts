@@ -65,6 +65,7 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
     h.flag(S.NADAM_USE_L2, !dec && o.weightDecay !== 0);
     h.flag(S.NADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },
+  squaresGradient: true,
   kernel: 'nadamStep',
   rowKernel: S.EMB_KIND_NADAM,
 };

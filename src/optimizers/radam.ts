@@ -65,6 +65,7 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     h.flag(S.RADAM_USE_L2, !dec && o.weightDecay !== 0);
     h.flag(S.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },
+  squaresGradient: true,
   kernel: 'radamStep',
   rowKernel: S.EMB_KIND_RADAM,
 };

@@ -52,6 +52,7 @@ export const rmspropDecl: OptimizerDeclaration<RMSpropResolved> = {
     h.flag(S.RMSPROP_CENTERED, o.centered);
     h.flag(S.RMSPROP_USE_MOMENTUM, o.momentum > 0);
   },
+  squaresGradient: true,
   kernel: 'rmspropStep',
 };
 
