@@ -19,7 +19,7 @@
 // CRC-32 detects every error burst of up to 32 bits, so any corruption confined to one byte (or
 // to four neighbouring bytes) is always caught.
 
-import type { Optimizer, BaseOptions, OptimizerStateDict, ParamStateDict } from './optimizer.js';
+import type { CheckpointHost, OptimizerStateDict, ParamStateDict } from './state-dict.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
 
 /** The checkpoint format version this build writes and reads. */
@@ -489,7 +489,7 @@ function article(word: string): string {
 // ---------------------------------------------------------------------------------------------
 // Dense optimizers.
 
-type AnyOptimizer = Optimizer<BaseOptions>;
+type AnyOptimizer = CheckpointHost;
 
 /** Saves an optimizer: its state dict plus every param's values. Called by `Optimizer#save`. */
 export function saveOptimizer(opt: AnyOptimizer): Uint8Array {

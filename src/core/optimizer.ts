@@ -5,6 +5,7 @@
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
 import { SLOT as S } from './abi.js';
+import type { OptimizerStateDict, ParamGroupStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
@@ -22,7 +23,7 @@ import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './checkpoint.js';
 import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './safetensors.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
-import { isSchedule, scheduleFromJSON, type Schedule, type ScheduleSpec } from './schedules.js';
+import { isSchedule, scheduleFromJSON, type Schedule } from './schedules.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
 import {
   checkF32Scale,
@@ -73,37 +74,7 @@ export interface StepOptions {
 /** Options a param group may set: the optimizer's, except the optimizer-wide ones. */
 export type GroupOptions<O> = Omit<O, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue'>;
 
-/** A param group in a state dict. */
-export interface ParamGroupStateDict {
-  /** The group's resolved options (`lr`: its rate for the next step). Group 0's repeat `options`. */
-  options: Record<string, unknown>;
-  /** The group's learning-rate schedule (its JSON form), or null. */
-  lrSchedule: ScheduleSpec | null;
-  /** Steps taken since the schedule was set: where it resumes. */
-  schedulePosition: number;
-}
-
-/** A param's optimizer state in a state dict. */
-export interface ParamStateDict {
-  /** Number of elements. */
-  length: number;
-  /** Steps this param has taken (PyTorch's per-param `step`). */
-  step: number;
-  /** Each state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `momentum_buffer`, ...). */
-  state: Record<string, Float32Array>;
-  /** Index of the param's group (default 0). */
-  group?: number;
-}
-
-/** The structured state of an optimizer (hyperparameters, step count and state tensors, not the params). */
-export interface OptimizerStateDict {
-  kind: string;
-  stepCount: number;
-  options: Record<string, unknown>;
-  params: ParamStateDict[];
-  /** The param groups (group 0 first); absent: one group with `options`. */
-  groups?: ParamGroupStateDict[];
-}
+export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
 
 /** Options that belong to the whole optimizer, not to a param group. */
 const OPTIMIZER_WIDE = ['nonFinite', 'clipGradNorm', 'clipGradValue'];
@@ -927,7 +898,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   save(): Uint8Array {
     this.checkAlive('save');
-    return saveOptimizer(this as unknown as Optimizer<BaseOptions>);
+    return saveOptimizer(this);
   }
 
   /**
@@ -949,7 +920,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   saveSafetensors(): Uint8Array {
     this.checkAlive('saveSafetensors');
-    return saveOptimizerSafetensors(this as unknown as Optimizer<BaseOptions>);
+    return saveOptimizerSafetensors(this);
   }
 
   /**

@@ -17,7 +17,7 @@
 // Tables use the same helpers from src/embedding/safetensors.ts.
 
 import { CheckpointError, encodeCheckpoint, loadOptimizer, type CheckpointRefusal } from './checkpoint.js';
-import type { BaseOptions, Optimizer, OptimizerStateDict, ParamGroupStateDict } from './optimizer.js';
+import type { CheckpointHost, OptimizerStateDict, ParamGroupStateDict } from './state-dict.js';
 import { describe } from './options.js';
 
 /** The element types of the safetensors format. */
@@ -427,7 +427,7 @@ export function hasState(kind: string, step: number): boolean {
   return step > 0 || kind === 'Adagrad';
 }
 
-type AnyOptimizer = Optimizer<BaseOptions>;
+type AnyOptimizer = CheckpointHost;
 
 /**
  * The tensors and metadata of an optimizer as PyTorch's `optimizer.state_dict()` would hold them,
