@@ -51,6 +51,7 @@ export interface ParallelRunner {
   runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void;
   firstNonFiniteGrad(table: number, count: number): number;
   gradSumSquares(table: number, count: number): number;
+  gradMaxAbs(table: number, count: number): number;
   shutdown(): Promise<void>;
 }
 
@@ -142,6 +143,11 @@ export class Engine {
   /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
   gradSumSquares(table: number, count: number): number {
     return this.parallel ? this.parallel.gradSumSquares(table, count) : this.exports.gradSumSquares(table, count);
+  }
+
+  /** The largest |g| of the table's gradients: NaN/Infinity when one is not finite (split across threads). */
+  gradMaxAbs(table: number, count: number): number {
+    return this.parallel ? this.parallel.gradMaxAbs(table, count) : this.exports.gradMaxAbs(table, count);
   }
 
   /**

@@ -54,16 +54,6 @@ export interface StepCheckHost {
 }
 
 /**
- * The largest |g| of the table's gradients: NaN/Infinity when one is not finite (one SIMD pass,
- * split across the threads of a threaded engine).
- */
-export function gradMaxAbs(engine: Engine, table: number, count: number): number {
-  const par = engine.parallel as { gradMaxAbs?(t: number, c: number): number } | null;
-  if (par?.gradMaxAbs) return par.gradMaxAbs(table, count);
-  return (engine.exports.gradMaxAbs as (t: number, c: number) => number)(table, count);
-}
-
-/**
  * Why the kernel's gradients would not be finite with `scale` (the step's total gradient scale)
  * and clamp bounds [lo, hi], or null when they are. `maxAbs` is max |g| over the raw gradients
  * (finite), or undefined when not measured; `norm` an upper bound of it (the clamped gradients'
@@ -91,7 +81,7 @@ export function effectiveOverflow(
     const e = norm * s * (1 + 2 ** -23);
     if (e <= F32_MAX && l2Safe(e)) return null;
   }
-  const m = maxAbs ?? gradMaxAbs(host.engine, table, host.params.length);
+  const m = maxAbs ?? host.engine.gradMaxAbs(table, host.params.length);
   const eff = safe(m);
   if (Number.isFinite(eff)) {
     if (l2Safe(eff)) return null;
@@ -101,9 +91,7 @@ export function effectiveOverflow(
   const x = host.engine.exports;
   for (let i = 0; i < host.params.length; i++) {
     const p = host.params[i];
-    const pm = new Float32Array(
-      new Uint32Array([(x.maxAbsBits as (ptr: number, n: number) => number)(p.offset(1), p.length) >>> 0]).buffer,
-    )[0];
+    const pm = new Float32Array(new Uint32Array([x.maxAbsBits(p.offset(1), p.length) >>> 0]).buffer)[0];
     if (!Number.isFinite(safe(pm))) {
       return `the gradient of param #${i} (length ${p.length}, max |g| ${pm}) times the gradient scale ${scale} overflows float32 (±3.4e38)`;
     }

@@ -31,7 +31,6 @@ import {
   F32_MAX,
   F32_SAFE,
   F32_SQRT_MAX,
-  gradMaxAbs,
   squareOverflow,
   type StepCheckHost,
 } from './finite-check.js';
@@ -581,7 +580,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
       // a measured norm already tells that every gradient is finite.
       const maxAbs =
-        check && (sumSq === undefined || !Number.isFinite(sumSq)) ? gradMaxAbs(this.engine, this.table, n) : undefined;
+        check && (sumSq === undefined || !Number.isFinite(sumSq)) ? this.engine.gradMaxAbs(this.table, n) : undefined;
       if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
         const bad = this.engine.firstNonFiniteGrad(this.table, n);
         if (this.opts.nonFinite === 'skip') return false;
@@ -619,7 +618,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       }
       // Optimizers that square the gradient into their state: that square must be finite too.
       if (check && this.decl.squaresGradient && !(bound * Math.abs(scale) <= F32_SQRT_MAX)) {
-        const why = squareOverflow(maxAbs ?? gradMaxAbs(this.engine, this.table, n), scale, lo, hi);
+        const why = squareOverflow(maxAbs ?? this.engine.gradMaxAbs(this.table, n), scale, lo, hi);
         if (why !== null) {
           if (this.opts.nonFinite === 'skip') return false;
           throw new NonFiniteGradientError(

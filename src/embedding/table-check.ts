@@ -23,7 +23,7 @@ export function tableL2Overflow(
   wd: number,
   sign: number,
 ): string | null {
-  const bits = (engine.exports.maxAbsBits as (p: number, n: number) => number)(grads, k * dim) >>> 0;
+  const bits = engine.exports.maxAbsBits(grads, k * dim) >>> 0;
   const maxG = new Float32Array(new Uint32Array([bits]).buffer)[0];
   // A row's gradient is at most k rows summed.
   if (k * maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;

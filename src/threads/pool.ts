@@ -637,7 +637,7 @@ export class ThreadPool implements ParallelRunner {
   /** max |g| over the table's gradients (NaN/Infinity when one is not finite), as the export `gradMaxAbs`. */
   gradMaxAbs(table: number, count: number): number {
     const total = this.tableElements(table, count);
-    const f = this.engine.exports.gradMaxAbs as (t: number, c: number) => number;
+    const f = this.engine.exports.gradMaxAbs;
     if (total < this.minParallelElements || count === 0) {
       this.checkAlive();
       return f(table, count);
