@@ -46,7 +46,7 @@ export interface DebugOptions {
   poisonFreed?: boolean;
 }
 
-/** @internal what an engine with worker threads runs its kernels through (src/threads.ts). */
+/** Internal: what an engine with worker threads runs its kernels through (src/threads.ts). */
 export interface ParallelRunner {
   readonly threads: number;
   runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void;
@@ -357,7 +357,7 @@ export function simdSupported(): boolean {
 export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 
 /**
- * @internal where an entry finds the build it needs when the caller gives no source: the main
+ * Internal: where an entry finds the build it needs when the caller gives no source: the main
  * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts).
  */
 export type WasmLocator = (build: WasmBuild) => WasmSource;
