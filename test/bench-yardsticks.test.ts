@@ -1,6 +1,6 @@
 // The benchmark's yardsticks compare like with like: the wasm limit (bench/c/dense.c compiled by
 // clang to wasm SIMD) computes the engine's default-option steps bit for bit, the C embedding
-// loops (radix-sort and slot-per-row coalescing) leave the same tables, and the report helpers
+// loops (radix-sort, slot-per-row and hybrid coalescing) leave the same tables, and the report helpers
 // read the new targets (size ranges, upper bounds, ratio column names). No timing assertions.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,7 +80,7 @@ describe('the C embedding loops (bench/c/sparse.c)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-c-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('radix-sort and slot-per-row coalescing leave the same table, and the slots are reset', () => {
+  it('radix-sort, slot-per-row and hybrid coalescing leave the same table, and the slots are reset', () => {
     // A harness that includes sparse.c and runs both methods on the same ids (duplicates, hot rows).
     const harness = join(dir, 'harness.c');
     writeFileSync(
@@ -99,7 +99,7 @@ static Table mk(size_t rows, size_t dim, size_t k) {
 }
 int main(void) {
   const size_t rows = 4096, dim = 20, k = 512;
-  Table a = mk(rows, dim, k), b = mk(rows, dim, k);
+  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k);
   int32_t *ids = xalloc(k * 4); f32 *g = xalloc(k * dim * 4);
   uint64_t s = 1;
   for (int step = 0; step < 12; step++) {
@@ -107,12 +107,14 @@ int main(void) {
     for (size_t i = 0; i < k * dim; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; g[i] = (f32)((double)(s >> 11) / 9007199254740992.0 - 0.5); }
     update(&a, ids, g);
     update_direct(&b, ids, g);
+    update_hybrid(&c, ids, g);
   }
   size_t diff = 0;
   for (size_t i = 0; i < rows * dim; i++)
-    diff += memcmp(&a.w[i], &b.w[i], 4) != 0 || memcmp(&a.m[i], &b.m[i], 4) != 0 || memcmp(&a.v[i], &b.v[i], 4) != 0;
+    diff += memcmp(&a.w[i], &b.w[i], 4) != 0 || memcmp(&a.m[i], &b.m[i], 4) != 0 || memcmp(&a.v[i], &b.v[i], 4) != 0 ||
+            memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0;
   size_t dirty = 0;
-  for (size_t r = 0; r < rows; r++) dirty += b.slot[r] != -1;
+  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1);
   printf("%zu %zu\\n", diff, dirty);
   return 0;
 }
@@ -136,8 +138,8 @@ int main(void) {
     writeFileSync(ids, new Uint8Array(new Int32Array([0, 1, 2, 3]).buffer));
     const r = spawnSync(exe, ['8', '4', '4', ids, '1', '1', 'bogus'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct or touch\)/);
-    for (const m of ['radix', 'direct', 'touch']) {
+    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid or touch\)/);
+    for (const m of ['radix', 'direct', 'hybrid', 'touch']) {
       const ok = spawnSync(exe, ['8', '4', '4', ids, '1', '1', m], { encoding: 'utf8' });
       expect(ok.status, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout).method).toBe(m);

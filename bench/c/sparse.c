@@ -10,11 +10,13 @@
 //           update), so one pass over the ids finds each row's slot; a row seen once is updated
 //           straight from its gradient row, a repeated one from a scratch row that sums its
 //           gradients. Rows are updated in order of first appearance.
+//   hybrid  direct's coalescing, then the distinct rows sorted ascending (radix sort of ~k rows
+//           instead of k ids) before the updates, so memory is walked forward as radix's is.
 //   touch   the row-touch limit: the batch's distinct rows (deduplicated before timing) have their
 //           w, m and v read and written back rotated (no arithmetic) and one gradient row read each:
 //           the bytes any lazy update must move, with coalescing free.
 //
-// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|touch]
+// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|touch]
 //   ids.bin holds batches * k int32 ids (little-endian), the same ids the JavaScript contenders use.
 // Prints one JSON line: {"rows":..., "dim":..., "k":..., "reps":..., "samples":[ms per update, ...]}.
 #define _POSIX_C_SOURCE 200112L
@@ -73,10 +75,9 @@ static inline void adam_row(const AdamScalars *a, f32 *restrict w, f32 *restrict
   }
 }
 
-// Stable LSD radix sort of keys by their high 32 bits (the row id), 8 bits per pass, as many
-// passes as the row count needs.
-static void sort_ids(Table *tb) {
-  size_t k = tb->k;
+// Stable LSD radix sort of the first `k` keys by their high 32 bits (the row id), 8 bits per pass,
+// as many passes as the row count needs.
+static void sort_keys(Table *tb, size_t k) {
   uint64_t *a = tb->keys, *b = tb->tmp;
   int bits = 0;
   while (((size_t)1 << bits) < tb->rows) bits++;
@@ -90,6 +91,8 @@ static void sort_ids(Table *tb) {
   tb->keys = a;
   tb->tmp = b;
 }
+
+static void sort_ids(Table *tb) { sort_keys(tb, tb->k); }
 
 static void update(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
@@ -144,6 +147,40 @@ static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
   }
 }
 
+static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t k = tb->k, dim = tb->dim;
+  const AdamScalars a = next_scalars(tb);
+  int32_t *restrict slot = tb->slot;
+  const f32 **src = tb->src;
+  size_t nd = 0;
+  for (size_t i = 0; i < k; i++) {
+    const uint32_t row = (uint32_t)ids[i];
+    const f32 *restrict g = grads + i * dim;
+    const int32_t s = slot[row];
+    if (s < 0) {
+      slot[row] = (int32_t)nd;
+      tb->keys[nd] = ((uint64_t)row << 32) | nd;
+      src[nd++] = g;
+    } else {
+      f32 *restrict acc = tb->acc + (size_t)s * dim;
+      if (src[s] != acc) {
+        const f32 *restrict f = src[s];
+        for (size_t d = 0; d < dim; d++) acc[d] = f[d] + g[d];
+        src[s] = acc;
+      } else {
+        for (size_t d = 0; d < dim; d++) acc[d] += g[d];
+      }
+    }
+  }
+  sort_keys(tb, nd);
+  for (size_t j = 0; j < nd; j++) {
+    const uint32_t row = (uint32_t)(tb->keys[j] >> 32);
+    const size_t off = (size_t)row * dim;
+    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[tb->keys[j] & 0xffffffffu], dim);
+    slot[row] = -1;
+  }
+}
+
 // The row-touch limit: `rows`/`first` list a batch's distinct rows and the position of each one's
 // first gradient row (computed before timing).
 static void touch(Table *tb, const uint32_t *rows, const uint32_t *first, size_t nd, const f32 *grads) {
@@ -169,9 +206,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   const char *method = argc > 7 ? argv[7] : "radix";
-  const int m_radix = !strcmp(method, "radix"), m_direct = !strcmp(method, "direct"), m_touch = !strcmp(method, "touch");
-  if (!m_radix && !m_direct && !m_touch) {
-    fprintf(stderr, "sparse: unknown method %s (radix, direct or touch)\n", method);
+  const int m_radix = !strcmp(method, "radix"), m_direct = !strcmp(method, "direct"),
+            m_hybrid = !strcmp(method, "hybrid"), m_touch = !strcmp(method, "touch");
+  if (!m_radix && !m_direct && !m_hybrid && !m_touch) {
+    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid or touch)\n", method);
     return 1;
   }
   Table tb = {0};
@@ -234,6 +272,7 @@ int main(int argc, char **argv) {
   do {                                                                                               \
     batch = (batch + 1) % batches;                                                                   \
     if (m_direct) update_direct(&tb, ids + batch * tb.k, grads);                                     \
+    else if (m_hybrid) update_hybrid(&tb, ids + batch * tb.k, grads);                                \
     else if (m_touch) touch(&tb, trows + batch * tb.k, tfirst + batch * tb.k, tcount[batch], grads); \
     else update(&tb, ids + batch * tb.k, grads);                                                     \
   } while (0)

@@ -2,7 +2,7 @@
 // regimes: Zipf-like ids (ids repeat, as words do: group `sparse`) and hot ids (90% from 256 rows:
 // group `sparse-hot`, where coalescing dominates). Time per update(): the engine's lazy and exact
 // modes (and lazy Adamax and Lion, for their cost next to Adam's), a plain JS lazy loop, the C lazy
-// loops (radix-sort and slot-per-row coalescing), the row-touch limit (bench/c/sparse.c), and
+// loops (radix-sort, slot-per-row and hybrid coalescing), the row-touch limit (bench/c/sparse.c), and
 // tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,12 +26,13 @@ const CONTENDERS = [
   { id: 'js-lazy', label: 'plain JS lazy' },
   { id: 'c-lazy', label: 'C lazy (radix sort)' },
   { id: 'c-direct', label: 'C lazy (slot per row)' },
+  { id: 'c-hybrid', label: 'C lazy (hybrid)' },
   { id: 'c-touch', label: 'row-touch limit' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
 ];
 
 /** The C program's method for each C contender (bench/c/sparse.c). */
-const C_METHODS = { 'c-lazy': 'radix', 'c-direct': 'direct', 'c-touch': 'touch' };
+const C_METHODS = { 'c-lazy': 'radix', 'c-direct': 'direct', 'c-hybrid': 'hybrid', 'c-touch': 'touch' };
 
 /** The id regimes: how a batch's ids are drawn. */
 export const SPARSE_REGIMES = {
@@ -79,6 +80,7 @@ export function sparseGroup(ctx, regime = 'zipf') {
         : []),
       { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (radix sort)' },
       { contender: 'c-direct', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (slot per row)' },
+      { contender: 'c-hybrid', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (hybrid)' },
       { contender: 'c-touch', min: 0.8, at: 'every', label: '≥ 0.8× the row-touch limit' },
       ...(regime === 'zipf'
         ? [{ contender: 'engine-exact', max: 1.3, at: 'every', label: 'exact mode ≤ 1.3× the time of lazy' }]
@@ -124,6 +126,7 @@ async function setupSparse(ctx, contender, rows, data, regime) {
     }
     case 'c-lazy':
     case 'c-direct':
+    case 'c-hybrid':
     case 'c-touch': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
       const file = join(ctx.c.dir, `ids-${regime}-${rows}.bin`);

@@ -191,7 +191,7 @@ export const YARDSTICKS =
   'wasm-ld (Debian: `apt-get install clang lld`) and is skipped with a note without them. **C SSE**: the same loops ' +
   'compiled natively by gcc (`-O3 -msse4.2 -fno-math-errno`). Embedding tables: **C lazy (radix sort)** sorts the ids ' +
   'and coalesces runs; **C lazy (slot per row)** coalesces with a slot per table row (no sort; a row seen once is ' +
-  'updated straight from its gradient); the **row-touch limit** reads and writes w, m and v of each distinct row and ' +
+  'updated straight from its gradient); **C lazy (hybrid)** coalesces so, then sorts the distinct rows; the **row-touch limit** reads and writes w, m and v of each distinct row and ' +
   'reads one gradient row each, with no arithmetic and the ids deduplicated before timing (the bytes any lazy update ' +
   'moves). Both C loops and the engine get the same ids in two regimes, Zipf-like and hot ids.';
 
