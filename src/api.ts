@@ -15,6 +15,14 @@ export type {
   GroupOptions,
 } from './core/optimizer.js';
 export { ParamGroup } from './core/param-group.js';
+export type {
+  MetaGradientMode,
+  MetaGradientOptions,
+  MetaGradientState,
+  MetaStepOptions,
+  HessianVectorProduct,
+  GradientFunction,
+} from './core/meta-gradients.js';
 export {
   Schedule,
   constantLR,
