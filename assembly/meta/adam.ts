@@ -10,16 +10,19 @@
 //   dv  = db2 (v0 - g^2) + b2 dv0 + 2 (1-b2) g dg
 //   dr  = dv / (2 r) (0 where r = 0);  dden = dr ib + r dib + deps
 //   dp  = dp' - (dss u + ss (dm - u dden) / den)
+// with one division per element for every tangent: q = 1 / (r den), 1/den = r q, 1/(2r) = den q / 2
+// (where r = 0: 1/den = 1/eps).
 // No clipping (the TypeScript side refuses it with tracking). Both builds give the same bits.
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperF32, hyperFlag } from "../shared/common";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_USE_L2, ADAM_USE_DECAY } from "../optimizers/adam/slots";
 import { META_DESC_BYTES, META_HYPER_SLOTS, MADAM_DSS, MADAM_DIB, MADAM_DB1, MADAM_DB2, MADAM_DEPS, MADAM_DWD, MADAM_DDC, metaTangents, metaHvp, metaStride, metaCount, metaHyper, metaSlots } from "./layout";
-import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
+import { mhVec, mhOne } from "./lanes";
 
 @inline function adamMetaVec(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
-                             gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
-                             l2: bool, dec: bool, hvp: bool): void {
+                             gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128, ieps: v128,
+                             l2: bool, dec: bool, hvp: bool, one: bool,
+                             cwd: v128, cdc: v128, cb1: v128, cb2: v128, cib: v128, ceps: v128, css: v128): void {
   const p0 = v128.load(P + o);
   let g = f32x4.mul(v128.load(G + o), gs);
   if (l2) g = f32x4.add(g, f32x4.mul(wd, p0));
@@ -34,25 +37,31 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
   const u = f32x4.div(m, den);
   v128.store(P + o, f32x4.sub(p1, f32x4.mul(ss, u)));
   const mg = f32x4.sub(m0, g), vg = f32x4.sub(v0, f32x4.mul(g, g)), g2 = f32x4.mul(f32x4.add(b2c, b2c), g);
+  // One division for every tangent: q = 1/(r den), 1/den = r q, 1/(2r) = den q / 2 (r > 0; where
+  // r = 0, 1/den = 1/eps and the square root's tangent is taken as 0).
+  const z = f32x4.splat(0), live = f32x4.gt(r, z);
+  const q = f32x4.div(f32x4.splat(1), f32x4.mul(r, den));
+  const rden = v128.bitselect(f32x4.mul(r, q), ieps, live);
+  const hr = v128.bitselect(f32x4.mul(f32x4.mul(f32x4.splat(0.5), den), q), z, live);
   for (let k: usize = 0; k < K; k++) {
     const h = MH + k * (META_HYPER_SLOTS << 2), t = T + k * span + o;
     const dp0 = v128.load(t), dm0 = v128.load(t + stride), dv0 = v128.load(t + 2 * stride);
-    let dg = f32x4.add(f32x4.mul(mhVec(h, MADAM_DWD), p0), f32x4.mul(wd, dp0));
+    let dg = f32x4.add(f32x4.mul((one ? cwd : mhVec(h, MADAM_DWD)), p0), f32x4.mul(wd, dp0));
     if (hvp) dg = f32x4.add(f32x4.mul(v128.load(HV + k * stride + o), gs), dg);
-    const dp1 = f32x4.add(f32x4.mul(dp0, dc), f32x4.mul(p0, mhVec(h, MADAM_DDC)));
-    const dm = f32x4.add(f32x4.add(f32x4.mul(mhVec(h, MADAM_DB1), mg), f32x4.mul(b1, dm0)), f32x4.mul(b1c, dg));
-    const dv = f32x4.add(f32x4.add(f32x4.mul(mhVec(h, MADAM_DB2), vg), f32x4.mul(b2, dv0)), f32x4.mul(g2, dg));
-    const dr = dsqrtVec(dv, r);
-    const dden = f32x4.add(f32x4.add(f32x4.mul(dr, ib), f32x4.mul(r, mhVec(h, MADAM_DIB))), mhVec(h, MADAM_DEPS));
-    const du = f32x4.div(f32x4.sub(dm, f32x4.mul(u, dden)), den);
-    v128.store(t, f32x4.sub(dp1, f32x4.add(f32x4.mul(mhVec(h, MADAM_DSS), u), f32x4.mul(ss, du))));
+    const dp1 = f32x4.add(f32x4.mul(dp0, dc), f32x4.mul(p0, (one ? cdc : mhVec(h, MADAM_DDC))));
+    const dm = f32x4.add(f32x4.add(f32x4.mul((one ? cb1 : mhVec(h, MADAM_DB1)), mg), f32x4.mul(b1, dm0)), f32x4.mul(b1c, dg));
+    const dv = f32x4.add(f32x4.add(f32x4.mul((one ? cb2 : mhVec(h, MADAM_DB2)), vg), f32x4.mul(b2, dv0)), f32x4.mul(g2, dg));
+    const dr = f32x4.mul(dv, hr);
+    const dden = f32x4.add(f32x4.add(f32x4.mul(dr, ib), f32x4.mul(r, (one ? cib : mhVec(h, MADAM_DIB)))), (one ? ceps : mhVec(h, MADAM_DEPS)));
+    const du = f32x4.mul(f32x4.sub(dm, f32x4.mul(u, dden)), rden);
+    v128.store(t, f32x4.sub(dp1, f32x4.add(f32x4.mul((one ? css : mhVec(h, MADAM_DSS)), u), f32x4.mul(ss, du))));
     v128.store(t + stride, dm);
     v128.store(t + 2 * stride, dv);
   }
 }
 
 @inline function adamMetaOne(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
-                             gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32,
+                             gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
                              l2: bool, dec: bool, hvp: bool): void {
   const p0 = load<f32>(P + o);
   let g = load<f32>(G + o) * gs;
@@ -68,6 +77,10 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
   const u = m / den;
   store<f32>(P + o, p1 - ss * u);
   const mg = m0 - g, vg = v0 - g * g, g2 = (b2c + b2c) * g;
+  const live = r > 0;
+  const q = <f32>1 / (r * den);
+  const rden = live ? r * q : ieps;
+  const hr = live ? (<f32>0.5 * den) * q : <f32>0;
   for (let k: usize = 0; k < K; k++) {
     const h = MH + k * (META_HYPER_SLOTS << 2), t = T + k * span + o;
     const dp0 = load<f32>(t), dm0 = load<f32>(t + stride), dv0 = load<f32>(t + 2 * stride);
@@ -76,9 +89,9 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
     const dp1 = dp0 * dc + p0 * mhOne(h, MADAM_DDC);
     const dm = (mhOne(h, MADAM_DB1) * mg + b1 * dm0) + b1c * dg;
     const dv = (mhOne(h, MADAM_DB2) * vg + b2 * dv0) + g2 * dg;
-    const dr = dsqrtOne(dv, r);
+    const dr = dv * hr;
     const dden = (dr * ib + r * mhOne(h, MADAM_DIB)) + mhOne(h, MADAM_DEPS);
-    const du = (dm - u * dden) / den;
+    const du = (dm - u * dden) * rden;
     store<f32>(t, dp1 - (mhOne(h, MADAM_DSS) * u + ss * du));
     store<f32>(t + stride, dm);
     store<f32>(t + 2 * stride, dv);
@@ -92,18 +105,30 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
   const gs = hyperF32(h, ADAM_GSCALE), b1 = hyperF32(h, ADAM_BETA1), b1c = hyperF32(h, ADAM_OMB1);
   const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
-  const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
+  const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY), ieps = <f32>1 / eps;
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
-    const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
+    const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc), vieps = f32x4.splat(ieps);
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      adamMetaVec(P, G, M, V, i << 2, T, HV, stride, K, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, l2, dec, hvp);
+    if (K == 1) {
+      // One tracked hyperparameter: its derivatives splatted once, out of the loop.
+      const cwd = mhVec(MH, MADAM_DWD), cdc = mhVec(MH, MADAM_DDC), cb1 = mhVec(MH, MADAM_DB1), cb2 = mhVec(MH, MADAM_DB2);
+      const cib = mhVec(MH, MADAM_DIB), ceps = mhVec(MH, MADAM_DEPS), css = mhVec(MH, MADAM_DSS);
+      for (; i < n4; i += 4) {
+        adamMetaVec(P, G, M, V, i << 2, T, HV, stride, 1, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
+                    true, cwd, cdc, cb1, cb2, cib, ceps, css);
+      }
+    } else {
+      const z = f32x4.splat(0);
+      for (; i < n4; i += 4) {
+        adamMetaVec(P, G, M, V, i << 2, T, HV, stride, K, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
+                    false, z, z, z, z, z, z, z);
+      }
     }
   }
   for (; i < n; i++) {
-    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, l2, dec, hvp);
+    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp);
   }
 }
 

@@ -108,7 +108,9 @@ export interface MetaHost {
 }
 
 const MODES = ['first-order', 'hvp', 'finite-difference'] as const;
+const same = (_i: number, _j: number, x: number): number => x;
 const HYPER_BYTES = S.META_HYPER_SLOTS * 4;
+const STREAM_GAP = 320;
 
 /** Writes a block of f32 slots at float index `base` of the engine heap. */
 class Writer implements HyperWriter {
@@ -216,7 +218,9 @@ export class MetaTracker {
     const K = spec.names.length;
     this.slots = decl.slots(opts);
     this.slotNames = ['param', ...layout.slice(0, this.slots - 1)];
-    this.stride = host.params.map((p) => Param.strideFor(p.length));
+    // Tensors of a block start 320 bytes (five cache lines) beyond a whole stride apart, so that the
+    // kernel's many streams (up to 13 with three tracked names) do not all map to the same L1 sets.
+    this.stride = host.params.map((p) => Param.strideFor(p.length) + STREAM_GAP);
     const hv = spec.mode === 'first-order' ? 0 : 1;
     try {
       for (const s of this.stride) this.blocks.push(e.alloc(K * (this.slots + hv) * s));
@@ -343,7 +347,8 @@ export class MetaTracker {
     });
     (got as ArrayLike<number>[]).forEach((arr, i) => {
       const out = this.hvView(i, k);
-      for (let j = 0; j < out.length; j++) out[j] = combine(i, j, arr[j]);
+      if (combine === same) out.set(arr);
+      else for (let j = 0; j < out.length; j++) out[j] = combine(i, j, arr[j]);
     });
   }
 
@@ -352,8 +357,7 @@ export class MetaTracker {
     const { mode, names, fdEpsilon, fdScheme } = this.spec;
     const params = this.host.params;
     if (mode === 'hvp') {
-      for (let k = 0; k < names.length; k++)
-        this.storeHv(k, options!.hvp!(this.tangentCopies(k)), 'hvp', (_i, _j, x) => x);
+      for (let k = 0; k < names.length; k++) this.storeHv(k, options!.hvp!(this.tangentCopies(k)), 'hvp', same);
       return;
     }
     if (mode !== 'finite-difference') return;
@@ -379,7 +383,7 @@ export class MetaTracker {
       const plus = gradFn(at(1));
       if (fdScheme === 'central') {
         const minus = gradFn(at(-1));
-        this.storeHv(k, minus, 'gradFn', (_i, _j, x) => x);
+        this.storeHv(k, minus, 'gradFn', same);
         // HV now holds g(θ - εt): combine in float64 with g(θ + εt).
         const lo = params.map((_p, i) => Float64Array.from(this.hvView(i, k)));
         this.storeHv(k, plus, 'gradFn', (i, j, x) => (x - lo[i][j]) / (2 * eps));
