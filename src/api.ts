@@ -22,6 +22,8 @@ export type {
   MetaStepOptions,
   HessianVectorProduct,
   GradientFunction,
+  MetaDeclaration,
+  MetaKernelName,
 } from './core/meta-gradients.js';
 export {
   Schedule,

@@ -21,7 +21,7 @@ import { mhVec, mhOne } from "./lanes";
 
 @inline function adamMetaVec(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                              gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128, ieps: v128,
-                             l2: bool, dec: bool, hvp: bool, one: bool,
+                             l2: bool, dec: bool, hvp: bool, one: bool, lr: bool,
                              cwd: v128, cdc: v128, cb1: v128, cb2: v128, cib: v128, ceps: v128, css: v128): void {
   const p0 = v128.load(P + o);
   let g = f32x4.mul(v128.load(G + o), gs);
@@ -43,6 +43,22 @@ import { mhVec, mhOne } from "./lanes";
   const q = f32x4.div(f32x4.splat(1), f32x4.mul(r, den));
   const rden = v128.bitselect(f32x4.mul(r, q), ieps, live);
   const hr = v128.bitselect(f32x4.mul(f32x4.mul(f32x4.splat(0.5), den), q), z, live);
+  if (lr) {
+    // The one tracked name moves only the step size (and AdamW's decay factor): lr.
+    const t = T + o;
+    const dp0 = v128.load(t), dm0 = v128.load(t + stride), dv0 = v128.load(t + 2 * stride);
+    let dg = z;
+    if (l2) dg = f32x4.mul(wd, dp0);
+    if (hvp) dg = l2 ? f32x4.add(f32x4.mul(v128.load(HV + o), gs), dg) : f32x4.mul(v128.load(HV + o), gs);
+    const dp1 = dec ? f32x4.add(f32x4.mul(dp0, dc), f32x4.mul(p0, cdc)) : dp0;
+    const dm = l2 || hvp ? f32x4.add(f32x4.mul(b1, dm0), f32x4.mul(b1c, dg)) : f32x4.mul(b1, dm0);
+    const dv = l2 || hvp ? f32x4.add(f32x4.mul(b2, dv0), f32x4.mul(g2, dg)) : f32x4.mul(b2, dv0);
+    const du = f32x4.mul(f32x4.sub(dm, f32x4.mul(u, f32x4.mul(f32x4.mul(dv, hr), ib))), rden);
+    v128.store(t, f32x4.sub(dp1, f32x4.add(f32x4.mul(css, u), f32x4.mul(ss, du))));
+    v128.store(t + stride, dm);
+    v128.store(t + 2 * stride, dv);
+    return;
+  }
   for (let k: usize = 0; k < K; k++) {
     const h = MH + k * (META_HYPER_SLOTS << 2), t = T + k * span + o;
     const dp0 = v128.load(t), dm0 = v128.load(t + stride), dv0 = v128.load(t + 2 * stride);
@@ -62,7 +78,7 @@ import { mhVec, mhOne } from "./lanes";
 
 @inline function adamMetaOne(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                              gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
-                             l2: bool, dec: bool, hvp: bool): void {
+                             l2: bool, dec: bool, hvp: bool, lr: bool): void {
   const p0 = load<f32>(P + o);
   let g = load<f32>(G + o) * gs;
   if (l2) g = g + wd * p0;
@@ -81,6 +97,21 @@ import { mhVec, mhOne } from "./lanes";
   const q = <f32>1 / (r * den);
   const rden = live ? r * q : ieps;
   const hr = live ? (<f32>0.5 * den) * q : <f32>0;
+  if (lr) {
+    const t = T + o;
+    const dp0 = load<f32>(t), dm0 = load<f32>(t + stride), dv0 = load<f32>(t + 2 * stride);
+    let dg: f32 = 0;
+    if (l2) dg = wd * dp0;
+    if (hvp) dg = l2 ? load<f32>(HV + o) * gs + dg : load<f32>(HV + o) * gs;
+    const dp1 = dec ? dp0 * dc + p0 * mhOne(MH, MADAM_DDC) : dp0;
+    const dm = l2 || hvp ? b1 * dm0 + b1c * dg : b1 * dm0;
+    const dv = l2 || hvp ? b2 * dv0 + g2 * dg : b2 * dv0;
+    const du = (dm - u * ((dv * hr) * ib)) * rden;
+    store<f32>(t, dp1 - (mhOne(MH, MADAM_DSS) * u + ss * du));
+    store<f32>(t + stride, dm);
+    store<f32>(t + 2 * stride, dv);
+    return;
+  }
   for (let k: usize = 0; k < K; k++) {
     const h = MH + k * (META_HYPER_SLOTS << 2), t = T + k * span + o;
     const dp0 = load<f32>(t), dm0 = load<f32>(t + stride), dv0 = load<f32>(t + 2 * stride);
@@ -106,30 +137,137 @@ import { mhVec, mhOne } from "./lanes";
   const b2 = hyperF32(h, ADAM_BETA2), b2c = hyperF32(h, ADAM_OMB2);
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY), ieps = <f32>1 / eps;
+  // One tracked name that moves only the step size (lr): a loop without the other terms.
+  const lr = K == 1 && mhOne(MH, MADAM_DB1) == 0 && mhOne(MH, MADAM_DB2) == 0 && mhOne(MH, MADAM_DIB) == 0 &&
+             mhOne(MH, MADAM_DEPS) == 0 && mhOne(MH, MADAM_DWD) == 0;
+  const kind = lr ? 2 : K == 1 ? 1 : 0;
+  const v = ((l2 ? 1 : dec ? 2 : 0) * 2 + (hvp ? 1 : 0)) * 3 + kind;
+  switch (v) {
+    case 0: adamMeta0(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 1: adamMeta1(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 2: adamMeta2(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 3: adamMeta3(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 4: adamMeta4(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 5: adamMeta5(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 6: adamMeta6(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 7: adamMeta7(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 8: adamMeta8(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 9: adamMeta9(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 10: adamMeta10(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 11: adamMeta11(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 12: adamMeta12(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 13: adamMeta13(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 14: adamMeta14(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 15: adamMeta15(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 16: adamMeta16(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 17: adamMeta17(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+  }
+}
+
+@inline function adamMetaLoop(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+                              gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
+                              l2: bool, dec: bool, hvp: bool, kind: i32): void {
+  // kind 2: one tracked name that moves only the step size (lr); 1: one name; 0: several.
+  const lr = kind == 2;
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
     const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc), vieps = f32x4.splat(ieps);
     const n4 = n & ~(<usize>3);
-    if (K == 1) {
+    if (kind != 0) {
       // One tracked hyperparameter: its derivatives splatted once, out of the loop.
       const cwd = mhVec(MH, MADAM_DWD), cdc = mhVec(MH, MADAM_DDC), cb1 = mhVec(MH, MADAM_DB1), cb2 = mhVec(MH, MADAM_DB2);
       const cib = mhVec(MH, MADAM_DIB), ceps = mhVec(MH, MADAM_DEPS), css = mhVec(MH, MADAM_DSS);
       for (; i < n4; i += 4) {
         adamMetaVec(P, G, M, V, i << 2, T, HV, stride, 1, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
-                    true, cwd, cdc, cb1, cb2, cib, ceps, css);
+                    true, lr, cwd, cdc, cb1, cb2, cib, ceps, css);
       }
     } else {
       const z = f32x4.splat(0);
       for (; i < n4; i += 4) {
         adamMetaVec(P, G, M, V, i << 2, T, HV, stride, K, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
-                    false, z, z, z, z, z, z, z);
+                    false, false, z, z, z, z, z, z, z);
       }
     }
   }
   for (; i < n; i++) {
-    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp);
+    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
   }
+}
+
+// Each variant a function of its own (not inlined): inlined together, the optimizer merged their
+// loops into one that computes every variant's arithmetic (as sgdStep's comment tells).
+function adamMeta0(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, false, 0);
+}
+function adamMeta1(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, false, 1);
+}
+function adamMeta2(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, false, 2);
+}
+function adamMeta3(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, true, 0);
+}
+function adamMeta4(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, true, 1);
+}
+function adamMeta5(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, true, 2);
+}
+function adamMeta6(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, false, 0);
+}
+function adamMeta7(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, false, 1);
+}
+function adamMeta8(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, false, 2);
+}
+function adamMeta9(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, true, 0);
+}
+function adamMeta10(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, true, 1);
+}
+function adamMeta11(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, true, false, true, 2);
+}
+function adamMeta12(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, false, 0);
+}
+function adamMeta13(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, false, 1);
+}
+function adamMeta14(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, false, 2);
+}
+function adamMeta15(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, true, 0);
+}
+function adamMeta16(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, true, 1);
+}
+function adamMeta17(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, true, 2);
 }
 
 @inline function adamMetaVariant(d: usize, e: usize, hvp: bool): void {

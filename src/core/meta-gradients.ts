@@ -78,8 +78,8 @@ export interface MetaGradientState {
 export type MetaKernelName = Extract<keyof EngineFunctions, `${string}MetaStep`>;
 
 /**
- * @internal What an optimizer declares about its meta-gradients (`OptimizerDeclaration.meta`).
- * `R` is its resolved options.
+ * What an optimizer declares about its meta-gradients (`OptimizerDeclaration.meta`; the five in
+ * src/optimizers/meta.ts). `R` is its resolved options.
  */
 export interface MetaDeclaration<R> {
   /** The hyperparameters it can track, by name (`'beta1'` for `betas[0]`). */
