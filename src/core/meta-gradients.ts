@@ -339,16 +339,20 @@ export class MetaTracker {
         throw new TypeError(
           `${what}: ${name} returned ${describe(a)} for param #${i}; expected ${params[i].length} numbers; nothing was changed`,
         );
-      const bad = firstNonFinite(arr);
-      if (bad >= 0)
-        throw new RangeError(
-          `${what}: ${name} returned ${arr[bad]} at [${bad}] of param #${i}; values must be finite; nothing was changed`,
-        );
     });
+    // Copied into engine scratch (only this step's kernel reads it), then checked there by one SIMD
+    // pass: a value that is not a finite number throws before the kernel runs.
+    const e = this.host.engine;
     (got as ArrayLike<number>[]).forEach((arr, i) => {
       const out = this.hvView(i, k);
       if (combine === same) out.set(arr);
       else for (let j = 0; j < out.length; j++) out[j] = combine(i, j, arr[j]);
+      if (e.exports.hasNonFinite(out.byteOffset, out.length)) {
+        const bad = firstNonFinite(out);
+        throw new RangeError(
+          `${what}: ${name} returned ${typeof arr[bad] === 'number' ? arr[bad] : describe(arr[bad])} at [${bad}] of param #${i}${combine === same ? '' : ' (or a difference of its values overflowed)'}; values must be finite numbers; nothing was changed`,
+        );
+      }
     });
   }
 
