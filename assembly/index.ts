@@ -15,3 +15,4 @@ export * from "./optimizers/radam/step";
 export * from "./optimizers/lion/step";
 export * from "./optimizers/hypergrad/step";
 export * from "./shared/finite";
+export * from "./meta/index";

@@ -24,6 +24,7 @@ import { loadTfjs } from './lib/tfjs.js';
 import { denseGroup, denseSpecs } from './groups/dense.js';
 import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
+import { metaGroup } from './groups/meta.js';
 import { sparseGroup } from './groups/sparse.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
@@ -39,7 +40,7 @@ export const TRIAL_OUT = join(tmpdir(), 'wasm-optim-bench');
 const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [options])
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
-                     rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
+                     rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip, meta,
                      sparse (Zipf ids), sparse-hot (hot ids), threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
                      TensorFlow.js bridge), init (import + init() in fresh processes); or prefixes
                      such as adam/engine, adam/c-sse/4096
@@ -316,6 +317,8 @@ async function main() {
   const clip = clipGroup(ctx);
   if (clip) groups.push(clip);
   else notes.push('clip: the optimizers have no clipGradNorm option yet; the clipping group was not run');
+  const meta = metaGroup(ctx);
+  if (meta) groups.push(meta);
   for (const g of [threadsGroup(ctx), threadsEmbeddingGroup(ctx)]) if (g) groups.push(g);
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse, sparseGroup(ctx, 'hot'));

@@ -3,6 +3,7 @@
 import * as api from 'wasm-optim';
 import { LANDSCAPES } from './landscapes.js';
 import { createRace } from './race.js';
+import { META_STEPS, lossAlongLr, metaRun, metaStep } from './meta.js';
 
 const $ = (id) => document.getElementById(id);
 const plot = $('plot');
@@ -48,6 +49,7 @@ function reset() {
   race?.dispose();
   race = createRace(api, engine, landscape, settings());
   for (const s of race.skipped) console.warn(`playground: ${s.name} left out: ${s.reason}`);
+  updateMeta();
   render();
 }
 
@@ -303,6 +305,70 @@ function render() {
   drawLegend();
 }
 
+// ---- the meta-gradient panel ------------------------------------------------------------------
+
+let meta = null; // the last metaRun for the current settings
+
+/** Recomputes the meta-gradient panel for the current landscape and settings. */
+function updateMeta() {
+  const s = settings();
+  meta = metaRun(api, engine, landscape, s);
+  const curve = lossAlongLr(api, engine, landscape, s);
+  const ctx = $('metaChart').getContext('2d');
+  const w = $('metaChart').width;
+  const h = $('metaChart').height;
+  const pad = { l: 52, r: 10, t: 14, b: 22 };
+  ctx.fillStyle = '#14161c';
+  ctx.fillRect(0, 0, w, h);
+  const gap = (loss) => Math.log10(Math.max(loss - landscape.fmin, 1e-12));
+  const pts = curve.filter((c) => Number.isFinite(c.loss));
+  const zs = pts.map((c) => gap(c.loss));
+  const lo = Math.floor(Math.min(...zs, 0));
+  const hi = Math.max(Math.ceil(Math.max(...zs, 0)), lo + 1);
+  const X = (lr) => pad.l + ((Math.log10(lr / s.lrAdaptive) + 1) / 2) * (w - pad.l - pad.r);
+  const Y = (z) => pad.t + ((hi - z) / (hi - lo)) * (h - pad.t - pad.b);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#8b93a5';
+  ctx.fillText(`1e${hi}`, 8, Y(hi) + 4);
+  ctx.fillText(`1e${lo}`, 8, Y(lo) + 4);
+  ctx.textAlign = 'center';
+  for (const f of [0.1, 1, 10]) ctx.fillText(`${f === 1 ? '' : `${f}× `}lr`, X(s.lrAdaptive * f), h - 6);
+  ctx.textAlign = 'left';
+  ctx.strokeStyle = '#8b93a5';
+  ctx.lineWidth = 1.4;
+  ctx.beginPath();
+  pts.forEach((c, i) => (i ? ctx.lineTo(X(c.lr), Y(gap(c.loss))) : ctx.moveTo(X(c.lr), Y(gap(c.loss)))));
+  ctx.stroke();
+  if (Number.isFinite(meta.dLdlr) && meta.loss - landscape.fmin > 0) {
+    // The tangent in the plot's coordinates: d log10(L - fmin) / d log10(lr) = lr dL/dlr / (L - fmin).
+    const slope = (s.lrAdaptive * meta.dLdlr) / (meta.loss - landscape.fmin);
+    const z0 = gap(meta.loss);
+    ctx.strokeStyle = '#ffb454';
+    ctx.beginPath();
+    ctx.moveTo(X(s.lrAdaptive / 2), Y(z0 - slope * Math.log10(2)));
+    ctx.lineTo(X(s.lrAdaptive * 2), Y(z0 + slope * Math.log10(2)));
+    ctx.stroke();
+    ctx.fillStyle = '#ffb454';
+    ctx.beginPath();
+    ctx.arc(X(s.lrAdaptive), Y(z0), 3.5, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  const f = (v) => (Number.isFinite(v) ? v.toExponential(3) : 'n/a (the run diverged)');
+  $('metaSteps').textContent = String(META_STEPS);
+  $('metaNumbers').textContent =
+    `L(θ${META_STEPS}) = ${f(meta.loss)} · dL/dlr = ${f(meta.dLdlr)} · dL/dβ1 = ${f(meta.dLdbeta1)}` +
+    ` (lr ${s.lrAdaptive.toPrecision(3)}, β1 ${s.beta1.toFixed(3)}; orange: the tangent dL/dlr gives)`;
+}
+
+/** One meta-gradient descent step on the sliders' lr and β1, then a fresh race. */
+function applyMetaStep() {
+  if (!meta || !Number.isFinite(meta.dLdlr)) return;
+  const next = metaStep(settings(), meta.dLdlr, meta.dLdbeta1);
+  setSlider('lrAdaptive', next.lrAdaptive);
+  setSlider('beta1', next.beta1);
+  reset();
+}
+
 // ---- controls ---------------------------------------------------------------------------------
 
 const MAX_STEPS = 5000;
@@ -350,6 +416,10 @@ async function main() {
     step(1);
   });
   $('run').addEventListener('click', () => setRunning(!running));
+  $('metaStep').addEventListener('click', () => {
+    setRunning(false);
+    applyMetaStep();
+  });
   $('reset').addEventListener('click', () => {
     setRunning(false);
     reset();
@@ -370,6 +440,8 @@ async function main() {
       selectLandscape(id);
     },
     state: () => race.state(),
+    meta: () => ({ ...meta, path: undefined }),
+    metaStep: () => applyMetaStep(),
   };
   document.body.dataset.ready = 'true';
 }

@@ -18,6 +18,16 @@ export type {
   GroupOptions,
 } from './core/optimizer.js';
 export { ParamGroup } from './core/param-group.js';
+export type {
+  MetaGradientMode,
+  MetaGradientOptions,
+  MetaGradientState,
+  MetaStepOptions,
+  HessianVectorProduct,
+  GradientFunction,
+  MetaDeclaration,
+  MetaKernelName,
+} from './core/meta-gradients.js';
 export {
   Schedule,
   constantLR,

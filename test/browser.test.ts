@@ -387,4 +387,28 @@ describe('the playground', () => {
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
     await page.close();
   });
+  it("shows the meta-gradient of Adam's final loss, and a meta step moves lr and β1 against it", async () => {
+    const { page, errors } = await openPage('playground/');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    type Meta = { loss: number; dLdlr: number; dLdbeta1: number };
+    const pg = () =>
+      (window as unknown as { playground: { setLandscape(id: string): void; meta(): unknown; metaStep(): void } })
+        .playground;
+    const before = (await page.evaluate((src) => {
+      const p = (0, eval)(src)();
+      p.setLandscape('canyon');
+      return p.meta();
+    }, `(${pg.toString()})`)) as Meta;
+    expect(Number.isFinite(before.loss) && Number.isFinite(before.dLdlr) && Number.isFinite(before.dLdbeta1)).toBe(
+      true,
+    );
+    expect(await page.textContent('#metaNumbers')).toContain('dL/dlr');
+    const lr = await page.textContent('#lrAdaptiveOut');
+    await page.click('#metaStep');
+    expect(await page.textContent('#lrAdaptiveOut')).not.toBe(lr);
+    const after = (await page.evaluate((src) => (0, eval)(src)().meta(), `(${pg.toString()})`)) as Meta;
+    expect(after.loss).toBeLessThan(before.loss);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

@@ -135,3 +135,25 @@ describe('playground race', () => {
     }
   });
 });
+
+describe('playground meta-gradient panel', () => {
+  it("Adam's dL/dlr and dL/dβ1 after 100 steps match central differences of plain runs", async () => {
+    // @ts-expect-error plain JavaScript module without type declarations
+    const { metaRun, metaStep, META_STEPS } = await import('../playground/meta.js');
+    for (const L of landscapes.filter((l) => l.id === 'canyon' || l.id === 'rosenbrock')) {
+      const s = { lrAdaptive: L.lrAdaptive / 3, beta1: 0.8, beta2: 0.99, eps: 1e-8 };
+      const m = metaRun(api, engine, L, s);
+      expect(m.path.length).toBe(META_STEPS + 1);
+      const fd = (key: 'lrAdaptive' | 'beta1', h: number): number => {
+        const up = metaRun(api, engine, L, { ...s, [key]: s[key] + h }, META_STEPS, false).loss;
+        const down = metaRun(api, engine, L, { ...s, [key]: s[key] - h }, META_STEPS, false).loss;
+        return (up - down) / (2 * h);
+      };
+      expect(Math.abs(m.dLdlr - fd('lrAdaptive', s.lrAdaptive * 1e-2))).toBeLessThan(0.05 * Math.abs(m.dLdlr) + 1e-6);
+      expect(Math.abs(m.dLdbeta1 - fd('beta1', 1e-3))).toBeLessThan(0.05 * Math.abs(m.dLdbeta1) + 1e-6);
+      // A meta step moves lr against the sign of dL/dlr.
+      const next = metaStep(s, m.dLdlr, m.dLdbeta1);
+      expect(Math.sign(next.lrAdaptive - s.lrAdaptive)).toBe(-Math.sign(m.dLdlr));
+    }
+  });
+});

@@ -148,6 +148,33 @@ export const SLOT = {
   HD_USE_P: 22,
   HD_MODE_STORED: 0,
   HD_MODE_ADAM: 1,
+  META_DESC_BYTES: 32,
+  META_TANGENTS: 0,
+  META_HVP: 1,
+  META_STRIDE: 2,
+  META_COUNT: 3,
+  META_HYPER: 4,
+  META_SLOTS: 5,
+  META_HYPER_SLOTS: 8,
+  MADAM_DSS: 0,
+  MADAM_DIB: 1,
+  MADAM_DB1: 2,
+  MADAM_DB2: 3,
+  MADAM_DEPS: 4,
+  MADAM_DWD: 5,
+  MADAM_DDC: 6,
+  MSGD_DLR: 0,
+  MSGD_DMU: 1,
+  MSGD_DOMD: 2,
+  MSGD_DWD: 3,
+  MRMS_DLR: 0,
+  MRMS_DAL: 1,
+  MRMS_DEPS: 2,
+  MRMS_DWD: 3,
+  MRMS_DMU: 4,
+  MADAGRAD_DCLR: 0,
+  MADAGRAD_DEPS: 1,
+  MADAGRAD_DWD: 2,
 } as const;
 
 /** The name of one of the module's exported constants. */
@@ -231,6 +258,14 @@ export interface EngineFunctions {
   paramMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
   firstL2Overflow(P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number): number;
+  /** assembly/meta/adam.ts */
+  adamMetaStep(table: number, meta: number, count: number): void;
+  /** assembly/meta/sgd.ts */
+  sgdMetaStep(table: number, meta: number, count: number): void;
+  /** assembly/meta/rmsprop.ts */
+  rmspropMetaStep(table: number, meta: number, count: number): void;
+  /** assembly/meta/adagrad.ts */
+  adagradMetaStep(table: number, meta: number, count: number): void;
 }
 
 /** The name of one of the module's exported functions. */

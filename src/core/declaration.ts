@@ -4,6 +4,7 @@
 // tests' registry all read the declaration; nothing restates it.
 
 import type { TableKernelName } from './abi.js';
+import type { MetaDeclaration } from './meta-gradients.js';
 import { checkBoolean, checkChoice, checkNumber, type NonFinitePolicy } from './options.js';
 import { BetaPowers, MuProducts } from './powers.js';
 
@@ -87,6 +88,8 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    * cut a tensor into ranges. Default true.
    */
   readonly elementwise?: boolean;
+  /** Its meta-gradients (src/optimizers/meta.ts), when it can track them. */
+  readonly meta?: MetaDeclaration<R>;
 }
 
 /** Any declaration (the registry's and the hosts' view: options as a record). */

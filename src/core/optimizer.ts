@@ -25,6 +25,7 @@ import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './torch-stat
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule } from './schedules.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
+import { checkMetaStep, MetaTracker, type MetaGradientOptions, type MetaStepOptions } from './meta-gradients.js';
 import {
   checkF32Scale,
   effectiveOverflow,
@@ -60,8 +61,8 @@ export interface BaseOptions {
   clipGradValue?: number | null;
 }
 
-/** Options of `step()`. */
-export interface StepOptions {
+/** Options of `step()` (`hvp`, `gradFn`: meta-gradients, docs/meta-gradients.md). */
+export interface StepOptions extends MetaStepOptions {
   /**
    * Multiplies every gradient in this step, inside the kernel (> 0, default 1). Gradient
    * accumulation: add k micro-batch gradients into `p.grad`, then `step({ gradScale: 1 / k })`.
@@ -146,6 +147,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   private readonly arena: ParamArena;
   /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
   protected gradScale = 1;
+  /** The meta-gradient tangents, while tracked (src/core/meta-gradients.ts). */
+  private meta: MetaTracker | null = null;
 
   /** The optimizer's name in messages and state dicts (`'Adam'`, `'SGD'`, ...). */
   get kind(): string {
@@ -547,6 +550,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
       );
     const gradScale = this.stepScale(options);
+    checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step, checked before anything changes.
     // And the rate after it: a step that would leave the schedule at an invalid rate (an
     // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
@@ -629,13 +633,15 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.lastNorm = norm;
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
-      this.engine.runTable(
-        this.decl.kernel,
-        this.table,
-        n,
-        this.decl.elementwise ?? true,
-        (this.kernel ??= this.engine.kernel(this.decl.kernel)),
-      );
+      if (this.meta) this.meta.step(this.table, n, options);
+      else
+        this.engine.runTable(
+          this.decl.kernel,
+          this.table,
+          n,
+          this.decl.elementwise ?? true,
+          (this.kernel ??= this.engine.kernel(this.decl.kernel)),
+        );
     }
     this.steps++;
     return true;
@@ -646,7 +652,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     if (options === undefined) return 1;
     if (options === null || typeof options !== 'object')
       throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
-    checkKnownKeys(`${this.kind}.step`, options, ['gradScale']);
+    checkKnownKeys(`${this.kind}.step`, options, ['gradScale', 'hvp', 'gradFn']);
     const s = checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
     return checkF32Scale(`${this.kind}.step`, 'gradScale', s);
   }
@@ -763,6 +769,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         ...(p.group !== 0 ? { group: p.group } : {}),
       })),
     };
+    if (this.meta) dict.metaGradients = this.meta.state();
     // Groups and schedules only when there are any, so that a plain optimizer's dict stays small.
     if (this.groupStates.length > 1 || this.groupStates[0].schedule !== null) {
       dict.groups = this.groupStates.map((g, i) => ({
@@ -876,7 +883,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
           );
       }
     });
+    const meta = MetaTracker.prepareLoad(this, this.decl, this.meta, dict, groups[0].opts, what);
     // Everything checked: now change.
+    if (meta) this.meta = meta.commit();
     this.opts = opts;
     this.groupStates = groups;
     this.handles = groups.map((_g, i) => this.handles[i] ?? new ParamGroup(this, i));
@@ -932,9 +941,45 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     loadOptimizerSafetensors(this as unknown as Optimizer<BaseOptions>, bytes);
   }
 
+  /**
+   * Tracks the meta-gradients dL/dh of hyperparameters `names` (`'lr'`, `'beta1'`, ...): from now on
+   * every step also updates dθ/dh and d(state)/dh in the same wasm pass; `metaGradient()` reads
+   * dL/dh. Calling it again restarts the tangents at zero. Modes, costs, limits: docs/meta-gradients.md.
+   */
+  trackMetaGradients(names: readonly string[], options?: MetaGradientOptions): void {
+    this.checkAlive('trackMetaGradients');
+    const m = MetaTracker.track(this, this.decl, names, options);
+    this.meta?.dispose();
+    this.meta = m;
+  }
+
+  /** Stops tracking meta-gradients and frees the tangents (no-op when none are tracked). */
+  untrackMetaGradients(): void {
+    this.checkAlive('untrackMetaGradients');
+    this.meta?.dispose();
+    this.meta = null;
+  }
+
+  /** The tracked hyperparameters (empty when none are). */
+  get metaGradientNames(): string[] {
+    return this.meta ? this.meta.spec.names.slice() : [];
+  }
+
+  /**
+   * dL/dh for each tracked h: Σ valGrads · dθ/dh over every param in float64, `valGrads` the
+   * gradient of the validation loss at the current params (one array per param; default: `p.grad`).
+   */
+  metaGradient(valGrads?: readonly ArrayLike<number>[]): Record<string, number> {
+    this.checkAlive('metaGradient');
+    if (!this.meta)
+      throw new RangeError(`${this.kind}.metaGradient: no meta-gradients are tracked; call trackMetaGradients() first`);
+    return this.meta.metaGradient(valGrads);
+  }
+
   /** Frees every param and all optimizer memory; any later use throws a DisposedError. */
   dispose(): void {
     if (this.disposed) return;
+    this.meta?.dispose();
     for (const p of this.params) p.release();
     this.arena.release();
     if (this.table) this.engine.free(this.table);

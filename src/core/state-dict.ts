@@ -5,6 +5,7 @@
 import type { ArenaMark } from './param-arena.js';
 import type { Param } from './param.js';
 import type { ScheduleSpec } from './schedules.js';
+import type { MetaGradientState } from './meta-gradients.js';
 
 /** A param group in a state dict. */
 export interface ParamGroupStateDict {
@@ -36,6 +37,8 @@ export interface OptimizerStateDict {
   params: ParamStateDict[];
   /** The param groups (group 0 first); absent: one group with `options`. */
   groups?: ParamGroupStateDict[];
+  /** The meta-gradient tracking and its tangents (absent when none are tracked). */
+  metaGradients?: MetaGradientState;
 }
 
 /** @internal Where an optimizer's params stand, to undo params added after it. */

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { adagradMeta } from './meta.js';
 
 /** Options of `Adagrad` (PyTorch 2.x names in camelCase). */
 export interface AdagradOptions extends BaseOptions {
@@ -48,6 +49,7 @@ export const adagradDecl: OptimizerDeclaration<AdagradResolved> = {
   squaresGradient: true,
   kernel: 'adagradStep',
   rowKernel: S.EMB_KIND_ADAGRAD,
+  meta: adagradMeta,
 };
 
 /**

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBetas, checkBoolean, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { adamMeta } from './meta.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
@@ -63,6 +64,7 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
     squaresGradient: true,
     kernel: 'adamStep',
     rowKernel: S.EMB_KIND_ADAM,
+    meta: adamMeta(decoupled),
   };
 }
 

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBoolean, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { rmspropMeta } from './meta.js';
 
 /** Options of `RMSprop` (PyTorch 2.x names in camelCase). */
 export interface RMSpropOptions extends BaseOptions {
@@ -54,6 +55,7 @@ export const rmspropDecl: OptimizerDeclaration<RMSpropResolved> = {
   },
   squaresGradient: true,
   kernel: 'rmspropStep',
+  meta: rmspropMeta,
 };
 
 /**

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBoolean, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { sgdMeta } from './meta.js';
 
 /** Options of `SGD` (PyTorch 2.x names in camelCase). */
 export interface SGDOptions extends BaseOptions {
@@ -58,6 +59,7 @@ export const sgdDecl: OptimizerDeclaration<SGDResolved> = {
   },
   kernel: 'sgdStep',
   rowKernel: S.EMB_KIND_SGD,
+  meta: sgdMeta,
 };
 
 /**
