@@ -576,9 +576,11 @@ export class MetaTracker {
 /** @internal Throws (before anything changes) unless a step's `hvp`/`gradFn` suit the tracking. */
 export function checkMetaStep(tracker: MetaTracker | null, kind: string, options: MetaStepOptions | undefined): void {
   if (tracker) return tracker.checkStep(options);
-  for (const k of ['hvp', 'gradFn'] as const)
-    if (options?.[k] !== undefined)
-      throw new TypeError(
-        `${kind}.step: option '${k}' is for meta-gradients, which are not tracked; call trackMetaGradients() first or leave it out`,
-      );
+  // Untracked (every plain step): two property reads, no array or iterator.
+  if (options === undefined) return;
+  const k = options.hvp !== undefined ? 'hvp' : options.gradFn !== undefined ? 'gradFn' : null;
+  if (k !== null)
+    throw new TypeError(
+      `${kind}.step: option '${k}' is for meta-gradients, which are not tracked; call trackMetaGradients() first or leave it out`,
+    );
 }
