@@ -25,6 +25,7 @@ import { denseGroup, denseSpecs } from './groups/dense.js';
 import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
+import { leanGroup } from './groups/lean.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
@@ -39,7 +40,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
-                     sparse, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
+                     sparse, lean, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
                      TensorFlow.js bridge), init (import + init() in fresh processes); or prefixes
                      such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
@@ -317,6 +318,8 @@ async function main() {
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
+  const lean = leanGroup(ctx);
+  if (lean) groups.push(lean);
   groups.push(...tfjsGroups(ctx));
   for (const g of groups)
     g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
@@ -434,7 +437,7 @@ async function main() {
       ctx.c.compile(programs);
       if (ctx.c.skipped) notes.push(ctx.c.skipped);
     }
-    if (planned.some((g) => g.id === 'sparse')) {
+    if (planned.some((g) => g.id === 'sparse' || g.id === 'lean')) {
       // Embedding tables get an engine of their own so that their memory does not add to the dense one.
       ctx.sparseEngine = await lib.createEngine({ simd });
     }
