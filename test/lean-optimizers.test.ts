@@ -301,6 +301,34 @@ describe('footprint', () => {
   });
 });
 
+describe('per-row state in state dicts and safetensors', () => {
+  it('a per-row tensor of the wrong length is refused, naming the length, and nothing changes', async () => {
+    const engine = await engineFor('simd');
+    const t = new Embedding(6, 4, { optimizer: 'rowwiseAdagrad', seed: 2, engine });
+    t.update([1, 2], new Float32Array(8).fill(0.5));
+    const dict = t.stateDict();
+    const before = { w: bits(t.weights), s: bits(t.state('sum')) };
+    const bad = { ...dict, state: { sum: new Float32Array(24) } };
+    expect(() => t.loadStateDict(bad)).toThrow(/'state\.sum' has 24 floats, the table needs 6/);
+    expect(bits(t.weights)).toEqual(before.w);
+    expect(bits(t.state('sum'))).toEqual(before.s);
+    t.dispose();
+  });
+
+  it('safetensors: per-row accumulators have shape [rows], per-element ones [rows, dim]', async () => {
+    const { decodeSafetensors } = await import('../src/index.js');
+    const engine = await engineFor('simd');
+    const t = new Embedding(6, 4, { optimizer: 'partialRowwiseAdam', seed: 2, engine });
+    t.update([1, 2], new Float32Array(8).fill(0.5));
+    const f = decodeSafetensors(t.saveSafetensors());
+    expect(f.metadata.optimizer).toBe('PartialRowwiseAdam');
+    expect(f.tensors['state.0.exp_avg'].shape).toEqual([6, 4]);
+    expect(f.tensors['state.0.exp_avg_sq'].shape).toEqual([6]);
+    expect(f.tensors.weight.shape).toEqual([6, 4]);
+    t.dispose();
+  });
+});
+
 describe('the dense FTRL class', () => {
   it.each(BUILD_NAMES)(
     '%s build: FTRL on a param equals the float64 reference; lr_power -0.5 and -0.7',
@@ -339,6 +367,7 @@ describe('bad options are refused, naming the fix, and nothing is allocated', ()
     expectRefusedWithoutAllocation(engine, [
       [mk({ optimizer: 'ftrl', learningRatePower: 0.5 }), /learningRatePower.*0\.5/, RangeError],
       [mk({ optimizer: 'ftrl', l1: -1 }), /'l1'/, RangeError],
+      [mk({ optimizer: 'ftrl', lr: 0 }), /'lr' must be > 0 for FTRL/, RangeError],
       [mk({ optimizer: 'ftrl', initialAccumulatorValue: -0.1 }), /initialAccumulatorValue/, RangeError],
       [mk({ optimizer: 'ftrl', weightDecay: 0.1 }), /weightDecay/, TypeError],
       [

@@ -32,6 +32,19 @@ export interface FTRLResolved extends CommonResolved {
   beta: number;
 }
 
+function resolveOwn(o: Readonly<Record<string, unknown>>, owner: string): Omit<FTRLResolved, keyof CommonResolved> {
+  return {
+    learningRatePower: checkNumber(owner, 'learningRatePower', o.learningRatePower ?? -0.5, { max: 0 }),
+    initialAccumulatorValue: checkNumber(owner, 'initialAccumulatorValue', o.initialAccumulatorValue ?? 0.1, {
+      min: 0,
+    }),
+    l1: checkNumber(owner, 'l1', o.l1 ?? 0, { min: 0 }),
+    l2: checkNumber(owner, 'l2', o.l2 ?? 0, { min: 0 }),
+    l2Shrinkage: checkNumber(owner, 'l2Shrinkage', o.l2Shrinkage ?? 0, { min: 0 }),
+    beta: checkNumber(owner, 'beta', o.beta ?? 0, { min: 0 }),
+  };
+}
+
 /** FTRL's declaration (tables: `'ftrl'`). */
 export const ftrlDecl: OptimizerDeclaration<FTRLResolved> = {
   name: 'FTRL',
@@ -48,16 +61,11 @@ export const ftrlDecl: OptimizerDeclaration<FTRLResolved> = {
     'nonFinite',
   ],
   defaults: { lr: 1e-3, weightDecay: 0 },
-  resolve: (o, owner) => ({
-    learningRatePower: checkNumber(owner, 'learningRatePower', o.learningRatePower ?? -0.5, { max: 0 }),
-    initialAccumulatorValue: checkNumber(owner, 'initialAccumulatorValue', o.initialAccumulatorValue ?? 0.1, {
-      min: 0,
-    }),
-    l1: checkNumber(owner, 'l1', o.l1 ?? 0, { min: 0 }),
-    l2: checkNumber(owner, 'l2', o.l2 ?? 0, { min: 0 }),
-    l2Shrinkage: checkNumber(owner, 'l2Shrinkage', o.l2Shrinkage ?? 0, { min: 0 }),
-    beta: checkNumber(owner, 'beta', o.beta ?? 0, { min: 0 }),
-  }),
+  resolve: (o, owner) => {
+    // FTRL divides by lr (sigma and the quadratic term): a rate of 0 would make every weight NaN.
+    if (o.lr === 0) throw new RangeError(`${owner}: option 'lr' must be > 0 for FTRL (it divides by lr), got 0`);
+    return resolveOwn(o, owner);
+  },
   stateLayout: () => ['accumulator', 'linear'],
   initState: (name, view, o) => {
     if (name === 'accumulator') view.fill(o.initialAccumulatorValue);
