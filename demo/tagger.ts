@@ -57,7 +57,7 @@ export const DEFAULT_LR: Record<OptimizerName, number> = {
   adamw: 0.02,
   adagrad: 0.2,
   sgd: 60,
-  'rowwise-adagrad': 0.2,
+  'rowwise-adagrad': 0.1,
   'partial-rowwise-adam': 0.02,
   ftrl: 0.5,
 };
