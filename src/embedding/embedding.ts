@@ -155,9 +155,11 @@ export class Embedding implements EmbeddingTable {
   get stateKeys(): readonly string[] {
     return this.table.stateKeys;
   }
+  /** Bytes one row takes in engine memory: weights and optimizer state (docs/lean-tables.md). */
   get bytesPerRow(): number {
     return this.table.bytesPerRow;
   }
+  /** The table's footprint: bytes per row of weights and of state, and in all. */
   memoryStats(): TableMemoryStats {
     return this.table.memoryStats();
   }
