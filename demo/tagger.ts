@@ -58,8 +58,8 @@ export const DEFAULT_LR: Record<OptimizerName, number> = {
   adagrad: 0.2,
   sgd: 60,
   'rowwise-adagrad': 0.1,
-  'partial-rowwise-adam': 0.02,
-  ftrl: 0.5,
+  'partial-rowwise-adam': 0.005,
+  ftrl: 5,
 };
 
 /** Options of {@link Tagger}. */
