@@ -2,8 +2,10 @@
 // differs by entry: the main entry (src/index.ts) finds the .wasm files (src/files.ts), the
 // `wasm-optim/inline` entry (src/inline.ts) carries them. Keeping them out of this list keeps the
 // inline entry's module graph free of the `new URL('….wasm', import.meta.url)` that bundlers copy.
-export { initSync, getEngine, createEngineSync, simdSupported, Engine } from './core/engine.js';
-export type { InitOptions, DebugOptions, WasmSource, WasmBuild, EngineExports } from './core/engine.js';
+export { getEngine, simdSupported, Engine } from './core/engine.js';
+export { initSync, createEngineSync } from './core/load.js';
+export type { InitOptions, DebugOptions, WasmSource, EngineExports } from './core/engine.js';
+export type { WasmBuild } from './core/load.js';
 export type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './core/wasm-types.js';
 export { Param } from './core/param.js';
 export { Optimizer } from './core/optimizer.js';
@@ -78,13 +80,8 @@ export { memoryStats } from './core/memory-stats.js';
 export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './core/limits.js';
 export type { MemoryStats } from './core/memory-stats.js';
 export { shutdownThreads } from './core/engine.js';
-export {
-  ThreadPool,
-  ThreadPoolError,
-  threadsUnavailableReason,
-  DEFAULT_MIN_PARALLEL_ELEMENTS,
-  MAX_THREADS,
-} from './threads/pool.js';
+export { ThreadPool, ThreadPoolError, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads/pool.js';
+export { threadsUnavailableReason } from './threads/setup.js';
 export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';

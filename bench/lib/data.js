@@ -1,20 +1,8 @@
 // Deterministic inputs for the benchmarks: the same values in every run and every contender.
 
-/**
- * A small fast PRNG (mulberry32) returning floats in [0, 1).
- * @param {number} seed
- * @returns {() => number}
- */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../scripts/rng.mjs';
+
+export { rng };
 
 /**
  * Fills `out` with values uniform in [-scale, scale).
@@ -118,6 +106,41 @@ export class ZipfIds {
         else hi = mid;
       }
       out[i] = this.row(lo);
+    }
+    return out;
+  }
+}
+
+/**
+ * Hot ids: each id is, with probability `hotShare`, one of `hot` rows (spread over the table as
+ * ZipfIds spreads its ranks), else uniform over the table. Heavy duplication: at 4096 ids, 90% from
+ * 256 rows, about 650 distinct rows per batch, so coalescing dominates an update.
+ */
+export class HotIds {
+  /**
+   * @param {number} rows
+   * @param {number} [hot] how many hot rows (default 256)
+   * @param {number} [hotShare] the share of ids drawn from them (default 0.9)
+   * @param {number} [seed]
+   */
+  constructor(rows, hot = 256, hotShare = 0.9, seed = 11) {
+    this.rows = rows;
+    this.hotShare = hotShare;
+    const pow2 = (rows & (rows - 1)) === 0;
+    this.hot = Array.from({ length: Math.min(hot, rows) }, (_, r) =>
+      pow2 ? Math.imul(r, 0x9e3779b1) & (rows - 1) : r,
+    );
+    this.next = rng(seed);
+  }
+
+  /** A new Int32Array of `k` ids. */
+  draw(k) {
+    const out = new Int32Array(k);
+    for (let i = 0; i < k; i++) {
+      out[i] =
+        this.next() < this.hotShare
+          ? this.hot[Math.floor(this.next() * this.hot.length)]
+          : Math.floor(this.next() * this.rows);
     }
     return out;
   }

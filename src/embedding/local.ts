@@ -70,7 +70,7 @@ function declarationOf(name: EmbeddingOptimizer): AnyDeclaration {
 }
 
 /**
- * @internal-ish: the table behind an `Embedding` whose tensors fit one engine block (see
+ * The table behind an `Embedding` whose tensors fit one engine block (see
  * `Embedding` for the semantics of every option and mode; `ShardedEmbedding.shard(i)` returns
  * these). Everything it does is documented on `EmbeddingTable`.
  */
@@ -977,5 +977,5 @@ export class LocalEmbedding implements EmbeddingTable {
   }
 }
 
-/** @internal Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
+/** Internal: Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
 export const EMBEDDING_SPLIT_FACTOR = 4;
