@@ -16,3 +16,5 @@ export * from "./optimizers/lion/step";
 export * from "./optimizers/hypergrad/step";
 export * from "./shared/finite";
 export * from "./meta/index";
+export * from "./optimizers/ftrl/step";
+export * from "./optimizers/rowwise/slots";

@@ -7,6 +7,7 @@ import {
   DEFAULT_LR,
   MODES,
   OPTIMIZERS,
+  TABLE_ONLY,
   Tagger,
   mostFrequentTagAccuracy,
   type Mode,
@@ -55,7 +56,9 @@ export interface Output {
 /** The demo's help text. */
 export const USAGE = `usage: npm run demo -- [flags]
 
-  --optimizer adam|adagrad|sgd|adamw   the optimizer of the tables (default adam)
+  --optimizer adam|adagrad|sgd|adamw|rowwise-adagrad|partial-rowwise-adam|ftrl
+                                       the optimizer of the tables (default adam; the last three:
+                                       memory-lean tables, docs/lean-tables.md)
   --mode lazy|exact                    sparse update semantics (default lazy)
   --epochs N                           passes over the training files (default 2)
   --seed S                             shuffling seed (default 1)
@@ -169,6 +172,8 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     }
     inline = undefined;
   }
+  if ((TABLE_ONLY as readonly string[]).includes(flags.optimizer) && (flags.dense || flags.tfjs !== undefined))
+    throw new RangeError(`demo: --optimizer ${flags.optimizer} exists for sparse tables only; drop --dense and --tfjs`);
   if (flags.tfjs !== undefined && flags.optimizer === 'adamw')
     throw new RangeError(
       `demo: --tfjs supports --optimizer adam, adagrad or sgd (tfjs-core has no AdamW), got 'adamw'`,

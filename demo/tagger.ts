@@ -5,15 +5,45 @@
 // its features, so a mini-batch touches a few thousand of the table's rows: the table is an
 // `Embedding` updated sparsely with `update(ids, grads)`, or, with `dense: true`, one big param
 // of a dense optimizer stepped whole (the same model, to show what sparse updates save).
-import { Adagrad, Adam, AdamW, Embedding, SGD, type Engine, type Param } from '../src/index.js';
+import {
+  Adagrad,
+  Adam,
+  AdamW,
+  Embedding,
+  SGD,
+  type EmbeddingOptimizer,
+  type Engine,
+  type Param,
+} from '../src/index.js';
 import type { Sentence } from './brown.js';
 import type { EncodedTokens, FeatureSpace } from './features.js';
 import { rng } from '../scripts/rng.mjs';
 
-/** The optimizers the demo can train with. */
-export const OPTIMIZERS = ['adam', 'adagrad', 'sgd', 'adamw'] as const;
+/** The optimizers the demo can train with (the last three: the memory-lean tables, sparse only). */
+export const OPTIMIZERS = [
+  'adam',
+  'adagrad',
+  'sgd',
+  'adamw',
+  'rowwise-adagrad',
+  'partial-rowwise-adam',
+  'ftrl',
+] as const;
 /** An optimizer name. */
 export type OptimizerName = (typeof OPTIMIZERS)[number];
+/** The optimizers that exist for tables only (no `dense` form in the demo). */
+export const TABLE_ONLY: readonly OptimizerName[] = ['rowwise-adagrad', 'partial-rowwise-adam', 'ftrl'];
+
+/** The table optimizer behind each demo name. */
+const TABLE_NAME: Record<OptimizerName, EmbeddingOptimizer> = {
+  adam: 'adam',
+  adagrad: 'adagrad',
+  sgd: 'sgd',
+  adamw: 'adamw',
+  'rowwise-adagrad': 'rowwiseAdagrad',
+  'partial-rowwise-adam': 'partialRowwiseAdam',
+  ftrl: 'ftrl',
+};
 /** The sparse table's modes. */
 export const MODES = ['lazy', 'exact'] as const;
 /** `'lazy'` or `'exact'` (see `Embedding`). */
@@ -28,6 +58,9 @@ export const DEFAULT_LR: Record<OptimizerName, number> = {
   adamw: 0.02,
   adagrad: 0.2,
   sgd: 60,
+  'rowwise-adagrad': 0.1,
+  'partial-rowwise-adam': 0.005,
+  ftrl: 5,
 };
 
 /** Options of {@link Tagger}. */
@@ -113,7 +146,7 @@ class SparseTable implements ScoreTable {
     engine: Engine | undefined,
   ) {
     this.emb = new Embedding(rows, dim, {
-      optimizer,
+      optimizer: TABLE_NAME[optimizer],
       lr,
       mode,
       init: 'zeros',
@@ -169,7 +202,11 @@ class DenseTable implements ScoreTable {
           ? new AdamW(o)
           : optimizer === 'sgd'
             ? new SGD(o)
-            : new Adagrad(o);
+            : optimizer === 'adagrad'
+              ? new Adagrad(o)
+              : (() => {
+                  throw new RangeError(`Tagger: optimizer '${optimizer}' exists for tables only`);
+                })();
     this.param = this.opt.param(rows * dim);
     this.dim = dim;
     this.rowsOut = new Float32Array(maxRows * dim);
@@ -243,6 +280,8 @@ export class Tagger {
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`Tagger: option 'seed' must be an integer, got ${seed}`);
     const dense = options.dense ?? false;
+    if (dense && TABLE_ONLY.includes(optimizer))
+      throw new RangeError(`Tagger: optimizer '${optimizer}' exists for tables only; drop option 'dense'`);
     this.space = space;
     this.dim = Math.ceil(space.numTags / 4) * 4;
     this.options = { optimizer, lr, mode, dense, batchSize, seed, weightDecay: options.weightDecay };

@@ -64,6 +64,9 @@ export type { RAdamOptions } from './optimizers/radam.js';
 export { Lion } from './optimizers/lion.js';
 export type { LionOptions } from './optimizers/lion.js';
 export { SGDHD, AdamHD } from './optimizers/hypergrad.js';
+export { FTRL } from './optimizers/ftrl.js';
+export type { FTRLOptions } from './optimizers/ftrl.js';
+export type { RowwiseWeightDecayMode } from './optimizers/rowwise.js';
 export type { SGDHDOptions, AdamHDOptions } from './optimizers/hypergrad.js';
 export {
   CheckpointError,
@@ -93,7 +96,14 @@ export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';
 export type { EmbeddingTable } from './embedding/table.js';
-export { OPTIMIZERS, TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from './optimizers/registry.js';
+export {
+  rowFootprint,
+  tableStateSlots,
+  type RowFootprint,
+  type TableStateSlot,
+  type TableMemoryStats,
+} from './embedding/footprint.js';
+export { OPTIMIZERS, TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES, TABLE_ONLY_DECLARATIONS } from './optimizers/registry.js';
 export type { OptimizerName } from './optimizers/registry.js';
 export { StepSeries, COMMON_OPTIONS } from './core/declaration.js';
 export type { OptimizerDeclaration, AnyDeclaration, HyperWriter, CommonResolved } from './core/declaration.js';

@@ -10,6 +10,7 @@ import {
   SLOT,
   TABLE_OPTIMIZERS,
   TABLE_OPTIMIZER_NAMES,
+  TABLE_ONLY_DECLARATIONS,
   type Engine,
   type EmbeddingOptimizer,
 } from '../src/index.js';
@@ -31,7 +32,13 @@ const TABLE_CASES: [EmbeddingOptimizer, Record<string, unknown>][] = [
   ['nadam', { lr: 0.01, weightDecay: 0.01, decoupledWeightDecay: true }],
   ['radam', { lr: 0.01 }],
   ['radam', { lr: 0.01, weightDecay: 0.01, decoupledWeightDecay: true }],
+  ['ftrl', { lr: 0.05, l1: 0.001, l2: 0.01, l2Shrinkage: 0.01, beta: 0.1 }],
+  ['ftrl', { lr: 0.05, learningRatePower: -0.6 }],
 ];
+
+// Table-only optimizers (per-row state: no dense class); test/lean-optimizers.test.ts holds them to
+// float64 references of their sources instead.
+const TABLE_ONLY_CASES: EmbeddingOptimizer[] = ['rowwiseAdagrad', 'partialRowwiseAdam'];
 
 const UPDATES = 60;
 const DIM = 13; // a SIMD body and a scalar tail
@@ -43,7 +50,7 @@ describe.each(BUILD_NAMES)('declarations (%s build)', (build) => {
   });
 
   it('every table optimizer has a case here', () => {
-    expect(new Set(TABLE_CASES.map(([o]) => o))).toEqual(new Set(TABLE_OPTIMIZER_NAMES));
+    expect(new Set([...TABLE_CASES.map(([o]) => o), ...TABLE_ONLY_CASES])).toEqual(new Set(TABLE_OPTIMIZER_NAMES));
   });
 
   it.each(TABLE_CASES)(
@@ -101,9 +108,9 @@ describe('the registry and the generated boundary', () => {
   });
 
   it('table optimizers are exactly the declarations with a table name and a row kernel', () => {
-    const withRows = Object.values(OPTIMIZERS)
-      .map((c) => c.declaration)
-      .filter((d) => d.table !== undefined && d.rowKernel !== undefined);
+    const withRows = [...Object.values(OPTIMIZERS).map((c) => c.declaration), ...TABLE_ONLY_DECLARATIONS].filter(
+      (d) => d.table !== undefined && d.rowKernel !== undefined,
+    );
     expect(withRows.map((d) => d.table).sort()).toEqual([...TABLE_OPTIMIZER_NAMES].sort());
     expect(TABLE_OPTIMIZER_NAMES).toEqual(
       expect.arrayContaining(['sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam']),
@@ -115,7 +122,8 @@ describe('the registry and the generated boundary', () => {
     const exports = engine.exports as unknown as Record<string, unknown>;
     const globals = Object.entries(exports).filter(([, v]) => v instanceof WebAssembly.Global);
     expect(Object.fromEntries(globals.map(([k, v]) => [k, (v as WebAssembly.Global).value]))).toEqual({ ...SLOT });
-    for (const Ctor of Object.values(OPTIMIZERS)) expect(typeof exports[Ctor.declaration.kernel]).toBe('function');
+    for (const Ctor of Object.values(OPTIMIZERS))
+      expect(typeof exports[Ctor.declaration.kernel as string]).toBe('function');
   });
 
   it('a module whose constants differ from SLOT is refused with an error that names the fix', async () => {

@@ -352,7 +352,10 @@ describe('demo flags', () => {
   });
   it('rejects bad flags with a message naming them', () => {
     expect(() => parseFlags(['--optimizer', 'rmsprop'])).toThrow(
-      /--optimizer must be one of adam, adagrad, sgd, adamw, got 'rmsprop'/,
+      /--optimizer must be one of adam, adagrad, sgd, adamw, rowwise-adagrad, partial-rowwise-adam, ftrl, got 'rmsprop'/,
+    );
+    expect(() => parseFlags(['--optimizer', 'rowwise-adagrad', '--dense'])).toThrow(
+      /--optimizer rowwise-adagrad exists for sparse tables only; drop --dense/,
     );
     expect(() => parseFlags(['--mode', 'eager'])).toThrow(/--mode/);
     expect(() => parseFlags(['--epochs', '0'])).toThrow(/--epochs must be an integer >= 1, got '0'/);

@@ -464,7 +464,7 @@ describe.each(BUILD_NAMES)('Embedding lazy mode (%s)', (build) => {
         [[10, 0], /'dim'/, RangeError],
         [
           [10, 4, { optimizer: 'lamb' }],
-          /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam', got 'lamb'/,
+          /'optimizer' must be one of 'sgd', 'adagrad', 'adam', 'adamw', 'adamax', 'lion', 'adadelta', 'nadam', 'radam', 'rowwiseAdagrad', 'partialRowwiseAdam', 'ftrl', got 'lamb'/,
           RangeError,
         ],
         [[10, 4, { mode: 'eager' }], /'mode'/, RangeError],

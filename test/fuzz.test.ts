@@ -55,6 +55,7 @@ const CONFIGS: Record<string, Record<string, unknown>[]> = {
   NAdam: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.01, nonFinite: 'skip' }],
   RAdam: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.01, nonFinite: 'skip' }],
   Lion: [{ lr: 0.001 }, { lr: 0.001, weightDecay: 0.1, nonFinite: 'skip' }],
+  FTRL: [{ lr: 0.05 }, { lr: 0.05, l1: 0.01, l2: 0.01, l2Shrinkage: 0.01, beta: 0.1, nonFinite: 'skip' }],
 };
 /** Every optimizer with a float64 reference; the test fails when an exported one has none. */
 const KINDS = Object.keys(CONFIGS).filter((k) => k in REFERENCES);

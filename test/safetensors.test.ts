@@ -646,7 +646,8 @@ describe.each(BUILD_NAMES)('optimizers through safetensors (%s build)', (build) 
   for (const [name, Ctor] of Object.entries(ALL_OPTIMIZERS)) {
     it(`${name}: save, load into a new one (params created) and into one with params; both continue bit for bit`, () => {
       const opt = new Ctor({ engine, nonFinite: 'skip', clipGradNorm: 5 });
-      const g = opt.addParamGroup({ lr: 0.003, weightDecay: 0.02 });
+      // FTRL has no weightDecay (its regularizers are l1, l2, l2Shrinkage).
+      const g = opt.addParamGroup(name === 'FTRL' ? { lr: 0.003, l2: 0.02 } : { lr: 0.003, weightDecay: 0.02 });
       opt.param(Float32Array.from({ length: 9 }, (_, i) => i / 9 - 0.5));
       opt.param(6, { group: g });
       train(opt, 4, 1);

@@ -30,8 +30,10 @@ import { hyperF32, hyperFlag } from "../shared/common";
 import { maxAbsBits } from "../shared/finite";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
   EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_GMAX, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
-  EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_EXACT_NONE, embU32 } from "./layout";
+  EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_KIND_ROWWISE_ADAGRAD, EMB_EXACT_NONE, embU32 } from "./layout";
 import { catchUpRow, exactAdvance } from "./exact";
+import { TOUCH_BLOCK, touchBlock } from "./touch";
+import { leanApply } from "./lean";
 
 export * from "./layout";
 export * from "./exact";
@@ -277,35 +279,6 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
 }
 
 // ---------------------------------------------------------------------------------------------
-// Prefetching by blocks. WebAssembly has no prefetch instruction, and an ordinary load that misses
-// holds up the instructions behind it until its data arrives, so touching one row ahead barely
-// helps. Instead, before a block of TOUCH_BLOCK rows is stepped, one word of every cache line of
-// those rows is read in a tight loop: the misses (rows lie scattered over the table, each on pages
-// of its own) are then in flight together and the block is stepped from the cache.
-
-const TOUCH_BLOCK: i32 = 16;
-
-@inline function touch(base: usize, bytes: usize): u32 {
-  let acc: u32 = 0;
-  for (let o: usize = 0; o < bytes; o += 64) acc ^= load<u32>(base + o);
-  return acc;
-}
-
-/** Reads every cache line of the weights and state (and exact mode's step word) of the rows
- *  listed at uniq[u .. u + TOUCH_BLOCK). */
-@inline function touchBlock(W: usize, S: usize, last: usize, uniq: usize, u: i32, n: i32, rowBytes: usize, stateBytes: usize, exact: bool): u32 {
-  let acc: u32 = 0;
-  const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
-  for (let q = u; q < end; q++) {
-    const r = <usize>load<u32>(uniq + (<usize>q << 2));
-    acc ^= touch(W + r * rowBytes, rowBytes);
-    if (stateBytes) acc ^= touch(S + r * stateBytes, stateBytes);
-    if (exact) acc ^= load<u32>(last + (r << 2));
-  }
-  return acc;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The update loops: one per variant so that the per-element code carries no branches.
 
 @inline function adamRows(desc: usize, n: i32, t: u32, exact: bool, ams: bool, l2: bool, dec: bool): void {
@@ -505,6 +478,8 @@ export function embApply(desc: usize, t: u32, n: i32, logDecay: f64, coef: f64, 
   } else if (kind == EMB_KIND_RADAM) {
     if (hyperFlag(embU32(desc, EMB_HYPER), RADAM_RECT)) radamVariant(desc, n, true);
     else radamVariant(desc, n, false);
+  } else if (kind >= EMB_KIND_ROWWISE_ADAGRAD) {
+    leanApply(desc, n, kind, t, exact); // row-wise Adagrad, partial row-wise Adam, FTRL (./lean.ts)
   }
   if (exact) {
     exactAdvance(desc, t, logDecay, coef, invBc2Sqrt);

@@ -30,7 +30,7 @@ export const EMB_EX_DECAY = 21; // i32 flag: missed steps shrink the weights (Ad
 export const EMB_EX_AMS = 22;   // i32 flag: AMSGrad (the denominator uses the constant vmax)
 export const EMB_EX_MOM = 23;   // i32 flag: SGD momentum buffers decay in missed steps
 export const EMB_BASE = 24;
-export const EMB_SROW = 25;     // bytes of state per row (number of state tensors * dim * 4)     // first step of the ring's history (0, or the step a state dict was loaded at)
+export const EMB_SROW = 25;     // bytes of state per row (dim * 4 per per-element state tensor, 4 per per-row one)     // first step of the ring's history (0, or the step a state dict was loaded at)
 export const EMB_SINK = 26;     // receives the prefetch loads' values (so that they are not optimized away)
 export const EMB_GMAX = 27;     // out (embCoalesce with check): the bits of max |g| over the rows it will apply
 // Descriptor: f64 words from byte 128.
@@ -49,6 +49,10 @@ export const EMB_KIND_LION = 4;   // lazy mode only
 export const EMB_KIND_ADADELTA = 5; // lazy mode only
 export const EMB_KIND_NADAM = 6;  // lazy mode only
 export const EMB_KIND_RADAM = 7;  // lazy mode only
+// The memory-lean kinds (rows stepped by lean.ts): one float of state per row, or FTRL.
+export const EMB_KIND_ROWWISE_ADAGRAD = 8; // exact mode: decoupled weight decay (or none) only
+export const EMB_KIND_PARTIAL_ROWWISE_ADAM = 9; // lazy mode only
+export const EMB_KIND_FTRL = 10; // lazy mode only
 export const EMB_EXACT_NONE = 0;
 export const EMB_EXACT_ADAM = 1;
 export const EMB_EXACT_SGD = 2;

@@ -90,6 +90,9 @@ export const SLOT = {
   EMB_KIND_ADADELTA: 5,
   EMB_KIND_NADAM: 6,
   EMB_KIND_RADAM: 7,
+  EMB_KIND_ROWWISE_ADAGRAD: 8,
+  EMB_KIND_PARTIAL_ROWWISE_ADAM: 9,
+  EMB_KIND_FTRL: 10,
   EMB_EXACT_NONE: 0,
   EMB_EXACT_ADAM: 1,
   EMB_EXACT_SGD: 2,
@@ -175,6 +178,31 @@ export const SLOT = {
   MADAGRAD_DCLR: 0,
   MADAGRAD_DEPS: 1,
   MADAGRAD_DWD: 2,
+  FTRL_GSCALE: 0,
+  FTRL_LR: 1,
+  FTRL_L1: 2,
+  FTRL_L2X2: 3,
+  FTRL_SHRINK2: 4,
+  FTRL_NEG_POWER: 5,
+  FTRL_USE_SHRINK: 6,
+  FTRL_SQRT: 7,
+  RWADAGRAD_GSCALE: 0,
+  RWADAGRAD_LR: 1,
+  RWADAGRAD_EPS: 2,
+  RWADAGRAD_WD: 3,
+  RWADAGRAD_DECAY: 4,
+  RWADAGRAD_USE_L2: 5,
+  RWADAGRAD_USE_DEC: 6,
+  PRADAM_GSCALE: 0,
+  PRADAM_BETA1: 1,
+  PRADAM_OMB1: 2,
+  PRADAM_BETA2: 3,
+  PRADAM_OMB2: 4,
+  PRADAM_STEP_SIZE: 5,
+  PRADAM_INV_BC2_SQRT: 6,
+  PRADAM_EPS: 7,
+  PRADAM_LWD: 8,
+  PRADAM_USE_WD: 9,
 } as const;
 
 /** The name of one of the module's exported constants. */
@@ -266,6 +294,8 @@ export interface EngineFunctions {
   rmspropMetaStep(table: number, meta: number, count: number): void;
   /** assembly/meta/adagrad.ts */
   adagradMetaStep(table: number, meta: number, count: number): void;
+  /** assembly/optimizers/ftrl/step.ts */
+  ftrlStep(table: number, count: number): void;
 }
 
 /** The name of one of the module's exported functions. */

@@ -60,6 +60,12 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    * the tensor each slot holds, or null for a slot these options leave unused.
    */
   stateLayout(o: R): readonly (string | null)[];
+  /**
+   * The state tensors of `stateLayout` that hold one float per table row instead of one per
+   * element (row-wise optimizers' accumulators: FBGEMM's `momentum1` of row-wise Adagrad). Only
+   * tables use such declarations (src/embedding/footprint.ts lays a row's state out). Default none.
+   */
+  readonly rowState?: readonly string[];
   /** Initial values of state tensor `name` (default zeros). */
   initState?(name: string, view: Float32Array, o: R): void;
   /**
@@ -79,8 +85,8 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    * square overflows float32 (|g| above ~1.8e19), which would turn that state into Infinity.
    */
   readonly squaresGradient?: boolean;
-  /** The wasm kernel that steps a table of dense tensors. */
-  readonly kernel: TableKernelName;
+  /** The wasm kernel that steps a table of dense tensors; absent for table-only optimizers (row-wise state). */
+  readonly kernel?: TableKernelName;
   /** EMB_KIND_* of the row kernel a table runs (`SLOT.EMB_KIND_ADAM`), when tables can use it. */
   readonly rowKernel?: number;
   /**

@@ -4,7 +4,7 @@
 // defaults, validation, state names, the hyper-block writer, the kernel) is the class's
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
-import { SLOT as S } from './abi.js';
+import { SLOT as S, type TableKernelName } from './abi.js';
 import type { OptimizerStateDict, ParamGroupStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
@@ -634,14 +634,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(this.table, n, options);
-      else
+      else {
+        const kernel = this.decl.kernel as TableKernelName; // every dense class's declaration names one
         this.engine.runTable(
-          this.decl.kernel,
+          kernel,
           this.table,
           n,
           this.decl.elementwise ?? true,
-          (this.kernel ??= this.engine.kernel(this.decl.kernel)),
+          (this.kernel ??= this.engine.kernel(kernel)),
         );
+      }
     }
     this.steps++;
     return true;

@@ -15,6 +15,7 @@ import {
   type SafetensorsTensorInput,
 } from './safetensors.js';
 import type { CheckpointHost, OptimizerStateDict, ParamGroupStateDict } from './state-dict.js';
+import type { AnyDeclaration } from './declaration.js';
 
 /** Options of the engine that PyTorch has no group key for; kept in `__metadata__.wasm_optim`. */
 const ENGINE_ONLY = ['nonFinite', 'clipGradNorm', 'clipGradValue'];
@@ -396,8 +397,15 @@ export function loadOptimizerSafetensors(opt: AnyOptimizer, bytes: Uint8Array | 
     const want = expected[i];
     const got = Object.keys(ps.state);
     if (got.length === 0 && steps[i] === 0) {
-      const init = opt.kind === 'Adagrad' ? Number(groupOptions[groupOf[i]].initialAccumulatorValue ?? 0) : 0;
-      for (const k of want) ps.state[k] = new Float32Array(ps.length).fill(init);
+      // The state a param has before its first step: the declaration's initState (Adagrad's sum,
+      // FTRL's accumulator start at initialAccumulatorValue), else zeros.
+      const decl = (opt.constructor as { declaration?: AnyDeclaration }).declaration;
+      const given = groupOptions[groupOf[i]];
+      for (const k of want) {
+        const view = new Float32Array(ps.length);
+        if (decl?.initState) decl.initState(k, view, { ...given, ...decl.resolve(given, what) });
+        ps.state[k] = view;
+      }
       return;
     }
     if (want.slice().sort().join() !== got.slice().sort().join()) {

@@ -8,6 +8,7 @@ import { LocalEmbedding } from './local.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
 import { ShardedEmbedding, shardRowsFor, type ShardedEmbeddingOptions } from './sharded.js';
 import type { EmbeddingTable } from './table.js';
+import type { TableMemoryStats } from './footprint.js';
 
 export type {
   EmbeddingInit,
@@ -153,6 +154,14 @@ export class Embedding implements EmbeddingTable {
   }
   get stateKeys(): readonly string[] {
     return this.table.stateKeys;
+  }
+  /** Bytes one row takes in engine memory: weights and optimizer state (docs/lean-tables.md). */
+  get bytesPerRow(): number {
+    return this.table.bytesPerRow;
+  }
+  /** The table's footprint: bytes per row of weights and of state, and in all. */
+  memoryStats(): TableMemoryStats {
+    return this.table.memoryStats();
   }
   get isDisposed(): boolean {
     return this.table.isDisposed;

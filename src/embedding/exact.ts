@@ -52,7 +52,7 @@ function ringSizeFor(J: number, rows: number): number {
 }
 
 /** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
-const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw'];
+const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw', 'rowwiseAdagrad'];
 
 /**
  * @internal Exact mode's configuration for a table, or a RangeError naming why these options have
@@ -93,7 +93,17 @@ export function exactConfig(
     );
   }
   let cfg: ExactConfig;
-  if (optimizer === 'adam' || optimizer === 'adamw') {
+  if (optimizer === 'rowwiseAdagrad') {
+    // A zero gradient adds 0 to the row's sum and leaves the weights alone, but for the decay:
+    // decoupled, c = 1 - lr wd per missed step, SGD's closed form without momentum (p_T = D p0),
+    // which is FBGEMM's DECOUPLE_GLOBAL; with L2 a zero gradient becomes wd w, which has none.
+    if (h.weightDecay === 0) return none;
+    if (o.weightDecayMode !== 'decoupled')
+      throw new RangeError(
+        `${kind}: weightDecayMode 'l2' with weightDecay ${h.weightDecay} gives untouched rows a non-zero gradient, which has no closed form to replay; pass weightDecayMode: 'decoupled' (FBGEMM's DECOUPLE_GLOBAL) or use mode 'lazy'`,
+      );
+    cfg = { ...none, closedForm: S.EMB_EXACT_SGD, decay: true, pow: new Float64Array(2 * ringSizeFor(0, rows) + 1) };
+  } else if (optimizer === 'adam' || optimizer === 'adamw') {
     const b1 = Math.fround(h.betas[0]);
     const b2 = Math.fround(h.betas[1]);
     const J = windowFor(b1, 'betas[0]');

@@ -22,6 +22,13 @@ import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.
 import { runListParallel } from '../threads/pool.js';
 import { CENTRED_RHO, exactConfig, type ExactConfig } from './exact.js';
 import { TableScratch } from './scratch.js';
+import {
+  rowFootprint,
+  tableStateSlots,
+  type RowFootprint,
+  type TableMemoryStats,
+  type TableStateSlot,
+} from './footprint.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import type { EmbeddingTable } from './table.js';
 import {
@@ -92,6 +99,10 @@ export class LocalEmbedding implements EmbeddingTable {
   private weightsPtr = 0;
   private stateBase = 0;
   private stateNames: string[] = [];
+  /** Each state tensor's floats per row (dim, or 1 for a row-wise accumulator), in slot order. */
+  private slots: TableStateSlot[] = [];
+  /** Bytes per row of weights and state, and each state slot's offset (./footprint.ts). */
+  private foot!: RowFootprint;
   private lastPtr = 0;
   private ringPtr = 0;
   private powPtr = 0;
@@ -126,8 +137,10 @@ export class LocalEmbedding implements EmbeddingTable {
       throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(engine)}`);
     const opts = resolveTableOptions(decl, options as Record<string, unknown>, kind);
     const names = stateNames(decl, opts);
+    const slots = tableStateSlots(decl, opts, dim);
+    const foot = rowFootprint(dim, slots);
     // One block holds the weights, one the state tensors side by side: each at most 1 GiB.
-    const blockFloats = rows * dim * Math.max(1, names.length);
+    const blockFloats = (rows * Math.max(foot.weightBytes, foot.stateBytes)) / 4;
     if (blockFloats > MAX_ELEMENTS) {
       throw new RangeError(
         `Embedding: a ${rows} x ${dim} table with optimizer '${optimizer}' needs blocks of ${blockFloats} floats (weights, or the optimizer state of every row side by side), more than one engine block holds (${MAX_ELEMENTS} floats, 1 GiB); split the table into shards`,
@@ -152,6 +165,8 @@ export class LocalEmbedding implements EmbeddingTable {
     this.opts = opts;
     this.exact = exact;
     this.stateNames = names;
+    this.slots = slots;
+    this.foot = foot;
 
     try {
       const n = rows * dim;
@@ -159,7 +174,7 @@ export class LocalEmbedding implements EmbeddingTable {
       this.hyper = this.alloc(HYPER_BYTES);
       // Page-aligned blocks; the state tensors interleaved by row (see assembly/embedding_common.ts).
       this.weightsPtr = this.allocAligned(n * 4);
-      if (this.stateNames.length > 0) this.stateBase = this.allocAligned(n * 4 * this.stateNames.length);
+      if (this.stateNames.length > 0) this.stateBase = this.allocAligned(rows * foot.stateBytes);
       const hist = this.alloc(S.EMB_HIST_WORDS * 4);
       if (exact.closedForm !== S.EMB_EXACT_NONE) this.lastPtr = this.alloc(rows * 4);
       // Initial values.
@@ -180,8 +195,8 @@ export class LocalEmbedding implements EmbeddingTable {
       const d = this.desc >>> 2;
       u32[d + S.EMB_WEIGHTS] = this.weightsPtr;
       for (let i = 0; i < 3; i++)
-        u32[d + S.EMB_STATE0 + i] = i < this.stateNames.length ? this.stateBase + i * dim * 4 : 0;
-      u32[d + S.EMB_SROW] = this.stateNames.length * dim * 4;
+        u32[d + S.EMB_STATE0 + i] = i < this.stateNames.length ? this.stateBase + foot.stateOffsets[i] : 0;
+      u32[d + S.EMB_SROW] = foot.stateBytes;
       u32[d + S.EMB_ROWS] = rows;
       u32[d + S.EMB_DIM] = dim;
       u32[d + S.EMB_HYPER] = this.hyper;
@@ -243,6 +258,23 @@ export class LocalEmbedding implements EmbeddingTable {
     return this.stateNames;
   }
 
+  /** Bytes one row takes in engine memory: its weights and its optimizer state (./footprint.ts). */
+  get bytesPerRow(): number {
+    return this.foot.bytesPerRow;
+  }
+
+  /** The table's footprint: bytes per row (weights, state, both) and in all (`rows * bytesPerRow`). */
+  memoryStats(): TableMemoryStats {
+    const f = this.foot;
+    return {
+      rows: this.rows,
+      weightBytesPerRow: f.weightBytes,
+      stateBytesPerRow: f.stateBytes,
+      bytesPerRow: f.bytesPerRow,
+      tableBytes: this.rows * f.bytesPerRow,
+    };
+  }
+
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
     return this.disposed;
@@ -266,9 +298,9 @@ export class LocalEmbedding implements EmbeddingTable {
   }
 
   /**
-   * A copy of optimizer state tensor `name` (`rows * dim` floats, row after row; exact mode:
-   * flushed first). The table keeps its state tensors interleaved by row, so this is a copy, not
-   * a live view.
+   * A copy of optimizer state tensor `name` (`rows * dim` floats row after row, or `rows` floats
+   * for a per-row accumulator such as `rowwiseAdagrad`'s `sum`; exact mode: flushed first). The
+   * table keeps its state tensors interleaved by row, so this is a copy, not a live view.
    */
   state(name: string): Float32Array {
     this.checkAlive('state');
@@ -364,7 +396,7 @@ export class LocalEmbedding implements EmbeddingTable {
     let decayFactor = 1;
     if (this.exact.decay) {
       decayFactor =
-        this.optimizer === 'adamw'
+        this.optimizer === 'adamw' || this.optimizer === 'rowwiseAdagrad'
           ? Math.fround(1 - o.lr * o.weightDecay)
           : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
       if (!(decayFactor > 0)) {
@@ -525,14 +557,18 @@ export class LocalEmbedding implements EmbeddingTable {
     }
     const exact = exactConfig(this.optimizer, this.mode, opts, this.rows);
     const n = this.rows * this.dim;
-    const tensors: [string, unknown][] = [
-      ['weights', dict.weights],
-      ...names.map((k): [string, unknown] => [`state.${k}`, dict.state?.[k]]),
+    const tensors: [string, unknown, number][] = [
+      ['weights', dict.weights, n],
+      ...names.map((k, i): [string, unknown, number] => [
+        `state.${k}`,
+        dict.state?.[k],
+        this.rows * this.slots[i].width,
+      ]),
     ];
-    for (const [name, t] of tensors) {
+    for (const [name, t, size] of tensors) {
       if (!(t instanceof Float32Array))
         throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
-      if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
+      if (t.length !== size) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${size}`);
     }
     if ((exact.closedForm !== S.EMB_EXACT_NONE) !== (this.exact.closedForm !== S.EMB_EXACT_NONE)) {
       throw new RangeError(
@@ -660,8 +696,11 @@ export class LocalEmbedding implements EmbeddingTable {
       );
     }
     const n = this.rows * this.dim;
-    for (const t of [p.weights, ...names.map((k) => state[k])])
-      if (!(t instanceof Float32Array) || t.length !== n) malformed(`a tensor is not ${n} float32 values`);
+    const sizes = [n, ...this.slots.map((sl) => this.rows * sl.width)];
+    [p.weights, ...names.map((k) => state[k])].forEach((t, i) => {
+      if (!(t instanceof Float32Array) || t.length !== sizes[i])
+        malformed(`a tensor is not ${sizes[i]} float32 values`);
+    });
     if ((p.stepCount as number) > TABLE_MAX_STEPS)
       malformed(`its update count ${p.stepCount} is beyond the limit of ${TABLE_MAX_STEPS}`);
     for (const k of names) {
@@ -819,24 +858,27 @@ export class LocalEmbedding implements EmbeddingTable {
     return Math.ceil(p / 4096) * 4096;
   }
 
+  /** State slot `i` of every row, row after row (`width` floats a row; the block's row stride is `stateBytes`). */
   private readState(i: number): Float32Array {
-    const { rows, dim } = this;
-    const s = this.stateNames.length;
-    const out = new Float32Array(rows * dim);
+    const rows = this.rows,
+      w = this.slots[i].width,
+      stride = this.foot.stateBytes >>> 2;
+    const out = new Float32Array(rows * w);
     const f = this.engine.heapF32;
-    const base = (this.stateBase >>> 2) + i * dim;
-    if (s === 1) out.set(f.subarray(base, base + rows * dim));
-    else for (let r = 0; r < rows; r++) out.set(f.subarray(base + r * s * dim, base + r * s * dim + dim), r * dim);
+    const base = (this.stateBase + this.foot.stateOffsets[i]) >>> 2;
+    if (stride === w) out.set(f.subarray(base, base + rows * w));
+    else for (let r = 0; r < rows; r++) out.set(f.subarray(base + r * stride, base + r * stride + w), r * w);
     return out;
   }
 
   private writeState(i: number, values: Float32Array): void {
-    const { rows, dim } = this;
-    const s = this.stateNames.length;
+    const rows = this.rows,
+      w = this.slots[i].width,
+      stride = this.foot.stateBytes >>> 2;
     const f = this.engine.heapF32;
-    const base = (this.stateBase >>> 2) + i * dim;
-    if (s === 1) f.set(values, base);
-    else for (let r = 0; r < rows; r++) f.set(values.subarray(r * dim, r * dim + dim), base + r * s * dim);
+    const base = (this.stateBase + this.foot.stateOffsets[i]) >>> 2;
+    if (stride === w) f.set(values, base);
+    else for (let r = 0; r < rows; r++) f.set(values.subarray(r * w, r * w + w), base + r * stride);
   }
 
   private release(ptr: number): void {
@@ -888,16 +930,15 @@ export class LocalEmbedding implements EmbeddingTable {
   private initState(): void {
     const init = this.decl.initState;
     if (!init) return;
-    const { rows, dim } = this;
-    const s = this.stateNames.length;
-    const row = new Float32Array(dim);
-    this.stateNames.forEach((name, i) => {
-      row.fill(0);
+    const rows = this.rows,
+      stride = this.foot.stateBytes >>> 2;
+    this.slots.forEach(({ name, width }, i) => {
+      const row = new Float32Array(width);
       init(name, row, this.opts);
       if (row.every((v) => v === 0)) return;
       const f = this.engine.heapF32;
-      const base = (this.stateBase >>> 2) + i * dim;
-      for (let r = 0; r < rows; r++) f.set(row, base + r * s * dim);
+      const base = (this.stateBase + this.foot.stateOffsets[i]) >>> 2;
+      for (let r = 0; r < rows; r++) f.set(row, base + r * stride);
     });
   }
 

@@ -15,8 +15,9 @@ export type { EmbeddingOptimizer } from '../optimizers/registry.js';
  *   TF-Addons `LazyAdam`).
  * - `'exact'`: they behave as if the dense optimizer had stepped them with a zero gradient; the
  *   missed steps are applied in closed form when the row is next touched, looked up or flushed.
- *   For `'sgd'`, `'adagrad'`, `'adam'` and `'adamw'` only (`'adamax'`, `'lion'`, `'adadelta'`,
- *   `'nadam'` and `'radam'` are lazy).
+ *   For `'sgd'`, `'adagrad'`, `'adam'`, `'adamw'` and `'rowwiseAdagrad'` (no decay, or decoupled
+ *   decay) only (`'adamax'`, `'lion'`, `'adadelta'`, `'nadam'`, `'radam'`, `'partialRowwiseAdam'`
+ *   and `'ftrl'` are lazy).
  */
 export type EmbeddingMode = 'lazy' | 'exact';
 
@@ -37,10 +38,12 @@ export type EmbeddingInit = 'zeros' | 'normal' | 'uniform' | EmbeddingInitDistri
 export interface EmbeddingOptions {
   /**
    * The optimizer: `'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' |
-   * 'nadam' | 'radam'`. Default `'adam'`.
+   * 'nadam' | 'radam'`, or a memory-lean one (docs/lean-tables.md): `'rowwiseAdagrad'` and
+   * `'partialRowwiseAdam'` (FBGEMM's, one float of state per row) and `'ftrl'` (TensorFlow's).
+   * Default `'adam'`.
    */
   optimizer?: EmbeddingOptimizer;
-  /** `'lazy'` (default) or `'exact'` (sgd, adagrad, adam, adamw only); see `EmbeddingMode`. */
+  /** `'lazy'` (default) or `'exact'` (sgd, adagrad, adam, adamw, rowwiseAdagrad only); see `EmbeddingMode`. */
   mode?: EmbeddingMode;
   /**
    * Learning rate. Default: the dense optimizer's (adam/adamw/sgd/radam 1e-3, adagrad 1e-2,
@@ -80,8 +83,24 @@ export interface EmbeddingOptions {
   nesterov?: boolean;
   /** adagrad: the rate at step t is `lr / (1 + (t - 1) lrDecay)`. Default 0. */
   lrDecay?: number;
-  /** adagrad: starting value of the sum of squares. Default 0. */
+  /** adagrad, rowwiseAdagrad: starting value of the sum of squares (default 0); ftrl: of the accumulator (default 0.1). */
   initialAccumulatorValue?: number;
+  /**
+   * rowwiseAdagrad: how `weightDecay` applies (FBGEMM's weight_decay_mode): `'l2'` (default; added
+   * to the gradient) or `'decoupled'` (`w *= 1 - lr wd`; with mode `'exact'` untouched rows decay
+   * too, FBGEMM's DECOUPLE_GLOBAL).
+   */
+  weightDecayMode?: 'l2' | 'decoupled';
+  /** ftrl: `learning_rate_power`, at most 0. Default -0.5. */
+  learningRatePower?: number;
+  /** ftrl: L1 regularization strength. Default 0. */
+  l1?: number;
+  /** ftrl: L2 regularization strength. Default 0. */
+  l2?: number;
+  /** ftrl: `l2_shrinkage_regularization_strength`. Default 0. */
+  l2Shrinkage?: number;
+  /** ftrl: McMahan et al.'s beta, folded into l2 as Keras does. Default 0. */
+  beta?: number;
   /** Maximize instead of minimize. Default false. */
   maximize?: boolean;
   /** An update whose gradients hold NaN/±Infinity: `'throw'` (default), `'skip'`, `'ignore'`. */
@@ -108,8 +127,10 @@ export interface EmbeddingStateDict {
   weights: Float32Array;
   /**
    * Each optimizer state tensor by PyTorch's name (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`,
-   * `momentum_buffer`, `sum`, `exp_inf`, `square_avg`, `acc_delta`). NAdam's `mu_product` is not
-   * among them: as for the dense `NAdam`, it is a function of `stepCount`.
+   * `momentum_buffer`, `sum`, `exp_inf`, `square_avg`, `acc_delta`; FTRL: Keras' `accumulator`,
+   * `linear`), `rows * dim` floats, or `rows` for a per-row accumulator (`rowwiseAdagrad`'s `sum`,
+   * `partialRowwiseAdam`'s `exp_avg_sq`). NAdam's `mu_product` is not among them: as for the
+   * dense `NAdam`, it is a function of `stepCount`.
    */
   state: Record<string, Float32Array>;
 }

@@ -22,6 +22,10 @@ import {
   torchGroup,
 } from '../core/torch-state.js';
 import type { EmbeddingTable } from './table.js';
+import type { AnyDeclaration } from '../core/declaration.js';
+import { TABLE_OPTIMIZERS } from '../optimizers/registry.js';
+import { initialTableState } from './footprint.js';
+import { resolveTableOptions, type TableOptions } from './options.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 
 /** PyTorch's class name of each table optimizer. */
@@ -35,6 +39,10 @@ const TABLE_CLASS: Record<EmbeddingOptimizer, string> = {
   adadelta: 'Adadelta',
   nadam: 'NAdam',
   radam: 'RAdam',
+  // No PyTorch class: FBGEMM's and TensorFlow's names.
+  rowwiseAdagrad: 'RowwiseAdagrad',
+  partialRowwiseAdam: 'PartialRowwiseAdam',
+  ftrl: 'FTRL',
 };
 
 /**
@@ -51,8 +59,12 @@ export function saveEmbeddingSafetensors(emb: EmbeddingTable): Uint8Array {
   const shape = [dict.rows, dict.dim];
   const tensors: Record<string, SafetensorsTensorInput> = { weight: { dtype: 'F32', shape, data: dict.weights } };
   const kind = TABLE_CLASS[dict.optimizer];
-  if (hasState(kind, dict.stepCount))
+  if (hasState(kind, dict.stepCount)) {
     putState(tensors, 'state.0', kind, dict.options, dict.stepCount, shape, dict.state, what);
+    // A per-row accumulator (rowwiseAdagrad's sum, partialRowwiseAdam's exp_avg_sq) has shape [rows], as FBGEMM's momentum1.
+    for (const [k, v] of Object.entries(dict.state))
+      if (v.length === dict.rows && dict.dim !== 1) tensors[`state.0.${k}`].shape = [dict.rows];
+  }
   return encodeSafetensors(tensors, {
     format: 'pt',
     optimizer: kind,
@@ -119,7 +131,8 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
         what,
         `tensor '${name}' is neither weight nor state.0.<name>; is this an optimizer's file (load it with Optimizer#loadSafetensors)?`,
       );
-    if (name !== 'state.0.step' && name !== 'state.0.mu_product' && t.shape.join() !== shape) {
+    const rowWise = name.startsWith('state.0.') && t.shape.join() === `${emb.rows}`; // a per-row accumulator
+    if (name !== 'state.0.step' && name !== 'state.0.mu_product' && t.shape.join() !== shape && !rowWise) {
       refuse('layout', what, `'${name}' has shape [${t.shape.join(', ')}] but this table is ${emb.rows} x ${emb.dim}`);
     }
   }
@@ -132,8 +145,14 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
   if (emb.optimizer === 'nadam') checkMuProduct(mu, 'state.0.mu_product', options, stepCount, what);
   // No state in the file: the table has not stepped; its state is the initial one.
   if (names.length === 0) {
-    const init = emb.optimizer === 'adagrad' ? Number(options.initialAccumulatorValue ?? 0) : 0;
-    for (const k of emb.stateKeys) state[k] = new Float32Array(emb.rows * emb.dim).fill(init);
+    const decl = TABLE_OPTIMIZERS.get(emb.optimizer) as AnyDeclaration;
+    let opts: TableOptions;
+    try {
+      opts = resolveTableOptions(decl, options, what);
+    } catch (e) {
+      throw new CheckpointError('layout', `${what}: ${(e as Error).message}`);
+    }
+    Object.assign(state, initialTableState(decl, opts, emb.rows, emb.dim));
   }
   const dict: EmbeddingStateDict = {
     kind: 'Embedding',

@@ -9,7 +9,8 @@ import type { EmbeddingTable } from './table.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
-import { l2Decay, stateNames } from '../core/declaration.js';
+import { rowFootprint, tableStateSlots, type RowFootprint, type TableMemoryStats } from './footprint.js';
+import { l2Decay } from '../core/declaration.js';
 import { F32_MAX, F32_SAFE, F32_SQRT_MAX } from '../core/finite-check.js';
 import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
 import { resolveTableOptions } from './options.js';
@@ -29,8 +30,8 @@ export interface ShardedEmbeddingOptions extends EmbeddingOptions {
   maxShardRows?: number;
 }
 
-/** Optimizer state tensors per row under these options (weights not counted), from the declaration. */
-function stateTensors(o: EmbeddingOptions): number {
+/** A row's footprint under these options (src/embedding/footprint.ts), from the declaration. */
+function footprintOf(o: EmbeddingOptions, dim: number): RowFootprint {
   const name = o.optimizer ?? 'adam';
   const d = TABLE_OPTIMIZERS.get(name);
   if (d === undefined)
@@ -46,18 +47,18 @@ function stateTensors(o: EmbeddingOptions): number {
     maxShardRows: _r,
     ...own
   } = o as ShardedEmbeddingOptions;
-  return stateNames(d, resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`))
-    .length;
+  const opts = resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`);
+  return rowFootprint(dim, tableStateSlots(d, opts, dim));
 }
 
 /** Rows per shard for a `rows` x `dim` table with these options. */
 export function shardRowsFor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}): number {
-  const perRowBytes = dim * 4 * (1 + stateTensors(options));
+  const foot = footprintOf(options, dim);
   // An Embedding keeps a row's optimizer state tensors side by side in one block: that block, like
   // the weights, must fit SHARD_MAX_FLOATS.
   let max = Math.min(
-    Math.floor(SHARD_MAX_FLOATS / (dim * Math.max(1, stateTensors(options)))),
-    Math.floor(SHARD_MAX_BYTES / perRowBytes),
+    Math.floor((SHARD_MAX_FLOATS * 4) / Math.max(foot.weightBytes, foot.stateBytes)),
+    Math.floor(SHARD_MAX_BYTES / foot.bytesPerRow),
   );
   if (options.maxShardRows !== undefined) max = Math.min(max, options.maxShardRows);
   if (max < 1)
@@ -265,6 +266,17 @@ export class ShardedEmbedding implements EmbeddingTable {
     return this.tables[0].stateKeys;
   }
 
+  /** Bytes one row takes in engine memory: its weights and its optimizer state. */
+  get bytesPerRow(): number {
+    return this.tables[0].bytesPerRow;
+  }
+
+  /** The footprint of every shard's rows together (scratch buffers not counted). */
+  memoryStats(): TableMemoryStats {
+    const f = this.tables[0].memoryStats();
+    return { ...f, rows: this.rows, tableBytes: this.rows * f.bytesPerRow };
+  }
+
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
     return this.disposed;
@@ -388,10 +400,11 @@ export class ShardedEmbedding implements EmbeddingTable {
   stateDict(): EmbeddingStateDict {
     this.checkAlive('stateDict');
     const dicts = this.tables.map((t) => t.stateDict());
-    const n = this.rows * this.dim;
+    // A tensor has `width` floats a row: dim, or 1 for a per-row accumulator (rowwiseAdagrad's sum).
     const join = (get: (d: EmbeddingStateDict) => Float32Array): Float32Array => {
-      const out = new Float32Array(n);
-      dicts.forEach((d, i) => out.set(get(d), i * this.shardRows * this.dim));
+      const width = get(dicts[0]).length / this.tables[0].rows;
+      const out = new Float32Array(this.rows * width);
+      dicts.forEach((d, i) => out.set(get(d), i * this.shardRows * width));
       return out;
     };
     const first = dicts[0];
@@ -421,20 +434,31 @@ export class ShardedEmbedding implements EmbeddingTable {
         `${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`,
       );
     const n = this.rows * this.dim;
-    const tensors: [string, unknown][] = [['weights', dict.weights], ...Object.entries(dict.state ?? {})];
-    for (const [name, t] of tensors) {
+    // Each state tensor has dim floats a row, or 1 (a per-row accumulator): the first shard's say which.
+    const decl = TABLE_OPTIMIZERS.get(this.optimizer);
+    const slots = decl ? tableStateSlots(decl, resolveTableOptions(decl, this.tables[0].options, what), this.dim) : [];
+    const widths = new Map(slots.map((sl) => [sl.name, sl.width]));
+    const tensors: [string, unknown, number][] = [
+      ['weights', dict.weights, n],
+      ...Object.entries(dict.state ?? {}).map(([k, t]): [string, unknown, number] => [
+        k,
+        t,
+        this.rows * (widths.get(k) ?? this.dim),
+      ]),
+    ];
+    for (const [name, t, size] of tensors) {
       if (!(t instanceof Float32Array))
         throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
-      if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
+      if (t.length !== size) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${size}`);
     }
     this.tables.forEach((table, i) => {
-      const a = i * this.shardRows * this.dim;
-      const b = a + table.rows * this.dim;
+      const part = (v: Float32Array, w: number): Float32Array =>
+        v.subarray(i * this.shardRows * w, (i * this.shardRows + table.rows) * w);
       table.loadStateDict({
         ...dict,
         rows: table.rows,
-        weights: dict.weights.subarray(a, b),
-        state: Object.fromEntries(Object.entries(dict.state).map(([k, v]) => [k, v.subarray(a, b)])),
+        weights: part(dict.weights, this.dim),
+        state: Object.fromEntries(Object.entries(dict.state).map(([k, v]) => [k, part(v, widths.get(k) ?? this.dim)])),
       });
     });
   }

@@ -4,6 +4,7 @@
 
 import type { Engine } from '../core/engine.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
+import type { TableMemoryStats } from './footprint.js';
 
 /** An embedding table trained with sparse updates (see `Embedding` for the semantics). */
 export interface EmbeddingTable {
@@ -31,11 +32,15 @@ export interface EmbeddingTable {
   lr: number;
   /** Names of the optimizer state tensors (PyTorch's names). */
   readonly stateKeys: readonly string[];
+  /** Bytes one row takes in engine memory: weights and optimizer state (Adam, 64-dim float32: 768). */
+  readonly bytesPerRow: number;
+  /** The table's footprint: bytes per row of weights and of state, and in all. */
+  memoryStats(): TableMemoryStats;
   /** True once `dispose()` was called. */
   readonly isDisposed: boolean;
   /** The weights, `rows * dim` floats: a live view (a sharded table throws and says what to use). */
   readonly weights: Float32Array;
-  /** A copy of optimizer state tensor `name`, `rows * dim` floats. */
+  /** A copy of optimizer state tensor `name`, `rows * dim` floats (`rows` for a per-row accumulator). */
   state(name: string): Float32Array;
   /** Exact mode: brings every row up to date. */
   flush(): void;

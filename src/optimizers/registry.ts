@@ -7,11 +7,13 @@ import { Adadelta } from './adadelta.js';
 import { Adagrad } from './adagrad.js';
 import { Adam, AdamW } from './adam.js';
 import { Adamax } from './adamax.js';
+import { FTRL } from './ftrl.js';
 import { AdamHD, SGDHD } from './hypergrad.js';
 import { Lion } from './lion.js';
 import { NAdam } from './nadam.js';
 import { RAdam } from './radam.js';
 import { RMSprop } from './rmsprop.js';
+import { partialRowwiseAdamDecl, rowwiseAdagradDecl } from './rowwise.js';
 import { SGD } from './sgd.js';
 
 /** Every dense optimizer class, by its name (`kind`). */
@@ -28,6 +30,7 @@ export const OPTIMIZERS = {
   Lion,
   SGDHD,
   AdamHD,
+  FTRL,
 } as const;
 
 /** The name of a dense optimizer class (`'Adam'`, `'SGD'`, ...). */
@@ -38,12 +41,28 @@ export type OptimizerName = keyof typeof OPTIMIZERS;
  * their declarations' `table`).
  */
 export type EmbeddingOptimizer =
-  'sgd' | 'adagrad' | 'adam' | 'adamw' | 'adamax' | 'lion' | 'adadelta' | 'nadam' | 'radam';
+  | 'sgd'
+  | 'adagrad'
+  | 'adam'
+  | 'adamw'
+  | 'adamax'
+  | 'lion'
+  | 'adadelta'
+  | 'nadam'
+  | 'radam'
+  | 'rowwiseAdagrad'
+  | 'partialRowwiseAdam'
+  | 'ftrl';
 
-/** The declaration behind each table optimizer name, from the classes above, in row-kernel order. */
+/**
+ * The declarations of table-only optimizers: their state holds one float per table row
+ * (`rowState`), which a dense tensor has no rows for (src/optimizers/rowwise.ts).
+ */
+export const TABLE_ONLY_DECLARATIONS: readonly AnyDeclaration[] = [rowwiseAdagradDecl, partialRowwiseAdamDecl];
+
+/** The declaration behind each table optimizer name, from the classes above and the table-only ones, in row-kernel order. */
 export const TABLE_OPTIMIZERS: ReadonlyMap<EmbeddingOptimizer, AnyDeclaration> = new Map(
-  Object.values(OPTIMIZERS)
-    .map((c) => c.declaration as AnyDeclaration)
+  [...Object.values(OPTIMIZERS).map((c) => c.declaration as AnyDeclaration), ...TABLE_ONLY_DECLARATIONS]
     .filter((d) => d.table !== undefined && d.rowKernel !== undefined)
     .sort((a, b) => (a.rowKernel as number) - (b.rowKernel as number))
     .map((d): [EmbeddingOptimizer, AnyDeclaration] => [d.table as EmbeddingOptimizer, d]),

@@ -8,6 +8,7 @@ import { RefAdadelta, type RefAdadeltaOptions } from './adadelta.js';
 import { RefNAdam, type RefNAdamOptions } from './nadam.js';
 import { RefRAdam, type RefRAdamOptions } from './radam.js';
 import { RefLion, type RefLionOptions } from './lion.js';
+import { RefFTRL, type RefFTRLOptions } from './ftrl.js';
 import type { RefOptimizer } from './base.js';
 
 export { RefOptimizer, type RefState } from './base.js';
@@ -15,6 +16,7 @@ export { RefAdam, RefAdamW, RefSGD, RefAdagrad, RefRMSprop };
 export type { RefAdamOptions, RefSGDOptions, RefAdagradOptions, RefRMSpropOptions };
 export { RefAdamax, RefAdadelta, RefNAdam, RefRAdam, RefLion };
 export type { RefAdamaxOptions, RefAdadeltaOptions, RefNAdamOptions, RefRAdamOptions, RefLionOptions };
+export { RefFTRL, type RefFTRLOptions };
 
 /** Reference classes keyed by the real optimizer's `kind`. Add new references here. */
 export const REFERENCES = {
@@ -28,6 +30,7 @@ export const REFERENCES = {
   NAdam: RefNAdam,
   RAdam: RefRAdam,
   Lion: RefLion,
+  FTRL: RefFTRL,
 } as const;
 
 /** The optimizer kinds that have a reference. */

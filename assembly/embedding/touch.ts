@@ -1,0 +1,28 @@
+// Prefetching by blocks, shared by the row loops of apply.ts and lean.ts. WebAssembly has no
+// prefetch instruction, and an ordinary load that misses holds up the instructions behind it until
+// its data arrives, so touching one row ahead barely helps. Instead, before a block of TOUCH_BLOCK
+// rows is stepped, one word of every cache line of those rows is read in a tight loop: the misses
+// (rows lie scattered over the table, each on pages of its own) are then in flight together and the
+// block is stepped from the cache.
+
+export const TOUCH_BLOCK: i32 = 16;
+
+@inline export function touch(base: usize, bytes: usize): u32 {
+  let acc: u32 = 0;
+  for (let o: usize = 0; o < bytes; o += 64) acc ^= load<u32>(base + o);
+  return acc;
+}
+
+/** Reads every cache line of the weights and state (and exact mode's step word) of the rows
+ *  listed at uniq[u .. u + TOUCH_BLOCK). */
+@inline export function touchBlock(W: usize, S: usize, last: usize, uniq: usize, u: i32, n: i32, rowBytes: usize, stateBytes: usize, exact: bool): u32 {
+  let acc: u32 = 0;
+  const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
+  for (let q = u; q < end; q++) {
+    const r = <usize>load<u32>(uniq + (<usize>q << 2));
+    acc ^= touch(W + r * rowBytes, rowBytes);
+    if (stateBytes) acc ^= touch(S + r * stateBytes, stateBytes);
+    if (exact) acc ^= load<u32>(last + (r << 2));
+  }
+  return acc;
+}
