@@ -15,3 +15,5 @@ export * from "./optimizers/radam/step";
 export * from "./optimizers/lion/step";
 export * from "./optimizers/hypergrad/step";
 export * from "./shared/finite";
+export * from "./embedding/lean";
+export * from "./shared/maps";

@@ -25,6 +25,7 @@ import { denseGroup, denseSpecs } from './groups/dense.js';
 import { manyGroup } from './groups/many.js';
 import { clipGroup } from './groups/clip.js';
 import { sparseGroup } from './groups/sparse.js';
+import { leanStorageGroup } from './groups/lean-storage.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
@@ -317,6 +318,8 @@ async function main() {
   const sparse = sparseGroup(ctx);
   if (sparse) groups.push(sparse);
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
+  const lean = leanStorageGroup(ctx);
+  if (lean) groups.push(lean);
   groups.push(...tfjsGroups(ctx));
   for (const g of groups)
     g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));
@@ -434,7 +437,7 @@ async function main() {
       ctx.c.compile(programs);
       if (ctx.c.skipped) notes.push(ctx.c.skipped);
     }
-    if (planned.some((g) => g.id === 'sparse')) {
+    if (planned.some((g) => g.id === 'sparse' || g.id === 'lean')) {
       // Embedding tables get an engine of their own so that their memory does not add to the dense one.
       ctx.sparseEngine = await lib.createEngine({ simd });
     }

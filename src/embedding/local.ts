@@ -243,6 +243,11 @@ export class LocalEmbedding implements EmbeddingTable {
     return this.stateNames;
   }
 
+  /** Bytes of engine memory per row: float32 weights and state (exact mode: and the row's step word). */
+  get bytesPerRow(): number {
+    return 4 * this.dim * (1 + this.stateNames.length) + (this.lastPtr ? 4 : 0);
+  }
+
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
     return this.disposed;

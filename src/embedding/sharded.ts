@@ -264,6 +264,11 @@ export class ShardedEmbedding implements EmbeddingTable {
     return this.tables[0].stateKeys;
   }
 
+  /** Bytes of engine memory per row (each shard's). */
+  get bytesPerRow(): number {
+    return this.tables[0].bytesPerRow;
+  }
+
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
     return this.disposed;

@@ -29,6 +29,8 @@ export interface EmbeddingTable {
   readonly options: Readonly<Record<string, unknown>>;
   /** The learning rate; settable between updates. */
   lr: number;
+  /** Bytes of engine memory per row: weights and optimizer state as stored (see docs/lean-storage.md). */
+  readonly bytesPerRow: number;
   /** Names of the optimizer state tensors (PyTorch's names). */
   readonly stateKeys: readonly string[];
   /** True once `dispose()` was called. */
