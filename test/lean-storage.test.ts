@@ -149,20 +149,36 @@ for (const build of BUILD_NAMES) {
       const dst = e.alloc(n);
       try {
         new Uint8Array(e.memory.buffer, maps, S.MAPS_BYTES).set(dynamicMapsBlock());
-        // Values over every decade of the map, the map's own entries and their midpoints.
+        // Values over every decade of the map, and the hard cases: each entry, each midpoint
+        // between neighbours, the decade bounds 10^-k, each with its float32 neighbours.
         const xs = new Float32Array(n);
         for (let i = 0; i < n; i++) {
           const mag = 10 ** (-8 * rand());
           xs[i] = (rand() < 0.5 ? -1 : 1) * mag;
         }
-        xs[0] = 1;
-        xs[1] = -1;
-        xs[2] = 0;
+        const hard: number[] = [1, -1, 0, -0];
+        for (const m of [dynamicMap(true), dynamicMap(false)])
+          for (let c = 0; c < 256; c++) {
+            hard.push(m[c]);
+            if (c < 255) hard.push(Math.fround((m[c] + m[c + 1]) / 2));
+          }
+        for (let k = 1; k <= 7; k++) hard.push(10 ** -k);
+        const near = new Float32Array(1),
+          bits = new Uint32Array(near.buffer);
+        let at = 0;
+        for (const h of hard) {
+          near[0] = h;
+          const b = bits[0];
+          for (const d of [-1, 0, 1]) {
+            bits[0] = b + d;
+            if (at < n && Math.abs(near[0]) <= 1) xs[at++] = (at & 1 ? -1 : 1) * near[0];
+          }
+        }
         for (const signed of [true, false]) {
           const map = dynamicMap(signed);
           const x = signed ? xs : xs.map(Math.abs);
           e.heapF32.set(x, src >>> 2);
-          e.exports.leanEncodeTest(maps, dst, src, n, signed ? 1 : 0);
+          e.exports.leanEncodeTest(maps, dst, src, n, 1, signed ? 1 : 0);
           const codes = new Uint8Array(e.memory.buffer, dst, n).slice();
           for (let i = 0; i < n; i++) {
             const c = codes[i];
@@ -232,12 +248,12 @@ const MAPS = { signed: dynamicMap(true), unsigned: dynamicMap(false) };
 /**
  * A row quantized and decoded as bitsandbytes' blockwise quantization does it, with the row as the
  * block: absmax = max |x|; each x / absmax (float32) takes the nearest map entry (ties to the one
- * nearer zero; midpoints in float32); decoded = map[code] * absmax. The signed map has no -1.
+ * nearer zero); decoded = map[code] * absmax. The signed map has no -1.
  */
 function quantizeRow(x: Float32Array, signed: boolean): Float32Array {
   const map = signed ? MAPS.signed : MAPS.unsigned;
   const q = signed ? map.subarray(127) : map;
-  const mids = Float32Array.from({ length: q.length - 1 }, (_, i) => (q[i] + q[i + 1]) / 2);
+  const mids = Array.from({ length: q.length - 1 }, (_, i) => (q[i] + q[i + 1]) / 2); // exact in float64
   let absmax = 0;
   for (const v of x) absmax = Math.max(absmax, Math.abs(v));
   const out = new Float32Array(x.length);

@@ -12,7 +12,7 @@
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
 import { embApply } from "./apply";
-import { srStepKey, srRowKey, srBits, srBits4, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode } from "../shared/lowp";
+import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynEncode4 } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 
 // The lean block: u32 words LEAN_* from byte 0, then a shadow table descriptor (LEAN_SHADOW_AT),
@@ -80,21 +80,26 @@ function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
   for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
 }
 
-/** Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk`, or to nearest. */
+/**
+ * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
+ * numbers from `e0`), or to nearest.
+ */
 function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr: bool, e0: u32): void {
   if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
   let i: usize = 0;
   if (wt == LEAN_BF16) {
     if (sr) {
-      if (ASC_FEATURE_SIMD) {
+      // e0 is even (a multiple of dim when dim is even; 0 for the weights): pairs line up with srBits16.
+      if (ASC_FEATURE_SIMD && (e0 & 1) == 0) {
         const n8 = dim & ~(<usize>7);
         for (; i < n8; i += 8) {
-          const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.shr_u(srBits4(rk, e0 + <u32>i), 16)), 16);
-          const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.shr_u(srBits4(rk, e0 + <u32>i + 4), 16)), 16);
+          const r = srBits4(rk, (e0 + <u32>i) >> 1); // 8 x 16 bits, element order
+          const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.extend_low_i16x8_u(r)), 16);
+          const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.extend_high_i16x8_u(r)), 16);
           v128.store(dst + (i << 1), i16x8.narrow_i32x4_u(a, b));
         }
       }
-      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits(rk, e0 + <u32>i)));
+      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
     } else {
       for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Rne(load<f32>(src + (i << 2))));
     }
@@ -144,17 +149,10 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
 @inline function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    // The quotients four at a time (f32x4.div rounds as the scalar division does).
+    // Four at a time (f32x4.div rounds as the scalar division does; dynEncode4 = dynEncode).
     const va = f32x4.splat(absmax);
     const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      const q = f32x4.div(v128.load(src + (i << 2)), va);
-      let w = <u32>dynEncode(maps, f32x4.extract_lane(q, 0), signed);
-      w |= dynEncode(maps, f32x4.extract_lane(q, 1), signed) << 8;
-      w |= dynEncode(maps, f32x4.extract_lane(q, 2), signed) << 16;
-      w |= dynEncode(maps, f32x4.extract_lane(q, 3), signed) << 24;
-      store<u32>(codes + i, w);
-    }
+    for (; i < n4; i += 4) store<u32>(codes + i, dynEncode4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed));
   }
   for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
 }
@@ -297,7 +295,8 @@ export function leanDecodeWeightsTest(dst: usize, src: usize, n: u32, type: u32)
   decodeWeights(dst, src, <usize>n, type);
 }
 
-/** Test hook: the codes of `n` f32 at `src` (values in [-1, 1]) in the signed or unsigned map. */
-export function leanEncodeTest(maps: usize, dst: usize, src: usize, n: u32, signed: i32): void {
-  for (let i: u32 = 0; i < n; i++) store<u8>(dst + i, <u8>dynEncode(maps, load<f32>(src + (<usize>i << 2)), signed != 0));
+/** Test hook: the codes of `n` f32 at `src` divided by `absmax`, in the signed or unsigned map (the update's encoder). */
+export function leanEncodeTest(maps: usize, dst: usize, src: usize, n: u32, absmax: f32, signed: i32): void {
+  if (signed) encodeInt8(dst, src, <usize>n, absmax, maps, true);
+  else encodeInt8(dst, src, <usize>n, absmax, maps, false);
 }

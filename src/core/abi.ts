@@ -174,10 +174,8 @@ export const SLOT = {
   MAP_SIGNED: 0,
   MAP_UNSIGNED: 1024,
   MID_SIGNED: 2048,
-  MID_UNSIGNED: 3072,
-  LUT_SIGNED: 4096,
-  LUT_UNSIGNED: 36864,
-  MAPS_BYTES: 69632,
+  MID_UNSIGNED: 2624,
+  MAPS_BYTES: 3712,
 } as const;
 
 /** The name of one of the module's exported constants. */
@@ -280,7 +278,7 @@ export interface EngineFunctions {
   /** assembly/embedding/lean.ts */
   leanDecodeWeightsTest(dst: number, src: number, n: number, type: number): void;
   /** assembly/embedding/lean.ts */
-  leanEncodeTest(maps: number, dst: number, src: number, n: number, signed: number): void;
+  leanEncodeTest(maps: number, dst: number, src: number, n: number, absmax: number, signed: number): void;
 }
 
 /** The name of one of the module's exported functions. */

@@ -61,63 +61,43 @@ export function dynamicMap(signed: boolean): Float32Array {
   return new Float32Array(data);
 }
 
-/** The index, in the ascending non-negative entries `q`, nearest to `x` (ties to the lower index). */
-function nearestIndex(mids: Float32Array, x: number): number {
-  let lo = 0,
-    hi = mids.length; // count of midpoints < x
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (mids[m] < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-}
-
-/** Midpoints (float32) of consecutive entries of `q`. */
+/**
+ * The midpoints of consecutive entries of `q`, each rounded down to float32: for a float32 x,
+ * `x > floor32(m)` holds exactly when `x > m` (m = (a + b) / 2 is exact in float64), so the
+ * kernel's float32 comparison finds the nearest entry, ties to the lower one.
+ */
 function midpoints(q: Float32Array): Float32Array {
   const m = new Float32Array(q.length - 1);
-  for (let i = 0; i + 1 < q.length; i++) m[i] = (q[i] + q[i + 1]) / 2;
+  const bits = new Uint32Array(m.buffer);
+  for (let i = 0; i + 1 < q.length; i++) {
+    const exact = (q[i] + q[i + 1]) / 2;
+    m[i] = exact;
+    if (m[i] > exact) bits[i]--; // positive: one float32 step down
+  }
   return m;
 }
 
 let mapsBlock: Uint8Array | null = null;
 
 /**
- * @internal The maps block the int8 kernels read (layout: assembly/shared/maps.ts): both maps, the
- * midpoints of their non-negative entries, and for each bucket of |x| (its float32 bits >> 15, up
- * to 1.0) the index nearest to the bucket's lowest value. Checks that no bucket holds two
- * midpoints (one comparison then finds the nearest entry).
+ * @internal The maps block the int8 kernels read (layout: assembly/shared/maps.ts): both maps and
+ * the float32 midpoints of their non-negative entries between -Infinity and +Infinity.
  */
 export function dynamicMapsBlock(): Uint8Array {
   if (mapsBlock) return mapsBlock;
-  const out = new Uint8Array(69632);
+  const out = new Uint8Array(3712);
   const f32 = new Float32Array(out.buffer);
   const signed = dynamicMap(true),
     unsigned = dynamicMap(false);
   f32.set(signed, 0);
   f32.set(unsigned, 256);
-  const qs = signed.subarray(127); // 0, then the 128 positive entries up to 1.0
-  const ms = midpoints(qs),
-    mu = midpoints(unsigned);
-  // Each midpoint list ends with +Infinity: the kernel compares with mids[j] for every j, branch-free.
-  f32.fill(Infinity, 512, 1024);
-  f32.set(ms, 512);
-  f32.set(mu, 768);
-  const bits = new Uint32Array(1),
-    val = new Float32Array(bits.buffer);
-  for (let b = 0; b <= 0x7f00; b++) {
-    bits[0] = b << 15;
-    const lo = val[0];
-    bits[0] = b === 0x7f00 ? 0x3f800000 : ((b + 1) << 15) - 1;
-    const hi = val[0];
-    for (const [at, mids] of [
-      [4096, ms],
-      [36864, mu],
-    ] as const) {
-      const j = nearestIndex(mids, lo);
-      if (nearestIndex(mids, hi) > j + 1) throw new Error(`dynamicMapsBlock: bucket ${b} holds two midpoints`);
-      out[at + b] = j;
-    }
+  for (const [at, q] of [
+    [512, signed.subarray(127)], // 0, then the 128 positive entries up to 1.0
+    [656, unsigned],
+  ] as const) {
+    f32[at] = -Infinity;
+    f32.set(midpoints(q), at + 1);
+    f32[at + q.length] = Infinity;
   }
   mapsBlock = out;
   return out;
