@@ -4,6 +4,7 @@
 // inline entry's module graph free of the `new URL('….wasm', import.meta.url)` that bundlers copy.
 export { initSync, getEngine, createEngineSync, simdSupported, Engine } from './core/engine.js';
 export type { InitOptions, DebugOptions, WasmSource, WasmBuild, EngineExports } from './core/engine.js';
+export type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './core/wasm-types.js';
 export { Param } from './core/param.js';
 export { Optimizer } from './core/optimizer.js';
 export type {

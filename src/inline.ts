@@ -15,6 +15,7 @@ import {
 } from './core/engine.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
+import type { WasmBytes, WasmModule } from './core/wasm-types.js';
 
 // api.js, not index.js: the main entry's init() (src/files.ts) names the separate .wasm files,
 // which bundlers would copy next to a bundle of this entry too.
@@ -49,7 +50,7 @@ export function init(arg?: WasmSource | InitOptions): Promise<Engine> {
 }
 
 /** Synchronous `init()`: compiles the inlined wasm (or the given bytes or module) at once. */
-export function initSync(bytes?: BufferSource | WebAssembly.Module): Engine {
+export function initSync(bytes?: WasmBytes | WasmModule): Engine {
   return initSyncFrom(bytes ?? wasmBytes());
 }
 
@@ -59,6 +60,6 @@ export function createEngine(arg?: WasmSource | InitOptions): Promise<Engine> {
 }
 
 /** `createEngineSync()` of the main entry, defaulting to the inlined wasm. */
-export function createEngineSync(bytes?: BufferSource | WebAssembly.Module): Engine {
+export function createEngineSync(bytes?: WasmBytes | WasmModule): Engine {
   return createEngineSyncFrom(bytes ?? wasmBytes());
 }

@@ -251,8 +251,9 @@ describe('Node', () => {
   });
 });
 
-// The declarations name the WebAssembly namespace and BufferSource, which only TypeScript's DOM (or
-// WebWorker) lib declares: without it, a project type-checks with skipLibCheck (tsc --init's default).
+// The declarations type-check with and without TypeScript's DOM lib, and without skipLibCheck: the
+// WebAssembly namespace and BufferSource, which only the DOM (or WebWorker) lib declares, are named
+// through src/core/wasm-types.ts (the global type when the project has it, else a structural one).
 describe('TypeScript strict', () => {
   const source = [
     "import { init, Adam, Embedding, cosineLR, type AdamOptions } from 'wasm-optim';",
@@ -263,6 +264,15 @@ describe('TypeScript strict', () => {
     '  const opt = new Adam({ ...options, lr: cosineLR({ peak: 1e-3, decaySteps: 100 }) });',
     '  const w = opt.param(new Float32Array(4));',
     '  w.grad.set([1, 2, 3, 4]); opt.step();',
+    // Internals are not in the declarations, and what must not be written is readonly.
+    '  // @ts-expect-error internal (stripped from the declarations)',
+    "  opt.checkGroup(0, 'x');",
+    '  // @ts-expect-error internal',
+    '  opt.dropParamsTo(opt.paramsMark());',
+    '  // @ts-expect-error internal',
+    '  w.birth = 3;',
+    '  // @ts-expect-error read only: add params with opt.param()',
+    '  opt.params.push(w);',
     "  const emb = new Embedding(10, 4, { optimizer: 'adam', lr: 1e-3 });",
     '  emb.update(new Int32Array([1]), new Float32Array(4));',
     '  return w.data[0] + emb.weights[0];',
@@ -288,7 +298,7 @@ describe('TypeScript strict', () => {
           lib,
           types: dom ? [] : ['node'],
           typeRoots: [join(ROOT, 'node_modules', '@types')],
-          skipLibCheck: !dom,
+          skipLibCheck: false,
         },
         files: ['main.ts'],
       }),

@@ -27,8 +27,9 @@ import { ADADELTA_USE_WD } from "../optimizers/adadelta/slots";
 import { NADAM_USE_L2, NADAM_USE_DECAY } from "../optimizers/nadam/slots";
 import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "../optimizers/radam/slots";
 import { hyperF32, hyperFlag } from "../shared/common";
+import { maxAbsBits } from "../shared/finite";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
-  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
+  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_GMAX, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
   EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_EXACT_NONE, embU32 } from "./layout";
 import { catchUpRow, exactAdvance } from "./exact";
 
@@ -75,10 +76,6 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
     if ((load<u32>(ptr + (<usize>i << 2)) & EXP) == EXP) return i;
   }
   return -1;
-}
-
-@inline function rowFinite(ptr: usize, dim: usize): bool {
-  return embFirstNonFinite(ptr, <i32>dim) < 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +177,7 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   }
   const sorted = radixSort(keys, keys2, embU32(desc, EMB_HIST), k, rows);
   const rowBytes = dim << 2;
-  let u: i32 = 0, dup: usize = 0, i: i32 = 0;
+  let u: i32 = 0, dup: usize = 0, i: i32 = 0, gmax: u32 = 0;
   while (i < k) {
     const x = load<u64>(sorted + (<usize>i << 3));
     const id = <u32>(x >> 32);
@@ -196,15 +193,21 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
     }
     // A NaN or an infinity among a duplicate's gradients stays in the sum (inf - inf is NaN), so
     // checking each row that will be applied checks every gradient, and catches sums that overflow.
-    if (check && !rowFinite(g, dim)) {
-      store<u32>(desc + (<usize>EMB_BAD << 2), id);
-      return -1;
+    // The same read gives max |g| of the applied rows (for the TS side's float32 range checks).
+    if (check) {
+      const m = maxAbsBits(g, dim);
+      if (m >= 0x7f800000) {
+        store<u32>(desc + (<usize>EMB_BAD << 2), id);
+        return -1;
+      }
+      gmax = max(gmax, m);
     }
     store<u32>(uniq + (<usize>u << 2), id);
     store<u32>(gptr + (<usize>u << 2), <u32>g);
     u++;
     i = j;
   }
+  store<u32>(desc + (<usize>EMB_GMAX << 2), gmax);
   return u;
 }
 

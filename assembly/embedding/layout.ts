@@ -32,6 +32,7 @@ export const EMB_EX_MOM = 23;   // i32 flag: SGD momentum buffers decay in misse
 export const EMB_BASE = 24;
 export const EMB_SROW = 25;     // bytes of state per row (number of state tensors * dim * 4)     // first step of the ring's history (0, or the step a state dict was loaded at)
 export const EMB_SINK = 26;     // receives the prefetch loads' values (so that they are not optimized away)
+export const EMB_GMAX = 27;     // out (embCoalesce with check): the bits of max |g| over the rows it will apply
 // Descriptor: f64 words from byte 128.
 export const EMBF_EPS = 0;      // eps (Adam)
 export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used

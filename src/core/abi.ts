@@ -75,6 +75,7 @@ export const SLOT = {
   EMB_BASE: 24,
   EMB_SROW: 25,
   EMB_SINK: 26,
+  EMB_GMAX: 27,
   EMBF_EPS: 0,
   EMBF_THR: 1,
   EMBF_B1: 2,

@@ -3,12 +3,13 @@
 // buffer whenever memory growth has detached the old one.
 
 import { SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
+import type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './wasm-types.js';
 
 /** The raw exports of the wasm module (kernels take byte offsets and counts; see ./abi.ts). */
-export type EngineExports = EngineFunctions & { memory: WebAssembly.Memory };
+export type EngineExports = EngineFunctions & { memory: WasmMemory };
 
 /** Where the engine's wasm comes from: a URL, a fetch `Response`, or the module's bytes. */
-export type WasmSource = URL | string | Response | BufferSource | WebAssembly.Module;
+export type WasmSource = URL | string | Response | WasmBytes | WasmModule;
 
 /** Options for `init()`. */
 export interface InitOptions {
@@ -45,7 +46,7 @@ export interface DebugOptions {
   poisonFreed?: boolean;
 }
 
-/** @internal what an engine with worker threads runs its kernels through (src/threads.ts). */
+/** Internal: what an engine with worker threads runs its kernels through (src/threads.ts). */
 export interface ParallelRunner {
   readonly threads: number;
   runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void;
@@ -77,7 +78,7 @@ export class Engine {
    */
   readonly slots: typeof SLOT = SLOT;
   /** The compiled module this engine was instantiated from (null when not known). */
-  readonly module: WebAssembly.Module | null;
+  readonly module: WasmModule | null;
   /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
   createSibling: (() => Engine) | null = null;
   /** @internal the worker pool when this engine runs on several threads, else null. */
@@ -87,7 +88,7 @@ export class Engine {
   /** Debug: fill freed blocks with NaN (see `DebugOptions.poisonFreed`). Default false. */
   poisonFreed = false;
 
-  constructor(instance: WebAssembly.Instance, module?: WebAssembly.Module) {
+  constructor(instance: WasmInstance, module?: WasmModule) {
     this.module = module ?? null;
     this.exports = instance.exports as unknown as EngineExports;
     const start = (this.exports as { _initialize?: () => void })._initialize;
@@ -103,7 +104,7 @@ export class Engine {
   }
 
   /** The engine's `WebAssembly.Memory`. */
-  get memory(): WebAssembly.Memory {
+  get memory(): WasmMemory {
     return this.exports.memory;
   }
 
@@ -356,7 +357,7 @@ export function simdSupported(): boolean {
 export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 
 /**
- * @internal where an entry finds the build it needs when the caller gives no source: the main
+ * Internal: where an entry finds the build it needs when the caller gives no source: the main
  * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts).
  */
 export type WasmLocator = (build: WasmBuild) => WasmSource;
@@ -408,7 +409,7 @@ const LOAD_FIX =
  * @internal the bytes at `url` (a file in Node, else fetched), or a `Response` to stream from. A
  * missing file, a failed fetch or an HTTP error throws an Error that names the URL and the fix.
  */
-export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<BufferSource | Response> {
+export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<WasmBytes | Response> {
   if (url.protocol === 'file:') {
     try {
       const fs = nodeFs();
@@ -510,7 +511,7 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, baseUrl());
     from = url.href;
-    src = await loadUrl(url);
+    src = (await loadUrl(url)) as BufferSource | Response;
   }
   if (isResponse(src)) {
     if (!src.ok)
@@ -551,7 +552,7 @@ export async function createEngine(arg?: WasmSource | InitOptions, locate: WasmL
 }
 
 /** Creates a new engine synchronously from the wasm bytes (or a compiled module). */
-export function createEngineSync(bytes: BufferSource | WebAssembly.Module): Engine {
+export function createEngineSync(bytes: WasmBytes | WasmModule): Engine {
   return new Engine(...compileSync(bytes, 'createEngineSync'));
 }
 
@@ -637,7 +638,7 @@ export async function init(arg?: WasmSource | InitOptions, locate: WasmLocator =
  * The synchronous form of `init()` for callers that already hold the wasm bytes (or a compiled
  * module); no-op if initialized. The `wasm-optim/inline` entry's `initSync()` needs no argument.
  */
-export function initSync(bytes: BufferSource | WebAssembly.Module): Engine {
+export function initSync(bytes: WasmBytes | WasmModule): Engine {
   checkSyncSource(bytes, 'initSync');
   if (defaultEngine) return defaultEngine;
   defaultEngine = new Engine(...compileSync(bytes, 'initSync'));

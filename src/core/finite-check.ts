@@ -46,7 +46,7 @@ export function checkF32Scale(owner: string, name: string, value: number): numbe
 export interface StepCheckHost {
   readonly kind: string;
   readonly engine: Engine;
-  readonly params: Param[];
+  readonly params: readonly Param[];
   /** The signed gradient scale (maximize flips it) and L2 weight decay of param `i`'s group. */
   scaleAndL2(i: number, scale: number): { s: number; wd: number };
   /** The largest L2 weight decay of any group (0: none adds `wd * p` to the gradient). */

@@ -121,8 +121,8 @@ class BlockWriter implements HyperWriter {
 export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements GroupHost {
   /** The engine this optimizer lives in. */
   readonly engine: Engine;
-  /** The params, in the order they were added. */
-  readonly params: Param[] = [];
+  /** The params, in the order they were added (read only: add params with `param()`). */
+  readonly params: readonly Param[] = [];
   protected opts: Resolved<O>;
   private steps = 0;
   private disposed = false;
@@ -472,7 +472,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     if (typeof init !== 'number') p.data.set(init);
     const initState = this.decl.initState;
     if (initState) names.forEach((name, i) => initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
-    this.params.push(p);
+    (this.params as Param[]).push(p);
     this.dirty = true;
     return p;
   }
@@ -509,7 +509,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** @internal takes back the params added since `mark` (disposed, their memory returned). */
   dropParamsTo(mark: { readonly count: number; readonly arena: ArenaMark }): void {
-    for (const p of this.params.splice(mark.count)) p.release();
+    for (const p of (this.params as Param[]).splice(mark.count)) p.release();
     this.arena.rollback(mark.arena);
     this.dirty = true;
   }

@@ -5,15 +5,19 @@
 import type { Param } from './param.js';
 import type { Schedule } from './schedules.js';
 
-/** @internal what a ParamGroup asks its optimizer. */
+/** Internal: what a ParamGroup asks its optimizer. */
 export interface GroupHost {
   readonly kind: string;
-  readonly params: Param[];
-  /** Throws unless group `index` exists (and the optimizer is alive). */
+  readonly params: readonly Param[];
+  /** @internal throws unless group `index` exists (and the optimizer is alive). */
   checkGroup(index: number, what: string): void;
+  /** @internal */
   groupOptions(index: number): Record<string, unknown>;
+  /** @internal */
   groupLr(index: number): number;
+  /** @internal */
   groupSchedule(index: number): Schedule | null;
+  /** @internal */
   setGroupLr(index: number, value: number | Schedule): void;
   param(init: ArrayLike<number> | number, options?: { group?: ParamGroup | number }): Param;
 }

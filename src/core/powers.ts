@@ -121,7 +121,7 @@ export class Powers {
   }
 }
 
-/** @internal beta1^t and beta2^t of one optimizer's bias corrections (two `Powers`). */
+/** Internal: beta1^t and beta2^t of one optimizer's bias corrections (two `Powers`). */
 export class BetaPowers {
   readonly b1 = new Powers();
   readonly b2 = new Powers();
@@ -133,7 +133,7 @@ function muAt(b1: number, psi: number, t: number): number {
 }
 
 /**
- * @internal mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
+ * Internal: mu_t and the products mu_1 ... mu_t in float64 (NAdam's `mu_product`, a function of
  * the step count and of (beta1, momentumDecay); also used by `Embedding`). The product is a fixed
  * function of (beta1, momentumDecay, t): the closed form of src/core/mu-product.ts at the anchor
  * a = t - t mod 256, times mu_{a+1} ... mu_t in order. A step asks each cohort of params for mu_t,

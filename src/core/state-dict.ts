@@ -44,7 +44,7 @@ export interface ParamsMark {
   readonly arena: ArenaMark;
 }
 
-/** @internal What the checkpoint formats (./checkpoint.ts, ./safetensors.ts) use of an optimizer. */
+/** Internal: What the checkpoint formats (./checkpoint.ts, ./safetensors.ts) use of an optimizer. */
 export interface CheckpointHost {
   readonly kind: string;
   readonly params: readonly Param[];
@@ -52,9 +52,14 @@ export interface CheckpointHost {
   stateDict(): OptimizerStateDict;
   loadStateDict(dict: OptimizerStateDict): void;
   param(init: ArrayLike<number> | number, options?: { group?: number }): Param;
+  /** @internal */
   paramsMark(): ParamsMark;
+  /** @internal */
   dropParamsTo(mark: ParamsMark): void;
+  /** @internal */
   captureGroups(): object;
+  /** @internal */
   restoreGroups(c: object): void;
+  /** @internal */
   groupStateNames(index: number): string[];
 }

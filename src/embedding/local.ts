@@ -41,7 +41,7 @@ import {
   type TableOptions,
 } from './options.js';
 import { firstNonFinite, TABLE_MAX_STEPS } from '../core/limits.js';
-import { tableL2Overflow } from './table-check.js';
+import { f32FromBits, tableRangeCheck } from './table-check.js';
 
 export type {
   EmbeddingInit,
@@ -63,7 +63,7 @@ function declarationOf(name: EmbeddingOptimizer): AnyDeclaration {
 }
 
 /**
- * @internal-ish: the table behind an `Embedding` whose tensors fit one engine block (see
+ * The table behind an `Embedding` whose tensors fit one engine block (see
  * `Embedding` for the semantics of every option and mode; `ShardedEmbedding.shard(i)` returns
  * these). Everything it does is documented on `EmbeddingTable`.
  */
@@ -407,19 +407,24 @@ export class LocalEmbedding implements EmbeddingTable {
         `Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`,
       );
     }
-    // With L2 decay the rows take g + wd * w: finite in float32 too (src/table-check.ts).
-    const wdL2 = check ? l2Decay(this.decl, o as unknown as Record<string, unknown>) : 0;
-    if (wdL2 > 0) {
+    // The rows' gradients squared (Adam, Adagrad, ...) and, with L2 decay, g + wd * w: finite in
+    // float32 too (src/embedding/table-check.ts), from the max |g| the coalescing pass measured.
+    if (check) {
       const u32 = this.engine.heapU32,
         d = this.desc >>> 2;
-      const why = tableL2Overflow(
-        this.engine,
-        sc.gradPtr,
-        k,
-        this.dim,
-        u32[d + S.EMB_UNIQ],
-        u32[d + S.EMB_GPTR],
+      const coalesced = {
+        uniq: u32[d + S.EMB_UNIQ],
+        gptr: u32[d + S.EMB_GPTR],
         unique,
+        maxG: f32FromBits(u32[d + S.EMB_GMAX]),
+      };
+      const wdL2 = l2Decay(this.decl, o as unknown as Record<string, unknown>);
+      const squares = this.decl.squaresGradient === true;
+      const why = tableRangeCheck(
+        this.engine,
+        coalesced,
+        this.dim,
+        squares,
         this.weightsPtr,
         wdL2,
         o.maximize ? -1 : 1,
@@ -427,7 +432,7 @@ export class LocalEmbedding implements EmbeddingTable {
       if (why !== null) {
         if (o.nonFinite === 'skip') return false;
         throw new NonFiniteGradientError(
-          `Embedding.update: ${why}; nothing was changed. Pass nonFinite: 'skip' to skip such updates.`,
+          `Embedding.update: ${why}; nothing was changed. Scale the gradients down, or pass nonFinite: 'skip' to skip such updates.`,
         );
       }
     }
@@ -936,5 +941,5 @@ export class LocalEmbedding implements EmbeddingTable {
   }
 }
 
-/** @internal Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
+/** Internal: Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
 export const EMBEDDING_SPLIT_FACTOR = 4;

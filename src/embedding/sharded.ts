@@ -9,7 +9,8 @@ import type { EmbeddingTable } from './table.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
-import { stateNames } from '../core/declaration.js';
+import { l2Decay, stateNames } from '../core/declaration.js';
+import { F32_MAX, F32_SAFE, F32_SQRT_MAX } from '../core/finite-check.js';
 import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
 import { resolveTableOptions } from './options.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
@@ -364,7 +365,7 @@ export class ShardedEmbedding implements EmbeddingTable {
     const policy = this.tables[0].options.nonFinite as string;
     const parts = this.partition(ids, k);
     if (policy !== 'ignore') {
-      const bad = this.firstNonFinite(g, parts, ids);
+      const bad = this.checkGradients(g, parts, ids);
       if (bad !== null) {
         if (policy === 'skip') return false;
         throw new NonFiniteGradientError(
@@ -515,18 +516,23 @@ export class ShardedEmbedding implements EmbeddingTable {
   }
 
   /**
-   * A description of the first non-finite gradient, or of a duplicate id whose gradients sum to
-   * a non-finite float32 (summed in position order, as the kernel does), else null.
+   * A description of why the update would not stay finite in float32, else null: the first
+   * non-finite gradient, a duplicate id whose gradients sum to a non-finite float32 (summed in
+   * position order, as the kernel does), and then, from max |g| over the rows applied, the checks
+   * every shard's kernel needs (src/embedding/table-check.ts: squares, L2-decayed gradients), all
+   * before any shard changes.
    */
-  private firstNonFinite(g: Float32Array, parts: { positions: number[] }[], ids: ArrayLike<number>): string | null {
+  private checkGradients(g: Float32Array, parts: { positions: number[] }[], ids: ArrayLike<number>): string | null {
     const dim = this.dim;
+    let maxG = 0;
     for (let i = 0; i < g.length; i++) {
       if (!Number.isFinite(g[i])) {
         const pos = Math.floor(i / dim);
         return `grads[${i}] is ${g[i]} (position ${pos}, id ${ids[pos]}, column ${i - pos * dim})`;
       }
     }
-    const sum = new Float32Array(dim);
+    // Each applied row: one gradient row, or the float32 sum of a duplicate id's rows.
+    const rows = new Map<number, Float32Array>();
     for (const part of parts) {
       const byId = new Map<number, number[]>();
       for (const pos of part.positions) {
@@ -535,8 +541,7 @@ export class ShardedEmbedding implements EmbeddingTable {
         else byId.set(ids[pos], [pos]);
       }
       for (const [id, list] of byId) {
-        if (list.length < 2) continue;
-        sum.set(g.subarray(list[0] * dim, (list[0] + 1) * dim));
+        const sum = g.slice(list[0] * dim, (list[0] + 1) * dim);
         for (let j = 1; j < list.length; j++) {
           const o = list[j] * dim;
           for (let c = 0; c < dim; c++) sum[c] += g[o + c];
@@ -544,7 +549,28 @@ export class ShardedEmbedding implements EmbeddingTable {
         for (let c = 0; c < dim; c++) {
           if (!Number.isFinite(sum[c]))
             return `the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow)`;
+          maxG = Math.max(maxG, Math.abs(sum[c]));
         }
+        rows.set(id, sum);
+      }
+    }
+    const decl = TABLE_OPTIMIZERS.get(this.optimizer)!;
+    const opts = this.tables[0].options;
+    if (decl.squaresGradient && maxG > F32_SQRT_MAX) {
+      for (const [id, sum] of rows) {
+        if (sum.some((x) => Math.abs(x) > F32_SQRT_MAX))
+          return `the gradient of id ${id} has magnitude ${maxG}, whose square is more than float32 holds (3.4e38), which would make the squared-gradient state Infinity`;
+      }
+    }
+    const wd = l2Decay(decl, opts);
+    if (wd === 0 || maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;
+    const sign = opts.maximize ? -1 : 1;
+    const w32 = Math.fround(wd);
+    for (const [id, sum] of rows) {
+      const w = this.lookup([id]);
+      for (let j = 0; j < dim; j++) {
+        if (!Number.isFinite(Math.fround(sign * sum[j] + Math.fround(w32 * w[j]))))
+          return `the gradient of id ${id} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${sum[j]}, w ${w[j]})`;
       }
     }
     return null;

@@ -100,7 +100,7 @@ function checkNoSchedule(kind: string, lr: unknown): void {
  */
 function adaptRates(
   opt: {
-    params: Param[];
+    readonly params: readonly Param[];
     readonly groupCount: number;
     groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
     groupLr(i: number): number;

@@ -13,8 +13,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { initializers, layers, LayerVariable, type Shape } from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+
+// tfjs-layers' LayerArgs and Kwargs, from its public Layer class: a deep import of
+// '@tensorflow/tfjs-layers/dist/...' in the declarations does not resolve under TypeScript's
+// node16/nodenext resolution (no exports map, no extension).
+/** tfjs-layers' `LayerArgs` (the arguments every Layer takes). */
+export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+type Kwargs = Parameters<InstanceType<typeof layers.Layer>['call']>[1];
 import { Embedding, ShardedEmbedding, type EmbeddingOptions, type EmbeddingStateDict } from '../index.js';
 
 /**

@@ -35,7 +35,7 @@ export const CS_PENDING = 1;
 export const CS_DONE = 2;
 export const CS_ERROR = 3;
 
-/** @internal test hooks: what a worker does in the next chunk it runs. */
+/** Internal: test hooks: what a worker does in the next chunk it runs. */
 export type FaultKind = 'throw' | 'exit' | 'hang';
 export const FAULTS: Record<FaultKind, number> = { throw: 1, exit: 2, hang: 3 };
 

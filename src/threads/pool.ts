@@ -49,6 +49,7 @@ import {
   type FaultKind,
 } from './control.js';
 import { workerSource } from './worker.js';
+import type { WasmModule } from '../core/wasm-types.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
 import {
@@ -154,7 +155,7 @@ async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Mod
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, baseUrl());
     from = url.href;
-    src = await loadUrl(url, 'the threads engine');
+    src = (await loadUrl(url, 'the threads engine')) as BufferSource | Response;
   }
   if (!(src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
     if (!src.ok) throw new Error(`wasm-optim: could not load the threads engine: HTTP ${src.status} ${src.url}`);
@@ -273,7 +274,7 @@ export class ThreadPool implements ParallelRunner {
   }
 
   /** @internal starts the workers and waits until each has instantiated the module. */
-  async start(module: WebAssembly.Module, names: string[], spin: number): Promise<void> {
+  async start(module: WasmModule, names: string[], spin: number): Promise<void> {
     const memory = this.engine.memory;
     const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
     const ready: Promise<void>[] = [];
