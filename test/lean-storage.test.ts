@@ -549,6 +549,14 @@ describe('lean tables', () => {
     expect(memoryStats(e)).toEqual(before);
     const lean = new Embedding(10, 4, { weightType: 'bf16', engine: e });
     expect(() => lean.weights).toThrow(/lookup/);
+    // A gradient whose square overflows float32 (Adam squares it) is refused with nothing changed.
+    const before2 = Buffer.from(lean.save());
+    expect(() => lean.update([3], [1e20, 0, 0, 0])).toThrow(/square/);
+    expect(Buffer.from(lean.save()).equals(before2)).toBe(true);
+    const skip = new Embedding(10, 4, { weightType: 'bf16', stateType: 'int8', nonFinite: 'skip', engine: e });
+    expect(skip.update([3], [1e20, 0, 0, 0])).toBe(false);
+    expect(skip.stepCount).toBe(0);
+    skip.dispose();
     lean.dispose();
   });
 });

@@ -33,6 +33,7 @@ import {
 } from './options.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import { TableScratch } from './scratch.js';
+import { f32FromBits, tableRangeCheck } from './table-check.js';
 import { runListParallel } from '../threads/pool.js';
 import type { EmbeddingTable } from './table.js';
 
@@ -462,6 +463,25 @@ export class LeanEmbedding implements EmbeddingTable {
       throw new NonFiniteGradientError(
         `Embedding.update: the gradients of id ${id}, which appears several times, sum to a non-finite value (float32 overflow); nothing was changed. Scale the gradients down, or pass nonFinite: 'skip'.`,
       );
+    }
+    // Optimizers that square the gradient refuse rows whose square overflows float32, as float32
+    // tables do (src/embedding/table-check.ts; the L2 bound needs float32 weights: not made here).
+    if (check && this.decl.squaresGradient === true) {
+      const u32 = this.engine.heapU32,
+        d = this.desc >>> 2;
+      const coalesced = {
+        uniq: u32[d + S.EMB_UNIQ],
+        gptr: u32[d + S.EMB_GPTR],
+        unique,
+        maxG: f32FromBits(u32[d + S.EMB_GMAX]),
+      };
+      const why = tableRangeCheck(this.engine, coalesced, this.dim, true, 0, 0, 1);
+      if (why !== null) {
+        if (o.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(
+          `Embedding.update: ${why}; nothing was changed. Scale the gradients down, or pass nonFinite: 'skip' to skip such updates.`,
+        );
+      }
     }
     const t = this.steps + 1;
     this.fillHyper(t);
