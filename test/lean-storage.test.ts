@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, decodeSafetensors, Embedding, memoryStats, type Engine } from '../src/index.js';
 import { dynamicMap, dynamicMapsBlock } from '../src/embedding/dynamic-map.js';
-import { LeanEmbedding } from '../src/embedding/lean.js';
+import { LeanEmbedding, leanLayout } from '../src/embedding/lean.js';
 import { SLOT as S } from '../src/core/abi.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 
@@ -535,6 +535,26 @@ describe('lean tables', () => {
     expect(used).toBeGreaterThanOrEqual(100000 * 264);
     expect(used).toBeLessThan(100000 * 264 + 2 ** 20);
     expect(new Embedding(10, 64, { optimizer: 'sgd', weightType: 'bf16', engine: e }).bytesPerRow).toBe(128);
+    // Per-row slots (one float32 per row, e.g. row-wise Adagrad's sum): after the absmax words, before
+    // the per-element tensors. bf16 weights + a row-wise sum: 132 bytes; + an int8 first moment: 200.
+    expect(leanLayout(64, [1], 'bf16', 'f32')).toEqual({
+      record: 132,
+      stateOffsets: [128],
+      absmaxOffsets: [-1],
+      widths: [1],
+    });
+    expect(leanLayout(64, [64, 1], 'bf16', 'int8')).toEqual({
+      record: 200,
+      stateOffsets: [136, 132],
+      absmaxOffsets: [128, -1],
+      widths: [64, 1],
+    });
+    expect(leanLayout(7, 2, 'f16', 'bf16')).toEqual({
+      record: 44,
+      stateOffsets: [16, 30],
+      absmaxOffsets: [-1, -1],
+      widths: [7, 7],
+    });
     f32.dispose();
     lean.dispose();
   });

@@ -27,15 +27,18 @@ export const LEAN_STYPE = 3;    // LEAN_F32 | LEAN_BF16 | LEAN_INT8
 export const LEAN_NSTATE = 4;   // state tensors of dim elements per row
 export const LEAN_SIGNED = 5;   // bit s set: state s takes the signed map (int8)
 export const LEAN_REC = 6;      // bytes per row record
-export const LEAN_SOFF = 7;     // byte offset of the state in a record (after weights and absmax words)
 export const LEAN_SHIFT = 8;    // rows per chunk = 1 << shift
 export const LEAN_CHUNKS = 9;   // u32 per chunk: its base address
 export const LEAN_SEEDLO = 10;
 export const LEAN_SEEDHI = 11;
 export const LEAN_MAPS = 12;    // the maps block (shared/maps.ts), int8 state only
 export const LEAN_DIM = 13;
-export const LEAN_AOFF = 15;    // byte offset of the absmax words in a record
 export const LEAN_SINK = 16;
+// State slot s (0..2): four words from LEAN_SLOT0 + 4 s: its byte offset in a shadow (float32) row,
+// its byte offset in a record, the byte offset of its absmax word in a record (int8), and its width:
+// dim for a per-element tensor, else a per-row slot (e.g. row-wise Adagrad's sum) kept as float32.
+export const LEAN_SLOT0 = 17;
+export const LEAN_SROW = 29;    // bytes of one shadow row's state (the slots side by side, float32)
 export const LEAN_SHADOW_AT = 128;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
 export const LEAN_IOTA_AT = 384;    // LEAN_BLOCK u32
 export const LEAN_SCRATCH_AT = 448;
@@ -111,21 +114,29 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
   }
 }
 
-/** Decodes state `s` of a record into f32 at `dst` (an int8 row with absmax 0 decodes to +0). */
+@inline function slotWord(ld: usize, s: u32, k: u32): usize {
+  return <usize>load<u32>(ld + (<usize>(LEAN_SLOT0 + 4 * s + k) << 2));
+}
+
+/** Decodes state slot `s` of a record into f32 at `dst` (an int8 row with absmax 0 decodes to +0). */
 @inline function decodeState(ld: usize, dst: usize, rec: usize, s: u32, dim: usize, st: u32): void {
-  const soff = <usize>w32(ld, LEAN_SOFF);
+  const at = rec + slotWord(ld, s, 1);
+  const w = slotWord(ld, s, 3);
+  if (w != dim) {
+    memory.copy(dst, at, w << 2);
+    return;
+  }
   if (st == LEAN_INT8) {
-    const codes = rec + soff + <usize>s * dim;
-    const absmax = load<f32>(rec + <usize>w32(ld, LEAN_AOFF) + (<usize>s << 2));
+    const absmax = load<f32>(rec + slotWord(ld, s, 2));
     if (absmax == 0) {
       memory.fill(dst, 0, dim << 2);
       return;
     }
     const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
     const map = <usize>w32(ld, LEAN_MAPS) + (signed ? MAP_SIGNED : MAP_UNSIGNED);
-    for (let i: usize = 0; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(codes + i) << 2)) * absmax);
+    for (let i: usize = 0; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
   } else {
-    decodeWeights(dst, rec + soff + <usize>s * dim * elemBytes(st), dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
+    decodeWeights(dst, at, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
   }
 }
 
@@ -157,23 +168,27 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
   for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
 }
 
-/** Encodes f32 state at `src` into state `s` of a record (int8: the row's new absmax, nearest codes). */
+/** Encodes f32 state at `src` into state slot `s` of a record (int8: the row's new absmax, nearest codes). */
 @inline function encodeState(ld: usize, rec: usize, src: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool): void {
-  const soff = <usize>w32(ld, LEAN_SOFF);
+  const at = rec + slotWord(ld, s, 1);
+  const w = slotWord(ld, s, 3);
+  if (w != dim) {
+    memory.copy(at, src, w << 2);
+    return;
+  }
   if (st == LEAN_INT8) {
-    const codes = rec + soff + <usize>s * dim;
     const absmax = absMax(src, dim);
-    store<f32>(rec + <usize>w32(ld, LEAN_AOFF) + (<usize>s << 2), absmax);
+    store<f32>(rec + slotWord(ld, s, 2), absmax);
     const maps = <usize>w32(ld, LEAN_MAPS);
     const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
     if (absmax == 0) {
-      memory.fill(codes, signed ? 127 : 0, dim);
+      memory.fill(at, signed ? 127 : 0, dim);
       return;
     }
-    if (signed) encodeInt8(codes, src, dim, absmax, maps, true);
-    else encodeInt8(codes, src, dim, absmax, maps, false);
+    if (signed) encodeInt8(at, src, dim, absmax, maps, true);
+    else encodeInt8(at, src, dim, absmax, maps, false);
   } else {
-    encodeWeights(rec + soff + <usize>s * dim * elemBytes(st), src, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32, rk, sr, (s + 1) * <u32>dim);
+    encodeWeights(at, src, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32, rk, sr, (s + 1) * <u32>dim);
   }
 }
 
@@ -205,12 +220,12 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   const wt = w32(ld, LEAN_WTYPE), st = w32(ld, LEAN_STYPE), ns = w32(ld, LEAN_NSTATE);
   const sh = ld + LEAN_SHADOW_AT;
   const SW = ld + LEAN_SCRATCH_AT, SS = SW + <usize>LEAN_BLOCK * dim * 4;
-  const srow = <usize>ns * dim << 2;
+  const srow = <usize>w32(ld, LEAN_SROW);
   // The shadow descriptor's pointers, relative to this block (it may be a thread's copy).
   store<u32>(sh + (<usize>EMB_WEIGHTS << 2), <u32>SW);
-  store<u32>(sh + (<usize>EMB_STATE0 << 2), <u32>SS);
-  store<u32>(sh + (<usize>EMB_STATE1 << 2), <u32>(SS + dim * 4));
-  store<u32>(sh + (<usize>EMB_STATE2 << 2), <u32>(SS + dim * 8));
+  store<u32>(sh + (<usize>EMB_STATE0 << 2), <u32>(SS + slotWord(ld, 0, 0)));
+  store<u32>(sh + (<usize>EMB_STATE1 << 2), <u32>(SS + slotWord(ld, 1, 0)));
+  store<u32>(sh + (<usize>EMB_STATE2 << 2), <u32>(SS + slotWord(ld, 2, 0)));
   store<u32>(sh + (<usize>EMB_UNIQ << 2), <u32>(ld + LEAN_IOTA_AT));
   const key = srStepKey(w32(ld, LEAN_SEEDLO), w32(ld, LEAN_SEEDHI), t);
   const end = from + count;
@@ -221,7 +236,7 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
     for (let q = 0; q < m; q++) {
       const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
       decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);
-      for (let s: u32 = 0; s < ns; s++) decodeState(ld, SS + <usize>q * srow + <usize>s * dim * 4, rec, s, dim, st);
+      for (let s: u32 = 0; s < ns; s++) decodeState(ld, SS + <usize>q * srow + slotWord(ld, s, 0), rec, s, dim, st);
     }
     store<u32>(sh + (<usize>EMB_GPTR << 2), <u32>(gptr + (<usize>u << 2)));
     embApply(sh, t, m, 0, 0, 0, 0, 0);
@@ -230,7 +245,7 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
       const rec = recAddr(ld, r);
       const rk = srRowKey(key, r);
       encodeWeights(rec, SW + <usize>q * dim * 4, dim, wt, rk, true, 0);
-      for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + <usize>s * dim * 4, s, dim, st, rk, true);
+      for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true);
     }
   }
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
@@ -249,29 +264,31 @@ export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
 }
 
 /**
- * Decodes rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state s) into `out`
- * (count * dim f32).
+ * Decodes rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) into
+ * `out` (count * width f32; width = dim, or a per-row slot's).
  */
 export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32): void {
   const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
   for (let q: u32 = 0; q < count; q++) {
     const rec = recAddr(ld, from + q);
-    const dst = out + <usize>q * dim * 4;
+    const dst = out + <usize>q * width * 4;
     if (what < 0) decodeWeights(dst, rec, dim, w32(ld, LEAN_WTYPE));
     else decodeState(ld, dst, rec, <u32>what, dim, w32(ld, LEAN_STYPE));
   }
 }
 
 /**
- * Encodes `count * dim` f32 at `src` into rows [from, from + count) of tensor `what` (-1: the
- * weights; s >= 0: state s), rounded to nearest (ties to even; int8: nearest code, each row's own
- * absmax): initial values and state dicts.
+ * Encodes `count * width` f32 at `src` into rows [from, from + count) of tensor `what` (-1: the
+ * weights; s >= 0: state slot s), rounded to nearest (ties to even; int8: nearest code, each row's
+ * own absmax): initial values and state dicts.
  */
 export function leanWrite(ld: usize, from: u32, count: u32, src: usize, what: i32): void {
   const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
   for (let q: u32 = 0; q < count; q++) {
     const rec = recAddr(ld, from + q);
-    const s = src + <usize>q * dim * 4;
+    const s = src + <usize>q * width * 4;
     if (what < 0) encodeWeights(rec, s, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
     else encodeState(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false);
   }

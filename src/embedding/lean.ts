@@ -68,19 +68,34 @@ const ceil4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /** The byte layout of one row's record. */
 export interface LeanLayout {
-  /** Bytes of one row: weights, absmax words (int8), state. */
+  /** Bytes of one row: weights, absmax words (int8), per-row slots, per-element state. */
   record: number;
-  /** Offset of the absmax words (int8 state: one float32 per state tensor). */
-  absmaxAt: number;
-  /** Offset of the state tensors. */
-  stateAt: number;
+  /** Each state tensor's byte offset in the record, in slot order. */
+  stateOffsets: number[];
+  /** Each state tensor's absmax word's byte offset (int8 per-element tensors; else -1). */
+  absmaxOffsets: number[];
+  /** Each state tensor's width: `dim`, or its own (a per-row slot, kept as float32). */
+  widths: number[];
 }
 
-/** The record layout of a row of `dim` weights of type `wt` with `ns` state tensors of type `st`. */
-export function leanLayout(dim: number, ns: number, wt: WeightType, st: StateType): LeanLayout {
-  const absmaxAt = ceil4(dim * wBytes(wt));
-  const stateAt = absmaxAt + (st === 'int8' ? 4 * ns : 0);
-  return { record: ceil4(stateAt + ns * dim * sBytes(st)), absmaxAt, stateAt };
+/**
+ * The record layout of a row of `dim` weights of type `wt` with state tensors of type `st`: `states`
+ * is their number (each `dim` wide) or their widths (a width other than `dim` is a per-row slot,
+ * stored as float32). Weights, padded to 4 bytes; one float32 absmax per int8 tensor; the per-row
+ * slots; the per-element tensors; padded to 4 bytes.
+ */
+export function leanLayout(dim: number, states: number | readonly number[], wt: WeightType, st: StateType): LeanLayout {
+  const widths = typeof states === 'number' ? Array.from({ length: states }, () => dim) : [...states];
+  let at = ceil4(dim * wBytes(wt));
+  const absmaxOffsets = widths.map((w) => (st === 'int8' && w === dim ? (at += 4) - 4 : -1));
+  const stateOffsets = widths.map(() => 0);
+  widths.forEach((w, i) => {
+    if (w !== dim) stateOffsets[i] = (at += 4 * w) - 4 * w;
+  });
+  widths.forEach((w, i) => {
+    if (w === dim) stateOffsets[i] = (at += dim * sBytes(st)) - dim * sBytes(st);
+  });
+  return { record: ceil4(at), stateOffsets, absmaxOffsets, widths };
 }
 
 /** @internal The checked `weightType` and `stateType` of table options (defaults 'f32'). */
@@ -160,7 +175,14 @@ export class LeanEmbedding implements EmbeddingTable {
       throw new TypeError(`Embedding: option 'engine' must be an Engine, got ${describe(engine)}`);
     const opts = resolveTableOptions(decl, options as Record<string, unknown>, kind);
     const names = stateNames(decl, opts);
-    const layout = leanLayout(dim, names.length, weightType, stateType);
+    // Per-row slots (a declaration's `rowState`, e.g. row-wise Adagrad's sum) are one float per row.
+    const rowState = (decl as { rowState?: readonly string[] }).rowState ?? [];
+    const layout = leanLayout(
+      dim,
+      names.map((n) => (rowState.includes(n) ? 1 : dim)),
+      weightType,
+      stateType,
+    );
     const total = rows * layout.record;
     if (total > WASM_MAX_BYTES - 64 * 2 ** 20)
       throw new RangeError(
@@ -201,12 +223,14 @@ export class LeanEmbedding implements EmbeddingTable {
     const { rows, dim, names, layout } = this;
     const e = this.engine;
     this.desc = this.alloc(S.EMB_DESC_BYTES);
-    this.blockBytes = Math.ceil((S.LEAN_SCRATCH_AT + S.LEAN_BLOCK * dim * 4 * (1 + names.length)) / 16) * 16;
+    const widths = layout.widths;
+    const srow = 4 * widths.reduce((a, w) => a + w, 0);
+    this.blockBytes = Math.ceil((S.LEAN_SCRATCH_AT + S.LEAN_BLOCK * (dim * 4 + srow)) / 16) * 16;
     this.ld = this.alloc(this.blockBytes);
     this.hyper = this.alloc(HYPER_BYTES);
     const hist = this.alloc(S.EMB_HIST_WORDS * 4);
     let maps = 0;
-    if (this.stateType === 'int8' && names.length > 0) {
+    if (this.stateType === 'int8' && widths.includes(dim)) {
       maps = this.alloc(S.MAPS_BYTES);
       new Uint8Array(e.memory.buffer, maps, S.MAPS_BYTES).set(dynamicMapsBlock());
     }
@@ -228,7 +252,7 @@ export class LeanEmbedding implements EmbeddingTable {
       [this.ld + S.LEAN_SHADOW_AT, S.LEAN_BLOCK],
     ]) {
       const o = d >>> 2;
-      u32[o + S.EMB_SROW] = names.length * dim * 4;
+      u32[o + S.EMB_SROW] = srow;
       u32[o + S.EMB_ROWS] = n;
       u32[o + S.EMB_DIM] = dim;
       u32[o + S.EMB_HYPER] = this.hyper;
@@ -247,8 +271,16 @@ export class LeanEmbedding implements EmbeddingTable {
     u32[l + S.LEAN_NSTATE] = names.length;
     u32[l + S.LEAN_SIGNED] = signed;
     u32[l + S.LEAN_REC] = layout.record;
-    u32[l + S.LEAN_SOFF] = layout.stateAt;
-    u32[l + S.LEAN_AOFF] = layout.absmaxAt;
+    u32[l + S.LEAN_SROW] = srow;
+    let shadowAt = 0;
+    widths.forEach((w, i) => {
+      const o = l + S.LEAN_SLOT0 + 4 * i;
+      u32[o] = shadowAt;
+      u32[o + 1] = layout.stateOffsets[i];
+      u32[o + 2] = Math.max(0, layout.absmaxOffsets[i]);
+      u32[o + 3] = w;
+      shadowAt += 4 * w;
+    });
     u32[l + S.LEAN_SHIFT] = this.shift;
     u32[l + S.LEAN_CHUNKS] = chunkTable;
     u32[l + S.LEAN_SEEDLO] = this.seed >>> 0;
@@ -301,13 +333,13 @@ export class LeanEmbedding implements EmbeddingTable {
     }
     const initState = this.decl.initState;
     if (initState) {
-      const row = new Float32Array(dim);
       this.names.forEach((name, i) => {
-        row.fill(0);
+        const w = this.layout.widths[i];
+        const row = new Float32Array(w);
         initState(name, row, this.opts);
         if (row.every((v) => v === 0)) return;
         const f = this.engine.heapF32;
-        for (let q = 0; q < IO_ROWS; q++) f.set(row, (buf >>> 2) + q * dim);
+        for (let q = 0; q < IO_ROWS; q++) f.set(row, (buf >>> 2) + q * w);
         for (let r = 0; r < rows; r += IO_ROWS) x.leanWrite(this.ld, r, Math.min(IO_ROWS, rows - r), buf, i);
       });
     }
@@ -507,7 +539,7 @@ export class LeanEmbedding implements EmbeddingTable {
         this.blockBytes,
         [S.LEAN_UNIQ, S.LEAN_GPTR],
         unique,
-        this.dim * (1 + this.names.length),
+        this.dim + this.layout.widths.reduce((a, w) => a + w, 0),
         (count) => [t, 0, count],
         LEAN_SPLIT_FACTOR,
       )
@@ -566,12 +598,11 @@ export class LeanEmbedding implements EmbeddingTable {
       throw new RangeError(
         `${what}: the state dict's options need state [${names.join(', ')}] but this table holds [${this.names.join(', ')}]; create it with the same options`,
       );
-    const n = this.rows * this.dim;
-    const tensors: [string, unknown][] = [
-      ['weights', dict.weights],
-      ...names.map((k): [string, unknown] => [`state.${k}`, dict.state?.[k]]),
+    const tensors: [string, unknown, number][] = [
+      ['weights', dict.weights, this.rows * this.dim],
+      ...names.map((k, i): [string, unknown, number] => [`state.${k}`, dict.state?.[k], this.rows * this.widthOf(i)]),
     ];
-    for (const [name, t] of tensors) {
+    for (const [name, t, n] of tensors) {
       if (!(t instanceof Float32Array))
         throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
       if (t.length !== n) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${n}`);
@@ -646,17 +677,17 @@ export class LeanEmbedding implements EmbeddingTable {
         'layout',
         `${what}: the checkpoint holds state [${Object.keys(state).join(', ')}] but this table holds [${this.names.join(', ')}]; create the table with the options it was saved with`,
       );
-    const { rows, dim } = this;
+    const { rows } = this;
     const steps = p.stepCount as number;
     if (!Number.isSafeInteger(steps) || steps < 0 || steps > TABLE_MAX_STEPS) malformed('bad update count');
     const w = p.weights;
-    if (!(w instanceof Uint8Array) || w.length !== rows * dim * wBytes(this.weightType))
-      malformed(`the weights are not ${rows * dim * wBytes(this.weightType)} bytes`);
-    for (const k of names) {
+    if (!(w instanceof Uint8Array) || w.length !== rows * this.storedBytes(-1))
+      malformed(`the weights are not ${rows * this.storedBytes(-1)} bytes`);
+    for (const [i, k] of names.entries()) {
       const s = state[k];
-      if (!(s instanceof Uint8Array) || s.length !== rows * dim * sBytes(this.stateType))
-        malformed(`state '${k}' is not ${rows * dim * sBytes(this.stateType)} bytes`);
-      if (this.stateType === 'int8') {
+      if (!(s instanceof Uint8Array) || s.length !== rows * this.storedBytes(i))
+        malformed(`state '${k}' is not ${rows * this.storedBytes(i)} bytes`);
+      if (this.layout.absmaxOffsets[i] >= 0) {
         const a = absmax[k];
         if (!(a instanceof Float32Array) || a.length !== rows) malformed(`absmax '${k}' is not ${rows} float32 values`);
         const bad = firstNonFinite(a as Float32Array);
@@ -779,16 +810,28 @@ export class LeanEmbedding implements EmbeddingTable {
     w.f32(S.CLIP_HI, Infinity);
   }
 
-  /** Decoded float32 copy of tensor `what` (-1: weights; i: state i). */
+  /** Values per row of tensor `what` (-1: the weights; i: state slot i). */
+  private widthOf(what: number): number {
+    return what < 0 ? this.dim : this.layout.widths[what];
+  }
+
+  /** Stored bytes per row of tensor `what`: a per-row slot is float32. */
+  private storedBytes(what: number): number {
+    const w = this.widthOf(what);
+    return what < 0 ? w * wBytes(this.weightType) : w === this.dim ? w * sBytes(this.stateType) : 4 * w;
+  }
+
+  /** Decoded float32 copy of tensor `what` (-1: weights; i: state i), rows * width. */
   private readTensor(what: number): Float32Array {
-    const { rows, dim } = this;
-    const out = new Float32Array(rows * dim);
-    const buf = this.alloc(IO_ROWS * dim * 4);
+    const { rows } = this;
+    const w = this.widthOf(what);
+    const out = new Float32Array(rows * w);
+    const buf = this.alloc(IO_ROWS * w * 4);
     try {
       for (let r = 0; r < rows; r += IO_ROWS) {
         const count = Math.min(IO_ROWS, rows - r);
         this.x.leanRead(this.ld, r, count, buf, what);
-        out.set(this.engine.f32(buf, count * dim), r * dim);
+        out.set(this.engine.f32(buf, count * w), r * w);
       }
     } finally {
       this.release(buf);
@@ -798,12 +841,13 @@ export class LeanEmbedding implements EmbeddingTable {
 
   /** Encodes float32 values (rounded to nearest) into tensor `what`. */
   private writeTensor(what: number, values: Float32Array): void {
-    const { rows, dim } = this;
-    const buf = this.alloc(IO_ROWS * dim * 4);
+    const { rows } = this;
+    const w = this.widthOf(what);
+    const buf = this.alloc(IO_ROWS * w * 4);
     try {
       for (let r = 0; r < rows; r += IO_ROWS) {
         const count = Math.min(IO_ROWS, rows - r);
-        this.engine.heapF32.set(values.subarray(r * dim, (r + count) * dim), buf >>> 2);
+        this.engine.heapF32.set(values.subarray(r * w, (r + count) * w), buf >>> 2);
         this.x.leanWrite(this.ld, r, count, buf, what);
       }
     } finally {
@@ -817,42 +861,42 @@ export class LeanEmbedding implements EmbeddingTable {
     state: Record<string, Uint8Array>;
     absmax: Record<string, Float32Array>;
   } {
-    const { rows, dim, layout } = this;
-    const wb = dim * wBytes(this.weightType),
-      sb = dim * sBytes(this.stateType);
+    const { rows, layout } = this;
+    const wb = this.storedBytes(-1);
     const weights = new Uint8Array(rows * wb);
     const state: Record<string, Uint8Array> = {};
     const absmax: Record<string, Float32Array> = {};
-    for (const k of this.names) {
-      state[k] = new Uint8Array(rows * sb);
-      if (this.stateType === 'int8') absmax[k] = new Float32Array(rows);
-    }
+    this.names.forEach((k, i) => {
+      state[k] = new Uint8Array(rows * this.storedBytes(i));
+      if (layout.absmaxOffsets[i] >= 0) absmax[k] = new Float32Array(rows);
+    });
     const mem = new Uint8Array(this.engine.memory.buffer);
     const dv = new DataView(this.engine.memory.buffer);
     for (let r = 0; r < rows; r++) {
       const rec = this.x.leanRecord(this.ld, r);
       weights.set(mem.subarray(rec, rec + wb), r * wb);
       this.names.forEach((k, i) => {
-        const at = rec + layout.stateAt + i * sb;
+        const sb = this.storedBytes(i);
+        const at = rec + layout.stateOffsets[i];
         state[k].set(mem.subarray(at, at + sb), r * sb);
-        if (this.stateType === 'int8') absmax[k][r] = dv.getFloat32(rec + layout.absmaxAt + 4 * i, true);
+        if (layout.absmaxOffsets[i] >= 0) absmax[k][r] = dv.getFloat32(rec + layout.absmaxOffsets[i], true);
       });
     }
     return { weights, state, absmax };
   }
 
   private writeRaw(weights: Uint8Array, state: Record<string, Uint8Array>, absmax: Record<string, Float32Array>): void {
-    const { rows, dim, layout } = this;
-    const wb = dim * wBytes(this.weightType),
-      sb = dim * sBytes(this.stateType);
+    const { rows, layout } = this;
+    const wb = this.storedBytes(-1);
     const mem = new Uint8Array(this.engine.memory.buffer);
     const dv = new DataView(this.engine.memory.buffer);
     for (let r = 0; r < rows; r++) {
       const rec = this.x.leanRecord(this.ld, r);
       mem.set(weights.subarray(r * wb, (r + 1) * wb), rec);
       this.names.forEach((k, i) => {
-        mem.set(state[k].subarray(r * sb, (r + 1) * sb), rec + layout.stateAt + i * sb);
-        if (this.stateType === 'int8') dv.setFloat32(rec + layout.absmaxAt + 4 * i, absmax[k][r], true);
+        const sb = this.storedBytes(i);
+        mem.set(state[k].subarray(r * sb, (r + 1) * sb), rec + layout.stateOffsets[i]);
+        if (layout.absmaxOffsets[i] >= 0) dv.setFloat32(rec + layout.absmaxOffsets[i], absmax[k][r], true);
       });
     }
   }
