@@ -8,6 +8,7 @@
 import { Adagrad, Adam, AdamW, Embedding, SGD, type Engine, type Param } from '../src/index.js';
 import type { Sentence } from './brown.js';
 import type { EncodedTokens, FeatureSpace } from './features.js';
+import { rng } from '../scripts/rng.mjs';
 
 /** The optimizers the demo can train with. */
 export const OPTIMIZERS = ['adam', 'adagrad', 'sgd', 'adamw'] as const;
@@ -206,17 +207,8 @@ class DenseTable implements ScoreTable {
   }
 }
 
-/** A small seeded PRNG (mulberry32): uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32, scripts/rng.mjs): uniform floats in [0, 1). */
+export const mulberry32 = rng;
 
 /**
  * The log-linear tagger over a {@link FeatureSpace}: a table of `numFeatures` rows of

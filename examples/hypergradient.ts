@@ -5,6 +5,7 @@
 // gradients anyway). Prints the training loss per epoch and where each rate went.
 // Flags: --epochs N (default 6), --seed S (default 1).
 import { init, Adam, AdamHD, SGD, SGDHD, type Optimizer, type BaseOptions } from '../src/index.js';
+import { rng } from '../scripts/rng.mjs';
 
 function parse(argv: string[]): { epochs: number; seed: number } {
   const f = { epochs: 6, seed: 1 };
@@ -16,17 +17,6 @@ function parse(argv: string[]): { epochs: number; seed: number } {
     else throw new RangeError(`hypergradient: bad flag '${argv[i]}' (flags: --epochs N >= 1, --seed S >= 0)`);
   }
   return f;
-}
-
-/** mulberry32: a seeded uniform generator on [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const flags = parse(process.argv.slice(2));

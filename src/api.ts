@@ -75,13 +75,8 @@ export { memoryStats } from './core/memory-stats.js';
 export { MAX_STEP_COUNT, TABLE_MAX_STEPS } from './core/limits.js';
 export type { MemoryStats } from './core/memory-stats.js';
 export { shutdownThreads } from './core/engine.js';
-export {
-  ThreadPool,
-  ThreadPoolError,
-  threadsUnavailableReason,
-  DEFAULT_MIN_PARALLEL_ELEMENTS,
-  MAX_THREADS,
-} from './threads/pool.js';
+export { ThreadPool, ThreadPoolError, DEFAULT_MIN_PARALLEL_ELEMENTS, MAX_THREADS } from './threads/pool.js';
+export { threadsUnavailableReason } from './threads/setup.js';
 export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';

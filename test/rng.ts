@@ -1,17 +1,4 @@
 // The seeded generator every test draws its data from (one copy: the test files and helpers
 // import it from here, so a seed means the same numbers everywhere).
 
-/**
- * A seeded uniform generator on [0, 1) (mulberry32): each call returns the next value, a 32-bit
- * unsigned integer over 2^32, so every value is exact in float32 and float64.
- */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../scripts/rng.mjs';

@@ -1,20 +1,8 @@
 // Deterministic inputs for the benchmarks: the same values in every run and every contender.
 
-/**
- * A small fast PRNG (mulberry32) returning floats in [0, 1).
- * @param {number} seed
- * @returns {() => number}
- */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../scripts/rng.mjs';
+
+export { rng };
 
 /**
  * Fills `out` with values uniform in [-scale, scale).

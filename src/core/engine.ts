@@ -538,7 +538,7 @@ export async function createEngine(arg?: WasmSource | InitOptions, locate: WasmL
   const options = toOptions(arg, 'createEngine');
   const poison = options.debug?.poisonFreed ?? false;
   if (options.threads !== undefined) {
-    const e = await (await import('../threads/pool.js')).createThreadedEngine(options, locate);
+    const e = await (await import('../threads/setup.js')).createThreadedEngine(options, locate);
     e.poisonFreed = poison;
     return e;
   }

@@ -20,6 +20,8 @@ import { initializers, layers, LayerVariable, type Shape } from '@tensorflow/tfj
 /** tfjs-layers' `LayerArgs` (the arguments every Layer takes). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
 type Kwargs = Parameters<InstanceType<typeof layers.Layer>['call']>[1];
+import { TableVariable, type Part } from './table-variable.js';
+import { sameShape } from './tensor-io.js';
 import { Embedding, ShardedEmbedding, type EmbeddingOptions, type EmbeddingStateDict } from '../index.js';
 
 /**
@@ -83,9 +85,6 @@ const REFUSED: Record<string, string> = {
   embeddingsConstraint: 'the table is not a tfjs weight, so tfjs constraints cannot reach it',
   activityRegularizer: 'add the penalty to the loss instead',
 };
-
-/** The part of the table a {@link TableVariable} stands for. */
-type Part = { kind: 'weights' } | { kind: 'state'; name: string } | { kind: 'step' };
 
 /**
  * A tfjs layer whose embedding table lives in engine memory and is trained by the engine's sparse
@@ -489,67 +488,6 @@ export class WasmEmbedding extends layers.Layer {
   }
 }
 
-/**
- * A tfjs `LayerVariable` that stands for a part of an engine table (the weights, one optimizer
- * state tensor, or the step count) without holding a copy: `read()` returns a snapshot taken from
- * the table, `write()` stages values that the layer copies into the table before its next use.
- */
-class TableVariable extends LayerVariable {
-  private snap: tf.Tensor | null = null;
-  private snapVersion = -1;
-
-  constructor(
-    private readonly layer: WasmEmbedding,
-    private readonly part: Part,
-    name: string,
-    shape: number[],
-    dtype: 'float32' | 'int32',
-  ) {
-    const placeholder = tf.zeros([0], dtype);
-    super(placeholder, dtype, name, false);
-    placeholder.dispose();
-    (this as { shape: number[] }).shape = shape;
-  }
-
-  override read(): tf.Variable {
-    this.assertNotDisposed();
-    if (this.snap === null || this.snapVersion !== this.layer.tableVersion) {
-      this.releaseSnapshot();
-      this.snap = tf.keep(this.layer.snapshot(this.part, this.shape as number[]));
-      this.snapVersion = this.layer.tableVersion;
-    }
-    // Typed as a Variable by tfjs-layers; only tensor reads are made of it.
-    return this.snap as tf.Variable;
-  }
-
-  override write(newVal: tf.Tensor): this {
-    this.prepareWrite(newVal)();
-    return this;
-  }
-
-  /** @internal Checks `newVal` and returns the function that stages it (see `WasmEmbedding.prepareWrite`). */
-  prepareWrite(newVal: tf.Tensor): () => void {
-    this.assertNotDisposed();
-    const who = `WasmEmbedding '${this.layer.name}' weight '${this.originalName}'`;
-    if (!sameShape(newVal.shape, this.shape as number[]))
-      throw new RangeError(`${who}: shape mismatch, [${newVal.shape}] written to [${this.shape}]`);
-    if (newVal === this.snap) return () => {};
-    return this.layer.prepareWrite(this.part, newVal, who);
-  }
-
-  override dispose(): void {
-    this.assertNotDisposed();
-    this.releaseSnapshot();
-    super.dispose();
-  }
-
-  /** Disposes the snapshot (the table changed). */
-  releaseSnapshot(): void {
-    if (this.snap !== null && !this.snap.isDisposed) this.snap.dispose();
-    this.snap = null;
-  }
-}
-
 serialization.registerClass(WasmEmbedding);
 
 // -------------------------------------------------------------------------------------------------
@@ -585,10 +523,6 @@ function oneTensor(inputs: tf.Tensor | tf.Tensor[], name: string): tf.Tensor {
 
 function toList<T>(x: T | T[]): T[] {
   return Array.isArray(x) ? x : [x];
-}
-
-function sameShape(a: readonly (number | null)[], b: readonly (number | null)[]): boolean {
-  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 function isDistribution(v: unknown): boolean {

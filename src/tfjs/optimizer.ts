@@ -7,7 +7,7 @@
 // restored by `setWeights()`.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { NonFiniteGradientError, OPTIMIZERS, isSchedule, scheduleFromJSON } from '../index.js';
+import { NonFiniteGradientError, OPTIMIZERS } from '../index.js';
 import type {
   BaseOptions,
   Engine,
@@ -16,9 +16,20 @@ import type {
   Optimizer as EngineOptimizer,
   Param,
   Schedule,
-  ScheduleSpec,
 } from '../index.js';
-import { copyInto, tensorFrom } from './tensor-io.js';
+import { copyInto, sameShape, tensorFrom } from './tensor-io.js';
+import {
+  META_VERSION,
+  baseName,
+  describe,
+  escapeRegExp,
+  fromConfigOptions,
+  hideUnderscores,
+  toConfigValue,
+  type Binding,
+  type Meta,
+  type Pending,
+} from './bridge-state.js';
 
 /** A dense optimizer's class name: `'Adam'`, `'AdamW'`, `'SGD'`, ... (every class of the `OPTIMIZERS` registry). */
 export type WasmOptimizerKind = keyof typeof OPTIMIZERS;
@@ -53,86 +64,6 @@ const KINDS = OPTIMIZERS as unknown as Record<WasmOptimizerKind, Ctor>;
 
 /** The name of the weight that carries the optimizer's bookkeeping (JSON in a string scalar). */
 export const META_WEIGHT = 'wasm_optim/meta';
-/** Version of the bookkeeping JSON in `getWeights()`. */
-const META_VERSION = 1;
-
-/** One tfjs variable bound to an engine param. */
-interface Binding {
-  name: string;
-  variable: tf.Variable;
-  shape: number[];
-  param: Param;
-  /** The variable's dataId after our last write: another one means someone assigned it. */
-  dataId: object;
-}
-
-/** State saved for a variable that has no param yet (from `setWeights`), applied at its first step. */
-interface Pending {
-  name: string;
-  shape: number[];
-  step: number;
-  group: number;
-  state: Record<string, Float32Array>;
-}
-
-/** The bookkeeping part of `getWeights()` (the state tensors travel as tensors). */
-interface Meta {
-  version: number;
-  kind: string;
-  stepCount: number;
-  options: Record<string, unknown>;
-  groups?: OptimizerStateDict['groups'];
-  params: { name: string; shape: number[]; step: number; group: number; state: string[] }[];
-}
-
-const describe = (v: unknown): string =>
-  v === null
-    ? 'null'
-    : Array.isArray(v)
-      ? 'an array'
-      : typeof v === 'object'
-        ? `a ${(v as object).constructor?.name ?? 'object'}`
-        : `${typeof v} ${String(v)}`;
-
-/** The variable name without tfjs-layers' uniquifying suffix (`dense/kernel_1` -> `dense/kernel`). */
-const baseName = (name: string): string => name.replace(/_\d+$/, '');
-
-/**
- * A RegExp source with every `_` written `\x5f` (same pattern): tfjs-layers camel-cases every
- * string holding an underscore when it reads a saved training config back.
- */
-function hideUnderscores(source: string): string {
-  let out = '';
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\' && i + 1 < source.length) {
-      out += source[i + 1] === '_' ? '\\x5f' : c + source[i + 1];
-      i++;
-    } else out += c === '_' ? '\\x5f' : c;
-  }
-  return out;
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-
-/** A value of an option in config form (schedules as their JSON, under `lr`). */
-function toConfigValue(v: unknown): tf.serialization.ConfigDictValue {
-  if (isSchedule(v)) return v.toJSON() as unknown as tf.serialization.ConfigDict;
-  if (Array.isArray(v)) return v.map(toConfigValue);
-  return v as tf.serialization.ConfigDictValue;
-}
-
-/** An option back from config form (a schedule's JSON under `lr` becomes the schedule). */
-function fromConfigOptions(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'customObjects') continue; // added by tfjs-layers' deserializer
-    out[k] =
-      k === 'lr' && v !== null && typeof v === 'object' && !Array.isArray(v) ? scheduleFromJSON(v as ScheduleSpec) : v;
-  }
-  return out;
-}
-
 /**
  * A `tf.Optimizer` whose update is one of wasm-optim's dense optimizers (create it with
  * `wasmOptimizer(kind, options)`). Use it wherever tfjs takes an optimizer: `model.compile`,
@@ -636,10 +567,6 @@ export class WasmOptimizer extends tf.Optimizer {
     this.pending.clear();
     super.dispose();
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 tf.serialization.registerClass(WasmOptimizer);

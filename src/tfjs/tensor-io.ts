@@ -57,3 +57,8 @@ export function tensorFrom(values: Float32Array, shape: readonly number[]): tf.T
   const own = activeWasmBackend() !== null ? values : values.slice();
   return tf.tensor(own, shape as number[], 'float32');
 }
+
+/** Two shapes are equal (`null`: a dimension tfjs leaves open). */
+export function sameShape(a: readonly (number | null)[], b: readonly (number | null)[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}

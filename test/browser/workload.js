@@ -3,16 +3,9 @@
 // the browser loads this file as it is. Gradients come from an integer PRNG and + - * only, so
 // every JavaScript engine computes the same float32 inputs.
 
-/** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../scripts/rng.mjs';
+
+export { rng };
 
 /** The dense configurations: every optimizer and the options that change its kernel's path. */
 export const DENSE_CONFIGS = [
