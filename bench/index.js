@@ -29,6 +29,7 @@ import { leanStorageGroup } from './groups/lean-storage.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
+import { clangVersion } from './lib/wasm-clang.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where a full run writes: the committed results docs/benchmarks.md quotes. */
@@ -40,7 +41,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip,
-                     sparse, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
+                     sparse (Zipf ids), sparse-hot (hot ids), threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
                      TensorFlow.js bridge), init (import + init() in fresh processes); or prefixes
                      such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
@@ -283,6 +284,8 @@ async function main() {
 
   const notes = [];
   let tfjsVersion = null;
+  /** The clang of the wasm (clang) contender, as a child process reported it. */
+  let clangSeen = null;
   if (!simd) notes.push('this runtime has no WebAssembly SIMD: the engine column is the scalar build');
   let currentTask = '';
   let currentClock = opts.clock;
@@ -316,7 +319,7 @@ async function main() {
   else notes.push('clip: the optimizers have no clipGradNorm option yet; the clipping group was not run');
   for (const g of [threadsGroup(ctx), threadsEmbeddingGroup(ctx)]) if (g) groups.push(g);
   const sparse = sparseGroup(ctx);
-  if (sparse) groups.push(sparse);
+  if (sparse) groups.push(sparse, sparseGroup(ctx, 'hot'));
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
   const lean = leanStorageGroup(ctx);
   if (lean) groups.push(lean);
@@ -353,6 +356,7 @@ async function main() {
         loadavg: startLoad,
         loadavgEnd: loadavg(),
         gcc: ctx.c.compiler,
+        clang: clangVersion() ?? clangSeen,
         tinybench,
         tfjs: tfjsVersion,
         simd,
@@ -410,6 +414,7 @@ async function main() {
           measured.push(result);
           for (const n of got.notes ?? []) if (!notes.includes(n)) notes.push(n);
           ctx.c.compiler ??= got.machine?.gcc ?? null;
+          clangSeen ??= got.machine?.clang ?? null;
           tfjsVersion ??= got.machine?.tfjs ?? null;
         } else {
           for (const t of g.tasks) {
@@ -431,13 +436,13 @@ async function main() {
         ...new Set(
           planned
             .filter((g) => g.tasks.some((t) => t.contender.startsWith('c-')))
-            .map((g) => (g.id === 'sparse' ? 'sparse' : 'dense')),
+            .map((g) => (g.kind === 'sparse' ? 'sparse' : 'dense')),
         ),
       ];
       ctx.c.compile(programs);
       if (ctx.c.skipped) notes.push(ctx.c.skipped);
     }
-    if (planned.some((g) => g.id === 'sparse' || g.id === 'lean')) {
+    if (planned.some((g) => g.kind === 'sparse')) {
       // Embedding tables get an engine of their own so that their memory does not add to the dense one.
       ctx.sparseEngine = await lib.createEngine({ simd });
     }

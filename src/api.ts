@@ -2,8 +2,10 @@
 // differs by entry: the main entry (src/index.ts) finds the .wasm files (src/files.ts), the
 // `wasm-optim/inline` entry (src/inline.ts) carries them. Keeping them out of this list keeps the
 // inline entry's module graph free of the `new URL('….wasm', import.meta.url)` that bundlers copy.
-export { initSync, getEngine, createEngineSync, simdSupported, Engine } from './core/engine.js';
-export type { InitOptions, DebugOptions, WasmSource, WasmBuild, EngineExports } from './core/engine.js';
+export { getEngine, simdSupported, Engine } from './core/engine.js';
+export { initSync, createEngineSync } from './core/load.js';
+export type { InitOptions, DebugOptions, WasmSource, EngineExports } from './core/engine.js';
+export type { WasmBuild } from './core/load.js';
 export type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './core/wasm-types.js';
 export { Param } from './core/param.js';
 export { Optimizer } from './core/optimizer.js';

@@ -4,14 +4,8 @@
 // Only the main entry imports this module, so the `wasm-optim/inline` entry never pulls the
 // separate `.wasm` files into a bundle.
 
-import {
-  createEngine as createEngineWith,
-  init as initWith,
-  type Engine,
-  type InitOptions,
-  type WasmBuild,
-  type WasmSource,
-} from './core/engine.js';
+import type { Engine, InitOptions, WasmSource } from './core/engine.js';
+import { createEngine as createEngineWith, init as initWith, type WasmBuild } from './core/load.js';
 
 /** The URL of one of the package's wasm builds (`../dist/` is dist/ from src/ and from dist/). */
 function packageWasm(build: WasmBuild): URL {

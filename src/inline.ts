@@ -2,17 +2,14 @@
 // scalar, and the threads builds) carried inside the JavaScript as base64, for bundlers and hosts
 // that cannot serve a `.wasm` asset.
 
+import { simdSupported, type Engine, type InitOptions, type WasmSource } from './core/engine.js';
 import {
   createEngine as createEngineFrom,
   createEngineSync as createEngineSyncFrom,
   init as initFrom,
   initSync as initSyncFrom,
-  simdSupported,
-  type Engine,
-  type InitOptions,
   type WasmBuild,
-  type WasmSource,
-} from './core/engine.js';
+} from './core/load.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
 import type { WasmBytes, WasmModule } from './core/wasm-types.js';

@@ -73,13 +73,23 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam', 'many']);
     const adam = r.groups[0];
     const contenders = adam.tasks.map((t: { contender: string }) => t.contender);
-    for (const c of ['engine', 'engine-scalar', 'engine-checked', 'js', 'tfjs-cpu', 'tfjs-wasm', 'c-sse', 'roofline'])
+    for (const c of [
+      'engine',
+      'engine-scalar',
+      'engine-checked',
+      'js',
+      'tfjs-cpu',
+      'tfjs-wasm',
+      'c-sse',
+      'wasm-clang',
+      'roofline',
+    ])
       expect(contenders).toContain(c);
     for (const t of [...adam.tasks, ...r.groups[1].tasks]) {
       expect(t.name).toMatch(/^(adam|many)\/[a-z0-9-]+\/\d+$/);
       expect(t.error).toBeUndefined();
       if (t.skipped) {
-        expect(t.contender).toBe('c-sse'); // only when gcc is missing
+        expect(['c-sse', 'wasm-clang']).toContain(t.contender); // only when gcc (clang, wasm-ld) is missing
         continue;
       }
       expect(t.samples.length).toBe(t.count);
@@ -98,6 +108,8 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(md).toMatch(/\| elements \| wasm-optim \(Melem\/s\) \|/);
     expect(md).toContain('× plain JS');
     expect(md).toContain('≥ 0.9× C SSE at every size');
+    expect(md).toContain('× wasm limit');
+    expect(md).toContain('≥ 0.97× the wasm limit at 4K–16M');
     for (const id of ['adam', 'many']) {
       const svg = readFileSync(join(out, `${id}.svg`), 'utf8');
       expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

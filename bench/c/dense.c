@@ -1,12 +1,24 @@
-// The dense optimizer loops of wasm-optim's kernels written in plain C, for the benchmark's "C SSE"
-// contender: the same float32 arithmetic in the same order (so gcc cannot do less work), compiled
-// with `gcc -O3 -msse4.2 -fno-math-errno` (128-bit vectors, like WebAssembly SIMD; no FMA).
+// The dense optimizer loops of wasm-optim's kernels written in plain C, for two benchmark
+// contenders: "C SSE" (native: the same float32 arithmetic in the same order, so gcc cannot do less
+// work, compiled with `gcc -O3 -msse4.2 -fno-math-errno`: 128-bit vectors like WebAssembly SIMD, no
+// FMA) and "wasm (clang)", the wasm limit (the same loops compiled by clang to wasm32 SIMD,
+// `--target=wasm32 -O3 -msimd128 -nostdlib`, and run in the benchmark's own V8: what WebAssembly
+// SIMD can do on this CPU; bench/lib/wasm-clang.js). The wasm build (__wasm__) keeps only the
+// loops, exported by name; JavaScript computes their per-step scalars as step() below does.
 //
 // usage: dense <kernel> <minMs> <n>...
 //   kernel: adam adamw sgd-momentum adagrad rmsprop adamax adadelta nadam radam lion
 // Prints one JSON line per n: {"kernel":..., "n":..., "reps":..., "samples":[ms per step, ...]}.
 // A sample times a batch of `reps` steps (about a millisecond, so that the clock's resolution does
 // not count) and reports the time per step; the calibration batches before it are the warm-up.
+#ifdef __wasm__
+#include <stddef.h>
+#define sqrtf __builtin_sqrtf
+#define fabsf __builtin_fabsf
+// An exported loop: clang's own choice of vectorization and unrolling at -O3 unless UNROLL says
+// otherwise (bench/lib/wasm-clang.js measured the choices; see docs/benchmarks.md).
+#define KERNEL(name) __attribute__((export_name(#name), noinline))
+#else
 #define _POSIX_C_SOURCE 200112L
 #include <math.h>
 #include <stdint.h>
@@ -14,19 +26,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define KERNEL(name) __attribute__((noinline)) static
+#endif
+#ifdef UNROLL
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LOOP _Pragma(STR(clang loop interleave_count(UNROLL)))
+#else
+#define LOOP
+#endif
 
 typedef float f32;
-
-#include "bench_clock.h"
 
 // The loops below follow the kernels' arithmetic (assembly/*.ts) for their default options: the
 // same float32 operations in the same order. Per-step scalars (bias corrections, schedules) are
 // computed in double once per step, as the TypeScript side does.
 
-__attribute__((noinline)) static void adam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+KERNEL(adam) void adam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
                                            f32 *restrict v, size_t n, f32 b1, f32 b1c, f32 b2, f32 b2c,
                                            f32 ss, f32 ib, f32 eps) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 mi = m[i] * b1 + b1c * gi;
     f32 vi = v[i] * b2 + (b2c * gi) * gi;
@@ -36,10 +55,10 @@ __attribute__((noinline)) static void adam(f32 *restrict p, const f32 *restrict 
   }
 }
 
-__attribute__((noinline)) static void adamw(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+KERNEL(adamw) void adamw(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
                                             f32 *restrict v, size_t n, f32 b1, f32 b1c, f32 b2, f32 b2c,
                                             f32 ss, f32 ib, f32 eps, f32 decay) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 pi = p[i] * decay;
     f32 mi = m[i] * b1 + b1c * gi;
@@ -50,18 +69,18 @@ __attribute__((noinline)) static void adamw(f32 *restrict p, const f32 *restrict
   }
 }
 
-__attribute__((noinline)) static void sgd_momentum(f32 *restrict p, const f32 *restrict g,
+KERNEL(sgd_momentum) void sgd_momentum(f32 *restrict p, const f32 *restrict g,
                                                    f32 *restrict b, size_t n, f32 lr, f32 mu, f32 omd) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 bi = b[i] * mu + omd * g[i];
     b[i] = bi;
     p[i] = p[i] - lr * bi;
   }
 }
 
-__attribute__((noinline)) static void adagrad(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
+KERNEL(adagrad) void adagrad(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
                                               size_t n, f32 clr, f32 eps) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 si = s[i] + gi * gi;
     s[i] = si;
@@ -69,9 +88,9 @@ __attribute__((noinline)) static void adagrad(f32 *restrict p, const f32 *restri
   }
 }
 
-__attribute__((noinline)) static void rmsprop(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
+KERNEL(rmsprop) void rmsprop(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
                                               size_t n, f32 lr, f32 al, f32 oma, f32 eps) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 si = s[i] * al + (oma * gi) * gi;
     s[i] = si;
@@ -79,9 +98,9 @@ __attribute__((noinline)) static void rmsprop(f32 *restrict p, const f32 *restri
   }
 }
 
-__attribute__((noinline)) static void adamax(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+KERNEL(adamax) void adamax(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
                                              f32 *restrict u, size_t n, f32 b1c, f32 b2, f32 clr, f32 eps) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 mi = m[i] + b1c * (gi - m[i]);
     f32 a = u[i] * b2, b = fabsf(gi) + eps;
@@ -92,9 +111,9 @@ __attribute__((noinline)) static void adamax(f32 *restrict p, const f32 *restric
   }
 }
 
-__attribute__((noinline)) static void adadelta(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
+KERNEL(adadelta) void adadelta(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
                                                f32 *restrict a, size_t n, f32 lr, f32 rho, f32 omr, f32 eps) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 si = s[i] * rho + (omr * gi) * gi;
     f32 ai = a[i];
@@ -105,10 +124,10 @@ __attribute__((noinline)) static void adadelta(f32 *restrict p, const f32 *restr
   }
 }
 
-__attribute__((noinline)) static void nadam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+KERNEL(nadam) void nadam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
                                             f32 *restrict v, size_t n, f32 b1c, f32 b2, f32 b2c, f32 ibc2,
                                             f32 eps, f32 cg, f32 cm) {
-  for (size_t i = 0; i < n; i++) {
+  LOOP for (size_t i = 0; i < n; i++) {
     f32 gi = g[i];
     f32 mi = m[i] + b1c * (gi - m[i]);
     f32 vi = v[i] * b2 + (b2c * gi) * gi;
@@ -119,11 +138,11 @@ __attribute__((noinline)) static void nadam(f32 *restrict p, const f32 *restrict
   }
 }
 
-__attribute__((noinline)) static void radam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+KERNEL(radam) void radam(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
                                             f32 *restrict v, size_t n, f32 b1c, f32 b2, f32 b2c, f32 eps,
                                             f32 c, int rect) {
   if (rect) {
-    for (size_t i = 0; i < n; i++) {
+    LOOP for (size_t i = 0; i < n; i++) {
       f32 gi = g[i];
       f32 mi = m[i] + b1c * (gi - m[i]);
       f32 vi = v[i] * b2 + (b2c * gi) * gi;
@@ -132,7 +151,7 @@ __attribute__((noinline)) static void radam(f32 *restrict p, const f32 *restrict
       p[i] = p[i] - c * (mi / (sqrtf(vi) + eps));
     }
   } else {
-    for (size_t i = 0; i < n; i++) {
+    LOOP for (size_t i = 0; i < n; i++) {
       f32 gi = g[i];
       f32 mi = m[i] + b1c * (gi - m[i]);
       m[i] = mi;
@@ -142,16 +161,20 @@ __attribute__((noinline)) static void radam(f32 *restrict p, const f32 *restrict
   }
 }
 
-__attribute__((noinline)) static void lion(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
-                                           size_t n, f32 lr, f32 b1, f32 b1c, f32 b2, f32 b2c) {
-  for (size_t i = 0; i < n; i++) {
-    f32 gi = g[i], mi = m[i];
+KERNEL(lion) void lion(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+                           size_t n, f32 lr, f32 b1, f32 b1c, f32 b2, f32 b2c, f32 wd) {
+  LOOP for (size_t i = 0; i < n; i++) {
+    f32 gi = g[i], mi = m[i], pi = p[i];
     f32 c = b1 * mi + b1c * gi;
     m[i] = b2 * mi + b2c * gi;
-    f32 s = (f32)(c > 0) - (f32)(c < 0);
-    p[i] = p[i] - lr * s;
+    f32 s = (c > 0 ? 1.0f : 0.0f) - (c < 0 ? 1.0f : 0.0f);
+    s = s + c * 0.0f; // sign(NaN) = NaN, as the kernel (and jnp.sign)
+    p[i] = pi - lr * (s + wd * pi); // Lion's default decoupled weight decay, 1e-3 (optax)
   }
 }
+
+#ifndef __wasm__
+#include "bench_clock.h"
 
 // One step t (1-based) of kernel k with PyTorch's default hyperparameters (the bench's lr).
 static int step(const char *k, long t, f32 *p, const f32 *g, f32 *m, f32 *v, size_t n) {
@@ -190,7 +213,7 @@ static int step(const char *k, long t, f32 *p, const f32 *g, f32 *m, f32 *v, siz
       radam(p, g, m, v, n, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), 1e-8f, (f32)(lr / bc1), 0);
     }
   } else if (!strcmp(k, "lion")) {
-    lion(p, g, m, n, 1e-4f, 0.9f, (f32)(1 - 0.9), 0.99f, (f32)(1 - 0.99));
+    lion(p, g, m, n, 1e-4f, 0.9f, (f32)(1 - 0.9), 0.99f, (f32)(1 - 0.99), 1e-3f);
   } else {
     return 0;
   }
@@ -257,3 +280,4 @@ int main(int argc, char **argv) {
   }
   return 0;
 }
+#endif

@@ -1,11 +1,22 @@
-// Lazy sparse Adam on an embedding table in plain C, for the benchmark's "C lazy" contender: the
-// way a careful C programmer writes it. Per update: sort the ids (LSD radix sort on the row id,
-// stable, so rows come out in ascending order, which is prefetch-friendly), coalesce duplicates by
-// summing their gradient rows into a scratch row (no hash map), then one Adam update per distinct
-// row, with the bias correction from the table's own update count (SparseAdam/LazyAdam semantics,
-// eps placed as in dense Adam). Compiled with `gcc -O3 -msse4.2 -fno-math-errno`.
+// Lazy sparse Adam on an embedding table in plain C, for the benchmark's C contenders: the ways a
+// careful C programmer writes it, and the memory limit. Every method updates each distinct row of a
+// batch once with the sum of its gradient rows (in batch order), with the bias correction from the
+// table's own update count (SparseAdam/LazyAdam semantics, eps placed as in dense Adam), no gradient
+// clamp or scale. Compiled with `gcc -O3 -msse4.2 -fno-math-errno`. Methods:
+//   radix   sort the ids (LSD radix sort on the row id, stable, so rows come out in ascending order,
+//           which is prefetch-friendly), coalesce duplicates by summing their gradient rows into a
+//           scratch row, then one Adam update per distinct row.
+//   direct  direct-mapped coalescing, no sort: a slot per table row (-1 when free, reset after each
+//           update), so one pass over the ids finds each row's slot; a row seen once is updated
+//           straight from its gradient row, a repeated one from a scratch row that sums its
+//           gradients. Rows are updated in order of first appearance.
+//   hybrid  direct's coalescing, then the distinct rows sorted ascending (radix sort of ~k rows
+//           instead of k ids) before the updates, so memory is walked forward as radix's is.
+//   touch   the row-touch limit: the batch's distinct rows (deduplicated before timing) have their
+//           w, m and v read and written back rotated (no arithmetic) and one gradient row read each:
+//           the bytes any lazy update must move, with coalescing free.
 //
-// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs>
+// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|touch]
 //   ids.bin holds batches * k int32 ids (little-endian), the same ids the JavaScript contenders use.
 // Prints one JSON line: {"rows":..., "dim":..., "k":..., "reps":..., "samples":[ms per update, ...]}.
 #define _POSIX_C_SOURCE 200112L
@@ -33,13 +44,40 @@ typedef struct {
   size_t rows, dim, k;
   f32 *w, *m, *v, *acc;
   uint64_t *keys, *tmp; // (id << 32) | position in the batch
+  int32_t *slot;        // direct: slot of each table row in this update, -1 when free
+  uint32_t *list;       // direct: the distinct rows in order of first appearance
+  const f32 **src;      // direct: each distinct row's gradient (its one row, or its sum in acc)
   long t;
 } Table;
 
-// Stable LSD radix sort of keys by their high 32 bits (the row id), 8 bits per pass, as many
-// passes as the row count needs.
-static void sort_ids(Table *tb) {
-  size_t k = tb->k;
+typedef struct {
+  f32 ss, ib, b1, b1c, b2, b2c, eps;
+} AdamScalars;
+
+static AdamScalars next_scalars(Table *tb) {
+  const double lr = 1e-3, b1 = 0.9, b2 = 0.999;
+  tb->t++;
+  AdamScalars a = {(f32)(lr / (1 - pow(b1, tb->t))), (f32)(1 / sqrt(1 - pow(b2, tb->t))), (f32)b1, (f32)(1 - b1),
+                   (f32)b2, (f32)(1 - b2), 1e-8f};
+  return a;
+}
+
+static inline void adam_row(const AdamScalars *a, f32 *restrict w, f32 *restrict m, f32 *restrict v,
+                            const f32 *restrict g, size_t dim) {
+  const f32 ss = a->ss, ib = a->ib, b1 = a->b1, b1c = a->b1c, b2 = a->b2, b2c = a->b2c, eps = a->eps;
+  for (size_t d = 0; d < dim; d++) {
+    const f32 gd = g[d];
+    const f32 md = m[d] * b1 + b1c * gd;
+    const f32 vd = v[d] * b2 + (b2c * gd) * gd;
+    m[d] = md;
+    v[d] = vd;
+    w[d] = w[d] - ss * (md / (sqrtf(vd) * ib + eps));
+  }
+}
+
+// Stable LSD radix sort of the first `k` keys by their high 32 bits (the row id), 8 bits per pass,
+// as many passes as the row count needs.
+static void sort_keys(Table *tb, size_t k) {
   uint64_t *a = tb->keys, *b = tb->tmp;
   int bits = 0;
   while (((size_t)1 << bits) < tb->rows) bits++;
@@ -54,12 +92,11 @@ static void sort_ids(Table *tb) {
   tb->tmp = b;
 }
 
+static void sort_ids(Table *tb) { sort_keys(tb, tb->k); }
+
 static void update(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
-  const double lr = 1e-3, b1 = 0.9, b2 = 0.999;
-  tb->t++;
-  const f32 ss = (f32)(lr / (1 - pow(b1, tb->t))), ib = (f32)(1 / sqrt(1 - pow(b2, tb->t)));
-  const f32 fb1 = (f32)b1, fb1c = (f32)(1 - b1), fb2 = (f32)b2, fb2c = (f32)(1 - b2), eps = 1e-8f;
+  const AdamScalars a = next_scalars(tb);
   for (size_t i = 0; i < k; i++) tb->keys[i] = ((uint64_t)(uint32_t)ids[i] << 32) | i;
   sort_ids(tb);
   f32 *restrict acc = tb->acc;
@@ -71,23 +108,108 @@ static void update(Table *tb, const int32_t *ids, const f32 *grads) {
       const f32 *restrict g = grads + (tb->keys[j] & 0xffffffffu) * dim;
       for (size_t d = 0; d < dim; d++) acc[d] += g[d];
     }
-    f32 *restrict w = tb->w + (size_t)row * dim, *restrict m = tb->m + (size_t)row * dim, *restrict v = tb->v + (size_t)row * dim;
-    for (size_t d = 0; d < dim; d++) {
-      const f32 gd = acc[d];
-      const f32 md = m[d] * fb1 + fb1c * gd;
-      const f32 vd = v[d] * fb2 + (fb2c * gd) * gd;
-      m[d] = md;
-      v[d] = vd;
-      w[d] = w[d] - ss * (md / (sqrtf(vd) * ib + eps));
-    }
+    const size_t off = (size_t)row * dim;
+    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, acc, dim);
     i = j;
+  }
+}
+
+static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t k = tb->k, dim = tb->dim;
+  const AdamScalars a = next_scalars(tb);
+  int32_t *restrict slot = tb->slot;
+  uint32_t *restrict list = tb->list;
+  const f32 **src = tb->src;
+  size_t nd = 0;
+  for (size_t i = 0; i < k; i++) {
+    const uint32_t row = (uint32_t)ids[i];
+    const f32 *restrict g = grads + i * dim;
+    const int32_t s = slot[row];
+    if (s < 0) {
+      slot[row] = (int32_t)nd;
+      list[nd] = row;
+      src[nd++] = g;
+    } else {
+      f32 *restrict acc = tb->acc + (size_t)s * dim;
+      if (src[s] != acc) { // the second gradient of this row: sum the first and this one
+        const f32 *restrict f = src[s];
+        for (size_t d = 0; d < dim; d++) acc[d] = f[d] + g[d];
+        src[s] = acc;
+      } else {
+        for (size_t d = 0; d < dim; d++) acc[d] += g[d];
+      }
+    }
+  }
+  for (size_t j = 0; j < nd; j++) {
+    const size_t off = (size_t)list[j] * dim;
+    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
+    slot[list[j]] = -1;
+  }
+}
+
+static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t k = tb->k, dim = tb->dim;
+  const AdamScalars a = next_scalars(tb);
+  int32_t *restrict slot = tb->slot;
+  const f32 **src = tb->src;
+  size_t nd = 0;
+  for (size_t i = 0; i < k; i++) {
+    const uint32_t row = (uint32_t)ids[i];
+    const f32 *restrict g = grads + i * dim;
+    const int32_t s = slot[row];
+    if (s < 0) {
+      slot[row] = (int32_t)nd;
+      tb->keys[nd] = ((uint64_t)row << 32) | nd;
+      src[nd++] = g;
+    } else {
+      f32 *restrict acc = tb->acc + (size_t)s * dim;
+      if (src[s] != acc) {
+        const f32 *restrict f = src[s];
+        for (size_t d = 0; d < dim; d++) acc[d] = f[d] + g[d];
+        src[s] = acc;
+      } else {
+        for (size_t d = 0; d < dim; d++) acc[d] += g[d];
+      }
+    }
+  }
+  sort_keys(tb, nd);
+  for (size_t j = 0; j < nd; j++) {
+    const uint32_t row = (uint32_t)(tb->keys[j] >> 32);
+    const size_t off = (size_t)row * dim;
+    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[tb->keys[j] & 0xffffffffu], dim);
+    slot[row] = -1;
+  }
+}
+
+// The row-touch limit: `rows`/`first` list a batch's distinct rows and the position of each one's
+// first gradient row (computed before timing).
+static void touch(Table *tb, const uint32_t *rows, const uint32_t *first, size_t nd, const f32 *grads) {
+  const size_t dim = tb->dim;
+  tb->t++;
+  for (size_t j = 0; j < nd; j++) {
+    const size_t off = (size_t)rows[j] * dim;
+    f32 *restrict w = tb->w + off, *restrict m = tb->m + off, *restrict v = tb->v + off;
+    const f32 *restrict g = grads + (size_t)first[j] * dim;
+    for (size_t d = 0; d < dim; d++) {
+      const f32 wd = w[d], md = m[d];
+      w[d] = g[d];
+      m[d] = wd;
+      v[d] = md;
+    }
   }
 }
 
 int main(int argc, char **argv) {
   choose_clock();
   if (argc < 7) {
-    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs>\n");
+    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|touch]\n");
+    return 1;
+  }
+  const char *method = argc > 7 ? argv[7] : "radix";
+  const int m_radix = !strcmp(method, "radix"), m_direct = !strcmp(method, "direct"),
+            m_hybrid = !strcmp(method, "hybrid"), m_touch = !strcmp(method, "touch");
+  if (!m_radix && !m_direct && !m_hybrid && !m_touch) {
+    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid or touch)\n", method);
     return 1;
   }
   Table tb = {0};
@@ -110,7 +232,27 @@ int main(int argc, char **argv) {
   tb.w = xalloc(cells * sizeof(f32));
   tb.m = xalloc(cells * sizeof(f32));
   tb.v = xalloc(cells * sizeof(f32));
-  tb.acc = xalloc(tb.dim * sizeof(f32));
+  tb.acc = xalloc(tb.k * tb.dim * sizeof(f32));
+  tb.slot = xalloc(tb.rows * sizeof(int32_t));
+  for (size_t r = 0; r < tb.rows; r++) tb.slot[r] = -1;
+  tb.list = xalloc(tb.k * sizeof(uint32_t));
+  tb.src = xalloc(tb.k * sizeof(f32 *));
+  // touch: each batch's distinct rows and their first gradient rows, found before timing.
+  uint32_t *trows = xalloc(batches * tb.k * sizeof(uint32_t)), *tfirst = xalloc(batches * tb.k * sizeof(uint32_t));
+  size_t *tcount = xalloc(batches * sizeof(size_t));
+  for (size_t b = 0; b < batches; b++) {
+    size_t nd = 0;
+    for (size_t i = 0; i < tb.k; i++) {
+      const uint32_t row = (uint32_t)ids[b * tb.k + i];
+      if (tb.slot[row] < 0) {
+        tb.slot[row] = 0;
+        trows[b * tb.k + nd] = row;
+        tfirst[b * tb.k + nd++] = (uint32_t)i;
+      }
+    }
+    for (size_t j = 0; j < nd; j++) tb.slot[trows[b * tb.k + j]] = -1;
+    tcount[b] = nd;
+  }
   tb.keys = xalloc(tb.k * sizeof(uint64_t));
   tb.tmp = xalloc(tb.k * sizeof(uint64_t));
   uint64_t s = 0x9E3779B97F4A7C15ull;
@@ -126,23 +268,31 @@ int main(int argc, char **argv) {
     grads[i] = (f32)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0) * 1e-2f;
   }
   size_t batch = 0;
+#define UPDATE()                                                                                     \
+  do {                                                                                               \
+    batch = (batch + 1) % batches;                                                                   \
+    if (m_direct) update_direct(&tb, ids + batch * tb.k, grads);                                     \
+    else if (m_hybrid) update_hybrid(&tb, ids + batch * tb.k, grads);                                \
+    else if (m_touch) touch(&tb, trows + batch * tb.k, tfirst + batch * tb.k, tcount[batch], grads); \
+    else update(&tb, ids + batch * tb.k, grads);                                                     \
+  } while (0)
   // Warm-up and calibration: batch updates so that one sample takes about a millisecond.
-  update(&tb, ids, grads);
+  UPDATE();
   size_t reps = 1;
   for (;;) {
     double t0 = now_ms();
-    for (size_t r = 0; r < reps; r++) { batch = (batch + 1) % batches; update(&tb, ids + batch * tb.k, grads); }
+    for (size_t r = 0; r < reps; r++) UPDATE();
     double dt = now_ms() - t0;
     if (dt >= batch_ms / 4 || reps >= 4096) { reps = (size_t)ceil(batch_ms / (dt / reps > 1e-9 ? dt / reps : 1e-9)); break; }
     reps *= 4;
   }
   if (reps < 1) reps = 1;
-  printf("{\"rows\":%zu,\"dim\":%zu,\"k\":%zu,\"reps\":%zu,\"samples\":[", tb.rows, tb.dim, tb.k, reps);
+  printf("{\"method\":\"%s\",\"rows\":%zu,\"dim\":%zu,\"k\":%zu,\"reps\":%zu,\"samples\":[", method, tb.rows, tb.dim, tb.k, reps);
   double start = now_ms();
   int count = 0;
   for (;;) {
     double t0 = now_ms();
-    for (size_t r = 0; r < reps; r++) { batch = (batch + 1) % batches; update(&tb, ids + batch * tb.k, grads); }
+    for (size_t r = 0; r < reps; r++) UPDATE();
     double t1 = now_ms();
     printf("%s%.6g", count ? "," : "", (t1 - t0) / reps);
     count++;

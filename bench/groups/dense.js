@@ -1,9 +1,11 @@
 // Dense optimizer steps: every optimizer exported by the package, at each size, against a plain JS
-// loop of the same formula, tfjs-core (cpu and wasm backends), the same loop in C, and the memory
-// roofline (a wasm kernel that moves the same bytes with no arithmetic).
+// loop of the same formula, tfjs-core (cpu and wasm backends), the same loop in C compiled natively
+// (C SSE) and by clang to wasm SIMD in this process (the wasm limit), and the memory roofline (a
+// wasm kernel that moves the same bytes with no arithmetic).
 import { grads, params } from '../lib/data.js';
 import { useBackend } from '../lib/tfjs.js';
 import { rooflineKernel } from '../lib/roofline.js';
+import { clangKernel, clangWasm, hasClangKernel } from '../lib/wasm-clang.js';
 
 export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 16777216];
 export const DENSE_SIZES_QUICK = [1024, 65536];
@@ -296,8 +298,12 @@ export const CONTENDERS = {
   'tfjs-cpu': 'tfjs-cpu',
   'tfjs-wasm': 'tfjs-wasm',
   'c-sse': 'C SSE',
+  'wasm-clang': 'wasm (clang)',
   roofline: 'roofline',
 };
+
+/** The ratio columns' names where they differ from the contender's label. */
+const RATIO_LABELS = { 'wasm-clang': 'wasm limit' };
 
 /** The dense targets of BENCHMARKS.md (engine throughput over the contender's). */
 export const DENSE_TARGETS = [
@@ -306,6 +312,22 @@ export const DENSE_TARGETS = [
   { contender: 'js', min: 10, at: 'every', label: '≥ 10× plain JS' },
   { contender: 'roofline', min: 0.85, at: 16777216, label: '≥ 85% of the roofline at 16M' },
 ];
+
+/** The wasm-limit targets of BENCHMARKS.md: every dense optimizer with a C loop. */
+export const WASM_LIMIT_TARGETS = [
+  { contender: 'wasm-clang', min: 0.9, at: 'every', upTo: 1024, label: '≥ 0.9× the wasm limit at 1K' },
+  { contender: 'wasm-clang', min: 0.97, at: 'every', from: 4096, label: '≥ 0.97× the wasm limit at 4K–16M' },
+];
+
+/** Adam's own target against native C (BENCHMARKS.md). */
+const ADAM_C_TARGET = {
+  contender: 'c-sse',
+  min: 0.95,
+  at: 'every',
+  from: 4096,
+  upTo: 1048576,
+  label: 'Adam ≥ 0.95× C SSE at 4K–1M',
+};
 
 /**
  * The dense optimizer groups to run: the known specs whose class the package exports, then any
@@ -363,6 +385,7 @@ export function denseGroup(ctx, spec) {
   if (spec.tfjs) contenders.push('tfjs-cpu', 'tfjs-wasm');
   else if (spec.tfjsNote) notes.push(spec.tfjsNote);
   if (spec.c) contenders.push('c-sse');
+  if (spec.c && hasClangKernel(spec.id)) contenders.push('wasm-clang');
   if (states <= 2) contenders.push('roofline');
   else notes.push(`no roofline for ${states} state tensors`);
 
@@ -392,8 +415,16 @@ export function denseGroup(ctx, spec) {
     unit: 'Melem/s',
     xLabel: 'elements',
     baseline: 'engine',
-    contenders: contenders.map((id) => ({ id, label: CONTENDERS[id] })),
-    targets: spec.targets ? DENSE_TARGETS : [],
+    contenders: contenders.map((id) => ({
+      id,
+      label: CONTENDERS[id],
+      ...(RATIO_LABELS[id] ? { ratioLabel: RATIO_LABELS[id] } : {}),
+    })),
+    targets: [
+      ...(spec.targets ? DENSE_TARGETS : []),
+      ...(spec.id === 'adam' ? [ADAM_C_TARGET] : []),
+      ...(contenders.includes('wasm-clang') ? WASM_LIMIT_TARGETS : []),
+    ],
     notes,
     tasks,
   };
@@ -462,6 +493,13 @@ async function setupDense(ctx, spec, states, contender, n) {
           return { samples: out.samples, reps: out.reps };
         },
       };
+    }
+    case 'wasm-clang': {
+      // The same C loop compiled by clang to wasm SIMD, in this process's V8 (bench/lib/wasm-clang.js).
+      const wasm = clangWasm();
+      if (wasm.skipped) return { skipped: wasm.skipped };
+      const k = clangKernel(wasm.module, spec.id, { n, fill: [params(n), grads(n)] });
+      return { fn: k.run, dispose: () => {} };
     }
     case 'roofline': {
       // The bench-only kernel in a memory of its own, built like the engine column (SIMD or not).

@@ -1,11 +1,12 @@
-// Embedding tables with sparse updates: Adam on a rows x 64 table, 4096 ids per update drawn
-// Zipf-like (ids repeat, as words do). Time per update(): the engine's lazy and exact modes (and
-// lazy Adamax and Lion, for their cost next to Adam's), a
-// plain JS lazy loop, the same lazy loop in C, and tfjs-wasm's dense whole-table Adam step (the
-// only way tfjs can do it).
+// Embedding tables with sparse updates: Adam on a rows x 64 table, 4096 ids per update, in two
+// regimes: Zipf-like ids (ids repeat, as words do: group `sparse`) and hot ids (90% from 256 rows:
+// group `sparse-hot`, where coalescing dominates). Time per update(): the engine's lazy and exact
+// modes (and lazy Adamax and Lion, for their cost next to Adam's), a plain JS lazy loop, the C lazy
+// loops (radix-sort, slot-per-row and hybrid coalescing), the row-touch limit (bench/c/sparse.c), and
+// tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { grads, params, ZipfIds } from '../lib/data.js';
+import { grads, HotIds, params, ZipfIds } from '../lib/data.js';
 import { useBackend } from '../lib/tfjs.js';
 import { tfjsError } from './dense.js';
 
@@ -23,43 +24,67 @@ const CONTENDERS = [
   { id: 'engine-lazy-adamax', label: 'wasm-optim lazy Adamax' },
   { id: 'engine-lazy-lion', label: 'wasm-optim lazy Lion' },
   { id: 'js-lazy', label: 'plain JS lazy' },
-  { id: 'c-lazy', label: 'C lazy' },
+  { id: 'c-lazy', label: 'C lazy (radix sort)' },
+  { id: 'c-direct', label: 'C lazy (slot per row)' },
+  { id: 'c-hybrid', label: 'C lazy (hybrid)' },
+  { id: 'c-touch', label: 'row-touch limit' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
 ];
 
+/** The C program's method for each C contender (bench/c/sparse.c). */
+const C_METHODS = { 'c-lazy': 'radix', 'c-direct': 'direct', 'c-hybrid': 'hybrid', 'c-touch': 'touch' };
+
+/** The id regimes: how a batch's ids are drawn. */
+export const SPARSE_REGIMES = {
+  zipf: { group: 'sparse', title: 'Zipf ids', ids: (rows) => new ZipfIds(rows) },
+  hot: { group: 'sparse-hot', title: 'hot ids (90% from 256 rows)', ids: (rows) => new HotIds(rows) },
+};
+
 /**
- * Plans the embedding group, or returns null when the package has no `Embedding` yet.
+ * Plans the embedding group of one id regime, or returns null when the package has no `Embedding` yet.
  * @param {any} ctx
+ * @param {keyof typeof SPARSE_REGIMES} [regime]
  */
-export function sparseGroup(ctx) {
+export function sparseGroup(ctx, regime = 'zipf') {
   if (typeof ctx.lib.Embedding !== 'function') return null;
+  const rg = SPARSE_REGIMES[regime];
   const rowsList = ctx.quick ? SPARSE_ROWS_QUICK : SPARSE_ROWS;
+  // tfjs's dense whole-table step does not depend on the ids: measured once, in the Zipf group.
+  const contenders = CONTENDERS.filter((c) => regime === 'zipf' || c.id !== 'tfjs-wasm-dense');
   const tasks = [];
   for (const rows of rowsList) {
     let data;
-    const get = () => (data ??= makeData(ctx, rows));
-    for (const c of CONTENDERS) {
+    const get = () => (data ??= makeData(ctx, rows, rg));
+    for (const c of contenders) {
       tasks.push({
-        name: `sparse/${c.id}/${rows}`,
+        name: `${rg.group}/${c.id}/${rows}`,
         contender: c.id,
         n: rows,
         elems: K * DIM,
-        setup: () => setupSparse(ctx, c.id, rows, get()),
+        setup: () => setupSparse(ctx, c.id, rows, get(), regime),
       });
     }
   }
   return {
-    id: 'sparse',
-    title: `Embedding update: Adam, rows × ${DIM} table, ${K} Zipf ids per update`,
+    id: rg.group,
+    title: `Embedding update: Adam, rows × ${DIM} table, ${K} ${rg.title} per update`,
     kind: 'sparse',
     unit: 'Melem/s',
     xLabel: 'table rows',
     baseline: 'engine-lazy',
     showMs: true,
-    contenders: CONTENDERS,
+    contenders: contenders.map((c) => (c.id === 'c-touch' ? { ...c, ratioLabel: 'row-touch' } : c)),
     targets: [
-      { contender: 'tfjs-wasm-dense', min: 2000, at: 'every', label: '≥ 2000× the tfjs dense step' },
-      { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop' },
+      ...(regime === 'zipf'
+        ? [{ contender: 'tfjs-wasm-dense', min: 2000, at: 'every', label: '≥ 2000× the tfjs dense step' }]
+        : []),
+      { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (radix sort)' },
+      { contender: 'c-direct', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (slot per row)' },
+      { contender: 'c-hybrid', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (hybrid)' },
+      { contender: 'c-touch', min: 0.8, at: 'every', label: '≥ 0.8× the row-touch limit' },
+      ...(regime === 'zipf'
+        ? [{ contender: 'engine-exact', max: 1.3, at: 'every', label: 'exact mode ≤ 1.3× the time of lazy' }]
+        : []),
     ],
     notes: [
       `throughput counts the ${K}×${DIM} gradient elements of one update; ${BATCHES} id batches are cycled; the engine runs with nonFinite: 'ignore' (no check, like the JS and C loops)`,
@@ -68,17 +93,17 @@ export function sparseGroup(ctx) {
   };
 }
 
-function makeData(ctx, rows) {
-  const zipf = new ZipfIds(rows);
+function makeData(ctx, rows, rg) {
+  const source = rg.ids(rows);
   const ids = [];
-  for (let b = 0; b < BATCHES; b++) ids.push(zipf.draw(K));
+  for (let b = 0; b < BATCHES; b++) ids.push(source.draw(K));
   const unique = ids.reduce((s, a) => s + new Set(a).size, 0) / BATCHES;
-  ctx.note(`sparse ${rows} rows: ${unique.toFixed(0)} distinct ids per batch of ${K} on average`);
+  ctx.note(`${rg.group} ${rows} rows: ${unique.toFixed(0)} distinct ids per batch of ${K} on average`);
   return { ids, grads: grads(K * DIM, 3) };
 }
 
 /** Sets up one contender for one table size, once for all rounds (see setupDense in dense.js). */
-async function setupSparse(ctx, contender, rows, data) {
+async function setupSparse(ctx, contender, rows, data, regime) {
   let b = 0;
   const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
   switch (contender) {
@@ -99,9 +124,12 @@ async function setupSparse(ctx, contender, rows, data) {
       const step = jsLazyAdam(rows);
       return { fn: () => step(nextIds(), data.grads) };
     }
-    case 'c-lazy': {
+    case 'c-lazy':
+    case 'c-direct':
+    case 'c-hybrid':
+    case 'c-touch': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
-      const file = join(ctx.c.dir, `ids-${rows}.bin`);
+      const file = join(ctx.c.dir, `ids-${regime}-${rows}.bin`);
       const all = new Int32Array(BATCHES * K);
       data.ids.forEach((a, i) => all.set(a, i * K));
       writeFileSync(file, new Uint8Array(all.buffer));
@@ -114,6 +142,7 @@ async function setupSparse(ctx, contender, rows, data) {
             file,
             String(BATCHES),
             String(ctx.timeMs),
+            C_METHODS[contender],
           ]);
           return { samples: out.samples, reps: out.reps };
         },

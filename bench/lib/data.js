@@ -110,3 +110,38 @@ export class ZipfIds {
     return out;
   }
 }
+
+/**
+ * Hot ids: each id is, with probability `hotShare`, one of `hot` rows (spread over the table as
+ * ZipfIds spreads its ranks), else uniform over the table. Heavy duplication: at 4096 ids, 90% from
+ * 256 rows, about 650 distinct rows per batch, so coalescing dominates an update.
+ */
+export class HotIds {
+  /**
+   * @param {number} rows
+   * @param {number} [hot] how many hot rows (default 256)
+   * @param {number} [hotShare] the share of ids drawn from them (default 0.9)
+   * @param {number} [seed]
+   */
+  constructor(rows, hot = 256, hotShare = 0.9, seed = 11) {
+    this.rows = rows;
+    this.hotShare = hotShare;
+    const pow2 = (rows & (rows - 1)) === 0;
+    this.hot = Array.from({ length: Math.min(hot, rows) }, (_, r) =>
+      pow2 ? Math.imul(r, 0x9e3779b1) & (rows - 1) : r,
+    );
+    this.next = rng(seed);
+  }
+
+  /** A new Int32Array of `k` ids. */
+  draw(k) {
+    const out = new Int32Array(k);
+    for (let i = 0; i < k; i++) {
+      out[i] =
+        this.next() < this.hotShare
+          ? this.hot[Math.floor(this.next() * this.hot.length)]
+          : Math.floor(this.next() * this.rows);
+    }
+    return out;
+  }
+}

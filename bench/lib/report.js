@@ -52,17 +52,31 @@ export function ratioAt(group, contender, n) {
 }
 
 /**
+ * Whether a target applies at size n: `at` is a size or 'every', optionally limited to the sizes
+ * from `from` up to `upTo` (inclusive).
+ */
+export function appliesAt(tg, n) {
+  if (tg.at !== 'every') return tg.at === n;
+  return n >= (tg.from ?? 0) && n <= (tg.upTo ?? Infinity);
+}
+
+/** Whether a ratio meets a target: at least `min` and at most `max`, where given. */
+export function meets(tg, ratio) {
+  return (tg.min === undefined || ratio >= tg.min) && (tg.max === undefined || ratio <= tg.max);
+}
+
+/**
  * Evaluates every target of a group: for each, the sizes it applies to, the ratio at each, and
  * whether it was met everywhere.
  * @returns {{ label: string, contender: string, status: 'met' | 'missed' | 'not measured', checks: { n: number, ratio: number, ok: boolean }[], text: string }[]}
  */
 export function evaluateTargets(group) {
   return (group.targets ?? []).map((tg) => {
-    const sizes = tg.at === 'every' ? groupSizes(group) : [tg.at];
+    const sizes = tg.at === 'every' ? groupSizes(group).filter((n) => appliesAt(tg, n)) : [tg.at];
     const checks = [];
     for (const n of sizes) {
       const ratio = ratioAt(group, tg.contender, n);
-      if (Number.isFinite(ratio)) checks.push({ n, ratio, ok: ratio >= tg.min });
+      if (Number.isFinite(ratio)) checks.push({ n, ratio, ok: meets(tg, ratio) });
     }
     const missed = checks.filter((c) => !c.ok);
     const status = checks.length === 0 ? 'not measured' : missed.length ? 'missed' : 'met';
@@ -94,7 +108,7 @@ export function groupTable(group) {
   const others = group.contenders.filter((c) => c.id !== group.baseline);
   const head = [group.xLabel ?? 'n'];
   for (const c of group.contenders) head.push(group.showMs ? `${c.label} (time)` : `${c.label} (${group.unit})`);
-  for (const c of others) head.push(c.id === 'roofline' ? 'of roofline' : `× ${c.label}`);
+  for (const c of others) head.push(c.id === 'roofline' ? 'of roofline' : `× ${c.ratioLabel ?? c.label}`);
   const rows = [head, head.map(() => '---')];
   for (const n of sizes) {
     const row = [sizeLabel(n)];
@@ -114,14 +128,14 @@ export function groupTable(group) {
         row.push('–');
         continue;
       }
-      const tg = (group.targets ?? []).find((x) => x.contender === c.id && (x.at === 'every' || x.at === n));
+      const tg = (group.targets ?? []).find((x) => x.contender === c.id && appliesAt(x, n));
       let cell =
         c.id === 'roofline'
           ? `${(r * 100).toFixed(0)}%`
           : tg?.display === 'time'
             ? `${(1 / r).toFixed(2)}× the time`
             : fmtRatio(r);
-      if (tg) cell += r >= tg.min ? ' ✓' : ' ✗';
+      if (tg) cell += meets(tg, r) ? ' ✓' : ' ✗';
       row.push(cell);
     }
     rows.push(row);
@@ -167,6 +181,19 @@ const EXPLAIN =
   'Each cell is the median over the samples (± half the interquartile range, relative). ' +
   '"× X" columns are the first column\'s throughput over X\'s (how many times faster), "of roofline" its share of the ' +
   "roofline kernel's rate; all measured in the same run. ✓/✗ mark the targets.";
+
+/** What the C and clang contenders are (docs/benchmarks.md), and what they need. */
+export const YARDSTICKS =
+  "Yardsticks. **wasm (clang)**, the wasm limit: the loops of `bench/c/dense.c` (the default options' arithmetic, " +
+  'no gradient clamp or scale, the same float32 operations in the same order as the kernels, so the results are the ' +
+  'same bits) compiled by clang (`--target=wasm32 -O3 -msimd128 -nostdlib`, four f32x4 interleaved per iteration, the ' +
+  'fastest of 1, 2 and 4) and run in the same Node process as the engine: "× wasm limit" columns. It needs clang and ' +
+  'wasm-ld (Debian: `apt-get install clang lld`) and is skipped with a note without them. **C SSE**: the same loops ' +
+  'compiled natively by gcc (`-O3 -msse4.2 -fno-math-errno`). Embedding tables: **C lazy (radix sort)** sorts the ids ' +
+  'and coalesces runs; **C lazy (slot per row)** coalesces with a slot per table row (no sort; a row seen once is ' +
+  'updated straight from its gradient); **C lazy (hybrid)** coalesces so, then sorts the distinct rows; the **row-touch limit** reads and writes w, m and v of each distinct row and ' +
+  'reads one gradient row each, with no arithmetic and the ids deduplicated before timing (the bytes any lazy update ' +
+  'moves). Both C loops and the engine get the same ids in two regimes, Zipf-like and hot ids.';
 
 /** The whole markdown report of a run. */
 export function markdownReport(results, svgPath = (g) => `${g.id}.svg`) {
@@ -288,6 +315,8 @@ export function benchmarksPage(results, chartDir = '../bench/results') {
     'Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.',
     '',
     EXPLAIN,
+    '',
+    YARDSTICKS,
     '',
   );
   out.push('| group | target | result |', '| --- | --- | --- |');

@@ -20,8 +20,8 @@ import {
 } from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
-import { loadOptimizer, saveOptimizer } from './checkpoint.js';
-import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './safetensors.js';
+import { loadOptimizer, saveOptimizer } from './optimizer-checkpoint.js';
+import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './torch-state.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { isSchedule, scheduleFromJSON, type Schedule } from './schedules.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';

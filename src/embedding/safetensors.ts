@@ -4,9 +4,14 @@
 
 import { CheckpointError } from '../core/checkpoint.js';
 import {
-  checkMuProduct,
   decodeSafetensors,
   encodeSafetensors,
+  refuse,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+} from '../core/safetensors.js';
+import {
+  checkMuProduct,
   engineMeta,
   engineOptions,
   hasState,
@@ -14,11 +19,8 @@ import {
   putState,
   readF32,
   readStep,
-  refuse,
   torchGroup,
-  type SafetensorsTensor,
-  type SafetensorsTensorInput,
-} from '../core/safetensors.js';
+} from '../core/torch-state.js';
 import type { EmbeddingTable } from './table.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';

@@ -5,17 +5,8 @@
 
 import { CTRL_BYTES, MAX_THREADS } from './control.js';
 import { ThreadPool } from './pool.js';
-import {
-  Engine,
-  baseUrl,
-  checkWasmBytes,
-  createEngine,
-  loadUrl,
-  simdSupported,
-  type InitOptions,
-  type WasmLocator,
-  type WasmSource,
-} from '../core/engine.js';
+import { Engine, simdSupported, type InitOptions, type WasmSource } from '../core/engine.js';
+import { baseUrl, checkWasmBytes, createEngine, loadUrl, type WasmLocator } from '../core/load.js';
 
 /** Why threads cannot run in this environment, or null when they can. */
 export function threadsUnavailableReason(): string | null {

@@ -12,6 +12,7 @@ import { hyperF32 } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
 import { clampVec, clampOne } from "../../shared/clamp";
 import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMAX_WD } from "./slots";
+import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 
 // max(a, b) with a NaN on either side giving NaN, as torch.maximum, for a = b2 u and b = |g| + eps
 // (never -0, so the order of signed zeros does not arise). f32x4.max gives the same values but
@@ -25,19 +26,19 @@ import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMA
   return a != a ? a : b < a ? a : b;
 }
 
-@inline export function adamaxVec(P: usize, G: usize, M: usize, U: usize, o: usize,
+@inline export function adamaxVec<L = Lane0>(P: usize, G: usize, M: usize, U: usize, o: usize,
                                   gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, clr: v128, eps: v128, wd: v128, absMask: v128,
                                   useWd: bool, clip: bool, plain: bool): void {
-  const p = v128.load(P + o);
-  const raw = v128.load(G + o);
+  const p = v128.load(P + o, offsetof<L>());
+  const raw = v128.load(G + o, offsetof<L>());
   let g = plain ? raw : f32x4.mul(clip ? clampVec(raw, lo, hi) : raw, gs);
   if (useWd) g = f32x4.add(g, f32x4.mul(wd, p));
-  let m = v128.load(M + o);
+  let m = v128.load(M + o, offsetof<L>());
   m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
-  const u = maxVec(f32x4.mul(v128.load(U + o), b2), f32x4.add(v128.and(g, absMask), eps));
-  v128.store(M + o, m);
-  v128.store(U + o, u);
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(clr, f32x4.div(m, u))));
+  const u = maxVec(f32x4.mul(v128.load(U + o, offsetof<L>()), b2), f32x4.add(v128.and(g, absMask), eps));
+  v128.store(M + o, m, offsetof<L>());
+  v128.store(U + o, u, offsetof<L>());
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(clr, f32x4.div(m, u))), offsetof<L>());
 }
 
 @inline export function adamaxOne(P: usize, G: usize, M: usize, U: usize, o: usize,
@@ -69,9 +70,9 @@ import { ADAMAX_GSCALE, ADAMAX_OMB1, ADAMAX_BETA2, ADAMAX_CLR, ADAMAX_EPS, ADAMA
     for (; i < n16; i += 16) {
       const o = i << 2;
       adamaxVec(P, G, M, U, o, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
-      adamaxVec(P, G, M, U, o + 16, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
-      adamaxVec(P, G, M, U, o + 32, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
-      adamaxVec(P, G, M, U, o + 48, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
+      adamaxVec<Lane1>(P, G, M, U, o, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
+      adamaxVec<Lane2>(P, G, M, U, o, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
+      adamaxVec<Lane3>(P, G, M, U, o, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);
     }
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) adamaxVec(P, G, M, U, i << 2, vgs, vlo, vhi, vb1c, vb2, vclr, veps, vwd, vabs, useWd, clip, plain);

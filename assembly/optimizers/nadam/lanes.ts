@@ -9,37 +9,40 @@
 // the same quantities with one division and one multiply by the reciprocal computed in float64
 // differ from those by float32 rounding only, and the loop, bound by the divider, runs about
 // twice as fast.
-// The clamp to [CLIP_LO, CLIP_HI] stays in (an embedding table writes -Infinity and Infinity
-// there, which changes no value, NaN included): a flag to skip it changes how Binaryen compiles the
-// dense kernel. Internal: not re-exported by index.ts, since a v128 signature cannot be exported
-// from the scalar build.
+// The clamp to [CLIP_LO, CLIP_HI] stays in for the embedding rows (a table writes -Infinity and
+// Infinity there, which changes no value, NaN included). `plain` skips the clamp and the scale: the
+// dense kernel's default options take that loop, in a function of its own (step.ts; inlined beside
+// the other variants, such a flag changed how Binaryen compiled them). `L` is the lane group's
+// offset in an unrolled block (shared/lane.ts). Internal: not re-exported by index.ts, since a
+// v128 signature cannot be exported from the scalar build.
 
 import { hyperF32 } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
-import { clampVec, clampOne } from "../../shared/clamp";
+import { gradVec, gradOne } from "../../shared/clamp";
 import { NADAM_GSCALE, NADAM_OMB1, NADAM_BETA2, NADAM_OMB2, NADAM_INV_BC2, NADAM_EPS, NADAM_CG, NADAM_CM, NADAM_L2, NADAM_DECAY } from "./slots";
+import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 
-@inline export function nadamVec(P: usize, G: usize, M: usize, V: usize, o: usize,
+@inline export function nadamVec<L = Lane0>(P: usize, G: usize, M: usize, V: usize, o: usize,
                                  gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, b2c: v128, ibc2: v128, eps: v128,
-                                 cg: v128, cm: v128, wd: v128, dc: v128, l2: bool, dec: bool): void {
-  let p = v128.load(P + o);
-  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
+                                 cg: v128, cm: v128, wd: v128, dc: v128, l2: bool, dec: bool, plain: bool = false): void {
+  let p = v128.load(P + o, offsetof<L>());
+  let g = gradVec(v128.load(G + o, offsetof<L>()), gs, lo, hi, plain);
   if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
   if (dec) p = f32x4.mul(p, dc);
-  let m = v128.load(M + o);
+  let m = v128.load(M + o, offsetof<L>());
   m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
-  const v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
-  v128.store(M + o, m);
-  v128.store(V + o, v);
+  const v = f32x4.add(f32x4.mul(v128.load(V + o, offsetof<L>()), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m, offsetof<L>());
+  v128.store(V + o, v, offsetof<L>());
   const denom = f32x4.add(f32x4.sqrt(f32x4.mul(v, ibc2)), eps);
-  v128.store(P + o, f32x4.sub(p, f32x4.div(f32x4.add(f32x4.mul(cg, g), f32x4.mul(cm, m)), denom)));
+  v128.store(P + o, f32x4.sub(p, f32x4.div(f32x4.add(f32x4.mul(cg, g), f32x4.mul(cm, m)), denom)), offsetof<L>());
 }
 
 @inline export function nadamOne(P: usize, G: usize, M: usize, V: usize, o: usize,
                                  gs: f32, lo: f32, hi: f32, b1c: f32, b2: f32, b2c: f32, ibc2: f32, eps: f32,
-                                 cg: f32, cm: f32, wd: f32, dc: f32, l2: bool, dec: bool): void {
+                                 cg: f32, cm: f32, wd: f32, dc: f32, l2: bool, dec: bool, plain: bool = false): void {
   let p = load<f32>(P + o);
-  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
+  let g = gradOne(load<f32>(G + o), gs, lo, hi, plain);
   if (l2) g = g + wd * p;
   if (dec) p = p * dc;
   let m = load<f32>(M + o);
@@ -52,7 +55,7 @@ import { NADAM_GSCALE, NADAM_OMB1, NADAM_BETA2, NADAM_OMB2, NADAM_INV_BC2, NADAM
 }
 
 /** NAdam over `n` floats at P (gradients G, exp_avg M, exp_avg_sq V), hyper block `h`. */
-@inline export function nadamSpan(P: usize, G: usize, M: usize, V: usize, n: usize, h: usize, l2: bool, dec: bool): void {
+@inline export function nadamSpan(P: usize, G: usize, M: usize, V: usize, n: usize, h: usize, l2: bool, dec: bool, plain: bool = false): void {
   const gs = hyperF32(h, NADAM_GSCALE);
   const lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI);
   const b1c = hyperF32(h, NADAM_OMB1), b2 = hyperF32(h, NADAM_BETA2), b2c = hyperF32(h, NADAM_OMB2);
@@ -66,13 +69,13 @@ import { NADAM_GSCALE, NADAM_OMB1, NADAM_BETA2, NADAM_OMB2, NADAM_INV_BC2, NADAM
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      nadamVec(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec);
-      nadamVec(P, G, M, V, o + 16, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec);
-      nadamVec(P, G, M, V, o + 32, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec);
-      nadamVec(P, G, M, V, o + 48, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec);
+      nadamVec(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec, plain);
+      nadamVec<Lane1>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec, plain);
+      nadamVec<Lane2>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec, plain);
+      nadamVec<Lane3>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec, plain);
     }
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) nadamVec(P, G, M, V, i << 2, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec);
+    for (; i < n4; i += 4) nadamVec(P, G, M, V, i << 2, vgs, vlo, vhi, vb1c, vb2, vb2c, vibc2, veps, vcg, vcm, vwd, vdc, l2, dec, plain);
   }
-  for (; i < n; i++) nadamOne(P, G, M, V, i << 2, gs, lo, hi, b1c, b2, b2c, ibc2, eps, cg, cm, wd, dc, l2, dec);
+  for (; i < n; i++) nadamOne(P, G, M, V, i << 2, gs, lo, hi, b1c, b2, b2c, ibc2, eps, cg, cm, wd, dc, l2, dec, plain);
 }

@@ -12,31 +12,32 @@
 
 import { hyperF32 } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
-import { clampVec, clampOne } from "../../shared/clamp";
+import { gradVec, gradOne } from "../../shared/clamp";
 import { RADAM_GSCALE, RADAM_OMB1, RADAM_BETA2, RADAM_OMB2, RADAM_EPS, RADAM_COEF, RADAM_L2, RADAM_DECAY } from "./slots";
+import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 
-@inline export function radamVec(P: usize, G: usize, M: usize, V: usize, o: usize,
+@inline export function radamVec<L = Lane0>(P: usize, G: usize, M: usize, V: usize, o: usize,
                                  gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, b2c: v128, eps: v128, c: v128,
-                                 wd: v128, dc: v128, rect: bool, l2: bool, dec: bool): void {
-  let p = v128.load(P + o);
-  let g = f32x4.mul(clampVec(v128.load(G + o), lo, hi), gs);
+                                 wd: v128, dc: v128, rect: bool, l2: bool, dec: bool, plain: bool = false): void {
+  let p = v128.load(P + o, offsetof<L>());
+  let g = gradVec(v128.load(G + o, offsetof<L>()), gs, lo, hi, plain);
   if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
   if (dec) p = f32x4.mul(p, dc);
-  let m = v128.load(M + o);
+  let m = v128.load(M + o, offsetof<L>());
   m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
-  const v = f32x4.add(f32x4.mul(v128.load(V + o), b2), f32x4.mul(f32x4.mul(b2c, g), g));
-  v128.store(M + o, m);
-  v128.store(V + o, v);
+  const v = f32x4.add(f32x4.mul(v128.load(V + o, offsetof<L>()), b2), f32x4.mul(f32x4.mul(b2c, g), g));
+  v128.store(M + o, m, offsetof<L>());
+  v128.store(V + o, v, offsetof<L>());
   if (rect) p = f32x4.sub(p, f32x4.mul(c, f32x4.div(m, f32x4.add(f32x4.sqrt(v), eps))));
   else p = f32x4.sub(p, f32x4.mul(c, m));
-  v128.store(P + o, p);
+  v128.store(P + o, p, offsetof<L>());
 }
 
 @inline export function radamOne(P: usize, G: usize, M: usize, V: usize, o: usize,
                                  gs: f32, lo: f32, hi: f32, b1c: f32, b2: f32, b2c: f32, eps: f32, c: f32,
-                                 wd: f32, dc: f32, rect: bool, l2: bool, dec: bool): void {
+                                 wd: f32, dc: f32, rect: bool, l2: bool, dec: bool, plain: bool = false): void {
   let p = load<f32>(P + o);
-  let g = clampOne(load<f32>(G + o), lo, hi) * gs;
+  let g = gradOne(load<f32>(G + o), gs, lo, hi, plain);
   if (l2) g = g + wd * p;
   if (dec) p = p * dc;
   let m = load<f32>(M + o);
@@ -51,7 +52,7 @@ import { RADAM_GSCALE, RADAM_OMB1, RADAM_BETA2, RADAM_OMB2, RADAM_EPS, RADAM_COE
 
 /** RAdam over `n` floats at P (gradients G, exp_avg M, exp_avg_sq V), hyper block `h`. */
 @inline export function radamSpan(P: usize, G: usize, M: usize, V: usize, n: usize, h: usize,
-                                  rect: bool, l2: bool, dec: bool): void {
+                                  rect: bool, l2: bool, dec: bool, plain: bool = false): void {
   const gs = hyperF32(h, RADAM_GSCALE);
   const lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI);
   const b1c = hyperF32(h, RADAM_OMB1), b2 = hyperF32(h, RADAM_BETA2), b2c = hyperF32(h, RADAM_OMB2);
@@ -64,13 +65,13 @@ import { RADAM_GSCALE, RADAM_OMB1, RADAM_BETA2, RADAM_OMB2, RADAM_EPS, RADAM_COE
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      radamVec(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
-      radamVec(P, G, M, V, o + 16, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
-      radamVec(P, G, M, V, o + 32, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
-      radamVec(P, G, M, V, o + 48, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+      radamVec(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec, plain);
+      radamVec<Lane1>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec, plain);
+      radamVec<Lane2>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec, plain);
+      radamVec<Lane3>(P, G, M, V, o, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec, plain);
     }
     const n4 = n & ~(<usize>3);
-    for (; i < n4; i += 4) radamVec(P, G, M, V, i << 2, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec);
+    for (; i < n4; i += 4) radamVec(P, G, M, V, i << 2, vgs, vlo, vhi, vb1c, vb2, vb2c, veps, vc, vwd, vdc, rect, l2, dec, plain);
   }
-  for (; i < n; i++) radamOne(P, G, M, V, i << 2, gs, lo, hi, b1c, b2, b2c, eps, c, wd, dc, rect, l2, dec);
+  for (; i < n; i++) radamOne(P, G, M, V, i << 2, gs, lo, hi, b1c, b2, b2c, eps, c, wd, dc, rect, l2, dec, plain);
 }

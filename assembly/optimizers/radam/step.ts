@@ -7,19 +7,27 @@
 // State: state0 = exp_avg, state1 = exp_avg_sq. The lane arithmetic and the loop are in
 // radam_lanes.ts (shared with the embedding rows).
 
-import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperFlag } from "../../shared/common";
+import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperF32, hyperFlag } from "../../shared/common";
+import { CLIP_LO, CLIP_HI } from "../../shared/clip";
+import { plainGrad } from "../../shared/clamp";
 import { radamSpan } from "./lanes";
-import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "./slots";
+import { RADAM_GSCALE, RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "./slots";
 export * from "./slots";
 
-@inline function radamTensor(d: usize, rect: bool, l2: bool, dec: bool): void {
-  radamSpan(descParam(d), descGrad(d), descState0(d), descState1(d), descLength(d), descHyper(d), rect, l2, dec);
+@inline function radamTensor(d: usize, rect: bool, l2: bool, dec: bool, plain: bool = false): void {
+  radamSpan(descParam(d), descGrad(d), descState0(d), descState1(d), descLength(d), descHyper(d), rect, l2, dec, plain);
 }
 
 @inline function radamRect(d: usize, l2: bool, dec: bool, rect: bool): void {
   if (rect) radamTensor(d, true, l2, dec);
   else radamTensor(d, false, l2, dec);
 }
+
+// The default options (no clipping, gradient scale 1) get loops of their own without the clamp and
+// the scale (shared/clamp.ts plainGrad: the same bits), in functions of their own as SGD's do:
+// inlined beside the other variants, loops get merged into ones that select at run time.
+function radamPlain(d: usize): void { radamTensor(d, true, false, false, true); }
+function radamPlainUnrectified(d: usize): void { radamTensor(d, false, false, false, true); }
 
 /** One RAdam step over every tensor of the table. */
 export function radamStep(table: usize, count: i32): void {
@@ -29,6 +37,9 @@ export function radamStep(table: usize, count: i32): void {
     const rect = hyperFlag(h, RADAM_RECT);
     if (hyperFlag(h, RADAM_USE_L2)) radamRect(d, true, false, rect);
     else if (hyperFlag(h, RADAM_USE_DECAY)) radamRect(d, false, true, rect);
-    else radamRect(d, false, false, rect);
+    else if (plainGrad(hyperF32(h, RADAM_GSCALE), hyperF32(h, CLIP_LO), hyperF32(h, CLIP_HI))) {
+      if (rect) radamPlain(d);
+      else radamPlainUnrectified(d);
+    } else radamRect(d, false, false, rect);
   }
 }

@@ -8,31 +8,32 @@ import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, de
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
 import { gradVec, gradOne, plainGrad } from "../../shared/clamp";
 import { RMSPROP_GSCALE, RMSPROP_LR, RMSPROP_ALPHA, RMSPROP_OMA, RMSPROP_EPS, RMSPROP_WD, RMSPROP_MOMENTUM, RMSPROP_USE_WD, RMSPROP_CENTERED, RMSPROP_USE_MOMENTUM } from "./slots";
+import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 export * from "./slots";
 
-@inline function rmsVec(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
+@inline function rmsVec<L = Lane0>(P: usize, G: usize, S: usize, B: usize, A: usize, o: usize,
                         gs: v128, lo: v128, hi: v128, lr: v128, al: v128, oma: v128, eps: v128, wd: v128, mu: v128,
                         useWd: bool, cen: bool, useMom: bool, plain: bool): void {
-  const p = v128.load(P + o);
-  let g = gradVec(v128.load(G + o), gs, lo, hi, plain);
+  const p = v128.load(P + o, offsetof<L>());
+  let g = gradVec(v128.load(G + o, offsetof<L>()), gs, lo, hi, plain);
   if (useWd) g = f32x4.add(g, f32x4.mul(wd, p));
-  const sq = f32x4.add(f32x4.mul(v128.load(S + o), al), f32x4.mul(f32x4.mul(oma, g), g));
-  v128.store(S + o, sq);
+  const sq = f32x4.add(f32x4.mul(v128.load(S + o, offsetof<L>()), al), f32x4.mul(f32x4.mul(oma, g), g));
+  v128.store(S + o, sq, offsetof<L>());
   let avg: v128;
   if (cen) {
-    let ga = v128.load(A + o);
+    let ga = v128.load(A + o, offsetof<L>());
     ga = f32x4.add(f32x4.mul(ga, al), f32x4.mul(oma, g));
-    v128.store(A + o, ga);
+    v128.store(A + o, ga, offsetof<L>());
     avg = f32x4.add(f32x4.sqrt(f32x4.sub(sq, f32x4.mul(ga, ga))), eps);
   } else {
     avg = f32x4.add(f32x4.sqrt(sq), eps);
   }
   if (useMom) {
-    const b = f32x4.add(f32x4.mul(v128.load(B + o), mu), f32x4.div(g, avg));
-    v128.store(B + o, b);
-    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, b)));
+    const b = f32x4.add(f32x4.mul(v128.load(B + o, offsetof<L>()), mu), f32x4.div(g, avg));
+    v128.store(B + o, b, offsetof<L>());
+    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, b)), offsetof<L>());
   } else {
-    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, f32x4.div(g, avg))));
+    v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, f32x4.div(g, avg))), offsetof<L>());
   }
 }
 
@@ -73,9 +74,9 @@ export * from "./slots";
     for (; i < n16; i += 16) {
       const o = i << 2;
       rmsVec(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
-      rmsVec(P, G, S, B, A, o + 16, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
-      rmsVec(P, G, S, B, A, o + 32, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
-      rmsVec(P, G, S, B, A, o + 48, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec<Lane1>(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec<Lane2>(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
+      rmsVec<Lane3>(P, G, S, B, A, o, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);
     }
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) rmsVec(P, G, S, B, A, i << 2, vgs, vlo, vhi, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, plain);

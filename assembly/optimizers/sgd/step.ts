@@ -8,15 +8,16 @@
 import { DESC_BYTES, descParam, descGrad, descState0, descLength, descHyper, hyperF32, hyperFlag } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
 import { gradVec, gradOne, plainGrad } from "../../shared/clamp";
+import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 import { sgdDirVec, sgdDirOne } from "./lanes";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "./slots";
 export * from "./slots";
 
-@inline function sgdVec(P: usize, G: usize, B: usize, o: usize, gs: v128, lo: v128, hi: v128, lr: v128, mu: v128, omd: v128, wd: v128,
+@inline function sgdVec<L = Lane0>(P: usize, G: usize, B: usize, o: usize, gs: v128, lo: v128, hi: v128, lr: v128, mu: v128, omd: v128, wd: v128,
                         useMom: bool, first: bool, nest: bool, useWd: bool, plain: bool): void {
-  const p = v128.load(P + o);
-  const d = sgdDirVec(gradVec(v128.load(G + o), gs, lo, hi, plain), p, B, o, mu, omd, wd, useMom, first, nest, useWd);
-  v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, d)));
+  const p = v128.load(P + o, offsetof<L>());
+  const d = sgdDirVec<L>(gradVec(v128.load(G + o, offsetof<L>()), gs, lo, hi, plain), p, B, o, mu, omd, wd, useMom, first, nest, useWd);
+  v128.store(P + o, f32x4.sub(p, f32x4.mul(lr, d)), offsetof<L>());
 }
 
 @inline function sgdOne(P: usize, G: usize, B: usize, o: usize, gs: f32, lo: f32, hi: f32, lr: f32, mu: f32, omd: f32, wd: f32,
@@ -35,9 +36,9 @@ export * from "./slots";
     for (; i < n16; i += 16) {
       const o = i << 2;
       sgdVec(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
-      sgdVec(P, G, B, o + 16, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
-      sgdVec(P, G, B, o + 32, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
-      sgdVec(P, G, B, o + 48, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec<Lane1>(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec<Lane2>(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
+      sgdVec<Lane3>(P, G, B, o, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);
     }
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) sgdVec(P, G, B, i << 2, vgs, vlo, vhi, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, plain);

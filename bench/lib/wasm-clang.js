@@ -1,0 +1,173 @@
+// The "wasm (clang)" contender, the wasm limit: the loops of bench/c/dense.c compiled by clang to
+// wasm32 SIMD at bench time and run in this process's V8, next to the engine. What WebAssembly SIMD
+// can do on this CPU with the same float32 arithmetic (no gradient clamp or scale: the C loops are
+// the default options' formulas). Skipped with a note when clang or wasm-ld is missing (Debian:
+// `apt-get install clang lld`).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../c/dense.c', import.meta.url));
+
+/**
+ * The clang flags of the contender. Left to itself, clang does not unroll these loops for wasm32
+ * (one f32x4 per iteration); `-DUNROLL=4` interleaves four (`#pragma clang loop
+ * interleave_count(4)`), the fastest of 1, 2 and 4 measured on AMD EPYC family 23 (Node 20, each
+ * pair in one pinned process): 4× over 1× was 1.34-1.5× for SGD with momentum at 1K-256K and
+ * 1.05-1.17× for the Adam family; 4× over 2×: SGD 1.1-1.15×, Adam 1.09-1.11×, AdamW, Adamax, NAdam,
+ * RAdam 1.01-1.09×, Adagrad, RMSprop and Lion within ±3%, Adadelta 0.96-0.98×.
+ */
+export const CLANG_WASM_FLAGS = [
+  '--target=wasm32',
+  '-O3',
+  '-msimd128',
+  '-nostdlib',
+  '-Wl,--no-entry',
+  '-Wl,--export=__heap_base',
+  '-DUNROLL=4',
+];
+
+/** Compiled modules by their extra flags (one compile per process and flag set). */
+const compiled = new Map();
+
+/**
+ * Compiles bench/c/dense.c to wasm once per process (extra `-D` flags allowed for experiments).
+ * @returns {{ module?: WebAssembly.Module, skipped?: string, compiler?: string }}
+ */
+export function clangWasm(extra = []) {
+  const key = extra.join(' ');
+  if (compiled.has(key)) return compiled.get(key);
+  let result;
+  const version = spawnSync('clang', ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0) {
+    result = { skipped: 'clang not found: the wasm (clang) contender was skipped (apt-get install clang lld)' };
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-clang-'));
+    try {
+      const out = join(dir, 'dense.wasm');
+      const r = spawnSync('clang', [...CLANG_WASM_FLAGS, ...extra, '-o', out, SRC], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 2).join(' ');
+        result = {
+          skipped: /wasm-ld|lld/.test(why)
+            ? `wasm-ld not found: the wasm (clang) contender was skipped (apt-get install lld): ${why}`
+            : `clang failed on bench/c/dense.c for wasm32: ${why}`,
+        };
+      } else {
+        result = {
+          module: new WebAssembly.Module(readFileSync(out)),
+          compiler: version.stdout.split('\n')[0].trim(),
+        };
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  compiled.set(key, result);
+  return result;
+}
+
+const B1 = 0.9;
+const B2 = 0.999;
+
+/**
+ * Per bench kernel id: one step of dense.c's loop as a closure over the export `k`, the buffers
+ * and the step count, its per-step scalars computed in double as dense.c's step() and the
+ * TypeScript side do (no array is allocated per step: at 1K a step takes under a microsecond).
+ * @type {Record<string, (k: Function, p: number, g: number, m: number, v: number, n: number) => () => void>}
+ */
+const KERNELS = {
+  adam: (k, p, g, m, v, n) => {
+    let t = 0;
+    return () => {
+      t++;
+      k(p, g, m, v, n, B1, 1 - B1, B2, 1 - B2, 1e-3 / (1 - B1 ** t), 1 / Math.sqrt(1 - B2 ** t), 1e-8);
+    };
+  },
+  adamw: (k, p, g, m, v, n) => {
+    let t = 0;
+    const decay = 1 - 1e-3 * 0.01;
+    return () => {
+      t++;
+      k(p, g, m, v, n, B1, 1 - B1, B2, 1 - B2, 1e-3 / (1 - B1 ** t), 1 / Math.sqrt(1 - B2 ** t), 1e-8, decay);
+    };
+  },
+  'sgd-momentum': (k, p, g, m, v, n) => () => k(p, g, m, n, 1e-3, 0.9, 1),
+  adagrad: (k, p, g, m, v, n) => () => k(p, g, m, n, 0.01, 1e-10),
+  rmsprop: (k, p, g, m, v, n) => () => k(p, g, m, n, 0.01, 0.99, 1 - 0.99, 1e-8),
+  adamax: (k, p, g, m, v, n) => {
+    let t = 0;
+    return () => {
+      t++;
+      k(p, g, m, v, n, 1 - B1, B2, 2e-3 / (1 - B1 ** t), 1e-8);
+    };
+  },
+  adadelta: (k, p, g, m, v, n) => () => k(p, g, m, v, n, 1, 0.9, 1 - 0.9, 1e-6),
+  nadam: (k, p, g, m, v, n) => {
+    let t = 0;
+    let prod = 1;
+    const lr = 2e-3;
+    return () => {
+      t++;
+      const mu = B1 * (1 - 0.5 * 0.96 ** (t * 0.004)),
+        mu1 = B1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004));
+      prod *= mu;
+      const cg = (lr * (1 - mu)) / (1 - prod),
+        cm = (lr * mu1) / (1 - prod * mu1);
+      k(p, g, m, v, n, 1 - B1, B2, 1 - B2, 1 / (1 - B2 ** t), 1e-8, cg, cm);
+    };
+  },
+  radam: (k, p, g, m, v, n) => {
+    let t = 0;
+    const lr = 1e-3,
+      rhoInf = 2 / (1 - B2) - 1;
+    return () => {
+      t++;
+      const b2t = B2 ** t,
+        bc1 = 1 - B1 ** t,
+        bc2 = 1 - b2t;
+      const rho = rhoInf - (2 * t * b2t) / bc2;
+      if (rho > 5) {
+        const rect = Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho));
+        k(p, g, m, v, n, 1 - B1, B2, 1 - B2, 1e-8, (lr / bc1) * rect * Math.sqrt(bc2), 1);
+      } else k(p, g, m, v, n, 1 - B1, B2, 1 - B2, 1e-8, lr / bc1, 0);
+    };
+  },
+  lion: (k, p, g, m, v, n) => () => k(p, g, m, n, 1e-4, 0.9, 1 - 0.9, 0.99, 1 - 0.99, 1e-3),
+};
+
+/** The export of dense.c's loop for each bench kernel id (C names have no '-'). */
+const EXPORT = (id) => id.replace('-', '_');
+
+/** The clang that compiled the contender in this process (its `--version` line), or null. */
+export function clangVersion() {
+  for (const r of compiled.values()) if (r.compiler) return r.compiler;
+  return null;
+}
+
+/** Whether dense.c has a loop for this bench kernel id. */
+export function hasClangKernel(id) {
+  return id in KERNELS;
+}
+
+/**
+ * One dense step of kernel `id` over `n` floats in a fresh instance (a memory of its own, grown to
+ * hold p, g and two state buffers, 16-byte aligned and 16 bytes apart as the engine's allocator
+ * places them). Returns `run()` (one step) and the Float32Array views [p, g, m, v].
+ */
+export function clangKernel(module, id, { n, fill = [] }) {
+  if (!KERNELS[id]) throw new Error(`wasm (clang): bench/c/dense.c has no loop for ${id}`);
+  const { exports } = new WebAssembly.Instance(module, {});
+  const memory = exports.memory;
+  const stride = Math.ceil((n * 4) / 16) * 16 + 16;
+  const base = Math.ceil(exports.__heap_base.value / 16) * 16 + 16;
+  const need = base + stride * 4 - memory.buffer.byteLength;
+  if (need > 0) memory.grow(Math.ceil(need / 65536));
+  const ptrs = [0, 1, 2, 3].map((i) => base + i * stride);
+  const views = ptrs.map((p) => new Float32Array(memory.buffer, p, n));
+  fill.forEach((values, i) => values && views[i].set(values));
+  const [p, g, m, v] = ptrs;
+  return { run: KERNELS[id](exports[EXPORT(id)], p, g, m, v, n), views };
+}

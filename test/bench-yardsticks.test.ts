@@ -1,0 +1,231 @@
+// The benchmark's yardsticks compare like with like: the wasm limit (bench/c/dense.c compiled by
+// clang to wasm SIMD) computes the engine's default-option steps bit for bit, the C embedding
+// loops (radix-sort, slot-per-row and hybrid coalescing) leave the same tables, and the report helpers
+// read the new targets (size ranges, upper bounds, ratio column names). No timing assertions.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as lib from '../src/index.js';
+// @ts-expect-error: plain JS module without type declarations
+import * as wasmClang from '../bench/lib/wasm-clang.js';
+// @ts-expect-error: plain JS module without type declarations
+import * as data from '../bench/lib/data.js';
+// @ts-expect-error: plain JS module without type declarations
+import * as report from '../bench/lib/report.js';
+
+const { clangWasm, clangKernel, CLANG_WASM_FLAGS } = wasmClang;
+const { grads, params, HotIds } = data;
+const { appliesAt, meets, evaluateTargets, groupTable } = report;
+
+const root = new URL('..', import.meta.url).pathname;
+
+/** The bench's default options per kernel (bench/groups/dense.js), by engine class. */
+const KERNELS: [string, string, Record<string, unknown>][] = [
+  ['adam', 'Adam', { lr: 1e-3 }],
+  ['adamw', 'AdamW', { lr: 1e-3, weightDecay: 0.01 }],
+  ['sgd-momentum', 'SGD', { lr: 1e-3, momentum: 0.9 }],
+  ['adagrad', 'Adagrad', { lr: 0.01 }],
+  ['rmsprop', 'RMSprop', { lr: 0.01 }],
+  ['adamax', 'Adamax', { lr: 2e-3 }],
+  ['adadelta', 'Adadelta', { lr: 1 }],
+  ['nadam', 'NAdam', { lr: 2e-3 }],
+  ['radam', 'RAdam', { lr: 1e-3 }],
+  ['lion', 'Lion', { lr: 1e-4 }],
+];
+
+const bits = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
+
+describe('the wasm limit (bench/c/dense.c by clang, bench/lib/wasm-clang.js)', () => {
+  const wasm = clangWasm();
+
+  it('compiles with clang to wasm32 SIMD, or says why not and how to install it', () => {
+    expect(CLANG_WASM_FLAGS).toEqual(expect.arrayContaining(['--target=wasm32', '-O3', '-msimd128']));
+    const hasClang = spawnSync('clang', ['--version']).status === 0;
+    // CI installs clang and lld (.ci/run): there the comparisons below must run, not skip.
+    if (process.env.CI === 'true') expect(wasm.skipped, 'CI=true needs clang and lld').toBeFalsy();
+    if (hasClang && !wasm.skipped) {
+      expect(wasm.module).toBeInstanceOf(WebAssembly.Module);
+      expect(wasm.compiler).toMatch(/clang/);
+    } else expect(wasm.skipped).toMatch(/apt-get install/);
+  });
+
+  // n = 1000: blocks of 16 and a tail, on both sides; 7 steps cover RAdam's unrectified start.
+  it.each(KERNELS)(
+    '%s: the same bits as the engine with default options, step after step',
+    async (id, cls, options) => {
+      if (wasm.skipped) return expect(wasm.skipped).toMatch(/apt-get install/);
+      const engine = await lib.createEngine({ simd: true });
+      type Opt = {
+        param(x: Float32Array): { grad: Float32Array; data: Float32Array };
+        step(): boolean;
+        dispose(): void;
+      };
+      const Ctor = (lib as unknown as Record<string, new (o: object) => Opt>)[cls];
+      const opt = new Ctor({ ...options, engine });
+      const n = 1000;
+      const p = opt.param(params(n));
+      p.grad.set(grads(n));
+      const k = clangKernel(wasm.module, id, { n, fill: [params(n), grads(n)] });
+      for (let s = 0; s < 7; s++) {
+        opt.step();
+        k.run();
+        expect(bits(k.views[0])).toEqual(bits(p.data));
+      }
+      opt.dispose();
+    },
+  );
+});
+
+describe('the C embedding loops (bench/c/sparse.c)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-c-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('radix-sort, slot-per-row and hybrid coalescing leave the same table, and the slots are reset', () => {
+    // A harness that includes sparse.c and runs both methods on the same ids (duplicates, hot rows).
+    const harness = join(dir, 'harness.c');
+    writeFileSync(
+      harness,
+      `#define main sparse_main
+#include "${join(root, 'bench', 'c', 'sparse.c')}"
+#undef main
+static Table mk(size_t rows, size_t dim, size_t k) {
+  Table t = {0}; t.rows = rows; t.dim = dim; t.k = k;
+  t.w = xalloc(rows * dim * 4); t.m = xalloc(rows * dim * 4); t.v = xalloc(rows * dim * 4);
+  for (size_t i = 0; i < rows * dim; i++) { t.w[i] = (f32)((i * 2654435761u) % 1000) / 1000.f; t.m[i] = 0; t.v[i] = 0; }
+  t.acc = xalloc(k * dim * 4); t.keys = xalloc(k * 8); t.tmp = xalloc(k * 8);
+  t.slot = xalloc(rows * 4); for (size_t r = 0; r < rows; r++) t.slot[r] = -1;
+  t.list = xalloc(k * 4); t.src = xalloc(k * sizeof(f32 *));
+  return t;
+}
+int main(void) {
+  const size_t rows = 4096, dim = 20, k = 512;
+  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k);
+  int32_t *ids = xalloc(k * 4); f32 *g = xalloc(k * dim * 4);
+  uint64_t s = 1;
+  for (int step = 0; step < 12; step++) {
+    for (size_t i = 0; i < k; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; ids[i] = (int32_t)((s >> 20) % (step % 2 ? 64 : rows)); }
+    for (size_t i = 0; i < k * dim; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; g[i] = (f32)((double)(s >> 11) / 9007199254740992.0 - 0.5); }
+    update(&a, ids, g);
+    update_direct(&b, ids, g);
+    update_hybrid(&c, ids, g);
+  }
+  size_t diff = 0;
+  for (size_t i = 0; i < rows * dim; i++)
+    diff += memcmp(&a.w[i], &b.w[i], 4) != 0 || memcmp(&a.m[i], &b.m[i], 4) != 0 || memcmp(&a.v[i], &b.v[i], 4) != 0 ||
+            memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0;
+  size_t dirty = 0;
+  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1);
+  printf("%zu %zu\\n", diff, dirty);
+  return 0;
+}
+`,
+    );
+    const exe = join(dir, 'harness');
+    const cc = spawnSync('gcc', ['-O2', '-msse4.2', '-fno-math-errno', '-o', exe, harness, '-lm'], {
+      encoding: 'utf8',
+    });
+    if (cc.error) return expect(String(cc.error.message)).toMatch(/ENOENT/); // no gcc: the C contenders skip too
+    expect(cc.status, cc.stderr).toBe(0);
+    const r = spawnSync(exe, { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('0 0');
+  });
+
+  it('refuses an unknown method with a message', () => {
+    const exe = join(dir, 'sparse');
+    const cc = spawnSync('gcc', ['-O2', '-o', exe, join(root, 'bench', 'c', 'sparse.c'), '-lm'], { encoding: 'utf8' });
+    if (cc.error) return expect(String(cc.error.message)).toMatch(/ENOENT/);
+    const ids = join(dir, 'ids.bin');
+    writeFileSync(ids, new Uint8Array(new Int32Array([0, 1, 2, 3]).buffer));
+    const r = spawnSync(exe, ['8', '4', '4', ids, '1', '1', 'bogus'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid or touch\)/);
+    for (const m of ['radix', 'direct', 'hybrid', 'touch']) {
+      const ok = spawnSync(exe, ['8', '4', '4', ids, '1', '1', m], { encoding: 'utf8' });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).method).toBe(m);
+    }
+  });
+});
+
+describe('hot ids', () => {
+  it('draws about 90% of the ids from 256 rows, in range, with heavy duplication', () => {
+    const rows = 262144;
+    const src = new HotIds(rows);
+    const hot = new Set(src.hot);
+    expect(hot.size).toBe(256);
+    const ids: Int32Array = src.draw(4096);
+    let fromHot = 0;
+    for (const id of ids) {
+      expect(id >= 0 && id < rows).toBe(true);
+      if (hot.has(id)) fromHot++;
+    }
+    expect(fromHot / ids.length).toBeGreaterThan(0.87);
+    expect(fromHot / ids.length).toBeLessThan(0.93);
+    const distinct = new Set(ids).size;
+    expect(distinct).toBeGreaterThan(500);
+    expect(distinct).toBeLessThan(800);
+  });
+});
+
+describe('report helpers for the yardsticks', () => {
+  const task = (contender: string, n: number, melems: number) => ({
+    name: `x/${contender}/${n}`,
+    contender,
+    n,
+    elems: n,
+    melems,
+    medianMs: n / melems / 1e3,
+    spread: 0.01,
+  });
+  const group = {
+    id: 'x',
+    title: 'X',
+    kind: 'dense',
+    unit: 'Melem/s',
+    xLabel: 'elements',
+    baseline: 'engine',
+    contenders: [
+      { id: 'engine', label: 'wasm-optim' },
+      { id: 'wasm-clang', label: 'wasm (clang)', ratioLabel: 'wasm limit' },
+      { id: 'exact', label: 'exact' },
+    ],
+    targets: [
+      { contender: 'wasm-clang', min: 0.9, at: 'every', upTo: 1024, label: 'small' },
+      { contender: 'wasm-clang', min: 0.97, at: 'every', from: 4096, label: 'large' },
+      { contender: 'exact', max: 1.3, at: 'every', label: 'exact' },
+    ],
+    notes: [],
+    tasks: [
+      task('engine', 1024, 920),
+      task('wasm-clang', 1024, 1000),
+      task('exact', 1024, 800),
+      task('engine', 4096, 950),
+      task('wasm-clang', 4096, 1000),
+      task('exact', 4096, 600),
+    ],
+  };
+
+  it('applies a target to the sizes of its range only, and checks upper bounds', () => {
+    expect(appliesAt({ at: 'every', upTo: 1024 }, 1024)).toBe(true);
+    expect(appliesAt({ at: 'every', upTo: 1024 }, 4096)).toBe(false);
+    expect(appliesAt({ at: 'every', from: 4096 }, 1024)).toBe(false);
+    expect(appliesAt({ at: 4096 }, 4096)).toBe(true);
+    expect(meets({ max: 1.3 }, 1.31)).toBe(false);
+    expect(meets({ min: 0.9 }, 0.9)).toBe(true);
+    const [small, large, exact] = evaluateTargets(group);
+    expect(small.checks.map((c: { n: number }) => c.n)).toEqual([1024]);
+    expect(small.status).toBe('met'); // 0.92 >= 0.9
+    expect(large.checks.map((c: { n: number }) => c.n)).toEqual([4096]);
+    expect(large.status).toBe('missed'); // 0.95 < 0.97
+    expect(exact.text).toBe('missed at 4K: 1.58×'); // 950 / 600: exact takes 1.58× the time
+  });
+
+  it('names the ratio column by ratioLabel and marks each size by the target that applies there', () => {
+    const lines = groupTable(group).split('\n');
+    expect(lines[0]).toContain('| × wasm limit | × exact |');
+    expect(lines[2]).toContain('| 0.92× ✓ | 1.15× ✓ |');
+    expect(lines[3]).toContain('| 0.95× ✗ | 1.58× ✗ |');
+  });
+});
