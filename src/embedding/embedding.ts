@@ -168,11 +168,11 @@ export class Embedding implements EmbeddingTable {
   }
   /** How the weights are stored (`weightType`; 'f32' unless the table is lean). */
   get weightType(): 'f32' | 'f16' | 'bf16' {
-    return this.table instanceof LeanEmbedding ? this.table.weightType : 'f32';
+    return this.table.weightType;
   }
   /** How the optimizer state is stored (`stateType`; 'f32' unless the table is lean). */
   get stateType(): 'f32' | 'bf16' | 'int8' {
-    return this.table instanceof LeanEmbedding ? this.table.stateType : 'f32';
+    return this.table.stateType;
   }
   get isDisposed(): boolean {
     return this.table.isDisposed;

@@ -243,6 +243,16 @@ export class LocalEmbedding implements EmbeddingTable {
     return this.stateNames;
   }
 
+  /** Float32 weights (`weightType` other than 'f32' makes a `LeanEmbedding`). */
+  get weightType(): 'f32' {
+    return 'f32';
+  }
+
+  /** Float32 optimizer state. */
+  get stateType(): 'f32' {
+    return 'f32';
+  }
+
   /** Bytes of engine memory per row: float32 weights and state (exact mode: and the row's step word). */
   get bytesPerRow(): number {
     return 4 * this.dim * (1 + this.stateNames.length) + (this.lastPtr ? 4 : 0);

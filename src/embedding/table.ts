@@ -31,6 +31,10 @@ export interface EmbeddingTable {
   lr: number;
   /** Bytes of engine memory per row: weights and optimizer state as stored (see docs/lean-storage.md). */
   readonly bytesPerRow: number;
+  /** How the weights are stored (`'f32'` unless the table is a `LeanEmbedding`). */
+  readonly weightType: 'f32' | 'f16' | 'bf16';
+  /** How the optimizer state is stored (`'f32'` unless the table is a `LeanEmbedding`). */
+  readonly stateType: 'f32' | 'bf16' | 'int8';
   /** Names of the optimizer state tensors (PyTorch's names). */
   readonly stateKeys: readonly string[];
   /** True once `dispose()` was called. */
