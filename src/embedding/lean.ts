@@ -110,7 +110,7 @@ export function resolveStorage(options: { weightType?: unknown; stateType?: unkn
 }
 
 /**
- * @internal-ish: the table behind an `Embedding` with `weightType` or `stateType` other than 'f32'
+ * The table behind an `Embedding` with `weightType` or `stateType` other than 'f32'
  * (see `Embedding` and docs/lean-storage.md). Lazy mode only; one engine.
  */
 export class LeanEmbedding implements EmbeddingTable {
