@@ -18,3 +18,5 @@ export * from "./shared/finite";
 export * from "./meta/index";
 export * from "./optimizers/ftrl/step";
 export * from "./optimizers/rowwise/slots";
+export * from "./embedding/storage";
+export * from "./shared/maps";

@@ -27,6 +27,7 @@ import { clipGroup } from './groups/clip.js';
 import { metaGroup } from './groups/meta.js';
 import { sparseGroup } from './groups/sparse.js';
 import { leanGroup } from './groups/lean.js';
+import { leanStorageGroup } from './groups/lean-storage.js';
 import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
@@ -42,7 +43,7 @@ const HELP = `usage: npm run bench -- [options]   (or: node bench/index.js [opti
   --quick            small sizes and short times (finishes in under a minute)
   --only a,b         run only these groups or task-name prefixes: adam, adamw, sgd-momentum, adagrad,
                      rmsprop, (other optimizers by lower-case name), dense (all optimizers), many, clip, meta,
-                     sparse (Zipf ids), sparse-hot (hot ids), lean, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
+                     sparse (Zipf ids), sparse-hot (hot ids), lean, lean-storage, threads, threads-embedding, tfjs (tfjs-cpu and tfjs-wasm: the
                      TensorFlow.js bridge), init (import + init() in fresh processes); or prefixes
                      such as adam/engine, adam/c-sse/4096
   --sizes a,b        dense sizes instead of the defaults
@@ -325,7 +326,9 @@ async function main() {
   if (sparse) groups.push(sparse, sparseGroup(ctx, 'hot'));
   else notes.push('sparse: the package does not export Embedding yet; the embedding group was not run');
   const lean = leanGroup(ctx);
+  const leanStorage = leanStorageGroup(ctx);
   if (lean) groups.push(lean);
+  if (leanStorage) groups.push(leanStorage);
   groups.push(...tfjsGroups(ctx));
   for (const g of groups)
     g.tasks = g.tasks.filter((t) => selected(opts.only, g, t.name) && (!opts.group || g.id === opts.group));

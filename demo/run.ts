@@ -41,6 +41,10 @@ export interface DemoFlags {
   tfjs: TfjsBackend | undefined;
   /** Stop each epoch after this many updates (to time slow tables on part of an epoch). */
   updates: number | undefined;
+  /** `--weights`: how the table stores its weights. Default `'f32'`. */
+  weights: 'f32' | 'f16' | 'bf16';
+  /** `--state`: how the table stores its optimizer state. Default `'f32'`. */
+  state: 'f32' | 'bf16' | 'int8';
   /** `--help`: print the usage and stop. */
   help: boolean;
 }
@@ -73,6 +77,10 @@ export const USAGE = `usage: npm run demo -- [flags]
   --tfjs wasm|cpu                      the comparison: the table as a tfjs-core variable trained by
                                        tfjs's adam/adagrad/sgd with dense gradients (very slow)
   --updates N                          stop each epoch after N updates (time slow runs on a part)
+  --weights f32|f16|bf16               how the table stores its weights (default f32; 16 bits are
+                                       rounded stochastically, docs/lean-storage.md)
+  --state f32|bf16|int8                how the table stores its optimizer state (default f32; int8
+                                       is bitsandbytes' blockwise dynamic quantization)
   --help                               this text`;
 
 /** Parses the flags; throws a RangeError naming the flag and the value on bad input. */
@@ -89,6 +97,8 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     threads: 1,
     tfjs: undefined,
     updates: undefined,
+    weights: 'f32',
+    state: 'f32',
     help: false,
   };
   const value = (i: number, name: string): string => {
@@ -114,6 +124,20 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
       return v;
     };
     switch (name) {
+      case '--weights': {
+        const v = take();
+        if (v !== 'f32' && v !== 'f16' && v !== 'bf16')
+          throw new RangeError(`demo: flag --weights must be one of f32, f16, bf16, got '${v}'`);
+        flags.weights = v;
+        break;
+      }
+      case '--state': {
+        const v = take();
+        if (v !== 'f32' && v !== 'bf16' && v !== 'int8')
+          throw new RangeError(`demo: flag --state must be one of f32, bf16, int8, got '${v}'`);
+        flags.state = v;
+        break;
+      }
       case '--optimizer': {
         const v = take();
         if (!(OPTIMIZERS as readonly string[]).includes(v))
@@ -180,6 +204,13 @@ export function parseFlags(argv: readonly string[]): DemoFlags {
     );
   if (flags.tfjs !== undefined && flags.dense)
     throw new RangeError('demo: --tfjs and --dense exclude each other (the tfjs table is always dense)');
+  if (
+    (flags.weights !== 'f32' || flags.state !== 'f32') &&
+    (flags.dense || flags.tfjs !== undefined || flags.mode !== 'lazy')
+  )
+    throw new RangeError(
+      'demo: --weights and --state apply to the sparse table in mode lazy (not --dense, --tfjs or --mode exact)',
+    );
   return flags;
 }
 
@@ -220,7 +251,7 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
     ? `a tfjs-core variable on the ${flags.tfjs} backend, dense gradients (--tfjs)`
     : flags.dense
       ? `one dense param stepped whole (--dense)`
-      : `an Embedding table, ${flags.mode} sparse updates`;
+      : `an Embedding table, ${flags.mode} sparse updates, ${flags.weights} weights and ${flags.state} state`;
   print(`wasm-optim demo: part-of-speech tagging of the Brown corpus`);
   print(
     `model: log-linear tagger, ${table}, ${flags.optimizer} (lr ${flags.lr ?? DEFAULT_LR[flags.optimizer]}), ${flags.batchSize} tokens per update, seed ${flags.seed}`,
@@ -268,6 +299,8 @@ export async function runDemo(flags: DemoFlags, out: Output = process.stdout): P
     optimizer: flags.optimizer,
     mode: flags.mode,
     dense: flags.dense,
+    weightType: flags.weights,
+    stateType: flags.state,
     seed: flags.seed,
     batchSize: flags.batchSize,
     ...(flags.lr === undefined ? {} : { lr: flags.lr }),

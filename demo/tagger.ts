@@ -81,6 +81,10 @@ export interface TaggerOptions {
   seed?: number;
   /** The engine to allocate in. Default: the one `init()` created. */
   engine?: Engine;
+  /** How the sparse table stores its weights (`Embedding`'s `weightType`). Default `'f32'`. */
+  weightType?: 'f32' | 'f16' | 'bf16';
+  /** How the sparse table stores its optimizer state (`Embedding`'s `stateType`). Default `'f32'`. */
+  stateType?: 'f32' | 'bf16' | 'int8';
   /**
    * A table of `numFeatures` rows of `ceil(numTags / 4) * 4` zeros built elsewhere (the tfjs
    * comparison); the tagger then ignores `optimizer`, `lr`, `mode`, `dense` and `weightDecay`.
@@ -144,12 +148,15 @@ class SparseTable implements ScoreTable {
     mode: Mode,
     weightDecay: number | undefined,
     engine: Engine | undefined,
+    storage: { weightType?: 'f32' | 'f16' | 'bf16'; stateType?: 'f32' | 'bf16' | 'int8' } = {},
   ) {
     this.emb = new Embedding(rows, dim, {
       optimizer: TABLE_NAME[optimizer],
       lr,
       mode,
       init: 'zeros',
+      seed: 1,
+      ...storage,
       ...(weightDecay === undefined ? {} : { weightDecay }),
       ...(engine === undefined ? {} : { engine }),
     });
@@ -167,6 +174,8 @@ class SparseTable implements ScoreTable {
     this.emb.update(ids, grads);
   }
   all(): Float32Array {
+    // A lean table (16-bit weights or 8-bit state) has no float32 view: a decoded copy.
+    if (this.emb.weightType !== 'f32' || this.emb.stateType !== 'f32') return this.emb.stateDict().weights;
     return this.emb.weights;
   }
   dispose(): void {
@@ -249,7 +258,9 @@ export class Tagger {
   /** Columns of the table (tags, padded to a multiple of 4; padding columns stay zero). */
   readonly dim: number;
   /** The options in force. */
-  readonly options: Readonly<Required<Omit<TaggerOptions, 'engine' | 'weightDecay' | 'table'>>> & {
+  readonly options: Readonly<
+    Required<Omit<TaggerOptions, 'engine' | 'weightDecay' | 'table' | 'weightType' | 'stateType'>>
+  > & {
     weightDecay: number | undefined;
   };
   private readonly table: ScoreTable;
@@ -291,7 +302,10 @@ export class Tagger {
       ? options.table
       : dense
         ? new DenseTable(rows, this.dim, maxRows, optimizer, lr, options.weightDecay, options.engine)
-        : new SparseTable(rows, this.dim, optimizer, lr, mode, options.weightDecay, options.engine);
+        : new SparseTable(rows, this.dim, optimizer, lr, mode, options.weightDecay, options.engine, {
+            weightType: options.weightType,
+            stateType: options.stateType,
+          });
     this.random = mulberry32(seed);
     this.stamp = new Int32Array(rows).fill(-1);
     this.slot = new Int32Array(rows);

@@ -95,6 +95,9 @@ export { threadsUnavailableReason } from './threads/setup.js';
 export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';
+export { LeanEmbedding, leanLayout, WEIGHT_TYPES, STATE_TYPES } from './embedding/lean.js';
+export type { WeightType, StateType, LeanLayout } from './embedding/lean.js';
+export { dynamicMap } from './embedding/dynamic-map.js';
 export type { EmbeddingTable } from './embedding/table.js';
 export {
   rowFootprint,

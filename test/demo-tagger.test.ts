@@ -311,6 +311,8 @@ describe('demo flags', () => {
       threads: 1,
       tfjs: undefined,
       updates: undefined,
+      weights: 'f32',
+      state: 'f32',
     });
   });
   it('reads every flag, as two words or with =', () => {
@@ -346,8 +348,12 @@ describe('demo flags', () => {
       threads: 2,
       tfjs: undefined,
       updates: 5,
+      weights: 'f32',
+      state: 'f32',
     });
     expect(parseFlags(['--tfjs', 'cpu', '--optimizer', 'adagrad']).tfjs).toBe('cpu');
+    expect(parseFlags(['--weights', 'bf16', '--state=int8'])).toMatchObject({ weights: 'bf16', state: 'int8' });
+    expect(parseFlags(['--weights=f16'])).toMatchObject({ weights: 'f16', state: 'f32' });
     expect(parseFlags(['--help']).help).toBe(true);
   });
   it('rejects bad flags with a message naming them', () => {
@@ -370,6 +376,9 @@ describe('demo flags', () => {
     expect(() => parseFlags(['--tfjs', 'cpu', '--optimizer', 'adamw'])).toThrow(/no AdamW/);
     expect(() => parseFlags(['--tfjs', 'cpu', '--dense'])).toThrow(/exclude each other/);
     expect(() => parseFlags(['--fast'])).toThrow(/unknown flag '--fast'/);
+    expect(() => parseFlags(['--weights', 'f8'])).toThrow(/--weights must be one of f32, f16, bf16, got 'f8'/);
+    expect(() => parseFlags(['--state', 'int4'])).toThrow(/--state must be one of f32, bf16, int8, got 'int4'/);
+    expect(() => parseFlags(['--state', 'int8', '--dense'])).toThrow(/--weights and --state apply to the sparse table/);
   });
 });
 

@@ -545,6 +545,11 @@ let rngState: u64 = 0;
 /** Fills `n` f32 at `ptr` with N(mean, std^2) draws from the generator seeded with (seedHi, seedLo). */
 export function embFillNormal(ptr: usize, n: i32, seedLo: u32, seedHi: u32, mean: f64, std: f64): void {
   rngState = (<u64>seedHi << 32) | <u64>seedLo;
+  embFillNormalNext(ptr, n, mean, std);
+}
+
+/** Like embFillNormal, continuing the generator's sequence (a table filled in even-sized pieces). */
+export function embFillNormalNext(ptr: usize, n: i32, mean: f64, std: f64): void {
   let i: i32 = 0;
   while (i < n) {
     let a: f64, b: f64, s: f64;
@@ -566,6 +571,11 @@ export function embFillNormal(ptr: usize, n: i32, seedLo: u32, seedHi: u32, mean
 /** Fills `n` f32 at `ptr` with U(low, high) draws from the generator seeded with (seedHi, seedLo). */
 export function embFillUniform(ptr: usize, n: i32, seedLo: u32, seedHi: u32, low: f64, high: f64): void {
   rngState = (<u64>seedHi << 32) | <u64>seedLo;
+  embFillUniformNext(ptr, n, low, high);
+}
+
+/** Like embFillUniform, continuing the generator's sequence. */
+export function embFillUniformNext(ptr: usize, n: i32, low: f64, high: f64): void {
   const span = high - low;
   for (let i: i32 = 0; i < n; i++) {
     let x = <f32>(low + span * nextUnit());

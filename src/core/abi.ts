@@ -203,6 +203,35 @@ export const SLOT = {
   PRADAM_EPS: 7,
   PRADAM_LWD: 8,
   PRADAM_USE_WD: 9,
+  LEAN_UNIQ: 0,
+  LEAN_GPTR: 1,
+  LEAN_WTYPE: 2,
+  LEAN_STYPE: 3,
+  LEAN_NSTATE: 4,
+  LEAN_SIGNED: 5,
+  LEAN_REC: 6,
+  LEAN_SHIFT: 8,
+  LEAN_CHUNKS: 9,
+  LEAN_SEEDLO: 10,
+  LEAN_SEEDHI: 11,
+  LEAN_MAPS: 12,
+  LEAN_DIM: 13,
+  LEAN_SINK: 16,
+  LEAN_SLOT0: 17,
+  LEAN_SROW: 29,
+  LEAN_SHADOW_AT: 128,
+  LEAN_IOTA_AT: 384,
+  LEAN_SCRATCH_AT: 448,
+  LEAN_BLOCK: 16,
+  LEAN_F32: 0,
+  LEAN_F16: 1,
+  LEAN_BF16: 2,
+  LEAN_INT8: 3,
+  MAP_SIGNED: 0,
+  MAP_UNSIGNED: 1024,
+  MID_SIGNED: 2048,
+  MID_UNSIGNED: 2624,
+  MAPS_BYTES: 3712,
 } as const;
 
 /** The name of one of the module's exported constants. */
@@ -259,7 +288,11 @@ export interface EngineFunctions {
   /** assembly/embedding/apply.ts */
   embFillNormal(ptr: number, n: number, seedLo: number, seedHi: number, mean: number, std: number): void;
   /** assembly/embedding/apply.ts */
+  embFillNormalNext(ptr: number, n: number, mean: number, std: number): void;
+  /** assembly/embedding/apply.ts */
   embFillUniform(ptr: number, n: number, seedLo: number, seedHi: number, low: number, high: number): void;
+  /** assembly/embedding/apply.ts */
+  embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
   /** assembly/shared/clip.ts */
   clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
   /** assembly/shared/clip.ts */
@@ -296,6 +329,22 @@ export interface EngineFunctions {
   adagradMetaStep(table: number, meta: number, count: number): void;
   /** assembly/optimizers/ftrl/step.ts */
   ftrlStep(table: number, count: number): void;
+  /** assembly/embedding/storage.ts */
+  leanApply(ld: number, t: number, from: number, count: number): void;
+  /** assembly/embedding/storage.ts */
+  leanLookup(ld: number, ids: number, k: number, out: number): void;
+  /** assembly/embedding/storage.ts */
+  leanRead(ld: number, from: number, count: number, out: number, what: number): void;
+  /** assembly/embedding/storage.ts */
+  leanWrite(ld: number, from: number, count: number, src: number, what: number): void;
+  /** assembly/embedding/storage.ts */
+  leanRecord(ld: number, r: number): number;
+  /** assembly/embedding/storage.ts */
+  leanEncodeWeightsTest(dst: number, src: number, n: number, type: number, seedLo: number, seedHi: number, t: number, row: number, sr: number): void;
+  /** assembly/embedding/storage.ts */
+  leanDecodeWeightsTest(dst: number, src: number, n: number, type: number): void;
+  /** assembly/embedding/storage.ts */
+  leanEncodeTest(maps: number, dst: number, src: number, n: number, absmax: number, signed: number): void;
 }
 
 /** The name of one of the module's exported functions. */

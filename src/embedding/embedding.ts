@@ -4,6 +4,8 @@
 
 import type { Engine } from '../core/engine.js';
 import { describe } from '../core/options.js';
+import { decodeCheckpoint } from '../core/checkpoint.js';
+import { LeanEmbedding, resolveStorage } from './lean.js';
 import { LocalEmbedding } from './local.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
 import { ShardedEmbedding, shardRowsFor, type ShardedEmbeddingOptions } from './sharded.js';
@@ -30,6 +32,9 @@ export function createEmbeddingTable(rows: number, dim: number, options: Embeddi
     throw new TypeError(`Embedding: options must be an object, got ${describe(options)}`);
   // Bad shapes and options get LocalEmbedding's errors (it checks everything before it allocates,
   // in its own order); only a valid table too large for one engine block is sharded.
+  // 16-bit weights or 8/16-bit state: a lean table (one engine, lazy; src/embedding/lean.ts).
+  const storage = resolveStorage(options);
+  if (storage.weightType !== 'f32' || storage.stateType !== 'f32') return new LeanEmbedding(rows, dim, options);
   let fits: boolean;
   try {
     fits = shardRowsFor(rows, dim, options as ShardedEmbeddingOptions) >= rows;
@@ -106,6 +111,9 @@ export class Embedding implements EmbeddingTable {
    * hyperparameters come from the checkpoint. Throws a CheckpointError when it is refused.
    */
   static fromCheckpoint(bytes: Uint8Array | ArrayBuffer, options: { engine?: Engine } = {}): Embedding {
+    const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload;
+    if (p.weightType !== undefined || p.stateType !== undefined)
+      return Embedding.wrap(LeanEmbedding.fromCheckpoint(bytes, options));
     return Embedding.wrap(LocalEmbedding.fromCheckpoint(bytes, options));
   }
 
@@ -162,6 +170,14 @@ export class Embedding implements EmbeddingTable {
   /** The table's footprint: bytes per row of weights and of state, and in all. */
   memoryStats(): TableMemoryStats {
     return this.table.memoryStats();
+  }
+  /** How the weights are stored (`weightType`; 'f32' unless the table is lean). */
+  get weightType(): 'f32' | 'f16' | 'bf16' {
+    return this.table.weightType;
+  }
+  /** How the optimizer state is stored (`stateType`; 'f32' unless the table is lean). */
+  get stateType(): 'f32' | 'bf16' | 'int8' {
+    return this.table.stateType;
   }
   get isDisposed(): boolean {
     return this.table.isDisposed;

@@ -275,6 +275,16 @@ export class LocalEmbedding implements EmbeddingTable {
     };
   }
 
+  /** Float32 weights (`weightType` other than 'f32' makes a `LeanEmbedding`). */
+  get weightType(): 'f32' {
+    return 'f32';
+  }
+
+  /** Float32 optimizer state. */
+  get stateType(): 'f32' {
+    return 'f32';
+  }
+
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
     return this.disposed;

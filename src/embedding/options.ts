@@ -111,6 +111,18 @@ export interface EmbeddingOptions {
   seed?: number;
   /** The engine to allocate in; default: the one `init()` created. */
   engine?: Engine;
+  /**
+   * How the weights are stored: `'f32'` (default), `'f16'` or `'bf16'` (16 bits: updated in float32,
+   * stored back with stochastic rounding seeded by `seed`; `lookup` returns float32). Lazy mode
+   * only. See docs/lean-storage.md.
+   */
+  weightType?: 'f32' | 'f16' | 'bf16';
+  /**
+   * How the optimizer state is stored: `'f32'` (default), `'bf16'` (stochastic rounding) or `'int8'`
+   * (bitsandbytes' blockwise dynamic quantization, one absmax per row and state tensor; signed map
+   * for `exp_avg` and `momentum_buffer`, unsigned for the others). Lazy mode only.
+   */
+  stateType?: 'f32' | 'bf16' | 'int8';
 }
 
 /** The saved state of a table: hyperparameters, step count, weights and optimizer state. */
@@ -139,7 +151,7 @@ export interface EmbeddingStateDict {
 export type TableOptions = CommonResolved & Readonly<Record<string, unknown>>;
 
 /** The options every table takes besides its optimizer's. */
-export const TABLE_KEYS = ['optimizer', 'mode', 'init', 'seed', 'engine'] as const;
+export const TABLE_KEYS = ['optimizer', 'mode', 'init', 'seed', 'engine', 'weightType', 'stateType'] as const;
 
 /** The optimizer's options for a table, checked, with the dense class's defaults. */
 export function resolveTableOptions(

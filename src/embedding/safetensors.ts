@@ -26,6 +26,7 @@ import type { AnyDeclaration } from '../core/declaration.js';
 import { TABLE_OPTIMIZERS } from '../optimizers/registry.js';
 import { initialTableState } from './footprint.js';
 import { resolveTableOptions, type TableOptions } from './options.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 
 /** PyTorch's class name of each table optimizer. */
@@ -57,7 +58,15 @@ export function saveEmbeddingSafetensors(emb: EmbeddingTable): Uint8Array {
   const what = 'Embedding.saveSafetensors';
   const dict = emb.stateDict();
   const shape = [dict.rows, dict.dim];
-  const tensors: Record<string, SafetensorsTensorInput> = { weight: { dtype: 'F32', shape, data: dict.weights } };
+  // A lean table's weights in their stored dtype (its decoded values are exactly representable).
+  const wt = (emb as { weightType?: string }).weightType ?? 'f32';
+  const weight: SafetensorsTensorInput =
+    wt === 'bf16'
+      ? { dtype: 'BF16', shape, data: f32ToBf16(dict.weights) }
+      : wt === 'f16'
+        ? { dtype: 'F16', shape, data: f32ToF16(dict.weights) }
+        : { dtype: 'F32', shape, data: dict.weights };
+  const tensors: Record<string, SafetensorsTensorInput> = { weight };
   const kind = TABLE_CLASS[dict.optimizer];
   if (hasState(kind, dict.stepCount)) {
     putState(tensors, 'state.0', kind, dict.options, dict.stepCount, shape, dict.state, what);
@@ -121,7 +130,13 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
   let step: number | null = null;
   let mu: SafetensorsTensor | undefined;
   for (const [name, t] of Object.entries(file.tensors)) {
-    if (name === 'weight') weights = readF32(t, name, what);
+    if (name === 'weight')
+      weights =
+        t.dtype === 'BF16'
+          ? bf16ToF32(t.data as Uint16Array)
+          : t.dtype === 'F16'
+            ? f16ToF32(t.data as Uint16Array)
+            : readF32(t, name, what);
     else if (name === 'state.0.step') step = readStep(t, name, what);
     else if (name === 'state.0.mu_product' && emb.optimizer === 'nadam') mu = t;
     else if (name.startsWith('state.0.')) state[name.slice(8)] = readF32(t, name, what);

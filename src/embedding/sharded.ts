@@ -266,6 +266,16 @@ export class ShardedEmbedding implements EmbeddingTable {
     return this.tables[0].stateKeys;
   }
 
+  /** Float32 weights (lean tables are not sharded). */
+  get weightType(): 'f32' {
+    return 'f32';
+  }
+
+  /** Float32 optimizer state. */
+  get stateType(): 'f32' {
+    return 'f32';
+  }
+
   /** Bytes one row takes in engine memory: its weights and its optimizer state. */
   get bytesPerRow(): number {
     return this.tables[0].bytesPerRow;

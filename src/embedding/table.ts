@@ -30,9 +30,13 @@ export interface EmbeddingTable {
   readonly options: Readonly<Record<string, unknown>>;
   /** The learning rate; settable between updates. */
   lr: number;
+  /** How the weights are stored (`'f32'` unless the table is a `LeanEmbedding`). */
+  readonly weightType: 'f32' | 'f16' | 'bf16';
+  /** How the optimizer state is stored (`'f32'` unless the table is a `LeanEmbedding`). */
+  readonly stateType: 'f32' | 'bf16' | 'int8';
   /** Names of the optimizer state tensors (PyTorch's names). */
   readonly stateKeys: readonly string[];
-  /** Bytes one row takes in engine memory: weights and optimizer state (Adam, 64-dim float32: 768). */
+  /** Bytes one row takes in engine memory: weights and optimizer state as stored (Adam, 64-dim float32: 768; docs/lean-storage.md). */
   readonly bytesPerRow: number;
   /** The table's footprint: bytes per row of weights and of state, and in all. */
   memoryStats(): TableMemoryStats;

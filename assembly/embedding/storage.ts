@@ -1,0 +1,319 @@
+// Lean embedding tables: weights stored as f32, f16 or bf16 and optimizer state as f32, bf16 or
+// int8 (bitsandbytes' blockwise dynamic quantization, one block per row and state tensor), one
+// record per row: [weights][absmax of each state (int8)][state tensors], row after row, in chunks
+// of 2^shift rows (a table may pass one allocator block: a 16M x 64 bf16 table is 2 GiB).
+//
+// An update decodes each block of up to LEAN_BLOCK touched rows into float32 rows of a scratch
+// table, runs the ordinary row kernel of the optimizer on them (embApply on a shadow descriptor
+// whose weights and state point at the scratch rows), and encodes them back: weights and bf16 state
+// rounded stochastically (shared/lowp.ts: bits from (seed, t, row, element)), int8 state with the
+// row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
+// same bits.
+
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
+import { embApply } from "./apply";
+import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynEncode4 } from "../shared/lowp";
+import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
+
+// The lean block: u32 words LEAN_* from byte 0, then a shadow table descriptor (LEAN_SHADOW_AT),
+// the list 0, 1, .., LEAN_BLOCK - 1 (LEAN_IOTA_AT) and the scratch rows (LEAN_SCRATCH_AT: LEAN_BLOCK
+// rows of dim f32 weights, then LEAN_BLOCK rows of nstate * dim f32 state). Every pointer into it is
+// taken relative to its base, so a copy of the block (ThreadPool.runList gives each part one, with
+// LEAN_UNIQ / LEAN_GPTR moved to the part's entries) is a complete, independent work area.
+export const LEAN_UNIQ = 0;     // u32 per entry: the unique rows of the update, ascending (embCoalesce's EMB_UNIQ)
+export const LEAN_GPTR = 1;     // u32 per entry: byte offset of each one's gradient row (EMB_GPTR)
+export const LEAN_WTYPE = 2;    // LEAN_F32 | LEAN_F16 | LEAN_BF16
+export const LEAN_STYPE = 3;    // LEAN_F32 | LEAN_BF16 | LEAN_INT8
+export const LEAN_NSTATE = 4;   // state tensors of dim elements per row
+export const LEAN_SIGNED = 5;   // bit s set: state s takes the signed map (int8)
+export const LEAN_REC = 6;      // bytes per row record
+export const LEAN_SHIFT = 8;    // rows per chunk = 1 << shift
+export const LEAN_CHUNKS = 9;   // u32 per chunk: its base address
+export const LEAN_SEEDLO = 10;
+export const LEAN_SEEDHI = 11;
+export const LEAN_MAPS = 12;    // the maps block (shared/maps.ts), int8 state only
+export const LEAN_DIM = 13;
+export const LEAN_SINK = 16;
+// State slot s (0..2): four words from LEAN_SLOT0 + 4 s: its byte offset in a shadow (float32) row,
+// its byte offset in a record, the byte offset of its absmax word in a record (int8), and its width:
+// dim for a per-element tensor, else a per-row slot (e.g. row-wise Adagrad's sum) kept as float32.
+export const LEAN_SLOT0 = 17;
+export const LEAN_SROW = 29;    // bytes of one shadow row's state (the slots side by side, float32)
+export const LEAN_SHADOW_AT = 128;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
+export const LEAN_IOTA_AT = 384;    // LEAN_BLOCK u32
+export const LEAN_SCRATCH_AT = 448;
+export const LEAN_BLOCK = 16;
+export const LEAN_F32 = 0;
+export const LEAN_F16 = 1;
+export const LEAN_BF16 = 2;
+export const LEAN_INT8 = 3;
+
+@inline function w32(d: usize, slot: i32): u32 { return load<u32>(d + (<usize>slot << 2)); }
+
+/** Address of row `r`'s record. */
+@inline function recAddr(ld: usize, r: u32): usize {
+  const shift = w32(ld, LEAN_SHIFT);
+  const chunk = <usize>load<u32>(<usize>w32(ld, LEAN_CHUNKS) + (<usize>(r >> shift) << 2));
+  return chunk + <usize>(r & ((1 << shift) - 1)) * <usize>w32(ld, LEAN_REC);
+}
+
+@inline function elemBytes(type: u32): usize {
+  return type == LEAN_F32 ? 4 : type == LEAN_INT8 ? 1 : 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding and encoding one row.
+
+/** Decodes `dim` weights at `src` (stored as `wt`) into f32 at `dst`. */
+function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
+  if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
+  let i: usize = 0;
+  if (wt == LEAN_BF16) {
+    if (ASC_FEATURE_SIMD) {
+      const n8 = dim & ~(<usize>7);
+      for (; i < n8; i += 8) {
+        const h = v128.load(src + (i << 1));
+        v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
+        v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_high_i16x8_u(h), 16), 16);
+      }
+    }
+    for (; i < dim; i++) store<f32>(dst + (i << 2), bf16ToF32(<u32>load<u16>(src + (i << 1))));
+    return;
+  }
+  for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
+}
+
+/**
+ * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
+ * numbers from `e0`), or to nearest.
+ */
+function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr: bool, e0: u32): void {
+  if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
+  let i: usize = 0;
+  if (wt == LEAN_BF16) {
+    if (sr) {
+      // e0 is even (a multiple of dim when dim is even; 0 for the weights): pairs line up with srBits16.
+      if (ASC_FEATURE_SIMD && (e0 & 1) == 0) {
+        const n8 = dim & ~(<usize>7);
+        for (; i < n8; i += 8) {
+          const r = srBits4(rk, (e0 + <u32>i) >> 1); // 8 x 16 bits, element order
+          const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.extend_low_i16x8_u(r)), 16);
+          const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.extend_high_i16x8_u(r)), 16);
+          v128.store(dst + (i << 1), i16x8.narrow_i32x4_u(a, b));
+        }
+      }
+      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
+    } else {
+      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Rne(load<f32>(src + (i << 2))));
+    }
+    return;
+  }
+  for (; i < dim; i++) {
+    const rnd = sr ? srBits(rk, e0 + <u32>i) : 0;
+    store<u16>(dst + (i << 1), <u16>f32ToF16(load<f32>(src + (i << 2)), rnd, sr));
+  }
+}
+
+@inline function slotWord(ld: usize, s: u32, k: u32): usize {
+  return <usize>load<u32>(ld + (<usize>(LEAN_SLOT0 + 4 * s + k) << 2));
+}
+
+/** Decodes state slot `s` of a record into f32 at `dst` (an int8 row with absmax 0 decodes to +0). */
+@inline function decodeState(ld: usize, dst: usize, rec: usize, s: u32, dim: usize, st: u32): void {
+  const at = rec + slotWord(ld, s, 1);
+  const w = slotWord(ld, s, 3);
+  if (w != dim) {
+    memory.copy(dst, at, w << 2);
+    return;
+  }
+  if (st == LEAN_INT8) {
+    const absmax = load<f32>(rec + slotWord(ld, s, 2));
+    if (absmax == 0) {
+      memory.fill(dst, 0, dim << 2);
+      return;
+    }
+    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
+    const map = <usize>w32(ld, LEAN_MAPS) + (signed ? MAP_SIGNED : MAP_UNSIGNED);
+    for (let i: usize = 0; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
+  } else {
+    decodeWeights(dst, at, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
+  }
+}
+
+/** The largest |x| of `dim` f32 at `src` (max is exact: the same in both builds). */
+@inline function absMax(src: usize, dim: usize): f32 {
+  let i: usize = 0;
+  let m: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const n4 = dim & ~(<usize>3);
+    if (n4 > 0) {
+      let v = f32x4.splat(0);
+      for (; i < n4; i += 4) v = f32x4.max(v, f32x4.abs(v128.load(src + (i << 2))));
+      m = max<f32>(max<f32>(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max<f32>(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+    }
+  }
+  for (; i < dim; i++) m = max<f32>(m, Mathf.abs(load<f32>(src + (i << 2))));
+  return m;
+}
+
+/** The codes of `dim` f32 at `src` divided by `absmax` (> 0). */
+@inline function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four at a time (f32x4.div rounds as the scalar division does; dynEncode4 = dynEncode).
+    const va = f32x4.splat(absmax);
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) store<u32>(codes + i, dynEncode4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed));
+  }
+  for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
+}
+
+/** Encodes f32 state at `src` into state slot `s` of a record (int8: the row's new absmax, nearest codes). */
+@inline function encodeState(ld: usize, rec: usize, src: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool): void {
+  const at = rec + slotWord(ld, s, 1);
+  const w = slotWord(ld, s, 3);
+  if (w != dim) {
+    memory.copy(at, src, w << 2);
+    return;
+  }
+  if (st == LEAN_INT8) {
+    const absmax = absMax(src, dim);
+    store<f32>(rec + slotWord(ld, s, 2), absmax);
+    const maps = <usize>w32(ld, LEAN_MAPS);
+    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
+    if (absmax == 0) {
+      memory.fill(at, signed ? 127 : 0, dim);
+      return;
+    }
+    if (signed) encodeInt8(at, src, dim, absmax, maps, true);
+    else encodeInt8(at, src, dim, absmax, maps, false);
+  } else {
+    encodeWeights(at, src, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32, rk, sr, (s + 1) * <u32>dim);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prefetching: one word of every cache line of a block's records (see apply.ts, "Prefetching by blocks").
+
+@inline function touchRecords(ld: usize, rows: usize, u: i32, n: i32): u32 {
+  const rec = <usize>w32(ld, LEAN_REC);
+  let acc: u32 = 0;
+  const end = u + LEAN_BLOCK < n ? u + LEAN_BLOCK : n;
+  for (let q = u; q < end; q++) {
+    const base = recAddr(ld, load<u32>(rows + (<usize>q << 2)));
+    for (let o: usize = 0; o < rec; o += 64) acc ^= load<u32>(base + o);
+  }
+  return acc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exports.
+
+/**
+ * Step `t` of a lean table on entries [from, from + count) of the unique rows embCoalesce listed
+ * (in EMB_UNIQ / EMB_GPTR of the main descriptor): decode, the optimizer's row kernel in f32,
+ * encode with stochastic rounding. Any split of [0, n) into ranges gives the same bits.
+ */
+export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
+  const wt = w32(ld, LEAN_WTYPE), st = w32(ld, LEAN_STYPE), ns = w32(ld, LEAN_NSTATE);
+  const sh = ld + LEAN_SHADOW_AT;
+  const SW = ld + LEAN_SCRATCH_AT, SS = SW + <usize>LEAN_BLOCK * dim * 4;
+  const srow = <usize>w32(ld, LEAN_SROW);
+  // The shadow descriptor's pointers, relative to this block (it may be a thread's copy).
+  store<u32>(sh + (<usize>EMB_WEIGHTS << 2), <u32>SW);
+  store<u32>(sh + (<usize>EMB_STATE0 << 2), <u32>(SS + slotWord(ld, 0, 0)));
+  store<u32>(sh + (<usize>EMB_STATE1 << 2), <u32>(SS + slotWord(ld, 1, 0)));
+  store<u32>(sh + (<usize>EMB_STATE2 << 2), <u32>(SS + slotWord(ld, 2, 0)));
+  store<u32>(sh + (<usize>EMB_UNIQ << 2), <u32>(ld + LEAN_IOTA_AT));
+  const key = srStepKey(w32(ld, LEAN_SEEDLO), w32(ld, LEAN_SEEDHI), t);
+  const end = from + count;
+  let sink: u32 = 0;
+  for (let u = from; u < end; u += LEAN_BLOCK) {
+    const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
+    sink ^= touchRecords(ld, uniq, u, end);
+    for (let q = 0; q < m; q++) {
+      const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
+      decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);
+      for (let s: u32 = 0; s < ns; s++) decodeState(ld, SS + <usize>q * srow + slotWord(ld, s, 0), rec, s, dim, st);
+    }
+    store<u32>(sh + (<usize>EMB_GPTR << 2), <u32>(gptr + (<usize>u << 2)));
+    embApply(sh, t, m, 0, 0, 0, 0, 0);
+    for (let q = 0; q < m; q++) {
+      const r = load<u32>(uniq + (<usize>(u + q) << 2));
+      const rec = recAddr(ld, r);
+      const rk = srRowKey(key, r);
+      encodeWeights(rec, SW + <usize>q * dim * 4, dim, wt, rk, true, 0);
+      for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true);
+    }
+  }
+  store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
+}
+
+/** Gathers the decoded weights of the `k` ids at `ids` (already checked) into `out` (k * dim f32). */
+export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const wt = w32(ld, LEAN_WTYPE);
+  let sink: u32 = 0;
+  for (let i = 0; i < k; i++) {
+    if ((i & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, ids, i, k);
+    decodeWeights(out + <usize>i * dim * 4, recAddr(ld, load<u32>(ids + (<usize>i << 2))), dim, wt);
+  }
+  store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
+}
+
+/**
+ * Decodes rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) into
+ * `out` (count * width f32; width = dim, or a per-row slot's).
+ */
+export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
+  for (let q: u32 = 0; q < count; q++) {
+    const rec = recAddr(ld, from + q);
+    const dst = out + <usize>q * width * 4;
+    if (what < 0) decodeWeights(dst, rec, dim, w32(ld, LEAN_WTYPE));
+    else decodeState(ld, dst, rec, <u32>what, dim, w32(ld, LEAN_STYPE));
+  }
+}
+
+/**
+ * Encodes `count * width` f32 at `src` into rows [from, from + count) of tensor `what` (-1: the
+ * weights; s >= 0: state slot s), rounded to nearest (ties to even; int8: nearest code, each row's
+ * own absmax): initial values and state dicts.
+ */
+export function leanWrite(ld: usize, from: u32, count: u32, src: usize, what: i32): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
+  for (let q: u32 = 0; q < count; q++) {
+    const rec = recAddr(ld, from + q);
+    const s = src + <usize>q * width * 4;
+    if (what < 0) encodeWeights(rec, s, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
+    else encodeState(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false);
+  }
+}
+
+/** Row `r`'s record address (for the TypeScript side's raw reads and writes of checkpoints). */
+export function leanRecord(ld: usize, r: u32): usize {
+  return recAddr(ld, r);
+}
+
+/**
+ * Test hook: `n` f32 at `src` encoded as `type` (LEAN_F16 | LEAN_BF16) into `dst` (n u16), as row
+ * `row` of update `t` of a table seeded (seedLo, seedHi): stochastically (`sr`) or to nearest.
+ */
+export function leanEncodeWeightsTest(dst: usize, src: usize, n: u32, type: u32, seedLo: u32, seedHi: u32, t: u32, row: u32, sr: i32): void {
+  encodeWeights(dst, src, <usize>n, type, srRowKey(srStepKey(seedLo, seedHi, t), row), sr != 0, 0);
+}
+
+/** Test hook: `n` values stored as `type` at `src` decoded into f32 at `dst`. */
+export function leanDecodeWeightsTest(dst: usize, src: usize, n: u32, type: u32): void {
+  decodeWeights(dst, src, <usize>n, type);
+}
+
+/** Test hook: the codes of `n` f32 at `src` divided by `absmax`, in the signed or unsigned map (the update's encoder). */
+export function leanEncodeTest(maps: usize, dst: usize, src: usize, n: u32, absmax: f32, signed: i32): void {
+  if (signed) encodeInt8(dst, src, <usize>n, absmax, maps, true);
+  else encodeInt8(dst, src, <usize>n, absmax, maps, false);
+}
