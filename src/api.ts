@@ -25,9 +25,8 @@ export type {
   MetaStepOptions,
   HessianVectorProduct,
   GradientFunction,
-  MetaDeclaration,
-  MetaKernelName,
 } from './core/meta-gradients.js';
+export type { MetaDeclaration, MetaKernelName } from './core/declaration.js';
 export {
   Schedule,
   constantLR,

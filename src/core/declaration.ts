@@ -3,8 +3,7 @@
 // The dense classes (src/optimizers/*.ts), embedding tables (src/embedding/), checkpoints and the
 // tests' registry all read the declaration; nothing restates it.
 
-import type { TableKernelName } from './abi.js';
-import type { MetaDeclaration } from './meta-gradients.js';
+import type { EngineFunctions, TableKernelName } from './abi.js';
 import { checkBoolean, checkChoice, checkNumber, type NonFinitePolicy } from './options.js';
 import { BetaPowers, MuProducts } from './powers.js';
 
@@ -12,6 +11,28 @@ import { BetaPowers, MuProducts } from './powers.js';
 export interface HyperWriter {
   f32(slot: number, value: number): void;
   flag(slot: number, on: boolean): void;
+}
+
+/** The wasm kernels that fuse a step with its tangents: `kernel(table, meta, count)`. */
+export type MetaKernelName = Extract<keyof EngineFunctions, `${string}MetaStep`>;
+
+/**
+ * What an optimizer declares about its meta-gradients (`OptimizerDeclaration.meta`; the five in
+ * src/optimizers/meta.ts). `R` is its resolved options.
+ */
+export interface MetaDeclaration<R> {
+  /** The hyperparameters it can track, by name (`'beta1'` for `betas[0]`). */
+  readonly names: readonly string[];
+  /** The fused kernel. */
+  readonly kernel: MetaKernelName;
+  /** Tangent tensors per hyperparameter: 1 (the param) + the kernel's highest used state slot + 1. */
+  slots(o: R): number;
+  /** Why `name` cannot be tracked under these options (and what to do), or null. */
+  refuse?(o: R, name: string, stepCount: number): string | null;
+  /** Writes the derivatives of the kernel's per-step scalars with respect to `name` at step `t`. */
+  writeHyper(h: HyperWriter, o: R, t: number, name: string): void;
+  /** The initial tangent of state slot `slot` (>= 1) with respect to `name`, when not zero. */
+  initTangent?(name: string, slot: number): number;
 }
 
 /** The options every optimizer and every table resolves, besides its own. */

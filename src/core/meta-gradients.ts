@@ -4,8 +4,8 @@
 // (docs/meta-gradients.md derives the recurrences). The optimizer (./optimizer.ts) calls this module
 // with a few lines: track, check a step's options, run the fused kernel, save and load the tangents.
 
-import { SLOT as S, type EngineFunctions } from './abi.js';
-import type { AnyDeclaration, HyperWriter } from './declaration.js';
+import { SLOT as S } from './abi.js';
+import type { AnyDeclaration, HyperWriter, MetaDeclaration } from './declaration.js';
 import type { Engine } from './engine.js';
 import { checkChoice, checkKnownKeys, checkNumber, describe } from './options.js';
 import { Param } from './param.js';
@@ -72,28 +72,6 @@ export interface MetaGradientState {
    * name (`exp_avg`, ...).
    */
   tangents: Record<string, Record<string, Float32Array>>[];
-}
-
-/** The wasm kernels that fuse a step with its tangents: `kernel(table, meta, count)`. */
-export type MetaKernelName = Extract<keyof EngineFunctions, `${string}MetaStep`>;
-
-/**
- * What an optimizer declares about its meta-gradients (`OptimizerDeclaration.meta`; the five in
- * src/optimizers/meta.ts). `R` is its resolved options.
- */
-export interface MetaDeclaration<R> {
-  /** The hyperparameters it can track, by name (`'beta1'` for `betas[0]`). */
-  readonly names: readonly string[];
-  /** The fused kernel. */
-  readonly kernel: MetaKernelName;
-  /** Tangent tensors per hyperparameter: 1 (the param) + the kernel's highest used state slot + 1. */
-  slots(o: R): number;
-  /** Why `name` cannot be tracked under these options (and what to do), or null. */
-  refuse?(o: R, name: string, stepCount: number): string | null;
-  /** Writes the derivatives of the kernel's per-step scalars with respect to `name` at step `t`. */
-  writeHyper(h: HyperWriter, o: R, t: number, name: string): void;
-  /** The initial tangent of state slot `slot` (>= 1) with respect to `name`, when not zero. */
-  initTangent?(name: string, slot: number): number;
 }
 
 /** @internal What the tracker reads of its optimizer. */

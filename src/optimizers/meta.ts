@@ -4,16 +4,19 @@
 // recurrences they feed: docs/meta-gradients.md).
 
 import { SLOT as S } from '../core/abi.js';
-import type { MetaDeclaration } from '../core/meta-gradients.js';
-import type { AdamResolved } from './adam.js';
-import type { SGDResolved } from './sgd.js';
-import type { RMSpropResolved } from './rmsprop.js';
-import type { AdagradResolved } from './adagrad.js';
+import type { MetaDeclaration } from '../core/declaration.js';
+
+// The options each one reads (structural, so that this file does not import the optimizers that
+// import it).
+type AdamLike = { lr: number; betas: readonly [number, number]; weightDecay: number; amsgrad: boolean };
+type SGDLike = { momentum: number };
+type RMSpropLike = { momentum: number; centered: boolean };
+type AdagradLike = { lr: number; lrDecay: number };
 
 const d = (name: string, of: string): number => (name === of ? 1 : 0);
 
 /** Adam's (`decoupled` false) or AdamW's. */
-export function adamMeta(decoupled: boolean): MetaDeclaration<AdamResolved> {
+export function adamMeta(decoupled: boolean): MetaDeclaration<AdamLike> {
   const kind = decoupled ? 'AdamW' : 'Adam';
   return {
     names: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
@@ -43,7 +46,7 @@ export function adamMeta(decoupled: boolean): MetaDeclaration<AdamResolved> {
 }
 
 /** SGD's. */
-export const sgdMeta: MetaDeclaration<SGDResolved> = {
+export const sgdMeta: MetaDeclaration<SGDLike> = {
   names: ['lr', 'momentum', 'dampening', 'weightDecay'],
   kernel: 'sgdMetaStep',
   slots: (o) => (o.momentum !== 0 ? 2 : 1),
@@ -60,7 +63,7 @@ export const sgdMeta: MetaDeclaration<SGDResolved> = {
 };
 
 /** RMSprop's. */
-export const rmspropMeta: MetaDeclaration<RMSpropResolved> = {
+export const rmspropMeta: MetaDeclaration<RMSpropLike> = {
   names: ['lr', 'alpha', 'eps', 'weightDecay', 'momentum'],
   kernel: 'rmspropMetaStep',
   slots: (o) => (o.centered ? 4 : o.momentum > 0 ? 3 : 2),
@@ -78,7 +81,7 @@ export const rmspropMeta: MetaDeclaration<RMSpropResolved> = {
 };
 
 /** Adagrad's. */
-export const adagradMeta: MetaDeclaration<AdagradResolved> = {
+export const adagradMeta: MetaDeclaration<AdagradLike> = {
   names: ['lr', 'lrDecay', 'eps', 'weightDecay', 'initialAccumulatorValue'],
   kernel: 'adagradMetaStep',
   slots: () => 2,
