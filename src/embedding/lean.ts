@@ -36,7 +36,7 @@ import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensor
 import { TableScratch } from './scratch.js';
 import { f32FromBits, tableRangeCheck } from './table-check.js';
 import { runListParallel } from '../threads/pool.js';
-import type { EmbeddingTable } from './table.js';
+import { restoreTable, type EmbeddingTable } from './table.js';
 
 /** How a table stores its weights: float32, IEEE half (`'f16'`) or bfloat16 (`'bf16'`). */
 export type WeightType = 'f32' | 'f16' | 'bf16';
@@ -716,32 +716,19 @@ export class LeanEmbedding implements EmbeddingTable {
   /** A new lean table restored from a checkpoint of one (`save()`). */
   static fromCheckpoint(bytes: Uint8Array | ArrayBuffer, options: { engine?: Engine } = {}): LeanEmbedding {
     const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload;
-    let table: LeanEmbedding;
-    try {
-      table = new LeanEmbedding(p.rows as number, p.dim as number, {
-        ...((p.options ?? {}) as Record<string, unknown>),
-        optimizer: p.optimizer as EmbeddingOptimizer,
-        weightType: p.weightType as WeightType,
-        stateType: p.stateType as StateType,
-        seed: p.seed as number,
-        init: 'zeros',
-        engine: options.engine,
-      });
-    } catch (e) {
-      if (e instanceof RangeError || e instanceof TypeError)
-        throw new CheckpointError(
-          'malformed',
-          `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`,
-        );
-      throw e;
-    }
-    try {
-      table.load(bytes);
-    } catch (e) {
-      table.dispose();
-      throw e;
-    }
-    return table;
+    return restoreTable(
+      () =>
+        new LeanEmbedding(p.rows as number, p.dim as number, {
+          ...((p.options ?? {}) as Record<string, unknown>),
+          optimizer: p.optimizer as EmbeddingOptimizer,
+          weightType: p.weightType as WeightType,
+          stateType: p.stateType as StateType,
+          seed: p.seed as number,
+          init: 'zeros',
+          engine: options.engine,
+        }),
+      bytes,
+    );
   }
 
   /** The table in the safetensors format (`weight` in the stored dtype: F16, BF16 or F32; state decoded to F32). */

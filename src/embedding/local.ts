@@ -30,7 +30,7 @@ import {
   type TableStateSlot,
 } from './footprint.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
-import type { EmbeddingTable } from './table.js';
+import { restoreTable, type EmbeddingTable } from './table.js';
 import {
   checkIds,
   checkNonNegativeInt,
@@ -791,30 +791,17 @@ export class LocalEmbedding implements EmbeddingTable {
         `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${w instanceof Float32Array ? w.length : 'no'} float32 weights) although its checksum holds`,
       );
     }
-    let table: LocalEmbedding;
-    try {
-      table = new LocalEmbedding(p.rows as number, p.dim as number, {
-        ...o,
-        optimizer: p.optimizer as EmbeddingOptimizer,
-        mode: p.mode as EmbeddingMode,
-        init: 'zeros',
-        engine: options.engine,
-      });
-    } catch (e) {
-      if (e instanceof RangeError || e instanceof TypeError)
-        throw new CheckpointError(
-          'malformed',
-          `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`,
-        );
-      throw e;
-    }
-    try {
-      table.load(bytes);
-    } catch (e) {
-      table.dispose();
-      throw e;
-    }
-    return table;
+    return restoreTable(
+      () =>
+        new LocalEmbedding(p.rows as number, p.dim as number, {
+          ...o,
+          optimizer: p.optimizer as EmbeddingOptimizer,
+          mode: p.mode as EmbeddingMode,
+          init: 'zeros',
+          engine: options.engine,
+        }),
+      bytes,
+    );
   }
 
   /**

@@ -5,6 +5,7 @@
 import type { Engine } from '../core/engine.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 import type { TableMemoryStats } from './footprint.js';
+import { CheckpointError } from '../core/checkpoint.js';
 
 /** An embedding table trained with sparse updates (see `Embedding` for the semantics). */
 export interface EmbeddingTable {
@@ -70,4 +71,33 @@ export interface EmbeddingTable {
   loadSafetensors(bytes: Uint8Array | ArrayBuffer): void;
   /** Frees the table's engine memory; any later use throws a DisposedError. */
   dispose(): void;
+}
+
+/**
+ * @internal `fromCheckpoint`'s second half for every kind of table: creates the table the
+ * checkpoint describes (a construction the options refuse is a malformed checkpoint) and loads the
+ * checkpoint into it, freeing the table when the load is refused.
+ */
+export function restoreTable<T extends { load(bytes: Uint8Array | ArrayBuffer): void; dispose(): void }>(
+  create: () => T,
+  bytes: Uint8Array | ArrayBuffer,
+): T {
+  let table: T;
+  try {
+    table = create();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError)
+      throw new CheckpointError(
+        'malformed',
+        `Embedding.fromCheckpoint: the checkpoint's table cannot be created: ${e.message}`,
+      );
+    throw e;
+  }
+  try {
+    table.load(bytes);
+  } catch (e) {
+    table.dispose();
+    throw e;
+  }
+  return table;
 }
