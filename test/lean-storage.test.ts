@@ -6,6 +6,7 @@ import { dynamicMap, dynamicMapsBlock } from '../src/embedding/dynamic-map.js';
 import { LeanEmbedding, leanLayout } from '../src/embedding/lean.js';
 import { SLOT as S } from '../src/core/abi.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
+import { rng } from './rng.js';
 
 /** The maps as bitsandbytes' create_dynamic_map(signed) returned them under PyTorch 1.13.0 (CPU, AVX2), float32 bits. */
 const TORCH_SIGNED = [
@@ -60,17 +61,6 @@ const TORCH_UNSIGNED = [
   '3f698000 3f6b4ccc 3f6d199a 3f6ee666 3f70b334 3f728000 3f744cce 3f76199a 3f77e666 3f79b334 3f7b8000',
   '3f7d4cce 3f7f199a 3f800000',
 ].join(' ');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf-like ids (a few rows often, most rarely). */
 function zipfIds(rand: () => number, k: number, rows: number): Int32Array {
@@ -142,7 +132,7 @@ for (const build of BUILD_NAMES) {
   describe(`int8 codes (${build})`, () => {
     it('every code is the nearest map entry, and a round trip is within half the gap around the value', () => {
       const e = BUILDS[build];
-      const rand = mulberry32(7);
+      const rand = rng(7);
       const n = 20000;
       const maps = e.alloc(S.MAPS_BYTES);
       const src = e.alloc(n * 4);
@@ -272,7 +262,7 @@ function quantizeRow(x: Float32Array, signed: boolean): Float32Array {
 const raw = (emb: Embedding): Buffer => Buffer.from(emb.save());
 
 function train(emb: Embedding, steps: number, seed: number, k = 64): void {
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   for (let s = 0; s < steps; s++) {
     const ids = zipfIds(rand, k, emb.rows);
     const g = Float32Array.from({ length: k * emb.dim }, () => (2 * rand() - 1) * 0.5);
@@ -327,7 +317,7 @@ describe('lean tables', () => {
       const init = lean.stateDict().weights;
       const ref = new Embedding(300, 16, { optimizer: 'adam', lr: 0.003, init, engine: e });
       const counts = new Float64Array(300);
-      const rand = mulberry32(21);
+      const rand = rng(21);
       for (let s = 0; s < 300; s++) {
         const ids = zipfIds(rand, 32, 300);
         const seen = new Set(ids);
@@ -374,7 +364,7 @@ describe('lean tables', () => {
         ['adagrad', ['sum']],
       ] as const) {
         const o = { optimizer, lr: 0.01, ...(optimizer === 'sgd' ? { momentum: 0.9 } : {}), engine: e } as const;
-        const rand = mulberry32(31);
+        const rand = rng(31);
         const init = Float32Array.from({ length: rows * dim }, () => 2 * rand() - 1);
         const lean = new Embedding(rows, dim, { ...o, stateType: 'int8', init, seed: 2 });
         const ref = new Embedding(rows, dim, { ...o, init });
