@@ -12,6 +12,7 @@
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
 import { embApply } from "./apply";
+import { touchGrads } from "./touch";
 import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 
@@ -261,7 +262,7 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
-    sink ^= touchRecords(ld, uniq, u, end);
+    sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
     for (let q = 0; q < m; q++) {
       const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
       decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);
