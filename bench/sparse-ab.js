@@ -128,7 +128,7 @@ async function main() {
         .join(' ')}`,
     );
     console.log(
-      `A ${median(ta).toFixed(1)} us, B ${median(tb).toFixed(1)} us; A/B (B's speed-up) median ${median(ratio).toFixed(3)}, quartiles ${lo[Math.floor(lo.length / 4)].toFixed(3)}..${lo[Math.floor((3 * lo.length) / 4)].toFixed(3)} over ${o.pairs} turns`,
+      `A ${median(ta).toFixed(1)} us, B ${median(tb).toFixed(1)} us; A/B (B's speed-up) median ${median(ratio).toFixed(3)}, quartiles ${lo[Math.floor(lo.length / 4)].toFixed(3)}..${lo[Math.floor((3 * lo.length) / 4)].toFixed(3)} over ${o.pairs} turns; fastest turns A ${Math.min(...ta).toFixed(1)} us, B ${Math.min(...tb).toFixed(1)} us (${(Math.min(...ta) / Math.min(...tb)).toFixed(3)})`,
     );
     process.exit(0);
   }
