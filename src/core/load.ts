@@ -170,7 +170,7 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
   let src: BufferSource | Response = source as BufferSource | Response;
   let from = 'the wasm source';
   if (typeof source === 'string' || source instanceof URL) {
-    const url = new URL(source, baseUrl());
+    const url = source instanceof URL ? source : new URL(source, baseUrl());
     from = url.href;
     src = (await loadUrl(url)) as BufferSource | Response;
   }

@@ -40,7 +40,7 @@ async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Mod
   let src: BufferSource | Response = source as BufferSource | Response;
   let from = 'the threads build';
   if (typeof source === 'string' || source instanceof URL) {
-    const url = new URL(source, baseUrl());
+    const url = source instanceof URL ? source : new URL(source, baseUrl());
     from = url.href;
     src = (await loadUrl(url, 'the threads engine')) as BufferSource | Response;
   }
