@@ -21,3 +21,4 @@ export * from "./optimizers/ftrl/step";
 export * from "./optimizers/rowwise/slots";
 export * from "./embedding/storage";
 export * from "./shared/maps";
+export * from "./shared/abi-hash";

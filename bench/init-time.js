@@ -1,15 +1,50 @@
 #!/usr/bin/env node
 // One sample of the package's start-up in a fresh process: the time to import the built entry,
-// then the time of `await init()` from that warm import (compile and instantiate the engine).
+// then the time of `await init()` from that warm import (read, compile and instantiate the engine).
 // Prints {"importMs","initMs"} as JSON. bench/lib/init.js runs it many times, interleaved.
-//   node bench/init-time.js [entry]   (default: dist/index.js)
+// With --parts it does init()'s steps one by one instead, with the same calls, and prints where the
+// time goes: {"importMs","readMs","compileMs","instantiateMs","engineMs"} (engineMs: the Engine
+// constructor, which runs the module's start function and checks its ABI).
+//   node bench/init-time.js [--parts] [entry]   (default entry: dist/index.js)
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
-const entry = pathToFileURL(resolve(process.argv[2] ?? new URL('../dist/index.js', import.meta.url).pathname)).href;
+const args = process.argv.slice(2);
+const parts = args.includes('--parts');
+const file = args.find((a) => a !== '--parts');
+const entry = pathToFileURL(resolve(file ?? new URL('../dist/index.js', import.meta.url).pathname)).href;
 const t0 = performance.now();
 const pkg = await import(entry);
 const t1 = performance.now();
-await pkg.init();
-const t2 = performance.now();
-console.log(JSON.stringify({ importMs: t1 - t0, initMs: t2 - t1 }));
+if (!parts) {
+  await pkg.init();
+  const t2 = performance.now();
+  console.log(JSON.stringify({ importMs: t1 - t0, initMs: t2 - t1 }));
+} else {
+  // What init() does in Node for the SIMD build (src/core/load.ts): read the file, compile and
+  // instantiate synchronously, then make the Engine.
+  const bytes = readFileSync(new URL('wasm-optim.simd.wasm', new URL('../dist/', entry)));
+  const t2 = performance.now();
+  const module = new WebAssembly.Module(bytes);
+  const t3 = performance.now();
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      abort() {
+        throw new Error('abort');
+      },
+    },
+  });
+  const t4 = performance.now();
+  new pkg.Engine(instance, module);
+  const t5 = performance.now();
+  console.log(
+    JSON.stringify({
+      importMs: t1 - t0,
+      readMs: t2 - t1,
+      compileMs: t3 - t2,
+      instantiateMs: t4 - t3,
+      engineMs: t5 - t4,
+    }),
+  );
+}

@@ -15,6 +15,8 @@ import {
   type EmbeddingOptimizer,
 } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
+import { ABI_HASH } from '../src/core/abi.js';
+import { abiHash } from '../scripts/abi-hash.mjs';
 import { rng } from './reliability-util.js';
 
 // Options that move every code path of each table optimizer's writer (decay, schedules, flags).
@@ -117,27 +119,45 @@ describe('the registry and the generated boundary', () => {
     );
   });
 
-  it("SLOT equals the module's exported globals, and every declared kernel is an exported function", async () => {
-    const engine = await engineFor('scalar');
-    const exports = engine.exports as unknown as Record<string, unknown>;
-    const globals = Object.entries(exports).filter(([, v]) => v instanceof WebAssembly.Global);
-    expect(Object.fromEntries(globals.map(([k, v]) => [k, (v as WebAssembly.Global).value]))).toEqual({ ...SLOT });
-    for (const Ctor of Object.values(OPTIMIZERS))
-      expect(typeof exports[Ctor.declaration.kernel as string]).toBe('function');
+  it("the module's abiHash() is ABI_HASH, the hash of SLOT; every declared kernel is an exported function", async () => {
+    for (const build of BUILD_NAMES) {
+      const engine = await engineFor(build);
+      const exports = engine.exports as unknown as Record<string, unknown>;
+      expect((exports.abiHash as () => number)()).toBe(ABI_HASH);
+      // The shipped builds carry the constants in abiHash() only (scripts/strip-abi-globals.mjs).
+      expect(Object.values(exports).filter((v) => v instanceof WebAssembly.Global)).toEqual([]);
+      for (const Ctor of Object.values(OPTIMIZERS))
+        expect(typeof exports[Ctor.declaration.kernel as string]).toBe('function');
+    }
+    expect(abiHash(Object.entries(SLOT))).toBe(ABI_HASH);
+    const moved = { ...SLOT, ADAM_BETA1: SLOT.ADAM_BETA1 + 1 };
+    expect(abiHash(Object.entries(moved))).not.toBe(ABI_HASH);
   });
 
-  it('a module whose constants differ from SLOT is refused with an error that names the fix', async () => {
+  it('a module whose ABI hash differs is refused with an error that names the fix', async () => {
     const { Engine } = await import('../src/index.js');
     const engine = await engineFor('scalar');
-    const fake = {
-      exports: {
-        ...(engine.exports as object),
-        ADAM_BETA1: new WebAssembly.Global({ value: 'i32' }, 99),
-        _initialize: undefined,
-      },
-    };
+    const fake = { exports: { ...(engine.exports as object), abiHash: () => 99, _initialize: undefined } };
+    expect(() => new Engine(fake as unknown as WebAssembly.Instance)).toThrow(
+      /its ABI hash is 0x00000063, expected 0x[0-9a-f]{8}\); load the \.wasm file shipped with this version of wasm-optim/,
+    );
+  });
+
+  it('a module that exports its constants as globals (no abiHash) is checked constant by constant', async () => {
+    const { Engine } = await import('../src/index.js');
+    const engine = await engineFor('scalar');
+    const globals = Object.fromEntries(
+      Object.entries(SLOT).map(([k, v]) => [k, new WebAssembly.Global({ value: 'i32' }, v)]),
+    );
+    const exports = { ...(engine.exports as object), ...globals, abiHash: undefined, _initialize: undefined };
+    expect(() => new Engine({ exports } as unknown as WebAssembly.Instance)).not.toThrow();
+    const fake = { exports: { ...exports, ADAM_BETA1: new WebAssembly.Global({ value: 'i32' }, 99) } };
     expect(() => new Engine(fake as unknown as WebAssembly.Instance)).toThrow(
       /its ADAM_BETA1 is 99, expected 1\); load the \.wasm file shipped with this version of wasm-optim/,
+    );
+    const { ADAM_BETA2: _dropped, ...missing } = exports as Record<string, unknown>;
+    expect(() => new Engine({ exports: missing } as unknown as WebAssembly.Instance)).toThrow(
+      /its ADAM_BETA2 is missing, expected/,
     );
   });
 });

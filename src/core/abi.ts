@@ -242,6 +242,9 @@ export const SLOT = {
 /** The name of one of the module's exported constants. */
 export type SlotName = keyof typeof SLOT;
 
+/** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
+export const ABI_HASH = -1074753643;
+
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
   /** assembly/shared/memory.ts */
@@ -348,6 +351,8 @@ export interface EngineFunctions {
   leanDecodeWeightsTest(dst: number, src: number, n: number, type: number): void;
   /** assembly/embedding/storage.ts */
   leanEncodeTest(maps: number, dst: number, src: number, n: number, absmax: number, signed: number): void;
+  /** assembly/shared/abi-hash.ts */
+  abiHash(): number;
 }
 
 /** The name of one of the module's exported functions. */

@@ -2,7 +2,7 @@
 // tables keep byte offsets into this memory, never views; views are rebuilt from the current
 // buffer whenever memory growth has detached the old one.
 
-import { SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
+import { ABI_HASH, SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
 import type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './wasm-types.js';
 
 /** The raw exports of the wasm module (kernels take byte offsets and counts; see ./abi.ts). */
@@ -310,10 +310,21 @@ export class Engine {
 }
 
 /**
- * Throws when the module's exported constants or functions differ from ./abi.ts (a wasm build of
- * another version of this package): a slot written to the wrong place would corrupt silently.
+ * Throws when the module's constants differ from ./abi.ts (a wasm build of another version of this
+ * package): a slot written to the wrong place would corrupt silently. The shipped builds answer
+ * with one call, `abiHash()` (the hash of all their constants, scripts/abi-hash.mjs); a build that
+ * still exports the constants as globals (asc's own output, an older version) is checked one
+ * constant at a time, naming the first that differs.
  */
 function checkAbi(exports: Record<string, unknown>): void {
+  const abiHash = exports.abiHash;
+  if (typeof abiHash === 'function') {
+    const got = (abiHash as () => number)();
+    if (got === ABI_HASH) return;
+    throw new Error(
+      `wasm-optim: the wasm module does not match this package (its ABI hash is ${hex(got)}, expected ${hex(ABI_HASH)}); load the .wasm file shipped with this version of wasm-optim`,
+    );
+  }
   for (const name in SLOT) {
     const g = exports[name];
     const want = SLOT[name as SlotName];
@@ -323,6 +334,10 @@ function checkAbi(exports: Record<string, unknown>): void {
       );
     }
   }
+}
+
+function hex(x: number): string {
+  return `0x${(x >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /** @internal the imports of the single-thread builds. */

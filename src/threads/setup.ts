@@ -6,7 +6,7 @@
 import { CTRL_BYTES, MAX_THREADS } from './control.js';
 import { ThreadPool } from './pool.js';
 import { Engine, simdSupported, type InitOptions, type WasmSource } from '../core/engine.js';
-import { baseUrl, checkWasmBytes, createEngine, loadUrl, type WasmLocator } from '../core/load.js';
+import { baseUrl, checkWasmBytes, compileModule, createEngine, loadUrl, type WasmLocator } from '../core/load.js';
 
 /** Why threads cannot run in this environment, or null when they can. */
 export function threadsUnavailableReason(): string | null {
@@ -40,7 +40,7 @@ async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Mod
   let src: BufferSource | Response = source as BufferSource | Response;
   let from = 'the threads build';
   if (typeof source === 'string' || source instanceof URL) {
-    const url = new URL(source, baseUrl());
+    const url = source instanceof URL ? source : new URL(source, baseUrl());
     from = url.href;
     src = (await loadUrl(url, 'the threads engine')) as BufferSource | Response;
   }
@@ -53,7 +53,7 @@ async function loadModule(source: WasmSource): Promise<{ module: WebAssembly.Mod
     ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength)
     : new Uint8Array(src as ArrayBuffer);
   checkWasmBytes(bytes, from);
-  return { module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), bytes };
+  return { module: await compileModule(bytes as Uint8Array<ArrayBuffer>), bytes };
 }
 
 /** @internal the memory limits the module imports (`env.memory`), read from its import section. */
