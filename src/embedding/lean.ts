@@ -442,7 +442,7 @@ export class LeanEmbedding extends EmbeddingTableBase {
       return true;
     }
     const r = Math.floor(bad / this.dim);
-    const id = this.engine.heapU32[(uniq >>> 2) + r];
+    const id = this.rowOffset + this.engine.heapU32[(uniq >>> 2) + r]; // a shard reports table rows
     this.restoreRecords(uniq, unique, kept);
     if (this.opts.nonFinite === 'skip') return false;
     throw new NonFiniteGradientError(

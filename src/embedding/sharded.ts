@@ -13,6 +13,7 @@ import type { EmbeddingTable } from './table.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
+import { firstNonFinite } from '../core/limits.js';
 import { tableStateSlots, type TableMemoryStats } from './footprint.js';
 import { l2Decay } from '../core/declaration.js';
 import { TABLE_OPTIMIZERS } from '../optimizers/registry.js';
@@ -423,6 +424,20 @@ export class ShardedEmbedding implements EmbeddingTable {
         this.rows * (widths.get(k) ?? this.dim),
       ]),
     ]);
+    // What a shard would refuse in its own rows is refused here, before any shard changes: non-finite
+    // state (and, lean storage, weights).
+    const lean = this.weightType !== 'f32' || this.stateType !== 'f32';
+    const values: [string, Float32Array][] = [
+      ...(lean ? [['weights', dict.weights] as [string, Float32Array]] : []),
+      ...Object.entries(dict.state).map(([k, v]): [string, Float32Array] => [`state.${k}`, v]),
+    ];
+    for (const [name, t] of values) {
+      const j = firstNonFinite(t);
+      if (j >= 0)
+        throw new RangeError(
+          `${what}: '${name}'[${j}] is ${t[j]}; ${lean ? "a lean table's values" : 'optimizer state'} must be finite`,
+        );
+    }
     this.tables.forEach((table, i) => {
       const part = (v: Float32Array, w: number): Float32Array =>
         v.subarray(i * this.shardRows * w, (i * this.shardRows + table.rows) * w);
