@@ -37,7 +37,6 @@ import { restoreTable } from './table.js';
 
 export {
   leanLayout,
-  resolveStorage,
   STATE_TYPES,
   WEIGHT_TYPES,
   type LeanLayout,
