@@ -248,16 +248,6 @@ export interface EngineFunctions {
   shrink(ptr: number, bytes: number): number;
   /** assembly/shared/memory.ts */
   simdEnabled(): number;
-  /** assembly/shared/common.ts */
-  hasNonFinite(ptr: number, n: number): number;
-  /** assembly/shared/common.ts */
-  firstNonFiniteGrad(table: number, count: number): number;
-  /** assembly/shared/common.ts */
-  gradSumSquares(table: number, count: number): number;
-  /** assembly/shared/common.ts */
-  sumSquares(ptr: number, n: number): number;
-  /** assembly/shared/common.ts */
-  scaleInPlace(ptr: number, n: number, s: number): void;
   /** assembly/optimizers/adam/step.ts */
   adamStep(table: number, count: number): void;
   /** assembly/optimizers/sgd/step.ts */
@@ -295,8 +285,6 @@ export interface EngineFunctions {
   /** assembly/embedding/apply.ts */
   embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
   /** assembly/shared/clip.ts */
-  clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
-  /** assembly/shared/clip.ts */
   clipSumSquares(table: number, count: number, lo: number, hi: number): number;
   /** assembly/optimizers/adamax/step.ts */
   adamaxStep(table: number, count: number): void;
@@ -315,11 +303,21 @@ export interface EngineFunctions {
   /** assembly/shared/finite.ts */
   maxAbsBits(ptr: number, n: number): number;
   /** assembly/shared/finite.ts */
+  hasNonFinite(ptr: number, n: number): number;
+  /** assembly/shared/finite.ts */
+  firstNonFiniteGrad(table: number, count: number): number;
+  /** assembly/shared/finite.ts */
   gradMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
   paramMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
   firstL2Overflow(P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number): number;
+  /** assembly/shared/squares.ts */
+  sumSquares(ptr: number, n: number): number;
+  /** assembly/shared/squares.ts */
+  clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
+  /** assembly/shared/squares.ts */
+  gradSumSquares(table: number, count: number): number;
   /** assembly/meta/adam.ts */
   adamMetaStep(table: number, meta: number, count: number): void;
   /** assembly/meta/sgd.ts */
