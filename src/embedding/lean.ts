@@ -428,25 +428,30 @@ export class LeanEmbedding extends EmbeddingTableBase {
   protected applyUpdate(t: number, unique: number): boolean {
     const guard = this.weightType === 'f16' && this.opts.nonFinite !== 'ignore';
     this.undo = null;
-    const uniq = this.engine.heapU32[(this.desc >>> 2) + S.EMB_UNIQ];
-    const kept = guard ? this.keepRecords(uniq, unique) : null;
-    this.applyRows(t, unique);
-    if (kept === null) return true;
-    this.scratch.ensureOut(unique);
-    const out = this.scratch.outPtr;
-    this.x.leanLookup(this.ld, uniq, unique, out);
-    const bad = this.x.embFirstNonFinite(out, unique * this.dim);
-    if (bad < 0) {
-      this.undo = { ids: this.engine.heapU32.slice(uniq >>> 2, (uniq >>> 2) + unique), kept, unique: this.uniqueRows };
+    if (!guard) {
+      this.applyRows(t, unique);
       return true;
     }
-    const r = Math.floor(bad / this.dim);
-    const id = this.rowOffset + this.engine.heapU32[(uniq >>> 2) + r]; // a shard reports table rows
-    this.restoreRecords(uniq, unique, kept);
-    if (this.opts.nonFinite === 'skip') return false;
-    throw new NonFiniteGradientError(
-      `Embedding.update: the update of id ${id} makes its weight at column ${bad - r * this.dim} pass what weightType 'f16' holds (65504); nothing was changed. Scale the gradients or the learning rate down, use weightType 'bf16', or pass nonFinite: 'skip' to skip such updates.`,
-    );
+    const u32 = this.engine.heapU32;
+    const uniq = u32[(this.desc >>> 2) + S.EMB_UNIQ] >>> 2;
+    const ids = u32.slice(uniq, uniq + unique);
+    const kept = this.copyRecords(ids, null);
+    this.applyRows(t, unique);
+    // An f16 weight past 65504 is stored as Infinity (exponent bits all ones).
+    const u16 = new Uint16Array(this.engine.memory.buffer);
+    for (let r = 0; r < unique; r++) {
+      const w = this.recordAt(ids[r]) >>> 1;
+      for (let j = 0; j < this.dim; j++) {
+        if ((u16[w + j] & 0x7c00) !== 0x7c00) continue;
+        this.copyRecords(ids, kept);
+        if (this.opts.nonFinite === 'skip') return false;
+        throw new NonFiniteGradientError(
+          `Embedding.update: the update of id ${this.rowOffset + ids[r]} makes its weight at column ${j} pass what weightType 'f16' holds (65504); nothing was changed. Scale the gradients or the learning rate down, use weightType 'bf16', or pass nonFinite: 'skip' to skip such updates.`,
+        );
+      }
+    }
+    this.undo = { ids, kept, unique: this.uniqueRows };
+    return true;
   }
 
   /**
@@ -456,33 +461,28 @@ export class LeanEmbedding extends EmbeddingTableBase {
   undoUpdate(): void {
     const u = this.undo;
     if (u === null) throw new Error('LeanEmbedding.undoUpdate: the last update kept nothing to undo');
-    const rec = this.layout.record;
-    const mem = new Uint8Array(this.engine.memory.buffer);
-    u.ids.forEach((id, r) => mem.set(u.kept.subarray(r * rec, (r + 1) * rec), this.x.leanRecord(this.ld, id)));
+    this.copyRecords(u.ids, u.kept);
     this.steps -= 1;
     this.uniqueRows = u.unique;
     this.undo = null;
   }
 
-  /** A copy of the records of the `unique` rows listed at `uniq`. */
-  private keepRecords(uniq: number, unique: number): Uint8Array {
-    const rec = this.layout.record;
-    const kept = new Uint8Array(unique * rec);
-    const u32 = this.engine.heapU32;
-    for (let r = 0; r < unique; r++) {
-      const at = this.x.leanRecord(this.ld, u32[(uniq >>> 2) + r]);
-      kept.set(new Uint8Array(this.engine.memory.buffer, at, rec), r * rec);
-    }
-    return kept;
+  /** Row `id`'s record address (as the kernels' recAddr: chunks of 2^shift rows). */
+  private recordAt(id: number): number {
+    return this.chunks[id >>> this.shift] + (id % 2 ** this.shift) * this.layout.record;
   }
 
-  /** Writes back the records `keepRecords` copied. */
-  private restoreRecords(uniq: number, unique: number, kept: Uint8Array): void {
+  /** Copies the records of rows `ids` out (`kept` null: into a new array) or back in from `kept`. */
+  private copyRecords(ids: Uint32Array, kept: Uint8Array | null): Uint8Array {
     const rec = this.layout.record;
     const mem = new Uint8Array(this.engine.memory.buffer);
-    const u32 = this.engine.heapU32;
-    for (let r = 0; r < unique; r++)
-      mem.set(kept.subarray(r * rec, (r + 1) * rec), this.x.leanRecord(this.ld, u32[(uniq >>> 2) + r]));
+    const out = kept ?? new Uint8Array(ids.length * rec);
+    for (let r = 0; r < ids.length; r++) {
+      const at = this.recordAt(ids[r]);
+      if (kept) mem.set(kept.subarray(r * rec, (r + 1) * rec), at);
+      else out.set(mem.subarray(at, at + rec), r * rec);
+    }
+    return out;
   }
 
   /** Stored bytes per row of tensor `what`: a per-row slot is float32. */
