@@ -264,12 +264,12 @@ export interface EngineFunctions {
   exactAdvance(desc: number, t: number, logDecay: number, coef: number, ib: number): void;
   /** assembly/embedding/exact.ts */
   embExactReset(desc: number, t: number, rows: number): void;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */
   embFirstNonFinite(ptr: number, n: number): number;
-  /** assembly/embedding/apply.ts */
-  embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */
   embApply(desc: number, t: number, n: number, logDecay: number, coef: number, invBc2Sqrt: number, sweepFrom: number, sweepCount: number): void;
   /** assembly/embedding/apply.ts */
