@@ -94,8 +94,9 @@ export { threadsUnavailableReason } from './threads/setup.js';
 export type { ThreadJob, ThreadOptions } from './threads/pool.js';
 export { Embedding, createEmbeddingTable } from './embedding/embedding.js';
 export { LocalEmbedding } from './embedding/local.js';
+export { EmbeddingTableBase } from './embedding/table-base.js';
 export { LeanEmbedding, leanLayout, WEIGHT_TYPES, STATE_TYPES } from './embedding/lean.js';
-export type { WeightType, StateType, LeanLayout } from './embedding/lean.js';
+export type { WeightType, StateType, LeanLayout, LeanPlacement } from './embedding/lean.js';
 export { dynamicMap } from './embedding/dynamic-map.js';
 export type { EmbeddingTable } from './embedding/table.js';
 export {
@@ -120,4 +121,4 @@ export type {
   EmbeddingStateDict,
 } from './embedding/embedding.js';
 export { ShardedEmbedding, shardRowsFor, SHARD_MAX_FLOATS, SHARD_MAX_BYTES } from './embedding/sharded.js';
-export type { ShardedEmbeddingOptions } from './embedding/sharded.js';
+export type { ShardedEmbeddingOptions, EmbeddingShard } from './embedding/sharded.js';

@@ -28,6 +28,7 @@ export const LEAN_STYPE = 3;    // LEAN_F32 | LEAN_BF16 | LEAN_INT8
 export const LEAN_NSTATE = 4;   // state tensors of dim elements per row
 export const LEAN_SIGNED = 5;   // bit s set: state s takes the signed map (int8)
 export const LEAN_REC = 6;      // bytes per row record
+export const LEAN_ROW0 = 7;     // the table row of local row 0 (a shard's first row): rounding keys use the table's row
 export const LEAN_SHIFT = 8;    // rows per chunk = 1 << shift
 export const LEAN_CHUNKS = 9;   // u32 per chunk: its base address
 export const LEAN_SEEDLO = 10;
@@ -273,7 +274,7 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
     for (let q = 0; q < m; q++) {
       const r = load<u32>(uniq + (<usize>(u + q) << 2));
       const rec = recAddr(ld, r);
-      const rk = srRowKey(key, r);
+      const rk = srRowKey(key, r + w32(ld, LEAN_ROW0));
       encodeWeights(rec, SW + <usize>q * dim * 4, dim, wt, rk, true, 0);
       for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true);
     }

@@ -210,6 +210,7 @@ export const SLOT = {
   LEAN_NSTATE: 4,
   LEAN_SIGNED: 5,
   LEAN_REC: 6,
+  LEAN_ROW0: 7,
   LEAN_SHIFT: 8,
   LEAN_CHUNKS: 9,
   LEAN_SEEDLO: 10,

@@ -5,7 +5,8 @@
 import type { Engine } from '../core/engine.js';
 import { describe } from '../core/options.js';
 import { decodeCheckpoint } from '../core/checkpoint.js';
-import { LeanEmbedding, resolveStorage } from './lean.js';
+import { LeanEmbedding } from './lean.js';
+import { resolveStorage } from './lean-layout.js';
 import { LocalEmbedding } from './local.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
 import { ShardedEmbedding, shardRowsFor, type ShardedEmbeddingOptions } from './sharded.js';

@@ -3,6 +3,7 @@
 // The replay itself runs in wasm (assembly/embedding/exact.ts).
 
 import { SLOT as S } from '../core/abi.js';
+import type { Engine } from '../core/engine.js';
 import type { AdamResolved } from '../optimizers/adam.js';
 import type { SGDResolved } from '../optimizers/sgd.js';
 import type { EmbeddingMode, EmbeddingOptimizer, TableOptions } from './options.js';
@@ -162,4 +163,107 @@ export function exactConfig(
   // updates: the ring then still holds every step a row has missed.
   const period = Math.min(sweepPeriodFor(rows), ringSize - cfg.window - 2);
   return { ...cfg, ringSize, sweepChunk: Math.ceil(rows / period) };
+}
+
+/**
+ * @internal Exact mode's factor by which an untouched row's weights shrink per update (decoupled
+ * decay; 1 without), or a RangeError when lr * weightDecay >= 1 (the rows would flip sign).
+ */
+export function exactDecayFactor(cfg: ExactConfig, optimizer: EmbeddingOptimizer, o: TableOptions): number {
+  if (!cfg.decay) return 1;
+  const f =
+    optimizer === 'adamw' || optimizer === 'rowwiseAdagrad'
+      ? Math.fround(1 - o.lr * o.weightDecay)
+      : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
+  if (!(f > 0))
+    throw new RangeError(
+      `Embedding.update: exact mode needs lr * weightDecay < 1 (the weights of untouched rows shrink by 1 - lr * weightDecay per step), got lr ${o.lr}, weightDecay ${o.weightDecay}; lower lr or use mode 'lazy'`,
+    );
+  return f;
+}
+
+/** @internal The float32 scalars of update `t` that the catch-up of a missed step reads: Adam's `lr / bc1` and `1 / sqrt(bc2)`, SGD's rate. */
+export function exactStepScalars(cfg: ExactConfig, o: TableOptions, t: number): { coef: number; ib: number } {
+  if (cfg.closedForm === S.EMB_EXACT_ADAM) {
+    const [b1, b2] = o.betas as [number, number];
+    return {
+      coef: Math.fround(o.lr / (1 - Math.pow(b1, t))),
+      ib: Math.fround(1 / Math.sqrt(1 - Math.pow(b2, t))),
+    };
+  }
+  return { coef: o.nesterov ? Math.fround(o.lr) * Math.fround(o.momentum as number) : Math.fround(o.lr), ib: 0 };
+}
+
+/**
+ * @internal Writes exact mode's configuration into table descriptor `desc`: its closed form, its
+ * history ring `ring` and table of powers `pow` (both allocated by the caller, 0 in lazy mode),
+ * with the history starting at update `base`.
+ */
+export function writeExactConfig(
+  engine: Engine,
+  desc: number,
+  cfg: ExactConfig,
+  ring: number,
+  pow: number,
+  base: number,
+): void {
+  const d = desc >>> 2;
+  if (cfg.closedForm !== S.EMB_EXACT_NONE) engine.heapF64.set(cfg.pow, pow >>> 3);
+  const u32 = engine.heapU32;
+  u32[d + S.EMB_EXACT] = cfg.closedForm;
+  u32[d + S.EMB_EX_DECAY] = cfg.decay ? 1 : 0;
+  u32[d + S.EMB_EX_AMS] = cfg.ams ? 1 : 0;
+  u32[d + S.EMB_EX_MOM] = cfg.mom ? 1 : 0;
+  u32[d + S.EMB_WINDOW] = cfg.window;
+  u32[d + S.EMB_RING] = ring;
+  u32[d + S.EMB_RING_MASK] = cfg.ringSize - 1;
+  u32[d + S.EMB_POW] = pow;
+  u32[d + S.EMB_BASE] = base;
+  const f = engine.heapF64;
+  const fb = (desc + 128) >>> 3;
+  f[fb + S.EMBF_EPS] = cfg.eps;
+  f[fb + S.EMBF_THR] = cfg.thr;
+  f[fb + S.EMBF_B1] = cfg.b1;
+  f[fb + S.EMBF_B2] = cfg.b2;
+  f[fb + S.EMBF_BETA2] = cfg.beta2;
+  f[fb + S.EMBF_RHO] = CENTRED_RHO;
+}
+
+/** @internal An exact-mode table's history in a checkpoint: each row's last update, the ring, and where the sweep is. */
+export interface ExactLag {
+  last: Uint32Array;
+  ring: Uint8Array;
+  base: number;
+  logDecay: number;
+  cursor: number;
+  flushedAt: number;
+}
+
+/** @internal Checks a checkpoint's exact-mode history against a table of `rows` rows at update `steps` (`malformed` throws). */
+export function checkLag(
+  lag: unknown,
+  cfg: ExactConfig,
+  rows: number,
+  steps: number,
+  malformed: (why: string) => never,
+): asserts lag is ExactLag {
+  const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  const l = lag as ExactLag | null;
+  if (
+    l === null ||
+    typeof l !== 'object' ||
+    !(l.last instanceof Uint32Array) ||
+    l.last.length !== rows ||
+    !(l.ring instanceof Uint8Array) ||
+    l.ring.length !== cfg.ringSize * S.EMB_RING_BYTES ||
+    !isCount(l.base) ||
+    !Number.isFinite(l.logDecay) ||
+    !isCount(l.cursor) ||
+    l.cursor >= rows ||
+    !isCount(l.flushedAt) ||
+    l.flushedAt > steps ||
+    l.base > steps
+  )
+    malformed('its exact-mode history does not fit the table');
+  for (let r = 0; r < l.last.length; r++) if (l.last[r] > steps) malformed(`row ${r} is ahead of the table`);
 }

@@ -265,3 +265,15 @@ export function resolveInit(init: unknown, n: number): ResolvedInit {
     `${what} must be 'zeros', 'normal', 'uniform', { distribution, ... } or a Float32Array, got ${describe(init)}`,
   );
 }
+
+/** Checks a lookup's `out` (a Float32Array of k * dim floats, when given). */
+export function checkLookupOut(k: number, dim: number, out: Float32Array | undefined): void {
+  if (out === undefined) return;
+  const n = k * dim;
+  if (!(out instanceof Float32Array))
+    throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
+  if (out.length !== n)
+    throw new RangeError(
+      `Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${dim} = ${n} floats, got ${out.length}`,
+    );
+}

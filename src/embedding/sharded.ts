@@ -1,80 +1,39 @@
 // Embedding tables past one engine: a table whose weights or optimizer state exceed one engine
 // block (1 GiB) or one wasm32 memory (4 GiB) is cut by row ranges into shards, each an ordinary
-// `Embedding` in an engine of its own (`engine.sibling()`), behind the same API. `new Embedding()`
-// builds one of these when the table is too large for one block.
+// single-memory table (`LocalEmbedding`, or `LeanEmbedding` for 16-bit weights or 8/16-bit state)
+// in an engine of its own (`engine.sibling()`), behind the same API. `new Embedding()` builds one
+// of these when a float32 table is too large for one block; how the rows are cut is in
+// ./shard-plan.ts.
 
 import { LocalEmbedding } from './local.js';
-import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
+import { LeanEmbedding } from './lean.js';
+import { isLean } from './lean-layout.js';
+import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 import type { EmbeddingTable } from './table.js';
 import { Engine, getEngine } from '../core/engine.js';
 import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
-import { rowFootprint, tableStateSlots, type RowFootprint, type TableMemoryStats } from './footprint.js';
+import { firstNonFinite } from '../core/limits.js';
+import { tableStateSlots, type TableMemoryStats } from './footprint.js';
 import { l2Decay } from '../core/declaration.js';
-import { F32_MAX, F32_SAFE, F32_SQRT_MAX } from '../core/finite-check.js';
-import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
-import { resolveTableOptions } from './options.js';
+import { TABLE_OPTIMIZERS } from '../optimizers/registry.js';
+import { checkLookupOut, resolveTableOptions } from './options.js';
 import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
+import {
+  checkInt,
+  checkShardedIds,
+  shardRowsFor,
+  slice,
+  SHARD_MAX_FLOATS,
+  type ShardedEmbeddingOptions,
+} from './shard-plan.js';
+import { rangeCheck } from './table-check.js';
+import { checkStateDictShape, checkTensors } from './table-persist.js';
 
-/** Floats one engine block holds (1 GiB), as `Embedding` allows per tensor. */
-export const SHARD_MAX_FLOATS = (1 << 28) - 16;
-/** Bytes of table tensors (weights and state) one shard's engine holds at most (3.5 GiB). */
-export const SHARD_MAX_BYTES = 3.5 * 2 ** 30;
+export { shardRowsFor, SHARD_MAX_BYTES, SHARD_MAX_FLOATS, type ShardedEmbeddingOptions } from './shard-plan.js';
 
-/** Options of a sharded table: an `Embedding`'s, plus the most rows one shard may hold. */
-export interface ShardedEmbeddingOptions extends EmbeddingOptions {
-  /**
-   * The most rows one shard may hold (default: as many as fit one engine block and 3.5 GiB of
-   * weights and state). Smaller shards are for tests and for spreading a table over engines.
-   */
-  maxShardRows?: number;
-}
-
-/** A row's footprint under these options (src/embedding/footprint.ts), from the declaration. */
-function footprintOf(o: EmbeddingOptions, dim: number): RowFootprint {
-  const name = o.optimizer ?? 'adam';
-  const d = TABLE_OPTIMIZERS.get(name);
-  if (d === undefined)
-    throw new RangeError(
-      `Embedding: option 'optimizer' must be one of ${TABLE_OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, got ${describe(name)}`,
-    );
-  const {
-    optimizer: _o,
-    mode: _m,
-    init: _i,
-    seed: _s,
-    engine: _e,
-    maxShardRows: _r,
-    ...own
-  } = o as ShardedEmbeddingOptions;
-  const opts = resolveTableOptions(d, own as Record<string, unknown>, `Embedding (optimizer '${name}')`);
-  return rowFootprint(dim, tableStateSlots(d, opts, dim));
-}
-
-/** Rows per shard for a `rows` x `dim` table with these options. */
-export function shardRowsFor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}): number {
-  const foot = footprintOf(options, dim);
-  // An Embedding keeps a row's optimizer state tensors side by side in one block: that block, like
-  // the weights, must fit SHARD_MAX_FLOATS.
-  let max = Math.min(
-    Math.floor((SHARD_MAX_FLOATS * 4) / Math.max(foot.weightBytes, foot.stateBytes)),
-    Math.floor(SHARD_MAX_BYTES / foot.bytesPerRow),
-  );
-  if (options.maxShardRows !== undefined) max = Math.min(max, options.maxShardRows);
-  if (max < 1)
-    throw new RangeError(
-      `Embedding: one row of ${dim} floats with its optimizer state does not fit one engine; use a smaller dim`,
-    );
-  const shards = Math.ceil(rows / max);
-  return Math.ceil(rows / shards);
-}
-
-function checkInt(what: string, name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${what}: '${name}' must be an integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new RangeError(`${what}: '${name}' must be an integer in [${min}, ${max}], got ${value}`);
-  return value;
-}
+/** A shard: a single-memory table. */
+export type EmbeddingShard = LocalEmbedding | LeanEmbedding;
 
 /**
  * An embedding table split by row ranges into shards, each an `Embedding` in its own engine, so
@@ -89,6 +48,10 @@ function checkInt(what: string, name: string, value: unknown, min: number, max: 
  * - `engine` is the first shard's engine; `engines` lists them all. Shards run on the calling
  *   thread (their engines have no worker pool).
  * - Random initialisation: shard `i` draws with seed `seed + i`.
+ * - Lean storage (`weightType`, `stateType`; docs/lean-storage.md): each shard is a `LeanEmbedding`
+ *   whose stochastic rounding uses the table's `seed` and the table's row numbers, so the shards
+ *   round every row as one unsharded lean table of that seed does (bit for bit, given the same
+ *   initial values). Save and restore each shard with `shard(i).save()` / `shard(i).load(bytes)`.
  *
  * Every update steps every shard once (a shard with none of the ids takes an empty step), so
  * each row sees the table's step count, and the results equal an unsharded table's: bit for bit
@@ -105,11 +68,11 @@ export class ShardedEmbedding implements EmbeddingTable {
   readonly optimizer: EmbeddingOptimizer;
   /** `'lazy'` or `'exact'`. */
   readonly mode: EmbeddingMode;
-  /** The seed of the random initialisation (shard i uses seed + i), or null. */
+  /** The seed of the random initialisation (shard i uses seed + i), or null; lean storage: also of the rounding (every shard). */
   readonly seed: number | null;
   /** Each shard's engine. */
   readonly engines: readonly Engine[];
-  private readonly tables: LocalEmbedding[];
+  private readonly tables: EmbeddingShard[];
   private disposed = false;
   private unique = 0;
 
@@ -132,12 +95,13 @@ export class ShardedEmbedding implements EmbeddingTable {
     const count = Math.ceil(rows / shardRows);
     const init = rest.init;
     let seed: number | null = null;
+    const lean = isLean(rest);
     const random =
       init === undefined ||
       init === 'normal' ||
       init === 'uniform' ||
       (init !== null && typeof init === 'object' && 'distribution' in init);
-    if (random) {
+    if (random || lean) {
       const s = rest.seed ?? Math.floor(Math.random() * 2 ** 32);
       if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || s + count > Number.MAX_SAFE_INTEGER) {
         throw new RangeError(
@@ -158,7 +122,7 @@ export class ShardedEmbedding implements EmbeddingTable {
           `Embedding: option 'init' holds ${values.length} values, the table needs rows * dim = ${rows * dim}`,
         );
     }
-    const tables: LocalEmbedding[] = [];
+    const tables: EmbeddingShard[] = [];
     const engines: Engine[] = [];
     try {
       for (let i = 0; i < count; i++) {
@@ -167,13 +131,16 @@ export class ShardedEmbedding implements EmbeddingTable {
         const shardInit = values ? slice(values, start * dim, (start + n) * dim) : init;
         const engine = parent.sibling();
         engines.push(engine);
+        const shardOptions = { ...rest, engine, ...(shardInit !== undefined ? { init: shardInit } : {}) };
         tables.push(
-          new LocalEmbedding(n, dim, {
-            ...rest,
-            engine,
-            ...(shardInit !== undefined ? { init: shardInit } : {}),
-            ...(seed !== null ? { seed: seed + i } : {}),
-          }),
+          lean
+            ? new LeanEmbedding(
+                n,
+                dim,
+                { ...shardOptions, seed: seed as number },
+                { rowOffset: start, initSeed: (seed as number) + i },
+              )
+            : new LocalEmbedding(n, dim, { ...shardOptions, ...(seed !== null ? { seed: seed + i } : {}) }),
         );
       }
     } catch (e) {
@@ -201,7 +168,7 @@ export class ShardedEmbedding implements EmbeddingTable {
   }
 
   /** Shard `i`: an ordinary `Embedding` holding rows `shardStart(i)` .. `shardStart(i) + shard(i).rows - 1`. */
-  shard(i: number): LocalEmbedding {
+  shard(i: number): EmbeddingShard {
     this.checkAlive('shard');
     checkInt('Embedding.shard', 'i', i, 0, this.tables.length - 1);
     return this.tables[i];
@@ -266,14 +233,14 @@ export class ShardedEmbedding implements EmbeddingTable {
     return this.tables[0].stateKeys;
   }
 
-  /** Float32 weights (lean tables are not sharded). */
-  get weightType(): 'f32' {
-    return 'f32';
+  /** How the weights are stored (every shard alike). */
+  get weightType(): 'f32' | 'f16' | 'bf16' {
+    return this.tables[0].weightType;
   }
 
-  /** Float32 optimizer state. */
-  get stateType(): 'f32' {
-    return 'f32';
+  /** How the optimizer state is stored (every shard alike). */
+  get stateType(): 'f32' | 'bf16' | 'int8' {
+    return this.tables[0].stateType;
   }
 
   /** Bytes one row takes in engine memory: its weights and its optimizer state. */
@@ -317,16 +284,9 @@ export class ShardedEmbedding implements EmbeddingTable {
   /** The rows of `ids` gathered into `out` (k * dim floats) or a new Float32Array. */
   lookup(ids: ArrayLike<number>, out?: Float32Array): Float32Array {
     this.checkAlive('lookup');
-    const k = this.checkIds('Embedding.lookup', ids);
+    const k = checkShardedIds('Embedding.lookup', ids, this.rows);
     const n = k * this.dim;
-    if (out !== undefined) {
-      if (!(out instanceof Float32Array))
-        throw new TypeError(`Embedding.lookup: 'out' must be a Float32Array, got ${describe(out)}`);
-      if (out.length !== n)
-        throw new RangeError(
-          `Embedding.lookup: 'out' must hold ids.length * dim = ${k} * ${this.dim} = ${n} floats, got ${out.length}`,
-        );
-    }
+    checkLookupOut(k, this.dim, out);
     const result = out ?? new Float32Array(n);
     const dim = this.dim;
     this.partition(ids, k).forEach((part, s) => {
@@ -357,7 +317,7 @@ export class ShardedEmbedding implements EmbeddingTable {
    */
   update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
     this.checkAlive('update');
-    const k = this.checkIds('Embedding.update', ids);
+    const k = checkShardedIds('Embedding.update', ids, this.rows);
     const dim = this.dim;
     const n = k * dim;
     if (grads === null || typeof grads !== 'object' || typeof (grads as ArrayLike<number>).length !== 'number') {
@@ -390,15 +350,31 @@ export class ShardedEmbedding implements EmbeddingTable {
         );
       }
     }
-    // Everything checked: every shard takes step t.
+    // Everything checked: every shard takes step t. Only f16 weights can still refuse a step (a
+    // weight past 65504, known once computed): the shards that stepped before it are undone.
     let unique = 0;
-    this.tables.forEach((table, s) => {
+    const stepped: EmbeddingShard[] = [];
+    const undo = (): void => {
+      for (const t of stepped) (t as LeanEmbedding).undoUpdate();
+    };
+    for (const [s, table] of this.tables.entries()) {
       const part = parts[s];
       const view = table.gradView(part.positions.length);
       part.positions.forEach((pos, j) => view.set(g.subarray(pos * dim, (pos + 1) * dim), j * dim));
-      table.update(part.local, view);
+      let ok: boolean;
+      try {
+        ok = table.update(part.local, view);
+      } catch (e) {
+        undo();
+        throw e;
+      }
+      if (!ok) {
+        undo();
+        return false;
+      }
+      stepped.push(table);
       unique += table.lastUniqueRows;
-    });
+    }
     this.unique = unique;
     return true;
   }
@@ -435,31 +411,32 @@ export class ShardedEmbedding implements EmbeddingTable {
   loadStateDict(dict: EmbeddingStateDict): void {
     this.checkAlive('loadStateDict');
     const what = 'Embedding.loadStateDict';
-    if (dict === null || typeof dict !== 'object')
-      throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
-    if (dict.kind !== 'Embedding')
-      throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not an Embedding`);
-    if (dict.rows !== this.rows || dict.dim !== this.dim)
-      throw new RangeError(
-        `${what}: the state dict is for a ${dict.rows} x ${dict.dim} table, this one is ${this.rows} x ${this.dim}`,
-      );
-    const n = this.rows * this.dim;
+    checkStateDictShape(what, dict, this);
     // Each state tensor has dim floats a row, or 1 (a per-row accumulator): the first shard's say which.
     const decl = TABLE_OPTIMIZERS.get(this.optimizer);
     const slots = decl ? tableStateSlots(decl, resolveTableOptions(decl, this.tables[0].options, what), this.dim) : [];
     const widths = new Map(slots.map((sl) => [sl.name, sl.width]));
-    const tensors: [string, unknown, number][] = [
-      ['weights', dict.weights, n],
+    checkTensors(what, [
+      ['weights', dict.weights, this.rows * this.dim],
       ...Object.entries(dict.state ?? {}).map(([k, t]): [string, unknown, number] => [
         k,
         t,
         this.rows * (widths.get(k) ?? this.dim),
       ]),
+    ]);
+    // What a shard would refuse in its own rows is refused here, before any shard changes: non-finite
+    // state (and, lean storage, weights).
+    const lean = this.weightType !== 'f32' || this.stateType !== 'f32';
+    const values: [string, Float32Array][] = [
+      ...(lean ? [['weights', dict.weights] as [string, Float32Array]] : []),
+      ...Object.entries(dict.state).map(([k, v]): [string, Float32Array] => [`state.${k}`, v]),
     ];
-    for (const [name, t, size] of tensors) {
-      if (!(t instanceof Float32Array))
-        throw new TypeError(`${what}: '${name}' must be a Float32Array, got ${describe(t)}`);
-      if (t.length !== size) throw new RangeError(`${what}: '${name}' has ${t.length} floats, the table needs ${size}`);
+    for (const [name, t] of values) {
+      const j = firstNonFinite(t);
+      if (j >= 0)
+        throw new RangeError(
+          `${what}: '${name}'[${j}] is ${t[j]}; ${lean ? "a lean table's values" : 'optimizer state'} must be finite`,
+        );
     }
     this.tables.forEach((table, i) => {
       const part = (v: Float32Array, w: number): Float32Array =>
@@ -516,24 +493,6 @@ export class ShardedEmbedding implements EmbeddingTable {
     if (this.disposed) throw new DisposedError(`Embedding.${what}: this table was disposed; create a new one`);
   }
 
-  /** Checks the ids (integers in [0, rows)); returns their number. */
-  private checkIds(what: string, ids: unknown): number {
-    if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
-      throw new TypeError(
-        `${what}: 'ids' must be row ids: an Int32Array, a Uint32Array or an array of integers, got ${describe(ids)}`,
-      );
-    }
-    const a = ids as ArrayLike<number>;
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i];
-      if (typeof v !== 'number' || !Number.isInteger(v))
-        throw new TypeError(`${what}: ids[${i}] is ${describe(v)}; ids must be integers (pass an Int32Array)`);
-      if (v < 0 || v >= this.rows)
-        throw new RangeError(`${what}: ids[${i}] = ${v} is outside [0, ${this.rows}); nothing was changed`);
-    }
-    return a.length;
-  }
-
   /** Per shard: the positions in `ids` of its rows and their local ids. */
   private partition(ids: ArrayLike<number>, k: number): { positions: number[]; local: Int32Array }[] {
     const positions: number[][] = this.tables.map(() => []);
@@ -585,30 +544,20 @@ export class ShardedEmbedding implements EmbeddingTable {
     }
     const decl = TABLE_OPTIMIZERS.get(this.optimizer)!;
     const opts = this.tables[0].options;
-    if (decl.squaresGradient && maxG > F32_SQRT_MAX) {
-      for (const [id, sum] of rows) {
-        if (sum.some((x) => Math.abs(x) > F32_SQRT_MAX))
-          return `the gradient of id ${id} has magnitude ${maxG}, whose square is more than float32 holds (3.4e38), which would make the squared-gradient state Infinity`;
-      }
-    }
-    const wd = l2Decay(decl, opts);
-    if (wd === 0 || maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;
-    const sign = opts.maximize ? -1 : 1;
-    const w32 = Math.fround(wd);
-    for (const [id, sum] of rows) {
-      const w = this.lookup([id]);
-      for (let j = 0; j < dim; j++) {
-        if (!Number.isFinite(Math.fround(sign * sum[j] + Math.fround(w32 * w[j]))))
-          return `the gradient of id ${id} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${sum[j]}, w ${w[j]})`;
-      }
-    }
-    return null;
+    const list = [...rows];
+    return rangeCheck(
+      {
+        unique: list.length,
+        maxG,
+        id: (r) => list[r][0],
+        maxAbs: (r) => list[r][1].reduce((m, x) => Math.max(m, Math.abs(x)), 0),
+        grad: (r) => [list[r][1], 0],
+        weights: () => (r) => [this.lookup([list[r][0]]), 0],
+      },
+      dim,
+      decl.squaresGradient === true,
+      l2Decay(decl, opts),
+      opts.maximize ? -1 : 1,
+    );
   }
-}
-
-/** Elements [a, b) of `values` (a view when it is a typed array). */
-function slice(values: ArrayLike<number>, a: number, b: number): ArrayLike<number> {
-  if (ArrayBuffer.isView(values)) return (values as unknown as Float32Array).subarray(a, b);
-  if (Array.isArray(values)) return values.slice(a, b);
-  return Array.from({ length: b - a }, (_, i) => values[a + i]);
 }

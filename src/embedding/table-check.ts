@@ -27,47 +27,69 @@ export interface CoalescedUpdate {
   readonly maxG: number;
 }
 
+/** The rows an update applies, wherever they are (engine memory, or a sharded table's sums in JavaScript). */
+export interface AppliedRows {
+  /** How many rows. */
+  readonly unique: number;
+  /** max |g| over them (finite). */
+  readonly maxG: number;
+  /** Row `r`'s id. */
+  id(r: number): number;
+  /** max |g| of row `r`. */
+  maxAbs(r: number): number;
+  /** Row `r`'s gradient: an array and the index of its first element. */
+  grad(r: number): readonly [ArrayLike<number>, number];
+  /** Where the rows' float32 weights are (called only when the L2 bound fails: it may gather them). */
+  weights(): (r: number) => readonly [ArrayLike<number>, number];
+}
+
 /**
  * Why the update's gradients would not stay finite in float32 in the row kernel, or null:
  * `squares` when the optimizer squares g into its state, `wd` the L2 weight decay (0: none),
- * `weights` the table's weights, `sign` -1 with maximize.
+ * `sign` -1 with maximize.
  */
-export function tableRangeCheck(
-  engine: Engine,
-  c: CoalescedUpdate,
-  dim: number,
-  squares: boolean,
-  weights: number,
-  wd: number,
-  sign: number,
-): string | null {
-  if (squares && c.maxG > F32_SQRT_MAX) {
-    const id = firstRowAbove(engine, c, dim, F32_SQRT_MAX);
-    return `the gradient of id ${id} has magnitude ${c.maxG}, whose square is more than float32 holds (3.4e38), which would make the squared-gradient state Infinity`;
+export function rangeCheck(rows: AppliedRows, dim: number, squares: boolean, wd: number, sign: number): string | null {
+  if (squares && rows.maxG > F32_SQRT_MAX) {
+    let id = -1;
+    for (let r = 0; r < rows.unique && id < 0; r++) if (rows.maxAbs(r) > F32_SQRT_MAX) id = rows.id(r);
+    return `the gradient of id ${id} has magnitude ${rows.maxG}, whose square is more than float32 holds (3.4e38), which would make the squared-gradient state Infinity`;
   }
-  if (wd === 0 || c.maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;
-  const u32 = engine.heapU32,
-    f32 = engine.heapF32;
+  if (wd === 0 || rows.maxG + wd * F32_MAX * (1 + 2 ** -20) <= F32_SAFE) return null;
+  const at = rows.weights();
   const w32 = Math.fround(wd);
-  for (let r = 0; r < c.unique; r++) {
-    const id = u32[(c.uniq >>> 2) + r];
-    const g = u32[(c.gptr >>> 2) + r] >>> 2;
-    const w = (weights >>> 2) + id * dim;
+  for (let r = 0; r < rows.unique; r++) {
+    const [g, go] = rows.grad(r);
+    const [w, wo] = at(r);
     for (let j = 0; j < dim; j++) {
-      const e = Math.fround(sign * f32[g + j] + Math.fround(w32 * f32[w + j]));
+      const e = Math.fround(sign * g[go + j] + Math.fround(w32 * w[wo + j]));
       if (!Number.isFinite(e))
-        return `the gradient of id ${id} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${f32[g + j]}, w ${f32[w + j]})`;
+        return `the gradient of id ${rows.id(r)} with L2 weight decay, g + ${wd} * w, overflows float32 at column ${j} (g ${g[go + j]}, w ${w[wo + j]})`;
     }
   }
   return null;
 }
 
-/** The first unique row whose gradient has an element of magnitude above `limit`. */
-function firstRowAbove(engine: Engine, c: CoalescedUpdate, dim: number, limit: number): number {
-  const u32 = engine.heapU32;
-  for (let r = 0; r < c.unique; r++) {
-    const g = u32[(c.gptr >>> 2) + r];
-    if (f32FromBits(engine.exports.maxAbsBits(g, dim)) > limit) return u32[(c.uniq >>> 2) + r];
-  }
-  return -1;
+/**
+ * The rows of an update coalesced in engine memory (`c`), with `weights` saying where their float32
+ * weights are (the float32 index of unique row `r`'s, id `id`).
+ */
+export function coalescedRows(
+  engine: Engine,
+  c: CoalescedUpdate,
+  dim: number,
+  weights: () => (r: number, id: number) => number,
+): AppliedRows {
+  const id = (r: number): number => engine.heapU32[(c.uniq >>> 2) + r];
+  const gptr = (r: number): number => engine.heapU32[(c.gptr >>> 2) + r];
+  return {
+    unique: c.unique,
+    maxG: c.maxG,
+    id,
+    maxAbs: (r) => f32FromBits(engine.exports.maxAbsBits(gptr(r), dim)),
+    grad: (r) => [engine.heapF32, gptr(r) >>> 2],
+    weights: () => {
+      const at = weights();
+      return (r) => [engine.heapF32, at(r, id(r))];
+    },
+  };
 }

@@ -3,9 +3,9 @@
 // one `createEmbeddingTable` chose.
 
 import type { Engine } from '../core/engine.js';
-import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
+import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingOptions, EmbeddingStateDict } from './options.js';
 import type { TableMemoryStats } from './footprint.js';
-import { CheckpointError } from '../core/checkpoint.js';
+import { CheckpointError, decodeCheckpoint } from '../core/checkpoint.js';
 
 /** An embedding table trained with sparse updates (see `Embedding` for the semantics). */
 export interface EmbeddingTable {
@@ -74,17 +74,49 @@ export interface EmbeddingTable {
 }
 
 /**
- * @internal `fromCheckpoint`'s second half for every kind of table: creates the table the
- * checkpoint describes (a construction the options refuse is a malformed checkpoint) and loads the
- * checkpoint into it, freeing the table when the load is refused.
+ * @internal `fromCheckpoint` for every kind of table: decodes the checkpoint, checks that the
+ * weights it holds match the shape it claims (`elementBytes` per stored weight: 4 for float32, 2
+ * for 16-bit) before any engine memory is taken, creates the table it describes with `create(p,
+ * options)` (options: the checkpoint's, its optimizer and mode, zero initial values; a construction
+ * the options refuse is a malformed checkpoint) and loads the checkpoint into it, freeing the
+ * table when the load is refused.
  */
 export function restoreTable<T extends { load(bytes: Uint8Array | ArrayBuffer): void; dispose(): void }>(
-  create: () => T,
   bytes: Uint8Array | ArrayBuffer,
+  elementBytes: number | ((p: Record<string, unknown>) => number),
+  create: (p: Record<string, unknown>, options: EmbeddingOptions) => T,
 ): T {
+  const p = decodeCheckpoint(bytes, 'Embedding', 'Embedding.fromCheckpoint').payload as Record<string, unknown>;
+  // The shape must match the weights the checkpoint holds before any engine memory is taken: a
+  // few hundred bytes claiming a 2e9 x 64 table built hundreds of shard engines before refusing.
+  const rows = p.rows,
+    dim = p.dim,
+    w = p.weights;
+  const size = typeof elementBytes === 'number' ? elementBytes : elementBytes(p);
+  const held = w instanceof Float32Array || w instanceof Uint8Array;
+  if (
+    !Number.isSafeInteger(rows) ||
+    !Number.isSafeInteger(dim) ||
+    (rows as number) < 0 ||
+    (dim as number) < 0 ||
+    !held ||
+    w.byteLength !== (rows as number) * (dim as number) * size
+  ) {
+    const holds = held ? `${w.byteLength / size}` : 'no';
+    throw new CheckpointError(
+      'malformed',
+      `Embedding.fromCheckpoint: the checkpoint is malformed (it claims a ${String(rows)} x ${String(dim)} table but holds ${holds} ${size === 4 ? 'float32' : `${8 * size}-bit`} weights) although its checksum holds`,
+    );
+  }
+  const options: EmbeddingOptions = {
+    ...((p.options ?? {}) as Record<string, unknown>),
+    optimizer: p.optimizer as EmbeddingOptimizer,
+    mode: p.mode as EmbeddingMode,
+    init: 'zeros',
+  };
   let table: T;
   try {
-    table = create();
+    table = create(p, options);
   } catch (e) {
     if (e instanceof RangeError || e instanceof TypeError)
       throw new CheckpointError(
@@ -100,4 +132,14 @@ export function restoreTable<T extends { load(bytes: Uint8Array | ArrayBuffer): 
     throw e;
   }
   return table;
+}
+
+/** @internal Runs a checkpoint's restore step `fn`: a RangeError or TypeError it throws becomes a CheckpointError ('layout'). */
+export function checkpointTable(what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError('layout', `${what}: ${e.message}`);
+    throw e;
+  }
 }

@@ -47,9 +47,11 @@ import {
   type FaultKind,
 } from './control.js';
 import { workerSource } from './worker.js';
+import { splitElements, splitTensors, tableElements, type ElementPart, type ListJob } from './split.js';
 import type { WasmModule } from '../core/wasm-types.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
+export type { ListJob } from './split.js';
 import { Engine, type InitOptions, type ParallelRunner } from '../core/engine.js';
 
 /** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
@@ -90,22 +92,13 @@ export interface ThreadJob {
 
 /**
  * @internal `ThreadPool.runList` on the engine's pool; false when the engine has no pool or the
- * work is too small (the caller then runs the kernel itself). `minFactor` scales the pool's
- * `minParallelElements` for work that needs more to pay for waking a worker.
+ * work is too small (the caller then runs the kernel itself).
  */
-export function runListParallel(
-  engine: Engine,
-  fn: ExportName,
-  desc: number,
-  descBytes: number,
-  listWords: readonly number[],
-  n: number,
-  work: number,
-  args: (count: number) => number[],
-  minFactor = 1,
-): boolean {
+export function runListParallel(engine: Engine, job: ListJob): boolean {
   const pool = engine.parallel;
-  return pool instanceof ThreadPool && pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
+  if (!(pool instanceof ThreadPool)) return false;
+  const { fn, desc, descBytes, listWords, n, work, args, minFactor } = job;
+  return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
 }
 
 /** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
@@ -407,89 +400,15 @@ export class ThreadPool implements ParallelRunner {
     return this.scratch;
   }
 
-  /** Total elements of a table (descriptor word 5). */
-  private tableElements(table: number, count: number): number {
-    const u32 = this.engine.heapU32;
-    let total = 0;
-    for (let t = 0; t < count; t++) total += u32[(table >>> 2) + t * 8 + 5];
-    return total;
-  }
-
-  /**
-   * Sub-tables that cut every tensor into `parts` element ranges. Returns, per part, the
-   * sub-table's offset, its descriptor count, and for each descriptor the index of its tensor.
-   */
-  private splitElements(
-    table: number,
-    count: number,
-    total: number,
-    parts: number,
-  ): { at: number; count: number; origin: number[] }[] {
-    const chunk = Math.ceil(total / parts / 16) * 16;
-    const base = this.ensureScratch((count + parts) * 32);
-    const u32 = this.engine.heapU32;
-    const out: { at: number; count: number; origin: number[] }[] = [];
-    let w = base >>> 2;
-    let t = 0;
-    let off = 0; // elements of tensor t already given out
-    for (let k = 0; k < parts; k++) {
-      const at = w << 2;
-      const origin: number[] = [];
-      let room = k === parts - 1 ? Infinity : chunk;
-      while (room > 0 && t < count) {
-        const d = (table >>> 2) + t * 8;
-        const len = u32[d + 5];
-        const take = Math.min(len - off, room);
-        if (take > 0 || len === 0) {
-          const bytes = off * 4;
-          u32[w] = u32[d] + bytes;
-          u32[w + 1] = u32[d + 1] + bytes;
-          for (let s = 2; s < 5; s++) u32[w + s] = u32[d + s] === 0 ? 0 : u32[d + s] + bytes;
-          u32[w + 5] = take;
-          u32[w + 6] = u32[d + 6];
-          u32[w + 7] = u32[d + 7];
-          origin.push(t);
-          w += 8;
-        }
-        off += take;
-        room -= take;
-        if (off >= len) {
-          t++;
-          off = 0;
-        }
-      }
-      if (origin.length > 0) out.push({ at, count: origin.length, origin });
-    }
-    return out;
-  }
-
-  /** Contiguous runs of whole tensors, up to `parts` of them, balanced by element count. */
-  private splitTensors(
-    table: number,
-    count: number,
-    total: number,
-    parts: number,
-  ): { at: number; count: number; first: number }[] {
-    const u32 = this.engine.heapU32;
-    const out: { at: number; count: number; first: number }[] = [];
-    let t = 0;
-    let acc = 0;
-    for (let k = 0; k < parts && t < count; k++) {
-      const first = t;
-      const goal = (total * (k + 1)) / parts;
-      if (k === parts - 1) t = count;
-      else {
-        do acc += u32[(table >>> 2) + t++ * 8 + 5];
-        while (t < count && acc + u32[(table >>> 2) + t * 8 + 5] / 2 <= goal);
-      }
-      out.push({ at: table + first * 32, count: t - first, first });
-    }
-    return out;
+  /** Sub-tables that cut every tensor into element ranges, one per chunk (./split.ts). */
+  private splitByElements(table: number, count: number, total: number): ElementPart[] {
+    const parts = this.chunksFor(total);
+    return splitElements(this.engine.heapU32, table, count, total, parts, this.ensureScratch((count + parts) * 32));
   }
 
   /** Runs a table kernel `fn(table, count)` across the threads. See `Engine.runTable`. */
   runTable(fn: TableKernelName, table: number, count: number, elementwise: boolean): void {
-    const total = this.tableElements(table, count);
+    const total = tableElements(this.engine.heapU32, table, count);
     if (total < this.minParallelElements || count === 0) {
       this.checkAlive();
       this.engine.exports[fn](table, count);
@@ -497,19 +416,19 @@ export class ThreadPool implements ParallelRunner {
     }
     const parts = this.chunksFor(total);
     const split = elementwise
-      ? this.splitElements(table, count, total, parts)
-      : this.splitTensors(table, count, total, parts);
+      ? this.splitByElements(table, count, total)
+      : splitTensors(this.engine.heapU32, table, count, total, parts);
     this.run(split.map((p) => ({ fn, args: [p.at, p.count] })));
   }
 
   /** Index + 1 of the first tensor whose gradient is not all finite, else 0 (as the export). */
   firstNonFiniteGrad(table: number, count: number): number {
-    const total = this.tableElements(table, count);
+    const total = tableElements(this.engine.heapU32, table, count);
     if (total < this.minParallelElements || count === 0) {
       this.checkAlive();
       return this.engine.exports.firstNonFiniteGrad(table, count);
     }
-    const parts = this.splitElements(table, count, total, this.chunksFor(total));
+    const parts = this.splitByElements(table, count, total);
     const results = this.run(parts.map((p) => ({ fn: 'firstNonFiniteGrad', args: [p.at, p.count] })));
     let first = 0;
     parts.forEach((p, k) => {
@@ -524,13 +443,13 @@ export class ThreadPool implements ParallelRunner {
 
   /** max |g| over the table's gradients (NaN/Infinity when one is not finite), as the export `gradMaxAbs`. */
   gradMaxAbs(table: number, count: number): number {
-    const total = this.tableElements(table, count);
+    const total = tableElements(this.engine.heapU32, table, count);
     const f = this.engine.exports.gradMaxAbs;
     if (total < this.minParallelElements || count === 0) {
       this.checkAlive();
       return f(table, count);
     }
-    const parts = this.splitElements(table, count, total, this.chunksFor(total));
+    const parts = this.splitByElements(table, count, total);
     let m = 0;
     // NaN beats Infinity beats any finite value (Math.max gives NaN when one is NaN).
     for (const r of this.run(parts.map((p) => ({ fn: 'gradMaxAbs', args: [p.at, p.count] })))) m = Math.max(m, r);
@@ -542,14 +461,14 @@ export class ThreadPool implements ParallelRunner {
    * `gradSumSquares`: threads compute whole tensors' sums, the calling thread adds them in order.
    */
   gradSumSquares(table: number, count: number): number {
-    const total = this.tableElements(table, count);
+    const total = tableElements(this.engine.heapU32, table, count);
     if (total < this.minParallelElements || count < 2) {
       this.checkAlive();
       return this.engine.exports.gradSumSquares(table, count);
     }
     const sums = this.engine.alloc(count * 8);
     try {
-      const parts = this.splitTensors(table, count, total, this.chunksFor(total));
+      const parts = splitTensors(this.engine.heapU32, table, count, total, this.chunksFor(total));
       this.run(parts.map((p) => ({ fn: 'gradSumSquaresEach', args: [p.at, p.count, sums + p.first * 8] })));
       const f64 = new Float64Array(this.engine.heapU32.buffer, sums, count);
       let s = 0;
@@ -562,12 +481,11 @@ export class ThreadPool implements ParallelRunner {
 
   /**
    * Runs a kernel `fn(desc, ...args)` that walks `n` items listed in arrays whose byte offsets
-   * sit in the u32 words `listWords` of a `descBytes`-byte descriptor, split into contiguous item
-   * ranges across the threads: each chunk gets a copy of the descriptor with those offsets
-   * advanced to its range and the arguments `args(count)` for its count. The kernel must touch
-   * only what its items own (an embedding update's unique rows, sorted ascending, are disjoint
-   * row ranges). Returns false, doing nothing, when `n * work` is below `minParallelElements`
-   * times `minFactor` (the caller then runs the kernel itself).
+   * sit in the u32 words `listWords` of a `descBytes`-byte descriptor (a `ListJob`), split into
+   * contiguous item ranges across the threads: each chunk gets a copy of the descriptor with those
+   * offsets advanced to its range and the arguments `args(count)` for its count. Returns false,
+   * doing nothing, when `n * work` is below `minParallelElements` times `minFactor` (the caller
+   * then runs the kernel itself).
    */
   runList(
     fn: ExportName,
