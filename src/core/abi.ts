@@ -244,7 +244,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -166678608;
+export const ABI_HASH = -721555166;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
