@@ -133,6 +133,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   private hyperCapacity = 0;
   private cohorts: { group: number; birth: number }[] = [];
   private readonly hyperWriter = new BlockWriter();
+  /**
+   * True once the hyper blocks hold a whole block for the current options and cohorts: a step then
+   * writes only what moves from step to step (lr, t, the gradient scale; `stepOnly` of the
+   * declaration's writer). Anything else that changes (options, groups, params) rebuilds the table,
+   * which clears it.
+   */
+  private hyperWhole = false;
+  /** The clamp bounds the hyper blocks hold (written again only when they change). */
+  private hyperLo = NaN;
+  private hyperHi = NaN;
   private dirty = true;
   private groupStates: GroupState<Resolved<O>>[] = [];
   private handles: ParamGroup[] = [];
@@ -413,7 +423,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   }
 
   protected checkAlive(what: string): void {
-    if (this.disposed) throw new DisposedError(`${this.kind}.${what}: this optimizer was disposed; create a new one`);
+    // The error is built elsewhere: this runs first in every step, and V8 inlines small functions.
+    if (this.disposed) throw this.disposedError(what);
+  }
+
+  private disposedError(what: string): DisposedError {
+    return new DisposedError(`${this.kind}.${what}: this optimizer was disposed; create a new one`);
   }
 
   /**
@@ -549,8 +564,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       throw new RangeError(
         `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
       );
-    const gradScale = this.stepScale(options);
-    checkMetaStep(this.meta, this.kind, options);
+    // Without options and meta-gradients (the usual step) neither check has anything to look at.
+    const gradScale = options === undefined ? 1 : this.stepScale(options);
+    if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step, checked before anything changes.
     // And the rate after it: a step that would leave the schedule at an invalid rate (an
     // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
@@ -736,6 +752,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       u32[base + S.DESC_HYPER] = this.hyper + ids[i] * HYPER_BYTES;
       u32[base + 7] = 0;
     });
+    this.hyperWhole = false;
     this.dirty = false;
   }
 
@@ -748,13 +765,22 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const cohorts = this.cohorts;
     const decl = this.decl,
       series = this.series;
+    // After the first whole write, only the slots that move with lr, t and the scale (and the clamp
+    // bounds when they change): most of a block is constant, and writing it showed on small tensors.
+    const stepOnly = this.hyperWhole;
+    const bounds = !stepOnly || lo !== this.hyperLo || hi !== this.hyperHi;
     for (let k = 0; k < cohorts.length; k++) {
       const o = this.groupStates[cohorts[k].group].opts;
       w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
-      decl.writeHyper(w, o, this.steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series);
-      w.f32(S.CLIP_LO, lo);
-      w.f32(S.CLIP_HI, hi);
+      decl.writeHyper(w, o, this.steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series, stepOnly);
+      if (bounds) {
+        w.f32(S.CLIP_LO, lo);
+        w.f32(S.CLIP_HI, hi);
+      }
     }
+    this.hyperWhole = true;
+    this.hyperLo = lo;
+    this.hyperHi = hi;
   }
 
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
