@@ -586,64 +586,55 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // Clamp bounds on the raw gradient, so that the scaled gradient lands in [-clip, clip].
       const lo = clip === null ? -Infinity : -clip / gradScale;
       const hi = clip === null ? Infinity : clip / gradScale;
-      let sumSq: number | undefined;
+      // The squared norm, when a pass measured it (hypergradients' own pass, clipGradNorm). Plain
+      // doubles and flags here, never `number | undefined`: V8 boxes a double that shares a
+      // variable with undefined, an allocation on every step.
+      let measured = false;
+      let sumSq = 0;
       if (this.measureGrads) {
         this.writeHyper(gradScale, lo, hi);
         sumSq = this.measureGrads(lo, hi);
+        measured = true;
       } else if (maxNorm !== null) {
         sumSq =
           clip === null
             ? this.engine.gradSumSquares(this.table, n)
             : this.engine.exports.clipSumSquares(this.table, n, lo, hi);
+        measured = true;
       }
       const check = this.opts.nonFinite !== 'ignore';
       // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
       // a measured norm already tells that every gradient is finite.
-      const maxAbs =
-        check && (sumSq === undefined || !Number.isFinite(sumSq)) ? this.engine.gradMaxAbs(this.table, n) : undefined;
-      if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
-        const bad = this.engine.firstNonFiniteGrad(this.table, n);
-        if (this.opts.nonFinite === 'skip') return false;
-        throw new NonFiniteGradientError(
-          `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
-            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`,
-        );
-      }
+      const readMax = check && !(measured && Number.isFinite(sumSq));
+      const maxAbs = readMax ? this.engine.gradMaxAbs(this.table, n) : 0;
+      if (readMax && !(maxAbs <= F32_MAX)) return this.refuseNonFinite(n);
       let scale = this.gradScale * gradScale;
       let norm = NaN;
-      if (sumSq !== undefined) {
+      if (measured) {
         norm = Math.sqrt(sumSq) * scale;
         // torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
         if (maxNorm !== null) scale *= Math.min(1, maxNorm / (norm + 1e-6));
       }
       // The gradient the kernel uses, clamp(g) * scale (+ wd * p), must be finite in float32 too:
-      // one comparison when a bound shows it (the usual case), the exact check otherwise.
-      const bound = maxAbs ?? (sumSq === undefined ? Infinity : Math.sqrt(sumSq));
-      if (check && !(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE)) {
-        const why = effectiveOverflow(
-          this.stepCheckHost(),
-          this.table,
+      // one comparison when a bound shows it (the usual case), the exact check otherwise; and for
+      // optimizers that square the gradient into their state, that square too.
+      const bound = readMax ? maxAbs : measured ? Math.sqrt(sumSq) : Infinity;
+      if (
+        check &&
+        (!(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE) ||
+          (this.decl.squaresGradient === true && !(bound * Math.abs(scale) <= F32_SQRT_MAX)))
+      ) {
+        const why = this.overflow(
+          n,
           scale,
           lo,
           hi,
-          maxAbs,
-          sumSq === undefined ? undefined : Math.sqrt(sumSq),
+          readMax ? maxAbs : undefined,
+          measured ? Math.sqrt(sumSq) : undefined,
         );
         if (why !== null) {
           if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
-          );
-        }
-      }
-      // Optimizers that square the gradient into their state: that square must be finite too.
-      if (check && this.decl.squaresGradient && !(bound * Math.abs(scale) <= F32_SQRT_MAX)) {
-        const why = squareOverflow(maxAbs ?? this.engine.gradMaxAbs(this.table, n), scale, lo, hi);
-        if (why !== null) {
-          if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: ${why}; nothing was changed. Scale the gradients down (gradScale or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
-          );
+          throw new NonFiniteGradientError(`${this.kind}.step: ${why}`);
         }
       }
       this.lastNorm = norm;
@@ -663,6 +654,39 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     }
     this.steps++;
     return true;
+  }
+
+  /** A raw gradient is NaN/Infinity: false under 'skip', else the error (nothing was changed). */
+  private refuseNonFinite(n: number): false {
+    const bad = this.engine.firstNonFiniteGrad(this.table, n);
+    if (this.opts.nonFinite === 'skip') return false;
+    throw new NonFiniteGradientError(
+      `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
+        `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`,
+    );
+  }
+
+  /**
+   * Why the gradients the kernel would use overflow float32 (the effective gradient, or its square
+   * for optimizers that square it), with what to do, or null when they do not: the exact check
+   * behind the step's bound (`maxAbs` the raw max |g| when read, `norm` the measured norm).
+   */
+  private overflow(
+    n: number,
+    scale: number,
+    lo: number,
+    hi: number,
+    maxAbs: number | undefined,
+    norm: number | undefined,
+  ): string | null {
+    const why = effectiveOverflow(this.stepCheckHost(), this.table, scale, lo, hi, maxAbs, norm);
+    if (why !== null)
+      return `${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`;
+    if (!this.decl.squaresGradient) return null;
+    const sq = squareOverflow(maxAbs ?? this.engine.gradMaxAbs(this.table, n), scale, lo, hi);
+    return sq === null
+      ? null
+      : `${sq}; nothing was changed. Scale the gradients down (gradScale or the loss scale), or pass nonFinite: 'skip' to skip such steps.`;
   }
 
   /** The checked `gradScale` of a step. */
