@@ -15,6 +15,7 @@ export * from "./optimizers/radam/step";
 export * from "./optimizers/lion/step";
 export * from "./optimizers/hypergrad/step";
 export * from "./shared/finite";
+export * from "./shared/squares";
 export * from "./meta/index";
 export * from "./optimizers/ftrl/step";
 export * from "./optimizers/rowwise/slots";

@@ -1,4 +1,4 @@
-// The non-finite pre-pass (assembly/common.ts hasNonFinite) over raw bit patterns: every NaN
+// The non-finite pre-pass (assembly/shared/finite.ts hasNonFinite) over raw bit patterns: every NaN
 // (quiet, signalling, negative, any payload) and both infinities are found at every position of
 // the SIMD blocks and the scalar tail; the largest finite values, zeros and subnormals are not.
 import { describe, expect, it } from 'vitest';

@@ -1,11 +1,10 @@
-// Embedding tables with sparse updates: coalescing of duplicate ids, per-row optimizer kernels,
-// lookups, and the exact-mode catch-up of rows that missed steps (see embedding_exact.ts).
+// Embedding tables with sparse updates: per-row optimizer kernels, lookups, and the exact-mode
+// catch-up of rows that missed steps (see exact.ts).
 //
 // A table is described by a 256-byte descriptor (u32 words EMB_*, f64 words EMBF_* from byte
 // 128) that the TypeScript side fills. Each update is two calls:
-//   embCoalesce: sorts (id, position) pairs by id (LSD radix sort, stable, into scratch buffers
-//     kept by the table), sums the gradient rows of duplicate ids in position order, and lists
-//     the unique rows in ascending order with a pointer to each one's gradient row;
+//   embCoalesce (coalesce.ts): sums the gradient rows of duplicate ids in position order, and
+//     lists the unique rows in ascending order with a pointer to each one's gradient row;
 //   embApply: for every unique row (ascending, so memory is walked forward), brings it up to
 //     date (exact mode), then applies one optimizer step to it with SIMD over the row.
 // Both builds give bit-identical results: lane-wise f32 arithmetic in the same order, no fused ops.
@@ -27,9 +26,8 @@ import { ADADELTA_USE_WD } from "../optimizers/adadelta/slots";
 import { NADAM_USE_L2, NADAM_USE_DECAY } from "../optimizers/nadam/slots";
 import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "../optimizers/radam/slots";
 import { hyperF32, hyperFlag } from "../shared/common";
-import { maxAbsBits } from "../shared/finite";
-import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_ROWS, EMB_DIM, EMB_HYPER, EMB_KIND, EMB_KEYS, EMB_KEYS2, EMB_HIST,
-  EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_BAD, EMB_GMAX, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_DIM, EMB_HYPER, EMB_KIND,
+  EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
   EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_KIND_ROWWISE_ADAGRAD, EMB_EXACT_NONE, embU32 } from "./layout";
 import { catchUpRow, exactAdvance } from "./exact";
 import { TOUCH_BLOCK, touchBlock } from "./touch";
@@ -37,6 +35,7 @@ import { leanApply } from "./lean";
 
 export * from "./layout";
 export * from "./exact";
+export * from "./coalesce";
 
 // ---------------------------------------------------------------------------------------------
 // Validation passes.
@@ -78,139 +77,6 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
     if ((load<u32>(ptr + (<usize>i << 2)) & EXP) == EXP) return i;
   }
   return -1;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sorting and coalescing.
-
-function insertionSort(keys: usize, k: i32): void {
-  for (let i = 1; i < k; i++) {
-    const x = load<u64>(keys + (<usize>i << 3));
-    let j = i - 1;
-    while (j >= 0) {
-      const y = load<u64>(keys + (<usize>j << 3));
-      if (y <= x) break;
-      store<u64>(keys + (<usize>(j + 1) << 3), y);
-      j--;
-    }
-    store<u64>(keys + (<usize>(j + 1) << 3), x);
-  }
-}
-
-/** Sorts `k` keys (id << 32 | position) by id, stably; returns the buffer holding the result. */
-function radixSort(keys: usize, keys2: usize, hist: usize, k: i32, rows: u32): usize {
-  if (rows <= 1 || k <= 1) return keys;
-  if (k <= 48) {
-    insertionSort(keys, k);
-    return keys;
-  }
-  const bits: u32 = 32 - clz<u32>(rows - 1);
-  const passes: u32 = (bits + 10) / 11;
-  const b: u32 = (bits + passes - 1) / passes;
-  const nb: u32 = 1 << b;
-  const mask: u64 = <u64>(nb - 1);
-  memory.fill(hist, 0, <usize>(passes * nb) << 2);
-  for (let i = 0; i < k; i++) {
-    const id = load<u64>(keys + (<usize>i << 3)) >> 32;
-    for (let p: u32 = 0; p < passes; p++) {
-      const h = hist + (<usize>(p * nb + <u32>((id >> <u64>(p * b)) & mask)) << 2);
-      store<u32>(h, load<u32>(h) + 1);
-    }
-  }
-  let src = keys, dst = keys2;
-  for (let p: u32 = 0; p < passes; p++) {
-    const hp = hist + (<usize>(p * nb) << 2);
-    // A digit that every key shares leaves the order unchanged: skip the pass.
-    let sum: u32 = 0, skip = false;
-    for (let d: u32 = 0; d < nb; d++) {
-      const c = load<u32>(hp + (<usize>d << 2));
-      if (c == <u32>k) { skip = true; break; }
-      store<u32>(hp + (<usize>d << 2), sum);
-      sum += c;
-    }
-    if (skip) continue;
-    const shift = <u64>(32 + p * b);
-    for (let i = 0; i < k; i++) {
-      const x = load<u64>(src + (<usize>i << 3));
-      const h = hp + (<usize>(<u32>((x >> shift) & mask)) << 2);
-      const at = load<u32>(h);
-      store<u32>(h, at + 1);
-      store<u64>(dst + (<usize>at << 3), x);
-    }
-    const t = src; src = dst; dst = t;
-  }
-  return src;
-}
-
-@inline function copyRow(dst: usize, src: usize, dim: usize): void {
-  memory.copy(dst, src, dim << 2);
-}
-
-@inline function addRow(dst: usize, src: usize, dim: usize): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      const o = i << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-  }
-  for (; i < dim; i++) {
-    const o = i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
-
-/**
- * Sorts the `k` ids at `ids` (already checked to be in range), sums the gradient rows of
- * duplicate ids in position order and lists the unique rows ascending in EMB_UNIQ with their
- * gradient row in EMB_GPTR (the caller's row for an id seen once, a row of EMB_SUM otherwise).
- * Returns the number of unique rows, or -1 when `check` is set and a row to apply is not finite
- * (a non-finite gradient, or duplicates whose sum overflows; the id is left in EMB_BAD). Writes
- * only the table's scratch buffers.
- */
-export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check: i32): i32 {
-  const rows = <u32>embU32(desc, EMB_ROWS);
-  const dim = embU32(desc, EMB_DIM);
-  const keys = embU32(desc, EMB_KEYS), keys2 = embU32(desc, EMB_KEYS2);
-  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), sums = embU32(desc, EMB_SUM);
-  for (let i = 0; i < k; i++) {
-    store<u64>(keys + (<usize>i << 3), (<u64>load<u32>(ids + (<usize>i << 2)) << 32) | <u64>i);
-  }
-  const sorted = radixSort(keys, keys2, embU32(desc, EMB_HIST), k, rows);
-  const rowBytes = dim << 2;
-  let u: i32 = 0, dup: usize = 0, i: i32 = 0, gmax: u32 = 0;
-  while (i < k) {
-    const x = load<u64>(sorted + (<usize>i << 3));
-    const id = <u32>(x >> 32);
-    let j = i + 1;
-    while (j < k && <u32>(load<u64>(sorted + (<usize>j << 3)) >> 32) == id) j++;
-    const first = grads + <usize>(<u32>x) * rowBytes;
-    let g = first;
-    if (j - i > 1) {
-      g = sums + dup * rowBytes;
-      dup++;
-      copyRow(g, first, dim);
-      for (let q = i + 1; q < j; q++) addRow(g, grads + <usize>(<u32>load<u64>(sorted + (<usize>q << 3))) * rowBytes, dim);
-    }
-    // A NaN or an infinity among a duplicate's gradients stays in the sum (inf - inf is NaN), so
-    // checking each row that will be applied checks every gradient, and catches sums that overflow.
-    // The same read gives max |g| of the applied rows (for the TS side's float32 range checks).
-    if (check) {
-      const m = maxAbsBits(g, dim);
-      if (m >= 0x7f800000) {
-        store<u32>(desc + (<usize>EMB_BAD << 2), id);
-        return -1;
-      }
-      gmax = max(gmax, m);
-    }
-    store<u32>(uniq + (<usize>u << 2), id);
-    store<u32>(gptr + (<usize>u << 2), <u32>g);
-    u++;
-    i = j;
-  }
-  store<u32>(desc + (<usize>EMB_GMAX << 2), gmax);
-  return u;
 }
 
 // ---------------------------------------------------------------------------------------------

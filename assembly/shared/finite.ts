@@ -4,7 +4,7 @@
 // with float32's largest value), and the exact check of the L2-decayed gradient
 // `gscale * clamp(g) + wd * p` for the rare steps where a bound says it might overflow.
 
-import { DESC_BYTES, descLength } from "./common";
+import { DESC_BYTES, descGrad, descLength } from "./common";
 import { clampOne } from "./clamp";
 
 /** The largest |x| bit pattern (sign cleared) of `n` f32 values at `ptr`: >= 0x7f800000 when one
@@ -28,6 +28,20 @@ export function maxAbsBits(ptr: usize, n: usize): u32 {
   }
   for (; i < n; i++) m = max(m, load<u32>(ptr + (i << 2)) & 0x7fffffff);
   return m;
+}
+
+/** 1 when `n` f32 values at `ptr` hold a NaN or an infinity (exponent bits all set). */
+export function hasNonFinite(ptr: usize, n: usize): i32 {
+  return maxAbsBits(ptr, n) >= 0x7f800000 ? 1 : 0;
+}
+
+/** Index + 1 of the first tensor in the table whose gradient is not all finite, else 0. */
+export function firstNonFiniteGrad(table: usize, count: i32): i32 {
+  for (let t = 0; t < count; t++) {
+    const d = table + <usize>t * DESC_BYTES;
+    if (hasNonFinite(descGrad(d), descLength(d))) return t + 1;
+  }
+  return 0;
 }
 
 /** max |x| over slot `slot` (0: params, 1: gradients) of every tensor of the table, as f32:

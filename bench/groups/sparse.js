@@ -1,7 +1,8 @@
 // Embedding tables with sparse updates: Adam on a rows x 64 table, 4096 ids per update, in two
 // regimes: Zipf-like ids (ids repeat, as words do: group `sparse`) and hot ids (90% from 256 rows:
 // group `sparse-hot`, where coalescing dominates). Time per update(): the engine's lazy and exact
-// modes (and lazy Adamax and Lion, for their cost next to Adam's), a plain JS lazy loop, the C lazy
+// modes (and lazy Adamax and Lion, for their cost next to Adam's; lazy with the gradients already in
+// engine memory through gradView, as the C loops have theirs), a plain JS lazy loop, the C lazy
 // loops (radix-sort, slot-per-row and hybrid coalescing), the row-touch limit (bench/c/sparse.c), and
 // tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 import { writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ export const SPARSE_ROWS_QUICK = [16384];
 
 const CONTENDERS = [
   { id: 'engine-lazy', label: 'wasm-optim lazy' },
+  { id: 'engine-lazy-view', label: 'wasm-optim lazy (gradView)' },
   { id: 'engine-exact', label: 'wasm-optim exact' },
   { id: 'engine-lazy-adamax', label: 'wasm-optim lazy Adamax' },
   { id: 'engine-lazy-lion', label: 'wasm-optim lazy Lion' },
@@ -119,6 +121,18 @@ async function setupSparse(ctx, contender, rows, data, regime) {
         return { error: String(e.message ?? e).split('\n')[0] };
       }
       return { fn: () => emb.update(nextIds(), data.grads), dispose: () => emb.dispose() };
+    }
+    case 'engine-lazy-view': {
+      // The gradients already in engine memory (written once into gradView, as the C loops have
+      // theirs in their own memory): update() copies nothing in.
+      let emb;
+      try {
+        emb = newEmbedding(ctx, rows, 'lazy');
+      } catch (e) {
+        return { error: String(e.message ?? e).split('\n')[0] };
+      }
+      emb.gradView(K).set(data.grads);
+      return { fn: () => emb.update(nextIds(), emb.gradView(K)), dispose: () => emb.dispose() };
     }
     case 'js-lazy': {
       const step = jsLazyAdam(rows);

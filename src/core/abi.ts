@@ -247,16 +247,6 @@ export interface EngineFunctions {
   shrink(ptr: number, bytes: number): number;
   /** assembly/shared/memory.ts */
   simdEnabled(): number;
-  /** assembly/shared/common.ts */
-  hasNonFinite(ptr: number, n: number): number;
-  /** assembly/shared/common.ts */
-  firstNonFiniteGrad(table: number, count: number): number;
-  /** assembly/shared/common.ts */
-  gradSumSquares(table: number, count: number): number;
-  /** assembly/shared/common.ts */
-  sumSquares(ptr: number, n: number): number;
-  /** assembly/shared/common.ts */
-  scaleInPlace(ptr: number, n: number, s: number): void;
   /** assembly/optimizers/adam/step.ts */
   adamStep(table: number, count: number): void;
   /** assembly/optimizers/sgd/step.ts */
@@ -273,12 +263,12 @@ export interface EngineFunctions {
   exactAdvance(desc: number, t: number, logDecay: number, coef: number, ib: number): void;
   /** assembly/embedding/exact.ts */
   embExactReset(desc: number, t: number, rows: number): void;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */
   embFirstNonFinite(ptr: number, n: number): number;
-  /** assembly/embedding/apply.ts */
-  embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */
   embApply(desc: number, t: number, n: number, logDecay: number, coef: number, invBc2Sqrt: number, sweepFrom: number, sweepCount: number): void;
   /** assembly/embedding/apply.ts */
@@ -293,8 +283,6 @@ export interface EngineFunctions {
   embFillUniform(ptr: number, n: number, seedLo: number, seedHi: number, low: number, high: number): void;
   /** assembly/embedding/apply.ts */
   embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
-  /** assembly/shared/clip.ts */
-  clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
   /** assembly/shared/clip.ts */
   clipSumSquares(table: number, count: number, lo: number, hi: number): number;
   /** assembly/optimizers/adamax/step.ts */
@@ -314,11 +302,21 @@ export interface EngineFunctions {
   /** assembly/shared/finite.ts */
   maxAbsBits(ptr: number, n: number): number;
   /** assembly/shared/finite.ts */
+  hasNonFinite(ptr: number, n: number): number;
+  /** assembly/shared/finite.ts */
+  firstNonFiniteGrad(table: number, count: number): number;
+  /** assembly/shared/finite.ts */
   gradMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
   paramMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
   firstL2Overflow(P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number): number;
+  /** assembly/shared/squares.ts */
+  sumSquares(ptr: number, n: number): number;
+  /** assembly/shared/squares.ts */
+  clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
+  /** assembly/shared/squares.ts */
+  gradSumSquares(table: number, count: number): number;
   /** assembly/meta/adam.ts */
   adamMetaStep(table: number, meta: number, count: number): void;
   /** assembly/meta/sgd.ts */

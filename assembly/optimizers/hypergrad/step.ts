@@ -12,28 +12,14 @@
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descState2, descLength, descHyper, hyperF32, hyperFlag } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
 import { clampVec, clampOne } from "../../shared/clamp";
+import { lo64, hi64 } from "../../shared/widen";
 import { SGD_GSCALE, SGD_LR, SGD_MOMENTUM, SGD_OMD, SGD_WD, SGD_USE_MOMENTUM, SGD_FIRST, SGD_NESTEROV, SGD_USE_WD } from "../sgd/slots";
 import { sgdDirVec, sgdDirOne } from "../sgd/lanes";
 import { ADAM_EPS, ADAM_AMSGRAD } from "../adam/slots";
 import { HD_PREV_IB, HD_SKIP, HD_USE_P, HD_MODE_ADAM } from "./slots";
 export * from "./slots";
 
-/** Hyper slot (f32): 1 / sqrt(1 - beta2^(t-1)) for Adam-HD's previous direction. */
-/** Hyper slot (i32 flag): the tensor has no previous direction yet (its first step): dots are 0. */
-/** Hyper slot (i32 flag): also sum p . D (L2 weight decay is part of the gradient). */
-
-/** hdDots mode: D is the stored direction in state1 (SGD-HD). */
-/** hdDots mode: D = m / (sqrt(v) * prevIb + eps) from Adam's state (v = state2 under AMSGrad). */
-
 const EXP_MASK: u32 = 0x7f800000;
-
-@inline function lo64(x: v128): v128 {
-  return f64x2.promote_low_f32x4(x);
-}
-
-@inline function hi64(x: v128): v128 {
-  return f64x2.promote_low_f32x4(v128.swizzle(x, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
-}
 
 @inline function dirVec(A: usize, B: usize, o: usize, adam: bool, ib: v128, eps: v128): v128 {
   if (adam) return f32x4.div(v128.load(A + o), f32x4.add(f32x4.mul(f32x4.sqrt(v128.load(B + o)), ib), eps));

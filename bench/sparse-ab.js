@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// A/B of embedding-table updates in one process (issue 17): the engine built from this checkout's
+// dist/ (B; --wasm file for another SIMD build), optionally another build's wasm (A: --base file),
+// the phases of B's update timed apart (the JS side, the copy of the gradients, coalescing, the row
+// loop), and the C loops of bench/c/sparse.c (gcc, child processes on the same core), interleaved
+// round by round. Adam on a rows x 64 table, 4096 ids per update, the bench's id regimes
+// (bench/groups/sparse.js). Prints microseconds per update (medians) and ratios, with the CPU.
+// Run it pinned: `taskset -c 0 node bench/sparse-ab.js --regime hot`.
+//
+//   node bench/sparse-ab.js [--rows 262144] [--regime zipf|hot] [--mode lazy|exact] [--rounds 5]
+//                           [--ms 200] [--base old.simd.wasm] [--wasm new.simd.wasm] [--no-c]
+//                           [--threads 2]   (B on an engine with 2 threads, A on one thread)
+//                           [--pairs 31]    (only A's and B's updates, alternated in short turns:
+//                                            the median of the per-turn ratios)
+//                           [--amode lazy]  (with --pairs: A's table in this mode, e.g. exact vs lazy)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CPrograms } from './lib/c.js';
+import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
+import { cpuNow, wallNow } from './lib/clock.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIM = 64,
+  K = 4096,
+  BATCHES = 64;
+
+function parse(argv) {
+  const o = { rows: 262144, regime: 'zipf', mode: 'lazy', rounds: 5, ms: 200, base: null, wasm: null, c: true };
+  o.threads = 0;
+  o.k = K;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i],
+      v = () => argv[++i];
+    if (a === '--rows') o.rows = Number(v());
+    else if (a === '--regime') o.regime = v();
+    else if (a === '--mode') o.mode = v();
+    else if (a === '--rounds') o.rounds = Number(v());
+    else if (a === '--ms') o.ms = Number(v());
+    else if (a === '--base') o.base = resolve(v());
+    else if (a === '--wasm') o.wasm = resolve(v());
+    else if (a === '--no-c') o.c = false;
+    else if (a === '--threads') o.threads = Number(v());
+    else if (a === '--k') o.k = Number(v());
+    else if (a === '--pairs') o.pairs = Number(v());
+    else if (a === '--amode') o.amode = v();
+    else throw new TypeError(`sparse-ab: unknown option ${a}`);
+  }
+  return o;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Microseconds per call of `fn` over about `ms` of the clock, after calibrating ~2 ms batches. */
+function time(fn, ms, now) {
+  let reps = 1;
+  for (;;) {
+    const t0 = now();
+    for (let r = 0; r < reps; r++) fn();
+    if (now() - t0 >= 2) break;
+    reps *= 2;
+  }
+  const per = [];
+  const start = now();
+  while (now() - start < ms || per.length < 3) {
+    const t0 = now();
+    for (let r = 0; r < reps; r++) fn();
+    per.push(((now() - t0) * 1e3) / reps);
+  }
+  return median(per);
+}
+
+async function main() {
+  const o = parse(process.argv.slice(2));
+  const k = o.k;
+  const lib = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
+  const source = (file) => (file ? { source: readFileSync(file) } : {});
+  const src = o.regime === 'hot' ? new HotIds(o.rows) : new ZipfIds(o.rows);
+  const ids = Array.from({ length: BATCHES }, () => src.draw(k));
+  const g = makeGrads(k * DIM, 3);
+  const unique = ids.reduce((s, a) => s + new Set(a).size, 0) / BATCHES;
+  const now = o.threads ? wallNow : cpuNow;
+  const table = async (file, threads, mode = o.mode) => {
+    const engine = await lib.createEngine({ simd: true, ...source(file), ...(threads ? { threads } : {}) });
+    if (threads && engine.parallel) engine.parallel.minParallelElements = 1;
+    const emb = new lib.Embedding(o.rows, DIM, {
+      optimizer: 'adam',
+      lr: 1e-3,
+      mode,
+      nonFinite: 'ignore',
+      init: params(o.rows * DIM, 5),
+      engine,
+    });
+    return { emb, engine };
+  };
+  const contenders = [];
+  let b = 0;
+  if (o.pairs) {
+    const A = o.base ? await table(o.base, 0, o.amode) : await table(o.wasm, o.threads ? 1 : 0, o.amode);
+    const B = await table(o.wasm, o.threads);
+    let ia = 0,
+      ib = 0;
+    const fa = () => A.emb.update(ids[(ia = (ia + 1) % BATCHES)], g);
+    const fb = () => B.emb.update(ids[(ib = (ib + 1) % BATCHES)], g);
+    // Warm up: every batch's rows faulted in on both tables.
+    for (let i = 0; i < 2 * BATCHES; i++) {
+      fa();
+      fb();
+    }
+    const ta = [],
+      tb = [],
+      ratio = [];
+    for (let r = 0; r < o.pairs; r++) {
+      const x = time(fa, o.ms, now),
+        y = time(fb, o.ms, now);
+      ta.push(x);
+      tb.push(y);
+      ratio.push(x / y);
+    }
+    const lo = [...ratio].sort((p, q) => p - q);
+    console.log(
+      `# sparse-ab pairs ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct); ${cpus()[0]?.model?.trim()}, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
+    console.log(
+      `A ${median(ta).toFixed(1)} us, B ${median(tb).toFixed(1)} us; A/B (B's speed-up) median ${median(ratio).toFixed(3)}, quartiles ${lo[Math.floor(lo.length / 4)].toFixed(3)}..${lo[Math.floor((3 * lo.length) / 4)].toFixed(3)} over ${o.pairs} turns; fastest turns A ${Math.min(...ta).toFixed(1)} us, B ${Math.min(...tb).toFixed(1)} us (${(Math.min(...ta) / Math.min(...tb)).toFixed(3)})`,
+    );
+    process.exit(0);
+  }
+  const next = () => ids[(b = (b + 1) % BATCHES)];
+  if (o.base) {
+    const A = await table(o.base);
+    contenders.push(['A update', () => A.emb.update(next(), g)]);
+  }
+  const B = await table(o.wasm, o.threads ? 1 : 0);
+  contenders.push(['B update', () => B.emb.update(next(), g)]);
+  if (o.threads) {
+    const T = await table(o.wasm, o.threads);
+    contenders.push([`B ${o.threads} threads`, () => T.emb.update(next(), g)]);
+  }
+  // B's phases, on its own table: gradView (no copy), the copy alone, coalescing alone, the row
+  // loop alone (over the rows the last coalescing listed).
+  const lt = B.emb.table;
+  const view = lt.gradView(k);
+  view.set(g);
+  contenders.push(['B update (gradView)', () => B.emb.update(next(), lt.gradView(k))]);
+  const sc = lt.scratch,
+    x = lt.engine.exports;
+  contenders.push(['B copy grads', () => lt.engine.heapF32.set(g, sc.gradPtr >>> 2)]);
+  contenders.push([
+    'B coalesce',
+    () => {
+      sc.copyIds(next(), k);
+      return x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
+    },
+  ]);
+  contenders.push([
+    'B apply',
+    () => {
+      sc.copyIds(next(), k);
+      const u = x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
+      x.embApply(lt.desc, lt.steps + 1, u, 0, 0, 0, 0, 0);
+    },
+  ]);
+  let cp = null,
+    idsFile = null;
+  if (o.c) {
+    cp = new CPrograms().compile(['sparse']);
+    cp.clock = o.threads ? 'wall' : 'cpu';
+    if (cp.skipped) console.error(cp.skipped);
+    else {
+      idsFile = join(cp.dir, 'ids.bin');
+      const all = new Int32Array(BATCHES * k);
+      ids.forEach((a, i) => all.set(a, i * k));
+      writeFileSync(idsFile, new Uint8Array(all.buffer));
+      for (const m of ['radix', 'direct', 'hybrid', 'touch'])
+        contenders.push([
+          `C ${m}`,
+          () => {
+            const [out] = cp.run('sparse', [o.rows, DIM, k, idsFile, BATCHES, o.ms, m].map(String));
+            return median(out.samples) * 1e3;
+          },
+          true,
+        ]);
+    }
+  }
+  const res = new Map(contenders.map(([n]) => [n, []]));
+  for (let r = 0; r < o.rounds; r++) {
+    for (const [name, fn, external] of contenders) res.get(name).push(external ? fn() : time(fn, o.ms, now));
+  }
+  // The coalesce-only and apply rows also run the id copy; "apply" is coalesce + the row loop.
+  const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
+  if (med.has('B apply')) med.set('B row loop (apply - coalesce)', med.get('B apply') - med.get('B coalesce'));
+  const cpu = cpus()[0]?.model?.trim();
+  console.log(
+    `# sparse-ab ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct), ${o.rounds} rounds; ${cpu}, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const bu = med.get('B update');
+  for (const [n, v] of med) {
+    const spread = res.get(n) ? ` [${Math.min(...res.get(n)).toFixed(1)}..${Math.max(...res.get(n)).toFixed(1)}]` : '';
+    console.log(`${n.padEnd(32)} ${v.toFixed(1).padStart(8)} us${spread}   B update / this: ${(v / bu).toFixed(3)}`);
+  }
+  cp?.cleanup();
+  for (const e of [B]) e.emb.dispose();
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e?.stack ?? e);
+  process.exit(1);
+});

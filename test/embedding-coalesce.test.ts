@@ -1,0 +1,92 @@
+// Coalescing of an update's ids (assembly/embedding/coalesce.ts): duplicate ids' gradients are
+// summed in the order they appear, whatever their slots in the batch's hash table. Lazy SGD with
+// lr 1 on a zero table makes every touched row -(g1 + g2 + ...) exactly, so the sums can be checked
+// bit for bit against float32 sums in batch order, in both builds.
+import { describe, expect, it } from 'vitest';
+import { Embedding } from '../src/index.js';
+import { BUILD_NAMES, engineFor } from './engines.js';
+import { rng } from './embedding-ref.js';
+
+/** The coalescing hash's slot of `row` for a batch of k ids (2^hbits >= 2k slots). */
+function slotOf(row: number, k: number): number {
+  const hbits = 32 - Math.clz32(2 * k - 1);
+  return Math.imul(row, 0x9e3779b1) >>> (32 - hbits);
+}
+
+/** `count` rows in [0, rows) whose hash slot for a batch of k ids is `slot`. */
+function collidingRows(count: number, k: number, slot: number, rows: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows && out.length < count; r++) if (slotOf(r, k) === slot) out.push(r);
+  return out;
+}
+
+/** What lazy SGD (lr 1, zero table) leaves in each touched row: minus the batch-order f32 sum. */
+function expected(rows: number, dim: number, ids: Int32Array, g: Float32Array): Float32Array {
+  const sum = new Map<number, Float32Array>();
+  ids.forEach((id, i) => {
+    const s = sum.get(id);
+    const row = g.subarray(i * dim, i * dim + dim);
+    if (!s) sum.set(id, row.slice());
+    else for (let d = 0; d < dim; d++) s[d] = Math.fround(s[d] + row[d]);
+  });
+  const w = new Float32Array(rows * dim);
+  for (const [id, s] of sum) for (let d = 0; d < dim; d++) w[id * dim + d] = -s[d];
+  return w;
+}
+
+function gradients(n: number, seed: number): Float32Array {
+  const next = rng(seed);
+  // Mixed magnitudes, so that the order of the sums shows in the last bits.
+  return Float32Array.from({ length: n }, () => (next() - 0.5) * 10 ** Math.floor(next() * 8 - 4));
+}
+
+describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
+  const rows = 1 << 16;
+  const dim = 7; // a SIMD body and a scalar tail
+
+  async function check(ids: Int32Array, seed: number): Promise<void> {
+    const engine = await engineFor(build);
+    const emb = new Embedding(rows, dim, { optimizer: 'sgd', lr: 1, init: 'zeros', engine });
+    try {
+      const g = gradients(ids.length * dim, seed);
+      expect(emb.update(ids, g)).toBe(true);
+      expect(emb.lastUniqueRows).toBe(new Set(ids).size);
+      const want = expected(rows, dim, ids, g);
+      expect(
+        Buffer.from(emb.weights.buffer, emb.weights.byteOffset, rows * dim * 4).equals(Buffer.from(want.buffer)),
+      ).toBe(true);
+    } finally {
+      emb.dispose();
+    }
+  }
+
+  it('ids whose hash slots collide, wrapping around the end of the table, repeated far apart', async () => {
+    const k = 64;
+    // 12 rows that all hash to the last slot: the probes wrap around to slot 0 and on.
+    const hot = collidingRows(12, k, 2 ** (32 - Math.clz32(2 * k - 1)) - 1, rows);
+    expect(hot.length).toBe(12);
+    const next = rng(5);
+    const ids = Int32Array.from({ length: k }, (_, i) =>
+      i % 3 === 0 ? hot[Math.floor(next() * hot.length)] : Math.floor(next() * rows),
+    );
+    await check(ids, 1);
+  });
+
+  it('one id, one id repeated, every id distinct, and a batch of one row repeated 1000 times', async () => {
+    await check(Int32Array.from([rows - 1]), 2);
+    await check(Int32Array.from([3, 3]), 3);
+    await check(
+      Int32Array.from({ length: 500 }, (_, i) => (i * 131) % rows),
+      4,
+    );
+    await check(new Int32Array(1000).fill(17), 5);
+  });
+
+  it('Zipf-like batches of 4096 ids (many duplicates, many singles)', async () => {
+    const next = rng(9);
+    for (let b = 0; b < 3; b++) {
+      const ids = Int32Array.from({ length: 4096 }, () => Math.floor(rows * next() ** 4));
+      await check(ids, 10 + b);
+    }
+  });
+});
