@@ -92,8 +92,13 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
   /**
    * Writes the hyper block of step `t` (t >= 1; a table's t is its update count). `gradScale`
    * multiplies every gradient in the kernel (its sign flipped for `maximize` by the caller).
+   * `stepOnly` true: the block already holds this writer's block for the same options at another
+   * step (only `lr`, `t` and `gradScale` may differ), so only the slots that depend on those three
+   * need writing; a writer writes them first and returns before the others (a dense step writes a
+   * whole block only when its options or params change; test/hyper-step-only.test.ts holds every
+   * declaration to it).
    */
-  writeHyper(h: HyperWriter, o: R, t: number, gradScale: number, series: StepSeries): void;
+  writeHyper(h: HyperWriter, o: R, t: number, gradScale: number, series: StepSeries, stepOnly?: boolean): void;
   /**
    * The L2 weight decay these options add to the gradient in the kernel (`g + wd * p`), which the
    * step's finiteness check must cover. Default: `weightDecay`, or 0 with `decoupledWeightDecay`;

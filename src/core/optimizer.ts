@@ -4,116 +4,42 @@
 // defaults, validation, state names, the hyper-block writer, the kernel) is the class's
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
-import { SLOT as S, type TableKernelName } from './abi.js';
-import type { OptimizerStateDict, ParamGroupStateDict } from './state-dict.js';
-import { StepSeries, l2Decay, stateNames, type AnyDeclaration, type HyperWriter } from './declaration.js';
+import type { TableKernelName } from './abi.js';
+import type { OptimizerStateDict } from './state-dict.js';
+import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
-import {
-  checkBoolean,
-  checkChoice,
-  checkKnownKeys,
-  checkNumber,
-  describe,
-  zeroGradArgs,
-  type NonFinitePolicy,
-} from './options.js';
+import { checkKnownKeys, checkNumber, describe, zeroGradArgs } from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-checkpoint.js';
 import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './torch-state.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
-import { isSchedule, scheduleFromJSON, type Schedule } from './schedules.js';
-import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
-import { checkMetaStep, MetaTracker, type MetaGradientOptions, type MetaStepOptions } from './meta-gradients.js';
+import { isSchedule, type Schedule } from './schedules.js';
+import { MAX_STEP_COUNT } from './limits.js';
+import { checkMetaStep, MetaTracker, type MetaGradientOptions } from './meta-gradients.js';
+import { F32_MAX, F32_SAFE, F32_SQRT_MAX, type StepCheckHost } from './finite-check.js';
+// The parts of a dense optimizer, each in its own module:
 import {
-  checkF32Scale,
-  effectiveOverflow,
-  F32_MAX,
-  F32_SAFE,
-  F32_SQRT_MAX,
-  squareOverflow,
-  type StepCheckHost,
-} from './finite-check.js';
+  BASE_OPTIONS,
+  copyOptions,
+  OPTIMIZER_WIDE,
+  resolveBase,
+  scheduledRate,
+  type BaseOptions,
+  type GroupOptions,
+  type GroupState,
+  type Resolved,
+  type StepOptions,
+} from './optimizer-options.js';
+import { buildStateDict, checkStateDict } from './optimizer-state.js';
+import { readParamInit } from './param-init.js';
+import { StepTable } from './step-table.js';
+import { checkStepScale, nonFiniteError, overflowReason } from './step-checks.js';
 
-/** Options every dense optimizer accepts. */
-export interface BaseOptions {
-  /** Learning rate: a number, or a schedule (`cosineLR(...)`, ...) evaluated at every step. */
-  lr?: number | Schedule;
-  /** Weight decay (L2 added to the gradient, or decoupled for AdamW). Default 0 (AdamW: 0.01). */
-  weightDecay?: number;
-  /** Maximize the objective instead of minimizing it. Default false. */
-  maximize?: boolean;
-  /** What a step with NaN/±Infinity gradients does: `'throw'` (default), `'skip'`, `'ignore'`. */
-  nonFinite?: NonFinitePolicy;
-  /** The engine to allocate in; default: the one `init()` created. */
-  engine?: Engine;
-  /**
-   * Clip the global L2 norm of all gradients to this value at every step (PyTorch's
-   * `clip_grad_norm_` before `step()`): the kernel scales the gradients by
-   * `min(1, clipGradNorm / (norm + 1e-6))`, nothing rewrites them. `null` (default): off.
-   */
-  clipGradNorm?: number | null;
-  /**
-   * Clamp every gradient to [-clipGradValue, clipGradValue] inside the kernel (PyTorch's
-   * `clip_grad_value_`, without writing the gradients). `null` (default): off.
-   */
-  clipGradValue?: number | null;
-}
-
-/** Options of `step()` (`hvp`, `gradFn`: meta-gradients, docs/meta-gradients.md). */
-export interface StepOptions extends MetaStepOptions {
-  /**
-   * Multiplies every gradient in this step, inside the kernel (> 0, default 1). Gradient
-   * accumulation: add k micro-batch gradients into `p.grad`, then `step({ gradScale: 1 / k })`.
-   * Clipping applies to the scaled gradient.
-   */
-  gradScale?: number;
-}
-
-/** Options a param group may set: the optimizer's, except the optimizer-wide ones. */
-export type GroupOptions<O> = Omit<O, 'engine' | 'nonFinite' | 'clipGradNorm' | 'clipGradValue'>;
-
+export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
 export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
-
-/** Options that belong to the whole optimizer, not to a param group. */
-const OPTIMIZER_WIDE = ['nonFinite', 'clipGradNorm', 'clipGradValue'];
-/** Options every optimizer accepts besides its own `knownOptions`. */
-const BASE_OPTIONS = ['clipGradNorm', 'clipGradValue'];
-
-interface GroupState<R> {
-  /** Resolved options; `lr` holds the rate of the coming step. */
-  opts: R;
-  schedule: Schedule | null;
-  /** The step count when the schedule was set (its position is `stepCount - start`). */
-  start: number;
-}
-
-const HYPER_BYTES = S.HYPER_SLOTS * 4;
-const DESC_WORDS = S.DESC_BYTES / 4;
-
 export type { HyperWriter } from './declaration.js';
-
-/** Resolved options of a dense optimizer (every field set; `lr` is the current rate). */
-export type Resolved<O> = { [K in keyof Omit<O, 'engine' | 'lr'>]-?: Exclude<O[K], undefined> } & { lr: number };
-
-/** A copy of resolved options whose arrays (e.g. `betas`) are copies too, so callers cannot change them. */
-function copyOptions<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v.slice() : v])) as T;
-}
-
-/** Writes one cohort's hyper block: slot `i` at float index `base + i` of the current heap. */
-class BlockWriter implements HyperWriter {
-  base = 0;
-  f: Float32Array = new Float32Array(0);
-  i: Int32Array = new Int32Array(0);
-  f32(slot: number, value: number): void {
-    this.f[this.base + slot] = value;
-  }
-  flag(slot: number, on: boolean): void {
-    this.i[this.base + slot] = on ? 1 : 0;
-  }
-}
 
 /**
  * The base of every dense optimizer. A subclass is its declaration:
@@ -127,12 +53,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   protected opts: Resolved<O>;
   private steps = 0;
   private disposed = false;
-  private table = 0;
-  private tableCapacity = 0;
-  private hyper = 0;
-  private hyperCapacity = 0;
-  private cohorts: { group: number; birth: number }[] = [];
-  private readonly hyperWriter = new BlockWriter();
+  /** The descriptor table and hyper blocks the step kernel walks (src/core/step-table.ts). */
+  private readonly steptable: StepTable;
   private dirty = true;
   private groupStates: GroupState<Resolved<O>>[] = [];
   private handles: ParamGroup[] = [];
@@ -179,6 +101,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       throw new TypeError(`${kind}: option 'engine' must be an Engine, got ${describe(engine)}`);
     this.engine = engine ?? getEngine();
     this.arena = new ParamArena(this.engine);
+    this.steptable = new StepTable(this.engine);
     // Options are checked before anything is allocated.
     checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
@@ -189,7 +112,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
   protected resolve(o: O): Resolved<O> {
     return {
-      ...this.resolveBase(o, this.decl.defaults),
+      ...resolveBase(this.kind, o, this.decl.defaults),
       ...this.decl.resolve(o as Record<string, unknown>, this.kind),
     } as Resolved<O>;
   }
@@ -204,50 +127,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return stateNames(this.decl, o as unknown as Parameters<typeof stateNames>[1]);
   }
 
-  /** Validates the options shared by every optimizer. */
-  private resolveBase(
-    o: BaseOptions,
-    defaults: { readonly lr: number; readonly weightDecay: number },
-  ): {
-    lr: number;
-    weightDecay: number;
-    maximize: boolean;
-    nonFinite: NonFinitePolicy;
-    clipGradNorm: number | null;
-    clipGradValue: number | null;
-  } {
-    // null is not 'unset': { lr: null } silently meant the default. Only the clip options take null (off).
-    for (const [k, v] of Object.entries(o)) {
-      if (v === null && k !== 'clipGradNorm' && k !== 'clipGradValue')
-        throw new TypeError(`${this.kind}: option '${k}' is null; leave it out (or undefined) for the default`);
-    }
-    const clip = (name: 'clipGradNorm' | 'clipGradValue'): number | null =>
-      o[name] === undefined || o[name] === null
-        ? null
-        : checkNumber(this.kind, name, o[name], { min: 0, minExclusive: true });
-    const lr = o.lr ?? defaults.lr;
-    return {
-      lr: isSchedule(lr) ? this.scheduledRate(lr, 0) : checkNumber(this.kind, 'lr', lr, { min: 0 }),
-      weightDecay: checkNumber(this.kind, 'weightDecay', o.weightDecay ?? defaults.weightDecay, { min: 0 }),
-      maximize: checkBoolean(this.kind, 'maximize', o.maximize ?? false),
-      nonFinite: checkChoice(this.kind, 'nonFinite', o.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const),
-      clipGradNorm: clip('clipGradNorm'),
-      clipGradValue: clip('clipGradValue'),
-    };
-  }
-
   /** @internal A subclass that cannot take some rates (hypergradient ones: a schedule) refuses them here, before anything changes. */
   protected checkRate(_value: number | Schedule): void {}
 
   /** A schedule's rate at `position`, checked to be a finite number >= 0. */
   private scheduledRate(s: Schedule, position: number): number {
-    const v = s.at(position);
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-      throw new RangeError(
-        `${this.kind}: the lr schedule ${s.name} gives ${v} at its step ${position}; a learning rate must be a finite number >= 0`,
-      );
-    }
-    return v;
+    return scheduledRate(this.kind, s, position);
   }
 
   /** The resolved hyperparameters of group 0 (a copy; `lr` is the rate of the next step). */
@@ -413,7 +298,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   }
 
   protected checkAlive(what: string): void {
-    if (this.disposed) throw new DisposedError(`${this.kind}.${what}: this optimizer was disposed; create a new one`);
+    // The error is built elsewhere: this runs first in every step, and V8 inlines small functions.
+    if (this.disposed) throw this.disposedError(what);
+  }
+
+  private disposedError(what: string): DisposedError {
+    return new DisposedError(`${this.kind}.${what}: this optimizer was disposed; create a new one`);
   }
 
   /**
@@ -424,55 +314,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   param(init: ArrayLike<number> | number, options?: { group?: ParamGroup | number }): Param {
     this.checkAlive('param');
     const group = this.groupOf(options, 'param');
-    let length: number;
-    if (typeof init === 'number') {
-      if (!Number.isInteger(init) || init < 0)
-        throw new RangeError(`${this.kind}.param: a size must be a non-negative integer, got ${init}`);
-      length = init;
-    } else if (init != null && typeof init === 'object' && typeof (init as ArrayLike<number>).length === 'number') {
-      // A view into engine memory (another param's data, say) would be detached if this param's
-      // allocation grows the memory: copy it first.
-      if (ArrayBuffer.isView(init) && init.buffer === this.engine.memory.buffer) init = (init as Float32Array).slice();
-      // Anything but a genuine typed array (an array, an array-like, a Proxy) is read once into a
-      // copy, which is what gets checked and copied: a value read twice could differ the second time.
-      if (!ArrayBuffer.isView(init)) {
-        const n = init.length;
-        if (!Number.isInteger(n) || n < 0)
-          throw new TypeError(
-            `${this.kind}.param: expected a Float32Array, an array of numbers or a size; this array-like has length ${n}`,
-          );
-        if (n > 0x0fffffff)
-          throw new RangeError(`${this.kind}.param: ${n} elements is more than one tensor can hold; split it`);
-        const copy = new Array<number>(n);
-        for (let i = 0; i < n; i++) copy[i] = (init as ArrayLike<number>)[i];
-        init = copy;
-      }
-      length = init.length;
-      for (let i = 0; i < length; i++) {
-        const x = init[i];
-        if (typeof x !== 'number')
-          throw new TypeError(
-            `${this.kind}.param: initial value [${i}] is ${describe(x)}; values must be finite numbers`,
-          );
-        if (!Number.isFinite(x))
-          throw new RangeError(`${this.kind}.param: initial value [${i}] is ${x}; values must be finite numbers`);
-        if (!Number.isFinite(Math.fround(x)))
-          throw new RangeError(
-            `${this.kind}.param: initial value [${i}] is ${x}, beyond float32's range (±3.4e38); scale the values down`,
-          );
-      }
-    } else {
-      throw new TypeError(
-        `${this.kind}.param: expected a Float32Array, an array of numbers or a size, got ${describe(init)}`,
-      );
-    }
-    if (length > 0x0fffffff)
-      throw new RangeError(`${this.kind}.param: ${length} elements is more than one tensor can hold; split it`);
+    const { length, values } = readParamInit(this.kind, this.engine, init);
     const gopts = this.groupStates[group].opts;
     const names = this.stateNames(gopts);
     const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
     const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
-    if (typeof init !== 'number') p.data.set(init);
+    if (values !== null) p.data.set(values);
     const initState = this.decl.initState;
     if (initState) names.forEach((name, i) => initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
     (this.params as Param[]).push(p);
@@ -533,7 +380,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.checkAlive('firstNonFiniteGrad');
     if (this.params.length === 0) return -1;
     this.ensureTable();
-    return this.engine.firstNonFiniteGrad(this.table, this.params.length) - 1;
+    return this.engine.firstNonFiniteGrad(this.steptable.table, this.params.length) - 1;
   }
 
   /**
@@ -549,8 +396,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       throw new RangeError(
         `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
       );
-    const gradScale = this.stepScale(options);
-    checkMetaStep(this.meta, this.kind, options);
+    // Without options and meta-gradients (the usual step) neither check has anything to look at.
+    const gradScale = options === undefined ? 1 : this.stepScale(options);
+    if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step, checked before anything changes.
     // And the rate after it: a step that would leave the schedule at an invalid rate (an
     // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
@@ -565,80 +413,70 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const n = this.params.length;
     this.lastNorm = NaN;
     if (n > 0) {
-      this.ensureTable();
+      if (this.dirty) this.buildTable();
+      const table = this.steptable.table;
       const { clipGradNorm: maxNorm, clipGradValue: clip } = this.opts;
       // Clamp bounds on the raw gradient, so that the scaled gradient lands in [-clip, clip].
       const lo = clip === null ? -Infinity : -clip / gradScale;
       const hi = clip === null ? Infinity : clip / gradScale;
-      let sumSq: number | undefined;
+      // The squared norm, when a pass measured it (hypergradients' own pass, clipGradNorm). Plain
+      // doubles and flags here, never `number | undefined`: V8 boxes a double that shares a
+      // variable with undefined, an allocation on every step.
+      let measured = false;
+      let sumSq = 0;
       if (this.measureGrads) {
         this.writeHyper(gradScale, lo, hi);
         sumSq = this.measureGrads(lo, hi);
+        measured = true;
       } else if (maxNorm !== null) {
         sumSq =
-          clip === null
-            ? this.engine.gradSumSquares(this.table, n)
-            : this.engine.exports.clipSumSquares(this.table, n, lo, hi);
+          clip === null ? this.engine.gradSumSquares(table, n) : this.engine.exports.clipSumSquares(table, n, lo, hi);
+        measured = true;
       }
       const check = this.opts.nonFinite !== 'ignore';
       // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
       // a measured norm already tells that every gradient is finite.
-      const maxAbs =
-        check && (sumSq === undefined || !Number.isFinite(sumSq)) ? this.engine.gradMaxAbs(this.table, n) : undefined;
-      if (maxAbs !== undefined && !(maxAbs <= F32_MAX)) {
-        const bad = this.engine.firstNonFiniteGrad(this.table, n);
-        if (this.opts.nonFinite === 'skip') return false;
-        throw new NonFiniteGradientError(
-          `${this.kind}.step: the gradient of param #${bad - 1} (length ${this.params[bad - 1].length}) holds NaN or Infinity; ` +
-            `nothing was changed. Fix the gradients, or pass nonFinite: 'skip' to skip such steps.`,
-        );
-      }
+      const readMax = check && !(measured && Number.isFinite(sumSq));
+      const maxAbs = readMax ? this.engine.gradMaxAbs(table, n) : 0;
+      if (readMax && !(maxAbs <= F32_MAX)) return this.refuseNonFinite(n);
       let scale = this.gradScale * gradScale;
       let norm = NaN;
-      if (sumSq !== undefined) {
+      if (measured) {
         norm = Math.sqrt(sumSq) * scale;
         // torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
         if (maxNorm !== null) scale *= Math.min(1, maxNorm / (norm + 1e-6));
       }
       // The gradient the kernel uses, clamp(g) * scale (+ wd * p), must be finite in float32 too:
-      // one comparison when a bound shows it (the usual case), the exact check otherwise.
-      const bound = maxAbs ?? (sumSq === undefined ? Infinity : Math.sqrt(sumSq));
-      if (check && !(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE)) {
-        const why = effectiveOverflow(
-          this.stepCheckHost(),
-          this.table,
+      // one comparison when a bound shows it (the usual case), the exact check otherwise; and for
+      // optimizers that square the gradient into their state, that square too.
+      const bound = readMax ? maxAbs : measured ? Math.sqrt(sumSq) : Infinity;
+      if (
+        check &&
+        (!(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE) ||
+          (this.decl.squaresGradient === true && !(bound * Math.abs(scale) <= F32_SQRT_MAX)))
+      ) {
+        const why = this.overflow(
+          n,
           scale,
           lo,
           hi,
-          maxAbs,
-          sumSq === undefined ? undefined : Math.sqrt(sumSq),
+          readMax ? maxAbs : undefined,
+          measured ? Math.sqrt(sumSq) : undefined,
         );
         if (why !== null) {
           if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: ${why}; nothing was changed. Lower gradScale (or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
-          );
-        }
-      }
-      // Optimizers that square the gradient into their state: that square must be finite too.
-      if (check && this.decl.squaresGradient && !(bound * Math.abs(scale) <= F32_SQRT_MAX)) {
-        const why = squareOverflow(maxAbs ?? this.engine.gradMaxAbs(this.table, n), scale, lo, hi);
-        if (why !== null) {
-          if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(
-            `${this.kind}.step: ${why}; nothing was changed. Scale the gradients down (gradScale or the loss scale), or pass nonFinite: 'skip' to skip such steps.`,
-          );
+          throw new NonFiniteGradientError(`${this.kind}.step: ${why}`);
         }
       }
       this.lastNorm = norm;
       this.beforeUpdate?.(scale);
       this.writeHyper(scale, lo, hi);
-      if (this.meta) this.meta.step(this.table, n, options);
+      if (this.meta) this.meta.step(table, n, options);
       else {
         const kernel = this.decl.kernel as TableKernelName; // every dense class's declaration names one
         this.engine.runTable(
           kernel,
-          this.table,
+          table,
           n,
           this.decl.elementwise ?? true,
           (this.kernel ??= this.engine.kernel(kernel)),
@@ -649,14 +487,20 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return true;
   }
 
+  /** A raw gradient is NaN/Infinity: false under 'skip', else the error (nothing was changed). */
+  private refuseNonFinite(n: number): false {
+    if (this.opts.nonFinite === 'skip') return false;
+    throw nonFiniteError(this.kind, this.engine, this.steptable.table, n, this.params);
+  }
+
+  /** Why the kernel's gradients (or their squares) would overflow float32, or null (src/core/step-checks.ts). */
+  private overflow(n: number, scale: number, lo: number, hi: number, maxAbs?: number, norm?: number): string | null {
+    return overflowReason(this.stepCheckHost(), this.decl, this.steptable.table, n, scale, lo, hi, maxAbs, norm);
+  }
+
   /** The checked `gradScale` of a step. */
-  private stepScale(options: StepOptions | undefined): number {
-    if (options === undefined) return 1;
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`${this.kind}.step: options must be an object, got ${describe(options)}`);
-    checkKnownKeys(`${this.kind}.step`, options, ['gradScale', 'hvp', 'gradFn']);
-    const s = checkNumber(`${this.kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
-    return checkF32Scale(`${this.kind}.step`, 'gradScale', s);
+  private stepScale(options: StepOptions): number {
+    return checkStepScale(this.kind, options);
   }
 
   /** The L2 weight decay these options add to the gradient (`g + wd * p`), 0 when none (or decoupled). */
@@ -688,99 +532,38 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** @internal the table's address and its param count (for subclasses' own passes). */
   protected get tableInfo(): { table: number; count: number } {
     this.ensureTable();
-    return { table: this.table, count: this.params.length };
+    return { table: this.steptable.table, count: this.params.length };
   }
 
   private ensureTable(): void {
-    if (!this.dirty) return;
+    if (this.dirty) this.buildTable();
+  }
+
+  /** Lays the table out again (params, groups or options changed): never on the usual step, so never inlined into it. */
+  private buildTable(): void {
     this.arena.trim();
-    const cohorts: { group: number; birth: number }[] = [];
-    const cohortOf = (p: Param): number => {
-      let i = cohorts.findIndex((c) => c.group === p.group && c.birth === p.birth);
-      if (i < 0) i = cohorts.push({ group: p.group, birth: p.birth }) - 1;
-      return i;
-    };
-    const ids = this.params.map(cohortOf);
-    if (this.params.length > this.tableCapacity) {
-      const cap = Math.max(8, this.params.length * 2);
-      const t = this.engine.alloc(cap * S.DESC_BYTES);
-      if (this.table) this.engine.free(this.table);
-      this.table = t;
-      this.tableCapacity = cap;
-    }
-    if (cohorts.length > this.hyperCapacity) {
-      const cap = Math.max(2, cohorts.length * 2);
-      const h = this.engine.alloc(cap * HYPER_BYTES);
-      if (this.hyper) this.engine.free(this.hyper);
-      this.hyper = h;
-      this.hyperCapacity = cap;
-    }
-    this.cohorts = cohorts;
     let l2 = 0;
     for (const g of this.groupStates) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
     this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
-    const u32 = this.engine.heapU32;
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
     const slotsOf = this.groupStates.map((g) => {
       const layout = this.stateLayout(g.opts);
       const names = this.stateNames(g.opts);
       return [0, 1, 2].map((s) => (layout[s] ? 2 + names.indexOf(layout[s] as string) : -1));
     });
-    this.params.forEach((p, i) => {
-      const slotOf = slotsOf[p.group];
-      const base = (this.table >>> 2) + i * DESC_WORDS;
-      u32[base + S.DESC_PARAM] = p.offset(0);
-      u32[base + S.DESC_GRAD] = p.offset(1);
-      for (let s = 0; s < 3; s++) u32[base + S.DESC_STATE0 + s] = slotOf[s] >= 0 ? p.offset(slotOf[s]) : 0;
-      u32[base + S.DESC_LENGTH] = p.length;
-      u32[base + S.DESC_HYPER] = this.hyper + ids[i] * HYPER_BYTES;
-      u32[base + 7] = 0;
-    });
+    this.steptable.build(this.params, slotsOf);
     this.dirty = false;
   }
 
   /** @internal writes every cohort's hyper block for the coming step: gradient scale, clamp bounds. */
   protected writeHyper(scale: number, lo: number, hi: number): void {
-    // One writer reused every step: no allocation on the step path (it shows on small tensors).
-    const w = this.hyperWriter;
-    w.f = this.engine.heapF32;
-    w.i = this.engine.heapI32;
-    const cohorts = this.cohorts;
-    const decl = this.decl,
-      series = this.series;
-    for (let k = 0; k < cohorts.length; k++) {
-      const o = this.groupStates[cohorts[k].group].opts;
-      w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
-      decl.writeHyper(w, o, this.steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series);
-      w.f32(S.CLIP_LO, lo);
-      w.f32(S.CLIP_HI, hi);
-    }
+    this.steptable.write(this.decl, this.series, this.groupStates, this.steps, scale, lo, hi);
   }
 
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
   stateDict(): OptimizerStateDict {
     this.checkAlive('stateDict');
-    const dict: OptimizerStateDict = {
-      kind: this.kind,
-      stepCount: this.steps,
-      options: this.groupOptions(0),
-      params: this.params.map((p) => ({
-        length: p.length,
-        step: this.steps - p.birth,
-        state: Object.fromEntries(p.stateKeys.map((k) => [k, p.state(k).slice()])),
-        ...(p.group !== 0 ? { group: p.group } : {}),
-      })),
-    };
-    if (this.meta) dict.metaGradients = this.meta.state();
-    // Groups and schedules only when there are any, so that a plain optimizer's dict stays small.
-    if (this.groupStates.length > 1 || this.groupStates[0].schedule !== null) {
-      dict.groups = this.groupStates.map((g, i) => ({
-        options: this.groupOptions(i),
-        lrSchedule: g.schedule ? g.schedule.toJSON() : null,
-        schedulePosition: g.schedule ? this.steps - g.start : 0,
-      }));
-    }
-    return dict;
+    return buildStateDict(this, this.groupStates, this.meta);
   }
 
   /**
@@ -791,100 +574,17 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   loadStateDict(dict: OptimizerStateDict): void {
     this.checkAlive('loadStateDict');
     const what = `${this.kind}.loadStateDict`;
-    if (dict === null || typeof dict !== 'object')
-      throw new TypeError(`${what}: expected a state dict object, got ${describe(dict)}`);
-    if (dict.kind !== this.kind)
-      throw new TypeError(`${what}: the state dict is for ${String(dict.kind)}, not ${this.kind}`);
-    if (!Number.isInteger(dict.stepCount) || dict.stepCount < 0)
-      throw new RangeError(`${what}: bad stepCount ${dict.stepCount}`);
-    if (dict.stepCount > MAX_STEP_COUNT)
-      throw new RangeError(`${what}: stepCount ${dict.stepCount} is beyond the limit of 2^40 steps (MAX_STEP_COUNT)`);
-    if (!Array.isArray(dict.params) || dict.params.length !== this.params.length) {
-      throw new RangeError(
-        `${what}: the state dict holds ${Array.isArray(dict.params) ? dict.params.length : 'no'} params, this optimizer has ${this.params.length}; add the same params in the same order first`,
-      );
-    }
-    const { engine: _e, ...given } = (dict.options ?? {}) as Record<string, unknown>;
-    const invalid = (where: string, e: unknown): never => {
-      if (e instanceof RangeError || e instanceof TypeError) {
-        const E = e instanceof RangeError ? RangeError : TypeError;
-        throw new E(`${what}: the state dict's ${where} are invalid: ${e.message}`);
-      }
-      throw e;
-    };
-    let opts: Resolved<O>;
-    try {
-      opts = this.resolve(given as unknown as O);
-    } catch (e) {
-      return invalid('options', e);
-    }
-    // Param groups (a dict without them holds one group); group 0's options are `options`.
-    const groupsIn: ParamGroupStateDict[] = dict.groups ?? [{ options: given, lrSchedule: null, schedulePosition: 0 }];
-    if (!Array.isArray(groupsIn) || groupsIn.length === 0)
-      throw new TypeError(`${what}: 'groups' must be a non-empty array of param groups, got ${describe(groupsIn)}`);
-    const groups: GroupState<Resolved<O>>[] = groupsIn.map((g, gi) => {
-      if (g === null || typeof g !== 'object')
-        throw new TypeError(`${what}: param group #${gi} is ${describe(g)}, not an object`);
-      let gopts = opts;
-      let schedule: Schedule | null = null;
-      try {
-        if (gi > 0) {
-          const { engine: _ge, ...own } = (g.options ?? {}) as Record<string, unknown>;
-          gopts = this.resolve({ ...given, ...own } as unknown as O);
-        }
-        if (g.lrSchedule !== null && g.lrSchedule !== undefined)
-          schedule = isSchedule(g.lrSchedule) ? g.lrSchedule : scheduleFromJSON(g.lrSchedule);
-        if (schedule) this.checkRate(schedule);
-      } catch (e) {
-        return invalid(`param group #${gi} options`, e);
-      }
-      const pos = g.schedulePosition ?? 0;
-      if (!Number.isInteger(pos) || pos < 0 || pos > dict.stepCount)
-        throw new RangeError(
-          `${what}: param group #${gi} has a bad schedulePosition ${pos} (step count ${dict.stepCount})`,
-        );
-      if (schedule) {
-        try {
-          gopts.lr = this.scheduledRate(schedule, pos);
-        } catch (e) {
-          return invalid(`param group #${gi} schedule`, e);
-        }
-      }
-      return { opts: gopts, schedule, start: dict.stepCount - pos };
-    });
-    dict.params.forEach((ps, i) => {
-      const p = this.params[i];
-      if (ps.length !== p.length)
-        throw new RangeError(`${what}: param #${i} has length ${ps.length} in the state dict, ${p.length} here`);
-      if (!Number.isInteger(ps.step) || ps.step < 0 || ps.step > dict.stepCount)
-        throw new RangeError(`${what}: param #${i} has a bad step ${ps.step}`);
-      const gi = ps.group ?? 0;
-      if (!Number.isInteger(gi) || gi < 0 || gi >= groups.length)
-        throw new RangeError(
-          `${what}: param #${i} is in group ${gi}, but the state dict has groups 0..${groups.length - 1}`,
-        );
-      const names = this.stateNames(groups[gi].opts);
-      if (names.join() !== p.stateKeys.join()) {
-        throw new RangeError(
-          `${what}: param #${i}'s options in the state dict need state [${names.join(', ')}] but it holds [${p.stateKeys.join(', ')}]; create the ${this.kind} with the same options`,
-        );
-      }
-      for (const k of names) {
-        const s = ps.state?.[k];
-        if (!s || s.length !== p.length)
-          throw new RangeError(`${what}: param #${i} state '${k}' is missing or has the wrong length`);
-        if (!(s instanceof Float32Array)) {
-          for (let j = 0; j < (s as ArrayLike<unknown>).length; j++)
-            if (typeof s[j] !== 'number')
-              throw new TypeError(`${what}: param #${i} state '${k}'[${j}] is not a number`);
-        }
-        const bad = firstNonFinite(s);
-        if (bad >= 0)
-          throw new RangeError(
-            `${what}: param #${i} state '${k}'[${bad}] is ${s[bad]}; optimizer state must be finite (a NaN or infinite state would make every later step non-finite)`,
-          );
-      }
-    });
+    const { opts, groups } = checkStateDict<Resolved<O>>(
+      {
+        kind: this.kind,
+        params: this.params,
+        resolve: (o) => this.resolve(o as unknown as O),
+        checkRate: (v) => this.checkRate(v),
+        scheduledRate: (sc, pos) => this.scheduledRate(sc, pos),
+        stateNames: (o) => this.stateNames(o),
+      },
+      dict,
+    );
     const meta = MetaTracker.prepareLoad(this, this.decl, this.meta, dict, groups[0].opts, what);
     // Everything checked: now change.
     if (meta) this.meta = meta.commit();
@@ -984,9 +684,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.meta?.dispose();
     for (const p of this.params) p.release();
     this.arena.release();
-    if (this.table) this.engine.free(this.table);
-    if (this.hyper) this.engine.free(this.hyper);
-    this.table = this.hyper = 0;
+    this.steptable.release();
     this.disposed = true;
   }
 }

@@ -63,196 +63,75 @@ function checkKeys(owner: string, o: Record<string, unknown>, known: readonly st
   }
 }
 
-class Constant extends Schedule {
-  constructor(readonly rateValue: number) {
-    super();
-  }
-  get name(): string {
-    return 'constantLR';
-  }
-  protected value(): number {
-    return this.rateValue;
-  }
-  toJSON(): ScheduleSpec {
-    return { type: 'constant', value: this.rateValue };
-  }
-}
-
-class StepDecay extends Schedule {
+/**
+ * A schedule in closed form: its name, its JSON form and its rate as a function of the step. Every
+ * schedule but `sequentialLR` is one (the factories below give each its formula).
+ */
+class Formula extends Schedule {
   constructor(
-    readonly lr: number,
-    readonly stepSize: number,
-    readonly gamma: number,
+    private readonly label: string,
+    private readonly spec: ScheduleSpec,
+    private readonly rateAt: (t: number) => number,
   ) {
     super();
   }
   get name(): string {
-    return 'stepLR';
+    return this.label;
   }
   protected value(t: number): number {
-    // torch StepLR (closed form): lr * gamma ** (t // step_size)
-    return this.lr * Math.pow(this.gamma, Math.floor(t / this.stepSize));
+    return this.rateAt(t);
   }
   toJSON(): ScheduleSpec {
-    return { type: 'step', lr: this.lr, stepSize: this.stepSize, gamma: this.gamma };
+    // A copy, arrays too (multiStepLR's milestones), so that the caller cannot change the schedule.
+    return Object.fromEntries(
+      Object.entries(this.spec).map(([k, v]) => [k, Array.isArray(v) ? v.slice() : v]),
+    ) as ScheduleSpec;
   }
 }
 
-class MultiStep extends Schedule {
-  constructor(
-    readonly lr: number,
-    readonly milestones: readonly number[],
-    readonly gamma: number,
-  ) {
-    super();
-  }
-  get name(): string {
-    return 'multiStepLR';
-  }
-  protected value(t: number): number {
-    // torch MultiStepLR (closed form): lr * gamma ** bisect_right(milestones, t)
-    let k = 0;
-    while (k < this.milestones.length && this.milestones[k] <= t) k++;
-    return this.lr * Math.pow(this.gamma, k);
-  }
-  toJSON(): ScheduleSpec {
-    return { type: 'multiStep', lr: this.lr, milestones: this.milestones.slice(), gamma: this.gamma };
-  }
+/** torch OneCycleLR's phases: `[end step, from rate, to rate]` each. */
+function oneCyclePhases(
+  maxLr: number,
+  T: number,
+  pctStart: number,
+  divFactor: number,
+  finalDivFactor: number,
+  threePhase: boolean,
+): { end: number; from: number; to: number }[] {
+  // torch OneCycleLR: initial_lr = max_lr / div_factor, min_lr = initial_lr / final_div_factor
+  const initial = maxLr / divFactor;
+  const min = initial / finalDivFactor;
+  return threePhase
+    ? [
+        { end: pctStart * T - 1, from: initial, to: maxLr },
+        { end: 2 * pctStart * T - 2, from: maxLr, to: initial },
+        { end: T - 1, from: initial, to: min },
+      ]
+    : [
+        { end: pctStart * T - 1, from: initial, to: maxLr },
+        { end: T - 1, from: maxLr, to: min },
+      ];
 }
 
-class Exponential extends Schedule {
-  constructor(
-    readonly lr: number,
-    readonly gamma: number,
-  ) {
-    super();
-  }
-  get name(): string {
-    return 'exponentialLR';
-  }
-  protected value(t: number): number {
-    return this.lr * Math.pow(this.gamma, t);
-  }
-  toJSON(): ScheduleSpec {
-    return { type: 'exponential', lr: this.lr, gamma: this.gamma };
-  }
-}
-
-class Linear extends Schedule {
-  constructor(
-    readonly from: number,
-    readonly to: number,
-    readonly steps: number,
-  ) {
-    super();
-  }
-  get name(): string {
-    return 'linearLR';
-  }
-  protected value(t: number): number {
-    // optax.linear_schedule: init + (end - init) * min(t, steps) / steps; steps = 0: end at once
-    if (this.steps === 0) return this.to;
-    return this.from + (this.to - this.from) * (Math.min(t, this.steps) / this.steps);
-  }
-  toJSON(): ScheduleSpec {
-    return { type: 'linear', from: this.from, to: this.to, steps: this.steps };
-  }
-}
-
-class Cosine extends Schedule {
-  constructor(
-    readonly peak: number,
-    readonly decaySteps: number,
-    readonly warmupSteps: number,
-    readonly init: number,
-    readonly floor: number,
-  ) {
-    super();
-  }
-  get name(): string {
-    return 'cosineLR';
-  }
-  protected value(t: number): number {
-    // optax.warmup_cosine_decay_schedule: linear init -> peak over warmupSteps, then
-    // floor + (peak - floor) * (1 + cos(pi * k / K)) / 2 with k = min(t - warmup, K), K = decaySteps - warmupSteps
-    const w = this.warmupSteps;
-    if (t < w) return this.init + (this.peak - this.init) * (t / w);
-    const K = this.decaySteps - w;
-    if (K <= 0) return this.floor;
-    const k = Math.min(t - w, K);
-    return this.floor + (this.peak - this.floor) * 0.5 * (1 + Math.cos((Math.PI * k) / K));
-  }
-  toJSON(): ScheduleSpec {
-    return {
-      type: 'cosine',
-      peak: this.peak,
-      decaySteps: this.decaySteps,
-      warmupSteps: this.warmupSteps,
-      init: this.init,
-      floor: this.floor,
-    };
-  }
-}
-
-class OneCycle extends Schedule {
-  private readonly phases: { end: number; from: number; to: number }[];
-  constructor(
-    readonly maxLr: number,
-    readonly totalSteps: number,
-    readonly pctStart: number,
-    readonly annealStrategy: 'cos' | 'linear',
-    readonly divFactor: number,
-    readonly finalDivFactor: number,
-    readonly threePhase: boolean,
-  ) {
-    super();
-    // torch OneCycleLR: initial_lr = max_lr / div_factor, min_lr = initial_lr / final_div_factor
-    const initial = maxLr / divFactor;
-    const min = initial / finalDivFactor;
-    const T = totalSteps;
-    this.phases = threePhase
-      ? [
-          { end: pctStart * T - 1, from: initial, to: maxLr },
-          { end: 2 * pctStart * T - 2, from: maxLr, to: initial },
-          { end: T - 1, from: initial, to: min },
-        ]
-      : [
-          { end: pctStart * T - 1, from: initial, to: maxLr },
-          { end: T - 1, from: maxLr, to: min },
-        ];
-  }
-  get name(): string {
-    return 'oneCycleLR';
-  }
-  protected value(step: number): number {
-    // torch OneCycleLR.get_lr; past the last step the rate stays at the final one (torch raises).
-    const t = Math.min(step, this.totalSteps - 1);
-    let start = 0;
-    for (let i = 0; i < this.phases.length; i++) {
-      const { end, from, to } = this.phases[i];
-      if (t <= end || i === this.phases.length - 1) {
-        const pct = end === start ? 1 : (t - start) / (end - start);
-        return this.annealStrategy === 'cos'
-          ? to + ((from - to) / 2) * (Math.cos(Math.PI * pct) + 1)
-          : (to - from) * pct + from;
-      }
-      start = end;
+/** torch OneCycleLR.get_lr; past the last step the rate stays at the final one (torch raises). */
+function oneCycleAt(
+  phases: readonly { end: number; from: number; to: number }[],
+  totalSteps: number,
+  cos: boolean,
+  step: number,
+): number {
+  const t = Math.min(step, totalSteps - 1);
+  let start = 0;
+  for (let i = 0; i < phases.length; i++) {
+    const { end, from, to } = phases[i];
+    if (t <= end || i === phases.length - 1) {
+      const pct = end === start ? 1 : (t - start) / (end - start);
+      return cos ? to + ((from - to) / 2) * (Math.cos(Math.PI * pct) + 1) : (to - from) * pct + from;
     }
-    /* c8 ignore next */
-    return this.phases[this.phases.length - 1].to;
+    start = end;
   }
-  toJSON(): ScheduleSpec {
-    return {
-      type: 'oneCycle',
-      maxLr: this.maxLr,
-      totalSteps: this.totalSteps,
-      pctStart: this.pctStart,
-      annealStrategy: this.annealStrategy,
-      divFactor: this.divFactor,
-      finalDivFactor: this.finalDivFactor,
-      threePhase: this.threePhase,
-    };
-  }
+  /* c8 ignore next */
+  return phases[phases.length - 1].to;
 }
 
 class Sequential extends Schedule {
@@ -278,7 +157,8 @@ class Sequential extends Schedule {
 
 /** A constant learning rate `value`. */
 export function constantLR(value: number): Schedule {
-  return new Constant(rate('constantLR', 'value', value));
+  const v = rate('constantLR', 'value', value);
+  return new Formula('constantLR', { type: 'constant', value: v }, () => v);
 }
 
 /**
@@ -288,10 +168,14 @@ export function constantLR(value: number): Schedule {
 export function stepLR(options: { lr: number; stepSize: number; gamma?: number }): Schedule {
   const o = checkObject('stepLR', options);
   checkKeys('stepLR', o, ['lr', 'stepSize', 'gamma']);
-  return new StepDecay(
-    rate('stepLR', 'lr', o.lr),
-    count('stepLR', 'stepSize', o.stepSize, 1),
-    positive('stepLR', 'gamma', o.gamma ?? 0.1),
+  const lr = rate('stepLR', 'lr', o.lr);
+  const stepSize = count('stepLR', 'stepSize', o.stepSize, 1);
+  const gamma = positive('stepLR', 'gamma', o.gamma ?? 0.1);
+  // torch StepLR (closed form): lr * gamma ** (t // step_size)
+  return new Formula(
+    'stepLR',
+    { type: 'step', lr, stepSize, gamma },
+    (t) => lr * Math.pow(gamma, Math.floor(t / stepSize)),
   );
 }
 
@@ -313,14 +197,23 @@ export function multiStepLR(options: { lr: number; milestones: readonly number[]
         `multiStepLR: option 'milestones' must be in ascending order, got ${ms[i - 1]} before ${ms[i]}`,
       );
   }
-  return new MultiStep(rate('multiStepLR', 'lr', o.lr), ms, positive('multiStepLR', 'gamma', o.gamma ?? 0.1));
+  const lr = rate('multiStepLR', 'lr', o.lr);
+  const gamma = positive('multiStepLR', 'gamma', o.gamma ?? 0.1);
+  return new Formula('multiStepLR', { type: 'multiStep', lr, milestones: ms, gamma }, (t) => {
+    // torch MultiStepLR (closed form): lr * gamma ** bisect_right(milestones, t)
+    let k = 0;
+    while (k < ms.length && ms[k] <= t) k++;
+    return lr * Math.pow(gamma, k);
+  });
 }
 
 /** PyTorch's `ExponentialLR`: `lr * gamma^t`. */
 export function exponentialLR(options: { lr: number; gamma: number }): Schedule {
   const o = checkObject('exponentialLR', options);
   checkKeys('exponentialLR', o, ['lr', 'gamma']);
-  return new Exponential(rate('exponentialLR', 'lr', o.lr), positive('exponentialLR', 'gamma', o.gamma));
+  const lr = rate('exponentialLR', 'lr', o.lr);
+  const gamma = positive('exponentialLR', 'gamma', o.gamma);
+  return new Formula('exponentialLR', { type: 'exponential', lr, gamma }, (t) => lr * Math.pow(gamma, t));
 }
 
 /**
@@ -331,10 +224,12 @@ export function exponentialLR(options: { lr: number; gamma: number }): Schedule 
 export function linearLR(options: { from?: number; to: number; steps: number }): Schedule {
   const o = checkObject('linearLR', options);
   checkKeys('linearLR', o, ['from', 'to', 'steps']);
-  return new Linear(
-    rate('linearLR', 'from', o.from ?? 0),
-    rate('linearLR', 'to', o.to),
-    count('linearLR', 'steps', o.steps),
+  const from = rate('linearLR', 'from', o.from ?? 0);
+  const to = rate('linearLR', 'to', o.to);
+  const steps = count('linearLR', 'steps', o.steps);
+  // optax.linear_schedule: init + (end - init) * min(t, steps) / steps; steps = 0: end at once
+  return new Formula('linearLR', { type: 'linear', from, to, steps }, (t) =>
+    steps === 0 ? to : from + (to - from) * (Math.min(t, steps) / steps),
   );
 }
 
@@ -362,13 +257,19 @@ export function cosineLR(options: {
     throw new RangeError(
       `cosineLR: option 'warmupSteps' (${warmupSteps}) must not exceed 'decaySteps' (${decaySteps}), which counts the warmup`,
     );
-  return new Cosine(
-    peak,
-    decaySteps,
-    warmupSteps,
-    rate('cosineLR', 'init', o.init ?? 0),
-    rate('cosineLR', 'floor', o.floor ?? 0),
-  );
+  const init = rate('cosineLR', 'init', o.init ?? 0);
+  const floor = rate('cosineLR', 'floor', o.floor ?? 0);
+  const spec: ScheduleSpec = { type: 'cosine', peak, decaySteps, warmupSteps, init, floor };
+  return new Formula('cosineLR', spec, (t) => {
+    // optax.warmup_cosine_decay_schedule: linear init -> peak over warmupSteps, then
+    // floor + (peak - floor) * (1 + cos(pi * k / K)) / 2 with k = min(t - warmup, K), K = decaySteps - warmupSteps
+    const w = warmupSteps;
+    if (t < w) return init + (peak - init) * (t / w);
+    const K = decaySteps - w;
+    if (K <= 0) return floor;
+    const k = Math.min(t - w, K);
+    return floor + (peak - floor) * 0.5 * (1 + Math.cos((Math.PI * k) / K));
+  });
 }
 
 /**
@@ -393,15 +294,24 @@ export function oneCycleLR(options: {
   const threePhase = o.threePhase ?? false;
   if (typeof threePhase !== 'boolean')
     throw new TypeError(`${n}: option 'threePhase' must be a boolean, got ${describe(threePhase)}`);
-  return new OneCycle(
-    rate(n, 'maxLr', o.maxLr),
-    count(n, 'totalSteps', o.totalSteps, 1),
-    checkNumber(n, 'pctStart', o.pctStart ?? 0.3, { min: 0, max: 1 }),
-    checkChoice(n, 'annealStrategy', o.annealStrategy ?? 'cos', ['cos', 'linear'] as const),
-    positive(n, 'divFactor', o.divFactor ?? 25),
-    positive(n, 'finalDivFactor', o.finalDivFactor ?? 1e4),
+  const maxLr = rate(n, 'maxLr', o.maxLr);
+  const totalSteps = count(n, 'totalSteps', o.totalSteps, 1);
+  const pctStart = checkNumber(n, 'pctStart', o.pctStart ?? 0.3, { min: 0, max: 1 });
+  const annealStrategy = checkChoice(n, 'annealStrategy', o.annealStrategy ?? 'cos', ['cos', 'linear'] as const);
+  const divFactor = positive(n, 'divFactor', o.divFactor ?? 25);
+  const finalDivFactor = positive(n, 'finalDivFactor', o.finalDivFactor ?? 1e4);
+  const spec: ScheduleSpec = {
+    type: 'oneCycle',
+    maxLr,
+    totalSteps,
+    pctStart,
+    annealStrategy,
+    divFactor,
+    finalDivFactor,
     threePhase,
-  );
+  };
+  const phases = oneCyclePhases(maxLr, totalSteps, pctStart, divFactor, finalDivFactor, threePhase);
+  return new Formula(n, spec, (t) => oneCycleAt(phases, totalSteps, annealStrategy === 'cos', t));
 }
 
 /**
@@ -448,26 +358,27 @@ export function isSchedule(x: unknown): x is Schedule {
   return x instanceof Schedule;
 }
 
+/** The factory of each JSON `type` that takes the JSON's other fields as its options. */
+const FROM_OPTIONS: Record<string, (options: never) => Schedule> = {
+  step: stepLR,
+  multiStep: multiStepLR,
+  exponential: exponentialLR,
+  linear: linearLR,
+  cosine: cosineLR,
+  oneCycle: oneCycleLR,
+};
+
 /** Rebuilds a schedule from its JSON form (`toJSON()`), validating it as the factories do. */
 export function scheduleFromJSON(spec: ScheduleSpec): Schedule {
   const s = checkObject('scheduleFromJSON', spec) as ScheduleSpec;
   const { type, ...rest } = s as ScheduleSpec & Record<string, unknown>;
+  // A type whose options are the JSON's other fields: its factory validates them.
+  if (typeof type === 'string' && Object.prototype.hasOwnProperty.call(FROM_OPTIONS, type))
+    return FROM_OPTIONS[type](rest as never);
   switch (type) {
     case 'constant':
       checkKeys('constantLR', rest, ['value']);
       return constantLR(rest.value as number);
-    case 'step':
-      return stepLR(rest as never);
-    case 'multiStep':
-      return multiStepLR(rest as never);
-    case 'exponential':
-      return exponentialLR(rest as never);
-    case 'linear':
-      return linearLR(rest as never);
-    case 'cosine':
-      return cosineLR(rest as never);
-    case 'oneCycle':
-      return oneCycleLR(rest as never);
     case 'sequential': {
       checkKeys('sequentialLR', rest, ['schedules', 'boundaries']);
       if (!Array.isArray(rest.schedules))

@@ -33,9 +33,10 @@ export const adadeltaDecl: OptimizerDeclaration<AdadeltaResolved> = {
     eps: checkNumber(owner, 'eps', o.eps ?? 1e-6, { min: 0 }),
   }),
   stateLayout: () => ['square_avg', 'acc_delta'],
-  writeHyper(h, o, _t, gradScale) {
+  writeHyper(h, o, _t, gradScale, _series, stepOnly) {
     h.f32(S.ADADELTA_GSCALE, gradScale);
     h.f32(S.ADADELTA_LR, o.lr);
+    if (stepOnly) return;
     h.f32(S.ADADELTA_RHO, o.rho);
     h.f32(S.ADADELTA_OMR, 1 - o.rho);
     h.f32(S.ADADELTA_EPS, o.eps);

@@ -39,9 +39,10 @@ export const adagradDecl: OptimizerDeclaration<AdagradResolved> = {
   }),
   stateLayout: () => ['sum'],
   initState: (_name, view, o) => view.fill(o.initialAccumulatorValue),
-  writeHyper(h, o, t, gradScale) {
+  writeHyper(h, o, t, gradScale, _series, stepOnly) {
     h.f32(S.ADAGRAD_GSCALE, gradScale);
     h.f32(S.ADAGRAD_CLR, o.lr / (1 + (t - 1) * o.lrDecay));
+    if (stepOnly) return;
     h.f32(S.ADAGRAD_EPS, o.eps);
     h.f32(S.ADAGRAD_WD, o.weightDecay);
     h.flag(S.ADAGRAD_USE_WD, o.weightDecay !== 0);

@@ -39,7 +39,7 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       amsgrad: checkBoolean(owner, 'amsgrad', o.amsgrad ?? false),
     }),
     stateLayout: (o) => ['exp_avg', 'exp_avg_sq', o.amsgrad ? 'max_exp_avg_sq' : null],
-    writeHyper(h, o, t, gradScale, series) {
+    writeHyper(h, o, t, gradScale, series, stepOnly) {
       // Plain reads, no destructuring: this runs on every step and shows on small tensors.
       const b1 = o.betas[0],
         b2 = o.betas[1];
@@ -47,15 +47,16 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       const bc1 = 1 - series.betas.b1.at(b1, t);
       const bc2 = 1 - series.betas.b2.at(b2, t);
       h.f32(S.ADAM_GSCALE, gradScale);
+      h.f32(S.ADAM_STEP_SIZE, o.lr / bc1);
+      h.f32(S.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
+      h.f32(S.ADAM_DECAY, decoupled ? 1 - o.lr * wd : 1);
+      if (stepOnly) return;
       h.f32(S.ADAM_BETA1, b1);
       h.f32(S.ADAM_OMB1, 1 - b1);
       h.f32(S.ADAM_BETA2, b2);
       h.f32(S.ADAM_OMB2, 1 - b2);
-      h.f32(S.ADAM_STEP_SIZE, o.lr / bc1);
-      h.f32(S.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
       h.f32(S.ADAM_EPS, o.eps);
       h.f32(S.ADAM_L2, decoupled ? 0 : wd);
-      h.f32(S.ADAM_DECAY, decoupled ? 1 - o.lr * wd : 1);
       h.flag(S.ADAM_AMSGRAD, o.amsgrad);
       h.flag(S.ADAM_USE_L2, !decoupled && wd !== 0);
       h.flag(S.ADAM_USE_DECAY, decoupled && wd !== 0);

@@ -33,13 +33,15 @@ export const adamaxDecl: OptimizerDeclaration<AdamaxResolved> = {
     eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
   }),
   stateLayout: () => ['exp_avg', 'exp_inf'],
-  writeHyper(h, o, t, gradScale, series) {
-    const [b1, b2] = o.betas;
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
+    const b1 = o.betas[0],
+      b2 = o.betas[1];
     // clr = lr / bias_correction, bias_correction = 1 - beta1^t
     h.f32(S.ADAMAX_GSCALE, gradScale);
+    h.f32(S.ADAMAX_CLR, o.lr / (1 - series.betas.b1.at(b1, t)));
+    if (stepOnly) return;
     h.f32(S.ADAMAX_OMB1, 1 - b1);
     h.f32(S.ADAMAX_BETA2, b2);
-    h.f32(S.ADAMAX_CLR, o.lr / (1 - series.betas.b1.at(b1, t)));
     h.f32(S.ADAMAX_EPS, o.eps);
     h.f32(S.ADAMAX_WD, o.weightDecay);
     h.flag(S.ADAMAX_USE_WD, o.weightDecay !== 0);

@@ -70,12 +70,13 @@ export const ftrlDecl: OptimizerDeclaration<FTRLResolved> = {
   initState: (name, view, o) => {
     if (name === 'accumulator') view.fill(o.initialAccumulatorValue);
   },
-  writeHyper(h, o, _t, gradScale) {
+  writeHyper(h, o, _t, gradScale, _series, stepOnly) {
     h.f32(S.FTRL_GSCALE, gradScale);
     h.f32(S.FTRL_LR, o.lr);
-    h.f32(S.FTRL_L1, o.l1);
     // TensorFlow's quadratic term is n'^(-p) / lr + 2 * l2 with Keras' l2 + beta / (2 lr) for l2.
     h.f32(S.FTRL_L2X2, 2 * o.l2 + (o.lr > 0 ? o.beta / o.lr : 0));
+    if (stepOnly) return;
+    h.f32(S.FTRL_L1, o.l1);
     h.f32(S.FTRL_SHRINK2, 2 * o.l2Shrinkage);
     h.f32(S.FTRL_NEG_POWER, -o.learningRatePower);
     h.flag(S.FTRL_USE_SHRINK, o.l2Shrinkage > 0);

@@ -144,10 +144,10 @@ export const sgdhdDecl: OptimizerDeclaration<SGDHDResolved> = {
   options: [...sgdDecl.options, 'hypergradLr'],
   resolve: (o, owner) => ({ ...sgdDecl.resolve(o, owner), hypergradLr: hypergradLr(o, owner, 1e-3) }),
   stateLayout: (o) => [o.momentum !== 0 ? 'momentum_buffer' : null, 'grad_prev'],
-  writeHyper(h, o, t, gradScale, series) {
-    sgdDecl.writeHyper(h, o, t, gradScale, series);
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
+    sgdDecl.writeHyper(h, o, t, gradScale, series, stepOnly);
     h.flag(S.HD_SKIP, t === 1);
-    h.flag(S.HD_USE_P, o.weightDecay !== 0);
+    if (!stepOnly) h.flag(S.HD_USE_P, o.weightDecay !== 0);
   },
   kernel: 'hdSgdStep',
   rowKernel: undefined,
@@ -160,13 +160,13 @@ export const adamhdDecl: OptimizerDeclaration<AdamHDResolved> = {
   table: undefined,
   options: [...adamDecl.options, 'hypergradLr'],
   resolve: (o, owner) => ({ ...adamDecl.resolve(o, owner), hypergradLr: hypergradLr(o, owner, 1e-7) }),
-  writeHyper(h, o, t, gradScale, series) {
-    adamDecl.writeHyper(h, o, t, gradScale, series);
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
+    adamDecl.writeHyper(h, o, t, gradScale, series, stepOnly);
     // The previous step's 1 / sqrt(1 - beta2^(t-1)); a param's first step has no previous one.
     // b2^(t-1) from its own Powers (the current step's series has moved on to t): the same bits.
     h.f32(S.HD_PREV_IB, t > 1 ? 1 / Math.sqrt(1 - series.previous.b2.at(o.betas[1], t - 1)) : 0);
     h.flag(S.HD_SKIP, t === 1);
-    h.flag(S.HD_USE_P, o.weightDecay !== 0);
+    if (!stepOnly) h.flag(S.HD_USE_P, o.weightDecay !== 0);
   },
   rowKernel: undefined,
 };

@@ -27,10 +27,12 @@ export const lionDecl: OptimizerDeclaration<LionResolved> = {
   defaults: { lr: 1e-4, weightDecay: 1e-3 },
   resolve: (o, owner) => ({ betas: checkBetas(owner, o.betas ?? [0.9, 0.99]) }),
   stateLayout: () => ['exp_avg'],
-  writeHyper(h, o, _t, gradScale) {
-    const [b1, b2] = o.betas;
+  writeHyper(h, o, _t, gradScale, _series, stepOnly) {
     h.f32(S.LION_GSCALE, gradScale);
     h.f32(S.LION_LR, o.lr);
+    if (stepOnly) return;
+    const b1 = o.betas[0],
+      b2 = o.betas[1];
     h.f32(S.LION_BETA1, b1);
     h.f32(S.LION_OMB1, 1 - b1);
     h.f32(S.LION_BETA2, b2);

@@ -41,8 +41,9 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
     decoupledWeightDecay: checkBoolean(owner, 'decoupledWeightDecay', o.decoupledWeightDecay ?? false),
   }),
   stateLayout: () => ['exp_avg', 'exp_avg_sq'],
-  writeHyper(h, o, t, gradScale, series) {
-    const [b1, b2] = o.betas;
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
+    const b1 = o.betas[0],
+      b2 = o.betas[1];
     const psi = o.momentumDecay;
     const mus = series.mus;
     // mu = beta1 (1 - 0.5 * 0.96^(t psi)); mu_next likewise at t + 1; mu_product *= mu
@@ -52,16 +53,17 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
     const prodNext = prod * muNext;
     const dec = o.decoupledWeightDecay;
     h.f32(S.NADAM_GSCALE, gradScale);
+    // 1 / (1 - b2^t): the kernel multiplies by it (see assembly/optimizers/nadam/lanes.ts).
+    h.f32(S.NADAM_INV_BC2, 1 / (1 - series.betas.b2.at(b2, t)));
+    h.f32(S.NADAM_CG, (o.lr * (1 - mu)) / (1 - prod));
+    h.f32(S.NADAM_CM, (o.lr * muNext) / (1 - prodNext));
+    h.f32(S.NADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+    if (stepOnly) return;
     h.f32(S.NADAM_OMB1, 1 - b1);
     h.f32(S.NADAM_BETA2, b2);
     h.f32(S.NADAM_OMB2, 1 - b2);
-    // 1 / (1 - b2^t): the kernel multiplies by it (see assembly/optimizers/nadam/lanes.ts).
-    h.f32(S.NADAM_INV_BC2, 1 / (1 - series.betas.b2.at(b2, t)));
     h.f32(S.NADAM_EPS, o.eps);
-    h.f32(S.NADAM_CG, (o.lr * (1 - mu)) / (1 - prod));
-    h.f32(S.NADAM_CM, (o.lr * muNext) / (1 - prodNext));
     h.f32(S.NADAM_L2, dec ? 0 : o.weightDecay);
-    h.f32(S.NADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
     h.flag(S.NADAM_USE_L2, !dec && o.weightDecay !== 0);
     h.flag(S.NADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },

@@ -46,22 +46,24 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     decoupledWeightDecay: checkBoolean(owner, 'decoupledWeightDecay', o.decoupledWeightDecay ?? false),
   }),
   stateLayout: () => ['exp_avg', 'exp_avg_sq'],
-  writeHyper(h, o, t, gradScale, series) {
-    const [b1, b2] = o.betas;
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
+    const b1 = o.betas[0],
+      b2 = o.betas[1];
     const bc1 = 1 - series.betas.b1.at(b1, t);
     const b2t = series.betas.b2.at(b2, t);
     const bc2 = 1 - b2t;
     const rect = radamRectification(b2, t, b2t);
     const dec = o.decoupledWeightDecay;
     h.f32(S.RADAM_GSCALE, gradScale);
+    h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : (o.lr / bc1) * rect * Math.sqrt(bc2));
+    h.f32(S.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+    h.flag(S.RADAM_RECT, rect !== null);
+    if (stepOnly) return;
     h.f32(S.RADAM_OMB1, 1 - b1);
     h.f32(S.RADAM_BETA2, b2);
     h.f32(S.RADAM_OMB2, 1 - b2);
     h.f32(S.RADAM_EPS, o.eps);
-    h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : (o.lr / bc1) * rect * Math.sqrt(bc2));
     h.f32(S.RADAM_L2, dec ? 0 : o.weightDecay);
-    h.f32(S.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
-    h.flag(S.RADAM_RECT, rect !== null);
     h.flag(S.RADAM_USE_L2, !dec && o.weightDecay !== 0);
     h.flag(S.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },

@@ -41,9 +41,10 @@ export const rmspropDecl: OptimizerDeclaration<RMSpropResolved> = {
     centered: checkBoolean(owner, 'centered', o.centered ?? false),
   }),
   stateLayout: (o) => ['square_avg', o.momentum > 0 ? 'momentum_buffer' : null, o.centered ? 'grad_avg' : null],
-  writeHyper(h, o, _t, gradScale) {
+  writeHyper(h, o, _t, gradScale, _series, stepOnly) {
     h.f32(S.RMSPROP_GSCALE, gradScale);
     h.f32(S.RMSPROP_LR, o.lr);
+    if (stepOnly) return;
     h.f32(S.RMSPROP_ALPHA, o.alpha);
     h.f32(S.RMSPROP_OMA, 1 - o.alpha);
     h.f32(S.RMSPROP_EPS, o.eps);

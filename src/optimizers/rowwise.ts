@@ -41,14 +41,15 @@ export const rowwiseAdagradDecl: OptimizerDeclaration<RowwiseAdagradResolved> = 
   stateLayout: () => ['sum'],
   rowState: ['sum'],
   initState: (_name, view, o) => view.fill(o.initialAccumulatorValue),
-  writeHyper(h, o, _t, gradScale) {
-    const l2 = o.weightDecayMode === 'l2' && o.weightDecay !== 0;
-    const dec = o.weightDecayMode === 'decoupled' && o.weightDecay !== 0;
+  writeHyper(h, o, _t, gradScale, _series, stepOnly) {
     h.f32(S.RWADAGRAD_GSCALE, gradScale);
     h.f32(S.RWADAGRAD_LR, o.lr);
+    h.f32(S.RWADAGRAD_DECAY, 1 - o.lr * o.weightDecay);
+    if (stepOnly) return;
+    const l2 = o.weightDecayMode === 'l2' && o.weightDecay !== 0;
+    const dec = o.weightDecayMode === 'decoupled' && o.weightDecay !== 0;
     h.f32(S.RWADAGRAD_EPS, o.eps);
     h.f32(S.RWADAGRAD_WD, o.weightDecay);
-    h.f32(S.RWADAGRAD_DECAY, 1 - o.lr * o.weightDecay);
     h.flag(S.RWADAGRAD_USE_L2, l2);
     h.flag(S.RWADAGRAD_USE_DEC, dec);
   },
@@ -82,18 +83,19 @@ export const partialRowwiseAdamDecl: OptimizerDeclaration<PartialRowwiseAdamReso
   }),
   stateLayout: () => ['exp_avg', 'exp_avg_sq'],
   rowState: ['exp_avg_sq'],
-  writeHyper(h, o, t, gradScale, series) {
+  writeHyper(h, o, t, gradScale, series, stepOnly) {
     const b1 = o.betas[0],
       b2 = o.betas[1];
     h.f32(S.PRADAM_GSCALE, gradScale);
+    h.f32(S.PRADAM_STEP_SIZE, o.lr / (1 - series.betas.b1.at(b1, t)));
+    h.f32(S.PRADAM_INV_BC2_SQRT, 1 / Math.sqrt(1 - series.betas.b2.at(b2, t)));
+    h.f32(S.PRADAM_LWD, o.lr * o.weightDecay);
+    if (stepOnly) return;
     h.f32(S.PRADAM_BETA1, b1);
     h.f32(S.PRADAM_OMB1, 1 - b1);
     h.f32(S.PRADAM_BETA2, b2);
     h.f32(S.PRADAM_OMB2, 1 - b2);
-    h.f32(S.PRADAM_STEP_SIZE, o.lr / (1 - series.betas.b1.at(b1, t)));
-    h.f32(S.PRADAM_INV_BC2_SQRT, 1 / Math.sqrt(1 - series.betas.b2.at(b2, t)));
     h.f32(S.PRADAM_EPS, o.eps);
-    h.f32(S.PRADAM_LWD, o.lr * o.weightDecay);
     h.flag(S.PRADAM_USE_WD, o.weightDecay !== 0);
   },
   l2: () => 0,

@@ -46,14 +46,15 @@ export const sgdDecl: OptimizerDeclaration<SGDResolved> = {
     return r;
   },
   stateLayout: (o) => [o.momentum !== 0 ? 'momentum_buffer' : null],
-  writeHyper(h, o, t, gradScale) {
+  writeHyper(h, o, t, gradScale, _series, stepOnly) {
     h.f32(S.SGD_GSCALE, gradScale);
     h.f32(S.SGD_LR, o.lr);
+    h.flag(S.SGD_FIRST, t === 1);
+    if (stepOnly) return;
     h.f32(S.SGD_MOMENTUM, o.momentum);
     h.f32(S.SGD_OMD, 1 - o.dampening);
     h.f32(S.SGD_WD, o.weightDecay);
     h.flag(S.SGD_USE_MOMENTUM, o.momentum !== 0);
-    h.flag(S.SGD_FIRST, t === 1);
     h.flag(S.SGD_NESTEROV, o.nesterov);
     h.flag(S.SGD_USE_WD, o.weightDecay !== 0);
   },

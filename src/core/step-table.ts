@@ -1,0 +1,133 @@
+// What one step's kernel walks: the descriptor table (per param: its tensors' offsets, length and
+// hyper block, S.DESC_* of ./abi.ts) and the hyper blocks of the param cohorts (params of one group
+// added at the same step share t, so they share a block). Built when params, groups or options
+// change; the blocks are written before every step, whole the first time and then only the slots
+// that move with lr, t and the gradient scale (`stepOnly` of the declaration's writer).
+
+import { SLOT as S } from './abi.js';
+import type { AnyDeclaration, HyperWriter, StepSeries } from './declaration.js';
+import type { Engine } from './engine.js';
+import type { Param } from './param.js';
+
+const HYPER_BYTES = S.HYPER_SLOTS * 4;
+const DESC_WORDS = S.DESC_BYTES / 4;
+
+/** Writes one cohort's hyper block: slot `i` at float index `base + i` of the current heap. */
+class BlockWriter implements HyperWriter {
+  base = 0;
+  f: Float32Array = new Float32Array(0);
+  i: Int32Array = new Int32Array(0);
+  f32(slot: number, value: number): void {
+    this.f[this.base + slot] = value;
+  }
+  flag(slot: number, on: boolean): void {
+    this.i[this.base + slot] = on ? 1 : 0;
+  }
+}
+
+/** @internal A dense optimizer's descriptor table and hyper blocks, in its engine's memory. */
+export class StepTable {
+  /** The table's address (0 before the first build). */
+  table = 0;
+  private capacity = 0;
+  private hyper = 0;
+  private hyperCapacity = 0;
+  private cohorts: { group: number; birth: number }[] = [];
+  /** One writer reused every step: no allocation on the step path (it shows on small tensors). */
+  private readonly writer = new BlockWriter();
+  /**
+   * True once the blocks hold a whole block for the current cohorts and options: a step then
+   * writes only what moves from step to step. A build (new params, groups or options) clears it.
+   */
+  private whole = false;
+  /** The clamp bounds the blocks hold (written again only when they change). */
+  private lo = NaN;
+  private hi = NaN;
+
+  constructor(private readonly engine: Engine) {}
+
+  /**
+   * Lays the table out for `params`: `slotsOf[g][s]` is the tensor index (2 + the state's place)
+   * that kernel state slot `s` of a param in group `g` points at, or -1 for an unused slot.
+   */
+  build(params: readonly Param[], slotsOf: readonly (readonly number[])[]): void {
+    const cohorts: { group: number; birth: number }[] = [];
+    const cohortOf = (p: Param): number => {
+      let i = cohorts.findIndex((c) => c.group === p.group && c.birth === p.birth);
+      if (i < 0) i = cohorts.push({ group: p.group, birth: p.birth }) - 1;
+      return i;
+    };
+    const ids = params.map(cohortOf);
+    const engine = this.engine;
+    if (params.length > this.capacity) {
+      const cap = Math.max(8, params.length * 2);
+      const t = engine.alloc(cap * S.DESC_BYTES);
+      if (this.table) engine.free(this.table);
+      this.table = t;
+      this.capacity = cap;
+    }
+    if (cohorts.length > this.hyperCapacity) {
+      const cap = Math.max(2, cohorts.length * 2);
+      const h = engine.alloc(cap * HYPER_BYTES);
+      if (this.hyper) engine.free(this.hyper);
+      this.hyper = h;
+      this.hyperCapacity = cap;
+    }
+    this.cohorts = cohorts;
+    const u32 = engine.heapU32;
+    params.forEach((p, i) => {
+      const slotOf = slotsOf[p.group];
+      const base = (this.table >>> 2) + i * DESC_WORDS;
+      u32[base + S.DESC_PARAM] = p.offset(0);
+      u32[base + S.DESC_GRAD] = p.offset(1);
+      for (let s = 0; s < 3; s++) u32[base + S.DESC_STATE0 + s] = slotOf[s] >= 0 ? p.offset(slotOf[s]) : 0;
+      u32[base + S.DESC_LENGTH] = p.length;
+      u32[base + S.DESC_HYPER] = this.hyper + ids[i] * HYPER_BYTES;
+      u32[base + 7] = 0;
+    });
+    this.whole = false;
+  }
+
+  /**
+   * Writes every cohort's hyper block for the coming step (the optimizer's completed `steps`):
+   * the declaration's slots for its group's options, the gradient scale (sign flipped for
+   * `maximize`) and the clamp bounds.
+   */
+  write(
+    decl: AnyDeclaration,
+    series: StepSeries,
+    groups: readonly { readonly opts: { readonly maximize: boolean } }[],
+    steps: number,
+    scale: number,
+    lo: number,
+    hi: number,
+  ): void {
+    const w = this.writer;
+    w.f = this.engine.heapF32;
+    w.i = this.engine.heapI32;
+    const cohorts = this.cohorts;
+    // After the first whole write, only the slots that move with lr, t and the scale (and the clamp
+    // bounds when they change): most of a block is constant, and writing it showed on small tensors.
+    const stepOnly = this.whole;
+    const bounds = !stepOnly || lo !== this.lo || hi !== this.hi;
+    for (let k = 0; k < cohorts.length; k++) {
+      const o = groups[cohorts[k].group].opts;
+      w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
+      decl.writeHyper(w, o, steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series, stepOnly);
+      if (bounds) {
+        w.f32(S.CLIP_LO, lo);
+        w.f32(S.CLIP_HI, hi);
+      }
+    }
+    this.whole = true;
+    this.lo = lo;
+    this.hi = hi;
+  }
+
+  /** Frees the table and the blocks. */
+  release(): void {
+    if (this.table) this.engine.free(this.table);
+    if (this.hyper) this.engine.free(this.hyper);
+    this.table = this.hyper = this.capacity = this.hyperCapacity = 0;
+  }
+}

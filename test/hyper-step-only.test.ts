@@ -1,0 +1,155 @@
+// A dense step writes a param cohort's whole hyper block once, then only the slots that move from
+// step to step (`stepOnly` of OptimizerDeclaration.writeHyper: those that depend on lr, t and the
+// gradient scale). That is only right when every writer puts each such slot before its early
+// return. These tests hold every declaration to it: a whole block at one step, then a step-only
+// write at another (with another lr and scale), equals a whole block written at the second step,
+// bit for bit, under options that move every flag; and dense optimizers whose options or groups
+// change between steps still step as a fresh optimizer with the new options.
+import { describe, expect, it } from 'vitest';
+import { OPTIMIZERS, SLOT, StepSeries, TABLE_ONLY_DECLARATIONS } from '../src/index.js';
+import { resolveCommon, type AnyDeclaration, type HyperWriter } from '../src/core/declaration.js';
+import { engineFor } from './engines.js';
+
+/** Options that each switch some slot or flag of some writer; those a declaration does not know are left out. */
+const VARIANTS: Record<string, unknown>[] = [
+  {},
+  { weightDecay: 0.01 },
+  { weightDecay: 0.05, maximize: true },
+  { momentum: 0.9 },
+  { momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+  { momentum: 0.9, dampening: 0.5 },
+  { amsgrad: true, betas: [0.8, 0.99] },
+  { centered: true, momentum: 0.5, alpha: 0.9 },
+  { lrDecay: 0.01, eps: 1e-6 },
+  { decoupledWeightDecay: true, weightDecay: 0.01 },
+  { momentumDecay: 0.01 },
+  { rho: 0.95 },
+  { l1: 0.001, l2: 0.01, l2Shrinkage: 0.01, beta: 0.1 },
+  { learningRatePower: -0.6 },
+  { weightDecayMode: 'l2', weightDecay: 0.01 },
+  { weightDecayMode: 'decoupled', weightDecay: 0.01 },
+  { hypergradLr: 1e-4 },
+];
+
+const DECLARATIONS: AnyDeclaration[] = [
+  ...Object.values(OPTIMIZERS).map((c) => c.declaration as AnyDeclaration),
+  ...TABLE_ONLY_DECLARATIONS,
+];
+
+/** The options of `variant` this declaration knows, resolved (null when it refuses them). */
+function resolved(decl: AnyDeclaration, variant: Record<string, unknown>): Record<string, unknown> | null {
+  const own = Object.fromEntries(Object.entries(variant).filter(([k]) => decl.options.includes(k)));
+  if (Object.keys(own).length !== Object.keys(variant).length) return null;
+  try {
+    return { ...resolveCommon(decl, own, decl.name), ...decl.resolve(own, decl.name) };
+  } catch {
+    return null;
+  }
+}
+
+/** A block of HYPER_SLOTS words, filled with a pattern no writer writes, and a writer over it. */
+function block(): { f: Float32Array; u: Uint32Array; w: HyperWriter } {
+  const f = new Float32Array(SLOT.HYPER_SLOTS).fill(-12345.5);
+  const i = new Int32Array(f.buffer);
+  return {
+    f,
+    u: new Uint32Array(f.buffer),
+    w: {
+      f32: (slot, v) => void (f[slot] = v),
+      flag: (slot, on) => void (i[slot] = on ? 1 : 0),
+    },
+  };
+}
+
+// (t1, t2): the next step, a step across a powers anchor (64) and a mu anchor (256), a jump back
+// (a loaded state dict), and RAdam's rectification switching on (rho_t > 5 from t = 6).
+const STEPS: [number, number][] = [
+  [1, 2],
+  [2, 3],
+  [5, 6],
+  [63, 64],
+  [64, 65],
+  [255, 256],
+  [1000, 7],
+  [7, 100000],
+];
+
+describe('hyper blocks: a step-only write equals a whole one', () => {
+  it.each(DECLARATIONS.map((d) => [d.name, d] as const))('%s', (_name, decl) => {
+    let cases = 0;
+    for (const variant of VARIANTS) {
+      const o = resolved(decl, variant);
+      if (o === null) continue;
+      for (const [t1, t2] of STEPS) {
+        const series = new StepSeries();
+        const a = block();
+        decl.writeHyper(a.w, { ...o, lr: 0.01 }, t1, 0.5, series);
+        decl.writeHyper(a.w, { ...o, lr: 0.003 }, t2, -2, series, true);
+        const b = block();
+        decl.writeHyper(b.w, { ...o, lr: 0.003 }, t2, -2, new StepSeries());
+        expect(Array.from(a.u), `${decl.name} ${JSON.stringify(variant)} t ${t1} -> ${t2}`).toEqual(Array.from(b.u));
+        cases++;
+      }
+    }
+    // Every declaration knows the defaults and at least one variant that changes a flag.
+    expect(cases).toBeGreaterThanOrEqual(2 * STEPS.length);
+  });
+});
+
+describe('dense steps after the options change', () => {
+  it.each(Object.keys(OPTIMIZERS))(
+    '%s: new groups, a loaded state dict and a changed rate step as a fresh optimizer would',
+    async (name) => {
+      const engine = await engineFor('simd');
+      const Ctor = OPTIMIZERS[name as keyof typeof OPTIMIZERS];
+      const init = Float32Array.from({ length: 7 }, (_, i) => 0.3 - 0.1 * i);
+      const grad = Float32Array.from({ length: 7 }, (_, i) => 0.05 * (i - 3) + 0.01);
+      // An option that every writer reads (FTRL has no weightDecay: its l2).
+      const wd = Ctor.declaration.options.includes('weightDecay') ? 'weightDecay' : 'l2';
+      const make = (options: Record<string, unknown>) => {
+        const opt = new Ctor({ engine, lr: 0.01, ...options } as never);
+        const p = opt.param(init);
+        return { opt, p };
+      };
+      // A: 3 steps with the decay 0, then a state dict with the decay 0.1 is loaded, 3 more.
+      const a = make({});
+      const b = make({ [wd]: 0.1 });
+      try {
+        for (let s = 0; s < 3; s++) {
+          a.p.grad.set(grad);
+          a.opt.step();
+        }
+        const dict = a.opt.stateDict();
+        b.p.data.set(a.p.data); // a state dict holds the state, not the values
+        b.opt.loadStateDict({ ...dict, options: { ...dict.options, [wd]: 0.1 } });
+        a.opt.loadStateDict({ ...dict, options: { ...dict.options, [wd]: 0.1 } });
+        for (let s = 0; s < 3; s++) {
+          for (const x of [a, b]) {
+            x.p.grad.set(grad);
+            x.opt.step({ gradScale: s === 1 ? 0.5 : 1 });
+          }
+          if (s === 1) {
+            a.opt.lr = 0.02;
+            b.opt.lr = 0.02;
+          }
+        }
+        expect(Array.from(a.p.data)).toEqual(Array.from(b.p.data));
+        // A param in a new group with other options steps as that group's optimizer alone would.
+        const g = a.opt.addParamGroup({ [wd]: 0.2, lr: 0.005 } as never);
+        const q = g.param(init);
+        const c = make({ [wd]: 0.2, lr: 0.005 });
+        for (let s = 0; s < 3; s++) {
+          for (const x of [q, c.p]) x.grad.set(grad);
+          a.p.grad.set(grad);
+          a.opt.step();
+          c.opt.step();
+        }
+        expect(Array.from(q.data)).toEqual(Array.from(c.p.data));
+        c.opt.dispose();
+      } finally {
+        a.opt.dispose();
+        b.opt.dispose();
+      }
+    },
+  );
+});
