@@ -4,8 +4,8 @@
 //   m += (1 - b1) (g - m)             (exp_avg.lerp_(grad, 1 - beta1))
 //   v = b2 v + (1 - b2) g^2           (exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2))
 // The lane-group helpers load and store their moment; the one-float helpers take the loaded moments
-// and leave both stores to the caller, after both loads. Those are the forms in which Binaryen
-// compiles NAdam's and RAdam's loops to the same bytes as when each lanes file had its own copy
+// and leave both stores to the caller, after both loads. In these forms Binaryen compiles the scalar
+// build and the SIMD lane-group loops to the same bytes as when each lanes file had its own copy
 // (with the scalar stores inside, the scalar build's RAdam loop ran 2-4% slower). Adam's
 // first moment is m * b1 + (1 - b1) g (other bits), so Adam keeps its own (optimizers/adam/lanes.ts).
 // `L` is the lane group's offset in an unrolled block (shared/lane.ts). Internal: not re-exported by
