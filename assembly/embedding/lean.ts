@@ -15,7 +15,7 @@ import { FTRL_USE_SHRINK, FTRL_SQRT } from "../optimizers/ftrl/slots";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_DIM, EMB_HYPER, EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST,
   EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_PARTIAL_ROWWISE_ADAM, EMB_KIND_FTRL, embU32 } from "./layout";
 import { catchUpRow } from "./exact";
-import { TOUCH_BLOCK, touchBlock } from "./touch";
+import { TOUCH_BLOCK, touchBlock, touchGrads } from "./touch";
 
 /** Row-wise Adagrad rows; exact mode (decoupled decay only) first catches each row up. */
 @inline function rowwiseAdagradRows(desc: usize, n: i32, t: u32, exact: bool, l2: bool, dec: bool): void {
@@ -27,7 +27,7 @@ import { TOUCH_BLOCK, touchBlock } from "./touch";
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S, last, uniq, u, n, rowBytes, stateBytes, exact);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S, last, uniq, u, n, rowBytes, stateBytes, exact) ^ touchGrads(gptr, u, n, rowBytes);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     if (exact) {
       catchUpRow(desc, <u32>r, t - 1);
@@ -48,7 +48,7 @@ import { TOUCH_BLOCK, touchBlock } from "./touch";
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, 0, uniq, u, n, rowBytes, stateBytes, false) ^ touchGrads(gptr, u, n, rowBytes);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const os = r * stateBytes;
     partialRowwiseAdamRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), M + os, V + os, dim,
@@ -64,7 +64,7 @@ import { TOUCH_BLOCK, touchBlock } from "./touch";
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, N, 0, uniq, u, n, rowBytes, stateBytes, false);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, N, 0, uniq, u, n, rowBytes, stateBytes, false) ^ touchGrads(gptr, u, n, rowBytes);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const os = r * stateBytes;
     ftrlSpan(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), N + os, Z + os, dim, h, shrink, sqrtMode, false);

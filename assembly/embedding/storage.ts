@@ -12,7 +12,8 @@
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
 import { embApply } from "./apply";
-import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynEncode4 } from "../shared/lowp";
+import { touchGrads } from "./touch";
+import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 
 // The lean block: u32 words LEAN_* from byte 0, then a shadow table descriptor (LEAN_SHADOW_AT),
@@ -134,36 +135,65 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
     }
     const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
     const map = <usize>w32(ld, LEAN_MAPS) + (signed ? MAP_SIGNED : MAP_UNSIGNED);
-    for (let i: usize = 0; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
+    let i: usize = 0;
+    if (ASC_FEATURE_SIMD) {
+      // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
+      const va = f32x4.splat(absmax);
+      const n4 = dim & ~(<usize>3);
+      for (; i < n4; i += 4) {
+        let v = f32x4.splat(load<f32>(map + (<usize>load<u8>(at + i) << 2)));
+        v = f32x4.replace_lane(v, 1, load<f32>(map + (<usize>load<u8>(at + i, 1) << 2)));
+        v = f32x4.replace_lane(v, 2, load<f32>(map + (<usize>load<u8>(at + i, 2) << 2)));
+        v = f32x4.replace_lane(v, 3, load<f32>(map + (<usize>load<u8>(at + i, 3) << 2)));
+        v128.store(dst + (i << 2), f32x4.mul(v, va));
+      }
+    }
+    for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
   } else {
     decodeWeights(dst, at, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
   }
 }
 
-/** The largest |x| of `dim` f32 at `src` (max is exact: the same in both builds). */
+/**
+ * The largest |x| of `dim` f32 at `src`, as the largest of the u32 bits of |x| (the same order for
+ * non-negative floats; a NaN wins over everything, as it would in f32.max, and both builds pick the
+ * same one: integer operations only; 1 instruction a vector where f32x4.max costs V8 seven).
+ */
 @inline function absMax(src: usize, dim: usize): f32 {
   let i: usize = 0;
-  let m: f32 = 0;
+  let m: u32 = 0;
   if (ASC_FEATURE_SIMD) {
     const n4 = dim & ~(<usize>3);
     if (n4 > 0) {
-      let v = f32x4.splat(0);
-      for (; i < n4; i += 4) v = f32x4.max(v, f32x4.abs(v128.load(src + (i << 2))));
-      m = max<f32>(max<f32>(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max<f32>(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+      const mask = i32x4.splat(0x7fffffff);
+      let v = i32x4.splat(0);
+      for (; i < n4; i += 4) v = i32x4.max_u(v, v128.and(v128.load(src + (i << 2)), mask));
+      m = max<u32>(max<u32>(i32x4.extract_lane(v, 0), i32x4.extract_lane(v, 1)), max<u32>(i32x4.extract_lane(v, 2), i32x4.extract_lane(v, 3)));
     }
   }
-  for (; i < dim; i++) m = max<f32>(m, Mathf.abs(load<f32>(src + (i << 2))));
-  return m;
+  for (; i < dim; i++) m = max<u32>(m, load<u32>(src + (i << 2)) & 0x7fffffff);
+  return reinterpret<f32>(m);
 }
 
 /** The codes of `dim` f32 at `src` divided by `absmax` (> 0). */
 @inline function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
-    // Four at a time (f32x4.div rounds as the scalar division does; dynEncode4 = dynEncode).
+    // Sixteen at a time (f32x4.div rounds as the scalar division does; dynCodes4 = dynEncode).
     const va = f32x4.splat(absmax);
+    const n16 = dim & ~(<usize>15);
+    for (; i < n16; i += 16) {
+      const p = src + (i << 2);
+      const c0 = dynCodes4(maps, f32x4.div(v128.load(p), va), signed), c1 = dynCodes4(maps, f32x4.div(v128.load(p, 16), va), signed);
+      const c2 = dynCodes4(maps, f32x4.div(v128.load(p, 32), va), signed), c3 = dynCodes4(maps, f32x4.div(v128.load(p, 48), va), signed);
+      v128.store(codes + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+    }
     const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) store<u32>(codes + i, dynEncode4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed));
+    for (; i < n4; i += 4) {
+      const c = dynCodes4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed);
+      const h = i16x8.narrow_i32x4_u(c, c);
+      store<u32>(codes + i, i32x4.extract_lane(i8x16.narrow_i16x8_u(h, h), 0));
+    }
   }
   for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
 }
@@ -232,7 +262,7 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
-    sink ^= touchRecords(ld, uniq, u, end);
+    sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
     for (let q = 0; q < m; q++) {
       const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
       decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);

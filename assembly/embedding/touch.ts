@@ -3,7 +3,8 @@
 // its data arrives, so touching one row ahead barely helps. Instead, before a block of TOUCH_BLOCK
 // rows is stepped, one word of every cache line of those rows is read in a tight loop: the misses
 // (rows lie scattered over the table, each on pages of its own) are then in flight together and the
-// block is stepped from the cache.
+// block is stepped from the cache. The lean row loops (lean.ts, storage.ts) also touch the gradient
+// rows (touchGrads): the 1 MB of an update's gradients is out of L2.
 
 export const TOUCH_BLOCK: i32 = 16;
 
@@ -24,5 +25,14 @@ export const TOUCH_BLOCK: i32 = 16;
     if (stateBytes) acc ^= touch(S + r * stateBytes, stateBytes);
     if (exact) acc ^= load<u32>(last + (r << 2));
   }
+  return acc;
+}
+
+/** Reads every cache line of the gradient rows of the entries [u, u + TOUCH_BLOCK) (EMB_GPTR's
+ *  addresses): summed rows in the coalescing scratch, or the caller's rows, often out of L2. */
+@inline export function touchGrads(gptr: usize, u: i32, n: i32, rowBytes: usize): u32 {
+  let acc: u32 = 0;
+  const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
+  for (let q = u; q < end; q++) acc ^= touch(<usize>load<u32>(gptr + (<usize>q << 2)), rowBytes);
   return acc;
 }

@@ -12,7 +12,7 @@
 // with MurmurHash3's 32-bit finaliser fmix32 and wrapping u32 arithmetic. bf16 rounding needs 16
 // bits: element e takes the low (even e) or high (odd e) half of bits(e >> 1) (one hash per two).
 
-import { MAP_SIGNED, MAP_UNSIGNED, MID_SIGNED, MID_UNSIGNED } from "./maps";
+import { MAP_SIGNED, MAP_UNSIGNED, BKT_SHIFT, BKT_FIRST, BKT_COUNT, BKT_SIGNED, BKT_UNSIGNED } from "./maps";
 
 /** MurmurHash3's 32-bit finaliser (a bijection of u32 with full avalanche). */
 @inline export function fmix32(h: u32): u32 {
@@ -124,87 +124,52 @@ import { MAP_SIGNED, MAP_UNSIGNED, MID_SIGNED, MID_UNSIGNED } from "./maps";
 // ---------------------------------------------------------------------------------------------
 // int8 codes of a dynamic map: the maps block's layout is in ./maps.ts.
 // Encoding. Entry j of the non-negative half is nearest to |x| when mid[j - 1] < |x| <= mid[j]
-// (ties to the entry nearer zero). The map's entries are evenly spaced within each decade
-// [10^(i-7), 10^(i-6)), i = 0..6: c_i = 2^(i+1) (unsigned) or 2^i (signed) entries at the centres
-// of equal cells of y = |x| 10^(6-i) over [0.1, 1), the first one at index c_i - 1 (unsigned) or
-// c_i (signed). So j is estimated as start_i + floor((y - 0.1) c_i / 0.9), which is the nearest
-// entry or a neighbour of it (float rounding near a cell's edge, or |x| just past a decade's first
-// bound), and one comparison with each midpoint around it makes it exact. No look-up table: the
-// midpoints (1.6 KiB) stay in L1.
+// (ties to the entry nearer zero). The codes are monotonic in |x|, so a table indexed by |x|'s
+// exponent and top 7 fraction bits (a bucket, ./maps.ts) gives the nearest entry of the bucket's
+// smallest float and the low bits of the one midpoint inside the bucket, if any: one load from an
+// 11 KiB table and integer operations, no search and no second comparison.
 
-/** Decade bounds 10^-6 .. 10^-1 as float32. */
-const D1: f32 = 1e-6, D2: f32 = 1e-5, D3: f32 = 1e-4, D4: f32 = 1e-3, D5: f32 = 1e-2, D6: f32 = 1e-1;
-const INV09: f32 = <f32>(1.0 / 0.9);
+/** The bucket of `a` = bits of |x| (any u32: tiny values take bucket 0, past 1.0 and NaN the last). */
+@inline function bucket(a: u32): u32 {
+  const i = <i32>(a >> BKT_SHIFT) - BKT_FIRST;
+  return <u32>select<i32>(0, select<i32>(BKT_COUNT - 1, i, i > BKT_COUNT - 1), i < 0);
+}
+
+/** The code of the non-negative entry `j` for a value whose sign bit is `neg`. */
+@inline function signedCode(j: u32, neg: bool): u32 {
+  return select<u32>(127 - min<u32>(j, 127), 127 + j, neg);
+}
 
 /** The code of `x` in [-1, 1] (a value divided by its block's absmax), scalar. */
 @inline export function dynEncode(maps: usize, x: f32, signed: bool): u32 {
   const b = reinterpret<u32>(x);
-  const ax = reinterpret<f32>(b & 0x7fffffff);
-  let s: f32 = 1e6, c: f32 = signed ? 1 : 2;
-  if (ax >= D1) { s = 1e5; c *= 2; }
-  if (ax >= D2) { s = 1e4; c *= 2; }
-  if (ax >= D3) { s = 1e3; c *= 2; }
-  if (ax >= D4) { s = 1e2; c *= 2; }
-  if (ax >= D5) { s = 1e1; c *= 2; }
-  if (ax >= D6) { s = 1; c *= 2; }
-  const t = (ax * s - <f32>0.1) * (c * INV09);
-  const ci = <i32>c;
-  const k = min<i32>(max<i32>(<i32>t, 0), ci - 1);
-  const mid = maps + (signed ? MID_SIGNED : MID_UNSIGNED);
-  let j = (signed ? ci : ci - 1) + k;
-  j = j + <i32>(ax > load<f32>(mid + (<usize>(j + 1) << 2))) - <i32>(ax <= load<f32>(mid + (<usize>j << 2)));
-  if (!signed) return <u32>j;
-  return select<u32>(<u32>(127 - min<i32>(j, 127)), <u32>(127 + j), (b >> 31) != 0);
+  const a = b & 0x7fffffff;
+  const e = load<u32>(maps + (signed ? BKT_SIGNED : BKT_UNSIGNED) + (<usize>bucket(a) << 2));
+  const j = (e >> 16) + <u32>((a & 0xffff) > (e & 0xffff));
+  return signed ? signedCode(j, (b >> 31) != 0) : j;
 }
 
 /**
- * The codes of four values in [-1, 1] (one v128), as dynEncode gives them, in the low 32 bits of
- * the result (one byte each). The estimate is computed lane-wise; the midpoints are gathered.
+ * The codes of four values in [-1, 1] (one v128), as dynEncode gives them, one per i32 lane:
+ * lane-wise but for the four loads of the buckets' words.
  */
-@inline export function dynEncode4(maps: usize, x: v128, signed: bool): u32 {
-  const ax = v128.and(x, i32x4.splat(0x7fffffff));
-  const m1 = f32x4.ge(ax, f32x4.splat(D1)), m2 = f32x4.ge(ax, f32x4.splat(D2)), m3 = f32x4.ge(ax, f32x4.splat(D3));
-  const m4 = f32x4.ge(ax, f32x4.splat(D4)), m5 = f32x4.ge(ax, f32x4.splat(D5)), m6 = f32x4.ge(ax, f32x4.splat(D6));
-  let s = f32x4.splat(1e6);
-  s = v128.bitselect(f32x4.splat(1e5), s, m1);
-  s = v128.bitselect(f32x4.splat(1e4), s, m2);
-  s = v128.bitselect(f32x4.splat(1e3), s, m3);
-  s = v128.bitselect(f32x4.splat(1e2), s, m4);
-  s = v128.bitselect(f32x4.splat(1e1), s, m5);
-  s = v128.bitselect(f32x4.splat(1), s, m6);
-  // c = c0 2^i: each bound passed doubles it (the masks are nested).
-  const one = f32x4.splat(1), two = f32x4.splat(2);
-  let c = f32x4.splat(signed ? 1 : 2);
-  c = f32x4.mul(c, v128.bitselect(two, one, m1));
-  c = f32x4.mul(c, v128.bitselect(two, one, m2));
-  c = f32x4.mul(c, v128.bitselect(two, one, m3));
-  c = f32x4.mul(c, v128.bitselect(two, one, m4));
-  c = f32x4.mul(c, v128.bitselect(two, one, m5));
-  c = f32x4.mul(c, v128.bitselect(two, one, m6));
-  const t = f32x4.mul(f32x4.sub(f32x4.mul(ax, s), f32x4.splat(0.1)), f32x4.mul(c, f32x4.splat(INV09)));
-  const ci = i32x4.trunc_sat_f32x4_s(c);
-  const k = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(t), i32x4.splat(0)), i32x4.sub(ci, i32x4.splat(1)));
-  const j0 = i32x4.add(signed ? ci : i32x4.sub(ci, i32x4.splat(1)), k);
-  const mid = maps + (signed ? MID_SIGNED : MID_UNSIGNED);
-  const a0 = <usize>i32x4.extract_lane(j0, 0) << 2, a1 = <usize>i32x4.extract_lane(j0, 1) << 2;
-  const a2 = <usize>i32x4.extract_lane(j0, 2) << 2, a3 = <usize>i32x4.extract_lane(j0, 3) << 2;
-  let lo = f32x4.splat(load<f32>(mid + a0));
-  lo = f32x4.replace_lane(lo, 1, load<f32>(mid + a1));
-  lo = f32x4.replace_lane(lo, 2, load<f32>(mid + a2));
-  lo = f32x4.replace_lane(lo, 3, load<f32>(mid + a3));
-  let hi = f32x4.splat(load<f32>(mid + a0 + 4));
-  hi = f32x4.replace_lane(hi, 1, load<f32>(mid + a1 + 4));
-  hi = f32x4.replace_lane(hi, 2, load<f32>(mid + a2 + 4));
-  hi = f32x4.replace_lane(hi, 3, load<f32>(mid + a3 + 4));
-  // j = j0 + (ax > hi) - (ax <= lo): a true mask is -1.
-  const j = i32x4.add(i32x4.sub(j0, f32x4.gt(ax, hi)), f32x4.le(ax, lo));
-  let code = j;
+@inline export function dynCodes4(maps: usize, x: v128, signed: bool): v128 {
+  const a = v128.and(x, i32x4.splat(0x7fffffff));
+  const i = i32x4.shl(i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(a, BKT_SHIFT), i32x4.splat(BKT_FIRST)), i32x4.splat(0)),
+                                  i32x4.splat(BKT_COUNT - 1)), 2);
+  const t = maps + (signed ? BKT_SIGNED : BKT_UNSIGNED);
+  let e = i32x4.splat(load<u32>(t + <usize>i32x4.extract_lane(i, 0)));
+  e = i32x4.replace_lane(e, 1, load<u32>(t + <usize>i32x4.extract_lane(i, 1)));
+  e = i32x4.replace_lane(e, 2, load<u32>(t + <usize>i32x4.extract_lane(i, 2)));
+  e = i32x4.replace_lane(e, 3, load<u32>(t + <usize>i32x4.extract_lane(i, 3)));
+  const low = i32x4.splat(0xffff);
+  // j = (e >> 16) + (low bits of |x| > thr): a true mask is -1.
+  let j = i32x4.sub(i32x4.shr_u(e, 16), i32x4.gt_s(v128.and(a, low), v128.and(e, low)));
   if (signed) {
     const c127 = i32x4.splat(127);
-    code = v128.bitselect(i32x4.sub(c127, i32x4.min_s(j, c127)), i32x4.add(c127, j), i32x4.lt_s(x, i32x4.splat(0)));
+    j = v128.bitselect(i32x4.sub(c127, i32x4.min_s(j, c127)), i32x4.add(c127, j), i32x4.lt_s(x, i32x4.splat(0)));
   }
-  const n16 = i16x8.narrow_i32x4_u(code, code);
-  return i32x4.extract_lane(i8x16.narrow_i16x8_u(n16, n16), 0);
+  return j;
 }
 
 /** The value of code `c` in a block with absolute maximum `absmax`. */

@@ -60,10 +60,12 @@ export function leanStorageGroup(ctx) {
     kind: 'sparse',
     unit: 'Melem/s',
     xLabel: 'table rows',
-    baseline: 'f32-adam',
+    // The ratios are the baseline's speed over each contender's: the lean table's over fp32 Adam's
+    // is the issue's target (it was the other way round, so that 3.4x slower read as met).
+    baseline: 'bf16-int8-adam',
     showMs: true,
     contenders: CONTENDERS.map(({ id, label }) => ({ id, label })),
-    targets: [{ contender: 'bf16-int8-adam', min: 1.5, at: 'every', label: 'bf16 + int8 Adam ≥ 1.5× f32 Adam' }],
+    targets: [{ contender: 'f32-adam', min: 1.5, at: 'every', label: 'bf16 + int8 Adam ≥ 1.5× f32 Adam' }],
     notes: [
       `bytes per row: f32 Adam 768, bf16 + int8 Adam 264, bf16 + bf16 Adam 384, bf16 + int8 Adagrad 196; nonFinite 'ignore' as in the sparse group`,
     ],

@@ -231,7 +231,12 @@ export const SLOT = {
   MAP_UNSIGNED: 1024,
   MID_SIGNED: 2048,
   MID_UNSIGNED: 2624,
-  MAPS_BYTES: 3712,
+  BKT_SHIFT: 16,
+  BKT_FIRST: 13357,
+  BKT_COUNT: 2900,
+  BKT_SIGNED: 3712,
+  BKT_UNSIGNED: 15312,
+  MAPS_BYTES: 26912,
 } as const;
 
 /** The name of one of the module's exported constants. */

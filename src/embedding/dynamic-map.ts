@@ -7,6 +7,8 @@
 // The signed map (first moments) has 127 negative values, 0 and 128 positive ones ending at 1.0;
 // the unsigned map (second moments) 0, 254 positive values and 1.0.
 
+import { SLOT as S } from '../core/abi.js';
+
 const f = Math.fround;
 
 /** float32 fma(a, b, c): a * b is exact in float64 (24 + 24 bits); the sum is rounded once more to float32. */
@@ -77,15 +79,39 @@ function midpoints(q: Float32Array): Float32Array {
   return m;
 }
 
+/**
+ * The encoder's bucket table of one map (layout and meaning: assembly/shared/maps.ts): a u32 per
+ * bucket of float32 bits, (number of midpoints below its smallest float) << 16 | the low 16 bits of
+ * the midpoint inside it (0xffff if none). `mids`: the midpoints' float32 bits, ascending. Throws if
+ * a bucket holds two midpoints, or the clamped first or last bucket one.
+ */
+function buckets(mids: Uint32Array): Uint32Array {
+  const out = new Uint32Array(S.BKT_COUNT);
+  const width = 2 ** S.BKT_SHIFT;
+  let k = 0;
+  for (let b = 0; b < S.BKT_COUNT; b++) {
+    const lo = (b + S.BKT_FIRST) * width;
+    while (k < mids.length && mids[k] < lo) k++;
+    let inside = 0;
+    while (k + inside < mids.length && mids[k + inside] < lo + width) inside++;
+    const clamped = b === 0 || b === S.BKT_COUNT - 1;
+    if (inside > 1 || (clamped && k + inside > (b === 0 ? 0 : mids.length)) || (clamped && inside > 0))
+      throw new Error(`dynamic map: encoder bucket ${b} holds ${inside} midpoints`);
+    out[b] = k * 0x10000 + (inside ? mids[k] % width : 0xffff);
+  }
+  return out;
+}
+
 let mapsBlock: Uint8Array | null = null;
 
 /**
  * @internal The maps block the int8 kernels read (layout: assembly/shared/maps.ts): both maps and
- * the float32 midpoints of their non-negative entries between -Infinity and +Infinity.
+ * the float32 midpoints of their non-negative entries between -Infinity and +Infinity, and the
+ * encoder's bucket tables.
  */
 export function dynamicMapsBlock(): Uint8Array {
   if (mapsBlock) return mapsBlock;
-  const out = new Uint8Array(3712);
+  const out = new Uint8Array(S.MAPS_BYTES);
   const f32 = new Float32Array(out.buffer);
   const signed = dynamicMap(true),
     unsigned = dynamicMap(false);
@@ -98,6 +124,8 @@ export function dynamicMapsBlock(): Uint8Array {
     f32[at] = -Infinity;
     f32.set(midpoints(q), at + 1);
     f32[at + q.length] = Infinity;
+    const mids = new Uint32Array(f32.buffer, (at + 1) * 4, q.length - 1);
+    new Uint32Array(out.buffer, q === unsigned ? S.BKT_UNSIGNED : S.BKT_SIGNED, S.BKT_COUNT).set(buckets(mids));
   }
   mapsBlock = out;
   return out;
