@@ -5,6 +5,7 @@
 //   g = gscale * clamp(grad) (+ wd * p, L2);  p *= 1 - lr * wd (decoupled)
 //   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  denom = sqrt(v * (1 / (1 - b2^t))) + eps
 //   p -= (cg * g + cm * m) / denom
+// The L2 gradient and the two moments are shared with RAdam (shared/moments.ts).
 // PyTorch divides three times (v by the bias correction, then g and m by denom, in two addcdiv_);
 // the same quantities with one division and one multiply by the reciprocal computed in float64
 // differ from those by float32 rounding only, and the loop, bound by the divider, runs about
@@ -18,7 +19,7 @@
 
 import { hyperF32 } from "../../shared/common";
 import { CLIP_LO, CLIP_HI } from "../../shared/clip";
-import { gradVec, gradOne } from "../../shared/clamp";
+import { l2GradVec, l2GradOne, lerpMomentVec, lerpMomentOne, squareMomentVec, squareMomentOne } from "../../shared/moments";
 import { NADAM_GSCALE, NADAM_OMB1, NADAM_BETA2, NADAM_OMB2, NADAM_INV_BC2, NADAM_EPS, NADAM_CG, NADAM_CM, NADAM_L2, NADAM_DECAY } from "./slots";
 import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
 
@@ -26,14 +27,9 @@ import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
                                  gs: v128, lo: v128, hi: v128, b1c: v128, b2: v128, b2c: v128, ibc2: v128, eps: v128,
                                  cg: v128, cm: v128, wd: v128, dc: v128, l2: bool, dec: bool, plain: bool = false): void {
   let p = v128.load(P + o, offsetof<L>());
-  let g = gradVec(v128.load(G + o, offsetof<L>()), gs, lo, hi, plain);
-  if (l2) g = f32x4.add(g, f32x4.mul(wd, p));
+  const g = l2GradVec<L>(G, o, p, gs, lo, hi, wd, l2, plain);
   if (dec) p = f32x4.mul(p, dc);
-  let m = v128.load(M + o, offsetof<L>());
-  m = f32x4.add(m, f32x4.mul(b1c, f32x4.sub(g, m)));
-  const v = f32x4.add(f32x4.mul(v128.load(V + o, offsetof<L>()), b2), f32x4.mul(f32x4.mul(b2c, g), g));
-  v128.store(M + o, m, offsetof<L>());
-  v128.store(V + o, v, offsetof<L>());
+  const m = lerpMomentVec<L>(M, o, g, b1c), v = squareMomentVec<L>(V, o, g, b2, b2c);
   const denom = f32x4.add(f32x4.sqrt(f32x4.mul(v, ibc2)), eps);
   v128.store(P + o, f32x4.sub(p, f32x4.div(f32x4.add(f32x4.mul(cg, g), f32x4.mul(cm, m)), denom)), offsetof<L>());
 }
@@ -42,14 +38,10 @@ import { Lane0, Lane1, Lane2, Lane3 } from "../../shared/lane";
                                  gs: f32, lo: f32, hi: f32, b1c: f32, b2: f32, b2c: f32, ibc2: f32, eps: f32,
                                  cg: f32, cm: f32, wd: f32, dc: f32, l2: bool, dec: bool, plain: bool = false): void {
   let p = load<f32>(P + o);
-  let g = gradOne(load<f32>(G + o), gs, lo, hi, plain);
-  if (l2) g = g + wd * p;
+  const g = l2GradOne(G, o, p, gs, lo, hi, wd, l2, plain);
   if (dec) p = p * dc;
-  let m = load<f32>(M + o);
-  m = m + b1c * (g - m);
-  const v = load<f32>(V + o) * b2 + (b2c * g) * g;
-  store<f32>(M + o, m);
-  store<f32>(V + o, v);
+  const m = lerpMomentOne(load<f32>(M + o), g, b1c), v = squareMomentOne(load<f32>(V + o), g, b2, b2c);
+  store<f32>(M + o, m), store<f32>(V + o, v);
   const denom = sqrt<f32>(v * ibc2) + eps;
   store<f32>(P + o, p - (cg * g + cm * m) / denom);
 }
