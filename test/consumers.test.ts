@@ -4,7 +4,7 @@
 // in headless Chromium), webpack 5 (no warnings), esbuild ESM and IIFE, Bun and Deno. Each case
 // works, or fails with a wasm-optim error that names the fix.
 //
-// The install is cached under os.tmpdir()/wasm-optim-consumers/<hash of the tarball and the
+// The install is cached under os.tmpdir()/wasm-optim-consumers-<checkout>/<hash of the tarball and the
 // lockfile>: a second run with the same build skips `npm install`. The tools come from this
 // repository's devDependencies (npm ci installs them); Bun and Deno from their npm packages, and
 // their cases print a note and pass when those cannot run here.
@@ -56,7 +56,8 @@ function installTarball(): string {
       .update(readFileSync(join(ROOT, 'package-lock.json')))
       .digest('hex')
       .slice(0, 16);
-    const cache = join(tmpdir(), 'wasm-optim-consumers');
+    // One cache per checkout: two checkouts testing at once must not delete each other's installs.
+    const cache = join(tmpdir(), `wasm-optim-consumers-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`);
     const dir = join(cache, hash);
     if (existsSync(join(dir, 'node_modules', 'wasm-optim', 'package.json'))) return dir;
     mkdirSync(cache, { recursive: true });
