@@ -2,14 +2,9 @@
 // weights with int8 (and bf16) state, 4096 Zipf ids per update; and, where the machine has the
 // memory, an update of a 1-billion-parameter table (16M x 64, bf16 weights, int8 Adagrad state).
 import { freemem, totalmem } from 'node:os';
-import { grads, ZipfIds } from '../lib/data.js';
+import { cycledUpdate, DIM, K, LEAN_ROWS, LEAN_ROWS_QUICK, makeData } from './lean.js';
 
-const DIM = 64;
-const K = 4096;
-const BATCHES = 64;
 const LR = 1e-3;
-export const LEAN_ROWS = [262144];
-export const LEAN_ROWS_QUICK = [16384];
 const BILLION_ROWS = 2 ** 24;
 
 const CONTENDERS = [
@@ -42,7 +37,7 @@ export function leanStorageGroup(ctx) {
   const billion = !ctx.quick && totalmem() >= 6 * 2 ** 30 && freemem() >= 4 * 2 ** 30;
   for (const rows of [...rowsList, ...(billion ? [BILLION_ROWS] : [])]) {
     let data;
-    const get = () => (data ??= makeData(ctx, rows));
+    const get = () => (data ??= makeData(rows));
     for (const c of CONTENDERS) {
       if ((rows === BILLION_ROWS) !== c.id.endsWith('-1b')) continue;
       tasks.push({
@@ -73,22 +68,9 @@ export function leanStorageGroup(ctx) {
   };
 }
 
-function makeData(ctx, rows) {
-  const zipf = new ZipfIds(rows);
-  const ids = [];
-  for (let b = 0; b < BATCHES; b++) ids.push(zipf.draw(K));
-  return { ids, grads: grads(K * DIM, 3) };
-}
-
-async function setupLean(ctx, c, rows, data) {
-  let b = 0;
-  const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
-  let emb;
-  try {
+function setupLean(ctx, c, rows, data) {
+  return cycledUpdate(data, async () => {
     const engine = rows === BILLION_ROWS ? await ctx.lib.createEngine() : ctx.sparseEngine;
-    emb = new ctx.lib.Embedding(rows, DIM, { ...c.opts, lr: LR, nonFinite: 'ignore', init: 'zeros', seed: 1, engine });
-  } catch (e) {
-    return { error: String(e.message ?? e).split('\n')[0] };
-  }
-  return { fn: () => emb.update(nextIds(), data.grads), dispose: () => emb.dispose() };
+    return new ctx.lib.Embedding(rows, DIM, { ...c.opts, lr: LR, nonFinite: 'ignore', init: 'zeros', seed: 1, engine });
+  });
 }

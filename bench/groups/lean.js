@@ -4,8 +4,8 @@
 // least twice as fast as fp32 Adam on the same run, pinned to one core.
 import { grads, params, ZipfIds } from '../lib/data.js';
 
-const DIM = 64;
-const K = 4096;
+export const DIM = 64;
+export const K = 4096;
 const BATCHES = 64; // distinct id batches, cycled through
 
 export const LEAN_ROWS = [262144];
@@ -29,7 +29,7 @@ export function leanGroup(ctx) {
   const tasks = [];
   for (const rows of rowsList) {
     let data;
-    const get = () => (data ??= makeData(ctx, rows));
+    const get = () => (data ??= makeData(rows));
     for (const c of CONTENDERS) {
       tasks.push({
         name: `lean/${c.id}/${rows}`,
@@ -57,27 +57,42 @@ export function leanGroup(ctx) {
   };
 }
 
-function makeData(ctx, rows) {
+/** The group's update data for a table of `rows`: BATCHES Zipf id batches of K ids, one gradient block. */
+export function makeData(rows) {
   const zipf = new ZipfIds(rows);
   const ids = [];
   for (let b = 0; b < BATCHES; b++) ids.push(zipf.draw(K));
   return { ids, grads: grads(K * DIM, 3) };
 }
 
-async function setupLean(ctx, c, rows, data) {
+/**
+ * A timed task that updates the table `create()` makes with the id batches of `data` in turn (the
+ * lean and lean-storage groups), or the first line of the error when the table cannot be made.
+ * @param {{ ids: Int32Array[], grads: Float32Array }} data
+ * @param {() => Promise<any> | any} create
+ */
+export async function cycledUpdate(data, create) {
   let b = 0;
   const nextIds = () => data.ids[(b = (b + 1) % BATCHES)];
   let emb;
   try {
-    emb = new ctx.lib.Embedding(rows, DIM, {
-      optimizer: c.optimizer,
-      lr: c.lr,
-      nonFinite: 'ignore',
-      init: params(rows * DIM, 5),
-      engine: ctx.sparseEngine,
-    });
+    emb = await create();
   } catch (e) {
     return { error: String(e.message ?? e).split('\n')[0] };
   }
   return { fn: () => emb.update(nextIds(), data.grads), dispose: () => emb.dispose() };
+}
+
+function setupLean(ctx, c, rows, data) {
+  return cycledUpdate(
+    data,
+    () =>
+      new ctx.lib.Embedding(rows, DIM, {
+        optimizer: c.optimizer,
+        lr: c.lr,
+        nonFinite: 'ignore',
+        init: params(rows * DIM, 5),
+        engine: ctx.sparseEngine,
+      }),
+  );
 }
