@@ -6,7 +6,7 @@
 // time goes: {"importMs","readMs","compileMs","instantiateMs","engineMs"} (engineMs: the Engine
 // constructor, which runs the module's start function and checks its ABI).
 //   node bench/init-time.js [--parts] [entry]   (default entry: dist/index.js)
-import { readFileSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
@@ -22,9 +22,13 @@ if (!parts) {
   const t2 = performance.now();
   console.log(JSON.stringify({ importMs: t1 - t0, initMs: t2 - t1 }));
 } else {
-  // What init() does in Node for the SIMD build (src/core/load.ts): read the file, compile and
-  // instantiate synchronously, then make the Engine.
-  const bytes = readFileSync(new URL('wasm-optim.simd.wasm', new URL('../dist/', entry)));
+  // What init() does in Node for the SIMD build (src/core/load.ts): read the file (with the
+  // entry's own reader where it has one, readWholeFile), compile and instantiate synchronously,
+  // then make the Engine.
+  const load = await import(new URL('./core/load.js', entry).href).catch(() => ({}));
+  const url = new URL('wasm-optim.simd.wasm', new URL('../dist/', entry));
+  const t1r = performance.now();
+  const bytes = load.readWholeFile ? load.readWholeFile(fs, url) : fs.readFileSync(url);
   const t2 = performance.now();
   const module = new WebAssembly.Module(bytes);
   const t3 = performance.now();
@@ -41,7 +45,7 @@ if (!parts) {
   console.log(
     JSON.stringify({
       importMs: t1 - t0,
-      readMs: t2 - t1,
+      readMs: t2 - t1r,
       compileMs: t3 - t2,
       instantiateMs: t4 - t3,
       engineMs: t5 - t4,

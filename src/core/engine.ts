@@ -318,13 +318,19 @@ export class Engine {
  */
 function checkAbi(exports: Record<string, unknown>): void {
   const abiHash = exports.abiHash;
-  if (typeof abiHash === 'function') {
-    const got = (abiHash as () => number)();
-    if (got === ABI_HASH) return;
-    throw new Error(
-      `wasm-optim: the wasm module does not match this package (its ABI hash is ${hex(got)}, expected ${hex(ABI_HASH)}); load the .wasm file shipped with this version of wasm-optim`,
-    );
-  }
+  // The usual case first, small: V8 compiles each function whole on its first call (ABI mismatches
+  // and the constants one by one are in functions of their own).
+  if (typeof abiHash !== 'function') checkAbiGlobals(exports);
+  else if ((abiHash as () => number)() !== ABI_HASH) wrongAbiHash((abiHash as () => number)());
+}
+
+function wrongAbiHash(got: number): never {
+  throw new Error(
+    `wasm-optim: the wasm module does not match this package (its ABI hash is ${hex(got)}, expected ${hex(ABI_HASH)}); load the .wasm file shipped with this version of wasm-optim`,
+  );
+}
+
+function checkAbiGlobals(exports: Record<string, unknown>): void {
   for (const name in SLOT) {
     const g = exports[name];
     const want = SLOT[name as SlotName];

@@ -31,9 +31,17 @@ const NO_LOCATOR: WasmLocator = () => {
 
 const WASM_MAGIC = 0x6d736100; // "\0asm"
 
+// The functions `init()` runs keep their error paths in functions of their own (notWasm, readError,
+// fetchUrl, ...): V8 compiles a function on its first call, the whole function, and `init()`
+// calls each once: its hot path costs ~20-60 µs of compilation per function, its cold paths need not.
+
 /** @internal the bytes must start with "\0asm"; else a CompileError that says what they look like. */
 export function checkWasmBytes(bytes: Uint8Array, from: string): void {
-  if (bytes.length >= 4 && (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) === WASM_MAGIC) return;
+  if (bytes.length < 4 || (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) !== WASM_MAGIC)
+    notWasm(bytes, from);
+}
+
+function notWasm(bytes: Uint8Array, from: string): never {
   const head = Array.from(bytes.subarray(0, 16), (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
   const page = /^\s*</.test(head) ? ' (a web page: a server that answers unknown paths with its index.html?)' : '';
   throw new WebAssembly.CompileError(
@@ -54,7 +62,11 @@ function isResponse(x: unknown): x is Response {
   return typeof Response !== 'undefined' && x instanceof Response;
 }
 
-type NodeFs = { readFileSync(u: URL): Uint8Array<ArrayBuffer> };
+type NodeFs = {
+  openSync(u: URL, flags: string): number;
+  readSync(fd: number, into: Uint8Array, offset: number, length: number, position: null): number;
+  closeSync(fd: number): void;
+};
 
 /** Node's `fs` without an import: `process.getBuiltinModule` (Node 20.16+), else null. */
 function nodeFs(): NodeFs | null {
@@ -66,28 +78,66 @@ const LOAD_FIX =
   "serve the file and pass its URL, init(url) (the package exports it as 'wasm-optim/wasm/simd'), " +
   "or import from 'wasm-optim/inline', which carries the wasm inside the JavaScript";
 
+/** The first guess of a file's size: the largest build (197 KB) fits, so one read() gets it all. */
+const FIRST_READ_BYTES = 1 << 18;
+
+/**
+ * @internal the whole file at `url`, read into one buffer that grows until the end of the file.
+ * Not `readFileSync`: its first call in a process costs ~0.4 ms more than this (a `fstat`, a
+ * `Buffer`, and Node's helpers around them compiled on first use), a tenth of `init()`.
+ */
+export function readWholeFile(fs: NodeFs, url: URL): Uint8Array<ArrayBuffer> {
+  const fd = fs.openSync(url, 'r');
+  try {
+    let buf = new Uint8Array(FIRST_READ_BYTES);
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) return buf.subarray(0, n);
+      n += got;
+      if (n === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * @internal the bytes at `url` (a file in Node, else fetched), or a `Response` to stream from. A
  * missing file, a failed fetch or an HTTP error throws an Error that names the URL and the fix.
  */
 export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<WasmBytes | Response> {
-  if (url.protocol === 'file:') {
-    try {
-      const fs = nodeFs();
-      if (fs) return fs.readFileSync(url);
-      const specifier = 'node:fs/promises';
-      const fsp = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as {
-        readFile(u: URL): Promise<Uint8Array<ArrayBuffer>>;
-      };
-      return await fsp.readFile(url);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      throw new Error(
-        `wasm-optim: could not read ${what} at ${url.href} (${code ?? (e as Error).message}): pass init() the path or URL of an existing .wasm file, or omit it to use the package's own; a bundle that moved this module can ${LOAD_FIX}`,
-        { cause: e },
-      );
-    }
+  if (url.protocol !== 'file:') return fetchUrl(url, what);
+  try {
+    const fs = nodeFs();
+    return fs ? readWholeFile(fs, url) : await readFileAsync(url);
+  } catch (e) {
+    return readError(e, url, what);
   }
+}
+
+async function readFileAsync(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  const specifier = 'node:fs/promises';
+  const fsp = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as {
+    readFile(u: URL): Promise<Uint8Array<ArrayBuffer>>;
+  };
+  return fsp.readFile(url);
+}
+
+function readError(e: unknown, url: URL, what: string): never {
+  const code = (e as { code?: string }).code;
+  throw new Error(
+    `wasm-optim: could not read ${what} at ${url.href} (${code ?? (e as Error).message}): pass init() the path or URL of an existing .wasm file, or omit it to use the package's own; a bundle that moved this module can ${LOAD_FIX}`,
+    { cause: e },
+  );
+}
+
+/** The `Response` of a fetch of `url`; a failed fetch or an HTTP error throws an Error that names the fix. */
+async function fetchUrl(url: URL, what: string): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url);
@@ -174,15 +224,8 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
     from = url.href;
     src = (await loadUrl(url)) as BufferSource | Response;
   }
-  if (isResponse(src)) {
-    if (!src.ok)
-      throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}; ${LOAD_FIX}`);
-    if (
-      typeof WebAssembly.instantiateStreaming === 'function' &&
-      (src.headers.get('content-type') ?? '').startsWith('application/wasm')
-    ) {
-      return WebAssembly.instantiateStreaming(src, imports());
-    }
+  if (!ArrayBuffer.isView(src) && isResponse(src)) {
+    if (canStream(src)) return WebAssembly.instantiateStreaming(src, imports());
     from = src.url || 'the Response';
     src = await src.arrayBuffer();
   }
@@ -190,6 +233,16 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.WebAssemblyI
   if (!compilesSynchronously()) return WebAssembly.instantiate(src, imports());
   const module = new WebAssembly.Module(src);
   return { module, instance: new WebAssembly.Instance(module, imports()) };
+}
+
+/** True when `instantiateStreaming` can take the response (its type is application/wasm); throws on an HTTP error. */
+function canStream(src: Response): boolean {
+  if (!src.ok)
+    throw new Error(`wasm-optim: could not load the engine's wasm: HTTP ${src.status} ${src.url}; ${LOAD_FIX}`);
+  return (
+    typeof WebAssembly.instantiateStreaming === 'function' &&
+    (src.headers.get('content-type') ?? '').startsWith('application/wasm')
+  );
 }
 
 /**
@@ -216,7 +269,11 @@ export async function compileModule(bytes: BufferSource): Promise<WebAssembly.Mo
  * `locate` (internal) finds the build when no source is given.
  */
 export async function createEngine(arg?: WasmSource | InitOptions, locate: WasmLocator = NO_LOCATOR): Promise<Engine> {
-  const options = toOptions(arg, 'createEngine');
+  return engineFrom(toOptions(arg, 'createEngine'), locate);
+}
+
+/** `createEngine()` of options `toOptions()` has checked. */
+async function engineFrom(options: InitOptions, locate: WasmLocator): Promise<Engine> {
   const poison = options.debug?.poisonFreed ?? false;
   if (options.threads !== undefined) {
     const e = await (await import('../threads/setup.js')).createThreadedEngine(options, locate);
@@ -290,14 +347,15 @@ function checkSameRequest(options: InitOptions, what: string): void {
  * @example await init(new URL('/assets/wasm-optim.simd.wasm', location.href));
  */
 export async function init(arg?: WasmSource | InitOptions, locate: WasmLocator = NO_LOCATOR): Promise<Engine> {
-  const options = toOptions(arg, 'init');
-  checkSameRequest(options, 'init');
+  // A plain `init()` calls as few functions as it can: each costs its compilation on first use.
+  const options = arg === undefined ? {} : toOptions(arg, 'init');
+  if (requested) checkSameRequest(options, 'init');
   const ready = defaultEngineIfAny();
   if (ready) return ready;
   if (!pending) {
     const how = options.threads === undefined ? 'init()' : `init({ threads: ${options.threads} })`;
     requested = { threads: options.threads ?? 1, simd: options.simd, how };
-    pending = createEngine(options, locate)
+    pending = engineFrom(options, locate)
       .then(
         (e) => {
           if (requested) requested.simd = e.simd;
