@@ -4,7 +4,6 @@
 // defaults, validation, state names, the hyper-block writer, the kernel) is the class's
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
-import type { TableKernelName } from './abi.js';
 import type { OptimizerStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
@@ -35,6 +34,7 @@ import {
 import { buildStateDict, checkStateDict } from './optimizer-state.js';
 import { readParamInit } from './param-init.js';
 import { StepTable } from './step-table.js';
+import { StateStorage, STORAGE_OPTIONS, type StateStorageOptions, type StateType } from './state-type.js';
 import { checkStepScale, nonFiniteError, overflowReason } from './step-checks.js';
 
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
@@ -71,6 +71,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   protected gradScale = 1;
   /** The meta-gradient tangents, while tracked (src/core/meta-gradients.ts). */
   private meta: MetaTracker | null = null;
+  /** How the state tensors are stored (`stateType`, src/core/state-type.ts). */
+  private readonly storage: StateStorage;
 
   /** The optimizer's name in messages and state dicts (`'Adam'`, `'SGD'`, ...). */
   get kind(): string {
@@ -85,7 +87,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** @internal Called when the step goes ahead, with the final gradient scale, before the hyper blocks are written. */
   protected beforeUpdate?(scale: number): void;
 
-  constructor(options: O = {} as O) {
+  constructor(options: O & StateStorageOptions = {} as O) {
     const decl = (new.target as unknown as { declaration?: AnyDeclaration }).declaration;
     if (decl === undefined)
       throw new TypeError(
@@ -103,18 +105,22 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.arena = new ParamArena(this.engine);
     this.steptable = new StepTable(this.engine);
     // Options are checked before anything is allocated.
-    checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, 'engine']);
+    checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, ...STORAGE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
+    this.storage = StateStorage.resolve(decl, options as Record<string, unknown>, this.opts, kind);
     this.groupStates = [{ opts: this.opts, schedule: isSchedule(options?.lr) ? options.lr : null, start: 0 }];
     this.handles = [new ParamGroup(this, 0)];
   }
 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
   protected resolve(o: O): Resolved<O> {
-    return {
+    const r = {
       ...resolveBase(this.kind, o, this.decl.defaults),
       ...this.decl.resolve(o as Record<string, unknown>, this.kind),
     } as Resolved<O>;
+    // Options the state storage cannot run (a group's, a state dict's; the constructor checks its own).
+    (this.storage as StateStorage | undefined)?.check(r, this.kind);
+    return r;
   }
 
   /** The kernel's state slots under these options (the declaration's `stateLayout`). */
@@ -138,6 +144,21 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The resolved hyperparameters of group 0 (a copy; `lr` is the rate of the next step). */
   get options(): Readonly<Resolved<O>> {
     return { ...copyOptions(this.opts), lr: this.groupLr(0) };
+  }
+
+  /** How the state tensors are stored (the `stateType` option): `'f32'`, `'bf16'` or `'int8'`. */
+  get stateType(): StateType {
+    return this.storage.stateType;
+  }
+
+  /** The seed of bf16 state's stochastic rounding (the `seed` option; a checkpoint restores it). */
+  get seed(): number {
+    return this.storage.seed;
+  }
+
+  /** @internal sets the rounding seed (a checkpoint restores it). */
+  restoreSeed(seed: number): void {
+    this.storage.seed = seed;
   }
 
   /** Number of completed steps. */
@@ -196,7 +217,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     if (options === null || typeof options !== 'object')
       throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
     for (const k of Object.keys(options)) {
-      if (OPTIMIZER_WIDE.includes(k) || k === 'engine')
+      if (OPTIMIZER_WIDE.includes(k) || (STORAGE_OPTIONS as readonly string[]).includes(k) || k === 'engine')
         throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
     }
     checkKnownKeys(
@@ -317,11 +338,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const { length, values } = readParamInit(this.kind, this.engine, init);
     const gopts = this.groupStates[group].opts;
     const names = this.stateNames(gopts);
-    const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
-    const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
+    const offsets = this.arena.take(this.storage.strides(length, names.length), 2 + names.length);
+    const p = this.storage.param(this.engine, this.kind, length, names, offsets, this.steps, group);
     if (values !== null) p.data.set(values);
     const initState = this.decl.initState;
-    if (initState) names.forEach((name, i) => initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
+    if (initState)
+      names.forEach((name) => {
+        const v = new Float32Array(length);
+        initState(name, v, gopts);
+        p.setState(name, v);
+      });
     (this.params as Param[]).push(p);
     this.dirty = true;
     return p;
@@ -473,14 +499,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(table, n, options);
       else {
-        const kernel = this.decl.kernel as TableKernelName; // every dense class's declaration names one
-        this.engine.runTable(
-          kernel,
-          table,
-          n,
-          this.decl.elementwise ?? true,
-          (this.kernel ??= this.engine.kernel(kernel)),
-        );
+        const kernel = this.storage.kernel(this.decl); // every dense class's declaration names one
+        this.kernel ??= this.engine.kernel(kernel);
+        // State in 16 or 8 bits: on the calling thread (the kernel's block scratch is one per optimizer).
+        if (this.storage.quantized) this.kernel(table, n);
+        else this.engine.runTable(kernel, table, n, this.decl.elementwise ?? true, this.kernel);
       }
     }
     this.steps++;
@@ -551,7 +574,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       const names = this.stateNames(g.opts);
       return [0, 1, 2].map((s) => (layout[s] ? 2 + names.indexOf(layout[s] as string) : -1));
     });
-    this.steptable.build(this.params, slotsOf);
+    if (this.storage.quantized) this.storage.prepare(this.engine);
+    this.steptable.build(this.params, slotsOf, this.storage.quantized ? this.storage : undefined);
     this.dirty = false;
   }
 
@@ -596,7 +620,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       const p = this.params[i];
       p.birth = dict.stepCount - ps.step;
       p.group = ps.group ?? 0;
-      for (const k of p.stateKeys) p.state(k).set(ps.state[k]);
+      for (const k of p.stateKeys) p.setState(k, ps.state[k]);
     });
     this.dirty = true;
   }
@@ -650,6 +674,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   trackMetaGradients(names: readonly string[], options?: MetaGradientOptions): void {
     this.checkAlive('trackMetaGradients');
+    if (this.storage.quantized)
+      throw new RangeError(
+        `${this.kind}.trackMetaGradients: meta-gradients need float32 state; this ${this.kind} has stateType '${this.storage.stateType}'`,
+      );
     const m = MetaTracker.track(this, this.decl, names, options);
     this.meta?.dispose();
     this.meta = m;
@@ -685,6 +713,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     for (const p of this.params) p.release();
     this.arena.release();
     this.steptable.release();
+    this.storage.release(this.engine);
     this.disposed = true;
   }
 }
