@@ -351,6 +351,10 @@ export interface EngineFunctions {
   /** assembly/optimizers/ftrl/step.ts */
   ftrlStep(table: number, count: number): void;
   /** assembly/embedding/storage.ts */
+  decodeWeights(dst: number, src: number, dim: number, wt: number): void;
+  /** assembly/embedding/storage.ts */
+  encodeWeights(dst: number, src: number, dim: number, wt: number, rk: number, sr: number, e0: number): void;
+  /** assembly/embedding/storage.ts */
   leanApply(ld: number, t: number, from: number, count: number): void;
   /** assembly/embedding/storage.ts */
   leanLookup(ld: number, ids: number, k: number, out: number): void;
@@ -380,8 +384,6 @@ export interface EngineFunctions {
   lionQStep(table: number, count: number): void;
   /** assembly/optimizers/quant/step.ts */
   quantEncodeInt8(at: number, src: number, n: number, maps: number, signed: number): void;
-  /** assembly/optimizers/quant/step.ts */
-  quantDecodeInt8(dst: number, at: number, n: number, maps: number, signed: number): void;
 }
 
 /** The name of one of the module's exported functions. */

@@ -150,20 +150,12 @@ export class StateStorage {
     return [f32, f32, ...new Array<number>(states).fill(st)];
   }
 
-  /** A new param whose state tensors are stored as `typeOf(length)` (see `Param`'s constructor). */
-  param(
-    engine: Engine,
-    kind: string,
-    length: number,
-    names: readonly string[],
-    offsets: readonly number[],
-    birth: number,
-    group: number,
-  ): Param {
-    const type = this.typeOf(length);
-    if (type === S.QUANT_F32) return new Param(engine, kind, length, names, offsets, birth, group);
-    if (type === S.QUANT_INT8) this.mapsBlock(engine);
-    return new StoredParam(engine, kind, length, names, offsets, birth, group, type, this);
+  /** A new param (`Param`'s constructor arguments) whose state tensors are stored as `typeOf(length)`. */
+  param(...args: ConstructorParameters<typeof Param>): Param {
+    const type = this.typeOf(args[2]);
+    if (type === S.QUANT_F32) return new Param(...args);
+    if (type === S.QUANT_INT8) this.mapsBlock(args[0]);
+    return new StoredParam(args, type, this);
   }
 
   /**
@@ -225,19 +217,16 @@ function checkSeed(kind: string, value: unknown): number {
  * copy (there is no float32 view to write into), `setState` encodes (nearest).
  */
 class StoredParam extends Param {
+  private readonly engineRef: Engine;
+
   constructor(
-    private readonly engineRef: Engine,
-    kind: string,
-    length: number,
-    names: readonly string[],
-    offsets: readonly number[],
-    birth: number,
-    group: number,
+    args: ConstructorParameters<typeof Param>,
     /** S.QUANT_BF16 or S.QUANT_INT8. */
     readonly type: number,
     private readonly storage: StateStorage,
   ) {
-    super(engineRef, kind, length, names, offsets, birth, group);
+    super(...args);
+    this.engineRef = args[0];
   }
 
   /** A decoded copy of state tensor `name` (writing into it changes nothing: use `setState`). */

@@ -8,14 +8,16 @@
 // int8 (bitsandbytes' blockwise dynamic quantization, Dettmers et al. 2021; kernel
 // kOptimizerStatic8bit2StateBlockwise of csrc/kernels.cu): value = map[code] * absmax of the block;
 // after the step the block's new absmax = max |x|, and each x / absmax (float32 division) takes the
-// nearest entry of the map (shared/lowp.ts dynCodes4 / dynEncode: ties to the entry nearer zero).
-// bf16: the top 16 bits, rounded stochastically with bits from (seed, t, tensor, slot, element).
+// nearest entry of the map (ties to the entry nearer zero). bf16: the top 16 bits, rounded
+// stochastically with bits from (seed, t, tensor, slot, element). The row codecs are the lean
+// tables' (embedding/storage.ts: absMax, encodeInt8, decodeWeights, encodeWeights).
 // Tensors stored as float32 (those under QUANT_MIN_SIZE elements) run the float32 kernel as is.
 // Integer and exactly rounded float operations only: the SIMD and scalar builds give the same bits.
 
 import { DESC_BYTES, descParam, descGrad, descLength, descHyper } from "../../shared/common";
-import { srStepKey, srRowKey, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, dynEncode, dynCodes4 } from "../../shared/lowp";
+import { srStepKey, srRowKey } from "../../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../../shared/maps";
+import { decodeWeights, encodeWeights, absMax, encodeInt8, LEAN_BF16 } from "../../embedding/storage";
 import { adamStep } from "../adam/step";
 import { sgdStep } from "../sgd/step";
 import { rmspropStep } from "../rmsprop/step";
@@ -52,66 +54,15 @@ function decodeInt8(dst: usize, codes: usize, len: usize, absmax: f32, map: usiz
 }
 
 /**
- * Encodes the `len` f32 at `src` as one block: returns its absmax (the largest u32 bits of |x|: the
- * float max, a NaN winning, integer operations only) and writes the nearest codes of x / absmax.
+ * Encodes the `len` f32 at `src` as one int8 block at `codes` (the lean tables' row encoder): returns
+ * its absmax (the largest |x|); the codes of a block of zeros stand for 0.
  */
-@inline function encodeInt8(codes: usize, src: usize, len: usize, maps: usize, signed: bool): f32 {
-  let i: usize = 0;
-  let m: u32 = 0;
-  if (ASC_FEATURE_SIMD) {
-    const n4 = len & ~(<usize>3);
-    const mask = i32x4.splat(0x7fffffff);
-    let v = i32x4.splat(0);
-    for (; i < n4; i += 4) v = i32x4.max_u(v, v128.and(v128.load(src + (i << 2)), mask));
-    m = max<u32>(max<u32>(i32x4.extract_lane(v, 0), i32x4.extract_lane(v, 1)), max<u32>(i32x4.extract_lane(v, 2), i32x4.extract_lane(v, 3)));
-  }
-  for (; i < len; i++) m = max<u32>(m, load<u32>(src + (i << 2)) & 0x7fffffff);
-  const absmax = reinterpret<f32>(m);
-  if (absmax == 0) {
-    memory.fill(codes, signed ? 127 : 0, len);
-    return absmax;
-  }
-  i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const va = f32x4.splat(absmax);
-    const n4 = len & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      const c = dynCodes4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed);
-      const h = i16x8.narrow_i32x4_u(c, c);
-      store<u32>(codes + i, i32x4.extract_lane(i8x16.narrow_i16x8_u(h, h), 0));
-    }
-  }
-  for (; i < len; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
+@inline function encodeBlock(codes: usize, src: usize, len: usize, maps: usize, signed: bool): f32 {
+  const absmax = absMax(src, len);
+  if (absmax == 0) memory.fill(codes, signed ? 127 : 0, len);
+  else if (signed) encodeInt8(codes, src, len, absmax, maps, true);
+  else encodeInt8(codes, src, len, absmax, maps, false);
   return absmax;
-}
-
-/** `len` bf16 at `src` decoded into f32 at `dst` (exact). */
-function decodeBf16(dst: usize, src: usize, len: usize): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const n8 = len & ~(<usize>7);
-    for (; i < n8; i += 8) {
-      const h = v128.load(src + (i << 1));
-      v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
-      v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_high_i16x8_u(h), 16), 16);
-    }
-  }
-  for (; i < len; i++) store<f32>(dst + (i << 2), bf16ToF32(<u32>load<u16>(src + (i << 1))));
-}
-
-/** `len` f32 at `src` rounded stochastically to bf16 at `dst`: element e0 + i takes srBits16(rk, e0 + i) (e0 even). */
-function encodeBf16(dst: usize, src: usize, len: usize, rk: u32, e0: u32): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    const n8 = len & ~(<usize>7);
-    for (; i < n8; i += 8) {
-      const r = srBits4(rk, (e0 + <u32>i) >> 1); // 8 x 16 bits, element order
-      const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.extend_low_i16x8_u(r)), 16);
-      const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.extend_high_i16x8_u(r)), 16);
-      v128.store(dst + (i << 1), i16x8.narrow_i32x4_u(a, b));
-    }
-  }
-  for (; i < len; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
 }
 
 /** Where the absmax of block `b` of an int8 state tensor of `n` elements at `at` lives. */
@@ -146,7 +97,7 @@ function quantTensor(d: usize, w7: u32, kernel: (table: usize, count: i32) => vo
         const signed = ((w7 >> (QUANT_SIGNED_SHIFT + s)) & 1) != 0;
         decodeInt8(dst, at + b0, len, load<f32>(absmaxAddr(at, n, b0 / QUANT_BLOCK)), maps + (signed ? MAP_SIGNED : MAP_UNSIGNED));
       } else {
-        decodeBf16(dst, at + (b0 << 1), len);
+        decodeWeights(dst, at + (b0 << 1), len, LEAN_BF16);
       }
     }
     kernel(sc, 1);
@@ -156,10 +107,10 @@ function quantTensor(d: usize, w7: u32, kernel: (table: usize, count: i32) => vo
       const src = sc + 32 + <usize>s * (QUANT_BLOCK << 2);
       if (int8) {
         const signed = ((w7 >> (QUANT_SIGNED_SHIFT + s)) & 1) != 0;
-        const absmax = signed ? encodeInt8(at + b0, src, len, maps, true) : encodeInt8(at + b0, src, len, maps, false);
-        store<f32>(absmaxAddr(at, n, b0 / QUANT_BLOCK), absmax);
+        store<f32>(absmaxAddr(at, n, b0 / QUANT_BLOCK), encodeBlock(at + b0, src, len, maps, signed));
       } else {
-        encodeBf16(at + (b0 << 1), src, len, srRowKey(key, (index << 2) | <u32>s), <u32>b0);
+        // e0 = b0 is even: the pairs of 16-bit halves line up as in a table's rows.
+        encodeWeights(at + (b0 << 1), src, len, LEAN_BF16, srRowKey(key, (index << 2) | <u32>s), true, <u32>b0);
       }
     }
   }
@@ -194,17 +145,6 @@ export function quantEncodeInt8(at: usize, src: usize, n: u32, maps: usize, sign
   const len = <usize>n;
   for (let b0: usize = 0; b0 < len; b0 += QUANT_BLOCK) {
     const m = len - b0 < <usize>QUANT_BLOCK ? len - b0 : <usize>QUANT_BLOCK;
-    const absmax = signed ? encodeInt8(at + b0, src + (b0 << 2), m, maps, true) : encodeInt8(at + b0, src + (b0 << 2), m, maps, false);
-    store<f32>(absmaxAddr(at, len, b0 / QUANT_BLOCK), absmax);
-  }
-}
-
-/** Decodes the int8 state tensor of `n` elements at `at` into f32 at `dst`. */
-export function quantDecodeInt8(dst: usize, at: usize, n: u32, maps: usize, signed: i32): void {
-  const len = <usize>n;
-  const map = maps + (signed ? MAP_SIGNED : MAP_UNSIGNED);
-  for (let b0: usize = 0; b0 < len; b0 += QUANT_BLOCK) {
-    const m = len - b0 < <usize>QUANT_BLOCK ? len - b0 : <usize>QUANT_BLOCK;
-    decodeInt8(dst + (b0 << 2), at + b0, m, load<f32>(absmaxAddr(at, len, b0 / QUANT_BLOCK)), map);
+    store<f32>(absmaxAddr(at, len, b0 / QUANT_BLOCK), encodeBlock(at + b0, src + (b0 << 2), m, maps, signed != 0));
   }
 }
