@@ -150,7 +150,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
     load(dict); // validates everything again, then changes
     dict.params.forEach((ps, i) => opt.params[i].data.set(ps.data));
     restoreStoredTensors(opt.params, stored);
-    opt.restoreSeed(storage.seed as number);
+    opt.storage.seed = storage.seed as number;
     return;
   }
   // A fresh optimizer: adopt the options, check the layout they give, create the params, restore.
@@ -176,7 +176,7 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
     load(dict);
     dict.params.forEach((ps, i) => created[i].data.set(ps.data));
     restoreStoredTensors(opt.params, stored);
-    opt.restoreSeed(storage.seed as number);
+    opt.storage.seed = storage.seed as number;
   } catch (e) {
     opt.dropParamsTo(mark);
     opt.restoreGroups(before);

@@ -54,8 +54,8 @@ export interface CheckpointHost {
   readonly stateType: string;
   /** The seed of bf16 state's stochastic rounding. */
   readonly seed: number;
-  /** @internal sets that seed (a checkpoint restores it). */
-  restoreSeed(seed: number): void;
+  /** @internal the state storage (a checkpoint restores its seed). */
+  readonly storage: { seed: number };
   readonly params: readonly Param[];
   readonly options: Readonly<Record<string, unknown>>;
   stateDict(): OptimizerStateDict;

@@ -180,9 +180,22 @@ export class StateStorage {
     u32[base + S.QUANT_SCRATCH] = this.scratchAt;
   }
 
-  /** Allocates the scratch block the kernels use (once; before a step's hyper blocks are written). */
-  prepare(engine: Engine): void {
+  /**
+   * Before a step table is built: allocates the scratch block the quantized kernels use (once) and
+   * returns this storage, or undefined when the state is float32 (the table needs nothing more).
+   */
+  prepare(engine: Engine): StateStorage | undefined {
+    if (!this.quantized) return undefined;
     if (this.scratchAt === 0) this.scratchAt = engine.alloc(S.QUANT_SCRATCH_BYTES);
+    return this;
+  }
+
+  /** Throws a RangeError when the state is not float32: meta-gradients read float32 state. */
+  refuseMeta(kind: string): void {
+    if (this.quantized)
+      throw new RangeError(
+        `${kind}.trackMetaGradients: meta-gradients need float32 state; this ${kind} has stateType '${this.stateType}'`,
+      );
   }
 
   /** The maps block of int8 codes in `engine` (allocated once). */
