@@ -4,7 +4,7 @@
 // stepping every row, with zero gradients for the rows not named, bit for bit, also when the rate
 // changes between updates; lazy mode does not (the test below shows where it differs).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Embedding, FTRL, type Engine } from '../src/index.js';
+import { Embedding, FTRL, type Engine, type Param } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { gaussian, rng } from './dense-util.js';
 
@@ -12,8 +12,24 @@ const ROWS = 40;
 const DIM = 7; // a SIMD body and a scalar tail per row
 const OPTIONS = { lr: 0.1, l1: 0.01, l2: 0.02, beta: 0.5, initialAccumulatorValue: 0.1 };
 
+/** One update of `emb` and the same step of `dense` (param `p`: every row, zero gradients for the rows not named). */
+function stepBoth(emb: Embedding, dense: FTRL, p: Param, { ids, grads, lr }: Update): void {
+  emb.lr = lr;
+  dense.lr = lr;
+  emb.update(ids, grads);
+  p.grad.fill(0);
+  ids.forEach((id, k) => p.grad.set(grads.subarray(k * DIM, (k + 1) * DIM), id * DIM));
+  dense.step();
+}
+
+interface Update {
+  ids: Int32Array;
+  grads: Float32Array;
+  lr: number;
+}
+
 /** A run of `updates` updates of distinct random rows with random gradients; the rate changes at some. */
-function plan(seed: number, updates: number): { ids: Int32Array; grads: Float32Array; lr: number }[] {
+function plan(seed: number, updates: number): Update[] {
   const r = rng(seed);
   return Array.from({ length: updates }, (_, u) => {
     const ids = Int32Array.from([...Array(ROWS).keys()].filter(() => r() < 0.2));
@@ -44,13 +60,8 @@ for (const build of BUILD_NAMES) {
         const emb = new Embedding(ROWS, DIM, { optimizer: 'ftrl', mode: 'exact', init, engine, ...OPTIONS, ...extra });
         const dense = new FTRL({ engine, ...OPTIONS, ...extra });
         const p = dense.param(init);
-        for (const [u, { ids, grads, lr }] of plan(2, 30).entries()) {
-          emb.lr = lr;
-          dense.lr = lr;
-          emb.update(ids, grads);
-          p.grad.fill(0);
-          ids.forEach((id, k) => p.grad.set(grads.subarray(k * DIM, (k + 1) * DIM), id * DIM));
-          dense.step();
+        for (const [u, up] of plan(2, 30).entries()) {
+          stepBoth(emb, dense, p, up);
           expect(firstDiff(emb.lookup(Int32Array.from(Array(ROWS).keys())), p.data), `weights, update ${u}`).toBe(-1);
           for (const k of ['accumulator', 'linear'])
             expect(firstDiff(emb.state(k), p.state(k)), `${k}, update ${u}`).toBe(-1);
@@ -58,11 +69,7 @@ for (const build of BUILD_NAMES) {
         // A checkpoint resumes: the next update steps every row once more (the rate of the loaded weights is not known), which changes nothing.
         const bytes = emb.save();
         const back = Embedding.fromCheckpoint(bytes, { engine });
-        const last = plan(3, 1)[0];
-        back.update(last.ids, last.grads);
-        p.grad.fill(0);
-        last.ids.forEach((id, k) => p.grad.set(last.grads.subarray(k * DIM, (k + 1) * DIM), id * DIM));
-        dense.step();
+        stepBoth(back, dense, p, plan(3, 1)[0]);
         expect(firstDiff(back.lookup(Int32Array.from(Array(ROWS).keys())), p.data), 'after load').toBe(-1);
         for (const o of [emb, back, dense]) o.dispose();
       });
@@ -73,14 +80,7 @@ for (const build of BUILD_NAMES) {
       const emb = new Embedding(ROWS, DIM, { optimizer: 'ftrl', mode: 'lazy', init, engine, ...OPTIONS });
       const dense = new FTRL({ engine, ...OPTIONS });
       const p = dense.param(init);
-      for (const { ids, grads, lr } of plan(2, 20)) {
-        emb.lr = lr;
-        dense.lr = lr;
-        emb.update(ids, grads);
-        p.grad.fill(0);
-        ids.forEach((id, k) => p.grad.set(grads.subarray(k * DIM, (k + 1) * DIM), id * DIM));
-        dense.step();
-      }
+      for (const up of plan(2, 20)) stepBoth(emb, dense, p, up);
       expect(firstDiff(emb.lookup(Int32Array.from(Array(ROWS).keys())), p.data)).not.toBe(-1);
       emb.dispose();
       dense.dispose();
