@@ -22,3 +22,4 @@ export * from "./optimizers/rowwise/slots";
 export * from "./embedding/storage";
 export * from "./shared/maps";
 export * from "./shared/abi-hash";
+export * from "./optimizers/quant/step";

@@ -18,6 +18,7 @@ export type {
   GroupOptions,
 } from './core/optimizer.js';
 export { ParamGroup } from './core/param-group.js';
+export { QUANT_OPTIMIZERS, type StateStorageOptions } from './core/state-type.js';
 export type {
   MetaGradientMode,
   MetaGradientOptions,

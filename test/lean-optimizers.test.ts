@@ -383,7 +383,7 @@ describe('bad options are refused, naming the fix, and nothing is allocated', ()
         RangeError,
       ],
       [mk({ optimizer: 'partialRowwiseAdam', mode: 'exact' }), /mode 'lazy'/, RangeError],
-      [mk({ optimizer: 'ftrl', mode: 'exact' }), /mode 'lazy'/, RangeError],
+      [mk({ optimizer: 'ftrl', mode: 'exact', l2Shrinkage: 0.1 }), /l2Shrinkage: 0 or mode 'lazy'/, RangeError],
       [mk({ optimizer: 'partialRowwiseAdam', betas: [1.5, 0.9] }), /betas/, RangeError],
       [() => new FTRL({ engine, l2: -1 }), /'l2'/, RangeError],
       [() => new FTRL({ engine, learningRatePower: 1 }), /learningRatePower/, RangeError],

@@ -67,7 +67,7 @@ export const LEAN_INT8 = 3;
 // Decoding and encoding one row.
 
 /** Decodes `dim` weights at `src` (stored as `wt`) into f32 at `dst`. */
-function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
+export function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
   if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
   let i: usize = 0;
   if (wt == LEAN_BF16) {
@@ -89,7 +89,7 @@ function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
  * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
  * numbers from `e0`), or to nearest.
  */
-function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr: bool, e0: u32): void {
+export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr: bool, e0: u32): void {
   if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
   let i: usize = 0;
   if (wt == LEAN_BF16) {
@@ -160,7 +160,7 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
  * non-negative floats; a NaN wins over everything, as it would in f32.max, and both builds pick the
  * same one: integer operations only; 1 instruction a vector where f32x4.max costs V8 seven).
  */
-@inline function absMax(src: usize, dim: usize): f32 {
+@inline export function absMax(src: usize, dim: usize): f32 {
   let i: usize = 0;
   let m: u32 = 0;
   if (ASC_FEATURE_SIMD) {
@@ -177,7 +177,7 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
 }
 
 /** The codes of `dim` f32 at `src` divided by `absmax` (> 0). */
-@inline function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
+@inline export function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     // Sixteen at a time (f32x4.div rounds as the scalar division does; dynCodes4 = dynEncode).

@@ -238,13 +238,27 @@ export const SLOT = {
   BKT_SIGNED: 3712,
   BKT_UNSIGNED: 15312,
   MAPS_BYTES: 26912,
+  QUANT_DESC_WORD: 7,
+  QUANT_F32: 0,
+  QUANT_BF16: 1,
+  QUANT_INT8: 2,
+  QUANT_SIGNED_SHIFT: 2,
+  QUANT_INDEX_SHIFT: 5,
+  QUANT_BLOCK: 256,
+  QUANT_MIN_SIZE: 4096,
+  QUANT_T: 25,
+  QUANT_SEED_LO: 26,
+  QUANT_SEED_HI: 27,
+  QUANT_MAPS: 28,
+  QUANT_SCRATCH: 29,
+  QUANT_SCRATCH_BYTES: 3104,
 } as const;
 
 /** The name of one of the module's exported constants. */
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -721555166;
+export const ABI_HASH = 1678813883;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -337,6 +351,10 @@ export interface EngineFunctions {
   /** assembly/optimizers/ftrl/step.ts */
   ftrlStep(table: number, count: number): void;
   /** assembly/embedding/storage.ts */
+  decodeWeights(dst: number, src: number, dim: number, wt: number): void;
+  /** assembly/embedding/storage.ts */
+  encodeWeights(dst: number, src: number, dim: number, wt: number, rk: number, sr: number, e0: number): void;
+  /** assembly/embedding/storage.ts */
   leanApply(ld: number, t: number, from: number, count: number): void;
   /** assembly/embedding/storage.ts */
   leanLookup(ld: number, ids: number, k: number, out: number): void;
@@ -354,6 +372,18 @@ export interface EngineFunctions {
   leanEncodeTest(maps: number, dst: number, src: number, n: number, absmax: number, signed: number): void;
   /** assembly/shared/abi-hash.ts */
   abiHash(): number;
+  /** assembly/optimizers/quant/step.ts */
+  adamQStep(table: number, count: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  sgdQStep(table: number, count: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  rmspropQStep(table: number, count: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  adagradQStep(table: number, count: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  lionQStep(table: number, count: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  quantEncodeInt8(at: number, src: number, n: number, maps: number, signed: number): void;
 }
 
 /** The name of one of the module's exported functions. */

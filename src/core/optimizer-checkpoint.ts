@@ -5,15 +5,25 @@
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import type { CheckpointHost, OptimizerStateDict, ParamStateDict } from './state-dict.js';
 import { firstNonFinite, MAX_STEP_COUNT } from './limits.js';
+import { checkStoredTensors, restoreStoredTensors, storedTensors } from './state-type.js';
 
 type AnyOptimizer = CheckpointHost;
 
 /** Saves an optimizer: its state dict plus every param's values. Called by `Optimizer#save`. */
 export function saveOptimizer(opt: AnyOptimizer): Uint8Array {
   const dict = opt.stateDict();
+  // State stored in 16 or 8 bits: its bytes too (`stored`), so that a resumed run has the same bits.
+  const stored = storedTensors(opt.params);
   const payload: Record<string, unknown> = {
     ...dict,
-    params: dict.params.map(({ length, step, ...rest }, i) => ({ length, step, data: opt.params[i].data, ...rest })),
+    ...(opt.stateType !== 'f32' ? { storage: { stateType: opt.stateType, seed: opt.seed } } : {}),
+    params: dict.params.map(({ length, step, ...rest }, i) => ({
+      length,
+      step,
+      data: opt.params[i].data,
+      ...rest,
+      ...(stored[i] ? { stored: stored[i] } : {}),
+    })),
   };
   return encodeCheckpoint(opt.kind, payload);
 }
@@ -91,6 +101,27 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
       );
     }
   };
+  // The storage: the receiver's stateType must be the checkpoint's; its seed is restored.
+  const storage = (payload.storage ?? { stateType: 'f32', seed: opt.seed }) as { stateType?: unknown; seed?: unknown };
+  if (!Number.isSafeInteger(storage.seed) || (storage.seed as number) < 0)
+    throw new CheckpointError(
+      'malformed',
+      `${what}: the checkpoint's rounding seed ${String(storage.seed)} is invalid`,
+    );
+  if (storage.stateType !== opt.stateType)
+    throw new CheckpointError(
+      'layout',
+      `${what}: the checkpoint was saved with stateType '${String(storage.stateType)}', this ${opt.kind} has '${opt.stateType}'; create the ${opt.kind} with { stateType: '${String(storage.stateType)}' } to load it`,
+    );
+  const stored = (payload.params as { stored?: unknown }[]).map((p) => p.stored);
+  const checkStored = (): void => {
+    const why = checkStoredTensors(opt.params, stored);
+    if (why !== null)
+      throw new CheckpointError(
+        'malformed',
+        `${what}: the checkpoint is malformed (${why}) although its checksum holds`,
+      );
+  };
   const fresh = opt.params.length === 0;
   if (!fresh) {
     if (dict.params.length !== opt.params.length) {
@@ -115,8 +146,11 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
         );
       }
     });
+    checkStored();
     load(dict); // validates everything again, then changes
     dict.params.forEach((ps, i) => opt.params[i].data.set(ps.data));
+    restoreStoredTensors(opt.params, stored);
+    opt.storage.seed = storage.seed as number;
     return;
   }
   // A fresh optimizer: adopt the options, check the layout they give, create the params, restore.
@@ -138,8 +172,11 @@ export function loadOptimizer(opt: AnyOptimizer, bytes: Uint8Array | ArrayBuffer
       }
     });
     const created = dict.params.map((ps) => opt.param(ps.length, { group: ps.group ?? 0 }));
+    checkStored();
     load(dict);
     dict.params.forEach((ps, i) => created[i].data.set(ps.data));
+    restoreStoredTensors(opt.params, stored);
+    opt.storage.seed = storage.seed as number;
   } catch (e) {
     opt.dropParamsTo(mark);
     opt.restoreGroups(before);

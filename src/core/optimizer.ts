@@ -4,7 +4,6 @@
 // defaults, validation, state names, the hyper-block writer, the kernel) is the class's
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
-import type { TableKernelName } from './abi.js';
 import type { OptimizerStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
@@ -34,6 +33,7 @@ import {
 import { buildStateDict, checkStateDict } from './optimizer-state.js';
 import { readParamInit } from './param-init.js';
 import { StepTable } from './step-table.js';
+import { StateStorage, STORAGE_OPTIONS, type StateStorageOptions, type StateType } from './state-type.js';
 import { checkStepScale, nonFiniteError, overflowReason } from './step-checks.js';
 
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
@@ -87,6 +87,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   protected gradScale = 1;
   /** The meta-gradient tangents, while tracked (src/core/meta-gradients.ts). */
   private meta: MetaTracker | null = null;
+  /** @internal How the state tensors are stored (`stateType`, src/core/state-type.ts). */
+  readonly storage: StateStorage;
 
   /** The optimizer's name in messages and state dicts (`'Adam'`, `'SGD'`, ...). */
   get kind(): string {
@@ -95,7 +97,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** @internal What a subclass adds to every step (hypergradients), or null. */
   protected hook: StepHook | null = null;
 
-  constructor(options: O = {} as O) {
+  constructor(options: O & StateStorageOptions = {} as O) {
     const decl = (new.target as unknown as { declaration?: AnyDeclaration }).declaration;
     if (decl === undefined)
       throw new TypeError(
@@ -113,8 +115,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     this.arena = new ParamArena(this.engine);
     this.steptable = new StepTable(this.engine);
     // Options are checked before anything is allocated.
-    checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, 'engine']);
+    checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, ...STORAGE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
+    this.storage = StateStorage.resolve(decl, options as Record<string, unknown>, this.opts, kind);
     const owner = {
       kind,
       params: this.params,
@@ -134,10 +137,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
   protected resolve(o: O): Resolved<O> {
-    return {
+    const r = {
       ...resolveBase(this.kind, o, this.decl.defaults),
       ...this.decl.resolve(o as Record<string, unknown>, this.kind),
     } as Resolved<O>;
+    (this.storage as StateStorage | undefined)?.check(r, this.kind);
+    return r;
   }
 
   /** The kernel's state slots under these options (the declaration's `stateLayout`). */
@@ -153,6 +158,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The resolved hyperparameters of group 0 (a copy; `lr` is the rate of the next step). */
   get options(): Readonly<Resolved<O>> {
     return { ...copyOptions(this.opts), lr: this.groups.groupLr(0) };
+  }
+
+  /** How the state tensors are stored (the `stateType` option): `'f32'`, `'bf16'` or `'int8'`. */
+  get stateType(): StateType {
+    return this.storage.stateType;
+  }
+
+  /** The seed of bf16 state's stochastic rounding (the `seed` option; a checkpoint restores it). */
+  get seed(): number {
+    return this.storage.seed;
   }
 
   /** Number of completed steps. */
@@ -230,11 +245,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const { length, values } = readParamInit(this.kind, this.engine, init);
     const gopts = this.groups.states[group].opts;
     const names = this.stateNames(gopts);
-    const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
-    const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
+    const offsets = this.arena.take(this.storage.strides(length, names.length), 2 + names.length);
+    const p = this.storage.param(this.engine, this.kind, length, names, offsets, this.steps, group);
     if (values !== null) p.data.set(values);
     const initState = this.decl.initState;
-    if (initState) names.forEach((name, i) => initState(name, this.engine.f32(p.offset(2 + i), length), gopts));
+    if (initState)
+      names.forEach((name) => {
+        const v = new Float32Array(length);
+        initState(name, v, gopts);
+        p.setState(name, v);
+      });
     (this.params as Param[]).push(p);
     this.dirty = true;
     return p;
@@ -377,14 +397,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(table, n, options);
       else {
-        const kernel = this.decl.kernel as TableKernelName; // every dense class's declaration names one
-        this.engine.runTable(
-          kernel,
-          table,
-          n,
-          this.decl.elementwise ?? true,
-          (this.kernel ??= this.engine.kernel(kernel)),
-        );
+        const kernel = this.storage.kernel(this.decl); // every dense class's declaration names one
+        this.kernel ??= this.engine.kernel(kernel);
+        // State in 16 or 8 bits: on the calling thread (the kernel's block scratch is one per optimizer).
+        if (this.storage.quantized) this.kernel(table, n);
+        else this.engine.runTable(kernel, table, n, this.decl.elementwise ?? true, this.kernel);
       }
     }
     this.steps++;
@@ -449,7 +466,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       const names = this.stateNames(g.opts);
       return [0, 1, 2].map((s) => (layout[s] ? 2 + names.indexOf(layout[s] as string) : -1));
     });
-    this.steptable.build(this.params, slotsOf);
+    this.steptable.build(this.params, slotsOf, this.storage.prepare(this.engine));
     this.dirty = false;
   }
 
@@ -493,7 +510,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       const p = this.params[i];
       p.birth = dict.stepCount - ps.step;
       p.group = ps.group ?? 0;
-      for (const k of p.stateKeys) p.state(k).set(ps.state[k]);
+      for (const k of p.stateKeys) p.setState(k, ps.state[k]);
     });
     this.dirty = true;
   }
@@ -547,6 +564,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   trackMetaGradients(names: readonly string[], options?: MetaGradientOptions): void {
     this.checkAlive('trackMetaGradients');
+    this.storage.refuseMeta(this.kind);
     const m = MetaTracker.track(this, this.decl, names, options);
     this.meta?.dispose();
     this.meta = m;
@@ -583,6 +601,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     for (const p of this.params) p.release();
     this.arena.release();
     this.steptable.release();
+    this.storage.release(this.engine);
     this.disposed = true;
   }
 }

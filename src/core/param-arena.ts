@@ -56,15 +56,15 @@ export class ParamArena {
   }
 
   /**
-   * Byte offsets of `slots` tensors of `stride` bytes, one from each kind 0..slots-1. On an
-   * allocation failure nothing is kept (the chunks this call made are freed) and the error is
-   * rethrown.
+   * Byte offsets of `slots` tensors of `stride` bytes (or `stride[k]` for kind k: state stored in
+   * fewer bits), one from each kind 0..slots-1. On an allocation failure nothing is kept (the chunks
+   * this call made are freed) and the error is rethrown.
    */
-  take(stride: number, slots: number): number[] {
+  take(stride: number | readonly number[], slots: number): number[] {
     const mark = this.mark();
     try {
       const out: number[] = [];
-      for (let k = 0; k < slots; k++) out.push(this.takeOne(k, stride));
+      for (let k = 0; k < slots; k++) out.push(this.takeOne(k, typeof stride === 'number' ? stride : stride[k]));
       return out;
     } catch (e) {
       this.rollback(mark);

@@ -6,6 +6,7 @@
 
 import { checkKnownKeys, checkNumber, describe } from './options.js';
 import { copyOptions, OPTIMIZER_WIDE, scheduledRate, type GroupState } from './optimizer-options.js';
+import { STORAGE_OPTIONS } from './state-type.js';
 import type { Param } from './param.js';
 import { ParamGroup, type GroupRates } from './param-group.js';
 import { isSchedule, type Schedule } from './schedules.js';
@@ -76,7 +77,7 @@ export class ParamGroups<R extends { lr: number }> implements GroupRates {
     if (options === null || typeof options !== 'object')
       throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
     for (const k of Object.keys(options)) {
-      if (OPTIMIZER_WIDE.includes(k) || k === 'engine')
+      if (OPTIMIZER_WIDE.includes(k) || (STORAGE_OPTIONS as readonly string[]).includes(k) || k === 'engine')
         throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
     }
     checkKnownKeys(

@@ -90,6 +90,26 @@ export class Param {
     return this.view(2 + i);
   }
 
+  /**
+   * Copies `values` into optimizer state tensor `name`, checking the length first (state stored in
+   * 16 or 8 bits, `stateType`, is encoded: rounded to nearest).
+   */
+  setState(name: string, values: ArrayLike<number>): void {
+    const v = this.state(name);
+    this.checkLength('setState', values);
+    v.set(values);
+  }
+
+  /** @internal the stored bytes of state tensor `name` when it is not stored as float32, else null. */
+  storedState(_name: string): Uint8Array | null {
+    return null;
+  }
+
+  /** @internal writes back bytes from `storedState` (state stored in 16 or 8 bits only). */
+  setStoredState(name: string, _bytes: Uint8Array): void {
+    throw new Error(`wasm-optim: state '${name}' is stored as float32`);
+  }
+
   /** Copies `values` into the gradient, checking the length first. */
   setGrad(values: ArrayLike<number>): void {
     this.checkLength('setGrad', values);
@@ -102,7 +122,8 @@ export class Param {
     this.data.set(values);
   }
 
-  private checkLength(what: string, values: ArrayLike<number>): void {
+  /** Throws unless `values` is an array of `length` numbers (`what` names the call). */
+  protected checkLength(what: string, values: ArrayLike<number>): void {
     if (values == null || typeof values.length !== 'number')
       throw new TypeError(`${this.owner}: ${what} expects an array of ${this.length} numbers`);
     if (values.length !== this.length)

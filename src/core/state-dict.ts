@@ -50,6 +50,12 @@ export interface ParamsMark {
 /** Internal: What the checkpoint formats (./checkpoint.ts, ./safetensors.ts) use of an optimizer. */
 export interface CheckpointHost {
   readonly kind: string;
+  /** How the state tensors are stored (`stateType`). */
+  readonly stateType: string;
+  /** The seed of bf16 state's stochastic rounding. */
+  readonly seed: number;
+  /** @internal the state storage (a checkpoint restores its seed). */
+  readonly storage: { seed: number };
   readonly params: readonly Param[];
   readonly options: Readonly<Record<string, unknown>>;
   stateDict(): OptimizerStateDict;

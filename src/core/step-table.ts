@@ -8,6 +8,7 @@ import { SLOT as S } from './abi.js';
 import type { AnyDeclaration, HyperWriter, StepSeries } from './declaration.js';
 import type { Engine } from './engine.js';
 import type { Param } from './param.js';
+import type { StateStorage } from './state-type.js';
 
 const HYPER_BYTES = S.HYPER_SLOTS * 4;
 const DESC_WORDS = S.DESC_BYTES / 4;
@@ -40,6 +41,8 @@ export class StepTable {
    * writes only what moves from step to step. A build (new params, groups or options) clears it.
    */
   private whole = false;
+  /** The state storage of the last build, when its state is stored in 16 or 8 bits. */
+  private storage: StateStorage | null = null;
   /** The clamp bounds the blocks hold (written again only when they change). */
   private lo = NaN;
   private hi = NaN;
@@ -49,8 +52,10 @@ export class StepTable {
   /**
    * Lays the table out for `params`: `slotsOf[g][s]` is the tensor index (2 + the state's place)
    * that kernel state slot `s` of a param in group `g` points at, or -1 for an unused slot.
+   * `storage` (state stored in 16 or 8 bits) gives each descriptor's reserved word and the hyper
+   * blocks' QUANT_* slots.
    */
-  build(params: readonly Param[], slotsOf: readonly (readonly number[])[]): void {
+  build(params: readonly Param[], slotsOf: readonly (readonly number[])[], storage?: StateStorage): void {
     const cohorts: { group: number; birth: number }[] = [];
     const cohortOf = (p: Param): number => {
       let i = cohorts.findIndex((c) => c.group === p.group && c.birth === p.birth);
@@ -83,8 +88,9 @@ export class StepTable {
       for (let s = 0; s < 3; s++) u32[base + S.DESC_STATE0 + s] = slotOf[s] >= 0 ? p.offset(slotOf[s]) : 0;
       u32[base + S.DESC_LENGTH] = p.length;
       u32[base + S.DESC_HYPER] = this.hyper + ids[i] * HYPER_BYTES;
-      u32[base + 7] = 0;
+      u32[base + S.QUANT_DESC_WORD] = storage ? storage.descWord(p, i, slotOf) : 0;
     });
+    this.storage = storage ?? null;
     this.whole = false;
   }
 
@@ -114,6 +120,7 @@ export class StepTable {
       const o = groups[cohorts[k].group].opts;
       w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
       decl.writeHyper(w, o, steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series, stepOnly);
+      if (this.storage) this.storage.writeHyper(this.engine.heapU32, w.base, steps + 1 - cohorts[k].birth);
       if (bounds) {
         w.f32(S.CLIP_LO, lo);
         w.f32(S.CLIP_HI, hi);

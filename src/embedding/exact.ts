@@ -16,6 +16,12 @@ export const CENTRED_RHO = 0.36; // the centred series (16 terms) serves windows
 export interface ExactConfig {
   /** Which closed form replays a missed step: SLOT.EMB_EXACT_NONE (lazy), EMB_EXACT_ADAM or EMB_EXACT_SGD. */
   closedForm: number;
+  /**
+   * FTRL without l2Shrinkage: no missed step to replay (lazy mode's rows are up to date), but every
+   * row takes a zero-gradient step after an update whose rate differs from the last such step's
+   * (./exact-ftrl.ts).
+   */
+  zeroSteps: boolean;
   decay: boolean;
   ams: boolean;
   mom: boolean;
@@ -53,7 +59,7 @@ function ringSizeFor(J: number, rows: number): number {
 }
 
 /** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
-const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw', 'rowwiseAdagrad'];
+const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw', 'rowwiseAdagrad', 'ftrl'];
 
 /**
  * @internal Exact mode's configuration for a table, or a RangeError naming why these options have
@@ -68,6 +74,7 @@ export function exactConfig(
   const h = o as unknown as AdamResolved & SGDResolved;
   const none: ExactConfig = {
     closedForm: S.EMB_EXACT_NONE,
+    zeroSteps: false,
     decay: false,
     ams: false,
     mom: false,
@@ -94,6 +101,15 @@ export function exactConfig(
     );
   }
   let cfg: ExactConfig;
+  if (optimizer === 'ftrl') {
+    // A zero gradient leaves z and n alone when l2Shrinkage is 0 (./exact-ftrl.ts); with shrinkage
+    // it adds 2 l2Shrinkage w to z, an affine recurrence in z not implemented here.
+    if (o.l2Shrinkage !== 0)
+      throw new RangeError(
+        `${kind}: option 'l2Shrinkage' must be 0, got ${String(o.l2Shrinkage)}: a missed step with shrinkage moves the linear term z, which exact mode does not replay; use l2Shrinkage: 0 or mode 'lazy'`,
+      );
+    return { ...none, zeroSteps: true };
+  }
   if (optimizer === 'rowwiseAdagrad') {
     // A zero gradient adds 0 to the row's sum and leaves the weights alone, but for the decay:
     // decoupled, c = 1 - lr wd per missed step, SGD's closed form without momentum (p_T = D p0),

@@ -18,6 +18,7 @@ import {
   type ExactConfig,
   type ExactLag,
 } from './exact.js';
+import { zeroStepAllRows } from './exact-ftrl.js';
 import {
   rowFootprint,
   tableStateSlots,
@@ -63,6 +64,8 @@ export class LocalEmbedding extends EmbeddingTableBase {
   private decayFactor = 1;
   private cursor = 0;
   private flushedAt = 0;
+  /** Exact FTRL: the rate of the last zero-gradient step of every row (NaN: none since the weights were set). */
+  private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
 
   /**
@@ -346,6 +349,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
       this.logDecay = 0;
       this.cursor = 0;
       this.flushedAt = this.steps;
+      this.zeroSteppedLr = NaN;
     };
   }
 
@@ -380,6 +384,10 @@ export class LocalEmbedding extends EmbeddingTableBase {
         minFactor: EMBEDDING_SPLIT_FACTOR,
       });
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
+    if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
+      zeroStepAllRows(this.engine, this.desc, this.rows, this.dim, t);
+      this.zeroSteppedLr = this.opts.lr;
+    }
     return true;
   }
 
