@@ -35,6 +35,14 @@ export const LEAN_SEEDLO = 10;
 export const LEAN_SEEDHI = 11;
 export const LEAN_MAPS = 12;    // the maps block (shared/maps.ts), int8 state only
 export const LEAN_DIM = 13;
+// The f16 guard (weights stored as f16, nonFinite other than 'ignore'; 0: off): the address of the
+// keep area, one entry of 4 + LEAN_REC bytes per unique row of the update ([row][its record before
+// the update]); the update's whole list of unique rows (a thread's part numbers its entries from it);
+// and the address of a u32 set to 1 when a row's stored weights came out infinite (past 65504).
+export const LEAN_KEEP = 14;
+export const LEAN_UNIQ0 = 15;
+export const LEAN_FAIL = 30;
+export const LEAN_FAILED = 31;  // the main block's own flag word (LEAN_FAIL points at it)
 export const LEAN_SINK = 16;
 // State slot s (0..2): four words from LEAN_SLOT0 + 4 s: its byte offset in a shadow (float32) row,
 // its byte offset in a record, the byte offset of its absmax word in a record (int8), and its width:
@@ -120,39 +128,26 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
   return <usize>load<u32>(ld + (<usize>(LEAN_SLOT0 + 4 * s + k) << 2));
 }
 
-/** Decodes state slot `s` of a record into f32 at `dst` (an int8 row with absmax 0 decodes to +0). */
-@inline function decodeState(ld: usize, dst: usize, rec: usize, s: u32, dim: usize, st: u32): void {
-  const at = rec + slotWord(ld, s, 1);
-  const w = slotWord(ld, s, 3);
-  if (w != dim) {
-    memory.copy(dst, at, w << 2);
+/** Decodes `dim` int8 codes at `at` of a row with absmax `absmax` (0: the row decodes to +0) into f32 at `dst`; `map`: the row's map. */
+@inline function decodeCodes(dst: usize, at: usize, absmax: f32, dim: usize, map: usize): void {
+  if (absmax == 0) {
+    memory.fill(dst, 0, dim << 2);
     return;
   }
-  if (st == LEAN_INT8) {
-    const absmax = load<f32>(rec + slotWord(ld, s, 2));
-    if (absmax == 0) {
-      memory.fill(dst, 0, dim << 2);
-      return;
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
+    const va = f32x4.splat(absmax);
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) {
+      let v = f32x4.splat(load<f32>(map + (<usize>load<u8>(at + i) << 2)));
+      v = f32x4.replace_lane(v, 1, load<f32>(map + (<usize>load<u8>(at + i, 1) << 2)));
+      v = f32x4.replace_lane(v, 2, load<f32>(map + (<usize>load<u8>(at + i, 2) << 2)));
+      v = f32x4.replace_lane(v, 3, load<f32>(map + (<usize>load<u8>(at + i, 3) << 2)));
+      v128.store(dst + (i << 2), f32x4.mul(v, va));
     }
-    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
-    const map = <usize>w32(ld, LEAN_MAPS) + (signed ? MAP_SIGNED : MAP_UNSIGNED);
-    let i: usize = 0;
-    if (ASC_FEATURE_SIMD) {
-      // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
-      const va = f32x4.splat(absmax);
-      const n4 = dim & ~(<usize>3);
-      for (; i < n4; i += 4) {
-        let v = f32x4.splat(load<f32>(map + (<usize>load<u8>(at + i) << 2)));
-        v = f32x4.replace_lane(v, 1, load<f32>(map + (<usize>load<u8>(at + i, 1) << 2)));
-        v = f32x4.replace_lane(v, 2, load<f32>(map + (<usize>load<u8>(at + i, 2) << 2)));
-        v = f32x4.replace_lane(v, 3, load<f32>(map + (<usize>load<u8>(at + i, 3) << 2)));
-        v128.store(dst + (i << 2), f32x4.mul(v, va));
-      }
-    }
-    for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
-  } else {
-    decodeWeights(dst, at, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
   }
+  for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
 }
 
 /**
@@ -199,28 +194,37 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
   for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
 }
 
-/** Encodes f32 state at `src` into state slot `s` of a record (int8: the row's new absmax, nearest codes). */
-@inline function encodeState(ld: usize, rec: usize, src: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool): void {
+/**
+ * State slot `s` of a record and the f32 row at `buf`: decoded into it (`enc` false; an int8 row
+ * with absmax 0 decodes to +0), or encoded from it (int8: the row's new absmax, nearest codes;
+ * bf16: row key `rk`, stochastically when `sr`). A per-row slot is float32 either way.
+ */
+@inline function stateRow(ld: usize, rec: usize, buf: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool, enc: bool): void {
   const at = rec + slotWord(ld, s, 1);
   const w = slotWord(ld, s, 3);
   if (w != dim) {
-    memory.copy(at, src, w << 2);
+    if (enc) memory.copy(at, buf, w << 2);
+    else memory.copy(buf, at, w << 2);
     return;
   }
-  if (st == LEAN_INT8) {
-    const absmax = absMax(src, dim);
-    store<f32>(rec + slotWord(ld, s, 2), absmax);
-    const maps = <usize>w32(ld, LEAN_MAPS);
-    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
-    if (absmax == 0) {
-      memory.fill(at, signed ? 127 : 0, dim);
-      return;
-    }
-    if (signed) encodeInt8(at, src, dim, absmax, maps, true);
-    else encodeInt8(at, src, dim, absmax, maps, false);
-  } else {
-    encodeWeights(at, src, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32, rk, sr, (s + 1) * <u32>dim);
+  if (st != LEAN_INT8) {
+    const type = st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32;
+    if (enc) encodeWeights(at, buf, dim, type, rk, sr, (s + 1) * <u32>dim);
+    else decodeWeights(buf, at, dim, type);
+    return;
   }
+  const am = rec + slotWord(ld, s, 2);
+  const maps = <usize>w32(ld, LEAN_MAPS);
+  const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
+  if (!enc) {
+    decodeCodes(buf, at, load<f32>(am), dim, maps + (signed ? MAP_SIGNED : MAP_UNSIGNED));
+    return;
+  }
+  const absmax = absMax(buf, dim);
+  store<f32>(am, absmax);
+  if (absmax == 0) memory.fill(at, signed ? 127 : 0, dim);
+  else if (signed) encodeInt8(at, buf, dim, absmax, maps, true);
+  else encodeInt8(at, buf, dim, absmax, maps, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,14 +264,26 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   store<u32>(sh + (<usize>EMB_UNIQ << 2), <u32>(ld + LEAN_IOTA_AT));
   const key = srStepKey(w32(ld, LEAN_SEEDLO), w32(ld, LEAN_SEEDHI), t);
   const end = from + count;
+  // The f16 guard: each record is kept (hot: it was just decoded) before it is written, and the
+  // stored weights are checked; the TypeScript side restores the kept records when one failed.
+  const keep = <usize>w32(ld, LEAN_KEEP);
+  const rb = <usize>w32(ld, LEAN_REC);
+  const entry0 = keep ? (uniq - <usize>w32(ld, LEAN_UNIQ0)) >> 2 : 0;
+  let bad: u32 = 0;
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
     sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
     for (let q = 0; q < m; q++) {
-      const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
+      const r = load<u32>(uniq + (<usize>(u + q) << 2));
+      const rec = recAddr(ld, r);
+      if (keep) {
+        const k = keep + (entry0 + <usize>(u + q)) * (rb + 4);
+        store<u32>(k, r);
+        memory.copy(k + 4, rec, rb);
+      }
       decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);
-      for (let s: u32 = 0; s < ns; s++) decodeState(ld, SS + <usize>q * srow + slotWord(ld, s, 0), rec, s, dim, st);
+      for (let s: u32 = 0; s < ns; s++) stateRow(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, 0, false, false);
     }
     store<u32>(sh + (<usize>EMB_GPTR << 2), <u32>(gptr + (<usize>u << 2)));
     embApply(sh, t, m, 0, 0, 0, 0, 0);
@@ -276,10 +292,21 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
       const rec = recAddr(ld, r);
       const rk = srRowKey(key, r + w32(ld, LEAN_ROW0));
       encodeWeights(rec, SW + <usize>q * dim * 4, dim, wt, rk, true, 0);
-      for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true);
+      if (keep) for (let i: usize = 0; i < dim; i++) bad |= <u32>((load<u16>(rec + (i << 1)) & 0x7c00) == 0x7c00);
+      for (let s: u32 = 0; s < ns; s++) stateRow(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true, true);
     }
   }
+  if (bad) store<u32>(<usize>w32(ld, LEAN_FAIL), 1);
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
+}
+
+/** Writes the `n` records kept by the f16 guard (LEAN_KEEP's entries) back: the update is undone. */
+export function leanRestore(ld: usize, keep: usize, n: u32): void {
+  const rb = <usize>w32(ld, LEAN_REC);
+  for (let q: usize = 0; q < <usize>n; q++) {
+    const k = keep + q * (rb + 4);
+    memory.copy(recAddr(ld, load<u32>(k)), k + 4, rb);
+  }
 }
 
 /** Gathers the decoded weights of the `k` ids at `ids` (already checked) into `out` (k * dim f32). */
@@ -305,7 +332,7 @@ export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32
     const rec = recAddr(ld, from + q);
     const dst = out + <usize>q * width * 4;
     if (what < 0) decodeWeights(dst, rec, dim, w32(ld, LEAN_WTYPE));
-    else decodeState(ld, dst, rec, <u32>what, dim, w32(ld, LEAN_STYPE));
+    else stateRow(ld, rec, dst, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, false);
   }
 }
 
@@ -321,7 +348,7 @@ export function leanWrite(ld: usize, from: u32, count: u32, src: usize, what: i3
     const rec = recAddr(ld, from + q);
     const s = src + <usize>q * width * 4;
     if (what < 0) encodeWeights(rec, s, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
-    else encodeState(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false);
+    else stateRow(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, true);
   }
 }
 

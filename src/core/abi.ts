@@ -217,6 +217,10 @@ export const SLOT = {
   LEAN_SEEDHI: 11,
   LEAN_MAPS: 12,
   LEAN_DIM: 13,
+  LEAN_KEEP: 14,
+  LEAN_UNIQ0: 15,
+  LEAN_FAIL: 30,
+  LEAN_FAILED: 31,
   LEAN_SINK: 16,
   LEAN_SLOT0: 17,
   LEAN_SROW: 29,
@@ -244,7 +248,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -721555166;
+export const ABI_HASH = 1591419333;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -338,6 +342,8 @@ export interface EngineFunctions {
   ftrlStep(table: number, count: number): void;
   /** assembly/embedding/storage.ts */
   leanApply(ld: number, t: number, from: number, count: number): void;
+  /** assembly/embedding/storage.ts */
+  leanRestore(ld: number, keep: number, n: number): void;
   /** assembly/embedding/storage.ts */
   leanLookup(ld: number, ids: number, k: number, out: number): void;
   /** assembly/embedding/storage.ts */
