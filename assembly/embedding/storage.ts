@@ -10,7 +10,10 @@
 // row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
 // same bits.
 
-import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD } from "./layout";
+import { hyperF32, hyperFlag } from "../shared/common";
+import { rowwiseAdagradMult, rowwiseAdagradC, rowwiseAdagradVec } from "../optimizers/rowwise/lanes";
+import { RWADAGRAD_GSCALE, RWADAGRAD_USE_L2, RWADAGRAD_USE_DEC } from "../optimizers/rowwise/slots";
 import { embApply } from "./apply";
 import { touchGrads } from "./touch";
 import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
@@ -49,9 +52,10 @@ export const LEAN_SINK = 16;
 // dim for a per-element tensor, else a per-row slot (e.g. row-wise Adagrad's sum) kept as float32.
 export const LEAN_SLOT0 = 17;
 export const LEAN_SROW = 29;    // bytes of one shadow row's state (the slots side by side, float32)
-export const LEAN_SHADOW_AT = 128;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
-export const LEAN_IOTA_AT = 384;    // LEAN_BLOCK u32
-export const LEAN_SCRATCH_AT = 448;
+export const LEAN_NOFUSE = 32;  // test hook: non-zero runs every row through the scratch rows (no fused rows)
+export const LEAN_SHADOW_AT = 144;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
+export const LEAN_IOTA_AT = 400;    // LEAN_BLOCK u32
+export const LEAN_SCRATCH_AT = 464;
 export const LEAN_BLOCK = 16;
 export const LEAN_F32 = 0;
 export const LEAN_F16 = 1;
@@ -93,6 +97,14 @@ function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
   for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
 }
 
+/** Eight f32 (`a`, `b`: elements e .. e + 7, e even) rounded stochastically to bf16 at `dst` (srBits4's bits). */
+@inline function bf16Sr8(dst: usize, a: v128, b: v128, rk: u32, e: u32): void {
+  const r = srBits4(rk, e >> 1); // 8 x 16 bits, element order
+  const lo = i32x4.shr_u(i32x4.add(a, i32x4.extend_low_i16x8_u(r)), 16);
+  const hi = i32x4.shr_u(i32x4.add(b, i32x4.extend_high_i16x8_u(r)), 16);
+  v128.store(dst, i16x8.narrow_i32x4_u(lo, hi));
+}
+
 /**
  * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
  * numbers from `e0`), or to nearest.
@@ -105,12 +117,7 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
       // e0 is even (a multiple of dim when dim is even; 0 for the weights): pairs line up with srBits16.
       if (ASC_FEATURE_SIMD && (e0 & 1) == 0) {
         const n8 = dim & ~(<usize>7);
-        for (; i < n8; i += 8) {
-          const r = srBits4(rk, (e0 + <u32>i) >> 1); // 8 x 16 bits, element order
-          const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.extend_low_i16x8_u(r)), 16);
-          const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.extend_high_i16x8_u(r)), 16);
-          v128.store(dst + (i << 1), i16x8.narrow_i32x4_u(a, b));
-        }
+        for (; i < n8; i += 8) bf16Sr8(dst + (i << 1), v128.load(src + (i << 2)), v128.load(src + (i << 2), 16), rk, e0 + <u32>i);
       }
       for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
     } else {
@@ -140,10 +147,10 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
     const va = f32x4.splat(absmax);
     const n4 = dim & ~(<usize>3);
     for (; i < n4; i += 4) {
-      let v = f32x4.splat(load<f32>(map + (<usize>load<u8>(at + i) << 2)));
-      v = f32x4.replace_lane(v, 1, load<f32>(map + (<usize>load<u8>(at + i, 1) << 2)));
-      v = f32x4.replace_lane(v, 2, load<f32>(map + (<usize>load<u8>(at + i, 2) << 2)));
-      v = f32x4.replace_lane(v, 3, load<f32>(map + (<usize>load<u8>(at + i, 3) << 2)));
+      let v = v128.load32_zero(map + (<usize>load<u8>(at + i) << 2));
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 1) << 2), v, 1);
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 2) << 2), v, 2);
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 3) << 2), v, 3);
       v128.store(dst + (i << 2), f32x4.mul(v, va));
     }
   }
@@ -242,6 +249,46 @@ function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr:
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fused rows: row-wise Adagrad on bf16 weights (no L2 decay) needs neither the decoded weights for
+// its row statistic nor scratch rows: the gradient gives the multiplier, then each group of eight
+// weights is decoded, stepped and rounded back in registers. The same operations as the decode ->
+// rowwiseAdagradRow -> encode of a block, element by element, so the same bits.
+
+@inline function rowwiseAdagradFused(ld: usize, key: u32, from: i32, end: i32, dec: bool): u32 {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
+  const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
+  const sAt = slotWord(ld, 0, 1), row0 = w32(ld, LEAN_ROW0);
+  const gs = hyperF32(h, RWADAGRAD_GSCALE);
+  let sink: u32 = 0;
+  for (let u = from; u < end; u++) {
+    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
+    const r = load<u32>(uniq + (<usize>u << 2));
+    const rec = recAddr(ld, r);
+    const G = <usize>load<u32>(gptr + (<usize>u << 2));
+    const rk = srRowKey(key, r + row0);
+    const mult = rowwiseAdagradMult(0, G, rec + sAt, dim, h, false);
+    const c = rowwiseAdagradC(h, mult, false, dec);
+    let i: usize = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vgs = f32x4.splat(gs), vm = f32x4.splat(mult), vc = f32x4.splat(c);
+      const n8 = dim & ~(<usize>7);
+      for (; i < n8; i += 8) {
+        const w = v128.load(rec + (i << 1));
+        const a = rowwiseAdagradVec(i32x4.shl(i32x4.extend_low_i16x8_u(w), 16), v128.load(G + (i << 2)), vc, vm, vgs);
+        const b = rowwiseAdagradVec(i32x4.shl(i32x4.extend_high_i16x8_u(w), 16), v128.load(G + (i << 2), 16), vc, vm, vgs);
+        bf16Sr8(rec + (i << 1), a, b, rk, <u32>i);
+      }
+    }
+    for (; i < dim; i++) {
+      const p = c * bf16ToF32(<u32>load<u16>(rec + (i << 1))) - mult * (load<f32>(G + (i << 2)) * gs);
+      store<u16>(rec + (i << 1), <u16>f32ToBf16Sr(p, srBits16(rk, <u32>i)));
+    }
+  }
+  return sink;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The exports.
 
 /**
@@ -270,6 +317,15 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   const rb = <usize>w32(ld, LEAN_REC);
   const entry0 = keep ? (uniq - <usize>w32(ld, LEAN_UNIQ0)) >> 2 : 0;
   let bad: u32 = 0;
+  // Row-wise Adagrad on bf16 weights (without L2 decay): the fused rows above, when the row's sum
+  // is a float32 word (with dim 1 it is a per-element tensor of the state type).
+  const h = <usize>load<u32>(sh + (<usize>EMB_HYPER << 2));
+  if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ROWWISE_ADAGRAD && wt == LEAN_BF16 && !keep && !hyperFlag(h, RWADAGRAD_USE_L2) &&
+      (dim > 1 || st == LEAN_F32) && !w32(ld, LEAN_NOFUSE)) {
+    const s = hyperFlag(h, RWADAGRAD_USE_DEC) ? rowwiseAdagradFused(ld, key, from, end, true) : rowwiseAdagradFused(ld, key, from, end, false);
+    store<u32>(ld + (<usize>LEAN_SINK << 2), s);
+    return;
+  }
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;

@@ -4,5 +4,5 @@
 
 /** The hash of the module's exported constants (`ABI_HASH` of src/core/abi.ts). */
 export function abiHash(): i32 {
-  return 1591419333; // 0x5edb21c5
+  return -1094704384; // 0xbec02300
 }

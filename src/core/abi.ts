@@ -224,9 +224,10 @@ export const SLOT = {
   LEAN_SINK: 16,
   LEAN_SLOT0: 17,
   LEAN_SROW: 29,
-  LEAN_SHADOW_AT: 128,
-  LEAN_IOTA_AT: 384,
-  LEAN_SCRATCH_AT: 448,
+  LEAN_NOFUSE: 32,
+  LEAN_SHADOW_AT: 144,
+  LEAN_IOTA_AT: 400,
+  LEAN_SCRATCH_AT: 464,
   LEAN_BLOCK: 16,
   LEAN_F32: 0,
   LEAN_F16: 1,
@@ -248,7 +249,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = 1591419333;
+export const ABI_HASH = -1094704384;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {

@@ -77,23 +77,41 @@ import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_
 }
 
 /**
+ * The row statistic of row-wise Adagrad: s += mean_d(g^2) (g with L2 decay of the weights P when
+ * `l2`), stored at S; returns the row's multiplier lr / (sqrt(s) + eps).
+ */
+@inline export function rowwiseAdagradMult(P: usize, G: usize, S: usize, n: usize, h: usize, l2: bool): f32 {
+  const gs = hyperF32(h, RWADAGRAD_GSCALE), wd = hyperF32(h, RWADAGRAD_WD);
+  const s = load<f32>(S) + sumSquares(P, G, 0, n, gs, wd, l2, 0, 0, false) / <f32>n;
+  store<f32>(S, s);
+  return hyperF32(h, RWADAGRAD_LR) / (sqrt<f32>(s) + hyperF32(h, RWADAGRAD_EPS));
+}
+
+/** The weights' factor c of row-wise Adagrad (w = c w - mult gs grad) for the multiplier `mult`. */
+@inline export function rowwiseAdagradC(h: usize, mult: f32, l2: bool, dec: bool): f32 {
+  return l2 ? <f32>1 - mult * hyperF32(h, RWADAGRAD_WD) : dec ? hyperF32(h, RWADAGRAD_DECAY) : <f32>1;
+}
+
+/** Four weights of row-wise Adagrad: c p - mult (gs g) (lane-wise as the scalar form). */
+@inline export function rowwiseAdagradVec(p: v128, g: v128, vc: v128, vm: v128, vgs: v128): v128 {
+  return f32x4.sub(f32x4.mul(vc, p), f32x4.mul(vm, f32x4.mul(g, vgs)));
+}
+
+/**
  * Row-wise Adagrad on one row: weights P, gradient G, the row's accumulator at S, the RWADAGRAD_*
  * hyper block `h` (`l2`, `dec`: its weight decay mode).
  */
 @inline export function rowwiseAdagradRow(P: usize, G: usize, S: usize, n: usize, h: usize, l2: bool, dec: bool): void {
-  const gs = hyperF32(h, RWADAGRAD_GSCALE), lr = hyperF32(h, RWADAGRAD_LR), eps = hyperF32(h, RWADAGRAD_EPS);
-  const wd = hyperF32(h, RWADAGRAD_WD), dc = hyperF32(h, RWADAGRAD_DECAY);
-  const s = load<f32>(S) + sumSquares(P, G, 0, n, gs, wd, l2, 0, 0, false) / <f32>n;
-  store<f32>(S, s);
-  const mult = lr / (sqrt<f32>(s) + eps);
-  const c: f32 = l2 ? <f32>1 - mult * wd : dec ? dc : <f32>1;
+  const gs = hyperF32(h, RWADAGRAD_GSCALE);
+  const mult = rowwiseAdagradMult(P, G, S, n, h, l2);
+  const c = rowwiseAdagradC(h, mult, l2, dec);
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vm = f32x4.splat(mult), vc = f32x4.splat(c);
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) {
       const o = i << 2;
-      v128.store(P + o, f32x4.sub(f32x4.mul(vc, v128.load(P + o)), f32x4.mul(vm, f32x4.mul(v128.load(G + o), vgs))));
+      v128.store(P + o, rowwiseAdagradVec(v128.load(P + o), v128.load(G + o), vc, vm, vgs));
     }
   }
   for (; i < n; i++) {
