@@ -377,19 +377,25 @@ export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
 }
 
+/** Rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) and `count * width` f32 at `buf`. */
+@inline function tensorRows(ld: usize, from: u32, count: u32, buf: usize, what: i32, enc: bool): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
+  for (let q: u32 = 0; q < count; q++) {
+    const rec = recAddr(ld, from + q);
+    const row = buf + <usize>q * width * 4;
+    if (what >= 0) stateRow(ld, rec, row, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, enc);
+    else if (enc) encodeWeights(rec, row, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
+    else decodeWeights(row, rec, dim, w32(ld, LEAN_WTYPE));
+  }
+}
+
 /**
  * Decodes rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) into
  * `out` (count * width f32; width = dim, or a per-row slot's).
  */
 export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32): void {
-  const dim = <usize>w32(ld, LEAN_DIM);
-  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
-  for (let q: u32 = 0; q < count; q++) {
-    const rec = recAddr(ld, from + q);
-    const dst = out + <usize>q * width * 4;
-    if (what < 0) decodeWeights(dst, rec, dim, w32(ld, LEAN_WTYPE));
-    else stateRow(ld, rec, dst, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, false);
-  }
+  tensorRows(ld, from, count, out, what, false);
 }
 
 /**
@@ -398,14 +404,7 @@ export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32
  * own absmax): initial values and state dicts.
  */
 export function leanWrite(ld: usize, from: u32, count: u32, src: usize, what: i32): void {
-  const dim = <usize>w32(ld, LEAN_DIM);
-  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
-  for (let q: u32 = 0; q < count; q++) {
-    const rec = recAddr(ld, from + q);
-    const s = src + <usize>q * width * 4;
-    if (what < 0) encodeWeights(rec, s, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
-    else stateRow(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, true);
-  }
+  tensorRows(ld, from, count, src, what, true);
 }
 
 /** Row `r`'s record address (for the TypeScript side's raw reads and writes of checkpoints). */
