@@ -10,7 +10,10 @@
 // row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
 // same bits.
 
-import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR } from "./layout";
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD } from "./layout";
+import { hyperF32, hyperFlag } from "../shared/common";
+import { rowwiseAdagradMult, rowwiseAdagradC, rowwiseAdagradVec } from "../optimizers/rowwise/lanes";
+import { RWADAGRAD_GSCALE, RWADAGRAD_USE_L2, RWADAGRAD_USE_DEC } from "../optimizers/rowwise/slots";
 import { embApply } from "./apply";
 import { touchGrads } from "./touch";
 import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
@@ -35,15 +38,24 @@ export const LEAN_SEEDLO = 10;
 export const LEAN_SEEDHI = 11;
 export const LEAN_MAPS = 12;    // the maps block (shared/maps.ts), int8 state only
 export const LEAN_DIM = 13;
+// The f16 guard (weights stored as f16, nonFinite other than 'ignore'; 0: off): the address of the
+// keep area, one entry of 4 + LEAN_REC bytes per unique row of the update ([row][its record before
+// the update]); the update's whole list of unique rows (a thread's part numbers its entries from it);
+// and the address of a u32 set to 1 when a row's stored weights came out infinite (past 65504).
+export const LEAN_KEEP = 14;
+export const LEAN_UNIQ0 = 15;
+export const LEAN_FAIL = 30;
+export const LEAN_FAILED = 31;  // the main block's own flag word (LEAN_FAIL points at it)
 export const LEAN_SINK = 16;
 // State slot s (0..2): four words from LEAN_SLOT0 + 4 s: its byte offset in a shadow (float32) row,
 // its byte offset in a record, the byte offset of its absmax word in a record (int8), and its width:
 // dim for a per-element tensor, else a per-row slot (e.g. row-wise Adagrad's sum) kept as float32.
 export const LEAN_SLOT0 = 17;
 export const LEAN_SROW = 29;    // bytes of one shadow row's state (the slots side by side, float32)
-export const LEAN_SHADOW_AT = 128;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
-export const LEAN_IOTA_AT = 384;    // LEAN_BLOCK u32
-export const LEAN_SCRATCH_AT = 448;
+export const LEAN_NOFUSE = 32;  // test hook: non-zero runs every row through the scratch rows (no fused rows)
+export const LEAN_SHADOW_AT = 144;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
+export const LEAN_IOTA_AT = 400;    // LEAN_BLOCK u32
+export const LEAN_SCRATCH_AT = 464;
 export const LEAN_BLOCK = 16;
 export const LEAN_F32 = 0;
 export const LEAN_F16 = 1;
@@ -85,6 +97,14 @@ export function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void
   for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
 }
 
+/** Eight f32 (`a`, `b`: elements e .. e + 7, e even) rounded stochastically to bf16 at `dst` (srBits4's bits). */
+@inline function bf16Sr8(dst: usize, a: v128, b: v128, rk: u32, e: u32): void {
+  const r = srBits4(rk, e >> 1); // 8 x 16 bits, element order
+  const lo = i32x4.shr_u(i32x4.add(a, i32x4.extend_low_i16x8_u(r)), 16);
+  const hi = i32x4.shr_u(i32x4.add(b, i32x4.extend_high_i16x8_u(r)), 16);
+  v128.store(dst, i16x8.narrow_i32x4_u(lo, hi));
+}
+
 /**
  * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
  * numbers from `e0`), or to nearest.
@@ -97,12 +117,7 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
       // e0 is even (a multiple of dim when dim is even; 0 for the weights): pairs line up with srBits16.
       if (ASC_FEATURE_SIMD && (e0 & 1) == 0) {
         const n8 = dim & ~(<usize>7);
-        for (; i < n8; i += 8) {
-          const r = srBits4(rk, (e0 + <u32>i) >> 1); // 8 x 16 bits, element order
-          const a = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2)), i32x4.extend_low_i16x8_u(r)), 16);
-          const b = i32x4.shr_u(i32x4.add(v128.load(src + (i << 2), 16), i32x4.extend_high_i16x8_u(r)), 16);
-          v128.store(dst + (i << 1), i16x8.narrow_i32x4_u(a, b));
-        }
+        for (; i < n8; i += 8) bf16Sr8(dst + (i << 1), v128.load(src + (i << 2)), v128.load(src + (i << 2), 16), rk, e0 + <u32>i);
       }
       for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
     } else {
@@ -120,39 +135,26 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
   return <usize>load<u32>(ld + (<usize>(LEAN_SLOT0 + 4 * s + k) << 2));
 }
 
-/** Decodes state slot `s` of a record into f32 at `dst` (an int8 row with absmax 0 decodes to +0). */
-@inline function decodeState(ld: usize, dst: usize, rec: usize, s: u32, dim: usize, st: u32): void {
-  const at = rec + slotWord(ld, s, 1);
-  const w = slotWord(ld, s, 3);
-  if (w != dim) {
-    memory.copy(dst, at, w << 2);
+/** Decodes `dim` int8 codes at `at` of a row with absmax `absmax` (0: the row decodes to +0) into f32 at `dst`; `map`: the row's map. */
+@inline function decodeCodes(dst: usize, at: usize, absmax: f32, dim: usize, map: usize): void {
+  if (absmax == 0) {
+    memory.fill(dst, 0, dim << 2);
     return;
   }
-  if (st == LEAN_INT8) {
-    const absmax = load<f32>(rec + slotWord(ld, s, 2));
-    if (absmax == 0) {
-      memory.fill(dst, 0, dim << 2);
-      return;
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
+    const va = f32x4.splat(absmax);
+    const n4 = dim & ~(<usize>3);
+    for (; i < n4; i += 4) {
+      let v = v128.load32_zero(map + (<usize>load<u8>(at + i) << 2));
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 1) << 2), v, 1);
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 2) << 2), v, 2);
+      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 3) << 2), v, 3);
+      v128.store(dst + (i << 2), f32x4.mul(v, va));
     }
-    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
-    const map = <usize>w32(ld, LEAN_MAPS) + (signed ? MAP_SIGNED : MAP_UNSIGNED);
-    let i: usize = 0;
-    if (ASC_FEATURE_SIMD) {
-      // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
-      const va = f32x4.splat(absmax);
-      const n4 = dim & ~(<usize>3);
-      for (; i < n4; i += 4) {
-        let v = f32x4.splat(load<f32>(map + (<usize>load<u8>(at + i) << 2)));
-        v = f32x4.replace_lane(v, 1, load<f32>(map + (<usize>load<u8>(at + i, 1) << 2)));
-        v = f32x4.replace_lane(v, 2, load<f32>(map + (<usize>load<u8>(at + i, 2) << 2)));
-        v = f32x4.replace_lane(v, 3, load<f32>(map + (<usize>load<u8>(at + i, 3) << 2)));
-        v128.store(dst + (i << 2), f32x4.mul(v, va));
-      }
-    }
-    for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
-  } else {
-    decodeWeights(dst, at, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32);
   }
+  for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
 }
 
 /**
@@ -199,28 +201,37 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
   for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
 }
 
-/** Encodes f32 state at `src` into state slot `s` of a record (int8: the row's new absmax, nearest codes). */
-@inline function encodeState(ld: usize, rec: usize, src: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool): void {
+/**
+ * State slot `s` of a record and the f32 row at `buf`: decoded into it (`enc` false; an int8 row
+ * with absmax 0 decodes to +0), or encoded from it (int8: the row's new absmax, nearest codes;
+ * bf16: row key `rk`, stochastically when `sr`). A per-row slot is float32 either way.
+ */
+@inline function stateRow(ld: usize, rec: usize, buf: usize, s: u32, dim: usize, st: u32, rk: u32, sr: bool, enc: bool): void {
   const at = rec + slotWord(ld, s, 1);
   const w = slotWord(ld, s, 3);
   if (w != dim) {
-    memory.copy(at, src, w << 2);
+    if (enc) memory.copy(at, buf, w << 2);
+    else memory.copy(buf, at, w << 2);
     return;
   }
-  if (st == LEAN_INT8) {
-    const absmax = absMax(src, dim);
-    store<f32>(rec + slotWord(ld, s, 2), absmax);
-    const maps = <usize>w32(ld, LEAN_MAPS);
-    const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
-    if (absmax == 0) {
-      memory.fill(at, signed ? 127 : 0, dim);
-      return;
-    }
-    if (signed) encodeInt8(at, src, dim, absmax, maps, true);
-    else encodeInt8(at, src, dim, absmax, maps, false);
-  } else {
-    encodeWeights(at, src, dim, st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32, rk, sr, (s + 1) * <u32>dim);
+  if (st != LEAN_INT8) {
+    const type = st == LEAN_BF16 ? LEAN_BF16 : LEAN_F32;
+    if (enc) encodeWeights(at, buf, dim, type, rk, sr, (s + 1) * <u32>dim);
+    else decodeWeights(buf, at, dim, type);
+    return;
   }
+  const am = rec + slotWord(ld, s, 2);
+  const maps = <usize>w32(ld, LEAN_MAPS);
+  const signed = ((w32(ld, LEAN_SIGNED) >> s) & 1) != 0;
+  if (!enc) {
+    decodeCodes(buf, at, load<f32>(am), dim, maps + (signed ? MAP_SIGNED : MAP_UNSIGNED));
+    return;
+  }
+  const absmax = absMax(buf, dim);
+  store<f32>(am, absmax);
+  if (absmax == 0) memory.fill(at, signed ? 127 : 0, dim);
+  else if (signed) encodeInt8(at, buf, dim, absmax, maps, true);
+  else encodeInt8(at, buf, dim, absmax, maps, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +246,46 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
     for (let o: usize = 0; o < rec; o += 64) acc ^= load<u32>(base + o);
   }
   return acc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused rows: row-wise Adagrad on bf16 weights (no L2 decay) needs neither the decoded weights for
+// its row statistic nor scratch rows: the gradient gives the multiplier, then each group of eight
+// weights is decoded, stepped and rounded back in registers. The same operations as the decode ->
+// rowwiseAdagradRow -> encode of a block, element by element, so the same bits.
+
+@inline function rowwiseAdagradFused(ld: usize, key: u32, from: i32, end: i32, dec: bool): u32 {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
+  const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
+  const sAt = slotWord(ld, 0, 1), row0 = w32(ld, LEAN_ROW0);
+  const gs = hyperF32(h, RWADAGRAD_GSCALE);
+  let sink: u32 = 0;
+  for (let u = from; u < end; u++) {
+    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
+    const r = load<u32>(uniq + (<usize>u << 2));
+    const rec = recAddr(ld, r);
+    const G = <usize>load<u32>(gptr + (<usize>u << 2));
+    const rk = srRowKey(key, r + row0);
+    const mult = rowwiseAdagradMult(0, G, rec + sAt, dim, h, false);
+    const c = rowwiseAdagradC(h, mult, false, dec);
+    let i: usize = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vgs = f32x4.splat(gs), vm = f32x4.splat(mult), vc = f32x4.splat(c);
+      const n8 = dim & ~(<usize>7);
+      for (; i < n8; i += 8) {
+        const w = v128.load(rec + (i << 1));
+        const a = rowwiseAdagradVec(i32x4.shl(i32x4.extend_low_i16x8_u(w), 16), v128.load(G + (i << 2)), vc, vm, vgs);
+        const b = rowwiseAdagradVec(i32x4.shl(i32x4.extend_high_i16x8_u(w), 16), v128.load(G + (i << 2), 16), vc, vm, vgs);
+        bf16Sr8(rec + (i << 1), a, b, rk, <u32>i);
+      }
+    }
+    for (; i < dim; i++) {
+      const p = c * bf16ToF32(<u32>load<u16>(rec + (i << 1))) - mult * (load<f32>(G + (i << 2)) * gs);
+      store<u16>(rec + (i << 1), <u16>f32ToBf16Sr(p, srBits16(rk, <u32>i)));
+    }
+  }
+  return sink;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,14 +311,35 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   store<u32>(sh + (<usize>EMB_UNIQ << 2), <u32>(ld + LEAN_IOTA_AT));
   const key = srStepKey(w32(ld, LEAN_SEEDLO), w32(ld, LEAN_SEEDHI), t);
   const end = from + count;
+  // The f16 guard: each record is kept (hot: it was just decoded) before it is written, and the
+  // stored weights are checked; the TypeScript side restores the kept records when one failed.
+  const keep = <usize>w32(ld, LEAN_KEEP);
+  const rb = <usize>w32(ld, LEAN_REC);
+  const entry0 = keep ? (uniq - <usize>w32(ld, LEAN_UNIQ0)) >> 2 : 0;
+  let bad: u32 = 0;
+  // Row-wise Adagrad on bf16 weights (without L2 decay): the fused rows above, when the row's sum
+  // is a float32 word (with dim 1 it is a per-element tensor of the state type).
+  const h = <usize>load<u32>(sh + (<usize>EMB_HYPER << 2));
+  if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ROWWISE_ADAGRAD && wt == LEAN_BF16 && !keep && !hyperFlag(h, RWADAGRAD_USE_L2) &&
+      (dim > 1 || st == LEAN_F32) && !w32(ld, LEAN_NOFUSE)) {
+    const s = hyperFlag(h, RWADAGRAD_USE_DEC) ? rowwiseAdagradFused(ld, key, from, end, true) : rowwiseAdagradFused(ld, key, from, end, false);
+    store<u32>(ld + (<usize>LEAN_SINK << 2), s);
+    return;
+  }
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
     sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
     for (let q = 0; q < m; q++) {
-      const rec = recAddr(ld, load<u32>(uniq + (<usize>(u + q) << 2)));
+      const r = load<u32>(uniq + (<usize>(u + q) << 2));
+      const rec = recAddr(ld, r);
+      if (keep) {
+        const k = keep + (entry0 + <usize>(u + q)) * (rb + 4);
+        store<u32>(k, r);
+        memory.copy(k + 4, rec, rb);
+      }
       decodeWeights(SW + <usize>q * dim * 4, rec, dim, wt);
-      for (let s: u32 = 0; s < ns; s++) decodeState(ld, SS + <usize>q * srow + slotWord(ld, s, 0), rec, s, dim, st);
+      for (let s: u32 = 0; s < ns; s++) stateRow(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, 0, false, false);
     }
     store<u32>(sh + (<usize>EMB_GPTR << 2), <u32>(gptr + (<usize>u << 2)));
     embApply(sh, t, m, 0, 0, 0, 0, 0);
@@ -276,10 +348,21 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
       const rec = recAddr(ld, r);
       const rk = srRowKey(key, r + w32(ld, LEAN_ROW0));
       encodeWeights(rec, SW + <usize>q * dim * 4, dim, wt, rk, true, 0);
-      for (let s: u32 = 0; s < ns; s++) encodeState(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true);
+      if (keep) for (let i: usize = 0; i < dim; i++) bad |= <u32>((load<u16>(rec + (i << 1)) & 0x7c00) == 0x7c00);
+      for (let s: u32 = 0; s < ns; s++) stateRow(ld, rec, SS + <usize>q * srow + slotWord(ld, s, 0), s, dim, st, rk, true, true);
     }
   }
+  if (bad) store<u32>(<usize>w32(ld, LEAN_FAIL), 1);
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
+}
+
+/** Writes the `n` records kept by the f16 guard (LEAN_KEEP's entries) back: the update is undone. */
+export function leanRestore(ld: usize, keep: usize, n: u32): void {
+  const rb = <usize>w32(ld, LEAN_REC);
+  for (let q: usize = 0; q < <usize>n; q++) {
+    const k = keep + q * (rb + 4);
+    memory.copy(recAddr(ld, load<u32>(k)), k + 4, rb);
+  }
 }
 
 /** Gathers the decoded weights of the `k` ids at `ids` (already checked) into `out` (k * dim f32). */
@@ -294,19 +377,25 @@ export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
 }
 
+/** Rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) and `count * width` f32 at `buf`. */
+@inline function tensorRows(ld: usize, from: u32, count: u32, buf: usize, what: i32, enc: bool): void {
+  const dim = <usize>w32(ld, LEAN_DIM);
+  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
+  for (let q: u32 = 0; q < count; q++) {
+    const rec = recAddr(ld, from + q);
+    const row = buf + <usize>q * width * 4;
+    if (what >= 0) stateRow(ld, rec, row, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false, enc);
+    else if (enc) encodeWeights(rec, row, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
+    else decodeWeights(row, rec, dim, w32(ld, LEAN_WTYPE));
+  }
+}
+
 /**
  * Decodes rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) into
  * `out` (count * width f32; width = dim, or a per-row slot's).
  */
 export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32): void {
-  const dim = <usize>w32(ld, LEAN_DIM);
-  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
-  for (let q: u32 = 0; q < count; q++) {
-    const rec = recAddr(ld, from + q);
-    const dst = out + <usize>q * width * 4;
-    if (what < 0) decodeWeights(dst, rec, dim, w32(ld, LEAN_WTYPE));
-    else decodeState(ld, dst, rec, <u32>what, dim, w32(ld, LEAN_STYPE));
-  }
+  tensorRows(ld, from, count, out, what, false);
 }
 
 /**
@@ -315,14 +404,7 @@ export function leanRead(ld: usize, from: u32, count: u32, out: usize, what: i32
  * own absmax): initial values and state dicts.
  */
 export function leanWrite(ld: usize, from: u32, count: u32, src: usize, what: i32): void {
-  const dim = <usize>w32(ld, LEAN_DIM);
-  const width = what < 0 ? dim : slotWord(ld, <u32>what, 3);
-  for (let q: u32 = 0; q < count; q++) {
-    const rec = recAddr(ld, from + q);
-    const s = src + <usize>q * width * 4;
-    if (what < 0) encodeWeights(rec, s, dim, w32(ld, LEAN_WTYPE), 0, false, 0);
-    else encodeState(ld, rec, s, <u32>what, dim, w32(ld, LEAN_STYPE), 0, false);
-  }
+  tensorRows(ld, from, count, src, what, true);
 }
 
 /** Row `r`'s record address (for the TypeScript side's raw reads and writes of checkpoints). */

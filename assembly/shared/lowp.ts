@@ -158,10 +158,11 @@ import { MAP_SIGNED, MAP_UNSIGNED, BKT_SHIFT, BKT_FIRST, BKT_COUNT, BKT_SIGNED, 
   const i = i32x4.shl(i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(a, BKT_SHIFT), i32x4.splat(BKT_FIRST)), i32x4.splat(0)),
                                   i32x4.splat(BKT_COUNT - 1)), 2);
   const t = maps + (signed ? BKT_SIGNED : BKT_UNSIGNED);
-  let e = i32x4.splat(load<u32>(t + <usize>i32x4.extract_lane(i, 0)));
-  e = i32x4.replace_lane(e, 1, load<u32>(t + <usize>i32x4.extract_lane(i, 1)));
-  e = i32x4.replace_lane(e, 2, load<u32>(t + <usize>i32x4.extract_lane(i, 2)));
-  e = i32x4.replace_lane(e, 3, load<u32>(t + <usize>i32x4.extract_lane(i, 3)));
+  // Loaded straight into their lanes (v128.load32_lane: one instruction a lane, no scalar register).
+  let e = v128.load32_zero(t + <usize>i32x4.extract_lane(i, 0));
+  e = v128.load32_lane(t + <usize>i32x4.extract_lane(i, 1), e, 1);
+  e = v128.load32_lane(t + <usize>i32x4.extract_lane(i, 2), e, 2);
+  e = v128.load32_lane(t + <usize>i32x4.extract_lane(i, 3), e, 3);
   const low = i32x4.splat(0xffff);
   // j = (e >> 16) + (low bits of |x| > thr): a true mask is -1.
   let j = i32x4.sub(i32x4.shr_u(e, 16), i32x4.gt_s(v128.and(a, low), v128.and(e, low)));

@@ -217,12 +217,17 @@ export const SLOT = {
   LEAN_SEEDHI: 11,
   LEAN_MAPS: 12,
   LEAN_DIM: 13,
+  LEAN_KEEP: 14,
+  LEAN_UNIQ0: 15,
+  LEAN_FAIL: 30,
+  LEAN_FAILED: 31,
   LEAN_SINK: 16,
   LEAN_SLOT0: 17,
   LEAN_SROW: 29,
-  LEAN_SHADOW_AT: 128,
-  LEAN_IOTA_AT: 384,
-  LEAN_SCRATCH_AT: 448,
+  LEAN_NOFUSE: 32,
+  LEAN_SHADOW_AT: 144,
+  LEAN_IOTA_AT: 400,
+  LEAN_SCRATCH_AT: 464,
   LEAN_BLOCK: 16,
   LEAN_F32: 0,
   LEAN_F16: 1,
@@ -258,7 +263,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = 1678813883;
+export const ABI_HASH = 474315617;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -356,6 +361,8 @@ export interface EngineFunctions {
   encodeWeights(dst: number, src: number, dim: number, wt: number, rk: number, sr: number, e0: number): void;
   /** assembly/embedding/storage.ts */
   leanApply(ld: number, t: number, from: number, count: number): void;
+  /** assembly/embedding/storage.ts */
+  leanRestore(ld: number, keep: number, n: number): void;
   /** assembly/embedding/storage.ts */
   leanLookup(ld: number, ids: number, k: number, out: number): void;
   /** assembly/embedding/storage.ts */

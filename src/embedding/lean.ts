@@ -87,8 +87,11 @@ export class LeanEmbedding extends EmbeddingTableBase {
   private chunks: number[] = [];
   private ld = 0;
   private blockBytes = 0;
-  /** The rows the last update changed and their records before it (f16 weights: see `applyUpdate`). */
-  private undo: { ids: Uint32Array; kept: Uint8Array; unique: number } | null = null;
+  /** The last update's count of kept records (f16 weights: see `applyUpdate`), or null. */
+  private undo: { count: number; unique: number } | null = null;
+  /** The f16 guard's keep area (the records an update changed, as they were before it) and its size. */
+  private keep = 0;
+  private keepBytes = 0;
 
   /**
    * Creates a `rows` x `dim` lean table in engine memory. Every option is checked before anything
@@ -432,26 +435,48 @@ export class LeanEmbedding extends EmbeddingTableBase {
       this.applyRows(t, unique);
       return true;
     }
-    const u32 = this.engine.heapU32;
-    const uniq = u32[(this.desc >>> 2) + S.EMB_UNIQ] >>> 2;
-    const ids = u32.slice(uniq, uniq + unique);
-    const kept = this.copyRecords(ids, null);
-    this.applyRows(t, unique);
-    // An f16 weight past 65504 is stored as Infinity (exponent bits all ones).
-    const u16 = new Uint16Array(this.engine.memory.buffer);
-    for (let r = 0; r < unique; r++) {
-      const w = this.recordAt(ids[r]) >>> 1;
-      for (let j = 0; j < this.dim; j++) {
-        if ((u16[w + j] & 0x7c00) !== 0x7c00) continue;
-        this.copyRecords(ids, kept);
-        if (this.opts.nonFinite === 'skip') return false;
-        throw new NonFiniteGradientError(
-          `Embedding.update: the update of id ${this.rowOffset + ids[r]} makes its weight at column ${j} pass what weightType 'f16' holds (65504); nothing was changed. Scale the gradients or the learning rate down, use weightType 'bf16', or pass nonFinite: 'skip' to skip such updates.`,
-        );
-      }
+    // The kernel keeps each touched record (4 + record bytes an entry) before writing it, and flags a
+    // stored weight that came out infinite (an f16 weight past 65504 is stored as Infinity).
+    const need = unique * (this.layout.record + 4);
+    if (need > this.keepBytes) {
+      this.release(this.keep);
+      this.keep = 0;
+      this.keepBytes = Math.max(need, 2 * this.keepBytes);
+      this.keep = this.alloc(this.keepBytes);
     }
-    this.undo = { ids, kept, unique: this.uniqueRows };
-    return true;
+    let u32 = this.engine.heapU32;
+    const l = this.ld >>> 2;
+    u32[l + S.LEAN_KEEP] = this.keep;
+    u32[l + S.LEAN_UNIQ0] = u32[(this.desc >>> 2) + S.EMB_UNIQ];
+    u32[l + S.LEAN_FAIL] = this.ld + 4 * S.LEAN_FAILED;
+    u32[l + S.LEAN_FAILED] = 0;
+    try {
+      this.applyRows(t, unique);
+    } finally {
+      u32 = this.engine.heapU32;
+      u32[l + S.LEAN_KEEP] = 0;
+    }
+    if (u32[l + S.LEAN_FAILED] === 0) {
+      this.undo = { count: unique, unique: this.uniqueRows };
+      return true;
+    }
+    // Name the first row (in the update's order) and column that failed, then put everything back.
+    const u16 = new Uint16Array(this.engine.memory.buffer);
+    const uniq = u32[(this.desc >>> 2) + S.EMB_UNIQ] >>> 2;
+    let at = '';
+    for (let r = 0; r < unique && !at; r++) {
+      const w = this.recordAt(u32[uniq + r]) >>> 1;
+      for (let j = 0; j < this.dim; j++)
+        if ((u16[w + j] & 0x7c00) === 0x7c00) {
+          at = `id ${this.rowOffset + u32[uniq + r]} makes its weight at column ${j}`;
+          break;
+        }
+    }
+    this.x.leanRestore(this.ld, this.keep, unique);
+    if (this.opts.nonFinite === 'skip') return false;
+    throw new NonFiniteGradientError(
+      `Embedding.update: the update of ${at} pass what weightType 'f16' holds (65504); nothing was changed. Scale the gradients or the learning rate down, use weightType 'bf16', or pass nonFinite: 'skip' to skip such updates.`,
+    );
   }
 
   /**
@@ -461,7 +486,7 @@ export class LeanEmbedding extends EmbeddingTableBase {
   undoUpdate(): void {
     const u = this.undo;
     if (u === null) throw new Error('LeanEmbedding.undoUpdate: the last update kept nothing to undo');
-    this.copyRecords(u.ids, u.kept);
+    this.x.leanRestore(this.ld, this.keep, u.count);
     this.steps -= 1;
     this.uniqueRows = u.unique;
     this.undo = null;
@@ -470,19 +495,6 @@ export class LeanEmbedding extends EmbeddingTableBase {
   /** Row `id`'s record address (as the kernels' recAddr: chunks of 2^shift rows). */
   private recordAt(id: number): number {
     return this.chunks[id >>> this.shift] + (id % 2 ** this.shift) * this.layout.record;
-  }
-
-  /** Copies the records of rows `ids` out (`kept` null: into a new array) or back in from `kept`. */
-  private copyRecords(ids: Uint32Array, kept: Uint8Array | null): Uint8Array {
-    const rec = this.layout.record;
-    const mem = new Uint8Array(this.engine.memory.buffer);
-    const out = kept ?? new Uint8Array(ids.length * rec);
-    for (let r = 0; r < ids.length; r++) {
-      const at = this.recordAt(ids[r]);
-      if (kept) mem.set(kept.subarray(r * rec, (r + 1) * rec), at);
-      else out.set(mem.subarray(at, at + rec), r * rec);
-    }
-    return out;
   }
 
   /** Stored bytes per row of tensor `what`: a per-row slot is float32. */

@@ -15,23 +15,31 @@
 // accumulator, the scalar build with four floats, so both give the same bits. Internal (v128
 // signatures): not re-exported by index.ts.
 
+import { hyperF32 } from "../../shared/common";
+import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_DECAY,
+  PRADAM_GSCALE, PRADAM_BETA1, PRADAM_OMB1, PRADAM_BETA2, PRADAM_OMB2, PRADAM_STEP_SIZE, PRADAM_INV_BC2_SQRT, PRADAM_EPS, PRADAM_LWD } from "./slots";
+
 /** (l0 + l1) + (l2 + l3) of a lane accumulator. */
 @inline function reduce4(acc: v128): f32 {
   return (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
 }
 
-/** Sum over the row of g^2, g = gs * G (+ wd * P when `l2`). */
-@inline function sumSquares(P: usize, G: usize, n: usize, gs: f32, wd: f32, l2: bool): f32 {
+/**
+ * Sum over the row of g^2, g = gs * G (+ wd * P when `l2`); with `mom` also the first moment
+ * M = b1 M + (1 - b1) g, in the same pass.
+ */
+@inline function sumSquares(P: usize, G: usize, M: usize, n: usize, gs: f32, wd: f32, l2: bool, b1: f32, omb1: f32, mom: bool): f32 {
   const n4 = n & ~(<usize>3);
   let i: usize = 0;
   let s: f32;
   if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vwd = f32x4.splat(wd);
+    const vgs = f32x4.splat(gs), vwd = f32x4.splat(wd), vb1 = f32x4.splat(b1), vomb1 = f32x4.splat(omb1);
     let acc = f32x4.splat(0);
     for (; i < n4; i += 4) {
       const o = i << 2;
       let g = f32x4.mul(v128.load(G + o), vgs);
       if (l2) g = f32x4.add(g, f32x4.mul(vwd, v128.load(P + o)));
+      if (mom) v128.store(M + o, f32x4.add(f32x4.mul(vb1, v128.load(M + o)), f32x4.mul(vomb1, g)));
       acc = f32x4.add(acc, f32x4.mul(g, g));
     }
     s = reduce4(acc);
@@ -46,6 +54,12 @@
         g2 = g2 + wd * load<f32>(P + o, 8);
         g3 = g3 + wd * load<f32>(P + o, 12);
       }
+      if (mom) {
+        store<f32>(M + o, b1 * load<f32>(M + o) + omb1 * g0);
+        store<f32>(M + o, b1 * load<f32>(M + o, 4) + omb1 * g1, 4);
+        store<f32>(M + o, b1 * load<f32>(M + o, 8) + omb1 * g2, 8);
+        store<f32>(M + o, b1 * load<f32>(M + o, 12) + omb1 * g3, 12);
+      }
       a0 = a0 + g0 * g0;
       a1 = a1 + g1 * g1;
       a2 = a2 + g2 * g2;
@@ -56,24 +70,48 @@
   for (; i < n; i++) {
     let g = load<f32>(G + (i << 2)) * gs;
     if (l2) g = g + wd * load<f32>(P + (i << 2));
+    if (mom) store<f32>(M + (i << 2), b1 * load<f32>(M + (i << 2)) + omb1 * g);
     s = s + g * g;
   }
   return s;
 }
 
-/** Row-wise Adagrad on one row: weights P, gradient G, the row's accumulator at S. */
-@inline export function rowwiseAdagradRow(P: usize, G: usize, S: usize, n: usize, gs: f32, lr: f32, eps: f32, wd: f32, dc: f32, l2: bool, dec: bool): void {
-  const s = load<f32>(S) + sumSquares(P, G, n, gs, wd, l2) / <f32>n;
+/**
+ * The row statistic of row-wise Adagrad: s += mean_d(g^2) (g with L2 decay of the weights P when
+ * `l2`), stored at S; returns the row's multiplier lr / (sqrt(s) + eps).
+ */
+@inline export function rowwiseAdagradMult(P: usize, G: usize, S: usize, n: usize, h: usize, l2: bool): f32 {
+  const gs = hyperF32(h, RWADAGRAD_GSCALE), wd = hyperF32(h, RWADAGRAD_WD);
+  const s = load<f32>(S) + sumSquares(P, G, 0, n, gs, wd, l2, 0, 0, false) / <f32>n;
   store<f32>(S, s);
-  const mult = lr / (sqrt<f32>(s) + eps);
-  const c: f32 = l2 ? <f32>1 - mult * wd : dec ? dc : <f32>1;
+  return hyperF32(h, RWADAGRAD_LR) / (sqrt<f32>(s) + hyperF32(h, RWADAGRAD_EPS));
+}
+
+/** The weights' factor c of row-wise Adagrad (w = c w - mult gs grad) for the multiplier `mult`. */
+@inline export function rowwiseAdagradC(h: usize, mult: f32, l2: bool, dec: bool): f32 {
+  return l2 ? <f32>1 - mult * hyperF32(h, RWADAGRAD_WD) : dec ? hyperF32(h, RWADAGRAD_DECAY) : <f32>1;
+}
+
+/** Four weights of row-wise Adagrad: c p - mult (gs g) (lane-wise as the scalar form). */
+@inline export function rowwiseAdagradVec(p: v128, g: v128, vc: v128, vm: v128, vgs: v128): v128 {
+  return f32x4.sub(f32x4.mul(vc, p), f32x4.mul(vm, f32x4.mul(g, vgs)));
+}
+
+/**
+ * Row-wise Adagrad on one row: weights P, gradient G, the row's accumulator at S, the RWADAGRAD_*
+ * hyper block `h` (`l2`, `dec`: its weight decay mode).
+ */
+@inline export function rowwiseAdagradRow(P: usize, G: usize, S: usize, n: usize, h: usize, l2: bool, dec: bool): void {
+  const gs = hyperF32(h, RWADAGRAD_GSCALE);
+  const mult = rowwiseAdagradMult(P, G, S, n, h, l2);
+  const c = rowwiseAdagradC(h, mult, l2, dec);
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vm = f32x4.splat(mult), vc = f32x4.splat(c);
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) {
       const o = i << 2;
-      v128.store(P + o, f32x4.sub(f32x4.mul(vc, v128.load(P + o)), f32x4.mul(vm, f32x4.mul(v128.load(G + o), vgs))));
+      v128.store(P + o, rowwiseAdagradVec(v128.load(P + o), v128.load(G + o), vc, vm, vgs));
     }
   }
   for (; i < n; i++) {
@@ -82,51 +120,23 @@
   }
 }
 
-/** Partial row-wise Adam on one row: weights P, gradient G, exp_avg M (per element), the row's exp_avg_sq at V. */
-@inline export function partialRowwiseAdamRow(P: usize, G: usize, M: usize, V: usize, n: usize, gs: f32, b1: f32, omb1: f32, b2: f32, omb2: f32,
-                                              ss: f32, ib: f32, eps: f32, lwd: f32, useWd: bool): void {
+/**
+ * Partial row-wise Adam on one row: weights P, gradient G, exp_avg M (per element), the row's
+ * exp_avg_sq at V, the PRADAM_* hyper block `h` (`useWd`: weight decay).
+ */
+@inline export function partialRowwiseAdamRow(P: usize, G: usize, M: usize, V: usize, n: usize, h: usize, useWd: bool): void {
+  const gs = hyperF32(h, PRADAM_GSCALE), b1 = hyperF32(h, PRADAM_BETA1), omb1 = hyperF32(h, PRADAM_OMB1);
+  const b2 = hyperF32(h, PRADAM_BETA2), omb2 = hyperF32(h, PRADAM_OMB2), ss = hyperF32(h, PRADAM_STEP_SIZE);
+  const ib = hyperF32(h, PRADAM_INV_BC2_SQRT), eps = hyperF32(h, PRADAM_EPS), lwd = hyperF32(h, PRADAM_LWD);
   // Pass 1: the first moment and the row statistic.
-  const n4 = n & ~(<usize>3);
-  let i: usize = 0;
-  let sum: f32;
-  if (ASC_FEATURE_SIMD) {
-    const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vomb1 = f32x4.splat(omb1);
-    let acc = f32x4.splat(0);
-    for (; i < n4; i += 4) {
-      const o = i << 2;
-      const g = f32x4.mul(v128.load(G + o), vgs);
-      v128.store(M + o, f32x4.add(f32x4.mul(vb1, v128.load(M + o)), f32x4.mul(vomb1, g)));
-      acc = f32x4.add(acc, f32x4.mul(g, g));
-    }
-    sum = reduce4(acc);
-  } else {
-    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
-    for (; i < n4; i += 4) {
-      const o = i << 2;
-      const g0 = load<f32>(G + o) * gs, g1 = load<f32>(G + o, 4) * gs, g2 = load<f32>(G + o, 8) * gs, g3 = load<f32>(G + o, 12) * gs;
-      store<f32>(M + o, b1 * load<f32>(M + o) + omb1 * g0);
-      store<f32>(M + o, b1 * load<f32>(M + o, 4) + omb1 * g1, 4);
-      store<f32>(M + o, b1 * load<f32>(M + o, 8) + omb1 * g2, 8);
-      store<f32>(M + o, b1 * load<f32>(M + o, 12) + omb1 * g3, 12);
-      a0 = a0 + g0 * g0;
-      a1 = a1 + g1 * g1;
-      a2 = a2 + g2 * g2;
-      a3 = a3 + g3 * g3;
-    }
-    sum = (a0 + a1) + (a2 + a3);
-  }
-  for (; i < n; i++) {
-    const o = i << 2;
-    const g = load<f32>(G + o) * gs;
-    store<f32>(M + o, b1 * load<f32>(M + o) + omb1 * g);
-    sum = sum + g * g;
-  }
+  const sum = sumSquares(0, G, M, n, gs, 0, false, b1, omb1, true);
   // The row's second moment (FBGEMM's order: mean (1 - b2) first, then + b2 v).
   const v = (sum / <f32>n) * omb2 + load<f32>(V) * b2;
   store<f32>(V, v);
   const r = ss / (sqrt<f32>(v) * ib + eps);
   // Pass 2: the weights.
-  i = 0;
+  const n4 = n & ~(<usize>3);
+  let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vr = f32x4.splat(r), vlwd = f32x4.splat(lwd);
     for (; i < n4; i += 4) {
