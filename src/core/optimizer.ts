@@ -75,6 +75,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** @internal the param groups: options, rates, schedules, handles (src/core/param-groups.ts). */
   readonly groups: ParamGroups<Resolved<O>>;
   private lastNorm = NaN;
+  /** The step kernel's name (the declaration's `kernel`). */
+  private readonly kernelName: TableKernelName;
   /** The step kernel's wasm function, looked up once (a keyed lookup per step shows on small tensors). */
   private kernel: ((table: number, count: number) => void) | null = null;
   /** What this optimizer is: options, state, hyper writer, kernel (the class's `declaration`). */
@@ -101,7 +103,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       throw new TypeError(
         `${new.target.name}: an Optimizer subclass needs a static 'declaration' (src/core/declaration.ts)`,
       );
+    if (decl.kernel === undefined)
+      throw new TypeError(
+        `${new.target.name}: declaration '${decl.name}' has no dense kernel (a table-only optimizer: use it in an Embedding)`,
+      );
     this.decl = decl;
+    this.kernelName = decl.kernel;
     const kind = decl.name;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new TypeError(`${kind}: options must be an object, got ${describe(options)} (e.g. { lr: 1e-3 })`);
@@ -377,14 +384,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(table, n, options);
       else {
-        const kernel = this.decl.kernel as TableKernelName; // every dense class's declaration names one
-        this.engine.runTable(
-          kernel,
-          table,
-          n,
-          this.decl.elementwise ?? true,
-          (this.kernel ??= this.engine.kernel(kernel)),
-        );
+        const name = this.kernelName;
+        this.engine.runTable(name, table, n, this.decl.elementwise ?? true, (this.kernel ??= this.engine.kernel(name)));
       }
     }
     this.steps++;
