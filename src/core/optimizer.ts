@@ -319,7 +319,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const gradScale = options === undefined ? 1 : this.stepScale(options);
     if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step (and the next), checked before anything changes.
-    this.groups.scheduleStep();
+    const groups = this.groups.states;
+    for (let i = 0; i < groups.length; i++) if (groups[i].schedule !== null) this.groups.scheduleStep(i, this.steps);
     const n = this.params.length;
     this.lastNorm = NaN;
     if (n > 0) {
