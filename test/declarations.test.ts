@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Embedding,
   OPTIMIZERS,
+  Optimizer,
   SLOT,
   TABLE_OPTIMIZERS,
   TABLE_OPTIMIZER_NAMES,
@@ -106,6 +107,21 @@ describe('the registry and the generated boundary', () => {
       const p = opt.param(3);
       expect([...p.stateKeys]).toEqual(decl.stateLayout(opt.options as never).filter((n: string | null) => n !== null));
       opt.dispose();
+    }
+  });
+
+  it('a dense class over a table-only declaration (no dense kernel) is refused when constructed', async () => {
+    const engine = await engineFor('simd');
+    for (const declaration of TABLE_ONLY_DECLARATIONS) {
+      expect(declaration.kernel).toBeUndefined();
+      class TableOnly extends Optimizer {
+        static readonly declaration = declaration;
+      }
+      expect(() => new TableOnly({ engine })).toThrow(
+        new TypeError(
+          `TableOnly: declaration '${declaration.name}' has no dense kernel (a table-only optimizer: use it in an Embedding)`,
+        ),
+      );
     }
   });
 

@@ -30,6 +30,7 @@ import {
   type OptimizerStateDict,
 } from '../src/index.js';
 import { engineFor } from './engines.js';
+import { rng } from './rng.js';
 
 const SEED_ENV = process.env.FC_SEED;
 const FC_SEED = SEED_ENV === 'random' ? Date.now() : Number(SEED_ENV ?? 0x4a7d);
@@ -153,8 +154,8 @@ function snapshot(opt: Opt): unknown {
 }
 
 function fillGrads(opt: Opt, mode: Grads, seed: number): void {
-  let s = seed >>> 0 || 1;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  const r = rng(seed);
+  const rnd = () => r() * 2 - 1;
   opt.params.forEach((p, i) => {
     const g = p.grad;
     for (let j = 0; j < g.length; j++) g[j] = 10 * rnd();

@@ -26,6 +26,7 @@ import {
 } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { createEngine } from '../src/index.js';
+import { rng } from './rng.js';
 
 /** Every float of every param and every state tensor, copied. */
 function snapshot(opt: Optimizer<BaseOptions>): number[][] {
@@ -639,8 +640,7 @@ describe('tables: exact mode agrees with the dense optimizer up to the update-co
       dd.stepCount = S;
       dd.params[0].step = S;
       dense.loadStateDict(dd);
-      let s = 12345;
-      const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+      const rnd = rng(12345);
       for (let t = 0; t < N; t++) {
         const ids = [...new Set(Array.from({ length: 3 }, () => Math.floor(rnd() * rows * rnd())))];
         const g = new Float32Array(ids.length * dim).map(() => rnd() - 0.5);

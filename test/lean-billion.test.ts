@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createEngine, Embedding, memoryStats } from '../src/index.js';
+import { rng } from './rng.js';
 
 const ROWS = 2 ** 24;
 const DIM = 64;
@@ -37,8 +38,7 @@ describe('a 1-billion-parameter table', () => {
       expect(stats.bytesInUse).toBeGreaterThanOrEqual(ROWS * 196);
       expect(stats.memoryBytes).toBeLessThanOrEqual(2 ** 32);
       // Rows across the whole table: the first, the last, one in every chunk, and Zipf-like ids.
-      let s = 12345;
-      const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const rand = rng(12345);
       const ids = Int32Array.from({ length: 4096 }, (_, i) =>
         i < 8
           ? [0, 1, 2 ** 22, 2 ** 23 - 1, 2 ** 23, 3 * 2 ** 22 + 7, ROWS - 2, ROWS - 1][i]
@@ -101,8 +101,7 @@ describe('a 1-billion-parameter table', () => {
       expect(emb.rows * emb.dim).toBe(2 ** 30);
       expect(emb.bytesPerRow).toBe(128 + 4);
       expect(memoryStats(engine).bytesInUse).toBeGreaterThanOrEqual(ROWS * 132);
-      let s = 777;
-      const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const rand = rng(777);
       const ids = Int32Array.from({ length: 4096 }, (_, i) =>
         i < 4 ? [0, 2 ** 23, ROWS - 2, ROWS - 1][i] : Math.floor(ROWS * rand() ** 4),
       );

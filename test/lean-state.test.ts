@@ -21,6 +21,8 @@ import {
 } from '../src/index.js';
 import type { Optimizer } from '../src/core/optimizer.js';
 import { dynamicMap } from '../src/embedding/dynamic-map.js';
+import { QUANT_OPTIMIZERS } from '../src/core/state-type.js';
+import { OPTIMIZERS } from '../src/optimizers/registry.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { fillGrad, gaussian, REGIMES, rng } from './dense-util.js';
 import { RefAdam } from './reference/adam.js';
@@ -374,6 +376,13 @@ for (const build of BUILD_NAMES) {
       // f32: values, gradient, exp_avg, exp_avg_sq = 16 n bytes; int8: 8 n + 2 (n + 4 n / 256) + the maps (27 KB).
       expect(f32).toBeGreaterThanOrEqual(16 * n);
       expect(i8).toBeLessThan(8 * n + 2 * (n + n / 64) + 64 * 1024);
+    });
+
+    it('QUANT_OPTIMIZERS names exactly the optimizers of the registry whose declaration has a quantKernel', () => {
+      const withKernel = Object.values(OPTIMIZERS)
+        .filter((c) => c.declaration.quantKernel !== undefined)
+        .map((c) => c.declaration.name);
+      expect([...QUANT_OPTIMIZERS].sort()).toEqual(withKernel.sort());
     });
 
     it('refuses what it cannot store, naming what is supported, and changes nothing', () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Engine, type Optimizer } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { RefAdagrad, RefAdam, RefAdamW, RefRMSprop, RefSGD, type RefOptimizer } from './reference/index.js';
+import { rng } from './rng.js';
 
 type Opts = Record<string, unknown>;
 type Mode = 'first-order' | 'hvp' | 'finite-difference';
@@ -14,14 +15,8 @@ type Mode = 'first-order' | 'hvp' | 'finite-difference';
 /** A small quadratic: train loss ½θᵀAθ − bᵀθ (A SPD, known), validation loss ½(θ−c)ᵀD(θ−c). */
 const SIZES = [4, 5]; // one SIMD body, one body + tail
 const N = SIZES.reduce((a, b) => a + b, 0);
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-const r = rng(7);
+const uniform = rng(7);
+const r = (): number => uniform() - 0.5;
 const M = Array.from({ length: N }, () => Array.from({ length: N }, () => r()));
 const A = M.map((_row, i) => M.map((_r2, j) => M.reduce((s, row) => s + row[i] * row[j], 0) / N + (i === j ? 0.3 : 0)));
 const B = Array.from({ length: N }, () => r());

@@ -11,6 +11,7 @@ import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { init, Embedding, NonFiniteGradientError, type EmbeddingOptions } from '../src/index.js';
 import { WasmEmbedding } from '../src/tfjs/index.js';
+import { rng } from './rng.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 type Backend = (typeof BACKENDS)[number];
@@ -38,13 +39,10 @@ afterAll(async () => {
 
 /** An int32 tensor of ids in [0, rows), seeded. */
 function randomIds(shape: number[], rows: number, seed: number): tf.Tensor {
-  let s = seed >>> 0;
+  const r = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s % rows;
-  }
+  for (let i = 0; i < n; i++) v[i] = Math.floor(r() * rows);
   return tf.tensor(v, shape, 'int32');
 }
 

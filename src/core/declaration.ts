@@ -113,6 +113,13 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
   readonly squaresGradient?: boolean;
   /** The wasm kernel that steps a table of dense tensors; absent for table-only optimizers (row-wise state). */
   readonly kernel?: TableKernelName;
+  /**
+   * The step kernel with the state stored in 16 or 8 bits (`stateType: 'bf16' | 'int8'`,
+   * src/core/state-type.ts), when the optimizer takes one: bitsandbytes' 8-bit optimizers.
+   */
+  readonly quantKernel?: TableKernelName;
+  /** Why options `o` cannot run with 16- or 8-bit state, or null (default: they all can). */
+  quantRefusal?(o: R): string | null;
   /** EMB_KIND_* of the row kernel a table runs (`SLOT.EMB_KIND_ADAM`), when tables can use it. */
   readonly rowKernel?: number;
   /**

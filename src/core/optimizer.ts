@@ -4,6 +4,7 @@
 // defaults, validation, state names, the hyper-block writer, the kernel) is the class's
 // `declaration` (src/core/declaration.ts; one per optimizer in src/optimizers/).
 
+import type { TableKernelName } from './abi.js';
 import type { OptimizerStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
@@ -75,6 +76,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** @internal the param groups: options, rates, schedules, handles (src/core/param-groups.ts). */
   readonly groups: ParamGroups<Resolved<O>>;
   private lastNorm = NaN;
+  /** The step kernel's name (the declaration's `kernel`). */
+  private readonly kernelName: TableKernelName;
   /** The step kernel's wasm function, looked up once (a keyed lookup per step shows on small tensors). */
   private kernel: ((table: number, count: number) => void) | null = null;
   /** What this optimizer is: options, state, hyper writer, kernel (the class's `declaration`). */
@@ -103,6 +106,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       throw new TypeError(
         `${new.target.name}: an Optimizer subclass needs a static 'declaration' (src/core/declaration.ts)`,
       );
+    if (decl.kernel === undefined)
+      throw new TypeError(
+        `${new.target.name}: declaration '${decl.name}' has no dense kernel (a table-only optimizer: use it in an Embedding)`,
+      );
     this.decl = decl;
     const kind = decl.name;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -118,6 +125,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, ...STORAGE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
     this.storage = StateStorage.resolve(decl, options as Record<string, unknown>, this.opts, kind);
+    this.kernelName = this.storage.quantized ? this.storage.quantKernel(decl) : decl.kernel;
     const owner = {
       kind,
       params: this.params,
@@ -332,7 +340,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     const gradScale = options === undefined ? 1 : this.stepScale(options);
     if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step (and the next), checked before anything changes.
-    this.groups.scheduleStep();
+    const groups = this.groups.states;
+    for (let i = 0; i < groups.length; i++) if (groups[i].schedule !== null) this.groups.scheduleStep(i, this.steps);
     const n = this.params.length;
     this.lastNorm = NaN;
     if (n > 0) {
@@ -397,11 +406,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(table, n, options);
       else {
-        const kernel = this.storage.kernel(this.decl); // every dense class's declaration names one
-        this.kernel ??= this.engine.kernel(kernel);
+        const name = this.kernelName;
+        this.kernel ??= this.engine.kernel(name);
         // State in 16 or 8 bits: on the calling thread (the kernel's block scratch is one per optimizer).
         if (this.storage.quantized) this.kernel(table, n);
-        else this.engine.runTable(kernel, table, n, this.decl.elementwise ?? true, this.kernel);
+        else this.engine.runTable(name, table, n, this.decl.elementwise ?? true, this.kernel);
       }
     }
     this.steps++;

@@ -156,19 +156,17 @@ export class ParamGroups<R extends { lr: number }> implements GroupRates {
   }
 
   /**
-   * Before a step: every scheduled group's rate for this step, checked with the rate after it (a
-   * step that would leave a schedule at an invalid rate, an exponentialLR overflowing to Infinity,
-   * is refused, so that opt.lr, stateDict() and save() keep working after every accepted step).
+   * Before step `steps + 1`: scheduled group `index`'s rate for it, checked with the rate after it
+   * (a step that would leave a schedule at an invalid rate, an exponentialLR overflowing to
+   * Infinity, is refused, so that opt.lr, stateDict() and save() keep working after every accepted
+   * step). The optimizer calls it for the groups whose `schedule` is set (a call per group and
+   * step showed on small steps).
    */
-  scheduleStep(): void {
-    const next = this.owner.steps() + 1;
-    for (let i = 0; i < this.states.length; i++) {
-      const g = this.states[i];
-      if (g.schedule) {
-        scheduledRate(this.owner.kind, g.schedule, next - g.start);
-        g.opts.lr = this.groupLr(i);
-      }
-    }
+  scheduleStep(index: number, steps: number): void {
+    const g = this.states[index];
+    const s = g.schedule as Schedule;
+    scheduledRate(this.owner.kind, s, steps + 1 - g.start);
+    g.opts.lr = scheduledRate(this.owner.kind, s, steps - g.start);
   }
 
   /** The group index named by `options.group` (a ParamGroup of this optimizer or an index); `what` names the call. */

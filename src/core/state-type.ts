@@ -34,32 +34,11 @@ export interface StateStorageOptions {
 export const STORAGE_OPTIONS = ['stateType', 'seed'] as const;
 
 /**
- * The optimizers that take `stateType` other than `'f32'` (bitsandbytes has 8-bit versions of each:
- * Adam8bit, AdamW8bit, SGD8bit, RMSprop8bit, Adagrad8bit, Lion8bit) and their quantized kernels.
+ * The optimizers that take a `stateType` other than `'f32'`: those whose declaration names a
+ * `quantKernel` (bitsandbytes has 8-bit versions of each: Adam8bit, AdamW8bit, SGD8bit,
+ * RMSprop8bit, Adagrad8bit, Lion8bit). test/lean-state.test.ts checks this list against the registry.
  */
-const QUANT_KERNELS: Readonly<Record<string, TableKernelName>> = {
-  Adam: 'adamQStep',
-  AdamW: 'adamQStep',
-  SGD: 'sgdQStep',
-  RMSprop: 'rmspropQStep',
-  Adagrad: 'adagradQStep',
-  Lion: 'lionQStep',
-};
-
-/**
- * Options under which an optimizer cannot keep its state in fewer bits, and why (bitsandbytes'
- * RMSprop8bit refuses `centered` as well): `square_avg - grad_avg^2` of two independently rounded
- * tensors goes negative, and its square root NaN.
- */
-const QUANT_REFUSALS: Readonly<Record<string, (o: Readonly<Record<string, unknown>>) => string | null>> = {
-  RMSprop: (o) =>
-    o.centered === true
-      ? "centered RMSprop computes sqrt(square_avg - grad_avg^2), which rounded state makes negative; use centered: false or stateType 'f32'"
-      : null,
-};
-
-/** The optimizers that take a `stateType` other than `'f32'`. */
-export const QUANT_OPTIMIZERS: readonly string[] = Object.keys(QUANT_KERNELS);
+export const QUANT_OPTIMIZERS: readonly string[] = ['Adam', 'AdamW', 'SGD', 'RMSprop', 'Adagrad', 'Lion'];
 
 /** State tensors that take the signed map (first moments); the others (squares, sums) the unsigned one. */
 const SIGNED_STATES = new Set(['exp_avg', 'momentum_buffer', 'grad_avg']);
@@ -92,8 +71,8 @@ export class StateStorage {
     readonly stateType: StateType,
     /** The seed of bf16 state's stochastic rounding. */
     public seed: number,
-    /** The optimizer's declaration name. */
-    private readonly name: string,
+    /** The optimizer's declaration. */
+    private readonly decl: AnyDeclaration,
   ) {}
 
   /**
@@ -108,18 +87,18 @@ export class StateStorage {
   ): StateStorage {
     const type = checkChoice(kind, 'stateType', options.stateType ?? 'f32', ['f32', 'bf16', 'int8'] as const);
     const seed = checkSeed(kind, options.seed ?? 0);
-    if (type !== 'f32' && QUANT_KERNELS[decl.name] === undefined)
+    if (type !== 'f32' && decl.quantKernel === undefined)
       throw new RangeError(
         `${kind}: stateType '${type}' is supported by ${QUANT_OPTIMIZERS.join(', ')} (bitsandbytes' 8-bit optimizers); use stateType 'f32' with ${kind}`,
       );
-    const storage = new StateStorage(type, seed, decl.name);
+    const storage = new StateStorage(type, seed, decl);
     storage.check(resolved, kind);
     return storage;
   }
 
   /** Throws a RangeError when options `o` (a group's, a state dict's) cannot run with this storage. */
   check(o: Readonly<Record<string, unknown>>, kind: string): void {
-    const why = this.quantized ? (QUANT_REFUSALS[this.name]?.(o) ?? null) : null;
+    const why = this.quantized ? (this.decl.quantRefusal?.(o) ?? null) : null;
     if (why !== null) throw new RangeError(`${kind}: stateType '${this.stateType}': ${why}`);
   }
 
@@ -128,9 +107,11 @@ export class StateStorage {
     return this.stateType !== 'f32';
   }
 
-  /** The step kernel of `decl` under this storage. */
-  kernel(decl: AnyDeclaration): TableKernelName {
-    return this.quantized ? QUANT_KERNELS[decl.name] : (decl.kernel as TableKernelName);
+  /** The step kernel of `decl` for 16- or 8-bit state (`resolve` refused a declaration without one). */
+  quantKernel(decl: AnyDeclaration): TableKernelName {
+    if (decl.quantKernel === undefined)
+      throw new TypeError(`${decl.name}: no kernel for stateType '${this.stateType}'`);
+    return decl.quantKernel;
   }
 
   /**

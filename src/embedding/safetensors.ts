@@ -29,22 +29,10 @@ import { resolveTableOptions, type TableOptions } from './options.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 
-/** PyTorch's class name of each table optimizer. */
-const TABLE_CLASS: Record<EmbeddingOptimizer, string> = {
-  sgd: 'SGD',
-  adagrad: 'Adagrad',
-  adam: 'Adam',
-  adamw: 'AdamW',
-  adamax: 'Adamax',
-  lion: 'Lion',
-  adadelta: 'Adadelta',
-  nadam: 'NAdam',
-  radam: 'RAdam',
-  // No PyTorch class: FBGEMM's and TensorFlow's names.
-  rowwiseAdagrad: 'RowwiseAdagrad',
-  partialRowwiseAdam: 'PartialRowwiseAdam',
-  ftrl: 'FTRL',
-};
+/** The class name of a table optimizer (PyTorch's where it has one): its declaration's `name`. */
+function tableClass(optimizer: EmbeddingOptimizer): string {
+  return (TABLE_OPTIMIZERS.get(optimizer) as AnyDeclaration).name;
+}
 
 /**
  * The tensors and metadata of a table as PyTorch would hold an `nn.Embedding` and its optimizer:
@@ -67,7 +55,7 @@ export function saveEmbeddingSafetensors(emb: EmbeddingTable): Uint8Array {
         ? { dtype: 'F16', shape, data: f32ToF16(dict.weights) }
         : { dtype: 'F32', shape, data: dict.weights };
   const tensors: Record<string, SafetensorsTensorInput> = { weight };
-  const kind = TABLE_CLASS[dict.optimizer];
+  const kind = tableClass(dict.optimizer);
   if (hasState(kind, dict.stepCount)) {
     putState(tensors, 'state.0', kind, dict.options, dict.stepCount, shape, dict.state, what);
     // A per-row accumulator (rowwiseAdagrad's sum, partialRowwiseAdam's exp_avg_sq) has shape [rows], as FBGEMM's momentum1.
@@ -101,7 +89,7 @@ export function loadEmbeddingSafetensors(emb: EmbeddingTable, bytes: Uint8Array 
   const what = 'Embedding.loadSafetensors';
   const file = decodeSafetensors(bytes, what);
   const meta = file.metadata;
-  const kind = TABLE_CLASS[emb.optimizer];
+  const kind = tableClass(emb.optimizer);
   if (meta.optimizer === undefined)
     refuse('malformed', what, `__metadata__ has no 'optimizer' (the class name, e.g. '${kind}')`);
   if (meta.optimizer !== kind)

@@ -49,6 +49,7 @@ export const adagradDecl: OptimizerDeclaration<AdagradResolved> = {
   },
   squaresGradient: true,
   kernel: 'adagradStep',
+  quantKernel: 'adagradQStep',
   rowKernel: S.EMB_KIND_ADAGRAD,
   meta: adagradMeta,
 };

@@ -4,7 +4,7 @@ import { checkBoolean } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
 import { adamMeta } from './meta.js';
-import { betasAndEps, writeDecay, writeMoments, type DecaySlots, type MomentSlots, type BetasAndEps } from './parts.js';
+import { betasAndEps, type BetasAndEps } from './parts.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
@@ -25,17 +25,6 @@ export interface AdamResolved extends CommonResolved, BetasAndEps {
   amsgrad: boolean;
 }
 
-/** Where Adam's hyper block holds its betas and eps. */
-const MOMENTS: MomentSlots = {
-  beta1: S.ADAM_BETA1,
-  omb1: S.ADAM_OMB1,
-  beta2: S.ADAM_BETA2,
-  omb2: S.ADAM_OMB2,
-  eps: S.ADAM_EPS,
-};
-/** Where Adam's hyper block holds its weight decay. */
-const DECAY: DecaySlots = { l2: S.ADAM_L2, decay: S.ADAM_DECAY, useL2: S.ADAM_USE_L2, useDecay: S.ADAM_USE_DECAY };
-
 /** Adam (`decoupled` false) or AdamW: the same kernel, the decay in another place. */
 function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
   return {
@@ -52,19 +41,28 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       // Plain reads, no destructuring: this runs on every step and shows on small tensors.
       const b1 = o.betas[0],
         b2 = o.betas[1];
+      const wd = o.weightDecay;
       const bc1 = 1 - series.betas.b1.at(b1, t);
       const bc2 = 1 - series.betas.b2.at(b2, t);
       h.f32(S.ADAM_GSCALE, gradScale);
       h.f32(S.ADAM_STEP_SIZE, o.lr / bc1);
       h.f32(S.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
-      writeDecay(h, DECAY, o.lr, o.weightDecay, decoupled, stepOnly);
+      h.f32(S.ADAM_DECAY, decoupled ? 1 - o.lr * wd : 1);
       if (stepOnly) return;
-      writeMoments(h, MOMENTS, o.betas, o.eps);
+      h.f32(S.ADAM_BETA1, b1);
+      h.f32(S.ADAM_OMB1, 1 - b1);
+      h.f32(S.ADAM_BETA2, b2);
+      h.f32(S.ADAM_OMB2, 1 - b2);
+      h.f32(S.ADAM_EPS, o.eps);
+      h.f32(S.ADAM_L2, decoupled ? 0 : wd);
       h.flag(S.ADAM_AMSGRAD, o.amsgrad);
+      h.flag(S.ADAM_USE_L2, !decoupled && wd !== 0);
+      h.flag(S.ADAM_USE_DECAY, decoupled && wd !== 0);
     },
     l2: (o) => (decoupled ? 0 : o.weightDecay),
     squaresGradient: true,
     kernel: 'adamStep',
+    quantKernel: 'adamQStep',
     rowKernel: S.EMB_KIND_ADAM,
     meta: adamMeta(decoupled),
   };

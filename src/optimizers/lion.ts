@@ -3,7 +3,6 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBetas } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
-import { writeMoments, type MomentSlots } from './parts.js';
 
 /** Options of `Lion` (optax.lion's hyperparameters, camelCase names as the other optimizers). */
 export interface LionOptions extends BaseOptions {
@@ -20,9 +19,6 @@ export interface LionResolved extends CommonResolved {
   betas: [number, number];
 }
 
-/** Where Lion's hyper block holds its betas (Lion has no eps). */
-const MOMENTS: MomentSlots = { beta1: S.LION_BETA1, omb1: S.LION_OMB1, beta2: S.LION_BETA2, omb2: S.LION_OMB2 };
-
 /** Lion's declaration (tables: `'lion'`, lazy mode). */
 export const lionDecl: OptimizerDeclaration<LionResolved> = {
   name: 'Lion',
@@ -35,13 +31,19 @@ export const lionDecl: OptimizerDeclaration<LionResolved> = {
     h.f32(S.LION_GSCALE, gradScale);
     h.f32(S.LION_LR, o.lr);
     if (stepOnly) return;
-    writeMoments(h, MOMENTS, o.betas);
+    const b1 = o.betas[0],
+      b2 = o.betas[1];
+    h.f32(S.LION_BETA1, b1);
+    h.f32(S.LION_OMB1, 1 - b1);
+    h.f32(S.LION_BETA2, b2);
+    h.f32(S.LION_OMB2, 1 - b2);
     h.f32(S.LION_WD, o.weightDecay);
     h.flag(S.LION_USE_WD, o.weightDecay !== 0);
   },
   // Lion's decay is decoupled (p -= lr (sign(c) + wd p)): nothing is added to the gradient.
   l2: () => 0,
   kernel: 'lionStep',
+  quantKernel: 'lionQStep',
   rowKernel: S.EMB_KIND_LION,
 };
 

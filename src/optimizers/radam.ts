@@ -3,7 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBoolean } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
-import { betasAndEps, writeDecay, writeMoments, type DecaySlots, type MomentSlots, type BetasAndEps } from './parts.js';
+import { betasAndEps, type BetasAndEps } from './parts.js';
 
 /** Options of `RAdam` (PyTorch 2.x names in camelCase). */
 export interface RAdamOptions extends BaseOptions {
@@ -33,11 +33,6 @@ export function radamRectification(beta2: number, t: number, beta2PowT: number =
   return Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
 }
 
-/** Where RAdam's hyper block holds its betas and eps. */
-const MOMENTS: MomentSlots = { omb1: S.RADAM_OMB1, beta2: S.RADAM_BETA2, omb2: S.RADAM_OMB2, eps: S.RADAM_EPS };
-/** Where RAdam's hyper block holds its weight decay. */
-const DECAY: DecaySlots = { l2: S.RADAM_L2, decay: S.RADAM_DECAY, useL2: S.RADAM_USE_L2, useDecay: S.RADAM_USE_DECAY };
-
 /** RAdam's declaration (tables: `'radam'`, lazy mode; a table's t is its update count). */
 export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
   name: 'RAdam',
@@ -59,10 +54,16 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     const dec = o.decoupledWeightDecay;
     h.f32(S.RADAM_GSCALE, gradScale);
     h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : (o.lr / bc1) * rect * Math.sqrt(bc2));
-    writeDecay(h, DECAY, o.lr, o.weightDecay, dec, stepOnly);
+    h.f32(S.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
     h.flag(S.RADAM_RECT, rect !== null);
     if (stepOnly) return;
-    writeMoments(h, MOMENTS, o.betas, o.eps);
+    h.f32(S.RADAM_OMB1, 1 - b1);
+    h.f32(S.RADAM_BETA2, b2);
+    h.f32(S.RADAM_OMB2, 1 - b2);
+    h.f32(S.RADAM_EPS, o.eps);
+    h.f32(S.RADAM_L2, dec ? 0 : o.weightDecay);
+    h.flag(S.RADAM_USE_L2, !dec && o.weightDecay !== 0);
+    h.flag(S.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },
   squaresGradient: true,
   kernel: 'radamStep',

@@ -56,6 +56,13 @@ export const rmspropDecl: OptimizerDeclaration<RMSpropResolved> = {
   },
   squaresGradient: true,
   kernel: 'rmspropStep',
+  quantKernel: 'rmspropQStep',
+  // bitsandbytes' RMSprop8bit refuses `centered` too: `square_avg - grad_avg^2` of two independently
+  // rounded tensors goes negative, and its square root NaN.
+  quantRefusal: (o) =>
+    o.centered
+      ? "centered RMSprop computes sqrt(square_avg - grad_avg^2), which rounded state makes negative; use centered: false or stateType 'f32'"
+      : null,
   meta: rmspropMeta,
 };
 

@@ -7,7 +7,7 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
 import { checkChoice, checkNumber } from '../core/options.js';
-import { betasAndEps, writeMoments, type MomentSlots, type BetasAndEps } from './parts.js';
+import { betasAndEps, type BetasAndEps } from './parts.js';
 
 /** How `rowwiseAdagrad` applies `weightDecay` (FBGEMM's `WeightDecayMode` L2 and DECOUPLE). */
 export type RowwiseWeightDecayMode = 'l2' | 'decoupled';
@@ -59,15 +59,6 @@ export const rowwiseAdagradDecl: OptimizerDeclaration<RowwiseAdagradResolved> = 
   rowKernel: S.EMB_KIND_ROWWISE_ADAGRAD,
 };
 
-/** Where partial row-wise Adam's hyper block holds its betas and eps. */
-const PRADAM_MOMENTS: MomentSlots = {
-  beta1: S.PRADAM_BETA1,
-  omb1: S.PRADAM_OMB1,
-  beta2: S.PRADAM_BETA2,
-  omb2: S.PRADAM_OMB2,
-  eps: S.PRADAM_EPS,
-};
-
 /** Partial row-wise Adam's resolved options. */
 export interface PartialRowwiseAdamResolved extends CommonResolved, BetasAndEps {}
 
@@ -95,7 +86,11 @@ export const partialRowwiseAdamDecl: OptimizerDeclaration<PartialRowwiseAdamReso
     h.f32(S.PRADAM_INV_BC2_SQRT, 1 / Math.sqrt(1 - series.betas.b2.at(b2, t)));
     h.f32(S.PRADAM_LWD, o.lr * o.weightDecay);
     if (stepOnly) return;
-    writeMoments(h, PRADAM_MOMENTS, o.betas, o.eps);
+    h.f32(S.PRADAM_BETA1, b1);
+    h.f32(S.PRADAM_OMB1, 1 - b1);
+    h.f32(S.PRADAM_BETA2, b2);
+    h.f32(S.PRADAM_OMB2, 1 - b2);
+    h.f32(S.PRADAM_EPS, o.eps);
     h.flag(S.PRADAM_USE_WD, o.weightDecay !== 0);
   },
   l2: () => 0,

@@ -59,6 +59,7 @@ export const sgdDecl: OptimizerDeclaration<SGDResolved> = {
     h.flag(S.SGD_USE_WD, o.weightDecay !== 0);
   },
   kernel: 'sgdStep',
+  quantKernel: 'sgdQStep',
   rowKernel: S.EMB_KIND_SGD,
   meta: sgdMeta,
 };
