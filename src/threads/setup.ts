@@ -6,7 +6,7 @@
 import { CTRL_BYTES, MAX_THREADS } from './control.js';
 import { ThreadPool } from './pool.js';
 import { Engine, simdSupported, type InitOptions, type WasmSource } from '../core/engine.js';
-import { baseUrl, checkWasmBytes, compileModule, createEngine, loadUrl, type WasmLocator } from '../core/load.js';
+import { baseUrl, checkWasmBytes, compileModule, loadUrl, type WasmLocator } from '../core/wasm-fetch.js';
 
 /** Why threads cannot run in this environment, or null when they can. */
 export function threadsUnavailableReason(): string | null {
@@ -112,9 +112,14 @@ export function importedMemoryLimits(
  * Creates an engine that runs on `threads` threads (see `createEngine`). With `threads: 1`, or
  * where threads are unavailable (after a console warning; `engine.threadsFallbackReason` says
  * why), it returns an ordinary single-thread engine.
- * @internal called by `createEngine()`.
+ * @internal called by `createEngine()`, which passes itself as `createEngine` (for the single-thread
+ * engines), so that this module does not import ../core/load.ts: that one imports this module on demand.
  */
-export async function createThreadedEngine(options: InitOptions, locate: WasmLocator): Promise<Engine> {
+export async function createThreadedEngine(
+  options: InitOptions,
+  locate: WasmLocator,
+  createEngine: (options: InitOptions, locate: WasmLocator) => Promise<Engine>,
+): Promise<Engine> {
   const threads = options.threads ?? 1;
   if (typeof threads !== 'number') {
     throw new TypeError(
