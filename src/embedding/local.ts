@@ -8,7 +8,7 @@
 import { SLOT as S } from '../core/abi.js';
 import type { Engine } from '../core/engine.js';
 import { firstNonFinite } from '../core/limits.js';
-import { runListParallel } from '../threads/pool.js';
+import { poolFor, runListParallel, type ThreadJob } from '../threads/pool.js';
 import {
   checkLag,
   exactConfig,
@@ -34,6 +34,7 @@ import {
 } from './options.js';
 import { checkTableArgs, EmbeddingTableBase } from './table-base.js';
 import type { CoalescedUpdate } from './table-check.js';
+import { TableScratch } from './scratch.js';
 import type { CheckedCheckpoint } from './table-persist.js';
 import { checkpointTable, restoreTable } from './table.js';
 
@@ -64,6 +65,8 @@ export class LocalEmbedding extends EmbeddingTableBase {
   private cursor = 0;
   private flushedAt = 0;
   private weightsView: Float32Array | null = null;
+  /** Descriptors of the coalescing parts 1.. of a threaded update (part 0 is the table's), with their scratch. */
+  private parts: { desc: number; scratch: TableScratch }[] = [];
 
   /**
    * Creates a `rows` x `dim` table in engine memory. Every option is checked before anything is
@@ -381,6 +384,79 @@ export class LocalEmbedding extends EmbeddingTableBase {
       });
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     return true;
+  }
+
+  /**
+   * @internal On an engine with worker threads, from EMBEDDING_SPLIT_FACTOR times the pool's
+   * minParallelElements gradient elements (`k * dim`), the coalescing is split too: thread j
+   * coalesces the ids whose row hashes into the j-th range (embCoalescePart: disjoint rows, each
+   * row's gradients summed in batch order, as on one thread) into scratch of its own; the lists
+   * of unique rows are then appended to the table's (part 0 fills it in place), so the checks and
+   * the row steps that follow see one list, as after embCoalesce. Same bits as one thread.
+   */
+  protected override coalesceIds(idsPtr: number, k: number, gradPtr: number, check: boolean): number {
+    const pool = poolFor(this.engine, k * this.dim, EMBEDDING_SPLIT_FACTOR);
+    if (pool === null) return super.coalesceIds(idsPtr, k, gradPtr, check);
+    const n = pool.threads;
+    const descs = [this.desc, ...this.coalesceParts(n - 1, k)];
+    const span = Math.floor(2 ** 32 / n);
+    const jobs: ThreadJob[] = descs.map((d, j) => ({
+      fn: 'embCoalescePart',
+      args: [d, idsPtr, k, gradPtr, check ? 1 : 0, j * span, j === n - 1 ? 2 ** 32 - j * span : span],
+    }));
+    const counts = pool.run(jobs);
+    const u32 = this.engine.heapU32;
+    const d0 = this.desc >>> 2;
+    let bad = -1;
+    let gmax = 0;
+    let unique = 0;
+    descs.forEach((d, j) => {
+      const c = counts[j];
+      const dj = d >>> 2;
+      if (c < 0) {
+        // The smallest id whose row is not finite, over the parts (one thread's EMB_BAD).
+        const b = u32[dj + S.EMB_BAD];
+        if (bad < 0 || b < bad) bad = b;
+        return;
+      }
+      gmax = Math.max(gmax, u32[dj + S.EMB_GMAX]);
+      if (j > 0) {
+        for (const w of [S.EMB_UNIQ, S.EMB_GPTR]) {
+          const from = u32[dj + w] >>> 2;
+          u32.copyWithin((u32[d0 + w] >>> 2) + unique, from, from + c);
+        }
+      }
+      unique += c;
+    });
+    if (bad >= 0) {
+      u32[d0 + S.EMB_BAD] = bad;
+      return -1;
+    }
+    u32[d0 + S.EMB_GMAX] = gmax;
+    return unique;
+  }
+
+  /** Descriptors for `count` more coalescing parts, each with scratch for `k` ids (made on first use). */
+  private coalesceParts(count: number, k: number): number[] {
+    while (this.parts.length < count) {
+      const desc = this.alloc(S.EMB_DESC_BYTES);
+      const hist = this.alloc(S.EMB_HIST_WORDS * 4);
+      const u32 = this.engine.heapU32;
+      u32.copyWithin(desc >>> 2, this.desc >>> 2, (this.desc + S.EMB_DESC_BYTES) >>> 2);
+      u32[(desc >>> 2) + S.EMB_HIST] = hist;
+      const scratch = new TableScratch(
+        this.engine,
+        this.dim,
+        desc,
+        (b) => this.alloc(b),
+        (p) => this.release(p),
+      );
+      this.parts.push({ desc, scratch });
+    }
+    return this.parts.slice(0, count).map((p) => {
+      p.scratch.ensureIds(k);
+      return p.desc;
+    });
   }
 
   /**
