@@ -80,9 +80,12 @@ export interface MetaHost {
   readonly engine: Engine;
   readonly params: readonly Param[];
   readonly stepCount: number;
-  readonly groupCount: number;
-  groupSchedule(index: number): Schedule | null;
-  groupOptionsLive(index: number): Readonly<Record<string, unknown>>;
+  /** Its param groups (src/core/param-groups.ts): tracking needs one, at a fixed rate. */
+  readonly groups: {
+    readonly groupCount: number;
+    groupSchedule(index: number): Schedule | null;
+    groupOptionsLive(index: number): Readonly<Record<string, unknown>>;
+  };
 }
 
 const MODES = ['first-order', 'hvp', 'finite-difference'] as const;
@@ -146,11 +149,11 @@ function checkSupported(
   const kind = host.kind;
   if (!decl)
     throw new TypeError(`${what}: ${kind} has no meta-gradient kernel; use Adam, AdamW, SGD, RMSprop or Adagrad`);
-  if (host.groupCount > 1)
+  if (host.groups.groupCount > 1)
     throw new RangeError(
-      `${what}: meta-gradients need a single param group (this ${kind} has ${host.groupCount}); give every param the same options`,
+      `${what}: meta-gradients need a single param group (this ${kind} has ${host.groups.groupCount}); give every param the same options`,
     );
-  if (host.groupSchedule(0) !== null)
+  if (host.groups.groupSchedule(0) !== null)
     throw new RangeError(
       `${what}: meta-gradients do not follow an lr schedule; set a number (opt.lr = value) and change it between steps yourself`,
     );
@@ -238,7 +241,7 @@ export class MetaTracker {
         `${what}: ${host.kind} has no meta-gradient kernel; use Adam, AdamW, SGD, RMSprop or Adagrad`,
       );
     const spec = checkSpec(what, host.kind, decl, names, options);
-    const opts = host.groupOptionsLive(0);
+    const opts = host.groups.groupOptionsLive(0);
     checkSupported(
       what,
       host,
@@ -292,7 +295,7 @@ export class MetaTracker {
       host,
       this.decl,
       this.spec,
-      host.groupOptionsLive(0),
+      host.groups.groupOptionsLive(0),
       host.params.map((p) => p.birth),
       0,
     );
@@ -380,7 +383,7 @@ export class MetaTracker {
   step(table: number, count: number, options: MetaStepOptions | undefined): void {
     const host = this.host;
     this.gradientTangents(options);
-    const opts = host.groupOptionsLive(0);
+    const opts = host.groups.groupOptionsLive(0);
     const t = host.stepCount + 1 - host.params[0].birth;
     const w = new Writer(host.engine.heapF32);
     this.spec.names.forEach((n, k) => {

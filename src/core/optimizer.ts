@@ -9,12 +9,13 @@ import type { OptimizerStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
 import { DisposedError, NonFiniteGradientError } from './errors.js';
-import { checkKnownKeys, checkNumber, describe, zeroGradArgs } from './options.js';
+import { checkKnownKeys, describe, zeroGradArgs } from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-checkpoint.js';
 import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './torch-state.js';
 import { ParamGroup, type GroupHost } from './param-group.js';
+import { ParamGroups } from './param-groups.js';
 import { isSchedule, type Schedule } from './schedules.js';
 import { MAX_STEP_COUNT } from './limits.js';
 import { checkMetaStep, MetaTracker, type MetaGradientOptions } from './meta-gradients.js';
@@ -23,12 +24,10 @@ import { F32_MAX, F32_SAFE, F32_SQRT_MAX, type StepCheckHost } from './finite-ch
 import {
   BASE_OPTIONS,
   copyOptions,
-  OPTIMIZER_WIDE,
   resolveBase,
   scheduledRate,
   type BaseOptions,
   type GroupOptions,
-  type GroupState,
   type Resolved,
   type StepOptions,
 } from './optimizer-options.js';
@@ -40,6 +39,23 @@ import { checkStepScale, nonFiniteError, overflowReason } from './step-checks.js
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
 export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
 export type { HyperWriter } from './declaration.js';
+
+/**
+ * @internal What a subclass may add to every step (hypergradients: src/optimizers/hypergrad.ts).
+ */
+export interface StepHook {
+  /** Refuses a rate the optimizer cannot take (`opt.lr = ...`, a group's rate, a state dict's), before anything changes. */
+  checkRate(value: number | Schedule): void;
+  /**
+   * Reads the gradients before the update (the hyper blocks are written, with the previous rates,
+   * before it runs): returns their squared norm (f64, clamped to [lo, hi]; NaN if any is not finite).
+   */
+  measure(table: number, count: number, lo: number, hi: number): number;
+  /** Called when the step goes ahead, with the final gradient scale, before the hyper blocks are written. */
+  beforeUpdate(scale: number): void;
+  /** Frees what it holds (at `dispose()`). */
+  release(): void;
+}
 
 /**
  * The base of every dense optimizer. A subclass is its declaration:
@@ -56,8 +72,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The descriptor table and hyper blocks the step kernel walks (src/core/step-table.ts). */
   private readonly steptable: StepTable;
   private dirty = true;
-  private groupStates: GroupState<Resolved<O>>[] = [];
-  private handles: ParamGroup[] = [];
+  /** @internal the param groups: options, rates, schedules, handles (src/core/param-groups.ts). */
+  readonly groups: ParamGroups<Resolved<O>>;
   private lastNorm = NaN;
   /** The step kernel's wasm function, looked up once (a keyed lookup per step shows on small tensors). */
   private kernel: ((table: number, count: number) => void) | null = null;
@@ -76,14 +92,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   get kind(): string {
     return this.decl.name;
   }
-  /**
-   * @internal A subclass that reads the gradients itself before the update (hypergradients)
-   * returns their squared norm (f64, clamped to [lo, hi]; NaN if any is not finite); the hyper
-   * blocks are written (with the previous rates) before it runs.
-   */
-  protected measureGrads?(lo: number, hi: number): number;
-  /** @internal Called when the step goes ahead, with the final gradient scale, before the hyper blocks are written. */
-  protected beforeUpdate?(scale: number): void;
+  /** @internal What a subclass adds to every step (hypergradients), or null. */
+  protected hook: StepHook | null = null;
 
   constructor(options: O = {} as O) {
     const decl = (new.target as unknown as { declaration?: AnyDeclaration }).declaration;
@@ -105,8 +115,21 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     // Options are checked before anything is allocated.
     checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
-    this.groupStates = [{ opts: this.opts, schedule: isSchedule(options?.lr) ? options.lr : null, start: 0 }];
-    this.handles = [new ParamGroup(this, 0)];
+    const owner = {
+      kind,
+      params: this.params,
+      optionNames: decl.options,
+      steps: () => this.steps,
+      checkAlive: (what: string) => this.checkAlive(what),
+      checkRate: (v: number | Schedule) => this.hook?.checkRate(v),
+      resolve: (o: Record<string, unknown>) => this.resolve(o as O),
+      param: (init: ArrayLike<number> | number, o?: { group?: ParamGroup | number }) => this.param(init, o),
+    };
+    this.groups = new ParamGroups(owner, {
+      opts: this.opts,
+      schedule: isSchedule(options.lr) ? options.lr : null,
+      start: 0,
+    });
   }
 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
@@ -127,17 +150,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return stateNames(this.decl, o as unknown as Parameters<typeof stateNames>[1]);
   }
 
-  /** @internal A subclass that cannot take some rates (hypergradient ones: a schedule) refuses them here, before anything changes. */
-  protected checkRate(_value: number | Schedule): void {}
-
-  /** A schedule's rate at `position`, checked to be a finite number >= 0. */
-  private scheduledRate(s: Schedule, position: number): number {
-    return scheduledRate(this.kind, s, position);
-  }
-
   /** The resolved hyperparameters of group 0 (a copy; `lr` is the rate of the next step). */
   get options(): Readonly<Resolved<O>> {
-    return { ...copyOptions(this.opts), lr: this.groupLr(0) };
+    return { ...copyOptions(this.opts), lr: this.groups.groupLr(0) };
   }
 
   /** Number of completed steps. */
@@ -147,7 +162,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** The learning rate of the next step (of group 0). */
   get lr(): number {
-    return this.groupLr(0);
+    return this.groups.groupLr(0);
   }
 
   /**
@@ -156,18 +171,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   set lr(value: number | Schedule) {
     this.checkAlive('lr');
-    this.checkRate(value);
-    const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
-    for (const g of this.groupStates) {
-      g.schedule = isSchedule(value) ? value : null;
-      g.start = this.steps;
-      g.opts.lr = rate;
-    }
+    this.groups.setGroupLr(undefined, value);
   }
 
   /** The learning-rate schedule of group 0, or null when its rate is a number. */
   get lrSchedule(): Schedule | null {
-    return this.groupStates[0].schedule;
+    return this.groups.groupSchedule(0);
   }
 
   /**
@@ -181,7 +190,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** The param groups, group 0 (the constructor's options) first. */
   get paramGroups(): readonly ParamGroup[] {
-    return this.handles.slice();
+    return this.groups.handles.slice();
   }
 
   /**
@@ -191,105 +200,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    * optimizer-wide and cannot be set per group.
    */
   addParamGroup(options: GroupOptions<O> = {} as GroupOptions<O>): ParamGroup {
-    this.checkAlive('addParamGroup');
-    const what = `${this.kind}.addParamGroup`;
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
-    for (const k of Object.keys(options)) {
-      if (OPTIMIZER_WIDE.includes(k) || k === 'engine')
-        throw new TypeError(`${what}: option '${k}' applies to the whole optimizer; set it in the constructor`);
-    }
-    checkKnownKeys(
-      what,
-      options,
-      this.decl.options.filter((k: string) => !OPTIMIZER_WIDE.includes(k)),
-    );
-    const base = this.groupStates[0];
-    const given = options as Record<string, unknown>;
-    const lr = given.lr !== undefined ? given.lr : (base.schedule ?? this.groupLr(0));
-    const opts = this.resolve({ ...copyOptions(this.opts), ...given, lr } as unknown as O);
-    const schedule = isSchedule(lr) ? lr : null;
-    this.groupStates.push({
-      opts,
-      schedule,
-      start: schedule !== null && schedule === base.schedule ? base.start : this.steps,
-    });
-    const handle = new ParamGroup(this, this.handles.length);
-    this.handles.push(handle);
+    const handle = this.groups.add(options as Record<string, unknown>);
     this.dirty = true;
     return handle;
-  }
-
-  /** @internal (ParamGroup) throws unless group `index` exists. */
-  checkGroup(index: number, what: string): void {
-    this.checkAlive(what);
-    if (index >= this.groupStates.length) {
-      throw new RangeError(
-        `${this.kind}: param group #${index} no longer exists (a state dict with ${this.groupStates.length} groups was loaded); use opt.paramGroups`,
-      );
-    }
-  }
-
-  /** @internal (ParamGroup) a copy of group `index`'s options. */
-  groupOptions(index: number): Record<string, unknown> {
-    return { ...copyOptions(this.groupStates[index].opts), lr: this.groupLr(index) };
-  }
-
-  /** @internal the number of param groups (`paramGroups.length` without copying the list). */
-  get groupCount(): number {
-    return this.groupStates.length;
-  }
-
-  /** @internal group `index`'s resolved options themselves (no copy: read them, never keep or change them). */
-  groupOptionsLive(index: number): Readonly<Record<string, unknown>> {
-    return this.groupStates[index].opts as unknown as Readonly<Record<string, unknown>>;
-  }
-
-  /** @internal (ParamGroup) the rate of group `index` for the next step. */
-  groupLr(index: number): number {
-    const g = this.groupStates[index];
-    return g.schedule ? this.scheduledRate(g.schedule, this.steps - g.start) : g.opts.lr;
-  }
-
-  /** @internal (ParamGroup) the schedule of group `index`, or null. */
-  groupSchedule(index: number): Schedule | null {
-    return this.groupStates[index].schedule;
-  }
-
-  /** @internal (ParamGroup) sets the rate of group `index`. */
-  setGroupLr(index: number, value: number | Schedule): void {
-    this.checkRate(value);
-    const g = this.groupStates[index];
-    const rate = isSchedule(value) ? this.scheduledRate(value, 0) : checkNumber(this.kind, 'lr', value, { min: 0 });
-    g.schedule = isSchedule(value) ? value : null;
-    g.start = this.steps;
-    g.opts.lr = rate;
-  }
-
-  /** The group index named by `options.group` (a ParamGroup of this optimizer or an index). */
-  private groupOf(options: { group?: ParamGroup | number } | undefined, what: string): number {
-    if (options === undefined) return 0;
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`${this.kind}.${what}: options must be an object, got ${describe(options)}`);
-    checkKnownKeys(`${this.kind}.${what}`, options, ['group']);
-    const g = options.group;
-    if (g === undefined) return 0;
-    if (g instanceof ParamGroup) {
-      if (this.handles[g.index] !== g)
-        throw new RangeError(
-          `${this.kind}.${what}: option 'group' is a param group of another optimizer (or one that no longer exists)`,
-        );
-      return g.index;
-    }
-    if (typeof g !== 'number' || !Number.isInteger(g))
-      throw new TypeError(
-        `${this.kind}.${what}: option 'group' must be a ParamGroup or a group index, got ${describe(g)}`,
-      );
-    if (g < 0 || g >= this.groupStates.length)
-      throw new RangeError(
-        `${this.kind}.${what}: option 'group' is ${g}, but this optimizer has groups 0..${this.groupStates.length - 1}; create one with addParamGroup()`,
-      );
-    return g;
   }
 
   /** True once `dispose()` was called. */
@@ -313,9 +226,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    */
   param(init: ArrayLike<number> | number, options?: { group?: ParamGroup | number }): Param {
     this.checkAlive('param');
-    const group = this.groupOf(options, 'param');
+    const group = this.groups.groupOf(options, 'param');
     const { length, values } = readParamInit(this.kind, this.engine, init);
-    const gopts = this.groupStates[group].opts;
+    const gopts = this.groups.states[group].opts;
     const names = this.stateNames(gopts);
     const offsets = this.arena.take(Param.strideFor(length), 2 + names.length);
     const p = new Param(this.engine, this.kind, length, names, offsets, this.steps, group);
@@ -334,22 +247,21 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    * schedule objects stay the optimizer's.
    */
   captureGroups(): object {
-    return { opts: this.opts, groupStates: this.groupStates, handles: this.handles, steps: this.steps };
+    return { opts: this.opts, groups: this.groups.capture(), steps: this.steps };
   }
 
   /** @internal puts back what `captureGroups` returned. */
   restoreGroups(c: object): void {
-    const k = c as { opts: Resolved<O>; groupStates: GroupState<Resolved<O>>[]; handles: ParamGroup[]; steps: number };
+    const k = c as { opts: Resolved<O>; groups: ReturnType<ParamGroups<Resolved<O>>['capture']>; steps: number };
     this.opts = k.opts;
-    this.groupStates = k.groupStates;
-    this.handles = k.handles;
+    this.groups.restore(k.groups);
     this.steps = k.steps;
     this.dirty = true;
   }
 
   /** @internal the state tensor names a param of group `index` holds. */
   groupStateNames(index: number): string[] {
-    return this.stateNames(this.groupStates[index].opts);
+    return this.stateNames(this.groups.states[index].opts);
   }
 
   /** @internal where the params stand now, for `dropParamsTo` (undoing params added after it). */
@@ -399,17 +311,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     // Without options and meta-gradients (the usual step) neither check has anything to look at.
     const gradScale = options === undefined ? 1 : this.stepScale(options);
     if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
-    // The scheduled rates of this step, checked before anything changes.
-    // And the rate after it: a step that would leave the schedule at an invalid rate (an
-    // exponentialLR overflowing to Infinity) is refused, so that opt.lr, stateDict() and save()
-    // keep working after every accepted step.
-    for (let i = 0; i < this.groupStates.length; i++) {
-      const g = this.groupStates[i];
-      if (g.schedule) {
-        this.scheduledRate(g.schedule, this.steps + 1 - g.start);
-        g.opts.lr = this.groupLr(i);
-      }
-    }
+    // The scheduled rates of this step (and the next), checked before anything changes.
+    this.groups.scheduleStep();
     const n = this.params.length;
     this.lastNorm = NaN;
     if (n > 0) {
@@ -424,9 +327,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       // variable with undefined, an allocation on every step.
       let measured = false;
       let sumSq = 0;
-      if (this.measureGrads) {
+      const hook = this.hook;
+      if (hook !== null) {
         this.writeHyper(gradScale, lo, hi);
-        sumSq = this.measureGrads(lo, hi);
+        sumSq = hook.measure(table, n, lo, hi);
         measured = true;
       } else if (maxNorm !== null) {
         sumSq =
@@ -469,7 +373,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         }
       }
       this.lastNorm = norm;
-      this.beforeUpdate?.(scale);
+      hook?.beforeUpdate(scale);
       this.writeHyper(scale, lo, hi);
       if (this.meta) this.meta.step(table, n, options);
       else {
@@ -518,21 +422,15 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       engine: this.engine,
       params: this.params,
       scaleAndL2: (i, scale) => {
-        const o = this.groupStates[this.params[i].group].opts;
+        const o = this.groups.states[this.params[i].group].opts;
         return { s: o.maximize ? -scale : scale, wd: this.l2WeightDecay(o) };
       },
       maxL2: () => {
         let m = 0;
-        for (const g of this.groupStates) m = Math.max(m, this.l2WeightDecay(g.opts));
+        for (const g of this.groups.states) m = Math.max(m, this.l2WeightDecay(g.opts));
         return m;
       },
     });
-  }
-
-  /** @internal the table's address and its param count (for subclasses' own passes). */
-  protected get tableInfo(): { table: number; count: number } {
-    this.ensureTable();
-    return { table: this.steptable.table, count: this.params.length };
   }
 
   private ensureTable(): void {
@@ -543,10 +441,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   private buildTable(): void {
     this.arena.trim();
     let l2 = 0;
-    for (const g of this.groupStates) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
+    for (const g of this.groups.states) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
     this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
-    const slotsOf = this.groupStates.map((g) => {
+    const slotsOf = this.groups.states.map((g) => {
       const layout = this.stateLayout(g.opts);
       const names = this.stateNames(g.opts);
       return [0, 1, 2].map((s) => (layout[s] ? 2 + names.indexOf(layout[s] as string) : -1));
@@ -557,13 +455,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** @internal writes every cohort's hyper block for the coming step: gradient scale, clamp bounds. */
   protected writeHyper(scale: number, lo: number, hi: number): void {
-    this.steptable.write(this.decl, this.series, this.groupStates, this.steps, scale, lo, hi);
+    this.steptable.write(this.decl, this.series, this.groups.states, this.steps, scale, lo, hi);
   }
 
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
   stateDict(): OptimizerStateDict {
     this.checkAlive('stateDict');
-    return buildStateDict(this, this.groupStates, this.meta);
+    return buildStateDict(this.groups, this.groups.states, this.meta);
   }
 
   /**
@@ -579,8 +477,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         kind: this.kind,
         params: this.params,
         resolve: (o) => this.resolve(o as unknown as O),
-        checkRate: (v) => this.checkRate(v),
-        scheduledRate: (sc, pos) => this.scheduledRate(sc, pos),
+        checkRate: (v) => this.hook?.checkRate(v),
+        scheduledRate: (sc, pos) => scheduledRate(this.kind, sc, pos),
         stateNames: (o) => this.stateNames(o),
       },
       dict,
@@ -589,8 +487,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     // Everything checked: now change.
     if (meta) this.meta = meta.commit();
     this.opts = opts;
-    this.groupStates = groups;
-    this.handles = groups.map((_g, i) => this.handles[i] ?? new ParamGroup(this, i));
+    this.groups.replace(groups);
     this.steps = dict.stepCount;
     dict.params.forEach((ps, i) => {
       const p = this.params[i];
@@ -682,6 +579,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   dispose(): void {
     if (this.disposed) return;
     this.meta?.dispose();
+    this.hook?.release();
     for (const p of this.params) p.release();
     this.arena.release();
     this.steptable.release();

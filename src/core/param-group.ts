@@ -9,17 +9,18 @@ import type { Schedule } from './schedules.js';
 export interface GroupHost {
   readonly kind: string;
   readonly params: readonly Param[];
-  /** @internal throws unless group `index` exists (and the optimizer is alive). */
-  checkGroup(index: number, what: string): void;
-  /** @internal */
-  groupOptions(index: number): Record<string, unknown>;
-  /** @internal */
-  groupLr(index: number): number;
-  /** @internal */
-  groupSchedule(index: number): Schedule | null;
-  /** @internal */
-  setGroupLr(index: number, value: number | Schedule): void;
   param(init: ArrayLike<number> | number, options?: { group?: ParamGroup | number }): Param;
+}
+
+/** @internal What a ParamGroup asks its optimizer's groups (src/core/param-groups.ts). */
+export interface GroupRates extends GroupHost {
+  /** Throws unless group `index` exists (and the optimizer is alive). */
+  checkGroup(index: number, what: string): void;
+  groupOptions(index: number): Record<string, unknown>;
+  groupLr(index: number): number;
+  groupSchedule(index: number): Schedule | null;
+  /** Sets group `index`'s rate. */
+  setGroupLr(index: number, value: number | Schedule): void;
 }
 
 /**
@@ -30,7 +31,7 @@ export interface GroupHost {
 export class ParamGroup {
   /** @internal */
   constructor(
-    private readonly host: GroupHost,
+    private readonly host: GroupRates,
     readonly index: number,
   ) {}
 

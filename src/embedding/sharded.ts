@@ -10,15 +10,15 @@ import { LeanEmbedding } from './lean.js';
 import { isLean } from './lean-layout.js';
 import type { EmbeddingMode, EmbeddingOptimizer, EmbeddingStateDict } from './options.js';
 import type { EmbeddingTable } from './table.js';
+import { EmbeddingTableCore } from './table-core.js';
 import { Engine, getEngine } from '../core/engine.js';
-import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
+import { NonFiniteGradientError } from '../core/errors.js';
 import { describe } from '../core/options.js';
 import { firstNonFinite } from '../core/limits.js';
 import { tableStateSlots, type TableMemoryStats } from './footprint.js';
 import { l2Decay } from '../core/declaration.js';
 import { TABLE_OPTIMIZERS } from '../optimizers/registry.js';
 import { checkLookupOut, resolveTableOptions } from './options.js';
-import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import {
   checkInt,
   checkShardedIds,
@@ -57,7 +57,7 @@ export type EmbeddingShard = LocalEmbedding | LeanEmbedding;
  * each row sees the table's step count, and the results equal an unsharded table's: bit for bit
  * in lazy mode. Everything is checked before any shard changes.
  */
-export class ShardedEmbedding implements EmbeddingTable {
+export class ShardedEmbedding extends EmbeddingTableCore implements EmbeddingTable {
   /** Number of rows. */
   readonly rows: number;
   /** Floats per row. */
@@ -73,7 +73,6 @@ export class ShardedEmbedding implements EmbeddingTable {
   /** Each shard's engine. */
   readonly engines: readonly Engine[];
   private readonly tables: EmbeddingShard[];
-  private disposed = false;
   private unique = 0;
 
   /**
@@ -82,6 +81,7 @@ export class ShardedEmbedding implements EmbeddingTable {
    * shard cannot be allocated the ones made so far are freed and the error is thrown.
    */
   constructor(rows: number, dim: number, options: ShardedEmbeddingOptions = {}) {
+    super();
     checkInt('Embedding', 'rows', rows, 1, 0x7fffffff);
     checkInt('Embedding', 'dim', dim, 1, SHARD_MAX_FLOATS);
     if (options === null || typeof options !== 'object')
@@ -202,11 +202,6 @@ export class ShardedEmbedding implements EmbeddingTable {
     return this.tables[0].stepCount;
   }
 
-  /** The same count as `stepCount`. */
-  get updateCount(): number {
-    return this.tables[0].stepCount;
-  }
-
   /** Number of distinct rows the last update touched. */
   get lastUniqueRows(): number {
     return this.unique;
@@ -252,11 +247,6 @@ export class ShardedEmbedding implements EmbeddingTable {
   memoryStats(): TableMemoryStats {
     const f = this.tables[0].memoryStats();
     return { ...f, rows: this.rows, tableBytes: this.rows * f.bytesPerRow };
-  }
-
-  /** True once `dispose()` was called. */
-  get isDisposed(): boolean {
-    return this.disposed;
   }
 
   /** Not available for a sharded table (no single view spans several memories): throws a RangeError saying what to use. */
@@ -470,27 +460,9 @@ export class ShardedEmbedding implements EmbeddingTable {
     );
   }
 
-  /** The table in the safetensors format (as `Embedding#saveSafetensors`; needs rows * dim floats of JavaScript memory per tensor). */
-  saveSafetensors(): Uint8Array {
-    this.checkAlive('saveSafetensors');
-    return saveEmbeddingSafetensors(this);
-  }
-
-  /** Loads a table's safetensors file into the shards (as `Embedding#loadSafetensors`). */
-  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
-    this.checkAlive('loadSafetensors');
-    loadEmbeddingSafetensors(this, bytes);
-  }
-
-  /** Frees every shard (and its engine's memory use); any later use throws a DisposedError. */
-  dispose(): void {
-    if (this.disposed) return;
+  /** @internal Frees every shard (and its engine's memory use). */
+  protected freeMemory(): void {
     for (const t of this.tables) t.dispose();
-    this.disposed = true;
-  }
-
-  private checkAlive(what: string): void {
-    if (this.disposed) throw new DisposedError(`Embedding.${what}: this table was disposed; create a new one`);
   }
 
   /** Per shard: the positions in `ids` of its rows and their local ids. */

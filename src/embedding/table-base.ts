@@ -16,7 +16,7 @@ import {
   type HyperWriter,
 } from '../core/declaration.js';
 import { Engine, getEngine } from '../core/engine.js';
-import { DisposedError, NonFiniteGradientError } from '../core/errors.js';
+import { NonFiniteGradientError } from '../core/errors.js';
 import { TABLE_MAX_STEPS } from '../core/limits.js';
 import { checkChoice, checkNumber, describe } from '../core/options.js';
 import { TABLE_OPTIMIZERS, TABLE_OPTIMIZER_NAMES } from '../optimizers/registry.js';
@@ -35,11 +35,11 @@ import {
   type EmbeddingStateDict,
   type TableOptions,
 } from './options.js';
-import { loadEmbeddingSafetensors, saveEmbeddingSafetensors } from './safetensors.js';
 import { TableScratch } from './scratch.js';
 import { coalescedRows, f32FromBits, rangeCheck, type CoalescedUpdate } from './table-check.js';
 import { checkCheckpoint, checkStateDict, type CheckedCheckpoint } from './table-persist.js';
 import type { EmbeddingTable } from './table.js';
+import { EmbeddingTableCore } from './table-core.js';
 import type { TableMemoryStats } from './footprint.js';
 
 const HYPER_BYTES = S.HYPER_SLOTS * 4;
@@ -91,7 +91,7 @@ export function checkTableArgs(
  * and coalescing, the hyper block, lookups, state dicts' checks and the safetensors files. Its
  * members are documented on `EmbeddingTable`.
  */
-export abstract class EmbeddingTableBase implements EmbeddingTable {
+export abstract class EmbeddingTableBase extends EmbeddingTableCore implements EmbeddingTable {
   /** The engine the table lives in. */
   readonly engine: Engine;
   /** Number of rows. */
@@ -119,8 +119,6 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
   protected readonly names: string[];
   /** @internal Updates applied. */
   protected steps = 0;
-  /** @internal True once disposed. */
-  protected disposed = false;
   /** @internal Every engine block the table owns. */
   protected blocks: number[] = [];
   /** @internal The table descriptor (EMB_* words) that sorting and coalescing use. */
@@ -136,6 +134,7 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
 
   /** @internal Takes the checked arguments; the subclass allocates. */
   protected constructor(a: TableArgs) {
+    super();
     this.engine = a.engine ?? getEngine();
     this.rows = a.rows;
     this.dim = a.dim;
@@ -173,11 +172,6 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
     return this.steps;
   }
 
-  /** @deprecated The same count as `stepCount` (one name per concept: use `stepCount`). */
-  get updateCount(): number {
-    return this.steps;
-  }
-
   /** Number of distinct rows the last update touched. */
   get lastUniqueRows(): number {
     return this.uniqueRows;
@@ -201,11 +195,6 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
   /** Names of the optimizer state tensors (PyTorch's names). */
   get stateKeys(): readonly string[] {
     return this.names;
-  }
-
-  /** True once `dispose()` was called. */
-  get isDisposed(): boolean {
-    return this.disposed;
   }
 
   /** The weights as a live float32 view (a lean table has none and throws). */
@@ -343,27 +332,10 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
     );
   }
 
-  /**
-   * The table in the safetensors format, named as PyTorch would hold an `nn.Embedding` and its
-   * optimizer: `weight`, `state.0.<name>`, `state.0.step` (docs/safetensors.md).
-   */
-  saveSafetensors(): Uint8Array {
-    this.checkAlive('saveSafetensors');
-    return saveEmbeddingSafetensors(this);
-  }
-
-  /** Loads a table's safetensors file (same shape and optimizer); a refused file throws a CheckpointError and changes nothing. */
-  loadSafetensors(bytes: Uint8Array | ArrayBuffer): void {
-    this.checkAlive('loadSafetensors');
-    loadEmbeddingSafetensors(this, bytes);
-  }
-
-  /** Frees the table's engine memory; any later use throws a DisposedError. */
-  dispose(): void {
-    if (this.disposed) return;
+  /** @internal Frees the engine blocks the table owns. */
+  protected freeMemory(): void {
     for (const b of this.blocks) this.engine.free(b);
     this.blocks = [];
-    this.disposed = true;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -413,11 +385,6 @@ export abstract class EmbeddingTableBase implements EmbeddingTable {
   /** @internal The engine's exports. */
   protected get x(): EngineFunctions {
     return this.engine.exports;
-  }
-
-  /** @internal Throws a DisposedError once disposed. */
-  protected checkAlive(what: string): void {
-    if (this.disposed) throw new DisposedError(`Embedding.${what}: this table was disposed; create a new one`);
   }
 
   /** @internal A block the table owns. */

@@ -1,9 +1,10 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
-import { checkBetas, checkBoolean, checkNumber } from '../core/options.js';
+import { checkBoolean } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
 import { adamMeta } from './meta.js';
+import { betasAndEps, writeDecay, writeMoments, type DecaySlots, type MomentSlots, type BetasAndEps } from './parts.js';
 
 /** Options of `Adam` and `AdamW` (PyTorch 2.x names in camelCase). */
 export interface AdamOptions extends BaseOptions {
@@ -20,11 +21,20 @@ export interface AdamOptions extends BaseOptions {
 }
 
 /** Adam's resolved options. */
-export interface AdamResolved extends CommonResolved {
-  betas: [number, number];
-  eps: number;
+export interface AdamResolved extends CommonResolved, BetasAndEps {
   amsgrad: boolean;
 }
+
+/** Where Adam's hyper block holds its betas and eps. */
+const MOMENTS: MomentSlots = {
+  beta1: S.ADAM_BETA1,
+  omb1: S.ADAM_OMB1,
+  beta2: S.ADAM_BETA2,
+  omb2: S.ADAM_OMB2,
+  eps: S.ADAM_EPS,
+};
+/** Where Adam's hyper block holds its weight decay. */
+const DECAY: DecaySlots = { l2: S.ADAM_L2, decay: S.ADAM_DECAY, useL2: S.ADAM_USE_L2, useDecay: S.ADAM_USE_DECAY };
 
 /** Adam (`decoupled` false) or AdamW: the same kernel, the decay in another place. */
 function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
@@ -34,8 +44,7 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
     options: ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'nonFinite'],
     defaults: { lr: 1e-3, weightDecay: decoupled ? 0.01 : 0 },
     resolve: (o, owner) => ({
-      betas: checkBetas(owner, o.betas ?? [0.9, 0.999]),
-      eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
+      ...betasAndEps(o, owner),
       amsgrad: checkBoolean(owner, 'amsgrad', o.amsgrad ?? false),
     }),
     stateLayout: (o) => ['exp_avg', 'exp_avg_sq', o.amsgrad ? 'max_exp_avg_sq' : null],
@@ -43,23 +52,15 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       // Plain reads, no destructuring: this runs on every step and shows on small tensors.
       const b1 = o.betas[0],
         b2 = o.betas[1];
-      const wd = o.weightDecay;
       const bc1 = 1 - series.betas.b1.at(b1, t);
       const bc2 = 1 - series.betas.b2.at(b2, t);
       h.f32(S.ADAM_GSCALE, gradScale);
       h.f32(S.ADAM_STEP_SIZE, o.lr / bc1);
       h.f32(S.ADAM_INV_BC2_SQRT, 1 / Math.sqrt(bc2));
-      h.f32(S.ADAM_DECAY, decoupled ? 1 - o.lr * wd : 1);
+      writeDecay(h, DECAY, o.lr, o.weightDecay, decoupled, stepOnly);
       if (stepOnly) return;
-      h.f32(S.ADAM_BETA1, b1);
-      h.f32(S.ADAM_OMB1, 1 - b1);
-      h.f32(S.ADAM_BETA2, b2);
-      h.f32(S.ADAM_OMB2, 1 - b2);
-      h.f32(S.ADAM_EPS, o.eps);
-      h.f32(S.ADAM_L2, decoupled ? 0 : wd);
+      writeMoments(h, MOMENTS, o.betas, o.eps);
       h.flag(S.ADAM_AMSGRAD, o.amsgrad);
-      h.flag(S.ADAM_USE_L2, !decoupled && wd !== 0);
-      h.flag(S.ADAM_USE_DECAY, decoupled && wd !== 0);
     },
     l2: (o) => (decoupled ? 0 : o.weightDecay),
     squaresGradient: true,

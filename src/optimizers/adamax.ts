@@ -1,8 +1,8 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
-import { checkBetas, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { betasAndEps, writeMoments, type MomentSlots, type BetasAndEps } from './parts.js';
 
 /** Options of `Adamax` (PyTorch 2.x names in camelCase). */
 export interface AdamaxOptions extends BaseOptions {
@@ -17,10 +17,10 @@ export interface AdamaxOptions extends BaseOptions {
 }
 
 /** Adamax's resolved options. */
-export interface AdamaxResolved extends CommonResolved {
-  betas: [number, number];
-  eps: number;
-}
+export interface AdamaxResolved extends CommonResolved, BetasAndEps {}
+
+/** Where Adamax's hyper block holds its betas (no 1 - beta2) and eps. */
+const MOMENTS: MomentSlots = { omb1: S.ADAMAX_OMB1, beta2: S.ADAMAX_BETA2, eps: S.ADAMAX_EPS };
 
 /** Adamax's declaration (tables: `'adamax'`, lazy mode). */
 export const adamaxDecl: OptimizerDeclaration<AdamaxResolved> = {
@@ -28,21 +28,14 @@ export const adamaxDecl: OptimizerDeclaration<AdamaxResolved> = {
   table: 'adamax',
   options: ['lr', 'betas', 'eps', 'weightDecay', 'maximize', 'nonFinite'],
   defaults: { lr: 2e-3, weightDecay: 0 },
-  resolve: (o, owner) => ({
-    betas: checkBetas(owner, o.betas ?? [0.9, 0.999]),
-    eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
-  }),
+  resolve: (o, owner) => betasAndEps(o, owner),
   stateLayout: () => ['exp_avg', 'exp_inf'],
   writeHyper(h, o, t, gradScale, series, stepOnly) {
-    const b1 = o.betas[0],
-      b2 = o.betas[1];
     // clr = lr / bias_correction, bias_correction = 1 - beta1^t
     h.f32(S.ADAMAX_GSCALE, gradScale);
-    h.f32(S.ADAMAX_CLR, o.lr / (1 - series.betas.b1.at(b1, t)));
+    h.f32(S.ADAMAX_CLR, o.lr / (1 - series.betas.b1.at(o.betas[0], t)));
     if (stepOnly) return;
-    h.f32(S.ADAMAX_OMB1, 1 - b1);
-    h.f32(S.ADAMAX_BETA2, b2);
-    h.f32(S.ADAMAX_EPS, o.eps);
+    writeMoments(h, MOMENTS, o.betas, o.eps);
     h.f32(S.ADAMAX_WD, o.weightDecay);
     h.flag(S.ADAMAX_USE_WD, o.weightDecay !== 0);
   },

@@ -3,13 +3,13 @@
 // step at every step, alpha_t = alpha_{t-1} + beta * g_t . u_{t-1}, where u_{t-1} is the direction
 // of the previous update (p_{t-1} = p_{t-2} - alpha_{t-1} u_{t-1}), so d f(p_{t-1}) / d alpha_{t-1}
 // = -g_t . u_{t-1}. The dot product comes from the pass that reads the gradients before every
-// step anyway (the non-finite check / norm), in float64 (assembly/hypergrad.ts: hdDots).
+// step anyway (the non-finite check / norm), in float64 (assembly/optimizers/hypergrad/step.ts: hdDots).
 
 import { SLOT as S } from '../core/abi.js';
 import type { OptimizerDeclaration } from '../core/declaration.js';
 import type { Engine } from '../core/engine.js';
 import { checkNumber } from '../core/options.js';
-import type { GroupOptions } from '../core/optimizer.js';
+import type { GroupOptions, StepHook } from '../core/optimizer.js';
 import type { Param } from '../core/param.js';
 import type { ParamGroup } from '../core/param-group.js';
 import { isSchedule, type Schedule } from '../core/schedules.js';
@@ -38,24 +38,55 @@ function hypergradLr(o: Readonly<Record<string, unknown>>, owner: string, fallba
   return checkNumber(owner, 'hypergradLr', o.hypergradLr ?? fallback, { min: 0 });
 }
 
-/** The per-step work both HD optimizers share: scratch for the dots, the lr update per group. */
-class HypergradState {
+function checkNoSchedule(kind: string, lr: unknown): void {
+  if (isSchedule(lr))
+    throw new TypeError(
+      `${kind}: option 'lr' must be a number: hypergradient descent adapts the rate itself, so a schedule cannot drive it`,
+    );
+}
+
+/** What hypergradient descent reads of its optimizer. */
+interface HypergradHost {
+  readonly kind: string;
+  readonly engine: Engine;
+  readonly params: readonly Param[];
+  readonly groups: {
+    readonly groupCount: number;
+    groupSchedule(i: number): Schedule | null;
+    groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
+    groupLr(i: number): number;
+    setGroupLr(i: number, v: number): void;
+  };
+}
+
+/**
+ * The step hook both HD optimizers use: the dots of the last pass (scratch in the engine), and the
+ * rate update per group. They differ in the pass's `mode` (how the kernel finds the previous
+ * direction D) and in `factor`, the direction's factor c_i for a param (0: no previous step).
+ */
+class Hypergradient implements StepHook {
   private scratch = 0;
   private capacity = 0;
   /** clamp(g) . D and p . D of each tensor, from the last pass. */
-  dg = new Float64Array(0);
-  dp = new Float64Array(0);
+  private dg = new Float64Array(0);
+  private dp = new Float64Array(0);
   private sums = new Float64Array(0);
 
-  /** Zeroed per-group sums for adaptRates (reused from step to step). */
-  groupSums(groups: number): Float64Array {
-    if (this.sums.length !== groups) this.sums = new Float64Array(groups);
-    else this.sums.fill(0);
-    return this.sums;
+  constructor(
+    private readonly opt: HypergradHost,
+    private readonly mode: number,
+    private readonly factor: (p: Param, o: Readonly<Record<string, unknown>>) => number,
+  ) {}
+
+  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
+  checkRate(value: number | Schedule): void {
+    checkNoSchedule(this.opt.kind, value);
   }
 
   /** Runs hdDots over the table; returns the squared norm (NaN if any gradient is not finite). */
-  measure(engine: Engine, table: number, count: number, mode: number, lo: number, hi: number): number {
+  measure(table: number, count: number, lo: number, hi: number): number {
+    const { engine, groups } = this.opt;
+    for (let g = 0; g < groups.groupCount; g++) checkNoSchedule(this.opt.kind, groups.groupSchedule(g));
     if (count > this.capacity) {
       const cap = Math.max(8, count * 2);
       const s = engine.alloc(cap * 24);
@@ -63,7 +94,7 @@ class HypergradState {
       this.scratch = s;
       this.capacity = cap;
     }
-    engine.exports.hdDots(table, count, mode, lo, hi, this.scratch);
+    engine.exports.hdDots(table, count, this.mode, lo, hi, this.scratch);
     const out = engine.heapF64;
     const at = this.scratch >>> 3;
     if (this.dg.length !== count) {
@@ -79,55 +110,39 @@ class HypergradState {
     return sumSq;
   }
 
-  release(engine: Engine): void {
-    if (this.scratch) engine.free(this.scratch);
+  /**
+   * Updates each group's rate: alpha += beta * h, h = sum over the group's tensors of
+   * c_i (s_g * clamp(g_i) . D_i + wd_g * p_i . D_i), where s_g is the group's gradient scale (sign
+   * included) and c_i the tensor's direction factor. A non-finite h (gradients NaN under
+   * nonFinite: 'ignore') leaves the rate as it was; the rate never goes below 0.
+   */
+  beforeUpdate(scale: number): void {
+    // Runs every step: no option copies, no arrays made (a copy of every group's options each step
+    // cost microseconds, more than the whole update of a small model).
+    const groups = this.opt.groups;
+    const n = groups.groupCount;
+    if (this.sums.length !== n) this.sums = new Float64Array(n);
+    else this.sums.fill(0);
+    const h = this.sums;
+    const params = this.opt.params;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      const o = groups.groupOptionsLive(p.group);
+      const s = o.maximize ? -scale : scale;
+      const wd = o.weightDecay as number;
+      const c = this.factor(p, o);
+      if (c !== 0) h[p.group] += c * (s * this.dg[i] + (wd !== 0 ? wd * this.dp[i] : 0));
+    }
+    for (let g = 0; g < n; g++) {
+      const beta = groups.groupOptionsLive(g).hypergradLr as number;
+      const next = groups.groupLr(g) + beta * h[g];
+      if (Number.isFinite(next)) groups.setGroupLr(g, Math.max(0, next));
+    }
+  }
+
+  release(): void {
+    if (this.scratch) this.opt.engine.free(this.scratch);
     this.scratch = this.capacity = 0;
-  }
-}
-
-function checkNoSchedule(kind: string, lr: unknown): void {
-  if (isSchedule(lr))
-    throw new TypeError(
-      `${kind}: option 'lr' must be a number: hypergradient descent adapts the rate itself, so a schedule cannot drive it`,
-    );
-}
-
-/**
- * Updates each group's rate: alpha += beta * h, h = sum over the group's tensors of
- * c_i (s_g * clamp(g_i) . D_i + wd_g * p_i . D_i), where s_g is the group's gradient scale (sign
- * included) and c_i the tensor's direction factor. A non-finite h (gradients NaN under
- * nonFinite: 'ignore') leaves the rate as it was; the rate never goes below 0.
- */
-function adaptRates(
-  opt: {
-    readonly params: readonly Param[];
-    readonly groupCount: number;
-    groupOptionsLive(i: number): Readonly<Record<string, unknown>>;
-    groupLr(i: number): number;
-    setGroupLr(i: number, v: number): void;
-  },
-  hd: HypergradState,
-  scale: number,
-  l2Of: (o: Readonly<Record<string, unknown>>) => number,
-  factor: (p: Param, o: Readonly<Record<string, unknown>>) => number,
-): void {
-  // Runs every step: no option copies, no arrays made (a copy of every group's options each step
-  // cost microseconds, more than the whole update of a small model).
-  const groups = opt.groupCount;
-  const h = hd.groupSums(groups);
-  const params = opt.params;
-  for (let i = 0; i < params.length; i++) {
-    const p = params[i];
-    const o = opt.groupOptionsLive(p.group);
-    const s = o.maximize ? -scale : scale;
-    const wd = l2Of(o);
-    const c = factor(p, o);
-    if (c !== 0) h[p.group] += c * (s * hd.dg[i] + (wd !== 0 ? wd * hd.dp[i] : 0));
-  }
-  for (let g = 0; g < groups; g++) {
-    const beta = opt.groupOptionsLive(g).hypergradLr as number;
-    const next = opt.groupLr(g) + beta * h[g];
-    if (Number.isFinite(next)) opt.setGroupLr(g, Math.max(0, next));
   }
 }
 
@@ -181,42 +196,16 @@ export const adamhdDecl: OptimizerDeclaration<AdamHDResolved> = {
  */
 export class SGDHD extends SGD {
   static override readonly declaration = sgdhdDecl;
-  private readonly hd = new HypergradState();
 
   constructor(options: SGDHDOptions = {}) {
     super(options as SGDOptions);
+    // d_{t-1} is stored as applied; a param's first step has none (its grad_prev is 0).
+    this.hook = new Hypergradient(this, S.HD_MODE_STORED, (p) => (p.birth === this.stepCount ? 0 : 1));
   }
 
   /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
   override addParamGroup(options: GroupOptions<SGDHDOptions> = {}): ParamGroup {
     return super.addParamGroup(options as GroupOptions<SGDOptions>);
-  }
-
-  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
-  protected override checkRate(value: number | Schedule): void {
-    checkNoSchedule(this.kind, value);
-  }
-
-  protected override measureGrads(lo: number, hi: number): number {
-    for (let g = 0; g < this.groupCount; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
-    const { table, count } = this.tableInfo;
-    return this.hd.measure(this.engine, table, count, S.HD_MODE_STORED, lo, hi);
-  }
-
-  protected override beforeUpdate(scale: number): void {
-    // d_{t-1} is stored as applied; a param's first step has none (its grad_prev is 0).
-    adaptRates(
-      this,
-      this.hd,
-      scale,
-      (o) => o.weightDecay as number,
-      (p) => (p.birth === this.stepCount ? 0 : 1),
-    );
-  }
-
-  override dispose(): void {
-    if (!this.isDisposed) this.hd.release(this.engine);
-    super.dispose();
   }
 }
 
@@ -229,43 +218,18 @@ export class SGDHD extends SGD {
  */
 export class AdamHD extends Adam {
   static override readonly declaration = adamhdDecl;
-  private readonly hd = new HypergradState();
 
   constructor(options: AdamHDOptions = {}) {
     super(options as AdamOptions);
+    // u_{t-1} is recomputed from the state, its bias correction 1 / (1 - b1^(t-1)) is c_i.
+    this.hook = new Hypergradient(this, S.HD_MODE_ADAM, (p, o) => {
+      const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
+      return prev === 0 ? 0 : 1 / (1 - this.series.previous.b1.at((o.betas as number[])[0], prev));
+    });
   }
 
   /** Adds a param group (see `Optimizer.addParamGroup`); it may set its own `hypergradLr`. */
   override addParamGroup(options: GroupOptions<AdamHDOptions> = {}): ParamGroup {
     return super.addParamGroup(options as GroupOptions<AdamOptions>);
-  }
-
-  /** `opt.lr = schedule` is refused as the constructor refuses it (the rate adapts itself). */
-  protected override checkRate(value: number | Schedule): void {
-    checkNoSchedule(this.kind, value);
-  }
-
-  protected override measureGrads(lo: number, hi: number): number {
-    for (let g = 0; g < this.groupCount; g++) checkNoSchedule(this.kind, this.groupSchedule(g));
-    const { table, count } = this.tableInfo;
-    return this.hd.measure(this.engine, table, count, S.HD_MODE_ADAM, lo, hi);
-  }
-
-  protected override beforeUpdate(scale: number): void {
-    adaptRates(
-      this,
-      this.hd,
-      scale,
-      (o) => o.weightDecay as number,
-      (p, o) => {
-        const prev = this.stepCount - p.birth; // the param's steps so far: t - 1
-        return prev === 0 ? 0 : 1 / (1 - this.series.previous.b1.at((o.betas as number[])[0], prev));
-      },
-    );
-  }
-
-  override dispose(): void {
-    if (!this.isDisposed) this.hd.release(this.engine);
-    super.dispose();
   }
 }

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBetas } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { writeMoments, type MomentSlots } from './parts.js';
 
 /** Options of `Lion` (optax.lion's hyperparameters, camelCase names as the other optimizers). */
 export interface LionOptions extends BaseOptions {
@@ -19,6 +20,9 @@ export interface LionResolved extends CommonResolved {
   betas: [number, number];
 }
 
+/** Where Lion's hyper block holds its betas (Lion has no eps). */
+const MOMENTS: MomentSlots = { beta1: S.LION_BETA1, omb1: S.LION_OMB1, beta2: S.LION_BETA2, omb2: S.LION_OMB2 };
+
 /** Lion's declaration (tables: `'lion'`, lazy mode). */
 export const lionDecl: OptimizerDeclaration<LionResolved> = {
   name: 'Lion',
@@ -31,12 +35,7 @@ export const lionDecl: OptimizerDeclaration<LionResolved> = {
     h.f32(S.LION_GSCALE, gradScale);
     h.f32(S.LION_LR, o.lr);
     if (stepOnly) return;
-    const b1 = o.betas[0],
-      b2 = o.betas[1];
-    h.f32(S.LION_BETA1, b1);
-    h.f32(S.LION_OMB1, 1 - b1);
-    h.f32(S.LION_BETA2, b2);
-    h.f32(S.LION_OMB2, 1 - b2);
+    writeMoments(h, MOMENTS, o.betas);
     h.f32(S.LION_WD, o.weightDecay);
     h.flag(S.LION_USE_WD, o.weightDecay !== 0);
   },

@@ -1,8 +1,9 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
-import { checkBetas, checkBoolean, checkNumber } from '../core/options.js';
+import { checkBoolean, checkNumber } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { betasAndEps, writeDecay, writeMoments, type DecaySlots, type MomentSlots, type BetasAndEps } from './parts.js';
 
 /** Options of `NAdam` (PyTorch 2.x names in camelCase). */
 export interface NAdamOptions extends BaseOptions {
@@ -21,12 +22,15 @@ export interface NAdamOptions extends BaseOptions {
 }
 
 /** NAdam's resolved options. */
-export interface NAdamResolved extends CommonResolved {
-  betas: [number, number];
-  eps: number;
+export interface NAdamResolved extends CommonResolved, BetasAndEps {
   momentumDecay: number;
   decoupledWeightDecay: boolean;
 }
+
+/** Where NAdam's hyper block holds its betas and eps. */
+const MOMENTS: MomentSlots = { omb1: S.NADAM_OMB1, beta2: S.NADAM_BETA2, omb2: S.NADAM_OMB2, eps: S.NADAM_EPS };
+/** Where NAdam's hyper block holds its weight decay. */
+const DECAY: DecaySlots = { l2: S.NADAM_L2, decay: S.NADAM_DECAY, useL2: S.NADAM_USE_L2, useDecay: S.NADAM_USE_DECAY };
 
 /** NAdam's declaration (tables: `'nadam'`, lazy mode; a table's t is its update count). */
 export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
@@ -35,8 +39,7 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
   options: ['lr', 'betas', 'eps', 'weightDecay', 'momentumDecay', 'decoupledWeightDecay', 'maximize', 'nonFinite'],
   defaults: { lr: 2e-3, weightDecay: 0 },
   resolve: (o, owner) => ({
-    betas: checkBetas(owner, o.betas ?? [0.9, 0.999]),
-    eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
+    ...betasAndEps(o, owner),
     momentumDecay: checkNumber(owner, 'momentumDecay', o.momentumDecay ?? 4e-3, { min: 0 }),
     decoupledWeightDecay: checkBoolean(owner, 'decoupledWeightDecay', o.decoupledWeightDecay ?? false),
   }),
@@ -57,15 +60,9 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
     h.f32(S.NADAM_INV_BC2, 1 / (1 - series.betas.b2.at(b2, t)));
     h.f32(S.NADAM_CG, (o.lr * (1 - mu)) / (1 - prod));
     h.f32(S.NADAM_CM, (o.lr * muNext) / (1 - prodNext));
-    h.f32(S.NADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+    writeDecay(h, DECAY, o.lr, o.weightDecay, dec, stepOnly);
     if (stepOnly) return;
-    h.f32(S.NADAM_OMB1, 1 - b1);
-    h.f32(S.NADAM_BETA2, b2);
-    h.f32(S.NADAM_OMB2, 1 - b2);
-    h.f32(S.NADAM_EPS, o.eps);
-    h.f32(S.NADAM_L2, dec ? 0 : o.weightDecay);
-    h.flag(S.NADAM_USE_L2, !dec && o.weightDecay !== 0);
-    h.flag(S.NADAM_USE_DECAY, dec && o.weightDecay !== 0);
+    writeMoments(h, MOMENTS, o.betas, o.eps);
   },
   squaresGradient: true,
   kernel: 'nadamStep',

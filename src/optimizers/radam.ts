@@ -1,8 +1,9 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
-import { checkBetas, checkBoolean, checkNumber } from '../core/options.js';
+import { checkBoolean } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { betasAndEps, writeDecay, writeMoments, type DecaySlots, type MomentSlots, type BetasAndEps } from './parts.js';
 
 /** Options of `RAdam` (PyTorch 2.x names in camelCase). */
 export interface RAdamOptions extends BaseOptions {
@@ -19,9 +20,7 @@ export interface RAdamOptions extends BaseOptions {
 }
 
 /** RAdam's resolved options. */
-export interface RAdamResolved extends CommonResolved {
-  betas: [number, number];
-  eps: number;
+export interface RAdamResolved extends CommonResolved, BetasAndEps {
   decoupledWeightDecay: boolean;
 }
 
@@ -34,6 +33,11 @@ export function radamRectification(beta2: number, t: number, beta2PowT: number =
   return Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
 }
 
+/** Where RAdam's hyper block holds its betas and eps. */
+const MOMENTS: MomentSlots = { omb1: S.RADAM_OMB1, beta2: S.RADAM_BETA2, omb2: S.RADAM_OMB2, eps: S.RADAM_EPS };
+/** Where RAdam's hyper block holds its weight decay. */
+const DECAY: DecaySlots = { l2: S.RADAM_L2, decay: S.RADAM_DECAY, useL2: S.RADAM_USE_L2, useDecay: S.RADAM_USE_DECAY };
+
 /** RAdam's declaration (tables: `'radam'`, lazy mode; a table's t is its update count). */
 export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
   name: 'RAdam',
@@ -41,8 +45,7 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
   options: ['lr', 'betas', 'eps', 'weightDecay', 'decoupledWeightDecay', 'maximize', 'nonFinite'],
   defaults: { lr: 1e-3, weightDecay: 0 },
   resolve: (o, owner) => ({
-    betas: checkBetas(owner, o.betas ?? [0.9, 0.999]),
-    eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
+    ...betasAndEps(o, owner),
     decoupledWeightDecay: checkBoolean(owner, 'decoupledWeightDecay', o.decoupledWeightDecay ?? false),
   }),
   stateLayout: () => ['exp_avg', 'exp_avg_sq'],
@@ -56,16 +59,10 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     const dec = o.decoupledWeightDecay;
     h.f32(S.RADAM_GSCALE, gradScale);
     h.f32(S.RADAM_COEF, rect === null ? o.lr / bc1 : (o.lr / bc1) * rect * Math.sqrt(bc2));
-    h.f32(S.RADAM_DECAY, dec ? 1 - o.lr * o.weightDecay : 1);
+    writeDecay(h, DECAY, o.lr, o.weightDecay, dec, stepOnly);
     h.flag(S.RADAM_RECT, rect !== null);
     if (stepOnly) return;
-    h.f32(S.RADAM_OMB1, 1 - b1);
-    h.f32(S.RADAM_BETA2, b2);
-    h.f32(S.RADAM_OMB2, 1 - b2);
-    h.f32(S.RADAM_EPS, o.eps);
-    h.f32(S.RADAM_L2, dec ? 0 : o.weightDecay);
-    h.flag(S.RADAM_USE_L2, !dec && o.weightDecay !== 0);
-    h.flag(S.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
+    writeMoments(h, MOMENTS, o.betas, o.eps);
   },
   squaresGradient: true,
   kernel: 'radamStep',

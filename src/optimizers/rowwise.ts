@@ -6,7 +6,8 @@
 
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
-import { checkBetas, checkChoice, checkNumber } from '../core/options.js';
+import { checkChoice, checkNumber } from '../core/options.js';
+import { betasAndEps, writeMoments, type MomentSlots, type BetasAndEps } from './parts.js';
 
 /** How `rowwiseAdagrad` applies `weightDecay` (FBGEMM's `WeightDecayMode` L2 and DECOUPLE). */
 export type RowwiseWeightDecayMode = 'l2' | 'decoupled';
@@ -58,11 +59,17 @@ export const rowwiseAdagradDecl: OptimizerDeclaration<RowwiseAdagradResolved> = 
   rowKernel: S.EMB_KIND_ROWWISE_ADAGRAD,
 };
 
+/** Where partial row-wise Adam's hyper block holds its betas and eps. */
+const PRADAM_MOMENTS: MomentSlots = {
+  beta1: S.PRADAM_BETA1,
+  omb1: S.PRADAM_OMB1,
+  beta2: S.PRADAM_BETA2,
+  omb2: S.PRADAM_OMB2,
+  eps: S.PRADAM_EPS,
+};
+
 /** Partial row-wise Adam's resolved options. */
-export interface PartialRowwiseAdamResolved extends CommonResolved {
-  betas: [number, number];
-  eps: number;
-}
+export interface PartialRowwiseAdamResolved extends CommonResolved, BetasAndEps {}
 
 /**
  * Partial row-wise Adam (table optimizer `'partialRowwiseAdam'`), FBGEMM's `PARTIAL_ROWWISE_ADAM`:
@@ -77,10 +84,7 @@ export const partialRowwiseAdamDecl: OptimizerDeclaration<PartialRowwiseAdamReso
   table: 'partialRowwiseAdam',
   options: ['lr', 'betas', 'eps', 'weightDecay', 'maximize', 'nonFinite'],
   defaults: { lr: 1e-3, weightDecay: 0 },
-  resolve: (o, owner) => ({
-    betas: checkBetas(owner, o.betas ?? [0.9, 0.999]),
-    eps: checkNumber(owner, 'eps', o.eps ?? 1e-8, { min: 0 }),
-  }),
+  resolve: (o, owner) => betasAndEps(o, owner),
   stateLayout: () => ['exp_avg', 'exp_avg_sq'],
   rowState: ['exp_avg_sq'],
   writeHyper(h, o, t, gradScale, series, stepOnly) {
@@ -91,11 +95,7 @@ export const partialRowwiseAdamDecl: OptimizerDeclaration<PartialRowwiseAdamReso
     h.f32(S.PRADAM_INV_BC2_SQRT, 1 / Math.sqrt(1 - series.betas.b2.at(b2, t)));
     h.f32(S.PRADAM_LWD, o.lr * o.weightDecay);
     if (stepOnly) return;
-    h.f32(S.PRADAM_BETA1, b1);
-    h.f32(S.PRADAM_OMB1, 1 - b1);
-    h.f32(S.PRADAM_BETA2, b2);
-    h.f32(S.PRADAM_OMB2, 1 - b2);
-    h.f32(S.PRADAM_EPS, o.eps);
+    writeMoments(h, PRADAM_MOMENTS, o.betas, o.eps);
     h.flag(S.PRADAM_USE_WD, o.weightDecay !== 0);
   },
   l2: () => 0,
