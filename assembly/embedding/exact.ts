@@ -44,19 +44,28 @@ const SLOT_CB: usize = 56;  // byte offset of cb in a ring entry
 const SLOT_E: usize = 64;   // byte offset of E0
 const E_TERMS: i32 = 16;
 
-/** E_n of ring entry `s` as float32 (the centred series' coefficients: read only where used). */
-@inline function eCoef(s: usize, n: i32): f32 {
-  return <f32>load<f64>(s + SLOT_E + (<usize>n << 3));
-}
-
 @inline function centredElement(P: usize, M: usize, V: usize, X: usize, o: usize, Df: f32, md: f32, vd: f32, cb: f32, eps32: f32,
-                                s: usize, ams: bool): void {
+                                E0: f32, E1: f32, E2: f32, E3: f32, E4: f32, E5: f32, E6: f32, E7: f32, E8: f32, E9: f32, E10: f32, E11: f32, E12: f32, E13: f32, E14: f32, E15: f32, ams: bool): void {
   const p0 = load<f32>(P + o), m0 = load<f32>(M + o), v0 = load<f32>(V + o);
   const x = sqrt<f32>(ams ? load<f32>(X + o) : v0);
   const y = x * cb + eps32;
   const q = x / y;
-  let h = eCoef(s, E_TERMS - 1);
-  for (let n = E_TERMS - 2; n >= 0; n--) h = eCoef(s, n) - q * h;
+  let h = E15;
+  h = E14 - q * h;
+  h = E13 - q * h;
+  h = E12 - q * h;
+  h = E11 - q * h;
+  h = E10 - q * h;
+  h = E9 - q * h;
+  h = E8 - q * h;
+  h = E7 - q * h;
+  h = E6 - q * h;
+  h = E5 - q * h;
+  h = E4 - q * h;
+  h = E3 - q * h;
+  h = E2 - q * h;
+  h = E1 - q * h;
+  h = E0 - q * h;
   store<f32>(P + o, Df * (p0 - m0 * (h / y)));
   store<f32>(M + o, m0 * md);
   store<f32>(V + o, v0 * vd);
@@ -80,18 +89,17 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
 }
 
 @inline function adamElement(P: usize, M: usize, V: usize, X: usize, o: usize, Df: f32, md: f32, vd: f32,
-                             a0: f32, a2: f32, b1: f32, b3: f32, thr2: f32,
+                             B0: f32, B1: f32, B2: f32, B3: f32, eps32: f32, thr: f32,
                              s0: u32, n: u32, ring: usize, mask: u32, pw: usize, J: u32, eps: f64, decay: bool, ams: bool): void {
   const p0 = load<f32>(P + o), m0 = load<f32>(M + o), v0 = load<f32>(V + o);
-  const w = ams ? load<f32>(X + o) : v0;
+  const x = sqrt<f32>(ams ? load<f32>(X + o) : v0);
   let p: f32;
-  if (w < thr2) {
-    p = fixElement(p0, m0, sqrt<f32>(w), Df, s0, n, ring, mask, pw, J, eps, decay, ams);
+  if (x < thr) {
+    p = fixElement(p0, m0, x, Df, s0, n, ring, mask, pw, J, eps, decay, ams);
   } else {
-    // The SIMD loop's arithmetic (see there).
-    const x = sqrt<f32>(w), u = <f32>1 / w;
-    const F = (x * u) * (a0 + a2 * u) - u * (b1 + b3 * u);
-    p = Df * p0 - (Df * m0) * F;
+    const z = eps32 / x;
+    const F = (B0 - z * (B1 - z * (B2 - z * B3))) / x;
+    p = Df * (p0 - m0 * F);
   }
   store<f32>(P + o, p);
   store<f32>(M + o, m0 * md);
@@ -107,63 +115,94 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW);
   const n = K < J ? K : J;
   const s = slotOf(ring, mask, s0);
-  // The 4-term series F(x) = (B0 - z (B1 - z (B2 - z B3))) / x, z = eps / x, in u = 1/x^2 = 1/w:
-  //   F = (x u) (B0 + eps^2 B2 u) - u (eps B1 + eps^3 B3 u),
-  // so that sqrt(w) and 1/w are independent and the rest is 3 products deep (Horner in z = eps / x
-  // waited for a sqrt, then a division, then 3 product steps and a second division). Measured
-  // (AMD EPYC family 23, 262144 x 64, 4096 Zipf ids): this form 1.03-1.05x the speed of Horner in z
-  // with one division for 1/x, which was 1.00-1.10x the two divisions; Newton steps for 1/sqrt(w)
-  // instead of the division (0.95-0.96x), and the catch-up fused group by group with the row's
-  // step (0.96-0.97x), were slower. Coefficients rounded to float32 once per row.
-  const eps64 = embF64(desc, EMBF_EPS);
-  const a0 = <f32>load<f64>(s, 24), b1 = <f32>(eps64 * load<f64>(s, 32));
-  const a2 = <f32>(eps64 * eps64 * load<f64>(s, 40)), b3 = <f32>(eps64 * eps64 * eps64 * load<f64>(s, 48));
+  const B0 = <f32>load<f64>(s, 24), B1 = <f32>load<f64>(s, 32), B2 = <f32>load<f64>(s, 40), B3 = <f32>load<f64>(s, 48);
   const H = mask + 1;
   const md = <f32>(K < H ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K));
   const vd = <f32>(K < H ? load<f64>(pw + (<usize>(H + K) << 3)) : Math.pow(embF64(desc, EMBF_B2), <f64>K));
   const Df = <f32>D;
   const eps = embF64(desc, EMBF_EPS), eps32 = <f32>eps, thr = <f32>embF64(desc, EMBF_THR);
-  // An element is tiny when its squared denominator w (v, or AMSGrad's vmax) is below thr^2, and
-  // at least below the smallest normal float (so that 1/w stays finite).
-  const thr2 = max<f32>(thr * thr, <f32>1.17549435e-38);
-  // Groups of 4 elements whose v (w) are all >= thr^2 use the 4-term series in eps / sqrt(v); a
+  // Groups of 4 elements whose sqrt(v) are all >= thr use the 4-term series in eps / sqrt(v); a
   // group with a smaller one uses the centred series when the window has one (else the term-by-term
   // sum for those elements). Both builds decide per group of 4, so they agree to the bit.
   const centred = load<f64>(s, SLOT_CB) > 0;
   const cb = <f32>load<f64>(s, SLOT_CB);
+  const E0 = <f32>load<f64>(s, SLOT_E + 0);
+  const E1 = <f32>load<f64>(s, SLOT_E + 8);
+  const E2 = <f32>load<f64>(s, SLOT_E + 16);
+  const E3 = <f32>load<f64>(s, SLOT_E + 24);
+  const E4 = <f32>load<f64>(s, SLOT_E + 32);
+  const E5 = <f32>load<f64>(s, SLOT_E + 40);
+  const E6 = <f32>load<f64>(s, SLOT_E + 48);
+  const E7 = <f32>load<f64>(s, SLOT_E + 56);
+  const E8 = <f32>load<f64>(s, SLOT_E + 64);
+  const E9 = <f32>load<f64>(s, SLOT_E + 72);
+  const E10 = <f32>load<f64>(s, SLOT_E + 80);
+  const E11 = <f32>load<f64>(s, SLOT_E + 88);
+  const E12 = <f32>load<f64>(s, SLOT_E + 96);
+  const E13 = <f32>load<f64>(s, SLOT_E + 104);
+  const E14 = <f32>load<f64>(s, SLOT_E + 112);
+  const E15 = <f32>load<f64>(s, SLOT_E + 120);
   let i: usize = 0;
   const n4 = dim & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
-    const va0 = f32x4.splat(a0), va2 = f32x4.splat(a2), vb1 = f32x4.splat(b1), vb3 = f32x4.splat(b3);
-    const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vthr2 = f32x4.splat(thr2);
-    const vcb = f32x4.splat(cb), vone = f32x4.splat(1);
+    const vB0 = f32x4.splat(B0), vB1 = f32x4.splat(B1), vB2 = f32x4.splat(B2), vB3 = f32x4.splat(B3);
+    const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vthr = f32x4.splat(thr);
+    const vcb = f32x4.splat(cb);
+    const vE0 = f32x4.splat(E0);
+    const vE1 = f32x4.splat(E1);
+    const vE2 = f32x4.splat(E2);
+    const vE3 = f32x4.splat(E3);
+    const vE4 = f32x4.splat(E4);
+    const vE5 = f32x4.splat(E5);
+    const vE6 = f32x4.splat(E6);
+    const vE7 = f32x4.splat(E7);
+    const vE8 = f32x4.splat(E8);
+    const vE9 = f32x4.splat(E9);
+    const vE10 = f32x4.splat(E10);
+    const vE11 = f32x4.splat(E11);
+    const vE12 = f32x4.splat(E12);
+    const vE13 = f32x4.splat(E13);
+    const vE14 = f32x4.splat(E14);
+    const vE15 = f32x4.splat(E15);
     for (; i < n4; i += 4) {
       const o = i << 2;
       const v0 = v128.load(V + o);
-      const w = ams ? v128.load(X + o) : v0;
-      if (v128.any_true(f32x4.lt(w, vthr2))) {
-        const x = f32x4.sqrt(w);
+      const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
+      if (v128.any_true(f32x4.lt(x, vthr))) {
         if (centred) {
           const y = f32x4.add(f32x4.mul(x, vcb), veps);
           const q = f32x4.div(x, y);
-          // The E_n are read here, in the rare groups that need them (not once per row).
-          let h = f32x4.splat(eCoef(s, E_TERMS - 1));
-          for (let e = E_TERMS - 2; e >= 0; e--) h = f32x4.sub(f32x4.splat(eCoef(s, e)), f32x4.mul(q, h));
+          let h = vE15;
+          h = f32x4.sub(vE14, f32x4.mul(q, h));
+          h = f32x4.sub(vE13, f32x4.mul(q, h));
+          h = f32x4.sub(vE12, f32x4.mul(q, h));
+          h = f32x4.sub(vE11, f32x4.mul(q, h));
+          h = f32x4.sub(vE10, f32x4.mul(q, h));
+          h = f32x4.sub(vE9, f32x4.mul(q, h));
+          h = f32x4.sub(vE8, f32x4.mul(q, h));
+          h = f32x4.sub(vE7, f32x4.mul(q, h));
+          h = f32x4.sub(vE6, f32x4.mul(q, h));
+          h = f32x4.sub(vE5, f32x4.mul(q, h));
+          h = f32x4.sub(vE4, f32x4.mul(q, h));
+          h = f32x4.sub(vE3, f32x4.mul(q, h));
+          h = f32x4.sub(vE2, f32x4.mul(q, h));
+          h = f32x4.sub(vE1, f32x4.mul(q, h));
+          h = f32x4.sub(vE0, f32x4.mul(q, h));
           const m0 = v128.load(M + o);
           v128.store(P + o, f32x4.mul(vD, f32x4.sub(v128.load(P + o), f32x4.mul(m0, f32x4.div(h, y)))));
           v128.store(M + o, f32x4.mul(m0, vmd));
           v128.store(V + o, f32x4.mul(v0, vvd));
         } else {
           for (let l: usize = 0; l < 4; l++) {
-            adamElement(P, M, V, X, o + (l << 2), Df, md, vd, a0, a2, b1, b3, thr2, s0, n, ring, mask, pw, J, eps, decay, ams);
+            adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
           }
         }
         continue;
       }
       const p0 = v128.load(P + o), m0 = v128.load(M + o);
-      const x = f32x4.sqrt(w), u = f32x4.div(vone, w);
-      const F = f32x4.sub(f32x4.mul(f32x4.mul(x, u), f32x4.add(va0, f32x4.mul(va2, u))), f32x4.mul(u, f32x4.add(vb1, f32x4.mul(vb3, u))));
-      v128.store(P + o, f32x4.sub(f32x4.mul(vD, p0), f32x4.mul(f32x4.mul(vD, m0), F)));
+      const z = f32x4.div(veps, x);
+      const F = f32x4.div(f32x4.sub(vB0, f32x4.mul(z, f32x4.sub(vB1, f32x4.mul(z, f32x4.sub(vB2, f32x4.mul(z, vB3)))))), x);
+      v128.store(P + o, f32x4.mul(vD, f32x4.sub(p0, f32x4.mul(m0, F))));
       v128.store(M + o, f32x4.mul(m0, vmd));
       v128.store(V + o, f32x4.mul(v0, vvd));
     }
@@ -172,18 +211,18 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
       const o = i << 2;
       let tiny = false;
       for (let l: usize = 0; l < 4; l++) {
-        if (load<f32>((ams ? X : V) + o + (l << 2)) < thr2) tiny = true;
+        if (sqrt<f32>(load<f32>((ams ? X : V) + o + (l << 2))) < thr) tiny = true;
       }
       for (let l: usize = 0; l < 4; l++) {
-        if (tiny && centred) centredElement(P, M, V, X, o + (l << 2), Df, md, vd, cb, eps32, s, ams);
-        else adamElement(P, M, V, X, o + (l << 2), Df, md, vd, a0, a2, b1, b3, thr2, s0, n, ring, mask, pw, J, eps, decay, ams);
+        if (tiny && centred) centredElement(P, M, V, X, o + (l << 2), Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+        else adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
       }
     }
   }
   for (; i < dim; i++) {
     const o = i << 2;
-    if (centred && load<f32>((ams ? X : V) + o) < thr2) centredElement(P, M, V, X, o, Df, md, vd, cb, eps32, s, ams);
-    else adamElement(P, M, V, X, o, Df, md, vd, a0, a2, b1, b3, thr2, s0, n, ring, mask, pw, J, eps, decay, ams);
+    if (centred && sqrt<f32>(load<f32>((ams ? X : V) + o)) < thr) centredElement(P, M, V, X, o, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+    else adamElement(P, M, V, X, o, Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
   }
 }
 
