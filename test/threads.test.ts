@@ -22,7 +22,7 @@ import {
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { rng } from './rng.js';
-import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
+import { EMBEDDING_COALESCE_SPLIT_FACTOR, EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
@@ -276,12 +276,12 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
         const grads = randomArray(k * dim, r);
         for (const t of tables) expect(t.update(ids, grads)).toBe(true);
         if (tables[0].lastUniqueRows * dim >= threshold) big++;
-        if (k * dim >= threshold) bigBatches++;
+        if (k * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS * EMBEDDING_COALESCE_SPLIT_FACTOR) bigBatches++;
       }
       // The 2-thread engine splits the coalescing of the batches whose gradients pass its threshold
-      // for tables (4x its minParallelElements), and the row steps of the updates whose unique rows
-      // pass it; the 3-thread one splits both in every update (the row steps: at least one row per
-      // thread).
+      // for coalescing (64x its minParallelElements: none here), and the row steps of the updates
+      // whose unique rows pass its threshold for tables (4x); the 3-thread one splits both in every
+      // update (the row steps: at least one row per thread).
       expect(big).toBeGreaterThan(0);
       expect(runs[0]).toHaveBeenCalledTimes(bigBatches + big);
       expect(runs[1]).toHaveBeenCalledTimes(8);
