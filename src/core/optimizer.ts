@@ -35,7 +35,7 @@ import { buildStateDict, checkStateDict } from './optimizer-state.js';
 import { readParamInit } from './param-init.js';
 import { StepTable } from './step-table.js';
 import { StateStorage, STORAGE_OPTIONS, type StateStorageOptions, type StateType } from './state-type.js';
-import { checkStepScale, nonFiniteError, overflowReason } from './step-checks.js';
+import { checkStepScale, nonFiniteError, overflowReason, stepCheckHost } from './step-checks.js';
 
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
 export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
@@ -337,7 +337,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
         `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
       );
     // Without options and meta-gradients (the usual step) neither check has anything to look at.
-    const gradScale = options === undefined ? 1 : this.stepScale(options);
+    const gradScale = options === undefined ? 1 : checkStepScale(this.kind, options);
     if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
     // The scheduled rates of this step (and the next), checked before anything changes.
     const groups = this.groups.states;
@@ -425,39 +425,22 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** Why the kernel's gradients (or their squares) would overflow float32, or null (src/core/step-checks.ts). */
   private overflow(n: number, scale: number, lo: number, hi: number, maxAbs?: number, norm?: number): string | null {
-    return overflowReason(this.stepCheckHost(), this.decl, this.steptable.table, n, scale, lo, hi, maxAbs, norm);
-  }
-
-  /** The checked `gradScale` of a step. */
-  private stepScale(options: StepOptions): number {
-    return checkStepScale(this.kind, options);
-  }
-
-  /** The L2 weight decay these options add to the gradient (`g + wd * p`), 0 when none (or decoupled). */
-  private l2WeightDecay(o: Resolved<O>): number {
-    return l2Decay(this.decl, o as unknown as Record<string, unknown>);
+    return overflowReason(
+      (this.checkHost ??= stepCheckHost(this.kind, this.engine, this.params, this.decl, this.groups)),
+      this.decl,
+      this.steptable.table,
+      n,
+      scale,
+      lo,
+      hi,
+      maxAbs,
+      norm,
+    );
   }
 
   /** The largest `wd * |p|` an L2 decay may add to a gradient (set with the table): 0 without L2. */
   private l2Bound = 0;
   private checkHost: StepCheckHost | null = null;
-  /** What the step's gradient check reads of this optimizer (made once). */
-  private stepCheckHost(): StepCheckHost {
-    return (this.checkHost ??= {
-      kind: this.kind,
-      engine: this.engine,
-      params: this.params,
-      scaleAndL2: (i, scale) => {
-        const o = this.groups.states[this.params[i].group].opts;
-        return { s: o.maximize ? -scale : scale, wd: this.l2WeightDecay(o) };
-      },
-      maxL2: () => {
-        let m = 0;
-        for (const g of this.groups.states) m = Math.max(m, this.l2WeightDecay(g.opts));
-        return m;
-      },
-    });
-  }
 
   private ensureTable(): void {
     if (this.dirty) this.buildTable();
@@ -467,7 +450,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   private buildTable(): void {
     this.arena.trim();
     let l2 = 0;
-    for (const g of this.groups.states) l2 = Math.max(l2, this.l2WeightDecay(g.opts));
+    for (const g of this.groups.states)
+      l2 = Math.max(l2, l2Decay(this.decl, g.opts as unknown as Record<string, unknown>));
     this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
     const slotsOf = this.groups.states.map((g) => {

@@ -2,7 +2,7 @@
 // run only when the step's one-comparison bounds do not already show the gradients fine, and the
 // validation of `step()`'s options. The hot half (one max |g| pass, the bounds) is in step().
 
-import type { AnyDeclaration } from './declaration.js';
+import { l2Decay, type AnyDeclaration } from './declaration.js';
 import type { Engine } from './engine.js';
 import { NonFiniteGradientError } from './errors.js';
 import { checkF32Scale, effectiveOverflow, squareOverflow, type StepCheckHost } from './finite-check.js';
@@ -57,4 +57,32 @@ export function checkStepScale(kind: string, options: { gradScale?: number }): n
   checkKnownKeys(`${kind}.step`, options, ['gradScale', 'hvp', 'gradFn']);
   const s = checkNumber(`${kind}.step`, 'gradScale', options.gradScale ?? 1, { min: 0, minExclusive: true });
   return checkF32Scale(`${kind}.step`, 'gradScale', s);
+}
+
+/**
+ * @internal What a dense step's gradient check reads of an optimizer (made once per optimizer): its
+ * params, and per param its group's signed gradient scale and L2 weight decay.
+ */
+export function stepCheckHost(
+  kind: string,
+  engine: Engine,
+  params: readonly Param[],
+  decl: AnyDeclaration,
+  groups: { readonly states: readonly { readonly opts: { readonly maximize: boolean } }[] },
+): StepCheckHost {
+  const l2 = (o: object): number => l2Decay(decl, o as Record<string, unknown>);
+  return {
+    kind,
+    engine,
+    params,
+    scaleAndL2: (i, scale) => {
+      const o = groups.states[params[i].group].opts;
+      return { s: o.maximize ? -scale : scale, wd: l2(o) };
+    },
+    maxL2: () => {
+      let m = 0;
+      for (const g of groups.states) m = Math.max(m, l2(g.opts));
+      return m;
+    },
+  };
 }
