@@ -1,10 +1,10 @@
 // In Node (and Deno, Bun) createEngine()/init() compile and instantiate the wasm bytes
-// synchronously (src/core/load.ts compilesSynchronously): no async compile's hand-offs to
+// synchronously (src/core/wasm-fetch.ts compilesSynchronously): no async compile's hand-offs to
 // background threads on the way to a ready engine. Where a `document` exists they stay async.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../src/index.js';
-import { compileModule, compilesSynchronously } from '../src/core/load.js';
+import { compileModule, compilesSynchronously } from '../src/core/wasm-fetch.js';
 
 const bytes = readFileSync(new URL('../dist/wasm-optim.scalar.wasm', import.meta.url));
 

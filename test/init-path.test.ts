@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createEngine, createEngineSync } from '../src/index.js';
-import { loadUrl, readWholeFile } from '../src/core/load.js';
+import { loadUrl, readWholeFile } from '../src/core/wasm-fetch.js';
 
 const dist = new URL('../dist/', import.meta.url);
 const BUILDS = ['simd', 'scalar', 'threads', 'threads-scalar'] as const;

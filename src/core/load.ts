@@ -25,7 +25,6 @@ import {
 import type { WasmBytes, WasmModule } from './wasm-types.js';
 
 export type { WasmBuild, WasmLocator } from './wasm-fetch.js';
-export { baseUrl, checkWasmBytes, compileModule, compilesSynchronously, loadUrl, readWholeFile } from './wasm-fetch.js';
 
 const NO_LOCATOR: WasmLocator = () => {
   throw new Error(

@@ -36,11 +36,12 @@ function notWasm(bytes: Uint8Array, from: string): never {
   );
 }
 
+/** @internal the bytes of a buffer source, as a Uint8Array view. */
 export function bytesOf(src: BufferSource): Uint8Array {
   return ArrayBuffer.isView(src) ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength) : new Uint8Array(src);
 }
 
-/** `Response`, checked without touching the global in Node until needed (its getter loads undici: ~30 ms). */
+/** @internal `Response`, checked without touching the global in Node until needed (its getter loads undici: ~30 ms). */
 export function isResponse(x: unknown): x is Response {
   if (x === null || typeof x !== 'object' || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) return false;
   const proto = Object.getPrototypeOf(x);
@@ -60,6 +61,7 @@ function nodeFs(): NodeFs | null {
   return typeof p?.getBuiltinModule === 'function' ? (p.getBuiltinModule('node:fs') as NodeFs) : null;
 }
 
+/** @internal how to load the wasm when a source fails (ends every load error). */
 export const LOAD_FIX =
   "serve the file and pass its URL, init(url) (the package exports it as 'wasm-optim/wasm/simd'), " +
   "or import from 'wasm-optim/inline', which carries the wasm inside the JavaScript";

@@ -165,6 +165,7 @@ export const sgdhdDecl: OptimizerDeclaration<SGDHDResolved> = {
     if (!stepOnly) h.flag(S.HD_USE_P, o.weightDecay !== 0);
   },
   kernel: 'hdSgdStep',
+  quantKernel: undefined, // no 8-bit hypergradient kernel: stateType 'f32' only
   rowKernel: undefined,
 };
 
@@ -183,6 +184,7 @@ export const adamhdDecl: OptimizerDeclaration<AdamHDResolved> = {
     h.flag(S.HD_SKIP, t === 1);
     if (!stepOnly) h.flag(S.HD_USE_P, o.weightDecay !== 0);
   },
+  quantKernel: undefined, // no 8-bit hypergradient kernel: stateType 'f32' only
   rowKernel: undefined,
 };
 
