@@ -22,7 +22,7 @@ import {
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
 import { rng } from './rng.js';
-import { EMBEDDING_COALESCE_SPLIT_FACTOR, EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
+import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 
 type AnyOpt = Optimizer<Record<string, unknown>>;
 type Ctor = new (o: object) => AnyOpt;
@@ -268,27 +268,19 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       const runs = [two, three].map((e) => vi.spyOn(poolOf(e), 'run'));
       const r = rng(17);
       let big = 0;
-      let bigBatches = 0;
-      const threshold = DEFAULT_MIN_PARALLEL_ELEMENTS * EMBEDDING_SPLIT_FACTOR;
       for (let step = 0; step < 4; step++) {
         const k = step === 2 ? 10 : 30000; // a small update stays on the calling thread
         const ids = Int32Array.from({ length: k }, () => Math.floor(rows * r() ** 2)); // skewed: many duplicates
         const grads = randomArray(k * dim, r);
         for (const t of tables) expect(t.update(ids, grads)).toBe(true);
-        if (tables[0].lastUniqueRows * dim >= threshold) big++;
-        if (k * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS * EMBEDDING_COALESCE_SPLIT_FACTOR) bigBatches++;
+        if (tables[0].lastUniqueRows * dim >= DEFAULT_MIN_PARALLEL_ELEMENTS * EMBEDDING_SPLIT_FACTOR) big++;
       }
-      // The 2-thread engine splits the coalescing of the batches whose gradients pass its threshold
-      // for coalescing (64x its minParallelElements: none here), and the row steps of the updates
-      // whose unique rows pass its threshold for tables (4x); the 3-thread one splits both in every
-      // update (the row steps: at least one row per thread).
+      // The 2-thread engine splits the updates whose unique rows pass its threshold for tables (4x
+      // its minParallelElements); the 3-thread one splits every update with at least one row per
+      // thread.
       expect(big).toBeGreaterThan(0);
-      expect(runs[0]).toHaveBeenCalledTimes(bigBatches + big);
-      expect(runs[1]).toHaveBeenCalledTimes(8);
-      const coalescing = (m: (typeof runs)[number]) =>
-        m.mock.calls.filter(([jobs]) => jobs.every((j) => j.fn === 'embCoalescePart')).length;
-      expect(coalescing(runs[0])).toBe(bigBatches);
-      expect(coalescing(runs[1])).toBe(4);
+      expect(runs[0]).toHaveBeenCalledTimes(big);
+      expect(runs[1]).toHaveBeenCalledTimes(4);
       runs.forEach((m) => m.mockRestore());
       const [ref, ...others] = tables;
       for (const t of others) {
@@ -299,58 +291,7 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     });
   }
 
-  it('Embedding: a split coalescing refuses non-finite gradients and sums like one thread, naming the same id, changing nothing', () => {
-    const rows = 5000;
-    const dim = 8;
-    const make = (engine: Engine, nonFinite?: 'skip') =>
-      new Embedding(rows, dim, { optimizer: 'adam', lr: 0.01, seed: 2, init: 'normal', engine, nonFinite });
-    const [a, b] = [one, three].map((e) => make(e));
-    const r = rng(5);
-    const ids = Int32Array.from({ length: 3000 }, () => Math.floor(rows * r() ** 3));
-    const grads = randomArray(ids.length * dim, r);
-    for (const t of [a, b]) t.update(ids, grads);
-    const before = b.weights.slice();
-    // Two bad rows in different places of the batch: one thread and three give the same error.
-    const bad = grads.slice();
-    const small = Math.min(...ids);
-    const large = ids.find((id) => id > small + 100) as number;
-    bad[ids.lastIndexOf(small) * dim + 3] = NaN;
-    bad[ids.indexOf(large) * dim] = Infinity;
-    const msg = (t: Embedding) => {
-      try {
-        t.update(ids, bad);
-      } catch (e) {
-        expect(e).toBeInstanceOf(NonFiniteGradientError);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
-    expect(msg(b)).toBe(msg(a));
-    // Duplicates whose sum overflows float32: the same id named.
-    const twice = Int32Array.from([large, 7, large]);
-    const huge = new Float32Array(3 * dim).fill(3e38);
-    huge.fill(0, dim, 2 * dim);
-    const overflow = (t: Embedding) => {
-      try {
-        t.update(twice, huge);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
-    expect(overflow(b)).toMatch(new RegExp(`id ${large}, which appears several times`));
-    expect(overflow(b)).toBe(overflow(a));
-    expect(bitDiff(b.weights, before)).toBe(-1);
-    expect(b.stepCount).toBe(1);
-    // nonFinite: 'skip' skips the update on threads too.
-    const c = make(three, 'skip');
-    const w0 = c.weights.slice();
-    expect(c.update(ids, bad)).toBe(false);
-    expect(bitDiff(c.weights, w0)).toBe(-1);
-    for (const t of [a, b, c]) t.dispose();
-  });
-
-  it('Embedding in exact mode on a threaded engine steps its rows on the calling thread and agrees bit for bit', () => {
+  it('Embedding in exact mode on a threaded engine runs on the calling thread and agrees bit for bit', () => {
     const tables = [one, three].map(
       (engine) => new Embedding(800, 20, { optimizer: 'adam', mode: 'exact', seed: 4, engine }),
     );

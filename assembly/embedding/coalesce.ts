@@ -109,25 +109,6 @@ function radixSort(keys: usize, keys2: usize, hist: usize, k: i32, rows: u32): u
  * EMB_BAD). Writes only the table's scratch buffers.
  */
 export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check: i32): i32 {
-  return coalesceIds(desc, ids, k, grads, check, 0, 0, false);
-}
-
-/** The hash that deals rows out to the parts of a split coalescing (embCoalescePart): independent
- *  of the coalescing hash table's (0x9e3779b1), whose slots a part would otherwise fill unevenly. */
-const PART_HASH: u32 = 0x85ebca6b;
-
-/**
- * One part of an update's coalescing, for threads that coalesce side by side: as embCoalesce, for
- * the ids whose row has `(row * PART_HASH) - lo < span` (u32 arithmetic), into the scratch buffers of
- * `desc` (a copy of the table's descriptor with buffers of its own; EMB_BAD and EMB_GMAX are this
- * part's). Parts with disjoint hash ranges own disjoint rows; each row's gradients are summed in
- * batch order, as embCoalesce sums them, so the rows, sums and steps are the same bits.
- */
-export function embCoalescePart(desc: usize, ids: usize, k: i32, grads: usize, check: i32, lo: u32, span: u32): i32 {
-  return coalesceIds(desc, ids, k, grads, check, lo, span, true);
-}
-
-@inline function coalesceIds(desc: usize, ids: usize, k: i32, grads: usize, check: i32, lo: u32, span: u32, part: bool): i32 {
   const rows = <u32>embU32(desc, EMB_ROWS);
   const dim = embU32(desc, EMB_DIM);
   const keys = embU32(desc, EMB_KEYS), keys2 = embU32(desc, EMB_KEYS2);
@@ -146,7 +127,6 @@ export function embCoalescePart(desc: usize, ids: usize, k: i32, grads: usize, c
   let sumBytes: usize = 0; // bytes of EMB_SUM in use
   for (let i = 0; i < k; i++) {
     const row = load<u32>(ids + (<usize>i << 2));
-    if (part && row * PART_HASH - lo >= span) continue;
     const g = grads + <usize>i * rowBytes;
     const tag = <u64>(row + 1) << 32;
     let h = (row * 0x9e3779b1) >> hshift;

@@ -8,7 +8,7 @@
 import { SLOT as S } from '../core/abi.js';
 import type { Engine } from '../core/engine.js';
 import { firstNonFinite } from '../core/limits.js';
-import { poolFor, runListParallel, type ThreadJob } from '../threads/pool.js';
+import { runListParallel } from '../threads/pool.js';
 import {
   checkLag,
   exactConfig,
@@ -35,7 +35,6 @@ import {
 } from './options.js';
 import { checkTableArgs, EmbeddingTableBase } from './table-base.js';
 import type { CoalescedUpdate } from './table-check.js';
-import { TableScratch } from './scratch.js';
 import type { CheckedCheckpoint } from './table-persist.js';
 import { checkpointTable, restoreTable } from './table.js';
 
@@ -68,8 +67,6 @@ export class LocalEmbedding extends EmbeddingTableBase {
   /** Exact FTRL: the rate of the last zero-gradient step of every row (NaN: none since the weights were set). */
   private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
-  /** Descriptors of the coalescing parts 1.. of a threaded update (part 0 is the table's), with their scratch. */
-  private parts: { desc: number; scratch: TableScratch }[] = [];
 
   /**
    * Creates a `rows` x `dim` table in engine memory. Every option is checked before anything is
@@ -395,79 +392,6 @@ export class LocalEmbedding extends EmbeddingTableBase {
   }
 
   /**
-   * @internal On an engine with worker threads, from EMBEDDING_COALESCE_SPLIT_FACTOR times the
-   * pool's minParallelElements gradient elements (`k * dim`), the coalescing is split too: thread j
-   * coalesces the ids whose row hashes into the j-th range (embCoalescePart: disjoint rows, each
-   * row's gradients summed in batch order, as on one thread) into scratch of its own; the lists
-   * of unique rows are then appended to the table's (part 0 fills it in place), so the checks and
-   * the row steps that follow see one list, as after embCoalesce. Same bits as one thread.
-   */
-  protected override coalesceIds(idsPtr: number, k: number, gradPtr: number, check: boolean): number {
-    const pool = poolFor(this.engine, k * this.dim, EMBEDDING_COALESCE_SPLIT_FACTOR);
-    if (pool === null) return super.coalesceIds(idsPtr, k, gradPtr, check);
-    const n = pool.threads;
-    const descs = [this.desc, ...this.coalesceParts(n - 1, k)];
-    const span = Math.floor(2 ** 32 / n);
-    const jobs: ThreadJob[] = descs.map((d, j) => ({
-      fn: 'embCoalescePart',
-      args: [d, idsPtr, k, gradPtr, check ? 1 : 0, j * span, j === n - 1 ? 2 ** 32 - j * span : span],
-    }));
-    const counts = pool.run(jobs);
-    const u32 = this.engine.heapU32;
-    const d0 = this.desc >>> 2;
-    let bad = -1;
-    let gmax = 0;
-    let unique = 0;
-    descs.forEach((d, j) => {
-      const c = counts[j];
-      const dj = d >>> 2;
-      if (c < 0) {
-        // The smallest id whose row is not finite, over the parts (one thread's EMB_BAD).
-        const b = u32[dj + S.EMB_BAD];
-        if (bad < 0 || b < bad) bad = b;
-        return;
-      }
-      gmax = Math.max(gmax, u32[dj + S.EMB_GMAX]);
-      if (j > 0) {
-        for (const w of [S.EMB_UNIQ, S.EMB_GPTR]) {
-          const from = u32[dj + w] >>> 2;
-          u32.copyWithin((u32[d0 + w] >>> 2) + unique, from, from + c);
-        }
-      }
-      unique += c;
-    });
-    if (bad >= 0) {
-      u32[d0 + S.EMB_BAD] = bad;
-      return -1;
-    }
-    u32[d0 + S.EMB_GMAX] = gmax;
-    return unique;
-  }
-
-  /** Descriptors for `count` more coalescing parts, each with scratch for `k` ids (made on first use). */
-  private coalesceParts(count: number, k: number): number[] {
-    while (this.parts.length < count) {
-      const desc = this.alloc(S.EMB_DESC_BYTES);
-      const hist = this.alloc(S.EMB_HIST_WORDS * 4);
-      const u32 = this.engine.heapU32;
-      u32.copyWithin(desc >>> 2, this.desc >>> 2, (this.desc + S.EMB_DESC_BYTES) >>> 2);
-      u32[(desc >>> 2) + S.EMB_HIST] = hist;
-      const scratch = new TableScratch(
-        this.engine,
-        this.dim,
-        desc,
-        (b) => this.alloc(b),
-        (p) => this.release(p),
-      );
-      this.parts.push({ desc, scratch });
-    }
-    return this.parts.slice(0, count).map((p) => {
-      p.scratch.ensureIds(k);
-      return p.desc;
-    });
-  }
-
-  /**
    * A block of `bytes` aligned to 4096 (rows then never straddle a page more than they must), or
    * only 16-byte aligned when the padding would pass the engine's 1 GiB block limit.
    */
@@ -509,14 +433,3 @@ export class LocalEmbedding extends EmbeddingTableBase {
 
 /** Internal: Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
 export const EMBEDDING_SPLIT_FACTOR = 4;
-
-/**
- * Internal: an update's coalescing splits across threads from this many times the pool's
- * minParallelElements gradient elements (k * dim; 8M by default: 131072 ids of 64). Measured
- * 2026-12-05 (AMD EPYC family 23, 2 threads against 1, every split forced, 262144 x 64 Adam, Zipf
- * ids, load 2-3): the split coalescing ran slower than coalescing on the calling thread at 4096 ids
- * (medians 0.59-1.06x of one thread against 0.75-1.11x) and at 16384 ids (1.22x against 1.29x):
- * every part scans the whole batch and clears a hash table of its own. Larger batches were not
- * measured; below this size the coalescing stays on the calling thread.
- */
-export const EMBEDDING_COALESCE_SPLIT_FACTOR = 64;

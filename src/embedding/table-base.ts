@@ -394,14 +394,6 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     return p;
   }
 
-  /**
-   * @internal Coalesces the `k` ids and gradients in the scratch into the descriptor's lists of
-   * unique rows (embCoalesce; the float32 table splits it across threads: ./local.ts).
-   */
-  protected coalesceIds(idsPtr: number, k: number, gradPtr: number, check: boolean): number {
-    return this.x.embCoalesce(this.desc, idsPtr, k, gradPtr, check ? 1 : 0);
-  }
-
   /** @internal Frees a block the table owns (0: nothing). */
   protected release(ptr: number): void {
     if (!ptr) return;
@@ -487,7 +479,7 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    const unique = this.coalesceIds(sc.idsPtr, k, sc.gradPtr, check);
+    const unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
       const b = this.x.embFirstNonFinite(sc.gradPtr, n);

@@ -101,16 +101,6 @@ export function runListParallel(engine: Engine, job: ListJob): boolean {
   return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
 }
 
-/**
- * @internal The engine's pool when it has one and `work` elements reach its minParallelElements
- * times `minFactor`, else null (the caller then runs its kernels itself).
- */
-export function poolFor(engine: Engine, work: number, minFactor = 1): ThreadPool | null {
-  const pool = engine.parallel;
-  if (!(pool instanceof ThreadPool) || pool.threads < 2) return null;
-  return work >= pool.minParallelElements * minFactor ? pool : null;
-}
-
 /** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
 interface NodeWorker {
   postMessage(m: unknown): void;
