@@ -8,6 +8,7 @@ import type { Engine } from './engine.js';
 import { checkChoice, describe } from './options.js';
 import { Param } from './param.js';
 import { dynamicMap, dynamicMapsBlock } from '../embedding/dynamic-map.js';
+import { bf16ToF32, f32ToBf16 } from '../embedding/half.js';
 import type { StateType } from '../embedding/lean-layout.js';
 
 // The same three types as a lean table's state (`'f32' | 'bf16' | 'int8'`).
@@ -229,13 +230,8 @@ class StoredParam extends Param {
     if (i < 0 || this.isDisposed) return super.state(name);
     const n = this.length;
     const at = this.offset(2 + i);
+    if (this.type === S.QUANT_BF16) return bf16ToF32(new Uint16Array(this.engineRef.memory.buffer, at, n));
     const out = new Float32Array(n);
-    const bits = new Uint32Array(out.buffer);
-    if (this.type === S.QUANT_BF16) {
-      const h = new Uint16Array(this.engineRef.memory.buffer, at, n);
-      for (let j = 0; j < n; j++) bits[j] = h[j] << 16;
-      return out;
-    }
     // int8: map[code] * absmax, one float32 multiply (exact in float64, then rounded once): the kernel's value.
     maps ??= { signed: dynamicMap(true), unsigned: dynamicMap(false) };
     const map = isSignedState(name) ? maps.signed : maps.unsigned;
@@ -261,10 +257,7 @@ class StoredParam extends Param {
     const e = this.engineRef;
     const at = this.offset(2 + i);
     if (this.type === S.QUANT_BF16) {
-      const src = Float32Array.from(values);
-      const b = new Uint32Array(src.buffer);
-      const h = new Uint16Array(e.memory.buffer, at, n);
-      for (let j = 0; j < n; j++) h[j] = (b[j] + 0x7fff + ((b[j] >>> 16) & 1)) >>> 16;
+      new Uint16Array(e.memory.buffer, at, n).set(f32ToBf16(Float32Array.from(values)));
       return;
     }
     const tmp = e.alloc(4 * n || 16);

@@ -1,5 +1,6 @@
-// Conversions between float32 and the 16-bit formats on the TypeScript side (safetensors files):
-// widening is exact; narrowing rounds to nearest, ties to even (exact for values a lean table holds).
+// Conversions between float32 and the 16-bit formats on the TypeScript side (safetensors files, the
+// decoded copies of dense optimizers' bf16 state): widening is exact; narrowing rounds to nearest, ties to
+// even (exact for values a lean table holds).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
