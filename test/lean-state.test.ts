@@ -385,6 +385,27 @@ for (const build of BUILD_NAMES) {
       expect([...QUANT_OPTIMIZERS].sort()).toEqual(withKernel.sort());
     });
 
+    it('setState refuses a wrong length and NaN/Infinity for every storage type, and changes nothing', () => {
+      for (const stateType of ['f32', 'bf16', 'int8'] as const) {
+        const opt = new Adam({ stateType, engine });
+        const p = opt.param(4096 + 300);
+        const good = Float32Array.from({ length: p.length }, (_, j) => Math.sin(j) * 0.1);
+        p.setState('exp_avg', good);
+        const before = p.state('exp_avg').slice();
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const v = good.slice();
+          v[4100] = bad; // in the second int8 block: its absmax would take the whole block with it
+          expect(() => p.setState('exp_avg', v), `${stateType} ${bad}`).toThrow(
+            new RegExp(`setState\\('exp_avg'\\) got ${bad} at index 4100; optimizer state must be finite`),
+          );
+          expect(p.state('exp_avg'), `${stateType} ${bad}`).toEqual(before);
+        }
+        expect(() => p.setState('exp_avg', good.subarray(1))).toThrow(/expects 4396 values, got 4395/);
+        expect(p.state('exp_avg')).toEqual(before);
+        opt.dispose();
+      }
+    });
+
     it('refuses what it cannot store, naming what is supported, and changes nothing', () => {
       expect(() => new NAdam({ stateType: 'int8', engine })).toThrow(
         /stateType 'int8' is supported by Adam, AdamW, SGD, RMSprop, Adagrad, Lion/,

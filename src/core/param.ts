@@ -1,5 +1,6 @@
 import type { Engine } from './engine.js';
 import { DisposedError } from './errors.js';
+import { firstNonFinite } from './limits.js';
 
 /**
  * One tensor of an optimizer: its values, its gradient and its optimizer state, all in engine
@@ -96,7 +97,7 @@ export class Param {
    */
   setState(name: string, values: ArrayLike<number>): void {
     const v = this.state(name);
-    this.checkLength('setState', values);
+    this.checkStateValues(name, values);
     v.set(values);
   }
 
@@ -128,6 +129,20 @@ export class Param {
       throw new TypeError(`${this.owner}: ${what} expects an array of ${this.length} numbers`);
     if (values.length !== this.length)
       throw new RangeError(`${this.owner}: ${what} expects ${this.length} values, got ${values.length}`);
+  }
+
+  /**
+   * Throws unless `values` are `length` finite numbers for state tensor `name`, as `loadStateDict`
+   * requires (a NaN or infinite state would make every later step non-finite; stored in 8 bits, one
+   * would also take its block's absmax, and so the whole block, with it).
+   */
+  protected checkStateValues(name: string, values: ArrayLike<number>): void {
+    this.checkLength('setState', values);
+    const bad = firstNonFinite(values);
+    if (bad >= 0)
+      throw new RangeError(
+        `${this.owner}: setState('${name}') got ${values[bad]} at index ${bad}; optimizer state must be finite, nothing was changed`,
+      );
   }
 
   /** True once the owning optimizer was disposed. */

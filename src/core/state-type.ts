@@ -252,7 +252,7 @@ class StoredParam extends Param {
   override setState(name: string, values: ArrayLike<number>): void {
     const i = this.stateKeys.indexOf(name);
     if (i < 0 || this.isDisposed) return super.setState(name, values);
-    this.checkLength('setState', values);
+    this.checkStateValues(name, values);
     const n = this.length;
     const e = this.engineRef;
     const at = this.offset(2 + i);
