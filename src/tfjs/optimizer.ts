@@ -281,7 +281,7 @@ export class WasmOptimizer extends tf.Optimizer {
               );
             }
             p.birth = opt.stepCount - pending.step;
-            for (const k of p.stateKeys) p.state(k).set(pending.state[k]);
+            for (const k of p.stateKeys) p.setState(k, pending.state[k]); // encodes 16/8-bit state
           }
           added.push({ name, variable, shape: variable.shape.slice(), param: p, dataId: variable.dataId as object });
         }
@@ -310,7 +310,9 @@ export class WasmOptimizer extends tf.Optimizer {
     const skipped = stepped.length < this.order.length ? this.order.filter((b) => !stepped.includes(b)) : [];
     const saved = skipped.map((b) => {
       b.param.grad.fill(0);
-      return { data: b.param.data.slice(), state: b.param.stateKeys.map((k) => b.param.state(k).slice()) };
+      // State stored in 16 or 8 bits (stateType) is kept as its stored bytes, so it comes back bit for bit.
+      const state = b.param.stateKeys.map((k) => b.param.storedState(k) ?? b.param.state(k).slice());
+      return { data: b.param.data.slice(), state };
     });
     // A step that throws or is skipped changes nothing: the variables bound by this call are unbound again.
     const unbindAdded = (): void => {
@@ -342,7 +344,11 @@ export class WasmOptimizer extends tf.Optimizer {
     if (skipped.length > 0) {
       skipped.forEach((b, i) => {
         b.param.data.set(saved[i].data);
-        b.param.stateKeys.forEach((k, j) => b.param.state(k).set(saved[i].state[j]));
+        b.param.stateKeys.forEach((k, j) => {
+          const v = saved[i].state[j];
+          if (v instanceof Uint8Array) b.param.setStoredState(k, v);
+          else b.param.state(k).set(v);
+        });
         b.param.birth += 1;
       });
       opt.dropParamsTo(opt.paramsMark()); // rebuilds the step table with the new step counts
