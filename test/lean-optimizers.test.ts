@@ -382,7 +382,11 @@ describe('bad options are refused, naming the fix, and nothing is allocated', ()
         /weightDecayMode: 'decoupled'.*mode 'lazy'/,
         RangeError,
       ],
-      [mk({ optimizer: 'partialRowwiseAdam', mode: 'exact' }), /mode 'lazy'/, RangeError],
+      [
+        mk({ optimizer: 'partialRowwiseAdam', mode: 'exact', stateType: 'int8' }),
+        /needs float32 storage.*mode 'lazy'/,
+        RangeError,
+      ],
       [mk({ optimizer: 'ftrl', mode: 'exact', l2Shrinkage: 0.1 }), /l2Shrinkage: 0 or mode 'lazy'/, RangeError],
       [mk({ optimizer: 'partialRowwiseAdam', betas: [1.5, 0.9] }), /betas/, RangeError],
       [() => new FTRL({ engine, l2: -1 }), /'l2'/, RangeError],

@@ -25,6 +25,10 @@
 // start in the first few hundred steps, while bias correction still moves ib_s a lot. cb is 0
 // in the ring entries of windows that do not qualify.
 //
+// Partial row-wise Adam (FBGEMM's PARTIAL_ROWWISE_ADAM; its decay p -= lr wd p in the update is
+// AdamW's factor dc_s = 1 - lr_s wd): the same ring and F, with x = sqrt(v) of the row's one second
+// moment, so F is evaluated once per row, in float64, and each element in float64 (rowAdamCatchUp).
+//
 // SGD with momentum (no weight decay): buf_T = mu^K buf0, p_T = p0 - buf0 sum_j lr_s mu^j
 // (Nesterov: lr_s mu^(j+1)). SGD with weight decay (no momentum): p_T = D p0.
 //
@@ -34,7 +38,7 @@
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_SROW, EMB_DIM, EMB_LAST, EMB_RING, EMB_RING_MASK, EMB_WINDOW, EMB_POW,
   EMB_EXACT, EMB_EX_DECAY, EMB_EX_AMS, EMB_EX_MOM, EMB_BASE, EMBF_EPS, EMBF_THR, EMBF_B1, EMBF_B2, EMBF_BETA2, EMBF_RHO, EMB_EXACT_ADAM,
-  EMB_EXACT_SGD, embU32, embF64 } from "./layout";
+  EMB_EXACT_SGD, EMB_KIND, EMB_KIND_PARTIAL_ROWWISE_ADAM, embU32, embF64 } from "./layout";
 
 @inline function slotOf(ring: usize, mask: u32, s: u32): usize {
   return ring + (<usize>(s & mask) << 8);
@@ -72,12 +76,9 @@ const E_TERMS: i32 = 16;
 }
 
 
-/** The drift sum of one element, term by term (elements whose sqrt(v) is too small for the series). */
-function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: usize, mask: u32, pw: usize, J: u32,
-                    eps: f64, decay: bool, ams: bool): f32 {
-  if (m0 == 0) return Df * p0;
+/** F(x), the drift sum of the n missed steps after s0, term by term in float64. */
+function termSum(xd: f64, s0: u32, n: u32, ring: usize, mask: u32, pw: usize, eps: f64, decay: bool, ams: bool): f64 {
   const L0 = load<f64>(slotOf(ring, mask, s0));
-  const xd = <f64>x;
   let F: f64 = 0;
   for (let j: u32 = 1; j <= n; j++) {
     const sl = slotOf(ring, mask, s0 + j);
@@ -85,7 +86,14 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
     const c = (ams ? 1.0 : load<f64>(pw + (<usize>(2 * (mask + 1) + j) << 3))) * load<f64>(sl, 16);
     F += e * load<f64>(sl, 8) * load<f64>(pw + (<usize>j << 3)) / (xd * c + eps);
   }
-  return Df * (p0 - m0 * <f32>F);
+  return F;
+}
+
+/** The drift sum of one element, term by term (elements whose sqrt(v) is too small for the series). */
+function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: usize, mask: u32, pw: usize, J: u32,
+                    eps: f64, decay: bool, ams: bool): f32 {
+  if (m0 == 0) return Df * p0;
+  return Df * (p0 - m0 * <f32>termSum(<f64>x, s0, n, ring, mask, pw, eps, decay, ams));
 }
 
 @inline function adamElement(P: usize, M: usize, V: usize, X: usize, o: usize, Df: f32, md: f32, vd: f32,
@@ -226,6 +234,72 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   }
 }
 
+/**
+ * F(x) of a row whose second moment is one float (partial row-wise Adam, x = sqrt(v) of the row),
+ * in float64 from the ring entry `s` of its last step s0: the 4-term series in eps / x when x >= thr,
+ * else the centred series when the window has one, else the terms one by one. One value per row,
+ * so both builds take the same branch.
+ */
+function rowDrift(x: f64, s: usize, s0: u32, n: u32, ring: usize, mask: u32, pw: usize, eps: f64, thr: f64, decay: bool): f64 {
+  if (x >= thr) {
+    const z = eps / x;
+    return (load<f64>(s, 24) - z * (load<f64>(s, 32) - z * (load<f64>(s, 40) - z * load<f64>(s, 48)))) / x;
+  }
+  const cb = load<f64>(s, SLOT_CB);
+  if (cb > 0) {
+    const y = x * cb + eps;
+    const q = x / y;
+    const e = s + SLOT_E;
+    let h = load<f64>(e + (<usize>(E_TERMS - 1) << 3));
+    for (let k = E_TERMS - 2; k >= 0; k--) h = load<f64>(e + (<usize>k << 3)) - q * h;
+    return h / y;
+  }
+  return termSum(x, s0, n, ring, mask, pw, eps, decay, false);
+}
+
+/**
+ * Partial row-wise Adam (EMB_KIND_PARTIAL_ROWWISE_ADAM): Adam's closed form with the row's one
+ * second moment v (at EMB_STATE1), so one F(sqrt(v)) per row. A missed step of the row kernel
+ * (assembly/optimizers/rowwise/lanes.ts) with g = 0 is m = b1 m; v = b2 v;
+ * p -= ss_s m / (sqrt(v) ib_s + eps) + lwd_s p, i.e. p = dc_s p - ss_s m / (...) with
+ * dc_s = 1 - lwd_s (FBGEMM's decay inside the update): AdamW's recurrence.
+ */
+@inline function rowAdamCatchUp(desc: usize, r: u32, s0: u32, K: u32, D: f64, decay: bool): void {
+  const dim = embU32(desc, EMB_DIM);
+  const os = <usize>r * embU32(desc, EMB_SROW);
+  const P = embU32(desc, EMB_WEIGHTS) + <usize>r * (dim << 2), M = embU32(desc, EMB_STATE0) + os, V = embU32(desc, EMB_STATE1) + os;
+  const ring = embU32(desc, EMB_RING), mask = <u32>embU32(desc, EMB_RING_MASK);
+  const J = <u32>embU32(desc, EMB_WINDOW), pw = embU32(desc, EMB_POW);
+  const H = mask + 1;
+  const md = K < H ? load<f64>(pw + (<usize>K << 3)) : Math.pow(embF64(desc, EMBF_B1), <f64>K);
+  const vd = K < H ? load<f64>(pw + (<usize>(H + K) << 3)) : Math.pow(embF64(desc, EMBF_B2), <f64>K);
+  const v0 = load<f32>(V);
+  const F = rowDrift(<f64>sqrt<f32>(v0), slotOf(ring, mask, s0), s0, K < J ? K : J, ring, mask, pw,
+                     <f64><f32>embF64(desc, EMBF_EPS), embF64(desc, EMBF_THR), decay);
+  store<f32>(V, <f32>(<f64>v0 * vd));
+  // Each element in float64, rounded once: p = D (p0 - m0 F), m = b1^K m0. (Rounding the factor D to
+  // float32 instead would round every catch-up of a row the same way: with a constant rate a row
+  // touched every few updates drifts by that rounding times the number of catch-ups.)
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vD = f64x2.splat(D), vF = f64x2.splat(F), vmd = f64x2.splat(md);
+    const n2 = dim & ~(<usize>1);
+    for (; i < n2; i += 2) {
+      const o = i << 2;
+      const m0 = f64x2.promote_low_f32x4(v128.load64_zero(M + o));
+      const p0 = f64x2.promote_low_f32x4(v128.load64_zero(P + o));
+      v128.store64_lane(P + o, f32x4.demote_f64x2_zero(f64x2.mul(vD, f64x2.sub(p0, f64x2.mul(m0, vF)))), 0);
+      v128.store64_lane(M + o, f32x4.demote_f64x2_zero(f64x2.mul(m0, vmd)), 0);
+    }
+  }
+  for (; i < dim; i++) {
+    const o = i << 2;
+    const m0 = <f64>load<f32>(M + o);
+    store<f32>(P + o, <f32>(D * (<f64>load<f32>(P + o) - m0 * F)));
+    store<f32>(M + o, <f32>(m0 * md));
+  }
+}
+
 @inline function sgdCatchUp(desc: usize, r: u32, s0: u32, K: u32, D: f64, mom: bool): void {
   const dim = embU32(desc, EMB_DIM);
   const o0 = <usize>r * (dim << 2);
@@ -272,7 +346,10 @@ export function catchUpRow(desc: usize, r: u32, T: u32): void {
   const decay = embU32(desc, EMB_EX_DECAY) != 0;
   const D = decay ? Math.exp(load<f64>(slotOf(ring, mask, T)) - load<f64>(slotOf(ring, mask, s0))) : 1.0;
   const kind = <i32>embU32(desc, EMB_EXACT);
-  if (kind == EMB_EXACT_ADAM) {
+  if (kind == EMB_EXACT_ADAM && <i32>embU32(desc, EMB_KIND) == EMB_KIND_PARTIAL_ROWWISE_ADAM) {
+    if (decay) rowAdamCatchUp(desc, r, s0, K, D, true);
+    else rowAdamCatchUp(desc, r, s0, K, D, false);
+  } else if (kind == EMB_EXACT_ADAM) {
     const ams = embU32(desc, EMB_EX_AMS) != 0;
     if (ams) {
       if (decay) adamCatchUp(desc, r, s0, K, D, true, true);

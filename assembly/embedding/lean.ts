@@ -17,8 +17,9 @@ import { TOUCH_BLOCK, touchBlock, touchGrads } from "./touch";
 
 /**
  * The row loop of a lean kind (`kind`, `exact` and the flags `f1`, `f2` are constants where it is
- * inlined): row-wise Adagrad (f1: L2, f2: decoupled decay; exact mode catches each row up first),
- * partial row-wise Adam (f1: weight decay) or FTRL (f1: shrinkage, f2: square-root power).
+ * inlined): row-wise Adagrad (f1: L2, f2: decoupled decay), partial row-wise Adam (f1: weight
+ * decay) or FTRL (f1: shrinkage, f2: square-root power). Exact mode (row-wise Adagrad, partial
+ * row-wise Adam) catches each row up first (./exact.ts).
  */
 @inline function leanRows(desc: usize, n: i32, t: u32, kind: i32, exact: bool, f1: bool, f2: bool): void {
   const dim = embU32(desc, EMB_DIM), rowBytes = dim << 2, sb = embU32(desc, EMB_SROW), h = embU32(desc, EMB_HYPER);
@@ -29,11 +30,11 @@ import { TOUCH_BLOCK, touchBlock, touchGrads } from "./touch";
     if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S0, last, list, u, n, rowBytes, sb, exact) ^ touchGrads(gp, u, n, rowBytes);
     const r = <usize>load<u32>(list + (<usize>u << 2));
     const P = W + r * rowBytes, G = <usize>load<u32>(gp + (<usize>u << 2)), os = r * sb;
+    if (exact) {
+      catchUpRow(desc, <u32>r, t - 1);
+      store<u32>(last + (r << 2), t);
+    }
     if (kind == EMB_KIND_ROWWISE_ADAGRAD) {
-      if (exact) {
-        catchUpRow(desc, <u32>r, t - 1);
-        store<u32>(last + (r << 2), t);
-      }
       rowwiseAdagradRow(P, G, S0 + os, dim, h, f1, f2);
     } else if (kind == EMB_KIND_PARTIAL_ROWWISE_ADAM) partialRowwiseAdamRow(P, G, S0 + os, S1 + os, dim, h, f1);
     else ftrlSpan(P, G, S0 + os, S1 + os, dim, h, f1, f2, false);
@@ -55,8 +56,12 @@ export function leanApply(desc: usize, n: i32, kind: i32, t: u32, exact: bool): 
     else if (dec) leanRows(desc, n, t, K, false, false, true);
     else leanRows(desc, n, t, K, false, false, false);
   } else if (kind == EMB_KIND_PARTIAL_ROWWISE_ADAM) {
-    if (hyperFlag(h, PRADAM_USE_WD)) leanRows(desc, n, t, EMB_KIND_PARTIAL_ROWWISE_ADAM, false, true, false);
-    else leanRows(desc, n, t, EMB_KIND_PARTIAL_ROWWISE_ADAM, false, false, false);
+    const wd = hyperFlag(h, PRADAM_USE_WD), A = EMB_KIND_PARTIAL_ROWWISE_ADAM;
+    if (exact) {
+      if (wd) leanRows(desc, n, t, A, true, true, false);
+      else leanRows(desc, n, t, A, true, false, false);
+    } else if (wd) leanRows(desc, n, t, A, false, true, false);
+    else leanRows(desc, n, t, A, false, false, false);
   } else if (kind == EMB_KIND_FTRL) {
     const shrink = hyperFlag(h, FTRL_USE_SHRINK), F = EMB_KIND_FTRL;
     if (hyperFlag(h, FTRL_SQRT)) {

@@ -72,7 +72,8 @@ export function createEmbeddingTable(rows: number, dim: number, options: Embeddi
  *   SparseAdam's bias corrections do: a row first touched at update 1000 takes NAdam's and RAdam's
  *   step-1000 schedule values, not those of step 1, and a row touched at every update equals the
  *   dense optimizer bit for bit. These five (adamax, lion, adadelta, nadam, radam) are lazy only.
- * - `mode: 'exact'` (sgd, adagrad, adam, adamw: the catch-up of missed steps is not implemented
+ * - `mode: 'exact'` (sgd, adagrad, adam, adamw, and the lean optimizers rowwiseAdagrad,
+ *   partialRowwiseAdam and ftrl as docs/lean-tables.md says: the catch-up of missed steps is not implemented
  *   for adamax, lion, adadelta, nadam and radam, which throw a RangeError pointing at mode
  *   'lazy'): the weights equal, to float32 rounding, what the dense optimizer (this package's
  *   `Adam`, `AdamW`, `SGD`, `Adagrad`) gives when every update is a dense gradient that is zero

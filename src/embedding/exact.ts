@@ -59,7 +59,15 @@ function ringSizeFor(J: number, rows: number): number {
 }
 
 /** The optimizers exact mode can replay (a zero-gradient step has a closed form). */
-const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = ['sgd', 'adagrad', 'adam', 'adamw', 'rowwiseAdagrad', 'ftrl'];
+const EXACT_OPTIMIZERS: readonly EmbeddingOptimizer[] = [
+  'sgd',
+  'adagrad',
+  'adam',
+  'adamw',
+  'rowwiseAdagrad',
+  'partialRowwiseAdam',
+  'ftrl',
+];
 
 /**
  * @internal Exact mode's configuration for a table, or a RangeError naming why these options have
@@ -103,10 +111,13 @@ export function exactConfig(
   let cfg: ExactConfig;
   if (optimizer === 'ftrl') {
     // A zero gradient leaves z and n alone when l2Shrinkage is 0 (./exact-ftrl.ts); with shrinkage
-    // it adds 2 l2Shrinkage w to z, an affine recurrence in z not implemented here.
+    // its shrinkage gradient 2 l2Shrinkage w moves z, and so w, at every missed step: per element
+    // z' = c + (z - c) (1 - 2 l2Shrinkage / d_s), d_s from the element's own accumulator and step
+    // s's rate, and w = 0 once |z| <= l1. No ring of per-step values sums that (docs/lean-tables.md);
+    // TensorFlow's SparseApplyFtrlV2 is lazy too.
     if (o.l2Shrinkage !== 0)
       throw new RangeError(
-        `${kind}: option 'l2Shrinkage' must be 0, got ${String(o.l2Shrinkage)}: a missed step with shrinkage moves the linear term z, which exact mode does not replay; use l2Shrinkage: 0 or mode 'lazy'`,
+        `${kind}: option 'l2Shrinkage' must be 0, got ${String(o.l2Shrinkage)}: with shrinkage a row's missed step is not a no-op (its gradient 2 * l2Shrinkage * w moves the linear term z and the weights at every step, by a factor that depends on each element's accumulator and on that step's rate), and exact mode has no closed form to replay it; use l2Shrinkage: 0 or mode 'lazy' (as TensorFlow's SparseApplyFtrlV2, which leaves untouched rows alone)`,
       );
     return { ...none, zeroSteps: true };
   }
@@ -120,7 +131,9 @@ export function exactConfig(
         `${kind}: weightDecayMode 'l2' with weightDecay ${h.weightDecay} gives untouched rows a non-zero gradient, which has no closed form to replay; pass weightDecayMode: 'decoupled' (FBGEMM's DECOUPLE_GLOBAL) or use mode 'lazy'`,
       );
     cfg = { ...none, closedForm: S.EMB_EXACT_SGD, decay: true, pow: new Float64Array(2 * ringSizeFor(0, rows) + 1) };
-  } else if (optimizer === 'adam' || optimizer === 'adamw') {
+  } else if (optimizer === 'adam' || optimizer === 'adamw' || optimizer === 'partialRowwiseAdam') {
+    // partialRowwiseAdam: Adam's closed form with one second moment per row (its decay, lr wd p in
+    // the update, is AdamW's factor 1 - lr wd per step); assembly/embedding/exact.ts.
     const b1 = Math.fround(h.betas[0]);
     const b2 = Math.fround(h.betas[1]);
     const J = windowFor(b1, 'betas[0]');
@@ -132,12 +145,13 @@ export function exactConfig(
       pow[H + j] = Math.pow(b2, j);
     }
     for (let j = 0; j <= J; j++) pow[2 * H + j] = Math.pow(sb2, j);
-    const cmin = h.amsgrad ? 1 : pow[2 * H + J];
+    const ams = h.amsgrad === true; // partialRowwiseAdam has no amsgrad
+    const cmin = ams ? 1 : pow[2 * H + J];
     cfg = {
       ...none,
       closedForm: S.EMB_EXACT_ADAM,
-      decay: optimizer === 'adamw' && h.weightDecay !== 0,
-      ams: h.amsgrad,
+      decay: optimizer !== 'adam' && h.weightDecay !== 0,
+      ams,
       window: J,
       b1,
       b2,
@@ -190,7 +204,9 @@ export function exactDecayFactor(cfg: ExactConfig, optimizer: EmbeddingOptimizer
   const f =
     optimizer === 'adamw' || optimizer === 'rowwiseAdagrad'
       ? Math.fround(1 - o.lr * o.weightDecay)
-      : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
+      : optimizer === 'partialRowwiseAdam'
+        ? 1 - Math.fround(o.lr * o.weightDecay) // the kernel's p - (step + lwd p), lwd = fround(lr wd)
+        : 1 - Math.fround(o.lr) * Math.fround(o.weightDecay);
   if (!(f > 0))
     throw new RangeError(
       `Embedding.update: exact mode needs lr * weightDecay < 1 (the weights of untouched rows shrink by 1 - lr * weightDecay per step), got lr ${o.lr}, weightDecay ${o.weightDecay}; lower lr or use mode 'lazy'`,

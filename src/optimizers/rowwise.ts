@@ -68,7 +68,8 @@ export interface PartialRowwiseAdamResolved extends CommonResolved, BetasAndEps 
  * `m = b1 m + (1 - b1) g`; `v = b2 v + (1 - b2) mean_d(g^2)`;
  * `w -= lr (m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps) + wd w)` (the decay is FBGEMM's: in the
  * update, scaled by lr). Options: `lr` (1e-3), `betas` ([0.9, 0.999]), `eps` (1e-8),
- * `weightDecay` (0), `maximize`, `nonFinite`. Lazy mode only.
+ * `weightDecay` (0), `maximize`, `nonFinite`. Mode `'exact'` replays missed steps in closed form
+ * (Adam's, with the row's one second moment; docs/lean-tables.md).
  */
 export const partialRowwiseAdamDecl: OptimizerDeclaration<PartialRowwiseAdamResolved> = {
   name: 'PartialRowwiseAdam',
