@@ -9,7 +9,7 @@
 // ring, checkpoints (a resumed table equals the uninterrupted one bit for bit), threads, and the SIMD
 // and scalar builds (the same bits).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, Embedding, type EmbeddingOptions, type Engine } from '../src/index.js';
+import { createEngine, Embedding, ShardedEmbedding, type EmbeddingOptions, type Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { LeanRef, type LeanRefOptions } from './reference/lean.js';
 import { expectRefusedWithoutAllocation } from './refusal-util.js';
@@ -303,6 +303,30 @@ describe('partialRowwiseAdam in exact mode: builds, checkpoints, flush, threads,
     } finally {
       await three.shutdownThreads();
     }
+  });
+
+  it('a sharded table (4 shards, each with its own history ring and sweep) stays within TOL of the reference', async () => {
+    const engine = await engineFor('simd');
+    const rand = rng(14);
+    const init = Float32Array.from({ length: 50 * dim }, () => 2 * rand() - 1);
+    const sharded = new ShardedEmbedding(50, dim, {
+      optimizer: 'partialRowwiseAdam',
+      ...o,
+      mode: 'exact',
+      init,
+      maxShardRows: 16,
+      engine,
+    } as EmbeddingOptions);
+    expect(sharded.shardCount).toBe(4);
+    const ref = new LeanRef('partialRowwiseAdam', 50, dim, init, { ...o });
+    for (let u = 0; u < 300; u++) {
+      const ids = Int32Array.from({ length: 3 }, () => Math.floor(50 * rand() * rand()));
+      const grads = Float32Array.from({ length: 3 * dim }, () => 2 * rand() - 1);
+      sharded.update(ids, grads);
+      ref.update(ids, grads, true);
+    }
+    expect(relErr(sharded.lookup(Int32Array.from({ length: 50 }, (_, r) => r)), ref.w).err).toBeLessThan(TOL);
+    sharded.dispose();
   });
 
   it('lazy mode leaves the untouched rows alone, so it differs (what exact mode fixes)', async () => {
