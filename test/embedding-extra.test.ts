@@ -453,12 +453,12 @@ describe.each(BUILD_NAMES)('Embedding with Adamax, Lion, Adadelta, NAdam and RAd
       const bad: [EmbeddingOptions, RegExp, ErrorClass][] = [
         [
           { optimizer: 'adamax', mode: 'exact' },
-          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad and ftrl, not 'adamax'; use mode 'lazy'/,
+          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad, partialRowwiseAdam and ftrl, not 'adamax'; use mode 'lazy'/,
           RangeError,
         ],
         [
           { optimizer: 'lion', mode: 'exact', weightDecay: 0 },
-          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad and ftrl, not 'lion'; use mode 'lazy'/,
+          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad, partialRowwiseAdam and ftrl, not 'lion'; use mode 'lazy'/,
           RangeError,
         ],
         [{ optimizer: 'adamax', lr: -1 }, /'lr' must be >= 0, got -1/, RangeError],
@@ -473,17 +473,17 @@ describe.each(BUILD_NAMES)('Embedding with Adamax, Lion, Adadelta, NAdam and RAd
         [{ optimizer: 'lion', maximize: 1 as never }, /'maximize'/, TypeError],
         [
           { optimizer: 'adadelta', mode: 'exact' },
-          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad and ftrl, not 'adadelta'; use mode 'lazy'/,
+          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad, partialRowwiseAdam and ftrl, not 'adadelta'; use mode 'lazy'/,
           RangeError,
         ],
         [
           { optimizer: 'nadam', mode: 'exact' },
-          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad and ftrl, not 'nadam'; use mode 'lazy'/,
+          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad, partialRowwiseAdam and ftrl, not 'nadam'; use mode 'lazy'/,
           RangeError,
         ],
         [
           { optimizer: 'radam', mode: 'exact', weightDecay: 0 },
-          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad and ftrl, not 'radam'; use mode 'lazy'/,
+          /mode 'exact' supports optimizers sgd, adagrad, adam, adamw, rowwiseAdagrad, partialRowwiseAdam and ftrl, not 'radam'; use mode 'lazy'/,
           RangeError,
         ],
         [{ optimizer: 'adadelta', rho: 1.5 }, /'rho' must be <= 1, got 1.5/, RangeError],
