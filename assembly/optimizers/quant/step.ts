@@ -10,8 +10,8 @@
 // after the step the block's new absmax = max |x|, and each x / absmax (float32 division) takes the
 // nearest entry of the map (ties to the entry nearer zero). bf16: the top 16 bits, rounded
 // stochastically with bits from (seed, t, tensor, slot, element). The codecs: ./codec.ts for int8
-// (the codes of the lean tables' encodeInt8, arranged for throughput), the lean tables' absMax,
-// decodeWeights and encodeWeights (embedding/storage.ts) for the rest.
+// and the bf16 rounding (the codes and bits of the lean tables' encodeInt8 and encodeWeights,
+// arranged for throughput), the lean tables' absMax and decodeWeights (embedding/storage.ts).
 //
 // Fusing the passes was measured and left out: one loop per family over each block that decoded 16
 // elements, ran the family's lanes on them and (bf16) rounded them back, or (int8) kept their max
@@ -25,13 +25,13 @@
 import { DESC_BYTES, descParam, descGrad, descLength, descHyper } from "../../shared/common";
 import { srStepKey, srRowKey } from "../../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../../shared/maps";
-import { decodeWeights, encodeWeights, absMax, encodeInt8, LEAN_BF16 } from "../../embedding/storage";
+import { decodeWeights, absMax, encodeInt8, LEAN_BF16 } from "../../embedding/storage";
 import { adamStep } from "../adam/step";
 import { sgdStep } from "../sgd/step";
 import { rmspropStep } from "../rmsprop/step";
 import { adagradStep } from "../adagrad/step";
 import { lionStep } from "../lion/step";
-import { absmaxAddr, decodeInt8Block, encodeInt8Block } from "./codec";
+import { absmaxAddr, decodeInt8Block, encodeInt8Block, encodeBf16Block } from "./codec";
 import {
   QUANT_DESC_WORD, QUANT_F32, QUANT_INT8, QUANT_SIGNED_SHIFT, QUANT_INDEX_SHIFT, QUANT_BLOCK,
   QUANT_T, QUANT_SEED_LO, QUANT_SEED_HI, QUANT_MAPS, QUANT_SCRATCH, QUANT_TMP, QUANT_BUF,
@@ -98,7 +98,7 @@ function quantTensor(d: usize, w7: u32, kernel: (table: usize, count: i32) => vo
         store<f32>(absmaxAddr(at, n, b0 / QUANT_BLOCK), encodeBlock(at + b0, src, len, maps, signed, sc + QUANT_TMP));
       } else {
         // e0 = b0 is even: the pairs of 16-bit halves line up as in a table's rows.
-        encodeWeights(at + (b0 << 1), src, len, LEAN_BF16, srRowKey(key, (index << 2) | <u32>s), true, <u32>b0);
+        encodeBf16Block(at + (b0 << 1), src, len, srRowKey(key, (index << 2) | <u32>s), <u32>b0);
       }
     }
   }
