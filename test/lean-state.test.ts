@@ -7,115 +7,13 @@
 // in float32): a step decodes `state = quantiles[code] * absmax[block]`, updates in float32, takes
 // the block's new `absmax = max |state|` and stores the nearest code of `state / absmax`.
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  Adam,
-  AdamW,
-  Adagrad,
-  CheckpointError,
-  Lion,
-  NAdam,
-  RMSprop,
-  SGD,
-  memoryStats,
-  type Engine,
-} from '../src/index.js';
-import type { Optimizer } from '../src/core/optimizer.js';
-import { dynamicMap } from '../src/embedding/dynamic-map.js';
+import { Adam, AdamW, CheckpointError, NAdam, RMSprop, memoryStats, type Engine } from '../src/index.js';
 import { QUANT_OPTIMIZERS } from '../src/core/state-type.js';
 import { OPTIMIZERS } from '../src/optimizers/registry.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { fillGrad, gaussian, REGIMES, rng } from './dense-util.js';
 import { RefAdam } from './reference/adam.js';
-
-type AnyOpt = Optimizer<Record<string, unknown>>;
-const CLASSES = { Adam, AdamW, SGD, RMSprop, Adagrad, Lion } as unknown as Record<
-  string,
-  new (o: Record<string, unknown>) => AnyOpt
->;
-const MAPS = { signed: dynamicMap(true), unsigned: dynamicMap(false) };
-const SIGNED = new Set(['exp_avg', 'momentum_buffer', 'grad_avg']);
-const BLOCK = 256;
-
-/** The nearest entry of `map` to q (float64 distance), ties to the entry nearer zero. */
-function nearest(map: Float32Array, q: number): number {
-  let lo = 0,
-    hi = 255;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (map[mid] <= q) lo = mid;
-    else hi = mid;
-  }
-  const dl = Math.abs(q - map[lo]),
-    dh = Math.abs(map[hi] - q);
-  if (dl !== dh) return dl < dh ? lo : hi;
-  return Math.abs(map[lo]) < Math.abs(map[hi]) ? lo : hi;
-}
-
-/** bitsandbytes' blockwise quantization of `x`: per block of 256 its absmax (float32) and the nearest codes of x / absmax (float32 division). */
-function quantize(x: Float32Array, signed: boolean): { codes: Uint8Array; absmax: Float32Array } {
-  const map = signed ? MAPS.signed : MAPS.unsigned;
-  const codes = new Uint8Array(x.length);
-  const absmax = new Float32Array(Math.ceil(x.length / BLOCK));
-  for (let b = 0; b < absmax.length; b++) {
-    const end = Math.min(x.length, (b + 1) * BLOCK);
-    let a = 0;
-    for (let j = b * BLOCK; j < end; j++) a = Math.max(a, Math.abs(x[j]));
-    absmax[b] = a;
-    for (let j = b * BLOCK; j < end; j++) codes[j] = a === 0 ? (signed ? 127 : 0) : nearest(map, Math.fround(x[j] / a));
-  }
-  return { codes, absmax };
-}
-
-/** The values codes stand for: map[code] * absmax (one float32 multiply; absmax 0 gives +0). */
-function dequantize(q: { codes: Uint8Array; absmax: Float32Array }, signed: boolean): Float32Array {
-  const map = signed ? MAPS.signed : MAPS.unsigned;
-  const out = new Float32Array(q.codes.length);
-  for (let j = 0; j < out.length; j++) {
-    const a = q.absmax[Math.floor(j / BLOCK)];
-    out[j] = a === 0 ? 0 : Math.fround(map[q.codes[j]] * a);
-  }
-  return out;
-}
-
-/** The stored bytes of an int8 tensor: codes, zeros to 16 bytes, then the absmax words. */
-function storedBytes(q: { codes: Uint8Array; absmax: Float32Array }): Uint8Array {
-  const pad = Math.ceil(q.codes.length / 16) * 16;
-  const out = new Uint8Array(pad + 4 * q.absmax.length);
-  out.set(q.codes);
-  out.set(new Uint8Array(q.absmax.buffer), pad);
-  return out;
-}
-
-// lean-storage.md's counter-based rounding bits (MurmurHash3's fmix32), for bf16 state: tensor
-// `index`, slot `s` is the row `index * 4 + s` of step t's key.
-const mul = Math.imul;
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = mul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = mul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-function bf16Sr(x: Float32Array, seed: number, t: number, row: number): Uint16Array {
-  const key = fmix32((seed >>> 0) ^ fmix32((t + mul(Math.floor(seed / 2 ** 32), 0x9e3779b9)) >>> 0));
-  const rk = fmix32((key + mul(row, 0x9e3779b9)) >>> 0);
-  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const out = new Uint16Array(x.length);
-  for (let e = 0; e < x.length; e++) {
-    const h = fmix32((rk ^ mul((e >>> 1) + 1, 0x85ebca77)) >>> 0);
-    const r16 = e & 1 ? h >>> 16 : h & 0xffff;
-    out[e] = ((bits[e] + r16) >>> 0) >>> 16;
-  }
-  return out;
-}
-
-const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return -2;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
+import { type AnyOpt, BLOCK, MAPS, bitsOf, checkQuantSteps, firstDiff, quantize, storedBytes } from './quant-ref.js';
 
 interface Case {
   kind: string;
@@ -146,48 +44,10 @@ for (const build of BUILD_NAMES) {
       for (const stateType of ['int8', 'bf16'] as const)
         it(`${kind} ${JSON.stringify(options)} ${stateType}: a step is the float32 step of the decoded state, then encoded`, () => {
           const r = rng(7);
-          const q = new CLASSES[kind]({ ...options, stateType, seed: 12345, engine });
           const inits = SIZES.map((n) => Float32Array.from({ length: n }, () => gaussian(r)));
-          const ps = inits.map((x) => q.param(x));
-          // The kernel's state slots (the rounding keys and the maps go by slot).
-          const decl = (q.constructor as unknown as { declaration: { stateLayout(o: object): (string | null)[] } })
-            .declaration;
-          const layout = decl.stateLayout(q.options);
-          for (let t = 1; t <= STEPS; t++) {
-            const grads = SIZES.map((n, i) => fillGrad(new Float32Array(n), REGIMES[(t + i) % REGIMES.length], r));
-            // The float32 optimizer from the decoded state and the same params.
-            const f = new CLASSES[kind]({ ...options, engine });
-            const fps = ps.map((p) => f.param(p.data.slice()));
-            f.loadStateDict(q.stateDict());
-            fps.forEach((p, i) => p.grad.set(grads[i]));
-            ps.forEach((p, i) => p.grad.set(grads[i]));
-            f.step();
-            q.step();
-            ps.forEach((p, i) => {
-              const where = `${kind} step ${t} size ${SIZES[i]}`;
-              expect(firstDiff(bitsOf(p.data), bitsOf(fps[i].data)), `${where}: params`).toBe(-1);
-              const stored = stateType === 'bf16' || SIZES[i] >= 4096;
-              for (const k of p.stateKeys) {
-                const want = fps[i].state(k);
-                if (!stored) {
-                  expect(p.storedState(k), where).toBeNull();
-                  expect(firstDiff(bitsOf(p.state(k)), bitsOf(want)), `${where}: ${k} (float32 below 4096)`).toBe(-1);
-                } else if (stateType === 'int8') {
-                  const qz = quantize(want, SIGNED.has(k));
-                  expect(firstDiff(p.storedState(k)!, storedBytes(qz)), `${where}: ${k} codes`).toBe(-1);
-                  expect(firstDiff(bitsOf(p.state(k)), bitsOf(dequantize(qz, SIGNED.has(k)))), `${where}: ${k}`).toBe(
-                    -1,
-                  );
-                } else {
-                  const sr = bf16Sr(want, 12345, t, i * 4 + layout.indexOf(k));
-                  const got = new Uint16Array(p.storedState(k)!.buffer);
-                  expect(firstDiff(got, sr), `${where}: ${k} bf16 bits`).toBe(-1);
-                }
-              }
-            });
-            f.dispose();
-          }
-          q.dispose();
+          checkQuantSteps(engine, kind, options, stateType, inits, STEPS, (t, i, g) => {
+            fillGrad(g, REGIMES[(t + i) % REGIMES.length], r);
+          });
         });
 
     it('int8 round trip: each value decodes to its nearest map entry times its block absmax, within half the gap', () => {

@@ -260,14 +260,16 @@ export const SLOT = {
   QUANT_SEED_HI: 27,
   QUANT_MAPS: 28,
   QUANT_SCRATCH: 29,
-  QUANT_SCRATCH_BYTES: 3104,
+  QUANT_TMP: 32,
+  QUANT_BUF: 96,
+  QUANT_SCRATCH_BYTES: 3168,
 } as const;
 
 /** The name of one of the module's exported constants. */
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -1310550038;
+export const ABI_HASH = -1527473326;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -401,6 +403,8 @@ export interface EngineFunctions {
   lionQStep(table: number, count: number): void;
   /** assembly/optimizers/quant/step.ts */
   quantEncodeInt8(at: number, src: number, n: number, maps: number, signed: number): void;
+  /** assembly/optimizers/quant/step.ts */
+  quantDecodeInt8(dst: number, at: number, n: number, maps: number, signed: number): void;
 }
 
 /** The name of one of the module's exported functions. */

@@ -7,7 +7,7 @@ import type { AnyDeclaration } from './declaration.js';
 import type { Engine } from './engine.js';
 import { checkChoice, describe } from './options.js';
 import { Param } from './param.js';
-import { dynamicMap, dynamicMapsBlock } from '../embedding/dynamic-map.js';
+import { dynamicMapsBlock } from '../embedding/dynamic-map.js';
 import { bf16ToF32, f32ToBf16 } from '../embedding/half.js';
 import type { StateType } from '../embedding/lean-layout.js';
 
@@ -56,8 +56,6 @@ export function stateBytes(length: number, type: number): number {
   if (type === S.QUANT_INT8) return align16(length) + 4 * Math.ceil(length / S.QUANT_BLOCK);
   return type === S.QUANT_BF16 ? 2 * length : 4 * length;
 }
-
-let maps: { signed: Float32Array; unsigned: Float32Array } | null = null;
 
 /**
  * @internal An optimizer's state storage: the type, the rounding seed, and the engine blocks the
@@ -231,18 +229,15 @@ class StoredParam extends Param {
     const n = this.length;
     const at = this.offset(2 + i);
     if (this.type === S.QUANT_BF16) return bf16ToF32(new Uint16Array(this.engineRef.memory.buffer, at, n));
-    const out = new Float32Array(n);
-    // int8: map[code] * absmax, one float32 multiply (exact in float64, then rounded once): the kernel's value.
-    maps ??= { signed: dynamicMap(true), unsigned: dynamicMap(false) };
-    const map = isSignedState(name) ? maps.signed : maps.unsigned;
-    const codes = new Uint8Array(this.engineRef.memory.buffer, at, n);
-    const absmax = new Float32Array(this.engineRef.memory.buffer, at + align16(n), Math.ceil(n / S.QUANT_BLOCK));
-    for (let b = 0; b < absmax.length; b++) {
-      const a = absmax[b];
-      const end = Math.min(n, (b + 1) * S.QUANT_BLOCK);
-      for (let j = b * S.QUANT_BLOCK; j < end; j++) out[j] = a === 0 ? 0 : Math.fround(map[codes[j]] * a);
+    // int8: the kernel's own decoder (map[code] * absmax, one float32 multiply; +0 where absmax is 0).
+    const e = this.engineRef;
+    const tmp = e.alloc(4 * n || 16);
+    try {
+      e.exports.quantDecodeInt8(tmp, at, n, this.storage.mapsBlock(e), isSignedState(name) ? 1 : 0);
+      return e.heapF32.slice(tmp >>> 2, (tmp >>> 2) + n);
+    } finally {
+      e.free(tmp);
     }
-    return out;
   }
 
   /**

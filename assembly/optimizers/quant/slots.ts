@@ -23,5 +23,9 @@ export const QUANT_T = 25;        // the tensor's step t (stochastic rounding ke
 export const QUANT_SEED_LO = 26;
 export const QUANT_SEED_HI = 27;
 export const QUANT_MAPS = 28;     // the maps block (shared/maps.ts), int8 only
-export const QUANT_SCRATCH = 29;  // QUANT_SCRATCH_BYTES of scratch: a shadow descriptor and 3 float32 blocks
-export const QUANT_SCRATCH_BYTES = 32 + 3 * 4 * 256;
+export const QUANT_SCRATCH = 29;  // QUANT_SCRATCH_BYTES of scratch, one per optimizer:
+// a shadow descriptor (32 bytes), 64 bytes for the int8 encoder (./codec.ts), and 3 float32 blocks
+// (QUANT_BUF + s * 4 * QUANT_BLOCK: state slot s).
+export const QUANT_TMP = 32;
+export const QUANT_BUF = 96;
+export const QUANT_SCRATCH_BYTES = 96 + 3 * 4 * 256;
