@@ -65,6 +65,8 @@ export class DenseStep {
   private hasNorm = false;
   private maxNorm = 0;
   private hasClip = false;
+  /** Neither clipGradNorm nor clipGradValue. */
+  private unclipped = true;
   private clip = 0;
   private check = true;
   private skip = false;
@@ -96,6 +98,7 @@ export class DenseStep {
     this.maxNorm = o.clipGradNorm ?? 0;
     this.hasClip = o.clipGradValue !== null;
     this.clip = o.clipGradValue ?? 0;
+    this.unclipped = !this.hasNorm && !this.hasClip;
     this.check = o.nonFinite !== 'ignore';
     this.skip = o.nonFinite === 'skip';
     this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
@@ -122,14 +125,35 @@ export class DenseStep {
     for (let i = 0; i < groups.length; i++) if (groups[i].schedule !== null) this.groups.scheduleStep(i, this.steps);
     const n = this.params.length;
     this.lastNorm = NaN;
-    if (n > 0 && !this.update(n, gradScale, options)) return false;
+    if (n > 0) {
+      if (this.dirty) this.host.rebuild();
+      // The usual step (no clipping, hook, meta-gradients or worker threads) in a few lines that V8
+      // inlines: the max |g| pass and its bound, the hyper blocks, the kernel. A bound that does not
+      // show the gradients fine goes through update(), which reads them again for the exact checks.
+      const engine = this.engine;
+      if (this.unclipped && this.hook === null && this.meta === null && engine.parallel === null) {
+        const table = this.table.table;
+        if (this.check) {
+          const bound = engine.gradMaxAbs(table, n) * Math.abs(gradScale);
+          if (!(bound + this.l2Bound <= F32_SAFE && (!this.squares || bound <= F32_SQRT_MAX)))
+            return this.update(n, gradScale, options) && this.counted();
+        }
+        this.table.write(this.decl, this.series, this.steps, gradScale, -Infinity, Infinity);
+        this.kernel(table, n);
+      } else if (!this.update(n, gradScale, options)) return false;
+    }
+    this.steps++;
+    return true;
+  }
+
+  /** Counts a step taken by update() from the fast path. */
+  private counted(): true {
     this.steps++;
     return true;
   }
 
   /** Checks the gradients, writes the hyper blocks and runs the kernel; false when 'skip' skipped the step. */
   private update(n: number, gradScale: number, options: StepOptions | undefined): boolean {
-    if (this.dirty) this.host.rebuild();
     const table = this.table.table;
     const clip = this.clip;
     // Clamp bounds on the raw gradient, so that the scaled gradient lands in [-clip, clip].
