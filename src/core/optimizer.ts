@@ -75,6 +75,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   protected get hook(): StepHook | null {
     return this.run.hook;
   }
+  /** @internal Sets what a subclass adds to every step. */
   protected set hook(h: StepHook | null) {
     this.run.hook = h;
   }
