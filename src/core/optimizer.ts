@@ -40,7 +40,6 @@ import { DenseStep, type StepHook } from './dense-step.js';
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
 export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
 export type { HyperWriter } from './declaration.js';
-export type { StepHook } from './dense-step.js';
 
 /**
  * The base of every dense optimizer. A subclass is its declaration:
