@@ -34,6 +34,12 @@ const SPECS = {
   nadam: ['NAdam', { lr: 2e-3 }],
   radam: ['RAdam', { lr: 1e-3 }],
   lion: ['Lion', { lr: 1e-4 }],
+  // Variants of the options (issue #17: every dense optimizer and variant).
+  amsgrad: ['Adam', { lr: 1e-3, amsgrad: true }],
+  'adam-l2': ['Adam', { lr: 1e-3, weightDecay: 0.01 }],
+  sgd: ['SGD', { lr: 1e-3 }],
+  'sgd-nesterov': ['SGD', { lr: 1e-3, momentum: 0.9, nesterov: true }],
+  'rmsprop-centered': ['RMSprop', { lr: 0.01, centered: true }],
 };
 
 function parse(argv) {

@@ -21,7 +21,7 @@ const { appliesAt, meets, evaluateTargets, groupTable } = report;
 
 const root = new URL('..', import.meta.url).pathname;
 
-/** The bench's default options per kernel (bench/groups/dense.js), by engine class. */
+/** The bench's default options per kernel (bench/groups/dense.js, bench/kernel-ab.js), by engine class. */
 const KERNELS: [string, string, Record<string, unknown>][] = [
   ['adam', 'Adam', { lr: 1e-3 }],
   ['adamw', 'AdamW', { lr: 1e-3, weightDecay: 0.01 }],
@@ -33,6 +33,12 @@ const KERNELS: [string, string, Record<string, unknown>][] = [
   ['nadam', 'NAdam', { lr: 2e-3 }],
   ['radam', 'RAdam', { lr: 1e-3 }],
   ['lion', 'Lion', { lr: 1e-4 }],
+  // Variants of the options (bench/kernel-ab.js).
+  ['amsgrad', 'Adam', { lr: 1e-3, amsgrad: true }],
+  ['adam-l2', 'Adam', { lr: 1e-3, weightDecay: 0.01 }],
+  ['sgd', 'SGD', { lr: 1e-3 }],
+  ['sgd-nesterov', 'SGD', { lr: 1e-3, momentum: 0.9, nesterov: true }],
+  ['rmsprop-centered', 'RMSprop', { lr: 0.01, centered: true }],
 ];
 
 const bits = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));

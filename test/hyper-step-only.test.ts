@@ -96,6 +96,35 @@ describe('hyper blocks: a step-only write equals a whole one', () => {
   });
 });
 
+describe('hyper blocks: a steady writer writes the same block at every later step', () => {
+  // A declaration's steadyFrom(o) lets a dense step skip its writer while the rate and the gradient
+  // scale stay the same: the whole block at any step from there on must equal the one before it.
+  const steadyOnes = DECLARATIONS.filter((d) => d.steadyFrom !== undefined);
+  it('SGD, RMSprop, Adagrad, Adadelta and Lion declare it', () => {
+    for (const name of ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Lion'])
+      expect(steadyOnes.map((d) => d.name)).toContain(name);
+  });
+  it.each(steadyOnes.map((d) => [d.name, d] as const))('%s', (_name, decl) => {
+    let cases = 0;
+    for (const variant of VARIANTS) {
+      const o = resolved(decl, variant);
+      if (o === null) continue;
+      const from = decl.steadyFrom!(o);
+      if (!Number.isFinite(from)) continue;
+      for (const t2 of [from + 1, from + 2, from + 63, from + 255, from + 100000]) {
+        const series = new StepSeries();
+        const a = block();
+        decl.writeHyper(a.w, { ...o, lr: 0.003 }, from, -2, series);
+        const b = block();
+        decl.writeHyper(b.w, { ...o, lr: 0.003 }, t2, -2, series);
+        expect(Array.from(b.u), `${decl.name} ${JSON.stringify(variant)} t ${from} -> ${t2}`).toEqual(Array.from(a.u));
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(0);
+  });
+});
+
 describe('dense steps after the options change', () => {
   it.each(Object.keys(OPTIMIZERS))(
     '%s: new groups, a loaded state dict and a changed rate step as a fresh optimizer would',
@@ -146,6 +175,42 @@ describe('dense steps after the options change', () => {
         }
         expect(Array.from(q.data)).toEqual(Array.from(c.p.data));
         c.opt.dispose();
+      } finally {
+        a.opt.dispose();
+        b.opt.dispose();
+      }
+    },
+  );
+});
+
+describe('dense steps that skip a steady writer', () => {
+  it.each(['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Lion', 'SGDHD'])(
+    '%s: rates and gradient scales that change between steps act as a whole block written at every step',
+    async (name) => {
+      const engine = await engineFor('simd');
+      const Ctor = OPTIMIZERS[name as keyof typeof OPTIMIZERS];
+      const init = Float32Array.from({ length: 9 }, (_, i) => 0.3 - 0.07 * i);
+      const opts = name.startsWith('SGD') ? { momentum: 0.9 } : {};
+      const make = () => {
+        const opt = new Ctor({ engine, lr: 0.01, ...opts } as never);
+        return { opt, p: opt.param(init) };
+      };
+      // A steps as usual; B lays its table out again before every step (a state dict loaded into
+      // itself), so that every step writes whole blocks.
+      const a = make();
+      const b = make();
+      const rates = [0.01, 0.01, 0.01, 0.02, 0.02, 0.02, 0.01, 0.01];
+      const scales = [1, 1, 0.5, 0.5, 1, 1, 1, 0.25];
+      try {
+        for (let s = 0; s < rates.length; s++) {
+          for (const x of [a, b]) {
+            x.opt.lr = rates[s];
+            if (x === b) x.opt.loadStateDict(x.opt.stateDict());
+            x.p.grad.set(init.map((v, i) => 0.1 * v + 0.01 * (i - s)));
+            x.opt.step({ gradScale: scales[s] });
+          }
+          expect(Array.from(a.p.data), `step ${s + 1}`).toEqual(Array.from(b.p.data));
+        }
       } finally {
         a.opt.dispose();
         b.opt.dispose();

@@ -69,6 +69,63 @@ KERNEL(adamw) void adamw(f32 *restrict p, const f32 *restrict g, f32 *restrict m
   }
 }
 
+// Variants of the options (kernel-ab's amsgrad, adam-l2, sgd, sgd-nesterov, rmsprop-centered): the
+// same kernels' arithmetic under those options.
+KERNEL(amsgrad) void amsgrad(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+                             f32 *restrict v, f32 *restrict x, size_t n, f32 b1, f32 b1c, f32 b2, f32 b2c,
+                             f32 ss, f32 ib, f32 eps) {
+  LOOP for (size_t i = 0; i < n; i++) {
+    f32 gi = g[i];
+    f32 mi = m[i] * b1 + b1c * gi;
+    f32 vi = v[i] * b2 + (b2c * gi) * gi;
+    m[i] = mi;
+    v[i] = vi;
+    f32 xi = x[i] > vi ? x[i] : vi;
+    x[i] = xi;
+    p[i] = p[i] - ss * (mi / (sqrtf(xi) * ib + eps));
+  }
+}
+
+KERNEL(adam_l2) void adam_l2(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
+                             f32 *restrict v, size_t n, f32 b1, f32 b1c, f32 b2, f32 b2c,
+                             f32 ss, f32 ib, f32 eps, f32 wd) {
+  LOOP for (size_t i = 0; i < n; i++) {
+    f32 pi = p[i];
+    f32 gi = g[i] + wd * pi;
+    f32 mi = m[i] * b1 + b1c * gi;
+    f32 vi = v[i] * b2 + (b2c * gi) * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - ss * (mi / (sqrtf(vi) * ib + eps));
+  }
+}
+
+KERNEL(sgd) void sgd(f32 *restrict p, const f32 *restrict g, size_t n, f32 lr) {
+  LOOP for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * g[i];
+}
+
+KERNEL(sgd_nesterov) void sgd_nesterov(f32 *restrict p, const f32 *restrict g, f32 *restrict b,
+                                       size_t n, f32 lr, f32 mu, f32 omd) {
+  LOOP for (size_t i = 0; i < n; i++) {
+    f32 gi = g[i];
+    f32 bi = b[i] * mu + omd * gi;
+    b[i] = bi;
+    p[i] = p[i] - lr * (gi + mu * bi);
+  }
+}
+
+KERNEL(rmsprop_centered) void rmsprop_centered(f32 *restrict p, const f32 *restrict g, f32 *restrict s,
+                                               f32 *restrict a, size_t n, f32 lr, f32 al, f32 oma, f32 eps) {
+  LOOP for (size_t i = 0; i < n; i++) {
+    f32 gi = g[i];
+    f32 si = s[i] * al + (oma * gi) * gi;
+    f32 ai = a[i] * al + oma * gi;
+    s[i] = si;
+    a[i] = ai;
+    p[i] = p[i] - lr * (gi / (sqrtf(si - ai * ai) + eps));
+  }
+}
+
 KERNEL(sgd_momentum) void sgd_momentum(f32 *restrict p, const f32 *restrict g,
                                                    f32 *restrict b, size_t n, f32 lr, f32 mu, f32 omd) {
   LOOP for (size_t i = 0; i < n; i++) {

@@ -76,7 +76,7 @@ const B2 = 0.999;
  * Per bench kernel id: one step of dense.c's loop as a closure over the export `k`, the buffers
  * and the step count, its per-step scalars computed in double as dense.c's step() and the
  * TypeScript side do (no array is allocated per step: at 1K a step takes under a microsecond).
- * @type {Record<string, (k: Function, p: number, g: number, m: number, v: number, n: number) => () => void>}
+ * @type {Record<string, (k: Function, p: number, g: number, m: number, v: number, n: number, x: number) => () => void>}
  */
 const KERNELS = {
   adam: (k, p, g, m, v, n) => {
@@ -95,6 +95,23 @@ const KERNELS = {
     };
   },
   'sgd-momentum': (k, p, g, m, v, n) => () => k(p, g, m, n, 1e-3, 0.9, 1),
+  amsgrad: (k, p, g, m, v, n, x) => {
+    let t = 0;
+    return () => {
+      t++;
+      k(p, g, m, v, x, n, B1, 1 - B1, B2, 1 - B2, 1e-3 / (1 - B1 ** t), 1 / Math.sqrt(1 - B2 ** t), 1e-8);
+    };
+  },
+  'adam-l2': (k, p, g, m, v, n) => {
+    let t = 0;
+    return () => {
+      t++;
+      k(p, g, m, v, n, B1, 1 - B1, B2, 1 - B2, 1e-3 / (1 - B1 ** t), 1 / Math.sqrt(1 - B2 ** t), 1e-8, 0.01);
+    };
+  },
+  sgd: (k, p, g, m, v, n) => () => k(p, g, n, 1e-3),
+  'sgd-nesterov': (k, p, g, m, v, n) => () => k(p, g, m, n, 1e-3, 0.9, 1),
+  'rmsprop-centered': (k, p, g, m, v, n) => () => k(p, g, m, v, n, 0.01, 0.99, 1 - 0.99, 1e-8),
   adagrad: (k, p, g, m, v, n) => () => k(p, g, m, n, 0.01, 1e-10),
   rmsprop: (k, p, g, m, v, n) => () => k(p, g, m, n, 0.01, 0.99, 1 - 0.99, 1e-8),
   adamax: (k, p, g, m, v, n) => {
@@ -139,7 +156,7 @@ const KERNELS = {
 };
 
 /** The export of dense.c's loop for each bench kernel id (C names have no '-'). */
-const EXPORT = (id) => id.replace('-', '_');
+const EXPORT = (id) => id.replaceAll('-', '_');
 
 /** The clang that compiled the contender in this process (its `--version` line), or null. */
 export function clangVersion() {
@@ -154,7 +171,7 @@ export function hasClangKernel(id) {
 
 /**
  * One dense step of kernel `id` over `n` floats in a fresh instance (a memory of its own, grown to
- * hold p, g and two state buffers, 16-byte aligned and 16 bytes apart as the engine's allocator
+ * hold p, g and three state buffers, 16-byte aligned and 16 bytes apart as the engine's allocator
  * places them). Returns `run()` (one step) and the Float32Array views [p, g, m, v].
  */
 export function clangKernel(module, id, { n, fill = [] }) {
@@ -163,11 +180,11 @@ export function clangKernel(module, id, { n, fill = [] }) {
   const memory = exports.memory;
   const stride = Math.ceil((n * 4) / 16) * 16 + 16;
   const base = Math.ceil(exports.__heap_base.value / 16) * 16 + 16;
-  const need = base + stride * 4 - memory.buffer.byteLength;
+  const need = base + stride * 5 - memory.buffer.byteLength;
   if (need > 0) memory.grow(Math.ceil(need / 65536));
-  const ptrs = [0, 1, 2, 3].map((i) => base + i * stride);
+  const ptrs = [0, 1, 2, 3, 4].map((i) => base + i * stride);
   const views = ptrs.map((p) => new Float32Array(memory.buffer, p, n));
   fill.forEach((values, i) => values && views[i].set(values));
-  const [p, g, m, v] = ptrs;
-  return { run: KERNELS[id](exports[EXPORT(id)], p, g, m, v, n), views };
+  const [p, g, m, v, x] = ptrs;
+  return { run: KERNELS[id](exports[EXPORT(id)], p, g, m, v, n, x), views };
 }

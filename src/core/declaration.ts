@@ -100,6 +100,14 @@ export interface OptimizerDeclaration<R extends CommonResolved = CommonResolved>
    */
   writeHyper(h: HyperWriter, o: R, t: number, gradScale: number, series: StepSeries, stepOnly?: boolean): void;
   /**
+   * The first step from which the step-only slots of `writeHyper` no longer depend on `t`: for any
+   * t1, t2 >= `steadyFrom(o)`, a write at t1 and one at t2 with the same `lr` and `gradScale` give
+   * the same block. A dense step then skips the writer while its cohort's rate and scale stay the
+   * same (SGD's only step-dependent slot is its first-step flag: 2). Default: never (the writer
+   * runs every step). test/hyper-step-only.test.ts holds every declaration that sets it to it.
+   */
+  steadyFrom?(o: R): number;
+  /**
    * The L2 weight decay these options add to the gradient in the kernel (`g + wd * p`), which the
    * step's finiteness check must cover. Default: `weightDecay`, or 0 with `decoupledWeightDecay`;
    * optimizers whose decay is decoupled (AdamW, Lion) return 0.

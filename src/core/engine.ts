@@ -70,6 +70,9 @@ export class Engine {
   private u32Cache: Uint32Array;
   private f64Cache: Float64Array;
   private readonly sharedMemory: boolean;
+  /** The exports every dense step calls, read once: the exports object holds hundreds of names. */
+  private readonly maxAbsFn: (table: number, count: number) => number;
+  private readonly sumSqFn: (table: number, count: number) => number;
   private liveBytes = 0;
   private liveBlocks = new Map<number, number>();
   /**
@@ -100,6 +103,8 @@ export class Engine {
     this.i32Cache = new Int32Array(buf);
     this.u32Cache = new Uint32Array(buf);
     this.f64Cache = new Float64Array(buf);
+    this.maxAbsFn = this.exports.gradMaxAbs;
+    this.sumSqFn = this.exports.gradSumSquares;
     checkAbi(this.exports as unknown as Record<string, unknown>);
   }
 
@@ -143,12 +148,12 @@ export class Engine {
 
   /** Sum of squares of every gradient of the table (f64), the same bits on any number of threads. */
   gradSumSquares(table: number, count: number): number {
-    return this.parallel ? this.parallel.gradSumSquares(table, count) : this.exports.gradSumSquares(table, count);
+    return this.parallel ? this.parallel.gradSumSquares(table, count) : this.sumSqFn(table, count);
   }
 
   /** The largest |g| of the table's gradients: NaN/Infinity when one is not finite (split across threads). */
   gradMaxAbs(table: number, count: number): number {
-    return this.parallel ? this.parallel.gradMaxAbs(table, count) : this.exports.gradMaxAbs(table, count);
+    return this.parallel ? this.parallel.gradMaxAbs(table, count) : this.maxAbsFn(table, count);
   }
 
   /**

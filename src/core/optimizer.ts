@@ -8,7 +8,7 @@ import type { TableKernelName } from './abi.js';
 import type { OptimizerStateDict } from './state-dict.js';
 import { StepSeries, l2Decay, stateNames, type AnyDeclaration } from './declaration.js';
 import { Engine, getEngine } from './engine.js';
-import { DisposedError, NonFiniteGradientError } from './errors.js';
+import { DisposedError } from './errors.js';
 import { checkKnownKeys, describe, zeroGradArgs } from './options.js';
 import { Param } from './param.js';
 import { ParamArena, type ArenaMark } from './param-arena.js';
@@ -17,9 +17,8 @@ import { loadOptimizerSafetensors, saveOptimizerSafetensors } from './torch-stat
 import { ParamGroup, type GroupHost } from './param-group.js';
 import { ParamGroups } from './param-groups.js';
 import { isSchedule, type Schedule } from './schedules.js';
-import { MAX_STEP_COUNT } from './limits.js';
-import { checkMetaStep, MetaTracker, type MetaGradientOptions } from './meta-gradients.js';
-import { F32_MAX, F32_SAFE, F32_SQRT_MAX, type StepCheckHost } from './finite-check.js';
+import { MetaTracker, type MetaGradientOptions } from './meta-gradients.js';
+import type { StepCheckHost } from './finite-check.js';
 // The parts of a dense optimizer, each in its own module:
 import {
   BASE_OPTIONS,
@@ -35,28 +34,12 @@ import { buildStateDict, checkStateDict } from './optimizer-state.js';
 import { readParamInit } from './param-init.js';
 import { StepTable } from './step-table.js';
 import { StateStorage, STORAGE_OPTIONS, type StateStorageOptions, type StateType } from './state-type.js';
-import { checkStepScale, nonFiniteError, overflowReason, stepCheckHost } from './step-checks.js';
+import { nonFiniteError, overflowReason, stepCheckHost } from './step-checks.js';
+import { DenseStep, type StepHook } from './dense-step.js';
 
 export type { BaseOptions, StepOptions, GroupOptions, Resolved } from './optimizer-options.js';
 export type { OptimizerStateDict, ParamStateDict, ParamGroupStateDict } from './state-dict.js';
 export type { HyperWriter } from './declaration.js';
-
-/**
- * @internal What a subclass may add to every step (hypergradients: src/optimizers/hypergrad.ts).
- */
-export interface StepHook {
-  /** Refuses a rate the optimizer cannot take (`opt.lr = ...`, a group's rate, a state dict's), before anything changes. */
-  checkRate(value: number | Schedule): void;
-  /**
-   * Reads the gradients before the update (the hyper blocks are written, with the previous rates,
-   * before it runs): returns their squared norm (f64, clamped to [lo, hi]; NaN if any is not finite).
-   */
-  measure(table: number, count: number, lo: number, hi: number): number;
-  /** Called when the step goes ahead, with the final gradient scale, before the hyper blocks are written. */
-  beforeUpdate(scale: number): void;
-  /** Frees what it holds (at `dispose()`). */
-  release(): void;
-}
 
 /**
  * The base of every dense optimizer. A subclass is its declaration:
@@ -68,28 +51,18 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
   /** The params, in the order they were added (read only: add params with `param()`). */
   readonly params: readonly Param[] = [];
   protected opts: Resolved<O>;
-  private steps = 0;
-  private disposed = false;
   /** The descriptor table and hyper blocks the step kernel walks (src/core/step-table.ts). */
   private readonly steptable: StepTable;
-  private dirty = true;
+  /** The step itself, its counters and what it reads (src/core/dense-step.ts). */
+  private readonly run: DenseStep;
   /** @internal the param groups: options, rates, schedules, handles (src/core/param-groups.ts). */
   readonly groups: ParamGroups<Resolved<O>>;
-  private lastNorm = NaN;
-  /** The step kernel's name (the declaration's `kernel`). */
-  private readonly kernelName: TableKernelName;
-  /** The step kernel's wasm function, looked up once (a keyed lookup per step shows on small tensors). */
-  private kernel: ((table: number, count: number) => void) | null = null;
   /** What this optimizer is: options, state, hyper writer, kernel (the class's `declaration`). */
   protected readonly decl: AnyDeclaration;
   /** The bias-correction powers and other per-step series its hyper writer keeps. */
   protected readonly series = new StepSeries();
   /** Where the params' tensors live: each kind (values, gradients, each state) contiguous. */
   private readonly arena: ParamArena;
-  /** @internal multiplies every gradient in the kernel (clipping, accumulation); maximize flips its sign. */
-  protected gradScale = 1;
-  /** The meta-gradient tangents, while tracked (src/core/meta-gradients.ts). */
-  private meta: MetaTracker | null = null;
   /** @internal How the state tensors are stored (`stateType`, src/core/state-type.ts). */
   readonly storage: StateStorage;
 
@@ -98,7 +71,31 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return this.decl.name;
   }
   /** @internal What a subclass adds to every step (hypergradients), or null. */
-  protected hook: StepHook | null = null;
+  protected get hook(): StepHook | null {
+    return this.run.hook;
+  }
+  /** @internal Sets what a subclass adds to every step. */
+  protected set hook(h: StepHook | null) {
+    this.run.hook = h;
+  }
+  /** The meta-gradient tangents, while tracked (src/core/meta-gradients.ts). */
+  private get meta(): MetaTracker | null {
+    return this.run.meta;
+  }
+  private set meta(m: MetaTracker | null) {
+    this.run.meta = m;
+  }
+  /** Completed steps. */
+  private get steps(): number {
+    return this.run.steps;
+  }
+  private set steps(n: number) {
+    this.run.steps = n;
+  }
+  /** Params, groups or options changed since the table was laid out. */
+  private set dirty(on: boolean) {
+    this.run.dirty = on;
+  }
 
   constructor(options: O & StateStorageOptions = {} as O) {
     const decl = (new.target as unknown as { declaration?: AnyDeclaration }).declaration;
@@ -125,7 +122,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     checkKnownKeys(kind, options, [...decl.options, ...BASE_OPTIONS, ...STORAGE_OPTIONS, 'engine']);
     this.opts = this.resolve(options);
     this.storage = StateStorage.resolve(decl, options as Record<string, unknown>, this.opts, kind);
-    this.kernelName = this.storage.quantized ? this.storage.quantKernel(decl) : decl.kernel;
+    const kernelName: TableKernelName = this.storage.quantized ? this.storage.quantKernel(decl) : decl.kernel;
     const owner = {
       kind,
       params: this.params,
@@ -141,6 +138,25 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       schedule: isSchedule(options.lr) ? options.lr : null,
       start: 0,
     });
+    const host = {
+      rebuild: () => this.buildTable(),
+      disposedError: (what: string) => this.disposedError(what),
+      refuseNonFinite: (n: number) => this.refuseNonFinite(n),
+      overflow: (n: number, scale: number, lo: number, hi: number, maxAbs?: number, norm?: number) =>
+        this.overflow(n, scale, lo, hi, maxAbs, norm),
+    };
+    this.run = new DenseStep(
+      host,
+      kind,
+      this.engine,
+      decl,
+      kernelName,
+      this.storage.quantized,
+      this.params,
+      this.groups as unknown as ConstructorParameters<typeof DenseStep>[7],
+      this.steptable,
+      this.series,
+    );
   }
 
   /** Validates and fills in defaults (the common options here, the optimizer's own by its declaration). */
@@ -208,7 +224,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    * NaN when the last step did not measure it (it does with `clipGradNorm` set).
    */
   get lastGradNorm(): number {
-    return this.lastNorm;
+    return this.run.lastNorm;
   }
 
   /** The param groups, group 0 (the constructor's options) first. */
@@ -230,12 +246,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** True once `dispose()` was called. */
   get isDisposed(): boolean {
-    return this.disposed;
+    return this.run.disposed;
   }
 
   protected checkAlive(what: string): void {
-    // The error is built elsewhere: this runs first in every step, and V8 inlines small functions.
-    if (this.disposed) throw this.disposedError(what);
+    // The error is built elsewhere: V8 inlines small functions.
+    if (this.run.disposed) throw this.disposedError(what);
   }
 
   private disposedError(what: string): DisposedError {
@@ -331,90 +347,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
    * applies the clip scale. `options.gradScale` multiplies the gradients (accumulation).
    */
   step(options?: StepOptions): boolean {
-    this.checkAlive('step');
-    if (this.steps >= MAX_STEP_COUNT)
-      throw new RangeError(
-        `${this.kind}.step: the step count reached its limit of 2^40 (MAX_STEP_COUNT); nothing was changed`,
-      );
-    // Without options and meta-gradients (the usual step) neither check has anything to look at.
-    const gradScale = options === undefined ? 1 : checkStepScale(this.kind, options);
-    if (this.meta !== null || options !== undefined) checkMetaStep(this.meta, this.kind, options);
-    // The scheduled rates of this step (and the next), checked before anything changes.
-    const groups = this.groups.states;
-    for (let i = 0; i < groups.length; i++) if (groups[i].schedule !== null) this.groups.scheduleStep(i, this.steps);
-    const n = this.params.length;
-    this.lastNorm = NaN;
-    if (n > 0) {
-      if (this.dirty) this.buildTable();
-      const table = this.steptable.table;
-      const { clipGradNorm: maxNorm, clipGradValue: clip } = this.opts;
-      // Clamp bounds on the raw gradient, so that the scaled gradient lands in [-clip, clip].
-      const lo = clip === null ? -Infinity : -clip / gradScale;
-      const hi = clip === null ? Infinity : clip / gradScale;
-      // The squared norm, when a pass measured it (hypergradients' own pass, clipGradNorm). Plain
-      // doubles and flags here, never `number | undefined`: V8 boxes a double that shares a
-      // variable with undefined, an allocation on every step.
-      let measured = false;
-      let sumSq = 0;
-      const hook = this.hook;
-      if (hook !== null) {
-        this.writeHyper(gradScale, lo, hi);
-        sumSq = hook.measure(table, n, lo, hi);
-        measured = true;
-      } else if (maxNorm !== null) {
-        sumSq =
-          clip === null ? this.engine.gradSumSquares(table, n) : this.engine.exports.clipSumSquares(table, n, lo, hi);
-        measured = true;
-      }
-      const check = this.opts.nonFinite !== 'ignore';
-      // The pre-pass: max |g| of the raw gradients (NaN/Infinity when one is not finite), unless
-      // a measured norm already tells that every gradient is finite.
-      const readMax = check && !(measured && Number.isFinite(sumSq));
-      const maxAbs = readMax ? this.engine.gradMaxAbs(table, n) : 0;
-      if (readMax && !(maxAbs <= F32_MAX)) return this.refuseNonFinite(n);
-      let scale = this.gradScale * gradScale;
-      let norm = NaN;
-      if (measured) {
-        norm = Math.sqrt(sumSq) * scale;
-        // torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1
-        if (maxNorm !== null) scale *= Math.min(1, maxNorm / (norm + 1e-6));
-      }
-      // The gradient the kernel uses, clamp(g) * scale (+ wd * p), must be finite in float32 too:
-      // one comparison when a bound shows it (the usual case), the exact check otherwise; and for
-      // optimizers that square the gradient into their state, that square too.
-      const bound = readMax ? maxAbs : measured ? Math.sqrt(sumSq) : Infinity;
-      if (
-        check &&
-        (!(bound * Math.abs(scale) + this.l2Bound <= F32_SAFE) ||
-          (this.decl.squaresGradient === true && !(bound * Math.abs(scale) <= F32_SQRT_MAX)))
-      ) {
-        const why = this.overflow(
-          n,
-          scale,
-          lo,
-          hi,
-          readMax ? maxAbs : undefined,
-          measured ? Math.sqrt(sumSq) : undefined,
-        );
-        if (why !== null) {
-          if (this.opts.nonFinite === 'skip') return false;
-          throw new NonFiniteGradientError(`${this.kind}.step: ${why}`);
-        }
-      }
-      this.lastNorm = norm;
-      hook?.beforeUpdate(scale);
-      this.writeHyper(scale, lo, hi);
-      if (this.meta) this.meta.step(table, n, options);
-      else {
-        const name = this.kernelName;
-        this.kernel ??= this.engine.kernel(name);
-        // State in 16 or 8 bits: on the calling thread (the kernel's block scratch is one per optimizer).
-        if (this.storage.quantized) this.kernel(table, n);
-        else this.engine.runTable(name, table, n, this.decl.elementwise ?? true, this.kernel);
-      }
-    }
-    this.steps++;
-    return true;
+    return this.run.step(options);
   }
 
   /** A raw gradient is NaN/Infinity: false under 'skip', else the error (nothing was changed). */
@@ -438,12 +371,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     );
   }
 
-  /** The largest `wd * |p|` an L2 decay may add to a gradient (set with the table): 0 without L2. */
-  private l2Bound = 0;
   private checkHost: StepCheckHost | null = null;
 
   private ensureTable(): void {
-    if (this.dirty) this.buildTable();
+    if (this.run.dirty) this.buildTable();
   }
 
   /** Lays the table out again (params, groups or options changed): never on the usual step, so never inlined into it. */
@@ -452,20 +383,20 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     let l2 = 0;
     for (const g of this.groups.states)
       l2 = Math.max(l2, l2Decay(this.decl, g.opts as unknown as Record<string, unknown>));
-    this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
+    this.run.configure(this.opts, l2);
     // Each group's state layout (groups may differ, e.g. in AMSGrad or momentum).
     const slotsOf = this.groups.states.map((g) => {
       const layout = this.stateLayout(g.opts);
       const names = this.stateNames(g.opts);
       return [0, 1, 2].map((s) => (layout[s] ? 2 + names.indexOf(layout[s] as string) : -1));
     });
-    this.steptable.build(this.params, slotsOf, this.storage.prepare(this.engine));
+    this.steptable.build(this.decl, this.params, slotsOf, this.groups.states, this.storage.prepare(this.engine));
     this.dirty = false;
   }
 
   /** @internal writes every cohort's hyper block for the coming step: gradient scale, clamp bounds. */
   protected writeHyper(scale: number, lo: number, hi: number): void {
-    this.steptable.write(this.decl, this.series, this.groups.states, this.steps, scale, lo, hi);
+    this.run.writeHyper(scale, lo, hi);
   }
 
   /** The optimizer's state: hyperparameters, step counts and copies of every state tensor. */
@@ -588,13 +519,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
 
   /** Frees every param and all optimizer memory; any later use throws a DisposedError. */
   dispose(): void {
-    if (this.disposed) return;
+    if (this.run.disposed) return;
     this.meta?.dispose();
     this.hook?.release();
     for (const p of this.params) p.release();
     this.arena.release();
     this.steptable.release();
     this.storage.release(this.engine);
-    this.disposed = true;
+    this.run.disposed = true;
   }
 }

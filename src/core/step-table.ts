@@ -34,6 +34,24 @@ export class StepTable {
   private hyper = 0;
   private hyperCapacity = 0;
   private cohorts: { group: number; birth: number }[] = [];
+  /**
+   * Per cohort, read by every step: its group's options (the objects themselves: a group's rate
+   * changes in place, anything else only with a rebuild), its birth step, and +1 or -1 for
+   * `maximize`. Plain arrays of one kind each, so that the step's reads stay monomorphic whatever
+   * the optimizer's options look like.
+   */
+  private opts: { readonly lr: number }[] = [];
+  private births: number[] = [];
+  private signs: number[] = [];
+  /**
+   * Per cohort: the declaration's `steadyFrom`, and the step, rate and gradient scale of the block
+   * it holds. A step whose block would be the same (both steps steady, same rate and scale) skips
+   * the writer.
+   */
+  private steady: number[] = [];
+  private written = new Float64Array(0);
+  private rates = new Float64Array(0);
+  private scales = new Float64Array(0);
   /** One writer reused every step: no allocation on the step path (it shows on small tensors). */
   private readonly writer = new BlockWriter();
   /**
@@ -55,7 +73,13 @@ export class StepTable {
    * `storage` (state stored in 16 or 8 bits) gives each descriptor's reserved word and the hyper
    * blocks' QUANT_* slots.
    */
-  build(params: readonly Param[], slotsOf: readonly (readonly number[])[], storage?: StateStorage): void {
+  build(
+    decl: AnyDeclaration,
+    params: readonly Param[],
+    slotsOf: readonly (readonly number[])[],
+    groups: readonly { readonly opts: { readonly lr: number; readonly maximize: boolean } }[],
+    storage?: StateStorage,
+  ): void {
     const cohorts: { group: number; birth: number }[] = [];
     const cohortOf = (p: Param): number => {
       let i = cohorts.findIndex((c) => c.group === p.group && c.birth === p.birth);
@@ -79,6 +103,13 @@ export class StepTable {
       this.hyperCapacity = cap;
     }
     this.cohorts = cohorts;
+    this.opts = cohorts.map((c) => groups[c.group].opts);
+    this.births = cohorts.map((c) => c.birth);
+    this.signs = cohorts.map((c) => (groups[c.group].opts.maximize ? -1 : 1));
+    this.steady = cohorts.map((c) => (decl.steadyFrom ? decl.steadyFrom(groups[c.group].opts) : Infinity));
+    this.written = new Float64Array(cohorts.length).fill(NaN);
+    this.rates = new Float64Array(cohorts.length);
+    this.scales = new Float64Array(cohorts.length);
     const u32 = engine.heapU32;
     params.forEach((p, i) => {
       const slotOf = slotsOf[p.group];
@@ -92,6 +123,8 @@ export class StepTable {
     });
     this.storage = storage ?? null;
     this.whole = false;
+    this.writer.f = engine.heapF32;
+    this.writer.i = engine.heapI32;
   }
 
   /**
@@ -99,28 +132,38 @@ export class StepTable {
    * the declaration's slots for its group's options, the gradient scale (sign flipped for
    * `maximize`) and the clamp bounds.
    */
-  write(
-    decl: AnyDeclaration,
-    series: StepSeries,
-    groups: readonly { readonly opts: { readonly maximize: boolean } }[],
-    steps: number,
-    scale: number,
-    lo: number,
-    hi: number,
-  ): void {
+  write(decl: AnyDeclaration, series: StepSeries, steps: number, scale: number, lo: number, hi: number): void {
     const w = this.writer;
-    w.f = this.engine.heapF32;
-    w.i = this.engine.heapI32;
-    const cohorts = this.cohorts;
+    // The views of the last build stay right until a memory that is not shared grows (which
+    // detaches its buffer: length 0); a shared memory's old buffer still covers every block.
+    if (w.f.length === 0) {
+      w.f = this.engine.heapF32;
+      w.i = this.engine.heapI32;
+    }
+    const opts = this.opts;
+    const births = this.births;
+    const signs = this.signs;
+    const steady = this.steady;
+    const written = this.written;
+    const rates = this.rates;
+    const scales = this.scales;
     // After the first whole write, only the slots that move with lr, t and the scale (and the clamp
     // bounds when they change): most of a block is constant, and writing it showed on small tensors.
     const stepOnly = this.whole;
     const bounds = !stepOnly || lo !== this.lo || hi !== this.hi;
-    for (let k = 0; k < cohorts.length; k++) {
-      const o = groups[cohorts[k].group].opts;
-      w.base = (this.hyper >>> 2) + k * S.HYPER_SLOTS;
-      decl.writeHyper(w, o, steps + 1 - cohorts[k].birth, o.maximize ? -scale : scale, series, stepOnly);
-      if (this.storage) this.storage.writeHyper(this.engine.heapU32, w.base, steps + 1 - cohorts[k].birth);
+    const first = this.hyper >>> 2;
+    for (let k = 0; k < opts.length; k++) {
+      const o = opts[k];
+      const t = steps + 1 - births[k];
+      const s = signs[k] * scale;
+      w.base = first + k * S.HYPER_SLOTS;
+      if (!(stepOnly && written[k] >= steady[k] && t >= steady[k] && o.lr === rates[k] && s === scales[k])) {
+        decl.writeHyper(w, o, t, s, series, stepOnly);
+        written[k] = t;
+        rates[k] = o.lr;
+        scales[k] = s;
+      }
+      if (this.storage) this.storage.writeHyper(this.engine.heapU32, w.base, t);
       if (bounds) {
         w.f32(S.CLIP_LO, lo);
         w.f32(S.CLIP_HI, hi);

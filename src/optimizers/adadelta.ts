@@ -44,6 +44,7 @@ export const adadeltaDecl: OptimizerDeclaration<AdadeltaResolved> = {
     h.flag(S.ADADELTA_USE_WD, o.weightDecay !== 0);
   },
   squaresGradient: true,
+  steadyFrom: () => 1,
   kernel: 'adadeltaStep',
   rowKernel: S.EMB_KIND_ADADELTA,
 };

@@ -48,6 +48,8 @@ export const adagradDecl: OptimizerDeclaration<AdagradResolved> = {
     h.flag(S.ADAGRAD_USE_WD, o.weightDecay !== 0);
   },
   squaresGradient: true,
+  // clr = lr / (1 + (t - 1) lrDecay) moves with t unless lrDecay is 0.
+  steadyFrom: (o) => (o.lrDecay === 0 ? 1 : Infinity),
   kernel: 'adagradStep',
   quantKernel: 'adagradQStep',
   rowKernel: S.EMB_KIND_ADAGRAD,

@@ -42,6 +42,7 @@ export const lionDecl: OptimizerDeclaration<LionResolved> = {
   },
   // Lion's decay is decoupled (p -= lr (sign(c) + wd p)): nothing is added to the gradient.
   l2: () => 0,
+  steadyFrom: () => 1,
   kernel: 'lionStep',
   quantKernel: 'lionQStep',
   rowKernel: S.EMB_KIND_LION,

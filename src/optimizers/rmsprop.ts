@@ -55,6 +55,7 @@ export const rmspropDecl: OptimizerDeclaration<RMSpropResolved> = {
     h.flag(S.RMSPROP_USE_MOMENTUM, o.momentum > 0);
   },
   squaresGradient: true,
+  steadyFrom: () => 1,
   kernel: 'rmspropStep',
   quantKernel: 'rmspropQStep',
   // bitsandbytes' RMSprop8bit refuses `centered` too: `square_avg - grad_avg^2` of two independently

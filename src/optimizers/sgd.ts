@@ -58,6 +58,8 @@ export const sgdDecl: OptimizerDeclaration<SGDResolved> = {
     h.flag(S.SGD_NESTEROV, o.nesterov);
     h.flag(S.SGD_USE_WD, o.weightDecay !== 0);
   },
+  // The first-step flag is the only slot that moves with t.
+  steadyFrom: () => 2,
   kernel: 'sgdStep',
   quantKernel: 'sgdQStep',
   rowKernel: S.EMB_KIND_SGD,
