@@ -7,9 +7,10 @@
 //   1. per group of eight elements: the weights and each state tensor decoded in registers, the Adam
 //      step, the new weights encoded into the record (bf16: stochastic rounding with the row's key;
 //      f16 weights go through one float32 scratch row, their encoder being scalar); the new state
-//      stored into the record (f32 state) or into one float32 scratch row per tensor (in L1);
+//      stored into the record (f32 state) or into one float32 scratch row per tensor (in L1), bf16
+//      state of an even dim rounded from there at once (bf16Sr8 with the tensor's element numbers);
 //   2. int8 state: each tensor's new absmax, then its codes (storage.ts's absMax and encodeInt8);
-//      bf16 state: rounded stochastically (encodeWeights with the tensor's element numbers).
+//      bf16 state: the elements pass 1 left (encodeWeights with the tensor's element numbers).
 // Each element sees the same float32 operations in the same order as decode -> adamVec / adamOne ->
 // encode, SIMD (4 lanes) exactly where the unfused path runs SIMD (elements below dim & ~3) and
 // scalar elsewhere, so the stored bits are the same in both builds and on any split of the rows
@@ -120,6 +121,7 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
   // The f16 guard (storage.ts): each record kept before it is written, the stored weights checked.
   const keep = <usize>w32(ld, LEAN_KEEP), rb = <usize>w32(ld, LEAN_REC);
   const entry0 = keep ? (uniq - <usize>w32(ld, LEAN_UNIQ0)) >> 2 : 0;
+  const even = (dim & 1) == 0;
   let bad: u32 = 0;
   let sink: u32 = 0;
   for (let u = from; u < end; u++) {
@@ -144,6 +146,7 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
       if (ams) ax = load<f32>(rec + aX);
     }
     let i: usize = 0;
+    let done: usize = 0; // bf16 state: elements [0, done) already rounded in pass 1
     if (ASC_FEATURE_SIMD) {
       const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
       const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
@@ -173,7 +176,14 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
           v128.store(P + o, na);
           v128.store(P + o, nb, 16);
         }
+        if (ST == LEAN_BF16 && even) {
+          // bf16 state rounded here (its element numbers (s + 1) dim + i are even): back from the scratch row just written.
+          bf16Sr8(M + (i << 1), v128.load(bM + o), v128.load(bM + o, 16), rk, <u32>dim + <u32>i);
+          bf16Sr8(V + (i << 1), v128.load(bV + o), v128.load(bV + o, 16), rk, 2 * <u32>dim + <u32>i);
+          if (ams) bf16Sr8(X + (i << 1), v128.load(bX + o), v128.load(bX + o, 16), rk, 3 * <u32>dim + <u32>i);
+        }
       }
+      if (ST == LEAN_BF16 && even) done = n8;
       if (i < n4) {
         // One group of four (SIMD where the unfused row kernel is SIMD); bf16 weights rounded one by one.
         const o = i << 2;
@@ -204,10 +214,11 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
       int8Row(rec + aM, M, bM, dim, maps, true);
       int8Row(rec + aV, V, bV, dim, maps, false);
       if (ams) int8Row(rec + aX, X, bX, dim, maps, false);
-    } else if (ST == LEAN_BF16) {
-      encodeWeights(M, bM, dim, LEAN_BF16, rk, true, <u32>dim);
-      encodeWeights(V, bV, dim, LEAN_BF16, rk, true, 2 * <u32>dim);
-      if (ams) encodeWeights(X, bX, dim, LEAN_BF16, rk, true, 3 * <u32>dim);
+    } else if (ST == LEAN_BF16 && done < dim) {
+      const d = dim - done, e = <u32>done, o = done << 2;
+      encodeWeights(M + (done << 1), bM + o, d, LEAN_BF16, rk, true, <u32>dim + e);
+      encodeWeights(V + (done << 1), bV + o, d, LEAN_BF16, rk, true, 2 * <u32>dim + e);
+      if (ams) encodeWeights(X + (done << 1), bX + o, d, LEAN_BF16, rk, true, 3 * <u32>dim + e);
     }
     if (WT == LEAN_F16) {
       encodeWeights(rec, SW, dim, LEAN_F16, rk, true, 0);
