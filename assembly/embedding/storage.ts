@@ -8,7 +8,8 @@
 // whose weights and state point at the scratch rows), and encodes them back: weights and bf16 state
 // rounded stochastically (shared/lowp.ts: bits from (seed, t, row, element)), int8 state with the
 // row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
-// same bits.
+// same bits. Adam (lean-adam.ts) and bf16 row-wise Adagrad (below) take fused rows instead: the same
+// operations on each element, stepped where the row lies, without the scratch rows.
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_ADAM } from "./layout";
 import { hyperF32, hyperFlag } from "../shared/common";
