@@ -82,7 +82,7 @@ describe('the C embedding loops (bench/c/sparse.c)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-c-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('radix-sort, slot-per-row and hybrid coalescing leave the same table, and the slots are reset', () => {
+  it('radix-sort, slot-per-row, hybrid and prefetching loops leave the same table, and the slots are reset', () => {
     // A harness that includes sparse.c and runs both methods on the same ids (duplicates, hot rows).
     const harness = join(dir, 'harness.c');
     writeFileSync(
@@ -101,7 +101,7 @@ static Table mk(size_t rows, size_t dim, size_t k) {
 }
 int main(void) {
   const size_t rows = 4096, dim = 20, k = 512;
-  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k);
+  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k), e = mk(rows, dim, k);
   int32_t *ids = xalloc(k * 4); f32 *g = xalloc(k * dim * 4);
   uint64_t s = 1;
   for (int step = 0; step < 12; step++) {
@@ -110,13 +110,15 @@ int main(void) {
     update(&a, ids, g);
     update_direct(&b, ids, g);
     update_hybrid(&c, ids, g);
+    update_prefetch(&e, ids, g);
   }
   size_t diff = 0;
   for (size_t i = 0; i < rows * dim; i++)
     diff += memcmp(&a.w[i], &b.w[i], 4) != 0 || memcmp(&a.m[i], &b.m[i], 4) != 0 || memcmp(&a.v[i], &b.v[i], 4) != 0 ||
-            memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0;
+            memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0 ||
+            memcmp(&a.w[i], &e.w[i], 4) != 0 || memcmp(&a.m[i], &e.m[i], 4) != 0 || memcmp(&a.v[i], &e.v[i], 4) != 0;
   size_t dirty = 0;
-  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1);
+  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1) + (e.slot[r] != -1);
   printf("%zu %zu\\n", diff, dirty);
   return 0;
 }
@@ -140,8 +142,8 @@ int main(void) {
     writeFileSync(ids, new Uint8Array(new Int32Array([0, 1, 2, 3]).buffer));
     const r = spawnSync(exe, ['8', '4', '4', ids, '1', '1', 'bogus'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid or touch\)/);
-    for (const m of ['radix', 'direct', 'hybrid', 'touch']) {
+    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid, prefetch or touch\)/);
+    for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'touch']) {
       const ok = spawnSync(exe, ['8', '4', '4', ids, '1', '1', m], { encoding: 'utf8' });
       expect(ok.status, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout).method).toBe(m);

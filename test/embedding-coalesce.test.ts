@@ -44,19 +44,38 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
   const rows = 1 << 16;
   const dim = 7; // a SIMD body and a scalar tail
 
-  async function check(ids: Int32Array, seed: number): Promise<void> {
+  /**
+   * The gradients reach the coalescing three ways (src/embedding/table-base.ts): a Float32Array
+   * (or Float64Array) is copied in piece by piece through a 64 KiB buffer, gradView's buffer is read
+   * in place, an array of numbers is copied in whole. Each must leave the same bits.
+   */
+  type Way = 'f32' | 'f64' | 'view' | 'array';
+  const WAYS: Way[] = ['f32', 'f64', 'view', 'array'];
+
+  async function check(ids: Int32Array, seed: number, ways: Way[] = ['f32'], d = dim, r = rows): Promise<void> {
     const engine = await engineFor(build);
-    const emb = new Embedding(rows, dim, { optimizer: 'sgd', lr: 1, init: 'zeros', engine });
-    try {
-      const g = gradients(ids.length * dim, seed);
-      expect(emb.update(ids, g)).toBe(true);
-      expect(emb.lastUniqueRows).toBe(new Set(ids).size);
-      const want = expected(rows, dim, ids, g);
-      expect(
-        Buffer.from(emb.weights.buffer, emb.weights.byteOffset, rows * dim * 4).equals(Buffer.from(want.buffer)),
-      ).toBe(true);
-    } finally {
-      emb.dispose();
+    const g = gradients(ids.length * d, seed);
+    const want = expected(r, d, ids, g);
+    for (const way of ways) {
+      const emb = new Embedding(r, d, { optimizer: 'sgd', lr: 1, init: 'zeros', engine });
+      try {
+        let input: ArrayLike<number> = g;
+        if (way === 'f64') input = Float64Array.from(g);
+        else if (way === 'array') input = Array.from(g);
+        else if (way === 'view') {
+          const v = emb.gradView(ids.length);
+          v.set(g);
+          input = v;
+        }
+        expect(emb.update(ids, input)).toBe(true);
+        expect(emb.lastUniqueRows).toBe(new Set(ids).size);
+        expect(
+          Buffer.from(emb.weights.buffer, emb.weights.byteOffset, r * d * 4).equals(Buffer.from(want.buffer)),
+          way,
+        ).toBe(true);
+      } finally {
+        emb.dispose();
+      }
     }
   }
 
@@ -82,11 +101,21 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
     await check(new Int32Array(1000).fill(17), 5);
   });
 
+  it('every way of passing the gradients, duplicates spread over many 64 KiB pieces (dim 64: 256 rows a piece)', async () => {
+    const next = rng(21);
+    // 3000 ids over 40 rows, then 1000 distinct: each row's duplicates lie in different pieces.
+    const ids = Int32Array.from({ length: 4000 }, (_, i) => (i < 3000 ? Math.floor(next() * 40) : 1000 + i));
+    await check(ids, 22, WAYS, 64, 8192);
+    // dim 7: 2340 rows a piece, so 5000 ids take three, the last one partly filled.
+    const ids7 = Int32Array.from({ length: 5000 }, () => Math.floor(next() * 300));
+    await check(ids7, 23, WAYS);
+  });
+
   it('Zipf-like batches of 4096 ids (many duplicates, many singles)', async () => {
     const next = rng(9);
     for (let b = 0; b < 3; b++) {
       const ids = Int32Array.from({ length: 4096 }, () => Math.floor(rows * next() ** 4));
-      await check(ids, 10 + b);
+      await check(ids, 10 + b, b === 0 ? WAYS : ['f32']);
     }
   });
 });

@@ -4,5 +4,5 @@
 
 /** The hash of the module's exported constants (`ABI_HASH` of src/core/abi.ts). */
 export function abiHash(): i32 {
-  return 474315617; // 0x1c457b61
+  return -1310550038; // 0xb1e297ea
 }

@@ -3,7 +3,8 @@
 // group `sparse-hot`, where coalescing dominates). Time per update(): the engine's lazy and exact
 // modes (and lazy Adamax and Lion, for their cost next to Adam's; lazy with the gradients already in
 // engine memory through gradView, as the C loops have theirs), a plain JS lazy loop, the C lazy
-// loops (radix-sort, slot-per-row and hybrid coalescing), the row-touch limit (bench/c/sparse.c), and
+// loops (radix-sort, slot-per-row and hybrid coalescing, slot per row with prefetched rows: the
+// fastest), the row-touch limit (bench/c/sparse.c, prefetched too), and
 // tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 // Every contender's table is resident before timing: the C program writes all its pages (random
 // weights, memset moments), so the engine's memory and the JS loop's arrays are touched page by
@@ -33,12 +34,19 @@ const CONTENDERS = [
   { id: 'c-lazy', label: 'C lazy (radix sort)' },
   { id: 'c-direct', label: 'C lazy (slot per row)' },
   { id: 'c-hybrid', label: 'C lazy (hybrid)' },
+  { id: 'c-prefetch', label: 'C lazy (slot per row, prefetch)' },
   { id: 'c-touch', label: 'row-touch limit' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
 ];
 
 /** The C program's method for each C contender (bench/c/sparse.c). */
-const C_METHODS = { 'c-lazy': 'radix', 'c-direct': 'direct', 'c-hybrid': 'hybrid', 'c-touch': 'touch' };
+const C_METHODS = {
+  'c-lazy': 'radix',
+  'c-direct': 'direct',
+  'c-hybrid': 'hybrid',
+  'c-prefetch': 'prefetch',
+  'c-touch': 'touch',
+};
 
 /** The id regimes: how a batch's ids are drawn. */
 export const SPARSE_REGIMES = {
@@ -87,6 +95,12 @@ export function sparseGroup(ctx, regime = 'zipf') {
       { contender: 'c-lazy', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (radix sort)' },
       { contender: 'c-direct', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (slot per row)' },
       { contender: 'c-hybrid', min: 1, at: 'every', label: 'at least the speed of the C lazy loop (hybrid)' },
+      {
+        contender: 'c-prefetch',
+        min: 1,
+        at: 'every',
+        label: 'at least the speed of the C lazy loop (slot per row, prefetch)',
+      },
       { contender: 'c-touch', min: 0.8, at: 'every', label: '≥ 0.8× the row-touch limit' },
       ...(regime === 'zipf'
         ? [{ contender: 'engine-exact', max: 1.3, at: 'every', label: 'exact mode ≤ 1.3× the time of lazy' }]
@@ -147,6 +161,7 @@ async function setupSparse(ctx, contender, rows, data, regime) {
     case 'c-lazy':
     case 'c-direct':
     case 'c-hybrid':
+    case 'c-prefetch':
     case 'c-touch': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
       const file = join(ctx.c.dir, `ids-${regime}-${rows}.bin`);

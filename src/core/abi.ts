@@ -76,6 +76,10 @@ export const SLOT = {
   EMB_SROW: 25,
   EMB_SINK: 26,
   EMB_GMAX: 27,
+  EMB_CU: 28,
+  EMB_CBITS: 29,
+  EMB_CUSED: 30,
+  EMB_CROWS: 31,
   EMBF_EPS: 0,
   EMBF_THR: 1,
   EMBF_B1: 2,
@@ -263,7 +267,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = 474315617;
+export const ABI_HASH = -1310550038;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -291,6 +295,12 @@ export interface EngineFunctions {
   exactAdvance(desc: number, t: number, logDecay: number, coef: number, ib: number): void;
   /** assembly/embedding/exact.ts */
   embExactReset(desc: number, t: number, rows: number): void;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesceBegin(desc: number, k: number, rows: number): void;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesceChunk(desc: number, ids: number, from: number, to: number, grads: number): void;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesceEnd(desc: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */

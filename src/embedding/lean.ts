@@ -461,15 +461,16 @@ export class LeanEmbedding extends EmbeddingTableBase {
       this.undo = { count: unique, unique: this.uniqueRows };
       return true;
     }
-    // Name the first row (in the update's order) and column that failed, then put everything back.
+    // Name the smallest id (and column) that failed, then put everything back.
     const u16 = new Uint16Array(this.engine.memory.buffer);
     const uniq = u32[(this.desc >>> 2) + S.EMB_UNIQ] >>> 2;
+    const list = u32.slice(uniq, uniq + unique).sort();
     let at = '';
     for (let r = 0; r < unique && !at; r++) {
-      const w = this.recordAt(u32[uniq + r]) >>> 1;
+      const w = this.recordAt(list[r]) >>> 1;
       for (let j = 0; j < this.dim; j++)
         if ((u16[w + j] & 0x7c00) === 0x7c00) {
-          at = `id ${this.rowOffset + u32[uniq + r]} makes its weight at column ${j}`;
+          at = `id ${this.rowOffset + list[r]} makes its weight at column ${j}`;
           break;
         }
     }

@@ -421,6 +421,28 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     return this.engine.f32(sc.outPtr, k * this.dim);
   }
 
+  /**
+   * Coalesces `k` ids (in the ids buffer, checked) with their gradients copied in piece by piece
+   * through the stage buffer: each piece is read while it is in the cache, and each distinct row's
+   * gradient (or the sum of its duplicates) lands in the gradient buffer (see
+   * assembly/embedding/coalesce.ts). Returns embCoalesceEnd's result.
+   */
+  private coalesceStaged(grads: Float32Array | Float64Array, k: number, check: boolean): number {
+    const sc = this.scratch,
+      x = this.x,
+      dim = this.dim;
+    const heap = this.engine.heapF32;
+    const stage = sc.stagePtr,
+      per = sc.stageRows;
+    x.embCoalesceBegin(this.desc, k, sc.gradPtr);
+    for (let a = 0; a < k; a += per) {
+      const e = Math.min(k, a + per);
+      heap.set(grads.subarray(a * dim, e * dim), stage >>> 2);
+      x.embCoalesceChunk(this.desc, sc.idsPtr, a, e, stage);
+    }
+    return x.embCoalesceEnd(this.desc, check ? 1 : 0);
+  }
+
   /** Writes the hyper block of update `t` with the declaration's writer (the dense class's). */
   private fillHyper(t: number): void {
     const f32 = this.engine.heapF32;
@@ -465,23 +487,34 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     if (!ArrayBuffer.isView(grads)) checkNumbers('Embedding.update', 'grads', grads);
     this.checkStep();
     const o = this.opts;
-    // Engine-owned gradients (gradView) are used in place; anything else is copied in.
+    // Engine-owned gradients (gradView) are used in place; typed arrays are copied in piece by
+    // piece through a small buffer, each piece coalesced while it is in the cache; anything else
+    // (arrays of numbers) is copied in whole.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
+    const staged = !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
     sc.ensureIds(k);
     if (!inPlace) sc.ensureGrads(k);
+    if (staged) sc.ensureStage();
     sc.copyIds(ids, k);
     const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
-    if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    const unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+    let unique: number;
+    if (staged) unique = this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
+    else {
+      if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+      unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+    }
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
+      // The gradients as float32, where the message's search finds them (the copied way left the
+      // coalesced rows in this buffer).
+      if (staged) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
       const b = this.x.embFirstNonFinite(sc.gradPtr, n);
       if (b >= 0) {
         const row = Math.floor(b / this.dim);

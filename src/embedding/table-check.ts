@@ -17,7 +17,7 @@ export function f32FromBits(bits: number): number {
 
 /** Where the coalesced update lives (byte addresses; see assembly/embedding/apply.ts embCoalesce). */
 export interface CoalescedUpdate {
-  /** The unique row ids, ascending. */
+  /** The unique row ids, in the order of their first id in the batch. */
   readonly uniq: number;
   /** Each unique row's gradient row (the caller's row, or a sum of duplicates). */
   readonly gptr: number;
@@ -71,7 +71,9 @@ export function rangeCheck(rows: AppliedRows, dim: number, squares: boolean, wd:
 
 /**
  * The rows of an update coalesced in engine memory (`c`), with `weights` saying where their float32
- * weights are (the float32 index of unique row `r`'s, id `id`).
+ * weights are (the float32 index of the weights of row `r` of the coalesced list, id `id`). They are presented by ascending id
+ * (the order is built only when a check looks at single rows), so that a message names the
+ * smallest id that fails, whatever order the coalescing listed them in.
  */
 export function coalescedRows(
   engine: Engine,
@@ -79,8 +81,16 @@ export function coalescedRows(
   dim: number,
   weights: () => (r: number, id: number) => number,
 ): AppliedRows {
-  const id = (r: number): number => engine.heapU32[(c.uniq >>> 2) + r];
-  const gptr = (r: number): number => engine.heapU32[(c.gptr >>> 2) + r];
+  let order: Uint32Array | null = null;
+  const at = (r: number): number => {
+    if (order === null) {
+      const ids = engine.heapU32.slice(c.uniq >>> 2, (c.uniq >>> 2) + c.unique);
+      order = Uint32Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
+    }
+    return order[r];
+  };
+  const id = (r: number): number => engine.heapU32[(c.uniq >>> 2) + at(r)];
+  const gptr = (r: number): number => engine.heapU32[(c.gptr >>> 2) + at(r)];
   return {
     unique: c.unique,
     maxG: c.maxG,
@@ -88,8 +98,8 @@ export function coalescedRows(
     maxAbs: (r) => f32FromBits(engine.exports.maxAbsBits(gptr(r), dim)),
     grad: (r) => [engine.heapF32, gptr(r) >>> 2],
     weights: () => {
-      const at = weights();
-      return (r) => [engine.heapF32, at(r, id(r))];
+      const w = weights();
+      return (r) => [engine.heapF32, w(at(r), id(r))];
     },
   };
 }

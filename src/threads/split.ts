@@ -9,7 +9,7 @@ import type { ExportName } from '../core/abi.js';
 /**
  * A kernel `fn(desc, ...args)` that walks `n` items listed in arrays whose byte offsets sit in the
  * u32 words `listWords` of a `descBytes`-byte descriptor at `desc`. It must touch only what its
- * items own (an embedding update's unique rows, sorted ascending, are disjoint row ranges).
+ * items own (an embedding update's unique rows are distinct, so its parts touch disjoint rows).
  */
 export interface ListJob {
   /** The kernel. */
