@@ -8,16 +8,19 @@
 // whose weights and state point at the scratch rows), and encodes them back: weights and bf16 state
 // rounded stochastically (shared/lowp.ts: bits from (seed, t, row, element)), int8 state with the
 // row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
-// same bits.
+// same bits. Adam (lean-adam.ts) and bf16 row-wise Adagrad (below) take fused rows instead: the same
+// operations on each element, stepped where the row lies, without the scratch rows.
 
-import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD } from "./layout";
+import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_ADAM } from "./layout";
 import { hyperF32, hyperFlag } from "../shared/common";
 import { rowwiseAdagradMult, rowwiseAdagradC, rowwiseAdagradVec } from "../optimizers/rowwise/lanes";
 import { RWADAGRAD_GSCALE, RWADAGRAD_USE_L2, RWADAGRAD_USE_DEC } from "../optimizers/rowwise/slots";
 import { embApply } from "./apply";
 import { touchGrads } from "./touch";
-import { srStepKey, srRowKey, srBits, srBits4, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
+import { srStepKey, srRowKey, srBits, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
+import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
+import { adamFusedRows } from "./lean-adam";
 
 // The lean block: u32 words LEAN_* from byte 0, then a shadow table descriptor (LEAN_SHADOW_AT),
 // the list 0, 1, .., LEAN_BLOCK - 1 (LEAN_IOTA_AT) and the scratch rows (LEAN_SCRATCH_AT: LEAN_BLOCK
@@ -62,19 +65,6 @@ export const LEAN_F16 = 1;
 export const LEAN_BF16 = 2;
 export const LEAN_INT8 = 3;
 
-@inline function w32(d: usize, slot: i32): u32 { return load<u32>(d + (<usize>slot << 2)); }
-
-/** Address of row `r`'s record. */
-@inline function recAddr(ld: usize, r: u32): usize {
-  const shift = w32(ld, LEAN_SHIFT);
-  const chunk = <usize>load<u32>(<usize>w32(ld, LEAN_CHUNKS) + (<usize>(r >> shift) << 2));
-  return chunk + <usize>(r & ((1 << shift) - 1)) * <usize>w32(ld, LEAN_REC);
-}
-
-@inline function elemBytes(type: u32): usize {
-  return type == LEAN_F32 ? 4 : type == LEAN_INT8 ? 1 : 2;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decoding and encoding one row.
 
@@ -95,14 +85,6 @@ export function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void
     return;
   }
   for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
-}
-
-/** Eight f32 (`a`, `b`: elements e .. e + 7, e even) rounded stochastically to bf16 at `dst` (srBits4's bits). */
-@inline function bf16Sr8(dst: usize, a: v128, b: v128, rk: u32, e: u32): void {
-  const r = srBits4(rk, e >> 1); // 8 x 16 bits, element order
-  const lo = i32x4.shr_u(i32x4.add(a, i32x4.extend_low_i16x8_u(r)), 16);
-  const hi = i32x4.shr_u(i32x4.add(b, i32x4.extend_high_i16x8_u(r)), 16);
-  v128.store(dst, i16x8.narrow_i32x4_u(lo, hi));
 }
 
 /**
@@ -129,10 +111,6 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
     const rnd = sr ? srBits(rk, e0 + <u32>i) : 0;
     store<u16>(dst + (i << 1), <u16>f32ToF16(load<f32>(src + (i << 2)), rnd, sr));
   }
-}
-
-@inline function slotWord(ld: usize, s: u32, k: u32): usize {
-  return <usize>load<u32>(ld + (<usize>(LEAN_SLOT0 + 4 * s + k) << 2));
 }
 
 /** Decodes `dim` int8 codes at `at` of a row with absmax `absmax` (0: the row decodes to +0) into f32 at `dst`; `map`: the row's map. */
@@ -235,20 +213,6 @@ export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u
 }
 
 // ---------------------------------------------------------------------------------------------
-// Prefetching: one word of every cache line of a block's records (see apply.ts, "Prefetching by blocks").
-
-@inline function touchRecords(ld: usize, rows: usize, u: i32, n: i32): u32 {
-  const rec = <usize>w32(ld, LEAN_REC);
-  let acc: u32 = 0;
-  const end = u + LEAN_BLOCK < n ? u + LEAN_BLOCK : n;
-  for (let q = u; q < end; q++) {
-    const base = recAddr(ld, load<u32>(rows + (<usize>q << 2)));
-    for (let o: usize = 0; o < rec; o += 64) acc ^= load<u32>(base + o);
-  }
-  return acc;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Fused rows: row-wise Adagrad on bf16 weights (no L2 decay) needs neither the decoded weights for
 // its row statistic nor scratch rows: the gradient gives the multiplier, then each group of eight
 // weights is decoded, stepped and rounded back in registers. The same operations as the decode ->
@@ -324,6 +288,11 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
       (dim > 1 || st == LEAN_F32) && !w32(ld, LEAN_NOFUSE)) {
     const s = hyperFlag(h, RWADAGRAD_USE_DEC) ? rowwiseAdagradFused(ld, key, from, end, true) : rowwiseAdagradFused(ld, key, from, end, false);
     store<u32>(ld + (<usize>LEAN_SINK << 2), s);
+    return;
+  }
+  // Adam (and AdamW, AMSGrad): fused rows (./lean-adam.ts) for every storage, when exp_avg alone takes the signed map.
+  if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ADAM && w32(ld, LEAN_SIGNED) == 1 && !w32(ld, LEAN_NOFUSE)) {
+    store<u32>(ld + (<usize>LEAN_SINK << 2), adamFusedRows(ld, key, from, end));
     return;
   }
   let sink: u32 = 0;

@@ -5,7 +5,8 @@
 // `weightType` or `stateType` is not 'f32'; a `ShardedEmbedding` holds several (each placed at its
 // first table row, so that the stochastic rounding sees table rows). Updates decode the touched
 // rows, run the optimizer's ordinary row kernel in float32 and encode them back with stochastic
-// rounding (assembly/embedding/storage.ts, assembly/shared/lowp.ts). What every single-memory table
+// rounding (assembly/embedding/storage.ts, assembly/shared/lowp.ts); Adam and bf16 row-wise Adagrad
+// do the same operations in fused rows, with the same bits (assembly/embedding/lean-adam.ts). What every single-memory table
 // does is in ./table-base.ts. Formats and limits: docs/lean-storage.md.
 
 import { SLOT as S } from '../core/abi.js';
