@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, Embedding, ShardedEmbedding, type EmbeddingOptions, type Engine } from '../src/index.js';
 import { BUILD_NAMES, engineFor } from './engines.js';
 import { LeanRef, type LeanRefOptions } from './reference/lean.js';
+import { maxRelError } from './embedding-ref.js';
 import { expectRefusedWithoutAllocation } from './refusal-util.js';
 import { rng } from './rng.js';
 
@@ -19,18 +20,8 @@ import { rng } from './rng.js';
 const TOL = 2e-5;
 const FLOOR = 1e-2;
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = FLOOR): { err: number; at: number } {
-  let err = 0,
-    at = -1;
-  for (let i = 0; i < b.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor);
-    if (!(e <= err)) {
-      err = e;
-      at = i;
-    }
-  }
-  return { err, at };
-}
+/** Largest |a − b| / (|b| + floor) over all elements, and where (embedding-ref's, FLOOR by default). */
+const relErr = (a: ArrayLike<number>, b: ArrayLike<number>, floor = FLOOR) => maxRelError(a, b, floor);
 
 function bits(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));

@@ -119,9 +119,11 @@ static void update(Table *tb, const int32_t *ids, const f32 *grads) {
   }
 }
 
-static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
+// Direct-mapped coalescing (a slot per table row, -1 when free): the distinct rows in `list` in
+// first-appearance order, each row's gradient in `src` (the id's own when it appears once, else
+// the sum of its gradients in `acc`). Returns the number of distinct rows; the caller frees the slots.
+static inline size_t coalesce_direct(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
-  const AdamScalars a = next_scalars(tb);
   int32_t *restrict slot = tb->slot;
   uint32_t *restrict list = tb->list;
   const f32 **src = tb->src;
@@ -145,6 +147,16 @@ static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
       }
     }
   }
+  return nd;
+}
+
+static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t dim = tb->dim;
+  const AdamScalars a = next_scalars(tb);
+  int32_t *restrict slot = tb->slot;
+  const uint32_t *restrict list = tb->list;
+  const f32 **src = tb->src;
+  const size_t nd = coalesce_direct(tb, ids, grads);
   for (size_t j = 0; j < nd; j++) {
     const size_t off = (size_t)list[j] * dim;
     adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
@@ -164,31 +176,12 @@ static inline void prefetch_row(const Table *tb, size_t row) {
 }
 
 static void update_prefetch(Table *tb, const int32_t *ids, const f32 *grads) {
-  const size_t k = tb->k, dim = tb->dim;
+  const size_t dim = tb->dim;
   const AdamScalars a = next_scalars(tb);
   int32_t *restrict slot = tb->slot;
-  uint32_t *restrict list = tb->list;
+  const uint32_t *restrict list = tb->list;
   const f32 **src = tb->src;
-  size_t nd = 0;
-  for (size_t i = 0; i < k; i++) {
-    const uint32_t row = (uint32_t)ids[i];
-    const f32 *restrict g = grads + i * dim;
-    const int32_t s = slot[row];
-    if (s < 0) {
-      slot[row] = (int32_t)nd;
-      list[nd] = row;
-      src[nd++] = g;
-    } else {
-      f32 *restrict acc = tb->acc + (size_t)s * dim;
-      if (src[s] != acc) {
-        const f32 *restrict f = src[s];
-        for (size_t d = 0; d < dim; d++) acc[d] = f[d] + g[d];
-        src[s] = acc;
-      } else {
-        for (size_t d = 0; d < dim; d++) acc[d] += g[d];
-      }
-    }
-  }
+  const size_t nd = coalesce_direct(tb, ids, grads);
   for (size_t j = 0; j < nd && j < PF; j++) prefetch_row(tb, list[j]);
   for (size_t j = 0; j < nd; j++) {
     if (j + PF < nd) prefetch_row(tb, list[j + PF]);
