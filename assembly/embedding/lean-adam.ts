@@ -1,5 +1,7 @@
 // Fused rows of lean tables for Adam (EMB_KIND_ADAM: Adam, AdamW, AMSGrad, L2 decay; maximize is
-// the gradient scale's sign), every weight type (f32, f16, bf16) and state type (f32, bf16, int8).
+// the gradient scale's sign), bf16 and f32 weights, every state type (f32, bf16, int8). adamRows
+// also handles f16 weights (WT = LEAN_F16), but that form is not instantiated (adamWeights, below):
+// f16 tables take storage.ts's unfused path.
 //
 // The unfused path (storage.ts, leanApply) decodes each block of 16 rows into float32 scratch rows,
 // runs embApply's Adam rows on a shadow descriptor over them and encodes them back. Here each row is
@@ -229,11 +231,12 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
   return sink;
 }
 
+// Five instantiations (bf16 weights with each state type, f32 weights with 16/8-bit state; f32 + f32
+// is no lean table): each costs ~7 KB of wasm, i.e. compile time in init(), so f16 weights (the f16
+// guard's scratch rows, rarely used) take the unfused path of storage.ts.
 @inline function adamWeights(ld: usize, key: u32, from: i32, end: i32, ST: u32, ams: bool, l2: bool, dec: bool): u32 {
-  const wt = w32(ld, LEAN_WTYPE);
-  if (wt == LEAN_BF16) return adamRows(ld, key, from, end, LEAN_BF16, ST, ams, l2, dec);
-  if (ST != LEAN_F32 && wt == LEAN_F32) return adamRows(ld, key, from, end, LEAN_F32, ST, ams, l2, dec); // f32 + f32 is no lean table
-  return adamRows(ld, key, from, end, LEAN_F16, ST, ams, l2, dec);
+  if (ST == LEAN_F32 || w32(ld, LEAN_WTYPE) == LEAN_BF16) return adamRows(ld, key, from, end, LEAN_BF16, ST, ams, l2, dec);
+  return adamRows(ld, key, from, end, LEAN_F32, ST, ams, l2, dec);
 }
 
 /**

@@ -290,8 +290,8 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
     store<u32>(ld + (<usize>LEAN_SINK << 2), s);
     return;
   }
-  // Adam (and AdamW, AMSGrad): fused rows (./lean-adam.ts) for every storage, when exp_avg alone takes the signed map.
-  if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ADAM && w32(ld, LEAN_SIGNED) == 1 && !w32(ld, LEAN_NOFUSE)) {
+  // Adam (and AdamW, AMSGrad): fused rows (./lean-adam.ts) for bf16 and f32 weights, when exp_avg alone takes the signed map.
+  if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ADAM && wt != LEAN_F16 && w32(ld, LEAN_SIGNED) == 1 && !w32(ld, LEAN_NOFUSE)) {
     store<u32>(ld + (<usize>LEAN_SINK << 2), adamFusedRows(ld, key, from, end));
     return;
   }
