@@ -27,6 +27,7 @@ import { LEAN_UNIQ, LEAN_GPTR, LEAN_WTYPE, LEAN_STYPE, LEAN_REC, LEAN_ROW0, LEAN
   encodeInt8 } from "./storage";
 import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
 import { touchGrads } from "./touch";
+import { amsMax4, amsMax1 } from "../optimizers/adam/lanes";
 import { srRowKey, srBits16, bf16ToF32, f32ToBf16Sr } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 
@@ -66,7 +67,7 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
   v128.store(Mo, m);
   v128.store(Vo, v);
   if (ams) {
-    v = f32x4.max(x, v);
+    v = amsMax4(x, v);
     v128.store(Xo, v);
   }
   const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
@@ -85,7 +86,7 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
   store<f32>(Mo, m);
   store<f32>(Vo, v);
   if (ams) {
-    v = max(x, v);
+    v = amsMax1(x, v);
     store<f32>(Xo, v);
   }
   const denom = sqrt<f32>(v) * ib + eps;

@@ -8,6 +8,15 @@
 import { clampVec, clampOne } from "../../shared/clamp";
 import { Lane0 } from "../../shared/lane";
 
+// AMSGrad's running maximum max(x, v) of the stored maximum x and the new second moment v, as
+// `v < x ? x : v`: f32x4.pmax, one instruction, where V8 lowers f32x4.max (NaN and signed-zero
+// handling) to about eight. It equals PyTorch's torch.maximum for every pair the step can meet: v
+// is never -0 (a sum of products with +0 terms), a NaN v is kept, and x is NaN only after a NaN v,
+// which then stays NaN (NaN state is refused by loadStateDict and setState). The scalar form is the
+// same select, so both builds store the same bits, NaN payloads included.
+@inline export function amsMax4(x: v128, v: v128): v128 { return f32x4.pmax(v, x); }
+@inline export function amsMax1(x: f32, v: f32): f32 { return select<f32>(x, v, v < x); }
+
 @inline export function adamVec<L = Lane0>(
   P: usize, G: usize, M: usize, V: usize, X: usize, o: usize,
   gs: v128, lo: v128, hi: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128,
@@ -24,7 +33,7 @@ import { Lane0 } from "../../shared/lane";
   v128.store(M + o, m, offsetof<L>());
   v128.store(V + o, v, offsetof<L>());
   if (ams) {
-    v = f32x4.max(v128.load(X + o, offsetof<L>()), v);
+    v = amsMax4(v128.load(X + o, offsetof<L>()), v);
     v128.store(X + o, v, offsetof<L>());
   }
   const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v), ib), eps);
@@ -47,7 +56,7 @@ import { Lane0 } from "../../shared/lane";
   store<f32>(M + o, m);
   store<f32>(V + o, v);
   if (ams) {
-    v = max(load<f32>(X + o), v);
+    v = amsMax1(load<f32>(X + o), v);
     store<f32>(X + o, v);
   }
   const denom = sqrt<f32>(v) * ib + eps;
