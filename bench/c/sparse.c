@@ -150,20 +150,6 @@ static inline size_t coalesce_direct(Table *tb, const int32_t *ids, const f32 *g
   return nd;
 }
 
-static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) {
-  const size_t dim = tb->dim;
-  const AdamScalars a = next_scalars(tb);
-  int32_t *restrict slot = tb->slot;
-  const uint32_t *restrict list = tb->list;
-  const f32 **src = tb->src;
-  const size_t nd = coalesce_direct(tb, ids, grads);
-  for (size_t j = 0; j < nd; j++) {
-    const size_t off = (size_t)list[j] * dim;
-    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
-    slot[list[j]] = -1;
-  }
-}
-
 #define PF 8
 
 static inline void prefetch_row(const Table *tb, size_t row) {
@@ -175,21 +161,27 @@ static inline void prefetch_row(const Table *tb, size_t row) {
   }
 }
 
-static void update_prefetch(Table *tb, const int32_t *ids, const f32 *grads) {
+// The rows of the direct-mapped coalescing, each stepped once; with `pf` > 0 each row's w, m and v
+// are prefetched `pf` rows ahead (a constant where it is inlined: the loop of pf = 0 has no prefetch).
+static inline void step_direct(Table *tb, const int32_t *ids, const f32 *grads, size_t pf) {
   const size_t dim = tb->dim;
   const AdamScalars a = next_scalars(tb);
   int32_t *restrict slot = tb->slot;
   const uint32_t *restrict list = tb->list;
   const f32 **src = tb->src;
   const size_t nd = coalesce_direct(tb, ids, grads);
-  for (size_t j = 0; j < nd && j < PF; j++) prefetch_row(tb, list[j]);
+  for (size_t j = 0; j < nd && j < pf; j++) prefetch_row(tb, list[j]);
   for (size_t j = 0; j < nd; j++) {
-    if (j + PF < nd) prefetch_row(tb, list[j + PF]);
+    if (pf && j + pf < nd) prefetch_row(tb, list[j + pf]);
     const size_t off = (size_t)list[j] * dim;
     adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
     slot[list[j]] = -1;
   }
 }
+
+static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) { step_direct(tb, ids, grads, 0); }
+
+static void update_prefetch(Table *tb, const int32_t *ids, const f32 *grads) { step_direct(tb, ids, grads, PF); }
 
 static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
