@@ -19,6 +19,7 @@ export * from "./shared/squares";
 export * from "./meta/index";
 export * from "./optimizers/ftrl/step";
 export * from "./optimizers/rowwise/slots";
+export * from "./embedding/lean-block";
 export * from "./embedding/storage";
 export * from "./shared/maps";
 export * from "./shared/abi-hash";

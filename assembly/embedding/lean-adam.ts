@@ -23,8 +23,8 @@ import { hyperF32, hyperFlag } from "../shared/common";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY,
   ADAM_AMSGRAD, ADAM_USE_L2, ADAM_USE_DECAY } from "../optimizers/adam/slots";
 import { LEAN_UNIQ, LEAN_GPTR, LEAN_WTYPE, LEAN_STYPE, LEAN_REC, LEAN_ROW0, LEAN_MAPS, LEAN_DIM, LEAN_KEEP, LEAN_UNIQ0, LEAN_FAIL,
-  LEAN_SHADOW_AT, LEAN_SCRATCH_AT, LEAN_BLOCK, LEAN_F32, LEAN_F16, LEAN_BF16, LEAN_INT8, decodeWeights, encodeWeights, absMax,
-  encodeInt8 } from "./storage";
+  LEAN_SHADOW_AT, LEAN_SCRATCH_AT, LEAN_BLOCK, LEAN_F32, LEAN_F16, LEAN_BF16, LEAN_INT8 } from "./lean-block";
+import { decodeWeights, encodeWeights, absMax, encodeInt8 } from "./lean-codec";
 import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
 import { touchGrads } from "./touch";
 import { amsMax4, amsMax1 } from "../optimizers/adam/lanes";

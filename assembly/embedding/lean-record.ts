@@ -1,9 +1,9 @@
-// The row records of lean tables (assembly/embedding/storage.ts): where a row's record is, its state
+// The row records of lean tables (assembly/embedding/storage.ts; the block's words: lean-block.ts): where a row's record is, its state
 // slots' words, bf16 stochastic rounding of eight lanes, and the prefetch of a block's records.
 // Shared by the update paths of storage.ts and the fused rows (lean-adam.ts). Not re-exported by
 // assembly/index.ts (v128 signatures cannot be exported from the scalar build).
 
-import { LEAN_SHIFT, LEAN_CHUNKS, LEAN_REC, LEAN_SLOT0, LEAN_BLOCK } from "./storage";
+import { LEAN_SHIFT, LEAN_CHUNKS, LEAN_REC, LEAN_SLOT0, LEAN_BLOCK } from "./lean-block";
 import { srBits4 } from "../shared/lowp";
 
 /** Word `slot` of the lean block at `d`. */

@@ -10,6 +10,8 @@
 // row's new absmax. Nothing depends on the order of the rows, so any split of the list gives the
 // same bits. Adam (lean-adam.ts) and bf16 row-wise Adagrad (below) take fused rows instead: the same
 // operations on each element, stepped where the row lies, without the scratch rows.
+// The block's words are in lean-block.ts, the row codecs in lean-codec.ts, the record helpers in
+// lean-record.ts.
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_UNIQ, EMB_GPTR, EMB_HYPER, EMB_KIND, EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_ADAM } from "./layout";
 import { hyperF32, hyperFlag } from "../shared/common";
@@ -17,167 +19,14 @@ import { rowwiseAdagradMult, rowwiseAdagradC, rowwiseAdagradVec } from "../optim
 import { RWADAGRAD_GSCALE, RWADAGRAD_USE_L2, RWADAGRAD_USE_DEC } from "../optimizers/rowwise/slots";
 import { embApply } from "./apply";
 import { touchGrads } from "./touch";
-import { srStepKey, srRowKey, srBits, srBits16, bf16ToF32, f32ToBf16Sr, f32ToBf16Rne, f16ToF32, f32ToF16, dynEncode, dynCodes4 } from "../shared/lowp";
+import { srStepKey, srRowKey, srBits16, bf16ToF32, f32ToBf16Sr } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
+import { decodeWeights, encodeWeights, decodeCodes, absMax, encodeInt8 } from "./lean-codec";
+import { LEAN_UNIQ, LEAN_GPTR, LEAN_WTYPE, LEAN_STYPE, LEAN_NSTATE, LEAN_SIGNED, LEAN_REC, LEAN_ROW0, LEAN_SEEDLO, LEAN_SEEDHI, LEAN_MAPS,
+  LEAN_DIM, LEAN_KEEP, LEAN_UNIQ0, LEAN_FAIL, LEAN_SINK, LEAN_SROW, LEAN_NOFUSE, LEAN_SHADOW_AT, LEAN_IOTA_AT, LEAN_SCRATCH_AT, LEAN_BLOCK,
+  LEAN_F32, LEAN_F16, LEAN_BF16, LEAN_INT8 } from "./lean-block";
 import { adamFusedRows } from "./lean-adam";
-
-// The lean block: u32 words LEAN_* from byte 0, then a shadow table descriptor (LEAN_SHADOW_AT),
-// the list 0, 1, .., LEAN_BLOCK - 1 (LEAN_IOTA_AT) and the scratch rows (LEAN_SCRATCH_AT: LEAN_BLOCK
-// rows of dim f32 weights, then LEAN_BLOCK rows of nstate * dim f32 state). Every pointer into it is
-// taken relative to its base, so a copy of the block (ThreadPool.runList gives each part one, with
-// LEAN_UNIQ / LEAN_GPTR moved to the part's entries) is a complete, independent work area.
-export const LEAN_UNIQ = 0;     // u32 per entry: the unique rows of the update, ascending (embCoalesce's EMB_UNIQ)
-export const LEAN_GPTR = 1;     // u32 per entry: byte offset of each one's gradient row (EMB_GPTR)
-export const LEAN_WTYPE = 2;    // LEAN_F32 | LEAN_F16 | LEAN_BF16
-export const LEAN_STYPE = 3;    // LEAN_F32 | LEAN_BF16 | LEAN_INT8
-export const LEAN_NSTATE = 4;   // state tensors of dim elements per row
-export const LEAN_SIGNED = 5;   // bit s set: state s takes the signed map (int8)
-export const LEAN_REC = 6;      // bytes per row record
-export const LEAN_ROW0 = 7;     // the table row of local row 0 (a shard's first row): rounding keys use the table's row
-export const LEAN_SHIFT = 8;    // rows per chunk = 1 << shift
-export const LEAN_CHUNKS = 9;   // u32 per chunk: its base address
-export const LEAN_SEEDLO = 10;
-export const LEAN_SEEDHI = 11;
-export const LEAN_MAPS = 12;    // the maps block (shared/maps.ts), int8 state only
-export const LEAN_DIM = 13;
-// The f16 guard (weights stored as f16, nonFinite other than 'ignore'; 0: off): the address of the
-// keep area, one entry of 4 + LEAN_REC bytes per unique row of the update ([row][its record before
-// the update]); the update's whole list of unique rows (a thread's part numbers its entries from it);
-// and the address of a u32 set to 1 when a row's stored weights came out infinite (past 65504).
-export const LEAN_KEEP = 14;
-export const LEAN_UNIQ0 = 15;
-export const LEAN_FAIL = 30;
-export const LEAN_FAILED = 31;  // the main block's own flag word (LEAN_FAIL points at it)
-export const LEAN_SINK = 16;
-// State slot s (0..2): four words from LEAN_SLOT0 + 4 s: its byte offset in a shadow (float32) row,
-// its byte offset in a record, the byte offset of its absmax word in a record (int8), and its width:
-// dim for a per-element tensor, else a per-row slot (e.g. row-wise Adagrad's sum) kept as float32.
-export const LEAN_SLOT0 = 17;
-export const LEAN_SROW = 29;    // bytes of one shadow row's state (the slots side by side, float32)
-export const LEAN_NOFUSE = 32;  // test hook: non-zero runs every row through the scratch rows (no fused rows)
-export const LEAN_SHADOW_AT = 144;  // 256 bytes: a table descriptor (EMB_*) over the scratch rows
-export const LEAN_IOTA_AT = 400;    // LEAN_BLOCK u32
-export const LEAN_SCRATCH_AT = 464;
-export const LEAN_BLOCK = 16;
-export const LEAN_F32 = 0;
-export const LEAN_F16 = 1;
-export const LEAN_BF16 = 2;
-export const LEAN_INT8 = 3;
-
-// ---------------------------------------------------------------------------------------------
-// Decoding and encoding one row.
-
-/** Decodes `dim` weights at `src` (stored as `wt`) into f32 at `dst`. */
-export function decodeWeights(dst: usize, src: usize, dim: usize, wt: u32): void {
-  if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
-  let i: usize = 0;
-  if (wt == LEAN_BF16) {
-    if (ASC_FEATURE_SIMD) {
-      const n8 = dim & ~(<usize>7);
-      for (; i < n8; i += 8) {
-        const h = v128.load(src + (i << 1));
-        v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
-        v128.store(dst + (i << 2), i32x4.shl(i32x4.extend_high_i16x8_u(h), 16), 16);
-      }
-    }
-    for (; i < dim; i++) store<f32>(dst + (i << 2), bf16ToF32(<u32>load<u16>(src + (i << 1))));
-    return;
-  }
-  for (; i < dim; i++) store<f32>(dst + (i << 2), f16ToF32(<u32>load<u16>(src + (i << 1))));
-}
-
-/**
- * Encodes `dim` f32 weights at `src` into `dst` as `wt`: stochastically with row key `rk` (element
- * numbers from `e0`), or to nearest.
- */
-export function encodeWeights(dst: usize, src: usize, dim: usize, wt: u32, rk: u32, sr: bool, e0: u32): void {
-  if (wt == LEAN_F32) { memory.copy(dst, src, dim << 2); return; }
-  let i: usize = 0;
-  if (wt == LEAN_BF16) {
-    if (sr) {
-      // e0 is even (a multiple of dim when dim is even; 0 for the weights): pairs line up with srBits16.
-      if (ASC_FEATURE_SIMD && (e0 & 1) == 0) {
-        const n8 = dim & ~(<usize>7);
-        for (; i < n8; i += 8) bf16Sr8(dst + (i << 1), v128.load(src + (i << 2)), v128.load(src + (i << 2), 16), rk, e0 + <u32>i);
-      }
-      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Sr(load<f32>(src + (i << 2)), srBits16(rk, e0 + <u32>i)));
-    } else {
-      for (; i < dim; i++) store<u16>(dst + (i << 1), <u16>f32ToBf16Rne(load<f32>(src + (i << 2))));
-    }
-    return;
-  }
-  for (; i < dim; i++) {
-    const rnd = sr ? srBits(rk, e0 + <u32>i) : 0;
-    store<u16>(dst + (i << 1), <u16>f32ToF16(load<f32>(src + (i << 2)), rnd, sr));
-  }
-}
-
-/** Decodes `dim` int8 codes at `at` of a row with absmax `absmax` (0: the row decodes to +0) into f32 at `dst`; `map`: the row's map. */
-@inline function decodeCodes(dst: usize, at: usize, absmax: f32, dim: usize, map: usize): void {
-  if (absmax == 0) {
-    memory.fill(dst, 0, dim << 2);
-    return;
-  }
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    // Four entries gathered into a vector, one multiply (lane-wise the same rounding as the scalar's).
-    const va = f32x4.splat(absmax);
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      let v = v128.load32_zero(map + (<usize>load<u8>(at + i) << 2));
-      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 1) << 2), v, 1);
-      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 2) << 2), v, 2);
-      v = v128.load32_lane(map + (<usize>load<u8>(at + i, 3) << 2), v, 3);
-      v128.store(dst + (i << 2), f32x4.mul(v, va));
-    }
-  }
-  for (; i < dim; i++) store<f32>(dst + (i << 2), load<f32>(map + (<usize>load<u8>(at + i) << 2)) * absmax);
-}
-
-/**
- * The largest |x| of `dim` f32 at `src`, as the largest of the u32 bits of |x| (the same order for
- * non-negative floats; a NaN wins over everything, as it would in f32.max, and both builds pick the
- * same one: integer operations only; 1 instruction a vector where f32x4.max costs V8 seven).
- */
-@inline export function absMax(src: usize, dim: usize): f32 {
-  let i: usize = 0;
-  let m: u32 = 0;
-  if (ASC_FEATURE_SIMD) {
-    const n4 = dim & ~(<usize>3);
-    if (n4 > 0) {
-      const mask = i32x4.splat(0x7fffffff);
-      let v = i32x4.splat(0);
-      for (; i < n4; i += 4) v = i32x4.max_u(v, v128.and(v128.load(src + (i << 2)), mask));
-      m = max<u32>(max<u32>(i32x4.extract_lane(v, 0), i32x4.extract_lane(v, 1)), max<u32>(i32x4.extract_lane(v, 2), i32x4.extract_lane(v, 3)));
-    }
-  }
-  for (; i < dim; i++) m = max<u32>(m, load<u32>(src + (i << 2)) & 0x7fffffff);
-  return reinterpret<f32>(m);
-}
-
-/** The codes of `dim` f32 at `src` divided by `absmax` (> 0). */
-@inline export function encodeInt8(codes: usize, src: usize, dim: usize, absmax: f32, maps: usize, signed: bool): void {
-  let i: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    // Sixteen at a time (f32x4.div rounds as the scalar division does; dynCodes4 = dynEncode).
-    const va = f32x4.splat(absmax);
-    const n16 = dim & ~(<usize>15);
-    for (; i < n16; i += 16) {
-      const p = src + (i << 2);
-      const c0 = dynCodes4(maps, f32x4.div(v128.load(p), va), signed), c1 = dynCodes4(maps, f32x4.div(v128.load(p, 16), va), signed);
-      const c2 = dynCodes4(maps, f32x4.div(v128.load(p, 32), va), signed), c3 = dynCodes4(maps, f32x4.div(v128.load(p, 48), va), signed);
-      v128.store(codes + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
-    }
-    const n4 = dim & ~(<usize>3);
-    for (; i < n4; i += 4) {
-      const c = dynCodes4(maps, f32x4.div(v128.load(src + (i << 2)), va), signed);
-      const h = i16x8.narrow_i32x4_u(c, c);
-      store<u32>(codes + i, i32x4.extract_lane(i8x16.narrow_i16x8_u(h, h), 0));
-    }
-  }
-  for (; i < dim; i++) store<u8>(codes + i, <u8>dynEncode(maps, load<f32>(src + (i << 2)) / absmax, signed));
-}
 
 /**
  * State slot `s` of a record and the f32 row at `buf`: decoded into it (`enc` false; an int8 row

@@ -368,10 +368,6 @@ export interface EngineFunctions {
   /** assembly/optimizers/ftrl/step.ts */
   ftrlStep(table: number, count: number): void;
   /** assembly/embedding/storage.ts */
-  decodeWeights(dst: number, src: number, dim: number, wt: number): void;
-  /** assembly/embedding/storage.ts */
-  encodeWeights(dst: number, src: number, dim: number, wt: number, rk: number, sr: number, e0: number): void;
-  /** assembly/embedding/storage.ts */
   leanApply(ld: number, t: number, from: number, count: number): void;
   /** assembly/embedding/storage.ts */
   leanRestore(ld: number, keep: number, n: number): void;

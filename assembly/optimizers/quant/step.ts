@@ -25,7 +25,8 @@
 import { DESC_BYTES, descParam, descGrad, descLength, descHyper } from "../../shared/common";
 import { srStepKey, srRowKey } from "../../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../../shared/maps";
-import { decodeWeights, absMax, encodeInt8, LEAN_BF16 } from "../../embedding/storage";
+import { decodeWeights, absMax, encodeInt8 } from "../../embedding/lean-codec";
+import { LEAN_BF16 } from "../../embedding/lean-block";
 import { adamStep } from "../adam/step";
 import { sgdStep } from "../sgd/step";
 import { rmspropStep } from "../rmsprop/step";
