@@ -7,7 +7,8 @@
 // loops, exported by name; JavaScript computes their per-step scalars as step() below does.
 //
 // usage: dense <kernel> <minMs> <n>...
-//   kernel: adam adamw sgd-momentum adagrad rmsprop adamax adadelta nadam radam lion
+//   kernel: adam adamw sgd-momentum adagrad rmsprop adamax adadelta nadam radam lion, and the variants
+//           amsgrad adam-l2 sgd sgd-nesterov rmsprop-centered
 // Prints one JSON line per n: {"kernel":..., "n":..., "reps":..., "samples":[ms per step, ...]}.
 // A sample times a batch of `reps` steps (about a millisecond, so that the clock's resolution does
 // not count) and reports the time per step; the calibration batches before it are the warm-up.
@@ -233,16 +234,25 @@ KERNEL(lion) void lion(f32 *restrict p, const f32 *restrict g, f32 *restrict m,
 #ifndef __wasm__
 #include "bench_clock.h"
 
-// One step t (1-based) of kernel k with PyTorch's default hyperparameters (the bench's lr).
-static int step(const char *k, long t, f32 *p, const f32 *g, f32 *m, f32 *v, size_t n) {
+// One step t (1-based) of kernel k with PyTorch's default hyperparameters (the bench's lr; the
+// variants' options as bench/kernel-ab.js and bench/groups/dense.js give them). x: AMSGrad's max.
+static int step(const char *k, long t, f32 *p, const f32 *g, f32 *m, f32 *v, f32 *x, size_t n) {
   const double b1 = 0.9, b2 = 0.999;
-  if (!strcmp(k, "adam") || !strcmp(k, "adamw")) {
+  if (!strcmp(k, "adam") || !strcmp(k, "adamw") || !strcmp(k, "amsgrad") || !strcmp(k, "adam-l2")) {
     const double lr = 1e-3;
     const f32 ss = (f32)(lr / (1 - pow(b1, t))), ib = (f32)(1 / sqrt(1 - pow(b2, t)));
-    if (k[4] == 'w') adamw(p, g, m, v, n, (f32)b1, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), ss, ib, 1e-8f, (f32)(1 - lr * 0.01));
+    if (!strcmp(k, "adamw")) adamw(p, g, m, v, n, (f32)b1, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), ss, ib, 1e-8f, (f32)(1 - lr * 0.01));
+    else if (!strcmp(k, "amsgrad")) amsgrad(p, g, m, v, x, n, (f32)b1, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), ss, ib, 1e-8f);
+    else if (!strcmp(k, "adam-l2")) adam_l2(p, g, m, v, n, (f32)b1, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), ss, ib, 1e-8f, 0.01f);
     else adam(p, g, m, v, n, (f32)b1, (f32)(1 - b1), (f32)b2, (f32)(1 - b2), ss, ib, 1e-8f);
   } else if (!strcmp(k, "sgd-momentum")) {
     sgd_momentum(p, g, m, n, 1e-3f, 0.9f, 1.0f);
+  } else if (!strcmp(k, "sgd")) {
+    sgd(p, g, n, 1e-3f);
+  } else if (!strcmp(k, "sgd-nesterov")) {
+    sgd_nesterov(p, g, m, n, 1e-3f, 0.9f, 1.0f);
+  } else if (!strcmp(k, "rmsprop-centered")) {
+    rmsprop_centered(p, g, m, v, n, 0.01f, 0.99f, (f32)(1 - 0.99), 1e-8f);
   } else if (!strcmp(k, "adagrad")) {
     adagrad(p, g, m, n, 0.01f, 1e-10f);
   } else if (!strcmp(k, "rmsprop")) {
@@ -295,22 +305,22 @@ static f32 randn(void) { // a cheap symmetric distribution in (-1, 1) is enough 
 int main(int argc, char **argv) {
   choose_clock();
   if (argc < 4) {
-    fprintf(stderr, "usage: dense <adam|adamw|sgd-momentum|adagrad|rmsprop|adamax|adadelta|nadam|radam|lion> <minMs> <n>...\n");
+    fprintf(stderr, "usage: dense <adam|adamw|sgd-momentum|adagrad|rmsprop|adamax|adadelta|nadam|radam|lion|amsgrad|adam-l2|sgd|sgd-nesterov|rmsprop-centered> <minMs> <n>...\n");
     return 1;
   }
   const char *k = argv[1];
   const double min_ms = atof(argv[2]);
   for (int a = 3; a < argc; a++) {
     size_t n = (size_t)atoll(argv[a]);
-    f32 *p = alloc_f32(n), *g = alloc_f32(n), *m = alloc_f32(n), *v = alloc_f32(n);
-    for (size_t i = 0; i < n; i++) { p[i] = randn(); g[i] = randn() * 1e-2f; m[i] = 0; v[i] = 0; }
+    f32 *p = alloc_f32(n), *g = alloc_f32(n), *m = alloc_f32(n), *v = alloc_f32(n), *x = alloc_f32(n);
+    for (size_t i = 0; i < n; i++) { p[i] = randn(); g[i] = randn() * 1e-2f; m[i] = 0; v[i] = 0; x[i] = 0; }
     long t = 0;
-    if (!step(k, ++t, p, g, m, v, n)) { fprintf(stderr, "dense: unknown kernel %s\n", k); return 1; }
+    if (!step(k, ++t, p, g, m, v, x, n)) { fprintf(stderr, "dense: unknown kernel %s\n", k); return 1; }
     // Batch steps so that one sample takes at least about a millisecond.
     size_t reps = 1;
     for (;;) {
       double t0 = now_ms();
-      for (size_t r = 0; r < reps; r++) step(k, ++t, p, g, m, v, n);
+      for (size_t r = 0; r < reps; r++) step(k, ++t, p, g, m, v, x, n);
       double dt = now_ms() - t0;
       if (dt >= batch_ms / 4 || reps >= (1u << 20)) { reps = (size_t)ceil(batch_ms / (dt / reps > 1e-9 ? dt / reps : 1e-9)); break; }
       reps *= 4;
@@ -321,7 +331,7 @@ int main(int argc, char **argv) {
     int count = 0;
     for (;;) {
       double t0 = now_ms();
-      for (size_t r = 0; r < reps; r++) step(k, ++t, p, g, m, v, n);
+      for (size_t r = 0; r < reps; r++) step(k, ++t, p, g, m, v, x, n);
       double t1 = now_ms();
       printf("%s%.6g", count ? "," : "", (t1 - t0) / reps);
       count++;
@@ -333,7 +343,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i += 4096) check += p[i];
     printf("],\"check\":%.6g}\n", check);
     fflush(stdout);
-    free(p); free(g); free(m); free(v);
+    free(p); free(g); free(m); free(v); free(x);
   }
   return 0;
 }

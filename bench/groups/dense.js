@@ -287,6 +287,48 @@ const SPECS = {
       };
     },
   },
+  // Variants of the options (issue #17: every dense optimizer and variant against its wasm limit;
+  // the same options as bench/kernel-ab.js). Engine, C and roofline columns only.
+  amsgrad: {
+    title: 'Adam with amsgrad',
+    className: 'Adam',
+    options: { lr: LR, amsgrad: true },
+    states: 3,
+    c: 'amsgrad',
+    targets: false,
+  },
+  'adam-l2': {
+    title: 'Adam with L2 weight decay 0.01',
+    className: 'Adam',
+    options: { lr: LR, weightDecay: 0.01 },
+    states: 2,
+    c: 'adam-l2',
+    targets: false,
+  },
+  sgd: {
+    title: 'SGD',
+    className: 'SGD',
+    options: { lr: LR },
+    states: 0,
+    c: 'sgd',
+    targets: false,
+  },
+  'sgd-nesterov': {
+    title: 'SGD with Nesterov momentum 0.9',
+    className: 'SGD',
+    options: { lr: LR, momentum: 0.9, nesterov: true },
+    states: 1,
+    c: 'sgd-nesterov',
+    targets: false,
+  },
+  'rmsprop-centered': {
+    title: 'RMSprop, centered',
+    className: 'RMSprop',
+    options: { lr: 0.01, centered: true },
+    states: 2,
+    c: 'rmsprop-centered',
+    targets: false,
+  },
 };
 
 /** Contender ids, in table order, with their labels. */
