@@ -90,15 +90,22 @@ export * from "./slots";
   const gs = hyperF32(h, RMSPROP_GSCALE), lo = hyperF32(h, CLIP_LO), hi = hyperF32(h, CLIP_HI), lr = hyperF32(h, RMSPROP_LR), al = hyperF32(h, RMSPROP_ALPHA);
   const oma = hyperF32(h, RMSPROP_OMA), eps = hyperF32(h, RMSPROP_EPS), wd = hyperF32(h, RMSPROP_WD);
   const mu = hyperF32(h, RMSPROP_MOMENTUM);
-  if (!useWd && !cen && !useMom && plainGrad(gs, lo, hi)) rmspropPlain(P, G, S, n, lr, al, oma, eps);
-  else rmsLoop(P, G, S, B, A, n, gs, lo, hi, lr, al, oma, eps, wd, mu, useWd, cen, useMom, false);
+  if (!useWd && !useMom && plainGrad(gs, lo, hi)) {
+    if (cen) rmspropCenteredPlain(P, G, S, A, n, lr, al, oma, eps);
+    else rmspropPlain(P, G, S, n, lr, al, oma, eps);
+  } else rmsLoop(P, G, S, B, A, n, gs, lo, hi, lr, al, oma, eps, wd, mu, useWd, cen, useMom, false);
 }
 
-// RMSprop with its defaults (not centered, no momentum, no weight decay, no clipping, gradient
-// scale 1) gets a function of its own. Inlined with the other variants into rmspropStep, its loop
-// was merged by the optimizer into loops that select between variants at run time.
+// RMSprop with its defaults (no momentum, no weight decay, no clipping, gradient scale 1), plain
+// or centered, gets a function of its own: a loop that neither clamps nor scales the gradient.
+// Inlined with the other variants into rmspropStep, its loop was merged by the optimizer into
+// loops that select between variants at run time.
 function rmspropPlain(P: usize, G: usize, S: usize, n: usize, lr: f32, al: f32, oma: f32, eps: f32): void {
   rmsLoop(P, G, S, 0, 0, n, 1, -Infinity, Infinity, lr, al, oma, eps, 0, 0, false, false, false, true);
+}
+
+function rmspropCenteredPlain(P: usize, G: usize, S: usize, A: usize, n: usize, lr: f32, al: f32, oma: f32, eps: f32): void {
+  rmsLoop(P, G, S, 0, A, n, 1, -Infinity, Infinity, lr, al, oma, eps, 0, 0, false, true, false, true);
 }
 
 @inline function rmsVariant(d: usize, useWd: bool, cen: bool, useMom: bool): void {
