@@ -75,6 +75,8 @@ export class DenseStep {
   private kernel: TableFn = NO_KERNEL;
   private readonly squares: boolean;
   private readonly elementwise: boolean;
+  /** The declaration has `steadyFrom`: its usual step may find the hyper blocks already right (StepTable.holds). */
+  private readonly steadies: boolean;
 
   constructor(
     private readonly host: DenseStepHost,
@@ -90,6 +92,7 @@ export class DenseStep {
   ) {
     this.squares = decl.squaresGradient === true;
     this.elementwise = decl.elementwise ?? true;
+    this.steadies = decl.steadyFrom !== undefined;
   }
 
   /** The optimizer-wide options of the table just laid out, and the largest `wd * |p|` an L2 decay may add. */
@@ -138,7 +141,8 @@ export class DenseStep {
           if (!(bound + this.l2Bound <= F32_SAFE && (!this.squares || bound <= F32_SQRT_MAX)))
             return this.update(n, gradScale, options) && this.counted();
         }
-        this.table.write(this.decl, this.series, this.steps, gradScale, -Infinity, Infinity);
+        if (this.steadies === false || !this.table.holds(this.steps, gradScale))
+          this.table.write(this.decl, this.series, this.steps, gradScale, -Infinity, Infinity);
         this.kernel(table, n);
       } else if (!this.update(n, gradScale, options)) return false;
     }
