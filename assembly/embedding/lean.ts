@@ -14,21 +14,7 @@ import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_DIM, EMB_HYPER, EMB_UNIQ, EMB_
   EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_PARTIAL_ROWWISE_ADAM, EMB_KIND_FTRL, embU32 } from "./layout";
 import { catchUpRow } from "./exact";
 import { TOUCH_BLOCK } from "./touch";
-
-/**
- * One word of every cache line of the `bytes` (> 0) at `base`: the first line, the next three
- * without a branch when the span has 256 bytes or more (immediate offsets), then a loop for the rest.
- */
-@inline function touchSpan(base: usize, bytes: usize): u32 {
-  let acc = load<u32>(base);
-  let o: usize = 64;
-  if (bytes >= 256) {
-    acc ^= load<u32>(base, 64) ^ load<u32>(base, 128) ^ load<u32>(base, 192);
-    o = 256;
-  }
-  for (; o < bytes; o += 64) acc ^= load<u32>(base + o);
-  return acc;
-}
+import { touchSpan } from "./lean-record";
 
 /**
  * The prefetch of a block of rows (./touch.ts, "Prefetching by blocks"): every cache line of the
