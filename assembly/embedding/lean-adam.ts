@@ -26,7 +26,6 @@ import { LEAN_UNIQ, LEAN_GPTR, LEAN_WTYPE, LEAN_STYPE, LEAN_REC, LEAN_ROW0, LEAN
   LEAN_SHADOW_AT, LEAN_SCRATCH_AT, LEAN_BLOCK, LEAN_F32, LEAN_F16, LEAN_BF16, LEAN_INT8 } from "./lean-block";
 import { decodeWeights, encodeWeights, absMax, encodeInt8 } from "./lean-codec";
 import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
-import { touchGrads } from "./touch";
 import { amsMax4, amsMax1 } from "../optimizers/adam/lanes";
 import { srRowKey, srBits16, bf16ToF32, f32ToBf16Sr } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
@@ -128,7 +127,7 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
   let bad: u32 = 0;
   let sink: u32 = 0;
   for (let u = from; u < end; u++) {
-    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
+    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end);
     const r = load<u32>(uniq + (<usize>u << 2));
     const rec = recAddr(ld, r);
     const G = <usize>load<u32>(gptr + (<usize>u << 2));

@@ -29,14 +29,27 @@ import { srBits4 } from "../shared/lowp";
   v128.store(dst, i16x8.narrow_i32x4_u(lo, hi));
 }
 
-// Prefetching: one word of every cache line of a block's records (see apply.ts, "Prefetching by blocks").
+/**
+ * One word of every cache line of the `bytes` (> 0) at `base`: the first line, the next three
+ * without a branch when the span has 256 bytes or more (immediate offsets), then a loop for the rest.
+ */
+@inline export function touchSpan(base: usize, bytes: usize): u32 {
+  let acc = load<u32>(base);
+  let o: usize = 64;
+  if (bytes >= 256) {
+    acc ^= load<u32>(base, 64) ^ load<u32>(base, 128) ^ load<u32>(base, 192);
+    o = 256;
+  }
+  for (; o < bytes; o += 64) acc ^= load<u32>(base + o);
+  return acc;
+}
+
+// Prefetching: one word of every cache line of a block's records (see apply.ts, "Prefetching by
+// blocks"; touchSpan: few instructions a record, so that the misses of the block are in flight together).
 @inline export function touchRecords(ld: usize, rows: usize, u: i32, n: i32): u32 {
   const rec = <usize>w32(ld, LEAN_REC);
   let acc: u32 = 0;
   const end = u + LEAN_BLOCK < n ? u + LEAN_BLOCK : n;
-  for (let q = u; q < end; q++) {
-    const base = recAddr(ld, load<u32>(rows + (<usize>q << 2)));
-    for (let o: usize = 0; o < rec; o += 64) acc ^= load<u32>(base + o);
-  }
+  for (let q = u; q < end; q++) acc ^= touchSpan(recAddr(ld, load<u32>(rows + (<usize>q << 2))), rec);
   return acc;
 }

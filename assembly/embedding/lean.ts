@@ -13,7 +13,26 @@ import { FTRL_USE_SHRINK, FTRL_SQRT } from "../optimizers/ftrl/slots";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_DIM, EMB_HYPER, EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST,
   EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_PARTIAL_ROWWISE_ADAM, EMB_KIND_FTRL, embU32 } from "./layout";
 import { catchUpRow } from "./exact";
-import { TOUCH_BLOCK, touchBlock, touchGrads } from "./touch";
+import { TOUCH_BLOCK } from "./touch";
+import { touchSpan } from "./lean-record";
+
+/**
+ * The prefetch of a block of rows (./touch.ts, "Prefetching by blocks"): every cache line of the
+ * weights and state rows listed at list[u .. u + TOUCH_BLOCK) (and exact mode's step words), in as
+ * few instructions as possible so that the misses of the whole block are in flight together. Not
+ * the gradient rows: they lie one after another (embCoalesce's copied rows; the caller's rows in
+ * batch order), which the hardware prefetcher follows.
+ */
+@inline function touchRows(W: usize, S: usize, last: usize, list: usize, u: i32, n: i32, rowBytes: usize, sb: usize, exact: bool): u32 {
+  let acc: u32 = 0;
+  const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
+  for (let q = u; q < end; q++) {
+    const r = <usize>load<u32>(list + (<usize>q << 2));
+    acc ^= touchSpan(W + r * rowBytes, rowBytes) ^ touchSpan(S + r * sb, sb);
+    if (exact) acc ^= load<u32>(last + (r << 2));
+  }
+  return acc;
+}
 
 /**
  * The row loop of a lean kind (`kind`, `exact` and the flags `f1`, `f2` are constants where it is
@@ -27,7 +46,7 @@ import { TOUCH_BLOCK, touchBlock, touchGrads } from "./touch";
   const list = embU32(desc, EMB_UNIQ), gp = embU32(desc, EMB_GPTR), last = exact ? embU32(desc, EMB_LAST) : 0;
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S0, last, list, u, n, rowBytes, sb, exact) ^ touchGrads(gp, u, n, rowBytes);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchRows(W, S0, last, list, u, n, rowBytes, sb, exact);
     const r = <usize>load<u32>(list + (<usize>u << 2));
     const P = W + r * rowBytes, G = <usize>load<u32>(gp + (<usize>u << 2)), os = r * sb;
     if (exact) {

@@ -75,7 +75,7 @@ import { adamFusedRows } from "./lean-adam";
   const gs = hyperF32(h, RWADAGRAD_GSCALE);
   let sink: u32 = 0;
   for (let u = from; u < end; u++) {
-    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
+    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end);
     const r = load<u32>(uniq + (<usize>u << 2));
     const rec = recAddr(ld, r);
     const G = <usize>load<u32>(gptr + (<usize>u << 2));
