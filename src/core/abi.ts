@@ -305,6 +305,8 @@ export interface EngineFunctions {
   embCoalesceEnd(desc: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
+  /** assembly/embedding/coalesce.ts */
+  embCoalescePart(desc: number, ids: number, k: number, grads: number, check: number, lo: number, span: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */

@@ -34,6 +34,7 @@ import {
   H_DONE,
   H_ERR,
   H_ERRLEN,
+  H_HOT,
   H_ERRMSG,
   H_QUIT,
   H_SEQ,
@@ -99,6 +100,16 @@ export function runListParallel(engine: Engine, job: ListJob): boolean {
   if (!(pool instanceof ThreadPool)) return false;
   const { fn, desc, descBytes, listWords, n, work, args, minFactor } = job;
   return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
+}
+
+/**
+ * @internal The engine's pool when it has more than one thread and `work` elements reach its
+ * minParallelElements times `minFactor`, else null (the caller then runs its kernels itself).
+ */
+export function poolFor(engine: Engine, work: number, minFactor = 1): ThreadPool | null {
+  const pool = engine.parallel;
+  if (!(pool instanceof ThreadPool) || pool.threads < 2) return null;
+  return work >= pool.minParallelElements * minFactor ? pool : null;
 }
 
 /** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
@@ -346,6 +357,26 @@ export class ThreadPool implements ParallelRunner {
     const results = new Array<number>(n);
     for (let c = 0; c < n; c++) results[c] = f64[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_RESULT) >> 3];
     return results;
+  }
+
+  /**
+   * @internal Announces work that follows shortly (a split embedding update): wakes the workers
+   * now, so that their wake-up overlaps the calling thread's serial part (copying the gradients),
+   * and keeps idle workers spinning instead of sleeping until `rest()` (at most HOT_SPIN_MS).
+   */
+  wake(): void {
+    if (this.closed || this.workers.length === 0) return;
+    const i32 = this.i32();
+    const h = this.ctrl >> 2;
+    Atomics.store(i32, h + (H_HOT >> 2), 1);
+    Atomics.add(i32, h + (H_SEQ >> 2), 1);
+    Atomics.notify(i32, h + (H_SEQ >> 2));
+  }
+
+  /** @internal Ends what `wake()` announced: idle workers go back to sleeping after their usual spin. */
+  rest(): void {
+    if (this.closed) return;
+    Atomics.store(this.i32(), (this.ctrl + H_HOT) >> 2, 0);
   }
 
   /** Waits until `n` chunks are done; a worker that died holding one, or a timeout, fails the pool. */

@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+// Embedding-table updates on 2 threads against 1, in one process (issue 17: "with 2 threads,
+// updates of ~2000 rows >= 1.3x one thread"). One engine with a pool of 2 threads, one lazy Adam
+// table (rows x 64): the same updates run alternately with the pool's threshold out of reach
+// (1 thread), with every update split (2 threads), and with the library's default threshold, each
+// update timed on the wall clock after a short sleep (a training step's forward and backward pass
+// lie between two updates: the worker has gone back to sleep, as it would have). Sizes are set by
+// the distinct rows an update touches (the number of ids is chosen so that the batches average
+// that many), in two id regimes: Zipf-like ids (about half of them distinct) and hot ids (90% from
+// 256 rows: heavy duplication, coalescing dominates).
+//
+// It pins itself to cores 0 and 1 (taskset) and prints the CPU, the load average around every
+// figure, a machine check (a plain JS loop on 2 threads against 1: 2.0x when two cores are free),
+// per size the medians of both, the median of the per-update ratios with its quartiles, and
+// where the default threshold switches. With --parts, also what a split update's parts cost:
+// waking a worker, copying the gradients, coalescing and the row steps on 1 and 2 threads.
+//
+//   node bench/threads-ab.js [--sizes 500,1000,2000,4000,8000] [--regimes zipf,hot] [--rows 262144]
+//                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
+import { touchPages } from './lib/pages.js';
+import { twoThreadScaling } from './groups/threads.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIM = 64;
+const BATCHES = 16;
+
+function parse(argv) {
+  const o = {
+    sizes: [500, 1000, 2000, 4000, 8000],
+    regimes: ['zipf', 'hot'],
+    rows: 262144,
+    updates: 61,
+    gapMs: 1,
+    parts: false,
+    pin: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i],
+      v = () => argv[++i];
+    if (a === '--sizes') o.sizes = v().split(',').map(Number);
+    else if (a === '--regimes') o.regimes = v().split(',');
+    else if (a === '--rows') o.rows = Number(v());
+    else if (a === '--updates') o.updates = Number(v());
+    else if (a === '--gap-ms') o.gapMs = Number(v());
+    else if (a === '--parts') o.parts = true;
+    else if (a === '--no-pin') o.pin = false;
+    else throw new TypeError(`threads-ab: unknown option ${a} (see the comment at the top of bench/threads-ab.js)`);
+  }
+  return o;
+}
+
+/** Runs this script again under `taskset -c 0,1` (once), so that it has the same two cores every run. */
+function pinned() {
+  if (process.env.THREADS_AB_PINNED) return false;
+  const t = spawnSync('taskset', ['-c', '0,1', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, THREADS_AB_PINNED: '1' },
+  });
+  if (t.error) return false; // no taskset: run unpinned
+  process.exit(t.status ?? 1);
+}
+
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const median = (xs) => {
+  const s = sorted(xs);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const quartiles = (xs) => {
+  const s = sorted(xs);
+  return [s[Math.floor((s.length - 1) / 4)], s[Math.ceil((3 * (s.length - 1)) / 4)]];
+};
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/** The CPU's model name, family and model from /proc/cpuinfo (Linux), else os.cpus(). */
+function cpuLine() {
+  let family = '?',
+    model = '?';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    family = /^cpu family\s*:\s*(.*)$/m.exec(info)?.[1] ?? '?';
+    model = /^model\s*:\s*(.*)$/m.exec(info)?.[1] ?? '?';
+  } catch {
+    /* not Linux */
+  }
+  return `${cpus()[0]?.model?.trim()} (family ${family}, model ${model}), ${cpus().length} CPUs, Node ${process.version}`;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the calling thread for `ms` (the worker, idle meanwhile, goes back to sleep). */
+const sleep = (ms) => ms > 0 && Atomics.wait(sleeper, 0, 0, ms);
+
+/** An id source of the regime, drawing the same batches every run. */
+const source = (regime, rows) => (regime === 'hot' ? new HotIds(rows) : new ZipfIds(rows));
+
+/** Batches of ids averaging about `target` distinct rows: k found by bisection on fresh draws. */
+function batchesFor(regime, rows, target) {
+  const distinct = (k) => {
+    const s = source(regime, rows);
+    let sum = 0;
+    for (let b = 0; b < 4; b++) sum += new Set(s.draw(k)).size;
+    return sum / 4;
+  };
+  let lo = 1,
+    hi = 1;
+  while (distinct(hi) < target) hi *= 2;
+  while (hi - lo > Math.max(1, hi >> 6)) {
+    const mid = (lo + hi) >> 1;
+    if (distinct(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  const s = source(regime, rows);
+  const ids = Array.from({ length: BATCHES }, () => s.draw(hi));
+  const unique = ids.reduce((a, x) => a + new Set(x).size, 0) / BATCHES;
+  return { k: hi, ids, unique };
+}
+
+async function main() {
+  const o = parse(process.argv.slice(2));
+  if (o.pin) pinned();
+  const dist = join(ROOT, 'dist', 'index.js');
+  if (!existsSync(dist)) throw new Error('threads-ab: dist/index.js is missing; run `npm run build` first');
+  const lib = await import(pathToFileURL(dist).href);
+  console.log(`# threads-ab: lazy Adam embedding updates, ${o.rows} x ${DIM}, 2 threads vs 1 (one engine, one table)`);
+  console.log(`# ${cpuLine()}; ${new Date().toISOString()}; load ${load()}`);
+  console.log(
+    `# machine check: a plain JS loop on 2 threads ran ${(await twoThreadScaling()).toFixed(2)}x as fast as on 1 (2.00x when both cores are free); load ${load()}`,
+  );
+  const engine = await lib.createEngine({ simd: true, threads: 2 });
+  const pool = engine.parallel;
+  if (!pool || engine.threads !== 2) throw new Error(`threads-ab: no thread pool (${engine.threadsFallbackReason})`);
+  const defaultMin = pool.minParallelElements;
+  const factor = lib.EMBEDDING_SPLIT_FACTOR ?? 4;
+  const emb = new lib.Embedding(o.rows, DIM, { optimizer: 'adam', lr: 1e-3, init: params(o.rows * DIM, 5), engine });
+  touchPages(engine.memory.buffer);
+  console.log(
+    `# each update after a ${o.gapMs} ms sleep, ${o.updates} updates per contender alternated; nonFinite 'throw' (the default: rows checked); default threshold: splits from ${factor} x minParallelElements (${defaultMin}) = ${factor * defaultMin} gradient floats (ids x dim)`,
+  );
+  const modes = {
+    '1t': Infinity, // never split
+    '2t': 0, // always split
+    default: defaultMin,
+  };
+  const header = `${'regime'.padEnd(6)} ${'rows'.padStart(5)} ${'ids'.padStart(6)}  ${'1 thread'.padStart(9)} ${'2 threads'.padStart(9)} ${'default'.padStart(9)}   2t speed-up: median [quartiles]  fastest   default splits?  load`;
+  for (const regime of o.regimes) {
+    console.log(`\n${header}`);
+    for (const target of o.sizes) {
+      const { k, ids, unique } = batchesFor(regime, o.rows, target);
+      const g = makeGrads(k * DIM, 3);
+      let b = 0;
+      const run = (mode) => {
+        pool.minParallelElements = modes[mode];
+        sleep(o.gapMs);
+        const t0 = performance.now();
+        emb.update(ids[(b = (b + 1) % BATCHES)], g);
+        return (performance.now() - t0) * 1e3;
+      };
+      for (let i = 0; i < BATCHES; i++) for (const m of Object.keys(modes)) run(m); // warm-up
+      const t = { '1t': [], '2t': [], default: [] };
+      const ratios = [];
+      const order = Object.keys(modes);
+      for (let i = 0; i < o.updates; i++) {
+        // Rotate who goes first, so that neither always follows the other.
+        const r = order.map((_, j) => order[(i + j) % order.length]);
+        const got = {};
+        for (const m of r) got[m] = run(m);
+        for (const m of order) t[m].push(got[m]);
+        ratios.push(got['1t'] / got['2t']);
+      }
+      const [q1, q3] = quartiles(ratios);
+      const splits = k * DIM >= factor * defaultMin;
+      console.log(
+        `${regime.padEnd(6)} ${unique.toFixed(0).padStart(5)} ${String(k).padStart(6)}  ${median(t['1t']).toFixed(0).padStart(6)} us ${median(t['2t']).toFixed(0).padStart(6)} us ${median(t.default).toFixed(0).padStart(6)} us   ${median(ratios).toFixed(2).padStart(5)}x [${q1.toFixed(2)}-${q3.toFixed(2)}]  ${(Math.min(...t['1t']) / Math.min(...t['2t'])).toFixed(2).padStart(5)}x   ${(splits ? 'yes' : 'no').padEnd(3)}  ${load()}`,
+      );
+    }
+  }
+  pool.minParallelElements = defaultMin;
+  if (o.parts) await parts(lib, engine, emb, o);
+  console.log(`\n# ${new Date().toISOString()}; load ${load()}`);
+  process.exit(0);
+}
+
+/**
+ * What a split update's parts cost at ~2000 Zipf rows: a worker's hand-off (two empty chunks) when
+ * it sleeps, when it was woken beforehand, and when it spins; the gradients' copy; coalescing and
+ * row steps on 1 and 2 threads (the worker spinning). Medians of interleaved samples.
+ */
+async function parts(lib, engine, emb, o) {
+  const pool = engine.parallel,
+    x = engine.exports;
+  const t = emb.table,
+    sc = t.scratch;
+  const { k, ids } = batchesFor('zipf', o.rows, 2000);
+  const g = makeGrads(k * DIM, 3);
+  sc.ensureIds(k);
+  sc.ensureGrads(k);
+  pool.minParallelElements = 0;
+  const splitter = t.splitFor(k); // wakes the pool and sizes the parts
+  splitter.ensure(k);
+  pool.rest();
+  t.splitPool = null;
+  const nop = [0, 1].map(() => ({ fn: 'embCheckIds', args: [sc.idsPtr, 0, 1] }));
+  const spinUs = (us) => {
+    const end = performance.now() + us / 1e3;
+    while (performance.now() < end);
+  };
+  let b = 0;
+  const load1 = () => {
+    sc.copyIds(ids[(b = (b + 1) % BATCHES)], k);
+    engine.heapF32.set(g, sc.gradPtr >>> 2);
+  };
+  const time = (f) => {
+    const t0 = performance.now();
+    f();
+    return (performance.now() - t0) * 1e3;
+  };
+  const step = t.stepCount + 1;
+  const apply1 = (u) => x.embApply(t.desc, step, u, 0, 0, 0, 0, 0);
+  const apply2 = (u) =>
+    pool.runList(
+      'embApply',
+      t.desc,
+      256,
+      [lib.SLOT?.EMB_UNIQ ?? 11, lib.SLOT?.EMB_GPTR ?? 12],
+      u,
+      DIM,
+      (c) => [step, c, 0, 0, 0, 0, 0],
+      0,
+    );
+  const r = {
+    'hand-off, worker asleep': [],
+    'hand-off, woken 100 us before': [],
+    'hand-off, worker spinning': [],
+    'copy of the gradients': [],
+    'coalescing, 1 thread': [],
+    'coalescing, 2 threads': [],
+    'row steps, 1 thread': [],
+    'row steps, 2 threads': [],
+  };
+  for (let i = 0; i < o.updates; i++) {
+    sleep(o.gapMs);
+    r['hand-off, worker asleep'].push(time(() => pool.run(nop)));
+    sleep(o.gapMs);
+    pool.wake();
+    spinUs(100);
+    r['hand-off, woken 100 us before'].push(time(() => pool.run(nop)));
+    r['hand-off, worker spinning'].push(time(() => pool.run(nop)));
+    pool.rest();
+    r['copy of the gradients'].push(time(load1));
+    let u = 0;
+    r['coalescing, 1 thread'].push(time(() => (u = x.embCoalesce(t.desc, sc.idsPtr, k, sc.gradPtr, 1))));
+    r['row steps, 1 thread'].push(time(() => apply1(u)));
+    load1();
+    pool.wake();
+    r['coalescing, 2 threads'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, sc.gradPtr, true))));
+    r['row steps, 2 threads'].push(time(() => apply2(u)));
+    pool.rest();
+  }
+  console.log(
+    `\n# parts of an update of ~2000 Zipf rows (${k} ids), medians of ${o.updates} interleaved samples; load ${load()}`,
+  );
+  for (const [name, xs] of Object.entries(r)) {
+    const [q1, q3] = quartiles(xs);
+    console.log(`${name.padEnd(32)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e?.stack ?? e);
+  process.exit(1);
+});
