@@ -49,6 +49,7 @@ function parse(argv) {
     else if (a === '--updates') o.updates = Number(v());
     else if (a === '--gap-ms') o.gapMs = Number(v());
     else if (a === '--parts') o.parts = true;
+    else if (a === '--only-parts') o.parts = o.onlyParts = true;
     else if (a === '--no-pin') o.pin = false;
     else throw new TypeError(`threads-ab: unknown option ${a} (see the comment at the top of bench/threads-ab.js)`);
   }
@@ -150,8 +151,11 @@ async function main() {
     default: defaultMin,
   };
   const header = `${'regime'.padEnd(6)} ${'rows'.padStart(5)} ${'ids'.padStart(6)}  ${'1 thread'.padStart(9)} ${'2 threads'.padStart(9)} ${'default'.padStart(9)}   2t speed-up: median [quartiles]  fastest   default splits?  load`;
-  for (const regime of o.regimes) {
+  /** Per regime, [gradient floats, median speed-up] of each size. */
+  const seen = new Map();
+  for (const regime of o.onlyParts ? [] : o.regimes) {
     console.log(`\n${header}`);
+    seen.set(regime, []);
     for (const target of o.sizes) {
       const { k, ids, unique } = batchesFor(regime, o.rows, target);
       const g = makeGrads(k * DIM, 3);
@@ -177,21 +181,48 @@ async function main() {
       }
       const [q1, q3] = quartiles(ratios);
       const splits = k * DIM >= factor * defaultMin;
+      seen.get(regime).push([k * DIM, median(ratios)]);
       console.log(
         `${regime.padEnd(6)} ${unique.toFixed(0).padStart(5)} ${String(k).padStart(6)}  ${median(t['1t']).toFixed(0).padStart(6)} us ${median(t['2t']).toFixed(0).padStart(6)} us ${median(t.default).toFixed(0).padStart(6)} us   ${median(ratios).toFixed(2).padStart(5)}x [${q1.toFixed(2)}-${q3.toFixed(2)}]  ${(Math.min(...t['1t']) / Math.min(...t['2t'])).toFixed(2).padStart(5)}x   ${(splits ? 'yes' : 'no').padEnd(3)}  ${load()}`,
       );
     }
   }
   pool.minParallelElements = defaultMin;
+  if (seen.size > 0) suggest(seen, defaultMin, factor);
   if (o.parts) await parts(lib, engine, emb, o);
   console.log(`\n# ${new Date().toISOString()}; load ${load()}`);
   process.exit(0);
 }
 
 /**
+ * The threshold these figures call for: the fewest gradient floats (ids x dim) from which 2 threads
+ * ran at least SPLIT_PAYS x one thread (median) at every larger size measured, in every regime.
+ */
+function suggest(seen, defaultMin, factor) {
+  const SPLIT_PAYS = 1.1;
+  let need = 0;
+  for (const [regime, xs] of seen) {
+    const sizes = [...xs].sort((a, b) => a[0] - b[0]);
+    let from = Infinity;
+    for (let i = sizes.length - 1; i >= 0 && sizes[i][1] >= SPLIT_PAYS; i--) from = sizes[i][0];
+    console.log(
+      `# ${regime}: 2 threads >= ${SPLIT_PAYS}x one thread ${from === Infinity ? 'at none of the sizes measured' : `from ${from} gradient floats (ids x dim) on`}`,
+    );
+    need = Math.max(need, from);
+  }
+  console.log(
+    need === Infinity
+      ? `# => splitting paid at no size in some regime (a loaded machine?): the default threshold (${factor} x ${defaultMin}) cannot be set from this run`
+      : `# => default threshold from this run: ${need} gradient floats = ${(need / defaultMin).toFixed(2)} x minParallelElements (EMBEDDING_SPLIT_FACTOR, now ${factor})`,
+  );
+}
+
+/**
  * What a split update's parts cost at ~2000 Zipf rows: a worker's hand-off (two empty chunks) when
- * it sleeps, when it was woken beforehand, and when it spins; the gradients' copy; coalescing and
- * row steps on 1 and 2 threads (the worker spinning). Medians of interleaved samples.
+ * it sleeps, when it was woken 100 us before, and when it spins; copying the gradients in and
+ * coalescing them on one thread (one after the other, and the one-thread update's way: in 64 KiB
+ * pieces through a buffer in L2) and on two (a worker coalescing behind the calling thread's copy);
+ * the row steps on 1 and 2 threads (the worker spinning). Medians of interleaved samples.
  */
 async function parts(lib, engine, emb, o) {
   const pool = engine.parallel,
@@ -202,9 +233,10 @@ async function parts(lib, engine, emb, o) {
   const g = makeGrads(k * DIM, 3);
   sc.ensureIds(k);
   sc.ensureGrads(k);
+  sc.ensureStage();
   pool.minParallelElements = 0;
-  const splitter = t.splitFor(k); // wakes the pool and sizes the parts
-  splitter.ensure(k);
+  const splitter = t.splitFor(k); // wakes the pool
+  splitter.ensure();
   pool.rest();
   t.splitPool = null;
   const nop = [0, 1].map(() => ({ fn: 'embCheckIds', args: [sc.idsPtr, 0, 1] }));
@@ -213,35 +245,35 @@ async function parts(lib, engine, emb, o) {
     while (performance.now() < end);
   };
   let b = 0;
-  const load1 = () => {
-    sc.copyIds(ids[(b = (b + 1) % BATCHES)], k);
-    engine.heapF32.set(g, sc.gradPtr >>> 2);
-  };
+  const nextIds = () => sc.copyIds(ids[(b = (b + 1) % BATCHES)], k);
   const time = (f) => {
     const t0 = performance.now();
     f();
     return (performance.now() - t0) * 1e3;
   };
   const step = t.stepCount + 1;
+  const S = lib.SLOT;
   const apply1 = (u) => x.embApply(t.desc, step, u, 0, 0, 0, 0, 0);
   const apply2 = (u) =>
     pool.runList(
       'embApply',
       t.desc,
-      256,
-      [lib.SLOT?.EMB_UNIQ ?? 11, lib.SLOT?.EMB_GPTR ?? 12],
+      S.EMB_DESC_BYTES,
+      [S.EMB_UNIQ, S.EMB_GPTR],
       u,
       DIM,
       (c) => [step, c, 0, 0, 0, 0, 0],
       0,
+      128,
     );
   const r = {
     'hand-off, worker asleep': [],
     'hand-off, woken 100 us before': [],
     'hand-off, worker spinning': [],
     'copy of the gradients': [],
-    'coalescing, 1 thread': [],
-    'coalescing, 2 threads': [],
+    'coalescing after it, 1 thread': [],
+    'copy + coalescing in pieces, 1t': [],
+    'copy || coalescing, 2 threads': [],
     'row steps, 1 thread': [],
     'row steps, 2 threads': [],
   };
@@ -254,13 +286,16 @@ async function parts(lib, engine, emb, o) {
     r['hand-off, woken 100 us before'].push(time(() => pool.run(nop)));
     r['hand-off, worker spinning'].push(time(() => pool.run(nop)));
     pool.rest();
-    r['copy of the gradients'].push(time(load1));
+    nextIds();
+    r['copy of the gradients'].push(time(() => engine.heapF32.set(g, sc.gradPtr >>> 2)));
+    r['coalescing after it, 1 thread'].push(time(() => x.embCoalesce(t.desc, sc.idsPtr, k, sc.gradPtr, 1)));
+    nextIds();
     let u = 0;
-    r['coalescing, 1 thread'].push(time(() => (u = x.embCoalesce(t.desc, sc.idsPtr, k, sc.gradPtr, 1))));
+    r['copy + coalescing in pieces, 1t'].push(time(() => (u = t.coalesceStaged(g, k, true))));
     r['row steps, 1 thread'].push(time(() => apply1(u)));
-    load1();
+    nextIds();
     pool.wake();
-    r['coalescing, 2 threads'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, sc.gradPtr, true))));
+    r['copy || coalescing, 2 threads'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, sc.gradPtr, true, g))));
     r['row steps, 2 threads'].push(time(() => apply2(u)));
     pool.rest();
   }
@@ -269,7 +304,9 @@ async function parts(lib, engine, emb, o) {
   );
   for (const [name, xs] of Object.entries(r)) {
     const [q1, q3] = quartiles(xs);
-    console.log(`${name.padEnd(32)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]`);
+    console.log(
+      `${name.padEnd(32)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]  fastest ${Math.min(...xs).toFixed(1)} us`,
+    );
   }
 }
 

@@ -612,7 +612,7 @@ describe('Embedding with the lazy-only optimizers on a threaded engine', () => {
         }
         // Every update was split across the workers: its coalescing, then its row steps.
         expect(run).toHaveBeenCalledTimes(8);
-        expect(run.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalescePart')).toHaveLength(4);
+        expect(run.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalesceStream')).toHaveLength(4);
         run.mockRestore();
         expect(bitsOf(tables[1].weights).equals(bitsOf(tables[0].weights))).toBe(true);
         for (const k of tables[0].stateKeys)

@@ -150,7 +150,7 @@ describe('lean table optimizers: builds, threads, checkpoints, shards', () => {
         }
         // Every update was split across the workers: its coalescing, then its row steps.
         expect(spy).toHaveBeenCalledTimes(8);
-        expect(spy.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalescePart')).toHaveLength(4);
+        expect(spy.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalesceStream')).toHaveLength(4);
         spy.mockRestore();
         expect(bits(tables[1].weights)).toEqual(bits(tables[0].weights));
         for (const k of tables[0].stateKeys) expect(bits(tables[1].state(k))).toEqual(bits(tables[0].state(k)));

@@ -281,7 +281,7 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       expect(big).toBeGreaterThan(0);
       expect(big).toBeLessThan(4);
       const coalescing = (m: (typeof runs)[number]) =>
-        m.mock.calls.filter(([jobs]) => jobs.every((j) => j.fn === 'embCoalescePart')).length;
+        m.mock.calls.filter(([jobs]) => jobs.every((j) => j.fn === 'embCoalesceStream')).length;
       expect(runs[0]).toHaveBeenCalledTimes(2 * big);
       expect(coalescing(runs[0])).toBe(big);
       expect(runs[1]).toHaveBeenCalledTimes(8);
@@ -340,7 +340,7 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     expect(bitDiff(b.weights, before)).toBe(-1);
     expect(b.stepCount).toBe(1);
     // Each of those ran its coalescing in parts.
-    expect(run.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalescePart').length).toBeGreaterThanOrEqual(7);
+    expect(run.mock.calls.filter(([jobs]) => jobs[0].fn === 'embCoalesceStream').length).toBeGreaterThanOrEqual(7);
     run.mockRestore();
     // nonFinite: 'skip' skips the update on threads too.
     const c = make(three, 'skip');
@@ -350,6 +350,40 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
     expect(c.update(ids, grads)).toBe(true);
     expect(bitDiff(c.weights, w0)).toBeGreaterThanOrEqual(0);
     for (const t of [a, b, c]) t.dispose();
+  });
+
+  it('Embedding: a worker coalesces while the calling thread copies the gradients in (every way of passing them), bit for bit', async () => {
+    const engine = await createEngine({ simd: build === 'simd', threads: 2, minParallelElements: 0 });
+    try {
+      const pool = poolOf(engine);
+      const rows = 3000;
+      const dim = 12; // 1365 rows per 64 KiB piece: the batches below cross 5-18 pieces
+      const make = (e: Engine) => new Embedding(rows, dim, { optimizer: 'adam', lr: 0.01, seed: 3, init: 'normal', engine: e });
+      const [a, b] = [one, engine].map(make);
+      const r = rng(11);
+      pool.workersOnly = true; // the calling thread claims nothing: the worker coalesces behind the copy
+      const before = pool.stats.chunksByWorkers;
+      for (let step = 0; step < 8; step++) {
+        const k = 6000 + 2500 * step;
+        const ids = Int32Array.from({ length: k }, () => Math.floor(rows * r() ** 2));
+        const g32 = randomArray(k * dim, r);
+        const way = step % 4;
+        const grads =
+          way === 0 ? g32 : way === 1 ? Float64Array.from(g32) : way === 2 ? Array.from(g32) : b.gradView(k);
+        if (way === 3) (grads as Float32Array).set(g32);
+        expect(a.update(ids, g32)).toBe(true);
+        expect(b.update(ids, grads)).toBe(true);
+        expect(b.lastUniqueRows).toBe(a.lastUniqueRows);
+      }
+      pool.workersOnly = false;
+      // Each update: the coalescing and at least two chunks of rows, all in the worker.
+      expect(pool.stats.chunksByWorkers - before).toBeGreaterThanOrEqual(8 * 3);
+      expect(bitDiff(b.weights, a.weights)).toBe(-1);
+      for (const key of a.stateKeys) expect(bitDiff(b.state(key), a.state(key))).toBe(-1);
+      for (const t of [a, b]) t.dispose();
+    } finally {
+      await engine.shutdownThreads();
+    }
   });
 
   it('Embedding in exact mode on a threaded engine runs on the calling thread and agrees bit for bit', () => {

@@ -94,15 +94,11 @@ export function embCoalesceBegin(desc: usize, k: i32, rows: usize): void {
  * rows lie at `grads` (row `from`'s first): in place, or copied (see embCoalesceBegin).
  */
 export function embCoalesceChunk(desc: usize, ids: usize, from: i32, to: i32, grads: usize): void {
-  if (embU32(desc, EMB_CROWS)) coalesceRows(desc, ids, from, to, grads, true, false, 0, 0);
-  else coalesceRows(desc, ids, from, to, grads, false, false, 0, 0);
+  if (embU32(desc, EMB_CROWS)) coalesceRows(desc, ids, from, to, grads, true);
+  else coalesceRows(desc, ids, from, to, grads, false);
 }
 
-/**
- * Ids [from, to) coalesced as described above; with `part`, only the ids whose row is this part's
- * (partOf(row, lo, span)), the others skipped.
- */
-@inline function coalesceRows(desc: usize, ids: usize, from: i32, to: i32, grads: usize, copied: bool, part: bool, lo: u32, span: u32): void {
+@inline function coalesceRows(desc: usize, ids: usize, from: i32, to: i32, grads: usize, copied: bool): void {
   const dim = embU32(desc, EMB_DIM);
   const H = embU32(desc, EMB_KEYS);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), sums = embU32(desc, EMB_SUM);
@@ -116,7 +112,6 @@ export function embCoalesceChunk(desc: usize, ids: usize, from: i32, to: i32, gr
   // The hash table: entries of (row + 1) << 32 | unique index (0: free).
   for (let i = from; i < to; i++) {
     const row = load<u32>(ids + (<usize>i << 2));
-    if (part && !partOf(row, lo, span)) continue;
     const g = grads + <usize>(i - from) * rowBytes;
     const tag = <u64>(row + 1) << 32;
     let h = (row * 0x9e3779b1) >> hshift;
@@ -201,47 +196,33 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
 }
 
 // ---------------------------------------------------------------------------------------------
-// An update's coalescing split across threads (src/embedding/split-update.ts): part q coalesces
-// the ids whose row falls in its range of a hash of the row, so that every row belongs to exactly
-// one part. A part sums its rows' gradients in batch order and lists them in first-appearance
-// order, as the one-thread pass does for every row: same sums, same steps, same bits.
+// Coalescing beside the copy of the gradients (an update split across threads,
+// src/embedding/split-update.ts): the calling thread copies the gradients into engine memory piece
+// by piece and publishes how many rows are in; a worker coalesces each piece as it lands, the same
+// pass in the same order as on one thread (the same sums: the same bits).
 
-/** The hash that deals rows out to the parts: independent of the coalescing hash table's
- *  (0x9e3779b1, which also spreads the benchmarks' Zipf ranks), so a part's slots fill evenly. */
-const PART_HASH: u32 = 0x85ebca6b;
-
-/** True when `row` is the part's whose hash range is [lo, lo + span) (u32 arithmetic). */
-@inline function partOf(row: u32, lo: u32, span: u32): bool {
-  return row * PART_HASH - lo < span;
-}
-
-/** How many of the `k` ids at `ids` are the part's (to size its hash table). */
-function countPart(ids: usize, k: i32, lo: u32, span: u32): i32 {
-  let i: i32 = 0, n: i32 = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vh = i32x4.splat(<i32>PART_HASH), vlo = i32x4.splat(<i32>lo), vspan = i32x4.splat(<i32>span);
-    let acc = i32x4.splat(0);
-    const k4 = k & ~3;
-    for (; i < k4; i += 4) {
-      const r = i32x4.sub(i32x4.mul(v128.load(ids + (<usize>i << 2)), vh), vlo);
-      acc = i32x4.sub(acc, i32x4.lt_u(r, vspan)); // lanes of -1 where the id is the part's
-    }
-    n = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-  }
-  for (; i < k; i++) if (partOf(load<u32>(ids + (<usize>i << 2)), lo, span)) n++;
-  return n;
+/** The rows copied in so far (an atomic load in the threads builds: another thread writes it). */
+@inline function rowsIn(progress: usize): i32 {
+  if (ASC_FEATURE_THREADS) return atomic.load<i32>(progress);
+  return load<i32>(progress);
 }
 
 /**
- * One part of a split coalescing: embCoalesce (gradients read in place at `grads`, row i at
- * grads + i * dim floats, already checked ids) for the ids whose row has
- * `row * 0x85ebca6b - lo < span` (u32), into the scratch of `desc` (a descriptor of the part's own,
- * or the table's for part 0: EMB_DIM, the coalescing arrays; EMB_BAD and EMB_GMAX are the part's).
- * Returns the part's unique rows, or -1 (see embCoalesceEnd). Writes only `desc` and its scratch.
+ * embCoalesce of `k` checked ids whose gradients another thread is copying to `grads` (row i at
+ * grads + i * dim floats, read in place): coalesces rows [0, e) as soon as the i32 at `progress`
+ * says e rows are in, spinning until it does. The copying thread must end with k there, also when
+ * it fails. Returns what embCoalesce returns.
  */
-export function embCoalescePart(desc: usize, ids: usize, k: i32, grads: usize, check: i32, lo: u32, span: u32): i32 {
-  const owned = countPart(ids, k, lo, span);
-  embCoalesceBegin(desc, owned, 0);
-  if (owned > 0) coalesceRows(desc, ids, 0, k, grads, false, true, lo, span);
+export function embCoalesceStream(desc: usize, ids: usize, k: i32, grads: usize, check: i32, progress: usize): i32 {
+  embCoalesceBegin(desc, k, 0);
+  const rowBytes = embU32(desc, EMB_DIM) << 2;
+  let a: i32 = 0;
+  while (a < k) {
+    let e = rowsIn(progress);
+    while (e <= a) e = rowsIn(progress);
+    if (e > k) e = k;
+    coalesceRows(desc, ids, a, e, grads + <usize>a * rowBytes, false);
+    a = e;
+  }
   return embCoalesceEnd(desc, check);
 }

@@ -306,7 +306,7 @@ export interface EngineFunctions {
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
-  embCoalescePart(desc: number, ids: number, k: number, grads: number, check: number, lo: number, span: number): number;
+  embCoalesceStream(desc: number, ids: number, k: number, grads: number, check: number, progress: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */

@@ -68,7 +68,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
   /** Exact FTRL: the rate of the last zero-gradient step of every row (NaN: none since the weights were set). */
   private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
-  /** The coalescing parts of updates split across threads (made on the first such update). */
+  /** The coalescing of updates split across threads (made on the first such update). */
   private splitter: SplitCoalescing | null = null;
   /** The pool the current update is split across (woken for it), else null. */
   private splitPool: ThreadPool | null = null;
@@ -382,13 +382,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
     if (pool === null) return null;
     pool.wake();
     this.splitPool = pool;
-    this.splitter ??= new SplitCoalescing(
-      this.engine,
-      this.dim,
-      this.desc,
-      (b) => this.alloc(b),
-      (p) => this.release(p),
-    );
+    this.splitter ??= new SplitCoalescing(this.engine, this.dim, this.desc, (b) => this.alloc(b));
     return this.splitter.use(pool);
   }
 
@@ -419,6 +413,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
         work: this.dim,
         args: (count) => [t, count, 0, 0, 0, 0, 0],
         minFactor: 0,
+        minItems: SPLIT_MIN_ROWS,
       });
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
@@ -467,6 +462,9 @@ export class LocalEmbedding extends EmbeddingTableBase {
     writeExactConfig(this.engine, this.desc, cfg, this.ringPtr, this.powPtr, base);
   }
 }
+
+/** Rows a chunk of a split update's row steps holds at least (the workers spin: finer chunks balance). */
+const SPLIT_MIN_ROWS = 128;
 
 /**
  * Internal: lazy updates split across threads from this many times the pool's minParallelElements

@@ -1,116 +1,95 @@
 // A float32 table's lazy update split across the engine's worker threads (issue 17), coalescing
-// included. The gradients are copied into engine memory whole (the workers read them there), then
-// the batch's ids are dealt out to P parts by a hash of their row (assembly/embedding/coalesce.ts,
-// embCoalescePart): part q sums the gradients of its rows in batch order into scratch of its own and
-// checks them, on whichever thread claims it. Every row belongs to one part, and each part sums and
-// lists its rows as the one-thread pass does, so the sums are the same bits. The parts' lists of
-// distinct rows are then appended to the table's (part 0 fills it in place), so the checks and
-// errors that follow see one list as after embCoalesce, and the row steps are split as before.
+// included. On one thread an update copies the caller's gradients into engine memory, coalesces the
+// duplicate ids, then steps the distinct rows. Split:
+// - the calling thread copies the gradients in pieces of 64 KiB and publishes after each how many
+//   rows are in (an i32 in engine memory, Atomics.store), while a worker runs the one-thread
+//   coalescing pass right behind it (assembly/embedding/coalesce.ts, embCoalesceStream): the copy
+//   and the coalescing, about equally long, overlap instead of following each other;
+// - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate).
+// The coalescing is the one-thread pass over the same ids in the same order, so the sums, the list
+// of rows, max |g| and the id an error names are the bits of one thread. If no worker has taken
+// the coalescing by the time the copy is done, the calling thread runs it itself.
 //
-// What made the earlier split (reverted in b946e3f) slower than coalescing on the calling thread
-// was the hand-off: a worker that sleeps in Atomics.wait takes tens of microseconds to wake (a
-// futex and, on a VM, an idle vCPU to schedule), twice per update. Here the table wakes the pool
-// (ThreadPool.wake) before it copies the gradients, so the worker's wake-up overlaps that copy, and
-// the workers spin between the coalescing and the row steps instead of sleeping.
+// The hand-off: a worker asleep in Atomics.wait takes tens of microseconds to wake (a futex, and on
+// a VM an idle vCPU to schedule). The table wakes the pool (ThreadPool.wake) as soon as it knows the
+// update will be split, before it copies the ids, and the workers spin (H_HOT) rather than sleep
+// until the update is done, so the row steps start on every thread at once.
 
-import { SLOT as S } from '../core/abi.js';
 import type { Engine } from '../core/engine.js';
-import type { ThreadJob, ThreadPool } from '../threads/pool.js';
-import { TableScratch } from './scratch.js';
+import type { ThreadPool } from '../threads/pool.js';
 
-/**
- * Internal: coalescing parts per thread. More parts than threads let a thread that starts late
- * take fewer of them; each part reads all the ids (a few microseconds per 4096).
- */
-export const SPLIT_PARTS_PER_THREAD = 2;
+/** Bytes of gradients the calling thread copies between two announcements of its progress. */
+const PIECE_BYTES = 65536;
 
-/** @internal What the table needs from a split: room for a batch, then the coalescing. */
+/** @internal What the table needs from a split: room, then the coalescing. */
 export interface UpdateSplit {
-  /** Room for `k` ids in every part (allocates: call before taking views of engine memory). */
-  ensure(k: number): void;
+  /** Room for what the split needs (allocates: call before taking views of engine memory). */
+  ensure(): void;
   /**
-   * Coalesces the `k` checked ids at `idsPtr` with their gradients at `gradPtr` (k * dim floats)
-   * into the table's descriptor, as embCoalesce does: the unique rows (or -1 with EMB_BAD, when
-   * `check` finds a row that is not finite), EMB_UNIQ, EMB_GPTR and EMB_GMAX.
+   * Coalesces the `k` checked ids at `idsPtr` with their gradients (k * dim floats at `gradPtr`;
+   * `grads`: the caller's array to copy there first, or null when they are there already) into the
+   * table's descriptor, as embCoalesce: the unique rows (-1 with EMB_BAD when `check` finds a row
+   * that is not finite), EMB_UNIQ, EMB_GPTR and EMB_GMAX.
    */
-  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean): number;
+  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean, grads: ArrayLike<number> | null): number;
 }
 
-/** @internal The coalescing parts of a table (part 0 is the table's own descriptor and scratch). */
+/** @internal The coalescing of a table's split updates: a worker coalesces while this thread copies. */
 export class SplitCoalescing implements UpdateSplit {
-  private readonly extra: { desc: number; scratch: TableScratch }[] = [];
   private pool: ThreadPool | null = null;
+  /** The i32 where the copy's progress (rows in) is published: a cache line of its own. */
+  private progress = 0;
 
-  /** `alloc`/`release`: the table's own block allocator (the blocks are freed with the table). */
+  /** `alloc`: the table's own block allocator (the block is freed with the table). */
   constructor(
     private readonly engine: Engine,
     private readonly dim: number,
     private readonly desc: number,
     private readonly alloc: (bytes: number) => number,
-    private readonly release: (ptr: number) => void,
   ) {}
 
-  /** This update's pool (the parts: SPLIT_PARTS_PER_THREAD per thread). */
+  /** This update's pool. */
   use(pool: ThreadPool): this {
     this.pool = pool;
     return this;
   }
 
-  private get parts(): number {
-    return Math.max(2, (this.pool?.threads ?? 1) * SPLIT_PARTS_PER_THREAD);
+  ensure(): void {
+    if (!this.progress) this.progress = Math.ceil(this.alloc(128) / 64) * 64;
   }
 
-  ensure(k: number): void {
-    while (this.extra.length < this.parts - 1) {
-      const desc = this.alloc(S.EMB_DESC_BYTES);
-      const u32 = this.engine.heapU32;
-      u32.copyWithin(desc >>> 2, this.desc >>> 2, (this.desc + S.EMB_DESC_BYTES) >>> 2);
-      const scratch = new TableScratch(this.engine, this.dim, desc, this.alloc, this.release);
-      this.extra.push({ desc, scratch });
-    }
-    for (const p of this.extra) p.scratch.ensureIds(k);
-  }
-
-  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean): number {
+  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean, grads: ArrayLike<number> | null): number {
     const pool = this.pool as ThreadPool;
-    const n = this.parts;
-    const descs = [this.desc, ...this.extra.slice(0, n - 1).map((p) => p.desc)];
-    const span = Math.floor(2 ** 32 / n);
-    const jobs: ThreadJob[] = descs.map((d, q) => ({
-      fn: 'embCoalescePart',
-      args: [d, idsPtr, k, gradPtr, check ? 1 : 0, q * span, q === n - 1 ? 2 ** 32 - q * span : span],
-    }));
-    const counts = pool.run(jobs);
-    const u32 = this.engine.heapU32;
-    const d0 = this.desc >>> 2;
-    let bad = -1;
-    let gmax = 0;
-    let unique = 0;
-    descs.forEach((d, q) => {
-      const c = counts[q];
-      const dq = d >>> 2;
-      if (c < 0) {
-        // The smallest id whose row is not finite, over the parts (the one-thread EMB_BAD).
-        const b = u32[dq + S.EMB_BAD];
-        if (bad < 0 || b < bad) bad = b;
-        return;
-      }
-      gmax = Math.max(gmax, u32[dq + S.EMB_GMAX]);
-      if (q > 0) {
-        for (const w of [S.EMB_UNIQ, S.EMB_GPTR]) {
-          const from = u32[dq + w] >>> 2;
-          u32.copyWithin((u32[d0 + w] >>> 2) + unique, from, from + c);
-        }
-      }
-      unique += c;
-    });
-    if (bad >= 0) {
-      u32[d0 + S.EMB_BAD] = bad;
-      return -1;
+    const e = this.engine;
+    const at = this.progress >>> 2;
+    const job = {
+      fn: 'embCoalesceStream' as const,
+      args: [this.desc, idsPtr, k, gradPtr, check ? 1 : 0, this.progress],
+    };
+    if (grads === null) {
+      e.heapI32[at] = k;
+      return pool.run([job])[0];
     }
-    // max |g| as float32 bits: the bits of non-negative floats order as the values do.
-    u32[d0 + S.EMB_GMAX] = gmax;
-    u32[d0 + S.EMB_CU] = unique;
-    return unique;
+    e.heapI32[at] = 0; // published with the job
+    const dim = this.dim;
+    const copy = (): void => {
+      const heap = e.heapF32,
+        i32 = e.heapI32,
+        base = gradPtr >>> 2;
+      try {
+        if (grads instanceof Float32Array || grads instanceof Float64Array) {
+          const per = Math.max(1, Math.floor(PIECE_BYTES / (4 * dim)));
+          for (let a = 0; a < k; a += per) {
+            const b = Math.min(k, a + per);
+            heap.set(grads.subarray(a * dim, b * dim), base + a * dim);
+            Atomics.store(i32, at, b);
+          }
+        } else heap.set(grads, base);
+      } finally {
+        // Whatever happened, the coalescing must not wait for rows that will not come.
+        Atomics.store(i32, at, k);
+      }
+    };
+    return pool.run([job], copy)[0];
   }
 }

@@ -500,7 +500,7 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     // (arrays of numbers) is copied in whole.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
-    // An update split across threads (./split-update.ts) reads the gradients from engine memory.
+    // An update split across threads (./split-update.ts) copies them in pieces, a worker coalescing behind.
     const split = this.splitFor(k);
     const staged = !split && !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
@@ -509,7 +509,7 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     sc.ensureIds(k);
     if (!inPlace) sc.ensureGrads(k);
     if (staged) sc.ensureStage();
-    split?.ensure(k);
+    split?.ensure();
     sc.copyIds(ids, k);
     const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
@@ -518,10 +518,11 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     let unique: number;
     if (staged) unique = this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
     else {
-      if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
-      unique = split
-        ? split.coalesce(sc.idsPtr, k, sc.gradPtr, check)
-        : this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+      if (split) unique = split.coalesce(sc.idsPtr, k, sc.gradPtr, check, inPlace ? null : grads);
+      else {
+        if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+        unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+      }
     }
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;

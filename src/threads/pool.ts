@@ -98,8 +98,8 @@ export interface ThreadJob {
 export function runListParallel(engine: Engine, job: ListJob): boolean {
   const pool = engine.parallel;
   if (!(pool instanceof ThreadPool)) return false;
-  const { fn, desc, descBytes, listWords, n, work, args, minFactor } = job;
-  return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
+  const { fn, desc, descBytes, listWords, n, work, args, minFactor, minItems } = job;
+  return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor, minItems);
 }
 
 /**
@@ -284,9 +284,11 @@ export class ThreadPool implements ParallelRunner {
   /**
    * Runs every job (a kernel call) on whichever thread claims it first, the calling thread
    * included, and returns each job's result (0 for kernels that return nothing). The jobs must
-   * touch disjoint memory. Throws a ThreadPoolError when a worker fails.
+   * touch disjoint memory. Throws a ThreadPoolError when a worker fails. `during` (internal): work
+   * of the calling thread's own that the jobs may wait for (e.g. copying their input in), run once
+   * the jobs are published and before it claims any; it must not throw.
    */
-  run(jobs: readonly ThreadJob[]): number[] {
+  run(jobs: readonly ThreadJob[], during?: () => void): number[] {
     if (jobs.length > MAX_CHUNKS)
       throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
     const ids = jobs.map((j) => {
@@ -303,7 +305,7 @@ export class ThreadPool implements ParallelRunner {
     this.leaveToWorkers = false;
     this.stats.calls++;
     this.stats.chunks += n;
-    if (n === 1 && !leave) {
+    if (n === 1 && !leave && !during) {
       return [callExport(this.engine, jobs[0].fn, jobs[0].args)];
     }
     const i32 = this.i32();
@@ -323,6 +325,7 @@ export class ThreadPool implements ParallelRunner {
     Atomics.add(i32, h + (H_SEQ >> 2), 1);
     Atomics.notify(i32, h + (H_SEQ >> 2));
     let mainError: unknown = null;
+    during?.();
     if (!leave) {
       // The calling thread claims chunks too.
       for (;;) {
@@ -516,7 +519,8 @@ export class ThreadPool implements ParallelRunner {
    * contiguous item ranges across the threads: each chunk gets a copy of the descriptor with those
    * offsets advanced to its range and the arguments `args(count)` for its count. Returns false,
    * doing nothing, when `n * work` is below `minParallelElements` times `minFactor` (the caller
-   * then runs the kernel itself).
+   * then runs the kernel itself). `minItems` > 0: chunks of at least that many items, up to
+   * CHUNKS_PER_THREAD per thread (for workers that are awake: finer chunks balance better).
    */
   runList(
     fn: ExportName,
@@ -527,6 +531,7 @@ export class ThreadPool implements ParallelRunner {
     work: number,
     args: (count: number) => number[],
     minFactor = 1,
+    minItems = 0,
   ): boolean {
     if (n * work < this.minParallelElements * minFactor || n < this.threads) {
       this.checkAlive();
@@ -534,7 +539,10 @@ export class ThreadPool implements ParallelRunner {
     }
     if (descBytes % 16 !== 0 || descBytes <= 0)
       throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
-    const parts = Math.min(this.chunksFor(n * work), n);
+    const parts =
+      minItems > 0
+        ? Math.max(this.threads, Math.min(this.threads * CHUNKS_PER_THREAD, MAX_CHUNKS, Math.floor(n / minItems)))
+        : Math.min(this.chunksFor(n * work), n);
     if (this.descScratchBytes < parts * descBytes) {
       const p = this.engine.alloc(parts * descBytes);
       if (this.descScratch) this.engine.free(this.descScratch);
