@@ -142,6 +142,18 @@ async function main() {
   const factor = lib.EMBEDDING_SPLIT_FACTOR ?? 4;
   const emb = new lib.Embedding(o.rows, DIM, { optimizer: 'adam', lr: 1e-3, init: params(o.rows * DIM, 5), engine });
   touchPages(engine.memory.buffer);
+  // The same table on an engine without threads (its memory is not shared: copying into it is faster).
+  const plainEngine = await lib.createEngine({ simd: true });
+  const plain = new lib.Embedding(o.rows, DIM, {
+    optimizer: 'adam',
+    lr: 1e-3,
+    init: params(o.rows * DIM, 5),
+    engine: plainEngine,
+  });
+  touchPages(plainEngine.memory.buffer);
+  console.log(
+    `# '1 thread': the 2-thread engine with its threshold out of reach; 'no threads': the same table on an engine without threads (createEngine() without { threads }); 'x no thr.': its time over 2 threads'`,
+  );
   console.log(
     `# each update after a ${o.gapMs} ms sleep, ${o.updates} updates per contender alternated; nonFinite 'throw' (the default: rows checked); default threshold: splits from ${factor} x minParallelElements (${defaultMin}) = ${factor * defaultMin} gradient floats (ids x dim)`,
   );
@@ -149,8 +161,9 @@ async function main() {
     '1t': Infinity, // never split
     '2t': 0, // always split
     default: defaultMin,
+    plain: null, // the engine without threads
   };
-  const header = `${'regime'.padEnd(6)} ${'rows'.padStart(5)} ${'ids'.padStart(6)}  ${'1 thread'.padStart(9)} ${'2 threads'.padStart(9)} ${'default'.padStart(9)}   2t speed-up: median [quartiles]  fastest   default splits?  load`;
+  const header = `${'regime'.padEnd(6)} ${'rows'.padStart(5)} ${'ids'.padStart(6)}  ${'1 thread'.padStart(9)} ${'2 threads'.padStart(9)} ${'default'.padStart(9)} ${'no threads'.padStart(10)}   2t speed-up: median [quartiles]  fastest  x no thr.  default splits?  load`;
   /** Per regime, [gradient floats, median speed-up] of each size. */
   const seen = new Map();
   for (const regime of o.onlyParts ? [] : o.regimes) {
@@ -161,15 +174,17 @@ async function main() {
       const g = makeGrads(k * DIM, 3);
       let b = 0;
       const run = (mode) => {
-        pool.minParallelElements = modes[mode];
+        const table = mode === 'plain' ? plain : emb;
+        if (mode !== 'plain') pool.minParallelElements = modes[mode];
         sleep(o.gapMs);
         const t0 = performance.now();
-        emb.update(ids[(b = (b + 1) % BATCHES)], g);
+        table.update(ids[(b = (b + 1) % BATCHES)], g);
         return (performance.now() - t0) * 1e3;
       };
       for (let i = 0; i < BATCHES; i++) for (const m of Object.keys(modes)) run(m); // warm-up
-      const t = { '1t': [], '2t': [], default: [] };
+      const t = { '1t': [], '2t': [], default: [], plain: [] };
       const ratios = [];
+      const plainRatios = [];
       const order = Object.keys(modes);
       for (let i = 0; i < o.updates; i++) {
         // Rotate who goes first, so that neither always follows the other.
@@ -178,12 +193,13 @@ async function main() {
         for (const m of r) got[m] = run(m);
         for (const m of order) t[m].push(got[m]);
         ratios.push(got['1t'] / got['2t']);
+        plainRatios.push(got.plain / got['2t']);
       }
       const [q1, q3] = quartiles(ratios);
       const splits = k * DIM >= factor * defaultMin;
       seen.get(regime).push([k * DIM, median(ratios)]);
       console.log(
-        `${regime.padEnd(6)} ${unique.toFixed(0).padStart(5)} ${String(k).padStart(6)}  ${median(t['1t']).toFixed(0).padStart(6)} us ${median(t['2t']).toFixed(0).padStart(6)} us ${median(t.default).toFixed(0).padStart(6)} us   ${median(ratios).toFixed(2).padStart(5)}x [${q1.toFixed(2)}-${q3.toFixed(2)}]  ${(Math.min(...t['1t']) / Math.min(...t['2t'])).toFixed(2).padStart(5)}x   ${(splits ? 'yes' : 'no').padEnd(3)}  ${load()}`,
+        `${regime.padEnd(6)} ${unique.toFixed(0).padStart(5)} ${String(k).padStart(6)}  ${median(t['1t']).toFixed(0).padStart(6)} us ${median(t['2t']).toFixed(0).padStart(6)} us ${median(t.default).toFixed(0).padStart(6)} us ${median(t.plain).toFixed(0).padStart(7)} us   ${median(ratios).toFixed(2).padStart(5)}x [${q1.toFixed(2)}-${q3.toFixed(2)}]  ${(Math.min(...t['1t']) / Math.min(...t['2t'])).toFixed(2).padStart(5)}x   ${median(plainRatios).toFixed(2).padStart(5)}x   ${(splits ? 'yes' : 'no').padEnd(3)}  ${load()}`,
       );
     }
   }
