@@ -18,12 +18,13 @@
 //   node bench/threads-ab.js [--sizes 500,1000,2000,4000,8000] [--regimes zipf,hot] [--rows 262144]
 //                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
 import { touchPages } from './lib/pages.js';
+import { cpuIdentity } from './lib/cpu.js';
 import { twoThreadScaling } from './groups/threads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -81,19 +82,8 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(' ');
 
-/** The CPU's model name, family and model from /proc/cpuinfo (Linux), else os.cpus(). */
-function cpuLine() {
-  let family = '?',
-    model = '?';
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    family = /^cpu family\s*:\s*(.*)$/m.exec(info)?.[1] ?? '?';
-    model = /^model\s*:\s*(.*)$/m.exec(info)?.[1] ?? '?';
-  } catch {
-    /* not Linux */
-  }
-  return `${cpus()[0]?.model?.trim()} (family ${family}, model ${model}), ${cpus().length} CPUs, Node ${process.version}`;
-}
+/** The CPU (model name, family and model: bench/lib/cpu.js), its count and Node's version. */
+const cpuLine = () => `${cpuIdentity().label}, ${cpus().length} CPUs, Node ${process.version}`;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks the calling thread for `ms` (the worker, idle meanwhile, goes back to sleep). */
