@@ -358,7 +358,8 @@ describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
       const pool = poolOf(engine);
       const rows = 3000;
       const dim = 12; // 1365 rows per 64 KiB piece: the batches below cross 5-18 pieces
-      const make = (e: Engine) => new Embedding(rows, dim, { optimizer: 'adam', lr: 0.01, seed: 3, init: 'normal', engine: e });
+      const make = (e: Engine) =>
+        new Embedding(rows, dim, { optimizer: 'adam', lr: 0.01, seed: 3, init: 'normal', engine: e });
       const [a, b] = [one, engine].map(make);
       const r = rng(11);
       pool.workersOnly = true; // the calling thread claims nothing: the worker coalesces behind the copy
