@@ -48,18 +48,13 @@ import {
   type FaultKind,
 } from './control.js';
 import { workerSource } from './worker.js';
+import { callExport, mainCanBlock, type NodeWorkerClass, type WorkerHandle } from './host.js';
 import { splitElements, splitTensors, tableElements, type ElementPart, type ListJob } from './split.js';
 import type { WasmModule } from '../core/wasm-types.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
 export type { ListJob } from './split.js';
 import { Engine, type InitOptions, type ParallelRunner } from '../core/engine.js';
-
-/** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
-function callExport(engine: Engine, fn: ExportName, args: readonly number[]): number {
-  const r = (engine.exports[fn] as (...a: number[]) => unknown)(...args);
-  return typeof r === 'number' ? r : 0;
-}
 
 /** Thrown when a worker thread fails (throws, exits, or does not answer in time). */
 export class ThreadPoolError extends Error {
@@ -110,22 +105,6 @@ export function poolFor(engine: Engine, work: number, minFactor = 1): ThreadPool
   const pool = engine.parallel;
   if (!(pool instanceof ThreadPool) || pool.threads < 2) return null;
   return work >= pool.minParallelElements * minFactor ? pool : null;
-}
-
-/** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
-interface NodeWorker {
-  postMessage(m: unknown): void;
-  terminate(): Promise<number>;
-  unref(): void;
-  once(event: 'message', f: (m: unknown) => void): void;
-  once(event: 'error', f: (e: Error) => void): void;
-  once(event: 'exit', f: (code: number) => void): void;
-}
-type NodeWorkerClass = new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
-
-interface WorkerHandle {
-  postMessage(m: unknown): void;
-  terminate(): unknown;
 }
 
 /** The pool of worker threads of one engine. Created by `createEngine({ threads })`. */
@@ -608,14 +587,5 @@ export class ThreadPool implements ParallelRunner {
     if (this.scratch) this.engine.free(this.scratch);
     if (this.descScratch) this.engine.free(this.descScratch);
     this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
-  }
-}
-
-function mainCanBlock(): boolean {
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-    return true;
-  } catch {
-    return false; // a browser page's main thread: spin instead
   }
 }
