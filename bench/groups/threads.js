@@ -184,9 +184,14 @@ export function threadsEmbeddingGroup(ctx) {
     baseline: contenders[0].id,
     showMs: true,
     contenders,
-    targets: [],
+    targets: rowsList.map((rows) => ({
+      contender: 'emb-1t',
+      min: 1.3,
+      at: rows,
+      label: `${THREADS} threads ≥ 1.3× one thread on updates of ~2000 rows`,
+    })),
     notes: [
-      `the ids are sorted and coalesced on the calling thread; the distinct rows are split into ${THREADS} row ranges`,
+      `the 2-thread engine splits every update (minParallelElements: 0): a worker coalesces the ids while the calling thread copies the gradients in, then every thread steps a range of the distinct rows (src/embedding/split-update.ts); bench/threads-ab.js measures more sizes and where the default threshold splits`,
     ],
     tasks,
   };

@@ -299,6 +299,8 @@ export interface EngineFunctions {
   embCoalesceEnd(desc: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
+  /** assembly/embedding/coalesce.ts */
+  embCoalesceStream(desc: number, ids: number, k: number, grads: number, check: number, progress: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */

@@ -8,7 +8,7 @@
 import { SLOT as S } from '../core/abi.js';
 import type { Engine } from '../core/engine.js';
 import { firstNonFinite } from '../core/limits.js';
-import { runListParallel } from '../threads/pool.js';
+import { poolFor, runListParallel, type ThreadPool } from '../threads/pool.js';
 import {
   checkLag,
   exactConfig,
@@ -36,6 +36,7 @@ import {
 import { checkTableArgs, EmbeddingTableBase } from './table-base.js';
 import type { CoalescedUpdate } from './table-check.js';
 import type { CheckedCheckpoint } from './table-persist.js';
+import { SplitCoalescing, type UpdateSplit } from './split-update.js';
 import { checkpointTable, restoreTable } from './table.js';
 
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
@@ -67,6 +68,10 @@ export class LocalEmbedding extends EmbeddingTableBase {
   /** Exact FTRL: the rate of the last zero-gradient step of every row (NaN: none since the weights were set). */
   private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
+  /** The coalescing of updates split across threads (made on the first such update). */
+  private splitter: SplitCoalescing | null = null;
+  /** The pool the current update is split across (woken for it), else null. */
+  private splitPool: ThreadPool | null = null;
 
   /**
    * Creates a `rows` x `dim` table in engine memory. Every option is checked before anything is
@@ -351,6 +356,34 @@ export class LocalEmbedding extends EmbeddingTableBase {
     };
   }
 
+  /**
+   * One optimizer step on the rows of `ids` (see `EmbeddingTable.update`). On an engine with worker
+   * threads, a lazy update of at least EMBEDDING_SPLIT_FACTOR times the pool's minParallelElements
+   * gradient floats (`ids.length * dim`) is split across them, coalescing included
+   * (./split-update.ts); the bits are those of one thread.
+   */
+  override update(ids: ArrayLike<number>, grads: ArrayLike<number>): boolean {
+    try {
+      return super.update(ids, grads);
+    } finally {
+      if (this.splitPool !== null) {
+        this.splitPool.rest();
+        this.splitPool = null;
+      }
+    }
+  }
+
+  /** @internal Lazy mode on a pool, from EMBEDDING_SPLIT_FACTOR x minParallelElements gradient floats: wakes the pool. */
+  protected override splitFor(k: number): UpdateSplit | null {
+    if (this.exact.closedForm !== S.EMB_EXACT_NONE) return null;
+    const pool = poolFor(this.engine, k * this.dim, EMBEDDING_SPLIT_FACTOR);
+    if (pool === null) return null;
+    pool.wake();
+    this.splitPool = pool;
+    this.splitter ??= new SplitCoalescing(this.engine, this.dim, this.desc, (b) => this.alloc(b));
+    return this.splitter.use(pool);
+  }
+
   /** @internal Steps the rows (exact mode: with the catch-up scalars and a sweep of a few rows). */
   protected applyUpdate(t: number, unique: number): boolean {
     let coef = 0;
@@ -364,14 +397,11 @@ export class LocalEmbedding extends EmbeddingTableBase {
       sweepCount = Math.min(this.exact.sweepChunk, this.rows - sweepFrom);
       this.cursor = sweepFrom + sweepCount >= this.rows ? 0 : sweepFrom + sweepCount;
     }
-    // On an engine with worker threads, lazy updates split the list of unique rows (distinct, so
-    // the parts touch disjoint rows) across the threads; exact mode's history ring is advanced
-    // once, on this thread.
-    // Only from 4x the pool's minParallelElements (512K floats by default): measured on a 262144 x
-    // 64 table, 2 threads against 1, an update of 1940 rows (124K floats) ran 0.91x as fast, 6089
-    // rows 1.05x, 18178 rows 1.14x (the coalescing stays on this thread).
+    // A split update (splitFor) splits the list of unique rows (distinct, so the parts touch
+    // disjoint rows) across the threads too; exact mode's history ring is advanced once, on this
+    // thread.
     const split =
-      this.exact.closedForm === S.EMB_EXACT_NONE &&
+      this.splitPool !== null &&
       runListParallel(this.engine, {
         fn: 'embApply',
         desc: this.desc,
@@ -380,7 +410,8 @@ export class LocalEmbedding extends EmbeddingTableBase {
         n: unique,
         work: this.dim,
         args: (count) => [t, count, 0, 0, 0, 0, 0],
-        minFactor: EMBEDDING_SPLIT_FACTOR,
+        minFactor: 0,
+        minItems: SPLIT_MIN_ROWS,
       });
     if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
@@ -430,5 +461,11 @@ export class LocalEmbedding extends EmbeddingTableBase {
   }
 }
 
-/** Internal: Lazy updates split across threads from this many times the pool's minParallelElements (see update()). */
+/** Rows a chunk of a split update's row steps holds at least (the workers spin: finer chunks balance). */
+const SPLIT_MIN_ROWS = 128;
+
+/**
+ * Internal: lazy updates split across threads from this many times the pool's minParallelElements
+ * gradient floats (`ids.length * dim`; see update()).
+ */
 export const EMBEDDING_SPLIT_FACTOR = 4;

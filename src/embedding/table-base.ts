@@ -36,6 +36,7 @@ import {
   type TableOptions,
 } from './options.js';
 import { TableScratch } from './scratch.js';
+import type { UpdateSplit } from './split-update.js';
 import { coalescedRows, f32FromBits, rangeCheck, type CoalescedUpdate } from './table-check.js';
 import { checkCheckpoint, checkStateDict, type CheckedCheckpoint } from './table-persist.js';
 import type { EmbeddingTable } from './table.js';
@@ -362,6 +363,13 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
   /** @internal Checks the update may be taken at all (e.g. exact mode's decay factor). */
   protected checkStep(): void {}
   /**
+   * @internal The split of this update of `k` ids across worker threads (./split-update.ts), or
+   * null: the calling thread coalesces. Called once per update, after its arguments are checked.
+   */
+  protected splitFor(_k: number): UpdateSplit | null {
+    return null;
+  }
+  /**
    * @internal Where the float32 weights of the coalesced update's rows are (for the range check of
    * L2 decay, rarely needed): the float32 index of unique row `r`'s weights (row id `id`).
    */
@@ -492,13 +500,16 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     // (arrays of numbers) is copied in whole.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
-    const staged = !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
+    // An update split across threads (./split-update.ts) copies them in pieces, a worker coalescing behind.
+    const split = this.splitFor(k);
+    const staged = !split && !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
     sc.ensureIds(k);
     if (!inPlace) sc.ensureGrads(k);
     if (staged) sc.ensureStage();
+    split?.ensure();
     sc.copyIds(ids, k);
     const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
@@ -507,8 +518,11 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     let unique: number;
     if (staged) unique = this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
     else {
-      if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
-      unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+      if (split) unique = split.coalesce(sc.idsPtr, k, sc.gradPtr, check, inPlace ? null : grads);
+      else {
+        if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+        unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+      }
     }
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;

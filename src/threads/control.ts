@@ -13,6 +13,7 @@ export const H_DONE = 8; // chunks finished
 export const H_QUIT = 12; // 1: workers exit
 export const H_ERR = 16; // 0, or 1 + the first chunk that threw
 export const H_ERRLEN = 20;
+export const H_HOT = 24; // 1 between ThreadPool.wake() and rest(): idle workers spin instead of sleeping
 export const H_ERRMSG = 64; // UTF-8 message of that error, up to 128 bytes
 export const WORKERS_AT = 256;
 export const W_BYTES = 16;
@@ -28,6 +29,12 @@ export const C_ARGS = 16; // 8 f64 arguments
 export const C_RESULT = 80; // f64 result
 export const CTRL_BYTES = CHUNKS_AT + MAX_CHUNKS * C_BYTES;
 export const MAX_ARGS = 8;
+
+/**
+ * Longest a worker spins on H_HOT without work (ms): the pool clears it when the work it announced
+ * is done, so this bounds only what a caller that never clears it costs.
+ */
+export const HOT_SPIN_MS = 5;
 
 export const ST_OK = 1;
 export const ST_DEAD = 3;
@@ -47,6 +54,8 @@ export interface WorkerLayout {
   QUIT: number;
   ERR: number;
   ERRLEN: number;
+  HOT: number;
+  HOT_MS: number;
   ERRMSG: number;
   WORKERS: number;
   WB: number;
@@ -74,6 +83,8 @@ export const WORKER_LAYOUT: WorkerLayout = {
   QUIT: H_QUIT >> 2,
   ERR: H_ERR >> 2,
   ERRLEN: H_ERRLEN >> 2,
+  HOT: H_HOT >> 2,
+  HOT_MS: HOT_SPIN_MS,
   ERRMSG: H_ERRMSG,
   WORKERS: WORKERS_AT,
   WB: W_BYTES,

@@ -34,6 +34,7 @@ import {
   H_DONE,
   H_ERR,
   H_ERRLEN,
+  H_HOT,
   H_ERRMSG,
   H_QUIT,
   H_SEQ,
@@ -47,18 +48,13 @@ import {
   type FaultKind,
 } from './control.js';
 import { workerSource } from './worker.js';
+import { callExport, mainCanBlock, type NodeWorkerClass, type WorkerHandle } from './host.js';
 import { splitElements, splitTensors, tableElements, type ElementPart, type ListJob } from './split.js';
 import type { WasmModule } from '../core/wasm-types.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
 export type { ListJob } from './split.js';
 import { Engine, type InitOptions, type ParallelRunner } from '../core/engine.js';
-
-/** Calls export `fn` of the engine's module with numeric arguments (a job's kernel). */
-function callExport(engine: Engine, fn: ExportName, args: readonly number[]): number {
-  const r = (engine.exports[fn] as (...a: number[]) => unknown)(...args);
-  return typeof r === 'number' ? r : 0;
-}
 
 /** Thrown when a worker thread fails (throws, exits, or does not answer in time). */
 export class ThreadPoolError extends Error {
@@ -97,24 +93,18 @@ export interface ThreadJob {
 export function runListParallel(engine: Engine, job: ListJob): boolean {
   const pool = engine.parallel;
   if (!(pool instanceof ThreadPool)) return false;
-  const { fn, desc, descBytes, listWords, n, work, args, minFactor } = job;
-  return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor);
+  const { fn, desc, descBytes, listWords, n, work, args, minFactor, minItems } = job;
+  return pool.runList(fn, desc, descBytes, listWords, n, work, args, minFactor, minItems);
 }
 
-/** The part of Node's `worker_threads.Worker` the pool uses (the package does not depend on @types/node). */
-interface NodeWorker {
-  postMessage(m: unknown): void;
-  terminate(): Promise<number>;
-  unref(): void;
-  once(event: 'message', f: (m: unknown) => void): void;
-  once(event: 'error', f: (e: Error) => void): void;
-  once(event: 'exit', f: (code: number) => void): void;
-}
-type NodeWorkerClass = new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
-
-interface WorkerHandle {
-  postMessage(m: unknown): void;
-  terminate(): unknown;
+/**
+ * @internal The engine's pool when it has more than one thread and `work` elements reach its
+ * minParallelElements times `minFactor`, else null (the caller then runs its kernels itself).
+ */
+export function poolFor(engine: Engine, work: number, minFactor = 1): ThreadPool | null {
+  const pool = engine.parallel;
+  if (!(pool instanceof ThreadPool) || pool.threads < 2) return null;
+  return work >= pool.minParallelElements * minFactor ? pool : null;
 }
 
 /** The pool of worker threads of one engine. Created by `createEngine({ threads })`. */
@@ -273,9 +263,11 @@ export class ThreadPool implements ParallelRunner {
   /**
    * Runs every job (a kernel call) on whichever thread claims it first, the calling thread
    * included, and returns each job's result (0 for kernels that return nothing). The jobs must
-   * touch disjoint memory. Throws a ThreadPoolError when a worker fails.
+   * touch disjoint memory. Throws a ThreadPoolError when a worker fails. `during` (internal): work
+   * of the calling thread's own that the jobs may wait for (e.g. copying their input in), run once
+   * the jobs are published and before it claims any; it must not throw.
    */
-  run(jobs: readonly ThreadJob[]): number[] {
+  run(jobs: readonly ThreadJob[], during?: () => void): number[] {
     if (jobs.length > MAX_CHUNKS)
       throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
     const ids = jobs.map((j) => {
@@ -292,7 +284,7 @@ export class ThreadPool implements ParallelRunner {
     this.leaveToWorkers = false;
     this.stats.calls++;
     this.stats.chunks += n;
-    if (n === 1 && !leave) {
+    if (n === 1 && !leave && !during) {
       return [callExport(this.engine, jobs[0].fn, jobs[0].args)];
     }
     const i32 = this.i32();
@@ -312,6 +304,7 @@ export class ThreadPool implements ParallelRunner {
     Atomics.add(i32, h + (H_SEQ >> 2), 1);
     Atomics.notify(i32, h + (H_SEQ >> 2));
     let mainError: unknown = null;
+    during?.();
     if (!leave) {
       // The calling thread claims chunks too.
       for (;;) {
@@ -346,6 +339,26 @@ export class ThreadPool implements ParallelRunner {
     const results = new Array<number>(n);
     for (let c = 0; c < n; c++) results[c] = f64[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_RESULT) >> 3];
     return results;
+  }
+
+  /**
+   * @internal Announces work that follows shortly (a split embedding update): wakes the workers
+   * now, so that their wake-up overlaps the calling thread's serial part (copying the gradients),
+   * and keeps idle workers spinning instead of sleeping until `rest()` (at most HOT_SPIN_MS).
+   */
+  wake(): void {
+    if (this.closed || this.workers.length === 0) return;
+    const i32 = this.i32();
+    const h = this.ctrl >> 2;
+    Atomics.store(i32, h + (H_HOT >> 2), 1);
+    Atomics.add(i32, h + (H_SEQ >> 2), 1);
+    Atomics.notify(i32, h + (H_SEQ >> 2));
+  }
+
+  /** @internal Ends what `wake()` announced: idle workers go back to sleeping after their usual spin. */
+  rest(): void {
+    if (this.closed) return;
+    Atomics.store(this.i32(), (this.ctrl + H_HOT) >> 2, 0);
   }
 
   /** Waits until `n` chunks are done; a worker that died holding one, or a timeout, fails the pool. */
@@ -485,7 +498,8 @@ export class ThreadPool implements ParallelRunner {
    * contiguous item ranges across the threads: each chunk gets a copy of the descriptor with those
    * offsets advanced to its range and the arguments `args(count)` for its count. Returns false,
    * doing nothing, when `n * work` is below `minParallelElements` times `minFactor` (the caller
-   * then runs the kernel itself).
+   * then runs the kernel itself). `minItems` > 0: chunks of at least that many items, up to
+   * CHUNKS_PER_THREAD per thread (for workers that are awake: finer chunks balance better).
    */
   runList(
     fn: ExportName,
@@ -496,6 +510,7 @@ export class ThreadPool implements ParallelRunner {
     work: number,
     args: (count: number) => number[],
     minFactor = 1,
+    minItems = 0,
   ): boolean {
     if (n * work < this.minParallelElements * minFactor || n < this.threads) {
       this.checkAlive();
@@ -503,7 +518,10 @@ export class ThreadPool implements ParallelRunner {
     }
     if (descBytes % 16 !== 0 || descBytes <= 0)
       throw new RangeError(`ThreadPool.runList: descBytes must be a positive multiple of 16, got ${descBytes}`);
-    const parts = Math.min(this.chunksFor(n * work), n);
+    const parts =
+      minItems > 0
+        ? Math.max(this.threads, Math.min(this.threads * CHUNKS_PER_THREAD, MAX_CHUNKS, Math.floor(n / minItems)))
+        : Math.min(this.chunksFor(n * work), n);
     if (this.descScratchBytes < parts * descBytes) {
       const p = this.engine.alloc(parts * descBytes);
       if (this.descScratch) this.engine.free(this.descScratch);
@@ -569,14 +587,5 @@ export class ThreadPool implements ParallelRunner {
     if (this.scratch) this.engine.free(this.scratch);
     if (this.descScratch) this.engine.free(this.descScratch);
     this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
-  }
-}
-
-function mainCanBlock(): boolean {
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-    return true;
-  } catch {
-    return false; // a browser page's main thread: spin instead
   }
 }

@@ -28,6 +28,8 @@ export interface ListJob {
   args: (count: number) => number[];
   /** Scales the pool's minParallelElements, for work that needs more to pay for waking a worker. Default 1. */
   minFactor?: number;
+  /** Items a chunk should hold at least, when the workers are awake already (then the list is cut finer for balance). Default: by elements, as tables. */
+  minItems?: number;
 }
 
 /** A sub-table of element ranges: its byte offset, its descriptors, and each one's original tensor. */

@@ -95,6 +95,13 @@ function workerMain(L: WorkerLayout, d: WorkerData, post: (m: unknown) => void, 
     let s = Atomics.load(i32, h + L.SEQ);
     if (s === seen) {
       for (let k = 0; k < spin && s === seen; k++) s = Atomics.load(i32, h + L.SEQ);
+      // While the pool announces work (ThreadPool.wake), keep spinning: the wake-up from a wait
+      // costs more than the work's serial part that precedes it. At most HOT_MS, checked now and then.
+      if (s === seen && Atomics.load(i32, h + L.HOT) !== 0) {
+        const until = performance.now() + L.HOT_MS;
+        while (s === seen && Atomics.load(i32, h + L.HOT) !== 0 && performance.now() < until)
+          for (let k = 0; k < 256 && s === seen; k++) s = Atomics.load(i32, h + L.SEQ);
+      }
       if (s === seen) {
         Atomics.wait(i32, h + L.SEQ, seen);
         continue;
