@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPrograms } from './lib/c.js';
 import { measure } from './lib/measure.js';
 import { Progress } from './lib/progress.js';
+import { cpuIdentity } from './lib/cpu.js';
 import { groupSvg, markdownReport, benchmarksPage, groupMarkdown, machineLine } from './lib/report.js';
 import { initLine, measureInit } from './lib/init.js';
 import { melemPerSec, sig, summarize } from './lib/stats.js';
@@ -171,8 +172,11 @@ function selected(only, group, taskName) {
 
 function machine(extra) {
   const cpu = cpus();
+  const id = cpuIdentity();
   return {
-    cpu: cpu[0]?.model?.trim() ?? 'unknown CPU',
+    cpu: id.model,
+    cpuFamily: id.family,
+    cpuModel: id.modelNumber,
     cores: cpu.length,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     platform: platform(),

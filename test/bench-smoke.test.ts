@@ -68,6 +68,10 @@ describe('npm run bench --quick (tiny filter)', () => {
     expect(r.mode).toBe('quick');
     expect(r.machine.node).toBe(process.version);
     expect(typeof r.machine.cpu).toBe('string');
+    // The CPU family and model numbers where /proc/cpuinfo has them (ratios differ between families).
+    const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info);
+    expect(r.machine.cpuFamily).toBe(family ? Number(family[1]) : null);
     expect(r.machine.cores).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(r.date))).toBe(false);
     expect(r.groups.map((g: { id: string }) => g.id)).toEqual(['adam', 'many']);
@@ -302,6 +306,8 @@ describe('bench report helpers', () => {
     expect(initLine({ ...init, initMs: 12 })).toMatch(/target ≤ 5 ms ✗/);
     expect(page.endsWith('\n')).toBe(true);
     expect(page).not.toMatch(/\n\n\n/);
+    const zen = { ...results, machine: { ...results.machine, cpuFamily: 25, cpuModel: 17 } };
+    expect(benchmarksPage(zen)).toContain('Measured on: CPU, family 25 model 17 (2 cores), linux x64');
   });
 
   it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {

@@ -174,7 +174,9 @@ export function machineLine(results) {
   const clock = results.settings?.clock
     ? `; timed with the ${results.settings.clock === 'cpu' ? "process's CPU time" : 'wall clock'}`
     : '';
-  return `${m.cpu} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${clock}${load}`;
+  const family =
+    m.cpuFamily == null ? '' : `, family ${m.cpuFamily}${m.cpuModel == null ? '' : ` model ${m.cpuModel}`}`;
+  return `${m.cpu}${family} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${clock}${load}`;
 }
 
 const EXPLAIN =
