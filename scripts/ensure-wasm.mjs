@@ -24,6 +24,9 @@ function mtime(url) {
 const oldest = Math.min(...outputs.map(mtime));
 const newestSource = Math.max(
   mtime(new URL('asconfig.json', root)),
+  // The build's transform and the scan it reads the ABI with (the module's exports).
+  mtime(new URL('scripts/wasm-exports.mjs', root)),
+  mtime(new URL('scripts/abi-scan.mjs', root)),
   ...readdirSync(new URL('assembly/', root), { recursive: true }).map((f) => mtime(new URL(`assembly/${f}`, root))),
 );
 if (oldest < 0 || newestSource > oldest) {

@@ -1,77 +1,23 @@
 // Writes src/core/abi.ts: the typed boundary between the TypeScript side and the wasm module,
-// generated from the AssemblyScript sources so that there is one source of truth. It follows
-// `export * from` from assembly/index.ts and collects
-//   - every `export const NAME = <integer expression>;` (hyper-block slots, descriptor layout,
-//     kernel codes): the module exports them as i32 globals; here they become `SLOT.NAME`;
-//   - every `export function name(a: T, ...): R`: the module's functions, typed for JavaScript
-//     (i64 as bigint, every other number type as number, void as void).
+// generated from the AssemblyScript sources so that there is one source of truth
+// (scripts/abi-scan.mjs reads them: the exported integer constants and the functions JavaScript
+// calls). The constants become `SLOT.NAME` (hyper-block slots, descriptor layout, kernel codes),
+// the functions `EngineFunctions` (i64 as bigint, every other number type as number, void as
+// void); the module exports exactly those functions (scripts/wasm-exports.mjs, an asc transform).
 // A misspelt slot or export is then a compile error on the TypeScript side, and
-// test/abi.test.ts checks the generated file against the compiled module (names, values, arity).
-// Run by `npm run build` (asbuild) before tsc; `node scripts/gen-abi.mjs --check` exits 1 when the
+// test/declarations.test.ts checks the generated file against the compiled module.
+// Run by `npm run build` (asbuild) before asc; `node scripts/gen-abi.mjs --check` exits 1 when the
 // committed file is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { abiHash } from './abi-hash.mjs';
+import { root, scanAbi } from './abi-scan.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const entry = path.join(root, 'assembly/index.ts');
 const out = path.join(root, 'src/core/abi.ts');
 // The module's abiHash() (the hash of the constants collected here): generated, like abi.ts.
 const hashOut = path.join(root, 'assembly/shared/abi-hash.ts');
 
-const consts = new Map();
-const fns = new Map();
-const seen = new Set();
-
-/** The value of an integer constant expression over literals and earlier constants. */
-function evaluate(expr, where) {
-  const js = expr.replace(/<\w+>/g, '').replace(/\b([A-Z][A-Z0-9_]*)\b/g, (m) => {
-    if (!consts.has(m)) throw new Error(`gen-abi: ${where}: constant ${m} is used before it is defined`);
-    return String(consts.get(m));
-  });
-  if (!/^[\d\s+\-*/()<>|&^~x]+$/i.test(js)) throw new Error(`gen-abi: ${where}: cannot evaluate '${expr}'`);
-  const v = Function(`return (${js});`)();
-  if (!Number.isInteger(v)) throw new Error(`gen-abi: ${where}: '${expr}' is not an integer`);
-  return v;
-}
-
-const JS_TYPE = { i64: 'bigint', u64: 'bigint', void: 'void' };
-const jsType = (t) => JS_TYPE[t.trim()] ?? 'number';
-
-function visit(file) {
-  if (seen.has(file)) return;
-  seen.add(file);
-  // Written below from what the other files define (it may not exist yet).
-  if (file === hashOut) {
-    fns.set('abiHash', { params: [], ret: 'number', file: path.relative(root, file) });
-    return;
-  }
-  const src = readFileSync(file, 'utf8');
-  const rel = path.relative(root, file);
-  // Re-exports first in source order would not matter for values, but constants may refer to
-  // constants of imported files: visit imports too (their exports are only collected if re-exported).
-  for (const m of src.matchAll(/^export \* from "([^"]+)";/gm)) visit(path.resolve(path.dirname(file), m[1] + '.ts'));
-  for (const m of src.matchAll(/^export const ([A-Z][A-Z0-9_]*)\s*(?::\s*\w+)?\s*=\s*([^;]+);/gm)) {
-    const v = evaluate(m[2], `${rel}: ${m[1]}`);
-    if (consts.has(m[1]) && consts.get(m[1]) !== v)
-      throw new Error(`gen-abi: ${m[1]} is defined twice with different values`);
-    consts.set(m[1], v);
-  }
-  for (const m of src.matchAll(/^export function (\w+)\(([^)]*)\)\s*:\s*(\w+)/gm)) {
-    const params = m[2]
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .map((p) => {
-        const [name, type] = p.split(':').map((s) => s.trim());
-        return `${name}: ${jsType(type.replace(/\s*=.*$/, ''))}`;
-      });
-    fns.set(m[1], { params, ret: jsType(m[3]), file: rel });
-  }
-}
-
-visit(entry);
+const { consts, fns } = scanAbi(path.join(root, 'assembly/index.ts'), hashOut);
 
 const hash = abiHash(consts);
 const hex = `0x${(hash >>> 0).toString(16).padStart(8, '0')}`;

@@ -80,8 +80,12 @@ export function stripAbiGlobals(bytes, slot, what = 'the module') {
     if (id === 2) {
       // imports: count the imported globals (they come first in the global index space)
       for (let n = u32(); n > 0; n--) {
-        p += u32();
-        p += u32();
+        // The module and field names: read the length before adding it (`p += u32()` would add it
+        // to p as it was before the length's own bytes).
+        for (let name = 0; name < 2; name++) {
+          const len = u32();
+          p += len;
+        }
         const kind = bytes[p++];
         if (kind === 0) u32();
         else if (kind === 1) {

@@ -28,12 +28,19 @@ const sleb = (n: number): number[] => {
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s)];
 
-/** A module exporting `abiHash` (returns 7) and the i32 constant globals `consts`. */
-function moduleWith(consts: [string, number][], withHash = true): Uint8Array {
+/**
+ * A module exporting `abiHash` (returns 7) and the i32 constant globals `consts`; with `imports`,
+ * it first imports a memory and an i32 global (the globals it defines then count from 1).
+ */
+function moduleWith(consts: [string, number][], withHash = true, imports = false): Uint8Array {
+  const first = imports ? 1 : 0;
   const exports = [
     ...(withHash ? [[...name('abiHash'), 0, 0]] : []),
-    ...consts.map(([n], i) => [...name(n), 3, ...uleb(i)]),
+    ...consts.map(([n], i) => [...name(n), 3, ...uleb(first + i)]),
   ];
+  const importSection = imports
+    ? section(2, [2, ...name('env'), ...name('memory'), 2, 0, 1, ...name('env'), ...name('g'), 3, 0x7f, 0])
+    : [];
   return new Uint8Array([
     0,
     0x61,
@@ -44,6 +51,7 @@ function moduleWith(consts: [string, number][], withHash = true): Uint8Array {
     0,
     0,
     ...section(1, [1, 0x60, 0, 1, 0x7f]),
+    ...importSection,
     ...section(3, [1, 0]),
     ...section(6, [...uleb(consts.length), ...consts.flatMap(([, v]) => [0x7f, 0, 0x41, ...sleb(v), 0x0b])]),
     ...section(7, [...uleb(exports.length), ...exports.flat()]),
@@ -81,6 +89,17 @@ describe('strip-abi-globals', () => {
     expect((instance.exports.abiHash as () => number)()).toBe(7);
     // Idempotent: a module without exported globals comes back as it is.
     expect(stripAbiGlobals(out, new Map(consts))).toBe(out);
+  });
+
+  it("counts imported globals (the threads builds import their memory): names of any length don't shift the indices", () => {
+    const consts: [string, number][] = [
+      ['A', 5],
+      ['B', 6],
+    ];
+    const out = stripAbiGlobals(moduleWith(consts, true, true), new Map(consts));
+    const module = new WebAssembly.Module(out as Uint8Array<ArrayBuffer>);
+    expect(WebAssembly.Module.exports(module)).toEqual([{ name: 'abiHash', kind: 'function' }]);
+    expect(WebAssembly.Module.imports(module).map((i) => i.kind)).toEqual(['memory', 'global']);
   });
 
   it('refuses, naming each difference, a module whose constants are not SLOT or that has no abiHash()', () => {

@@ -369,7 +369,7 @@ function rowDrift(x: f64, s: usize, s0: u32, n: u32, ring: usize, mask: u32, pw:
 }
 
 /** Brings row `r` from its last step up to step `T` (the latest step the ring holds). Does not
- *  record the new last step: the caller does. */
+ *  record the new last step: the caller does. @internal (called by apply.ts and lean.ts) */
 export function catchUpRow(desc: usize, r: u32, T: u32): void {
   const s0 = load<u32>(embU32(desc, EMB_LAST) + (<usize>r << 2));
   if (s0 >= T) return;
@@ -415,7 +415,7 @@ function setCentre(desc: usize, st: usize, t: u32): void {
 /**
  * Records step `t` in the ring (sum of log decay factors up to t, the step's coefficient and
  * 1/sqrt(1 - b2^t)) and adds its drift term to the sums of the rows last updated at t - j,
- * j = 1 .. J.
+ * j = 1 .. J. @internal (called by apply.ts)
  */
 export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: f64): void {
   const ring = embU32(desc, EMB_RING), mask = <u32>embU32(desc, EMB_RING_MASK);

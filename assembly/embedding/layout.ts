@@ -15,7 +15,7 @@ export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (A
 export const EMB_KIND = 7;      // EMB_KIND_*: which row kernel embApply runs
 export const EMB_KEYS = 8;      // u64 per id: coalescing's hash table (with EMB_KEYS2, right after it)
 export const EMB_KEYS2 = 9;     // u64 per id: the second half of the hash table; must follow EMB_KEYS (coalesce.ts)
-export const EMB_HIST = 10;     // u32 * EMB_HIST_WORDS (unused since coalescing stopped sorting; kept for the ABI)
+// Word 10 is free (it held a sort's histogram until coalescing stopped sorting).
 export const EMB_UNIQ = 11;     // u32 per id: the unique rows, in the order of their first id in the batch
 export const EMB_GPTR = 12;     // u32 per id: byte offset of each unique row's gradient
 export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim: sums of duplicate ids' gradient rows (gradients read in place)
@@ -62,7 +62,6 @@ export const EMB_EXACT_NONE = 0;
 export const EMB_EXACT_ADAM = 1;
 export const EMB_EXACT_SGD = 2;
 export const EMB_DESC_BYTES = 256;
-export const EMB_HIST_WORDS = 3 * 2048;
 export const EMB_RING_BYTES = 256;
 
 @inline export function embU32(d: usize, slot: i32): usize { return <usize>load<u32>(d + (<usize>slot << 2)); }

@@ -4,5 +4,5 @@
 
 /** The hash of the module's exported constants (`ABI_HASH` of src/core/abi.ts). */
 export function abiHash(): i32 {
-  return -1527473326; // 0xa4f49b52
+  return 721250324; // 0x2afd6814
 }

@@ -60,11 +60,6 @@ export function gradMaxAbs(table: usize, count: i32): f32 {
   return tableMaxAbs(table, count, 1);
 }
 
-/** The largest |p| of the table's params (NaN/+Infinity when one is not finite). */
-export function paramMaxAbs(table: usize, count: i32): f32 {
-  return tableMaxAbs(table, count, 0);
-}
-
 /** Index of the first element whose L2-decayed gradient `clamp(g, lo, hi) * gs + wd * p` (the
  *  kernels' float32 arithmetic) is not finite, else -1. */
 export function firstL2Overflow(P: usize, G: usize, n: usize, gs: f32, lo: f32, hi: f32, wd: f32): i32 {

@@ -97,13 +97,13 @@ const EXP_MASK: u32 = 0x7f800000;
   return bad ? NaN : total;
 }
 
-/** Sum of squares of `n` f32 values, accumulated in f64 (gradient norms). */
+/** Sum of squares of `n` f32 values, accumulated in f64 (gradient norms). @internal (called by threads.ts) */
 export function sumSquares(ptr: usize, n: usize): f64 {
   return squares(ptr, n, false, 0, 0);
 }
 
 /** Sum of squares of clamp(g, lo, hi) over `n` gradients, in f64, or NaN when a raw gradient is
- *  NaN or +-Infinity (the clamp would hide an infinity). */
+ *  NaN or +-Infinity (the clamp would hide an infinity). @internal (called by clip.ts) */
 export function clampedSumSquares(ptr: usize, n: usize, lo: f32, hi: f32): f64 {
   return squares(ptr, n, true, lo, hi);
 }

@@ -58,7 +58,6 @@ export const SLOT = {
   EMB_KIND: 7,
   EMB_KEYS: 8,
   EMB_KEYS2: 9,
-  EMB_HIST: 10,
   EMB_UNIQ: 11,
   EMB_GPTR: 12,
   EMB_SUM: 13,
@@ -101,7 +100,6 @@ export const SLOT = {
   EMB_EXACT_ADAM: 1,
   EMB_EXACT_SGD: 2,
   EMB_DESC_BYTES: 256,
-  EMB_HIST_WORDS: 6144,
   EMB_RING_BYTES: 256,
   CLIP_LO: 30,
   CLIP_HI: 31,
@@ -269,7 +267,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -1527473326;
+export const ABI_HASH = 721250324;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -291,10 +289,6 @@ export interface EngineFunctions {
   rmspropStep(table: number, count: number): void;
   /** assembly/shared/threads.ts */
   gradSumSquaresEach(table: number, count: number, out: number): void;
-  /** assembly/embedding/exact.ts */
-  catchUpRow(desc: number, r: number, T: number): void;
-  /** assembly/embedding/exact.ts */
-  exactAdvance(desc: number, t: number, logDecay: number, coef: number, ib: number): void;
   /** assembly/embedding/exact.ts */
   embExactReset(desc: number, t: number, rows: number): void;
   /** assembly/embedding/coalesce.ts */
@@ -348,13 +342,7 @@ export interface EngineFunctions {
   /** assembly/shared/finite.ts */
   gradMaxAbs(table: number, count: number): number;
   /** assembly/shared/finite.ts */
-  paramMaxAbs(table: number, count: number): number;
-  /** assembly/shared/finite.ts */
   firstL2Overflow(P: number, G: number, n: number, gs: number, lo: number, hi: number, wd: number): number;
-  /** assembly/shared/squares.ts */
-  sumSquares(ptr: number, n: number): number;
-  /** assembly/shared/squares.ts */
-  clampedSumSquares(ptr: number, n: number, lo: number, hi: number): number;
   /** assembly/shared/squares.ts */
   gradSumSquares(table: number, count: number): number;
   /** assembly/meta/adam.ts */

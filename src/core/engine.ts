@@ -94,6 +94,8 @@ export class Engine {
   constructor(instance: WasmInstance, module?: WasmModule) {
     this.module = module ?? null;
     this.exports = instance.exports as unknown as EngineExports;
+    // The threads builds export their start code (each worker instantiates them on the same
+    // memory); the one-thread builds run it as the module's start, so they export none.
     const start = (this.exports as { _initialize?: () => void })._initialize;
     if (typeof start === 'function') start();
     this.simd = this.exports.simdEnabled() === 1;

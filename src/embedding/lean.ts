@@ -145,7 +145,6 @@ export class LeanEmbedding extends EmbeddingTableBase {
     const srow = 4 * widths.reduce((a, w) => a + w, 0);
     this.blockBytes = Math.ceil((S.LEAN_SCRATCH_AT + S.LEAN_BLOCK * (dim * 4 + srow)) / 16) * 16;
     this.ld = this.alloc(this.blockBytes);
-    const hist = this.alloc(S.EMB_HIST_WORDS * 4);
     let maps = 0;
     if (this.stateType === 'int8' && widths.includes(dim)) {
       maps = this.alloc(S.MAPS_BYTES);
@@ -174,7 +173,6 @@ export class LeanEmbedding extends EmbeddingTableBase {
       u32[o + S.EMB_DIM] = dim;
       u32[o + S.EMB_HYPER] = this.hyper;
       u32[o + S.EMB_KIND] = kernel;
-      u32[o + S.EMB_HIST] = hist;
       u32[o + S.EMB_EXACT] = S.EMB_EXACT_NONE;
     }
     for (let i = 0; i < S.LEAN_BLOCK; i++) u32[((this.ld + S.LEAN_IOTA_AT) >>> 2) + i] = i;

@@ -103,7 +103,6 @@ export class LocalEmbedding extends EmbeddingTableBase {
       // Page-aligned blocks; the state tensors interleaved by row (see assembly/embedding/layout.ts).
       this.weightsPtr = this.allocAligned(n * 4);
       if (this.names.length > 0) this.stateBase = this.allocAligned(rows * foot.stateBytes);
-      const hist = this.alloc(S.EMB_HIST_WORDS * 4);
       if (exact.closedForm !== S.EMB_EXACT_NONE) this.lastPtr = this.alloc(rows * 4);
       // Initial values.
       const heap = this.engine.heapF32;
@@ -129,7 +128,6 @@ export class LocalEmbedding extends EmbeddingTableBase {
       u32[d + S.EMB_DIM] = dim;
       u32[d + S.EMB_HYPER] = this.hyper;
       u32[d + S.EMB_KIND] = a.decl.rowKernel as number;
-      u32[d + S.EMB_HIST] = hist;
       u32[d + S.EMB_LAST] = this.lastPtr;
       this.installExact(exact, 0);
     });
