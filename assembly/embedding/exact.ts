@@ -114,6 +114,21 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   store<f32>(V + o, v0 * vd);
 }
 
+/** F(x) = (B0 - z (B1 - z (B2 - z B3))) / x with z = eps / x, for four elements. */
+@inline function driftVec(x: v128, vB0: v128, vB1: v128, vB2: v128, vB3: v128, veps: v128): v128 {
+  const z = f32x4.div(veps, x);
+  return f32x4.div(f32x4.sub(vB0, f32x4.mul(z, f32x4.sub(vB1, f32x4.mul(z, f32x4.sub(vB2, f32x4.mul(z, vB3)))))), x);
+}
+
+/** p = D (p0 - m0 F) (no multiply without decay: D = 1), m = m0 b1^K, v = v0 b2^K for four elements at byte offset `o`. */
+@inline function applyDriftVec(P: usize, M: usize, V: usize, o: usize, v0: v128, F: v128, vD: v128, vmd: v128, vvd: v128, decay: bool): void {
+  const m0 = v128.load(M + o);
+  const p = f32x4.sub(v128.load(P + o), f32x4.mul(m0, F));
+  v128.store(P + o, decay ? f32x4.mul(vD, p) : p);
+  v128.store(M + o, f32x4.mul(m0, vmd));
+  v128.store(V + o, f32x4.mul(v0, vvd));
+}
+
 @inline function adamCatchUp(desc: usize, r: u32, s0: u32, K: u32, D: f64, decay: bool, ams: bool): void {
   const dim = embU32(desc, EMB_DIM);
   const o0 = <usize>r * (dim << 2), os = <usize>r * embU32(desc, EMB_SROW);
@@ -132,52 +147,55 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
   // Groups of 4 elements whose sqrt(v) are all >= thr use the 4-term series in eps / sqrt(v); a
   // group with a smaller one uses the centred series when the window has one (else the term-by-term
   // sum for those elements). Both builds decide per group of 4, so they agree to the bit.
-  const centred = load<f64>(s, SLOT_CB) > 0;
-  const cb = <f32>load<f64>(s, SLOT_CB);
-  const E0 = <f32>load<f64>(s, SLOT_E + 0);
-  const E1 = <f32>load<f64>(s, SLOT_E + 8);
-  const E2 = <f32>load<f64>(s, SLOT_E + 16);
-  const E3 = <f32>load<f64>(s, SLOT_E + 24);
-  const E4 = <f32>load<f64>(s, SLOT_E + 32);
-  const E5 = <f32>load<f64>(s, SLOT_E + 40);
-  const E6 = <f32>load<f64>(s, SLOT_E + 48);
-  const E7 = <f32>load<f64>(s, SLOT_E + 56);
-  const E8 = <f32>load<f64>(s, SLOT_E + 64);
-  const E9 = <f32>load<f64>(s, SLOT_E + 72);
-  const E10 = <f32>load<f64>(s, SLOT_E + 80);
-  const E11 = <f32>load<f64>(s, SLOT_E + 88);
-  const E12 = <f32>load<f64>(s, SLOT_E + 96);
-  const E13 = <f32>load<f64>(s, SLOT_E + 104);
-  const E14 = <f32>load<f64>(s, SLOT_E + 112);
-  const E15 = <f32>load<f64>(s, SLOT_E + 120);
   let i: usize = 0;
   const n4 = dim & ~(<usize>3);
   if (ASC_FEATURE_SIMD) {
     const vB0 = f32x4.splat(B0), vB1 = f32x4.splat(B1), vB2 = f32x4.splat(B2), vB3 = f32x4.splat(B3);
     const vD = f32x4.splat(Df), vmd = f32x4.splat(md), vvd = f32x4.splat(vd), veps = f32x4.splat(eps32), vthr = f32x4.splat(thr);
-    const vcb = f32x4.splat(cb);
-    const vE0 = f32x4.splat(E0);
-    const vE1 = f32x4.splat(E1);
-    const vE2 = f32x4.splat(E2);
-    const vE3 = f32x4.splat(E3);
-    const vE4 = f32x4.splat(E4);
-    const vE5 = f32x4.splat(E5);
-    const vE6 = f32x4.splat(E6);
-    const vE7 = f32x4.splat(E7);
-    const vE8 = f32x4.splat(E8);
-    const vE9 = f32x4.splat(E9);
-    const vE10 = f32x4.splat(E10);
-    const vE11 = f32x4.splat(E11);
-    const vE12 = f32x4.splat(E12);
-    const vE13 = f32x4.splat(E13);
-    const vE14 = f32x4.splat(E14);
-    const vE15 = f32x4.splat(E15);
-    for (; i < n4; i += 4) {
+    // 16 elements at a time, each step of the four groups' chains (sqrt, two divisions) side by side
+    // so that they overlap; a block with a tiny element takes its groups one by one.
+    const n16 = dim & ~(<usize>15);
+    for (; i < n16; i += 16) {
       const o = i << 2;
-      const v0 = v128.load(V + o);
-      const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
-      if (v128.any_true(f32x4.lt(x, vthr))) {
-        if (centred) {
+      const va = v128.load(V + o), vb = v128.load(V + o, 16), vc = v128.load(V + o, 32), ve = v128.load(V + o, 48);
+      const xa = f32x4.sqrt(ams ? v128.load(X + o) : va), xb = f32x4.sqrt(ams ? v128.load(X + o, 16) : vb);
+      const xc = f32x4.sqrt(ams ? v128.load(X + o, 32) : vc), xe = f32x4.sqrt(ams ? v128.load(X + o, 48) : ve);
+      if (v128.any_true(v128.or(v128.or(f32x4.lt(xa, vthr), f32x4.lt(xb, vthr)), v128.or(f32x4.lt(xc, vthr), f32x4.lt(xe, vthr))))) break;
+      const Fa = driftVec(xa, vB0, vB1, vB2, vB3, veps), Fb = driftVec(xb, vB0, vB1, vB2, vB3, veps);
+      const Fc = driftVec(xc, vB0, vB1, vB2, vB3, veps), Fe = driftVec(xe, vB0, vB1, vB2, vB3, veps);
+      applyDriftVec(P, M, V, o, va, Fa, vD, vmd, vvd, decay);
+      applyDriftVec(P, M, V, o + 16, vb, Fb, vD, vmd, vvd, decay);
+      applyDriftVec(P, M, V, o + 32, vc, Fc, vD, vmd, vvd, decay);
+      applyDriftVec(P, M, V, o + 48, ve, Fe, vD, vmd, vvd, decay);
+    }
+    // The rest of the row (all of it after a block with a tiny element), group by group: a group
+    // with a tiny element takes the centred series when the window has one, else element by element.
+    if (i < n4) {
+      const centred = load<f64>(s, SLOT_CB) > 0;
+      const vcb = f32x4.splat(<f32>load<f64>(s, SLOT_CB));
+      const vE0 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 0));
+      const vE1 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 8));
+      const vE2 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 16));
+      const vE3 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 24));
+      const vE4 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 32));
+      const vE5 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 40));
+      const vE6 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 48));
+      const vE7 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 56));
+      const vE8 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 64));
+      const vE9 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 72));
+      const vE10 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 80));
+      const vE11 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 88));
+      const vE12 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 96));
+      const vE13 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 104));
+      const vE14 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 112));
+      const vE15 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 120));
+      for (; i < n4; i += 4) {
+        const o = i << 2;
+        const v0 = v128.load(V + o);
+        const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
+        if (!v128.any_true(f32x4.lt(x, vthr))) {
+          applyDriftVec(P, M, V, o, v0, driftVec(x, vB0, vB1, vB2, vB3, veps), vD, vmd, vvd, decay);
+        } else if (centred) {
           const y = f32x4.add(f32x4.mul(x, vcb), veps);
           const q = f32x4.div(x, y);
           let h = vE15;
@@ -205,32 +223,46 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
             adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
           }
         }
-        continue;
-      }
-      const p0 = v128.load(P + o), m0 = v128.load(M + o);
-      const z = f32x4.div(veps, x);
-      const F = f32x4.div(f32x4.sub(vB0, f32x4.mul(z, f32x4.sub(vB1, f32x4.mul(z, f32x4.sub(vB2, f32x4.mul(z, vB3)))))), x);
-      v128.store(P + o, f32x4.mul(vD, f32x4.sub(p0, f32x4.mul(m0, F))));
-      v128.store(M + o, f32x4.mul(m0, vmd));
-      v128.store(V + o, f32x4.mul(v0, vvd));
-    }
-  } else {
-    for (; i < n4; i += 4) {
-      const o = i << 2;
-      let tiny = false;
-      for (let l: usize = 0; l < 4; l++) {
-        if (sqrt<f32>(load<f32>((ams ? X : V) + o + (l << 2))) < thr) tiny = true;
-      }
-      for (let l: usize = 0; l < 4; l++) {
-        if (tiny && centred) centredElement(P, M, V, X, o + (l << 2), Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
-        else adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
       }
     }
   }
-  for (; i < dim; i++) {
-    const o = i << 2;
-    if (centred && sqrt<f32>(load<f32>((ams ? X : V) + o)) < thr) centredElement(P, M, V, X, o, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
-    else adamElement(P, M, V, X, o, Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+  if (!ASC_FEATURE_SIMD || i < dim) {
+    const centred = load<f64>(s, SLOT_CB) > 0;
+    const cb = <f32>load<f64>(s, SLOT_CB);
+    const E0 = <f32>load<f64>(s, SLOT_E + 0);
+    const E1 = <f32>load<f64>(s, SLOT_E + 8);
+    const E2 = <f32>load<f64>(s, SLOT_E + 16);
+    const E3 = <f32>load<f64>(s, SLOT_E + 24);
+    const E4 = <f32>load<f64>(s, SLOT_E + 32);
+    const E5 = <f32>load<f64>(s, SLOT_E + 40);
+    const E6 = <f32>load<f64>(s, SLOT_E + 48);
+    const E7 = <f32>load<f64>(s, SLOT_E + 56);
+    const E8 = <f32>load<f64>(s, SLOT_E + 64);
+    const E9 = <f32>load<f64>(s, SLOT_E + 72);
+    const E10 = <f32>load<f64>(s, SLOT_E + 80);
+    const E11 = <f32>load<f64>(s, SLOT_E + 88);
+    const E12 = <f32>load<f64>(s, SLOT_E + 96);
+    const E13 = <f32>load<f64>(s, SLOT_E + 104);
+    const E14 = <f32>load<f64>(s, SLOT_E + 112);
+    const E15 = <f32>load<f64>(s, SLOT_E + 120);
+    if (!ASC_FEATURE_SIMD) {
+      for (; i < n4; i += 4) {
+        const o = i << 2;
+        let tiny = false;
+        for (let l: usize = 0; l < 4; l++) {
+          if (sqrt<f32>(load<f32>((ams ? X : V) + o + (l << 2))) < thr) tiny = true;
+        }
+        for (let l: usize = 0; l < 4; l++) {
+          if (tiny && centred) centredElement(P, M, V, X, o + (l << 2), Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+          else adamElement(P, M, V, X, o + (l << 2), Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+        }
+      }
+    }
+    for (; i < dim; i++) {
+      const o = i << 2;
+      if (centred && sqrt<f32>(load<f32>((ams ? X : V) + o)) < thr) centredElement(P, M, V, X, o, Df, md, vd, cb, eps32, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, ams);
+      else adamElement(P, M, V, X, o, Df, md, vd, B0, B1, B2, B3, eps32, thr, s0, n, ring, mask, pw, J, eps, decay, ams);
+    }
   }
 }
 
