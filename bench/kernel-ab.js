@@ -13,12 +13,13 @@
 // --clang adds flags to the wasm limit's build; --alt adds a second clang build with other flags
 // (to compare clang's choices, e.g. unrolling: column "alt/limit").
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grads, params } from './lib/data.js';
 import { clangKernel, clangWasm, hasClangKernel } from './lib/wasm-clang.js';
 import { cpuNow } from './lib/clock.js';
+import { cpuIdentity } from './lib/cpu.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -98,7 +99,7 @@ async function main() {
   const wasm = clangWasm(o.clang);
   if (wasm.skipped) console.log(`note: ${wasm.skipped}`);
   const alt = o.alt ? clangWasm([...o.clang, ...o.alt]) : null;
-  const head = `${cpus()[0].model.trim()}, Node ${process.version}, load ${loadavg()
+  const head = `${cpuIdentity().label}, Node ${process.version}, load ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')} at the start`;
   console.log(head);

@@ -11,13 +11,14 @@
 //   taskset -c 0 node bench/lean-ab.js [--rows 262144] [--rounds 7] [--ms 200] [--base old.simd.wasm]
 //                                      [--wasm new.simd.wasm] [--only adagrad,int8] [--phases]
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuNow } from './lib/clock.js';
 import { touchPages } from './lib/pages.js';
 import { DIM, K, makeData } from './groups/lean.js';
 import { params } from './lib/data.js';
+import { cpuIdentity } from './lib/cpu.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -104,7 +105,7 @@ async function main() {
   }
   const uniq = data.ids.reduce((s, a) => s + new Set(a).size, 0) / data.ids.length;
   console.log(
-    `# lean-ab ${o.rows} x ${DIM}, ${K} Zipf ids (${uniq.toFixed(0)} distinct), ${o.rounds} rounds; ${cpus()[0]?.model?.trim()}, load ${loadavg()
+    `# lean-ab ${o.rows} x ${DIM}, ${K} Zipf ids (${uniq.toFixed(0)} distinct), ${o.rounds} rounds; ${cpuIdentity().label}, load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );

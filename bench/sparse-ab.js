@@ -14,13 +14,14 @@
 //                                            the median of the per-turn ratios)
 //                           [--amode lazy]  (with --pairs: A's table in this mode, e.g. exact vs lazy)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPrograms } from './lib/c.js';
 import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
 import { cpuNow, wallNow } from './lib/clock.js';
 import { touchPages } from './lib/pages.js';
+import { cpuIdentity } from './lib/cpu.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIM = 64,
@@ -126,7 +127,7 @@ async function main() {
     }
     const lo = [...ratio].sort((p, q) => p - q);
     console.log(
-      `# sparse-ab pairs ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct); ${cpus()[0]?.model?.trim()}, load ${loadavg()
+      `# sparse-ab pairs ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct); ${cpuIdentity().label}, load ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}`,
     );
@@ -199,7 +200,7 @@ async function main() {
   // The coalesce-only and apply rows also run the id copy; "apply" is coalesce + the row loop.
   const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
   if (med.has('B apply')) med.set('B row loop (apply - coalesce)', med.get('B apply') - med.get('B coalesce'));
-  const cpu = cpus()[0]?.model?.trim();
+  const cpu = cpuIdentity().label;
   console.log(
     `# sparse-ab ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct), ${o.rounds} rounds; ${cpu}, load ${loadavg()
       .map((l) => l.toFixed(1))
