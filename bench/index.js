@@ -18,7 +18,7 @@ import { CPrograms } from './lib/c.js';
 import { measure } from './lib/measure.js';
 import { Progress } from './lib/progress.js';
 import { cpuIdentity } from './lib/cpu.js';
-import { groupSvg, markdownReport, benchmarksPage, groupMarkdown, machineLine } from './lib/report.js';
+import { groupSvg, markdownReport, benchmarksPage, groupMarkdown, machineLine, runKind } from './lib/report.js';
 import { initLine, measureInit } from './lib/init.js';
 import { melemPerSec, sig, summarize } from './lib/stats.js';
 import { loadTfjs } from './lib/tfjs.js';
@@ -360,6 +360,8 @@ async function main() {
     const current = {
       schema: 1,
       mode: opts.quick ? 'quick' : 'full',
+      // A run with fewer groups, sizes or rounds than the full benchmark (--only, --sizes, ...).
+      trial: opts.trial,
       date,
       command: `node bench/index.js ${process.argv.slice(2).join(' ')}`.trim(),
       machine: machine({
@@ -578,7 +580,7 @@ async function main() {
   if (readme && opts.readme !== false) writeDocs(results);
 
   // Print this run's tables.
-  const lines = [`# wasm-optim benchmark (${results.mode})`, '', machineLine(results), ''];
+  const lines = [`# wasm-optim benchmark (${runKind(results)})`, '', machineLine(results), ''];
   for (const n of notes) lines.push(`- note: ${n}`);
   if (initResult) lines.push(initLine(initResult), '');
   for (const g of measured) lines.push(groupMarkdown(g));

@@ -66,6 +66,7 @@ describe('npm run bench --quick (tiny filter)', () => {
   it("writes latest.json with the machine, the date and every task's samples", () => {
     const r = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
     expect(r.mode).toBe('quick');
+    expect(r.trial).toBe(true);
     expect(r.machine.node).toBe(process.version);
     expect(typeof r.machine.cpu).toBe('string');
     // The CPU family and model numbers where /proc/cpuinfo has them (ratios differ between families).
@@ -308,6 +309,9 @@ describe('bench report helpers', () => {
     expect(page).not.toMatch(/\n\n\n/);
     const zen = { ...results, machine: { ...results.machine, cpuFamily: 25, cpuModel: 17 } };
     expect(benchmarksPage(zen)).toContain('Measured on: CPU, family 25 model 17 (2 cores), linux x64');
+    // A filtered or resized run says so, where it would otherwise read as a full run.
+    expect(benchmarksPage({ ...results, trial: true })).toContain('Node v20; 2026-01-02; trial run.');
+    expect(benchmarksPage({ ...results, mode: 'quick', trial: true })).toContain('; quick run.');
   });
 
   it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {

@@ -167,6 +167,15 @@ export function groupMarkdown(group, options = {}) {
   return lines.join('\n');
 }
 
+/**
+ * What kind of run produced `results`: 'quick', 'trial' (filtered, resized or shortened: --only,
+ * --sizes, --time, --rounds, ...) or 'full'.
+ */
+export function runKind(results) {
+  if (results.mode === 'quick') return 'quick';
+  return results.trial ? 'trial' : results.mode;
+}
+
 /** One line about the machine and the run. */
 export function machineLine(results) {
   const m = results.machine;
@@ -176,7 +185,7 @@ export function machineLine(results) {
     : '';
   const family =
     m.cpuFamily == null ? '' : `, family ${m.cpuFamily}${m.cpuModel == null ? '' : ` model ${m.cpuModel}`}`;
-  return `${m.cpu}${family} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${results.mode} run${clock}${load}`;
+  return `${m.cpu}${family} (${m.cores} cores), ${m.platform} ${m.arch}, Node ${m.node}; ${results.date.slice(0, 10)}; ${runKind(results)} run${clock}${load}`;
 }
 
 const EXPLAIN =
