@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { OPTIMIZERS, SLOT, StepSeries, TABLE_ONLY_DECLARATIONS } from '../src/index.js';
 import { resolveCommon, type AnyDeclaration, type HyperWriter } from '../src/core/declaration.js';
+import { Powers, vanishesFrom } from '../src/core/powers.js';
+import { radamSteadyFrom } from '../src/optimizers/radam.js';
 import { engineFor } from './engines.js';
 
 /** Options that each switch some slot or flag of some writer; those a declaration does not know are left out. */
@@ -100,9 +102,33 @@ describe('hyper blocks: a steady writer writes the same block at every later ste
   // A declaration's steadyFrom(o) lets a dense step skip its writer while the rate and the gradient
   // scale stay the same: the whole block at any step from there on must equal the one before it.
   const steadyOnes = DECLARATIONS.filter((d) => d.steadyFrom !== undefined);
-  it('SGD, RMSprop, Adagrad, Adadelta and Lion declare it', () => {
-    for (const name of ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Lion'])
+  it('SGD, RMSprop, Adagrad, Adadelta, Lion, Adam, AdamW, Adamax and RAdam declare it', () => {
+    for (const name of ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Lion', 'Adam', 'AdamW', 'Adamax', 'RAdam'])
       expect(steadyOnes.map((d) => d.name)).toContain(name);
+  });
+  it('Adam and Adamax are steady once 1 - b^t is exactly 1, and not before', () => {
+    // vanishesFrom(b): Powers' b^t is at most 2^-54 from there on (1 - b^t rounds to 1).
+    for (const b of [0, 1e-300, 0.1, 0.5, 0.6, 0.9, 0.99, 0.999, 0.9999]) {
+      const from = vanishesFrom(b);
+      const powers = new Powers();
+      for (const t of [from, from + 1, from + 63, from + 64, from + 1000])
+        expect(1 - powers.at(b, t), `b ${b} t ${t}`).toBe(1);
+      // Not far too late either: a few steps before, b^t still moves the correction (b > 0).
+      if (b >= 0.1) expect(1 - new Powers().at(b, Math.floor(from * 0.8)), `b ${b}`).toBeLessThan(1);
+    }
+    expect(vanishesFrom(0.999)).toBe(41570);
+    // RAdam's: rho_t is exactly rho_inf from there on (b2 = 0.999: rho_inf = 1999).
+    for (const b2 of [0.8, 0.9, 0.99, 0.999]) {
+      const from = radamSteadyFrom(0.9, b2);
+      const powers = new Powers();
+      const rhoInf = 2 / (1 - b2) - 1;
+      for (const t of [from, from + 1, from + 64, from + 5000]) {
+        const b2t = powers.at(b2, t);
+        expect(rhoInf - (2 * t * b2t) / (1 - b2t), `b2 ${b2} t ${t}`).toBe(rhoInf);
+      }
+    }
+    expect(radamSteadyFrom(0.9, 0.999)).toBe(53138);
+    expect(vanishesFrom(1)).toBe(Infinity);
   });
   it.each(steadyOnes.map((d) => [d.name, d] as const))('%s', (_name, decl) => {
     let cases = 0;
@@ -217,4 +243,48 @@ describe('dense steps that skip a steady writer', () => {
       }
     },
   );
+});
+
+describe('Adam-family steps past their steady step', () => {
+  // Betas whose corrections vanish within a short test (vanishesFrom(0.6) = 83): steps before and
+  // after it, with the rate and the gradient scale changed after it, act as a whole block written
+  // at every step (B lays its table out again before each step).
+  it.each([
+    ['Adam', {}],
+    ['Adam', { amsgrad: true, weightDecay: 0.01 }],
+    ['AdamW', {}],
+    ['Adamax', {}],
+    ['AdamHD', {}],
+    ['RAdam', { betas: [0.5, 0.8] }],
+    ['RAdam', { betas: [0.5, 0.8], decoupledWeightDecay: true, weightDecay: 0.01 }],
+  ] as const)('%s %j', async (name, extra) => {
+    const engine = await engineFor('simd');
+    const Ctor = OPTIMIZERS[name as keyof typeof OPTIMIZERS];
+    const init = Float32Array.from({ length: 9 }, (_, i) => 0.3 - 0.07 * i);
+    const make = () => {
+      // RAdam: rho_inf = 9 > 5 with beta2 = 0.8 (rectified from step 6; steady from 215).
+      const opt = new Ctor({ engine, lr: 0.01, betas: [0.5, 0.6], ...extra } as never);
+      return { opt, p: opt.param(init) };
+    };
+    const a = make();
+    const b = make();
+    const from = Ctor.declaration.steadyFrom!(b.opt.options as never);
+    expect(from).toBeLessThan(300);
+    try {
+      for (let s = 0; s < from + 20; s++) {
+        const rate = s < from + 5 ? 0.01 : s < from + 12 ? 0.02 : 0.01;
+        const scale = s === from + 8 ? 0.5 : 1;
+        for (const x of [a, b]) {
+          if (x.opt.lr !== rate) x.opt.lr = rate;
+          if (x === b) x.opt.loadStateDict(x.opt.stateDict());
+          x.p.grad.set(init.map((v, i) => 0.1 * v + 0.01 * (i - (s % 7))));
+          x.opt.step({ gradScale: scale });
+        }
+        expect(Array.from(a.p.data), `step ${s + 1}`).toEqual(Array.from(b.p.data));
+      }
+    } finally {
+      a.opt.dispose();
+      b.opt.dispose();
+    }
+  });
 });

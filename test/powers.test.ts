@@ -113,6 +113,29 @@ describe('MuProducts', () => {
   });
 });
 
+describe('MuProducts.step', () => {
+  it('gives mu_t, mu_{t+1} and the product of mu() and product(), bit for bit, in sequence, across anchors, for interleaved cohorts and jumps', () => {
+    const fresh = (b1: number, psi: number, t: number) => {
+      const m = new MuProducts();
+      return [m.mu(b1, psi, t), m.mu(b1, psi, t + 1), m.product(b1, psi, t)];
+    };
+    const m = new MuProducts();
+    const ask = (b1: number, psi: number, t: number) => {
+      m.step(b1, psi, t);
+      expect(Array.from(m.out), `b1 ${b1} psi ${psi} t ${t}`).toEqual(fresh(b1, psi, t));
+    };
+    // In sequence across two anchors (256, 512), then a jump back, a repeat and a large step.
+    for (let t = 1; t <= 600; t++) ask(0.9, 0.004, t);
+    for (const t of [7, 7, 8, 255, 256, 257, 100000, 100001]) ask(0.9, 0.004, t);
+    // Two cohorts (params added at different steps) and another optimizer's options, interleaved.
+    for (let t = 1; t <= 300; t++) {
+      ask(0.9, 0.004, t + 40);
+      ask(0.9, 0.004, t);
+      ask(0.8, 0.01, t);
+    }
+  });
+});
+
 describe('Series', () => {
   it('keeps every series of an optimizer with hundreds of cohorts (no per-step recompute past a fixed size)', () => {
     const s = new Series();

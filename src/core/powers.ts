@@ -75,7 +75,11 @@ export class Series {
     return (this.values[i] *= factor);
   }
 
-  /** Keeps `v` under (k0, k1, t), in place of the oldest entry (or in a new one), and returns it. */
+  /**
+   * Keeps `v` under (k0, k1, t), in place of the oldest entry (or in a new one), and returns that
+   * entry (read it with `value`: an index crosses a call that V8 does not inline as a small
+   * integer, where a double is boxed in a new HeapNumber).
+   */
   put(k0: number, k1: number, t: number, v: number): number {
     // Replacing entries nobody asked for since they were put, several times in a row: more live
     // series than entries. One such entry alone is a value asked once (NAdam's mu_1 at step 1):
@@ -92,7 +96,7 @@ export class Series {
     this.keys[3 * i + 1] = k1;
     this.keys[3 * i + 2] = t;
     this.values[i] = v;
-    return v;
+    return i;
   }
 
   /** Doubles the entries; the new ones are filled next. */
@@ -123,6 +127,8 @@ export class Series {
  */
 export class Powers {
   private readonly series = new Series();
+  /** What `lookup` found, read by `at` without a call (see there). */
+  private readonly found = new Float64Array(1);
 
   /** b^t. */
   at(b: number, t: number): number {
@@ -131,20 +137,40 @@ export class Powers {
       const v = this.series.follow(b, 0, t, b);
       if (!Number.isNaN(v)) return v;
     }
-    return this.lookup(b, t);
+    // Through a typed array, not a return value: a double returned by a call that V8 does not
+    // inline is boxed, and the merge with the usual path then boxed that one too (a HeapNumber
+    // per step, ~16 bytes, for Adam's b2^t).
+    this.lookup(b, t);
+    return this.found[0];
   }
 
-  /** b^t from any entry that holds it or b^(t-1), else from the anchor. */
-  private lookup(b: number, t: number): number {
+  /** Puts b^t in `found`: from an entry that holds it or b^(t-1), else from the anchor. */
+  private lookup(b: number, t: number): void {
     const s = this.series;
     let i = t % 64 !== 0 ? s.find(b, 0, t - 1) : -1;
-    if (i >= 0) return s.advance(i, t, b);
-    if ((i = s.find(b, 0, t)) >= 0) return s.value(i);
-    const anchor = t - (t % 64);
-    let v = Math.pow(b, anchor);
-    for (let k = anchor; k < t; k++) v *= b;
-    return s.put(b, 0, t, v);
+    if (i >= 0) s.advance(i, t, b);
+    else if ((i = s.find(b, 0, t)) < 0) {
+      const anchor = t - (t % 64);
+      let v = Math.pow(b, anchor);
+      for (let k = anchor; k < t; k++) v *= b;
+      i = s.put(b, 0, t, v);
+    }
+    this.found[0] = s.value(i);
   }
+}
+
+/**
+ * Internal: a step from which `1 - b^t`, with b^t as `Powers.at` gives it, is exactly 1 in float64
+ * (at least 2). From there on a bias correction `1 - b^t` no longer moves, so a hyper block built
+ * from it stops changing (`steadyFrom` of Adam, AdamW and Adamax: StepTable.holds then skips the
+ * writer). It is a step where b^t <= 2^-60 (the logarithms' rounding covered by one more step);
+ * `Powers` is within a relative 1e-14 of b^t, so below 2^-54, and 1 - x rounds to 1 for any
+ * 0 <= x <= 2^-54. With the default beta2 = 0.999: step 41570. Infinity for b outside [0, 1).
+ */
+export function vanishesFrom(b: number): number {
+  if (!(b >= 0 && b < 1)) return Infinity;
+  if (b === 0) return 2;
+  return Math.max(2, Math.ceil((60 * Math.LN2) / -Math.log(b)) + 1);
 }
 
 /** Internal: beta1^t and beta2^t of one optimizer's bias corrections (two `Powers`). */
@@ -171,11 +197,53 @@ function muAt(b1: number, psi: number, t: number): number {
 export class MuProducts {
   private readonly mus = new Series();
   private readonly products = new Series();
+  /** mu_t, mu_{t+1} and mu_1 ... mu_t, as `step` left them. */
+  readonly out = new Float64Array(3);
+  /** The last `step`: b1, psi, t, mu_t, mu_{t+1}, mu_1 ... mu_t (t NaN before the first). */
+  private readonly last = new Float64Array([NaN, NaN, NaN, 0, 0, 0]);
+
+  /**
+   * Puts mu_t, mu_{t+1} and mu_1 ... mu_t in `out` (NAdam's step): the values of `mu` and
+   * `product`, bit for bit. The usual request, the step after the last one asked for the same
+   * (b1, psi) within an anchor's span, takes mu_t from there, multiplies the product by it and
+   * computes mu_{t+1} (one Math.pow): the two series searches and the misses it saves were a
+   * third of a 16-float step. Anything else goes through the series (the other cohorts' steps, an
+   * anchor, a jump). Results in a typed array: a double returned by a call that V8 does not
+   * inline into the step is boxed in a new HeapNumber.
+   */
+  step(b1: number, psi: number, t: number): void {
+    const l = this.last;
+    const out = this.out;
+    if (l[2] === t - 1 && l[0] === b1 && l[1] === psi && t % MU_ANCHOR !== 0) {
+      // product(t) = product(t - 1) * mu_t (Series.advance), mu_t = the mu_{t+1} of step t - 1.
+      const mu = l[4];
+      const prod = l[5] * mu;
+      const next = muAt(b1, psi, t + 1);
+      l[2] = t;
+      out[0] = l[3] = mu;
+      out[1] = l[4] = next;
+      out[2] = l[5] = prod;
+      return;
+    }
+    this.lookup(b1, psi, t);
+  }
+
+  /** `step` through the series. */
+  private lookup(b1: number, psi: number, t: number): void {
+    const l = this.last;
+    const out = this.out;
+    l[0] = b1;
+    l[1] = psi;
+    l[2] = t;
+    out[0] = l[3] = this.mu(b1, psi, t);
+    out[1] = l[4] = this.mu(b1, psi, t + 1);
+    out[2] = l[5] = this.product(b1, psi, t);
+  }
 
   /** mu_t (computed by muAt once and kept). */
   mu(b1: number, psi: number, t: number): number {
     const i = this.mus.find(b1, psi, t);
-    return i >= 0 ? this.mus.value(i) : this.mus.put(b1, psi, t, muAt(b1, psi, t));
+    return this.mus.value(i >= 0 ? i : this.mus.put(b1, psi, t, muAt(b1, psi, t)));
   }
 
   /** mu_1 mu_2 ... mu_t. */
@@ -188,6 +256,6 @@ export class MuProducts {
     const anchor = t - (t % MU_ANCHOR);
     let p = muProductClosed(b1, psi, anchor);
     for (let k = anchor + 1; k <= t; k++) p *= muAt(b1, psi, k);
-    return s.put(b1, psi, t, p);
+    return s.value(s.put(b1, psi, t, p));
   }
 }

@@ -3,6 +3,7 @@ import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.j
 import { checkBoolean } from '../core/options.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
 import type { Schedule } from '../core/schedules.js';
+import { vanishesFrom } from '../core/powers.js';
 import { adamMeta } from './meta.js';
 import { betasAndEps, type BetasAndEps } from './parts.js';
 
@@ -59,6 +60,8 @@ function declareAdam(decoupled: boolean): OptimizerDeclaration<AdamResolved> {
       h.flag(S.ADAM_USE_L2, !decoupled && wd !== 0);
       h.flag(S.ADAM_USE_DECAY, decoupled && wd !== 0);
     },
+    // Once 1 - b1^t and 1 - b2^t are exactly 1 (src/core/powers.ts), the block no longer moves with t.
+    steadyFrom: (o) => Math.max(vanishesFrom(o.betas[0]), vanishesFrom(o.betas[1])),
     l2: (o) => (decoupled ? 0 : o.weightDecay),
     squaresGradient: true,
     kernel: 'adamStep',

@@ -1,6 +1,7 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
+import { vanishesFrom } from '../core/powers.js';
 import type { Schedule } from '../core/schedules.js';
 import { betasAndEps, type BetasAndEps } from './parts.js';
 
@@ -40,6 +41,8 @@ export const adamaxDecl: OptimizerDeclaration<AdamaxResolved> = {
     h.f32(S.ADAMAX_WD, o.weightDecay);
     h.flag(S.ADAMAX_USE_WD, o.weightDecay !== 0);
   },
+  // Once 1 - b1^t is exactly 1 (src/core/powers.ts), the block no longer moves with t.
+  steadyFrom: (o) => vanishesFrom(o.betas[0]),
   kernel: 'adamaxStep',
   rowKernel: S.EMB_KIND_ADAMAX,
 };

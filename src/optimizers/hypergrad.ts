@@ -185,6 +185,8 @@ export const adamhdDecl: OptimizerDeclaration<AdamHDResolved> = {
     h.flag(S.HD_SKIP, t === 1);
     if (!stepOnly) h.flag(S.HD_USE_P, o.weightDecay !== 0);
   },
+  // Adam's, one step later: HD_PREV_IB reads b2^(t-1).
+  steadyFrom: (o) => adamDecl.steadyFrom!(o) + 1,
   quantKernel: undefined, // no 8-bit hypergradient kernel: stateType 'f32' only
   rowKernel: undefined,
 };

@@ -45,9 +45,11 @@ export const nadamDecl: OptimizerDeclaration<NAdamResolved> = {
     const psi = o.momentumDecay;
     const mus = series.mus;
     // mu = beta1 (1 - 0.5 * 0.96^(t psi)); mu_next likewise at t + 1; mu_product *= mu
-    const mu = mus.mu(b1, psi, t);
-    const muNext = mus.mu(b1, psi, t + 1);
-    const prod = mus.product(b1, psi, t);
+    mus.step(b1, psi, t);
+    const out = mus.out;
+    const mu = out[0],
+      muNext = out[1],
+      prod = out[2];
     const prodNext = prod * muNext;
     const dec = o.decoupledWeightDecay;
     h.f32(S.NADAM_GSCALE, gradScale);

@@ -1,7 +1,9 @@
 import { SLOT as S } from '../core/abi.js';
 import type { CommonResolved, OptimizerDeclaration } from '../core/declaration.js';
 import { checkBoolean } from '../core/options.js';
+import { MAX_STEP_COUNT } from '../core/limits.js';
 import { Optimizer, type BaseOptions } from '../core/optimizer.js';
+import { vanishesFrom } from '../core/powers.js';
 import type { Schedule } from '../core/schedules.js';
 import { betasAndEps, type BetasAndEps } from './parts.js';
 
@@ -31,6 +33,23 @@ export function radamRectification(beta2: number, t: number, beta2PowT: number =
   const rhoT = rhoInf - (2 * t * beta2PowT) / bc2;
   if (!(rhoT > 5)) return null;
   return Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+}
+
+/**
+ * A step from which RAdam's block no longer moves with t: 1 - b1^t and 1 - b2^t are exactly 1
+ * (`vanishesFrom`) and 2 t b2^t <= 2^-60, below half an ulp of rho_inf >= 1, so that rho_t is
+ * exactly rho_inf (Powers' b2^t is within a relative 1e-14; t b^t decreases from there on).
+ * Default betas: step 53138.
+ */
+export function radamSteadyFrom(b1: number, b2: number): number {
+  let t = Math.max(vanishesFrom(b1), vanishesFrom(b2));
+  if (!Number.isFinite(t) || b2 === 0) return t;
+  const lb = Math.log(b2);
+  const bound = -60 * Math.LN2;
+  // ln(2t) + t ln(b2) <= -60 ln 2: a few fixed-point rounds, then the exact first such step (+1).
+  for (let i = 0; i < 4 && t <= MAX_STEP_COUNT; i++) t = Math.max(t, Math.ceil((Math.log(2 * t) - bound) / -lb));
+  while (t <= MAX_STEP_COUNT && Math.log(2 * t) + t * lb > bound) t++;
+  return t > MAX_STEP_COUNT ? Infinity : t + 1;
 }
 
 /** RAdam's declaration (tables: `'radam'`, lazy mode; a table's t is its update count). */
@@ -65,6 +84,7 @@ export const radamDecl: OptimizerDeclaration<RAdamResolved> = {
     h.flag(S.RADAM_USE_L2, !dec && o.weightDecay !== 0);
     h.flag(S.RADAM_USE_DECAY, dec && o.weightDecay !== 0);
   },
+  steadyFrom: (o) => radamSteadyFrom(o.betas[0], o.betas[1]),
   squaresGradient: true,
   kernel: 'radamStep',
   rowKernel: S.EMB_KIND_RADAM,
