@@ -46,8 +46,9 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
 
   /**
    * The gradients reach the coalescing three ways (src/embedding/table-base.ts): a Float32Array
-   * (or Float64Array) is copied in piece by piece through a 64 KiB buffer, gradView's buffer is read
-   * in place, an array of numbers is copied in whole. Each must leave the same bits.
+   * (or Float64Array) is copied in piece by piece through a 64 KiB buffer (each piece's ids listed
+   * in lists of at most 256), gradView's buffer is read in place (and left as it is), an array of
+   * numbers is copied in whole. Each must leave the same bits.
    */
   type Way = 'f32' | 'f64' | 'view' | 'array';
   const WAYS: Way[] = ['f32', 'f64', 'view', 'array'];
@@ -109,6 +110,45 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
     // dim 7: 2340 rows a piece, so 5000 ids take three, the last one partly filled.
     const ids7 = Int32Array.from({ length: 5000 }, () => Math.floor(next() * 300));
     await check(ids7, 23, WAYS);
+  });
+
+  it('dim 1 (a piece of 16384 rows, lists of 256 ids) and small batches that are all repeats', async () => {
+    const next = rng(31);
+    // A 64-id batch of one row: its list needs more room than the sums of 33 rows of one float.
+    await check(new Int32Array(64).fill(9), 32, WAYS, 1, 64);
+    await check(
+      Int32Array.from({ length: 200 }, () => Math.floor(next() * 3)),
+      33,
+      WAYS,
+      1,
+      64,
+    );
+    // 5000 ids over 50 rows, one piece: 20 lists, each row's first gradient in an earlier list.
+    await check(
+      Int32Array.from({ length: 5000 }, () => Math.floor(next() * 50)),
+      34,
+      WAYS,
+      1,
+      64,
+    );
+  });
+
+  it("leaves the caller's gradients as they were (a Float32Array, gradView's buffer)", async () => {
+    const engine = await engineFor(build);
+    const emb = new Embedding(64, 8, { optimizer: 'sgd', lr: 1, init: 'zeros', engine });
+    try {
+      const ids = Int32Array.from([5, 5, 7, 5, 7, 9]);
+      const g = gradients(ids.length * 8, 41);
+      const copy = g.slice();
+      emb.update(ids, g);
+      expect(Buffer.from(g.buffer).equals(Buffer.from(copy.buffer))).toBe(true);
+      const v = emb.gradView(ids.length);
+      v.set(g);
+      emb.update(ids, v);
+      expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(copy.buffer))).toBe(true);
+    } finally {
+      emb.dispose();
+    }
   });
 
   it('Zipf-like batches of 4096 ids (many duplicates, many singles)', async () => {

@@ -18,7 +18,7 @@ export const EMB_KEYS2 = 9;     // u64 per id: the second half of the hash table
 // Word 10 is free (it held a sort's histogram until coalescing stopped sorting).
 export const EMB_UNIQ = 11;     // u32 per id: the unique rows, in the order of their first id in the batch
 export const EMB_GPTR = 12;     // u32 per id: byte offset of each unique row's gradient
-export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim: sums of duplicate ids' gradient rows (gradients read in place)
+export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim, at least 2 KiB: sums of duplicate ids' gradient rows (gradients read in place); the copied way's lists of ids
 export const EMB_BAD = 14;      // out: the id whose summed gradient is not finite
 export const EMB_LAST = 15;     // u32 per row: the step each row is up to date with (exact mode)
 export const EMB_RING = 16;     // per-step history, EMB_RING_BYTES per step (exact mode)

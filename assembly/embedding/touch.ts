@@ -6,12 +6,14 @@
 // block is stepped from the cache. The lean row loops (lean.ts, storage.ts) also touch the gradient
 // rows (touchGrads): the 1 MB of an update's gradients is out of L2.
 
+import { touchSpan } from "./lean-record";
+
 export const TOUCH_BLOCK: i32 = 16;
 
+/** One word of every cache line of the `bytes` (> 0) at `base`: lean-record.ts's touchSpan (the
+ *  first four lines without a loop test), as the lean row loops have it. */
 @inline export function touch(base: usize, bytes: usize): u32 {
-  let acc: u32 = 0;
-  for (let o: usize = 0; o < bytes; o += 64) acc ^= load<u32>(base + o);
-  return acc;
+  return touchSpan(base, bytes);
 }
 
 /** Reads every cache line of the weights and state (and exact mode's step word) of the rows

@@ -4,5 +4,5 @@
 
 /** The hash of the module's exported constants (`ABI_HASH` of src/core/abi.ts). */
 export function abiHash(): i32 {
-  return 721250324; // 0x2afd6814
+  return -1149367959; // 0xbb7e0969
 }

@@ -101,6 +101,7 @@ export const SLOT = {
   EMB_EXACT_SGD: 2,
   EMB_DESC_BYTES: 256,
   EMB_RING_BYTES: 256,
+  COALESCE_LIST: 256,
   CLIP_LO: 30,
   CLIP_HI: 31,
   ADAMAX_GSCALE: 0,
@@ -267,7 +268,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = 721250324;
+export const ABI_HASH = -1149367959;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {

@@ -63,7 +63,9 @@ export class TableScratch {
     const cap = capacityFor(k);
     const keys = 8 * cap,
       uniq = 4 * cap,
-      sums = 4 * this.dim * (cap / 2 + 1),
+      // Sums of duplicates (gradients read in place), or the copied way's lists of ids (COALESCE_LIST
+      // entries of 8 bytes: assembly/embedding/coalesce.ts).
+      sums = Math.max(4 * this.dim * (cap / 2 + 1), 8 * S.COALESCE_LIST),
       ids = 4 * cap;
     const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq];
     const idsAt = align16(at[4] + sums);
