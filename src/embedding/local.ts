@@ -378,9 +378,11 @@ export class LocalEmbedding extends EmbeddingTableBase {
     if (this.exact.closedForm !== S.EMB_EXACT_NONE) return null;
     const pool = poolFor(this.engine, k * this.dim, EMBEDDING_SPLIT_FACTOR);
     if (pool === null) return null;
+    this.splitter ??= new SplitPrefetch(this.engine, this.desc, (b) => this.alloc(b));
+    // Backing off after a split that waited for a worker (split-update.ts), unless every update is to split.
+    if (pool.minParallelElements > 0 && !this.splitter.wanted()) return null;
     pool.wake();
     this.splitPool = pool;
-    this.splitter ??= new SplitPrefetch(this.engine, this.desc, (b) => this.alloc(b));
     return this.splitter.use(pool);
   }
 
@@ -418,7 +420,8 @@ export class LocalEmbedding extends EmbeddingTableBase {
         minFactor: 0,
         minItems: SPLIT_MIN_ROWS,
       });
-    if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
+    if (split) this.splitter?.settle(SplitPrefetch.waited(this.splitPool as ThreadPool));
+    else this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
       zeroStepAllRows(this.engine, this.desc, this.rows, this.dim, t);
       this.zeroSteppedLr = this.opts.lr;

@@ -19,12 +19,18 @@
 // update will be split, before it copies the ids, and the workers spin (H_HOT) rather than sleep
 // until the update is done. A worker that has not taken the prefetch by the end of the coalescing
 // (hundreds of microseconds: the machine is busy, the worker got no core) is not waited for: the
-// row steps stay on the calling thread and the pool rests at once (`answered`; a split that waits
-// for a worker without a core, or whose spinning worker takes the calling thread's core, cost
-// several times one thread).
+// row steps stay on the calling thread and the pool rests at once (`answered`). Such a late split,
+// or one whose row steps waited for a worker longer than the calling thread worked, makes the
+// next 1, 2, 4, ... 64 updates run on one thread (`wanted`, `settle`): on a busy machine a split
+// that waits for a worker without a core, or whose spinning worker takes the calling thread's
+// core, cost several times one thread (docs/threads.md). An engine with minParallelElements 0
+// (every update split) does not back off.
 
 import type { Engine } from '../core/engine.js';
 import type { ThreadPool } from '../threads/pool.js';
+
+/** Most updates a late split makes run on one thread before the next try. */
+const MAX_BACKOFF = 64;
 
 /** @internal What the table needs from a split: room, then its coalescing run beside the workers' prefetch. */
 export interface UpdateSplit {
@@ -44,6 +50,9 @@ export class SplitPrefetch implements UpdateSplit {
   private stop = 0;
   /** Whether a worker took the last prefetch before the coalescing was done (else the machine is busy). */
   answered = false;
+  /** Updates left to run on one thread, and how many the next late split skips (doubling). */
+  private skip = 0;
+  private backoff = 0;
 
   /** `alloc`: the table's own block allocator (the block is freed with the table). */
   constructor(
@@ -56,6 +65,31 @@ export class SplitPrefetch implements UpdateSplit {
   use(pool: ThreadPool): this {
     this.pool = pool;
     return this;
+  }
+
+  /**
+   * Whether this update may split: false for the updates that follow a late split (a worker that
+   * did not answer, or that the calling thread waited for longer than it worked itself: a worker
+   * without a core), 1, 2, 4, ... up to MAX_BACKOFF updates as long as splits stay late.
+   */
+  wanted(): boolean {
+    if (this.skip === 0) return true;
+    this.skip--;
+    return false;
+  }
+
+  /** After a split update: `late` if a worker did not answer or was waited for (see wanted()). */
+  settle(late: boolean): void {
+    if (late) {
+      this.backoff = Math.min(MAX_BACKOFF, this.backoff * 2 || 1);
+      this.skip = this.backoff;
+    } else this.backoff = 0;
+  }
+
+  /** Whether the pool's last run waited for its workers longer than the calling thread worked (and over 0.1 ms). */
+  static waited(pool: ThreadPool): boolean {
+    const { ownMs, waitMs } = pool.lastRun;
+    return waitMs > 0.1 && waitMs > ownMs;
   }
 
   ensure(): void {
@@ -80,7 +114,8 @@ export class SplitPrefetch implements UpdateSplit {
         Atomics.store(i32, at, 1);
       }
     });
-    this.answered = pool.stats.chunksByWorkers > byWorkers;
+    this.answered = pool.stats.chunksByWorkers > byWorkers && !SplitPrefetch.waited(pool);
+    if (!this.answered) this.settle(true);
     if (error !== null) throw (error as { e: unknown }).e;
     return result;
   }
