@@ -316,12 +316,12 @@ class RAdamRow {
 export function embApply(desc: usize, t: u32, n: i32, logDecay: f64, coef: f64, invBc2Sqrt: f64, sweepFrom: u32, sweepCount: u32): void {
   const kind = <i32>embU32(desc, EMB_KIND);
   const exact = embU32(desc, EMB_EXACT) != EMB_EXACT_NONE;
+  // `exact` stays a run-time flag of the row loops (one well-predicted branch per row, not per
+  // element): specialised on it, embApply was twice the size, and init() validates every byte.
   if (kind == EMB_KIND_ADAM) {
-    if (exact) adamVariant(desc, n, t, true);
-    else adamVariant(desc, n, t, false);
+    adamVariant(desc, n, t, exact);
   } else if (kind == EMB_KIND_SGD) {
-    if (exact) sgdVariant(desc, n, t, true);
-    else sgdVariant(desc, n, t, false);
+    sgdVariant(desc, n, t, exact);
   } else if (kind == EMB_KIND_ADAGRAD) {
     if (hyperFlag(embU32(desc, EMB_HYPER), ADAGRAD_USE_WD)) adagradRows(desc, n, true);
     else adagradRows(desc, n, false);

@@ -70,7 +70,17 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
     const vgs = f32x4.splat(gs), vclr = f32x4.splat(clr), veps = f32x4.splat(eps), vwd = f32x4.splat(wd);
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) adagradMetaVec(P, G, S, i << 2, T, HV, stride, K, span, MH, vgs, vclr, veps, vwd, useWd, hvp);
+    if (i < n) adagradMetaTail(P, G, S, i, n, T, HV, stride, K, span, MH, gs, clr, eps, wd, useWd, hvp);
+  } else {
+    for (; i < n; i++) adagradMetaOne(P, G, S, i << 2, T, HV, stride, K, span, MH, gs, clr, eps, wd, useWd, hvp);
   }
+}
+
+// In the SIMD build the scalar elements after the SIMD loop (at most 3 per tensor) go through one
+// function with run-time flags instead of a copy in every variant: the same operations, so the same
+// bits, in a fraction of the code that init() validates (docs/browser-and-bundlers.md).
+function adagradMetaTail(P: usize, G: usize, S: usize, i: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+                         gs: f32, clr: f32, eps: f32, wd: f32, useWd: bool, hvp: bool): void {
   for (; i < n; i++) adagradMetaOne(P, G, S, i << 2, T, HV, stride, K, span, MH, gs, clr, eps, wd, useWd, hvp);
 }
 

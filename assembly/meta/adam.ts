@@ -189,7 +189,20 @@ import { mhVec, mhOne } from "./lanes";
                     false, false, z, z, z, z, z, z, z);
       }
     }
+    if (i < n) adamMetaTail(P, G, M, V, i, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
+  } else {
+    for (; i < n; i++) {
+      adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
+    }
   }
+}
+
+// In the SIMD build the scalar elements after the SIMD loop (at most 3 per tensor) go through one
+// function with run-time flags instead of a copy in every variant: the same operations, so the same
+// bits, in a fraction of the code that init() validates (docs/browser-and-bundlers.md).
+function adamMetaTail(P: usize, G: usize, M: usize, V: usize, i: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+                      gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
+                      l2: bool, dec: bool, hvp: bool, lr: bool): void {
   for (; i < n; i++) {
     adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
   }

@@ -136,7 +136,17 @@ import { mhVec, mhOne, dsqrtVec, dsqrtOne } from "./lanes";
     const veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vmu = f32x4.splat(mu);
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) rmsMetaVec(P, G, S, B, A, i << 2, T, HV, stride, K, span, MH, vgs, vlr, val, voma, veps, vwd, vmu, useWd, cen, useMom, hvp);
+    if (i < n) rmsMetaTail(P, G, S, B, A, i, n, T, HV, stride, K, span, MH, gs, lr, al, oma, eps, wd, mu, useWd, cen, useMom, hvp);
+  } else {
+    for (; i < n; i++) rmsMetaOne(P, G, S, B, A, i << 2, T, HV, stride, K, span, MH, gs, lr, al, oma, eps, wd, mu, useWd, cen, useMom, hvp);
   }
+}
+
+// In the SIMD build the scalar elements after the SIMD loop (at most 3 per tensor) go through one
+// function with run-time flags instead of a copy in every variant: the same operations, so the same
+// bits, in a fraction of the code that init() validates (docs/browser-and-bundlers.md).
+function rmsMetaTail(P: usize, G: usize, S: usize, B: usize, A: usize, i: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+                     gs: f32, lr: f32, al: f32, oma: f32, eps: f32, wd: f32, mu: f32, useWd: bool, cen: bool, useMom: bool, hvp: bool): void {
   for (; i < n; i++) rmsMetaOne(P, G, S, B, A, i << 2, T, HV, stride, K, span, MH, gs, lr, al, oma, eps, wd, mu, useWd, cen, useMom, hvp);
 }
 

@@ -92,7 +92,17 @@ import { mhVec, mhOne } from "./lanes";
     const vgs = f32x4.splat(gs), vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd), vwd = f32x4.splat(wd);
     const n4 = n & ~(<usize>3);
     for (; i < n4; i += 4) sgdMetaVec(P, G, B, i << 2, T, HV, stride, K, span, MH, vgs, vlr, vmu, vomd, vwd, useMom, first, nest, useWd, hvp);
+    if (i < n) sgdMetaTail(P, G, B, i, n, T, HV, stride, K, span, MH, gs, lr, mu, omd, wd, useMom, first, nest, useWd, hvp);
+  } else {
+    for (; i < n; i++) sgdMetaOne(P, G, B, i << 2, T, HV, stride, K, span, MH, gs, lr, mu, omd, wd, useMom, first, nest, useWd, hvp);
   }
+}
+
+// In the SIMD build the scalar elements after the SIMD loop (at most 3 per tensor) go through one
+// function with run-time flags instead of a copy in every variant: the same operations, so the same
+// bits, in a fraction of the code that init() validates (docs/browser-and-bundlers.md).
+function sgdMetaTail(P: usize, G: usize, B: usize, i: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+                     gs: f32, lr: f32, mu: f32, omd: f32, wd: f32, useMom: bool, first: bool, nest: bool, useWd: bool, hvp: bool): void {
   for (; i < n; i++) sgdMetaOne(P, G, B, i << 2, T, HV, stride, K, span, MH, gs, lr, mu, omd, wd, useMom, first, nest, useWd, hvp);
 }
 
