@@ -7,6 +7,7 @@ export * from "./optimizers/adagrad/step";
 export * from "./optimizers/rmsprop/step";
 export * from "./shared/threads";
 export * from "./embedding/apply";
+export * from "./embedding/split-prefetch";
 export * from "./shared/clip";
 export * from "./optimizers/adamax/step";
 export * from "./optimizers/adadelta/step";

@@ -13,12 +13,20 @@
 // figure, a machine check (a plain JS loop on 2 threads against 1: 2.0x when two cores are free),
 // per size the medians of both, the median of the per-update ratios with its quartiles, and
 // where the default threshold switches. With --parts, also what a split update's parts cost:
-// waking a worker, copying the gradients, coalescing and the row steps on 1 and 2 threads.
+// waking a worker, copying the gradients, coalescing and the row steps on 1 and 2 threads, with and
+// without a worker's prefetch of the rows during the coalescing.
 //
 //   node bench/threads-ab.js [--sizes 500,1000,2000,4000,8000] [--regimes zipf,hot] [--rows 262144]
-//                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin]
+//                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin] [--quiet] [--root DIR]
+//
+// --root DIR: the build in DIR/dist instead of this tree's (e.g. an older tree, to compare two
+// builds' figures; --parts needs this tree's internals).
+//
+// --quiet: before each interleaved round, samples /proc/stat over 50 ms and waits (up to 1 s) until
+// both CPUs were at least 90% idle, so that the rounds are taken in the quiet moments of a shared
+// machine; it prints how many rounds found the machine busy all along (taken anyway).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -52,6 +60,8 @@ function parse(argv) {
     else if (a === '--parts') o.parts = true;
     else if (a === '--only-parts') o.parts = o.onlyParts = true;
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--quiet') o.quiet = true;
+    else if (a === '--root') o.root = resolve(v());
     else throw new TypeError(`threads-ab: unknown option ${a} (see the comment at the top of bench/threads-ab.js)`);
   }
   return o;
@@ -89,6 +99,35 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks the calling thread for `ms` (the worker, idle meanwhile, goes back to sleep). */
 const sleep = (ms) => ms > 0 && Atomics.wait(sleeper, 0, 0, ms);
 
+/** [idle, total] jiffies of all CPUs (Linux), or null. */
+function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return [f[3] + (f[4] || 0), f.reduce((a, b) => a + b, 0)];
+  } catch {
+    return null;
+  }
+}
+const quiet = { rounds: 0, busy: 0 };
+/** --quiet: waits until both CPUs were >= 90% idle over 50 ms (at most 1 s; then counts the round busy). */
+function waitQuiet(o) {
+  if (!o.quiet) return;
+  quiet.rounds++;
+  const end = performance.now() + 1000;
+  while (performance.now() < end) {
+    const a = cpuTimes();
+    sleep(50);
+    const b = cpuTimes();
+    if (a === null || b === null) return;
+    if (b[1] > a[1] && (b[0] - a[0]) / (b[1] - a[1]) >= 0.9) return;
+  }
+  quiet.busy++;
+}
+const quietLine = (o) =>
+  o.quiet
+    ? `; --quiet: ${quiet.rounds - quiet.busy} of ${quiet.rounds} rounds after 50 ms with both CPUs >= 90% idle`
+    : '';
+
 /** An id source of the regime, drawing the same batches every run. */
 const source = (regime, rows) => (regime === 'hot' ? new HotIds(rows) : new ZipfIds(rows));
 
@@ -117,10 +156,12 @@ function batchesFor(regime, rows, target) {
 async function main() {
   const o = parse(process.argv.slice(2));
   if (o.pin) pinned();
-  const dist = join(ROOT, 'dist', 'index.js');
+  const dist = join(o.root ?? ROOT, 'dist', 'index.js');
   if (!existsSync(dist)) throw new Error('threads-ab: dist/index.js is missing; run `npm run build` first');
   const lib = await import(pathToFileURL(dist).href);
-  console.log(`# threads-ab: lazy Adam embedding updates, ${o.rows} x ${DIM}, 2 threads vs 1 (one engine, one table)`);
+  console.log(
+    `# threads-ab: lazy Adam embedding updates, ${o.rows} x ${DIM}, 2 threads vs 1 (one engine, one table); build ${dist}`,
+  );
   console.log(`# ${cpuLine()}; ${new Date().toISOString()}; load ${load()}`);
   console.log(
     `# machine check: a plain JS loop on 2 threads ran ${(await twoThreadScaling()).toFixed(2)}x as fast as on 1 (2.00x when both cores are free); load ${load()}`,
@@ -179,6 +220,7 @@ async function main() {
       for (let i = 0; i < o.updates; i++) {
         // Rotate who goes first, so that neither always follows the other.
         const r = order.map((_, j) => order[(i + j) % order.length]);
+        waitQuiet(o);
         const got = {};
         for (const m of r) got[m] = run(m);
         for (const m of order) t[m].push(got[m]);
@@ -196,7 +238,7 @@ async function main() {
   pool.minParallelElements = defaultMin;
   if (seen.size > 0) suggest(seen, defaultMin, factor);
   if (o.parts) await parts(lib, engine, emb, o);
-  console.log(`\n# ${new Date().toISOString()}; load ${load()}`);
+  console.log(`\n# ${new Date().toISOString()}; load ${load()}${quietLine(o)}`);
   process.exit(0);
 }
 
@@ -227,8 +269,9 @@ function suggest(seen, defaultMin, factor) {
  * What a split update's parts cost at ~2000 Zipf rows: a worker's hand-off (two empty chunks) when
  * it sleeps, when it was woken 100 us before, and when it spins; copying the gradients in and
  * coalescing them on one thread (one after the other, and the one-thread update's way: in 64 KiB
- * pieces through a buffer in L2) and on two (a worker coalescing behind the calling thread's copy);
- * the row steps on 1 and 2 threads (the worker spinning). Medians of interleaved samples.
+ * pieces through a buffer in L2), the latter while a worker prefetches the rows (a split update's
+ * way); the row steps on 1 and 2 threads (the worker spinning), after a plain coalescing and after
+ * one with the worker's prefetch. Medians of interleaved samples.
  */
 async function parts(lib, engine, emb, o) {
   const pool = engine.parallel,
@@ -279,11 +322,14 @@ async function parts(lib, engine, emb, o) {
     'copy of the gradients': [],
     'coalescing after it, 1 thread': [],
     'copy + coalescing in pieces, 1t': [],
-    'copy || coalescing, 2 threads': [],
+    'copy + coalescing, worker prefetching': [],
     'row steps, 1 thread': [],
     'row steps, 2 threads': [],
+    'row steps, 1 thread, prefetched': [],
+    'row steps, 2 threads, prefetched': [],
   };
   for (let i = 0; i < o.updates; i++) {
+    waitQuiet(o);
     sleep(o.gapMs);
     r['hand-off, worker asleep'].push(time(() => pool.run(nop)));
     sleep(o.gapMs);
@@ -301,8 +347,15 @@ async function parts(lib, engine, emb, o) {
     r['row steps, 1 thread'].push(time(() => apply1(u)));
     nextIds();
     pool.wake();
-    r['copy || coalescing, 2 threads'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, sc.gradPtr, true, g))));
+    u = t.coalesceStaged(g, k, true);
     r['row steps, 2 threads'].push(time(() => apply2(u)));
+    nextIds();
+    const staged = () => t.coalesceStaged(g, k, true);
+    r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, staged))));
+    r['row steps, 1 thread, prefetched'].push(time(() => apply1(u)));
+    nextIds();
+    u = splitter.coalesce(sc.idsPtr, k, staged);
+    r['row steps, 2 threads, prefetched'].push(time(() => apply2(u)));
     pool.rest();
   }
   console.log(

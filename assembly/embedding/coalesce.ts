@@ -258,35 +258,3 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   if (k > 0) embCoalesceChunk(desc, ids, 0, k, grads);
   return embCoalesceEnd(desc, check);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Coalescing beside the copy of the gradients (an update split across threads,
-// src/embedding/split-update.ts): the calling thread copies the gradients into engine memory piece
-// by piece and publishes how many rows are in; a worker coalesces each piece as it lands, the same
-// pass in the same order as on one thread (the same sums: the same bits).
-
-/** The rows copied in so far (an atomic load in the threads builds: another thread writes it). */
-@inline function rowsIn(progress: usize): i32 {
-  if (ASC_FEATURE_THREADS) return atomic.load<i32>(progress);
-  return load<i32>(progress);
-}
-
-/**
- * embCoalesce of `k` checked ids whose gradients another thread is copying to `grads` (row i at
- * grads + i * dim floats, read in place): coalesces rows [0, e) as soon as the i32 at `progress`
- * says e rows are in, spinning until it does. The copying thread must end with k there, also when
- * it fails. Returns what embCoalesce returns.
- */
-export function embCoalesceStream(desc: usize, ids: usize, k: i32, grads: usize, check: i32, progress: usize): i32 {
-  embCoalesceBegin(desc, k, 0);
-  const rowBytes = embU32(desc, EMB_DIM) << 2;
-  let a: i32 = 0;
-  while (a < k) {
-    let e = rowsIn(progress);
-    while (e <= a) e = rowsIn(progress);
-    if (e > k) e = k;
-    coalesceRows(desc, ids, a, e, grads + <usize>a * rowBytes, false);
-    a = e;
-  }
-  return embCoalesceEnd(desc, check);
-}

@@ -300,8 +300,6 @@ export interface EngineFunctions {
   embCoalesceEnd(desc: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
-  /** assembly/embedding/coalesce.ts */
-  embCoalesceStream(desc: number, ids: number, k: number, grads: number, check: number, progress: number): number;
   /** assembly/embedding/apply.ts */
   embCheckIds(ids: number, k: number, rows: number): number;
   /** assembly/embedding/apply.ts */
@@ -320,6 +318,8 @@ export interface EngineFunctions {
   embFillUniform(ptr: number, n: number, seedLo: number, seedHi: number, low: number, high: number): void;
   /** assembly/embedding/apply.ts */
   embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
+  /** assembly/embedding/split-prefetch.ts */
+  embPrefetchRows(desc: number, ids: number, k: number, stop: number): number;
   /** assembly/shared/clip.ts */
   clipSumSquares(table: number, count: number, lo: number, hi: number): number;
   /** assembly/optimizers/adamax/step.ts */

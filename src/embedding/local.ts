@@ -36,7 +36,7 @@ import {
 import { checkTableArgs, EmbeddingTableBase } from './table-base.js';
 import type { CoalescedUpdate } from './table-check.js';
 import type { CheckedCheckpoint } from './table-persist.js';
-import { SplitCoalescing, type UpdateSplit } from './split-update.js';
+import { SplitPrefetch, type UpdateSplit } from './split-update.js';
 import { checkpointTable, restoreTable } from './table.js';
 
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
@@ -69,7 +69,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
   private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
   /** The coalescing of updates split across threads (made on the first such update). */
-  private splitter: SplitCoalescing | null = null;
+  private splitter: SplitPrefetch | null = null;
   /** The pool the current update is split across (woken for it), else null. */
   private splitPool: ThreadPool | null = null;
 
@@ -378,9 +378,11 @@ export class LocalEmbedding extends EmbeddingTableBase {
     if (this.exact.closedForm !== S.EMB_EXACT_NONE) return null;
     const pool = poolFor(this.engine, k * this.dim, EMBEDDING_SPLIT_FACTOR);
     if (pool === null) return null;
+    this.splitter ??= new SplitPrefetch(this.engine, this.desc, (b) => this.alloc(b));
+    // Backing off after a split that waited for a worker (split-update.ts), unless every update is to split.
+    if (pool.minParallelElements > 0 && !this.splitter.wanted()) return null;
     pool.wake();
     this.splitPool = pool;
-    this.splitter ??= new SplitCoalescing(this.engine, this.dim, this.desc, (b) => this.alloc(b));
     return this.splitter.use(pool);
   }
 
@@ -400,6 +402,11 @@ export class LocalEmbedding extends EmbeddingTableBase {
     // A split update (splitFor) splits the list of unique rows (distinct, so the parts touch
     // disjoint rows) across the threads too; exact mode's history ring is advanced once, on this
     // thread.
+    // A worker that did not answer in time (split-update.ts) is left out: the pool rests now.
+    if (this.splitPool !== null && this.splitter?.answered !== true) {
+      this.splitPool.rest();
+      this.splitPool = null;
+    }
     const split =
       this.splitPool !== null &&
       runListParallel(this.engine, {
@@ -413,7 +420,8 @@ export class LocalEmbedding extends EmbeddingTableBase {
         minFactor: 0,
         minItems: SPLIT_MIN_ROWS,
       });
-    if (!split) this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
+    if (split) this.splitter?.settle(SplitPrefetch.waited(this.splitPool as ThreadPool));
+    else this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
       zeroStepAllRows(this.engine, this.desc, this.rows, this.dim, t);
       this.zeroSteppedLr = this.opts.lr;

@@ -1,49 +1,62 @@
-// A float32 table's lazy update split across the engine's worker threads (issue 17), coalescing
-// included. On one thread an update copies the caller's gradients into engine memory, coalesces the
-// duplicate ids, then steps the distinct rows. Split:
-// - the calling thread copies the gradients in pieces of 64 KiB and publishes after each how many
-//   rows are in (an i32 in engine memory, Atomics.store), while a worker runs the one-thread
-//   coalescing pass right behind it (assembly/embedding/coalesce.ts, embCoalesceStream): the copy
-//   and the coalescing, about equally long, overlap instead of following each other;
-// - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate).
-// The coalescing is the one-thread pass over the same ids in the same order, so the sums, the list
-// of rows, max |g| and the id an error names are the bits of one thread. If no worker has taken
-// the coalescing by the time the copy is done, the calling thread runs it itself.
+// A float32 table's lazy update split across the engine's worker threads (issue 17). On one thread
+// an update copies the caller's gradients into engine memory, coalesces the duplicate ids (both in
+// 64 KiB pieces through a buffer in the cache: the copied way of assembly/embedding/coalesce.ts),
+// checks the rows, then steps the distinct rows. Split:
+// - the calling thread copies and coalesces exactly as on one thread (the same pass: the same
+//   sums, the same list of rows, max |g| and the id an error names), while a worker reads the rows
+//   the update will step (assembly/embedding/split-prefetch.ts, embPrefetchRows) into the cache the
+//   cores share, until the calling thread is done;
+// - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate), from
+//   the cache rather than from DRAM.
+// The row steps cannot start earlier: every row is checked before any changes (an update refused
+// changes nothing). Only the calling thread can copy the gradients (they are in its own memory),
+// and measured, a worker coalescing behind that copy gained nothing: the copy into shared memory
+// costs as much as the coalescing it hid, and the worker read every row the other core had just
+// written (bench/threads-ab.js --parts; docs/threads.md).
 //
 // The hand-off: a worker asleep in Atomics.wait takes tens of microseconds to wake (a futex, and on
 // a VM an idle vCPU to schedule). The table wakes the pool (ThreadPool.wake) as soon as it knows the
 // update will be split, before it copies the ids, and the workers spin (H_HOT) rather than sleep
-// until the update is done, so the row steps start on every thread at once.
+// until the update is done. A worker that has not taken the prefetch by the end of the coalescing
+// (hundreds of microseconds: the machine is busy, the worker got no core) is not waited for: the
+// row steps stay on the calling thread and the pool rests at once (`answered`). Such a late split,
+// or one whose row steps waited for a worker longer than the calling thread worked, makes the
+// next 1, 2, 4, ... 64 updates run on one thread (`wanted`, `settle`): on a busy machine a split
+// that waits for a worker without a core, or whose spinning worker takes the calling thread's
+// core, cost several times one thread (docs/threads.md). An engine with minParallelElements 0
+// (every update split) does not back off.
 
 import type { Engine } from '../core/engine.js';
 import type { ThreadPool } from '../threads/pool.js';
 
-/** Bytes of gradients the calling thread copies between two announcements of its progress. */
-const PIECE_BYTES = 65536;
+/** Most updates a late split makes run on one thread before the next try. */
+const MAX_BACKOFF = 64;
 
-/** @internal What the table needs from a split: room, then the coalescing. */
+/** @internal What the table needs from a split: room, then its coalescing run beside the workers' prefetch. */
 export interface UpdateSplit {
   /** Room for what the split needs (allocates: call before taking views of engine memory). */
   ensure(): void;
   /**
-   * Coalesces the `k` checked ids at `idsPtr` with their gradients (k * dim floats at `gradPtr`;
-   * `grads`: the caller's array to copy there first, or null when they are there already) into the
-   * table's descriptor, as embCoalesce: the unique rows (-1 with EMB_BAD when `check` finds a row
-   * that is not finite), EMB_UNIQ, EMB_GPTR and EMB_GMAX.
+   * Runs `coalesce` (the calling thread's coalescing of the `k` checked ids at `idsPtr`, as on one
+   * thread) while the workers read the rows of those ids into the cache; returns its result.
    */
-  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean, grads: ArrayLike<number> | null): number;
+  coalesce(idsPtr: number, k: number, coalesce: () => number): number;
 }
 
-/** @internal The coalescing of a table's split updates: a worker coalesces while this thread copies. */
-export class SplitCoalescing implements UpdateSplit {
+/** @internal A table's split updates: the workers prefetch the rows while this thread coalesces. */
+export class SplitPrefetch implements UpdateSplit {
   private pool: ThreadPool | null = null;
-  /** The i32 where the copy's progress (rows in) is published: a cache line of its own. */
-  private progress = 0;
+  /** The i32 that stops the prefetch (set when the coalescing is done): a cache line of its own. */
+  private stop = 0;
+  /** Whether a worker took the last prefetch before the coalescing was done (else the machine is busy). */
+  answered = false;
+  /** Updates left to run on one thread, and how many the next late split skips (doubling). */
+  private skip = 0;
+  private backoff = 0;
 
   /** `alloc`: the table's own block allocator (the block is freed with the table). */
   constructor(
     private readonly engine: Engine,
-    private readonly dim: number,
     private readonly desc: number,
     private readonly alloc: (bytes: number) => number,
   ) {}
@@ -54,42 +67,56 @@ export class SplitCoalescing implements UpdateSplit {
     return this;
   }
 
-  ensure(): void {
-    if (!this.progress) this.progress = Math.ceil(this.alloc(128) / 64) * 64;
+  /**
+   * Whether this update may split: false for the updates that follow a late split (a worker that
+   * did not answer, or that the calling thread waited for longer than it worked itself: a worker
+   * without a core), 1, 2, 4, ... up to MAX_BACKOFF updates as long as splits stay late.
+   */
+  wanted(): boolean {
+    if (this.skip === 0) return true;
+    this.skip--;
+    return false;
   }
 
-  coalesce(idsPtr: number, k: number, gradPtr: number, check: boolean, grads: ArrayLike<number> | null): number {
+  /** After a split update: `late` if a worker did not answer or was waited for (see wanted()). */
+  settle(late: boolean): void {
+    if (late) {
+      this.backoff = Math.min(MAX_BACKOFF, this.backoff * 2 || 1);
+      this.skip = this.backoff;
+    } else this.backoff = 0;
+  }
+
+  /** Whether the pool's last run waited for its workers longer than the calling thread worked (and over 0.1 ms). */
+  static waited(pool: ThreadPool): boolean {
+    const { ownMs, waitMs } = pool.lastRun;
+    return waitMs > 0.1 && waitMs > ownMs;
+  }
+
+  ensure(): void {
+    if (!this.stop) this.stop = Math.ceil(this.alloc(128) / 64) * 64;
+  }
+
+  coalesce(idsPtr: number, k: number, coalesce: () => number): number {
     const pool = this.pool as ThreadPool;
-    const e = this.engine;
-    const at = this.progress >>> 2;
-    const job = {
-      fn: 'embCoalesceStream' as const,
-      args: [this.desc, idsPtr, k, gradPtr, check ? 1 : 0, this.progress],
-    };
-    if (grads === null) {
-      e.heapI32[at] = k;
-      return pool.run([job])[0];
-    }
-    e.heapI32[at] = 0; // published with the job
-    const dim = this.dim;
-    const copy = (): void => {
-      const heap = e.heapF32,
-        i32 = e.heapI32,
-        base = gradPtr >>> 2;
+    const i32 = this.engine.heapI32,
+      at = this.stop >>> 2;
+    i32[at] = 0; // published with the job
+    let result = 0;
+    let error: { e: unknown } | null = null;
+    const byWorkers = pool.stats.chunksByWorkers;
+    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, k, this.stop] }], () => {
       try {
-        if (grads instanceof Float32Array || grads instanceof Float64Array) {
-          const per = Math.max(1, Math.floor(PIECE_BYTES / (4 * dim)));
-          for (let a = 0; a < k; a += per) {
-            const b = Math.min(k, a + per);
-            heap.set(grads.subarray(a * dim, b * dim), base + a * dim);
-            Atomics.store(i32, at, b);
-          }
-        } else heap.set(grads, base);
+        result = coalesce();
+      } catch (e) {
+        error = { e };
       } finally {
-        // Whatever happened, the coalescing must not wait for rows that will not come.
-        Atomics.store(i32, at, k);
+        // Whatever happened, the prefetch ends now (and does nothing if no worker has begun it).
+        Atomics.store(i32, at, 1);
       }
-    };
-    return pool.run([job], copy)[0];
+    });
+    this.answered = pool.stats.chunksByWorkers > byWorkers && !SplitPrefetch.waited(pool);
+    if (!this.answered) this.settle(true);
+    if (error !== null) throw (error as { e: unknown }).e;
+    return result;
   }
 }

@@ -500,9 +500,9 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     // (arrays of numbers) is copied in whole.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
-    // An update split across threads (./split-update.ts) copies them in pieces, a worker coalescing behind.
+    // An update split across threads (./split-update.ts): the same coalescing, the workers prefetching the rows.
     const split = this.splitFor(k);
-    const staged = !split && !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
+    const staged = !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
@@ -515,15 +515,12 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    let unique: number;
-    if (staged) unique = this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
-    else {
-      if (split) unique = split.coalesce(sc.idsPtr, k, sc.gradPtr, check, inPlace ? null : grads);
-      else {
-        if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
-        unique = this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
-      }
-    }
+    const here = (): number => {
+      if (staged) return this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
+      if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+      return this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
+    };
+    const unique = split ? split.coalesce(sc.idsPtr, k, here) : here();
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
       // The gradients as float32, where the message's search finds them (the copied way left the

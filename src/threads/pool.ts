@@ -126,6 +126,8 @@ export class ThreadPool implements ParallelRunner {
   workersOnly = false;
   /** Chunks run so far, and how many of them a worker ran (the calling thread ran the rest). */
   readonly stats = { calls: 0, chunks: 0, chunksByWorkers: 0 };
+  /** @internal The last run's times (ms): the calling thread's own part (`during`, its chunks), then its wait for workers. */
+  readonly lastRun = { ownMs: 0, waitMs: 0 };
   private scratch = 0;
   private scratchBytes = 0;
   private descScratch = 0;
@@ -285,6 +287,7 @@ export class ThreadPool implements ParallelRunner {
     this.stats.calls++;
     this.stats.chunks += n;
     if (n === 1 && !leave && !during) {
+      this.lastRun.waitMs = 0;
       return [callExport(this.engine, jobs[0].fn, jobs[0].args)];
     }
     const i32 = this.i32();
@@ -304,6 +307,7 @@ export class ThreadPool implements ParallelRunner {
     Atomics.add(i32, h + (H_SEQ >> 2), 1);
     Atomics.notify(i32, h + (H_SEQ >> 2));
     let mainError: unknown = null;
+    const t0 = performance.now();
     during?.();
     if (!leave) {
       // The calling thread claims chunks too.
@@ -324,7 +328,10 @@ export class ThreadPool implements ParallelRunner {
         Atomics.add(i32, h + (H_DONE >> 2), 1);
       }
     }
+    const t1 = performance.now();
     this.waitAll(i32, n);
+    this.lastRun.ownMs = leave ? Infinity : t1 - t0;
+    this.lastRun.waitMs = performance.now() - t1;
     for (let c = 0; c < n; c++)
       if (i32[(this.ctrl + CHUNKS_AT + c * C_BYTES + C_OWNER) >> 2] > 0) this.stats.chunksByWorkers++;
     const err = Atomics.load(i32, h + (H_ERR >> 2));
