@@ -12,24 +12,10 @@ import {
   type Engine,
 } from '../src/index.js';
 import { BUILD_NAMES } from './engines.js';
-import { rng } from './rng.js';
+import { randomArray, rng } from './rng.js';
+import { firstBitDiff as bitDiff } from './dense-util.js';
 import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 import { callExport } from '../src/threads/host.js';
-
-function randomArray(n: number, r: () => number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale * (r() < 0.05 ? 1e3 : 1);
-  return a;
-}
-
-/** Index of the first element whose bits differ, or -1. */
-function bitDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
-}
 
 function poolOf(engine: Engine): ThreadPool {
   expect(engine.parallel).toBeInstanceOf(ThreadPool);
