@@ -1,6 +1,7 @@
 // Every suite runs against both builds of the engine (as @chainsafe/as-sha256 does): the SIMD
 // kernels and the scalar ones, each in a fresh instance of its own.
-import { createEngine, type Engine } from '../src/index.js';
+import { expect } from 'vitest';
+import { createEngine, ThreadPool, type Engine } from '../src/index.js';
 
 export interface Build {
   name: 'simd' | 'scalar';
@@ -26,4 +27,35 @@ export function engineFor(name: 'simd' | 'scalar'): Promise<Engine> {
     cache.set(name, e);
   }
   return e;
+}
+
+/** An engine's thread pool (the test fails when the engine has none). */
+export function poolOf(engine: Engine): ThreadPool {
+  expect(engine.parallel).toBeInstanceOf(ThreadPool);
+  return engine.parallel as ThreadPool;
+}
+
+/** The three engines of the threads suites, for one build. */
+export interface ThreadEngines {
+  /** The single-thread engine. */
+  one: Engine;
+  /** 2 threads, the default threshold: chunks shared between the calling thread and its worker. */
+  two: Engine;
+  /** 3 threads, every step and update split however small, every chunk in a worker. */
+  three: Engine;
+}
+
+/** Creates the three engines of the threads suites (see ThreadEngines). */
+export async function createThreadEngines(simd: boolean): Promise<ThreadEngines> {
+  const one = await createEngine({ simd });
+  const three = await createEngine({ simd, threads: 3, minParallelElements: 0 });
+  const two = await createEngine({ simd, threads: 2 });
+  poolOf(three).workersOnly = true;
+  return { one, two, three };
+}
+
+/** Shuts down the pools of createThreadEngines' engines. */
+export async function shutdownThreadEngines({ two, three }: ThreadEngines): Promise<void> {
+  await three.shutdownThreads();
+  await two.shutdownThreads();
 }

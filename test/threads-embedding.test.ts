@@ -6,37 +6,26 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createEngine,
   NonFiniteGradientError,
-  ThreadPool,
   DEFAULT_MIN_PARALLEL_ELEMENTS,
   Embedding,
   type Engine,
 } from '../src/index.js';
-import { BUILD_NAMES } from './engines.js';
+import { BUILD_NAMES, createThreadEngines, poolOf, shutdownThreadEngines, type ThreadEngines } from './engines.js';
 import { randomArray, rng } from './rng.js';
 import { firstBitDiff as bitDiff } from './dense-util.js';
 import { EMBEDDING_SPLIT_FACTOR } from '../src/embedding/local.js';
 import { callExport } from '../src/threads/host.js';
 
-function poolOf(engine: Engine): ThreadPool {
-  expect(engine.parallel).toBeInstanceOf(ThreadPool);
-  return engine.parallel as ThreadPool;
-}
-
 describe.each(BUILD_NAMES)('threads: embedding updates (%s build)', (build) => {
   const simd = build === 'simd';
-  let one: Engine; // the single-thread engine of this build
-  let three: Engine; // 3 threads, every update split, all its chunks in workers
-  let two: Engine; // 2 threads, the default threshold
+  // One engine, 2 threads with the default threshold, 3 threads splitting every update in workers.
+  let engines: ThreadEngines;
+  let one: Engine, two: Engine, three: Engine;
   beforeAll(async () => {
-    one = await createEngine({ simd });
-    three = await createEngine({ simd, threads: 3, minParallelElements: 0 });
-    two = await createEngine({ simd, threads: 2 });
-    poolOf(three).workersOnly = true;
+    engines = await createThreadEngines(simd);
+    ({ one, two, three } = engines);
   });
-  afterAll(async () => {
-    await three.shutdownThreads();
-    await two.shutdownThreads();
-  });
+  afterAll(() => shutdownThreadEngines(engines));
 
   for (const optimizer of ['sgd', 'adagrad', 'adam', 'adamw'] as const) {
     it(`Embedding (${optimizer}): updates split by row ranges across threads are bit-identical to one thread`, () => {

@@ -14,12 +14,11 @@ import {
   shutdownThreads,
   NonFiniteGradientError,
   Optimizer,
-  ThreadPool,
   ThreadPoolError,
   DEFAULT_MIN_PARALLEL_ELEMENTS,
   type Engine,
 } from '../src/index.js';
-import { BUILD_NAMES } from './engines.js';
+import { BUILD_NAMES, createThreadEngines, poolOf, shutdownThreadEngines, type ThreadEngines } from './engines.js';
 import { randomArray, rng } from './rng.js';
 import { firstBitDiff as bitDiff } from './dense-util.js';
 
@@ -83,11 +82,6 @@ function compareRuns(
   return problems;
 }
 
-function poolOf(engine: Engine): ThreadPool {
-  expect(engine.parallel).toBeInstanceOf(ThreadPool);
-  return engine.parallel as ThreadPool;
-}
-
 /** A hand-built table of `sizes` gradient tensors (descriptor word 1 = grad, word 5 = length). */
 function buildTable(engine: Engine, grads: Float32Array[]): { table: number; free(): void } {
   const table = engine.alloc(grads.length * 32);
@@ -117,21 +111,15 @@ it('the package exports the dense optimizers these tests cover', () => {
 
 describe.each(BUILD_NAMES)('threads (%s build)', (build) => {
   const simd = build === 'simd';
-  let one: Engine; // the single-thread engine of this build
-  let three: Engine; // 3 threads, every step split, however small
-  let two: Engine; // 2 threads, the default threshold
+  // One engine, 2 threads with the default threshold (chunks shared between the calling thread and
+  // its worker, whichever claims first), 3 threads splitting every step, every chunk in a worker.
+  let engines: ThreadEngines;
+  let one: Engine, two: Engine, three: Engine;
   beforeAll(async () => {
-    one = await createEngine({ simd });
-    three = await createEngine({ simd, threads: 3, minParallelElements: 0 });
-    two = await createEngine({ simd, threads: 2 });
-    // Every chunk of the 3-thread engine runs in a worker; the 2-thread engine shares chunks
-    // between the calling thread and its worker, whichever claims first.
-    poolOf(three).workersOnly = true;
+    engines = await createThreadEngines(simd);
+    ({ one, two, three } = engines);
   });
-  afterAll(async () => {
-    await three.shutdownThreads();
-    await two.shutdownThreads();
-  });
+  afterAll(() => shutdownThreadEngines(engines));
 
   it('starts the pool it was asked for, with the build it was asked for', () => {
     expect(three.threads).toBe(3);
