@@ -199,8 +199,8 @@ export class MuProducts {
   private readonly products = new Series();
   /** mu_t, mu_{t+1} and mu_1 ... mu_t, as `step` left them. */
   readonly out = new Float64Array(3);
-  /** The last `step`: b1, psi, t, mu_t, mu_{t+1}, mu_1 ... mu_t (t NaN before the first). */
-  private readonly last = new Float64Array([NaN, NaN, NaN, 0, 0, 0]);
+  /** The (b1, psi, t) of the last `step`, whose values `out` holds (t NaN before the first). */
+  private readonly last = new Float64Array([NaN, NaN, NaN]);
 
   /**
    * Puts mu_t, mu_{t+1} and mu_1 ... mu_t in `out` (NAdam's step): the values of `mu` and
@@ -216,13 +216,11 @@ export class MuProducts {
     const out = this.out;
     if (l[2] === t - 1 && l[0] === b1 && l[1] === psi && t % MU_ANCHOR !== 0) {
       // product(t) = product(t - 1) * mu_t (Series.advance), mu_t = the mu_{t+1} of step t - 1.
-      const mu = l[4];
-      const prod = l[5] * mu;
-      const next = muAt(b1, psi, t + 1);
+      const mu = out[1];
+      out[2] *= mu;
+      out[0] = mu;
+      out[1] = muAt(b1, psi, t + 1);
       l[2] = t;
-      out[0] = l[3] = mu;
-      out[1] = l[4] = next;
-      out[2] = l[5] = prod;
       return;
     }
     this.lookup(b1, psi, t);
@@ -235,9 +233,9 @@ export class MuProducts {
     l[0] = b1;
     l[1] = psi;
     l[2] = t;
-    out[0] = l[3] = this.mu(b1, psi, t);
-    out[1] = l[4] = this.mu(b1, psi, t + 1);
-    out[2] = l[5] = this.product(b1, psi, t);
+    out[0] = this.mu(b1, psi, t);
+    out[1] = this.mu(b1, psi, t + 1);
+    out[2] = this.product(b1, psi, t);
   }
 
   /** mu_t (computed by muAt once and kept). */
