@@ -108,7 +108,7 @@ export function embCoalesceChunk(desc: usize, ids: usize, from: i32, to: i32, gr
       const e = to - a > COALESCE_LIST ? a + COALESCE_LIST : to;
       copiedRows(desc, ids, a, e, grads + <usize>(a - from) * rowBytes);
     }
-  } else coalesceRows(desc, ids, from, to, grads, false);
+  } else coalesceRows(desc, ids, from, to, grads);
 }
 
 /** Entries of 8 bytes in the lists of the copied way (EMB_SUM's room must hold them). */
@@ -172,8 +172,8 @@ export const COALESCE_LIST: i32 = 256;
   }
 }
 
-/** The in place way for ids [from, to) (`_copied`: false; the copied way is copiedRows). */
-@inline function coalesceRows(desc: usize, ids: usize, from: i32, to: i32, grads: usize, _copied: bool): void {
+/** The in place way for ids [from, to) (the copied way is copiedRows). */
+@inline function coalesceRows(desc: usize, ids: usize, from: i32, to: i32, grads: usize): void {
   const dim = embU32(desc, EMB_DIM);
   const H = embU32(desc, EMB_KEYS);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), sums = embU32(desc, EMB_SUM);
