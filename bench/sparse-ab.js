@@ -147,8 +147,9 @@ async function main() {
     const T = await table(o.wasm, o.threads);
     contenders.push([`B ${o.threads} threads`, () => T.emb.update(next(), g)]);
   }
-  // B's phases, on its own table: gradView (no copy), the copy alone, coalescing alone, the row
-  // loop alone (over the rows the last coalescing listed).
+  // B's phases, on its own table: gradView (no copy), the copy alone, coalescing alone (gradients
+  // in place, as gradView's), the row loop alone (over the rows the last coalescing listed), and the
+  // same for update()'s way with a Float32Array (copied in pieces, "staged").
   const lt = B.emb.table;
   const view = lt.gradView(k);
   view.set(g);
@@ -169,6 +170,32 @@ async function main() {
       sc.copyIds(next(), k);
       const u = x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
       x.embApply(lt.desc, lt.steps + 1, u, 0, 0, 0, 0, 0);
+    },
+  ]);
+  // The way update() takes a Float32Array (table-base.ts coalesceStaged): the gradients copied in
+  // piece by piece through the stage buffer, each piece coalesced right after its copy.
+  const heap = lt.engine.heapF32;
+  const staged = () => {
+    x.embCoalesceBegin(lt.desc, k, sc.gradPtr);
+    for (let a = 0; a < k; a += sc.stageRows) {
+      const e = Math.min(k, a + sc.stageRows);
+      heap.set(g.subarray(a * DIM, e * DIM), sc.stagePtr >>> 2);
+      x.embCoalesceChunk(lt.desc, sc.idsPtr, a, e, sc.stagePtr);
+    }
+    return x.embCoalesceEnd(lt.desc, 0);
+  };
+  contenders.push([
+    'B staged coalesce',
+    () => {
+      sc.copyIds(next(), k);
+      return staged();
+    },
+  ]);
+  contenders.push([
+    'B staged apply',
+    () => {
+      sc.copyIds(next(), k);
+      x.embApply(lt.desc, lt.steps + 1, staged(), 0, 0, 0, 0, 0);
     },
   ]);
   let cp = null,
@@ -200,6 +227,8 @@ async function main() {
   // The coalesce-only and apply rows also run the id copy; "apply" is coalesce + the row loop.
   const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
   if (med.has('B apply')) med.set('B row loop (apply - coalesce)', med.get('B apply') - med.get('B coalesce'));
+  if (med.has('B staged apply'))
+    med.set('B row loop, copied rows', med.get('B staged apply') - med.get('B staged coalesce'));
   const cpu = cpuIdentity().label;
   console.log(
     `# sparse-ab ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct), ${o.rounds} rounds; ${cpu}, load ${loadavg()
