@@ -88,7 +88,7 @@ describe('the C embedding loops (bench/c/sparse.c)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-c-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('radix-sort, slot-per-row, hybrid and prefetching loops leave the same table, and the slots are reset', () => {
+  it('radix-sort, slot-per-row, hybrid and prefetching loops leave the same table, coalescing alone leaves it as it was, and the slots are reset', () => {
     // A harness that includes sparse.c and runs both methods on the same ids (duplicates, hot rows).
     const harness = join(dir, 'harness.c');
     writeFileSync(
@@ -107,7 +107,7 @@ static Table mk(size_t rows, size_t dim, size_t k) {
 }
 int main(void) {
   const size_t rows = 4096, dim = 20, k = 512;
-  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k), e = mk(rows, dim, k);
+  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k), e = mk(rows, dim, k), h = mk(rows, dim, k), h0 = mk(rows, dim, k);
   int32_t *ids = xalloc(k * 4); f32 *g = xalloc(k * dim * 4);
   uint64_t s = 1;
   for (int step = 0; step < 12; step++) {
@@ -117,6 +117,7 @@ int main(void) {
     update_direct(&b, ids, g);
     update_hybrid(&c, ids, g);
     update_prefetch(&e, ids, g);
+    update_coalesce(&h, ids, g);
   }
   size_t diff = 0;
   for (size_t i = 0; i < rows * dim; i++)
@@ -124,7 +125,9 @@ int main(void) {
             memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0 ||
             memcmp(&a.w[i], &e.w[i], 4) != 0 || memcmp(&a.m[i], &e.m[i], 4) != 0 || memcmp(&a.v[i], &e.v[i], 4) != 0;
   size_t dirty = 0;
-  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1) + (e.slot[r] != -1);
+  for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1) + (e.slot[r] != -1) + (h.slot[r] != -1);
+  // coalesce steps no row: its table stays as made.
+  diff += memcmp(h.w, h0.w, rows * dim * 4) != 0 || memcmp(h.m, h0.m, rows * dim * 4) != 0 || memcmp(h.v, h0.v, rows * dim * 4) != 0;
   printf("%zu %zu\\n", diff, dirty);
   return 0;
 }
@@ -148,8 +151,8 @@ int main(void) {
     writeFileSync(ids, new Uint8Array(new Int32Array([0, 1, 2, 3]).buffer));
     const r = spawnSync(exe, ['8', '4', '4', ids, '1', '1', 'bogus'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid, prefetch or touch\)/);
-    for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'touch']) {
+    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid, prefetch, coalesce or touch\)/);
+    for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'coalesce', 'touch']) {
       const ok = spawnSync(exe, ['8', '4', '4', ids, '1', '1', m], { encoding: 'utf8' });
       expect(ok.status, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout).method).toBe(m);

@@ -15,13 +15,15 @@
 //   prefetch direct's coalescing, then the updates in order of first appearance with each row's w, m
 //           and v prefetched (__builtin_prefetch, every cache line) PF rows ahead: what a careful C
 //           programmer adds when the rows miss the cache.
+//   coalesce direct's coalescing alone (no row steps; the slots reset): the C side of the engine's
+//           "coalesce" phase in bench/sparse-ab.js, not a whole update.
 //   touch   the row-touch limit: the batch's distinct rows (deduplicated before timing) have their
 //           w, m and v read and written back rotated (no arithmetic) and one gradient row read each:
 //           the bytes any lazy update must move, with coalescing free; prefetched as `prefetch`'s
 //           rows are (without it, prefetch's whole update was faster than the limit's loop on the
 //           Zipf ids: AMD EPYC family 23, 2026-12-05).
 //
-// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|touch]
+// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|coalesce|touch]
 //   ids.bin holds batches * k int32 ids (little-endian), the same ids the JavaScript contenders use.
 // Prints one JSON line: {"rows":..., "dim":..., "k":..., "reps":..., "samples":[ms per update, ...]}.
 #define _POSIX_C_SOURCE 200112L
@@ -183,6 +185,14 @@ static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) { ste
 
 static void update_prefetch(Table *tb, const int32_t *ids, const f32 *grads) { step_direct(tb, ids, grads, PF); }
 
+// Only the coalescing of `direct` (sums of duplicates, the distinct rows listed), then the slots
+// freed: what the row steps of a lazy update start from.
+static void update_coalesce(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t nd = coalesce_direct(tb, ids, grads);
+  tb->t++;
+  for (size_t j = 0; j < nd; j++) tb->slot[tb->list[j]] = -1;
+}
+
 static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
   const AdamScalars a = next_scalars(tb);
@@ -240,15 +250,15 @@ static void touch(Table *tb, const uint32_t *rows, const uint32_t *first, size_t
 int main(int argc, char **argv) {
   choose_clock();
   if (argc < 7) {
-    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|touch]\n");
+    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|coalesce|touch]\n");
     return 1;
   }
   const char *method = argc > 7 ? argv[7] : "radix";
   const int m_radix = !strcmp(method, "radix"), m_direct = !strcmp(method, "direct"),
             m_hybrid = !strcmp(method, "hybrid"), m_touch = !strcmp(method, "touch"),
-            m_prefetch = !strcmp(method, "prefetch");
-  if (!m_radix && !m_direct && !m_hybrid && !m_touch && !m_prefetch) {
-    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid, prefetch or touch)\n", method);
+            m_prefetch = !strcmp(method, "prefetch"), m_coalesce = !strcmp(method, "coalesce");
+  if (!m_radix && !m_direct && !m_hybrid && !m_touch && !m_prefetch && !m_coalesce) {
+    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid, prefetch, coalesce or touch)\n", method);
     return 1;
   }
   Table tb = {0};
@@ -313,6 +323,7 @@ int main(int argc, char **argv) {
     if (m_direct) update_direct(&tb, ids + batch * tb.k, grads);                                     \
     else if (m_hybrid) update_hybrid(&tb, ids + batch * tb.k, grads);                                \
     else if (m_prefetch) update_prefetch(&tb, ids + batch * tb.k, grads);                            \
+    else if (m_coalesce) update_coalesce(&tb, ids + batch * tb.k, grads);                            \
     else if (m_touch) touch(&tb, trows + batch * tb.k, tfirst + batch * tb.k, tcount[batch], grads); \
     else update(&tb, ids + batch * tb.k, grads);                                                     \
   } while (0)
