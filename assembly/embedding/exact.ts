@@ -412,6 +412,30 @@ function setCentre(desc: usize, st: usize, t: u32): void {
   store<f64>(st, rho <= embF64(desc, EMBF_RHO) ? cb : 0.0, SLOT_CB);
 }
 
+/** E_n += w d^n, n = 0 .. 15, at `at` (E0's address): the powers by repeated multiplication as the
+ *  sums always took them, written out so that the 16 read-add-writes carry no loop test between them
+ *  (the ring entries of the J steps before are out of the cache after the row loop; with fewer
+ *  instructions per entry more of them are in flight at once). */
+@inline function addCentredTerms(at: usize, w: f64, d: f64): void {
+  let e = w;
+  store<f64>(at, load<f64>(at, 0) + e, 0); e *= d;
+  store<f64>(at, load<f64>(at, 8) + e, 8); e *= d;
+  store<f64>(at, load<f64>(at, 16) + e, 16); e *= d;
+  store<f64>(at, load<f64>(at, 24) + e, 24); e *= d;
+  store<f64>(at, load<f64>(at, 32) + e, 32); e *= d;
+  store<f64>(at, load<f64>(at, 40) + e, 40); e *= d;
+  store<f64>(at, load<f64>(at, 48) + e, 48); e *= d;
+  store<f64>(at, load<f64>(at, 56) + e, 56); e *= d;
+  store<f64>(at, load<f64>(at, 64) + e, 64); e *= d;
+  store<f64>(at, load<f64>(at, 72) + e, 72); e *= d;
+  store<f64>(at, load<f64>(at, 80) + e, 80); e *= d;
+  store<f64>(at, load<f64>(at, 88) + e, 88); e *= d;
+  store<f64>(at, load<f64>(at, 96) + e, 96); e *= d;
+  store<f64>(at, load<f64>(at, 104) + e, 104); e *= d;
+  store<f64>(at, load<f64>(at, 112) + e, 112); e *= d;
+  store<f64>(at, load<f64>(at, 120) + e, 120);
+}
+
 /**
  * Records step `t` in the ring (sum of log decay factors up to t, the step's coefficient and
  * 1/sqrt(1 - b2^t)) and adds its drift term to the sums of the rows last updated at t - j,
@@ -447,15 +471,7 @@ export function exactAdvance(desc: usize, t: u32, logDecay: f64, coef: f64, ib: 
       q *= ic;
       store<f64>(s, load<f64>(s, 48) + q, 48);
       const cb = load<f64>(s, SLOT_CB);
-      if (cb > 0) {
-        const d = c - cb;
-        let e = w;
-        for (let n = 0; n < E_TERMS; n++) {
-          const at = s + SLOT_E + (<usize>n << 3);
-          store<f64>(at, load<f64>(at) + e);
-          e *= d;
-        }
-      }
+      if (cb > 0) addCentredTerms(s + SLOT_E, w, c - cb);
     } else {
       store<f64>(s, load<f64>(s, 24) + w, 24);
     }
