@@ -11,6 +11,22 @@ export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 1677721
 export const DENSE_SIZES_QUICK = [1024, 65536];
 
 const LR = 1e-3;
+/**
+ * Rounds per size up to DENSE_FINE_MAX elements (the run's --rounds, when given, or --quick wins):
+ * the same time budget in 12 rounds instead of 3. Steps of microseconds on a shared VM meet bursts
+ * of load from the other core that last longer than one contender's turn; shorter turns spread them
+ * over the contenders. Measured on AMD EPYC family 23 (load 3-6), engine / wasm limit: 8 repeats in
+ * one process, lowest-highest 0.72-1.02 with 3 × 200 ms vs 0.87-1.05 with 12 × 50 ms (RMSprop 1K),
+ * 0.73-0.99 vs 0.87-0.99 (Adam 1K); three alternating `bench/index.js` runs (Adam, RMSprop, NAdam,
+ * SGD at 1K and 4K): NAdam 1K 1.03/0.78/0.81 vs 0.84/0.84/0.84, 4K 0.79/0.92/0.97 vs 0.93/0.92/0.92,
+ * RMSprop 4K 0.92/0.79/0.98 vs 0.97/0.93/-. What more rounds cannot fix: in 3 of the 24 cells of the
+ * 12-round runs the wasm limit ran at 0.65-0.7× its usual speed through all 12 rounds with a spread
+ * under 1% (a state of that process's contender, not load).
+ */
+export const DENSE_FINE_ROUNDS = 12;
+/** The largest size measured in DENSE_FINE_ROUNDS rounds. */
+export const DENSE_FINE_MAX = 262144;
+
 /** tfjs's cpu backend is measured up to this size by default (it is flat and slow beyond). */
 export const TFJS_CPU_MAX = 1048576;
 
@@ -446,6 +462,7 @@ export function denseGroup(ctx, spec) {
         contender: c,
         n,
         elems: n,
+        ...(n <= DENSE_FINE_MAX ? { rounds: DENSE_FINE_ROUNDS } : {}),
         setup: () => setupDense(ctx, spec, states, c, n),
       });
     }
