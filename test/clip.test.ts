@@ -3,7 +3,7 @@
 // PyTorch would see after `loss / k`, `clip_grad_value_` and `clip_grad_norm_`, in both builds.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, SGD, NonFiniteGradientError, createEngine, type Engine } from '../src/index.js';
-import { BUILD_NAMES, engineFor } from './engines.js';
+import { BUILD_NAMES, countEngineCalls, engineFor } from './engines.js';
 import { bitDiffs, fillGrad, mismatches, randomF32, rng } from './dense-util.js';
 import { KIND_OPTIONS, driveTransformed, freshGrads, makeAny, pairAny, transform } from './training-util.js';
 
@@ -226,33 +226,10 @@ describe('clipping and the non-finite policy', () => {
     const opt = new Adam({ clipGradNorm: 1, engine });
     const p = opt.param(100);
     p.grad.fill(1);
-    const calls = { check: 0, norm: 0, kernel: 0 };
-    const e = engine as unknown as Record<string, (...a: number[]) => unknown>;
-    const orig = { check: e.firstNonFiniteGrad, norm: e.gradSumSquares, kernel: e.kernel };
-    e.firstNonFiniteGrad = (...a) => {
-      calls.check++;
-      return orig.check.apply(engine, a);
-    };
-    e.gradSumSquares = (...a) => {
-      calls.norm++;
-      return orig.norm.apply(engine, a);
-    };
-    // The optimizer looks its kernel up once, at its first step: count the calls of what it gets.
-    e.kernel = (...a) => {
-      const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown;
-      return (...b: number[]) => {
-        calls.kernel++;
-        return f(...b);
-      };
-    };
-    try {
+    const calls = countEngineCalls(engine, () => {
       opt.step();
       opt.step();
-    } finally {
-      delete e.firstNonFiniteGrad;
-      delete e.gradSumSquares;
-      delete e.kernel;
-    }
+    });
     expect(calls).toEqual({ check: 0, norm: 2, kernel: 2 });
     expect(opt.lastGradNorm).toBe(10);
     opt.dispose();

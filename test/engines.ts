@@ -59,3 +59,44 @@ export async function shutdownThreadEngines({ two, three }: ThreadEngines): Prom
   await three.shutdownThreads();
   await two.shutdownThreads();
 }
+
+/** How often a step called the engine's non-finite check, its norm pass and the optimizer's kernel. */
+export interface EngineCalls {
+  check: number;
+  norm: number;
+  kernel: number;
+}
+
+/**
+ * Runs `fn` with the engine's `firstNonFiniteGrad`, `gradSumSquares` and the kernels that `kernel`
+ * hands out counted (an optimizer looks its kernel up once, at its first step: create it inside
+ * `fn` or before its first step), then restores the engine.
+ */
+export function countEngineCalls(engine: Engine, fn: () => void): EngineCalls {
+  const calls: EngineCalls = { check: 0, norm: 0, kernel: 0 };
+  const e = engine as unknown as Record<string, (...a: number[]) => unknown>;
+  const orig = { check: e.firstNonFiniteGrad, norm: e.gradSumSquares, kernel: e.kernel };
+  e.firstNonFiniteGrad = (...a) => {
+    calls.check++;
+    return orig.check.apply(engine, a);
+  };
+  e.gradSumSquares = (...a) => {
+    calls.norm++;
+    return orig.norm.apply(engine, a);
+  };
+  e.kernel = (...a) => {
+    const f = orig.kernel.apply(engine, a) as (...b: number[]) => unknown;
+    return (...b: number[]) => {
+      calls.kernel++;
+      return f(...b);
+    };
+  };
+  try {
+    fn();
+  } finally {
+    delete e.firstNonFiniteGrad;
+    delete e.gradSumSquares;
+    delete e.kernel;
+  }
+  return calls;
+}

@@ -564,7 +564,7 @@ describe('WasmEmbedding config, masks and errors', () => {
     layer.apply(ids);
     const before = layer.table.weights.slice();
     const hook = layer.trainableWeights[0].read() as tf.Variable;
-    expect(() =>
+    const backward = () =>
       tf.variableGrads(
         () =>
           tf.sum(
@@ -577,23 +577,9 @@ describe('WasmEmbedding config, masks and errors', () => {
             ),
           ) as tf.Scalar,
         [hook],
-      ),
-    ).toThrow(NonFiniteGradientError);
-    expect(() =>
-      tf.variableGrads(
-        () =>
-          tf.sum(
-            tf.mul(
-              layer.apply(ids) as tf.Tensor,
-              tf.tensor2d([
-                [1, NaN],
-                [1, 1],
-              ]),
-            ),
-          ) as tf.Scalar,
-        [hook],
-      ),
-    ).toThrow(/WasmEmbedding 'nf': Embedding.update: grads\[1\] is NaN/);
+      );
+    expect(backward).toThrow(NonFiniteGradientError);
+    expect(backward).toThrow(/WasmEmbedding 'nf': Embedding.update: grads\[1\] is NaN/);
     expect(layer.table.stepCount).toBe(0);
     expect(Array.from(layer.table.weights)).toEqual(Array.from(before));
   });
