@@ -287,6 +287,9 @@ async function main() {
   const timeMs = opts.timeMs ?? (opts.quick ? 40 : 600);
   const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
   const roundMs = timeMs / rounds;
+  // A size's tasks may ask for more, shorter rounds (`task.rounds`, the dense groups' small sizes)
+  // unless --rounds or --quick set them: the same budget, finer interleaving.
+  let sizeRoundMs = roundMs;
 
   const notes = [];
   let tfjsVersion = null;
@@ -303,7 +306,9 @@ async function main() {
     scalarEngine,
     quick: opts.quick,
     sizes: opts.sizes,
-    timeMs: roundMs,
+    get timeMs() {
+      return sizeRoundMs;
+    },
     tfjsCpuMax: opts.tfjsCpuMax,
     sparseEngine: engine, // replaced by an engine of its own when the sparse group runs
     c: new CPrograms(),
@@ -312,7 +317,7 @@ async function main() {
       tfjsVersion = r.version;
       return r;
     },
-    measure: (fn) => measure(currentTask, fn, { timeMs: roundMs, clock: currentClock, warmupMs: currentWarmup }),
+    measure: (fn) => measure(currentTask, fn, { timeMs: sizeRoundMs, clock: currentClock, warmupMs: currentWarmup }),
     note: (text) => progress?.note(text),
   };
 
@@ -474,6 +479,9 @@ async function main() {
           // elsewhere on the machine falls on all of them rather than on one.
           const batch = g.tasks.filter((t) => t.n === n);
           const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
+          const sizeRounds =
+            opts.rounds ?? (opts.quick ? rounds : Math.max(rounds, ...batch.map((t) => t.rounds ?? 0)));
+          sizeRoundMs = timeMs / sizeRounds;
           // Each contender is set up once (its tensors stay alive through the rounds) and torn down
           // after the last round. Tasks with a plain `run()` are run whole in every round.
           for (const t of batch) {
@@ -491,15 +499,15 @@ async function main() {
             }
           }
           try {
-            for (let round = 0; round < rounds; round++) {
+            for (let round = 0; round < sizeRounds; round++) {
               for (const t of batch) {
                 const a = acc.get(t);
                 if (a.skipped || a.error || (round > 0 && a.slow)) continue;
                 currentTask = t.name;
                 // The first round warms each contender up as long as it is measured; later rounds
                 // warm up briefly.
-                currentWarmup = round === 0 ? roundMs : Math.min(roundMs / 4, 20);
-                progress.running(rounds > 1 ? `${t.name} (round ${round + 1}/${rounds})` : t.name);
+                currentWarmup = round === 0 ? roundMs : Math.min(sizeRoundMs / 4, 20);
+                progress.running(sizeRounds > 1 ? `${t.name} (round ${round + 1}/${sizeRounds})` : t.name);
                 let r;
                 try {
                   if (!t.setup) r = await t.run();

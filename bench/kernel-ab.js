@@ -9,15 +9,18 @@
 //
 //   node bench/kernel-ab.js [--only adam,adamw] [--sizes 1024,4096] [--rounds 7] [--ms 150]
 //                           [--base old.simd.wasm] [--clang -DUNROLL=2] [--alt '-DUNROLL=2']
-//                           [--options '{"amsgrad":true}']
+//                           [--options '{"amsgrad":true}'] [--no-reset] [--range]
 // --clang adds flags to the wasm limit's build; --alt adds a second clang build with other flags
-// (to compare clang's choices, e.g. unrolling: column "alt/limit").
+// (to compare clang's choices, e.g. unrolling: column "alt/limit"). Every contender's param and state
+// go back to where they started every 256 steps (lib/wasm-clang.js: resetEvery); --no-reset lets
+// them drift (Adam with L2 decay into float32 denormals) as the bench did before. --range prints
+// each ratio's lowest and highest round beside the median.
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grads, params } from './lib/data.js';
-import { clangKernel, clangWasm, hasClangKernel } from './lib/wasm-clang.js';
+import { RESET_EVERY, clangKernel, clangWasm, hasClangKernel, resetEvery } from './lib/wasm-clang.js';
 import { cpuNow } from './lib/clock.js';
 import { cpuIdentity } from './lib/cpu.js';
 
@@ -47,6 +50,7 @@ function parse(argv) {
   const o = { only: Object.keys(SPECS), sizes: [1024, 4096, 262144, 1048576], rounds: 7, ms: 150, base: null };
   o.clang = [];
   o.options = {};
+  o.reset = RESET_EVERY;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
       v = () => argv[++i];
@@ -59,6 +63,8 @@ function parse(argv) {
     else if (a === '--clang') o.clang.push(v());
     else if (a === '--alt') o.alt = v().split(' ');
     else if (a === '--options') o.options = JSON.parse(v());
+    else if (a === '--no-reset') o.reset = 0;
+    else if (a === '--range') o.range = true;
     else throw new TypeError(`kernel-ab: unknown option ${a}`);
   }
   return o;
@@ -118,24 +124,31 @@ async function main() {
         const opt = new lib[cls]({ ...options, ...o.options, engine, nonFinite: 'ignore' });
         const p = opt.param(params(n));
         p.grad.set(grads(n));
-        runs[name] = () => opt.step();
+        // Reset every RESET_EVERY steps as every contender (lib/wasm-clang.js: resetEvery); --no-reset: never.
+        const views = () => [p.data, ...p.stateKeys.map((k) => p.state(k))];
+        runs[name] = resetEvery(() => opt.step(), views, o.reset);
         disposers.push(() => opt.dispose());
       }
       if (!wasm.skipped && hasClangKernel(id))
-        runs.clang = clangKernel(wasm.module, id, { n, fill: [params(n), grads(n)] }).run;
+        runs.clang = clangKernel(wasm.module, id, { n, fill: [params(n), grads(n)], reset: o.reset }).run;
       if (alt?.module && hasClangKernel(id))
-        runs.alt = clangKernel(alt.module, id, { n, fill: [params(n), grads(n)] }).run;
+        runs.alt = clangKernel(alt.module, id, { n, fill: [params(n), grads(n)], reset: o.reset }).run;
       const acc = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
       for (const fn of Object.values(runs)) time(fn, n, 30); // warm-up
       for (let r = 0; r < o.rounds; r++) for (const [k, fn] of Object.entries(runs)) acc[k].push(time(fn, n, o.ms));
       for (const d of disposers) d();
       const med = Object.fromEntries(Object.entries(acc).map(([k, xs]) => [k, median(xs)]));
       // Ratios per round (the contenders of one round share its load), then their median.
-      const ratio = (a, b) => median(acc[a].map((x, i) => x / acc[b][i]));
+      // With the range over the rounds where asked (--range).
+      const ratio = (a, b) => {
+        const rs = acc[a].map((x, i) => x / acc[b][i]);
+        const m = median(rs).toFixed(3);
+        return o.range ? `${m} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : m;
+      };
       const cells = [...names.map((x) => med[x].toFixed(0)), med.clang ? med.clang.toFixed(0) : '–'];
-      for (const x of names) cells.push(med.clang ? ratio(x, 'clang').toFixed(3) : '–');
-      if (engines.A) cells.push(ratio('B', 'A').toFixed(3));
-      if (runs.alt) cells.push(ratio('alt', 'clang').toFixed(3));
+      for (const x of names) cells.push(med.clang ? ratio(x, 'clang') : '–');
+      if (engines.A) cells.push(ratio('B', 'A'));
+      if (runs.alt) cells.push(ratio('alt', 'clang'));
       console.log(`| ${id} | ${n} | ${cells.join(' | ')} |`);
     }
   }

@@ -2,7 +2,7 @@
 // A/B of lean-table updates in one process (issue 18's speed targets): fp32 Adam, row-wise Adagrad
 // and bf16 weights + int8 (and bf16) Adam state on a rows x 64 table with 4096 Zipf ids per update,
 // the lean and lean-storage groups' data (bench/groups/lean.js), each on this checkout's SIMD build
-// (B; --wasm file for another) and optionally on another build's wasm (A: --base file), interleaved
+// (B; --wasm file for another) and optionally on other builds' wasm (A, A2, ..: --base file, repeatable), interleaved
 // round by round; with --phases, B's coalescing alone (the checks, the staged copy of the gradients
 // and the coalescing pass: everything an update does before its row loop) and so the row loop
 // (update - coalescing). Prints microseconds per update (medians of the rounds, CPU time) and each
@@ -31,14 +31,14 @@ const KINDS = [
 ];
 
 function parse(argv) {
-  const o = { rows: 262144, rounds: 7, ms: 200, base: null, wasm: null, only: null, phases: false };
+  const o = { rows: 262144, rounds: 7, ms: 200, base: [], wasm: null, only: null, phases: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
       v = () => argv[++i];
     if (a === '--rows') o.rows = Number(v());
     else if (a === '--rounds') o.rounds = Number(v());
     else if (a === '--ms') o.ms = Number(v());
-    else if (a === '--base') o.base = resolve(v());
+    else if (a === '--base') o.base.push(resolve(v()));
     else if (a === '--wasm') o.wasm = resolve(v());
     else if (a === '--only') o.only = v().split(',');
     else if (a === '--phases') o.phases = true;
@@ -76,12 +76,12 @@ async function main() {
   const lib = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
   const data = makeData(o.rows);
   const kinds = KINDS.filter((k) => k.id === 'adam' || !o.only || o.only.includes(k.id));
-  const builds = [...(o.base ? [['A', o.base]] : []), ['B', o.wasm]];
+  const builds = [...o.base.map((f, i) => [i ? `A${i + 1}` : 'A', f]), ['B', o.wasm]];
   const contenders = [];
   for (const kind of kinds) {
     for (const [tag, file] of builds) {
       // fp32 Adam only on B: it is the yardstick (A's would time the same kernel unless A changed it).
-      if (kind.id === 'adam' && tag === 'A') continue;
+      if (kind.id === 'adam' && tag !== 'B') continue;
       const engine = await lib.createEngine({ simd: true, ...(file ? { source: readFileSync(file) } : {}) });
       const init = kind.init === 'params' ? params(o.rows * DIM, 5) : 'zeros';
       const emb = new lib.Embedding(o.rows, DIM, { ...kind.opts, nonFinite: 'ignore', init, engine });

@@ -15,7 +15,7 @@ import * as data from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as report from '../bench/lib/report.js';
 
-const { clangWasm, clangKernel, CLANG_WASM_FLAGS } = wasmClang;
+const { clangWasm, clangKernel, CLANG_WASM_FLAGS, RESET_EVERY, resetEvery } = wasmClang;
 const { grads, params, HotIds } = data;
 const { appliesAt, meets, evaluateTargets, groupTable } = report;
 
@@ -82,6 +82,95 @@ describe('the wasm limit (bench/c/dense.c by clang, bench/lib/wasm-clang.js)', (
       opt.dispose();
     },
   );
+});
+
+// A fixed gradient drives Adam with L2 decay to g + wd·p = 0 exactly for most elements, and m, then
+// v, into float32 denormals (from ~800 steps), where every contender's step slows by how many steps
+// it took. Every contender resets p and its state every RESET_EVERY steps.
+describe('the dense contenders reset p and state every RESET_EVERY steps', () => {
+  const wasm = clangWasm();
+  const denormals = (views: Float32Array[]) =>
+    views.reduce((c, v) => c + v.filter((x) => x !== 0 && Math.abs(x) < 2 ** -126).length, 0);
+
+  it('the wasm limit: Adam with L2 decay keeps m and v normal over 1200 steps (not without the resets)', () => {
+    if (wasm.skipped) return expect(wasm.skipped).toMatch(/apt-get install/);
+    expect(RESET_EVERY).toBe(256);
+    const n = 1000;
+    const runs = [RESET_EVERY, 0].map((reset) => {
+      const k = clangKernel(wasm.module, 'adam-l2', { n, fill: [params(n), grads(n)], reset });
+      for (let s = 0; s < 1200; s++) k.run();
+      return denormals(k.views.slice(2, 4));
+    });
+    expect(runs[0]).toBe(0);
+    expect(runs[1]).toBeGreaterThan(0);
+  });
+
+  it('the engine with resetEvery and the wasm limit reset at the same steps: the same bits after 700', async () => {
+    if (wasm.skipped) return expect(wasm.skipped).toMatch(/apt-get install/);
+    const engine = await lib.createEngine({ simd: true });
+    const opt = new lib.Adam({ lr: 1e-3, weightDecay: 0.01, engine });
+    const n = 1000;
+    const p = opt.param(params(n));
+    p.grad.set(grads(n));
+    const step = resetEvery(
+      () => opt.step(),
+      () => [p.data, ...p.stateKeys.map((k) => p.state(k))],
+    );
+    const k = clangKernel(wasm.module, 'adam-l2', { n, fill: [params(n), grads(n)] });
+    for (let s = 0; s < 700; s++) {
+      step();
+      k.run();
+    }
+    expect(bits(k.views[0])).toEqual(bits(p.data));
+    expect(bits(k.views[3])).toEqual(bits(p.state('exp_avg_sq')));
+    opt.dispose();
+  });
+
+  it('the native loop (bench/c/dense.c) resets too: no denormal m or v over 1200 steps (without tick: some)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-dense-c-'));
+    try {
+      const harness = join(dir, 'harness.c');
+      writeFileSync(
+        harness,
+        `#define main dense_main
+#include "${join(root, 'bench', 'c', 'dense.c')}"
+#undef main
+static size_t denormals(const f32 *a, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) c += a[i] != 0 && fabsf(a[i]) < 1.17549435e-38f;
+  return c;
+}
+int main(void) {
+  const size_t n = 1024;
+  size_t out[2];
+  for (int reset = 1; reset >= 0; reset--) {
+    f32 *p = alloc_f32(n), *p0 = alloc_f32(n), *g = alloc_f32(n), *m = alloc_f32(n), *v = alloc_f32(n), *x = alloc_f32(n);
+    rng = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) { p[i] = p0[i] = randn(); g[i] = randn() * 1e-2f; m[i] = v[i] = x[i] = 0; }
+    for (long t = 1; t <= 1200; t++) {
+      if (reset) tick("adam-l2", t, states_of("adam-l2"), p, p0, g, m, v, x, n);
+      else step("adam-l2", t, p, g, m, v, x, n);
+    }
+    out[reset] = denormals(m, n) + denormals(v, n);
+  }
+  printf("%zu %zu\\n", out[1], out[0]);
+  return 0;
+}
+`,
+      );
+      const exe = join(dir, 'harness');
+      const cc = spawnSync('gcc', ['-O2', '-msse4.2', '-fno-math-errno', '-o', exe, harness, '-lm'], {
+        encoding: 'utf8',
+      });
+      if (cc.error) return expect(String(cc.error.message)).toMatch(/ENOENT/); // no gcc: the C contenders skip too
+      expect(cc.status, cc.stderr).toBe(0);
+      const [withReset, without] = spawnSync(exe, { encoding: 'utf8' }).stdout.trim().split(' ').map(Number);
+      expect(withReset).toBe(0);
+      expect(without).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the C embedding loops (bench/c/sparse.c)', () => {

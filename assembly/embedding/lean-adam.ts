@@ -29,6 +29,7 @@ import { w32, recAddr, slotWord, bf16Sr8, touchRecords } from "./lean-record";
 import { amsMax4, amsMax1 } from "../optimizers/adam/lanes";
 import { srRowKey, srBits16, bf16ToF32, f32ToBf16Sr } from "../shared/lowp";
 import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
+import { adam8FusedRows } from "./lean-adam8";
 
 /** Elements i .. i + 3 of a state tensor at `at` stored as `ST`, decoded (int8: map entries times `va`, masked by `live`: +0 when absmax is 0). */
 @inline function state4(ST: u32, at: usize, i: usize, map: usize, va: v128, live: v128): v128 {
@@ -247,6 +248,9 @@ export function adamFusedRows(ld: usize, key: u32, from: i32, end: i32): u32 {
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
   const ams = hyperFlag(h, ADAM_AMSGRAD), l2 = hyperFlag(h, ADAM_USE_L2), dec = hyperFlag(h, ADAM_USE_DECAY);
   const st = w32(ld, LEAN_STYPE);
+  // Plain Adam, bf16 weights and int8 state: lean-adam8.ts (the same bits, fewer instructions a row).
+  if (ASC_FEATURE_SIMD && st == LEAN_INT8 && !ams && !l2 && !dec && w32(ld, LEAN_WTYPE) == LEAN_BF16 && (w32(ld, LEAN_DIM) & 7) == 0 &&
+      !w32(ld, LEAN_KEEP)) return adam8FusedRows(ld, key, from, end);
   if (st == LEAN_INT8) return adamWeights(ld, key, from, end, LEAN_INT8, ams, l2, dec);
   if (st == LEAN_BF16) return adamWeights(ld, key, from, end, LEAN_BF16, ams, l2, dec);
   return adamWeights(ld, key, from, end, LEAN_F32, ams, l2, dec);

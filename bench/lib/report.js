@@ -200,7 +200,9 @@ export const YARDSTICKS =
   'same bits) compiled by clang (`--target=wasm32 -O3 -msimd128 -nostdlib`, four f32x4 interleaved per iteration, the ' +
   'fastest of 1, 2 and 4) and run in the same Node process as the engine: "× wasm limit" columns. It needs clang and ' +
   'wasm-ld (Debian: `apt-get install clang lld`) and is skipped with a note without them. **C SSE**: the same loops ' +
-  'compiled natively by gcc (`-O3 -msse4.2 -fno-math-errno`). Embedding tables: **C lazy (radix sort)** sorts the ids ' +
+  'compiled natively by gcc (`-O3 -msse4.2 -fno-math-errno`). Every dense contender sets its param and state back to ' +
+  'where they started every 256 steps: with the fixed gradient, Adam with L2 decay would otherwise reach float32 ' +
+  'denormals after ~800 steps, and a step would slow with the step count. Embedding tables: **C lazy (radix sort)** sorts the ids ' +
   'and coalesces runs; **C lazy (slot per row)** coalesces with a slot per table row (no sort; a row seen once is ' +
   'updated straight from its gradient); **C lazy (hybrid)** coalesces so, then sorts the distinct rows; the **row-touch limit** reads and writes w, m and v of each distinct row and ' +
   'reads one gradient row each, with no arithmetic and the ids deduplicated before timing (the bytes any lazy update ' +

@@ -69,6 +69,44 @@ export function clangWasm(extra = []) {
   return result;
 }
 
+/**
+ * Steps between resets of a dense contender's param and state buffers to their values at set-up.
+ * The bench's gradient is fixed, so a long run drifts into states no training reaches: with L2
+ * decay (Adam's `weightDecay`) `g + wd·p` reaches exactly 0 for ~90% of the elements and m, then v,
+ * decay into float32 denormals and stay there (m·0.9 rounds back to the smallest denormal); from
+ * ~800 steps on, and the step slows by how many steps were taken. Centered RMSprop's s − a² turns
+ * negative (NaN params) from ~1100 steps. Every contender (engine, plain JS, tfjs, the wasm limit,
+ * the roofline, and the native loop in bench/c/dense.c) resets every RESET_EVERY steps, so they all
+ * run the same first 256 steps over and over; the copy costs about 3/(7·256) of a step's traffic.
+ */
+export const RESET_EVERY = 256;
+
+/**
+ * Wraps one step `step` so that before every (RESET_EVERY + 1)-th call the buffers `views` (the
+ * Float32Arrays, or a function returning them where views into a wasm memory may be replaced) are
+ * set back to their contents when `resetEvery` was called. The step count of the optimizer (its
+ * bias corrections) goes on. `every` 0 or less: no resets.
+ * @param {() => unknown} step
+ * @param {Float32Array[] | (() => Float32Array[])} views
+ * @param {number} [every]
+ * @returns {() => void}
+ */
+export function resetEvery(step, views, every = RESET_EVERY) {
+  if (!(every > 0)) return step;
+  const get = typeof views === 'function' ? views : () => views;
+  const initial = get().map((v) => v.slice());
+  let k = 0;
+  return () => {
+    if (k === every) {
+      const now = get();
+      for (let i = 0; i < now.length; i++) now[i].set(initial[i]);
+      k = 0;
+    }
+    k++;
+    step();
+  };
+}
+
 const B1 = 0.9;
 const B2 = 0.999;
 
@@ -171,6 +209,25 @@ const KERNELS = {
   lion: (k, p, g, m, v, n) => () => k(p, g, m, n, 1e-4, 0.9, 1 - 0.9, 0.99, 1 - 0.99, 1e-3),
 };
 
+/** The number of state buffers of each bench kernel's loop (m, v, x after p and g). */
+const STATES = {
+  adam: 2,
+  adamw: 2,
+  'sgd-momentum': 1,
+  amsgrad: 3,
+  'adam-l2': 2,
+  sgd: 0,
+  'sgd-nesterov': 1,
+  'rmsprop-centered': 2,
+  adagrad: 1,
+  rmsprop: 1,
+  adamax: 2,
+  adadelta: 2,
+  nadam: 2,
+  radam: 2,
+  lion: 1,
+};
+
 /** The export of dense.c's loop for each bench kernel id (C names have no '-'). */
 const EXPORT = (id) => id.replaceAll('-', '_');
 
@@ -188,9 +245,11 @@ export function hasClangKernel(id) {
 /**
  * One dense step of kernel `id` over `n` floats in a fresh instance (a memory of its own, grown to
  * hold p, g and three state buffers, 16-byte aligned and 16 bytes apart as the engine's allocator
- * places them). Returns `run()` (one step) and the Float32Array views [p, g, m, v].
+ * places them). Returns `run()` (one step; p and the loop's state buffers are reset to their
+ * values here every `reset` steps, RESET_EVERY by default, 0 for never: see resetEvery) and the
+ * Float32Array views [p, g, m, v, x].
  */
-export function clangKernel(module, id, { n, fill = [] }) {
+export function clangKernel(module, id, { n, fill = [], reset = RESET_EVERY }) {
   if (!KERNELS[id]) throw new Error(`wasm (clang): bench/c/dense.c has no loop for ${id}`);
   const { exports } = new WebAssembly.Instance(module, {});
   const memory = exports.memory;
@@ -202,5 +261,6 @@ export function clangKernel(module, id, { n, fill = [] }) {
   const views = ptrs.map((p) => new Float32Array(memory.buffer, p, n));
   fill.forEach((values, i) => values && views[i].set(values));
   const [p, g, m, v, x] = ptrs;
-  return { run: KERNELS[id](exports[EXPORT(id)], p, g, m, v, n, x), views };
+  const step = KERNELS[id](exports[EXPORT(id)], p, g, m, v, n, x);
+  return { run: resetEvery(step, [views[0], ...views.slice(2, 2 + STATES[id])], reset), views };
 }
