@@ -158,13 +158,9 @@ int main(void) {
 }
 `,
       );
-      const exe = join(dir, 'harness');
-      const cc = spawnSync('gcc', ['-O2', '-msse4.2', '-fno-math-errno', '-o', exe, harness, '-lm'], {
-        encoding: 'utf8',
-      });
-      if (cc.error) return expect(String(cc.error.message)).toMatch(/ENOENT/); // no gcc: the C contenders skip too
-      expect(cc.status, cc.stderr).toBe(0);
-      const [withReset, without] = spawnSync(exe, { encoding: 'utf8' }).stdout.trim().split(' ').map(Number);
+      const out = runHarness(dir, harness);
+      if (out === null) return; // no gcc: the C contenders skip too
+      const [withReset, without] = out.split(' ').map(Number);
       expect(withReset).toBe(0);
       expect(without).toBeGreaterThan(0);
     } finally {
@@ -222,14 +218,9 @@ int main(void) {
 }
 `,
     );
-    const exe = join(dir, 'harness');
-    const cc = spawnSync('gcc', ['-O2', '-msse4.2', '-fno-math-errno', '-o', exe, harness, '-lm'], {
-      encoding: 'utf8',
-    });
-    if (cc.error) return expect(String(cc.error.message)).toMatch(/ENOENT/); // no gcc: the C contenders skip too
-    expect(cc.status, cc.stderr).toBe(0);
-    const r = spawnSync(exe, { encoding: 'utf8' });
-    expect(r.stdout.trim()).toBe('0 0');
+    const out = runHarness(dir, harness);
+    if (out === null) return; // no gcc: the C contenders skip too
+    expect(out).toBe('0 0');
   });
 
   it('refuses an unknown method with a message', () => {
@@ -329,3 +320,20 @@ describe('report helpers for the yardsticks', () => {
     expect(lines[3]).toContain('| 0.95× ✗ | 1.58× ✗ |');
   });
 });
+
+/**
+ * Compiles the C test harness `harness` (in `dir`) with gcc as the bench builds its C contenders
+ * and returns what it prints, trimmed; null when there is no gcc (the C contenders skip too).
+ */
+function runHarness(dir: string, harness: string): string | null {
+  const exe = join(dir, 'harness');
+  const cc = spawnSync('gcc', ['-O2', '-msse4.2', '-fno-math-errno', '-o', exe, harness, '-lm'], {
+    encoding: 'utf8',
+  });
+  if (cc.error) {
+    expect(String(cc.error.message)).toMatch(/ENOENT/);
+    return null;
+  }
+  expect(cc.status, cc.stderr).toBe(0);
+  return spawnSync(exe, { encoding: 'utf8' }).stdout.trim();
+}
