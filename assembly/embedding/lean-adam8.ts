@@ -15,14 +15,14 @@
 //     encodeBf16Block's way: the same u32, wrapping);
 //   - the record addressing words are read once, and a record's prefetch touches its last word too
 //     (a 264-byte record can span six lines).
-// Only bf16 weights are instantiated (each form is ~4 KB of wasm that init() compiles); f32 weights
-// with int8 state take adamRows.
+// Only bf16 weights (each form is ~4 KB of wasm that init() compiles); f32 weights with int8 state
+// take adamRows.
 
 import { EMB_HYPER } from "./layout";
 import { hyperF32 } from "../shared/common";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS } from "../optimizers/adam/slots";
 import { LEAN_UNIQ, LEAN_GPTR, LEAN_ROW0, LEAN_MAPS, LEAN_DIM, LEAN_SHIFT, LEAN_CHUNKS, LEAN_REC, LEAN_SHADOW_AT, LEAN_SCRATCH_AT,
-  LEAN_BLOCK, LEAN_BF16 } from "./lean-block";
+  LEAN_BLOCK } from "./lean-block";
 import { w32, slotWord } from "./lean-record";
 import { srRowKey } from "../shared/lowp";
 import { encodeInt8Block } from "../optimizers/quant/codec";
@@ -30,8 +30,12 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
 
 @inline function gidx(map: usize, c: usize, k: i32): usize { return map + (<usize>load<u8>(c + <usize>k) << 2); }
 
-/** Entries [from, end) of the update's unique rows, weights stored as `WT` (bf16; f32 is written but not instantiated); see the top. */
-@inline function adam8Rows(ld: usize, key: u32, from: i32, end: i32, WT: u32): u32 {
+/**
+ * The fused rows of a plain-Adam lean table with bf16 weights and int8 state (the caller checks: no
+ * AMSGrad, L2 or decoupled decay, no f16 guard, dim a multiple of 8, the SIMD build):
+ * entries [from, end) of the unique rows at step key `key`; returns the prefetch loop's sink.
+ */
+export function adam8FusedRows(ld: usize, key: u32, from: i32, end: i32): u32 {
   const dim = <usize>w32(ld, LEAN_DIM);
   const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
@@ -87,15 +91,8 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
         va = v128.load32_lane(gidx(mapU, cv, 3), va, 3); vb = v128.load32_lane(gidx(mapU, cv, 7), vb, 3);
         ma = v128.and(f32x4.mul(ma, vam), lm); mb = v128.and(f32x4.mul(mb, vam), lm);
         va = v128.and(f32x4.mul(va, vav), lv); vb = v128.and(f32x4.mul(vb, vav), lv);
-        let pa: v128, pb: v128;
-        if (WT == LEAN_BF16) {
-          const w = v128.load(rec + (i << 1));
-          pa = i32x4.shl(i32x4.extend_low_i16x8_u(w), 16);
-          pb = i32x4.shl(i32x4.extend_high_i16x8_u(w), 16);
-        } else {
-          pa = v128.load(rec + o);
-          pb = v128.load(rec + o, 16);
-        }
+        const w = v128.load(rec + (i << 1));
+        const pa = i32x4.shl(i32x4.extend_low_i16x8_u(w), 16), pb = i32x4.shl(i32x4.extend_high_i16x8_u(w), 16);
         const ga = f32x4.mul(v128.load(G + o), vgs), gb = f32x4.mul(v128.load(G + o, 16), vgs);
         // Adam (lean-adam.ts adam4, without AMSGrad and decay: the same operations in the same order).
         ma = f32x4.add(f32x4.mul(ma, vb1), f32x4.mul(vb1c, ga));
@@ -108,22 +105,17 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
         xv = i32x4.max_u(xv, i32x4.max_u(v128.and(va, abs), v128.and(vb, abs)));
         const na = f32x4.sub(pa, f32x4.mul(vss, f32x4.div(ma, f32x4.add(f32x4.mul(f32x4.sqrt(va), vib), veps))));
         const nb = f32x4.sub(pb, f32x4.mul(vss, f32x4.div(mb, f32x4.add(f32x4.mul(f32x4.sqrt(vb), vib), veps))));
-        if (WT == LEAN_BF16) {
-          // lean-record.ts bf16Sr8 with srBits4's first product carried from one group to the next (the same u32, wrapping).
-          let hh = v128.xor(vrk, ec);
-          hh = v128.xor(hh, i32x4.shr_u(hh, 16));
-          hh = i32x4.mul(hh, i32x4.splat(0x85ebca6b));
-          hh = v128.xor(hh, i32x4.shr_u(hh, 13));
-          hh = i32x4.mul(hh, i32x4.splat(0xc2b2ae35));
-          hh = v128.xor(hh, i32x4.shr_u(hh, 16)); // 8 x 16 bits, element order
-          ec = i32x4.add(ec, ecStep);
-          const lo = i32x4.shr_u(i32x4.add(na, i32x4.extend_low_i16x8_u(hh)), 16);
-          const hi = i32x4.shr_u(i32x4.add(nb, i32x4.extend_high_i16x8_u(hh)), 16);
-          v128.store(rec + (i << 1), i16x8.narrow_i32x4_u(lo, hi));
-        } else {
-          v128.store(rec + o, na);
-          v128.store(rec + o, nb, 16);
-        }
+        // lean-record.ts bf16Sr8 with srBits4's first product carried from one group to the next (the same u32, wrapping).
+        let hh = v128.xor(vrk, ec);
+        hh = v128.xor(hh, i32x4.shr_u(hh, 16));
+        hh = i32x4.mul(hh, i32x4.splat(0x85ebca6b));
+        hh = v128.xor(hh, i32x4.shr_u(hh, 13));
+        hh = i32x4.mul(hh, i32x4.splat(0xc2b2ae35));
+        hh = v128.xor(hh, i32x4.shr_u(hh, 16)); // 8 x 16 bits, element order
+        ec = i32x4.add(ec, ecStep);
+        const lo = i32x4.shr_u(i32x4.add(na, i32x4.extend_low_i16x8_u(hh)), 16);
+        const hi = i32x4.shr_u(i32x4.add(nb, i32x4.extend_high_i16x8_u(hh)), 16);
+        v128.store(rec + (i << 1), i16x8.narrow_i32x4_u(lo, hi));
       }
       // The new absmax of each tensor (lean-codec.ts absMax's value), then its codes (lean-adam.ts int8Row).
       const nm = reinterpret<f32>(max<u32>(max<u32>(i32x4.extract_lane(xm, 0), i32x4.extract_lane(xm, 1)),
@@ -139,13 +131,4 @@ import { MAP_SIGNED, MAP_UNSIGNED } from "../shared/maps";
     }
   }
   return sink;
-}
-
-/**
- * The fused rows of a plain-Adam lean table with bf16 weights and int8 state (the caller checks: no
- * AMSGrad, L2 or decoupled decay, no f16 guard, dim a multiple of 8, the SIMD build):
- * entries [from, end) of the unique rows at step key `key`; returns the prefetch loop's sink.
- */
-export function adam8FusedRows(ld: usize, key: u32, from: i32, end: i32): u32 {
-  return adam8Rows(ld, key, from, end, LEAN_BF16);
 }
