@@ -100,7 +100,12 @@ function runWasm(c: Case, fn = 'adam8_rows'): Uint8Array | null {
     expect(w.skipped).toMatch(/clang/);
     return null;
   }
-  const { exports: x } = new WebAssembly.Instance(w.module, {}) as unknown as { exports: Record<string, any> };
+  const { exports: x } = new WebAssembly.Instance(w.module, {}) as unknown as {
+    exports: Record<string, (...a: number[]) => number> & {
+      memory: WebAssembly.Memory;
+      __heap_base: { value: number };
+    };
+  };
   const mem: WebAssembly.Memory = x.memory;
   let top = Math.ceil(x.__heap_base.value / 16) * 16;
   const put = (a: ArrayBufferView): number => {
@@ -143,9 +148,15 @@ function coalesce(ids: Int32Array, grads: Float32Array, dim: number): { ids: Uin
   return { ids: Uint32Array.from(rows), grads: g.slice(0, rows.length * dim) };
 }
 
+interface Raw {
+  weights: Uint8Array;
+  state: Record<string, Uint8Array>;
+  absmax: Record<string, Float32Array>;
+}
+
 /** The lean table's stored rows packed as lean.c's adam8 records: bf16 weights, codes of m, codes of v, absmax of m and v. */
 function records(emb: Embedding, rows: number, dim: number): Uint8Array {
-  const raw = (emb.table as unknown as { rawTensors(): any }).rawTensors();
+  const raw = (emb.table as unknown as { rawTensors(): Raw }).rawTensors();
   const [m, v] = Object.keys(raw.state);
   const rb = 4 * dim + 8;
   const out = new Uint8Array(rows * rb);
