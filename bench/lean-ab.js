@@ -104,9 +104,10 @@ async function main() {
   // The C yardsticks: the same ids, the rows coalesced before timing (row loops only).
   const C_KINDS = [
     ['adam', 'adam32'],
+    ['adam-record', 'adam32r'],
     ['adagrad', 'adagrad'],
     ['int8', 'adam8'],
-  ].filter(([id]) => id === 'adam' || !o.only || o.only.includes(id));
+  ].filter(([id]) => id.startsWith('adam') || !o.only || o.only.includes(id));
   if (o.c) {
     const maps = engineMaps(lib);
     const w = leanWasm();
