@@ -13,6 +13,11 @@
 //                           [--pairs 31]    (only A's and B's updates, alternated in short turns:
 //                                            the median of the per-turn ratios)
 //                           [--amode lazy]  (with --pairs: A's table in this mode, e.g. exact vs lazy)
+//                           [--adist ../lead/dist] (A: another checkout's whole build, its JS and
+//                                            wasm, in this process: an A/B across ABI changes)
+//                           [--clang]       (also bench/c/lean.c's fp32 Adam rows compiled by clang to
+//                                            wasm, in this process, on the same coalesced rows: the
+//                                            yardstick of B's row loop, bench/groups/lean-c.js)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +27,7 @@ import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
 import { cpuNow, wallNow } from './lib/clock.js';
 import { touchPages } from './lib/pages.js';
 import { cpuIdentity } from './lib/cpu.js';
+import { coalesced, engineMaps, leanWasm, wasmRunner } from './groups/lean-c.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIM = 64,
@@ -47,6 +53,8 @@ function parse(argv) {
     else if (a === '--k') o.k = Number(v());
     else if (a === '--pairs') o.pairs = Number(v());
     else if (a === '--amode') o.amode = v();
+    else if (a === '--clang') o.clang = true;
+    else if (a === '--adist') o.adist = resolve(v());
     else throw new TypeError(`sparse-ab: unknown option ${a}`);
   }
   return o;
@@ -86,10 +94,11 @@ async function main() {
   const g = makeGrads(k * DIM, 3);
   const unique = ids.reduce((s, a) => s + new Set(a).size, 0) / BATCHES;
   const now = o.threads ? wallNow : cpuNow;
-  const table = async (file, threads, mode = o.mode) => {
-    const engine = await lib.createEngine({ simd: true, ...source(file), ...(threads ? { threads } : {}) });
+  const libA = o.adist ? await import(pathToFileURL(join(o.adist, 'index.js')).href) : lib;
+  const table = async (file, threads, mode = o.mode, L = lib) => {
+    const engine = await L.createEngine({ simd: true, ...source(file), ...(threads ? { threads } : {}) });
     if (threads && engine.parallel) engine.parallel.minParallelElements = 1;
-    const emb = new lib.Embedding(o.rows, DIM, {
+    const emb = new L.Embedding(o.rows, DIM, {
       optimizer: 'adam',
       lr: 1e-3,
       mode,
@@ -104,7 +113,11 @@ async function main() {
   const contenders = [];
   let b = 0;
   if (o.pairs) {
-    const A = o.base ? await table(o.base, 0, o.amode) : await table(o.wasm, o.threads ? 1 : 0, o.amode);
+    const A = o.adist
+      ? await table(o.base, 0, o.amode, libA)
+      : o.base
+        ? await table(o.base, 0, o.amode)
+        : await table(o.wasm, o.threads ? 1 : 0, o.amode);
     const B = await table(o.wasm, o.threads);
     let ia = 0,
       ib = 0;
@@ -137,8 +150,9 @@ async function main() {
     process.exit(0);
   }
   const next = () => ids[(b = (b + 1) % BATCHES)];
-  if (o.base) {
-    const A = await table(o.base);
+  let A = null;
+  if (o.base || o.adist) {
+    A = await table(o.base, 0, o.mode, libA);
     contenders.push(['A update', () => A.emb.update(next(), g)]);
   }
   const B = await table(o.wasm, o.threads ? 1 : 0);
@@ -157,21 +171,30 @@ async function main() {
   const sc = lt.scratch,
     x = lt.engine.exports;
   contenders.push(['B copy grads', () => lt.engine.heapF32.set(g, sc.gradPtr >>> 2)]);
-  contenders.push([
-    'B coalesce',
-    () => {
-      sc.copyIds(next(), k);
-      return x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
-    },
-  ]);
-  contenders.push([
-    'B apply',
-    () => {
-      sc.copyIds(next(), k);
-      const u = x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
-      x.embApply(lt.desc, lt.steps + 1, u, 0, 0, 0, 0, 0);
-    },
-  ]);
+  // Coalescing alone and coalescing + the row loop, on B's table and (with --base/--adist) on A's.
+  const phases = (name, T) => {
+    const t = T.emb.table,
+      c = t.scratch,
+      e = t.engine.exports;
+    t.gradView(k).set(g);
+    contenders.push([
+      `${name} coalesce`,
+      () => {
+        c.copyIds(next(), k);
+        return e.embCoalesce(t.desc, c.idsPtr, k, c.gradPtr, 0);
+      },
+    ]);
+    contenders.push([
+      `${name} apply`,
+      () => {
+        c.copyIds(next(), k);
+        const u = e.embCoalesce(t.desc, c.idsPtr, k, c.gradPtr, 0);
+        e.embApply(t.desc, t.steps + 1, u, 0, 0, 0, 0, 0);
+      },
+    ]);
+  };
+  if (A) phases('A', A);
+  phases('B', B);
   // The way update() takes a Float32Array (table-base.ts coalesceStaged): the gradients copied in
   // piece by piece through the stage buffer, each piece coalesced right after its copy.
   const heap = lt.engine.heapF32;
@@ -198,6 +221,24 @@ async function main() {
       x.embApply(lt.desc, lt.steps + 1, staged(), 0, 0, 0, 0, 0);
     },
   ]);
+  if (o.clang) {
+    // The same ids' rows coalesced as the engine lists them (first appearance, float32 sums in batch
+    // order), stepped by clang's wasm build of lean.c's fp32 Adam rows (three tables, as PyTorch).
+    const w = leanWasm();
+    if (w.skipped) console.error(w.skipped);
+    else {
+      const run = wasmRunner(
+        w.module,
+        'adam32',
+        o.rows,
+        DIM,
+        coalesced({ ids, grads: g }, DIM),
+        engineMaps(lib),
+        params(o.rows * DIM, 5),
+      );
+      contenders.push(['C wasm adam32 rows', run.fn]);
+    }
+  }
   let cp = null,
     idsFile = null;
   if (o.c) {
@@ -226,9 +267,14 @@ async function main() {
   }
   // The coalesce-only and apply rows also run the id copy; "apply" is coalesce + the row loop.
   const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
+  if (med.has('A apply')) med.set('A row loop (apply - coalesce)', med.get('A apply') - med.get('A coalesce'));
   if (med.has('B apply')) med.set('B row loop (apply - coalesce)', med.get('B apply') - med.get('B coalesce'));
   if (med.has('B staged apply'))
     med.set('B row loop, copied rows', med.get('B staged apply') - med.get('B staged coalesce'));
+  if (med.has('C wasm adam32 rows'))
+    for (const n of ['A row loop (apply - coalesce)', 'B row loop (apply - coalesce)', 'B row loop, copied rows'])
+      if (med.has(n))
+        console.log(`# ${n} / C wasm adam32 rows: ${(med.get(n) / med.get('C wasm adam32 rows')).toFixed(3)}`);
   const cpu = cpuIdentity().label;
   console.log(
     `# sparse-ab ${o.rows} x ${DIM} Adam ${o.mode}, ${k} ${o.regime} ids (${unique.toFixed(0)} distinct), ${o.rounds} rounds; ${cpu}, load ${loadavg()
