@@ -54,13 +54,20 @@ const NO_KERNEL: TableFn = () => {};
 export class DenseStep {
   /** Completed steps. */
   steps = 0;
-  disposed = false;
-  /** Params, groups or options changed: the table is laid out again before the next step. */
-  dirty = true;
   /** The norm the last step measured, or NaN. */
   lastNorm = NaN;
-  meta: MetaTracker | null = null;
-  hook: StepHook | null = null;
+  // What decides whether the usual step applies, behind accessors that keep `usual` right.
+  private off = false;
+  private stale = true;
+  private tracker: MetaTracker | null = null;
+  private extra: StepHook | null = null;
+  /**
+   * The usual step applies (not disposed, table laid out with params, no clipping, hook or
+   * meta-gradients): one field read by the step instead of six, recomputed whenever one changes.
+   */
+  private usual = false;
+  /** The params of the table laid out (0 before the first layout). */
+  private count = 0;
   // The optimizer-wide options (set by `configure` at every rebuild: they change only with one).
   private hasNorm = false;
   private maxNorm = 0;
@@ -95,6 +102,41 @@ export class DenseStep {
     this.steadies = decl.steadyFrom !== undefined;
   }
 
+  get disposed(): boolean {
+    return this.off;
+  }
+  set disposed(on: boolean) {
+    this.off = on;
+    this.refresh();
+  }
+  /** Params, groups or options changed: the table is laid out again before the next step. */
+  get dirty(): boolean {
+    return this.stale;
+  }
+  set dirty(on: boolean) {
+    this.stale = on;
+    this.refresh();
+  }
+  get meta(): MetaTracker | null {
+    return this.tracker;
+  }
+  set meta(m: MetaTracker | null) {
+    this.tracker = m;
+    this.refresh();
+  }
+  get hook(): StepHook | null {
+    return this.extra;
+  }
+  set hook(h: StepHook | null) {
+    this.extra = h;
+    this.refresh();
+  }
+
+  private refresh(): void {
+    this.usual =
+      !this.off && !this.stale && this.tracker === null && this.extra === null && this.unclipped && this.count > 0;
+  }
+
   /** The optimizer-wide options of the table just laid out, and the largest `wd * |p|` an L2 decay may add. */
   configure(o: { clipGradNorm: number | null; clipGradValue: number | null; nonFinite: string }, l2: number): void {
     this.hasNorm = o.clipGradNorm !== null;
@@ -105,7 +147,9 @@ export class DenseStep {
     this.check = o.nonFinite !== 'ignore';
     this.skip = o.nonFinite === 'skip';
     this.l2Bound = l2 * F32_MAX * (1 + 2 ** -20);
+    this.count = this.params.length;
     if (this.kernel === NO_KERNEL) this.kernel = this.engine.kernel(this.kernelName);
+    this.refresh();
   }
 
   /** Writes every cohort's hyper block for the coming step: gradient scale, clamp bounds. */
@@ -113,8 +157,37 @@ export class DenseStep {
     this.table.write(this.decl, this.series, this.steps, scale, lo, hi);
   }
 
-  /** `Optimizer.step()` (src/core/optimizer.ts documents it). */
+  /**
+   * `Optimizer.step()` (src/core/optimizer.ts documents it). The usual step (no options, one
+   * group without a schedule, no clipping, hook, meta-gradients or worker threads, table laid out)
+   * in a few lines that V8 inlines into the caller: the max |g| pass and its bound, the hyper
+   * blocks when they move, the kernel. Anything else, and a bound that does not show the
+   * gradients fine, goes through `full`, the same checks in their general form.
+   */
   step(options: StepOptions | undefined): boolean {
+    if (options === undefined && this.usual && this.engine.parallel === null && this.steps < MAX_STEP_COUNT) {
+      const groups = this.groups.states;
+      if (groups.length === 1 && groups[0].schedule === null) {
+        const table = this.table;
+        const n = this.count;
+        if (this.check) {
+          const bound = this.engine.gradMaxAbs(table.table, n);
+          if (!(bound + this.l2Bound <= F32_SAFE && (!this.squares || bound <= F32_SQRT_MAX)))
+            return this.full(options);
+        }
+        if (this.steadies === false || !table.holds(this.steps, 1))
+          table.write(this.decl, this.series, this.steps, 1, -Infinity, Infinity);
+        this.lastNorm = NaN;
+        this.kernel(table.table, n);
+        this.steps++;
+        return true;
+      }
+    }
+    return this.full(options);
+  }
+
+  /** The step in its general form: every check, schedules, clipping, hooks, meta-gradients, threads. */
+  private full(options: StepOptions | undefined): boolean {
     if (this.disposed) throw this.host.disposedError('step');
     if (this.steps >= MAX_STEP_COUNT)
       throw new RangeError(
