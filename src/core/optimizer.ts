@@ -129,7 +129,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       optionNames: decl.options,
       steps: () => this.steps,
       checkAlive: (what: string) => this.checkAlive(what),
-      checkRate: (v: number | Schedule) => this.hook?.checkRate(v),
+      // Called before every rate a group is set to (opt.lr, a group's lr): the usual step then
+      // writes its hyper blocks (StepTable.settled does not read the rates).
+      checkRate: (v: number | Schedule) => {
+        this.steptable.ratesMoved();
+        this.hook?.checkRate(v);
+      },
       resolve: (o: Record<string, unknown>) => this.resolve(o as O),
       param: (init: ArrayLike<number> | number, o?: { group?: ParamGroup | number }) => this.param(init, o),
     };

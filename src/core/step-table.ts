@@ -215,6 +215,23 @@ export class StepTable {
     return true;
   }
 
+  /**
+   * `holds(steps, 1)` for the usual step, without reading the groups' rates: the last write was
+   * quiet with scale 1 and open bounds, no step went back since, and no rate was set since
+   * (`ratesMoved`). The rates live in each optimizer's options objects, whose shapes differ per
+   * optimizer: reading `lr` there is a megamorphic load once a process steps several kinds
+   * (16-float SGD step +28 ns). A schedule moves rates without `ratesMoved`: the usual step
+   * leaves scheduled groups to `holds`.
+   */
+  settled(steps: number): boolean {
+    return this.quietScale === 1 && steps >= this.quietSteps;
+  }
+
+  /** A group's rate is about to be set (not by a schedule): the next usual step writes the blocks. */
+  ratesMoved(): void {
+    this.quietScale = NaN;
+  }
+
   /** Frees the table and the blocks. */
   release(): void {
     if (this.table) this.engine.free(this.table);
