@@ -130,9 +130,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       steps: () => this.steps,
       checkAlive: (what: string) => this.checkAlive(what),
       // Called before every rate a group is set to (opt.lr, a group's lr): the usual step then
-      // writes its hyper blocks (StepTable.settled does not read the rates).
+      // looks at the groups again and writes its hyper blocks (it reads neither the rates,
+      // StepTable.settled, nor the groups' schedules).
       checkRate: (v: number | Schedule) => {
-        this.steptable.ratesMoved();
+        this.run.ratesMoved();
         this.hook?.checkRate(v);
       },
       resolve: (o: Record<string, unknown>) => this.resolve(o as O),
