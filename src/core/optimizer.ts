@@ -90,7 +90,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return this.run.steps;
   }
   private set steps(n: number) {
-    this.run.steps = n;
+    this.run.restart(n);
   }
   /** Params, groups or options changed since the table was laid out. */
   private set dirty(on: boolean) {
