@@ -6,6 +6,8 @@
 // bench/c/dense.c natively on 1 and 2 pthreads with a spin barrier per step ("C SSE" columns, its
 // own 2t/1t ratio in a note), and the memory bandwidth on 1 and 2 threads (a note), which bounds
 // what a second thread can add once the tensors leave the caches.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { C_FLAGS } from '../lib/c.js';
 import { grads, params, ZipfIds } from '../lib/data.js';
 
@@ -202,8 +204,61 @@ export function threadsEmbeddingGroup(ctx) {
   const contenders = [
     { id: `emb-${THREADS}t`, label: `${THREADS} threads` },
     { id: 'emb-1t', label: '1 thread' },
+    { id: `c-${THREADS}t`, label: `C lazy, ${THREADS} pthreads` },
+    { id: 'c-1t', label: 'C lazy, 1 thread' },
   ];
   const tasks = [];
+  const group = {
+    id: 'threads-embedding',
+    title: `Embedding update (lazy Adam, rows × ${DIM}, ${K} Zipf ids) on ${THREADS} threads vs 1 thread`,
+    kind: 'threads',
+    unit: 'Melem/s',
+    xLabel: 'table rows',
+    baseline: contenders[0].id,
+    showMs: true,
+    contenders,
+    cPrograms: ['threads-sparse'],
+    targets: rowsList.map((rows) => ({
+      contender: 'emb-1t',
+      min: 1.3,
+      at: rows,
+      label: `${THREADS} threads ≥ 1.3× one thread on updates of ~2000 rows`,
+    })),
+    notes: [
+      `the 2-thread engine splits every update (minParallelElements: 0): the calling thread copies the gradients in and coalesces them as on one thread while a worker reads the rows ahead, then every thread steps a range of the distinct rows when the worker answered in time (src/embedding/split-update.ts); updates run back to back here, so the worker is awake: bench/threads-ab.js sleeps 1 ms between updates (a training step between them), measures more sizes and where the default threshold splits`,
+    ],
+    tasks,
+  };
+  // The yardstick: bench/c/threads-sparse.c (sparse.c's lazy update with prefetching, its coalescing
+  // on the calling thread, then half the distinct rows on each of 2 pthreads; and the row-touch
+  // limit split the same way), 1- and 2-thread bursts alternated in one process per round.
+  const cSamples = new Map();
+  const cRatios = { lazy: new Map(), touch: new Map() };
+  const runC = (rows, file, t) => async () => {
+    if (ctx.c.skipped) return { skipped: ctx.c.skipped };
+    let r = cSamples.get(rows);
+    if (t === THREADS || !r) {
+      const path = file();
+      const args = (m) => [String(rows), String(DIM), String(K), path, String(BATCHES), String(ctx.timeMs), m, 'ab'];
+      [r] = ctx.c.run('threads-sparse', args('prefetch'));
+      cSamples.set(rows, r);
+      const [touch] = ctx.c.run('threads-sparse', args('touch'));
+      for (const [m, x] of [
+        ['lazy', r],
+        ['touch', touch],
+      ]) {
+        if (!cRatios[m].has(rows)) cRatios[m].set(rows, []);
+        cRatios[m].get(rows).push(x.ratio);
+      }
+      const NOTE = 'C lazy (bench/c/threads-sparse.c';
+      const text = `${NOTE}: sparse.c's lazy Adam with direct-mapped coalescing and prefetching; the calling thread coalesces, then each of 2 pthreads steps half of the ~${Math.round(r.distinct)} distinct rows, a spin barrier per update) ran ${[...cRatios.lazy].map(([n, rs]) => `${medianOf(rs).toFixed(2)}× its 1 thread at ${n} rows`).join(', ')}; the row-touch limit (only the rows' bytes moved) split the same way ${[...cRatios.touch].map(([, rs]) => `${medianOf(rs).toFixed(2)}×`).join(', ')} (medians over the rounds of the median per-burst ratio, bursts alternated in one process)`;
+      const i = group.notes.findIndex((x) => x.startsWith(NOTE));
+      if (i >= 0) group.notes[i] = text;
+      else group.notes.push(text);
+    }
+    if (t !== THREADS) cSamples.delete(rows);
+    return { samples: t === THREADS ? r.two : r.one, reps: r.reps };
+  };
   for (const rows of rowsList) {
     let ids;
     const data = () => {
@@ -245,25 +300,24 @@ export function threadsEmbeddingGroup(ctx) {
       elems: K * DIM,
       run: run(false),
     });
+    let idsFile = null;
+    const file = () => {
+      if (!idsFile) {
+        idsFile = join(ctx.c.dir, `ids-threads-zipf-${rows}.bin`);
+        const all = new Int32Array(BATCHES * K);
+        data().forEach((a, i) => all.set(a, i * K));
+        writeFileSync(idsFile, new Uint8Array(all.buffer));
+      }
+      return idsFile;
+    };
+    for (const t of THREAD_COUNTS)
+      tasks.push({
+        name: `threads-embedding/c-${t}t/${rows}`,
+        contender: `c-${t}t`,
+        n: rows,
+        elems: K * DIM,
+        run: runC(rows, file, t),
+      });
   }
-  return {
-    id: 'threads-embedding',
-    title: `Embedding update (lazy Adam, rows × ${DIM}, ${K} Zipf ids) on ${THREADS} threads vs 1 thread`,
-    kind: 'threads',
-    unit: 'Melem/s',
-    xLabel: 'table rows',
-    baseline: contenders[0].id,
-    showMs: true,
-    contenders,
-    targets: rowsList.map((rows) => ({
-      contender: 'emb-1t',
-      min: 1.3,
-      at: rows,
-      label: `${THREADS} threads ≥ 1.3× one thread on updates of ~2000 rows`,
-    })),
-    notes: [
-      `the 2-thread engine splits every update (minParallelElements: 0): the calling thread copies the gradients in and coalesces them as on one thread while a worker reads the rows ahead, then every thread steps a range of the distinct rows when the worker answered in time (src/embedding/split-update.ts); updates run back to back here, so the worker is awake: bench/threads-ab.js sleeps 1 ms between updates (a training step between them), measures more sizes and where the default threshold splits`,
-    ],
-    tasks,
-  };
+  return group;
 }

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const C_FLAGS = ['-O3', '-msse4.2', '-fno-math-errno'];
 
 const SRC = fileURLToPath(new URL('../c/', import.meta.url));
-/** Flags a program needs beyond C_FLAGS (threads.c runs pthreads). */
-const PROGRAM_FLAGS = { threads: ['-pthread'] };
+/** Flags a program needs beyond C_FLAGS (threads.c and threads-sparse.c run pthreads). */
+const PROGRAM_FLAGS = { threads: ['-pthread'], 'threads-sparse': ['-pthread'] };
 
 /** Compiled C programs for one benchmark run (or the reason there are none). */
 export class CPrograms {
