@@ -478,7 +478,7 @@ async function main() {
           // The contenders of one size run in rounds (A B C, A B C, ...) so that a burst of load from
           // elsewhere on the machine falls on all of them rather than on one.
           const batch = g.tasks.filter((t) => t.n === n);
-          const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0 }]));
+          const acc = new Map(batch.map((t) => [t, { samples: [], reps: 0, rounds: 0, roundMs: [] }]));
           const sizeRounds =
             opts.rounds ?? (opts.quick ? rounds : Math.max(rounds, ...batch.map((t) => t.rounds ?? 0)));
           sizeRoundMs = timeMs / sizeRounds;
@@ -523,8 +523,11 @@ async function main() {
                   a.samples.push(...r.samples);
                   a.reps = Math.max(a.reps, r.reps ?? 1);
                   a.rounds++;
+                  // Each round's median, by round (ratios pair the contenders' rounds: report.js ratioAt).
+                  const roundMedian = summarize(r.samples).medianMs;
+                  a.roundMs[round] = roundMedian;
                   // Operations over a quarter second get one round: their few samples take long enough.
-                  a.slow = summarize(r.samples).medianMs > 250;
+                  a.slow = roundMedian > 250;
                 } else if (r.skipped) a.skipped = r.skipped;
                 else a.error = r.error ?? 'no samples';
               }
@@ -556,6 +559,9 @@ async function main() {
                 rounds: a.rounds,
                 count: s.count,
                 samples: a.samples.map((x) => sig(x, 4)),
+                roundMs: Array.from({ length: a.roundMs.length }, (_x, i) =>
+                  a.roundMs[i] === undefined ? null : sig(a.roundMs[i], 5),
+                ),
               });
               progress.finished(
                 `${t.name}: ${t.melems.toFixed(t.melems >= 100 ? 0 : 2)} ${g.unit} ±${(t.spread * 100).toFixed(1)}% (${s.count} samples)`,

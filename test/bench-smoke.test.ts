@@ -24,7 +24,7 @@ import { rooflineKernel } from '../bench/lib/roofline.js';
 
 // Imported whole, then destructured: a formatter may break a long import over lines, and the
 // expect-error directive above an import covers only its first line.
-const { evaluateTargets, groupSvg, groupTable, benchmarksPage } = report;
+const { evaluateTargets, groupSvg, groupTable, benchmarksPage, ratioAt } = report;
 const { initLine } = initReport;
 
 const root = new URL('..', import.meta.url).pathname;
@@ -101,6 +101,9 @@ describe('npm run bench --quick (tiny filter)', () => {
       expect(t.count).toBeGreaterThanOrEqual(3);
       for (const s of t.samples) expect(s).toBeGreaterThan(0);
       expect(t.melems).toBeCloseTo(t.elems / t.medianMs / 1e3, 0);
+      // One median per round it ran (the ratios pair the contenders' rounds).
+      expect(t.roundMs.filter((x: number | null) => x !== null)).toHaveLength(t.rounds);
+      for (const x of t.roundMs) if (x !== null) expect(x).toBeGreaterThan(0);
     }
     expect(adam.tasks.every((t: { n: number }) => t.n === 1024)).toBe(true);
     // Single-threaded groups run pinned to one core where taskset exists (--cpu auto).
@@ -271,6 +274,25 @@ describe('bench report helpers', () => {
     expect(roof.status).toBe('met');
     expect(roof.checks).toHaveLength(1);
     expect(roof.text).toBe('met (worst 2K: 91%)');
+  });
+
+  it('takes a ratio round by round when both contenders ran at least three of the same rounds', () => {
+    const g = synthetic();
+    const [engine, c] = [g.tasks[0], g.tasks[1]] as { roundMs?: (number | null)[] }[];
+    // A slow phase in round 2 falls on both: the pooled medians (2000 vs 1000) would say 2×, the rounds 1.5×.
+    engine.roundMs = [1, 2, 1, 1];
+    c.roundMs = [1.5, 3, 1.5, 1.5];
+    expect(ratioAt(g, 'c-sse', 1024)).toBeCloseTo(1.5, 12);
+    // Rounds one side missed are left out; an even count takes the mean of the middle two.
+    c.roundMs = [1.5, 3, null, 2];
+    expect(ratioAt(g, 'c-sse', 1024)).toBeCloseTo(1.5, 12);
+    c.roundMs = [1.5, 3, 2, 2];
+    expect(ratioAt(g, 'c-sse', 1024)).toBeCloseTo(1.75, 12);
+    // Fewer than three common rounds (or no round record, as in older results): the pooled medians.
+    c.roundMs = [1.5, null, null, 2];
+    expect(ratioAt(g, 'c-sse', 1024)).toBe(2);
+    delete c.roundMs;
+    expect(ratioAt(g, 'c-sse', 1024)).toBe(2);
   });
 
   it('marks met and missed targets in the table', () => {

@@ -12,16 +12,19 @@
 //   dp  = dp' - (dss u + ss (dm - u dden) / den)
 // with one division per element for every tangent: q = 1 / (r den), 1/den = r q, 1/(2r) = den q / 2
 // (where r = 0: 1/den = 1/eps).
+// Tracking lr alone, first-order, without L2 decay: dg = 0 and the scalar derivatives of b1, b2, ib,
+// eps are 0, so dm = b1 dm0 and dv = b2 dv0 stay +0 from +0 tangents (META_ZERO_MOMENTS); then
+// du = +0 and the step reads and writes only dp: dp = dp' - (dss u + ss 0), the same bits.
 // No clipping (the TypeScript side refuses it with tracking). Both builds give the same bits.
 
 import { DESC_BYTES, descParam, descGrad, descState0, descState1, descLength, descHyper, hyperF32, hyperFlag } from "../shared/common";
 import { ADAM_GSCALE, ADAM_BETA1, ADAM_OMB1, ADAM_BETA2, ADAM_OMB2, ADAM_STEP_SIZE, ADAM_INV_BC2_SQRT, ADAM_EPS, ADAM_L2, ADAM_DECAY, ADAM_USE_L2, ADAM_USE_DECAY } from "../optimizers/adam/slots";
-import { META_DESC_BYTES, META_HYPER_SLOTS, MADAM_DSS, MADAM_DIB, MADAM_DB1, MADAM_DB2, MADAM_DEPS, MADAM_DWD, MADAM_DDC, metaTangents, metaHvp, metaStride, metaCount, metaHyper, metaSlots } from "./layout";
+import { META_DESC_BYTES, META_HYPER_SLOTS, MADAM_DSS, MADAM_DIB, MADAM_DB1, MADAM_DB2, MADAM_DEPS, MADAM_DWD, MADAM_DDC, metaTangents, metaHvp, metaStride, metaCount, metaHyper, metaSlots, metaZeroMoments, clearZeroMoments } from "./layout";
 import { mhVec, mhOne } from "./lanes";
 
 @inline function adamMetaVec(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                              gs: v128, b1: v128, b1c: v128, b2: v128, b2c: v128, ss: v128, ib: v128, eps: v128, wd: v128, dc: v128, ieps: v128,
-                             l2: bool, dec: bool, hvp: bool, one: bool, lr: bool,
+                             l2: bool, dec: bool, hvp: bool, one: bool, lr: bool, zero: bool,
                              cwd: v128, cdc: v128, cb1: v128, cb2: v128, cib: v128, ceps: v128, css: v128): void {
   const p0 = v128.load(P + o);
   let g = f32x4.mul(v128.load(G + o), gs);
@@ -36,6 +39,13 @@ import { mhVec, mhOne } from "./lanes";
   const den = f32x4.add(f32x4.mul(r, ib), eps);
   const u = f32x4.div(m, den);
   v128.store(P + o, f32x4.sub(p1, f32x4.mul(ss, u)));
+  if (zero) {
+    // lr alone, first-order, no L2, moments' tangents +0: du = +0 (the header).
+    const t = T + o, dp0 = v128.load(t);
+    const dp1 = dec ? f32x4.add(f32x4.mul(dp0, dc), f32x4.mul(p0, cdc)) : dp0;
+    v128.store(t, f32x4.sub(dp1, f32x4.add(f32x4.mul(css, u), f32x4.mul(ss, f32x4.splat(0)))));
+    return;
+  }
   const mg = f32x4.sub(m0, g), vg = f32x4.sub(v0, f32x4.mul(g, g)), g2 = f32x4.mul(f32x4.add(b2c, b2c), g);
   // One division for every tangent: q = 1/(r den), 1/den = r q, 1/(2r) = den q / 2 (r > 0; where
   // r = 0, 1/den = 1/eps and the square root's tangent is taken as 0).
@@ -78,7 +88,7 @@ import { mhVec, mhOne } from "./lanes";
 
 @inline function adamMetaOne(P: usize, G: usize, M: usize, V: usize, o: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                              gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
-                             l2: bool, dec: bool, hvp: bool, lr: bool): void {
+                             l2: bool, dec: bool, hvp: bool, lr: bool, zero: bool): void {
   const p0 = load<f32>(P + o);
   let g = load<f32>(G + o) * gs;
   if (l2) g = g + wd * p0;
@@ -92,6 +102,12 @@ import { mhVec, mhOne } from "./lanes";
   const den = r * ib + eps;
   const u = m / den;
   store<f32>(P + o, p1 - ss * u);
+  if (zero) {
+    const t = T + o, dp0 = load<f32>(t);
+    const dp1 = dec ? dp0 * dc + p0 * mhOne(MH, MADAM_DDC) : dp0;
+    store<f32>(t, dp1 - (mhOne(MH, MADAM_DSS) * u + ss * <f32>0));
+    return;
+  }
   const mg = m0 - g, vg = v0 - g * g, g2 = (b2c + b2c) * g;
   const live = r > 0;
   const q = <f32>1 / (r * den);
@@ -140,8 +156,11 @@ import { mhVec, mhOne } from "./lanes";
   // One tracked name that moves only the step size (lr): a loop without the other terms.
   const lr = K == 1 && mhOne(MH, MADAM_DB1) == 0 && mhOne(MH, MADAM_DB2) == 0 && mhOne(MH, MADAM_DIB) == 0 &&
              mhOne(MH, MADAM_DEPS) == 0 && mhOne(MH, MADAM_DWD) == 0;
-  const kind = lr ? 2 : K == 1 ? 1 : 0;
-  const v = ((l2 ? 1 : dec ? 2 : 0) * 2 + (hvp ? 1 : 0)) * 3 + kind;
+  // kind 3: lr alone with the moments' tangents still +0, a step that keeps them so.
+  const zero = lr && !l2 && !hvp && metaZeroMoments(e);
+  if (!zero) clearZeroMoments(e);
+  const kind = zero ? 3 : lr ? 2 : K == 1 ? 1 : 0;
+  const v = zero ? (dec ? 19 : 18) : ((l2 ? 1 : dec ? 2 : 0) * 2 + (hvp ? 1 : 0)) * 3 + kind;
   switch (v) {
     case 0: adamMeta0(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
     case 1: adamMeta1(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
@@ -161,14 +180,17 @@ import { mhVec, mhOne } from "./lanes";
     case 15: adamMeta15(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
     case 16: adamMeta16(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
     case 17: adamMeta17(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 18: adamMeta18(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
+    case 19: adamMeta19(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps); break;
   }
 }
 
 @inline function adamMetaLoop(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                               gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
                               l2: bool, dec: bool, hvp: bool, kind: i32): void {
-  // kind 2: one tracked name that moves only the step size (lr); 1: one name; 0: several.
-  const lr = kind == 2;
+  // kind 3: lr with the moments' tangents kept +0; 2: one tracked name that moves only the step
+  // size (lr); 1: one name; 0: several.
+  const lr = kind >= 2, zero = kind == 3;
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
@@ -180,19 +202,19 @@ import { mhVec, mhOne } from "./lanes";
       const cib = mhVec(MH, MADAM_DIB), ceps = mhVec(MH, MADAM_DEPS), css = mhVec(MH, MADAM_DSS);
       for (; i < n4; i += 4) {
         adamMetaVec(P, G, M, V, i << 2, T, HV, stride, 1, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
-                    true, lr, cwd, cdc, cb1, cb2, cib, ceps, css);
+                    true, lr, zero, cwd, cdc, cb1, cb2, cib, ceps, css);
       }
     } else {
       const z = f32x4.splat(0);
       for (; i < n4; i += 4) {
         adamMetaVec(P, G, M, V, i << 2, T, HV, stride, K, span, MH, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, vieps, l2, dec, hvp,
-                    false, false, z, z, z, z, z, z, z);
+                    false, false, false, z, z, z, z, z, z, z);
       }
     }
-    if (i < n) adamMetaTail(P, G, M, V, i, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
+    if (i < n) adamMetaTail(P, G, M, V, i, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr, zero);
   } else {
     for (; i < n; i++) {
-      adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
+      adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr, zero);
     }
   }
 }
@@ -202,9 +224,9 @@ import { mhVec, mhOne } from "./lanes";
 // bits, in a fraction of the code that init() validates (docs/browser-and-bundlers.md).
 function adamMetaTail(P: usize, G: usize, M: usize, V: usize, i: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
                       gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32,
-                      l2: bool, dec: bool, hvp: bool, lr: bool): void {
+                      l2: bool, dec: bool, hvp: bool, lr: bool, zero: bool): void {
   for (; i < n; i++) {
-    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr);
+    adamMetaOne(P, G, M, V, i << 2, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, l2, dec, hvp, lr, zero);
   }
 }
 
@@ -281,6 +303,15 @@ function adamMeta16(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, 
 function adamMeta17(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
     gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
   adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, true, 2);
+}
+
+function adamMeta18(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, false, false, 3);
+}
+function adamMeta19(P: usize, G: usize, M: usize, V: usize, n: usize, T: usize, HV: usize, stride: usize, K: usize, span: usize, MH: usize,
+    gs: f32, b1: f32, b1c: f32, b2: f32, b2c: f32, ss: f32, ib: f32, eps: f32, wd: f32, dc: f32, ieps: f32): void {
+  adamMetaLoop(P, G, M, V, n, T, HV, stride, K, span, MH, gs, b1, b1c, b2, b2c, ss, ib, eps, wd, dc, ieps, false, true, false, 3);
 }
 
 @inline function adamMetaVariant(d: usize, e: usize, hvp: bool): void {

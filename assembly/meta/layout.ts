@@ -2,7 +2,7 @@
 // the meta table the meta kernels walk beside the step table, and the per-hyperparameter blocks.
 //
 // A meta table holds one descriptor of 8 u32 words per param, in the order of the step table:
-//   [tangents, hvp, stride, count, hyper, slots, 0, 0]
+//   [tangents, hvp, stride, count, hyper, slots, zeroMoments, 0]
 // `tangents` points at `count` groups (one per tracked hyperparameter k) of `slots` tensors of
 // `stride` bytes: slot 0 is d(param)/dh_k, slot j >= 1 is d(state_{j-1})/dh_k (the step table's
 // state0..state2). `hvp` points at `count` tensors of `stride` bytes, the tangents of the raw
@@ -18,6 +18,10 @@ export const META_STRIDE = 2;
 export const META_COUNT = 3;
 export const META_HYPER = 4;
 export const META_SLOTS = 5;
+/** 1 while every state tangent (slots >= 1) of the param is +0 in every bit: set by the tracker when
+ *  it makes or loads the tangents, cleared by a kernel step that may make one nonzero. A kernel whose
+ *  step keeps them +0 (Adam's first-order d/dlr without L2 decay) then neither reads nor writes them. */
+export const META_ZERO_MOMENTS = 6;
 /** Slots (4 bytes each) of one hyperparameter's block of scalar derivatives. */
 export const META_HYPER_SLOTS = 8;
 
@@ -51,3 +55,5 @@ export const MADAGRAD_DWD = 2;
 @inline export function metaCount(d: usize): usize { return <usize>load<u32>(d, META_COUNT << 2); }
 @inline export function metaHyper(d: usize): usize { return <usize>load<u32>(d, META_HYPER << 2); }
 @inline export function metaSlots(d: usize): usize { return <usize>load<u32>(d, META_SLOTS << 2); }
+@inline export function metaZeroMoments(d: usize): bool { return load<u32>(d, META_ZERO_MOMENTS << 2) != 0; }
+@inline export function clearZeroMoments(d: usize): void { store<u32>(d, 0, META_ZERO_MOMENTS << 2); }

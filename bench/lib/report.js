@@ -40,15 +40,29 @@ export function groupSizes(group) {
   return [...new Set(group.tasks.map((t) => t.n))].sort((a, b) => a - b);
 }
 
+/** Rounds a ratio needs from both tasks before it is taken round by round. */
+const PAIRED_ROUNDS = 3;
+
 /**
  * Baseline throughput over the contender's at size n (how many times faster the engine is), or
- * NaN when either did not produce a result.
+ * NaN when either did not produce a result. The contenders of a size run in interleaved rounds;
+ * when both ran at least PAIRED_ROUNDS of the same rounds, the ratio is the median of the ratios
+ * within each round (a slow phase of the machine falls on both sides of a round's ratio), else the
+ * ratio of the pooled medians.
  */
 export function ratioAt(group, contender, n) {
   const a = taskAt(group, group.baseline, n);
   const b = taskAt(group, contender, n);
   if (!a?.melems || !b?.melems) return NaN;
-  return a.melems / b.melems;
+  const paired = [];
+  const ra = a.roundMs ?? [];
+  const rb = b.roundMs ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++)
+    if (ra[i] > 0 && rb[i] > 0) paired.push((a.elems * rb[i]) / (b.elems * ra[i]));
+  if (paired.length < PAIRED_ROUNDS || !(a.elems > 0) || !(b.elems > 0)) return a.melems / b.melems;
+  paired.sort((x, y) => x - y);
+  const h = paired.length >> 1;
+  return paired.length % 2 ? paired[h] : (paired[h - 1] + paired[h]) / 2;
 }
 
 /**
@@ -325,7 +339,7 @@ export function benchmarksPage(results, chartDir = '../bench/results') {
   out.push(`Measured on: ${machineLine(results)}.`, '');
   if (results.init) out.push(initLine(results.init), '');
   out.push(
-    'Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much.',
+    'Every target is a ratio between two things measured in the same run. The machine is shared, so single figures are noisy; the ± after each figure shows how much. The contenders of a size run in interleaved rounds, and a ratio is the median of the ratios within each round (where both ran at least three rounds; else the ratio of the medians), so a slow phase of the machine falls on both of its sides.',
     '',
     EXPLAIN,
     '',

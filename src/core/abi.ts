@@ -161,6 +161,7 @@ export const SLOT = {
   META_COUNT: 3,
   META_HYPER: 4,
   META_SLOTS: 5,
+  META_ZERO_MOMENTS: 6,
   META_HYPER_SLOTS: 8,
   MADAM_DSS: 0,
   MADAM_DIB: 1,
@@ -268,7 +269,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -1149367959;
+export const ABI_HASH = -1491844573;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {

@@ -222,14 +222,36 @@ export class MetaTracker {
       u32[base + S.META_HYPER] = this.hyper;
       u32[base + S.META_SLOTS] = this.slots;
     });
+    let zeroMoments = true;
     if (decl.initTangent) {
       spec.names.forEach((n, k) => {
         for (let s = 1; s < this.slots; s++) {
           const v = decl.initTangent!(n, s);
-          if (v !== 0) host.params.forEach((p, i) => this.view(i, k, s).fill(v));
+          if (v !== 0) {
+            zeroMoments = false;
+            host.params.forEach((p, i) => this.view(i, k, s).fill(v));
+          }
         }
       });
     }
+    host.params.forEach((_p, i) => this.setZeroMoments(i, zeroMoments));
+  }
+
+  /** Marks param `i`'s state tangents as all +0 (or not): META_ZERO_MOMENTS (assembly/meta/layout.ts). */
+  private setZeroMoments(i: number, zero: boolean): void {
+    this.host.engine.heapU32[(this.table >>> 2) + i * (S.META_DESC_BYTES / 4) + S.META_ZERO_MOMENTS] = zero ? 1 : 0;
+  }
+
+  /** True when every state tangent of param `i` is +0 in every bit. */
+  private momentsAreZero(i: number): boolean {
+    const heap = this.host.engine.heapU32;
+    for (let k = 0; k < this.spec.names.length; k++)
+      for (let s = 1; s < this.slots; s++) {
+        const from = (this.blocks[i] + (k * this.slots + s) * this.stride[i]) >>> 2;
+        const to = from + this.host.params[i].length;
+        for (let j = from; j < to; j++) if (heap[j] !== 0) return false;
+      }
+    return true;
   }
 
   /** Starts tracking `names` on `host` (checked; nothing changes on error). */
@@ -536,6 +558,7 @@ export class MetaTracker {
             }),
           ),
         );
+        host.params.forEach((_p, i) => t.setZeroMoments(i, t.momentsAreZero(i)));
         return t;
       },
     };
