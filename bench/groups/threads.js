@@ -71,6 +71,24 @@ export async function twoThreadScaling(units = 3e7) {
   }
 }
 
+/**
+ * The first task of a threads group notes the machine check (twoThreadScaling), and what `extra()`
+ * returns when it is not null; later calls do nothing.
+ */
+function probeOnce(group, extra) {
+  let probed = false;
+  return async () => {
+    if (probed) return;
+    probed = true;
+    const s = await twoThreadScaling();
+    group().notes.push(
+      `machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`,
+    );
+    const more = extra?.();
+    if (more) group().notes.push(more);
+  };
+}
+
 const medianOf = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -102,16 +120,11 @@ export function threadsGroup(ctx) {
     { id: `c-${THREADS}t`, label: `C SSE, ${THREADS} pthreads` },
     { id: 'c-1t', label: 'C SSE, 1 thread' },
   ];
-  let probed = false;
-  const probe = async () => {
-    if (probed) return;
-    probed = true;
-    const s = await twoThreadScaling();
-    group.notes.push(
-      `machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`,
-    );
-    if (!ctx.c.skipped && ctx.c.bins.has('threads')) group.notes.push(bandwidthNote(ctx, sizes));
-  };
+  // The bandwidth note once the C programs are compiled (after the groups are planned).
+  const probe = probeOnce(
+    () => group,
+    () => (!ctx.c.skipped && ctx.c.bins.has('threads') ? bandwidthNote(ctx, sizes) : null),
+  );
   const run = (n, threaded) => async () => {
     await probe();
     const engine = threaded ? await poolEngine(ctx) : ctx.engine;
@@ -208,6 +221,7 @@ export function threadsEmbeddingGroup(ctx) {
     { id: 'c-1t', label: 'C lazy, 1 thread' },
   ];
   const tasks = [];
+  const probe = probeOnce(() => group, null);
   const group = {
     id: 'threads-embedding',
     title: `Embedding update (lazy Adam, rows × ${DIM}, ${K} Zipf ids) on ${THREADS} threads vs 1 thread`,
@@ -235,6 +249,7 @@ export function threadsEmbeddingGroup(ctx) {
   const cSamples = new Map();
   const cRatios = { lazy: new Map(), touch: new Map() };
   const runC = (rows, file, t) => async () => {
+    await probe();
     if (ctx.c.skipped) return { skipped: ctx.c.skipped };
     let r = cSamples.get(rows);
     if (t === THREADS || !r) {
@@ -270,6 +285,7 @@ export function threadsEmbeddingGroup(ctx) {
     };
     const g = grads(K * DIM, 3);
     const run = (threaded) => async () => {
+      await probe();
       const engine = threaded ? await poolEngine(ctx) : ctx.engine;
       const emb = new ctx.lib.Embedding(rows, DIM, {
         optimizer: 'adam',
