@@ -6,10 +6,13 @@
 // round by round; with --phases, B's coalescing alone (the checks, the staged copy of the gradients
 // and the coalescing pass: everything an update does before its row loop) and so the row loop
 // (update - coalescing). Prints microseconds per update (medians of the rounds, CPU time) and each
-// one's speed-up over B's fp32 Adam, with the CPU and the load. Run it pinned:
+// one's speed-up over B's fp32 Adam, with the CPU and the load. With --c, the C yardsticks' row loops
+// too (bench/c/lean.c: fp32 Adam, bf16 + int8 Adam, row-wise Adagrad on the same ids, coalesced before
+// timing), compiled by clang to wasm (in this process, interleaved) and by gcc (a child process per
+// round), each with its ratio to the C fp32 Adam of its own build. Run it pinned:
 //
 //   taskset -c 0 node bench/lean-ab.js [--rows 262144] [--rounds 7] [--ms 200] [--base old.simd.wasm]
-//                                      [--wasm new.simd.wasm] [--only adagrad,int8] [--phases]
+//                                      [--wasm new.simd.wasm] [--only adagrad,int8] [--phases] [--c]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +22,7 @@ import { touchPages } from './lib/pages.js';
 import { DIM, K, makeData } from './groups/lean.js';
 import { params } from './lib/data.js';
 import { cpuIdentity } from './lib/cpu.js';
+import { coalesced, engineMaps, leanWasm, runNative, wasmRunner } from './groups/lean-c.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,7 +35,7 @@ const KINDS = [
 ];
 
 function parse(argv) {
-  const o = { rows: 262144, rounds: 7, ms: 200, base: [], wasm: null, only: null, phases: false };
+  const o = { rows: 262144, rounds: 7, ms: 200, base: [], wasm: null, only: null, phases: false, c: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
       v = () => argv[++i];
@@ -42,6 +46,7 @@ function parse(argv) {
     else if (a === '--wasm') o.wasm = resolve(v());
     else if (a === '--only') o.only = v().split(',');
     else if (a === '--phases') o.phases = true;
+    else if (a === '--c') o.c = true;
     else throw new TypeError(`lean-ab: unknown option ${a}`);
   }
   return o;
@@ -96,8 +101,38 @@ async function main() {
       }
     }
   }
+  // The C yardsticks: the same ids, the rows coalesced before timing (row loops only).
+  const C_KINDS = [
+    ['adam', 'adam32'],
+    ['adam-record', 'adam32r'],
+    ['adagrad', 'adagrad'],
+    ['int8', 'adam8'],
+  ].filter(([id]) => id.startsWith('adam') || !o.only || o.only.includes(id));
+  if (o.c) {
+    const maps = engineMaps(lib);
+    const w = leanWasm();
+    if (w.module) {
+      const batches = coalesced(data, DIM);
+      const init = params(o.rows * DIM, 5);
+      for (const [id, method] of C_KINDS) {
+        const run = wasmRunner(w.module, method, o.rows, DIM, batches, maps, init);
+        for (let i = 0; i < 2 * batches.length; i++) run.fn();
+        contenders.push({ name: `C wasm ${id} rows`, fn: run.fn });
+      }
+    } else console.log(`# ${w.skipped}`);
+    for (const [id, method] of C_KINDS) {
+      contenders.push({
+        name: `C native ${id} rows`,
+        ext: () => {
+          const out = runNative(method, o.rows, DIM, data, maps, o.ms, 'cpu');
+          return out.skipped ? NaN : median(out.samples) * 1e3;
+        },
+      });
+    }
+  }
   const res = new Map(contenders.map((c) => [c.name, []]));
-  for (let r = 0; r < o.rounds; r++) for (const c of contenders) res.get(c.name).push(time(c.fn, o.ms));
+  for (let r = 0; r < o.rounds; r++)
+    for (const c of contenders) res.get(c.name).push(c.ext ? c.ext() : time(c.fn, o.ms));
   const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
   for (const kind of kinds) {
     const c = med.get(`B ${kind.id} coalesce`);
@@ -113,8 +148,12 @@ async function main() {
   for (const [n, v] of med) {
     const xs = res.get(n);
     const spread = xs ? ` [${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)}]` : '';
+    // C rows: the ratio to the same build's C fp32 Adam rows; the engine's row loops: to B's.
+    const c = n.match(/^C (wasm|native) /);
+    const yard = c ? med.get(`C ${c[1]} adam rows`) : n.endsWith('row loop') ? med.get('B adam row loop') : adam;
+    const against = c ? `C ${c[1]} adam rows` : n.endsWith('row loop') ? 'B adam row loop' : 'B adam';
     console.log(
-      `${n.padEnd(24)} ${v.toFixed(1).padStart(8)} us${spread.padEnd(18)}  B adam / this: ${(adam / v).toFixed(3)}`,
+      `${n.padEnd(24)} ${v.toFixed(1).padStart(8)} us${spread.padEnd(18)}  ${against} / this: ${(yard / v).toFixed(3)}`,
     );
   }
   process.exit(0);
