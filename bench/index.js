@@ -453,7 +453,7 @@ async function main() {
         ...new Set(
           planned
             .filter((g) => g.tasks.some((t) => t.contender.startsWith('c-')))
-            .map((g) => (g.kind === 'sparse' ? 'sparse' : 'dense')),
+            .flatMap((g) => g.cPrograms ?? [g.kind === 'sparse' ? 'sparse' : 'dense']),
         ),
       ];
       ctx.c.compile(programs);

@@ -18,6 +18,17 @@
 //
 //   node bench/threads-ab.js [--sizes 500,1000,2000,4000,8000] [--regimes zipf,hot] [--rows 262144]
 //                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin] [--quiet] [--root DIR]
+//   node bench/threads-ab.js --dense [--dense-sizes 1048576,4194304,16777216] [--rounds 5] [--burst-ms 150]
+//
+// --dense: dense Adam steps instead (the threads group's target: 2 threads >= 1.7x one thread from
+// 1M elements) beside their native yardstick, bench/c/threads.c (the same loop as bench/c/dense.c
+// on 1 and 2 pthreads with a spin barrier per step) and the memory bandwidth on 1 and 2 threads
+// (threads.c's roofline: Adam's bytes without arithmetic; STREAM's triad). Per size, `--rounds`
+// rounds of: the engine's 1-thread (the pool's threshold out of reach), 2-thread (every step split)
+// and no-threads (an engine without threads) steps, alternated step by step for about --burst-ms,
+// then the C program's own alternated bursts of Adam, roofline and triad (--burst-ms each). Per
+// round the load, a short machine check (twoThreadScaling: 2.00x when both cores are free) and the
+// medians of the per-pair ratios 1t/2t; a machine check before and after. --quiet applies per round.
 //
 // --root DIR: the build in DIR/dist instead of this tree's (e.g. an older tree, to compare two
 // builds' figures; --parts needs this tree's internals).
@@ -33,6 +44,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grads as makeGrads, HotIds, params, ZipfIds } from './lib/data.js';
 import { touchPages } from './lib/pages.js';
 import { cpuIdentity } from './lib/cpu.js';
+import { CPrograms, C_FLAGS } from './lib/c.js';
 import { twoThreadScaling } from './groups/threads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,6 +60,9 @@ function parse(argv) {
     gapMs: 1,
     parts: false,
     pin: true,
+    denseSizes: [1048576, 4194304, 16777216],
+    rounds: 5,
+    burstMs: 150,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
@@ -62,6 +77,10 @@ function parse(argv) {
     else if (a === '--no-pin') o.pin = false;
     else if (a === '--quiet') o.quiet = true;
     else if (a === '--root') o.root = resolve(v());
+    else if (a === '--dense') o.dense = true;
+    else if (a === '--dense-sizes') o.denseSizes = v().split(',').map(Number);
+    else if (a === '--rounds') o.rounds = Number(v());
+    else if (a === '--burst-ms') o.burstMs = Number(v());
     else throw new TypeError(`threads-ab: unknown option ${a} (see the comment at the top of bench/threads-ab.js)`);
   }
   return o;
@@ -159,6 +178,7 @@ async function main() {
   const dist = join(o.root ?? ROOT, 'dist', 'index.js');
   if (!existsSync(dist)) throw new Error('threads-ab: dist/index.js is missing; run `npm run build` first');
   const lib = await import(pathToFileURL(dist).href);
+  if (o.dense) return dense(lib, o, dist);
   console.log(
     `# threads-ab: lazy Adam embedding updates, ${o.rows} x ${DIM}, 2 threads vs 1 (one engine, one table); build ${dist}`,
   );
@@ -367,6 +387,111 @@ async function parts(lib, engine, emb, o) {
       `${name.padEnd(32)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]  fastest ${Math.min(...xs).toFixed(1)} us`,
     );
   }
+}
+
+/**
+ * --dense: the engine's Adam steps on 2 threads against 1, and bench/c/threads.c's (Adam, roofline,
+ * triad) in the same rounds: the C ratios say what 2 threads can give on this machine.
+ */
+async function dense(lib, o, dist) {
+  console.log(`# threads-ab --dense: Adam steps, 2 threads vs 1, engine (${dist}) and native C (bench/c/threads.c)`);
+  const check = async () => `${(await twoThreadScaling()).toFixed(2)}x (load ${load()})`;
+  console.log(`# ${cpuLine()}; ${new Date().toISOString()}; load ${load()}`);
+  console.log(`# machine check before: a plain JS loop on 2 threads ran ${await check()} as fast as on 1`);
+  const c = new CPrograms().compile(['threads']);
+  if (c.skipped) console.log(`# ${c.skipped}`);
+  else console.log(`# ${c.compiler}: ${[...C_FLAGS, '-pthread'].join(' ')}`);
+  const engine = await lib.createEngine({ simd: true, threads: 2 });
+  const pool = engine.parallel;
+  if (!pool || engine.threads !== 2) throw new Error(`threads-ab: no thread pool (${engine.threadsFallbackReason})`);
+  const plainEngine = await lib.createEngine({ simd: true });
+  const ms = (f) => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  const cRatio = (kernel, n) => {
+    if (c.skipped) return null;
+    const [r] = c.run('threads', [kernel, String(o.burstMs), 'ab', String(n)]);
+    const mb = r.mbPerStep;
+    return {
+      ratio: r.ratio,
+      q: [r.q1, r.q3],
+      one: median(r.one),
+      two: median(r.two),
+      gbs: [mb / median(r.one), mb / median(r.two)],
+    };
+  };
+  const fmt = (r) => (r ? `${r.ratio.toFixed(2)}x [${r.q[0].toFixed(2)}-${r.q[1].toFixed(2)}]` : 'skipped');
+  console.log(
+    `\n${'n'.padStart(9)} round  engine 1t   2t (ms)  no thr.   engine 2t/1t [quartiles]  C 1t   2t (ms)   C 2t/1t [quartiles]   roofline 1t/2t GB/s ratio   triad 1t/2t GB/s ratio   check  load`,
+  );
+  const summary = [];
+  try {
+    for (const n of o.denseSizes) {
+      const opts = { lr: 1e-3, nonFinite: 'ignore' };
+      const opt = new lib.Adam({ ...opts, engine });
+      const optPlain = new lib.Adam({ ...opts, engine: plainEngine });
+      const p = opt.param(params(n));
+      p.grad.set(makeGrads(n));
+      const q = optPlain.param(params(n));
+      q.grad.set(makeGrads(n));
+      touchPages(engine.memory.buffer);
+      touchPages(plainEngine.memory.buffer);
+      const modes = { '1t': Infinity, '2t': 0 };
+      const step = (m) => {
+        if (m === 'plain') return ms(() => optPlain.step());
+        pool.minParallelElements = modes[m];
+        return ms(() => opt.step());
+      };
+      for (let i = 0; i < 3; i++) for (const m of ['1t', '2t', 'plain']) step(m); // warm-up
+      const all = { e: [], c: [], roof: [], triad: [] };
+      for (let round = 0; round < o.rounds; round++) {
+        waitQuiet(o);
+        const machine = await twoThreadScaling(1e7);
+        const t = { '1t': [], '2t': [], plain: [] };
+        const ratios = [];
+        const end = performance.now() + o.burstMs;
+        for (let i = 0; performance.now() < end || i < 6; i++) {
+          const order = i % 2 ? ['2t', '1t', 'plain'] : ['1t', '2t', 'plain'];
+          const got = {};
+          for (const m of order) {
+            if (m === '2t') step('2t'); // the worker awake, as in back-to-back steps (untimed)
+            got[m] = step(m);
+          }
+          for (const m of order) t[m].push(got[m]);
+          ratios.push(got['1t'] / got['2t']);
+        }
+        const [q1, q3] = quartiles(ratios);
+        const e = { ratio: median(ratios), q: [q1, q3] };
+        const cr = cRatio('adam', n),
+          roof = cRatio('roofline', n),
+          tri = cRatio('triad', n);
+        all.e.push(e.ratio);
+        if (cr) {
+          all.c.push(cr.ratio);
+          all.roof.push(roof.ratio);
+          all.triad.push(tri.ratio);
+        }
+        const gb = (r) => (r ? `${r.gbs[0].toFixed(1)}/${r.gbs[1].toFixed(1)} ${r.ratio.toFixed(2)}x` : 'skipped');
+        console.log(
+          `${String(n).padStart(9)} ${String(round + 1).padStart(5)}  ${median(t['1t']).toFixed(2).padStart(8)} ${median(t['2t']).toFixed(2).padStart(7)} ${median(t.plain).toFixed(2).padStart(8)}   ${fmt(e).padStart(20)}    ${cr ? `${cr.one.toFixed(2).padStart(6)} ${cr.two.toFixed(2).padStart(6)}` : ''}   ${fmt(cr).padStart(18)}   ${gb(roof).padStart(22)}   ${gb(tri).padStart(20)}   ${machine.toFixed(2)}x  ${load()}`,
+        );
+      }
+      summary.push([n, all]);
+      opt.dispose();
+      optPlain.dispose();
+    }
+  } finally {
+    c.cleanup();
+  }
+  console.log('\n# medians over the rounds: 2 threads / 1 thread');
+  for (const [n, all] of summary)
+    console.log(
+      `# n=${n}: engine ${median(all.e).toFixed(2)}x; C Adam ${all.c.length ? median(all.c).toFixed(2) : '-'}x; roofline ${all.roof.length ? median(all.roof).toFixed(2) : '-'}x; triad ${all.triad.length ? median(all.triad).toFixed(2) : '-'}x`,
+    );
+  console.log(`# machine check after: ${await check()}; ${new Date().toISOString()}${quietLine(o)}`);
+  process.exit(0);
 }
 
 main().catch((e) => {

@@ -136,6 +136,28 @@ describe('MuProducts.step', () => {
   });
 });
 
+describe('MuProducts.step over many anchors', () => {
+  it('keeps a single cohort off the series (they stay at 8 entries) with the bits of a fresh instance', () => {
+    const m = new MuProducts();
+    for (let t = 1; t <= 40 * 256 + 3; t++) {
+      m.step(0.9, 0.004, t);
+      if (t % 256 === 0 || t % 256 === 1) {
+        const f = new MuProducts();
+        expect(Array.from(m.out), `t ${t}`).toEqual([
+          f.mu(0.9, 0.004, t),
+          f.mu(0.9, 0.004, t + 1),
+          f.product(0.9, 0.004, t),
+        ]);
+      }
+    }
+    // Before: every anchor put mu_t, mu_{t+1} and the product into the series, never asked for
+    // again, and the evictions grew them (4096 entries by ~400K steps, every anchor's miss scanning them all).
+    const sizes = m as unknown as { mus: { size: number }; products: { size: number } };
+    expect(sizes.mus.size).toBe(8);
+    expect(sizes.products.size).toBe(8);
+  });
+});
+
 describe('Series', () => {
   it('keeps every series of an optimizer with hundreds of cohorts (no per-step recompute past a fixed size)', () => {
     const s = new Series();

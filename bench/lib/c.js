@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const C_FLAGS = ['-O3', '-msse4.2', '-fno-math-errno'];
 
 const SRC = fileURLToPath(new URL('../c/', import.meta.url));
+/** Flags a program needs beyond C_FLAGS (threads.c and threads-sparse.c run pthreads). */
+const PROGRAM_FLAGS = { threads: ['-pthread'], 'threads-sparse': ['-pthread'] };
 
 /** Compiled C programs for one benchmark run (or the reason there are none). */
 export class CPrograms {
@@ -40,7 +42,11 @@ export class CPrograms {
     this.dir = mkdtempSync(join(tmpdir(), 'wasm-optim-bench-'));
     for (const name of names) {
       const out = join(this.dir, name);
-      const r = spawnSync('gcc', [...C_FLAGS, '-o', out, join(SRC, `${name}.c`), '-lm'], { encoding: 'utf8' });
+      const r = spawnSync(
+        'gcc',
+        [...C_FLAGS, ...(PROGRAM_FLAGS[name] ?? []), '-o', out, join(SRC, `${name}.c`), '-lm'],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) {
         this.skipped = `gcc failed on bench/c/${name}.c: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(0, 3).join(' ')}`;
         return this;

@@ -90,7 +90,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
     return this.run.steps;
   }
   private set steps(n: number) {
-    this.run.steps = n;
+    this.run.restart(n);
   }
   /** Params, groups or options changed since the table was laid out. */
   private set dirty(on: boolean) {
@@ -129,7 +129,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> implements 
       optionNames: decl.options,
       steps: () => this.steps,
       checkAlive: (what: string) => this.checkAlive(what),
-      checkRate: (v: number | Schedule) => this.hook?.checkRate(v),
+      // Called before every rate a group is set to (opt.lr, a group's lr): the usual step then
+      // looks at the groups again and writes its hyper blocks (it reads neither the rates,
+      // StepTable.settled, nor the groups' schedules).
+      checkRate: (v: number | Schedule) => {
+        this.run.ratesMoved();
+        this.hook?.checkRate(v);
+      },
       resolve: (o: Record<string, unknown>) => this.resolve(o as O),
       param: (init: ArrayLike<number> | number, o?: { group?: ParamGroup | number }) => this.param(init, o),
     };

@@ -49,7 +49,7 @@ import {
 } from './control.js';
 import { workerSource } from './worker.js';
 import { callExport, mainCanBlock, type NodeWorkerClass, type WorkerHandle } from './host.js';
-import { splitElements, splitTensors, tableElements, type ElementPart, type ListJob } from './split.js';
+import { listJobs, SplitMemo, splitTensors, tableElements, type ElementPart, type ListJob } from './split.js';
 import type { WasmModule } from '../core/wasm-types.js';
 
 export { MAX_CHUNKS, MAX_THREADS, type FaultKind } from './control.js';
@@ -132,6 +132,9 @@ export class ThreadPool implements ParallelRunner {
   private scratchBytes = 0;
   private descScratch = 0;
   private descScratchBytes = 0;
+  private readonly memo = new SplitMemo();
+  /** The memo's jobs whose chunks the control block holds (run() then rewrites only their state). */
+  private published: readonly ThreadJob[] | null = null;
   private readonly canBlock: boolean;
 
   /** @internal use `createEngine({ threads })`. */
@@ -272,13 +275,16 @@ export class ThreadPool implements ParallelRunner {
   run(jobs: readonly ThreadJob[], during?: () => void): number[] {
     if (jobs.length > MAX_CHUNKS)
       throw new RangeError(`ThreadPool.run: at most ${MAX_CHUNKS} jobs per call, got ${jobs.length}`);
-    const ids = jobs.map((j) => {
-      const id = this.fnIds.get(j.fn);
-      if (id === undefined) throw new RangeError(`ThreadPool.run: the engine has no function export '${j.fn}'`);
-      if (j.args.length > MAX_ARGS)
-        throw new RangeError(`ThreadPool.run: at most ${MAX_ARGS} arguments, got ${j.args.length}`);
-      return id;
-    });
+    const again = jobs === this.published;
+    const ids = again
+      ? []
+      : jobs.map((j) => {
+          const id = this.fnIds.get(j.fn);
+          if (id === undefined) throw new RangeError(`ThreadPool.run: the engine has no function export '${j.fn}'`);
+          if (j.args.length > MAX_ARGS)
+            throw new RangeError(`ThreadPool.run: at most ${MAX_ARGS} arguments, got ${j.args.length}`);
+          return id;
+        });
     this.checkAlive();
     const n = jobs.length;
     if (n === 0) return [];
@@ -295,12 +301,14 @@ export class ThreadPool implements ParallelRunner {
     const h = this.ctrl >> 2;
     for (let c = 0; c < n; c++) {
       const b = this.ctrl + CHUNKS_AT + c * C_BYTES;
-      i32[(b + C_FN) >> 2] = ids[c];
-      i32[(b + C_NARGS) >> 2] = jobs[c].args.length;
       i32[(b + C_OWNER) >> 2] = -1;
       i32[(b + C_STATE) >> 2] = CS_PENDING;
+      if (again) continue; // the same chunks as the last run (workers write only owner, state, result)
+      i32[(b + C_FN) >> 2] = ids[c];
+      i32[(b + C_NARGS) >> 2] = jobs[c].args.length;
       for (let a = 0; a < MAX_ARGS; a++) f64[((b + C_ARGS) >> 3) + a] = jobs[c].args[a] ?? 0;
     }
+    this.published = this.memo.owns(jobs) ? jobs : null;
     Atomics.store(i32, h + (H_DONE >> 2), 0);
     Atomics.store(i32, h + (H_ERR >> 2), 0);
     Atomics.store(i32, h + (H_CLAIM >> 2), n << 16); // publish
@@ -414,6 +422,7 @@ export class ThreadPool implements ParallelRunner {
       const size = Math.max(bytes, this.scratchBytes * 2, 1024);
       const p = this.engine.alloc(size);
       if (this.scratch) this.engine.free(this.scratch);
+      this.memo.clear();
       this.scratch = p;
       this.scratchBytes = size;
     }
@@ -423,7 +432,8 @@ export class ThreadPool implements ParallelRunner {
   /** Sub-tables that cut every tensor into element ranges, one per chunk (./split.ts). */
   private splitByElements(table: number, count: number, total: number): ElementPart[] {
     const parts = this.chunksFor(total);
-    return splitElements(this.engine.heapU32, table, count, total, parts, this.ensureScratch((count + parts) * 32));
+    const base = this.ensureScratch((count + parts) * 32);
+    return this.memo.split(this.engine.heapU32, table, count, total, parts, base);
   }
 
   /** Runs a table kernel `fn(table, count)` across the threads. See `Engine.runTable`. */
@@ -438,7 +448,7 @@ export class ThreadPool implements ParallelRunner {
     const split = elementwise
       ? this.splitByElements(table, count, total)
       : splitTensors(this.engine.heapU32, table, count, total, parts);
-    this.run(split.map((p) => ({ fn, args: [p.at, p.count] })));
+    this.run(this.memo.jobsFor(fn, split));
   }
 
   /** Index + 1 of the first tensor whose gradient is not all finite, else 0 (as the export). */
@@ -449,7 +459,7 @@ export class ThreadPool implements ParallelRunner {
       return this.engine.exports.firstNonFiniteGrad(table, count);
     }
     const parts = this.splitByElements(table, count, total);
-    const results = this.run(parts.map((p) => ({ fn: 'firstNonFiniteGrad', args: [p.at, p.count] })));
+    const results = this.run(this.memo.jobsFor('firstNonFiniteGrad', parts));
     let first = 0;
     parts.forEach((p, k) => {
       const r = results[k];
@@ -472,7 +482,7 @@ export class ThreadPool implements ParallelRunner {
     const parts = this.splitByElements(table, count, total);
     let m = 0;
     // NaN beats Infinity beats any finite value (Math.max gives NaN when one is NaN).
-    for (const r of this.run(parts.map((p) => ({ fn: 'gradMaxAbs', args: [p.at, p.count] })))) m = Math.max(m, r);
+    for (const r of this.run(this.memo.jobsFor('gradMaxAbs', parts))) m = Math.max(m, r);
     return m;
   }
 
@@ -535,18 +545,7 @@ export class ThreadPool implements ParallelRunner {
       this.descScratch = p;
       this.descScratchBytes = parts * descBytes;
     }
-    const u32 = this.engine.heapU32;
-    const u8 = new Uint8Array(u32.buffer);
-    const jobs: ThreadJob[] = [];
-    for (let k = 0; k < parts; k++) {
-      const from = Math.floor((n * k) / parts);
-      const to = Math.floor((n * (k + 1)) / parts);
-      const copy = this.descScratch + k * descBytes;
-      u8.copyWithin(copy, desc, desc + descBytes);
-      for (const w of listWords) u32[(copy >>> 2) + w] = u32[(desc >>> 2) + w] + from * 4;
-      jobs.push({ fn, args: [copy, ...args(to - from)] });
-    }
-    this.run(jobs);
+    this.run(listJobs(this.engine.heapU32, { fn, desc, descBytes, listWords, n, args }, parts, this.descScratch));
     return true;
   }
 
@@ -593,6 +592,8 @@ export class ThreadPool implements ParallelRunner {
   private releaseScratch(): void {
     if (this.scratch) this.engine.free(this.scratch);
     if (this.descScratch) this.engine.free(this.descScratch);
+    this.memo.clear();
+    this.published = null;
     this.scratch = this.scratchBytes = this.descScratch = this.descScratchBytes = 0;
   }
 }

@@ -117,3 +117,89 @@ export function splitTensors(
   }
   return out;
 }
+
+/** A chunk job as the pool runs it (ThreadJob in ./pool.ts). */
+interface Job {
+  fn: ExportName;
+  args: number[];
+}
+
+/**
+ * The chunks of a list kernel (ThreadPool.runList): `parts` contiguous item ranges, each with a
+ * copy of the descriptor at `scratch + k * descBytes` whose list offsets are advanced to its range.
+ */
+export function listJobs(
+  u32: Uint32Array,
+  job: Pick<ListJob, 'fn' | 'desc' | 'descBytes' | 'listWords' | 'n' | 'args'>,
+  parts: number,
+  scratch: number,
+): Job[] {
+  const { fn, desc, descBytes, listWords, n, args } = job;
+  const u8 = new Uint8Array(u32.buffer);
+  const jobs: Job[] = [];
+  for (let k = 0; k < parts; k++) {
+    const from = Math.floor((n * k) / parts);
+    const to = Math.floor((n * (k + 1)) / parts);
+    const copy = scratch + k * descBytes;
+    u8.copyWithin(copy, desc, desc + descBytes);
+    for (const w of listWords) u32[(copy >>> 2) + w] = u32[(desc >>> 2) + w] + from * 4;
+    jobs.push({ fn, args: [copy, ...args(to - from)] });
+  }
+  return jobs;
+}
+
+/**
+ * The pool's last element split and its chunk jobs, reused while nothing they depend on changed:
+ * the same table (its descriptor words compared: pointers, lengths, hyper blocks), the same number
+ * of parts and the same scratch, which then still holds exactly the sub-tables a new split would
+ * write. A dense step of a training loop splits the same table every step: this skips the split,
+ * the jobs' allocation and (with `owns`) rewriting the chunks into the control block. The calls it
+ * saves run on the calling thread before the workers start, with caches that the previous
+ * memory-bound step flushed (docs/threads.md, "Measured").
+ */
+export class SplitMemo {
+  private table = -1;
+  private parts = 0;
+  private base = 0;
+  private words = new Uint32Array(0);
+  private result: ElementPart[] = [];
+  private readonly jobs = new Map<string, Job[]>();
+
+  /** splitElements(u32, table, count, total, parts, base), or the previous result when it would be the same. */
+  split(u32: Uint32Array, table: number, count: number, total: number, parts: number, base: number): ElementPart[] {
+    const w = table >>> 2;
+    const words = this.words;
+    let same = this.table === table && this.parts === parts && this.base === base && words.length === count * 8;
+    for (let i = 0; same && i < words.length; i++) same = u32[w + i] === words[i];
+    if (same) return this.result;
+    this.result = splitElements(u32, table, count, total, parts, base);
+    this.table = table;
+    this.parts = parts;
+    this.base = base;
+    this.words = u32.slice(w, w + count * 8);
+    this.jobs.clear();
+    return this.result;
+  }
+
+  /** The jobs `fn(sub-table, count)` over `split` (a result of split()): one array per split and kernel. */
+  jobsFor(fn: ExportName, split: readonly { at: number; count: number }[]): Job[] {
+    const known = split === this.result ? this.jobs.get(fn) : undefined;
+    if (known !== undefined) return known;
+    const jobs = split.map((p) => ({ fn, args: [p.at, p.count] }));
+    if (split === this.result) this.jobs.set(fn, jobs);
+    return jobs;
+  }
+
+  /** True when `jobs` is an array jobsFor() keeps (never a caller's: its contents are fixed). */
+  owns(jobs: readonly Job[]): boolean {
+    return jobs.length > 0 && this.jobs.get(jobs[0].fn) === jobs;
+  }
+
+  /** Forgets the split (the scratch it lives in is freed or rewritten). */
+  clear(): void {
+    this.table = -1;
+    this.words = new Uint32Array(0);
+    this.result = [];
+    this.jobs.clear();
+  }
+}
