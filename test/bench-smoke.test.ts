@@ -338,9 +338,12 @@ describe('bench report helpers', () => {
     expect(benchmarksPage({ ...results, mode: 'quick', trial: true })).toContain('; quick run.');
   });
 
-  it('calibrates its batches past a stall in one short batch (CPU clock)', () => {
-    // A fast operation whose second call stalls for 3 ms of CPU (as a GC or a background compile
-    // does): the batches must still be long enough for the clock, so no sample reads 0.
+  it('calibrates its batches past a stall in one short batch', () => {
+    // A fast operation whose second call stalls for 3 ms (as a GC or a background compile does):
+    // the batches must still be long enough for the clock. The wall clock here: the CPU clock counts
+    // every thread of the process, and vitest runs other test files in threads of this one. The old
+    // calibration stopped at that call and made batches of 1 call; a later preemption under load can
+    // still shorten them somewhat, hence the low bar.
     let calls = 0;
     let sink = 0;
     const fn = (): void => {
@@ -349,9 +352,9 @@ describe('bench report helpers', () => {
       for (let i = 0; i < 200; i++) sink += Math.sqrt(i);
       while (performance.now() < until) sink++;
     };
-    const { samples, reps } = measure('stall', fn, { clock: 'cpu', timeMs: 40 });
+    const { samples, reps } = measure('stall', fn, { clock: 'wall', timeMs: 40 });
     expect(sink).toBeGreaterThan(0);
-    expect(reps).toBeGreaterThan(100);
+    expect(reps).toBeGreaterThanOrEqual(8);
     expect(summarize(samples).medianMs).toBeGreaterThan(0);
   });
 
