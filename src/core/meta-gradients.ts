@@ -213,7 +213,7 @@ export class MetaTracker {
     }
     const u32 = e.heapU32;
     host.params.forEach((_p, i) => {
-      const base = (this.table >>> 2) + i * (S.META_DESC_BYTES / 4);
+      const base = this.descWord(i);
       const span = K * this.slots * this.stride[i];
       u32[base + S.META_TANGENTS] = this.blocks[i];
       u32[base + S.META_HVP] = hv ? this.blocks[i] + span : 0;
@@ -239,17 +239,21 @@ export class MetaTracker {
 
   /** Marks param `i`'s state tangents as all +0 (or not): META_ZERO_MOMENTS (assembly/meta/layout.ts). */
   private setZeroMoments(i: number, zero: boolean): void {
-    this.host.engine.heapU32[(this.table >>> 2) + i * (S.META_DESC_BYTES / 4) + S.META_ZERO_MOMENTS] = zero ? 1 : 0;
+    this.host.engine.heapU32[this.descWord(i) + S.META_ZERO_MOMENTS] = zero ? 1 : 0;
+  }
+
+  /** The heap index (u32) of param `i`'s meta descriptor. */
+  private descWord(i: number): number {
+    return (this.table >>> 2) + i * (S.META_DESC_BYTES / 4);
   }
 
   /** True when every state tangent of param `i` is +0 in every bit. */
   private momentsAreZero(i: number): boolean {
-    const heap = this.host.engine.heapU32;
     for (let k = 0; k < this.spec.names.length; k++)
       for (let s = 1; s < this.slots; s++) {
-        const from = (this.blocks[i] + (k * this.slots + s) * this.stride[i]) >>> 2;
-        const to = from + this.host.params[i].length;
-        for (let j = from; j < to; j++) if (heap[j] !== 0) return false;
+        const v = this.view(i, k, s);
+        const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
+        for (let j = 0; j < bits.length; j++) if (bits[j] !== 0) return false;
       }
     return true;
   }
