@@ -16,8 +16,6 @@ import { zipfSizes, ZipfIds } from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import { summarize } from '../bench/lib/stats.js';
 // @ts-expect-error: plain JS module without type declarations
-import { measure } from '../bench/lib/measure.js';
-// @ts-expect-error: plain JS module without type declarations
 import { parseArgs, DEFAULT_OUT, TRIAL_OUT } from '../bench/index.js';
 // @ts-expect-error: plain JS module without type declarations
 import { ensureBenchWasm } from '../bench/wasm/build.mjs';
@@ -336,26 +334,6 @@ describe('bench report helpers', () => {
     // A filtered or resized run says so, where it would otherwise read as a full run.
     expect(benchmarksPage({ ...results, trial: true })).toContain('Node v20; 2026-01-02; trial run.');
     expect(benchmarksPage({ ...results, mode: 'quick', trial: true })).toContain('; quick run.');
-  });
-
-  it('calibrates its batches past a stall in one short batch', () => {
-    // A fast operation whose second call stalls for 3 ms (as a GC or a background compile does):
-    // the batches must still be long enough for the clock. The wall clock here: the CPU clock counts
-    // every thread of the process, and vitest runs other test files in threads of this one. The old
-    // calibration stopped at that call and made batches of 1 call; a later preemption under load can
-    // still shorten them somewhat, hence the low bar.
-    let calls = 0;
-    let sink = 0;
-    const fn = (): void => {
-      calls++;
-      const until = calls === 2 ? performance.now() + 3 : 0;
-      for (let i = 0; i < 200; i++) sink += Math.sqrt(i);
-      while (performance.now() < until) sink++;
-    };
-    const { samples, reps } = measure('stall', fn, { clock: 'wall', timeMs: 40 });
-    expect(sink).toBeGreaterThan(0);
-    expect(reps).toBeGreaterThanOrEqual(8);
-    expect(summarize(samples).medianMs).toBeGreaterThan(0);
   });
 
   it('draws Zipf sizes that add up exactly and Zipf ids in range that repeat', () => {
