@@ -26,6 +26,7 @@ import { ADADELTA_USE_WD } from "../optimizers/adadelta/slots";
 import { NADAM_USE_L2, NADAM_USE_DECAY } from "../optimizers/nadam/slots";
 import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "../optimizers/radam/slots";
 import { hyperF32, hyperFlag } from "../shared/common";
+import { Lane0, Lane1, Lane2, Lane3 } from "../shared/lane";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_DIM, EMB_HYPER, EMB_KIND,
   EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
   EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_KIND_ROWWISE_ADAGRAD, EMB_EXACT_NONE, embU32 } from "./layout";
@@ -91,13 +92,14 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
   if (ASC_FEATURE_SIMD) {
     const vgs = f32x4.splat(gs), vb1 = f32x4.splat(b1), vb1c = f32x4.splat(b1c), vb2 = f32x4.splat(b2), vb2c = f32x4.splat(b2c);
     const vss = f32x4.splat(ss), vib = f32x4.splat(ib), veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vdc = f32x4.splat(dc);
+    // The lane groups' offsets in the instructions' immediates (shared/lane.ts).
     const n16 = dim & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      adamVec(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
-      adamVec(P, G, M, V, X, o + 16, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
-      adamVec(P, G, M, V, X, o + 32, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
-      adamVec(P, G, M, V, X, o + 48, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec<Lane0>(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec<Lane1>(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec<Lane2>(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
+      adamVec<Lane3>(P, G, M, V, X, o, vgs, vgs, vgs, vb1, vb1c, vb2, vb2c, vss, vib, veps, vwd, vdc, ams, l2, dec, false);
     }
     const n4 = dim & ~(<usize>3);
     for (; i < n4; i += 4) {
