@@ -12,9 +12,11 @@ import {
   type InitOptions,
   type WasmSource,
 } from './engine.js';
+import { coldModule, type ColdModule } from './cold.js';
 import {
   LOAD_FIX,
   baseUrl,
+  bytesNow,
   bytesOf,
   checkWasmBytes,
   compilesSynchronously,
@@ -131,11 +133,36 @@ async function engineFrom(options: InitOptions, locate: WasmLocator): Promise<En
   const simd = options.simd ?? simdSupported();
   if (simd && !simdSupported())
     throw new Error('wasm-optim: this runtime does not support WebAssembly SIMD; use { simd: false }');
-  const { instance, module } = await instantiate(options.source ?? locate(simd ? 'simd' : 'scalar'));
-  const engine = new Engine(instance, module);
+  const split = options.source === undefined && simd && compilesSynchronously() ? await splitEngine(locate) : null;
+  const engine = split ?? new Engine(...(await instantiateWhole(options.source ?? locate(simd ? 'simd' : 'scalar'))));
   engine.poisonFreed = poison;
   return engine;
 }
+
+async function instantiateWhole(source: WasmSource): Promise<[WebAssembly.Instance, WebAssembly.Module]> {
+  const { instance, module } = await instantiate(source);
+  return [instance, module];
+}
+
+/**
+ * The SIMD build in two modules (./cold.ts), where `init()` compiles synchronously (Node, Deno,
+ * Bun): the core module now, the cold one on the first use of one of its functions. Null when the
+ * core cannot be loaded (a bundle that moved the package's files): the whole build is then loaded.
+ */
+async function splitEngine(locate: WasmLocator): Promise<Engine | null> {
+  let core: WebAssembly.WebAssemblyInstantiatedSource;
+  try {
+    core = await instantiate(locate('simd-core'));
+  } catch {
+    return null;
+  }
+  let cold = colds.get(locate);
+  if (!cold) colds.set(locate, (cold = coldModule(() => bytesNow(locate('simd-cold'), "the engine's cold kernels"))));
+  return new Engine(core.instance, core.module, cold);
+}
+
+/** The cold module of each locator's split build: compiled once per process, for every engine. */
+const colds = new WeakMap<WasmLocator, ColdModule>();
 
 /** Creates a new engine synchronously from the wasm bytes (or a compiled module). */
 export function createEngineSync(bytes: WasmBytes | WasmModule): Engine {

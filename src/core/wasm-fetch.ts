@@ -10,10 +10,17 @@ import type { WasmBytes } from './wasm-types.js';
 export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 
 /**
+ * Internal: the SIMD build split in two modules (scripts/split-wasm.mjs, ./cold.ts), which `init()`
+ * loads where it compiles synchronously: the core module, and the cold one compiled on first use.
+ * A locator without them gives the whole SIMD build for `simd-core`.
+ */
+export type SplitBuild = 'simd-core' | 'simd-cold';
+
+/**
  * Internal: where an entry finds the build it needs when the caller gives no source: the main
  * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts).
  */
-export type WasmLocator = (build: WasmBuild) => WasmSource;
+export type WasmLocator = (build: WasmBuild | SplitBuild) => WasmSource;
 
 const WASM_MAGIC = 0x6d736100; // "\0asm"
 
@@ -116,6 +123,22 @@ export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<Was
     return fs ? readWholeFile(fs, url) : await readFileAsync(url);
   } catch (e) {
     return readError(e, url, what);
+  }
+}
+
+/**
+ * @internal the bytes of `source` at once: bytes as they are, a file: URL read where Node's `fs`
+ * is at hand; anything else throws an Error that names `what`.
+ */
+export function bytesNow(source: WasmSource, what: string): BufferSource {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source as BufferSource;
+  const fs = nodeFs();
+  if (!(source instanceof URL) || source.protocol !== 'file:' || !fs)
+    throw new Error(`wasm-optim: cannot read ${what} synchronously from ${String(source)}`);
+  try {
+    return readWholeFile(fs, source);
+  } catch (e) {
+    return readError(e, source, what);
   }
 }
 
