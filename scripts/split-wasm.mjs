@@ -77,6 +77,8 @@ export function splitWasm(bytes, cold = readCold()) {
     rest.removeGlobal(g.name);
     rest.addGlobalImport(g.name, 'core', globalExport(g.name), g.type, true);
   }
+  // The core instance has run the start function (if any) on the memory and globals both share.
+  if (rest.getStart()) rest.setStart(0);
   const mem = rest.getMemoryInfo();
   rest.setMemory(mem.initial, mem.max ?? -1, null, [], mem.shared, false, '0');
   rest.addMemoryImport('0', 'env', 'memory', mem.shared);

@@ -84,13 +84,14 @@ describe('the split SIMD build', () => {
     expect(readCold()).toEqual([...COLD_FUNCTIONS]);
   });
 
-  it("the cold module imports only the core's memory and globals, and writes no data segment", () => {
+  it("the cold module imports only the core's memory and globals, and writes no data segment and has no start", () => {
     const coreExports = new Set(WebAssembly.Module.exports(core).map((e) => e.name));
     for (const i of WebAssembly.Module.imports(rest)) {
       if (i.kind === 'memory') expect(i).toEqual({ module: 'env', name: 'memory', kind: 'memory' });
       else expect(i.kind === 'global' && i.module === 'core' && coreExports.has(i.name)).toBe(true);
     }
-    expect(sectionIds(file('simd-cold'))).not.toContain(11);
+    expect(sectionIds(file('simd-cold'))).not.toContain(11); // data
+    expect(sectionIds(file('simd-cold'))).not.toContain(8); // start
     expect(WebAssembly.Module.imports(core)).toEqual([]);
   });
 
