@@ -99,6 +99,13 @@ describe('the split SIMD build', () => {
     expect(file('simd-core').length).toBeLessThan((file('simd').length * 2) / 3);
   });
 
+  it('the package ships both files (init() would otherwise fall back to the whole build unnoticed)', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { files: string[] };
+    expect(pkg.files).toEqual(
+      expect.arrayContaining(['dist/wasm-optim.simd-core.wasm', 'dist/wasm-optim.simd-cold.wasm']),
+    );
+  });
+
   it('splitWasm refuses a cold name the build does not export', () => {
     expect(() => splitWasm(file('simd'), ['adamStep', 'noSuchKernel'])).toThrow(
       /COLD_FUNCTIONS names functions the build does not export: noSuchKernel/,
