@@ -161,6 +161,10 @@ describe('an engine of the split build (createEngine(), init() in Node)', () => 
     const engine = await createEngineFrom({ simd: true }, wholeOnly as never);
     expect(engine.cold).toBeNull();
     expect(typeof engine.exports.leanApply).toBe('function');
+    // A cold module that could not be read at once (here a URL to fetch): the whole build too.
+    const fetched = (build: string) =>
+      build === 'simd-cold' ? new URL('http://127.0.0.1:1/wasm-optim.simd-cold.wasm') : file(build);
+    expect((await createEngineFrom({ simd: true }, fetched as never)).cold).toBeNull();
   });
 
   it('with no build asked for, SIMD is loaded without the probe; where it does not compile and the probe finds no SIMD, the scalar build', async () => {

@@ -20,6 +20,7 @@ import {
   bytesOf,
   checkWasmBytes,
   compilesSynchronously,
+  readableNow,
   isResponse,
   loadUrl,
   type WasmLocator,
@@ -168,9 +169,11 @@ async function instantiateWhole(source: WasmSource): Promise<[WebAssembly.Instan
 /**
  * The SIMD build in two modules (./cold.ts), where `init()` compiles synchronously (Node, Deno,
  * Bun): the core module now, the cold one on the first use of one of its functions. Null when the
- * core cannot be loaded (a bundle that moved the package's files): the whole build is then loaded.
+ * core cannot be loaded (a bundle that moved the package's files) or the cold one could not be read
+ * at once: the whole build is then loaded.
  */
 async function splitEngine(locate: WasmLocator): Promise<Engine | null> {
+  if (!readableNow(locate('simd-cold'))) return null; // the cold module must load synchronously
   let core: WebAssembly.WebAssemblyInstantiatedSource;
   try {
     core = await instantiate(locate('simd-core'));

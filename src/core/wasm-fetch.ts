@@ -133,13 +133,19 @@ export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<Was
 export function bytesNow(source: WasmSource, what: string): BufferSource {
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source as BufferSource;
   const fs = nodeFs();
-  if (!(source instanceof URL) || source.protocol !== 'file:' || !fs)
+  if (!readableNow(source) || !fs)
     throw new Error(`wasm-optim: cannot read ${what} synchronously from ${String(source)}`);
   try {
-    return readWholeFile(fs, source);
+    return readWholeFile(fs, source as URL);
   } catch (e) {
-    return readError(e, source, what);
+    return readError(e, source as URL, what);
   }
+}
+
+/** @internal true when `bytesNow()` can get the bytes of `source` (bytes, or a file: URL where Node's `fs` is at hand). */
+export function readableNow(source: WasmSource): boolean {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return true;
+  return source instanceof URL && source.protocol === 'file:' && nodeFs() !== null;
 }
 
 async function readFileAsync(url: URL): Promise<Uint8Array<ArrayBuffer>> {
