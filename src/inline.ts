@@ -34,9 +34,12 @@ export function wasmBytes(simd: boolean = simdSupported(), threads = false): Uin
   return decode(threads ? (simd ? threadsBase64 : threadsScalarBase64) : simd ? simdBase64 : scalarBase64);
 }
 
-/** The inlined build a locator asks for (the whole SIMD build for the split one's parts: none is inlined). */
-function inlined(build: WasmBuild | SplitBuild): Uint8Array<ArrayBuffer> {
-  return wasmBytes(build !== 'scalar' && build !== 'threads-scalar', build === 'threads' || build === 'threads-scalar');
+/** The inlined build a locator asks for; none of the split SIMD build (null: `init()` loads the whole one). */
+function inlined(build: WasmBuild): Uint8Array<ArrayBuffer>;
+function inlined(build: SplitBuild): null;
+function inlined(build: WasmBuild | SplitBuild): Uint8Array<ArrayBuffer> | null {
+  if (build === 'simd-core' || build === 'simd-cold') return null;
+  return wasmBytes(build === 'simd' || build === 'threads', build === 'threads' || build === 'threads-scalar');
 }
 
 /**

@@ -191,6 +191,14 @@ describe('an engine of the split build (createEngine(), init() in Node)', () => 
     await expect(load.createEngine({ simd: true }, broken as never)).rejects.toThrow(WebAssembly.CompileError);
   });
 
+  it('the inline entry has no split build: its engines carry every function in one module', async () => {
+    const inline = await import('../src/inline.js');
+    const engine = await inline.createEngine();
+    expect([engine.simd, engine.cold]).toEqual([true, null]);
+    const values = new Float32Array(500).map((_, i) => Math.sin(i * 0.61) * 2);
+    expect(encodeWith(engine, values)).toEqual(encodeWith(createEngineSync(file('simd')), values));
+  });
+
   it('a missing cold file fails at the first use of a cold function, naming the file', async () => {
     const noCold = (build: string) =>
       build === 'simd-cold' ? new URL('wasm-optim.simd-gone.wasm', dist) : file(build);

@@ -173,15 +173,20 @@ async function instantiateWhole(source: WasmSource): Promise<[WebAssembly.Instan
  * at once: the whole build is then loaded.
  */
 async function splitEngine(locate: WasmLocator): Promise<Engine | null> {
-  if (!readableNow(locate('simd-cold'))) return null; // the cold module must load synchronously
   let core: WebAssembly.WebAssemblyInstantiatedSource;
+  let coldSource: WasmSource | null;
   try {
-    core = await instantiate(locate('simd-core'));
+    const coreSource = locate('simd-core');
+    coldSource = locate('simd-cold');
+    // The cold module must load synchronously, on a kernel's call.
+    if (coreSource === null || coldSource === null || !readableNow(coldSource)) return null;
+    core = await instantiate(coreSource);
   } catch {
     return null;
   }
+  const from = coldSource;
   let cold = colds.get(locate);
-  if (!cold) colds.set(locate, (cold = coldModule(() => bytesNow(locate('simd-cold'), "the engine's cold kernels"))));
+  if (!cold) colds.set(locate, (cold = coldModule(() => bytesNow(from, "the engine's cold kernels"))));
   return new Engine(core.instance, core.module, cold);
 }
 

@@ -12,15 +12,18 @@ export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 /**
  * Internal: the SIMD build split in two modules (scripts/split-wasm.mjs, ./cold.ts), which `init()`
  * loads where it compiles synchronously: the core module, and the cold one compiled on first use.
- * A locator without them gives the whole SIMD build for `simd-core`.
  */
 export type SplitBuild = 'simd-core' | 'simd-cold';
 
 /**
  * Internal: where an entry finds the build it needs when the caller gives no source: the main
- * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts).
+ * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts,
+ * which has no split build: null).
  */
-export type WasmLocator = (build: WasmBuild | SplitBuild) => WasmSource;
+export interface WasmLocator {
+  (build: WasmBuild): WasmSource;
+  (build: SplitBuild): WasmSource | null;
+}
 
 const WASM_MAGIC = 0x6d736100; // "\0asm"
 
