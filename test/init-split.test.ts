@@ -106,6 +106,12 @@ describe('the split SIMD build', () => {
     );
   });
 
+  it('the two files are the split of the SIMD build beside them (npm run asbuild:simd makes all three)', () => {
+    const { core: c, cold: k } = splitWasm(file('simd'));
+    expect(Buffer.from(c).equals(file('simd-core'))).toBe(true);
+    expect(Buffer.from(k).equals(file('simd-cold'))).toBe(true);
+  });
+
   it('splitWasm refuses a cold name the build does not export', () => {
     expect(() => splitWasm(file('simd'), ['adamStep', 'noSuchKernel'])).toThrow(
       /COLD_FUNCTIONS names functions the build does not export: noSuchKernel/,
