@@ -62,7 +62,10 @@ const BLOCK_MAX_BYTES = (1 << 30) - 64; // the allocator's largest block (TLSF),
 
 /** One instance of the engine. Most code uses the default one that `init()` creates. */
 export class Engine {
-  /** The module's exports. */
+  /**
+   * The module's exports. An engine of the split SIMD build (`init()` in Node) inherits its core
+   * module's and gets each cold function on first read (src/core/cold.ts): `Object.keys()` lists none.
+   */
   readonly exports: EngineExports;
   /** True when this instance runs the SIMD kernels. */
   readonly simd: boolean;
