@@ -173,30 +173,6 @@ describe('an engine of the split build (createEngine(), init() in Node)', () => 
     expect((await createEngineFrom({ simd: true }, fetched as never)).cold).toBeNull();
   });
 
-  it('with no build asked for, SIMD is loaded without the probe; where it does not compile and the probe finds no SIMD, the scalar build', async () => {
-    const notWasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]); // a CompileError
-    const broken = (build: string) => (build === 'scalar' ? file('scalar') : notWasm);
-    const fresh = async () => {
-      vi.resetModules(); // engine.ts caches the probe's answer
-      return import('../src/core/load.js');
-    };
-    const validate = vi.spyOn(WebAssembly, 'validate');
-    let load = await fresh();
-    const engine = await load.createEngine(undefined, file as never);
-    expect([engine.simd, engine.cold !== null]).toEqual([true, true]);
-    expect(validate).not.toHaveBeenCalled();
-    // A runtime without SIMD (the probe says so): the scalar build.
-    validate.mockReturnValue(false);
-    const scalar = await load.createEngine(undefined, broken as never);
-    expect(scalar.simd).toBe(false);
-    expect(validate).toHaveBeenCalledTimes(1);
-    // Where SIMD is supported, a SIMD build that does not compile is an error, not hidden.
-    validate.mockRestore();
-    load = await fresh();
-    await expect(load.createEngine(undefined, broken as never)).rejects.toThrow(WebAssembly.CompileError);
-    await expect(load.createEngine({ simd: true }, broken as never)).rejects.toThrow(WebAssembly.CompileError);
-  });
-
   it('the inline entry has no split build: its engines carry every function in one module', async () => {
     const inline = await import('../src/inline.js');
     const engine = await inline.createEngine();
