@@ -135,7 +135,8 @@ import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_
   const gs = hyperF32(h, RWADAGRAD_GSCALE);
   const vgs = f32x4.splat(gs), vwd = f32x4.splat(hyperF32(h, RWADAGRAD_WD));
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  for (let i: usize = 0; i < n; i += 4) {
+  let i: usize = 0;
+  do {
     const o = i << 2;
     let g0 = v128.load(G0 + o), g1 = v128.load(G1 + o), g2 = v128.load(G2 + o), g3 = v128.load(G3 + o);
     if (l2) {
@@ -148,7 +149,8 @@ import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_
     a1 = f32x4.add(a1, f32x4.mul(g1, g1));
     a2 = f32x4.add(a2, f32x4.mul(g2, g2));
     a3 = f32x4.add(a3, f32x4.mul(g3, g3));
-  }
+    i += 4;
+  } while (i < n);
   // [a0 + a1 lanes 0+1, 2+3; ...], then (l0 + l1) + (l2 + l3) of each row, rows in lanes 0..3.
   const p01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 2, 4, 6), v128.shuffle<f32>(a0, a1, 1, 3, 5, 7));
   const p23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 2, 4, 6), v128.shuffle<f32>(a2, a3, 1, 3, 5, 7));
@@ -170,14 +172,16 @@ import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_
   const c0 = v128.shuffle<f32>(vc, vc, 0, 0, 0, 0), c1 = v128.shuffle<f32>(vc, vc, 1, 1, 1, 1);
   const c2 = v128.shuffle<f32>(vc, vc, 2, 2, 2, 2), c3 = v128.shuffle<f32>(vc, vc, 3, 3, 3, 3);
   const scale = l2 || dec;
-  for (let i: usize = 0; i < n; i += 4) {
+  i = 0;
+  do {
     const o = i << 2;
     const p0 = v128.load(P0 + o), p1 = v128.load(P1 + o), p2 = v128.load(P2 + o), p3 = v128.load(P3 + o);
     v128.store(P0 + o, f32x4.sub(scale ? f32x4.mul(c0, p0) : p0, f32x4.mul(m0, v128.load(G0 + o))));
     v128.store(P1 + o, f32x4.sub(scale ? f32x4.mul(c1, p1) : p1, f32x4.mul(m1, v128.load(G1 + o))));
     v128.store(P2 + o, f32x4.sub(scale ? f32x4.mul(c2, p2) : p2, f32x4.mul(m2, v128.load(G2 + o))));
     v128.store(P3 + o, f32x4.sub(scale ? f32x4.mul(c3, p3) : p3, f32x4.mul(m3, v128.load(G3 + o))));
-  }
+    i += 4;
+  } while (i < n);
 }
 
 /**
