@@ -30,21 +30,22 @@ const LEAN_TOUCH: i32 = 32;
  * few instructions as possible so that the misses of the whole block are in flight together. Not
  * the gradient rows: they lie one after another (embCoalesce's copied rows; the caller's rows in
  * batch order), which the hardware prefetcher follows. Weights rows of four lines (dim 64, the
- * common width) with state rows of at most 64 bytes (row-wise Adagrad's one float; small dims) take
- * six loads and no branch (the weights row's words 0, 64, 128, 192 as immediate offsets, the state
- * row's first and last word); the others touchSpan, whose tests and loop cost about twice the
- * instructions a row. Row-wise Adagrad, 262144 x 64: 1.8x -> 2.0x fp32 Adam's speed; the same six
- * loads with offsets in registers (any dim up to 64) gained only half of that.
+ * common width) with row-wise Adagrad's one-float state take five loads and no branch (the weights
+ * row's words 0, 64, 128, 192 as immediate offsets, the state word); the others touchSpan, whose
+ * tests and loop cost about twice the instructions a row. Row-wise Adagrad, 262144 x 64: 1.8x ->
+ * 2.0x fp32 Adam's speed (AMD EPYC family 23); the same loads with offsets in registers (any dim up
+ * to 64) gained only half of that. The state word was loaded twice (a state row's first and last
+ * word, for rows of up to 64 bytes, which only row-wise Adagrad has at dim 64): once, 212.6 ->
+ * 189.0 us and 205.7 -> 192.9 us an update (family 26, 2026-12-06).
  */
 @inline function touchRows(W: usize, S: usize, last: usize, list: usize, u: i32, n: i32, rowBytes: usize, sb: usize, exact: bool): u32 {
   let acc: u32 = 0;
   const end = u + LEAN_TOUCH < n ? u + LEAN_TOUCH : n;
-  if (!exact && rowBytes == 256 && sb <= 64 && sb > 0) {
-    const sl = sb - 4;
+  if (!exact && rowBytes == 256 && sb == 4) {
     for (let q = u; q < end; q++) {
       const r = <usize>load<u32>(list + (<usize>q << 2));
-      const P = W + (r << 8), Q = S + r * sb;
-      acc ^= load<u32>(P) ^ load<u32>(P, 64) ^ load<u32>(P, 128) ^ load<u32>(P, 192) ^ load<u32>(Q) ^ load<u32>(Q + sl);
+      const P = W + (r << 8);
+      acc ^= load<u32>(P) ^ load<u32>(P, 64) ^ load<u32>(P, 128) ^ load<u32>(P, 192) ^ load<u32>(S + (r << 2));
     }
     return acc;
   }
