@@ -24,9 +24,12 @@ if (!parts) {
 } else {
   // What init() does in Node for the SIMD build (src/core/load.ts): read the file (with the
   // entry's own reader where it has one, readWholeFile), compile and instantiate synchronously,
-  // then make the Engine.
+  // then make the Engine. Where the build is split (scripts/split-wasm.mjs), init() loads its core
+  // module; the cold one waits for the first use of a cold kernel.
   const load = await import(new URL('./core/load.js', entry).href).catch(() => ({}));
-  const url = new URL('wasm-optim.simd.wasm', new URL('../dist/', entry));
+  const dist = new URL('../dist/', entry);
+  const core = new URL('wasm-optim.simd-core.wasm', dist);
+  const url = fs.existsSync(core) ? core : new URL('wasm-optim.simd.wasm', dist);
   const t1r = performance.now();
   const bytes = load.readWholeFile ? load.readWholeFile(fs, url) : fs.readFileSync(url);
   const t2 = performance.now();

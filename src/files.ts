@@ -6,9 +6,10 @@
 
 import type { Engine, InitOptions, WasmSource } from './core/engine.js';
 import { createEngine as createEngineWith, init as initWith, type WasmBuild } from './core/load.js';
+import type { SplitBuild } from './core/wasm-fetch.js';
 
 /** The URL of one of the package's wasm builds (`../dist/` is dist/ from src/ and from dist/). */
-function packageWasm(build: WasmBuild): URL {
+function packageWasm(build: WasmBuild | SplitBuild): URL {
   // esbuild's IIFE and CommonJS bundles (and some test transforms) leave `import.meta` empty: say
   // what to do instead of `new URL()`'s "Invalid URL".
   if (typeof (import.meta as { url?: unknown }).url !== 'string') {
@@ -18,8 +19,15 @@ function packageWasm(build: WasmBuild): URL {
         `'wasm-optim/wasm/${build}' next to your page and pass its URL: init(url)`,
     );
   }
-  // One literal `new URL(…, import.meta.url)` per file: the form bundlers look for.
+  // One literal `new URL(…, import.meta.url)` per file: the form bundlers look for. The split SIMD
+  // build (Node only: src/core/cold.ts) is named through a variable, a form they leave alone, so
+  // that bundles for browsers do not carry its two files.
+  const here: string = import.meta.url;
   switch (build) {
+    case 'simd-core':
+      return new URL('../dist/wasm-optim.simd-core.wasm', here);
+    case 'simd-cold':
+      return new URL('../dist/wasm-optim.simd-cold.wasm', here);
     case 'simd':
       return new URL('../dist/wasm-optim.simd.wasm', import.meta.url);
     case 'scalar':

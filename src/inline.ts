@@ -12,6 +12,7 @@ import {
 } from './core/load.js';
 // Written by scripts/inline-wasm.mjs in `npm run asbuild`; `../dist/` is dist/ from src/ and dist/.
 import { scalarBase64, simdBase64, threadsBase64, threadsScalarBase64 } from '../dist/inline-wasm.js';
+import type { SplitBuild } from './core/wasm-fetch.js';
 import type { WasmBytes, WasmModule } from './core/wasm-types.js';
 
 // api.js, not index.js: the main entry's init() (src/files.ts) names the separate .wasm files,
@@ -33,8 +34,11 @@ export function wasmBytes(simd: boolean = simdSupported(), threads = false): Uin
   return decode(threads ? (simd ? threadsBase64 : threadsScalarBase64) : simd ? simdBase64 : scalarBase64);
 }
 
-/** The inlined build a locator asks for. */
-function inlined(build: WasmBuild): Uint8Array<ArrayBuffer> {
+/** The inlined build a locator asks for; none of the split SIMD build (null: `init()` loads the whole one). */
+function inlined(build: WasmBuild): Uint8Array<ArrayBuffer>;
+function inlined(build: SplitBuild): null;
+function inlined(build: WasmBuild | SplitBuild): Uint8Array<ArrayBuffer> | null {
+  if (build === 'simd-core' || build === 'simd-cold') return null;
   return wasmBytes(build === 'simd' || build === 'threads', build === 'threads' || build === 'threads-scalar');
 }
 

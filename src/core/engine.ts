@@ -3,6 +3,7 @@
 // buffer whenever memory growth has detached the old one.
 
 import { ABI_HASH, SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
+import { withColdExports } from './cold.js';
 import type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './wasm-types.js';
 
 /** The raw exports of the wasm module (kernels take byte offsets and counts; see ./abi.ts). */
@@ -61,7 +62,10 @@ const BLOCK_MAX_BYTES = (1 << 30) - 64; // the allocator's largest block (TLSF),
 
 /** One instance of the engine. Most code uses the default one that `init()` creates. */
 export class Engine {
-  /** The module's exports. */
+  /**
+   * The module's exports. An engine of the split SIMD build (`init()` in Node) inherits its core
+   * module's and gets each cold function on first read (src/core/cold.ts): `Object.keys()` lists none.
+   */
   readonly exports: EngineExports;
   /** True when this instance runs the SIMD kernels. */
   readonly simd: boolean;
@@ -82,6 +86,8 @@ export class Engine {
   readonly slots: typeof SLOT = SLOT;
   /** The compiled module this engine was instantiated from (null when not known). */
   readonly module: WasmModule | null;
+  /** @internal the cold module of a split build (./cold.ts), whose functions `exports` loads on first use; else null. */
+  readonly cold: { module(): WasmModule } | null;
   /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
   createSibling: (() => Engine) | null = null;
   /** @internal the worker pool when this engine runs on several threads, else null. */
@@ -91,9 +97,15 @@ export class Engine {
   /** Debug: fill freed blocks with NaN (see `DebugOptions.poisonFreed`). Default false. */
   poisonFreed = false;
 
-  constructor(instance: WasmInstance, module?: WasmModule) {
+  /**
+   * @param instance an instance of one of the package's builds.
+   * @param module the module it was instantiated from (for `sibling()`).
+   * @param cold internal: the cold module of a split build's core instance (src/core/cold.ts).
+   */
+  constructor(instance: WasmInstance, module?: WasmModule, cold?: { module(): WasmModule } | null) {
     this.module = module ?? null;
-    this.exports = instance.exports as unknown as EngineExports;
+    this.cold = cold ?? null;
+    this.exports = (cold ? withColdExports(instance, cold) : instance.exports) as unknown as EngineExports;
     // The threads builds export their start code (each worker instantiates them on the same
     // memory); the one-thread builds run it as the module's start, so they export none.
     const start = (this.exports as { _initialize?: () => void })._initialize;
@@ -168,7 +180,7 @@ export class Engine {
       throw new Error(
         'wasm-optim: this engine was built from an instance alone; create engines with createEngine() or createEngineSync() to get siblings',
       );
-    return new Engine(new WebAssembly.Instance(this.module, imports()), this.module);
+    return new Engine(new WebAssembly.Instance(this.module, imports()), this.module, this.cold);
   }
 
   /** Stops this engine's worker threads; it then runs on one thread. No-op without a pool. */

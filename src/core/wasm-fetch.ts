@@ -10,10 +10,20 @@ import type { WasmBytes } from './wasm-types.js';
 export type WasmBuild = 'simd' | 'scalar' | 'threads' | 'threads-scalar';
 
 /**
- * Internal: where an entry finds the build it needs when the caller gives no source: the main
- * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts).
+ * Internal: the SIMD build split in two modules (scripts/split-wasm.mjs, ./cold.ts), which `init()`
+ * loads where it compiles synchronously: the core module, and the cold one compiled on first use.
  */
-export type WasmLocator = (build: WasmBuild) => WasmSource;
+export type SplitBuild = 'simd-core' | 'simd-cold';
+
+/**
+ * Internal: where an entry finds the build it needs when the caller gives no source: the main
+ * entry's files next to the module (src/files.ts), the inline entry's base64 copies (src/inline.ts,
+ * which has no split build: null).
+ */
+export interface WasmLocator {
+  (build: WasmBuild): WasmSource;
+  (build: SplitBuild): WasmSource | null;
+}
 
 const WASM_MAGIC = 0x6d736100; // "\0asm"
 
@@ -117,6 +127,28 @@ export async function loadUrl(url: URL, what = "the engine's wasm"): Promise<Was
   } catch (e) {
     return readError(e, url, what);
   }
+}
+
+/**
+ * @internal the bytes of `source` at once: bytes as they are, a file: URL read where Node's `fs`
+ * is at hand; anything else throws an Error that names `what`.
+ */
+export function bytesNow(source: WasmSource, what: string): BufferSource {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source as BufferSource;
+  const fs = nodeFs();
+  if (!readableNow(source) || !fs)
+    throw new Error(`wasm-optim: cannot read ${what} synchronously from ${String(source)}`);
+  try {
+    return readWholeFile(fs, source as URL);
+  } catch (e) {
+    return readError(e, source as URL, what);
+  }
+}
+
+/** @internal true when `bytesNow()` can get the bytes of `source` (bytes, or a file: URL where Node's `fs` is at hand). */
+export function readableNow(source: WasmSource): boolean {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return true;
+  return source instanceof URL && source.protocol === 'file:' && nodeFs() !== null;
 }
 
 async function readFileAsync(url: URL): Promise<Uint8Array<ArrayBuffer>> {
