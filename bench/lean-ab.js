@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A/B of lean-table updates in one process (issue 18's speed targets): fp32 Adam, row-wise Adagrad
-// and bf16 weights + int8 (and bf16) Adam state on a rows x 64 table with 4096 Zipf ids per update,
+// and bf16 weights + int8 (and bf16) Adam state (and, named in --only, partial row-wise Adam: pradam, FTRL: ftrl) on a rows x 64 table with 4096 Zipf ids per update,
 // the lean and lean-storage groups' data (bench/groups/lean.js), each on this checkout's SIMD build
 // (B; --wasm file for another) and optionally on other builds' wasm (A, A2, ..: --base file, repeatable), interleaved
 // round by round; with --phases, B's coalescing alone (the checks, the staged copy of the gradients
@@ -30,6 +30,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const KINDS = [
   { id: 'adam', opts: { optimizer: 'adam', lr: 1e-3 }, init: 'params' },
   { id: 'adagrad', opts: { optimizer: 'rowwiseAdagrad', lr: 1e-2 }, init: 'params' },
+  { id: 'pradam', opts: { optimizer: 'partialRowwiseAdam', lr: 1e-3 }, init: 'params', optIn: true },
+  { id: 'ftrl', opts: { optimizer: 'ftrl', lr: 1e-2 }, init: 'params', optIn: true },
   { id: 'int8', opts: { optimizer: 'adam', lr: 1e-3, weightType: 'bf16', stateType: 'int8', seed: 1 }, init: 'zeros' },
   { id: 'bf16', opts: { optimizer: 'adam', lr: 1e-3, weightType: 'bf16', stateType: 'bf16', seed: 1 }, init: 'zeros' },
 ];
@@ -80,7 +82,7 @@ async function main() {
   const o = parse(process.argv.slice(2));
   const lib = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
   const data = makeData(o.rows);
-  const kinds = KINDS.filter((k) => k.id === 'adam' || !o.only || o.only.includes(k.id));
+  const kinds = KINDS.filter((k) => k.id === 'adam' || (o.only ? o.only.includes(k.id) : !k.optIn));
   const builds = [...o.base.map((f, i) => [i ? `A${i + 1}` : 'A', f]), ['B', o.wasm]];
   const contenders = [];
   for (const kind of kinds) {

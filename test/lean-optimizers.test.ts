@@ -229,39 +229,59 @@ describe('lean table optimizers: builds, threads, checkpoints, shards', () => {
 });
 
 describe('rowwiseAdagrad in exact mode', () => {
-  it('decoupled decay: untouched rows shrink by 1 - lr wd per step (FBGEMM DECOUPLE_GLOBAL), as the dense reference', async () => {
-    const engine = await engineFor('simd');
-    const rows = 40,
-      dim = 6;
-    const o: LeanRefOptions = { lr: 0.05, weightDecay: 0.3, weightDecayMode: 'decoupled' };
-    const rand = rng(8);
-    const init = Float32Array.from({ length: rows * dim }, () => 2 * rand() - 1);
-    const table = new Embedding(rows, dim, { ...options('rowwiseAdagrad', o), mode: 'exact', init, engine });
-    const ref = new LeanRef('rowwiseAdagrad', rows, dim, init, o);
-    for (let u = 0; u < 30; u++) {
-      const ids = Int32Array.from({ length: 3 }, () => Math.floor(rows * rand() * rand()));
-      const grads = Float32Array.from({ length: 3 * dim }, () => 2 * rand() - 1);
-      table.update(ids, grads);
-      ref.update(ids, grads, true);
-    }
-    expect(worst(table.weights, ref.w)).toBeLessThan(1e-5);
-    expect(worst(table.state('sum'), ref.state.sum)).toBeLessThan(1e-5);
-    // The lazy table leaves untouched rows alone: it differs.
-    table.dispose();
-  });
+  // dim 6: one row at a time; 8 and 64: the SIMD build's rows four at a time (assembly/optimizers/rowwise/lanes.ts).
+  it.each([6, 8, 64])(
+    'decoupled decay: untouched rows shrink by 1 - lr wd per step (FBGEMM DECOUPLE_GLOBAL), as the dense reference (dim %i)',
+    async (dim) => {
+      const engine = await engineFor('simd');
+      const rows = 40;
+      const o: LeanRefOptions = { lr: 0.05, weightDecay: 0.3, weightDecayMode: 'decoupled' };
+      const rand = rng(8);
+      const init = Float32Array.from({ length: rows * dim }, () => 2 * rand() - 1);
+      const table = new Embedding(rows, dim, { ...options('rowwiseAdagrad', o), mode: 'exact', init, engine });
+      const ref = new LeanRef('rowwiseAdagrad', rows, dim, init, o);
+      for (let u = 0; u < 30; u++) {
+        const ids = Int32Array.from({ length: 9 }, () => Math.floor(rows * rand() * rand()));
+        const grads = Float32Array.from({ length: 9 * dim }, () => 2 * rand() - 1);
+        table.update(ids, grads);
+        ref.update(ids, grads, true);
+      }
+      expect(worst(table.weights, ref.w)).toBeLessThan(1e-5);
+      expect(worst(table.state('sum'), ref.state.sum)).toBeLessThan(1e-5);
+      // The lazy table leaves untouched rows alone: it differs.
+      table.dispose();
+    },
+  );
 
-  it('without decay, exact mode equals lazy mode bit for bit', async () => {
+  it.each([5, 8])('without decay, exact mode equals lazy mode bit for bit (dim %i)', async (dim) => {
     const engine = await engineFor('simd');
     const rand = rng(2);
     const tables = (['lazy', 'exact'] as const).map(
-      (mode) => new Embedding(20, 5, { optimizer: 'rowwiseAdagrad', mode, seed: 1, engine }),
+      (mode) => new Embedding(20, dim, { optimizer: 'rowwiseAdagrad', mode, seed: 1, engine }),
     );
     for (let u = 0; u < 5; u++) {
-      const { ids, grads } = batch(rand, 'normal', 20, 5);
+      const { ids, grads } = batch(rand, 'duplicates', 20, dim);
       for (const t of tables) t.update(ids, grads);
     }
     expect(bits(tables[1].weights)).toEqual(bits(tables[0].weights));
     for (const t of tables) t.dispose();
+  });
+
+  it.each([6, 8, 64])('decoupled decay: the SIMD and scalar builds agree bit for bit (dim %i)', async (dim) => {
+    const o: LeanRefOptions = { lr: 0.05, weightDecay: 0.3, weightDecayMode: 'decoupled', maximize: true };
+    const out = [];
+    for (const build of ['simd', 'scalar'] as const) {
+      const engine = await engineFor(build);
+      const rand = rng(dim);
+      const table = new Embedding(40, dim, { ...options('rowwiseAdagrad', o), mode: 'exact', seed: 3, engine });
+      for (let u = 0; u < 20; u++) {
+        const { ids, grads } = batch(rand, 'duplicates', 40, dim);
+        table.update(ids, grads);
+      }
+      out.push([bits(table.weights).slice(), bits(table.state('sum')).slice()]);
+      table.dispose();
+    }
+    expect(out[0]).toEqual(out[1]);
   });
 });
 

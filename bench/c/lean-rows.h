@@ -189,35 +189,68 @@ EXPORT(adam32r_rows) void adam32r_rows(f32 *rec, const u32 *rows, const f32 *g, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// (c) row-wise Adagrad, records of dim float32 weights and s_r.
+// (c) row-wise Adagrad, records of dim float32 weights and s_r. Rows four at a time, as the engine's
+// SIMD build steps them (assembly/optimizers/rowwise/lanes.ts rowwiseAdagradRows4): the four rows'
+// sums side by side (each row's four partial sums in one vector), so that the rows' dependent
+// chains (the sum, a square root, a division) overlap; the rest one at a time.
+typedef f32 v4fa __attribute__((vector_size(16), aligned(4)));
+
+static inline void adagrad_row(f32 *restrict w, const f32 *restrict gr, u32 dim, f32 inv, f32 lr, f32 eps) {
+  // Four partial sums (vectorizes without -ffast-math: the order is fixed here, not by the compiler).
+  f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  u32 d = 0;
+  for (; d + 4 <= dim; d += 4) {
+    s0 += gr[d] * gr[d]; s1 += gr[d + 1] * gr[d + 1]; s2 += gr[d + 2] * gr[d + 2]; s3 += gr[d + 3] * gr[d + 3];
+  }
+  for (; d < dim; d++) s0 += gr[d] * gr[d];
+  const f32 s = w[dim] + ((s0 + s1) + (s2 + s3)) * inv;
+  w[dim] = s;
+  const f32 mult = lr / (sqrtf(s) + eps);
+  for (u32 e = 0; e < dim; e++) w[e] -= mult * gr[e];
+}
+
 EXPORT(adagrad_rows) void adagrad_rows(f32 *rec, const u32 *rows, const f32 *g, u32 n, u32 dim, f32 lr, f32 eps) {
   const size_t rf = (size_t)dim + 1, rb = rf * 4;
   const f32 inv = 1.0f / (f32)dim;
 #ifdef __wasm__
   u32 acc = 0;
 #endif
-  for (u32 j = 0; j < n; j++) {
+  const u32 n4 = (dim & 3) == 0 ? n & ~3u : 0;
+  u32 j = 0;
+  for (; j < n; j += j < n4 ? 4 : 1) {
+    const u32 step = j < n4 ? 4 : 1;
 #ifdef __wasm__
     if ((j & (TB - 1)) == 0)
       for (u32 q = j; q < j + TB && q < n; q++) acc ^= touch_span((const u8 *)(rec + rows[q] * rf), rb);
 #else
     if (j == 0)
       for (u32 q = 0; q < PF && q < n; q++) pf_span(rec + rows[q] * rf, rb);
-    if (j + PF < n) pf_span(rec + rows[j + PF] * rf, rb);
+    for (u32 q = j + PF; q < j + PF + step && q < n; q++) pf_span(rec + rows[q] * rf, rb);
 #endif
-    f32 *restrict w = rec + rows[j] * rf;
-    const f32 *restrict gr = g + (size_t)j * dim;
-    // Four partial sums (vectorizes without -ffast-math: the order is fixed here, not by the compiler).
-    f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    u32 d = 0;
-    for (; d + 4 <= dim; d += 4) {
-      s0 += gr[d] * gr[d]; s1 += gr[d + 1] * gr[d + 1]; s2 += gr[d + 2] * gr[d + 2]; s3 += gr[d + 3] * gr[d + 3];
+    if (step == 1) {
+      adagrad_row(rec + rows[j] * rf, g + (size_t)j * dim, dim, inv, lr, eps);
+      continue;
     }
-    for (; d < dim; d++) s0 += gr[d] * gr[d];
-    const f32 s = w[dim] + ((s0 + s1) + (s2 + s3)) * inv;
-    w[dim] = s;
-    const f32 mult = lr / (sqrtf(s) + eps);
-    for (u32 e = 0; e < dim; e++) w[e] -= mult * gr[e];
+    f32 *restrict w0 = rec + rows[j] * rf, *restrict w1 = rec + rows[j + 1] * rf;
+    f32 *restrict w2 = rec + rows[j + 2] * rf, *restrict w3 = rec + rows[j + 3] * rf;
+    const f32 *g0 = g + (size_t)j * dim, *g1 = g0 + dim, *g2 = g1 + dim, *g3 = g2 + dim;
+    v4fa a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    for (u32 d = 0; d < dim; d += 4) {
+      const v4fa x0 = *(const v4fa *)(g0 + d), x1 = *(const v4fa *)(g1 + d);
+      const v4fa x2 = *(const v4fa *)(g2 + d), x3 = *(const v4fa *)(g3 + d);
+      a0 += x0 * x0; a1 += x1 * x1; a2 += x2 * x2; a3 += x3 * x3;
+    }
+    f32 *W[4] = {w0, w1, w2, w3};
+    const f32 *G[4] = {g0, g1, g2, g3};
+    const v4fa A[4] = {a0, a1, a2, a3};
+    f32 m[4];
+    for (u32 k = 0; k < 4; k++) {
+      const f32 s = W[k][dim] + ((A[k][0] + A[k][1]) + (A[k][2] + A[k][3])) * inv;
+      W[k][dim] = s;
+      m[k] = lr / (sqrtf(s) + eps);
+    }
+    for (u32 k = 0; k < 4; k++)
+      for (u32 e = 0; e < dim; e++) W[k][e] -= m[k] * G[k][e];
   }
 #ifdef __wasm__
   sink_ = acc;

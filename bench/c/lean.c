@@ -18,7 +18,8 @@
 //            float, then one comparison with the next midpoint; `adam8b` encodes by a branch-free
 //            binary search over the 128 (signed: magnitudes) or 255 midpoints instead;
 //   adagrad  row-wise Adagrad (FBGEMM's EXACT_ROWWISE_ADAGRAD without decay): s_r += mean_d(g^2),
-//            w -= lr / (sqrt(s_r) + eps) * g, a 260-byte record (dim float32 weights, s_r).
+//            w -= lr / (sqrt(s_r) + eps) * g, a 260-byte record (dim float32 weights, s_r); rows four at a
+//            time (their sums side by side), as the engine's SIMD build steps them.
 // Natively (gcc -O3 -msse4.2 -fno-math-errno) each row's lines are prefetched PF rows ahead; in wasm
 // (clang --target=wasm32 -O3 -msimd128, no prefetch instruction) every block of 16 rows is touched
 // (one load a cache line) before it is updated, as the engine's row loops do, so its misses are in

@@ -121,6 +121,70 @@ import { RWADAGRAD_GSCALE, RWADAGRAD_LR, RWADAGRAD_EPS, RWADAGRAD_WD, RWADAGRAD_
 }
 
 /**
+ * Row-wise Adagrad on four rows at once (SIMD build only; `n` a multiple of 4, the gradient scale
+ * gs = +-1, as tables write it): weights Pk, gradients Gk, accumulators at Sk. Each row sees the
+ * same float32 operations as rowwiseAdagradRow, so the bits are the same: the four row sums run as
+ * four chains side by side and are reduced together ((l0 + l1) + (l2 + l3) of each, by pairwise
+ * shuffles), then s, sqrt, the division and c for the four rows in one vector. With gs = +-1,
+ * (gs G)^2 = G^2 and mult (gs G) = (gs mult) G exactly (rounding is symmetric in sign), so without
+ * L2 the sums skip the scaling and the step multiplies G by gs mult; with c = 1 (no decay) the step
+ * is p - m G (1 p = p).
+ */
+@inline export function rowwiseAdagradRows4(P0: usize, P1: usize, P2: usize, P3: usize, G0: usize, G1: usize, G2: usize, G3: usize,
+                                           S0: usize, S1: usize, S2: usize, S3: usize, n: usize, h: usize, l2: bool, dec: bool): void {
+  const gs = hyperF32(h, RWADAGRAD_GSCALE);
+  const vgs = f32x4.splat(gs), vwd = f32x4.splat(hyperF32(h, RWADAGRAD_WD));
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let i: usize = 0;
+  do {
+    const o = i << 2;
+    let g0 = v128.load(G0 + o), g1 = v128.load(G1 + o), g2 = v128.load(G2 + o), g3 = v128.load(G3 + o);
+    if (l2) {
+      g0 = f32x4.add(f32x4.mul(g0, vgs), f32x4.mul(vwd, v128.load(P0 + o)));
+      g1 = f32x4.add(f32x4.mul(g1, vgs), f32x4.mul(vwd, v128.load(P1 + o)));
+      g2 = f32x4.add(f32x4.mul(g2, vgs), f32x4.mul(vwd, v128.load(P2 + o)));
+      g3 = f32x4.add(f32x4.mul(g3, vgs), f32x4.mul(vwd, v128.load(P3 + o)));
+    }
+    a0 = f32x4.add(a0, f32x4.mul(g0, g0));
+    a1 = f32x4.add(a1, f32x4.mul(g1, g1));
+    a2 = f32x4.add(a2, f32x4.mul(g2, g2));
+    a3 = f32x4.add(a3, f32x4.mul(g3, g3));
+    i += 4;
+  } while (i < n);
+  // [a0 + a1 lanes 0+1, 2+3; ...], then (l0 + l1) + (l2 + l3) of each row, rows in lanes 0..3.
+  const p01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 2, 4, 6), v128.shuffle<f32>(a0, a1, 1, 3, 5, 7));
+  const p23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 2, 4, 6), v128.shuffle<f32>(a2, a3, 1, 3, 5, 7));
+  const sum = f32x4.add(v128.shuffle<f32>(p01, p23, 0, 2, 4, 6), v128.shuffle<f32>(p01, p23, 1, 3, 5, 7));
+  let sv = v128.load32_zero(S0);
+  sv = v128.load32_lane(S1, sv, 1);
+  sv = v128.load32_lane(S2, sv, 2);
+  sv = v128.load32_lane(S3, sv, 3);
+  sv = f32x4.add(sv, f32x4.div(sum, f32x4.splat(<f32>n)));
+  v128.store32_lane(S0, sv, 0);
+  v128.store32_lane(S1, sv, 1);
+  v128.store32_lane(S2, sv, 2);
+  v128.store32_lane(S3, sv, 3);
+  const mult = f32x4.div(f32x4.splat(hyperF32(h, RWADAGRAD_LR)), f32x4.add(f32x4.sqrt(sv), f32x4.splat(hyperF32(h, RWADAGRAD_EPS))));
+  const vc = l2 ? f32x4.sub(f32x4.splat(1), f32x4.mul(mult, vwd)) : f32x4.splat(hyperF32(h, RWADAGRAD_DECAY));
+  const m = f32x4.mul(mult, vgs);
+  const m0 = v128.shuffle<f32>(m, m, 0, 0, 0, 0), m1 = v128.shuffle<f32>(m, m, 1, 1, 1, 1);
+  const m2 = v128.shuffle<f32>(m, m, 2, 2, 2, 2), m3 = v128.shuffle<f32>(m, m, 3, 3, 3, 3);
+  const c0 = v128.shuffle<f32>(vc, vc, 0, 0, 0, 0), c1 = v128.shuffle<f32>(vc, vc, 1, 1, 1, 1);
+  const c2 = v128.shuffle<f32>(vc, vc, 2, 2, 2, 2), c3 = v128.shuffle<f32>(vc, vc, 3, 3, 3, 3);
+  const scale = l2 || dec;
+  i = 0;
+  do {
+    const o = i << 2;
+    const p0 = v128.load(P0 + o), p1 = v128.load(P1 + o), p2 = v128.load(P2 + o), p3 = v128.load(P3 + o);
+    v128.store(P0 + o, f32x4.sub(scale ? f32x4.mul(c0, p0) : p0, f32x4.mul(m0, v128.load(G0 + o))));
+    v128.store(P1 + o, f32x4.sub(scale ? f32x4.mul(c1, p1) : p1, f32x4.mul(m1, v128.load(G1 + o))));
+    v128.store(P2 + o, f32x4.sub(scale ? f32x4.mul(c2, p2) : p2, f32x4.mul(m2, v128.load(G2 + o))));
+    v128.store(P3 + o, f32x4.sub(scale ? f32x4.mul(c3, p3) : p3, f32x4.mul(m3, v128.load(G3 + o))));
+    i += 4;
+  } while (i < n);
+}
+
+/**
  * Partial row-wise Adam on one row: weights P, gradient G, exp_avg M (per element), the row's
  * exp_avg_sq at V, the PRADAM_* hyper block `h` (`useWd`: weight decay).
  */
