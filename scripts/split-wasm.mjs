@@ -1,4 +1,4 @@
-// The step of `npm run asbuild` after strip-abi-globals: the SIMD build split in two modules for the
+// The last step of `npm run asbuild:simd` (after strip-abi-globals): the SIMD build split in two modules for the
 // main entry's init() in Node (src/core/cold.ts). V8 decodes and validates every function of a module
 // when it compiles it (~9 µs per KB here, page faults of the copies included), so the kernels that
 // few programs call are left out of the module init() compiles:
