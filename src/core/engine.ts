@@ -3,7 +3,7 @@
 // buffer whenever memory growth has detached the old one.
 
 import { ABI_HASH, SLOT, type EngineFunctions, type SlotName, type TableKernelName } from './abi.js';
-import { withColdExports, type ColdModule } from './cold.js';
+import { withColdExports } from './cold.js';
 import type { WasmBytes, WasmInstance, WasmMemory, WasmModule } from './wasm-types.js';
 
 /** The raw exports of the wasm module (kernels take byte offsets and counts; see ./abi.ts). */
@@ -86,8 +86,12 @@ export class Engine {
   readonly slots: typeof SLOT = SLOT;
   /** The compiled module this engine was instantiated from (null when not known). */
   readonly module: WasmModule | null;
-  /** @internal the cold module of a split build (./cold.ts), whose functions `exports` loads on first use; else null. */
-  readonly cold: ColdModule | null;
+  /**
+   * @internal the cold module of a split build (./cold.ts), whose functions `exports` loads on first
+   * use; else null. Typed by its shape, not as cold.ts's ColdModule: the constructor is public, and
+   * TypeDoc (`npm run docs:check`) fails on an internal type in a public signature.
+   */
+  readonly cold: { module(): WasmModule } | null;
   /** @internal how `sibling()` makes an engine when the module needs more than `imports()` (threads). */
   createSibling: (() => Engine) | null = null;
   /** @internal the worker pool when this engine runs on several threads, else null. */
@@ -102,7 +106,7 @@ export class Engine {
    * @param module the module it was instantiated from (for `sibling()`).
    * @param cold internal: the cold module of a split build's core instance (src/core/cold.ts).
    */
-  constructor(instance: WasmInstance, module?: WasmModule, cold?: ColdModule | null) {
+  constructor(instance: WasmInstance, module?: WasmModule, cold?: { module(): WasmModule } | null) {
     this.module = module ?? null;
     this.cold = cold ?? null;
     this.exports = (cold ? withColdExports(instance, cold) : instance.exports) as unknown as EngineExports;
