@@ -65,13 +65,14 @@ const END: u32 = 0xffffffff;
  * `grads` + i * dim floats; returns the number of distinct rows. The first pass lists the new rows
  * (EMB_UNIQ) with the position of their first id (in EMB_GPTR until the second pass replaces it by
  * the address of the row's gradient) and chains the positions (EMB_LINK: link[i], the next position
- * of the same row or END, then each row's last position so far).
+ * of the same row, or END). A row's hash entry holds its last position so far (not its index in the
+ * list, which a repeat does not need): (row + 1) << 32 | last position.
  */
 @inline function coalesceRows(desc: usize, ids: usize, k: u32, grads: usize): u32 {
   const dim = embU32(desc, EMB_DIM);
   const H = embU32(desc, EMB_KEYS);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), sums = embU32(desc, EMB_SUM);
-  const link = embU32(desc, EMB_LINK), last = link + (<usize>k << 2);
+  const link = embU32(desc, EMB_LINK);
   const rowBytes = dim << 2;
   const hbits: u32 = 32 - clz<u32>(2 * k - 1);
   memory.fill(H, 0, <usize>8 << hbits);
@@ -90,16 +91,13 @@ const END: u32 = 0xffffffff;
       e = load<u64>(at);
     }
     const fresh = <u32>(e == 0);
-    const slot = select<u32>(u, <u32>e, fresh);
     // The writes for a new row are harmless for a repeat (the next new row rewrites them); a new
     // row's link write goes to its own link[i], which the next store sets.
-    store<u64>(at, tag | <u64>slot);
+    store<u64>(at, tag | <u64>i);
     store<u32>(uniq + (<usize>u << 2), row);
     store<u32>(gptr + (<usize>u << 2), i);
-    const prev = select<u32>(i, load<u32>(last + (<usize>slot << 2)), fresh);
-    store<u32>(link + (<usize>prev << 2), i);
+    store<u32>(link + (<usize>select<u32>(i, <u32>e, fresh) << 2), i);
     store<u32>(link + (<usize>i << 2), END);
-    store<u32>(last + (<usize>slot << 2), i);
     u += fresh;
   }
   // A row's gradient rows summed along its chain: vectors 0-7 of every one of them, then 8-15, ...

@@ -48,8 +48,8 @@ export class TableScratch {
       // Sums of duplicates: at most one row per two ids.
       sums = 4 * this.dim * (cap / 2 + 1),
       ids = 4 * cap,
-      // The chains of positions: a link per id, then each unique row's last position.
-      links = 8 * cap;
+      // The chains of positions: a link per id.
+      links = 4 * cap;
     const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq, 2 * keys + 2 * uniq + links];
     const idsAt = align16(at[5] + sums);
     const block = this.alloc(idsAt + ids);
