@@ -172,6 +172,7 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
     // with a tiny element takes the centred series when the window has one, else element by element.
     if (i < n4) {
       const centred = load<f64>(s, SLOT_CB) > 0;
+      const vzero = f32x4.splat(0);
       const vcb = f32x4.splat(<f32>load<f64>(s, SLOT_CB));
       const vE0 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 0));
       const vE1 = f32x4.splat(<f32>load<f64>(s, SLOT_E + 8));
@@ -195,6 +196,11 @@ function fixElement(p0: f32, m0: f32, x: f32, Df: f32, s0: u32, n: u32, ring: us
         const x = f32x4.sqrt(ams ? v128.load(X + o) : v0);
         if (!v128.any_true(f32x4.lt(x, vthr))) {
           applyDriftVec(P, M, V, o, v0, driftVec(x, vB0, vB1, vB2, vB3, veps), vD, vmd, vvd, decay);
+        } else if (!v128.any_true(v128.load(M + o))) {
+          // m = +0 in all four (a row never stepped, or one whose m vanished over a long gap): every
+          // path gives p = D (p0 - m0 F) with m0 F = +0 (F >= +0 and finite: lr >= 0), so F = 0 gives
+          // their bits without the series (here, where it would be the long one: sqrt(v) < thr).
+          applyDriftVec(P, M, V, o, v0, vzero, vD, vmd, vvd, decay);
         } else if (centred) {
           const y = f32x4.add(f32x4.mul(x, vcb), veps);
           const q = f32x4.div(x, y);
