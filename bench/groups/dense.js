@@ -5,7 +5,15 @@
 import { grads, params } from '../lib/data.js';
 import { useBackend } from '../lib/tfjs.js';
 import { rooflineKernel } from '../lib/roofline.js';
-import { RESET_EVERY, clangKernel, clangWasm, hasClangKernel, resetEvery } from '../lib/wasm-clang.js';
+import {
+  IMPORT_MEMORY,
+  RESET_EVERY,
+  clangKernel,
+  clangKernelOnParam,
+  clangWasm,
+  hasClangKernel,
+  resetEvery,
+} from '../lib/wasm-clang.js';
 
 export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 16777216];
 export const DENSE_SIZES_QUICK = [1024, 65536];
@@ -490,6 +498,13 @@ export function denseGroup(ctx, spec) {
 }
 
 /**
+ * The engine column's param per group and size (`${id}/${n}`), for the wasm limit to run on the same
+ * arrays (lib/wasm-clang.js clangKernelOnParam); the engine's set-up runs first (contender order) and
+ * its dispose removes the entry.
+ */
+const engineParams = new Map();
+
+/**
  * Sets up one contender at one size, once for all the rounds of the task. Returns the operation
  * to time (`fn`, with an optional `before` hook run before each round and `dispose`), an
  * `external` measurement (the C programs time themselves), or why there is none.
@@ -513,7 +528,13 @@ async function setupDense(ctx, spec, states, contender, n) {
       }
       // Views, not copies: another contender's set-up may grow the engine's memory (and replace them).
       const views = () => [p.data, ...p.stateKeys.map((k) => p.state(k))];
-      return { fn: resetEvery(() => opt.step(), views), dispose: () => opt.dispose() };
+      const key = `${spec.id}/${n}`;
+      if (contender === 'engine') engineParams.set(key, { param: p, memory: engine.memory });
+      const dispose = () => {
+        if (engineParams.get(key)?.param === p) engineParams.delete(key);
+        opt.dispose();
+      };
+      return { fn: resetEvery(() => opt.step(), views), dispose };
     }
     case 'js':
       return { fn: spec.js(n) };
@@ -579,10 +600,15 @@ async function setupDense(ctx, spec, states, contender, n) {
       };
     }
     case 'wasm-clang': {
-      // The same C loop compiled by clang to wasm SIMD, in this process's V8 (bench/lib/wasm-clang.js).
-      const wasm = clangWasm();
+      // The same C loop compiled by clang to wasm SIMD, in this process's V8 (bench/lib/wasm-clang.js),
+      // on the engine column's own arrays (its memory imported) so that the two differ only in code;
+      // in a memory of its own when the engine column was not set up (a filtered run).
+      const on = engineParams.get(`${spec.id}/${n}`);
+      const wasm = clangWasm(on ? IMPORT_MEMORY : []);
       if (wasm.skipped) return { skipped: wasm.skipped };
-      const k = clangKernel(wasm.module, spec.id, { n, fill: [params(n), grads(n)] });
+      const k = on
+        ? clangKernelOnParam(wasm.module, spec.id, on)
+        : clangKernel(wasm.module, spec.id, { n, fill: [params(n), grads(n)] });
       return { fn: k.run, dispose: () => {} };
     }
     case 'roofline': {
