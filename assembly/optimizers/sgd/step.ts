@@ -53,48 +53,61 @@ export * from "./slots";
   // Without clipping and with a gradient scale of 1, a loop that neither clamps nor scales.
   if (plainGrad(gs, lo, hi)) {
     if (useMom && !first && !nest && !useWd) sgdMomentumPlain(P, G, B, n, lr, mu, omd);
+    else if (useMom && !first && nest && !useWd) sgdNesterovPlain(P, G, B, n, lr, mu, omd);
     else if (!useMom && !useWd) sgdPlain(P, G, n, lr);
     else sgdLoop(P, G, B, n, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd, true);
   } else sgdLoop(P, G, B, n, gs, lo, hi, lr, mu, omd, wd, useMom, first, nest, useWd, false);
 }
 
-// The two most common configurations (momentum after the first step, and plain SGD, both without
-// weight decay or clipping) get functions of their own. Inlined into sgdStep with the others, their
-// loops were merged by the optimizer into one loop that selects between the variants at run time,
-// computing every variant's arithmetic for every element.
+// The most common configurations (momentum or Nesterov momentum after the first step, and plain
+// SGD, all without weight decay or clipping) get functions of their own. Inlined into sgdStep with
+// the others, their loops were merged by the optimizer into one loop that selects between the
+// variants at run time, computing every variant's arithmetic for every element.
+//
 // SGD with momentum's unrolled block runs in two passes: the momentum buffer of its four lane
-// groups first (g and buf read, buf written), then the param's read-modify-write, as clang's
-// 4x-interleaved loop orders it. Lane group after lane group (sgdLoop) ran at 0.88-0.95x of this
-// order at 1K-64K (the same loops built by clang in one module, AMD EPYC family 26, 2026-12-06).
-// Only here: the same two passes in sgdLoop let binaryen merge the other variants' loops in
-// sgdStep into one that selects at run time (SGD with Nesterov momentum at 0.7x).
-@inline function momBuf<L = Lane0>(G: usize, B: usize, o: usize, mu: v128, omd: v128): v128 {
-  const b = f32x4.add(f32x4.mul(v128.load(B + o, offsetof<L>()), mu), f32x4.mul(omd, v128.load(G + o, offsetof<L>())));
+// groups first (g and buf read, buf written; the direction kept), then the param's
+// read-modify-write, as clang's 4x-interleaved loop orders it. Lane group after lane group (sgdLoop)
+// ran at 0.88-0.95x of this order at 1K-64K (the same loops built by clang in one module, AMD EPYC
+// family 26, 2026-12-06). Only here, for the momentum and Nesterov steps after the first without
+// weight decay or clipping: the same two passes in sgdLoop let binaryen merge the other variants'
+// loops in sgdStep into one that selects at run time (SGD with Nesterov momentum at 0.7x).
+@inline function momDir<L = Lane0>(G: usize, B: usize, o: usize, mu: v128, omd: v128, nest: bool): v128 {
+  const g = v128.load(G + o, offsetof<L>());
+  const b = f32x4.add(f32x4.mul(v128.load(B + o, offsetof<L>()), mu), f32x4.mul(omd, g));
   v128.store(B + o, b, offsetof<L>());
-  return b;
+  return nest ? f32x4.add(g, f32x4.mul(mu, b)) : b;
 }
 
-@inline function momParam<L = Lane0>(P: usize, o: usize, lr: v128, b: v128): void {
-  v128.store(P + o, f32x4.sub(v128.load(P + o, offsetof<L>()), f32x4.mul(lr, b)), offsetof<L>());
+@inline function momParam<L = Lane0>(P: usize, o: usize, lr: v128, d: v128): void {
+  v128.store(P + o, f32x4.sub(v128.load(P + o, offsetof<L>()), f32x4.mul(lr, d)), offsetof<L>());
 }
 
-function sgdMomentumPlain(P: usize, G: usize, B: usize, n: usize, lr: f32, mu: f32, omd: f32): void {
+@inline function momLoop(P: usize, G: usize, B: usize, n: usize, lr: f32, mu: f32, omd: f32, nest: bool): void {
   let i: usize = 0;
   if (ASC_FEATURE_SIMD) {
     const vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vomd = f32x4.splat(omd);
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      const b0 = momBuf(G, B, o, vmu, vomd), b1 = momBuf<Lane1>(G, B, o, vmu, vomd);
-      const b2 = momBuf<Lane2>(G, B, o, vmu, vomd), b3 = momBuf<Lane3>(G, B, o, vmu, vomd);
-      momParam(P, o, vlr, b0);
-      momParam<Lane1>(P, o, vlr, b1);
-      momParam<Lane2>(P, o, vlr, b2);
-      momParam<Lane3>(P, o, vlr, b3);
+      const d0 = momDir(G, B, o, vmu, vomd, nest), d1 = momDir<Lane1>(G, B, o, vmu, vomd, nest);
+      const d2 = momDir<Lane2>(G, B, o, vmu, vomd, nest), d3 = momDir<Lane3>(G, B, o, vmu, vomd, nest);
+      momParam(P, o, vlr, d0);
+      momParam<Lane1>(P, o, vlr, d1);
+      momParam<Lane2>(P, o, vlr, d2);
+      momParam<Lane3>(P, o, vlr, d3);
     }
   }
   // The tail (fewer than 16 elements) as sgdLoop does it.
-  sgdLoop(P + (i << 2), G + (i << 2), B + (i << 2), n - i, 1, -Infinity, Infinity, lr, mu, omd, 0, true, false, false, false, true);
+  const o = i << 2;
+  sgdLoop(P + o, G + o, B + o, n - i, 1, -Infinity, Infinity, lr, mu, omd, 0, true, false, nest, false, true);
+}
+
+function sgdMomentumPlain(P: usize, G: usize, B: usize, n: usize, lr: f32, mu: f32, omd: f32): void {
+  momLoop(P, G, B, n, lr, mu, omd, false);
+}
+
+function sgdNesterovPlain(P: usize, G: usize, B: usize, n: usize, lr: f32, mu: f32, omd: f32): void {
+  momLoop(P, G, B, n, lr, mu, omd, true);
 }
 
 function sgdPlain(P: usize, G: usize, n: usize, lr: f32): void {
