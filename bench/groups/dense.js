@@ -20,7 +20,7 @@ export const DENSE_SIZES_QUICK = [1024, 65536];
 
 const LR = 1e-3;
 /**
- * Rounds per size up to DENSE_FINE_MAX elements (the run's --rounds, when given, or --quick wins):
+ * Rounds per size (the run's --rounds, when given, or --quick wins):
  * the same time budget in 12 rounds instead of 3. Steps of microseconds on a shared VM meet bursts
  * of load from the other core that last longer than one contender's turn; shorter turns spread them
  * over the contenders. Measured on AMD EPYC family 23 (load 3-6), engine / wasm limit: 8 repeats in
@@ -29,11 +29,14 @@ const LR = 1e-3;
  * SGD at 1K and 4K): NAdam 1K 1.03/0.78/0.81 vs 0.84/0.84/0.84, 4K 0.79/0.92/0.97 vs 0.93/0.92/0.92,
  * RMSprop 4K 0.92/0.79/0.98 vs 0.97/0.93/-. What more rounds cannot fix: in 3 of the 24 cells of the
  * 12-round runs the wasm limit ran at 0.65-0.7× its usual speed through all 12 rounds with a spread
- * under 1% (a state of that process's contender, not load).
+ * under 1% (a state of that process's contender, not load). From 4M on, the other core's work
+ * shares the L3 the step's arrays fill: at every size since 2026-12-06 (up to 256K before). AMD EPYC
+ * family 26, load 3-6, SGD, Nesterov and centered RMSprop at 4M and 16M over the wasm limit (on
+ * the engine's arrays), two runs each way, alternated: 3 rounds 0.96-1.12, 12 rounds 0.99-1.01
+ * (one cell 1.17). It costs the slowest contenders at 16M (plain JS, tfjs-wasm: five samples of
+ * 30-100 ms a round) a few seconds a group.
  */
 export const DENSE_FINE_ROUNDS = 12;
-/** The largest size measured in DENSE_FINE_ROUNDS rounds. */
-export const DENSE_FINE_MAX = 262144;
 
 /** tfjs's cpu backend is measured up to this size by default (it is flat and slow beyond). */
 export const TFJS_CPU_MAX = 1048576;
@@ -470,7 +473,7 @@ export function denseGroup(ctx, spec) {
         contender: c,
         n,
         elems: n,
-        ...(n <= DENSE_FINE_MAX ? { rounds: DENSE_FINE_ROUNDS } : {}),
+        rounds: DENSE_FINE_ROUNDS,
         setup: () => setupDense(ctx, spec, states, c, n),
       });
     }
