@@ -65,20 +65,20 @@ export * from "./slots";
 // variants at run time, computing every variant's arithmetic for every element.
 //
 // SGD with momentum's unrolled block runs in two passes: the momentum buffer of its four lane
-// groups first (g and buf read, buf written; the direction kept), then the param's
-// read-modify-write, as clang's 4x-interleaved loop orders it. Lane group after lane group (sgdLoop)
+// groups first (g and buf read, buf written; both kept), then the param's read-modify-write with
+// the direction (buf, or g + mu * buf for Nesterov), as clang's 4x-interleaved loop orders it. Lane group after lane group (sgdLoop)
 // ran at 0.88-0.95x of this order at 1K-64K (the same loops built by clang in one module, AMD EPYC
 // family 26, 2026-12-06). Only here, for the momentum and Nesterov steps after the first without
 // weight decay or clipping: the same two passes in sgdLoop let binaryen merge the other variants'
 // loops in sgdStep into one that selects at run time (SGD with Nesterov momentum at 0.7x).
-@inline function momDir<L = Lane0>(G: usize, B: usize, o: usize, mu: v128, omd: v128, nest: bool): v128 {
-  const g = v128.load(G + o, offsetof<L>());
+@inline function momBuf<L = Lane0>(B: usize, o: usize, g: v128, mu: v128, omd: v128): v128 {
   const b = f32x4.add(f32x4.mul(v128.load(B + o, offsetof<L>()), mu), f32x4.mul(omd, g));
   v128.store(B + o, b, offsetof<L>());
-  return nest ? f32x4.add(g, f32x4.mul(mu, b)) : b;
+  return b;
 }
 
-@inline function momParam<L = Lane0>(P: usize, o: usize, lr: v128, d: v128): void {
+@inline function momParam<L = Lane0>(P: usize, o: usize, lr: v128, mu: v128, g: v128, b: v128, nest: bool): void {
+  const d = nest ? f32x4.add(g, f32x4.mul(mu, b)) : b;
   v128.store(P + o, f32x4.sub(v128.load(P + o, offsetof<L>()), f32x4.mul(lr, d)), offsetof<L>());
 }
 
@@ -89,12 +89,14 @@ export * from "./slots";
     const n16 = n & ~(<usize>15);
     for (; i < n16; i += 16) {
       const o = i << 2;
-      const d0 = momDir(G, B, o, vmu, vomd, nest), d1 = momDir<Lane1>(G, B, o, vmu, vomd, nest);
-      const d2 = momDir<Lane2>(G, B, o, vmu, vomd, nest), d3 = momDir<Lane3>(G, B, o, vmu, vomd, nest);
-      momParam(P, o, vlr, d0);
-      momParam<Lane1>(P, o, vlr, d1);
-      momParam<Lane2>(P, o, vlr, d2);
-      momParam<Lane3>(P, o, vlr, d3);
+      const g0 = v128.load(G + o), g1 = v128.load(G + o, offsetof<Lane1>());
+      const g2 = v128.load(G + o, offsetof<Lane2>()), g3 = v128.load(G + o, offsetof<Lane3>());
+      const b0 = momBuf(B, o, g0, vmu, vomd), b1 = momBuf<Lane1>(B, o, g1, vmu, vomd);
+      const b2 = momBuf<Lane2>(B, o, g2, vmu, vomd), b3 = momBuf<Lane3>(B, o, g3, vmu, vomd);
+      momParam(P, o, vlr, vmu, g0, b0, nest);
+      momParam<Lane1>(P, o, vlr, vmu, g1, b1, nest);
+      momParam<Lane2>(P, o, vlr, vmu, g2, b2, nest);
+      momParam<Lane3>(P, o, vlr, vmu, g3, b3, nest);
     }
   }
   // The tail (fewer than 16 elements) as sgdLoop does it.
