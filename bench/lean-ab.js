@@ -3,7 +3,7 @@
 // and bf16 weights + int8 (and bf16) Adam state (and, named in --only, partial row-wise Adam: pradam, FTRL: ftrl) on a rows x 64 table with 4096 Zipf ids per update,
 // the lean and lean-storage groups' data (bench/groups/lean.js), each on this checkout's SIMD build
 // (B; --wasm file for another) and optionally on other builds' wasm (A, A2, ..: --base file, repeatable), interleaved
-// round by round; with --phases, B's coalescing alone (the checks, the staged copy of the gradients
+// round by round; with --phases, B's coalescing alone (the checks, the copy of the gradients
 // and the coalescing pass: everything an update does before its row loop) and so the row loop
 // (update - coalescing). Prints microseconds per update (medians of the rounds, CPU time) and each
 // one's speed-up over B's fp32 Adam, with the CPU and the load. With --c, the C yardsticks' row loops

@@ -163,7 +163,7 @@ async function main() {
   }
   // B's phases, on its own table: gradView (no copy), the copy alone, coalescing alone (gradients
   // in place, as gradView's), the row loop alone (over the rows the last coalescing listed), and the
-  // same for update()'s way with a Float32Array (copied in pieces, "staged").
+  // same for update()'s way with a Float32Array (copied whole into the gradient buffer first).
   const lt = B.emb.table;
   const view = lt.gradView(k);
   view.set(g);
@@ -195,30 +195,25 @@ async function main() {
   };
   if (A) phases('A', A);
   phases('B', B);
-  // The way update() takes a Float32Array (table-base.ts coalesceStaged): the gradients copied in
-  // piece by piece through the stage buffer, each piece coalesced right after its copy.
+  // The way update() takes a Float32Array (table-base.ts coalesceGrads): the gradients copied whole
+  // into the gradient buffer, then coalesced there.
   const heap = lt.engine.heapF32;
-  const staged = () => {
-    x.embCoalesceBegin(lt.desc, k, sc.gradPtr);
-    for (let a = 0; a < k; a += sc.stageRows) {
-      const e = Math.min(k, a + sc.stageRows);
-      heap.set(g.subarray(a * DIM, e * DIM), sc.stagePtr >>> 2);
-      x.embCoalesceChunk(lt.desc, sc.idsPtr, a, e, sc.stagePtr);
-    }
-    return x.embCoalesceEnd(lt.desc, 0);
+  const copied = () => {
+    heap.set(g, sc.gradPtr >>> 2);
+    return x.embCoalesce(lt.desc, sc.idsPtr, k, sc.gradPtr, 0);
   };
   contenders.push([
-    'B staged coalesce',
+    'B copy + coalesce',
     () => {
       sc.copyIds(next(), k);
-      return staged();
+      return copied();
     },
   ]);
   contenders.push([
-    'B staged apply',
+    'B copy + apply',
     () => {
       sc.copyIds(next(), k);
-      x.embApply(lt.desc, lt.steps + 1, staged(), 0, 0, 0, 0, 0);
+      x.embApply(lt.desc, lt.steps + 1, copied(), 0, 0, 0, 0, 0);
     },
   ]);
   if (o.clang) {
@@ -269,10 +264,10 @@ async function main() {
   const med = new Map([...res].map(([n, xs]) => [n, median(xs)]));
   if (med.has('A apply')) med.set('A row loop (apply - coalesce)', med.get('A apply') - med.get('A coalesce'));
   if (med.has('B apply')) med.set('B row loop (apply - coalesce)', med.get('B apply') - med.get('B coalesce'));
-  if (med.has('B staged apply'))
-    med.set('B row loop, copied rows', med.get('B staged apply') - med.get('B staged coalesce'));
+  if (med.has('B copy + apply'))
+    med.set('B row loop, copied grads', med.get('B copy + apply') - med.get('B copy + coalesce'));
   if (med.has('C wasm adam32 rows'))
-    for (const n of ['A row loop (apply - coalesce)', 'B row loop (apply - coalesce)', 'B row loop, copied rows'])
+    for (const n of ['A row loop (apply - coalesce)', 'B row loop (apply - coalesce)', 'B row loop, copied grads'])
       if (med.has(n))
         console.log(`# ${n} / C wasm adam32 rows: ${(med.get(n) / med.get('C wasm adam32 rows')).toFixed(3)}`);
   const cpu = cpuIdentity().label;

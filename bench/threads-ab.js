@@ -288,9 +288,8 @@ function suggest(seen, defaultMin, factor) {
 /**
  * What a split update's parts cost at ~2000 Zipf rows: a worker's hand-off (two empty chunks) when
  * it sleeps, when it was woken 100 us before, and when it spins; copying the gradients in and
- * coalescing them on one thread (one after the other, and the one-thread update's way: in 64 KiB
- * pieces through a buffer in L2), the latter while a worker prefetches the rows (a split update's
- * way); the row steps on 1 and 2 threads (the worker spinning), after a plain coalescing and after
+ * coalescing them on one thread (timed apart, and together as the one-thread update does them), the
+ * latter while a worker prefetches the rows (a split update's way); the row steps on 1 and 2 threads (the worker spinning), after a plain coalescing and after
  * one with the worker's prefetch. Medians of interleaved samples.
  */
 async function parts(lib, engine, emb, o) {
@@ -302,7 +301,6 @@ async function parts(lib, engine, emb, o) {
   const g = makeGrads(k * DIM, 3);
   sc.ensureIds(k);
   sc.ensureGrads(k);
-  sc.ensureStage();
   pool.minParallelElements = 0;
   const splitter = t.splitFor(k); // wakes the pool
   splitter.ensure();
@@ -341,7 +339,7 @@ async function parts(lib, engine, emb, o) {
     'hand-off, worker spinning': [],
     'copy of the gradients': [],
     'coalescing after it, 1 thread': [],
-    'copy + coalescing in pieces, 1t': [],
+    'copy + coalescing, 1t': [],
     'copy + coalescing, worker prefetching': [],
     'row steps, 1 thread': [],
     'row steps, 2 threads': [],
@@ -363,18 +361,18 @@ async function parts(lib, engine, emb, o) {
     r['coalescing after it, 1 thread'].push(time(() => x.embCoalesce(t.desc, sc.idsPtr, k, sc.gradPtr, 1)));
     nextIds();
     let u = 0;
-    r['copy + coalescing in pieces, 1t'].push(time(() => (u = t.coalesceStaged(g, k, true))));
+    r['copy + coalescing, 1t'].push(time(() => (u = t.coalesceGrads(g, k, true))));
     r['row steps, 1 thread'].push(time(() => apply1(u)));
     nextIds();
     pool.wake();
-    u = t.coalesceStaged(g, k, true);
+    u = t.coalesceGrads(g, k, true);
     r['row steps, 2 threads'].push(time(() => apply2(u)));
     nextIds();
-    const staged = () => t.coalesceStaged(g, k, true);
-    r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, staged))));
+    const copied = () => t.coalesceGrads(g, k, true);
+    r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, copied))));
     r['row steps, 1 thread, prefetched'].push(time(() => apply1(u)));
     nextIds();
-    u = splitter.coalesce(sc.idsPtr, k, staged);
+    u = splitter.coalesce(sc.idsPtr, k, copied);
     r['row steps, 2 threads, prefetched'].push(time(() => apply2(u)));
     pool.rest();
   }

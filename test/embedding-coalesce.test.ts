@@ -46,9 +46,8 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
 
   /**
    * The gradients reach the coalescing three ways (src/embedding/table-base.ts): a Float32Array
-   * (or Float64Array) is copied in piece by piece through a 64 KiB buffer (each piece's ids listed
-   * in lists of at most 256), gradView's buffer is read in place (and left as it is), an array of
-   * numbers is copied in whole. Each must leave the same bits.
+   * (or Float64Array) or an array of numbers is copied whole into the table's gradient buffer,
+   * gradView's buffer is read in place (and left as it is). Each must leave the same bits.
    */
   type Way = 'f32' | 'f64' | 'view' | 'array';
   const WAYS: Way[] = ['f32', 'f64', 'view', 'array'];
@@ -102,19 +101,19 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
     await check(new Int32Array(1000).fill(17), 5);
   });
 
-  it('every way of passing the gradients, duplicates spread over many 64 KiB pieces (dim 64: 256 rows a piece)', async () => {
+  it('every way of passing the gradients, long chains of duplicates far apart (dim 64, 7, 37)', async () => {
     const next = rng(21);
-    // 3000 ids over 40 rows, then 1000 distinct: each row's duplicates lie in different pieces.
+    // 3000 ids over 40 rows, then 1000 distinct.
     const ids = Int32Array.from({ length: 4000 }, (_, i) => (i < 3000 ? Math.floor(next() * 40) : 1000 + i));
     await check(ids, 22, WAYS, 64, 8192);
-    // dim 7: 2340 rows a piece, so 5000 ids take three, the last one partly filled.
     const ids7 = Int32Array.from({ length: 5000 }, () => Math.floor(next() * 300));
     await check(ids7, 23, WAYS);
+    // dim 37: a block of 32 floats summed in registers, then 4 in a vector and 1 alone.
+    await check(ids7, 24, WAYS, 37, 8192);
   });
 
-  it('dim 1 (a piece of 16384 rows, lists of 256 ids) and small batches that are all repeats', async () => {
+  it('dim 1 and small batches that are all repeats', async () => {
     const next = rng(31);
-    // A 64-id batch of one row: its list needs more room than the sums of 33 rows of one float.
     await check(new Int32Array(64).fill(9), 32, WAYS, 1, 64);
     await check(
       Int32Array.from({ length: 200 }, () => Math.floor(next() * 3)),
@@ -123,7 +122,6 @@ describe.each(BUILD_NAMES)('embedding coalescing (%s build)', (build) => {
       1,
       64,
     );
-    // 5000 ids over 50 rows, one piece: 20 lists, each row's first gradient in an earlier list.
     await check(
       Int32Array.from({ length: 5000 }, () => Math.floor(next() * 50)),
       34,

@@ -15,10 +15,10 @@ export const EMB_HYPER = 6;     // 32 f32 slots, the dense optimizers' layout (A
 export const EMB_KIND = 7;      // EMB_KIND_*: which row kernel embApply runs
 export const EMB_KEYS = 8;      // u64 per id: coalescing's hash table (with EMB_KEYS2, right after it)
 export const EMB_KEYS2 = 9;     // u64 per id: the second half of the hash table; must follow EMB_KEYS (coalesce.ts)
-// Word 10 is free (it held a sort's histogram until coalescing stopped sorting).
+export const EMB_LINK = 10;     // u32 per id: coalescing's chains of the positions of a row's ids (coalesce.ts)
 export const EMB_UNIQ = 11;     // u32 per id: the unique rows, in the order of their first id in the batch
 export const EMB_GPTR = 12;     // u32 per id: byte offset of each unique row's gradient
-export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim, at least 2 KiB: sums of duplicate ids' gradient rows (gradients read in place); the copied way's lists of ids
+export const EMB_SUM = 13;      // f32 (cap/2 + 1) * dim: sums of duplicate ids' gradient rows
 export const EMB_BAD = 14;      // out: the id whose summed gradient is not finite
 export const EMB_LAST = 15;     // u32 per row: the step each row is up to date with (exact mode)
 export const EMB_RING = 16;     // per-step history, EMB_RING_BYTES per step (exact mode)
@@ -33,11 +33,7 @@ export const EMB_BASE = 24;
 export const EMB_SROW = 25;     // bytes of state per row (dim * 4 per per-element state tensor, 4 per per-row one)     // first step of the ring's history (0, or the step a state dict was loaded at)
 export const EMB_SINK = 26;     // receives the prefetch loads' values (so that they are not optimized away)
 export const EMB_GMAX = 27;     // out (embCoalesce with check): the bits of max |g| over the rows it will apply
-// The state of a coalescing in pieces (embCoalesceBegin, embCoalesceChunk, embCoalesceEnd).
-export const EMB_CU = 28;       // unique rows so far
-export const EMB_CBITS = 29;    // log2 of the hash table's entries
-export const EMB_CUSED = 30;    // bytes of EMB_SUM in use (gradients read in place)
-export const EMB_CROWS = 31;    // 0: gradients read in place; else where unique row u's gradient is copied (u * dim floats on)
+// Words 28-31 are free (they held the state of a coalescing in pieces until 2026-12-06).
 // Descriptor: f64 words from byte 128.
 export const EMBF_EPS = 0;      // eps (Adam)
 export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used

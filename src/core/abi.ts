@@ -58,6 +58,7 @@ export const SLOT = {
   EMB_KIND: 7,
   EMB_KEYS: 8,
   EMB_KEYS2: 9,
+  EMB_LINK: 10,
   EMB_UNIQ: 11,
   EMB_GPTR: 12,
   EMB_SUM: 13,
@@ -75,10 +76,6 @@ export const SLOT = {
   EMB_SROW: 25,
   EMB_SINK: 26,
   EMB_GMAX: 27,
-  EMB_CU: 28,
-  EMB_CBITS: 29,
-  EMB_CUSED: 30,
-  EMB_CROWS: 31,
   EMBF_EPS: 0,
   EMBF_THR: 1,
   EMBF_B1: 2,
@@ -101,7 +98,6 @@ export const SLOT = {
   EMB_EXACT_SGD: 2,
   EMB_DESC_BYTES: 256,
   EMB_RING_BYTES: 256,
-  COALESCE_LIST: 256,
   CLIP_LO: 30,
   CLIP_HI: 31,
   ADAMAX_GSCALE: 0,
@@ -269,7 +265,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = -1491844573;
+export const ABI_HASH = 1412062547;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {
@@ -293,12 +289,6 @@ export interface EngineFunctions {
   gradSumSquaresEach(table: number, count: number, out: number): void;
   /** assembly/embedding/exact.ts */
   embExactReset(desc: number, t: number, rows: number): void;
-  /** assembly/embedding/coalesce.ts */
-  embCoalesceBegin(desc: number, k: number, rows: number): void;
-  /** assembly/embedding/coalesce.ts */
-  embCoalesceChunk(desc: number, ids: number, from: number, to: number, grads: number): void;
-  /** assembly/embedding/coalesce.ts */
-  embCoalesceEnd(desc: number, check: number): number;
   /** assembly/embedding/coalesce.ts */
   embCoalesce(desc: number, ids: number, k: number, grads: number, check: number): number;
   /** assembly/embedding/apply.ts */

@@ -1,8 +1,8 @@
 // An embedding table's scratch buffers in engine memory: the ids of an update or lookup, the
-// coalescing arrays (hash table, unique rows, gradient pointers, sums of duplicates), the
-// gradients (or the coalesced rows of copied gradients), the buffer that copied gradients pass
-// through piece by piece, and the gathered rows. Each grows to the next power of two when a larger batch
-// comes, and is reused after that; the table's descriptor is pointed at the coalescing arrays.
+// coalescing arrays (hash table, unique rows, gradient pointers, chains of positions, sums of
+// duplicates), the gradients (gradView's buffer, where update() also copies a caller's array), and
+// the gathered rows. Each grows to the next power of two when a larger batch comes, and is reused
+// after that; the table's descriptor is pointed at the coalescing arrays.
 
 import { SLOT as S } from '../core/abi.js';
 import type { Engine } from '../core/engine.js';
@@ -11,13 +11,6 @@ import type { Engine } from '../core/engine.js';
 function capacityFor(k: number): number {
   return Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, k))));
 }
-
-/**
- * Bytes of the buffer that copied gradients pass through on their way to coalescing: small enough
- * to stay in L2 between the copy and the pass that reads it (16-256 KiB measured alike, 64 KiB best;
- * AMD EPYC family 23, 2026-12-05), large enough that the calls per piece cost little.
- */
-const STAGE_BYTES = 65536;
 
 function align16(n: number): number {
   return Math.ceil(n / 16) * 16;
@@ -37,10 +30,6 @@ export class TableScratch {
   private outCap = 0;
   /** The rows a lookup gathers (k * dim floats). */
   outPtr = 0;
-  /** The buffer copied gradients pass through (`stageRows` rows: 64 KiB, or one row if larger). */
-  stagePtr = 0;
-  /** Gradient rows the stage buffer holds. */
-  readonly stageRows: number;
 
   constructor(
     private readonly engine: Engine,
@@ -48,14 +37,7 @@ export class TableScratch {
     private readonly desc: number,
     private readonly alloc: (bytes: number) => number,
     private readonly release: (ptr: number) => void,
-  ) {
-    this.stageRows = Math.max(1, Math.floor(STAGE_BYTES / (4 * dim)));
-  }
-
-  /** Room for the stage buffer. */
-  ensureStage(): void {
-    if (!this.stagePtr) this.stagePtr = this.alloc(this.stageRows * this.dim * 4);
-  }
+  ) {}
 
   /** Room for the ids of a batch of k, and for sorting and coalescing them. */
   ensureIds(k: number): void {
@@ -63,12 +45,13 @@ export class TableScratch {
     const cap = capacityFor(k);
     const keys = 8 * cap,
       uniq = 4 * cap,
-      // Sums of duplicates (gradients read in place), or the copied way's lists of ids (COALESCE_LIST
-      // entries of 8 bytes: assembly/embedding/coalesce.ts).
-      sums = Math.max(4 * this.dim * (cap / 2 + 1), 8 * S.COALESCE_LIST),
-      ids = 4 * cap;
-    const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq];
-    const idsAt = align16(at[4] + sums);
+      // Sums of duplicates: at most one row per two ids.
+      sums = 4 * this.dim * (cap / 2 + 1),
+      ids = 4 * cap,
+      // The chains of positions: a link per id.
+      links = 4 * cap;
+    const at = [0, keys, 2 * keys, 2 * keys + uniq, 2 * keys + 2 * uniq, 2 * keys + 2 * uniq + links];
+    const idsAt = align16(at[5] + sums);
     const block = this.alloc(idsAt + ids);
     this.release(this.block);
     this.block = block;
@@ -80,7 +63,8 @@ export class TableScratch {
     u32[d + S.EMB_KEYS2] = block + at[1];
     u32[d + S.EMB_UNIQ] = block + at[2];
     u32[d + S.EMB_GPTR] = block + at[3];
-    u32[d + S.EMB_SUM] = block + at[4];
+    u32[d + S.EMB_LINK] = block + at[4];
+    u32[d + S.EMB_SUM] = block + at[5];
   }
 
   /** Room for the gradients of k rows. */

@@ -1,7 +1,7 @@
 // A float32 table's lazy update split across the engine's worker threads (issue 17). On one thread
-// an update copies the caller's gradients into engine memory, coalesces the duplicate ids (both in
-// 64 KiB pieces through a buffer in the cache: the copied way of assembly/embedding/coalesce.ts),
-// checks the rows, then steps the distinct rows. Split:
+// an update copies the caller's gradients into engine memory (unless they are gradView's buffer),
+// coalesces the duplicate ids there (assembly/embedding/coalesce.ts), checks the rows, then steps the
+// distinct rows. Split:
 // - the calling thread copies and coalesces exactly as on one thread (the same pass: the same
 //   sums, the same list of rows, max |g| and the id an error names), while a worker reads the rows
 //   the update will step (assembly/embedding/split-prefetch.ts, embPrefetchRows) into the cache the

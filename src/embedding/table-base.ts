@@ -430,25 +430,15 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
   }
 
   /**
-   * Coalesces `k` ids (in the ids buffer, checked) with their gradients copied in piece by piece
-   * through the stage buffer: each piece is read while it is in the cache, and each distinct row's
-   * gradient (or the sum of its duplicates) lands in the gradient buffer (see
-   * assembly/embedding/coalesce.ts). Returns embCoalesceEnd's result.
+   * Coalesces `k` ids (in the ids buffer, checked) with their gradients (k * dim values): read in
+   * place when they are the gradient buffer (gradView), else first copied into it whole (a typed
+   * array's `set`, a memmove, converting a Float64Array; other arrays, checked to hold numbers,
+   * element by element). Returns embCoalesce's result (assembly/embedding/coalesce.ts).
    */
-  private coalesceStaged(grads: Float32Array | Float64Array, k: number, check: boolean): number {
-    const sc = this.scratch,
-      x = this.x,
-      dim = this.dim;
-    const heap = this.engine.heapF32;
-    const stage = sc.stagePtr,
-      per = sc.stageRows;
-    x.embCoalesceBegin(this.desc, k, sc.gradPtr);
-    for (let a = 0; a < k; a += per) {
-      const e = Math.min(k, a + per);
-      heap.set(grads.subarray(a * dim, e * dim), stage >>> 2);
-      x.embCoalesceChunk(this.desc, sc.idsPtr, a, e, stage);
-    }
-    return x.embCoalesceEnd(this.desc, check ? 1 : 0);
+  private coalesceGrads(grads: ArrayLike<number>, k: number, check: boolean): number {
+    const sc = this.scratch;
+    if (!sc.holds(grads, k * this.dim)) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+    return this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
   }
 
   /** Writes the hyper block of update `t` with the declaration's writer (the dense class's). */
@@ -495,37 +485,27 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     if (!ArrayBuffer.isView(grads)) checkNumbers('Embedding.update', 'grads', grads);
     this.checkStep();
     const o = this.opts;
-    // Engine-owned gradients (gradView) are used in place; typed arrays are copied in piece by
-    // piece through a small buffer, each piece coalesced while it is in the cache; anything else
-    // (arrays of numbers) is copied in whole.
+    // Engine-owned gradients (gradView) are used in place; others are copied into that buffer.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
     // An update split across threads (./split-update.ts): the same coalescing, the workers prefetching the rows.
     const split = this.splitFor(k);
-    const staged = !inPlace && (grads instanceof Float32Array || grads instanceof Float64Array);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
     sc.ensureIds(k);
     if (!inPlace) sc.ensureGrads(k);
-    if (staged) sc.ensureStage();
     split?.ensure();
     sc.copyIds(ids, k);
     const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
-    const here = (): number => {
-      if (staged) return this.coalesceStaged(grads as Float32Array | Float64Array, k, check);
-      if (!inPlace) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
-      return this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
-    };
+    const here = (): number => this.coalesceGrads(grads, k, check);
     const unique = split ? split.coalesce(sc.idsPtr, k, here) : here();
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
-      // The gradients as float32, where the message's search finds them (the copied way left the
-      // coalesced rows in this buffer).
-      if (staged) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+      // The gradients as float32 are in the gradient buffer (the coalescing writes only its scratch).
       const b = this.x.embFirstNonFinite(sc.gradPtr, n);
       if (b >= 0) {
         const row = Math.floor(b / this.dim);
