@@ -9,18 +9,29 @@
 //
 //   node bench/kernel-ab.js [--only adam,adamw] [--sizes 1024,4096] [--rounds 7] [--ms 150]
 //                           [--base old.simd.wasm] [--clang -DUNROLL=2] [--alt '-DUNROLL=2']
-//                           [--options '{"amsgrad":true}'] [--no-reset] [--range]
+//                           [--options '{"amsgrad":true}'] [--no-reset] [--range] [--own-memory]
 // --clang adds flags to the wasm limit's build; --alt adds a second clang build with other flags
 // (to compare clang's choices, e.g. unrolling: column "alt/limit"). Every contender's param and state
 // go back to where they started every 256 steps (lib/wasm-clang.js: resetEvery); --no-reset lets
 // them drift (Adam with L2 decay into float32 denormals) as the bench did before. --range prints
-// each ratio's lowest and highest round beside the median.
+// each ratio's lowest and highest round beside the median. The wasm limit runs on engine B's own
+// arrays (its memory imported: lib/wasm-clang.js clangKernelOnParam), so that the two differ only in
+// code; --own-memory gives it a memory of its own as before (the 'alt' build always has one). A
+// and B have a memory each: their ratio carries the pages' placement (a few % at 4M-16M).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grads, params } from './lib/data.js';
-import { RESET_EVERY, clangKernel, clangWasm, hasClangKernel, resetEvery } from './lib/wasm-clang.js';
+import {
+  IMPORT_MEMORY,
+  RESET_EVERY,
+  clangKernel,
+  clangKernelOnParam,
+  clangWasm,
+  hasClangKernel,
+  resetEvery,
+} from './lib/wasm-clang.js';
 import { cpuNow } from './lib/clock.js';
 import { cpuIdentity } from './lib/cpu.js';
 
@@ -65,6 +76,7 @@ function parse(argv) {
     else if (a === '--options') o.options = JSON.parse(v());
     else if (a === '--no-reset') o.reset = 0;
     else if (a === '--range') o.range = true;
+    else if (a === '--own-memory') o.ownMemory = true;
     else throw new TypeError(`kernel-ab: unknown option ${a}`);
   }
   return o;
@@ -102,7 +114,7 @@ async function main() {
     B: await lib.createEngine({ simd: true, ...(o.wasm ? { source: readFileSync(o.wasm) } : {}) }),
   };
   if (o.base) engines.A = await lib.createEngine({ simd: true, source: readFileSync(o.base) });
-  const wasm = clangWasm(o.clang);
+  const wasm = clangWasm(o.ownMemory ? o.clang : [...o.clang, ...IMPORT_MEMORY]);
   if (wasm.skipped) console.log(`note: ${wasm.skipped}`);
   const alt = o.alt ? clangWasm([...o.clang, ...o.alt]) : null;
   const head = `${cpuIdentity().label}, Node ${process.version}, load ${loadavg()
@@ -120,9 +132,10 @@ async function main() {
     for (const n of o.sizes) {
       const runs = {};
       const disposers = [];
+      const ps = {};
       for (const [name, engine] of Object.entries(engines)) {
         const opt = new lib[cls]({ ...options, ...o.options, engine, nonFinite: 'ignore' });
-        const p = opt.param(params(n));
+        const p = (ps[name] = opt.param(params(n)));
         p.grad.set(grads(n));
         // Reset every RESET_EVERY steps as every contender (lib/wasm-clang.js: resetEvery); --no-reset: never.
         const views = () => [p.data, ...p.stateKeys.map((k) => p.state(k))];
@@ -130,7 +143,9 @@ async function main() {
         disposers.push(() => opt.dispose());
       }
       if (!wasm.skipped && hasClangKernel(id))
-        runs.clang = clangKernel(wasm.module, id, { n, fill: [params(n), grads(n)], reset: o.reset }).run;
+        runs.clang = o.ownMemory
+          ? clangKernel(wasm.module, id, { n, fill: [params(n), grads(n)], reset: o.reset }).run
+          : clangKernelOnParam(wasm.module, id, { memory: engines.B.memory, param: ps.B, reset: o.reset }).run;
       if (alt?.module && hasClangKernel(id))
         runs.alt = clangKernel(alt.module, id, { n, fill: [params(n), grads(n)], reset: o.reset }).run;
       const acc = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));

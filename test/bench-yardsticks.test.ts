@@ -15,7 +15,8 @@ import * as data from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as report from '../bench/lib/report.js';
 
-const { clangWasm, clangKernel, CLANG_WASM_FLAGS, RESET_EVERY, resetEvery } = wasmClang;
+const { clangWasm, clangKernel, clangKernelOnParam, CLANG_WASM_FLAGS, IMPORT_MEMORY, RESET_EVERY, resetEvery } =
+  wasmClang;
 const { grads, params, HotIds } = data;
 const { appliesAt, meets, evaluateTargets, groupTable } = report;
 
@@ -80,6 +81,39 @@ describe('the wasm limit (bench/c/dense.c by clang, bench/lib/wasm-clang.js)', (
         expect(bits(k.views[0])).toEqual(bits(p.data));
       }
       opt.dispose();
+    },
+  );
+
+  // The bench's wasm limit runs on the engine column's own arrays: here on a second optimizer's
+  // param in the same engine (never stepped by the engine), which must end with the first's bits.
+  const onEngine = clangWasm(IMPORT_MEMORY);
+  it.each(KERNELS)(
+    "%s: on an engine param's own arrays (the engine's memory imported), the same bits as the engine",
+    async (id, cls, options) => {
+      if (onEngine.skipped) return expect(onEngine.skipped).toMatch(/apt-get install/);
+      const engine = await lib.createEngine({ simd: true });
+      type P = {
+        grad: Float32Array;
+        data: Float32Array;
+        stateKeys: string[];
+        state(k: string): Float32Array;
+      };
+      type Opt = { param(x: Float32Array): P; step(): boolean; dispose(): void };
+      const Ctor = (lib as unknown as Record<string, new (o: object) => Opt>)[cls];
+      const [stepped, hosted] = [new Ctor({ ...options, engine }), new Ctor({ ...options, engine })];
+      const n = 1000;
+      const [p, q] = [stepped.param(params(n)), hosted.param(params(n))];
+      p.grad.set(grads(n));
+      q.grad.set(grads(n));
+      const k = clangKernelOnParam(onEngine.module!, id, { memory: engine.memory, param: q });
+      for (let s = 0; s < 7; s++) {
+        stepped.step();
+        k.run();
+        expect(bits(q.data)).toEqual(bits(p.data));
+        for (const key of p.stateKeys) expect(bits(q.state(key))).toEqual(bits(p.state(key)));
+      }
+      stepped.dispose();
+      hosted.dispose();
     },
   );
 });

@@ -5,14 +5,22 @@
 import { grads, params } from '../lib/data.js';
 import { useBackend } from '../lib/tfjs.js';
 import { rooflineKernel } from '../lib/roofline.js';
-import { RESET_EVERY, clangKernel, clangWasm, hasClangKernel, resetEvery } from '../lib/wasm-clang.js';
+import {
+  IMPORT_MEMORY,
+  RESET_EVERY,
+  clangKernel,
+  clangKernelOnParam,
+  clangWasm,
+  hasClangKernel,
+  resetEvery,
+} from '../lib/wasm-clang.js';
 
 export const DENSE_SIZES = [1024, 4096, 65536, 262144, 1048576, 4194304, 16777216];
 export const DENSE_SIZES_QUICK = [1024, 65536];
 
 const LR = 1e-3;
 /**
- * Rounds per size up to DENSE_FINE_MAX elements (the run's --rounds, when given, or --quick wins):
+ * Rounds per size (the run's --rounds, when given, or --quick wins):
  * the same time budget in 12 rounds instead of 3. Steps of microseconds on a shared VM meet bursts
  * of load from the other core that last longer than one contender's turn; shorter turns spread them
  * over the contenders. Measured on AMD EPYC family 23 (load 3-6), engine / wasm limit: 8 repeats in
@@ -21,11 +29,14 @@ const LR = 1e-3;
  * SGD at 1K and 4K): NAdam 1K 1.03/0.78/0.81 vs 0.84/0.84/0.84, 4K 0.79/0.92/0.97 vs 0.93/0.92/0.92,
  * RMSprop 4K 0.92/0.79/0.98 vs 0.97/0.93/-. What more rounds cannot fix: in 3 of the 24 cells of the
  * 12-round runs the wasm limit ran at 0.65-0.7× its usual speed through all 12 rounds with a spread
- * under 1% (a state of that process's contender, not load).
+ * under 1% (a state of that process's contender, not load). From 4M on, the other core's work
+ * shares the L3 the step's arrays fill: at every size since 2026-12-06 (up to 256K before). AMD EPYC
+ * family 26, load 3-6, SGD, Nesterov and centered RMSprop at 4M and 16M over the wasm limit (on
+ * the engine's arrays), two runs each way, alternated: 3 rounds 0.96-1.12, 12 rounds 0.99-1.01
+ * (one cell 1.17). It costs the slowest contenders at 16M (plain JS, tfjs-wasm: five samples of
+ * 30-100 ms a round) a few seconds a group.
  */
 export const DENSE_FINE_ROUNDS = 12;
-/** The largest size measured in DENSE_FINE_ROUNDS rounds. */
-export const DENSE_FINE_MAX = 262144;
 
 /** tfjs's cpu backend is measured up to this size by default (it is flat and slow beyond). */
 export const TFJS_CPU_MAX = 1048576;
@@ -462,7 +473,7 @@ export function denseGroup(ctx, spec) {
         contender: c,
         n,
         elems: n,
-        ...(n <= DENSE_FINE_MAX ? { rounds: DENSE_FINE_ROUNDS } : {}),
+        rounds: DENSE_FINE_ROUNDS,
         setup: () => setupDense(ctx, spec, states, c, n),
       });
     }
@@ -490,6 +501,13 @@ export function denseGroup(ctx, spec) {
 }
 
 /**
+ * The engine column's param per group and size (`${id}/${n}`), for the wasm limit to run on the same
+ * arrays (lib/wasm-clang.js clangKernelOnParam); the engine's set-up runs first (contender order) and
+ * its dispose removes the entry.
+ */
+const engineParams = new Map();
+
+/**
  * Sets up one contender at one size, once for all the rounds of the task. Returns the operation
  * to time (`fn`, with an optional `before` hook run before each round and `dispose`), an
  * `external` measurement (the C programs time themselves), or why there is none.
@@ -513,7 +531,13 @@ async function setupDense(ctx, spec, states, contender, n) {
       }
       // Views, not copies: another contender's set-up may grow the engine's memory (and replace them).
       const views = () => [p.data, ...p.stateKeys.map((k) => p.state(k))];
-      return { fn: resetEvery(() => opt.step(), views), dispose: () => opt.dispose() };
+      const key = `${spec.id}/${n}`;
+      if (contender === 'engine') engineParams.set(key, { param: p, memory: engine.memory });
+      const dispose = () => {
+        if (engineParams.get(key)?.param === p) engineParams.delete(key);
+        opt.dispose();
+      };
+      return { fn: resetEvery(() => opt.step(), views), dispose };
     }
     case 'js':
       return { fn: spec.js(n) };
@@ -579,10 +603,15 @@ async function setupDense(ctx, spec, states, contender, n) {
       };
     }
     case 'wasm-clang': {
-      // The same C loop compiled by clang to wasm SIMD, in this process's V8 (bench/lib/wasm-clang.js).
-      const wasm = clangWasm();
+      // The same C loop compiled by clang to wasm SIMD, in this process's V8 (bench/lib/wasm-clang.js),
+      // on the engine column's own arrays (its memory imported) so that the two differ only in code;
+      // in a memory of its own when the engine column was not set up (a filtered run).
+      const on = engineParams.get(`${spec.id}/${n}`);
+      const wasm = clangWasm(on ? IMPORT_MEMORY : []);
       if (wasm.skipped) return { skipped: wasm.skipped };
-      const k = clangKernel(wasm.module, spec.id, { n, fill: [params(n), grads(n)] });
+      const k = on
+        ? clangKernelOnParam(wasm.module, spec.id, on)
+        : clangKernel(wasm.module, spec.id, { n, fill: [params(n), grads(n)] });
       return { fn: k.run, dispose: () => {} };
     }
     case 'roofline': {

@@ -212,7 +212,8 @@ export const YARDSTICKS =
   "Yardsticks. **wasm (clang)**, the wasm limit: the loops of `bench/c/dense.c` (the default options' arithmetic, " +
   'no gradient clamp or scale, the same float32 operations in the same order as the kernels, so the results are the ' +
   'same bits) compiled by clang (`--target=wasm32 -O3 -msimd128 -nostdlib`, four f32x4 interleaved per iteration, the ' +
-  'fastest of 1, 2 and 4) and run in the same Node process as the engine: "× wasm limit" columns. It needs clang and ' +
+  "fastest of 1, 2 and 4) and run in the same Node process as the engine, on the engine column's own arrays (the " +
+  'engine\'s memory imported, so that the two differ only in code): "× wasm limit" columns. It needs clang and ' +
   'wasm-ld (Debian: `apt-get install clang lld`) and is skipped with a note without them. **C SSE**: the same loops ' +
   'compiled natively by gcc (`-O3 -msse4.2 -fno-math-errno`). Every dense contender sets its param and state back to ' +
   'where they started every 256 steps: with the fixed gradient, Adam with L2 decay would otherwise reach float32 ' +

@@ -243,6 +243,41 @@ export function hasClangKernel(id) {
 }
 
 /**
+ * The extra clang flags of the build that runs on another module's memory (`clangWasm(IMPORT_MEMORY)`,
+ * imported as env.memory, one page at least; see clangKernelOnParam). dense.c's loops use no stack
+ * and no data, so that build writes nothing in the memory but the arrays it is given.
+ */
+export const IMPORT_MEMORY = ['-Wl,--import-memory', '-Wl,-z,stack-size=1024', '-Wl,--initial-memory=65536'];
+
+/**
+ * One dense step of kernel `id` by the wasm limit on the arrays of an engine's param: the module
+ * (`clangWasm(IMPORT_MEMORY)`) instantiated on the engine's memory, its loop reading and writing
+ * the param's own data, grad and state buffers, so that the engine and the wasm limit differ in
+ * nothing but their code. In separate memories the two run on different physical pages: measured on
+ * AMD EPYC family 26 (2026-12-06, load 2-3), the same clang loop (SGD) in three instances of one
+ * module read 0.96-1.10x of each other at 4M elements, stable through the rounds of one process (the
+ * pages' placement in the caches), which is larger than the 3% the targets resolve. The engine's
+ * step and this one share the buffers; each resets them to their contents at set-up every `reset`
+ * steps (resetEvery), so both run the first 256 steps from the same start, as in separate memories.
+ * `param` is the engine's (data, grad, stateKeys, state(key): the keys in dense.c's order m, v, x).
+ * Returns `run()`.
+ * @param {WebAssembly.Module} module
+ * @param {string} id
+ * @param {{ memory: WebAssembly.Memory, param: { data: Float32Array, grad: Float32Array, stateKeys: string[], state(k: string): Float32Array }, reset?: number }} o
+ */
+export function clangKernelOnParam(module, id, { memory, param, reset = RESET_EVERY }) {
+  if (!KERNELS[id]) throw new Error(`wasm (clang): bench/c/dense.c has no loop for ${id}`);
+  const keys = param.stateKeys.slice(0, STATES[id]);
+  if (keys.length !== STATES[id]) throw new Error(`wasm (clang): ${id} needs ${STATES[id]} state buffers`);
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+  const n = param.data.length;
+  const [m, v, x] = keys.map((k) => param.state(k).byteOffset);
+  const step = KERNELS[id](exports[EXPORT(id)], param.data.byteOffset, param.grad.byteOffset, m, v, n, x);
+  // Views, not copies: the engine's memory may grow and replace them.
+  return { run: resetEvery(step, () => [param.data, ...keys.map((k) => param.state(k))], reset) };
+}
+
+/**
  * One dense step of kernel `id` over `n` floats in a fresh instance (a memory of its own, grown to
  * hold p, g and three state buffers, 16-byte aligned and 16 bytes apart as the engine's allocator
  * places them). Returns `run()` (one step; p and the loop's state buffers are reset to their
