@@ -245,7 +245,7 @@ async function main() {
       const all = new Int32Array(BATCHES * k);
       ids.forEach((a, i) => all.set(a, i * k));
       writeFileSync(idsFile, new Uint8Array(all.buffer));
-      for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'touch', 'coalesce'])
+      for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'chains', 'touch', 'coalesce'])
         contenders.push([
           `C ${m}`,
           () => {

@@ -207,7 +207,7 @@ describe('the C embedding loops (bench/c/sparse.c)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-c-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('radix-sort, slot-per-row, hybrid and prefetching loops leave the same table, coalescing alone leaves it as it was, and the slots are reset', () => {
+  it('radix-sort, slot-per-row, hybrid, prefetching and chained loops leave the same table, coalescing alone leaves it as it was, and the slots are reset', () => {
     // A harness that includes sparse.c and runs both methods on the same ids (duplicates, hot rows).
     const harness = join(dir, 'harness.c');
     writeFileSync(
@@ -222,11 +222,12 @@ static Table mk(size_t rows, size_t dim, size_t k) {
   t.acc = xalloc(k * dim * 4); t.keys = xalloc(k * 8); t.tmp = xalloc(k * 8);
   t.slot = xalloc(rows * 4); for (size_t r = 0; r < rows; r++) t.slot[r] = -1;
   t.list = xalloc(k * 4); t.src = xalloc(k * sizeof(f32 *));
+  t.hash = xalloc(4 * k * 8); t.link = xalloc(k * 4); t.first = xalloc(k * 4);
   return t;
 }
 int main(void) {
   const size_t rows = 4096, dim = 20, k = 512;
-  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k), e = mk(rows, dim, k), h = mk(rows, dim, k), h0 = mk(rows, dim, k);
+  Table a = mk(rows, dim, k), b = mk(rows, dim, k), c = mk(rows, dim, k), e = mk(rows, dim, k), h = mk(rows, dim, k), h0 = mk(rows, dim, k), x = mk(rows, dim, k);
   int32_t *ids = xalloc(k * 4); f32 *g = xalloc(k * dim * 4);
   uint64_t s = 1;
   for (int step = 0; step < 12; step++) {
@@ -237,12 +238,14 @@ int main(void) {
     update_hybrid(&c, ids, g);
     update_prefetch(&e, ids, g);
     update_coalesce(&h, ids, g);
+    update_chains(&x, ids, g);
   }
   size_t diff = 0;
   for (size_t i = 0; i < rows * dim; i++)
     diff += memcmp(&a.w[i], &b.w[i], 4) != 0 || memcmp(&a.m[i], &b.m[i], 4) != 0 || memcmp(&a.v[i], &b.v[i], 4) != 0 ||
             memcmp(&a.w[i], &c.w[i], 4) != 0 || memcmp(&a.m[i], &c.m[i], 4) != 0 || memcmp(&a.v[i], &c.v[i], 4) != 0 ||
-            memcmp(&a.w[i], &e.w[i], 4) != 0 || memcmp(&a.m[i], &e.m[i], 4) != 0 || memcmp(&a.v[i], &e.v[i], 4) != 0;
+            memcmp(&a.w[i], &e.w[i], 4) != 0 || memcmp(&a.m[i], &e.m[i], 4) != 0 || memcmp(&a.v[i], &e.v[i], 4) != 0 ||
+            memcmp(&a.w[i], &x.w[i], 4) != 0 || memcmp(&a.m[i], &x.m[i], 4) != 0 || memcmp(&a.v[i], &x.v[i], 4) != 0;
   size_t dirty = 0;
   for (size_t r = 0; r < rows; r++) dirty += (b.slot[r] != -1) + (c.slot[r] != -1) + (e.slot[r] != -1) + (h.slot[r] != -1);
   // coalesce steps no row: its table stays as made.
@@ -265,8 +268,8 @@ int main(void) {
     writeFileSync(ids, new Uint8Array(new Int32Array([0, 1, 2, 3]).buffer));
     const r = spawnSync(exe, ['8', '4', '4', ids, '1', '1', 'bogus'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid, prefetch, coalesce or touch\)/);
-    for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'coalesce', 'touch']) {
+    expect(r.stderr).toMatch(/unknown method bogus \(radix, direct, hybrid, prefetch, chains, coalesce or touch\)/);
+    for (const m of ['radix', 'direct', 'hybrid', 'prefetch', 'chains', 'coalesce', 'touch']) {
       const ok = spawnSync(exe, ['8', '4', '4', ids, '1', '1', m], { encoding: 'utf8' });
       expect(ok.status, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout).method).toBe(m);

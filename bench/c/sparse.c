@@ -23,7 +23,7 @@
 //           rows are (without it, prefetch's whole update was faster than the limit's loop on the
 //           Zipf ids: AMD EPYC family 23, 2026-12-05).
 //
-// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|coalesce|touch]
+// usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|chains|coalesce|touch]
 //   ids.bin holds batches * k int32 ids (little-endian), the same ids the JavaScript contenders use.
 // Prints one JSON line: {"rows":..., "dim":..., "k":..., "reps":..., "samples":[ms per update, ...]}.
 #define _POSIX_C_SOURCE 200112L
@@ -54,6 +54,9 @@ typedef struct {
   int32_t *slot;        // direct: slot of each table row in this update, -1 when free
   uint32_t *list;       // direct: the distinct rows in order of first appearance
   const f32 **src;      // direct: each distinct row's gradient (its one row, or its sum in acc)
+  uint64_t *hash;       // chains: (row + 1) << 32 | the row's last position so far; 0 when free
+  uint32_t *link;       // chains: the next position of the same row, or CHAIN_END
+  uint32_t *first;      // chains: the position of each distinct row's first id
   long t;
 } Table;
 
@@ -193,6 +196,72 @@ static void update_coalesce(Table *tb, const int32_t *ids, const f32 *grads) {
   for (size_t j = 0; j < nd; j++) tb->slot[tb->list[j]] = -1;
 }
 
+#define CHAIN_END 0xffffffffu
+
+// The engine's coalescing (assembly/embedding/coalesce.ts) in C: the distinct rows in `list` in
+// first-appearance order, each one's gradient in `src` (its one row where it lies, or the sum of
+// its rows, in batch order, in `acc`). Returns the number of distinct rows.
+static inline size_t coalesce_chains(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t k = tb->k, dim = tb->dim;
+  unsigned hbits = 1;
+  while (((size_t)1 << hbits) < 2 * k) hbits++;
+  uint64_t *restrict hash = tb->hash;
+  uint32_t *restrict link = tb->link, *restrict first = tb->first, *restrict list = tb->list;
+  memset(hash, 0, sizeof(uint64_t) << hbits);
+  const uint32_t hmask = (1u << hbits) - 1, hshift = 32 - hbits;
+  size_t nd = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    const uint32_t row = (uint32_t)ids[i];
+    const uint64_t tag = (uint64_t)(row + 1) << 32;
+    uint32_t h = (row * 0x9e3779b1u) >> hshift;
+    uint64_t e = hash[h];
+    while (e != 0 && (e & 0xffffffff00000000ull) != tag) {
+      h = (h + 1) & hmask;
+      e = hash[h];
+    }
+    hash[h] = tag | i;
+    if (e == 0) {
+      list[nd] = row;
+      first[nd++] = i;
+    } else {
+      link[(uint32_t)e] = i;
+    }
+    link[i] = CHAIN_END;
+  }
+  f32 *acc = tb->acc;
+  for (size_t j = 0; j < nd; j++) {
+    const f32 *restrict g0 = grads + (size_t)first[j] * dim;
+    const uint32_t q = link[first[j]];
+    if (q == CHAIN_END) {
+      tb->src[j] = g0;
+      continue;
+    }
+    f32 *restrict a = acc;
+    const f32 *restrict g1 = grads + (size_t)q * dim;
+    for (size_t d = 0; d < dim; d++) a[d] = g0[d] + g1[d];
+    for (uint32_t r = link[q]; r != CHAIN_END; r = link[r]) {
+      const f32 *restrict g = grads + (size_t)r * dim;
+      for (size_t d = 0; d < dim; d++) a[d] += g[d];
+    }
+    tb->src[j] = acc;
+    acc += dim;
+  }
+  return nd;
+}
+
+static void update_chains(Table *tb, const int32_t *ids, const f32 *grads) {
+  const size_t dim = tb->dim;
+  const AdamScalars a = next_scalars(tb);
+  const uint32_t *restrict list = tb->list;
+  const size_t nd = coalesce_chains(tb, ids, grads);
+  for (size_t j = 0; j < nd && j < PF; j++) prefetch_row(tb, list[j]);
+  for (size_t j = 0; j < nd; j++) {
+    if (j + PF < nd) prefetch_row(tb, list[j + PF]);
+    const size_t off = (size_t)list[j] * dim;
+    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, tb->src[j], dim);
+  }
+}
+
 static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
   const size_t k = tb->k, dim = tb->dim;
   const AdamScalars a = next_scalars(tb);
@@ -250,15 +319,15 @@ static void touch(Table *tb, const uint32_t *rows, const uint32_t *first, size_t
 int main(int argc, char **argv) {
   choose_clock();
   if (argc < 7) {
-    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|coalesce|touch]\n");
+    fprintf(stderr, "usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|chains|coalesce|touch]\n");
     return 1;
   }
   const char *method = argc > 7 ? argv[7] : "radix";
   const int m_radix = !strcmp(method, "radix"), m_direct = !strcmp(method, "direct"),
             m_hybrid = !strcmp(method, "hybrid"), m_touch = !strcmp(method, "touch"),
-            m_prefetch = !strcmp(method, "prefetch"), m_coalesce = !strcmp(method, "coalesce");
-  if (!m_radix && !m_direct && !m_hybrid && !m_touch && !m_prefetch && !m_coalesce) {
-    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid, prefetch, coalesce or touch)\n", method);
+            m_prefetch = !strcmp(method, "prefetch"), m_coalesce = !strcmp(method, "coalesce"), m_chains = !strcmp(method, "chains");
+  if (!m_radix && !m_direct && !m_hybrid && !m_touch && !m_prefetch && !m_coalesce && !m_chains) {
+    fprintf(stderr, "sparse: unknown method %s (radix, direct, hybrid, prefetch, chains, coalesce or touch)\n", method);
     return 1;
   }
   Table tb = {0};
@@ -302,6 +371,13 @@ int main(int argc, char **argv) {
     for (size_t j = 0; j < nd; j++) tb.slot[trows[b * tb.k + j]] = -1;
     tcount[b] = nd;
   }
+  {
+    size_t h = 2;
+    while (h < 2 * tb.k) h *= 2;
+    tb.hash = xalloc(h * sizeof(uint64_t));
+  }
+  tb.link = xalloc(tb.k * sizeof(uint32_t));
+  tb.first = xalloc(tb.k * sizeof(uint32_t));
   tb.keys = xalloc(tb.k * sizeof(uint64_t));
   tb.tmp = xalloc(tb.k * sizeof(uint64_t));
   uint64_t s = 0x9E3779B97F4A7C15ull;
@@ -323,6 +399,7 @@ int main(int argc, char **argv) {
     if (m_direct) update_direct(&tb, ids + batch * tb.k, grads);                                     \
     else if (m_hybrid) update_hybrid(&tb, ids + batch * tb.k, grads);                                \
     else if (m_prefetch) update_prefetch(&tb, ids + batch * tb.k, grads);                            \
+    else if (m_chains) update_chains(&tb, ids + batch * tb.k, grads);                                \
     else if (m_coalesce) update_coalesce(&tb, ids + batch * tb.k, grads);                            \
     else if (m_touch) touch(&tb, trows + batch * tb.k, tfirst + batch * tb.k, tcount[batch], grads); \
     else update(&tb, ids + batch * tb.k, grads);                                                     \

@@ -3,8 +3,9 @@
 // group `sparse-hot`, where coalescing dominates). Time per update(): the engine's lazy and exact
 // modes (and lazy Adamax and Lion, for their cost next to Adam's; lazy with the gradients already in
 // engine memory through gradView, as the C loops have theirs), a plain JS lazy loop, the C lazy
-// loops (radix-sort, slot-per-row and hybrid coalescing, slot per row with prefetched rows: the
-// fastest), the row-touch limit (bench/c/sparse.c, prefetched too), and
+// loops (radix-sort, slot-per-row and hybrid coalescing, slot per row with prefetched rows, and the
+// engine's hash-and-chains coalescing with prefetched rows: the fastest), the row-touch limit
+// (bench/c/sparse.c, prefetched too), and
 // tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 // Every contender's table is resident before timing: the C program writes all its pages (random
 // weights, memset moments), so the engine's memory and the JS loop's arrays are touched page by
@@ -35,6 +36,7 @@ const CONTENDERS = [
   { id: 'c-direct', label: 'C lazy (slot per row)' },
   { id: 'c-hybrid', label: 'C lazy (hybrid)' },
   { id: 'c-prefetch', label: 'C lazy (slot per row, prefetch)' },
+  { id: 'c-chains', label: 'C lazy (hash + chains, prefetch)' },
   { id: 'c-touch', label: 'row-touch limit' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
 ];
@@ -45,6 +47,7 @@ const C_METHODS = {
   'c-direct': 'direct',
   'c-hybrid': 'hybrid',
   'c-prefetch': 'prefetch',
+  'c-chains': 'chains',
   'c-touch': 'touch',
 };
 
@@ -100,6 +103,12 @@ export function sparseGroup(ctx, regime = 'zipf') {
         min: 1,
         at: 'every',
         label: 'at least the speed of the C lazy loop (slot per row, prefetch)',
+      },
+      {
+        contender: 'c-chains',
+        min: 1,
+        at: 'every',
+        label: 'at least the speed of the C lazy loop (hash + chains, prefetch)',
       },
       { contender: 'c-touch', min: 0.8, at: 'every', label: '≥ 0.8× the row-touch limit' },
       ...(regime === 'zipf'
@@ -162,6 +171,7 @@ async function setupSparse(ctx, contender, rows, data, regime) {
     case 'c-direct':
     case 'c-hybrid':
     case 'c-prefetch':
+    case 'c-chains':
     case 'c-touch': {
       if (ctx.c.skipped) return { skipped: ctx.c.skipped };
       const file = join(ctx.c.dir, `ids-${regime}-${rows}.bin`);
