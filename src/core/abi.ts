@@ -310,7 +310,9 @@ export interface EngineFunctions {
   /** assembly/embedding/apply.ts */
   embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
   /** assembly/embedding/split-prefetch.ts */
-  embPrefetchRows(desc: number, ids: number, k: number, stop: number): number;
+  embSplitList(desc: number, ids: number, k: number, stop: number, prefetch: number, parts: number, cuts: number): number;
+  /** assembly/embedding/split-prefetch.ts */
+  embSplitSums(desc: number, grads: number, from: number, count: number, sums: number, check: number, out: number): void;
   /** assembly/shared/clip.ts */
   clipSumSquares(table: number, count: number, lo: number, hi: number): number;
   /** assembly/optimizers/adamax/step.ts */
