@@ -15,8 +15,16 @@ import * as data from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as report from '../bench/lib/report.js';
 
-const { clangWasm, clangKernel, clangKernelOnParam, CLANG_WASM_FLAGS, IMPORT_MEMORY, RESET_EVERY, resetEvery } =
-  wasmClang;
+const {
+  clangWasm,
+  clangKernel,
+  clangKernelOnParam,
+  CLANG_WASM_FLAGS,
+  IMPORT_MEMORY,
+  RESET_EVERY,
+  resetEvery,
+  writesOutsideArrays,
+} = wasmClang;
 const { grads, params, HotIds } = data;
 const { appliesAt, meets, evaluateTargets, groupTable } = report;
 
@@ -116,6 +124,27 @@ describe('the wasm limit (bench/c/dense.c by clang, bench/lib/wasm-clang.js)', (
       hosted.dispose();
     },
   );
+
+  it('the build on an imported memory writes nothing outside the arrays (no stack, no data); a loop that does is caught', () => {
+    if (onEngine.skipped) return expect(onEngine.skipped).toMatch(/apt-get install/);
+    expect(writesOutsideArrays(onEngine.module!)).toBeNull();
+    // A hand-written module whose `sgd` stores an i32 at byte 100 of the imported memory, as a
+    // loop spilling to clang's stack (in the memory's first page) would.
+    const spill = new WebAssembly.Module(
+      Buffer.from(
+        [
+          '0061736d01000000', // magic, version
+          '010401600000', // type: () -> ()
+          '020f0103656e76066d656d6f7279020001', // import env.memory
+          '03020100', // one function
+          '070701037367640000', // export "sgd"
+          '0a0c010a0041e40041013602000b', // body: i32.store(100, 1)
+        ].join(''),
+        'hex',
+      ),
+    );
+    expect(writesOutsideArrays(spill, ['sgd'])).toMatch(/sgd loop writes byte 100/);
+  });
 });
 
 // A fixed gradient drives Adam with L2 decay to g + wd·p = 0 exactly for most elements, and m, then

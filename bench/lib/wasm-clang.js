@@ -56,10 +56,11 @@ export function clangWasm(extra = []) {
             : `clang failed on bench/c/dense.c for wasm32: ${why}`,
         };
       } else {
-        result = {
-          module: new WebAssembly.Module(readFileSync(out)),
-          compiler: version.stdout.split('\n')[0].trim(),
-        };
+        const module = new WebAssembly.Module(readFileSync(out));
+        const writes = extra.includes(IMPORT_MEMORY[0]) ? writesOutsideArrays(module) : null;
+        result = writes
+          ? { skipped: `wasm (clang): ${writes}, so it cannot run on the engine's memory (skipped)` }
+          : { module, compiler: version.stdout.split('\n')[0].trim() };
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -248,6 +249,36 @@ export function hasClangKernel(id) {
  * and no data, so that build writes nothing in the memory but the arrays it is given.
  */
 export const IMPORT_MEMORY = ['-Wl,--import-memory', '-Wl,-z,stack-size=1024', '-Wl,--initial-memory=65536'];
+
+/**
+ * Why a build of dense.c on an imported memory (IMPORT_MEMORY) would write into that memory outside
+ * the arrays it is given, or null when it does not. The build's stack and data would sit in the
+ * first page of the memory it is instantiated on (the engine's own low memory): an instance on a
+ * scratch memory whose first page holds a pattern runs every kernel's loop for three steps (13
+ * floats: the SIMD body and the scalar tail) on arrays above that page, and the page must come
+ * out unchanged. dense.c's loops use no stack and no data today; a loop that spilled would fail
+ * here instead of corrupting the engine it is measured against.
+ * @param {WebAssembly.Module} module
+ * @param {string[]} [ids] the kernels to run (all of dense.c's by default)
+ */
+export function writesOutsideArrays(module, ids = Object.keys(KERNELS)) {
+  const PAGE = 65536;
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  const low = new Uint8Array(memory.buffer, 0, PAGE);
+  low.fill(0xa5);
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+  const n = 13;
+  const ptrs = [0, 1, 2, 3, 4].map((i) => PAGE + i * 64);
+  new Float32Array(memory.buffer, PAGE, 5 * 16).fill(0.5);
+  const changed = () => low.findIndex((b) => b !== 0xa5);
+  if (changed() >= 0) return `its data lands at byte ${changed()} of the memory`;
+  for (const id of ids) {
+    const step = KERNELS[id](exports[EXPORT(id)], ptrs[0], ptrs[1], ptrs[2], ptrs[3], n, ptrs[4]);
+    for (let s = 0; s < 3; s++) step();
+    if (changed() >= 0) return `dense.c's ${id} loop writes byte ${changed()} of the memory (its stack)`;
+  }
+  return null;
+}
 
 /**
  * One dense step of kernel `id` by the wasm limit on the arrays of an engine's param: the module
