@@ -13,8 +13,8 @@
 // figure, a machine check (a plain JS loop on 2 threads against 1: 2.0x when two cores are free),
 // per size the medians of both, the median of the per-update ratios with its quartiles, and
 // where the default threshold switches. With --parts, also what a split update's parts cost:
-// waking a worker, copying the gradients, coalescing (on one thread, and split: a worker's first
-// pass beside the copy, then sums and checks in ranges) and the row steps on 1 and 2 threads.
+// waking a worker, copying the gradients, coalescing and the row steps on 1 and 2 threads, with and
+// without a worker's prefetch of the rows during the coalescing.
 //
 //   node bench/threads-ab.js [--sizes 500,1000,2000,4000,8000] [--regimes zipf,hot] [--rows 262144]
 //                            [--updates 61] [--gap-ms 1] [--parts] [--no-pin] [--quiet] [--root DIR]
@@ -288,11 +288,9 @@ function suggest(seen, defaultMin, factor) {
 /**
  * What a split update's parts cost at ~2000 Zipf rows: a worker's hand-off (two empty chunks) when
  * it sleeps, when it was woken 100 us before, and when it spins; copying the gradients in and
- * coalescing them on one thread (timed apart, and together as the one-thread update does them); the
- * split coalescing (a worker's first pass beside the copy, then the sums and checks in ranges on
- * both threads), with and without the worker's prefetch of the rows after its first pass; the row
- * steps on 1 and 2 threads (the worker spinning), after a plain coalescing and after a split one
- * with the prefetch. Medians of interleaved samples.
+ * coalescing them on one thread (timed apart, and together as the one-thread update does them), the
+ * latter while a worker prefetches the rows (a split update's way); the row steps on 1 and 2 threads (the worker spinning), after a plain coalescing and after
+ * one with the worker's prefetch. Medians of interleaved samples.
  */
 async function parts(lib, engine, emb, o) {
   const pool = engine.parallel,
@@ -305,7 +303,7 @@ async function parts(lib, engine, emb, o) {
   sc.ensureGrads(k);
   pool.minParallelElements = 0;
   const splitter = t.splitFor(k); // wakes the pool
-  splitter.ensure(k);
+  splitter.ensure();
   pool.rest();
   t.splitPool = null;
   const nop = [0, 1].map(() => ({ fn: 'embCheckIds', args: [sc.idsPtr, 0, 1] }));
@@ -335,11 +333,6 @@ async function parts(lib, engine, emb, o) {
       0,
       128,
     );
-  const copy = () => engine.heapF32.set(g, sc.gradPtr >>> 2);
-  const split = (prefetch) => {
-    splitter.prefetch = prefetch;
-    return splitter.coalesce(sc.idsPtr, k, sc.gradPtr, copy, true);
-  };
   const r = {
     'hand-off, worker asleep': [],
     'hand-off, woken 100 us before': [],
@@ -347,8 +340,7 @@ async function parts(lib, engine, emb, o) {
     'copy of the gradients': [],
     'coalescing after it, 1 thread': [],
     'copy + coalescing, 1t': [],
-    'copy + coalescing split, no prefetch': [],
-    'copy + coalescing split, prefetch': [],
+    'copy + coalescing, worker prefetching': [],
     'row steps, 1 thread': [],
     'row steps, 2 threads': [],
     'row steps, 1 thread, prefetched': [],
@@ -365,7 +357,7 @@ async function parts(lib, engine, emb, o) {
     r['hand-off, worker spinning'].push(time(() => pool.run(nop)));
     pool.rest();
     nextIds();
-    r['copy of the gradients'].push(time(copy));
+    r['copy of the gradients'].push(time(() => engine.heapF32.set(g, sc.gradPtr >>> 2)));
     r['coalescing after it, 1 thread'].push(time(() => x.embCoalesce(t.desc, sc.idsPtr, k, sc.gradPtr, 1)));
     nextIds();
     let u = 0;
@@ -376,23 +368,21 @@ async function parts(lib, engine, emb, o) {
     u = t.coalesceGrads(g, k, true);
     r['row steps, 2 threads'].push(time(() => apply2(u)));
     nextIds();
-    r['copy + coalescing split, no prefetch'].push(time(() => (u = split(false))));
-    nextIds();
-    r['copy + coalescing split, prefetch'].push(time(() => (u = split(true))));
+    const copied = () => t.coalesceGrads(g, k, true);
+    r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, copied))));
     r['row steps, 1 thread, prefetched'].push(time(() => apply1(u)));
     nextIds();
-    u = split(true);
+    u = splitter.coalesce(sc.idsPtr, k, copied);
     r['row steps, 2 threads, prefetched'].push(time(() => apply2(u)));
     pool.rest();
   }
-  splitter.prefetch = true;
   console.log(
     `\n# parts of an update of ~2000 Zipf rows (${k} ids), medians of ${o.updates} interleaved samples; load ${load()}`,
   );
   for (const [name, xs] of Object.entries(r)) {
     const [q1, q3] = quartiles(xs);
     console.log(
-      `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]  fastest ${Math.min(...xs).toFixed(1)} us`,
+      `${name.padEnd(32)} ${median(xs).toFixed(1).padStart(8)} us  [${q1.toFixed(1)}-${q3.toFixed(1)}]  fastest ${Math.min(...xs).toFixed(1)} us`,
     );
   }
 }

@@ -60,13 +60,6 @@ import { EMB_DIM, EMB_KEYS, EMB_UNIQ, EMB_GPTR, EMB_SUM, EMB_LINK, EMB_BAD, EMB_
 /** Marks the end of a chain of positions (EMB_LINK). */
 const END: u32 = 0xffffffff;
 
-/** The number of positions on the chain that starts at position `p` (EMB_LINK at `link`). */
-@inline export function chainLength(link: usize, p: u32): u32 {
-  let n: u32 = 0;
-  for (let r = p; r != END; r = load<u32>(link + (<usize>r << 2))) n++;
-  return n;
-}
-
 /**
  * The two passes (see the top of this file) for the `k` (> 0) ids at `ids`, gradient row i at
  * `grads` + i * dim floats; returns the number of distinct rows. The first pass lists the new rows
@@ -76,20 +69,11 @@ const END: u32 = 0xffffffff;
  * list, which a repeat does not need): (row + 1) << 32 | last position.
  */
 @inline function coalesceRows(desc: usize, ids: usize, k: u32, grads: usize): u32 {
-  const u = listRows(desc, ids, k);
-  sumChains(desc, grads, 0, u, embU32(desc, EMB_SUM));
-  return u;
-}
-
-/**
- * The first pass (see the top of this file) for the `k` (> 0) ids at `ids`: lists the distinct rows
- * in EMB_UNIQ with the position of their first id in EMB_GPTR, chains the positions in EMB_LINK;
- * returns the number of distinct rows. Reads only the ids (not the gradients).
- */
-@inline export function listRows(desc: usize, ids: usize, k: u32): u32 {
+  const dim = embU32(desc, EMB_DIM);
   const H = embU32(desc, EMB_KEYS);
-  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
+  const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR), sums = embU32(desc, EMB_SUM);
   const link = embU32(desc, EMB_LINK);
+  const rowBytes = dim << 2;
   const hbits: u32 = 32 - clz<u32>(2 * k - 1);
   memory.fill(H, 0, <usize>8 << hbits);
   const hmask: u32 = (1 << hbits) - 1;
@@ -116,25 +100,10 @@ const END: u32 = 0xffffffff;
     store<u32>(link + (<usize>i << 2), END);
     u += fresh;
   }
-  return u;
-}
-
-/**
- * The second pass for the distinct rows [from, to) of the list listRows made, gradient row i at
- * `grads` + i * dim floats: replaces each one's first position in EMB_GPTR by the address of its
- * gradient (its one row where it lies, or the sum of its rows along the chain, stored at `sums`
- * and on, one row per repeated row in list order). Rows of disjoint ranges are independent: the
- * ranges may be summed apart (src/embedding/split-update.ts), each into sums of its own.
- */
-@inline export function sumChains(desc: usize, grads: usize, from: u32, to: u32, sums: usize): void {
-  const dim = embU32(desc, EMB_DIM);
-  const gptr = embU32(desc, EMB_GPTR);
-  const link = embU32(desc, EMB_LINK);
-  const rowBytes = dim << 2;
   // A row's gradient rows summed along its chain: vectors 0-7 of every one of them, then 8-15, ...
   // (16 vectors in registers would not fit x64's 16 and be spilled).
   let acc = sums;
-  for (let s: u32 = from; s < to; s++) {
+  for (let s: u32 = 0; s < u; s++) {
     const at = gptr + (<usize>s << 2);
     const p = load<u32>(at);
     const g0 = grads + <usize>p * rowBytes;
@@ -184,6 +153,7 @@ const END: u32 = 0xffffffff;
     store<u32>(at, <u32>acc);
     acc += rowBytes;
   }
+  return u;
 }
 
 /**
@@ -199,26 +169,10 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
   if (k <= 0) return 0;
   const n = <i32>coalesceRows(desc, ids, <u32>k, grads);
   if (!check) return n;
-  const c = checkRows(desc, 0, <u32>n);
-  const bad = <u32>(c >> 32);
-  if (bad != 0xffffffff) {
-    store<u32>(desc + (<usize>EMB_BAD << 2), bad);
-    return -1;
-  }
-  store<u32>(desc + (<usize>EMB_GMAX << 2), <u32>c);
-  return n;
-}
-
-/**
- * Checks the coalesced rows [from, to) (EMB_GPTR's addresses after sumChains): returns the smallest
- * id among them whose row is not finite (0xffffffff: none) in the high word, and the bits of max |g|
- * over them in the low word.
- */
-@inline export function checkRows(desc: usize, from: u32, to: u32): u64 {
   const dim = embU32(desc, EMB_DIM);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
   let gmax: u32 = 0, bad: u32 = 0xffffffff;
-  for (let j = from; j < to; j++) {
+  for (let j = 0; j < n; j++) {
     // A NaN or an infinity among a duplicate's gradients stays in the sum (inf - inf is NaN), so
     // checking each row that will be applied checks every gradient, and catches sums that overflow.
     // The same read gives max |g| of the applied rows (for the TS side's float32 range checks).
@@ -226,5 +180,10 @@ export function embCoalesce(desc: usize, ids: usize, k: i32, grads: usize, check
     if (m >= 0x7f800000) bad = min(bad, load<u32>(uniq + (<usize>j << 2)));
     gmax = max(gmax, m);
   }
-  return (<u64>bad << 32) | <u64>gmax;
+  if (bad != 0xffffffff) {
+    store<u32>(desc + (<usize>EMB_BAD << 2), bad);
+    return -1;
+  }
+  store<u32>(desc + (<usize>EMB_GMAX << 2), gmax);
+  return n;
 }

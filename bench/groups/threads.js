@@ -239,7 +239,7 @@ export function threadsEmbeddingGroup(ctx) {
       label: `${THREADS} threads ≥ 1.3× one thread on updates of ~2000 rows`,
     })),
     notes: [
-      `the 2-thread engine splits every update (minParallelElements: 0): a worker lists the distinct rows while the calling thread copies the gradients in, then every thread sums and checks ranges of the distinct rows, then steps ranges of them, when the worker answered in time (src/embedding/split-update.ts); updates run back to back here, so the worker is awake: bench/threads-ab.js sleeps 1 ms between updates (a training step between them), measures more sizes and where the default threshold splits`,
+      `the 2-thread engine splits every update (minParallelElements: 0): the calling thread copies the gradients in and coalesces them as on one thread while a worker reads the rows ahead, then every thread steps a range of the distinct rows when the worker answered in time (src/embedding/split-update.ts); updates run back to back here, so the worker is awake: bench/threads-ab.js sleeps 1 ms between updates (a training step between them), measures more sizes and where the default threshold splits`,
     ],
     tasks,
   };

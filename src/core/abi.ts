@@ -310,9 +310,7 @@ export interface EngineFunctions {
   /** assembly/embedding/apply.ts */
   embFillUniformNext(ptr: number, n: number, low: number, high: number): void;
   /** assembly/embedding/split-prefetch.ts */
-  embSplitList(desc: number, ids: number, k: number, stop: number, prefetch: number, parts: number, cuts: number): number;
-  /** assembly/embedding/split-prefetch.ts */
-  embSplitSums(desc: number, grads: number, from: number, count: number, sums: number, check: number, out: number): void;
+  embPrefetchRows(desc: number, ids: number, k: number, stop: number): number;
   /** assembly/shared/clip.ts */
   clipSumSquares(table: number, count: number, lo: number, hi: number): number;
   /** assembly/optimizers/adamax/step.ts */

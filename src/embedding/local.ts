@@ -36,7 +36,7 @@ import {
 import { checkTableArgs, EmbeddingTableBase } from './table-base.js';
 import type { CoalescedUpdate } from './table-check.js';
 import type { CheckedCheckpoint } from './table-persist.js';
-import { SplitUpdate, type UpdateSplit } from './split-update.js';
+import { SplitPrefetch, type UpdateSplit } from './split-update.js';
 import { checkpointTable, restoreTable } from './table.js';
 
 const MAX_ELEMENTS = (1 << 28) - 16; // one engine block holds at most 1 GiB
@@ -69,7 +69,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
   private zeroSteppedLr = NaN;
   private weightsView: Float32Array | null = null;
   /** The coalescing of updates split across threads (made on the first such update). */
-  private splitter: SplitUpdate | null = null;
+  private splitter: SplitPrefetch | null = null;
   /** The pool the current update is split across (woken for it), else null. */
   private splitPool: ThreadPool | null = null;
 
@@ -378,13 +378,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
     if (this.exact.closedForm !== S.EMB_EXACT_NONE) return null;
     const pool = poolFor(this.engine, k * this.dim, EMBEDDING_SPLIT_FACTOR);
     if (pool === null) return null;
-    this.splitter ??= new SplitUpdate(
-      this.engine,
-      this.desc,
-      this.dim,
-      (b) => this.alloc(b),
-      (p) => this.release(p),
-    );
+    this.splitter ??= new SplitPrefetch(this.engine, this.desc, (b) => this.alloc(b));
     // Backing off after a split that waited for a worker (split-update.ts), unless every update is to split.
     if (pool.minParallelElements > 0 && !this.splitter.wanted()) return null;
     pool.wake();
@@ -426,7 +420,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
         minFactor: 0,
         minItems: SPLIT_MIN_ROWS,
       });
-    if (split) this.splitter?.settle(SplitUpdate.waited(this.splitPool as ThreadPool));
+    if (split) this.splitter?.settle(SplitPrefetch.waited(this.splitPool as ThreadPool));
     else this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {
       zeroStepAllRows(this.engine, this.desc, this.rows, this.dim, t);

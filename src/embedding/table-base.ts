@@ -437,14 +437,8 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
    */
   private coalesceGrads(grads: ArrayLike<number>, k: number, check: boolean): number {
     const sc = this.scratch;
-    this.copyGrads(grads, k);
-    return this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
-  }
-
-  /** Copies the `k` rows of gradients into the gradient buffer, unless they are that buffer (gradView). */
-  private copyGrads(grads: ArrayLike<number>, k: number): void {
-    const sc = this.scratch;
     if (!sc.holds(grads, k * this.dim)) this.engine.heapF32.set(grads, sc.gradPtr >>> 2);
+    return this.x.embCoalesce(this.desc, sc.idsPtr, k, sc.gradPtr, check ? 1 : 0);
   }
 
   /** Writes the hyper block of update `t` with the declaration's writer (the dense class's). */
@@ -494,21 +488,21 @@ export abstract class EmbeddingTableBase extends EmbeddingTableCore implements E
     // Engine-owned gradients (gradView) are used in place; others are copied into that buffer.
     const sc = this.scratch;
     const inPlace = sc.holds(grads, n);
-    // An update split across threads (./split-update.ts): the same coalescing, its passes beside the copy and across the threads.
-    const split = k > 0 ? this.splitFor(k) : null;
+    // An update split across threads (./split-update.ts): the same coalescing, the workers prefetching the rows.
+    const split = this.splitFor(k);
     // Views into engine memory would be detached if the scratch buffers below grow the memory.
     ids = this.detachSafe(ids);
     if (!inPlace) grads = this.detachSafe(grads);
     sc.ensureIds(k);
     if (!inPlace) sc.ensureGrads(k);
-    split?.ensure(k);
+    split?.ensure();
     sc.copyIds(ids, k);
     const bad = this.x.embCheckIds(sc.idsPtr, k, this.rows);
     if (bad >= 0) throw outOfRange('Embedding.update', ids, bad, this.rows);
     // The coalescing pass checks every row it will apply (a gradient row, or a sum of duplicates).
     const check = o.nonFinite !== 'ignore';
     const here = (): number => this.coalesceGrads(grads, k, check);
-    const unique = split ? split.coalesce(sc.idsPtr, k, sc.gradPtr, () => this.copyGrads(grads, k), check) : here();
+    const unique = split ? split.coalesce(sc.idsPtr, k, here) : here();
     if (unique < 0) {
       if (o.nonFinite === 'skip') return false;
       // The gradients as float32 are in the gradient buffer (the coalescing writes only its scratch).
