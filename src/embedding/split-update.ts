@@ -50,6 +50,14 @@ export class SplitPrefetch implements UpdateSplit {
   private stop = 0;
   /** Whether a worker took the last prefetch before the coalescing was done (else the machine is busy). */
   answered = false;
+  /**
+   * Whether the worker reads the update's rows while this thread coalesces. Off: the job then only
+   * shows that a worker is awake (it reads no row) and the worker spins. On AMD family 26 (Zen 5)
+   * the vCPUs share no cache that the prefetch could fill for this thread, and it slowed this
+   * thread's coalescing (docs/threads.md, "Where a split update's time goes on Zen 5").
+   * `@internal` bench/threads-ab.js --parts turns it on to time it.
+   */
+  prefetch = false;
   /** Updates left to run on one thread, and how many the next late split skips (doubling). */
   private skip = 0;
   private backoff = 0;
@@ -104,7 +112,7 @@ export class SplitPrefetch implements UpdateSplit {
     let result = 0;
     let error: { e: unknown } | null = null;
     const byWorkers = pool.stats.chunksByWorkers;
-    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, k, this.stop] }], () => {
+    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, this.prefetch ? k : 0, this.stop] }], () => {
       try {
         result = coalesce();
       } catch (e) {
