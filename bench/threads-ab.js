@@ -369,11 +369,13 @@ async function parts(lib, engine, emb, o) {
     r['row steps, 2 threads'].push(time(() => apply2(u)));
     nextIds();
     const copied = () => t.coalesceGrads(g, k, true);
+    splitter.prefetch = true; // the prefetch the split used to run (off by default)
     r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, copied))));
     r['row steps, 1 thread, prefetched'].push(time(() => apply1(u)));
     nextIds();
     u = splitter.coalesce(sc.idsPtr, k, copied);
     r['row steps, 2 threads, prefetched'].push(time(() => apply2(u)));
+    splitter.prefetch = false;
     pool.rest();
   }
   console.log(

@@ -162,6 +162,31 @@ describe.each(BUILD_NAMES)('threads: embedding updates (%s build)', (build) => {
     }
   });
 
+  it('Embedding: a split update whose worker also reads the rows (the prefetch, off by default) leaves the same bits', async () => {
+    const engine = await createEngine({ simd: build === 'simd', threads: 2, minParallelElements: 0 });
+    try {
+      const make = (e: Engine) =>
+        new Embedding(3000, 12, { optimizer: 'adam', lr: 0.01, seed: 5, init: 'normal', engine: e });
+      const [a, b] = [one, engine].map(make);
+      const r = rng(13);
+      for (let step = 0; step < 4; step++) {
+        const ids = Int32Array.from({ length: 5000 }, () => Math.floor(3000 * r() ** 2));
+        const grads = randomArray(ids.length * 12, r);
+        expect(a.update(ids, grads)).toBe(true);
+        expect(b.update(ids, grads)).toBe(true);
+        // The splitter exists after the first split update; from then on its worker prefetches.
+        const split = (b as unknown as { table: { splitter: { prefetch: boolean } | null } }).table.splitter;
+        expect(split).not.toBeNull();
+        (split as { prefetch: boolean }).prefetch = true;
+      }
+      expect(bitDiff(b.weights, a.weights)).toBe(-1);
+      for (const key of a.stateKeys) expect(bitDiff(b.state(key), a.state(key))).toBe(-1);
+      for (const t of [a, b]) t.dispose();
+    } finally {
+      await engine.shutdownThreads();
+    }
+  });
+
   // minParallelElements 0: every update splits (no back-off); 1: the default rule, which backs off.
   for (const min of [0, 1]) {
     it(`Embedding: a worker that does not take the prefetch in time is not waited for${min ? ', and the next updates back off' : ''}, bit for bit`, async () => {

@@ -3,11 +3,12 @@
 // coalesces the duplicate ids there (assembly/embedding/coalesce.ts), checks the rows, then steps the
 // distinct rows. Split:
 // - the calling thread copies and coalesces exactly as on one thread (the same pass: the same
-//   sums, the same list of rows, max |g| and the id an error names), while a worker reads the rows
-//   the update will step (assembly/embedding/split-prefetch.ts, embPrefetchRows) into the cache the
-//   cores share, until the calling thread is done;
-// - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate), from
-//   the cache rather than from DRAM.
+//   sums, the same list of rows, max |g| and the id an error names), while a worker takes a job
+//   that shows it is awake and then spins (embPrefetchRows, assembly/embedding/split-prefetch.ts,
+//   with no ids: with `prefetch` on it reads the rows the update will step, until the calling
+//   thread is done; off since 2026-12-06: on AMD family 26 the cores share no cache it could fill
+//   for the calling thread, and it slowed the coalescing, docs/threads.md);
+// - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate).
 // The row steps cannot start earlier: every row is checked before any changes (an update refused
 // changes nothing). Only the calling thread can copy the gradients (they are in its own memory),
 // and measured, a worker coalescing behind that copy gained nothing: the copy into shared memory
@@ -17,7 +18,7 @@
 // The hand-off: a worker asleep in Atomics.wait takes tens of microseconds to wake (a futex, and on
 // a VM an idle vCPU to schedule). The table wakes the pool (ThreadPool.wake) as soon as it knows the
 // update will be split, before it copies the ids, and the workers spin (H_HOT) rather than sleep
-// until the update is done. A worker that has not taken the prefetch by the end of the coalescing
+// until the update is done. A worker that has not taken that job by the end of the coalescing
 // (hundreds of microseconds: the machine is busy, the worker got no core) is not waited for: the
 // row steps stay on the calling thread and the pool rests at once (`answered`). Such a late split,
 // or one whose row steps waited for a worker longer than the calling thread worked, makes the
@@ -50,6 +51,14 @@ export class SplitPrefetch implements UpdateSplit {
   private stop = 0;
   /** Whether a worker took the last prefetch before the coalescing was done (else the machine is busy). */
   answered = false;
+  /**
+   * Whether the worker reads the update's rows while this thread coalesces. Off: the job then only
+   * shows that a worker is awake (it reads no row) and the worker spins. On AMD family 26 (Zen 5)
+   * the vCPUs share no cache that the prefetch could fill for this thread, and it slowed this
+   * thread's coalescing (docs/threads.md, "Where a split update's time goes on Zen 5").
+   * `@internal` bench/threads-ab.js --parts turns it on to time it.
+   */
+  prefetch = false;
   /** Updates left to run on one thread, and how many the next late split skips (doubling). */
   private skip = 0;
   private backoff = 0;
@@ -104,7 +113,7 @@ export class SplitPrefetch implements UpdateSplit {
     let result = 0;
     let error: { e: unknown } | null = null;
     const byWorkers = pool.stats.chunksByWorkers;
-    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, k, this.stop] }], () => {
+    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, this.prefetch ? k : 0, this.stop] }], () => {
       try {
         result = coalesce();
       } catch (e) {
