@@ -46,6 +46,7 @@ import { touchPages } from './lib/pages.js';
 import { cpuIdentity } from './lib/cpu.js';
 import { CPrograms, C_FLAGS } from './lib/c.js';
 import { twoThreadScaling } from './groups/threads.js';
+import { coreRoundTrip } from './lib/cores.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIM = 64;
@@ -184,7 +185,7 @@ async function main() {
   );
   console.log(`# ${cpuLine()}; ${new Date().toISOString()}; load ${load()}`);
   console.log(
-    `# machine check: a plain JS loop on 2 threads ran ${(await twoThreadScaling()).toFixed(2)}x as fast as on 1 (2.00x when both cores are free); load ${load()}`,
+    `# machine check: a plain JS loop on 2 threads ran ${(await twoThreadScaling()).toFixed(2)}x as fast as on 1 (2.00x when both cores are free); a cache line's round trip between two threads ${(await coreRoundTrip()).toFixed(0)} ns (of the order of 100 ns sharing an L3, several hundred across dies); load ${load()}`,
   );
   const engine = await lib.createEngine({ simd: true, threads: 2 });
   const pool = engine.parallel;

@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { C_FLAGS } from '../lib/c.js';
+import { coreRoundTrip } from '../lib/cores.js';
 import { grads, params, ZipfIds } from '../lib/data.js';
 
 export const THREAD_SIZES = [65536, 262144, 1048576, 4194304, 16777216];
@@ -81,8 +82,9 @@ function probeOnce(group, extra) {
     if (probed) return;
     probed = true;
     const s = await twoThreadScaling();
+    const rt = await coreRoundTrip();
     group().notes.push(
-      `machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free)`,
+      `machine check: a plain JS loop on 2 threads ran ${s.toFixed(2)}× as fast as on 1 thread at the start of this group (2× when two cores are free); a cache line's round trip between the two threads took ${rt.toFixed(0)} ns (bench/lib/cores.js: of the order of 100 ns between cores that share an L3, several hundred across dies, where a worker's reads warm no cache the calling thread uses)`,
     );
     const more = extra?.();
     if (more) group().notes.push(more);
