@@ -44,12 +44,26 @@ import { srBits4 } from "../shared/lowp";
   return acc;
 }
 
-// Prefetching: one word of every cache line of a block's records (see apply.ts, "Prefetching by
-// blocks"; touchSpan: few instructions a record, so that the misses of the block are in flight together).
-@inline export function touchRecords(ld: usize, rows: usize, u: i32, n: i32): u32 {
+/** One load of every cache line of the `bytes` (> 0) at `base` (touchSpan's lines), the values
+ *  dropped: a burst's loads then hold no dependent instruction waiting on the misses (an xor of
+ *  every loaded word into one accumulator kept ~200 such instructions in the schedulers, which
+ *  held up the burst's later loads). Binaryen and V8 keep a dropped load, which may trap. */
+@inline export function touchDrop(base: usize, bytes: usize): void {
+  load<u32>(base);
+  let o: usize = 64;
+  if (bytes >= 256) {
+    load<u32>(base, 64);
+    load<u32>(base, 128);
+    load<u32>(base, 192);
+    o = 256;
+  }
+  for (; o < bytes; o += 64) load<u32>(base + o);
+}
+
+// Prefetching: one word of every cache line of a block's records (see touch.ts; touchDrop: few
+// instructions a record and none waiting on the loads, so that the misses of the block are in flight together).
+@inline export function touchRecords(ld: usize, rows: usize, u: i32, n: i32): void {
   const rec = <usize>w32(ld, LEAN_REC);
-  let acc: u32 = 0;
   const end = u + LEAN_BLOCK < n ? u + LEAN_BLOCK : n;
-  for (let q = u; q < end; q++) acc ^= touchSpan(recAddr(ld, load<u32>(rows + (<usize>q << 2))), rec);
-  return acc;
+  for (let q = u; q < end; q++) touchDrop(recAddr(ld, load<u32>(rows + (<usize>q << 2))), rec);
 }

@@ -13,7 +13,7 @@ import { FTRL_USE_SHRINK, FTRL_SQRT } from "../optimizers/ftrl/slots";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_DIM, EMB_HYPER, EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST,
   EMB_KIND_ROWWISE_ADAGRAD, EMB_KIND_PARTIAL_ROWWISE_ADAM, EMB_KIND_FTRL, embU32 } from "./layout";
 import { catchUpRow } from "./exact";
-import { touchSpan } from "./lean-record";
+import { touchDrop } from "./lean-record";
 
 /**
  * Rows a block of the lean row loops touches before stepping them: twice the float32 tables'
@@ -27,11 +27,12 @@ const LEAN_TOUCH: i32 = 32;
 /**
  * The prefetch of a block of rows (./touch.ts, "Prefetching by blocks"): every cache line of the
  * weights and state rows listed at list[u .. u + LEAN_TOUCH) (and exact mode's step words), in as
- * few instructions as possible so that the misses of the whole block are in flight together. Not
+ * few instructions as possible, their values dropped (touchDrop: no instruction waits on them), so
+ * that the misses of the whole block are in flight together. Not
  * the gradient rows: they lie one after another (embCoalesce's copied rows; the caller's rows in
  * batch order), which the hardware prefetcher follows. Weights rows of four lines (dim 64, the
  * common width) with row-wise Adagrad's one-float state take five loads and no branch (the weights
- * row's words 0, 64, 128, 192 as immediate offsets, the state word); the others touchSpan, whose
+ * row's words 0, 64, 128, 192 as immediate offsets, the state word); the others touchDrop, whose
  * tests and loop cost about twice the instructions a row. Row-wise Adagrad, 262144 x 64: 1.8x ->
  * 2.0x fp32 Adam's speed (AMD EPYC family 23); the same loads with offsets in registers (any dim up
  * to 64) gained only half of that. The state word was loaded twice (a state row's first and last
@@ -45,13 +46,18 @@ const LEAN_TOUCH: i32 = 32;
     for (let q = u; q < end; q++) {
       const r = <usize>load<u32>(list + (<usize>q << 2));
       const P = W + (r << 8);
-      acc ^= load<u32>(P) ^ load<u32>(P, 64) ^ load<u32>(P, 128) ^ load<u32>(P, 192) ^ load<u32>(S + (r << 2));
+      load<u32>(P);
+      load<u32>(P, 64);
+      load<u32>(P, 128);
+      load<u32>(P, 192);
+      load<u32>(S + (r << 2));
     }
     return acc;
   }
   for (let q = u; q < end; q++) {
     const r = <usize>load<u32>(list + (<usize>q << 2));
-    acc ^= touchSpan(W + r * rowBytes, rowBytes) ^ touchSpan(S + r * sb, sb);
+    touchDrop(W + r * rowBytes, rowBytes);
+    touchDrop(S + r * sb, sb);
     if (exact) acc ^= load<u32>(last + (r << 2));
   }
   return acc;

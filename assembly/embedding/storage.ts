@@ -75,7 +75,7 @@ import { adamFusedRows } from "./lean-adam";
   const gs = hyperF32(h, RWADAGRAD_GSCALE);
   let sink: u32 = 0;
   for (let u = from; u < end; u++) {
-    if (((u - from) & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, uniq, u, end);
+    if (((u - from) & (LEAN_BLOCK - 1)) == 0) touchRecords(ld, uniq, u, end);
     const r = load<u32>(uniq + (<usize>u << 2));
     const rec = recAddr(ld, r);
     const G = <usize>load<u32>(gptr + (<usize>u << 2));
@@ -147,7 +147,8 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   let sink: u32 = 0;
   for (let u = from; u < end; u += LEAN_BLOCK) {
     const m = end - u < LEAN_BLOCK ? end - u : LEAN_BLOCK;
-    sink ^= touchRecords(ld, uniq, u, end) ^ touchGrads(gptr, u, end, dim << 2);
+    touchRecords(ld, uniq, u, end);
+    sink ^= touchGrads(gptr, u, end, dim << 2);
     for (let q = 0; q < m; q++) {
       const r = load<u32>(uniq + (<usize>(u + q) << 2));
       const rec = recAddr(ld, r);
@@ -189,7 +190,7 @@ export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
   const wt = w32(ld, LEAN_WTYPE);
   let sink: u32 = 0;
   for (let i = 0; i < k; i++) {
-    if ((i & (LEAN_BLOCK - 1)) == 0) sink ^= touchRecords(ld, ids, i, k);
+    if ((i & (LEAN_BLOCK - 1)) == 0) touchRecords(ld, ids, i, k);
     decodeWeights(out + <usize>i * dim * 4, recAddr(ld, load<u32>(ids + (<usize>i << 2))), dim, wt);
   }
   store<u32>(ld + (<usize>LEAN_SINK << 2), sink);

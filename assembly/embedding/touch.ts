@@ -6,7 +6,7 @@
 // block is stepped from the cache. The lean row loops (lean.ts, storage.ts) also touch the gradient
 // rows (touchGrads): the 1 MB of an update's gradients is out of L2.
 
-import { touchSpan } from "./lean-record";
+import { touchSpan, touchDrop } from "./lean-record";
 
 export const TOUCH_BLOCK: i32 = 16;
 
@@ -14,22 +14,6 @@ export const TOUCH_BLOCK: i32 = 16;
  *  first four lines without a loop test), as the lean row loops have it. */
 @inline export function touch(base: usize, bytes: usize): u32 {
   return touchSpan(base, bytes);
-}
-
-/** One load of every cache line of the `bytes` (> 0) at `base` (touch's lines), the values
- *  dropped: a burst's loads then hold no dependent instruction waiting on the misses (an xor of
- *  every loaded word into one accumulator kept ~200 such instructions in the schedulers, which
- *  held up the burst's later loads). Binaryen and V8 keep a dropped load, which may trap. */
-@inline function touchDrop(base: usize, bytes: usize): void {
-  load<u32>(base);
-  let o: usize = 64;
-  if (bytes >= 256) {
-    load<u32>(base, 64);
-    load<u32>(base, 128);
-    load<u32>(base, 192);
-    o = 256;
-  }
-  for (; o < bytes; o += 64) load<u32>(base + o);
 }
 
 /** Reads every cache line of the weights and state (and exact mode's step word) of the rows
