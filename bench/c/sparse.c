@@ -166,22 +166,28 @@ static inline void prefetch_row(const Table *tb, size_t row) {
   }
 }
 
-// The rows of the direct-mapped coalescing, each stepped once; with `pf` > 0 each row's w, m and v
-// are prefetched `pf` rows ahead (a constant where it is inlined: the loop of pf = 0 has no prefetch).
-static inline void step_direct(Table *tb, const int32_t *ids, const f32 *grads, size_t pf) {
+// The `nd` distinct rows in `list`, each stepped once from its gradient in `src`; with `pf` > 0
+// each row's w, m and v are prefetched `pf` rows ahead; with `free_slots` each row's slot (direct's
+// coalescing) is freed as its row is stepped. Both are constants where it is inlined: the loop of
+// pf = 0 has no prefetch, the chains' loop no slot store.
+static inline void step_rows(Table *tb, const AdamScalars *a, size_t nd, size_t pf, int free_slots) {
   const size_t dim = tb->dim;
-  const AdamScalars a = next_scalars(tb);
   int32_t *restrict slot = tb->slot;
   const uint32_t *restrict list = tb->list;
   const f32 **src = tb->src;
-  const size_t nd = coalesce_direct(tb, ids, grads);
   for (size_t j = 0; j < nd && j < pf; j++) prefetch_row(tb, list[j]);
   for (size_t j = 0; j < nd; j++) {
     if (pf && j + pf < nd) prefetch_row(tb, list[j + pf]);
     const size_t off = (size_t)list[j] * dim;
-    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
-    slot[list[j]] = -1;
+    adam_row(a, tb->w + off, tb->m + off, tb->v + off, src[j], dim);
+    if (free_slots) slot[list[j]] = -1;
   }
+}
+
+// The rows of the direct-mapped coalescing, each stepped once (step_rows), prefetched `pf` rows ahead.
+static inline void step_direct(Table *tb, const int32_t *ids, const f32 *grads, size_t pf) {
+  const AdamScalars a = next_scalars(tb);
+  step_rows(tb, &a, coalesce_direct(tb, ids, grads), pf, 1);
 }
 
 static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) { step_direct(tb, ids, grads, 0); }
@@ -250,16 +256,8 @@ static inline size_t coalesce_chains(Table *tb, const int32_t *ids, const f32 *g
 }
 
 static void update_chains(Table *tb, const int32_t *ids, const f32 *grads) {
-  const size_t dim = tb->dim;
   const AdamScalars a = next_scalars(tb);
-  const uint32_t *restrict list = tb->list;
-  const size_t nd = coalesce_chains(tb, ids, grads);
-  for (size_t j = 0; j < nd && j < PF; j++) prefetch_row(tb, list[j]);
-  for (size_t j = 0; j < nd; j++) {
-    if (j + PF < nd) prefetch_row(tb, list[j + PF]);
-    const size_t off = (size_t)list[j] * dim;
-    adam_row(&a, tb->w + off, tb->m + off, tb->v + off, tb->src[j], dim);
-  }
+  step_rows(tb, &a, coalesce_chains(tb, ids, grads), PF, 0);
 }
 
 static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
