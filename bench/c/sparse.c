@@ -170,7 +170,7 @@ static inline void prefetch_row(const Table *tb, size_t row) {
 // each row's w, m and v are prefetched `pf` rows ahead; with `free_slots` each row's slot (direct's
 // coalescing) is freed as its row is stepped. Both are constants where it is inlined: the loop of
 // pf = 0 has no prefetch, the chains' loop no slot store.
-static inline void step_rows(Table *tb, const AdamScalars *a, size_t nd, size_t pf, int free_slots) {
+static inline void step_listed(Table *tb, const AdamScalars *a, size_t nd, size_t pf, int free_slots) {
   const size_t dim = tb->dim;
   int32_t *restrict slot = tb->slot;
   const uint32_t *restrict list = tb->list;
@@ -184,10 +184,10 @@ static inline void step_rows(Table *tb, const AdamScalars *a, size_t nd, size_t 
   }
 }
 
-// The rows of the direct-mapped coalescing, each stepped once (step_rows), prefetched `pf` rows ahead.
+// The rows of the direct-mapped coalescing, each stepped once (step_listed), prefetched `pf` rows ahead.
 static inline void step_direct(Table *tb, const int32_t *ids, const f32 *grads, size_t pf) {
   const AdamScalars a = next_scalars(tb);
-  step_rows(tb, &a, coalesce_direct(tb, ids, grads), pf, 1);
+  step_listed(tb, &a, coalesce_direct(tb, ids, grads), pf, 1);
 }
 
 static void update_direct(Table *tb, const int32_t *ids, const f32 *grads) { step_direct(tb, ids, grads, 0); }
@@ -257,7 +257,7 @@ static inline size_t coalesce_chains(Table *tb, const int32_t *ids, const f32 *g
 
 static void update_chains(Table *tb, const int32_t *ids, const f32 *grads) {
   const AdamScalars a = next_scalars(tb);
-  step_rows(tb, &a, coalesce_chains(tb, ids, grads), PF, 0);
+  step_listed(tb, &a, coalesce_chains(tb, ids, grads), PF, 0);
 }
 
 static void update_hybrid(Table *tb, const int32_t *ids, const f32 *grads) {
