@@ -34,28 +34,12 @@ import {
 } from './lib/wasm-clang.js';
 import { cpuNow } from './lib/clock.js';
 import { cpuIdentity } from './lib/cpu.js';
+import { clangKernelSpecs } from './groups/dense.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The engine's class and default-ish options per bench kernel id (as bench/groups/dense.js). */
-const SPECS = {
-  adam: ['Adam', { lr: 1e-3 }],
-  adamw: ['AdamW', { lr: 1e-3, weightDecay: 0.01 }],
-  'sgd-momentum': ['SGD', { lr: 1e-3, momentum: 0.9 }],
-  adagrad: ['Adagrad', { lr: 0.01 }],
-  rmsprop: ['RMSprop', { lr: 0.01 }],
-  adamax: ['Adamax', { lr: 2e-3 }],
-  adadelta: ['Adadelta', { lr: 1 }],
-  nadam: ['NAdam', { lr: 2e-3 }],
-  radam: ['RAdam', { lr: 1e-3 }],
-  lion: ['Lion', { lr: 1e-4 }],
-  // Variants of the options (issue #17: every dense optimizer and variant).
-  amsgrad: ['Adam', { lr: 1e-3, amsgrad: true }],
-  'adam-l2': ['Adam', { lr: 1e-3, weightDecay: 0.01 }],
-  sgd: ['SGD', { lr: 1e-3 }],
-  'sgd-nesterov': ['SGD', { lr: 1e-3, momentum: 0.9, nesterov: true }],
-  'rmsprop-centered': ['RMSprop', { lr: 0.01, centered: true }],
-};
+/** The engine's class and options per bench kernel id: the dense groups' (bench/groups/dense.js). */
+const SPECS = Object.fromEntries(clangKernelSpecs().map(([id, cls, options]) => [id, [cls, options]]));
 
 function parse(argv) {
   const o = { only: Object.keys(SPECS), sizes: [1024, 4096, 262144, 1048576], rounds: 7, ms: 150, base: null };

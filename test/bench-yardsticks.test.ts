@@ -14,6 +14,8 @@ import * as wasmClang from '../bench/lib/wasm-clang.js';
 import * as data from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as report from '../bench/lib/report.js';
+// @ts-expect-error: plain JS module without type declarations
+import * as dense from '../bench/groups/dense.js';
 
 const {
   clangWasm,
@@ -30,25 +32,8 @@ const { appliesAt, meets, evaluateTargets, groupTable } = report;
 
 const root = new URL('..', import.meta.url).pathname;
 
-/** The bench's default options per kernel (bench/groups/dense.js, bench/kernel-ab.js), by engine class. */
-const KERNELS: [string, string, Record<string, unknown>][] = [
-  ['adam', 'Adam', { lr: 1e-3 }],
-  ['adamw', 'AdamW', { lr: 1e-3, weightDecay: 0.01 }],
-  ['sgd-momentum', 'SGD', { lr: 1e-3, momentum: 0.9 }],
-  ['adagrad', 'Adagrad', { lr: 0.01 }],
-  ['rmsprop', 'RMSprop', { lr: 0.01 }],
-  ['adamax', 'Adamax', { lr: 2e-3 }],
-  ['adadelta', 'Adadelta', { lr: 1 }],
-  ['nadam', 'NAdam', { lr: 2e-3 }],
-  ['radam', 'RAdam', { lr: 1e-3 }],
-  ['lion', 'Lion', { lr: 1e-4 }],
-  // Variants of the options (bench/kernel-ab.js).
-  ['amsgrad', 'Adam', { lr: 1e-3, amsgrad: true }],
-  ['adam-l2', 'Adam', { lr: 1e-3, weightDecay: 0.01 }],
-  ['sgd', 'SGD', { lr: 1e-3 }],
-  ['sgd-nesterov', 'SGD', { lr: 1e-3, momentum: 0.9, nesterov: true }],
-  ['rmsprop-centered', 'RMSprop', { lr: 0.01, centered: true }],
-];
+/** The bench's options per kernel (bench/groups/dense.js, which bench/kernel-ab.js uses too), by engine class. */
+const KERNELS: [string, string, Record<string, unknown>][] = dense.clangKernelSpecs();
 
 const bits = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
 
@@ -64,6 +49,26 @@ describe('the wasm limit (bench/c/dense.c by clang, bench/lib/wasm-clang.js)', (
       expect(wasm.module).toBeInstanceOf(WebAssembly.Module);
       expect(wasm.compiler).toMatch(/clang/);
     } else expect(wasm.skipped).toMatch(/apt-get install/);
+  });
+
+  it("takes the dense groups' options for each of dense.c's 15 loops (10 optimizers, 5 variants)", () => {
+    expect(KERNELS.map(([id]) => id)).toEqual([
+      'adam',
+      'adamw',
+      'sgd-momentum',
+      'adagrad',
+      'rmsprop',
+      'adamax',
+      'adadelta',
+      'nadam',
+      'radam',
+      'lion',
+      'amsgrad',
+      'adam-l2',
+      'sgd',
+      'sgd-nesterov',
+      'rmsprop-centered',
+    ]);
   });
 
   // n = 1000: blocks of 16 and a tail, on both sides; 7 steps cover RAdam's unrectified start.

@@ -399,6 +399,18 @@ const ADAM_C_TARGET = {
 };
 
 /**
+ * The engine's class and options of every known spec that has a loop in bench/c/dense.c, by bench
+ * kernel id: what bench/kernel-ab.js steps and test/bench-yardsticks checks bit for bit against the
+ * wasm limit, so that both use the options the dense groups measure.
+ * @returns {[string, string, object][]} [id, className, options]
+ */
+export function clangKernelSpecs() {
+  return Object.entries(SPECS)
+    .filter(([id, spec]) => spec.c === id && hasClangKernel(id))
+    .map(([id, spec]) => [id, spec.className, spec.options]);
+}
+
+/**
  * The dense optimizer groups to run: the known specs whose class the package exports, then any
  * other exported Optimizer subclass (engine and roofline only, with a note).
  * @param {Record<string, any>} lib the package's exports
