@@ -73,7 +73,6 @@ import { adamFusedRows } from "./lean-adam";
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
   const sAt = slotWord(ld, 0, 1), row0 = w32(ld, LEAN_ROW0);
   const gs = hyperF32(h, RWADAGRAD_GSCALE);
-  let sink: u32 = 0;
   for (let u = from; u < end; u++) {
     if (((u - from) & (LEAN_BLOCK - 1)) == 0) touchRecords(ld, uniq, u, end);
     const r = load<u32>(uniq + (<usize>u << 2));
@@ -98,7 +97,7 @@ import { adamFusedRows } from "./lean-adam";
       store<u16>(rec + (i << 1), <u16>f32ToBf16Sr(p, srBits16(rk, <u32>i)));
     }
   }
-  return sink;
+  return 0; // no sink: the block prefetch's loads are dropped (touchDrop)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,12 +187,10 @@ export function leanRestore(ld: usize, keep: usize, n: u32): void {
 export function leanLookup(ld: usize, ids: usize, k: i32, out: usize): void {
   const dim = <usize>w32(ld, LEAN_DIM);
   const wt = w32(ld, LEAN_WTYPE);
-  let sink: u32 = 0;
   for (let i = 0; i < k; i++) {
     if ((i & (LEAN_BLOCK - 1)) == 0) touchRecords(ld, ids, i, k);
     decodeWeights(out + <usize>i * dim * 4, recAddr(ld, load<u32>(ids + (<usize>i << 2))), dim, wt);
   }
-  store<u32>(ld + (<usize>LEAN_SINK << 2), sink);
 }
 
 /** Rows [from, from + count) of tensor `what` (-1: the weights; s >= 0: state slot s) and `count * width` f32 at `buf`. */
