@@ -1,15 +1,18 @@
 // The benchmark's yardsticks compare like with like: the wasm limit (bench/c/dense.c compiled by
 // clang to wasm SIMD) computes the engine's default-option steps bit for bit, the C embedding
-// loops (radix-sort, slot-per-row and hybrid coalescing) leave the same tables, and the report helpers
+// loops (radix-sort, slot-per-row and hybrid coalescing) leave the same tables, sparse.c's chains and
+// prefetch updates compiled by clang to wasm leave the native chains' table, and the report helpers
 // read the new targets (size ranges, upper bounds, ratio column names). No timing assertions.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as lib from '../src/index.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as wasmClang from '../bench/lib/wasm-clang.js';
+// @ts-expect-error: plain JS module without type declarations
+import * as wasmClangSparse from '../bench/lib/wasm-clang-sparse.js';
 // @ts-expect-error: plain JS module without type declarations
 import * as data from '../bench/lib/data.js';
 // @ts-expect-error: plain JS module without type declarations
@@ -309,6 +312,105 @@ int main(void) {
       expect(JSON.parse(ok.stdout).method).toBe(m);
     }
   });
+});
+
+describe('the wasm limit of a whole table update (bench/c/sparse.c by clang, bench/lib/wasm-clang-sparse.js)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-wasm-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const wasm = wasmClangSparse.sparseWasm();
+
+  it('compiles with clang to wasm32 SIMD (bulk memory, no libc), or says why not and how to install it', () => {
+    expect(wasmClangSparse.SPARSE_CLANG_FLAGS).toEqual(
+      expect.arrayContaining(['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-nostdlib']),
+    );
+    if (process.env.CI === 'true') expect(wasm.skipped, 'CI=true needs clang and lld').toBeFalsy();
+    if (spawnSync('clang', ['--version']).status === 0 && !wasm.skipped) {
+      expect(wasm.module).toBeInstanceOf(WebAssembly.Module);
+      // No libc: the only import is pow (Math.pow).
+      expect(WebAssembly.Module.imports(wasm.module)).toEqual([{ module: 'env', name: 'pow', kind: 'function' }]);
+    } else expect(wasm.skipped).toMatch(/apt-get install/);
+  });
+
+  // 12 updates (every other one with ids from 64 rows: long chains of duplicates) on a table filled
+  // as sparse.c's main() fills its own; dim 19 leaves the vector loops a scalar tail, 64 is the bench's.
+  it.each([19, 64])(
+    'dim %i: chains and prefetch in wasm leave the table (w, m, v) of the native chains, bit for bit',
+    (dim) => {
+      const rows = 4096,
+        k = 512,
+        steps = 12;
+      const ids = new Int32Array(steps * k);
+      let s = 7;
+      for (let i = 0; i < ids.length; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        ids[i] = (s >>> 8) % (Math.floor(i / k) % 2 ? 64 : rows);
+      }
+      const g = grads(steps * k * dim, 11);
+      // The native side: a harness that includes sparse.c, allocates the table as main() does (the
+      // row-touch arrays aside), fills it with main()'s fill_table and runs update_chains.
+      const input = join(dir, `in-${dim}.bin`),
+        output = join(dir, `out-${dim}.bin`);
+      const head = new Int32Array([rows, dim, k, steps]);
+      writeFileSync(
+        input,
+        Buffer.concat([head, ids, g].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength))),
+      );
+      const harness = join(dir, `harness-${dim}.c`);
+      writeFileSync(
+        harness,
+        `#define main sparse_main
+#include "${join(root, 'bench', 'c', 'sparse.c')}"
+#undef main
+int main(void) {
+  FILE *f = fopen("${input}", "rb");
+  int32_t head[4];
+  if (!f || fread(head, 4, 4, f) != 4) return 1;
+  Table t = {0}; t.rows = (size_t)head[0]; t.dim = (size_t)head[1]; t.k = (size_t)head[2];
+  const size_t steps = (size_t)head[3], cells = t.rows * t.dim, k = t.k, dim = t.dim;
+  int32_t *ids = xalloc(steps * k * 4); f32 *g = xalloc(steps * k * dim * 4);
+  if (fread(ids, 4, steps * k, f) != steps * k || fread(g, 4, steps * k * dim, f) != steps * k * dim) return 1;
+  fclose(f);
+  t.w = xalloc(cells * 4); t.m = xalloc(cells * 4); t.v = xalloc(cells * 4);
+  t.acc = xalloc(k * dim * 4); t.slot = xalloc(t.rows * 4); for (size_t r = 0; r < t.rows; r++) t.slot[r] = -1;
+  t.list = xalloc(k * 4); t.src = xalloc(k * sizeof(f32 *));
+  t.hash = xalloc(4 * k * 8); t.link = xalloc(k * 4); t.first = xalloc(k * 4);
+  fill_table(&t);
+  for (size_t i = 0; i < steps; i++) update_chains(&t, ids + i * k, g + i * k * dim);
+  FILE *o = fopen("${output}", "wb");
+  fwrite(t.w, 4, cells, o); fwrite(t.m, 4, cells, o); fwrite(t.v, 4, cells, o);
+  fclose(o);
+  return 0;
+}
+`,
+      );
+      if (runHarness(dir, harness) === null) return; // no gcc: the C contenders skip too
+      const out = new Uint8Array(readFileSync(output));
+      const cells = rows * dim;
+      const native = [0, 1, 2].map((i) => new Float32Array(out.buffer, out.byteOffset + i * cells * 4, cells));
+      expect(native[1].some((x) => x !== 0)).toBe(true); // the updates ran
+      if (wasm.skipped) return expect(wasm.skipped).toMatch(/apt-get install/);
+      const x = wasmClangSparse.sparseInstance(wasm.module);
+      const tables = ['sparse_chains', 'sparse_prefetch'].map((fn) => [fn, x.sparse_new(rows, dim, k, 0) >>> 0]);
+      const idsAt = x.sparse_alloc(k * 4) >>> 0,
+        gAt = x.sparse_alloc(k * dim * 4) >>> 0;
+      for (let i = 0; i < steps; i++) {
+        new Int32Array(x.memory.buffer, idsAt, k).set(ids.subarray(i * k, (i + 1) * k));
+        new Float32Array(x.memory.buffer, gAt, k * dim).set(g.subarray(i * k * dim, (i + 1) * k * dim));
+        for (const [fn, tb] of tables) x[fn](tb, idsAt, gAt);
+      }
+      for (const [, tb] of tables) {
+        const got = ['sparse_w', 'sparse_m', 'sparse_v'].map(
+          (f) => new Float32Array(x.memory.buffer, x[f](tb) >>> 0, cells),
+        );
+        // The first element whose bits differ, per tensor (-1: none).
+        const differ = got.map((a, i) => {
+          const [u, v] = [a, native[i]].map((f) => new Uint32Array(f.buffer, f.byteOffset, f.length));
+          return u.findIndex((b, j) => b !== v[j]);
+        });
+        expect(differ).toEqual([-1, -1, -1]);
+      }
+    },
+  );
 });
 
 describe('hot ids', () => {

@@ -26,6 +26,39 @@
 // usage: sparse <rows> <dim> <k> <ids.bin> <batches> <minMs> [radix|direct|hybrid|prefetch|chains|coalesce|touch]
 //   ids.bin holds batches * k int32 ids (little-endian), the same ids the JavaScript contenders use.
 // Prints one JSON line: {"rows":..., "dim":..., "k":..., "reps":..., "samples":[ms per update, ...]}.
+//
+// The wasm limit of a whole update: this file compiled by clang to wasm32 SIMD (bench/lib/wasm-clang-sparse.js,
+// `--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib`) is the same methods' source with no libc:
+// memset and memcpy are wasm's memory.fill and memory.copy, sqrt and sqrtf its f64.sqrt and f32.sqrt,
+// pow is imported from JavaScript (env.pow, Math.pow), __builtin_prefetch compiles to nothing (wasm has
+// no prefetch instruction), allocation is a bump from __heap_base, and main() is left out: its table
+// and gradients come from sparse_new() (below), filled as main() fills them.
+#ifdef __wasm__
+#include <stddef.h>
+#include <stdint.h>
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define memset __builtin_memset
+#define memcpy __builtin_memcpy
+#define sqrt __builtin_sqrt
+#define sqrtf __builtin_sqrtf
+__attribute__((import_module("env"), import_name("pow"))) double js_pow(double, double);
+#define pow js_pow
+
+typedef float f32;
+
+extern unsigned char __heap_base;
+static uintptr_t heap_top;
+
+// 64-byte aligned bytes from a bump pointer above __heap_base, the memory grown as needed (never freed).
+static void *xalloc(size_t bytes) {
+  if (!heap_top) heap_top = (uintptr_t)&__heap_base;
+  const uintptr_t at = (heap_top + 63) & ~(uintptr_t)63;
+  heap_top = at + (bytes ? bytes : 16);
+  const uintptr_t have = (uintptr_t)__builtin_wasm_memory_size(0) << 16;
+  if (heap_top > have && __builtin_wasm_memory_grow(0, (heap_top - have + 65535) >> 16) == (size_t)-1) __builtin_trap();
+  return (void *)at;
+}
+#else
 #define _POSIX_C_SOURCE 200112L
 #include <math.h>
 #include <stdint.h>
@@ -46,6 +79,7 @@ static void *xalloc(size_t bytes) {
   }
   return ptr;
 }
+#endif
 
 typedef struct {
   size_t rows, dim, k;
@@ -314,6 +348,68 @@ static void touch(Table *tb, const uint32_t *rows, const uint32_t *first, size_t
   }
 }
 
+// The bench's table: w uniform in [-1, 1) from a xorshift stream, m and v zero. Returns the stream's
+// state, from which fill_grads draws the gradients.
+static uint64_t fill_table(Table *tb) {
+  const size_t cells = tb->rows * tb->dim;
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < cells; i++) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    tb->w[i] = (f32)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  memset(tb->m, 0, cells * sizeof(f32));
+  memset(tb->v, 0, cells * sizeof(f32));
+  return s;
+}
+
+// The bench's gradients (one batch's k * dim, used for every update): uniform in [-0.01, 0.01), the
+// stream continued from fill_table's state `s`.
+static void fill_grads(f32 *grads, size_t n, uint64_t s) {
+  for (size_t i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    grads[i] = (f32)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0) * 1e-2f;
+  }
+}
+
+#ifdef __wasm__
+// The wasm build's entry points (bench/lib/wasm-clang-sparse.js): memory from the bump allocator, a
+// table allocated as main() allocates it (the row-touch arrays aside) and filled by fill_table, and
+// `grads` (k * dim floats from sparse_alloc, or 0 for none) filled by fill_grads, as main() fills them.
+EXPORT(sparse_alloc) void *sparse_alloc(size_t bytes) { return xalloc(bytes); }
+
+EXPORT(sparse_new) Table *sparse_new(size_t rows, size_t dim, size_t k, f32 *grads) {
+  Table *tb = xalloc(sizeof(Table));
+  memset(tb, 0, sizeof(Table));
+  tb->rows = rows;
+  tb->dim = dim;
+  tb->k = k;
+  const size_t cells = rows * dim;
+  tb->w = xalloc(cells * sizeof(f32));
+  tb->m = xalloc(cells * sizeof(f32));
+  tb->v = xalloc(cells * sizeof(f32));
+  tb->acc = xalloc(k * dim * sizeof(f32));
+  tb->slot = xalloc(rows * sizeof(int32_t));
+  for (size_t r = 0; r < rows; r++) tb->slot[r] = -1;
+  tb->list = xalloc(k * sizeof(uint32_t));
+  tb->src = xalloc(k * sizeof(f32 *));
+  size_t h = 2;
+  while (h < 2 * k) h *= 2;
+  tb->hash = xalloc(h * sizeof(uint64_t));
+  tb->link = xalloc(k * sizeof(uint32_t));
+  tb->first = xalloc(k * sizeof(uint32_t));
+  tb->keys = xalloc(k * sizeof(uint64_t));
+  tb->tmp = xalloc(k * sizeof(uint64_t));
+  const uint64_t s = fill_table(tb);
+  if (grads) fill_grads(grads, k * dim, s);
+  return tb;
+}
+
+EXPORT(sparse_w) f32 *sparse_w(Table *tb) { return tb->w; }
+EXPORT(sparse_m) f32 *sparse_m(Table *tb) { return tb->m; }
+EXPORT(sparse_v) f32 *sparse_v(Table *tb) { return tb->v; }
+EXPORT(sparse_chains) void sparse_chains(Table *tb, const int32_t *ids, const f32 *grads) { update_chains(tb, ids, grads); }
+EXPORT(sparse_prefetch) void sparse_prefetch(Table *tb, const int32_t *ids, const f32 *grads) { update_prefetch(tb, ids, grads); }
+#else
 int main(int argc, char **argv) {
   choose_clock();
   if (argc < 7) {
@@ -378,18 +474,9 @@ int main(int argc, char **argv) {
   tb.first = xalloc(tb.k * sizeof(uint32_t));
   tb.keys = xalloc(tb.k * sizeof(uint64_t));
   tb.tmp = xalloc(tb.k * sizeof(uint64_t));
-  uint64_t s = 0x9E3779B97F4A7C15ull;
-  for (size_t i = 0; i < cells; i++) {
-    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-    tb.w[i] = (f32)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
-  memset(tb.m, 0, cells * sizeof(f32));
-  memset(tb.v, 0, cells * sizeof(f32));
+  const uint64_t s = fill_table(&tb);
   f32 *grads = xalloc(tb.k * tb.dim * sizeof(f32));
-  for (size_t i = 0; i < tb.k * tb.dim; i++) {
-    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-    grads[i] = (f32)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0) * 1e-2f;
-  }
+  fill_grads(grads, tb.k * tb.dim, s);
   size_t batch = 0;
 #define UPDATE()                                                                                     \
   do {                                                                                               \
@@ -430,3 +517,4 @@ int main(int argc, char **argv) {
   printf("],\"check\":%.6g}\n", check);
   return 0;
 }
+#endif
