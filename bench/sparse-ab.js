@@ -17,7 +17,10 @@
 //                                            wasm, in this process: an A/B across ABI changes)
 //                           [--clang]       (also bench/c/lean.c's fp32 Adam rows compiled by clang to
 //                                            wasm, in this process, on the same coalesced rows: the
-//                                            yardstick of B's row loop, bench/groups/lean-c.js)
+//                                            yardstick of B's row loop, bench/groups/lean-c.js; and
+//                                            the wasm limit of a whole update: bench/c/sparse.c's
+//                                            chains and prefetch compiled by clang to wasm, on the
+//                                            same ids, bench/lib/wasm-clang-sparse.js)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +31,7 @@ import { cpuNow, wallNow } from './lib/clock.js';
 import { touchPages } from './lib/pages.js';
 import { cpuIdentity } from './lib/cpu.js';
 import { coalesced, engineMaps, leanWasm, wasmRunner } from './groups/lean-c.js';
+import { sparseUpdater, sparseWasm } from './lib/wasm-clang-sparse.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIM = 64,
@@ -233,6 +237,13 @@ async function main() {
       );
       contenders.push(['C wasm adam32 rows', run.fn]);
     }
+    // Whole updates: sparse.c's chains and prefetch in wasm, with their own table and gradients (as
+    // the native program's), on the same id batches.
+    const s = sparseWasm();
+    if (s.skipped) console.error(s.skipped);
+    else
+      for (const m of ['chains', 'prefetch'])
+        contenders.push([`C wasm ${m}`, sparseUpdater(s.module, m, { rows: o.rows, dim: DIM, k, batches: ids }).fn]);
   }
   let cp = null,
     idsFile = null;

@@ -5,7 +5,9 @@
 // engine memory through gradView, as the C loops have theirs), a plain JS lazy loop, the C lazy
 // loops (radix-sort, slot-per-row and hybrid coalescing, slot per row with prefetched rows, and the
 // engine's hash-and-chains coalescing with prefetched rows: the fastest), the row-touch limit
-// (bench/c/sparse.c, prefetched too), and
+// (bench/c/sparse.c, prefetched too), the wasm limit of a whole update (sparse.c's chains and
+// prefetch methods compiled by clang to wasm SIMD and run in this process, on the native loops' ids
+// and gradients: ../lib/wasm-clang-sparse.js; no prefetch instruction in wasm), and
 // tfjs-wasm's dense whole-table Adam step (the only way tfjs can do it; Zipf regime only).
 // Every contender's table is resident before timing: the C program writes all its pages (random
 // weights, memset moments), so the engine's memory and the JS loop's arrays are touched page by
@@ -14,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grads, HotIds, params, ZipfIds } from '../lib/data.js';
 import { touchPages } from '../lib/pages.js';
+import { sparseUpdater, sparseWasm } from '../lib/wasm-clang-sparse.js';
 import { useBackend } from '../lib/tfjs.js';
 import { tfjsError } from './dense.js';
 
@@ -38,6 +41,8 @@ const CONTENDERS = [
   { id: 'c-prefetch', label: 'C lazy (slot per row, prefetch)' },
   { id: 'c-chains', label: 'C lazy (hash + chains, prefetch)' },
   { id: 'c-touch', label: 'row-touch limit' },
+  { id: 'wasm-clang-chains', label: 'wasm (clang) chains', ratioLabel: 'wasm limit (chains)' },
+  { id: 'wasm-clang-prefetch', label: 'wasm (clang) prefetch', ratioLabel: 'wasm limit (prefetch)' },
   { id: 'tfjs-wasm-dense', label: 'tfjs-wasm dense' },
 ];
 
@@ -192,6 +197,15 @@ async function setupSparse(ctx, contender, rows, data, regime) {
           return { samples: out.samples, reps: out.reps };
         },
       };
+    }
+    case 'wasm-clang-chains':
+    case 'wasm-clang-prefetch': {
+      // sparse.c's update in this process: its own table and gradients (filled as the native
+      // program fills them), the same id batches in the same order.
+      const w = sparseWasm();
+      if (w.skipped) return { skipped: w.skipped };
+      const method = contender.slice('wasm-clang-'.length);
+      return sparseUpdater(w.module, method, { rows, dim: DIM, k: K, batches: data.ids });
     }
     case 'tfjs-wasm-dense': {
       const { tf, skipped } = await ctx.tfjs();
