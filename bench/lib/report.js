@@ -221,7 +221,13 @@ export const YARDSTICKS =
   'and coalesces runs; **C lazy (slot per row)** coalesces with a slot per table row (no sort; a row seen once is ' +
   'updated straight from its gradient); **C lazy (hybrid)** coalesces so, then sorts the distinct rows; the **row-touch limit** reads and writes w, m and v of each distinct row and ' +
   'reads one gradient row each, with no arithmetic and the ids deduplicated before timing (the bytes any lazy update ' +
-  'moves). Both C loops and the engine get the same ids in two regimes, Zipf-like and hot ids.';
+  "moves); **C lazy (slot per row, prefetch)** and **C lazy (hash + chains, prefetch)** (the engine's coalescing: a " +
+  "hash of the batch's ids and chains of their positions) prefetch each row's lines 8 rows ahead " +
+  "(`__builtin_prefetch`). **wasm (clang) chains / prefetch**, the wasm limit of a whole update: those two loops' C " +
+  'source compiled by clang to wasm32 SIMD (as the dense wasm limit, with `-mbulk-memory`; `__builtin_prefetch` ' +
+  "compiles to nothing, wasm having no prefetch instruction) and run in the engine's process, on the native loops' " +
+  'ids, table and gradients (in its own memory, read in place as the native loops read theirs). The C loops and the ' +
+  'engine get the same ids in two regimes, Zipf-like and hot ids.';
 
 /** The whole markdown report of a run. */
 export function markdownReport(results, svgPath = (g) => `${g.id}.svg`) {
