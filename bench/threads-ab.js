@@ -370,13 +370,14 @@ async function parts(lib, engine, emb, o) {
     r['row steps, 2 threads'].push(time(() => apply2(u)));
     nextIds();
     const copied = () => t.coalesceGrads(g, k, true);
-    splitter.prefetch = true; // the prefetch the split used to run (off by default)
+    const share = splitter.prefetchShare;
+    splitter.prefetchShare = 1; // every row (the split's own reads the first 40% of the ids' rows)
     r['copy + coalescing, worker prefetching'].push(time(() => (u = splitter.coalesce(sc.idsPtr, k, copied))));
     r['row steps, 1 thread, prefetched'].push(time(() => apply1(u)));
     nextIds();
     u = splitter.coalesce(sc.idsPtr, k, copied);
     r['row steps, 2 threads, prefetched'].push(time(() => apply2(u)));
-    splitter.prefetch = false;
+    splitter.prefetchShare = share;
     pool.rest();
   }
   console.log(

@@ -162,7 +162,7 @@ describe.each(BUILD_NAMES)('threads: embedding updates (%s build)', (build) => {
     }
   });
 
-  it('Embedding: a split update whose worker also reads the rows (the prefetch, off by default) leaves the same bits', async () => {
+  it('Embedding: a split update whose worker reads every row of the update while the calling thread coalesces (prefetchShare 1; by default its share) leaves the same bits', async () => {
     const engine = await createEngine({ simd: build === 'simd', threads: 2, minParallelElements: 0 });
     try {
       const make = (e: Engine) =>
@@ -174,10 +174,11 @@ describe.each(BUILD_NAMES)('threads: embedding updates (%s build)', (build) => {
         const grads = randomArray(ids.length * 12, r);
         expect(a.update(ids, grads)).toBe(true);
         expect(b.update(ids, grads)).toBe(true);
-        // The splitter exists after the first split update; from then on its worker prefetches.
-        const split = (b as unknown as { table: { splitter: { prefetch: boolean } | null } }).table.splitter;
+        // The splitter exists after the first split update; from then on its worker reads every row.
+        const split = (b as unknown as { table: { splitter: { prefetchShare: number } | null } }).table.splitter;
         expect(split).not.toBeNull();
-        (split as { prefetch: boolean }).prefetch = true;
+        expect((split as { prefetchShare: number }).prefetchShare).toBeGreaterThan(0);
+        (split as { prefetchShare: number }).prefetchShare = 1;
       }
       expect(bitDiff(b.weights, a.weights)).toBe(-1);
       for (const key of a.stateKeys) expect(bitDiff(b.state(key), a.state(key))).toBe(-1);

@@ -28,7 +28,7 @@ import { RADAM_RECT, RADAM_USE_L2, RADAM_USE_DECAY } from "../optimizers/radam/s
 import { hyperF32, hyperFlag } from "../shared/common";
 import { Lane0, Lane1, Lane2, Lane3 } from "../shared/lane";
 import { EMB_WEIGHTS, EMB_STATE0, EMB_STATE1, EMB_STATE2, EMB_DIM, EMB_HYPER, EMB_KIND,
-  EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
+  EMB_UNIQ, EMB_GPTR, EMB_SROW, EMB_SINK, EMB_TOUCH_G, EMB_LAST, EMB_EXACT, EMB_KIND_ADAM, EMB_KIND_SGD, EMB_KIND_ADAGRAD, EMB_KIND_ADAMAX, EMB_KIND_LION,
   EMB_KIND_ADADELTA, EMB_KIND_NADAM, EMB_KIND_RADAM, EMB_KIND_ROWWISE_ADAGRAD, EMB_EXACT_NONE, embU32 } from "./layout";
 import { catchUpRow, exactAdvance } from "./exact";
 import { TOUCH_BLOCK, touchBlock } from "./touch";
@@ -158,9 +158,10 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
   const ss = hyperF32(h, ADAM_STEP_SIZE), ib = hyperF32(h, ADAM_INV_BC2_SQRT);
   const eps = hyperF32(h, ADAM_EPS), wd = hyperF32(h, ADAM_L2), dc = hyperF32(h, ADAM_DECAY);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  const tg = embU32(desc, EMB_TOUCH_G) != 0; // a split update's range (touch.ts)
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, last, uniq, u, n, rowBytes, stateBytes, exact);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, M, last, uniq, u, n, rowBytes, stateBytes, exact, gptr, tg);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
@@ -180,9 +181,10 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
   const gs = hyperF32(h, SGD_GSCALE), lr = hyperF32(h, SGD_LR), mu = hyperF32(h, SGD_MOMENTUM);
   const omd = hyperF32(h, SGD_OMD), wd = hyperF32(h, SGD_WD);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  const tg = embU32(desc, EMB_TOUCH_G) != 0; // a split update's range (touch.ts)
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, B, last, uniq, u, n, rowBytes, stateBytes, exact);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, B, last, uniq, u, n, rowBytes, stateBytes, exact, gptr, tg);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const o = r * rowBytes, os = r * stateBytes;
     if (exact) {
@@ -200,9 +202,10 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
   const gs = hyperF32(h, ADAGRAD_GSCALE), clr = hyperF32(h, ADAGRAD_CLR), eps = hyperF32(h, ADAGRAD_EPS), wd = hyperF32(h, ADAGRAD_WD);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  const tg = embU32(desc, EMB_TOUCH_G) != 0; // a split update's range (touch.ts)
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S, 0, uniq, u, n, rowBytes, stateBytes, false);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S, 0, uniq, u, n, rowBytes, stateBytes, false, gptr, tg);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     adagradRow(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S + r * stateBytes, dim, gs, clr, eps, wd, useWd);
   }
@@ -225,9 +228,10 @@ export function embFirstNonFinite(ptr: usize, n: i32): i32 {
   const dim = embU32(desc, EMB_DIM), h = embU32(desc, EMB_HYPER);
   const uniq = embU32(desc, EMB_UNIQ), gptr = embU32(desc, EMB_GPTR);
   const rowBytes = dim << 2, stateBytes = embU32(desc, EMB_SROW);
+  const tg = embU32(desc, EMB_TOUCH_G) != 0; // a split update's range (touch.ts)
   let sink: u32 = 0;
   for (let u = 0; u < n; u++) {
-    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S0, 0, uniq, u, n, rowBytes, stateBytes, false);
+    if ((u & (TOUCH_BLOCK - 1)) == 0) sink ^= touchBlock(W, S0, 0, uniq, u, n, rowBytes, stateBytes, false, gptr, tg);
     const r = <usize>load<u32>(uniq + (<usize>u << 2));
     const os = r * stateBytes;
     changetype<K>(0).row(W + r * rowBytes, <usize>load<u32>(gptr + (<usize>u << 2)), S0 + os, S1 + os, dim, h, a, b, c);

@@ -33,7 +33,8 @@ export const EMB_BASE = 24;
 export const EMB_SROW = 25;     // bytes of state per row (dim * 4 per per-element state tensor, 4 per per-row one)     // first step of the ring's history (0, or the step a state dict was loaded at)
 export const EMB_SINK = 26;     // receives the prefetch loads' values (so that they are not optimized away)
 export const EMB_GMAX = 27;     // out (embCoalesce with check): the bits of max |g| over the rows it will apply
-// Words 28-31 are free (they held the state of a coalescing in pieces until 2026-12-06).
+export const EMB_TOUCH_G = 28;  // i32 flag: the row loops' block burst reads the gradient rows too (a split update's ranges, touch.ts)
+// Words 29-31 are free (28-31 held the state of a coalescing in pieces until 2026-12-06).
 // Descriptor: f64 words from byte 128.
 export const EMBF_EPS = 0;      // eps (Adam)
 export const EMBF_THR = 1;      // sqrt(v) below which the closed-form series is not used

@@ -1,10 +1,12 @@
 // The worker's part of an embedding update split across threads while the calling thread copies
 // and coalesces the gradients (src/embedding/split-update.ts). That pass must end before any row
 // is stepped (the rows are checked first: an update refused changes nothing), so the worker cannot
-// step rows yet; it reads the rows the update will step instead (every cache line of each id's
-// weights and state, in batch order, TOUCH_BLOCK ids at a time: the misses in flight together),
-// so that the row steps that follow, on both threads, find them in the cache shared by the cores
-// rather than in DRAM. Reads only: the bits do not depend on it.
+// step rows yet; it reads the rows of the batch's first ids instead (every cache line of each id's
+// weights and state, in batch order, TOUCH_BLOCK ids at a time: the misses in flight together;
+// `k` is its share of the ids): the list of distinct rows begins with them and the worker claims
+// the row chunks from its start, so that its row steps find them in its own cache rather than in
+// DRAM (on AMD family 26 the cores share no cache that it could fill for the calling thread).
+// Reads only: the bits do not depend on it.
 
 import { EMB_WEIGHTS, EMB_STATE0, EMB_SROW, EMB_DIM, embU32 } from "./layout";
 import { touch, TOUCH_BLOCK } from "./touch";

@@ -4,7 +4,9 @@
 // rows is stepped, one word of every cache line of those rows is read in a tight loop: the misses
 // (rows lie scattered over the table, each on pages of its own) are then in flight together and the
 // block is stepped from the cache. The lean row loops (lean.ts, storage.ts) also touch the gradient
-// rows (touchGrads): the 1 MB of an update's gradients is out of L2.
+// rows (touchGrads): the 1 MB of an update's gradients is out of L2. So do the float32 row loops in
+// the ranges of a split update (touchBlock's `grads`, EMB_TOUCH_G): a worker's gradient rows were
+// just written by the calling thread, on another die of AMD family 26 (docs/threads.md).
 
 import { touchSpan, touchDrop } from "./lean-record";
 
@@ -17,10 +19,16 @@ export const TOUCH_BLOCK: i32 = 16;
 }
 
 /** Reads every cache line of the weights and state (and exact mode's step word) of the rows
- *  listed at uniq[u .. u + TOUCH_BLOCK). */
-@inline export function touchBlock(W: usize, S: usize, last: usize, uniq: usize, u: i32, n: i32, rowBytes: usize, stateBytes: usize, exact: bool): u32 {
+ *  listed at uniq[u .. u + TOUCH_BLOCK), and with `grads` first their gradient rows (EMB_GPTR's
+ *  addresses at `gptr`, rowBytes each). */
+@inline export function touchBlock(W: usize, S: usize, last: usize, uniq: usize, u: i32, n: i32, rowBytes: usize, stateBytes: usize, exact: bool, gptr: usize = 0, grads: bool = false): u32 {
   let acc: u32 = 0;
   const end = u + TOUCH_BLOCK < n ? u + TOUCH_BLOCK : n;
+  // The gradient rows first: in a worker's range of a split update they are the slowest misses
+  // (lines the other core just wrote, ~0.35-0.8 us each across dies), asked for before the rows'.
+  if (grads) {
+    for (let q = u; q < end; q++) touchDrop(<usize>load<u32>(gptr + (<usize>q << 2)), rowBytes);
+  }
   // With state: first the first word of each row's weights and state, a row's two pages, so that
   // the block's page walks (its rows lie on pages of their own, out of the TLB's reach) are in
   // flight together before its other lines are asked for (1.04-1.06x the row loop, Zipf and hot

@@ -4,5 +4,5 @@
 
 /** The hash of the module's exported constants (`ABI_HASH` of src/core/abi.ts). */
 export function abiHash(): i32 {
-  return 1412062547; // 0x542a5d53
+  return -1836566971; // 0x92883645
 }

@@ -76,6 +76,7 @@ export const SLOT = {
   EMB_SROW: 25,
   EMB_SINK: 26,
   EMB_GMAX: 27,
+  EMB_TOUCH_G: 28,
   EMBF_EPS: 0,
   EMBF_THR: 1,
   EMBF_B1: 2,
@@ -265,7 +266,7 @@ export const SLOT = {
 export type SlotName = keyof typeof SLOT;
 
 /** The hash of SLOT (scripts/abi-hash.mjs): the module's `abiHash()` returns the same number. */
-export const ABI_HASH = 1412062547;
+export const ABI_HASH = -1836566971;
 
 /** The module's exported functions (byte offsets, counts and scalars in, numbers out). */
 export interface EngineFunctions {

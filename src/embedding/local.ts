@@ -407,6 +407,10 @@ export class LocalEmbedding extends EmbeddingTableBase {
       this.splitPool.rest();
       this.splitPool = null;
     }
+    // The ranges' row loops read each block's gradient rows with its rows (EMB_TOUCH_G, touch.ts):
+    // a worker's were written by this thread, on another die of AMD family 26 (docs/threads.md).
+    const touchG = (this.desc >>> 2) + S.EMB_TOUCH_G;
+    this.engine.heapU32[touchG] = this.splitPool !== null ? 1 : 0;
     const split =
       this.splitPool !== null &&
       runListParallel(this.engine, {
@@ -420,6 +424,7 @@ export class LocalEmbedding extends EmbeddingTableBase {
         minFactor: 0,
         minItems: SPLIT_MIN_ROWS,
       });
+    this.engine.heapU32[touchG] = 0;
     if (split) this.splitter?.settle(SplitPrefetch.waited(this.splitPool as ThreadPool));
     else this.x.embApply(this.desc, t, unique, this.logDecay, coef, ib, sweepFrom, sweepCount);
     if (this.exact.zeroSteps && this.opts.lr !== this.zeroSteppedLr) {

@@ -4,10 +4,12 @@
 // distinct rows. Split:
 // - the calling thread copies and coalesces exactly as on one thread (the same pass: the same
 //   sums, the same list of rows, max |g| and the id an error names), while a worker takes a job
-//   that shows it is awake and then spins (embPrefetchRows, assembly/embedding/split-prefetch.ts,
-//   with no ids: with `prefetch` on it reads the rows the update will step, until the calling
-//   thread is done; off since 2026-12-06: on AMD family 26 the cores share no cache it could fill
-//   for the calling thread, and it slowed the coalescing, docs/threads.md);
+//   that shows it is awake and reads the rows of the batch's first ids, until the calling thread is
+//   done (embPrefetchRows, assembly/embedding/split-prefetch.ts; `prefetchShare`): the rows it
+//   will step itself, as the list of distinct rows starts with them and the worker claims the
+//   row chunks from its start (the calling thread from its end). On AMD family 26 the cores share
+//   no cache, so a prefetch of every row (until 2026-12-06) could not warm the calling thread's
+//   and slowed its coalescing (docs/threads.md);
 // - the distinct rows are then stepped in ranges by every thread (LocalEmbedding.applyUpdate).
 // The row steps cannot start earlier: every row is checked before any changes (an update refused
 // changes nothing). Only the calling thread can copy the gradients (they are in its own memory),
@@ -33,6 +35,9 @@ import type { ThreadPool } from '../threads/pool.js';
 /** Most updates a late split makes run on one thread before the next try. */
 const MAX_BACKOFF = 64;
 
+/** The share of an update's ids whose rows a worker prefetches (its part of the row steps; see prefetchShare). */
+const PREFETCH_SHARE = 0.4;
+
 /** @internal What the table needs from a split: room, then its coalescing run beside the workers' prefetch. */
 export interface UpdateSplit {
   /** Room for what the split needs (allocates: call before taking views of engine memory). */
@@ -52,13 +57,13 @@ export class SplitPrefetch implements UpdateSplit {
   /** Whether a worker took the last prefetch before the coalescing was done (else the machine is busy). */
   answered = false;
   /**
-   * Whether the worker reads the update's rows while this thread coalesces. Off: the job then only
-   * shows that a worker is awake (it reads no row) and the worker spins. On AMD family 26 (Zen 5)
-   * the vCPUs share no cache that the prefetch could fill for this thread, and it slowed this
-   * thread's coalescing (docs/threads.md, "Where a split update's time goes on Zen 5").
-   * `@internal` bench/threads-ab.js --parts turns it on to time it.
+   * The share of the ids (from the batch's first) whose rows the worker reads while this thread
+   * coalesces: the rows of the first chunks of the row steps, which the worker claims (the calling
+   * thread claims from the end). On AMD family 26 (Zen 5) the vCPUs share no cache, so reading
+   * every row (1) cannot warm this thread's rows and slows its coalescing (docs/threads.md, "Where
+   * a split update's time goes on Zen 5"). `@internal` bench/threads-ab.js --parts sets 1 to time that.
    */
-  prefetch = false;
+  prefetchShare = PREFETCH_SHARE;
   /** Updates left to run on one thread, and how many the next late split skips (doubling). */
   private skip = 0;
   private backoff = 0;
@@ -113,16 +118,19 @@ export class SplitPrefetch implements UpdateSplit {
     let result = 0;
     let error: { e: unknown } | null = null;
     const byWorkers = pool.stats.chunksByWorkers;
-    pool.run([{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, this.prefetch ? k : 0, this.stop] }], () => {
-      try {
-        result = coalesce();
-      } catch (e) {
-        error = { e };
-      } finally {
-        // Whatever happened, the prefetch ends now (and does nothing if no worker has begun it).
-        Atomics.store(i32, at, 1);
-      }
-    });
+    pool.run(
+      [{ fn: 'embPrefetchRows', args: [this.desc, idsPtr, Math.floor(k * this.prefetchShare), this.stop] }],
+      () => {
+        try {
+          result = coalesce();
+        } catch (e) {
+          error = { e };
+        } finally {
+          // Whatever happened, the prefetch ends now (and does nothing if no worker has begun it).
+          Atomics.store(i32, at, 1);
+        }
+      },
+    );
     this.answered = pool.stats.chunksByWorkers > byWorkers && !SplitPrefetch.waited(pool);
     if (!this.answered) this.settle(true);
     if (error !== null) throw (error as { e: unknown }).e;

@@ -8,7 +8,7 @@ export const MAX_THREADS = 64;
 export const MAX_CHUNKS = 256;
 
 export const H_SEQ = 0; // bumped to wake the workers
-export const H_CLAIM = 4; // (chunk count << 16) | next chunk to claim
+export const H_CLAIM = 4; // (end << 16) | next: chunks [next, end) are unclaimed (workers take next, the calling thread end - 1)
 export const H_DONE = 8; // chunks finished
 export const H_QUIT = 12; // 1: workers exit
 export const H_ERR = 16; // 0, or 1 + the first chunk that threw

@@ -5,8 +5,10 @@
 // block in that memory carries the work: the calling thread writes a list of chunks (a kernel and
 // its arguments each), publishes their count in a claim word, bumps a sequence word and wakes the
 // workers with `Atomics.notify`. Every thread, the calling one included, then claims chunks one
-// at a time with a compare-and-swap on the claim word, runs them and counts them done; the
-// calling thread waits until all are done. No message is sent per step, and a worker that the
+// at a time with a compare-and-swap on the claim word (the workers from the first chunk up, the
+// calling thread from the last one down: a split embedding update's rows of the batch's first ids,
+// its recurring ones, then stay with the worker that stepped them before, docs/threads.md), runs
+// them and counts them done; the calling thread waits until all are done. No message is sent per step, and a worker that the
 // operating system wakes late simply finds fewer chunks left (the calling thread ran them).
 //
 // Table kernels are split by elements: each tensor of the table is cut into ranges (multiples of
@@ -321,9 +323,10 @@ export class ThreadPool implements ParallelRunner {
       // The calling thread claims chunks too.
       for (;;) {
         const v = Atomics.load(i32, h + (H_CLAIM >> 2));
-        const next = v & 0xffff;
-        if (next >= v >>> 16) break;
-        if (Atomics.compareExchange(i32, h + (H_CLAIM >> 2), v, v + 1) !== v) continue;
+        const top = v >>> 16;
+        if ((v & 0xffff) >= top) break;
+        const next = top - 1; // from the last chunk down (the workers claim from the first up)
+        if (Atomics.compareExchange(i32, h + (H_CLAIM >> 2), v, v - 0x10000) !== v) continue;
         const b = this.ctrl + CHUNKS_AT + next * C_BYTES;
         i32[(b + C_OWNER) >> 2] = 0;
         try {
