@@ -4,12 +4,11 @@
 // distinct rows of each update already coalesced (as the engine's row phase starts from them), so
 // they time row loops only, never a whole update. Used by the lean group (bench/groups/lean.js) and
 // by bench/lean-ab.js --c.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CPrograms } from '../lib/c.js';
+import { compileWasm } from '../lib/wasm-clang.js';
 import { touchPages } from '../lib/pages.js';
 
 const SRC = fileURLToPath(new URL('../c/lean.c', import.meta.url));
@@ -50,25 +49,7 @@ let wasm = null;
 
 /** The wasm build of lean.c (clang), once per process: `{ module, compiler }` or `{ skipped }`. */
 export function leanWasm() {
-  if (wasm) return wasm;
-  const version = spawnSync('clang', ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0)
-    return (wasm = { skipped: 'clang not found: the wasm C yardsticks were skipped (apt-get install clang lld)' });
-  const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-lean-clang-'));
-  try {
-    const out = join(dir, 'lean.wasm');
-    const r = spawnSync('clang', [...LEAN_CLANG_FLAGS, '-o', out, SRC], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 2).join(' ');
-      return (wasm = { skipped: `clang failed on bench/c/lean.c for wasm32 (apt-get install clang lld): ${why}` });
-    }
-    return (wasm = {
-      module: new WebAssembly.Module(readFileSync(out)),
-      compiler: version.stdout.split('\n')[0].trim(),
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return (wasm ??= compileWasm(SRC, LEAN_CLANG_FLAGS, 'the wasm C yardsticks were'));
 }
 
 /**

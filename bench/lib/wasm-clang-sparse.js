@@ -5,12 +5,8 @@
 // compiles to nothing), and its gradients lie in its own memory, as the native loops read theirs in
 // place: what a whole update in wasm SIMD comes to on this CPU. Skipped with a note when clang or
 // wasm-ld is missing (Debian: `apt-get install clang lld`), as bench/lib/wasm-clang.js is.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLANG_WASM_FLAGS } from './wasm-clang.js';
+import { CLANG_WASM_FLAGS, compileWasm } from './wasm-clang.js';
 import { touchPages } from './pages.js';
 
 const SRC = fileURLToPath(new URL('../c/sparse.c', import.meta.url));
@@ -32,31 +28,7 @@ let compiled = null;
  * @returns {{ module?: WebAssembly.Module, skipped?: string, compiler?: string }}
  */
 export function sparseWasm() {
-  if (compiled) return compiled;
-  const version = spawnSync('clang', ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0)
-    return (compiled = {
-      skipped: 'clang not found: the wasm (clang) table updates were skipped (apt-get install clang lld)',
-    });
-  const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-sparse-clang-'));
-  try {
-    const out = join(dir, 'sparse.wasm');
-    const r = spawnSync('clang', [...SPARSE_CLANG_FLAGS, '-o', out, SRC], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 2).join(' ');
-      return (compiled = {
-        skipped: /wasm-ld|lld/.test(why)
-          ? `wasm-ld not found: the wasm (clang) table updates were skipped (apt-get install lld): ${why}`
-          : `clang failed on bench/c/sparse.c for wasm32: ${why}`,
-      });
-    }
-    return (compiled = {
-      module: new WebAssembly.Module(readFileSync(out)),
-      compiler: version.stdout.split('\n')[0].trim(),
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return (compiled ??= compileWasm(SRC, SPARSE_CLANG_FLAGS, 'the wasm (clang) table updates were'));
 }
 
 /** The clang that compiled the wasm build in this process (its `--version` line), or null. */

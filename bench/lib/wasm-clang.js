@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../c/dense.c', import.meta.url));
@@ -33,39 +33,43 @@ export const CLANG_WASM_FLAGS = [
 const compiled = new Map();
 
 /**
+ * Compiles the C file `src` with clang and `flags` to a wasm module, or says why not: the note names
+ * what was skipped (`what`, e.g. "the wasm (clang) contender was") and the Debian packages to install.
+ * The one compile of every wasm C yardstick (dense.c here, lean.c in ../groups/lean-c.js, sparse.c
+ * in wasm-clang-sparse.js).
+ * @returns {{ module?: WebAssembly.Module, skipped?: string, compiler?: string }}
+ */
+export function compileWasm(src, flags, what) {
+  const version = spawnSync('clang', ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0) return { skipped: `clang not found: ${what} skipped (apt-get install clang lld)` };
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-clang-'));
+  try {
+    const out = join(dir, 'out.wasm');
+    const r = spawnSync('clang', [...flags, '-o', out, src], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 2).join(' ');
+      return {
+        skipped: /wasm-ld|lld/.test(why)
+          ? `wasm-ld not found: ${what} skipped (apt-get install lld): ${why}`
+          : `clang failed on bench/c/${basename(src)} for wasm32: ${why}`,
+      };
+    }
+    return { module: new WebAssembly.Module(readFileSync(out)), compiler: version.stdout.split('\n')[0].trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Compiles bench/c/dense.c to wasm once per process (extra `-D` flags allowed for experiments).
  * @returns {{ module?: WebAssembly.Module, skipped?: string, compiler?: string }}
  */
 export function clangWasm(extra = []) {
   const key = extra.join(' ');
   if (compiled.has(key)) return compiled.get(key);
-  let result;
-  const version = spawnSync('clang', ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0) {
-    result = { skipped: 'clang not found: the wasm (clang) contender was skipped (apt-get install clang lld)' };
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'wasm-optim-clang-'));
-    try {
-      const out = join(dir, 'dense.wasm');
-      const r = spawnSync('clang', [...CLANG_WASM_FLAGS, ...extra, '-o', out, SRC], { encoding: 'utf8' });
-      if (r.status !== 0) {
-        const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 2).join(' ');
-        result = {
-          skipped: /wasm-ld|lld/.test(why)
-            ? `wasm-ld not found: the wasm (clang) contender was skipped (apt-get install lld): ${why}`
-            : `clang failed on bench/c/dense.c for wasm32: ${why}`,
-        };
-      } else {
-        const module = new WebAssembly.Module(readFileSync(out));
-        const writes = extra.includes(IMPORT_MEMORY[0]) ? writesOutsideArrays(module) : null;
-        result = writes
-          ? { skipped: `wasm (clang): ${writes}, so it cannot run on the engine's memory (skipped)` }
-          : { module, compiler: version.stdout.split('\n')[0].trim() };
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
+  let result = compileWasm(SRC, [...CLANG_WASM_FLAGS, ...extra], 'the wasm (clang) contender was');
+  const writes = result.module && extra.includes(IMPORT_MEMORY[0]) ? writesOutsideArrays(result.module) : null;
+  if (writes) result = { skipped: `wasm (clang): ${writes}, so it cannot run on the engine's memory (skipped)` };
   compiled.set(key, result);
   return result;
 }
