@@ -33,7 +33,6 @@ import { threadsEmbeddingGroup, threadsGroup } from './groups/threads.js';
 import { tfjsGroups } from './groups/tfjs.js';
 import { ensureBenchWasm } from './wasm/build.mjs';
 import { clangVersion } from './lib/wasm-clang.js';
-import { sparseClangVersion } from './lib/wasm-clang-sparse.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where a full run writes: the committed results docs/benchmarks.md quotes. */
@@ -374,7 +373,7 @@ async function main() {
         loadavg: startLoad,
         loadavgEnd: loadavg(),
         gcc: ctx.c.compiler,
-        clang: clangVersion() ?? sparseClangVersion() ?? clangSeen,
+        clang: clangVersion() ?? clangSeen,
         tinybench,
         tfjs: tfjsVersion,
         simd,

@@ -31,11 +31,6 @@ export function sparseWasm() {
   return (compiled ??= compileWasm(SRC, SPARSE_CLANG_FLAGS, 'the wasm (clang) table updates were'));
 }
 
-/** The clang that compiled the wasm build in this process (its `--version` line), or null. */
-export function sparseClangVersion() {
-  return compiled?.compiler ?? null;
-}
-
 /**
  * An instance of the wasm build: its exports and memory, with Math.pow as sparse.c's pow (the bias
  * corrections' powers, twice an update).

@@ -32,6 +32,9 @@ export const CLANG_WASM_FLAGS = [
 /** Compiled modules by their extra flags (one compile per process and flag set). */
 const compiled = new Map();
 
+/** The `--version` line of the clang that compiled any wasm C yardstick in this process (compileWasm). */
+let compilerSeen = null;
+
 /**
  * Compiles the C file `src` with clang and `flags` to a wasm module, or says why not: the note names
  * what was skipped (`what`, e.g. "the wasm (clang) contender was") and the Debian packages to install.
@@ -54,7 +57,8 @@ export function compileWasm(src, flags, what) {
           : `clang failed on bench/c/${basename(src)} for wasm32: ${why}`,
       };
     }
-    return { module: new WebAssembly.Module(readFileSync(out)), compiler: version.stdout.split('\n')[0].trim() };
+    compilerSeen = version.stdout.split('\n')[0].trim();
+    return { module: new WebAssembly.Module(readFileSync(out)), compiler: compilerSeen };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -236,10 +240,9 @@ const STATES = {
 /** The export of dense.c's loop for each bench kernel id (C names have no '-'). */
 const EXPORT = (id) => id.replaceAll('-', '_');
 
-/** The clang that compiled the contender in this process (its `--version` line), or null. */
+/** The clang that compiled a wasm C yardstick in this process (its `--version` line), or null. */
 export function clangVersion() {
-  for (const r of compiled.values()) if (r.compiler) return r.compiler;
-  return null;
+  return compilerSeen;
 }
 
 /** Whether dense.c has a loop for this bench kernel id. */
