@@ -105,7 +105,7 @@ import { adam8FusedRows } from "./lean-adam8";
  * Entries [from, end) of the update's unique rows, weights stored as `WT` and state as `ST` (both
  * constants where inlined). Slot 0 (exp_avg) takes the signed map, slots 1 and 2 the unsigned one.
  */
-@inline function adamRows(ld: usize, key: u32, from: i32, end: i32, WT: u32, ST: u32, ams: bool, l2: bool, dec: bool): u32 {
+@inline function adamRows(ld: usize, key: u32, from: i32, end: i32, WT: u32, ST: u32, ams: bool, l2: bool, dec: bool): void {
   const dim = <usize>w32(ld, LEAN_DIM);
   const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
@@ -228,20 +228,20 @@ import { adam8FusedRows } from "./lean-adam8";
     }
   }
   if (bad) store<u32>(<usize>w32(ld, LEAN_FAIL), 1);
-  return 0; // no sink: the block prefetch's loads are dropped (touchDrop)
 }
 
 // Five instantiations (bf16 weights with each state type, f32 weights with 16/8-bit state; f32 + f32
 // is no lean table): each costs ~7 KB of wasm, i.e. compile time in init(), so f16 weights (the f16
 // guard's scratch rows, rarely used) take the unfused path of storage.ts.
-@inline function adamWeights(ld: usize, key: u32, from: i32, end: i32, ST: u32, ams: bool, l2: bool, dec: bool): u32 {
-  if (ST == LEAN_F32 || w32(ld, LEAN_WTYPE) == LEAN_BF16) return adamRows(ld, key, from, end, LEAN_BF16, ST, ams, l2, dec);
-  return adamRows(ld, key, from, end, LEAN_F32, ST, ams, l2, dec);
+@inline function adamWeights(ld: usize, key: u32, from: i32, end: i32, ST: u32, ams: bool, l2: bool, dec: bool): void {
+  if (ST == LEAN_F32 || w32(ld, LEAN_WTYPE) == LEAN_BF16) adamRows(ld, key, from, end, LEAN_BF16, ST, ams, l2, dec);
+  else adamRows(ld, key, from, end, LEAN_F32, ST, ams, l2, dec);
 }
 
 /**
  * The fused rows of an Adam lean table (EMB_KIND_ADAM): entries [from, end) of the unique rows at
- * step key `key`; returns the prefetch loop's sink. Raises the f16 guard's flag as leanApply does.
+ * step key `key`; returns the prefetch loop's sink (lean-adam8.ts's; adamRows' burst drops its loads:
+ * 0). Raises the f16 guard's flag as leanApply does.
  */
 export function adamFusedRows(ld: usize, key: u32, from: i32, end: i32): u32 {
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
@@ -250,7 +250,8 @@ export function adamFusedRows(ld: usize, key: u32, from: i32, end: i32): u32 {
   // Plain Adam, bf16 weights and int8 state: lean-adam8.ts (the same bits, fewer instructions a row).
   if (ASC_FEATURE_SIMD && st == LEAN_INT8 && !ams && !l2 && !dec && w32(ld, LEAN_WTYPE) == LEAN_BF16 && (w32(ld, LEAN_DIM) & 7) == 0 &&
       !w32(ld, LEAN_KEEP)) return adam8FusedRows(ld, key, from, end);
-  if (st == LEAN_INT8) return adamWeights(ld, key, from, end, LEAN_INT8, ams, l2, dec);
-  if (st == LEAN_BF16) return adamWeights(ld, key, from, end, LEAN_BF16, ams, l2, dec);
-  return adamWeights(ld, key, from, end, LEAN_F32, ams, l2, dec);
+  if (st == LEAN_INT8) adamWeights(ld, key, from, end, LEAN_INT8, ams, l2, dec);
+  else if (st == LEAN_BF16) adamWeights(ld, key, from, end, LEAN_BF16, ams, l2, dec);
+  else adamWeights(ld, key, from, end, LEAN_F32, ams, l2, dec);
+  return 0;
 }

@@ -67,7 +67,7 @@ import { adamFusedRows } from "./lean-adam";
 // weights is decoded, stepped and rounded back in registers. The same operations as the decode ->
 // rowwiseAdagradRow -> encode of a block, element by element, so the same bits.
 
-@inline function rowwiseAdagradFused(ld: usize, key: u32, from: i32, end: i32, dec: bool): u32 {
+@inline function rowwiseAdagradFused(ld: usize, key: u32, from: i32, end: i32, dec: bool): void {
   const dim = <usize>w32(ld, LEAN_DIM);
   const uniq = <usize>w32(ld, LEAN_UNIQ), gptr = <usize>w32(ld, LEAN_GPTR);
   const h = <usize>load<u32>(ld + LEAN_SHADOW_AT + (<usize>EMB_HYPER << 2));
@@ -97,7 +97,6 @@ import { adamFusedRows } from "./lean-adam";
       store<u16>(rec + (i << 1), <u16>f32ToBf16Sr(p, srBits16(rk, <u32>i)));
     }
   }
-  return 0; // no sink: the block prefetch's loads are dropped (touchDrop)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,8 +133,8 @@ export function leanApply(ld: usize, t: u32, from: i32, count: i32): void {
   const h = <usize>load<u32>(sh + (<usize>EMB_HYPER << 2));
   if (load<u32>(sh + (<usize>EMB_KIND << 2)) == EMB_KIND_ROWWISE_ADAGRAD && wt == LEAN_BF16 && !keep && !hyperFlag(h, RWADAGRAD_USE_L2) &&
       (dim > 1 || st == LEAN_F32) && !w32(ld, LEAN_NOFUSE)) {
-    const s = hyperFlag(h, RWADAGRAD_USE_DEC) ? rowwiseAdagradFused(ld, key, from, end, true) : rowwiseAdagradFused(ld, key, from, end, false);
-    store<u32>(ld + (<usize>LEAN_SINK << 2), s);
+    if (hyperFlag(h, RWADAGRAD_USE_DEC)) rowwiseAdagradFused(ld, key, from, end, true);
+    else rowwiseAdagradFused(ld, key, from, end, false);
     return;
   }
   // Adam (and AdamW, AMSGrad): fused rows (./lean-adam.ts) for bf16 and f32 weights, when exp_avg alone takes the signed map.
